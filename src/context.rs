@@ -1,0 +1,781 @@
+//! The trace context and its ids: creation, validation and nesting.
+//!
+//! A [`TraceContext`] names one unit of work (a backtest session, a live session, an HTTP
+//! request, a CLI command). It holds:
+//!
+//! - a [`RunId`]: the human-chosen, validated name of the run (`backtest_0193…`), safe to
+//!   print inside a log line;
+//! - a [`TraceId`]: 128 random bits, as W3C Trace Context and OpenTelemetry need, shown in logs
+//!   as its right-most 8 lowercase hex characters ([`ShortTraceId`]);
+//! - a [`SpanId`] for this piece of the run and, for nested pieces, the parent's span id.
+//!
+//! A `TraceContext` is a handle one pointer wide (an `Arc` to the ids): cloning it is an atomic
+//! increment, and moving it into tokio's task-local slot on every poll costs what moving a raw
+//! `Arc` costs.
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rand::Rng;
+
+/// The longest run id accepted, in bytes.
+pub const MAX_RUN_ID_LEN: usize = 128;
+
+/// The longest input echoed back inside an [`InvalidId`] message, in characters.
+const MAX_ECHO: usize = 64;
+
+// === impl InvalidId ===
+
+/// An id (run id, trace id or span id) that was refused, with what was wrong and where.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::TraceContext;
+///
+/// let err = TraceContext::new("run 1").unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid run id "run 1": whitespace at byte 3"#);
+/// assert_eq!(err.position(), Some(3));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {input:?}: {reason}")]
+pub struct InvalidId {
+    what: &'static str,
+    input: String,
+    reason: InvalidIdReason,
+}
+
+/// Why an id was refused; see [`InvalidId::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidIdReason {
+    /// The id was empty.
+    #[error("empty")]
+    Empty,
+    /// The id was longer than allowed.
+    #[error("{len} bytes, more than the {max} allowed")]
+    TooLong {
+        /// The length of the input, in bytes.
+        len: usize,
+        /// The largest length accepted, in bytes.
+        max: usize,
+    },
+    /// A byte outside the accepted set.
+    #[error("{class} at byte {at}")]
+    Forbidden {
+        /// What kind of character was found (`"whitespace"`, `"a bracket"`, ...).
+        class: &'static str,
+        /// Its byte offset in the input.
+        at: usize,
+    },
+    /// A hex id of the wrong length.
+    #[error("expected {expected} hex characters, got {got}")]
+    Length {
+        /// The accepted lengths, in words (`"8 or 32"`).
+        expected: &'static str,
+        /// The length of the input, in bytes.
+        got: usize,
+    },
+    /// A character that is not a hex digit.
+    #[error("not a hex digit at byte {at}")]
+    NotHex {
+        /// Its byte offset in the input.
+        at: usize,
+    },
+    /// An id whose value is zero, which W3C Trace Context reserves as invalid.
+    #[error("all zeros, which is not a valid id")]
+    Zero,
+}
+
+impl InvalidId {
+    fn new(what: &'static str, input: &str, reason: InvalidIdReason) -> Self {
+        let input = match input.char_indices().nth(MAX_ECHO) {
+            Some((end, _)) => format!("{}…", &input[..end]),
+            None => input.to_owned(),
+        };
+        Self {
+            what,
+            input,
+            reason,
+        }
+    }
+
+    /// What kind of id was refused: `"run id"`, `"trace id"` or `"span id"`.
+    pub fn kind(&self) -> &'static str {
+        self.what
+    }
+
+    /// Why it was refused.
+    pub fn reason(&self) -> InvalidIdReason {
+        self.reason
+    }
+
+    /// The byte offset of the offending character, when one character was at fault.
+    pub fn position(&self) -> Option<usize> {
+        match self.reason {
+            InvalidIdReason::Forbidden { at, .. } | InvalidIdReason::NotHex { at } => Some(at),
+            _ => None,
+        }
+    }
+}
+
+// === impl RunId ===
+
+/// The validated name of a run, such as `backtest_ab12cd34`.
+///
+/// A run id is printed inside log lines, error messages and metric labels, so it is checked
+/// once, when made, to be unable to break any of them. Accepted: 1 to 128 bytes of ASCII
+/// letters, digits and `_ - . : / @ +`. Refused, with the offending byte's offset: whitespace,
+/// control characters, brackets (`[] () {} <>`), quotes (`" ' `` ` ``), backslash, non-ASCII
+/// and every other punctuation mark (`=`, `,`, `%`, ...).
+///
+/// Cloning is an atomic increment (the text is shared), and a `RunId` derefs to `str`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::RunId;
+///
+/// let id: RunId = "backtest_ab12cd34".parse()?;
+/// assert_eq!(&*id, "backtest_ab12cd34");
+/// assert!("backtest [1]".parse::<RunId>().is_err());
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(Arc<str>);
+
+impl RunId {
+    /// Validates `id` as a run id.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] naming the first offending byte, or the empty or over-long input.
+    pub fn new(id: &str) -> Result<Self, InvalidId> {
+        validate_run_id(id)?;
+        Ok(Self(Arc::from(id)))
+    }
+
+    /// Makes `prefix_<suffix>`, where the suffix is a time-ordered UUID (v7) in 32 lowercase
+    /// hex characters: unique in practice, and run ids made later sort after earlier ones.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] if the prefix holds a refused character or is too long.
+    pub fn generate(prefix: &str) -> Result<Self, InvalidId> {
+        let mut id = String::with_capacity(prefix.len() + 33);
+        id.push_str(prefix);
+        id.push('_');
+        id.push_str(
+            uuid::Uuid::now_v7()
+                .simple()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        Self::new(&id)
+    }
+
+    /// The run id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn validate_run_id(id: &str) -> Result<(), InvalidId> {
+    let refuse = |reason| Err(InvalidId::new("run id", id, reason));
+    if id.is_empty() {
+        return refuse(InvalidIdReason::Empty);
+    }
+    for (at, b) in id.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b'@' | b'+')
+        {
+            continue;
+        }
+        let class = match b {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => "whitespace",
+            0..=0x1f | 0x7f => "a control character",
+            b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>' => "a bracket",
+            b'"' | b'\'' | b'`' => "a quote",
+            b'\\' => "a backslash",
+            0x80.. => "a non-ASCII character",
+            _ => "a punctuation mark outside `_ - . : / @ +`",
+        };
+        return refuse(InvalidIdReason::Forbidden { class, at });
+    }
+    if id.len() > MAX_RUN_ID_LEN {
+        return refuse(InvalidIdReason::TooLong {
+            len: id.len(),
+            max: MAX_RUN_ID_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Deref for RunId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RunId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RunId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for RunId {
+    type Error = InvalidId;
+
+    fn try_from(s: &str) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<String> for RunId {
+    type Error = InvalidId;
+
+    fn try_from(s: String) -> Result<Self, InvalidId> {
+        validate_run_id(&s)?;
+        Ok(Self(Arc::from(s)))
+    }
+}
+
+impl PartialEq<str> for RunId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RunId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl fmt::Debug for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+// === impl TraceId ===
+
+/// A 128-bit trace id, as W3C Trace Context and OpenTelemetry define it (never zero).
+///
+/// Logs show its right-most 8 lowercase hex characters ([`TraceId::short`], and `Display`);
+/// `{:x}` gives all 32, as `traceparent` carries them. Both forms name the same value
+/// everywhere: the short id in a log line is the tail of the id a tracer shows.
+///
+/// Parsing accepts 32 hex characters (the full id) or 8 (the short form). From 8, the
+/// remaining 96 bits are filled at random, as the W3C specification advises for systems that
+/// work with a shorter id: the short form, and so every log line, stays what was given.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::TraceId;
+///
+/// let id: TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse()?;
+/// assert_eq!(id.to_string(), "0e0e4736");
+/// assert_eq!(format!("{id:x}"), "4bf92f3577b34da6a3ce929d0e0e4736");
+///
+/// let short: TraceId = "a1b2c3d4".parse()?;
+/// assert_eq!(&*short.short(), "a1b2c3d4");
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId(u128);
+
+impl TraceId {
+    /// A fresh random trace id.
+    pub fn random() -> Self {
+        let mut rng = rand::rng();
+        loop {
+            let v: u128 = rng.random();
+            if v != 0 {
+                return Self(v);
+            }
+        }
+    }
+
+    /// The id with this value, or `None` for zero (invalid in W3C Trace Context).
+    pub const fn from_u128(value: u128) -> Option<Self> {
+        if value == 0 {
+            None
+        } else {
+            Some(Self(value))
+        }
+    }
+
+    /// The id from its 16 big-endian bytes, as `traceparent` and OpenTelemetry carry it;
+    /// `None` for all zeros.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Option<Self> {
+        Self::from_u128(u128::from_be_bytes(bytes))
+    }
+
+    /// The 128-bit value.
+    pub const fn to_u128(self) -> u128 {
+        self.0
+    }
+
+    /// The 16 big-endian bytes.
+    pub const fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// The right-most 8 lowercase hex characters, as logs show them.
+    pub fn short(self) -> ShortTraceId {
+        ShortTraceId(hex_lower::<8>(u64::from(self.0 as u32)))
+    }
+}
+
+impl FromStr for TraceId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        let refuse = |reason| InvalidId::new("trace id", s, reason);
+        match s.len() {
+            32 => {
+                let v = parse_hex(s).map_err(refuse)?;
+                Self::from_u128(v).ok_or_else(|| refuse(InvalidIdReason::Zero))
+            }
+            8 => {
+                let low = parse_hex(s).map_err(refuse)?;
+                let high: u128 = rand::rng().random::<u128>() << 32;
+                // The high bits are random and so almost surely non-zero; make sure.
+                Ok(Self(low | high | if high == 0 { 1 << 127 } else { 0 }))
+            }
+            got => Err(refuse(InvalidIdReason::Length {
+                expected: "8 or 32",
+                got,
+            })),
+        }
+    }
+}
+
+impl fmt::Display for TraceId {
+    /// The short form: the right-most 8 lowercase hex characters.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.short())
+    }
+}
+
+impl fmt::LowerHex for TraceId {
+    /// The full form: 32 lowercase hex characters.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({:032x})", self.0)
+    }
+}
+
+/// The short form of a [`TraceId`]: 8 lowercase hex characters, on the stack.
+///
+/// Derefs to `str`; making one allocates nothing.
+///
+/// # Examples
+///
+/// ```
+/// let id = tracectx::TraceId::from_u128(0xdead_beef).unwrap();
+/// assert_eq!(&*id.short(), "deadbeef");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShortTraceId([u8; 8]);
+
+impl ShortTraceId {
+    /// The 8 characters as text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits, so this never fails; an empty string would be the answer
+        // if it ever did.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Deref for ShortTraceId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ShortTraceId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ShortTraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl fmt::Debug for ShortTraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+// === impl SpanId ===
+
+/// A 64-bit span id, as W3C Trace Context and OpenTelemetry define it (never zero).
+///
+/// Shown as 16 lowercase hex characters.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::SpanId;
+///
+/// let id: SpanId = "00f067aa0ba902b7".parse()?;
+/// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+/// assert!("0000000000000000".parse::<SpanId>().is_err());
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(u64);
+
+impl SpanId {
+    /// A fresh random span id.
+    pub fn random() -> Self {
+        let mut rng = rand::rng();
+        loop {
+            let v: u64 = rng.random();
+            if v != 0 {
+                return Self(v);
+            }
+        }
+    }
+
+    /// The id with this value, or `None` for zero (invalid in W3C Trace Context).
+    pub const fn from_u64(value: u64) -> Option<Self> {
+        if value == 0 {
+            None
+        } else {
+            Some(Self(value))
+        }
+    }
+
+    /// The id from its 8 big-endian bytes; `None` for all zeros.
+    pub const fn from_bytes(bytes: [u8; 8]) -> Option<Self> {
+        Self::from_u64(u64::from_be_bytes(bytes))
+    }
+
+    /// The 64-bit value.
+    pub const fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// The 8 big-endian bytes.
+    pub const fn to_bytes(self) -> [u8; 8] {
+        self.0.to_be_bytes()
+    }
+}
+
+impl FromStr for SpanId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        let refuse = |reason| InvalidId::new("span id", s, reason);
+        if s.len() != 16 {
+            return Err(refuse(InvalidIdReason::Length {
+                expected: "16",
+                got: s.len(),
+            }));
+        }
+        let v = parse_hex(s).map_err(refuse)?;
+        Self::from_u64(v as u64).ok_or_else(|| refuse(InvalidIdReason::Zero))
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::LowerHex for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({:016x})", self.0)
+    }
+}
+
+/// Parses up to 32 hex digits (either case) into a number.
+fn parse_hex(s: &str) -> Result<u128, InvalidIdReason> {
+    let mut v: u128 = 0;
+    for (at, b) in s.bytes().enumerate() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return Err(InvalidIdReason::NotHex { at }),
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Ok(v)
+}
+
+/// The low `N * 4` bits of `v` as `N` lowercase hex digits.
+fn hex_lower<const N: usize>(v: u64) -> [u8; N] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; N];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let shift = (N - 1 - i) * 4;
+        *slot = DIGITS[((v >> shift) & 0xf) as usize];
+    }
+    out
+}
+
+// === impl TraceContext ===
+
+/// The identity of one unit of work: run id, trace id, span id and parent span id.
+///
+/// Set it once at the edge of the work ([`TraceFutureExt::in_trace_context`],
+/// [`TraceContext::sync_scope`]) and read it anywhere inside with [`crate::current`],
+/// [`crate::get_run_id`] or [`crate::get_trace_id`]. It is a handle one pointer wide: clones
+/// share the ids.
+///
+/// [`TraceFutureExt::in_trace_context`]: crate::TraceFutureExt::in_trace_context
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::TraceContext;
+///
+/// let ctx = TraceContext::new("backtest_ab12cd34")?;
+/// assert_eq!(ctx.run_id(), "backtest_ab12cd34");
+/// assert_eq!(ctx.trace_id().short().len(), 8);
+///
+/// let child = ctx.child();
+/// assert_eq!(child.run_id(), ctx.run_id());
+/// assert_eq!(child.trace_id(), ctx.trace_id());
+/// assert_eq!(child.parent_span_id(), Some(ctx.span_id()));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Clone)]
+pub struct TraceContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    run_id: RunId,
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+}
+
+impl TraceContext {
+    /// A context for the run `run_id`, with a fresh trace id and span id and no parent.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] when `run_id` is not a valid [`RunId`].
+    pub fn new(run_id: &str) -> Result<Self, InvalidId> {
+        Ok(Self::from_run_id(RunId::new(run_id)?))
+    }
+
+    /// A context for an already validated run id, with a fresh trace id and span id.
+    pub fn from_run_id(run_id: RunId) -> Self {
+        Self::from_parts(run_id, TraceId::random(), SpanId::random(), None)
+    }
+
+    /// A context whose run id is `prefix_<time-ordered unique suffix>` (see
+    /// [`RunId::generate`]).
+    ///
+    /// A prefix that is not a valid run id on its own is replaced by `run`, so this never
+    /// fails; use [`RunId::generate`] to get the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::generate("backtest");
+    /// assert!(ctx.run_id().starts_with("backtest_"));
+    /// ```
+    pub fn generate(prefix: &str) -> Self {
+        let run_id = RunId::generate(prefix)
+            .or_else(|_| RunId::generate("run"))
+            .unwrap_or_else(|_| RunId(Arc::from("run")));
+        Self::from_run_id(run_id)
+    }
+
+    /// Builds a context from all of its ids.
+    pub fn from_parts(
+        run_id: RunId,
+        trace_id: TraceId,
+        span_id: SpanId,
+        parent_span_id: Option<SpanId>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                run_id,
+                trace_id,
+                span_id,
+                parent_span_id,
+            }),
+        }
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &RunId {
+        &self.inner.run_id
+    }
+
+    /// The trace id (`Display` gives the short, 8-character form).
+    pub fn trace_id(&self) -> TraceId {
+        self.inner.trace_id
+    }
+
+    /// This context's span id.
+    pub fn span_id(&self) -> SpanId {
+        self.inner.span_id
+    }
+
+    /// The span id of the context this one was made from by [`child`](Self::child), if any.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.inner.parent_span_id
+    }
+
+    /// A nested context: same run and trace, a new span id, and this context's span id as its
+    /// parent.
+    pub fn child(&self) -> Self {
+        Self::from_parts(
+            self.inner.run_id.clone(),
+            self.inner.trace_id,
+            SpanId::random(),
+            Some(self.inner.span_id),
+        )
+    }
+
+    /// The same context with another trace id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_7")?.with_trace_id("a1b2c3d4".parse()?);
+    /// assert_eq!(ctx.trace_id().to_string(), "a1b2c3d4");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    #[must_use]
+    pub fn with_trace_id(self, trace_id: TraceId) -> Self {
+        self.map(|inner| inner.trace_id = trace_id)
+    }
+
+    /// The same context with another span id.
+    #[must_use]
+    pub fn with_span_id(self, span_id: SpanId) -> Self {
+        self.map(|inner| inner.span_id = span_id)
+    }
+
+    /// The same context with a parent span id (for a context continued from elsewhere).
+    #[must_use]
+    pub fn with_parent_span_id(self, parent: SpanId) -> Self {
+        self.map(|inner| inner.parent_span_id = Some(parent))
+    }
+
+    fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
+        f(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Whether two handles are the very same context (same allocation), not merely equal ids.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+}
+
+impl PartialEq for TraceContext {
+    fn eq(&self, other: &Self) -> bool {
+        Self::ptr_eq(self, other)
+            || (self.inner.run_id == other.inner.run_id
+                && self.inner.trace_id == other.inner.trace_id
+                && self.inner.span_id == other.inner.span_id
+                && self.inner.parent_span_id == other.inner.parent_span_id)
+    }
+}
+
+impl Eq for TraceContext {}
+
+impl fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceContext")
+            .field("run_id", &self.inner.run_id)
+            .field("trace_id", &format_args!("{:x}", self.inner.trace_id))
+            .field("span_id", &self.inner.span_id)
+            .field("parent_span_id", &self.inner.parent_span_id)
+            .finish()
+    }
+}
+
+impl fmt::Display for TraceContext {
+    /// `run_id=<run id> trace_id=<8 hex> span_id=<16 hex>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "run_id={} trace_id={} span_id={}",
+            self.inner.run_id, self.inner.trace_id, self.inner.span_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_is_one_pointer_wide() {
+        assert_eq!(
+            std::mem::size_of::<TraceContext>(),
+            std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<Option<TraceContext>>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn short_is_the_tail_of_the_full_id() {
+        let id = TraceId::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677).unwrap();
+        assert_eq!(format!("{id:x}"), "0123456789abcdef0011223344556677");
+        assert_eq!(&*id.short(), "44556677");
+    }
+
+    #[test]
+    fn too_long_input_is_echoed_truncated() {
+        let long = "a".repeat(500);
+        let err = RunId::new(&long).unwrap_err();
+        assert!(err.to_string().len() < 150, "{err}");
+        assert_eq!(
+            err.reason(),
+            InvalidIdReason::TooLong { len: 500, max: 128 }
+        );
+    }
+}

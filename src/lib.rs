@@ -1,0 +1,78 @@
+//! One identity per run of an async program.
+//!
+//! `tracectx` gives every unit of work (a backtest session, a live session, an HTTP request, a
+//! CLI command) a [`TraceContext`]: a validated run id such as `backtest_ab12cd34`, a 128-bit
+//! trace id shown as 8 hex characters, and span ids for nesting. Code sets it once at the edge
+//! of the work; from then on everything that runs for that work, across `.await`, worker
+//! threads, spawned tasks, blocking threads and plain threads, can read it, with no argument
+//! threaded by hand and nothing leaking into other work.
+//!
+//! # Quick start
+//!
+//! ```
+//! use tracectx::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! async fn step() -> String {
+//!     // No argument: the run is found, not passed.
+//!     format!("working for {}", tracectx::get_run_id().as_deref().unwrap_or("-"))
+//! }
+//!
+//! let ctx = TraceContext::generate("backtest");
+//! let run_id = ctx.run_id().clone();
+//! let said = async {
+//!     let here = step().await;
+//!     // A spawned task keeps the run; plain `tokio::spawn` would not.
+//!     let there = tracectx::spawn_traced(step()).await?;
+//!     assert_eq!(here, there);
+//!     Ok::<_, tokio::task::JoinError>(here)
+//! }
+//! .in_trace_context(ctx)
+//! .await?;
+//! assert_eq!(said, format!("working for {run_id}"));
+//! assert!(tracectx::current().is_none()); // the scope has ended
+//! # Ok(()) }
+//! ```
+//!
+//! # Where the context lives
+//!
+//! The context sits in a [`tokio::task_local!`] slot. [`TraceFutureExt::in_trace_context`]
+//! puts it in place on every poll of a future (and while the future is dropped),
+//! [`TraceContext::sync_scope`] for a synchronous closure. [`spawn_traced`],
+//! [`spawn_blocking_traced`], [`spawn_local_traced`], [`JoinSetExt::spawn_traced`] and
+//! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
+//! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
+//! panics.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![doc(test(attr(deny(warnings))))]
+
+mod context;
+mod future;
+mod scope;
+mod spawn;
+
+pub use context::{
+    InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceId, MAX_RUN_ID_LEN,
+};
+pub use future::{InTraceContext, TraceFutureExt};
+pub use scope::{current, get_run_id, get_trace_id, with_current};
+pub use spawn::{
+    bind, spawn_blocking_traced, spawn_local_traced, spawn_traced, thread, JoinSetExt,
+};
+
+/// What user code needs in one line: `use tracectx::prelude::*;`.
+///
+/// The context type and the extension traits, imported without their names so they never
+/// clash with other `FutureExt`s.
+pub mod prelude {
+    pub use crate::context::TraceContext;
+    pub use crate::future::TraceFutureExt as _;
+    pub use crate::spawn::JoinSetExt as _;
+}

@@ -1,0 +1,255 @@
+//! Carrying the current [`TraceContext`] into new tasks and threads.
+//!
+//! Plain `tokio::spawn`, `spawn_blocking` and `std::thread::spawn` start with an empty
+//! task-local slot: the new work does not know its run. The functions here capture the
+//! caller's context and install it in the new task or thread.
+//!
+//! **Same span, not a child span.** The spawned work gets the caller's context itself (same run
+//! id, trace id and span id), as `tracing`'s `in_current_span` gives a spawned task the caller's
+//! span: spawning is how one operation uses concurrency, not a new operation. Where the new
+//! task *is* a new step of the run, say so explicitly:
+//! `tokio::spawn(fut.in_trace_context(ctx.child()))`. Keeping the handle also makes a spawn
+//! cost one atomic increment instead of an allocation.
+//!
+//! Outside any scope each function behaves exactly as its plain counterpart.
+
+use std::future::Future;
+
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+
+use crate::context::TraceContext;
+use crate::future::TraceFutureExt;
+use crate::scope;
+
+/// Spawns `future` on the current tokio runtime with the caller's trace context.
+///
+/// The tokio counterpart that *forgets* the context is `tokio::spawn`; everything else
+/// (panics, `JoinHandle`, abort) is the same.
+///
+/// # Panics
+///
+/// As `tokio::spawn`, when called outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = TraceContext::new("backtest_ab12cd34")?;
+/// async {
+///     let traced = tracectx::spawn_traced(async { tracectx::get_run_id() });
+///     let plain = tokio::spawn(async { tracectx::get_run_id() });
+///     assert_eq!(traced.await?.as_deref(), Some("backtest_ab12cd34"));
+///     assert_eq!(plain.await?, None); // plain tokio::spawn loses the context
+///     Ok::<_, tokio::task::JoinError>(())
+/// }
+/// .in_trace_context(ctx)
+/// .await?;
+/// # Ok(()) }
+/// ```
+#[track_caller]
+pub fn spawn_traced<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match scope::current() {
+        Some(ctx) => tokio::spawn(future.in_trace_context(ctx)),
+        None => tokio::spawn(future),
+    }
+}
+
+/// Runs the blocking closure `f` on tokio's blocking pool with the caller's trace context.
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_blocking`, when called outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = tracectx::TraceContext::new("job_b")?;
+/// let handle = ctx.sync_scope(|| tracectx::spawn_blocking_traced(tracectx::get_run_id));
+/// assert_eq!(handle.await?.as_deref(), Some("job_b"));
+/// # Ok(()) }
+/// ```
+#[track_caller]
+pub fn spawn_blocking_traced<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match scope::current() {
+        Some(ctx) => tokio::task::spawn_blocking(move || ctx.sync_scope(f)),
+        None => tokio::task::spawn_blocking(f),
+    }
+}
+
+/// Spawns a `!Send` future on the current [`LocalSet`](tokio::task::LocalSet) with the
+/// caller's trace context.
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_local`, when called outside a `LocalSet`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = tracectx::TraceContext::new("job_l")?;
+/// let local = tokio::task::LocalSet::new();
+/// let run = local
+///     .run_until(async move {
+///         let rc = std::rc::Rc::new(()); // !Send is fine here
+///         ctx.sync_scope(|| tracectx::spawn_local_traced(async move {
+///             let _rc = rc;
+///             tracectx::get_run_id()
+///         }))
+///         .await
+///     })
+///     .await?;
+/// assert_eq!(run.as_deref(), Some("job_l"));
+/// # Ok(()) }
+/// ```
+#[track_caller]
+pub fn spawn_local_traced<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match scope::current() {
+        Some(ctx) => tokio::task::spawn_local(future.in_trace_context(ctx)),
+        None => tokio::task::spawn_local(future),
+    }
+}
+
+/// Adds [`spawn_traced`](JoinSetExt::spawn_traced) to tokio's [`JoinSet`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = TraceContext::new("sweep_1")?;
+/// let mut set = tokio::task::JoinSet::new();
+/// ctx.sync_scope(|| {
+///     for _ in 0..3 {
+///         set.spawn_traced(async { tracectx::get_run_id() });
+///     }
+/// });
+/// while let Some(run) = set.join_next().await {
+///     assert_eq!(run?.as_deref(), Some("sweep_1"));
+/// }
+/// # Ok(()) }
+/// ```
+pub trait JoinSetExt<T> {
+    /// Spawns `future` into the set with the caller's trace context.
+    ///
+    /// # Panics
+    ///
+    /// As [`JoinSet::spawn`], when called outside a tokio runtime.
+    fn spawn_traced<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send;
+}
+
+impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
+    #[track_caller]
+    fn spawn_traced<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send,
+    {
+        match scope::current() {
+            Some(ctx) => self.spawn(future.in_trace_context(ctx)),
+            None => self.spawn(future),
+        }
+    }
+}
+
+/// `std::thread` counterparts that carry the caller's trace context into the new thread.
+pub mod thread {
+    use std::io;
+    use std::thread::{Builder, JoinHandle};
+
+    use crate::scope;
+
+    /// Spawns an OS thread that runs `f` with the caller's trace context.
+    ///
+    /// # Panics
+    ///
+    /// As `std::thread::spawn`, when the OS cannot create a thread; use [`spawn_with`] to get
+    /// the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_t")?;
+    /// let handle = ctx.sync_scope(|| tracectx::thread::spawn(tracectx::get_run_id));
+    /// assert_eq!(handle.join().unwrap().as_deref(), Some("job_t"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let ctx = scope::current();
+        std::thread::spawn(move || match ctx {
+            Some(ctx) => ctx.sync_scope(f),
+            None => f(),
+        })
+    }
+
+    /// Spawns an OS thread configured by `builder` (name, stack size) that runs `f` with the
+    /// caller's trace context.
+    ///
+    /// # Errors
+    ///
+    /// The OS error when the thread cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_w")?;
+    /// let builder = std::thread::Builder::new().name("worker".into());
+    /// let handle = ctx.sync_scope(|| tracectx::thread::spawn_with(builder, tracectx::get_run_id))?;
+    /// assert_eq!(handle.join().unwrap().as_deref(), Some("job_w"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_with<F, T>(builder: Builder, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let ctx = scope::current();
+        builder.spawn(move || match ctx {
+            Some(ctx) => ctx.sync_scope(f),
+            None => f(),
+        })
+    }
+}
+
+/// Wraps a closure so that it runs with the caller's trace context, wherever it is called
+/// later (a thread pool, a callback registry, `rayon`).
+///
+/// # Examples
+///
+/// ```
+/// let ctx = tracectx::TraceContext::new("job_c")?;
+/// let task = ctx.sync_scope(|| tracectx::bind(|| tracectx::get_run_id()));
+/// assert_eq!(task().as_deref(), Some("job_c")); // called outside the scope
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn bind<F, R>(f: F) -> impl FnOnce() -> R
+where
+    F: FnOnce() -> R,
+{
+    let mut ctx: Option<TraceContext> = scope::current();
+    move || scope::enter(&mut ctx, f)
+}

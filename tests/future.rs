@@ -1,0 +1,280 @@
+//! `in_trace_context` across `.await`: migration, nesting, join/select, cancellation, panics.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tracectx::prelude::*;
+
+fn ctx(run: &str) -> TraceContext {
+    TraceContext::new(run).unwrap()
+}
+
+fn run_id() -> Option<String> {
+    tracectx::get_run_id().map(|r| r.to_string())
+}
+
+/// Sends the run id seen in its destructor.
+struct DropProbe(Option<oneshot::Sender<Option<String>>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(run_id());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_tasks_never_see_another_run() {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..10_000u32 {
+        let expected = format!("task_{i}");
+        let ctx = ctx(&expected);
+        set.spawn(
+            async move {
+                for step in 0..20u32 {
+                    if (i + step) % 3 == 0 {
+                        tokio::time::sleep(Duration::from_micros(u64::from(i % 50))).await;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                    let seen = tracectx::get_run_id();
+                    assert_eq!(seen.as_deref(), Some(expected.as_str()), "step {step}");
+                    let short = tracectx::get_trace_id().unwrap();
+                    assert_eq!(&*short, &*tracectx::current().unwrap().trace_id().short());
+                }
+                (expected, std::thread::current().id())
+            }
+            .in_trace_context(ctx),
+        );
+    }
+    let mut done = 0;
+    while let Some(res) = set.join_next().await {
+        let (expected, _) = res.expect("a task saw another run's id");
+        assert!(expected.starts_with("task_"));
+        done += 1;
+    }
+    assert_eq!(done, 10_000);
+    assert!(tracectx::current().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_survives_worker_migration() {
+    let seen = tokio::spawn(
+        async {
+            let mut threads = std::collections::HashSet::new();
+            let mut ok = true;
+            for _ in 0..200 {
+                threads.insert(std::thread::current().id());
+                ok &= run_id().as_deref() == Some("migrant");
+                tokio::time::sleep(Duration::from_micros(10)).await;
+            }
+            (ok, threads.len())
+        }
+        .in_trace_context(ctx("migrant")),
+    )
+    .await
+    .unwrap();
+    assert!(seen.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_scopes_inner_wins_then_outer_is_back() {
+    async {
+        assert_eq!(run_id().as_deref(), Some("outer"));
+        async {
+            tokio::task::yield_now().await;
+            assert_eq!(run_id().as_deref(), Some("inner"));
+        }
+        .in_trace_context(ctx("inner"))
+        .await;
+        assert_eq!(run_id().as_deref(), Some("outer"));
+    }
+    .in_trace_context(ctx("outer"))
+    .await;
+    assert_eq!(run_id(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn join_of_differently_scoped_futures_each_see_their_own() {
+    let probe = |name: &'static str| {
+        async move {
+            let mut seen = Vec::new();
+            for _ in 0..10 {
+                seen.push(run_id());
+                tokio::task::yield_now().await;
+            }
+            seen.into_iter().all(|s| s.as_deref() == Some(name))
+        }
+        .in_trace_context(ctx(name))
+    };
+    let outer = async { tokio::join!(probe("left"), probe("right"), async { run_id() }) }
+        .in_trace_context(ctx("parent"));
+    let (left, right, bare) = outer.await;
+    assert!(left && right);
+    assert_eq!(bare.as_deref(), Some("parent"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn select_branches_each_see_their_own() {
+    let slow = async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        run_id()
+    }
+    .in_trace_context(ctx("slow"));
+    let fast = async {
+        tokio::task::yield_now().await;
+        run_id()
+    }
+    .in_trace_context(ctx("fast"));
+    let winner = tokio::select! {
+        s = slow => s,
+        f = fast => f,
+    };
+    assert_eq!(winner.as_deref(), Some("fast"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_set_while_future_dropped_on_timeout() {
+    let (tx, rx) = oneshot::channel();
+    let fut = async move {
+        let _probe = DropProbe(Some(tx));
+        std::future::pending::<()>().await;
+    }
+    .in_trace_context(ctx("timed_out"));
+    let res = async { tokio::time::timeout(Duration::from_millis(5), fut).await }
+        .in_trace_context(ctx("caller"))
+        .await;
+    assert!(res.is_err());
+    assert_eq!(rx.await.unwrap().as_deref(), Some("timed_out"));
+    assert_eq!(run_id(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_set_while_future_dropped_in_select_and_caller_intact() {
+    let (tx, rx) = oneshot::channel();
+    async {
+        let loser = async move {
+            let _probe = DropProbe(Some(tx));
+            std::future::pending::<()>().await;
+        }
+        .in_trace_context(ctx("loser"));
+        tokio::select! {
+            _ = loser => unreachable!(),
+            _ = tokio::task::yield_now() => {}
+        }
+        assert_eq!(run_id().as_deref(), Some("caller"));
+    }
+    .in_trace_context(ctx("caller"))
+    .await;
+    assert_eq!(rx.await.unwrap().as_deref(), Some("loser"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_set_while_future_dropped_on_abort() {
+    let (tx, rx) = oneshot::channel();
+    let (started_tx, started_rx) = oneshot::channel();
+    let handle = tokio::spawn(
+        async move {
+            let _probe = DropProbe(Some(tx));
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await;
+        }
+        .in_trace_context(ctx("aborted")),
+    );
+    started_rx.await.unwrap();
+    handle.abort();
+    assert!(handle.await.unwrap_err().is_cancelled());
+    assert_eq!(rx.await.unwrap().as_deref(), Some("aborted"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn never_polled_future_drops_in_its_context() {
+    let (tx, rx) = oneshot::channel();
+    let probe = DropProbe(Some(tx));
+    let fut = async move {
+        let _probe = probe;
+    }
+    .in_trace_context(ctx("never_polled"));
+    drop(fut);
+    assert_eq!(rx.await.unwrap().as_deref(), Some("never_polled"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn async_panic_is_caught_by_join_handle_and_leaves_no_context() {
+    let handle = tokio::spawn(
+        async {
+            tokio::task::yield_now().await;
+            panic!("strategy blew up");
+        }
+        .in_trace_context(ctx("panicking")),
+    );
+    assert!(handle.await.unwrap_err().is_panic());
+    // Every worker thread is clean afterwards: many plain tasks see nothing.
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..256 {
+        set.spawn(async {
+            tokio::task::yield_now().await;
+            run_id()
+        });
+    }
+    while let Some(seen) = set.join_next().await {
+        assert_eq!(seen.unwrap(), None);
+    }
+}
+
+#[test]
+fn panic_in_poll_on_current_thread_leaves_no_context() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { panic!("boom") }.in_trace_context(ctx("gone")))
+    }));
+    assert!(caught.is_err());
+    assert_eq!(run_id(), None);
+    assert_eq!(rt.block_on(async { run_id() }), None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn in_current_trace_context_captures_when_made() {
+    let fut = ctx("captured").sync_scope(|| async { run_id() }.in_current_trace_context());
+    let seen = async { fut.await }.in_trace_context(ctx("elsewhere")).await;
+    assert_eq!(seen.as_deref(), Some("captured"));
+
+    // Made outside any scope: explicitly none, even when awaited inside another scope.
+    let bare = async { run_id() }.in_current_trace_context();
+    assert!(bare.trace_context().is_none());
+    let seen = async { bare.await }
+        .in_trace_context(ctx("elsewhere"))
+        .await;
+    assert_eq!(seen, None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn wrapper_gives_access_to_the_inner_future() {
+    struct Counter(u32);
+    impl Future for Counter {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            self.0 += 1;
+            if self.0 < 3 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(self.0)
+            }
+        }
+    }
+    let mut fut = Counter(0).in_trace_context(ctx("access"));
+    assert_eq!(fut.inner().0, 0);
+    fut.inner_mut().0 = 1;
+    let mut pinned = Box::pin(fut);
+    assert_eq!(pinned.as_mut().inner_pin_mut().0, 1);
+    assert_eq!(pinned.await, 3);
+    let fut = Counter(7).in_trace_context(ctx("access"));
+    assert_eq!(fut.into_inner().0, 7);
+}

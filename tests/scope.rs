@@ -1,0 +1,101 @@
+//! The task-local slot: accessors inside and outside scopes, nesting, drops and panics.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use tracectx::TraceContext;
+
+fn ctx(run: &str) -> TraceContext {
+    TraceContext::new(run).unwrap()
+}
+
+fn assert_no_context() {
+    assert!(tracectx::current().is_none());
+    assert!(tracectx::get_run_id().is_none());
+    assert!(tracectx::get_trace_id().is_none());
+    assert!(tracectx::with_current(|c| c.is_none()));
+}
+
+#[test]
+fn accessors_are_none_outside_any_scope() {
+    assert_no_context();
+}
+
+#[test]
+fn accessors_see_the_scope_and_none_after_it() {
+    let outer = ctx("sync_outer");
+    outer.sync_scope(|| {
+        assert_eq!(tracectx::current().as_ref(), Some(&outer));
+        assert_eq!(tracectx::get_run_id().as_deref(), Some("sync_outer"));
+        let short = outer.trace_id().short();
+        assert_eq!(tracectx::get_trace_id().as_deref(), Some(&*short));
+        assert_eq!(tracectx::get_trace_id().unwrap().len(), 8);
+        tracectx::with_current(|c| assert!(TraceContext::ptr_eq(c.unwrap(), &outer)));
+    });
+    assert_no_context();
+}
+
+#[test]
+fn nested_sync_scopes_restore_the_outer() {
+    let outer = ctx("outer");
+    let inner = outer.child();
+    outer.sync_scope(|| {
+        inner.sync_scope(|| {
+            assert_eq!(tracectx::current().unwrap().span_id(), inner.span_id());
+        });
+        assert_eq!(tracectx::current().unwrap().span_id(), outer.span_id());
+    });
+    assert_no_context();
+}
+
+struct ReportOnDrop(std::sync::mpsc::Sender<Option<String>>);
+
+impl Drop for ReportOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(tracectx::get_run_id().map(|r| r.to_string()));
+    }
+}
+
+#[test]
+fn context_is_readable_in_drop_during_unwinding() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        ctx("unwinding").sync_scope(|| {
+            let _guard = ReportOnDrop(tx);
+            panic!("boom");
+        })
+    }));
+    assert!(result.is_err());
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("unwinding"));
+    assert_no_context();
+}
+
+#[test]
+fn sync_panic_leaves_no_context_behind() {
+    let outer = ctx("survivor");
+    outer.sync_scope(|| {
+        let result = panic::catch_unwind(|| ctx("panicker").sync_scope(|| panic!("boom")));
+        assert!(result.is_err());
+        assert_eq!(tracectx::get_run_id().as_deref(), Some("survivor"));
+    });
+    assert_no_context();
+}
+
+#[test]
+fn bind_runs_a_closure_in_the_context_it_was_made_in() {
+    let job = ctx("bound").sync_scope(|| tracectx::bind(tracectx::get_run_id));
+    assert_no_context();
+    let seen = ctx("other").sync_scope(job);
+    assert_eq!(seen.as_deref(), Some("bound"));
+
+    // Bound outside any scope: runs with none, even inside another scope.
+    let unbound = tracectx::bind(tracectx::get_run_id);
+    assert_eq!(ctx("other").sync_scope(unbound), None);
+}
+
+#[test]
+fn sync_scope_works_on_a_plain_thread_without_a_runtime() {
+    let seen = std::thread::spawn(|| ctx("no_runtime").sync_scope(tracectx::get_run_id))
+        .join()
+        .unwrap();
+    assert_eq!(seen.as_deref(), Some("no_runtime"));
+}

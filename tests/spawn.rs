@@ -1,0 +1,175 @@
+//! Spawning: tasks, blocking tasks, local tasks, JoinSet and threads carry the caller's ids.
+
+use tokio::task::{JoinSet, LocalSet};
+use tracectx::prelude::*;
+use tracectx::{ShortTraceId, SpanId};
+
+fn ctx(run: &str) -> TraceContext {
+    TraceContext::new(run).unwrap()
+}
+
+type Seen = Option<(String, ShortTraceId, SpanId)>;
+
+fn seen() -> Seen {
+    tracectx::current().map(|c| (c.run_id().to_string(), c.trace_id().short(), c.span_id()))
+}
+
+fn expected(ctx: &TraceContext) -> Seen {
+    Some((
+        ctx.run_id().to_string(),
+        ctx.trace_id().short(),
+        ctx.span_id(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spawn_traced_sees_the_callers_ids_and_plain_spawn_none() {
+    let parent = ctx("spawner");
+    let (traced, plain) = async {
+        let traced = tracectx::spawn_traced(async {
+            tokio::task::yield_now().await;
+            seen()
+        });
+        let plain = tokio::spawn(async { seen() });
+        (traced.await.unwrap(), plain.await.unwrap())
+    }
+    .in_trace_context(parent.clone())
+    .await;
+    assert_eq!(traced, expected(&parent));
+    assert_eq!(plain, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spawn_traced_outside_a_scope_is_plain() {
+    assert_eq!(
+        tracectx::spawn_traced(async { seen() }).await.unwrap(),
+        None
+    );
+    assert_eq!(tracectx::spawn_blocking_traced(seen).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spawn_blocking_traced_sees_the_callers_ids() {
+    let parent = ctx("blocking");
+    let (traced, plain) = async {
+        let traced = tracectx::spawn_blocking_traced(seen);
+        let plain = tokio::task::spawn_blocking(seen);
+        (traced.await.unwrap(), plain.await.unwrap())
+    }
+    .in_trace_context(parent.clone())
+    .await;
+    assert_eq!(traced, expected(&parent));
+    assert_eq!(plain, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn join_set_spawn_traced_sees_the_callers_ids() {
+    let parent = ctx("join_set");
+    let mut set = JoinSet::new();
+    async {
+        for _ in 0..100 {
+            set.spawn_traced(async {
+                tokio::task::yield_now().await;
+                seen()
+            });
+        }
+        set.spawn(async { seen() });
+    }
+    .in_trace_context(parent.clone())
+    .await;
+    let (mut traced, mut plain) = (0, 0);
+    while let Some(res) = set.join_next().await {
+        match res.unwrap() {
+            None => plain += 1,
+            s => {
+                assert_eq!(s, expected(&parent));
+                traced += 1;
+            }
+        }
+    }
+    assert_eq!((traced, plain), (100, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spawn_local_traced_sees_the_callers_ids() {
+    let parent = ctx("local");
+    let local = LocalSet::new();
+    let p = parent.clone();
+    let (traced, plain) = local
+        .run_until(async move {
+            async {
+                let rc = std::rc::Rc::new(1);
+                let traced = tracectx::spawn_local_traced(async move {
+                    tokio::task::yield_now().await;
+                    let _keep = rc;
+                    seen()
+                });
+                let plain = tokio::task::spawn_local(async { seen() });
+                (traced.await.unwrap(), plain.await.unwrap())
+            }
+            .in_trace_context(p)
+            .await
+        })
+        .await;
+    assert_eq!(traced, expected(&parent));
+    assert_eq!(plain, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thread_helpers_see_the_callers_ids() {
+    let parent = ctx("threaded");
+    let (traced, named, plain) = parent.sync_scope(|| {
+        let traced = tracectx::thread::spawn(seen);
+        let named =
+            tracectx::thread::spawn_with(std::thread::Builder::new().name("named".into()), || {
+                (seen(), std::thread::current().name().map(String::from))
+            })
+            .unwrap();
+        let plain = std::thread::spawn(seen);
+        (
+            traced.join().unwrap(),
+            named.join().unwrap(),
+            plain.join().unwrap(),
+        )
+    });
+    assert_eq!(traced, expected(&parent));
+    assert_eq!(named.0, expected(&parent));
+    assert_eq!(named.1.as_deref(), Some("named"));
+    assert_eq!(plain, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_traced_spawns_keep_their_own_runs() {
+    let mut outer = JoinSet::new();
+    for i in 0..2_000u32 {
+        let name = format!("parent_{i}");
+        outer.spawn(
+            async move {
+                let task = tracectx::spawn_traced(async {
+                    tokio::task::yield_now().await;
+                    tracectx::get_run_id()
+                });
+                let blocking = tracectx::spawn_blocking_traced(tracectx::get_run_id);
+                let thread = if i % 100 == 0 {
+                    tracectx::thread::spawn(tracectx::get_run_id)
+                        .join()
+                        .unwrap()
+                } else {
+                    tracectx::get_run_id()
+                };
+                let task = task.await.unwrap();
+                let blocking = blocking.await.unwrap();
+                for s in [task, blocking, thread] {
+                    assert_eq!(s.as_deref(), Some(name.as_str()));
+                }
+            }
+            .in_trace_context(ctx(&format!("parent_{i}"))),
+        );
+    }
+    let mut n = 0;
+    while let Some(r) = outer.join_next().await {
+        r.expect("a spawned task saw another run");
+        n += 1;
+    }
+    assert_eq!(n, 2_000);
+}
