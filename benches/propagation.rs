@@ -1,1 +1,147 @@
-fn main() {}
+//! Cost of carrying and reading a trace context, against the peers a user would otherwise
+//! pick, in the same run: a raw `tokio::task_local!` scope, `tracing::Instrument` (registry
+//! subscriber) and OpenTelemetry's `with_context`.
+//!
+//! - `poll_64/*`: a leaf future that is `Pending` 64 times before `Ready`, wrapped, driven by a
+//!   no-op-waker poll loop.
+//! - `read_current/*`: reading the current run id (or the peer's current value) in a scope.
+//! - `spawn_join_10k/*`: spawning 10,000 tasks on a current-thread runtime and joining them.
+
+mod support;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+use support::{current_thread, drive, Leaf};
+use tracectx::prelude::*;
+use tracing::Instrument as _;
+
+const POLLS: u32 = 64;
+const TASKS: usize = 10_000;
+
+tokio::task_local! {
+    static RAW: Arc<str>;
+}
+
+fn otel_context() -> opentelemetry::Context {
+    let span = SpanContext::new(
+        opentelemetry::trace::TraceId::from_bytes([7; 16]),
+        opentelemetry::trace::SpanId::from_bytes([9; 8]),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    opentelemetry::Context::new().with_remote_span_context(span)
+}
+
+fn poll_64(c: &mut Criterion) {
+    let mut g = c.benchmark_group("poll_64");
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+    let raw: Arc<str> = Arc::from("backtest_ab12cd34");
+    let otel = otel_context();
+
+    g.bench_function("bare", |b| b.iter(|| drive(Leaf::new(black_box(POLLS)))));
+    g.bench_function("task_local_scope", |b| {
+        b.iter(|| drive(RAW.scope(raw.clone(), Leaf::new(black_box(POLLS)))))
+    });
+    g.bench_function("in_trace_context", |b| {
+        b.iter(|| drive(Leaf::new(black_box(POLLS)).in_trace_context(ctx.clone())))
+    });
+    g.bench_function("tracing_instrument", |b| {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("session", run_id = "backtest_ab12cd34");
+            b.iter(|| drive(Leaf::new(black_box(POLLS)).instrument(span.clone())))
+        })
+    });
+    g.bench_function("otel_with_context", |b| {
+        b.iter(|| drive(Leaf::new(black_box(POLLS)).with_context(otel.clone())))
+    });
+    g.finish();
+}
+
+fn read_current(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read_current");
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+
+    g.bench_function("get_run_id", |b| {
+        ctx.sync_scope(|| b.iter(|| black_box(tracectx::get_run_id())))
+    });
+    g.bench_function("get_trace_id", |b| {
+        ctx.sync_scope(|| b.iter(|| black_box(tracectx::get_trace_id())))
+    });
+    g.bench_function("current", |b| {
+        ctx.sync_scope(|| b.iter(|| black_box(tracectx::current())))
+    });
+    g.bench_function("task_local_try_with", |b| {
+        RAW.sync_scope(Arc::from("backtest_ab12cd34"), || {
+            b.iter(|| black_box(RAW.try_with(|v| v.clone()).ok()))
+        })
+    });
+    g.bench_function("tracing_span_current", |b| {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("session", run_id = "backtest_ab12cd34");
+            let _entered = span.enter();
+            b.iter(|| black_box(tracing::Span::current()))
+        })
+    });
+    g.bench_function("otel_context_current", |b| {
+        let _guard = otel_context().attach();
+        b.iter(|| black_box(opentelemetry::Context::current()))
+    });
+    g.finish();
+}
+
+fn spawn_join(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_join_10k");
+    g.sample_size(30);
+    let rt = current_thread();
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+    let raw: Arc<str> = Arc::from("backtest_ab12cd34");
+
+    g.bench_function("tokio_spawn", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..TASKS).map(|i| tokio::spawn(async move { i })).collect();
+                for h in handles {
+                    black_box(h.await.unwrap());
+                }
+            })
+        })
+    });
+    g.bench_function("spawn_traced", |b| {
+        b.iter(|| {
+            rt.block_on(
+                async {
+                    let handles: Vec<_> = (0..TASKS)
+                        .map(|i| tracectx::spawn_traced(async move { i }))
+                        .collect();
+                    for h in handles {
+                        black_box(h.await.unwrap());
+                    }
+                }
+                .in_trace_context(ctx.clone()),
+            )
+        })
+    });
+    g.bench_function("spawn_task_local_scope", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| tokio::spawn(RAW.scope(raw.clone(), async move { i })))
+                    .collect();
+                for h in handles {
+                    black_box(h.await.unwrap());
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, poll_64, read_current, spawn_join);
+criterion_main!(benches);

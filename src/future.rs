@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use tokio::task::futures::TaskLocalFuture;
+
 use crate::context::TraceContext;
 use crate::scope;
 
@@ -72,96 +74,39 @@ pin_project_lite::pin_project! {
     ///
     /// The context is in place on every poll and while the inner future is dropped, so
     /// destructors of a cancelled future (timeout, `select!`, `abort()`) still see their run.
+    /// A completed inner future is dropped inside the scope, at once.
+    ///
+    /// This wraps tokio's [`TaskLocalFuture`], so a poll costs what a raw `task_local` scope
+    /// costs: the handle (one pointer) is moved into the slot and back. For the same reason
+    /// the inner future is not reachable from outside: tokio's future does not expose it.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct InTraceContext<F> {
-        // `None` only once the inner future has been dropped (in `drop`) or taken out (in
-        // `into_inner`); neither can be followed by a poll.
         #[pin]
-        inner: Option<F>,
-        ctx: Option<TraceContext>,
-    }
-
-    impl<F> PinnedDrop for InTraceContext<F> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            let mut inner = this.inner.as_mut();
-            scope::enter(this.ctx, move || inner.set(None));
-        }
+        inner: TaskLocalFuture<Option<TraceContext>, F>,
     }
 }
 
 // === impl InTraceContext ===
 
-impl<F> InTraceContext<F> {
+impl<F: Future> InTraceContext<F> {
     fn new(inner: F, ctx: Option<TraceContext>) -> Self {
         Self {
-            inner: Some(inner),
-            ctx,
+            inner: scope::CURRENT.scope(ctx, inner),
         }
     }
-
-    /// The context this future runs in (`None`: explicitly none).
-    pub fn trace_context(&self) -> Option<&TraceContext> {
-        self.ctx.as_ref()
-    }
-
-    /// The wrapped future.
-    pub fn inner(&self) -> &F {
-        match &self.inner {
-            Some(inner) => inner,
-            None => gone(),
-        }
-    }
-
-    /// The wrapped future, mutably.
-    pub fn inner_mut(&mut self) -> &mut F {
-        match &mut self.inner {
-            Some(inner) => inner,
-            None => gone(),
-        }
-    }
-
-    /// The wrapped future, pinned.
-    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
-        match self.project().inner.as_pin_mut() {
-            Some(inner) => inner,
-            None => gone(),
-        }
-    }
-
-    /// Takes the wrapped future out, dropping the context.
-    pub fn into_inner(mut self) -> F {
-        match self.inner.take() {
-            Some(inner) => inner,
-            None => gone(),
-        }
-    }
-}
-
-#[cold]
-#[track_caller]
-fn gone() -> ! {
-    // `inner` is `None` only inside `drop` or `into_inner`, which consume the wrapper: no
-    // caller can observe it.
-    unreachable!("InTraceContext: the inner future is gone")
 }
 
 impl<F: Future> Future for InTraceContext<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let inner = this.inner.as_pin_mut();
-        scope::enter(this.ctx, move || {
-            inner.map_or(Poll::Pending, |f| f.poll(cx))
-        })
+        self.project().inner.poll(cx)
     }
 }
 
 impl<F> std::fmt::Debug for InTraceContext<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InTraceContext")
-            .field("ctx", &self.ctx)
-            .finish_non_exhaustive()
+        f.debug_struct("InTraceContext").finish_non_exhaustive()
     }
 }

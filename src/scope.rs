@@ -5,41 +5,18 @@
 //! happens. Outside any scope every accessor returns `None`; nothing here panics for want of a
 //! scope.
 
-use std::cell::RefCell;
-
 use crate::context::{RunId, ShortTraceId, TraceContext};
 
 tokio::task_local! {
-    /// The current context. The `RefCell` lets a scoped future take its context back after
-    /// each poll instead of cloning it in (see `enter`), so a poll costs two pointer moves.
-    static CURRENT: RefCell<Option<TraceContext>>;
+    /// The current context. `Some(None)` (a scope of "no context") hides an outer context, as
+    /// a future captured outside any scope must when it is later polled inside one.
+    pub(crate) static CURRENT: Option<TraceContext>;
 }
 
-/// Runs `f` with `slot`'s context as the current one, then puts the context back in `slot`,
-/// also when `f` unwinds.
-///
-/// `None` in `slot` runs `f` explicitly outside any context, hiding an outer one.
-pub(crate) fn enter<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
-    /// Takes the context back out of the task-local cell when dropped.
-    struct Reclaim<'a>(&'a mut Option<TraceContext>);
-
-    impl Drop for Reclaim<'_> {
-        fn drop(&mut self) {
-            // The cell is ours (set by the `sync_scope` below) and nobody holds a borrow of
-            // it once `f` has returned or unwound; `try_*` keeps this from ever panicking.
-            let _ = CURRENT.try_with(|cell| {
-                if let Ok(mut cell) = cell.try_borrow_mut() {
-                    *self.0 = cell.take();
-                }
-            });
-        }
-    }
-
-    let value = RefCell::new(slot.take());
-    CURRENT.sync_scope(value, move || {
-        let _reclaim = Reclaim(slot);
-        f()
-    })
+/// Runs `f` with `ctx` as the current context (`None`: explicitly none), restoring the
+/// previous one when `f` returns or unwinds.
+pub(crate) fn enter<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(ctx, f)
 }
 
 /// The current trace context, if any.
@@ -90,14 +67,10 @@ pub fn current() -> Option<TraceContext> {
 /// ```
 pub fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
     let mut f = Some(f);
-    let inside = CURRENT.try_with(|cell| match cell.try_borrow() {
-        Ok(ctx) => f.take().map(|f| f(ctx.as_ref())),
-        Err(_) => None,
-    });
+    let inside = CURRENT.try_with(|ctx| f.take().map(|f| f(ctx.as_ref())));
     match (inside, f) {
         (Ok(Some(r)), _) => r,
-        // Outside any scope, during thread-local teardown, or (never from our own code) while
-        // the cell is mutably borrowed: there is no context to show.
+        // Outside any scope, or during thread-local teardown: there is no context to show.
         (_, Some(f)) => f(None),
         // `f` is taken only when it runs, and then `inside` is `Ok(Some(_))`.
         (_, None) => unreachable!("with_current: the closure was taken but gave no result"),
@@ -151,6 +124,6 @@ impl TraceContext {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        enter(&mut Some(self.clone()), f)
+        enter(Some(self.clone()), f)
     }
 }

@@ -250,6 +250,6 @@ pub fn bind<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,
 {
-    let mut ctx: Option<TraceContext> = scope::current();
-    move || scope::enter(&mut ctx, f)
+    let ctx: Option<TraceContext> = scope::current();
+    move || scope::enter(ctx, f)
 }

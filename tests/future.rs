@@ -1,8 +1,5 @@
 //! `in_trace_context` across `.await`: migration, nesting, join/select, cancellation, panics.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -242,39 +239,11 @@ fn panic_in_poll_on_current_thread_leaves_no_context() {
 #[tokio::test(flavor = "current_thread")]
 async fn in_current_trace_context_captures_when_made() {
     let fut = ctx("captured").sync_scope(|| async { run_id() }.in_current_trace_context());
-    let seen = async { fut.await }.in_trace_context(ctx("elsewhere")).await;
+    let seen = fut.in_trace_context(ctx("elsewhere")).await;
     assert_eq!(seen.as_deref(), Some("captured"));
 
     // Made outside any scope: explicitly none, even when awaited inside another scope.
     let bare = async { run_id() }.in_current_trace_context();
-    assert!(bare.trace_context().is_none());
-    let seen = async { bare.await }
-        .in_trace_context(ctx("elsewhere"))
-        .await;
+    let seen = bare.in_trace_context(ctx("elsewhere")).await;
     assert_eq!(seen, None);
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn wrapper_gives_access_to_the_inner_future() {
-    struct Counter(u32);
-    impl Future for Counter {
-        type Output = u32;
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
-            self.0 += 1;
-            if self.0 < 3 {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            } else {
-                Poll::Ready(self.0)
-            }
-        }
-    }
-    let mut fut = Counter(0).in_trace_context(ctx("access"));
-    assert_eq!(fut.inner().0, 0);
-    fut.inner_mut().0 = 1;
-    let mut pinned = Box::pin(fut);
-    assert_eq!(pinned.as_mut().inner_pin_mut().0, 1);
-    assert_eq!(pinned.await, 3);
-    let fut = Counter(7).in_trace_context(ctx("access"));
-    assert_eq!(fut.into_inner().0, 7);
 }
