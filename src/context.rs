@@ -553,6 +553,70 @@ fn hex_lower<const N: usize>(v: u64) -> [u8; N] {
     out
 }
 
+// === impl TraceFlags ===
+
+/// The W3C Trace Context flags byte: bit 0 "sampled", bit 1 "random" (Level 2: the right-most
+/// 7 bytes of the trace id are random).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::TraceFlags;
+///
+/// let flags = TraceFlags::SAMPLED.with(TraceFlags::RANDOM);
+/// assert!(flags.is_sampled() && flags.is_random());
+/// assert_eq!(format!("{flags}"), "03");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TraceFlags(u8);
+
+impl TraceFlags {
+    /// No flag set.
+    pub const NONE: Self = Self(0);
+    /// The caller may have recorded the trace.
+    pub const SAMPLED: Self = Self(0x01);
+    /// The trace id's right-most 7 bytes are random (W3C Trace Context Level 2).
+    pub const RANDOM: Self = Self(0x02);
+
+    /// The flags of this byte.
+    pub const fn from_u8(bits: u8) -> Self {
+        Self(bits)
+    }
+
+    /// The byte.
+    pub const fn to_u8(self) -> u8 {
+        self.0
+    }
+
+    /// These flags and `other`'s.
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether the sampled bit is set.
+    pub const fn is_sampled(self) -> bool {
+        self.0 & Self::SAMPLED.0 != 0
+    }
+
+    /// Whether the random bit is set.
+    pub const fn is_random(self) -> bool {
+        self.0 & Self::RANDOM.0 != 0
+    }
+}
+
+impl fmt::Display for TraceFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02x}", self.0)
+    }
+}
+
+impl fmt::Debug for TraceFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceFlags({:02x})", self.0)
+    }
+}
+
 // === impl TraceContext ===
 
 /// The identity of one unit of work: run id, trace id, span id and parent span id.
@@ -590,6 +654,9 @@ struct Inner {
     trace_id: TraceId,
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
+    flags: TraceFlags,
+    /// A validated W3C `tracestate` received from upstream, passed on unchanged.
+    trace_state: Option<Arc<str>>,
 }
 
 impl TraceContext {
@@ -605,6 +672,7 @@ impl TraceContext {
     /// A context for an already validated run id, with a fresh trace id and span id.
     pub fn from_run_id(run_id: RunId) -> Self {
         Self::from_parts(run_id, TraceId::random(), SpanId::random(), None)
+            .with_trace_flags(TraceFlags::SAMPLED.with(TraceFlags::RANDOM))
     }
 
     /// A context whose run id is `prefix_<time-ordered unique suffix>` (see
@@ -626,7 +694,7 @@ impl TraceContext {
         Self::from_run_id(run_id)
     }
 
-    /// Builds a context from all of its ids.
+    /// Builds a context from all of its ids, marked sampled.
     pub fn from_parts(
         run_id: RunId,
         trace_id: TraceId,
@@ -639,6 +707,8 @@ impl TraceContext {
                 trace_id,
                 span_id,
                 parent_span_id,
+                flags: TraceFlags::SAMPLED,
+                trace_state: None,
             }),
         }
     }
@@ -663,18 +733,35 @@ impl TraceContext {
         self.inner.parent_span_id
     }
 
-    /// A nested context: same run and trace, a new span id, and this context's span id as its
-    /// parent.
+    /// The W3C trace flags (sampled, random) this context carries across processes.
+    pub fn trace_flags(&self) -> TraceFlags {
+        self.inner.flags
+    }
+
+    /// The W3C `tracestate` received from upstream, if any, passed on unchanged.
+    pub fn trace_state(&self) -> Option<&str> {
+        self.inner.trace_state.as_deref()
+    }
+
+    /// A nested context: same run and trace (and flags and `tracestate`), a new span id, and
+    /// this context's span id as its parent.
     pub fn child(&self) -> Self {
-        Self::from_parts(
-            self.inner.run_id.clone(),
-            self.inner.trace_id,
-            SpanId::random(),
-            Some(self.inner.span_id),
-        )
+        Self {
+            inner: Arc::new(Inner {
+                run_id: self.inner.run_id.clone(),
+                trace_id: self.inner.trace_id,
+                span_id: SpanId::random(),
+                parent_span_id: Some(self.inner.span_id),
+                flags: self.inner.flags,
+                trace_state: self.inner.trace_state.clone(),
+            }),
+        }
     }
 
     /// The same context with another trace id.
+    ///
+    /// The W3C "random" flag is cleared: this crate cannot vouch for the randomness of an id it
+    /// did not make.
     ///
     /// # Examples
     ///
@@ -685,7 +772,10 @@ impl TraceContext {
     /// ```
     #[must_use]
     pub fn with_trace_id(self, trace_id: TraceId) -> Self {
-        self.map(|inner| inner.trace_id = trace_id)
+        self.map(|inner| {
+            inner.trace_id = trace_id;
+            inner.flags = TraceFlags(inner.flags.0 & !TraceFlags::RANDOM.0);
+        })
     }
 
     /// The same context with another span id.
@@ -698,6 +788,16 @@ impl TraceContext {
     #[must_use]
     pub fn with_parent_span_id(self, parent: SpanId) -> Self {
         self.map(|inner| inner.parent_span_id = Some(parent))
+    }
+
+    /// The same context with other W3C trace flags.
+    #[must_use]
+    pub fn with_trace_flags(self, flags: TraceFlags) -> Self {
+        self.map(|inner| inner.flags = flags)
+    }
+
+    pub(crate) fn with_trace_state_raw(self, state: Option<Arc<str>>) -> Self {
+        self.map(|inner| inner.trace_state = state)
     }
 
     fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
@@ -717,7 +817,9 @@ impl PartialEq for TraceContext {
             || (self.inner.run_id == other.inner.run_id
                 && self.inner.trace_id == other.inner.trace_id
                 && self.inner.span_id == other.inner.span_id
-                && self.inner.parent_span_id == other.inner.parent_span_id)
+                && self.inner.parent_span_id == other.inner.parent_span_id
+                && self.inner.flags == other.inner.flags
+                && self.inner.trace_state == other.inner.trace_state)
     }
 }
 
@@ -730,6 +832,8 @@ impl fmt::Debug for TraceContext {
             .field("trace_id", &format_args!("{:x}", self.inner.trace_id))
             .field("span_id", &self.inner.span_id)
             .field("parent_span_id", &self.inner.parent_span_id)
+            .field("flags", &self.inner.flags)
+            .field("trace_state", &self.inner.trace_state)
             .finish()
     }
 }

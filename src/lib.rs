@@ -55,11 +55,13 @@
 
 mod context;
 mod future;
+pub mod propagation;
 mod scope;
 mod spawn;
 
 pub use context::{
-    InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceId, MAX_RUN_ID_LEN,
+    InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceFlags, TraceId,
+    MAX_RUN_ID_LEN,
 };
 pub use future::{InTraceContext, TraceFutureExt};
 pub use scope::{current, get_run_id, get_trace_id, with_current};

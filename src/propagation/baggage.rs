@@ -1,0 +1,159 @@
+//! W3C Baggage: the run id travels as the list member [`RUN_ID_KEY`].
+
+use std::fmt::{self, Write as _};
+
+/// The baggage key that carries the run id: `run_id`.
+pub const RUN_ID_KEY: &str = "run_id";
+
+/// The largest `baggage` value read, in bytes (the W3C minimum every system must accept).
+pub const MAX_BYTES: usize = 8192;
+
+/// The most list members read (the W3C minimum every system must accept is 64; OpenTelemetry
+/// accepts 180).
+pub const MAX_MEMBERS: usize = 180;
+
+/// W3C Baggage: key/value pairs with percent-encoded values.
+///
+/// Parsing is forgiving where the specification allows it and strict where safety needs it:
+/// a malformed member, or one whose value does not decode to UTF-8, is skipped (the others are
+/// kept); a value longer than [`MAX_BYTES`] or with more than [`MAX_MEMBERS`] members is
+/// ignored whole. Properties (`;k=v`) are read past and not kept. Values are decoded, so a
+/// percent-encoded newline comes back as a newline: code that prints a value must validate it
+/// (the run id is checked as a [`RunId`](crate::RunId) before use).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::Baggage;
+///
+/// let b = Baggage::parse(["run_id=backtest_ab12, user = alice%20b;prop=1"]);
+/// assert_eq!(b.get("run_id"), Some("backtest_ab12"));
+/// assert_eq!(b.get("user"), Some("alice b"));
+/// assert_eq!(b.to_string(), "run_id=backtest_ab12,user=alice%20b");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct Baggage {
+    members: Vec<(String, String)>,
+}
+
+impl Baggage {
+    /// An empty baggage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the values of every `baggage` header of a message, in order.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let values: Vec<&str> = values.into_iter().collect();
+        let total: usize = values.iter().map(|v| v.len()).sum::<usize>() + values.len();
+        if total > MAX_BYTES + 1 {
+            return Self::new();
+        }
+        let mut members = Vec::new();
+        for member in values.iter().flat_map(|v| v.split(',')) {
+            if member.trim_matches([' ', '\t']).is_empty() {
+                continue;
+            }
+            if members.len() == MAX_MEMBERS {
+                return Self::new();
+            }
+            if let Some((key, value)) = parse_member(member) {
+                members.retain(|(k, _): &(String, String)| *k != key);
+                members.push((key, value));
+            }
+        }
+        Self { members }
+    }
+
+    /// The decoded value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `key` to `value`, replacing an earlier value. A key that is not an HTTP token is
+    /// ignored.
+    pub fn insert(&mut self, key: &str, value: &str) {
+        if key.is_empty() || !key.bytes().all(is_tchar) {
+            return;
+        }
+        self.members.retain(|(k, _)| k != key);
+        self.members.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// The members, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.members.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+impl fmt::Display for Baggage {
+    /// The header value: members joined by `,`, values percent-encoded.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.members.iter().enumerate() {
+            if i > 0 {
+                f.write_char(',')?;
+            }
+            f.write_str(k)?;
+            f.write_char('=')?;
+            for b in v.bytes() {
+                if is_baggage_octet(b) && b != b'%' {
+                    f.write_char(char::from(b))?;
+                } else {
+                    write!(f, "%{b:02X}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `key OWS "=" OWS value *( OWS ";" OWS property )`, value decoded.
+fn parse_member(member: &str) -> Option<(String, String)> {
+    let kv = member.split(';').next()?;
+    let (key, value) = kv.split_once('=')?;
+    let key = key.trim_matches([' ', '\t']);
+    let value = value.trim_matches([' ', '\t']);
+    if key.is_empty() || !key.bytes().all(is_tchar) {
+        return None;
+    }
+    if !value.bytes().all(is_baggage_octet) {
+        return None;
+    }
+    Some((key.to_owned(), percent_decode(value)?))
+}
+
+fn percent_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hi = b.get(i + 1).and_then(|c| char::from(*c).to_digit(16))?;
+            let lo = b.get(i + 2).and_then(|c| char::from(*c).to_digit(16))?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// RFC 7230 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `%x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
+fn is_baggage_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}

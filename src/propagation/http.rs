@@ -1,0 +1,228 @@
+//! `http::HeaderMap` carriers and tower middleware for servers and clients.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{extract, inject, Extractor, Injector, TRACEPARENT};
+use crate::context::TraceContext;
+use crate::future::{InTraceContext, TraceFutureExt};
+
+impl Extractor for HeaderMap {
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        HeaderMap::get_all(self, name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+}
+
+impl Injector for HeaderMap {
+    fn set(&mut self, name: &'static str, value: String) {
+        // Our values are visible ASCII by construction; a value that is not is skipped
+        // rather than sent broken.
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+// === impl TraceContextLayer ===
+
+/// Server middleware: runs each request's handler inside the context the request carries
+/// (or a fresh `request_<id>` context when it carries none or an invalid one), and answers
+/// with a `traceparent` naming this side's span.
+///
+/// The context is also put in the request's extensions, for handlers that want it as a value.
+/// Works with any `tower::Service<http::Request<B>>`: axum routers, hyper services.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// use tracectx::propagation::TraceContextLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let svc = ServiceBuilder::new()
+///     .layer(TraceContextLayer::new())
+///     .service_fn(|_req: http::Request<()>| async {
+///         let run = tracectx::get_run_id().map(|r| r.to_string());
+///         Ok::<_, std::convert::Infallible>(http::Response::new(run))
+///     });
+/// let req = http::Request::builder()
+///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .header("baggage", "run_id=backtest_ab12cd34")
+///     .body(())?;
+/// let resp = svc.oneshot(req).await?;
+/// assert_eq!(resp.body().as_deref(), Some("backtest_ab12cd34"));
+/// assert!(resp.headers()["traceparent"].to_str()?.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TraceContextLayer {
+    _private: (),
+}
+
+impl TraceContextLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for TraceContextLayer {
+    type Service = TraceContextService<S>;
+
+    fn layer(&self, inner: S) -> TraceContextService<S> {
+        TraceContextService { inner }
+    }
+}
+
+/// The service made by [`TraceContextLayer`].
+#[derive(Clone, Debug)]
+pub struct TraceContextService<S> {
+    inner: S,
+}
+
+impl<S, B, RB> Service<http::Request<B>> for TraceContextService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = TraceContextResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let ctx = extract(req.headers()).unwrap_or_else(|| TraceContext::generate("request"));
+        req.extensions_mut().insert(ctx.clone());
+        // `call` itself may do work synchronously: it runs in the context too.
+        let fut = ctx.sync_scope(|| self.inner.call(req));
+        TraceContextResponseFuture {
+            traceparent: super::TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags())
+                .to_string(),
+            inner: fut.in_trace_context(ctx),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`TraceContextService`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct TraceContextResponseFuture<F> {
+        #[pin]
+        inner: InTraceContext<F>,
+        traceparent: String,
+    }
+}
+
+impl<F> std::fmt::Debug for TraceContextResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceContextResponseFuture")
+            .field("traceparent", &self.traceparent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, RB, E> Future for TraceContextResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<RB>, E>>,
+{
+    type Output = Result<http::Response<RB>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut resp = std::task::ready!(this.inner.poll(cx))?;
+        if let Ok(value) = HeaderValue::try_from(std::mem::take(this.traceparent)) {
+            resp.headers_mut()
+                .insert(HeaderName::from_static(TRACEPARENT), value);
+        }
+        Poll::Ready(Ok(resp))
+    }
+}
+
+// === impl InjectTraceContextLayer ===
+
+/// Client middleware: writes the caller's current context (`traceparent`, `tracestate`,
+/// `baggage` with the run id) into each outgoing request. Outside any scope the request goes
+/// out unchanged.
+///
+/// Usable with any `tower::Service<http::Request<B>>` client, hyper's included; for `reqwest`,
+/// inject into a `HeaderMap` with [`inject_current`](super::inject_current) and pass it to
+/// `RequestBuilder::headers`.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::InjectTraceContextLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A stand-in "network" that echoes the traceparent it received.
+/// let client = ServiceBuilder::new()
+///     .layer(InjectTraceContextLayer::new())
+///     .service_fn(|req: http::Request<()>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().get("baggage").cloned())
+///     });
+/// let ctx = TraceContext::new("backtest_ab12cd34")?;
+/// let sent = client
+///     .oneshot(http::Request::new(()))
+///     .in_trace_context(ctx)
+///     .await?;
+/// assert_eq!(sent.unwrap().to_str()?, "run_id=backtest_ab12cd34");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct InjectTraceContextLayer {
+    _private: (),
+}
+
+impl InjectTraceContextLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for InjectTraceContextLayer {
+    type Service = InjectTraceContext<S>;
+
+    fn layer(&self, inner: S) -> InjectTraceContext<S> {
+        InjectTraceContext { inner }
+    }
+}
+
+/// The service made by [`InjectTraceContextLayer`].
+#[derive(Clone, Debug)]
+pub struct InjectTraceContext<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for InjectTraceContext<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> S::Future {
+        crate::with_current(|ctx| {
+            if let Some(ctx) = ctx {
+                inject(ctx, req.headers_mut());
+            }
+        });
+        self.inner.call(req)
+    }
+}

@@ -1,0 +1,176 @@
+//! The W3C `traceparent` header: `version-traceid-parentid-flags`.
+
+use std::fmt;
+
+use crate::context::{SpanId, TraceFlags, TraceId};
+
+/// The length of a version-00 `traceparent`.
+const LEN: usize = 55;
+
+/// The flag bits this crate understands and passes on (sampled, random); the others are
+/// reserved and sent as zero, as the specification requires.
+const KNOWN_FLAGS: u8 = 0x03;
+
+/// A parsed W3C `traceparent` header.
+///
+/// Parsing follows W3C Trace Context Level 2: lowercase hex only; version `ff` refused;
+/// version `00` exactly 55 characters; a later version is read by its first 55 characters
+/// and must have `-` after them if longer; trace id and parent id not all zeros. Formatting
+/// always writes version `00` and only the known flags.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::TraceParent;
+///
+/// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse()?;
+/// assert_eq!(tp.trace_id().short().as_str(), "0e0e4736");
+/// assert!(tp.flags().is_sampled());
+/// assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// assert!("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".parse::<TraceParent>().is_err());
+/// # Ok::<(), tracectx::propagation::TraceParentError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TraceParent {
+    version: u8,
+    trace_id: TraceId,
+    parent_id: SpanId,
+    flags: TraceFlags,
+}
+
+/// Why a `traceparent` value was refused; the caller then starts a new trace.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceParentError {
+    /// Too short, or a version-00 header of the wrong length.
+    #[error("invalid traceparent: {got} characters, expected 55")]
+    Length {
+        /// The length of the (trimmed) value.
+        got: usize,
+    },
+    /// A character that is not lowercase hex where hex is expected.
+    #[error("invalid traceparent: not a lowercase hex digit at byte {at}")]
+    NotHex {
+        /// Its byte offset in the trimmed value.
+        at: usize,
+    },
+    /// A missing `-` between fields.
+    #[error("invalid traceparent: expected '-' at byte {at}")]
+    Delimiter {
+        /// Its byte offset in the trimmed value.
+        at: usize,
+    },
+    /// Version `ff`, which the specification forbids.
+    #[error("invalid traceparent: version ff is forbidden")]
+    Version,
+    /// An all-zero trace id.
+    #[error("invalid traceparent: the trace id is all zeros")]
+    ZeroTraceId,
+    /// An all-zero parent id.
+    #[error("invalid traceparent: the parent id is all zeros")]
+    ZeroParentId,
+}
+
+impl TraceParent {
+    /// A `traceparent` for these ids.
+    pub fn new(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> Self {
+        Self {
+            version: 0,
+            trace_id,
+            parent_id,
+            flags,
+        }
+    }
+
+    /// Parses one header value (surrounding spaces and tabs are ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`TraceParentError`] saying which rule the value broke.
+    pub fn parse(value: &str) -> Result<Self, TraceParentError> {
+        let s = value.trim_matches([' ', '\t']).as_bytes();
+        if s.len() < LEN {
+            return Err(TraceParentError::Length { got: s.len() });
+        }
+        let version = hex_field(s, 0, 2)? as u8;
+        if version == 0xff {
+            return Err(TraceParentError::Version);
+        }
+        if version == 0 && s.len() != LEN {
+            return Err(TraceParentError::Length { got: s.len() });
+        }
+        if version > 0 && s.len() > LEN && s[LEN] != b'-' {
+            return Err(TraceParentError::Delimiter { at: LEN });
+        }
+        for at in [2, 35, 52] {
+            if s[at] != b'-' {
+                return Err(TraceParentError::Delimiter { at });
+            }
+        }
+        let trace_id =
+            TraceId::from_u128(hex_field(s, 3, 32)?).ok_or(TraceParentError::ZeroTraceId)?;
+        let parent_id =
+            SpanId::from_u64(hex_field(s, 36, 16)? as u64).ok_or(TraceParentError::ZeroParentId)?;
+        let flags = TraceFlags::from_u8(hex_field(s, 53, 2)? as u8);
+        Ok(Self {
+            version,
+            trace_id,
+            parent_id,
+            flags,
+        })
+    }
+
+    /// The version the sender used (formatting always writes `00`).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The sender's span id: the parent of the receiver's span.
+    pub fn parent_id(&self) -> SpanId {
+        self.parent_id
+    }
+
+    /// The flags as received (reserved bits included).
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+}
+
+/// `len` lowercase hex digits of `s` from `at`.
+fn hex_field(s: &[u8], at: usize, len: usize) -> Result<u128, TraceParentError> {
+    let mut v: u128 = 0;
+    for (i, &b) in s[at..at + len].iter().enumerate() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return Err(TraceParentError::NotHex { at: at + i }),
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Ok(v)
+}
+
+impl std::str::FromStr for TraceParent {
+    type Err = TraceParentError;
+
+    fn from_str(s: &str) -> Result<Self, TraceParentError> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{:x}-{}-{:02x}",
+            self.trace_id,
+            self.parent_id,
+            self.flags.to_u8() & KNOWN_FLAGS
+        )
+    }
+}

@@ -1,0 +1,172 @@
+//! The W3C `tracestate` header: vendor key/value pairs passed along a trace unchanged.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::context::TraceContext;
+
+/// The most list members a `tracestate` may hold.
+pub const MAX_MEMBERS: usize = 32;
+
+/// A validated W3C `tracestate`, kept as text to be passed on unchanged.
+///
+/// Parsing joins repeated headers with `,` (as HTTP combines them), ignores empty members and
+/// the spaces around members, and refuses the whole value when a member breaks the grammar,
+/// a key repeats, or there are more than 32 members: the specification then asks for the
+/// header to be dropped, not repaired.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::TraceState;
+///
+/// let ts = TraceState::parse(["rojo=00f067aa0ba902b7", " congo=t61rcWkgMzE , "])?;
+/// assert_eq!(ts.as_str(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+/// assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
+/// assert!(TraceState::parse(["a=1,a=2"]).is_err());
+/// # Ok::<(), tracectx::propagation::TraceStateError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TraceState(Arc<str>);
+
+/// Why a `tracestate` was refused (the header is then dropped).
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceStateError {
+    /// More than [`MAX_MEMBERS`] members.
+    #[error("invalid tracestate: more than 32 list members")]
+    TooManyMembers,
+    /// A member that is not `key=value` by the grammar.
+    #[error("invalid tracestate: list member {index} is malformed")]
+    Member {
+        /// The member's position (0-based, empty members not counted).
+        index: usize,
+    },
+    /// The same key twice.
+    #[error("invalid tracestate: key {0:?} appears twice")]
+    DuplicateKey(String),
+}
+
+impl TraceState {
+    /// Parses the values of every `tracestate` header of a message, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`TraceStateError`] naming the broken rule.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, TraceStateError> {
+        let all: Vec<&str> = values
+            .into_iter()
+            .flat_map(|value| value.split(','))
+            .map(|member| member.trim_matches([' ', '\t']))
+            .filter(|member| !member.is_empty())
+            .take(MAX_MEMBERS + 1)
+            .collect();
+        if all.len() > MAX_MEMBERS {
+            return Err(TraceStateError::TooManyMembers);
+        }
+        let mut members: Vec<&str> = Vec::with_capacity(all.len());
+        {
+            for member in all {
+                let index = members.len();
+                let (key, val) = member
+                    .split_once('=')
+                    .ok_or(TraceStateError::Member { index })?;
+                if !valid_key(key) || !valid_value(val) {
+                    return Err(TraceStateError::Member { index });
+                }
+                if members
+                    .iter()
+                    .any(|m| m.split_once('=').map(|kv| kv.0) == Some(key))
+                {
+                    return Err(TraceStateError::DuplicateKey(key.to_owned()));
+                }
+                members.push(member);
+            }
+        }
+        Ok(Self(Arc::from(members.join(","))))
+    }
+
+    /// The members joined by `,`, as sent on.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .split(',')
+            .filter_map(|m| m.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+impl fmt::Display for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// === impl TraceContext (tracestate) ===
+
+impl TraceContext {
+    /// The same context carrying `state` (or none) to pass on downstream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{propagation::TraceState, TraceContext};
+    ///
+    /// let ts = TraceState::parse(["rojo=00f067aa0ba902b7"])?;
+    /// let ctx = TraceContext::generate("request").with_trace_state(Some(ts));
+    /// assert_eq!(ctx.trace_state(), Some("rojo=00f067aa0ba902b7"));
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
+    #[must_use]
+    pub fn with_trace_state(self, state: Option<TraceState>) -> Self {
+        self.with_trace_state_raw(state.filter(|s| !s.is_empty()).map(|s| s.0))
+    }
+}
+
+fn key_char(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+}
+
+/// `simple-key` or `tenant-id@system-id`.
+fn valid_key(key: &str) -> bool {
+    let k = key.as_bytes();
+    match key.split_once('@') {
+        None => {
+            !k.is_empty()
+                && k.len() <= 256
+                && k[0].is_ascii_lowercase()
+                && k.iter().all(|&b| key_char(b))
+        }
+        Some((tenant, system)) => {
+            let (t, s) = (tenant.as_bytes(), system.as_bytes());
+            !t.is_empty()
+                && t.len() <= 241
+                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
+                && t.iter().all(|&b| key_char(b))
+                && !s.is_empty()
+                && s.len() <= 14
+                && s[0].is_ascii_lowercase()
+                && s.iter().all(|&b| key_char(b))
+        }
+    }
+}
+
+/// `0*255(chr) nblk-chr`: printable ASCII but `,` and `=`, spaces inside only.
+fn valid_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 256
+        && b[b.len() - 1] != b' '
+        && b.iter()
+            .all(|&c| c == b' ' || (0x21..=0x7e).contains(&c) && c != b',' && c != b'=')
+}
