@@ -276,3 +276,82 @@ fn hash_map_carrier_is_case_insensitive_on_read() {
     map.insert("TraceParent".to_string(), VALID.to_string());
     assert!(propagation::extract(&map).is_some());
 }
+
+mod loopback {
+    //! The tower layers on a real axum server and a real hyper client, on loopback.
+
+    use axum::{routing::get, Router};
+    use http_body_util::{BodyExt as _, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use tower::{Service as _, ServiceBuilder, ServiceExt as _};
+    use tracectx::prelude::*;
+    use tracectx::propagation::{InjectTraceContextLayer, TraceContextLayer, TraceParent};
+
+    /// Answers with the ids the handler sees, as `run_id trace_id parent_span_id`.
+    async fn whoami() -> String {
+        let ctx = tracectx::current().expect("the layer sets a context");
+        format!(
+            "{} {:x} {}",
+            ctx.run_id(),
+            ctx.trace_id(),
+            ctx.parent_span_id().map(|p| p.to_string()).unwrap_or_default()
+        )
+    }
+
+    async fn serve() -> std::net::SocketAddr {
+        let app = Router::new()
+            .route("/", get(whoami))
+            .layer(TraceContextLayer::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn client_and_server_layers_carry_the_run_over_http() {
+        let addr = serve().await;
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let mut client = ServiceBuilder::new()
+            .layer(InjectTraceContextLayer::new())
+            .service(client);
+
+        let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+        let req = http::Request::get(format!("http://{addr}/"))
+            .body(Empty::new())
+            .unwrap();
+        // The context is read when `call` is made: call inside the scope.
+        let resp = async { client.ready().await.unwrap().call(req).await }
+            .in_trace_context(ctx.clone())
+            .await
+            .unwrap();
+        let echoed = TraceParent::parse(resp.headers()["traceparent"].to_str().unwrap()).unwrap();
+        assert_eq!(echoed.trace_id(), ctx.trace_id());
+        assert_ne!(echoed.parent_id(), ctx.span_id(), "the server names its own span");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            format!("backtest_ab12cd34 {:x} {}", ctx.trace_id(), ctx.span_id())
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn server_starts_a_new_run_for_a_request_without_context() {
+        let addr = serve().await;
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let mut runs = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let req = http::Request::get(format!("http://{addr}/"))
+                .header("traceparent", "garbage")
+                .body(Empty::new())
+                .unwrap();
+            let resp = client.clone().oneshot(req).await.unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            assert!(body.starts_with("request_"), "{body}");
+            assert!(runs.insert(body), "every request gets its own run");
+        }
+    }
+}

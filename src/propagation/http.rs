@@ -153,6 +153,10 @@ where
 /// `baggage` with the run id) into each outgoing request. Outside any scope the request goes
 /// out unchanged.
 ///
+/// The context is read when `Service::call` runs, which is synchronous: make the call inside
+/// the scope (`async { client.call(req).await }.in_trace_context(ctx)`), not
+/// `client.call(req).in_trace_context(ctx)`, whose `call` has already run outside it.
+///
 /// Usable with any `tower::Service<http::Request<B>>` client, hyper's included; for `reqwest`,
 /// inject into a `HeaderMap` with [`inject_current`](super::inject_current) and pass it to
 /// `RequestBuilder::headers`.
@@ -224,5 +228,50 @@ where
             }
         });
         self.inner.call(req)
+    }
+}
+
+// === impl RequestBuilderExt ===
+
+/// Adds [`with_current_trace_context`](RequestBuilderExt::with_current_trace_context) to
+/// `reqwest::RequestBuilder`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::RequestBuilderExt as _;
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = TraceContext::generate("backtest");
+/// async {
+///     reqwest::Client::new()
+///         .post("http://127.0.0.1:8080/test")
+///         .with_current_trace_context() // traceparent + baggage with the run id
+///         .send()
+///         .await
+/// }
+/// .in_trace_context(ctx)
+/// .await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub trait RequestBuilderExt {
+    /// Adds the current context's `traceparent`, `tracestate` and `baggage` headers; outside
+    /// any scope the request is unchanged.
+    #[must_use]
+    fn with_current_trace_context(self) -> Self;
+}
+
+#[cfg(feature = "reqwest")]
+impl RequestBuilderExt for reqwest::RequestBuilder {
+    fn with_current_trace_context(self) -> Self {
+        let mut headers = HeaderMap::new();
+        if super::inject_current(&mut headers) {
+            self.headers(headers)
+        } else {
+            self
+        }
     }
 }

@@ -47,6 +47,9 @@ pub use http::{
     InjectTraceContext, InjectTraceContextLayer, TraceContextLayer, TraceContextResponseFuture,
     TraceContextService,
 };
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use http::RequestBuilderExt;
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS as MAX_TRACESTATE_MEMBERS};
 
