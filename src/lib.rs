@@ -43,6 +43,16 @@
 //! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
 //! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
 //! panics.
+//!
+//! # Errors and reproducible runs
+//!
+//! An [`Error`] built inside a scope captures the run and trace ids and shows them in its
+//! message, so it names its run after it has left it (returned through a `JoinHandle`, logged
+//! later); [`Traced<E>`] does the same for any error type ([`TracedErrorExt::in_current_trace`]),
+//! and [`enrich_error_with_trace`] adds the ids to an error made outside any scope. See
+//! [`error`]. A [`ReproContext`] records a run's seed, configuration and environment, gives
+//! it a generator whose sequence never changes for a seed, and saves it as JSON; see
+//! [`repro`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(
@@ -54,8 +64,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+pub mod error;
 mod future;
 pub mod propagation;
+pub mod repro;
 mod scope;
 mod spawn;
 
@@ -63,7 +75,12 @@ pub use context::{
     InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceFlags, TraceId,
     MAX_RUN_ID_LEN,
 };
+pub use error::{
+    enrich_error_with_trace, Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced,
+    TracedErrorExt, TracedResultExt,
+};
 pub use future::{InTraceContext, TraceFutureExt};
+pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
 pub use spawn::{
     bind, spawn_blocking_traced, spawn_local_traced, spawn_traced, thread, JoinSetExt,
@@ -75,6 +92,7 @@ pub use spawn::{
 /// clash with other `FutureExt`s.
 pub mod prelude {
     pub use crate::context::TraceContext;
+    pub use crate::error::{ExtractErrorContext as _, TracedErrorExt as _, TracedResultExt as _};
     pub use crate::future::TraceFutureExt as _;
     pub use crate::spawn::JoinSetExt as _;
 }

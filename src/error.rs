@@ -1,0 +1,1143 @@
+//! Errors that know which run they belong to.
+//!
+//! An error raised inside a run often outlives the run's scope: it is returned through a
+//! `JoinHandle` to code that has no context, wrapped by `anyhow`, or logged much later. The
+//! task-local slot is gone by then, so the error has to carry the ids itself. This module gives
+//! two ways to do that:
+//!
+//! - [`Error`], the crate's own error family ([`ErrorKind`]: configuration, data, validation,
+//!   strategy, backtest, execution, risk, network, timeout, I/O, internal), whose
+//!   [`ErrorContext`] captures `run_id` and `trace_id` when the error is built inside a scope
+//!   and holds any other key/value pairs the raiser adds;
+//! - [`Traced<E>`], which wraps *any* error type (`std::io::Error`, your own thiserror enum, an
+//!   `anyhow::Error`) with a snapshot of the current context, made by
+//!   [`TracedErrorExt::in_current_trace`] / [`TracedResultExt::in_current_trace`] the way
+//!   tracing-error's `in_current_span` wraps an error with a span trace.
+//!
+//! Both put the ids in their `Display`, so wherever the message goes, the run goes with it:
+//!
+//! ```text
+//! config error: missing key "slow" [run_id=backtest_ab12cd34 trace_id=a1b2c3d4 file=cfg.toml]
+//! ```
+//!
+//! # Errors raised inside a traced task
+//!
+//! ```
+//! use tracectx::prelude::*;
+//! use tracectx::Error;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ctx = TraceContext::new("backtest_ab12cd34")?.with_trace_id("a1b2c3d4".parse()?);
+//! let handle = tokio::spawn(
+//!     async {
+//!         // Built inside the scope: the run and trace ids are captured here.
+//!         Err::<(), _>(Error::config("missing key \"slow\"").with("file", "cfg.toml"))
+//!     }
+//!     .in_trace_context(ctx),
+//! );
+//! // Out here there is no context, but the error still knows its run.
+//! let err = handle.await?.unwrap_err();
+//! assert!(tracectx::current().is_none());
+//! assert_eq!(
+//!     err.to_string(),
+//!     r#"config error: missing key "slow" [run_id=backtest_ab12cd34 trace_id=a1b2c3d4 file=cfg.toml]"#
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! # Enrichment in a handler
+//!
+//! An error made where no scope was set (a library callback, a parser, a thread that was
+//! started with plain `std::thread::spawn`) has no ids. The handler that receives it inside a
+//! run adds them with [`enrich_error_with_trace`] or [`Error::enrich_with_trace`]; ids already
+//! captured are never replaced, so the run where the error was *raised* wins.
+//!
+//! ```
+//! use tracectx::{enrich_error_with_trace, Error, TraceContext};
+//!
+//! fn parse_bar(line: &str) -> Result<f64, Error> {
+//!     line.parse().map_err(|e| Error::data("bad close price").with("line", line).with_source(e))
+//! }
+//!
+//! let mut err = parse_bar("12,5").unwrap_err(); // made outside any scope: no ids
+//! assert_eq!(err.run_id(), None);
+//!
+//! let ctx = TraceContext::new("live_7")?;
+//! ctx.sync_scope(|| enrich_error_with_trace(&mut err)); // the handler's run
+//! assert_eq!(err.run_id(), Some("live_7"));
+//! assert!(err.to_string().starts_with("data error: bad close price [run_id=live_7 trace_id="));
+//! # Ok::<(), tracectx::InvalidId>(())
+//! ```
+//!
+//! # Logging an error after its run has ended
+//!
+//! Because the ids are part of the message, a log line written outside any scope (where the
+//! log layer has no context to stamp) still names the run: record the error with `%`.
+//!
+//! ```
+//! use tracectx::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+//! let ctx = TraceContext::new("backtest_ab12cd34")?;
+//! let result: Result<(), tracectx::Error> = async {
+//!     Err(tracectx::Error::backtest("fill outside the bar").with("bar", 17))
+//! }
+//! .in_trace_context(ctx)
+//! .await;
+//!
+//! if let Err(e) = result {
+//!     // No scope here; the line still reads
+//!     // `... backtest error: fill outside the bar [run_id=backtest_ab12cd34 trace_id=… bar=17]`.
+//!     tracing::error!(error = %e, "session failed");
+//!     assert!(e.to_string().contains("run_id=backtest_ab12cd34"));
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Code that only has a `&dyn Error` (a log layer, an `anyhow` chain) finds the ids with
+//! [`find_context`] or [`ExtractErrorContext::error_context`].
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt::{self, Debug, Display, Write as _};
+use std::sync::{PoisonError, RwLock};
+
+use crate::context::TraceContext;
+use crate::scope;
+
+/// A `Result` whose error defaults to the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The key under which an [`ErrorContext`] holds the run id.
+pub const RUN_ID_KEY: &str = "run_id";
+
+/// The key under which an [`ErrorContext`] holds the short (8 hex characters) trace id.
+pub const TRACE_ID_KEY: &str = "trace_id";
+
+/// The longest `source()` chain [`find_context`] walks before giving up.
+const MAX_CHAIN: usize = 64;
+
+// === impl ErrorKind ===
+
+/// What went wrong, in the words of a trading or research platform.
+///
+/// `Display` gives the short lowercase name that starts the error's message (`config`,
+/// `i/o`, ...). New kinds may be added in minor releases, so matches need a `_` arm.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{Error, ErrorKind};
+///
+/// let err = Error::new(ErrorKind::Risk, "position limit of 100 lots exceeded");
+/// assert_eq!(err.kind(), ErrorKind::Risk);
+/// assert_eq!(err.to_string(), "risk error: position limit of 100 lots exceeded");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A configuration that is missing, malformed or inconsistent.
+    Config,
+    /// Market or reference data that is missing, malformed or out of order.
+    Data,
+    /// An input refused by a check (a parameter out of range, an invalid id).
+    Validation,
+    /// A strategy that failed to produce a signal or produced an impossible one.
+    Strategy,
+    /// A backtest session that could not run or finish.
+    Backtest,
+    /// An order that could not be placed, filled or cancelled.
+    Execution,
+    /// A risk limit that was breached.
+    Risk,
+    /// A remote service (exchange, broker, data vendor) that could not be reached.
+    Network,
+    /// An operation that took longer than allowed.
+    Timeout,
+    /// A file or stream that could not be read or written.
+    Io,
+    /// A bug: a state the code should never reach.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The short lowercase name that starts the error's message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tracectx::ErrorKind::Io.as_str(), "i/o");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Data => "data",
+            Self::Validation => "validation",
+            Self::Strategy => "strategy",
+            Self::Backtest => "backtest",
+            Self::Execution => "execution",
+            Self::Risk => "risk",
+            Self::Network => "network",
+            Self::Timeout => "timeout",
+            Self::Io => "i/o",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+// === impl ErrorContext ===
+
+/// Ordered key/value pairs attached to an error: the run and trace ids first, then whatever
+/// the code that raised the error added (`file=cfg.toml`, `bar=17`).
+///
+/// `Display` gives `key=value` pairs separated by spaces. A value is written bare when it is
+/// made only of letters, digits and ASCII punctuation other than `" = [ ] \`; any other value
+/// (empty, with spaces, newlines, control characters, quotes or brackets) is written quoted with
+/// Rust's string escapes, so no value can break a log line or fake another pair.
+///
+/// The ids live under [`RUN_ID_KEY`] and [`TRACE_ID_KEY`] and, once present, are never
+/// replaced: an error keeps the run it was raised in, however often it is enriched later. Any
+/// other key set twice keeps its place and takes the new value.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{ErrorContext, TraceContext};
+///
+/// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+/// let mut fields = ErrorContext::new().with("file", "my cfg.toml").with("line", 3);
+/// fields.enrich_with(&ctx);
+/// assert_eq!(fields.to_string(), r#"run_id=job_1 trace_id=a1b2c3d4 file="my cfg.toml" line=3"#);
+/// assert_eq!(fields.get("line"), Some("3"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ErrorContext {
+    /// The context the ids were taken from, when they were taken from a live one (not set
+    /// through [`ErrorContext::insert`]).
+    trace: Option<TraceContext>,
+    /// Invariant: `run_id`, if present, is first; `trace_id`, if present, follows it (or is
+    /// first); each key appears once.
+    pairs: Vec<(Cow<'static, str>, String)>,
+}
+
+impl ErrorContext {
+    /// An empty context: no ids, no pairs.
+    pub const fn new() -> Self {
+        Self {
+            trace: None,
+            pairs: Vec::new(),
+        }
+    }
+
+    /// A context holding the current run and trace ids, or an empty one outside any scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_2")?;
+    /// let fields = ctx.sync_scope(tracectx::ErrorContext::current);
+    /// assert_eq!(fields.run_id(), Some("job_2"));
+    /// assert!(tracectx::ErrorContext::current().is_empty());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn current() -> Self {
+        let mut fields = Self::new();
+        fields.enrich_with_trace();
+        fields
+    }
+
+    /// Adds `key=value` and returns the context, for building in one expression.
+    ///
+    /// See [`insert`](Self::insert) for what happens when the key is already there.
+    #[must_use]
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// A new key goes last, except the ids: `run_id` goes first and `trace_id` right after it.
+    /// A key already present keeps its place and takes the new value, except the ids, which
+    /// are never replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut fields = tracectx::ErrorContext::new();
+    /// fields.insert("attempt", 1);
+    /// fields.insert("run_id", "job_3");
+    /// fields.insert("attempt", 2);
+    /// fields.insert("run_id", "another_job"); // ignored: the run id is already set
+    /// assert_eq!(fields.to_string(), "run_id=job_3 attempt=2");
+    /// ```
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Display) {
+        let key = key.into();
+        match &*key {
+            RUN_ID_KEY => {
+                if self.run_id().is_none() {
+                    self.pairs.insert(0, (key, value.to_string()));
+                }
+            }
+            TRACE_ID_KEY => {
+                if self.trace_id().is_none() {
+                    let at = usize::from(self.run_id().is_some());
+                    self.pairs.insert(at, (key, value.to_string()));
+                }
+            }
+            _ => match self.pairs.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, slot)) => *slot = value.to_string(),
+                None => self.pairs.push((key, value.to_string())),
+            },
+        }
+    }
+
+    /// Adds the current run and trace ids, when inside a scope and when not already present.
+    ///
+    /// Returns whether anything was added. Calling it again, in the same scope or another,
+    /// changes nothing: the ids of the first scope stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// let mut fields = ErrorContext::new();
+    /// assert!(!fields.enrich_with_trace()); // outside any scope: nothing to add
+    /// assert!(TraceContext::new("first")?.sync_scope(|| fields.enrich_with_trace()));
+    /// assert!(!TraceContext::new("second")?.sync_scope(|| fields.enrich_with_trace()));
+    /// assert_eq!(fields.run_id(), Some("first"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn enrich_with_trace(&mut self) -> bool {
+        // `with_current` lends the context without cloning it; `enrich_with` clones it only
+        // when the ids are actually missing.
+        scope::with_current(|ctx| ctx.is_some_and(|ctx| self.enrich_with(ctx)))
+    }
+
+    /// Adds `ctx`'s run and trace ids where they are not already present.
+    ///
+    /// Returns whether anything was added.
+    pub fn enrich_with(&mut self, ctx: &TraceContext) -> bool {
+        let had_run = self.run_id().is_some();
+        let had_trace = self.trace_id().is_some();
+        if had_run && had_trace {
+            return false;
+        }
+        self.insert(RUN_ID_KEY, ctx.run_id());
+        self.insert(TRACE_ID_KEY, ctx.trace_id().short());
+        if !had_run && !had_trace {
+            self.trace = Some(ctx.clone());
+        }
+        true
+    }
+
+    /// The value under `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The run id the error was raised (or enriched) in, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        self.get(RUN_ID_KEY)
+    }
+
+    /// The short trace id (8 hex characters) the error was raised (or enriched) in, if any.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.get(TRACE_ID_KEY)
+    }
+
+    /// Whether a run id or a trace id is present.
+    pub fn has_trace_ids(&self) -> bool {
+        self.run_id().is_some() || self.trace_id().is_some()
+    }
+
+    /// The whole context the ids were captured from (with the full 128-bit trace id and the
+    /// span id), when they were captured from a live one rather than set by hand.
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// The pairs in display order: ids first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.pairs.iter().map(|(k, v)| (&**k, v.as_str()))
+    }
+
+    /// The number of pairs, ids included.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether there are no pairs at all.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Writes the pairs for which `keep` holds, space-separated; returns whether any was
+    /// written.
+    fn write_pairs(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        prefix: &str,
+        mut keep: impl FnMut(&str, &str) -> bool,
+    ) -> std::result::Result<bool, fmt::Error> {
+        let mut wrote = false;
+        for (key, value) in self.iter().filter(|(k, v)| keep(k, v)) {
+            f.write_str(if wrote { " " } else { prefix })?;
+            write!(f, "{}={}", Escaped(key), Escaped(value))?;
+            wrote = true;
+        }
+        Ok(wrote)
+    }
+}
+
+impl Display for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_pairs(f, "", |_, _| true).map(drop)
+    }
+}
+
+impl Debug for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A key or value, bare when that cannot break a log line or fake a pair, quoted otherwise.
+struct Escaped<'a>(&'a str);
+
+impl Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bare = !self.0.is_empty()
+            && self.0.chars().all(|c| {
+                if c.is_ascii() {
+                    c.is_ascii_graphic() && !matches!(c, '"' | '=' | '[' | ']' | '\\')
+                } else {
+                    c.is_alphanumeric()
+                }
+            });
+        if bare {
+            f.write_str(self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
+/// A message with control characters (newlines above all) escaped, so it stays on one line.
+struct OneLine<'a>(&'a str);
+
+impl Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+        if !self.0.contains(breaks) {
+            return f.write_str(self.0);
+        }
+        for c in self.0.chars() {
+            if breaks(c) {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// ` [pairs]`, or nothing for an empty context.
+struct Bracketed<'a>(&'a ErrorContext);
+
+impl Display for Bracketed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.write_pairs(f, " [", |_, _| true)? {
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+// === impl Error ===
+
+/// The crate's error: a kind, a message, an [`ErrorContext`] and an optional source.
+///
+/// Built inside a scope, it captures the run and trace ids at once, so it names its run
+/// wherever it travels afterwards. `Display` gives `<kind> error: <message> [<context>]`
+/// (control characters in the message escaped); the source is reached through
+/// [`source()`](std::error::Error::source), not repeated in the message, as the Rust API
+/// guidelines ask, so `anyhow`'s `{:#}` or a chain walker shows each cause once.
+///
+/// The error is one pointer wide (its parts are boxed, like `std::io::Error`), so
+/// `Result<T, Error>` stays small on the happy path.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{Error, ErrorKind, TraceContext};
+///
+/// let ctx = TraceContext::new("backtest_ab12cd34")?.with_trace_id("a1b2c3d4".parse()?);
+/// let err = ctx.sync_scope(|| Error::config("missing key \"slow\"").with("file", "cfg.toml"));
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// assert_eq!(
+///     err.to_string(),
+///     r#"config error: missing key "slow" [run_id=backtest_ab12cd34 trace_id=a1b2c3d4 file=cfg.toml]"#
+/// );
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(thiserror::Error)]
+#[error(transparent)]
+pub struct Error {
+    inner: Box<ErrorImpl>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{} error: {}{}", .kind, OneLine(.message), Bracketed(.context))]
+struct ErrorImpl {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    context: ErrorContext,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+macro_rules! kind_constructors {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(message: impl Into<Cow<'static, str>>) -> Self {
+                Self::new(ErrorKind::$kind, message)
+            }
+        )*
+    };
+}
+
+impl Error {
+    /// An error of `kind` with `message`, capturing the current run and trace ids (none
+    /// outside a scope).
+    ///
+    /// The message says what went wrong, lowercase, without a trailing period; put the
+    /// details that vary (file, symbol, bar) in the context with [`with`](Self::with).
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            inner: Box::new(ErrorImpl {
+                kind,
+                message: message.into(),
+                context: ErrorContext::current(),
+                source: None,
+            }),
+        }
+    }
+
+    kind_constructors! {
+        /// A [`ErrorKind::Config`] error; see [`Error::new`].
+        config => Config,
+        /// A [`ErrorKind::Data`] error; see [`Error::new`].
+        data => Data,
+        /// A [`ErrorKind::Validation`] error; see [`Error::new`].
+        validation => Validation,
+        /// A [`ErrorKind::Strategy`] error; see [`Error::new`].
+        strategy => Strategy,
+        /// A [`ErrorKind::Backtest`] error; see [`Error::new`].
+        backtest => Backtest,
+        /// A [`ErrorKind::Execution`] error; see [`Error::new`].
+        execution => Execution,
+        /// A [`ErrorKind::Risk`] error; see [`Error::new`].
+        risk => Risk,
+        /// A [`ErrorKind::Network`] error; see [`Error::new`].
+        network => Network,
+        /// A [`ErrorKind::Timeout`] error; see [`Error::new`].
+        timeout => Timeout,
+        /// A [`ErrorKind::Io`] error; see [`Error::new`]. `From<std::io::Error>` makes one
+        /// from an I/O error with `?`.
+        io => Io,
+        /// A [`ErrorKind::Internal`] error; see [`Error::new`].
+        internal => Internal,
+    }
+
+    /// Adds `key=value` to the error's context (see [`ErrorContext::insert`]).
+    #[must_use]
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
+        self.inner.context.insert(key, value);
+        self
+    }
+
+    /// Sets the error that caused this one, returned by [`source()`](StdError::source).
+    ///
+    /// Accepts any `Error + Send + Sync + 'static`, an `anyhow::Error`, a boxed error or a
+    /// string. When this error has no ids of its own but the source's chain does (a traced
+    /// error that came back from a task and is wrapped outside any scope), the ids are
+    /// copied from the source, so the outer message names the run too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use tracectx::Error;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "bars.csv");
+    /// let err = Error::data("cannot load bars").with_source(io);
+    /// assert_eq!(err.source().unwrap().to_string(), "bars.csv");
+    /// ```
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        let source = source.into();
+        if !self.inner.context.has_trace_ids() {
+            if let Some(found) = find_context(&*source) {
+                let (run_id, trace_id) = (found.run_id(), found.trace_id());
+                match found.trace_context() {
+                    Some(ctx) if run_id.is_some() && trace_id.is_some() => {
+                        self.inner.context.enrich_with(ctx);
+                    }
+                    _ => {
+                        if let Some(run_id) = run_id {
+                            self.inner.context.insert(RUN_ID_KEY, run_id.to_owned());
+                        }
+                        if let Some(trace_id) = trace_id {
+                            self.inner.context.insert(TRACE_ID_KEY, trace_id.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.source = Some(source);
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The message, without the kind and the context.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The key/value pairs, ids first.
+    pub fn context(&self) -> &ErrorContext {
+        &self.inner.context
+    }
+
+    /// The key/value pairs, to add to them in place.
+    pub fn context_mut(&mut self) -> &mut ErrorContext {
+        &mut self.inner.context
+    }
+
+    /// The run id the error was raised (or enriched) in, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        self.inner.context.run_id()
+    }
+
+    /// The short trace id the error was raised (or enriched) in, if any.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.inner.context.trace_id()
+    }
+
+    /// Adds the current run and trace ids if the error has none yet; see
+    /// [`enrich_error_with_trace`].
+    pub fn enrich_with_trace(&mut self) -> &mut Self {
+        self.inner.context.enrich_with_trace();
+        self
+    }
+
+    /// [`enrich_with_trace`](Self::enrich_with_trace) by value, for `map_err`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn load() -> Result<(), tracectx::Error> { Err(tracectx::Error::io("disk full")) }
+    /// let ctx = tracectx::TraceContext::new("job_5")?;
+    /// let err = ctx.sync_scope(|| load().map_err(tracectx::Error::enriched)).unwrap_err();
+    /// assert_eq!(err.run_id(), Some("job_5"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    #[must_use]
+    pub fn enriched(mut self) -> Self {
+        self.enrich_with_trace();
+        self
+    }
+}
+
+impl Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("message", &self.inner.message)
+            .field("context", &self.inner.context)
+            .field("source", &self.inner.source)
+            .finish()
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// An [`ErrorKind::Io`] error whose message is the I/O error's kind (`entity not found`)
+    /// and whose source is the I/O error itself.
+    fn from(err: std::io::Error) -> Self {
+        Self::io(err.kind().to_string()).with_source(err)
+    }
+}
+
+/// Adds the current run and trace ids to `err` if it has none yet.
+///
+/// For errors made where no scope was set, handled inside one. Ids already captured (the
+/// error was raised inside a run) are never replaced, and enriching twice adds nothing the
+/// second time. Outside any scope it does nothing. The method form is
+/// [`Error::enrich_with_trace`]; [`Traced::enrich_with_trace`] does the same for a wrapped
+/// error.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{enrich_error_with_trace, Error, TraceContext};
+///
+/// let mut err = Error::network("exchange closed the connection"); // no scope: no ids
+/// let ctx = TraceContext::new("live_session_1")?;
+/// ctx.sync_scope(|| {
+///     enrich_error_with_trace(&mut err);
+///     enrich_error_with_trace(&mut err); // a no-op
+/// });
+/// assert_eq!(err.run_id(), Some("live_session_1"));
+/// assert_eq!(err.context().len(), 2);
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn enrich_error_with_trace(err: &mut Error) {
+    err.enrich_with_trace();
+}
+
+// === impl Traced ===
+
+/// Any error, with a snapshot of the trace context it was raised in.
+///
+/// Made by [`TracedErrorExt::in_current_trace`], [`TracedResultExt::in_current_trace`], by `?`
+/// into a `Result<_, Traced<E>>` (the `From<E>` impl), or by [`Traced::new_dyn`] for
+/// `anyhow::Error`, `eyre::Report` and boxed errors. Like tracing-error's `TracedError`, it
+/// keeps the inner error's type, so the caller can still match on it ([`inner`](Self::inner),
+/// [`into_inner`](Self::into_inner)).
+///
+/// - `Display`: the inner error's message, then the ids: `<message> [run_id=… trace_id=…]`
+///   (nothing added outside any scope; pairs the inner error already shows are not repeated).
+/// - [`source()`](StdError::source): the inner error, so a chain walk reaches the original
+///   and `downcast_ref` finds it.
+/// - `Traced<E>` is `Error + Send + Sync + 'static` when `E` is, so it passes through `?`,
+///   `Box<dyn Error + Send + Sync>`, `anyhow` and `eyre` unchanged, and [`find_context`] finds
+///   its ids again from a `&dyn Error`.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use tracectx::prelude::*;
+/// use tracectx::Traced;
+///
+/// fn open(path: &str) -> Result<std::fs::File, Traced<std::io::Error>> {
+///     Ok(std::fs::File::open(path)?) // `?` captures the current context
+/// }
+///
+/// let ctx = TraceContext::new("backtest_ab12cd34")?.with_trace_id("a1b2c3d4".parse()?);
+/// let err = ctx.sync_scope(|| open("/no/such/file")).unwrap_err();
+/// assert_eq!(err.run_id(), Some("backtest_ab12cd34"));
+/// assert!(err.to_string().ends_with(" [run_id=backtest_ab12cd34 trace_id=a1b2c3d4]"));
+/// assert_eq!(err.inner().kind(), std::io::ErrorKind::NotFound);
+/// assert!(err.source().unwrap().downcast_ref::<std::io::Error>().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Traced<E> {
+    context: ErrorContext,
+    inner: E,
+    /// How to see `inner` as a `dyn Error`: a plain unsizing for `E: Error`, `as_ref` for the
+    /// dynamic error types (`anyhow::Error`), which are not `Error` themselves. Set by the
+    /// constructor that knew which one applies, so one `Error` impl serves both.
+    as_error: fn(&E) -> &(dyn StdError + 'static),
+}
+
+impl<E> Traced<E>
+where
+    E: StdError + Send + Sync + 'static,
+{
+    /// Wraps `error` with the current context (no ids outside any scope).
+    pub fn new(error: E) -> Self {
+        Self::build(error, ErrorContext::current(), |e| e)
+    }
+
+    /// Wraps `error` with `ctx`'s ids, wherever it is called.
+    pub fn with_trace_context(error: E, ctx: &TraceContext) -> Self {
+        let mut context = ErrorContext::new();
+        context.enrich_with(ctx);
+        Self::build(error, context, |e| e)
+    }
+}
+
+impl<E> Traced<E>
+where
+    E: AsRef<dyn StdError + Send + Sync + 'static> + Debug + Display + Send + Sync + 'static,
+{
+    /// Wraps a dynamic error (`anyhow::Error`, `eyre::Report`,
+    /// `Box<dyn Error + Send + Sync>`) with the current context.
+    ///
+    /// These types are not `std::error::Error` themselves (they convert *from* every error),
+    /// so the extension traits do not apply to them; this constructor does. `source()` then
+    /// returns the error the dynamic one holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use tracectx::Traced;
+    ///
+    /// let ctx = tracectx::TraceContext::new("research_9")?;
+    /// let err = ctx.sync_scope(|| Traced::new_dyn(anyhow::anyhow!("no fills")));
+    /// assert_eq!(err.run_id(), Some("research_9"));
+    /// assert_eq!(err.source().unwrap().to_string(), "no fills");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn new_dyn(error: E) -> Self {
+        Self::build(error, ErrorContext::current(), |e| e.as_ref())
+    }
+}
+
+impl<E> Traced<E>
+where
+    E: Debug + Display + 'static,
+{
+    fn build(
+        inner: E,
+        context: ErrorContext,
+        as_error: fn(&E) -> &(dyn StdError + 'static),
+    ) -> Self {
+        register_traced::<E>();
+        Self {
+            context,
+            inner,
+            as_error,
+        }
+    }
+}
+
+impl<E> Traced<E> {
+    /// The run id of the context the error was wrapped in, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        self.context.run_id()
+    }
+
+    /// The short trace id of the context the error was wrapped in, if any.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.context.trace_id()
+    }
+
+    /// The ids and any pairs added with [`with`](Self::with).
+    pub fn context(&self) -> &ErrorContext {
+        &self.context
+    }
+
+    /// The whole context the error was wrapped in (full trace id, span id), if any.
+    pub fn trace_context(&self) -> Option<&TraceContext> {
+        self.context.trace_context()
+    }
+
+    /// Adds `key=value` to the context (see [`ErrorContext::insert`]).
+    #[must_use]
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
+        self.context.insert(key, value);
+        self
+    }
+
+    /// Adds the current run and trace ids if the error has none yet (it was wrapped outside
+    /// any scope); see [`enrich_error_with_trace`].
+    pub fn enrich_with_trace(&mut self) -> &mut Self {
+        self.context.enrich_with_trace();
+        self
+    }
+
+    /// The wrapped error.
+    pub fn inner(&self) -> &E {
+        &self.inner
+    }
+
+    /// The wrapped error, mutably.
+    pub fn inner_mut(&mut self) -> &mut E {
+        &mut self.inner
+    }
+
+    /// The wrapped error, dropping the context.
+    pub fn into_inner(self) -> E {
+        self.inner
+    }
+}
+
+impl<E: Display> Display for Traced<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Display::fmt(&self.inner, f)?;
+        // Pairs the inner error already prints (a crate `Error` raised in the same scope)
+        // are not printed twice.
+        let shown = context_of((self.as_error)(&self.inner));
+        let repeated = |k: &str, v: &str| shown.is_some_and(|s| s.get(k) == Some(v));
+        if self.context.write_pairs(f, " [", |k, v| !repeated(k, v))? {
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+impl<E: Debug> Debug for Traced<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Traced")
+            .field("context", &self.context)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<E> StdError for Traced<E>
+where
+    E: Debug + Display + 'static,
+{
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some((self.as_error)(&self.inner))
+    }
+}
+
+impl<E> From<E> for Traced<E>
+where
+    E: StdError + Send + Sync + 'static,
+{
+    /// Wraps `error` with the current context, so `?` into a `Result<_, Traced<E>>` traces.
+    fn from(error: E) -> Self {
+        Self::new(error)
+    }
+}
+
+// === impl TracedErrorExt ===
+
+/// Wraps any error with a trace context: [`in_current_trace`](Self::in_current_trace) /
+/// [`in_trace`](Self::in_trace).
+///
+/// Named after tracing-error's `InstrumentError::in_current_span`, which does the same with a
+/// span trace, and not `traced()`: the name says *which* context is captured, and pairs with
+/// the explicit [`in_trace`](Self::in_trace) as `in_current_span` pairs with `instrument`.
+/// Implemented for every `Error + Send + Sync + 'static`; the [prelude](crate::prelude)
+/// imports it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+///
+/// let ctx = TraceContext::new("job_6")?;
+/// let err = std::io::Error::other("disk full").in_trace(&ctx);
+/// assert_eq!(err.run_id(), Some("job_6"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub trait TracedErrorExt: StdError + Send + Sync + Sized + 'static {
+    /// Wraps the error with the current context (no ids outside any scope).
+    fn in_current_trace(self) -> Traced<Self> {
+        Traced::new(self)
+    }
+
+    /// Wraps the error with `ctx`'s ids.
+    fn in_trace(self, ctx: &TraceContext) -> Traced<Self> {
+        Traced::with_trace_context(self, ctx)
+    }
+}
+
+impl<E> TracedErrorExt for E where E: StdError + Send + Sync + 'static {}
+
+// === impl TracedResultExt ===
+
+/// Wraps the error of a `Result` with a trace context, leaving `Ok` untouched (nothing is
+/// captured on the happy path).
+///
+/// Named after tracing-error's `InstrumentResult::in_current_span`; see [`TracedErrorExt`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+/// use tracectx::Traced;
+///
+/// fn read_config() -> Result<String, Traced<std::io::Error>> {
+///     std::fs::read_to_string("/no/such/cfg.toml").in_current_trace()
+/// }
+///
+/// let ctx = TraceContext::new("backtest_1")?;
+/// let err = ctx.sync_scope(read_config).unwrap_err();
+/// assert_eq!(err.run_id(), Some("backtest_1"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub trait TracedResultExt<T, E> {
+    /// Wraps an `Err` with the current context.
+    fn in_current_trace(self) -> std::result::Result<T, Traced<E>>;
+
+    /// Wraps an `Err` with `ctx`'s ids.
+    fn in_trace(self, ctx: &TraceContext) -> std::result::Result<T, Traced<E>>;
+}
+
+impl<T, E> TracedResultExt<T, E> for std::result::Result<T, E>
+where
+    E: StdError + Send + Sync + 'static,
+{
+    fn in_current_trace(self) -> std::result::Result<T, Traced<E>> {
+        self.map_err(Traced::new)
+    }
+
+    fn in_trace(self, ctx: &TraceContext) -> std::result::Result<T, Traced<E>> {
+        self.map_err(|e| Traced::with_trace_context(e, ctx))
+    }
+}
+
+// === finding the context of a `dyn Error` ===
+
+/// The [`ErrorContext`] holding run or trace ids that is nearest the top of `error`'s
+/// `source()` chain: `error` itself, then its source, and so on.
+///
+/// Finds the crate's [`Error`] and every [`Traced<E>`], whatever `E`, wherever they sit in the
+/// chain: inside `anyhow` or `eyre`, behind a `Box<dyn Error>`, under another library's error.
+/// For a log layer or an error reporter that has only a `&dyn Error`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+///
+/// let ctx = TraceContext::new("backtest_ab12cd34")?;
+/// let err: anyhow::Error = ctx.sync_scope(|| std::io::Error::other("disk full").in_current_trace()).into();
+/// let err = err.context("saving the equity curve");
+///
+/// let found = tracectx::error::find_context(err.as_ref()).expect("a traced error in the chain");
+/// assert_eq!(found.run_id(), Some("backtest_ab12cd34"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn find_context<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ErrorContext> {
+    let mut node = Some(error);
+    for _ in 0..MAX_CHAIN {
+        let error = node?;
+        if let Some(found) = context_of(error).filter(|c| c.has_trace_ids()) {
+            return Some(found);
+        }
+        node = error.source();
+    }
+    None
+}
+
+/// [`find_context`] as a method on `dyn Error`, as tracing-error's `ExtractSpanTrace` is.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::prelude::*;
+///
+/// let ctx = TraceContext::new("job_8")?;
+/// let err: Box<dyn std::error::Error + Send + Sync> =
+///     ctx.sync_scope(|| Box::new(tracectx::Error::strategy("no signal")));
+/// assert_eq!(err.error_context().and_then(|c| c.run_id()), Some("job_8"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub trait ExtractErrorContext {
+    /// The nearest [`ErrorContext`] with ids in this error's `source()` chain; see
+    /// [`find_context`].
+    fn error_context(&self) -> Option<&ErrorContext>;
+}
+
+impl ExtractErrorContext for dyn StdError + 'static {
+    fn error_context(&self) -> Option<&ErrorContext> {
+        find_context(self)
+    }
+}
+
+impl ExtractErrorContext for dyn StdError + Send + 'static {
+    fn error_context(&self) -> Option<&ErrorContext> {
+        find_context(self)
+    }
+}
+
+impl ExtractErrorContext for dyn StdError + Send + Sync + 'static {
+    fn error_context(&self) -> Option<&ErrorContext> {
+        find_context(self)
+    }
+}
+
+/// The context `error` itself carries (not its sources), if it is one of ours.
+fn context_of<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ErrorContext> {
+    if let Some(err) = error.downcast_ref::<Error>() {
+        return Some(err.context());
+    }
+    let probes = TRACED_TYPES.read().unwrap_or_else(PoisonError::into_inner);
+    probes.iter().find_map(|(_, probe)| probe(error))
+}
+
+/// Looks through a `dyn Error` for a `Traced<E>` of one particular `E`.
+type Probe = for<'a> fn(&'a (dyn StdError + 'static)) -> Option<&'a ErrorContext>;
+
+/// One probe for every `E` a `Traced<E>` has been built with in this process.
+///
+/// `downcast_ref` needs the concrete type, and `Traced<io::Error>` and `Traced<MyError>` are
+/// different types. tracing-error solves this with an unsafe type-erased layout; this crate
+/// forbids `unsafe`, so instead each constructor records (once per type) a probe that
+/// downcasts to its own `Traced<E>`. A `Traced<E>` can only be made through a constructor, so
+/// every one that exists has its probe here. The list grows with the number of error *types*
+/// traced, not of errors; building a traced error costs one uncontended read lock.
+static TRACED_TYPES: RwLock<Vec<(TypeId, Probe)>> = RwLock::new(Vec::new());
+
+fn probe<'a, E: Debug + Display + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a ErrorContext> {
+    error.downcast_ref::<Traced<E>>().map(Traced::context)
+}
+
+fn register_traced<E: Debug + Display + 'static>() {
+    let id = TypeId::of::<E>();
+    let known = |types: &[(TypeId, Probe)]| types.iter().any(|(t, _)| *t == id);
+    if known(&TRACED_TYPES.read().unwrap_or_else(PoisonError::into_inner)) {
+        return;
+    }
+    let mut types = TRACED_TYPES.write().unwrap_or_else(PoisonError::into_inner);
+    if !known(&types) {
+        types.push((id, probe::<E>));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn values_that_would_break_a_line_are_quoted() {
+        let fields = ErrorContext::new()
+            .with("a", "x\ny")
+            .with("b", "")
+            .with("c", "k=v")
+            .with("d", "]")
+            .with("e", "naïve");
+        assert_eq!(fields.to_string(), r#"a="x\ny" b="" c="k=v" d="]" e=naïve"#);
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        let err = Error::data("line one\nline two\r\u{1b}[31m");
+        assert_eq!(
+            err.to_string(),
+            r"data error: line one\nline two\r\u{1b}[31m"
+        );
+    }
+
+    #[test]
+    fn trace_id_goes_after_run_id_whatever_the_order() {
+        let mut fields = ErrorContext::new().with("k", 1);
+        fields.insert(TRACE_ID_KEY, "a1b2c3d4");
+        fields.insert(RUN_ID_KEY, "job");
+        assert_eq!(fields.to_string(), "run_id=job trace_id=a1b2c3d4 k=1");
+    }
+}

@@ -1,0 +1,451 @@
+//! Errors: the crate's `Error` and `Traced<E>` carry their run's ids out of the run, through
+//! `JoinHandle`s, `?`, `Box<dyn Error>`, anyhow and eyre, and into log lines.
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
+
+use tracectx::error::{find_context, RUN_ID_KEY};
+use tracectx::prelude::*;
+use tracectx::{enrich_error_with_trace, Error, ErrorKind, Traced};
+
+/// A context with a known short trace id, so whole messages can be compared.
+fn ctx(run: &str, trace: &str) -> TraceContext {
+    TraceContext::new(run)
+        .unwrap()
+        .with_trace_id(trace.parse().unwrap())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FeedError {
+    #[error("no quotes for {symbol}")]
+    NoQuotes { symbol: String },
+    #[error("feed disconnected")]
+    Disconnected(#[source] std::io::Error),
+}
+
+// === the crate's Error ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_built_in_a_traced_task_keeps_its_ids_through_the_join_handle() {
+    let session = ctx("backtest_ab12cd34", "a1b2c3d4");
+    let handle = tokio::spawn(
+        async {
+            tokio::task::yield_now().await;
+            // Spawned again from inside the run: the error is built two tasks away.
+            tracectx::spawn_traced(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                Err::<(), _>(Error::config("missing key \"slow\"").with("file", "cfg.toml"))
+            })
+            .await
+            .unwrap()
+        }
+        .in_trace_context(session),
+    );
+
+    let err = handle.await.unwrap().unwrap_err();
+    assert!(tracectx::current().is_none(), "the caller has no context");
+    assert_eq!(err.run_id(), Some("backtest_ab12cd34"));
+    assert_eq!(err.trace_id(), Some("a1b2c3d4"));
+    assert_eq!(
+        err.to_string(),
+        r#"config error: missing key "slow" [run_id=backtest_ab12cd34 trace_id=a1b2c3d4 file=cfg.toml]"#
+    );
+}
+
+#[test]
+fn error_built_outside_any_scope_has_no_ids() {
+    let err = Error::data("gap in bars").with("symbol", "ES");
+    assert_eq!(err.run_id(), None);
+    assert_eq!(err.trace_id(), None);
+    assert!(err.context().trace_context().is_none());
+    assert_eq!(err.to_string(), "data error: gap in bars [symbol=ES]");
+    assert_eq!(
+        Error::internal("unreachable state").to_string(),
+        "internal error: unreachable state"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_inside_a_later_scope_adds_that_scopes_ids() {
+    let mut err = Error::strategy("signal out of range").with("value", 1.5);
+    let handler = ctx("live_session_7", "0badf00d");
+    let handler_span = handler.span_id();
+    let err = async move {
+        tokio::task::yield_now().await;
+        enrich_error_with_trace(&mut err);
+        err
+    }
+    .in_trace_context(handler)
+    .await;
+
+    assert_eq!(err.run_id(), Some("live_session_7"));
+    assert_eq!(err.trace_id(), Some("0badf00d"));
+    assert_eq!(
+        err.context().trace_context().unwrap().span_id(),
+        handler_span
+    );
+    assert_eq!(
+        err.to_string(),
+        "strategy error: signal out of range [run_id=live_session_7 trace_id=0badf00d value=1.5]"
+    );
+}
+
+#[test]
+fn enrichment_twice_neither_duplicates_nor_overwrites_keys() {
+    let first = ctx("first_run", "11111111");
+    let second = ctx("second_run", "22222222");
+    let mut err = Error::backtest("session failed").with("bar", 17);
+
+    first.sync_scope(|| {
+        enrich_error_with_trace(&mut err);
+        err.enrich_with_trace(); // the method form, same scope
+    });
+    second.sync_scope(|| {
+        enrich_error_with_trace(&mut err);
+        err.enrich_with_trace();
+    });
+    let err = second.sync_scope(|| err.enriched());
+
+    let keys: Vec<_> = err.context().iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["run_id", "trace_id", "bar"]);
+    assert_eq!(err.run_id(), Some("first_run"));
+    assert_eq!(err.trace_id(), Some("11111111"));
+    assert_eq!(
+        err.to_string(),
+        "backtest error: session failed [run_id=first_run trace_id=11111111 bar=17]"
+    );
+}
+
+#[test]
+fn ids_captured_where_the_error_was_raised_win_over_the_handlers() {
+    let raised = ctx("raised_here", "aaaaaaaa");
+    let mut err = raised.sync_scope(|| Error::execution("order rejected"));
+    ctx("handled_here", "bbbbbbbb").sync_scope(|| enrich_error_with_trace(&mut err));
+    assert_eq!(err.run_id(), Some("raised_here"));
+    assert_eq!(err.trace_id(), Some("aaaaaaaa"));
+    // Setting the ids by hand does not replace them either.
+    err.context_mut().insert(RUN_ID_KEY, "by_hand");
+    assert_eq!(err.run_id(), Some("raised_here"));
+}
+
+#[test]
+fn source_chains_are_kept() {
+    let io = std::io::Error::new(std::io::ErrorKind::NotFound, "bars.csv");
+    let err = Error::data("cannot load bars").with_source(io);
+    let source = err.source().expect("a source");
+    assert_eq!(source.to_string(), "bars.csv");
+    assert_eq!(
+        source.downcast_ref::<std::io::Error>().unwrap().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    // The cause is not repeated in the message.
+    assert_eq!(err.to_string(), "data error: cannot load bars");
+}
+
+#[test]
+fn question_mark_turns_an_io_error_into_an_io_kind_error() {
+    fn load() -> tracectx::error::Result<Vec<u8>> {
+        Ok(std::fs::read("/no/such/dir/bars.csv")?)
+    }
+    let err = ctx("loader", "cafebabe").sync_scope(load).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert_eq!(
+        err.to_string(),
+        "i/o error: entity not found [run_id=loader trace_id=cafebabe]"
+    );
+    assert!(err
+        .source()
+        .unwrap()
+        .downcast_ref::<std::io::Error>()
+        .is_some());
+}
+
+#[test]
+fn wrapping_a_traced_error_outside_the_scope_inherits_its_ids() {
+    let inner = ctx("worker_3", "deadbeef").sync_scope(|| Error::network("broker timed out"));
+    let outer = Error::backtest("session failed").with_source(inner);
+    assert_eq!(outer.run_id(), Some("worker_3"));
+    assert_eq!(outer.trace_id(), Some("deadbeef"));
+}
+
+#[test]
+fn values_cannot_break_the_line() {
+    let err = Error::data("bad row\nsecond line").with("row", "1,2\n3 ]");
+    assert_eq!(
+        err.to_string(),
+        r#"data error: bad row\nsecond line [row="1,2\n3 ]"]"#
+    );
+    assert!(!err.to_string().contains('\n'));
+}
+
+// === Traced<E> ===
+
+#[test]
+fn traced_io_error_shows_the_ids_and_sources_the_original() {
+    let run = ctx("backtest_io", "12345678");
+    let err = run.sync_scope(|| std::io::Error::other("disk full").in_current_trace());
+
+    assert_eq!(err.run_id(), Some("backtest_io"));
+    assert_eq!(err.trace_id(), Some("12345678"));
+    assert_eq!(err.context().get("run_id"), Some("backtest_io"));
+    assert_eq!(err.trace_context(), Some(&run));
+    assert_eq!(
+        err.to_string(),
+        "disk full [run_id=backtest_io trace_id=12345678]"
+    );
+    assert_eq!(err.inner().kind(), std::io::ErrorKind::Other);
+    let original = err.source().unwrap().downcast_ref::<std::io::Error>();
+    assert_eq!(original.unwrap().to_string(), "disk full");
+    assert_eq!(err.into_inner().to_string(), "disk full");
+}
+
+#[test]
+fn traced_thiserror_type_keeps_its_variant_and_its_chain() {
+    let run = ctx("feed_run", "feedface");
+    let result: Result<(), FeedError> =
+        Err(FeedError::Disconnected(std::io::Error::other("reset")));
+    let err = run.sync_scope(|| result.in_current_trace()).unwrap_err();
+
+    assert!(matches!(err.inner(), FeedError::Disconnected(_)));
+    assert_eq!(
+        err.to_string(),
+        "feed disconnected [run_id=feed_run trace_id=feedface]"
+    );
+    // Traced -> FeedError -> io::Error: the walk reaches the original.
+    let chain: Vec<String> = std::iter::successors(Some(&err as &dyn StdError), |&e| e.source())
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            "feed disconnected [run_id=feed_run trace_id=feedface]",
+            "feed disconnected",
+            "reset"
+        ]
+    );
+}
+
+#[test]
+fn traced_anyhow_error_walks_to_the_original() {
+    let run = ctx("research_1", "0000abcd");
+    let err = run.sync_scope(|| {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "prices.parquet");
+        Traced::new_dyn(anyhow::Error::new(io).context("loading prices"))
+    });
+
+    assert_eq!(err.run_id(), Some("research_1"));
+    assert_eq!(
+        err.to_string(),
+        "loading prices [run_id=research_1 trace_id=0000abcd]"
+    );
+    let mut chain = std::iter::successors(err.source(), |&e| e.source());
+    assert_eq!(chain.next().unwrap().to_string(), "loading prices");
+    let original = chain.next().unwrap();
+    assert_eq!(
+        original.downcast_ref::<std::io::Error>().unwrap().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    assert_eq!(err.inner().to_string(), "loading prices");
+}
+
+#[test]
+fn traced_converts_with_question_mark_into_box_anyhow_and_eyre() {
+    fn failing() -> Result<(), FeedError> {
+        Err(FeedError::NoQuotes {
+            symbol: "ES".into(),
+        })
+    }
+    fn into_traced() -> Result<(), Traced<FeedError>> {
+        failing()?; // From<E> for Traced<E> captures the context
+        Ok(())
+    }
+    fn into_box() -> Result<(), Box<dyn StdError + Send + Sync>> {
+        into_traced()?;
+        Ok(())
+    }
+    fn into_anyhow() -> anyhow::Result<()> {
+        into_traced()?;
+        Ok(())
+    }
+    fn into_eyre() -> eyre::Result<()> {
+        into_traced()?;
+        Ok(())
+    }
+
+    let run = ctx("converted", "c0ffee00");
+    let expected = "no quotes for ES [run_id=converted trace_id=c0ffee00]";
+
+    let traced = run.sync_scope(into_traced).unwrap_err();
+    assert_eq!(traced.to_string(), expected);
+
+    let boxed = run.sync_scope(into_box).unwrap_err();
+    assert_eq!(boxed.to_string(), expected);
+    assert!(boxed.downcast_ref::<Traced<FeedError>>().is_some());
+    assert_eq!(boxed.error_context().unwrap().run_id(), Some("converted"));
+
+    let any = run.sync_scope(into_anyhow).unwrap_err();
+    assert_eq!(any.to_string(), expected);
+    assert_eq!(
+        any.downcast_ref::<Traced<FeedError>>().unwrap().run_id(),
+        Some("converted")
+    );
+    assert!(any.root_cause().downcast_ref::<FeedError>().is_some());
+
+    let report = run.sync_scope(into_eyre).unwrap_err();
+    assert_eq!(report.to_string(), expected);
+    assert_eq!(report.error_context().unwrap().trace_id(), Some("c0ffee00"));
+}
+
+#[test]
+fn traced_is_send_sync_static_when_its_error_is() {
+    fn assert_error<E: StdError + Send + Sync + 'static>() {}
+    assert_error::<Traced<std::io::Error>>();
+    assert_error::<Traced<FeedError>>();
+    assert_error::<Traced<Error>>();
+    assert_error::<Traced<anyhow::Error>>();
+    assert_error::<Traced<Box<dyn StdError + Send + Sync>>>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traced_error_from_a_task_keeps_the_tasks_ids() {
+    let run = ctx("sweep_leg_4", "abad1dea");
+    let handle = run.sync_scope(|| {
+        tracectx::spawn_traced(async {
+            tokio::task::yield_now().await;
+            tokio::fs::read("/no/such/file").await.in_current_trace()
+        })
+    });
+
+    let err = handle.await.unwrap().unwrap_err();
+    assert!(tracectx::current().is_none());
+    assert_eq!(err.run_id(), Some("sweep_leg_4"));
+    assert_eq!(err.trace_context().unwrap().span_id(), run.span_id());
+    assert!(err
+        .to_string()
+        .ends_with(" [run_id=sweep_leg_4 trace_id=abad1dea]"));
+}
+
+#[test]
+fn traced_outside_any_scope_shows_only_the_inner_error_until_enriched() {
+    let mut err = FeedError::NoQuotes {
+        symbol: "NQ".into(),
+    }
+    .in_current_trace();
+    assert_eq!(err.run_id(), None);
+    assert_eq!(err.to_string(), "no quotes for NQ");
+
+    ctx("handler", "1234abcd").sync_scope(|| {
+        err.enrich_with_trace();
+    });
+    ctx("other", "99999999").sync_scope(|| {
+        err.enrich_with_trace();
+    });
+    assert_eq!(
+        err.to_string(),
+        "no quotes for NQ [run_id=handler trace_id=1234abcd]"
+    );
+}
+
+#[test]
+fn traced_explicit_context_and_fields() {
+    let run = ctx("explicit", "abcdef01");
+    let err = std::io::Error::other("timeout")
+        .in_trace(&run)
+        .with("venue", "CME");
+    assert_eq!(
+        err.to_string(),
+        "timeout [run_id=explicit trace_id=abcdef01 venue=CME]"
+    );
+    let result: Result<(), std::io::Error> = Err(std::io::Error::other("x"));
+    assert_eq!(
+        result.in_trace(&run).unwrap_err().run_id(),
+        Some("explicit")
+    );
+}
+
+#[test]
+fn traced_crate_error_does_not_repeat_the_ids() {
+    let run = ctx("once_only", "0f0f0f0f");
+    let err = run.sync_scope(|| Error::risk("limit breached").in_current_trace());
+    assert_eq!(
+        err.to_string(),
+        "risk error: limit breached [run_id=once_only trace_id=0f0f0f0f]"
+    );
+}
+
+// === finding the context from a `dyn Error` ===
+
+#[test]
+fn find_context_walks_the_chain_through_anyhow() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("request failed")]
+    struct Outer(#[source] Traced<FeedError>);
+
+    let run = ctx("deep", "d0d0d0d0");
+    let traced = run.sync_scope(|| {
+        FeedError::NoQuotes {
+            symbol: "CL".into(),
+        }
+        .in_current_trace()
+    });
+    let err = anyhow::Error::new(Outer(traced)).context("handling tick");
+
+    let found = find_context(err.as_ref()).expect("found below two layers");
+    assert_eq!(found.run_id(), Some("deep"));
+    assert_eq!(found.trace_context(), Some(&run));
+    assert_eq!(err.error_context().unwrap().trace_id(), Some("d0d0d0d0"));
+}
+
+#[test]
+fn find_context_is_none_without_ids() {
+    let plain = std::io::Error::other("plain");
+    assert!(find_context(&plain).is_none());
+    let no_ids = Error::config("no scope").with("file", "a.toml");
+    assert!(find_context(&no_ids).is_none());
+    let untraced = FeedError::Disconnected(std::io::Error::other("x")).in_current_trace();
+    assert!(find_context(&untraced).is_none());
+}
+
+// === logging ===
+
+/// Records the `error` field of every event, as a log layer would format it.
+#[derive(Clone, Default)]
+struct ErrorFields(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorFields {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Visit<'a>(&'a Mutex<Vec<String>>);
+        impl tracing::field::Visit for Visit<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "error" {
+                    self.0.lock().unwrap().push(format!("{value:?}"));
+                }
+            }
+        }
+        event.record(&mut Visit(&self.0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_error_outside_any_scope_still_shows_its_run_id() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let run = ctx("backtest_logged", "a1b2c3d4");
+    let handle = tokio::spawn(
+        async { Err::<(), _>(Error::backtest("fill outside the bar").with("bar", 17)) }
+            .in_trace_context(run),
+    );
+    let err = handle.await.unwrap().unwrap_err();
+
+    let fields = ErrorFields::default();
+    let subscriber = tracing_subscriber::registry().with(fields.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        assert!(tracectx::current().is_none());
+        tracing::error!(error = %err, "session failed");
+    });
+
+    assert_eq!(
+        *fields.0.lock().unwrap(),
+        ["backtest error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4 bar=17]"]
+    );
+}
