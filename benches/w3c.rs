@@ -7,7 +7,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::baggage::BaggageExt as _;
-use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -34,7 +36,10 @@ struct OtelHeadersMut<'a>(&'a mut HeaderMap);
 
 impl Injector for OtelHeadersMut<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(key.as_bytes()), HeaderValue::from_str(&value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
             self.0.insert(name, value);
         }
     }
@@ -60,7 +65,9 @@ fn extract(c: &mut Criterion) {
     let mut g = c.benchmark_group("w3c_extract");
     let map = incoming();
     let otel = otel_propagator();
-    g.bench_function("tracectx", |b| b.iter(|| black_box(propagation::extract(black_box(&map)))));
+    g.bench_function("tracectx", |b| {
+        b.iter(|| black_box(propagation::extract(black_box(&map))))
+    });
     g.bench_function("opentelemetry_sdk", |b| {
         b.iter(|| black_box(otel.extract(&OtelHeaders(black_box(&map)))))
     });

@@ -811,15 +811,15 @@ impl TraceContext {
     }
 }
 
+/// Two contexts are equal when their ids (run, trace, span, parent span) are; the W3C flags
+/// and `tracestate` they carry for transport are not compared.
 impl PartialEq for TraceContext {
     fn eq(&self, other: &Self) -> bool {
         Self::ptr_eq(self, other)
             || (self.inner.run_id == other.inner.run_id
                 && self.inner.trace_id == other.inner.trace_id
                 && self.inner.span_id == other.inner.span_id
-                && self.inner.parent_span_id == other.inner.parent_span_id
-                && self.inner.flags == other.inner.flags
-                && self.inner.trace_state == other.inner.trace_state)
+                && self.inner.parent_span_id == other.inner.parent_span_id)
     }
 }
 

@@ -296,7 +296,9 @@ mod loopback {
             "{} {:x} {}",
             ctx.run_id(),
             ctx.trace_id(),
-            ctx.parent_span_id().map(|p| p.to_string()).unwrap_or_default()
+            ctx.parent_span_id()
+                .map(|p| p.to_string())
+                .unwrap_or_default()
         )
     }
 
@@ -329,7 +331,11 @@ mod loopback {
             .unwrap();
         let echoed = TraceParent::parse(resp.headers()["traceparent"].to_str().unwrap()).unwrap();
         assert_eq!(echoed.trace_id(), ctx.trace_id());
-        assert_ne!(echoed.parent_id(), ctx.span_id(), "the server names its own span");
+        assert_ne!(
+            echoed.parent_id(),
+            ctx.span_id(),
+            "the server names its own span"
+        );
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(
             std::str::from_utf8(&body).unwrap(),

@@ -41,15 +41,15 @@ use crate::context::{RunId, SpanId, TraceContext, TraceFlags};
 pub use baggage::{
     Baggage, MAX_BYTES as MAX_BAGGAGE_BYTES, MAX_MEMBERS as MAX_BAGGAGE_MEMBERS, RUN_ID_KEY,
 };
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use http::RequestBuilderExt;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{
     InjectTraceContext, InjectTraceContextLayer, TraceContextLayer, TraceContextResponseFuture,
     TraceContextService,
 };
-#[cfg(feature = "reqwest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
-pub use http::RequestBuilderExt;
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS as MAX_TRACESTATE_MEMBERS};
 
