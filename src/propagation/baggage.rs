@@ -1,5 +1,6 @@
 //! W3C Baggage: the run id travels as the list member [`RUN_ID_KEY`].
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 /// The baggage key that carries the run id: `run_id`.
@@ -115,19 +116,71 @@ impl fmt::Display for Baggage {
     }
 }
 
-/// `key OWS "=" OWS value *( OWS ";" OWS property )`, value decoded.
-fn parse_member(member: &str) -> Option<(String, String)> {
+/// The decoded value of `key` in the `baggage` headers `values`, by the same rules as
+/// [`Baggage::parse`] (the last valid member with that key wins), allocating only when the
+/// value is percent-encoded.
+pub(crate) fn find<'a, I>(values: impl Fn() -> I, key: &str) -> Option<Cow<'a, str>>
+where
+    I: Iterator<Item = &'a str>,
+{
+    let (mut bytes, mut headers) = (0, 0);
+    for v in values() {
+        bytes += v.len();
+        headers += 1;
+    }
+    if bytes + headers > MAX_BYTES + 1 {
+        return None;
+    }
+    let mut found = None;
+    let mut count = 0;
+    for member in values().flat_map(|v| v.split(',')) {
+        if member.trim_matches([' ', '\t']).is_empty() {
+            continue;
+        }
+        count += 1;
+        if count > MAX_MEMBERS {
+            return None;
+        }
+        if let Some((k, v)) = split_member(member) {
+            if k == key {
+                if let Some(v) = decode(v) {
+                    found = Some(v);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.
+fn split_member(member: &str) -> Option<(&str, &str)> {
     let kv = member.split(';').next()?;
     let (key, value) = kv.split_once('=')?;
     let key = key.trim_matches([' ', '\t']);
     let value = value.trim_matches([' ', '\t']);
-    if key.is_empty() || !key.bytes().all(is_tchar) {
+    if key.is_empty() || !key.bytes().all(is_tchar) || !value.bytes().all(is_baggage_octet) {
         return None;
     }
-    if !value.bytes().all(is_baggage_octet) {
-        return None;
+    Some((key, value))
+}
+
+fn decode(value: &str) -> Option<Cow<'_, str>> {
+    if value.contains('%') {
+        percent_decode(value).map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(value))
     }
-    Some((key.to_owned(), percent_decode(value)?))
+}
+
+/// A member, key and value decoded.
+fn parse_member(member: &str) -> Option<(String, String)> {
+    let (key, value) = split_member(member)?;
+    Some((key.to_owned(), decode(value)?.into_owned()))
+}
+
+/// Whether `value` can be sent as a baggage value without percent-encoding.
+pub(crate) fn is_plain_value(value: &str) -> bool {
+    value.bytes().all(|b| is_baggage_octet(b) && b != b'%')
 }
 
 fn percent_decode(v: &str) -> Option<String> {

@@ -12,20 +12,39 @@ use super::{extract, inject, Extractor, Injector, TRACEPARENT};
 use crate::context::TraceContext;
 use crate::future::{InTraceContext, TraceFutureExt};
 
+static TRACEPARENT_NAME: HeaderName = HeaderName::from_static(super::TRACEPARENT);
+static TRACESTATE_NAME: HeaderName = HeaderName::from_static(super::TRACESTATE);
+static BAGGAGE_NAME: HeaderName = HeaderName::from_static(super::BAGGAGE);
+
 impl Extractor for HeaderMap {
     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
-        HeaderMap::get_all(self, name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+        // Our own names are looked up by their prebuilt `HeaderName`, sparing a parse of the
+        // name on every request.
+        let values = match name {
+            super::TRACEPARENT => HeaderMap::get_all(self, &TRACEPARENT_NAME),
+            super::TRACESTATE => HeaderMap::get_all(self, &TRACESTATE_NAME),
+            super::BAGGAGE => HeaderMap::get_all(self, &BAGGAGE_NAME),
+            other => HeaderMap::get_all(self, other),
+        };
+        values.iter().filter_map(|v| v.to_str().ok())
     }
 }
 
 impl Injector for HeaderMap {
-    fn set(&mut self, name: &'static str, value: String) {
+    fn set(&mut self, name: &'static str, value: &str) {
         // Our values are visible ASCII by construction; a value that is not is skipped
         // rather than sent broken.
-        if let Ok(value) = HeaderValue::try_from(value) {
-            self.insert(HeaderName::from_static(name), value);
+        if let Ok(value) = HeaderValue::from_str(value) {
+            let name = match name {
+                super::TRACEPARENT => TRACEPARENT_NAME.clone(),
+                super::TRACESTATE => TRACESTATE_NAME.clone(),
+                super::BAGGAGE => BAGGAGE_NAME.clone(),
+                other => match HeaderName::from_bytes(other.as_bytes()) {
+                    Ok(name) => name,
+                    Err(_) => return,
+                },
+            };
+            self.insert(name, value);
         }
     }
 }

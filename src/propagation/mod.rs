@@ -74,7 +74,7 @@ pub trait Extractor {
 /// A carrier that headers can be written to.
 pub trait Injector {
     /// Sets the header `name` to `value`, replacing earlier values.
-    fn set(&mut self, name: &'static str, value: String);
+    fn set(&mut self, name: &'static str, value: &str);
 }
 
 impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
@@ -86,8 +86,8 @@ impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
 }
 
 impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
-    fn set(&mut self, name: &'static str, value: String) {
-        self.insert(name.to_owned(), value);
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.insert(name.to_owned(), value.to_owned());
     }
 }
 
@@ -97,13 +97,26 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 /// The `baggage` header is replaced, not merged.
 pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     let parent = TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags());
-    carrier.set(TRACEPARENT, parent.to_string());
+    carrier.set(TRACEPARENT, parent.encode(&mut [0; 55]));
     if let Some(state) = ctx.trace_state() {
-        carrier.set(TRACESTATE, state.to_owned());
+        carrier.set(TRACESTATE, state);
     }
-    let mut baggage = Baggage::new();
-    baggage.insert(RUN_ID_KEY, ctx.run_id());
-    carrier.set(BAGGAGE, baggage.to_string());
+    let run_id: &str = ctx.run_id();
+    if baggage::is_plain_value(run_id) {
+        // Every valid run id is: no encoding, no allocation.
+        let mut buf = [0u8; RUN_ID_KEY.len() + 1 + crate::MAX_RUN_ID_LEN];
+        let len = RUN_ID_KEY.len() + 1 + run_id.len();
+        buf[..RUN_ID_KEY.len()].copy_from_slice(RUN_ID_KEY.as_bytes());
+        buf[RUN_ID_KEY.len()] = b'=';
+        buf[RUN_ID_KEY.len() + 1..len].copy_from_slice(run_id.as_bytes());
+        if let Ok(value) = std::str::from_utf8(&buf[..len]) {
+            carrier.set(BAGGAGE, value);
+        }
+    } else {
+        let mut baggage = Baggage::new();
+        baggage.insert(RUN_ID_KEY, run_id);
+        carrier.set(BAGGAGE, &baggage.to_string());
+    }
 }
 
 /// Writes the current context into `carrier`, if there is one; see [`inject`].
@@ -134,9 +147,8 @@ pub fn extract(carrier: &impl Extractor) -> Option<TraceContext> {
     }
     let parent = TraceParent::parse(first).ok()?;
     let state = TraceState::parse(carrier.get_all(TRACESTATE)).ok();
-    let run_id = Baggage::parse(carrier.get_all(BAGGAGE))
-        .get(RUN_ID_KEY)
-        .and_then(|r| RunId::new(r).ok())
+    let run_id = baggage::find(|| carrier.get_all(BAGGAGE), RUN_ID_KEY)
+        .and_then(|r| RunId::new(&r).ok())
         .or_else(|| RunId::new(&format!("{DERIVED_RUN_ID_PREFIX}_{:x}", parent.trace_id())).ok())?;
     let flags = TraceFlags::from_u8(parent.flags().to_u8() & 0x03);
     Some(

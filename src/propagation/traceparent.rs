@@ -155,6 +155,44 @@ fn hex_field(s: &[u8], at: usize, len: usize) -> Result<u128, TraceParentError> 
     Ok(v)
 }
 
+impl TraceParent {
+    /// Writes the header value (version `00`, known flags only) into `buf` and returns it as
+    /// text, without allocating.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceParent;
+    ///
+    /// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse()?;
+    /// let mut buf = [0; 55];
+    /// assert_eq!(tp.encode(&mut buf), tp.to_string());
+    /// # Ok::<(), tracectx::propagation::TraceParentError>(())
+    /// ```
+    pub fn encode<'b>(&self, buf: &'b mut [u8; LEN]) -> &'b str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        fn put(buf: &mut [u8], v: u128, digits: usize) {
+            for (i, slot) in buf[..digits].iter_mut().enumerate() {
+                *slot = DIGITS[((v >> ((digits - 1 - i) * 4)) & 0xf) as usize];
+            }
+        }
+        buf[0] = b'0';
+        buf[1] = b'0';
+        buf[2] = b'-';
+        put(&mut buf[3..35], self.trace_id.to_u128(), 32);
+        buf[35] = b'-';
+        put(&mut buf[36..52], u128::from(self.parent_id.to_u64()), 16);
+        buf[52] = b'-';
+        put(
+            &mut buf[53..55],
+            u128::from(self.flags.to_u8() & KNOWN_FLAGS),
+            2,
+        );
+        // Every byte written above is an ASCII hex digit or '-'.
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+}
+
 impl std::str::FromStr for TraceParent {
     type Err = TraceParentError;
 
@@ -165,12 +203,6 @@ impl std::str::FromStr for TraceParent {
 
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{:x}-{}-{:02x}",
-            self.trace_id,
-            self.parent_id,
-            self.flags.to_u8() & KNOWN_FLAGS
-        )
+        f.write_str(self.encode(&mut [0; LEN]))
     }
 }

@@ -54,36 +54,25 @@ impl TraceState {
     ///
     /// [`TraceStateError`] naming the broken rule.
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, TraceStateError> {
-        let all: Vec<&str> = values
-            .into_iter()
-            .flat_map(|value| value.split(','))
-            .map(|member| member.trim_matches([' ', '\t']))
-            .filter(|member| !member.is_empty())
-            .take(MAX_MEMBERS + 1)
-            .collect();
-        if all.len() > MAX_MEMBERS {
-            return Err(TraceStateError::TooManyMembers);
-        }
-        let mut members: Vec<&str> = Vec::with_capacity(all.len());
-        {
-            for member in all {
-                let index = members.len();
-                let (key, val) = member
-                    .split_once('=')
-                    .ok_or(TraceStateError::Member { index })?;
-                if !valid_key(key) || !valid_value(val) {
-                    return Err(TraceStateError::Member { index });
-                }
-                if members
-                    .iter()
-                    .any(|m| m.split_once('=').map(|kv| kv.0) == Some(key))
-                {
-                    return Err(TraceStateError::DuplicateKey(key.to_owned()));
-                }
-                members.push(member);
-            }
-        }
-        Ok(Self(Arc::from(members.join(","))))
+        let mut values = values.into_iter();
+        let Some(first) = values.next() else {
+            return Ok(Self(Arc::from("")));
+        };
+        let Some(second) = values.next() else {
+            // One header (the common case): when it is already in canonical form, it is kept
+            // as it came, with a single allocation.
+            let canonical = validate([first].into_iter())?;
+            return Ok(Self(if canonical {
+                Arc::from(first)
+            } else {
+                Arc::from(members([first].into_iter()).collect::<Vec<_>>().join(","))
+            }));
+        };
+        let all: Vec<&str> = [first, second].into_iter().chain(values).collect();
+        validate(all.iter().copied())?;
+        Ok(Self(Arc::from(
+            members(all.into_iter()).collect::<Vec<_>>().join(","),
+        )))
     }
 
     /// The members joined by `,`, as sent on.
@@ -131,6 +120,47 @@ impl TraceContext {
     pub fn with_trace_state(self, state: Option<TraceState>) -> Self {
         self.with_trace_state_raw(state.filter(|s| !s.is_empty()).map(|s| s.0))
     }
+}
+
+/// The non-empty members of the header values, spaces around them trimmed.
+fn members<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    values
+        .flat_map(|value| value.split(','))
+        .map(|member| member.trim_matches([' ', '\t']))
+        .filter(|member| !member.is_empty())
+}
+
+/// Checks every rule without allocating; returns whether the values were one canonical list
+/// (no empty members, no spaces around members).
+fn validate<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Result<bool, TraceStateError> {
+    let mut count = 0;
+    let mut canonical = true;
+    for raw in values.clone().flat_map(|value| value.split(',')) {
+        let member = raw.trim_matches([' ', '\t']);
+        canonical &= !member.is_empty() && member.len() == raw.len();
+        if member.is_empty() {
+            continue;
+        }
+        if count == MAX_MEMBERS {
+            return Err(TraceStateError::TooManyMembers);
+        }
+        let index = count;
+        count += 1;
+        let (key, val) = member
+            .split_once('=')
+            .ok_or(TraceStateError::Member { index })?;
+        if !valid_key(key) || !valid_value(val) {
+            return Err(TraceStateError::Member { index });
+        }
+        let earlier = members(values.clone()).take(index);
+        if earlier
+            .filter_map(|m| m.split_once('='))
+            .any(|(k, _)| k == key)
+        {
+            return Err(TraceStateError::DuplicateKey(key.to_owned()));
+        }
+    }
+    Ok(canonical)
 }
 
 fn key_char(b: u8) -> bool {
