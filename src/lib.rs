@@ -58,6 +58,10 @@ mod future;
 mod scope;
 mod spawn;
 
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub mod logging;
+
 pub use context::{
     InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceId, MAX_RUN_ID_LEN,
 };
