@@ -43,7 +43,7 @@ use super::layer::TraceContextLayer;
 ///     .build()?;
 /// tracing::subscriber::with_default(subscriber, || tracing::debug!("to stderr"));
 ///
-/// let err = logging::builder().with_format("{lvl} {message}").build().unwrap_err();
+/// let err = logging::builder().with_format("{lvl} {message}").build().err().unwrap();
 /// assert!(matches!(err, TemplateError::UnknownPlaceholder { ref name, .. } if name == "lvl"));
 /// # Ok::<(), TemplateError>(())
 /// ```
@@ -58,7 +58,7 @@ enum Filter {
     /// `RUST_LOG` when set, else INFO.
     FromEnv,
     Level(LevelFilter),
-    Env(EnvFilter),
+    Env(Box<EnvFilter>),
 }
 
 enum Format {
@@ -95,7 +95,7 @@ where
 
     /// Filters with `filter`, in `RUST_LOG`'s syntax (`"info,my_crate=debug"`).
     pub fn with_env_filter(mut self, filter: impl Into<EnvFilter>) -> Self {
-        self.filter = Filter::Env(filter.into());
+        self.filter = Filter::Env(Box::new(filter.into()));
         self
     }
 
@@ -160,7 +160,7 @@ where
                 .with_default_directive(LevelFilter::INFO.into())
                 .from_env_lossy(),
             Filter::Level(level) => EnvFilter::default().add_directive(level.into()),
-            Filter::Env(filter) => filter,
+            Filter::Env(filter) => *filter,
         };
         Ok(tracing_subscriber::registry()
             .with(filter)
@@ -408,13 +408,10 @@ pub fn rolling_file(
         .filename_prefix(file_name_prefix)
         .build(directory.as_ref())
         .map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::Other,
-                format!(
-                    "cannot open a rolling log file in {}: {e}",
-                    directory.as_ref().display()
-                ),
-            )
+            io::Error::other(format!(
+                "cannot open a rolling log file in {}: {e}",
+                directory.as_ref().display()
+            ))
         })?;
     non_blocking(appender)
 }

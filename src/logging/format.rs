@@ -463,8 +463,10 @@ impl Template {
 /// (16 hex), `{level}`, `{target}`, `{message}`, `{fields}` (`k=v` pairs; the spaces before it
 /// are left out when the event has no fields). `{{` and `}}` are literal braces.
 ///
-/// Messages, targets and field values are escaped so that one event is always one line (see
-/// the [module docs](self)). Event fields are visited by the format itself, not by the fmt
+/// Messages, targets and field values are escaped so that one event is always one line, and a
+/// message can never start a line that looks like another run's: `\n`, `\r`, `\t` as those
+/// escapes; other control characters (ESC of terminal sequences included), the Unicode line
+/// separators and the bidirectional overrides as `\u{..}`. Event fields are visited by the format itself, not by the fmt
 /// layer's `FormatFields`, because that is where the escaping happens.
 ///
 /// # Examples
