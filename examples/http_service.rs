@@ -63,17 +63,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = arg("--port")
         .or_else(|| std::env::var("PORT").ok())
         .map_or(Ok(8080), |p| p.parse())?;
-    let _guard = match arg("--log-file") {
+    match arg("--log-file") {
         Some(path) => {
-            let (writer, guard) = tracectx::logging::non_blocking(tracectx::logging::file_writer(path)?)?;
-            tracectx::logging::builder().with_writer(writer).try_init()?;
-            Some(guard)
+            let file = tracectx::logging::file_writer(path)?;
+            tracectx::logging::builder().with_writer(file).try_init()?;
         }
-        None => {
-            tracectx::logging::builder().try_init()?;
-            None
-        }
-    };
+        None => tracectx::logging::builder().try_init()?,
+    }
 
     let app = Router::new()
         .route("/test", post(test))

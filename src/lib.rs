@@ -71,6 +71,10 @@ pub mod repro;
 mod scope;
 mod spawn;
 
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
+pub mod logging;
+
 pub use context::{
     InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceFlags, TraceId,
     MAX_RUN_ID_LEN,

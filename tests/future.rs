@@ -237,6 +237,8 @@ fn panic_in_poll_on_current_thread_leaves_no_context() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+// The async blocks are the point: the captured future is awaited inside another scope.
+#[allow(clippy::redundant_async_block)]
 async fn in_current_trace_context_captures_when_made() {
     let fut = ctx("captured").sync_scope(|| async { run_id() }.in_current_trace_context());
     let seen = fut.in_trace_context(ctx("elsewhere")).await;

@@ -1,0 +1,664 @@
+//! Reading logs back by run: what `tracectx logs` and `tracectx runs` are made of.
+//!
+//! Logs of many runs interleave; this module pulls one run's lines back out, fast enough for
+//! gigabytes. Two layouts are read, detected per line, so one file may mix them:
+//!
+//! - text lines in the default layout ([`DEFAULT_TEMPLATE`](super::DEFAULT_TEMPLATE)):
+//!   `[timestamp] [run_id] [trace_id] LEVEL ...`. The run id is read from its fixed place in
+//!   the prefix, never searched for in the rest of the line: the formatter escapes newlines, so
+//!   a message cannot start a line, and a run id cannot hold `]` or a space, so a message that
+//!   mentions a run (or imitates a whole line) does not match it;
+//! - JSON lines (an object per line) with a top-level `"run_id"` key, as
+//!   [`JsonFormat`](super::JsonFormat) writes them; a `run_id` nested deeper or inside a string
+//!   does not count.
+//!
+//! Lines in neither layout (another template, another program's output, garbage, a JSON line
+//! that is not valid UTF-8 or is cut short) are skipped, never an error. A text line whose
+//! prefix is intact belongs to its run even if its message holds stray bytes: it is printed
+//! unchanged, as `grep -a` would.
+//!
+//! # How a search stays fast
+//!
+//! The input is read in blocks of 1 MiB. In each block the run id's bytes are searched with
+//! `memchr`'s SIMD substring search; only the lines that contain them are parsed (the text
+//! prefix by hand, a JSON line with `serde_json`). Most lines of a large log belong to other
+//! runs and are never looked at one by one, as with `grep -F`.
+//!
+//! # Examples
+//!
+//! ```
+//! use tracectx::logging::query::Query;
+//!
+//! let log = "\
+//! [2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO engine - start
+//! [2024-01-01T10:00:00.000100Z] [backtest_ab12] [0badcafe] INFO engine - start
+//! {\"timestamp\":\"2024-01-01T10:00:01.000000Z\",\"level\":\"WARN\",\"run_id\":\"backtest_ab1\",\"message\":\"late\"}
+//! [2024-01-01T10:00:02.000000Z] [-] [-] INFO engine - about backtest_ab1, not in it
+//! ";
+//! let query = Query::new("backtest_ab1")?;
+//! let mut out = Vec::new();
+//! let matched = query.search(log.as_bytes(), &mut out)?;
+//! assert_eq!(matched, 2);
+//! assert!(String::from_utf8(out)?.lines().all(|l| l.contains("\"backtest_ab1\"") || l.contains("[backtest_ab1]")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use memchr::{memchr, memmem, memrchr};
+use tracing::Level;
+
+use super::format::{format_micros, parse_rfc3339_micros};
+use crate::context::{InvalidId, RunId, TraceId};
+
+/// Bytes read at a time.
+const BLOCK: usize = 1 << 20;
+
+/// A line longer than this is garbage: it is skipped rather than held in memory.
+const MAX_LINE: usize = 64 << 20;
+
+// === impl LineStamp ===
+
+/// The layout a line was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LineFormat {
+    /// `[timestamp] [run_id] [trace_id] LEVEL ...`
+    Text,
+    /// A JSON object with top-level `run_id`, `trace_id`, `level`, `timestamp` keys.
+    Json,
+}
+
+/// What a log line says about itself: when, which run, which trace, how severe.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{parse_line, LineFormat};
+///
+/// let line = parse_line(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] WARN app - slow").unwrap();
+/// assert_eq!(line.format, LineFormat::Text);
+/// assert_eq!(line.run_id.as_deref(), Some("job_1"));
+/// assert_eq!(line.trace_id.as_deref(), Some("a1b2c3d4"));
+/// assert_eq!(line.level, Some(tracing::Level::WARN));
+///
+/// let outside = parse_line(b"[2024-01-01T10:00:00.000000Z] [-] [-] INFO app - idle").unwrap();
+/// assert_eq!(outside.run_id, None);
+/// assert!(parse_line(b"garbage").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LineStamp<'a> {
+    /// The layout the line was read in.
+    pub format: LineFormat,
+    /// The timestamp as written.
+    pub timestamp: Option<Cow<'a, str>>,
+    /// The run id; `None` for a line written outside any context.
+    pub run_id: Option<Cow<'a, str>>,
+    /// The short trace id; `None` outside any context.
+    pub trace_id: Option<Cow<'a, str>>,
+    /// The level, when it is one of tracing's five.
+    pub level: Option<Level>,
+}
+
+impl LineStamp<'_> {
+    /// The timestamp in microseconds since the Unix epoch, if it is RFC 3339.
+    pub fn timestamp_micros(&self) -> Option<i64> {
+        parse_rfc3339_micros(self.timestamp.as_deref()?)
+    }
+}
+
+/// Reads the stamp of one line (without its newline), text or JSON; `None` for a line in
+/// neither layout.
+pub fn parse_line(line: &[u8]) -> Option<LineStamp<'_>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.first()? {
+        b'[' => parse_text(line),
+        _ => {
+            let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+            if line[start] == b'{' {
+                parse_json(line)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// `[ts] [run] [trace] LEVEL ...`
+fn parse_text(line: &[u8]) -> Option<LineStamp<'_>> {
+    let mut rest = line.strip_prefix(b"[")?;
+    let mut field = |ok: fn(u8) -> bool| -> Option<&str> {
+        let end = memchr(b']', rest)?;
+        let value = &rest[..end];
+        if value.is_empty() || !value.iter().all(|&b| ok(b)) {
+            return None;
+        }
+        rest = &rest[end + 1..];
+        std::str::from_utf8(value).ok()
+    };
+    let timestamp = field(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b'.' | b'+'))?;
+    let sep = |rest: &mut &[u8]| -> Option<()> {
+        *rest = rest.strip_prefix(b" [")?;
+        Some(())
+    };
+    sep(&mut rest)?;
+    let run = {
+        let end = memchr(b']', rest)?;
+        let value = std::str::from_utf8(&rest[..end]).ok()?;
+        if value != "-" && RunId::new(value).is_err() {
+            return None;
+        }
+        rest = &rest[end + 1..];
+        value
+    };
+    sep(&mut rest)?;
+    let trace = {
+        let end = memchr(b']', rest)?;
+        let value = std::str::from_utf8(&rest[..end]).ok()?;
+        if value != "-" && !(value.len() == 8 && value.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return None;
+        }
+        rest = &rest[end + 1..];
+        value
+    };
+    let rest = rest.strip_prefix(b" ")?;
+    let end = memchr(b' ', rest).unwrap_or(rest.len());
+    let level = parse_level(std::str::from_utf8(&rest[..end]).ok()?);
+    Some(LineStamp {
+        format: LineFormat::Text,
+        timestamp: Some(Cow::Borrowed(timestamp)),
+        run_id: (run != "-").then_some(Cow::Borrowed(run)),
+        trace_id: (trace != "-").then_some(Cow::Borrowed(trace)),
+        level,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct JsonStamp<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    run_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    trace_id: Option<Cow<'a, str>>,
+}
+
+fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
+    // JSON is UTF-8: a line that is not is not JSON (serde_json would skip over bad bytes in
+    // the values it ignores).
+    let line = std::str::from_utf8(line).ok()?;
+    let stamp: JsonStamp<'_> = serde_json::from_str(line).ok()?;
+    Some(LineStamp {
+        format: LineFormat::Json,
+        level: stamp.level.as_deref().and_then(parse_level),
+        timestamp: stamp.timestamp,
+        run_id: stamp.run_id.filter(|r| r != "-"),
+        trace_id: stamp.trace_id.filter(|t| t != "-"),
+    })
+}
+
+fn parse_level(s: &str) -> Option<Level> {
+    const LEVELS: [(&str, Level); 5] = [
+        ("TRACE", Level::TRACE),
+        ("DEBUG", Level::DEBUG),
+        ("INFO", Level::INFO),
+        ("WARN", Level::WARN),
+        ("ERROR", Level::ERROR),
+    ];
+    LEVELS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(s))
+        .map(|&(_, level)| level)
+}
+
+// === impl Query ===
+
+/// Which lines to keep: one run's, optionally one trace's, optionally at a minimum level.
+///
+/// The run id matches exactly: `backtest_ab1` never matches `backtest_ab12`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::Query;
+///
+/// let query = Query::new("job_1")?.trace_id("a1b2c3d4")?.min_level(tracing::Level::WARN);
+/// assert!(query.matches(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] ERROR app - boom"));
+/// assert!(!query.matches(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO app - fine"));
+/// assert!(!query.matches(b"[2024-01-01T10:00:00.000000Z] [job_12] [a1b2c3d4] ERROR app - boom"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Query {
+    run_id: RunId,
+    trace_id: Option<String>,
+    min_level: Option<Level>,
+    finder: memmem::Finder<'static>,
+    /// A JSON writer may escape `/` as `\/`: then the raw bytes cannot be searched for.
+    prefilter: bool,
+}
+
+impl Query {
+    /// Lines of the run `run_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] when `run_id` is not a valid run id (no line can carry it).
+    pub fn new(run_id: &str) -> Result<Self, InvalidId> {
+        let run_id = RunId::new(run_id)?;
+        Ok(Self {
+            finder: memmem::Finder::new(run_id.as_bytes()).into_owned(),
+            prefilter: !run_id.contains('/'),
+            run_id,
+            trace_id: None,
+            min_level: None,
+        })
+    }
+
+    /// Only lines of this trace: 8 hex characters as logs show it, or the full 32.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] when `trace_id` is not a trace id.
+    pub fn trace_id(mut self, trace_id: &str) -> Result<Self, InvalidId> {
+        let id: TraceId = trace_id.parse()?;
+        self.trace_id = Some(id.short().to_string());
+        Ok(self)
+    }
+
+    /// Only lines at `level` or more severe (`WARN` keeps `WARN` and `ERROR`).
+    #[must_use]
+    pub fn min_level(mut self, level: Level) -> Self {
+        self.min_level = Some(level);
+        self
+    }
+
+    /// The run id searched for.
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    /// Whether `line` (without its newline) is kept.
+    pub fn matches(&self, line: &[u8]) -> bool {
+        let Some(stamp) = parse_line(line) else {
+            return false;
+        };
+        stamp.run_id.as_deref() == Some(&*self.run_id)
+            && self
+                .trace_id
+                .as_deref()
+                .map_or(true, |t| stamp.trace_id.as_deref() == Some(t))
+            && self
+                .min_level
+                .map_or(true, |min| stamp.level.is_some_and(|l| l <= min))
+    }
+
+    /// Copies the kept lines of `input` to `out`, unchanged (a final line without a newline
+    /// gets one); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from reading `input` or writing `out`; the lines kept before it were
+    /// written.
+    pub fn search(&self, input: impl Read, out: &mut impl Write) -> io::Result<u64> {
+        let mut kept = 0;
+        for_each_block(input, |block| {
+            self.search_block(block, |line| {
+                kept += 1;
+                out.write_all(line)?;
+                out.write_all(b"\n")
+            })
+        })?;
+        Ok(kept)
+    }
+
+    /// Counts the kept lines of `input`.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from reading `input`.
+    pub fn count(&self, input: impl Read) -> io::Result<u64> {
+        let mut kept = 0;
+        for_each_block(input, |block| {
+            self.search_block(block, |_| {
+                kept += 1;
+                Ok(())
+            })
+        })?;
+        Ok(kept)
+    }
+
+    /// Calls `keep` with each kept line of `block` (whole lines, the last one maybe without
+    /// its newline).
+    fn search_block(
+        &self,
+        block: &[u8],
+        mut keep: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.prefilter {
+            return for_each_line(block, |line| {
+                if self.matches(line) {
+                    keep(line)?;
+                }
+                Ok(())
+            });
+        }
+        let mut pos = 0;
+        while pos < block.len() {
+            let Some(hit) = self.finder.find(&block[pos..]) else {
+                break;
+            };
+            let hit = pos + hit;
+            let start = memrchr(b'\n', &block[pos..hit]).map_or(pos, |i| pos + i + 1);
+            let end = memchr(b'\n', &block[hit..]).map_or(block.len(), |i| hit + i);
+            let line = &block[start..end];
+            if self.matches(line) {
+                keep(line)?;
+            }
+            pos = end + 1;
+        }
+        Ok(())
+    }
+}
+
+// === impl Runs ===
+
+/// One row of `tracectx runs`: what the log holds about one run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// The run id.
+    pub run_id: String,
+    /// How many lines the run wrote.
+    pub lines: u64,
+    /// The earliest timestamp, as logs show it.
+    pub first: Option<String>,
+    /// The latest timestamp.
+    pub last: Option<String>,
+    /// `last - first`, in seconds (microsecond precision).
+    pub duration_secs: Option<f64>,
+    /// Every short trace id seen, sorted.
+    pub trace_ids: Vec<String>,
+    /// Lines at WARN.
+    pub warn: u64,
+    /// Lines at ERROR.
+    pub error: u64,
+}
+
+impl RunSummary {
+    /// `last - first`.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration_secs
+            .map(|s| Duration::from_micros((s * 1e6).round() as u64))
+    }
+}
+
+#[derive(Debug, Default)]
+struct RunAcc {
+    lines: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    trace_ids: BTreeSet<String>,
+    warn: u64,
+    error: u64,
+}
+
+/// Gathers [`RunSummary`]s from any number of inputs.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::Runs;
+///
+/// let log = "\
+/// [2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO app - start
+/// [2024-01-01T10:00:02.500000Z] [job_1] [a1b2c3d4] WARN app - slow
+/// [2024-01-01T10:00:01.000000Z] [job_2] [0badcafe] ERROR app - boom
+/// ";
+/// let mut runs = Runs::new();
+/// runs.read(log.as_bytes())?;
+/// let rows = runs.finish();
+/// assert_eq!(rows.len(), 2);
+/// assert_eq!(rows[0].run_id, "job_1");
+/// assert_eq!(rows[0].lines, 2);
+/// assert_eq!(rows[0].duration_secs, Some(2.5));
+/// assert_eq!((rows[0].warn, rows[1].error), (1, 1));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Runs {
+    runs: HashMap<String, RunAcc>,
+}
+
+impl Runs {
+    /// No runs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one line (without its newline); lines outside any run or in neither layout are
+    /// skipped.
+    pub fn add_line(&mut self, line: &[u8]) {
+        let Some(stamp) = parse_line(line) else {
+            return;
+        };
+        let Some(run) = stamp.run_id.as_deref() else {
+            return;
+        };
+        let acc = match self.runs.get_mut(run) {
+            Some(acc) => acc,
+            None => self.runs.entry(run.to_owned()).or_default(),
+        };
+        acc.lines += 1;
+        if let Some(t) = stamp.timestamp_micros() {
+            acc.first = Some(acc.first.map_or(t, |f| f.min(t)));
+            acc.last = Some(acc.last.map_or(t, |l| l.max(t)));
+        }
+        if let Some(trace) = stamp.trace_id.as_deref() {
+            if !acc.trace_ids.contains(trace) {
+                acc.trace_ids.insert(trace.to_owned());
+            }
+        }
+        match stamp.level {
+            Some(Level::WARN) => acc.warn += 1,
+            Some(Level::ERROR) => acc.error += 1,
+            _ => {}
+        }
+    }
+
+    /// Adds every line of `input`.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from reading `input`; the lines read before it were added.
+    pub fn read(&mut self, input: impl Read) -> io::Result<()> {
+        for_each_block(input, |block| {
+            for_each_line(block, |line| {
+                self.add_line(line);
+                Ok(())
+            })
+        })
+    }
+
+    /// The rows, by first timestamp (runs without one last), then run id.
+    pub fn finish(self) -> Vec<RunSummary> {
+        let mut rows: Vec<RunSummary> = self
+            .runs
+            .into_iter()
+            .map(|(run_id, acc)| RunSummary {
+                run_id,
+                lines: acc.lines,
+                first: acc.first.map(format_micros),
+                last: acc.last.map(format_micros),
+                duration_secs: acc.first.zip(acc.last).map(|(f, l)| (l - f) as f64 / 1e6),
+                trace_ids: acc.trace_ids.into_iter().collect(),
+                warn: acc.warn,
+                error: acc.error,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let key = |r: &RunSummary| (r.first.is_none(), r.first.clone());
+            key(a).cmp(&key(b)).then_with(|| a.run_id.cmp(&b.run_id))
+        });
+        rows
+    }
+}
+
+// === input ===
+
+/// Opens a log file for reading, decompressing it when it is gzip (by its magic bytes, so
+/// whatever its name; concatenated gzip members, as log rotation makes, are read through).
+///
+/// # Errors
+///
+/// The I/O error from opening the file.
+pub fn open(path: impl AsRef<Path>) -> io::Result<Box<dyn Read + Send>> {
+    decode(File::open(path)?)
+}
+
+/// Wraps `input` in a gzip decoder when it starts with gzip's magic bytes.
+///
+/// # Errors
+///
+/// The I/O error from reading the first bytes.
+pub fn decode<R: Read + Send + 'static>(input: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let head = loop {
+        match reader.fill_buf() {
+            Ok(head) => break head,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+/// Reads `input` in large blocks and calls `f` with runs of whole lines, without the newline
+/// after the last one. Lines longer than [`MAX_LINE`] are dropped.
+fn for_each_block(
+    mut input: impl Read,
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; BLOCK];
+    let mut filled = 0;
+    let mut skipping = false;
+    loop {
+        if filled == buf.len() {
+            if buf.len() >= MAX_LINE {
+                // One enormous line: garbage. Drop it up to its end.
+                filled = 0;
+                skipping = true;
+            } else {
+                buf.resize(buf.len() * 2, 0);
+            }
+        }
+        let n = match input.read(&mut buf[filled..]) {
+            Ok(0) => {
+                if filled > 0 && !skipping {
+                    f(&buf[..filled])?;
+                }
+                return Ok(());
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let new = filled;
+        filled += n;
+        if skipping {
+            match memchr(b'\n', &buf[new..filled]) {
+                Some(i) => {
+                    buf.copy_within(new + i + 1..filled, 0);
+                    filled -= new + i + 1;
+                    skipping = false;
+                }
+                None => {
+                    filled = 0;
+                    continue;
+                }
+            }
+        }
+        if let Some(last) = memrchr(b'\n', &buf[..filled]) {
+            f(&buf[..last])?;
+            buf.copy_within(last + 1..filled, 0);
+            filled -= last + 1;
+        }
+    }
+}
+
+/// Calls `f` with each line of `block` (without newlines).
+fn for_each_line(block: &[u8], mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', block) {
+        f(&block[start..end])?;
+        start = end + 1;
+    }
+    if start < block.len() {
+        f(&block[start..])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO engine - m";
+
+    #[test]
+    fn text_prefix_is_read_at_its_place() {
+        let s = parse_line(TEXT.as_bytes()).unwrap();
+        assert_eq!(s.run_id.as_deref(), Some("backtest_ab1"));
+        assert_eq!(s.level, Some(Level::INFO));
+        assert_eq!(
+            s.timestamp_micros(),
+            parse_rfc3339_micros("2024-01-01T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn exact_run_match_only() {
+        let q = Query::new("backtest_ab1").unwrap();
+        assert!(q.matches(TEXT.as_bytes()));
+        let q12 = Query::new("backtest_ab12").unwrap();
+        assert!(!q12.matches(TEXT.as_bytes()));
+        let longer = TEXT.replace("backtest_ab1", "backtest_ab12");
+        assert!(!q.matches(longer.as_bytes()));
+    }
+
+    #[test]
+    fn blocks_split_on_newlines_whatever_the_read_size() {
+        let input: Vec<u8> = (0..50_000)
+            .flat_map(|i| format!("{TEXT} {i}\n").into_bytes())
+            .collect();
+        let mut lines = 0;
+        for_each_block(&input[..], |block| {
+            for_each_line(block, |_| {
+                lines += 1;
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(lines, 50_000);
+    }
+
+    #[test]
+    fn json_run_id_must_be_top_level() {
+        let nested =
+            br#"{"fields":{"run_id":"backtest_ab1"},"message":"\"run_id\":\"backtest_ab1\""}"#;
+        assert!(!Query::new("backtest_ab1").unwrap().matches(nested));
+        let top = br#"{"run_id":"backtest_ab1","level":"info"}"#;
+        assert!(Query::new("backtest_ab1").unwrap().matches(top));
+    }
+}

@@ -1,0 +1,508 @@
+//! Logging: every line stamped with its run, whatever task or thread wrote it.
+#![cfg(feature = "logging")]
+
+use std::io;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tracectx::logging::{
+    self, FixedClock, JsonFormat, TemplateError, TextFormat, TraceContextLayer,
+};
+use tracectx::prelude::*;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+
+// === helpers ===
+
+/// An in-memory `MakeWriter`: each event appends its line to a shared buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+struct BufferWriter(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = BufferWriter;
+    fn make_writer(&'a self) -> BufferWriter {
+        BufferWriter(self.0.clone())
+    }
+}
+
+const TS: &str = "2024-01-01T10:00:00.000000Z";
+
+fn clock() -> FixedClock {
+    FixedClock::rfc3339(TS).unwrap()
+}
+
+fn ctx() -> TraceContext {
+    let trace: tracectx::TraceId = "0123456789abcdef0123456789abcdef".parse().unwrap();
+    let span: tracectx::SpanId = "00000000000000aa".parse().unwrap();
+    TraceContext::new("backtest_abc123")
+        .unwrap()
+        .with_trace_id(trace)
+        .with_span_id(span)
+}
+
+/// Runs `f` under the builder's subscriber (text, fixed clock, TRACE) and returns the lines.
+fn capture_with(
+    configure: impl FnOnce(logging::Builder<Buffer>) -> logging::Builder<Buffer>,
+    f: impl FnOnce(),
+) -> Vec<String> {
+    let buf = Buffer::default();
+    let builder = logging::builder()
+        .with_writer(buf.clone())
+        .with_clock(clock())
+        .with_level(tracing::Level::TRACE);
+    let subscriber = configure(builder).build().unwrap();
+    tracing::subscriber::with_default(subscriber, f);
+    buf.lines()
+}
+
+fn capture(f: impl FnOnce()) -> Vec<String> {
+    capture_with(|b| b, f)
+}
+
+fn template(t: &str, f: impl FnOnce()) -> Vec<String> {
+    let t = t.to_owned();
+    capture_with(move |b| b.with_format(t), f)
+}
+
+// === text lines ===
+
+#[test]
+fn default_line_is_stamped_with_run_and_trace() {
+    let lines = capture(|| {
+        ctx().sync_scope(|| tracing::info!(target: "engine", qty = 10, "filled"));
+    });
+    assert_eq!(
+        lines,
+        [format!(
+            "[{TS}] [backtest_abc123] [89abcdef] INFO engine - filled qty=10"
+        )]
+    );
+}
+
+#[test]
+fn outside_any_context_ids_are_dashes() {
+    let lines = capture(|| tracing::warn!(target: "engine", "no run"));
+    assert_eq!(lines, [format!("[{TS}] [-] [-] WARN engine - no run")]);
+}
+
+#[test]
+fn no_fields_no_trailing_space_and_empty_message_no_double_space() {
+    let lines = capture(|| {
+        tracing::info!(target: "t", "only a message");
+        tracing::info!(target: "t", a = 1, b = "two", c = true);
+    });
+    assert_eq!(
+        lines,
+        [
+            format!("[{TS}] [-] [-] INFO t - only a message"),
+            format!("[{TS}] [-] [-] INFO t - a=1 b=\"two\" c=true"),
+        ]
+    );
+}
+
+#[test]
+fn each_placeholder_renders() {
+    let parent: tracectx::SpanId = "00000000000000bb".parse().unwrap();
+    let c = ctx().with_parent_span_id(parent);
+    let cases = [
+        ("{timestamp}", TS.to_owned()),
+        ("{run_id}", "backtest_abc123".to_owned()),
+        ("{trace_id}", "89abcdef".to_owned()),
+        ("{span_id}", "00000000000000aa".to_owned()),
+        ("{parent_span_id}", "00000000000000bb".to_owned()),
+        ("{level}", "DEBUG".to_owned()),
+        ("{target}", "engine".to_owned()),
+        ("{message}", "hello".to_owned()),
+        ("{fields}", "k=7".to_owned()),
+        ("{{literal}} {level}", "{literal} DEBUG".to_owned()),
+    ];
+    for (t, expected) in cases {
+        let c = c.clone();
+        let lines = template(t, move || {
+            c.sync_scope(|| tracing::debug!(target: "engine", k = 7, "hello"));
+        });
+        assert_eq!(lines, [expected], "template {t:?}");
+    }
+}
+
+#[test]
+fn placeholders_outside_a_context_are_dashes() {
+    let lines = template(
+        "{run_id} {trace_id} {span_id} {parent_span_id} {message}",
+        || tracing::info!("x"),
+    );
+    assert_eq!(lines, ["- - - - x"]);
+}
+
+#[test]
+fn each_template_error_names_its_cause() {
+    let err = |t: &str| logging::builder().with_format(t).build().err().unwrap();
+    assert_eq!(
+        err("[{run}] {message}"),
+        TemplateError::UnknownPlaceholder {
+            name: "run".into(),
+            at: 1
+        }
+    );
+    assert_eq!(
+        err("{}"),
+        TemplateError::UnknownPlaceholder {
+            name: "".into(),
+            at: 0
+        }
+    );
+    assert_eq!(
+        err("{level {message}"),
+        TemplateError::UnclosedBrace { at: 0 }
+    );
+    assert_eq!(err("{message"), TemplateError::UnclosedBrace { at: 0 });
+    assert_eq!(err("{level} }"), TemplateError::UnmatchedBrace { at: 8 });
+    assert_eq!(
+        err("{level}\n{message}"),
+        TemplateError::ControlCharacter { ch: '\n', at: 7 }
+    );
+    assert_eq!(
+        err("[{run}] {message}").to_string(),
+        "unknown placeholder {run} at byte 1 of the log template"
+    );
+    assert!(matches!(
+        logging::builder().with_format("{nope}").try_init(),
+        Err(logging::InitError::Template(
+            TemplateError::UnknownPlaceholder { .. }
+        ))
+    ));
+}
+
+#[test]
+fn forged_line_in_a_message_stays_one_line() {
+    let forged = "ok\n[2024-01-01T10:00:00.000000Z] [other_run] [deadbeef] INFO - forged";
+    let lines = capture(|| {
+        ctx().sync_scope(|| tracing::info!(target: "t", note = forged, "{forged}"));
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "[{TS}] [backtest_abc123] [89abcdef] INFO t - ok\\n[2024-01-01T10:00:00.000000Z] \
+             [other_run] [deadbeef] INFO - forged note=\"ok\\n[2024-01-01T10:00:00.000000Z] \
+             [other_run] [deadbeef] INFO - forged\""
+        )
+    );
+}
+
+#[test]
+fn control_characters_in_messages_and_fields_are_escaped() {
+    let lines = capture(|| {
+        tracing::info!(
+            target: "t",
+            v = %"a\rb\u{1b}[31mc\u{2028}d",
+            "tab\there\u{0}end\u{85}"
+        );
+    });
+    assert_eq!(
+        lines,
+        [format!(
+            "[{TS}] [-] [-] INFO t - tab\\there\\u{{0}}end\\u{{85}} v=a\\rb\\u{{1b}}[31mc\\u{{2028}}d"
+        )]
+    );
+}
+
+// === JSON lines ===
+
+#[test]
+fn json_line_carries_the_stamp_as_top_level_keys() {
+    let lines = capture_with(
+        |b| b.json(),
+        || {
+            ctx().sync_scope(
+                || tracing::info!(target: "engine", qty = 10, px = 1.5, ok = true, "filled"),
+            )
+        },
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            r#"{{"timestamp":"{TS}","level":"INFO","run_id":"backtest_abc123","trace_id":"89abcdef","span_id":"00000000000000aa","target":"engine","message":"filled","qty":10,"px":1.5,"ok":true}}"#
+        )]
+    );
+}
+
+#[test]
+fn json_outside_a_context_has_no_ids() {
+    let lines = capture_with(|b| b.json(), || tracing::info!(target: "t", "bare"));
+    assert_eq!(
+        lines,
+        [format!(
+            r#"{{"timestamp":"{TS}","level":"INFO","target":"t","message":"bare"}}"#
+        )]
+    );
+}
+
+#[test]
+fn json_is_valid_whatever_the_message_and_fields_hold() {
+    let nasty = "quote\" backslash\\ newline\n nul\u{0} brace} [x] \u{1b}[0m";
+    let lines = capture_with(
+        |b| b.json(),
+        || {
+            ctx().sync_scope(|| {
+                tracing::error!(
+                    target: "t",
+                    run_id = "forged_run",
+                    dbg = ?nasty,
+                    nan = f64::NAN,
+                    "{nasty}"
+                )
+            })
+        },
+    );
+    assert_eq!(lines.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["message"], nasty);
+    assert_eq!(v["run_id"], "backtest_abc123");
+    assert_eq!(v["fields.run_id"], "forged_run");
+    assert_eq!(v["dbg"], format!("{nasty:?}"));
+    assert!(v["nan"].is_null());
+}
+
+// === composable pieces ===
+
+#[test]
+fn format_events_compose_with_a_users_subscriber() {
+    let text = Buffer::default();
+    let json = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(TraceContextLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(TextFormat::from_template("[{run_id}] {message}").unwrap())
+                .with_writer(text.clone()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonFormat::new().with_clock(clock()))
+                .with_writer(json.clone()),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        ctx().sync_scope(|| tracing::info!(target: "t", "hi"));
+    });
+    assert_eq!(text.lines(), ["[backtest_abc123] hi"]);
+    let v: serde_json::Value = serde_json::from_str(&json.lines()[0]).unwrap();
+    assert_eq!(v["run_id"], "backtest_abc123");
+}
+
+#[test]
+fn span_remembers_its_context_on_a_thread_without_a_scope() {
+    let lines = template("[{run_id}] [{trace_id}] {message}", || {
+        let span = ctx().sync_scope(|| tracing::info_span!("work"));
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        // A plain thread: its task-local slot is empty; only the span knows the run.
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                assert!(tracectx::current().is_none());
+                span.in_scope(|| {
+                    let _inner = tracing::debug_span!("nested").entered();
+                    tracing::info!("in the span");
+                });
+                tracing::info!("outside the span");
+            })
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(
+        lines,
+        [
+            "[backtest_abc123] [89abcdef] in the span",
+            "[-] [-] outside the span"
+        ]
+    );
+}
+
+#[test]
+fn the_slot_wins_over_the_span() {
+    let lines = template("[{run_id}] {message}", || {
+        let span = ctx().sync_scope(|| tracing::info_span!("work"));
+        let other = TraceContext::new("other_run").unwrap();
+        other.sync_scope(|| span.in_scope(|| tracing::info!("here")));
+    });
+    assert_eq!(lines, ["[other_run] here"]);
+}
+
+#[test]
+fn spans_created_outside_a_scope_remember_nothing() {
+    let lines = template("[{run_id}] {message}", || {
+        let span = tracing::info_span!("bare");
+        span.in_scope(|| tracing::info!("x"));
+    });
+    assert_eq!(lines, ["[-] x"]);
+}
+
+// === writers ===
+
+#[test]
+fn file_writer_appends_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    for _ in 0..2 {
+        let subscriber = logging::builder()
+            .with_writer(logging::file_writer(&path).unwrap())
+            .with_clock(clock())
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            ctx().sync_scope(|| tracing::info!(target: "t", "line"))
+        });
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = format!("[{TS}] [backtest_abc123] [89abcdef] INFO t - line\n");
+    assert_eq!(text, line.repeat(2));
+}
+
+#[test]
+fn non_blocking_rolling_file_keeps_every_line_after_the_guard_drops() {
+    const N: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) =
+        logging::rolling_file(dir.path(), "app.log", logging::Rotation::NEVER).unwrap();
+    let subscriber = logging::builder().with_writer(writer).build().unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        ctx().sync_scope(|| {
+            for i in 0..N {
+                tracing::info!(i, "line");
+            }
+        })
+    });
+    drop(guard);
+    let text = std::fs::read_to_string(dir.path().join("app.log")).unwrap();
+    assert_eq!(text.lines().count(), N);
+    assert!(text.lines().all(|l| l.contains("[backtest_abc123]")));
+    assert!(text.ends_with(&format!("line i={}\n", N - 1)));
+}
+
+// === every task, blocking thread and thread, under a global subscriber ===
+
+/// The global subscriber of this test binary: one text and one JSON layer, each to a buffer.
+/// Only `stamps_match_expected_run_across_1000_tasks` logs outside `with_default`.
+fn global_buffers() -> &'static (Buffer, Buffer) {
+    static BUFFERS: OnceLock<(Buffer, Buffer)> = OnceLock::new();
+    BUFFERS.get_or_init(|| {
+        let text = Buffer::default();
+        let json = Buffer::default();
+        tracing_subscriber::registry()
+            .with(TraceContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(TextFormat::new())
+                    .with_writer(text.clone()),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(JsonFormat::new())
+                    .with_writer(json.clone()),
+            )
+            .try_init()
+            .unwrap();
+        (text, json)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stamps_match_expected_run_across_1000_tasks() {
+    let (text, json) = global_buffers();
+    let mut handles = Vec::new();
+    for i in 0..1000 {
+        let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+        let handle = tokio::spawn(
+            async move {
+                let expected = format!("run_{i}");
+                tracing::info!(target: "stamp", expected = %expected, via = "task", "start");
+                tokio::task::yield_now().await;
+                let e = expected.clone();
+                tracectx::spawn_traced(async move {
+                    tokio::time::sleep(std::time::Duration::from_micros(50)).await;
+                    tracing::info!(target: "stamp", expected = %e, via = "spawn_traced", "child");
+                })
+                .await
+                .unwrap();
+                let e = expected.clone();
+                tracectx::spawn_blocking_traced(move || {
+                    tracing::info!(target: "stamp", expected = %e, via = "blocking", "blocking")
+                })
+                .await
+                .unwrap();
+                if i % 10 == 0 {
+                    let e = expected.clone();
+                    tracectx::thread::spawn(move || {
+                        tracing::info!(target: "stamp", expected = %e, via = "thread", "thread")
+                    })
+                    .join()
+                    .unwrap();
+                }
+            }
+            .in_trace_context(ctx),
+        );
+        handles.push(handle);
+    }
+    tracing::info!(target: "stamp", expected = %"-", via = "none", "outside");
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    let text_lines: Vec<String> = text
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("] INFO stamp - "))
+        .collect();
+    assert_eq!(text_lines.len(), 1000 * 3 + 100 + 1);
+    for line in &text_lines {
+        let run = line.split("] [").nth(1).unwrap();
+        let expected = line
+            .split(" expected=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        assert_eq!(run, expected, "{line}");
+        if run == "-" {
+            assert!(line.contains("] [-] [-] INFO"), "{line}");
+        }
+    }
+    let mut seen = 0;
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["target"] != "stamp" {
+            continue;
+        }
+        seen += 1;
+        match v["expected"].as_str().unwrap() {
+            "-" => assert!(v.get("run_id").is_none() && v.get("trace_id").is_none()),
+            expected => {
+                assert_eq!(v["run_id"], expected, "{line}");
+                assert_eq!(v["trace_id"].as_str().unwrap().len(), 8);
+            }
+        }
+    }
+    assert_eq!(seen, 1000 * 3 + 100 + 1);
+}
