@@ -43,6 +43,14 @@
 //! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
 //! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
 //! panics.
+//!
+//! # Logs
+//!
+//! With the `logging` feature (on by default), `logging::configure_logging()` stamps every
+//! `tracing` event with its run:
+//! `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`, and
+//! `tracectx logs <run_id> app.log` (feature `cli`) reads one run's lines back. See the
+//! `logging` module.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(
