@@ -53,6 +53,14 @@
 //! [`error`]. A [`ReproContext`] records a run's seed, configuration and environment, gives
 //! it a generator whose sequence never changes for a seed, and saves it as JSON; see
 //! [`repro`].
+//!
+//! # Logs
+//!
+//! With the `logging` feature (on by default), `logging::configure_logging()` stamps every
+//! `tracing` event with its run:
+//! `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`, and
+//! `tracectx logs <run_id> app.log` (feature `cli`) reads one run's lines back. See the
+//! `logging` module.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(

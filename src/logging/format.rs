@@ -136,26 +136,49 @@ impl Clock for Arc<dyn Clock> {
 // === timestamps ===
 
 /// Writes `at` as RFC 3339 UTC with microseconds: `2024-01-01T10:00:00.000000Z`.
+fn write_rfc3339(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
+    w.write_str(Rfc3339Buf::new(at).as_str())
+}
+
+/// A timestamp rendered on the stack, digit by digit.
 ///
 /// Hand-written (days to civil date, after Howard Hinnant's public-domain algorithm) so the
-/// hot path neither allocates nor pulls a date crate.
-fn write_rfc3339(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
-    let micros: i128 = match at.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_micros() as i128,
-        Err(e) => -(e.duration().as_micros() as i128),
-    };
-    let secs = micros.div_euclid(1_000_000) as i64;
-    let frac = micros.rem_euclid(1_000_000) as u32;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    write!(
-        w,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
+/// hot path neither allocates, nor pulls a date crate, nor goes through `fmt` argument
+/// machinery once per field; years outside 0..=9999 are clamped to that range.
+struct Rfc3339Buf([u8; 27]);
+
+impl Rfc3339Buf {
+    fn new(at: SystemTime) -> Self {
+        let micros: i128 = match at.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_micros() as i128,
+            Err(e) => -(e.duration().as_micros() as i128),
+        };
+        let secs = micros.div_euclid(1_000_000) as i64;
+        let frac = micros.rem_euclid(1_000_000) as u32;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y.clamp(0, 9999) as u32);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, sod / 3600);
+        put(14, 2, sod / 60 % 60);
+        put(17, 2, sod % 60);
+        put(20, 6, frac);
+        Self(b)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation were written.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000Z")
+    }
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -816,7 +839,7 @@ impl<C: Clock> JsonFormat<C> {
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut ser = serde_json::Serializer::new(buf);
         let mut map = ser.serialize_map(None)?;
-        map.serialize_entry("timestamp", &Display(Rfc3339(self.clock.now())))?;
+        map.serialize_entry("timestamp", Rfc3339Buf::new(self.clock.now()).as_str())?;
         map.serialize_entry("level", level_str(meta.level()))?;
         if let Some(s) = stamp {
             map.serialize_entry("run_id", s.run_id())?;
@@ -905,14 +928,6 @@ struct DebugStr<'a>(&'a dyn fmt::Debug);
 impl serde::Serialize for DebugStr<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&format_args!("{:?}", self.0))
-    }
-}
-
-struct Rfc3339(SystemTime);
-
-impl fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_rfc3339(f, self.0)
     }
 }
 

@@ -99,7 +99,8 @@ pub struct LineStamp<'a> {
     pub timestamp: Option<Cow<'a, str>>,
     /// The run id; `None` for a line written outside any context.
     pub run_id: Option<Cow<'a, str>>,
-    /// The short trace id; `None` outside any context.
+    /// The short trace id (8 hex; a full 32-hex id in a JSON line is shortened to its
+    /// right-most 8); `None` outside any context.
     pub trace_id: Option<Cow<'a, str>>,
     /// The level, when it is one of tracing's five.
     pub level: Option<Level>,
@@ -200,8 +201,21 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
         level: stamp.level.as_deref().and_then(parse_level),
         timestamp: stamp.timestamp,
         run_id: stamp.run_id.filter(|r| r != "-"),
-        trace_id: stamp.trace_id.filter(|t| t != "-"),
+        trace_id: stamp.trace_id.filter(|t| t != "-").map(short_trace),
     })
+}
+
+/// A full 32-hex trace id (as other JSON writers may log it) becomes its short form, the
+/// right-most 8 characters, as tracectx shows it everywhere.
+fn short_trace(id: Cow<'_, str>) -> Cow<'_, str> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        match id {
+            Cow::Borrowed(s) => Cow::Borrowed(&s[24..]),
+            Cow::Owned(s) => Cow::Owned(s[24..].to_ascii_lowercase()),
+        }
+    } else {
+        id
+    }
 }
 
 fn parse_level(s: &str) -> Option<Level> {
@@ -660,5 +674,11 @@ mod tests {
         assert!(!Query::new("backtest_ab1").unwrap().matches(nested));
         let top = br#"{"run_id":"backtest_ab1","level":"info"}"#;
         assert!(Query::new("backtest_ab1").unwrap().matches(top));
+        let full = br#"{"run_id":"backtest_ab1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#;
+        let q = Query::new("backtest_ab1")
+            .unwrap()
+            .trace_id("0e0e4736")
+            .unwrap();
+        assert!(q.matches(full));
     }
 }
