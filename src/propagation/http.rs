@@ -261,7 +261,7 @@ where
 /// use tracectx::prelude::*;
 /// use tracectx::propagation::RequestBuilderExt as _;
 ///
-/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[allow(dead_code)] async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// let ctx = TraceContext::generate("backtest");
 /// async {
 ///     reqwest::Client::new()
