@@ -1,0 +1,45 @@
+//! The W3C parsers on arbitrary input: no panic, and what parses round-trips and can never
+//! carry a run id that would break a log line.
+#![no_main]
+
+use std::collections::HashMap;
+
+use libfuzzer_sys::fuzz_target;
+use tracectx::propagation::{self, Baggage, TraceParent, TraceState};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\n');
+    let (tp, ts, bg) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+
+    if let Ok(parsed) = TraceParent::parse(tp) {
+        let again = TraceParent::parse(&parsed.to_string()).expect("a formatted traceparent parses");
+        assert_eq!(again.trace_id(), parsed.trace_id());
+        assert_eq!(again.parent_id(), parsed.parent_id());
+    }
+    if let Ok(state) = TraceState::parse([ts]) {
+        let again = TraceState::parse([state.as_str()]).expect("a kept tracestate parses");
+        assert_eq!(again, state);
+    }
+    let baggage = Baggage::parse([bg]);
+    let again = Baggage::parse([baggage.to_string().as_str()]);
+    assert_eq!(again, baggage, "baggage encoding round-trips");
+
+    let mut headers = HashMap::new();
+    headers.insert("traceparent".to_string(), tp.to_string());
+    headers.insert("tracestate".to_string(), ts.to_string());
+    headers.insert("baggage".to_string(), bg.to_string());
+    if let Some(ctx) = propagation::extract(&headers) {
+        let run: &str = ctx.run_id();
+        assert!(run.bytes().all(|b| b.is_ascii_graphic() && !b"[]\"'\\".contains(&b)));
+        let mut out = HashMap::new();
+        propagation::inject(&ctx, &mut out);
+        let back = propagation::extract(&out).expect("injected headers extract");
+        assert_eq!(back.run_id(), ctx.run_id());
+        assert_eq!(back.trace_id(), ctx.trace_id());
+    }
+});
