@@ -119,32 +119,27 @@ impl fmt::Display for Baggage {
 /// The decoded value of `key` in the `baggage` headers `values`, by the same rules as
 /// [`Baggage::parse`] (the last valid member with that key wins), allocating only when the
 /// value is percent-encoded.
-pub(crate) fn find<'a, I>(values: impl Fn() -> I, key: &str) -> Option<Cow<'a, str>>
-where
-    I: Iterator<Item = &'a str>,
-{
-    let (mut bytes, mut headers) = (0, 0);
-    for v in values() {
-        bytes += v.len();
-        headers += 1;
-    }
-    if bytes + headers > MAX_BYTES + 1 {
-        return None;
-    }
+pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Option<Cow<'a, str>> {
+    let (mut bytes, mut count) = (0, 0);
     let mut found = None;
-    let mut count = 0;
-    for member in values().flat_map(|v| v.split(',')) {
-        if member.trim_matches([' ', '\t']).is_empty() {
-            continue;
-        }
-        count += 1;
-        if count > MAX_MEMBERS {
+    for value in values {
+        bytes += value.len() + 1;
+        if bytes > MAX_BYTES + 1 {
             return None;
         }
-        if let Some((k, v)) = split_member(member) {
-            if k == key {
-                if let Some(v) = decode(v) {
-                    found = Some(v);
+        for member in value.split(',') {
+            if member.trim_matches([' ', '\t']).is_empty() {
+                continue;
+            }
+            count += 1;
+            if count > MAX_MEMBERS {
+                return None;
+            }
+            if let Some((k, v)) = split_member(member) {
+                if k == key {
+                    if let Some(v) = decode(v) {
+                        found = Some(v);
+                    }
                 }
             }
         }

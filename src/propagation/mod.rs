@@ -147,7 +147,7 @@ pub fn extract(carrier: &impl Extractor) -> Option<TraceContext> {
     }
     let parent = TraceParent::parse(first).ok()?;
     let state = TraceState::parse(carrier.get_all(TRACESTATE)).ok();
-    let run_id = baggage::find(|| carrier.get_all(BAGGAGE), RUN_ID_KEY)
+    let run_id = baggage::find(carrier.get_all(BAGGAGE), RUN_ID_KEY)
         .and_then(|r| RunId::new(&r).ok())
         .or_else(|| RunId::new(&format!("{DERIVED_RUN_ID_PREFIX}_{:x}", parent.trace_id())).ok())?;
     let flags = TraceFlags::from_u8(parent.flags().to_u8() & 0x03);

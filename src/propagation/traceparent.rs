@@ -141,16 +141,38 @@ impl TraceParent {
     }
 }
 
+/// The value of each lowercase hex digit; `0xff` for every other byte.
+const HEX: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// `len` lowercase hex digits of `s` from `at`.
 fn hex_field(s: &[u8], at: usize, len: usize) -> Result<u128, TraceParentError> {
+    let digits = &s[at..at + len];
     let mut v: u128 = 0;
-    for (i, &b) in s[at..at + len].iter().enumerate() {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return Err(TraceParentError::NotHex { at: at + i }),
-        };
-        v = (v << 4) | u128::from(d);
+    let mut bad = 0u8;
+    for &b in digits {
+        let d = HEX[usize::from(b)];
+        bad |= d;
+        v = (v << 4) | u128::from(d & 0x0f);
+    }
+    if bad & 0xf0 != 0 {
+        let i = digits
+            .iter()
+            .position(|&b| HEX[usize::from(b)] == 0xff)
+            .unwrap_or(0);
+        return Err(TraceParentError::NotHex { at: at + i });
     }
     Ok(v)
 }

@@ -132,10 +132,11 @@ fn members<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'
 
 /// Checks every rule without allocating; returns whether the values were one canonical list
 /// (no empty members, no spaces around members).
-fn validate<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Result<bool, TraceStateError> {
+fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStateError> {
+    let mut keys: [&str; MAX_MEMBERS] = [""; MAX_MEMBERS];
     let mut count = 0;
     let mut canonical = true;
-    for raw in values.clone().flat_map(|value| value.split(',')) {
+    for raw in values.flat_map(|value| value.split(',')) {
         let member = raw.trim_matches([' ', '\t']);
         canonical &= !member.is_empty() && member.len() == raw.len();
         if member.is_empty() {
@@ -145,20 +146,17 @@ fn validate<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Result<bool, T
             return Err(TraceStateError::TooManyMembers);
         }
         let index = count;
-        count += 1;
         let (key, val) = member
             .split_once('=')
             .ok_or(TraceStateError::Member { index })?;
         if !valid_key(key) || !valid_value(val) {
             return Err(TraceStateError::Member { index });
         }
-        let earlier = members(values.clone()).take(index);
-        if earlier
-            .filter_map(|m| m.split_once('='))
-            .any(|(k, _)| k == key)
-        {
+        if keys[..count].contains(&key) {
             return Err(TraceStateError::DuplicateKey(key.to_owned()));
         }
+        keys[count] = key;
+        count += 1;
     }
     Ok(canonical)
 }
