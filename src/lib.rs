@@ -53,6 +53,9 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "backtest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backtest")))]
+pub mod backtest;
 mod context;
 mod future;
 mod scope;
