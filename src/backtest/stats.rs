@@ -198,28 +198,20 @@ impl Stats {
         let round = |d: i64| ceil_to(d, period.map_or(1, resolution));
 
         // Drawdowns.
-        let mut dd = Vec::with_capacity(n);
-        let mut peak = f64::NEG_INFINITY;
-        for &e in equity {
-            peak = peak.max(e);
-            dd.push(1.0 - e / peak);
-        }
-        let mdd = dd.iter().copied().fold(f64::NAN, f64::max);
-        let mdd = if mdd.is_nan() { 0.0 } else { mdd };
-        let (dd_durations, dd_peaks) = drawdown_periods(&dd, t);
-        let (max_dd_dur, avg_dd_dur, avg_dd) = if dd_durations.is_empty() {
+        let dd = Drawdowns::new(equity, t);
+        let mdd = dd.max;
+        let (max_dd_dur, avg_dd_dur, avg_dd) = if dd.durations.is_empty() {
             // The reference falls back to the non-zero drawdowns themselves here.
-            let nonzero = dd.iter().filter(|&&x| x != 0.0).count();
             (
                 None,
                 None,
-                defined(-(pairwise_sum(&dd) / nonzero as f64) * 100.0),
+                defined(-(dd.nonzero_sum / dd.nonzero as f64) * 100.0),
             )
         } else {
             (
-                dd_durations.iter().max().map(|&d| secs(round(d))),
-                Some(secs(round(mean_duration(&dd_durations)))),
-                defined(-(pairwise_sum(&dd_peaks) / dd_durations.len() as f64) * 100.0),
+                dd.durations.iter().max().map(|&d| secs(round(d))),
+                Some(secs(round(mean_duration(&dd.durations)))),
+                defined(-mean(&dd.peaks) * 100.0),
             )
         };
 
@@ -279,8 +271,9 @@ impl Stats {
         } else {
             f64::NAN
         };
-        let downside: Vec<f64> = day_returns.iter().map(|&r| r.min(0.0).powi(2)).collect();
-        let sortino = annualized / (mean(&downside).sqrt() * annual.sqrt());
+        let downside = pairwise_by(0, day_returns.len(), &|i| day_returns[i].min(0.0).powi(2))
+            / day_returns.len() as f64;
+        let sortino = annualized / (downside.sqrt() * annual.sqrt());
         let calmar = if mdd != 0.0 {
             annualized / mdd
         } else {
@@ -362,29 +355,32 @@ impl Stats {
 /// numpy's pairwise summation (`np.sum` of a contiguous float64 array), so that sums match
 /// the reference to the bit.
 pub(crate) fn pairwise_sum(a: &[f64]) -> f64 {
-    let n = a.len();
+    pairwise_by(0, a.len(), &|i| a[i])
+}
+
+/// [`pairwise_sum`] of `f(start), ..., f(start + n - 1)` without storing the values.
+fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
     if n < 8 {
-        a.iter().fold(0.0, |acc, &x| acc + x)
+        (start..start + n).fold(0.0, |acc, i| acc + f(i))
     } else if n <= 128 {
-        let mut r = [0.0; 8];
-        r.copy_from_slice(&a[..8]);
+        let mut r: [f64; 8] = std::array::from_fn(|j| f(start + j));
         let full = n - n % 8;
         let mut i = 8;
         while i < full {
             for (j, rj) in r.iter_mut().enumerate() {
-                *rj += a[i + j];
+                *rj += f(start + i + j);
             }
             i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &a[full..] {
-            res += x;
+        for i in full..n {
+            res += f(start + i);
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+        pairwise_by(start, n2, f) + pairwise_by(start + n2, n - n2, f)
     }
 }
 
@@ -399,8 +395,7 @@ fn variance(a: &[f64]) -> f64 {
         return f64::NAN;
     }
     let avg = mean(a);
-    let sq: Vec<f64> = a.iter().map(|&x| (avg - x) * (avg - x)).collect();
-    pairwise_sum(&sq) / (a.len() - 1) as f64
+    pairwise_by(0, a.len(), &|i| (avg - a[i]) * (avg - a[i])) / (a.len() - 1) as f64
 }
 
 /// Geometric mean return: 0 if any `1 + r <= 0`, NaN for no values.
@@ -408,8 +403,8 @@ fn geometric_mean(returns: &[f64]) -> f64 {
     if returns.iter().any(|&r| r + 1.0 <= 0.0) {
         return 0.0;
     }
-    let logs: Vec<f64> = returns.iter().map(|&r| (r + 1.0).ln()).collect();
-    (pairwise_sum(&logs) / returns.len() as f64).exp() - 1.0
+    let logs = pairwise_by(0, returns.len(), &|i| (returns[i] + 1.0).ln());
+    (logs / returns.len() as f64).exp() - 1.0
 }
 
 /// Beta of equity log returns on the asset's close log returns (sample covariance over the
@@ -421,12 +416,11 @@ fn beta(equity: &[f64], close: &[f64]) -> f64 {
     let x: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
     let y: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
     let (mx, my) = (mean(&x), mean(&y));
-    let xc: Vec<f64> = x.iter().map(|v| v - mx).collect();
-    let yc: Vec<f64> = y.iter().map(|v| v - my).collect();
-    let xy: Vec<f64> = xc.iter().zip(&yc).map(|(a, b)| a * b).collect();
-    let yy: Vec<f64> = yc.iter().map(|b| b * b).collect();
-    let f = 1.0 / (x.len() - 1) as f64;
-    (pairwise_sum(&xy) * f) / (pairwise_sum(&yy) * f)
+    let m = x.len();
+    let f = 1.0 / (m - 1) as f64;
+    let xy = pairwise_by(0, m, &|i| (x[i] - mx) * (y[i] - my));
+    let yy = pairwise_by(0, m, &|i| (y[i] - my) * (y[i] - my));
+    (xy * f) / (yy * f)
 }
 
 /// The data's period: the median of the differences of the last 100 times, in
@@ -480,30 +474,56 @@ fn mean_duration(d: &[i64]) -> i64 {
     (sum / d.len().max(1) as i128) as i64
 }
 
-/// Drawdown periods: between consecutive bars where the drawdown is exactly zero (and the
-/// last bar) with at least one bar in between. Returns their durations, and their deepest
-/// points laid out one per bar (zero where no period ends), as pandas sums them for the mean.
-fn drawdown_periods(dd: &[f64], t: &[i64]) -> (Vec<i64>, Vec<f64>) {
-    let n = dd.len();
-    let mut durations = Vec::new();
-    let mut peaks = vec![0.0; n];
-    let mut prev: Option<usize> = None;
-    let zeros = dd
-        .iter()
-        .enumerate()
-        .filter(|&(i, &x)| x == 0.0 && i != n - 1)
-        .map(|(i, _)| i)
-        .chain(std::iter::once(n - 1));
-    for q in zeros {
-        if let Some(p) = prev {
-            if q > p + 1 {
-                durations.push(t[q] - t[p]);
-                peaks[q] = dd[p..=q].iter().copied().fold(f64::NAN, f64::max);
+/// Drawdowns `dd_i = 1 - E_i / max_{j<=i} E_j` in one pass, and their periods: between
+/// consecutive bars where the drawdown is exactly zero (and the last bar) with at least one
+/// bar in between.
+struct Drawdowns {
+    /// The largest drawdown (0 when there is none).
+    max: f64,
+    /// Each period's duration, in microseconds.
+    durations: Vec<i64>,
+    /// Each period's deepest drawdown.
+    peaks: Vec<f64>,
+    /// Sum and count of the non-zero drawdowns, for the case of no period.
+    nonzero_sum: f64,
+    nonzero: usize,
+}
+
+impl Drawdowns {
+    fn new(equity: &[f64], t: &[i64]) -> Self {
+        let n = equity.len();
+        let mut out = Drawdowns {
+            max: 0.0,
+            durations: Vec::new(),
+            peaks: Vec::new(),
+            nonzero_sum: 0.0,
+            nonzero: 0,
+        };
+        let mut high = f64::NEG_INFINITY;
+        let mut last_zero: Option<usize> = None;
+        let mut deepest = 0.0_f64; // since the last zero, inclusive
+        for (q, &e) in equity.iter().enumerate() {
+            high = high.max(e);
+            let d = 1.0 - e / high;
+            out.max = out.max.max(d);
+            deepest = deepest.max(d);
+            if d != 0.0 {
+                out.nonzero_sum += d;
+                out.nonzero += 1;
+            }
+            if d == 0.0 || q == n - 1 {
+                if let Some(p) = last_zero {
+                    if q > p + 1 {
+                        out.durations.push(t[q] - t[p]);
+                        out.peaks.push(deepest);
+                    }
+                }
+                last_zero = Some(q);
+                deepest = d;
             }
         }
-        prev = Some(q);
+        out
     }
-    (durations, peaks)
 }
 
 /// Returns between the last equity of consecutive calendar periods that have bars: days, or
