@@ -7,12 +7,15 @@
 //!     [--spread 0.0002] [--slippage 0.0005] [--fractional-units] [--close-at-end]
 //! ```
 //!
-//! The output is `{"stats": {...}, "trades": [...], "open_trades": [...]}` with undefined
-//! statistics as `null`; `scripts/crosscheck.sh` compares it with backtesting.py.
+//! The output is `{"stats": {...}, "trades": [...], "open_trades": [...], "metadata": {...}}`
+//! with undefined statistics as `null`; `scripts/crosscheck.sh` compares it with
+//! backtesting.py. The session runs under its own trace context (`backtest_<suffix>`), whose
+//! ids are in the metadata.
 
 use std::process::ExitCode;
 
-use tracectx::backtest::{builtin, simulate, BacktestSettings, Bars, Params, Report, Stats};
+use tracectx::backtest::{builtin, BacktestEngine, BacktestSettings, Bars, Named, Params};
+use tracectx::TraceContext;
 
 fn usage() -> &'static str {
     "usage: backtest_json --data FILE [--strategy sma-cross] [--param NAME=VALUE]... \
@@ -58,10 +61,11 @@ fn run() -> Result<String, Box<dyn std::error::Error>> {
     let data = data.ok_or_else(|| format!("--data is required\n{}", usage()))?;
     let signal_fn = builtin(&strategy).ok_or_else(|| format!("unknown strategy {strategy:?}"))?;
     let bars = Bars::from_csv_path(&data)?;
-    let signals = signal_fn(&bars, &params)?;
-    let run = simulate(&bars, &signals, &settings)?;
-    let stats = Stats::compute(&bars, &run.equity, &run.trades, signals.warmup())?;
-    Ok(Report::new(&stats, &run.trades, &run.open_trades).to_json())
+    let engine = BacktestEngine::new(settings);
+    let strategy = Named::new(strategy, signal_fn);
+    let ctx = TraceContext::generate("backtest");
+    let result = ctx.sync_scope(|| engine.run(&bars, &strategy, &params))?;
+    Ok(result.to_json())
 }
 
 fn main() -> ExitCode {

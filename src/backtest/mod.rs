@@ -11,6 +11,9 @@
 //!   commission on both sides, exclusive orders) with [`BacktestSettings`].
 //! - [`stats`]: [`Stats::compute`], every figure of the reference's summary.
 //! - [`result`]: [`Trade`], [`OpenTrade`] and the JSON [`Report`].
+//! - [`engine`]: [`BacktestEngine::run`], one session from bars, a [`Strategy`] and
+//!   parameters to a [`BacktestResult`] with statistics, trades, equity and [`RunMetadata`]
+//!   (run id, trace and span ids from the current trace context, data fingerprint, timing).
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
@@ -18,6 +21,24 @@
 //! checks it on the reference's own data).
 //!
 //! # Examples
+//!
+//! One session inside a trace context; the result knows its run:
+//!
+//! ```
+//! use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+//! use tracectx::TraceContext;
+//!
+//! let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+//! let bars = Bars::synthetic(2_000, 42);
+//! let params = Params::new().with("fast", 10).with("slow", 20);
+//! let ctx = TraceContext::generate("backtest");
+//! let result = ctx.sync_scope(|| engine.run(&bars, &Named::new("sma-cross", sma_cross), &params))?;
+//! assert_eq!(result.metadata.run_id.as_deref(), Some(ctx.run_id().as_str()));
+//! println!("{}", result.to_json());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The pieces one by one:
 //!
 //! ```
 //! use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Report, Stats};
@@ -33,6 +54,7 @@
 //! ```
 
 pub mod data;
+pub mod engine;
 pub mod execution;
 pub mod result;
 pub mod stats;
@@ -40,6 +62,9 @@ pub mod strategy;
 mod time;
 
 pub use data::{Bar, Bars, DataError, DataErrorKind};
+pub use engine::{
+    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata, Strategy,
+};
 pub use execution::{
     floor_div, simulate, BacktestSettings, SettingsError, Simulation, SimulationError,
 };
