@@ -136,13 +136,14 @@ def rel_diff(a, b):
     return abs(a - b) / max(abs(a), abs(b))
 
 
-def reference(data, cash, long_only):
-    bt = Backtest(data, SmaCross, cash=cash, commission=0.002, exclusive_orders=True)
+def reference(data, cash, long_only, spread=0.0):
+    bt = Backtest(data, SmaCross, cash=cash, commission=0.002, spread=spread,
+                  exclusive_orders=True)
     stats = bt.run(n1=10, n2=20, long_only=long_only)
     return stats
 
 
-def ours(cargo, csv_path, cash, long_only):
+def ours(cargo, csv_path, cash, long_only, spread=0.0):
     cmd = cargo + [
         "--data", csv_path,
         "--strategy", "sma-cross",
@@ -153,6 +154,8 @@ def ours(cargo, csv_path, cash, long_only):
     ]
     if long_only:
         cmd.append("--long-only")
+    if spread:
+        cmd += ["--spread", repr(spread)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -212,35 +215,42 @@ def main():
     parser.add_argument("--work", required=True, help="directory for the exported CSV files")
     parser.add_argument("--cargo", default="cargo", help="the cargo command")
     parser.add_argument("--extra", action="store_true",
-                        help="also check BTCUSD monthly data (month bins, 12 periods a year)")
+                        help="also check BTCUSD monthly data (month bins, 12 periods a year) "
+                             "and the opt-in spread on EURUSD")
     args = parser.parse_args()
 
     datasets = {"GOOG": (GOOG, 10_000), "EURUSD": (EURUSD, 100_000)}
+    cases = [(name, long_only, 0.0) for name in datasets for long_only in (False, True)]
     if args.extra:
         datasets["BTCUSD"] = (BTCUSD, 1_000_000)
+        cases += [("BTCUSD", False, 0.0), ("BTCUSD", True, 0.0), ("EURUSD", False, 0.0002)]
     cargo = [args.cargo, "run", "--quiet", "--release", "--example", "backtest_json", "--"]
 
+    for name, (data, _) in datasets.items():
+        data.to_csv(os.path.join(args.work, f"{name}.csv"), index_label="Date")
+
     passed = failed = 0
-    for name, (data, cash) in datasets.items():
+    for name, long_only, spread in cases:
+        data, cash = datasets[name]
         path = os.path.join(args.work, f"{name}.csv")
-        data.to_csv(path, index_label="Date")
-        for long_only in (False, True):
-            label = f"{name} {'long-only' if long_only else 'long-short'} cash={cash}"
-            try:
-                ref = reference(data, cash, long_only)
-                got = ours(cargo, path, cash, long_only)
-                problems, worst = compare(ref, got)
-            except subprocess.CalledProcessError as e:
-                problems, worst = [f"backtest_json failed: {e.stderr.strip()}"], 0.0
-            if problems:
-                failed += 1
-                print(f"FAIL {label}")
-                for p in problems:
-                    print(f"     {p}")
-            else:
-                passed += 1
-                print(f"ok   {label}: {len(got['trades'])} identical trades, "
-                      f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})")
+        label = f"{name} {'long-only' if long_only else 'long-short'} cash={cash}"
+        if spread:
+            label += f" spread={spread}"
+        try:
+            ref = reference(data, cash, long_only, spread)
+            got = ours(cargo, path, cash, long_only, spread)
+            problems, worst = compare(ref, got)
+        except subprocess.CalledProcessError as e:
+            problems, worst = [f"backtest_json failed: {e.stderr.strip()}"], 0.0
+        if problems:
+            failed += 1
+            print(f"FAIL {label}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {label}: {len(got['trades'])} identical trades, "
+                  f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
