@@ -240,7 +240,7 @@ impl Stats {
 
         // Annualisation and calendar returns.
         let freq_days = period.map(|p| p.div_euclid(MICROS_PER_DAY));
-        let weekend_bars = t.iter().filter(|&&ts| weekday(day_of(ts)) >= 5).count();
+        let (weekend_bars, day_returns) = calendar(t, equity, freq_days.unwrap_or(1));
         let have_weekends = weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
         let annual: f64 = match freq_days {
             Some(7) => 52.0,
@@ -249,7 +249,6 @@ impl Stats {
             _ if have_weekends => 365.0,
             _ => 252.0,
         };
-        let day_returns = period_returns(t, equity, freq_days.unwrap_or(1));
         let g = geometric_mean(&day_returns);
         let annualized = (1.0 + g).powf(annual) - 1.0;
         let var_d = variance(&day_returns);
@@ -407,20 +406,42 @@ fn geometric_mean(returns: &[f64]) -> f64 {
     (logs / returns.len() as f64).exp() - 1.0
 }
 
-/// Beta of equity log returns on the asset's close log returns (sample covariance over the
-/// asset's sample variance, as `np.cov` computes them); NaN below three bars.
+/// Beta of equity log returns on the asset's close log returns: their sample covariance
+/// over the asset's sample variance; NaN below three bars.
+///
+/// One pass without temporary arrays: sums of the values shifted by the first ones (so no
+/// cancellation when the mean is large next to the spread), accumulated in blocks of 256 and
+/// then added up. That agrees with `np.cov` far inside `1e-12` relative; `np.cov`'s products
+/// go through BLAS and cannot be matched bit for bit anyway.
 fn beta(equity: &[f64], close: &[f64]) -> f64 {
     if equity.len() < 3 {
         return f64::NAN;
     }
-    let x: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let y: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let (mx, my) = (mean(&x), mean(&y));
-    let m = x.len();
-    let f = 1.0 / (m - 1) as f64;
-    let xy = pairwise_by(0, m, &|i| (x[i] - mx) * (y[i] - my));
-    let yy = pairwise_by(0, m, &|i| (y[i] - my) * (y[i] - my));
-    (xy * f) / (yy * f)
+    let m = equity.len() - 1;
+    let x = |i: usize| (equity[i + 1] / equity[i]).ln();
+    let y = |i: usize| (close[i + 1] / close[i]).ln();
+    let (kx, ky) = (x(0), y(0));
+    let mut total = [0.0_f64; 4];
+    let mut start = 0;
+    while start < m {
+        let end = (start + 256).min(m);
+        let mut block = [0.0_f64; 4];
+        for i in start..end {
+            let dx = x(i) - kx;
+            let dy = y(i) - ky;
+            block[0] += dx;
+            block[1] += dy;
+            block[2] += dx * dy;
+            block[3] += dy * dy;
+        }
+        for (t, b) in total.iter_mut().zip(block) {
+            *t += b;
+        }
+        start = end;
+    }
+    let [sx, sy, sxy, syy] = total;
+    let m = m as f64;
+    (sxy - sx * sy / m) / (syy - sy * sy / m)
 }
 
 /// The data's period: the median of the differences of the last 100 times, in
@@ -526,40 +547,58 @@ impl Drawdowns {
     }
 }
 
-/// Returns between the last equity of consecutive calendar periods that have bars: days, or
-/// weeks (Monday to Sunday), months or years when the data's period is 7, 31 or 365 days.
-/// Undefined ratios (0/0 after a ruin) are dropped, as pandas' `dropna` does.
-fn period_returns(t: &[i64], equity: &[f64], freq_days: i64) -> Vec<f64> {
-    let key = |ts: i64| -> i64 {
-        let day = day_of(ts);
-        match freq_days {
-            7 => day + 6 - weekday(day),
-            31 => {
-                let (y, m, _) = civil_from_days(day);
-                y * 12 + i64::from(m)
-            }
-            365 => civil_from_days(day).0,
-            _ => day,
-        }
-    };
-    let mut last_of_period: Vec<f64> = Vec::new();
-    let mut current: Option<i64> = None;
+/// One pass over the bars' calendar days (UTC): the number of bars on a Saturday or Sunday,
+/// and the returns between the last equity of consecutive calendar periods that have bars:
+/// days, or weeks (Monday to Sunday), months or years when the data's period is 7, 31 or 365
+/// days. Undefined ratios (0/0 after a ruin) are dropped, as pandas' `dropna` does.
+///
+/// Times increase, so the calendar is only consulted when a bar starts a new day.
+fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
+    let n = t.len();
+    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
+    let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
+    let mut weekend_bars = 0usize;
+    let (mut day, mut wd) = (day_of(t[0]), weekday(day_of(t[0])));
+    let mut day_end = i64::MIN;
+    let mut key = None;
     for (&ts, &e) in t.iter().zip(equity) {
-        let k = key(ts);
-        if current == Some(k) {
-            if let Some(last) = last_of_period.last_mut() {
-                *last = e;
+        if ts >= day_end {
+            if day_end != i64::MIN && ts - day_end < MICROS_PER_DAY {
+                // The next calendar day: no division needed.
+                day += 1;
+                wd = if wd == 6 { 0 } else { wd + 1 };
+            } else {
+                day = day_of(ts);
+                wd = weekday(day);
             }
-        } else {
-            last_of_period.push(e);
-            current = Some(k);
+            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+            let k = match freq_days {
+                7 => day + 6 - wd,
+                31 => {
+                    let (y, m, _) = civil_from_days(day);
+                    y * 12 + i64::from(m)
+                }
+                365 => civil_from_days(day).0,
+                _ => day,
+            };
+            if key != Some(k) {
+                key = Some(k);
+                last_of_period.push(e);
+            }
+        }
+        weekend_bars += usize::from(wd >= 5);
+        if let Some(last) = last_of_period.last_mut() {
+            *last = e;
         }
     }
-    last_of_period
-        .windows(2)
-        .map(|w| w[1] / w[0] - 1.0)
-        .filter(|r| !r.is_nan())
-        .collect()
+    let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
+    for w in last_of_period.windows(2) {
+        let r = w[1] / w[0] - 1.0;
+        if !r.is_nan() {
+            returns.push(r);
+        }
+    }
+    (weekend_bars, returns)
 }
 
 #[cfg(test)]

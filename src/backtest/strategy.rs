@@ -687,55 +687,86 @@ impl StrategyError {
 /// assert_eq!(sma(&[0.7, 0.1, 0.1, 0.1], 3)[3], 0.1);
 /// ```
 pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
-    let mut out = vec![f64::NAN; values.len()];
-    if n == 0 {
-        return out;
+    let mut mean = RollingMean::new(n);
+    (0..values.len()).map(|i| mean.step(values, i)).collect()
+}
+
+/// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
+struct RollingMean {
+    n: usize,
+    sum: f64,
+    comp_add: f64,
+    comp_rem: f64,
+    nobs: usize,
+    neg: usize,
+    same: usize,
+    prev: f64,
+}
+
+impl RollingMean {
+    fn new(n: usize) -> Self {
+        RollingMean {
+            n,
+            sum: 0.0,
+            comp_add: 0.0,
+            comp_rem: 0.0,
+            nobs: 0,
+            neg: 0,
+            same: 0,
+            prev: f64::NAN,
+        }
     }
-    let (mut sum, mut comp_add, mut comp_rem) = (0.0_f64, 0.0_f64, 0.0_f64);
-    let (mut nobs, mut neg) = (0usize, 0usize);
-    let mut same = 0usize;
-    let mut prev = f64::NAN;
-    for (i, &v) in values.iter().enumerate() {
+
+    /// Moves the window to end at `values[i]` (called for `i = 0, 1, 2, ...` in turn) and
+    /// returns the mean, NaN while fewer than `n` values are in it.
+    #[inline]
+    fn step(&mut self, values: &[f64], i: usize) -> f64 {
+        let n = self.n;
+        if n == 0 {
+            return f64::NAN;
+        }
         if i >= n {
             let old = values[i - n];
             if !old.is_nan() {
-                nobs -= 1;
-                let y = -old - comp_rem;
-                let t = sum + y;
-                comp_rem = (t - sum) - y;
-                sum = t;
+                self.nobs -= 1;
+                let y = -old - self.comp_rem;
+                let t = self.sum + y;
+                self.comp_rem = (t - self.sum) - y;
+                self.sum = t;
                 if old.is_sign_negative() {
-                    neg -= 1;
+                    self.neg -= 1;
                 }
             }
         }
+        let v = values[i];
         if !v.is_nan() {
-            nobs += 1;
-            let y = v - comp_add;
-            let t = sum + y;
-            comp_add = (t - sum) - y;
-            sum = t;
+            self.nobs += 1;
+            let y = v - self.comp_add;
+            let t = self.sum + y;
+            self.comp_add = (t - self.sum) - y;
+            self.sum = t;
             if v.is_sign_negative() {
-                neg += 1;
+                self.neg += 1;
             }
-            if v == prev {
-                same += 1;
+            if v == self.prev {
+                self.same += 1;
             } else {
-                same = 1;
+                self.same = 1;
             }
-            prev = v;
+            self.prev = v;
         }
-        if nobs >= n {
-            let mut m = sum / nobs as f64;
-            if same >= nobs {
-                m = prev;
-            } else if (neg == 0 && m < 0.0) || (neg == nobs && m > 0.0) {
-                m = 0.0;
-            }
-            out[i] = m;
+        if self.nobs < n {
+            return f64::NAN;
+        }
+        let m = self.sum / self.nobs as f64;
+        if self.same >= self.nobs {
+            self.prev
+        } else if (self.neg == 0 && m < 0.0) || (self.neg == self.nobs && m > 0.0) {
+            0.0
+        } else {
+            m
         }
     }
-    out
 }
 
 /// Whether `a` crossed above `b` at bar `i`: `a[i-1] < b[i-1]` and `a[i] > b[i]`, strictly.
@@ -839,21 +870,35 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     let slow_n = params.positive_int("slow")?;
     let long_only = params.bool_or("long_only", false)?;
     let close = bars.close();
-    let fast = sma(close, fast_n);
-    let slow = sma(close, slow_n);
-    let w = warmup(&[&fast, &slow]);
     let down = if long_only {
         Decision::Exit
     } else {
         Decision::EnterShort
     };
+    // Both averages in one pass, without storing them: the two compensated sums interleave,
+    // and a cross only needs the previous bar's values. A cross needs both averages defined
+    // on the previous bar, so no decision falls before the first decision bar.
+    let (mut fast, mut slow) = (RollingMean::new(fast_n), RollingMean::new(slow_n));
+    let (mut first_fast, mut first_slow) = (None, None);
+    let (mut prev_f, mut prev_s) = (f64::NAN, f64::NAN);
     let mut decisions = vec![Decision::Hold; close.len()];
-    for (i, d) in decisions.iter_mut().enumerate().skip(w + 1) {
-        if crossover(&fast, &slow, i) {
+    for (i, d) in decisions.iter_mut().enumerate() {
+        let f = fast.step(close, i);
+        let s = slow.step(close, i);
+        if first_fast.is_none() && !f.is_nan() {
+            first_fast = Some(i);
+        }
+        if first_slow.is_none() && !s.is_nan() {
+            first_slow = Some(i);
+        }
+        if prev_f < prev_s && f > s {
             *d = Decision::EnterLong;
-        } else if crossover(&slow, &fast, i) {
+        } else if prev_s < prev_f && s > f {
             *d = down;
         }
+        (prev_f, prev_s) = (f, s);
     }
+    // The reference's warm-up: the later first value, an average with none counting as 0.
+    let w = first_fast.unwrap_or(0).max(first_slow.unwrap_or(0));
     Ok(Signals::new(decisions, w))
 }
