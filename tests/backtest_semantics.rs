@@ -339,6 +339,46 @@ fn sma_cross_warms_up_on_the_slow_average_and_long_only_exits() {
 }
 
 #[test]
+fn sma_cross_agrees_with_sma_and_crossover() {
+    // The built-in fuses both averages in one pass; it must decide exactly as the public
+    // pieces do, including windows of 1, a fast window longer than the slow one, and a
+    // window longer than the data (no value at all: warm-up 0, no decisions).
+    for (seed, len) in [(1, 3_000), (2, 500), (3, 30)] {
+        let b = Bars::synthetic(len, seed);
+        let close = b.close();
+        for (f, s) in [(10, 20), (1, 2), (20, 10), (5, 5), (3, 40), (50, 60)] {
+            let fast = sma(close, f);
+            let slow = sma(close, s);
+            let w = tracectx::backtest::warmup(&[&fast, &slow]);
+            let expected: Vec<Decision> = (0..close.len())
+                .map(|i| {
+                    if i <= w {
+                        Decision::Hold
+                    } else if crossover(&fast, &slow, i) {
+                        EnterLong
+                    } else if crossover(&slow, &fast, i) {
+                        EnterShort
+                    } else {
+                        Decision::Hold
+                    }
+                })
+                .collect();
+            let got = sma_cross(
+                &b,
+                &Params::new().with("fast", f as i64).with("slow", s as i64),
+            )
+            .unwrap();
+            assert_eq!(got.warmup(), w, "fast {f} slow {s} bars {len}");
+            assert_eq!(
+                got.decisions(),
+                &expected[..],
+                "fast {f} slow {s} bars {len}"
+            );
+        }
+    }
+}
+
+#[test]
 fn sma_cross_reports_bad_params() {
     let b = Bars::synthetic(50, 1);
     let err = sma_cross(&b, &Params::new().with("fast", 10).with("slow", "x")).unwrap_err();
