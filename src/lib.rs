@@ -71,6 +71,9 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "backtest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backtest")))]
+pub mod backtest;
 mod context;
 pub mod error;
 mod future;

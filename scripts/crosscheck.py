@@ -1,0 +1,259 @@
+"""Compare tracectx's backtest engine with backtesting.py 0.6.6 on the reference's own data.
+
+Run by scripts/crosscheck.sh inside a virtual environment that has backtesting==0.6.6.
+For each case it runs SmaCross(10, 20) in backtesting.py with exclusive orders, runs the
+`backtest_json` example on the same data exported to CSV, and requires:
+
+- identical trade lists: sizes, entry and exit bars, prices, PnL, returns, commissions and
+  times, compared as exact floats;
+- every statistic within 1e-9 relative (undefined values, NaN or infinite in Python, must
+  be `null` on our side and the other way round).
+
+It prints one line per case, the details of any mismatch, and ends with
+`N passed, N failed` alone on a line; the exit code is 1 if any case failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+
+warnings.filterwarnings("ignore")
+
+from backtesting import Backtest, Strategy  # noqa: E402
+from backtesting.lib import crossover  # noqa: E402
+from backtesting.test import BTCUSD, EURUSD, GOOG, SMA  # noqa: E402
+
+REL_TOL = 1e-9
+
+# Our JSON key -> backtesting.py's statistic name.
+STAT_KEYS = {
+    "start": "Start",
+    "end": "End",
+    "duration_secs": "Duration",
+    "exposure_pct": "Exposure Time [%]",
+    "equity_final": "Equity Final [$]",
+    "equity_peak": "Equity Peak [$]",
+    "commissions": "Commissions [$]",
+    "return_pct": "Return [%]",
+    "buy_hold_return_pct": "Buy & Hold Return [%]",
+    "return_ann_pct": "Return (Ann.) [%]",
+    "volatility_ann_pct": "Volatility (Ann.) [%]",
+    "cagr_pct": "CAGR [%]",
+    "sharpe": "Sharpe Ratio",
+    "sortino": "Sortino Ratio",
+    "calmar": "Calmar Ratio",
+    "alpha_pct": "Alpha [%]",
+    "beta": "Beta",
+    "max_drawdown_pct": "Max. Drawdown [%]",
+    "avg_drawdown_pct": "Avg. Drawdown [%]",
+    "max_drawdown_duration_secs": "Max. Drawdown Duration",
+    "avg_drawdown_duration_secs": "Avg. Drawdown Duration",
+    "trades": "# Trades",
+    "win_rate_pct": "Win Rate [%]",
+    "best_trade_pct": "Best Trade [%]",
+    "worst_trade_pct": "Worst Trade [%]",
+    "avg_trade_pct": "Avg. Trade [%]",
+    "max_trade_duration_secs": "Max. Trade Duration",
+    "avg_trade_duration_secs": "Avg. Trade Duration",
+    "profit_factor": "Profit Factor",
+    "expectancy_pct": "Expectancy [%]",
+    "sqn": "SQN",
+    "kelly": "Kelly Criterion",
+}
+
+# Our trade field -> backtesting.py's `_trades` column.
+TRADE_KEYS = {
+    "size": "Size",
+    "entry_bar": "EntryBar",
+    "exit_bar": "ExitBar",
+    "entry_price": "EntryPrice",
+    "exit_price": "ExitPrice",
+    "pnl": "PnL",
+    "return_frac": "ReturnPct",
+    "commission": "Commission",
+    "entry_time": "EntryTime",
+    "exit_time": "ExitTime",
+    "duration_secs": "Duration",
+}
+
+
+class SmaCross(Strategy):
+    """The semantics' sma-cross: cross-up buys; cross-down sells, or closes when long-only."""
+
+    n1 = 10
+    n2 = 20
+    long_only = False
+
+    def init(self):
+        close = self.data.Close
+        self.sma1 = self.I(SMA, close, self.n1)
+        self.sma2 = self.I(SMA, close, self.n2)
+
+    def next(self):
+        if crossover(self.sma1, self.sma2):
+            self.buy()
+        elif crossover(self.sma2, self.sma1):
+            if self.long_only:
+                self.position.close()
+            else:
+                self.sell()
+
+
+def plain(value):
+    """A reference value as a JSON-like scalar: numbers as float, times as text, undefined as None."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timedelta):
+        return None if pd.isna(value) else value.total_seconds()
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def ours_time(text):
+    return None if text is None else pd.Timestamp(text.rstrip("Z")).isoformat()
+
+
+def rel_diff(a, b):
+    if a == b:
+        return 0.0
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def reference(data, cash, long_only, spread=0.0):
+    bt = Backtest(data, SmaCross, cash=cash, commission=0.002, spread=spread,
+                  exclusive_orders=True)
+    stats = bt.run(n1=10, n2=20, long_only=long_only)
+    return stats
+
+
+def ours(cargo, csv_path, cash, long_only, spread=0.0):
+    cmd = cargo + [
+        "--data", csv_path,
+        "--strategy", "sma-cross",
+        "--param", "fast=10",
+        "--param", "slow=20",
+        "--cash", str(cash),
+        "--commission", "0.002",
+    ]
+    if long_only:
+        cmd.append("--long-only")
+    if spread:
+        cmd += ["--spread", repr(spread)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def compare(ref, got):
+    """Returns (problems, worst relative difference among the statistics)."""
+    problems = []
+    worst = 0.0
+
+    # Statistics.
+    ref_names = {k for k in ref.index if not k.startswith("_")}
+    unmapped = ref_names - set(STAT_KEYS.values()) - {"Commissions [$]"}
+    if unmapped:
+        problems.append(f"reference statistics with no key here: {sorted(unmapped)}")
+    missing = set(STAT_KEYS) - set(got["stats"])
+    if missing:
+        problems.append(f"keys missing from our stats: {sorted(missing)}")
+    for key, name in STAT_KEYS.items():
+        if key in missing:
+            continue
+        mine = got["stats"][key]
+        if name not in ref.index:
+            # backtesting.py leaves out `Commissions [$]` when it is zero.
+            expected = 0.0 if key == "commissions" else None
+        else:
+            expected = plain(ref[name])
+        if key in ("start", "end"):
+            mine = ours_time(mine)
+        if expected is None or mine is None or isinstance(expected, str):
+            if expected != mine:
+                problems.append(f"{key}: reference {expected!r}, ours {mine!r}")
+            continue
+        d = rel_diff(float(expected), float(mine))
+        worst = max(worst, d)
+        if not d <= REL_TOL:
+            problems.append(f"{key}: reference {expected!r}, ours {mine!r} (relative {d:.3g})")
+
+    # Trades: identical.
+    trades = ref["_trades"]
+    if len(trades) != len(got["trades"]):
+        problems.append(f"trade count: reference {len(trades)}, ours {len(got['trades'])}")
+    for i, (row, mine) in enumerate(zip(trades.itertuples(index=False), got["trades"])):
+        row = row._asdict()
+        for key, col in TRADE_KEYS.items():
+            expected = plain(row[col])
+            value = mine[key]
+            if key in ("entry_time", "exit_time"):
+                value = ours_time(value)
+            if expected != value:
+                problems.append(f"trade {i} {key}: reference {expected!r}, ours {value!r}")
+                break
+    return problems, worst
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", required=True, help="directory for the exported CSV files")
+    parser.add_argument("--cargo", default="cargo", help="the cargo command")
+    parser.add_argument("--extra", action="store_true",
+                        help="also check BTCUSD monthly data (month bins, 12 periods a year) "
+                             "and the opt-in spread on EURUSD")
+    args = parser.parse_args()
+
+    datasets = {"GOOG": (GOOG, 10_000), "EURUSD": (EURUSD, 100_000)}
+    cases = [(name, long_only, 0.0) for name in datasets for long_only in (False, True)]
+    if args.extra:
+        datasets["BTCUSD"] = (BTCUSD, 1_000_000)
+        cases += [("BTCUSD", False, 0.0), ("BTCUSD", True, 0.0), ("EURUSD", False, 0.0002)]
+    cargo = [args.cargo, "run", "--quiet", "--release", "--example", "backtest_json", "--"]
+
+    for name, (data, _) in datasets.items():
+        data.to_csv(os.path.join(args.work, f"{name}.csv"), index_label="Date")
+
+    passed = failed = 0
+    for name, long_only, spread in cases:
+        data, cash = datasets[name]
+        path = os.path.join(args.work, f"{name}.csv")
+        label = f"{name} {'long-only' if long_only else 'long-short'} cash={cash}"
+        if spread:
+            label += f" spread={spread}"
+        try:
+            ref = reference(data, cash, long_only, spread)
+            got = ours(cargo, path, cash, long_only, spread)
+            problems, worst = compare(ref, got)
+        except subprocess.CalledProcessError as e:
+            problems, worst = [f"backtest_json failed: {e.stderr.strip()}"], 0.0
+        if problems:
+            failed += 1
+            print(f"FAIL {label}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {label}: {len(got['trades'])} identical trades, "
+                  f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,592 @@
+//! The execution model: fills at the next open, whole-unit sizing, costs on both sides.
+//!
+//! [`simulate`] turns bars and a strategy's [`Signals`] into closed trades, trades left open
+//! and a mark-to-market equity curve. With [`BacktestSettings`]' defaults it reproduces
+//! backtesting.py 0.6.6 run as `Backtest(data, strategy, cash=C, commission=c,
+//! exclusive_orders=True)` bit for bit: the same units (Python's float floor division), the
+//! same cash updates and the same equity marks, in the same order of floating-point
+//! operations. The opt-in extras (spread, slippage, fractional units, closing at the end) are
+//! off by default.
+//!
+//! One step per bar `i`, from the first decision bar:
+//! 1. fill the decision of bar `i - 1` at `open[i]` (close what is open, then size and open
+//!    the new trade);
+//! 2. mark equity at `close[i]`;
+//! 3. if equity is zero or less, close everything at `close[i]` and stop, equity 0 from here;
+//! 4. take bar `i`'s decision.
+//!
+//! The loop allocates nothing per bar.
+
+use super::result::{OpenTrade, Trade};
+use super::{Bars, Decision, Signals, Timestamp};
+
+/// The order fraction the reference engine uses for "all available cash": `1 - 2^-52`.
+const FULL_EQUITY: f64 = 1.0 - f64::EPSILON;
+
+// === impl BacktestSettings ===
+
+/// Account and cost settings of a backtest.
+///
+/// Defaults: 10,000 cash, no commission, no spread, no slippage, whole units, open trades left
+/// open at the end; that is the reference engine's model. Set the fields through the `with_*`
+/// builders; [`validate`](Self::validate) (called by [`simulate`]) checks the ranges.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::BacktestSettings;
+///
+/// let settings = BacktestSettings::new(10_000.0)
+///     .with_commission(0.002)
+///     .with_slippage(0.0005)
+///     .with_close_at_end(true);
+/// assert_eq!(settings.commission, 0.002);
+/// assert!(settings.validate().is_ok());
+/// assert!(BacktestSettings::new(-1.0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct BacktestSettings {
+    /// Starting cash, finite and greater than zero.
+    pub cash: f64,
+    /// Commission as a fraction of each fill's value, on entries and exits, in
+    /// `[-0.1, 0.1)` (negative for a rebate).
+    pub commission: f64,
+    /// Bid-ask spread as a fraction of the price, in `[0, 0.1)`: entries fill that much
+    /// worse (longs higher, shorts lower); exits fill at the plain price. This is the
+    /// reference engine's `spread`.
+    pub spread: f64,
+    /// Slippage as a fraction of the price, in `[0, 0.1)`: every fill, entry and exit, is
+    /// that much worse (buys higher, sells lower).
+    pub slippage: f64,
+    /// Size entries in fractional units (crypto, funds) instead of whole units.
+    pub fractional_units: bool,
+    /// Close trades still open at the end, at the last close, so that they count in the
+    /// trade statistics.
+    pub close_at_end: bool,
+}
+
+impl Default for BacktestSettings {
+    fn default() -> Self {
+        BacktestSettings {
+            cash: 10_000.0,
+            commission: 0.0,
+            spread: 0.0,
+            slippage: 0.0,
+            fractional_units: false,
+            close_at_end: false,
+        }
+    }
+}
+
+impl BacktestSettings {
+    /// Default settings with `cash` to start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert_eq!(BacktestSettings::new(100_000.0).cash, 100_000.0);
+    /// ```
+    pub fn new(cash: f64) -> Self {
+        BacktestSettings {
+            cash,
+            ..Self::default()
+        }
+    }
+
+    /// These settings with starting cash `cash`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert_eq!(BacktestSettings::default().with_cash(5.0).cash, 5.0);
+    /// ```
+    #[must_use]
+    pub fn with_cash(self, cash: f64) -> Self {
+        BacktestSettings { cash, ..self }
+    }
+
+    /// These settings with relative commission `commission` on every fill.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert_eq!(BacktestSettings::default().with_commission(0.001).commission, 0.001);
+    /// ```
+    #[must_use]
+    pub fn with_commission(self, commission: f64) -> Self {
+        BacktestSettings { commission, ..self }
+    }
+
+    /// These settings with relative spread `spread` on entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert_eq!(BacktestSettings::default().with_spread(0.0002).spread, 0.0002);
+    /// ```
+    #[must_use]
+    pub fn with_spread(self, spread: f64) -> Self {
+        BacktestSettings { spread, ..self }
+    }
+
+    /// These settings with relative slippage `slippage` on every fill.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert_eq!(BacktestSettings::default().with_slippage(0.001).slippage, 0.001);
+    /// ```
+    #[must_use]
+    pub fn with_slippage(self, slippage: f64) -> Self {
+        BacktestSettings { slippage, ..self }
+    }
+
+    /// These settings sizing entries in fractional units, or whole units.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert!(BacktestSettings::default().with_fractional_units(true).fractional_units);
+    /// ```
+    #[must_use]
+    pub fn with_fractional_units(self, fractional_units: bool) -> Self {
+        BacktestSettings {
+            fractional_units,
+            ..self
+        }
+    }
+
+    /// These settings closing (or leaving open) the trades open at the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// assert!(BacktestSettings::default().with_close_at_end(true).close_at_end);
+    /// ```
+    #[must_use]
+    pub fn with_close_at_end(self, close_at_end: bool) -> Self {
+        BacktestSettings {
+            close_at_end,
+            ..self
+        }
+    }
+
+    /// Checks every value against its range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    ///
+    /// let err = BacktestSettings::default().with_commission(0.5).validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid setting commission = 0.5: expected a fraction in [-0.1, 0.1)");
+    /// ```
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let check = |name: &'static str, value: f64, ok: bool, expected: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(SettingsError {
+                    name,
+                    value,
+                    expected,
+                })
+            }
+        };
+        check(
+            "cash",
+            self.cash,
+            self.cash.is_finite() && self.cash > 0.0,
+            "a finite amount above 0",
+        )?;
+        check(
+            "commission",
+            self.commission,
+            (-0.1..0.1).contains(&self.commission),
+            "a fraction in [-0.1, 0.1)",
+        )?;
+        check(
+            "spread",
+            self.spread,
+            (0.0..0.1).contains(&self.spread),
+            "a fraction in [0, 0.1)",
+        )?;
+        check(
+            "slippage",
+            self.slippage,
+            (0.0..0.1).contains(&self.slippage),
+            "a fraction in [0, 0.1)",
+        )
+    }
+}
+
+// === impl SettingsError ===
+
+/// A backtest setting out of its range.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::BacktestSettings;
+/// let err = BacktestSettings::new(f64::NAN).validate().unwrap_err();
+/// assert_eq!(err.name(), "cash");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid setting {name} = {value}: expected {expected}")]
+pub struct SettingsError {
+    name: &'static str,
+    value: f64,
+    expected: &'static str,
+}
+
+impl SettingsError {
+    /// The setting's name (`"cash"`, `"commission"`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// let err = BacktestSettings::default().with_spread(-1.0).validate().unwrap_err();
+    /// assert_eq!(err.name(), "spread");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The value refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BacktestSettings;
+    /// let err = BacktestSettings::default().with_spread(-1.0).validate().unwrap_err();
+    /// assert_eq!(err.value(), -1.0);
+    /// ```
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+}
+
+// === impl SimulationError ===
+
+/// Why a simulation could not run.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Signals, SimulationError};
+///
+/// let err = simulate(&Bars::synthetic(5, 1), &Signals::new(vec![], 0), &BacktestSettings::default())
+///     .unwrap_err();
+/// assert!(matches!(err, SimulationError::LengthMismatch { bars: 5, decisions: 0 }));
+/// assert_eq!(err.to_string(), "signals have 0 decisions for 5 bars");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimulationError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The signals do not have one decision per bar.
+    #[error("signals have {decisions} decisions for {bars} bars")]
+    LengthMismatch {
+        /// The number of bars.
+        bars: usize,
+        /// The number of decisions.
+        decisions: usize,
+    },
+}
+
+// === impl Simulation ===
+
+/// What [`simulate`] returns: closed trades, trades left open and the equity curve.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+///
+/// let bars = Bars::synthetic(50, 1);
+/// let run = simulate(&bars, &Signals::new(vec![Decision::Hold; 50], 0), &BacktestSettings::new(1_000.0))?;
+/// assert_eq!(run.equity.len(), 50);
+/// assert!(run.equity.iter().all(|&e| e == 1_000.0));
+/// let (trades, equity) = run.into_parts();
+/// assert!(trades.is_empty() && equity.len() == 50);
+/// # Ok::<(), tracectx::backtest::SimulationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Simulation {
+    /// Closed trades, in the order they closed.
+    pub trades: Vec<Trade>,
+    /// Trades still open after the last bar.
+    pub open_trades: Vec<OpenTrade>,
+    /// Equity at every bar's close: starting cash through the warm-up, then
+    /// `cash + (close * units held - sum of size * entry price)`; 0 from a bar where it
+    /// reached zero or less.
+    pub equity: Vec<f64>,
+}
+
+impl Simulation {
+    /// The closed trades and the equity curve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+    /// let bars = Bars::synthetic(3, 1);
+    /// let (trades, equity) = simulate(&bars, &Signals::new(vec![Decision::Hold; 3], 0), &BacktestSettings::default())?
+    ///     .into_parts();
+    /// assert_eq!((trades.len(), equity.len()), (0, 3));
+    /// # Ok::<(), tracectx::backtest::SimulationError>(())
+    /// ```
+    pub fn into_parts(self) -> (Vec<Trade>, Vec<f64>) {
+        (self.trades, self.equity)
+    }
+}
+
+// === simulation ===
+
+/// Python's float floor division `a // b`, as CPython computes it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::floor_div;
+/// assert_eq!(floor_div(7.0, 2.0), 3.0);
+/// assert_eq!(floor_div(-7.0, 2.0), -4.0);
+/// assert_eq!(floor_div(1.0, 0.1), 9.0); // as Python: 1 // 0.1 == 9.0
+/// ```
+pub fn floor_div(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut d = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        d -= 1.0;
+    }
+    if d != 0.0 {
+        let mut q = d.floor();
+        if d - q > 0.5 {
+            q += 1.0;
+        }
+        q
+    } else {
+        0.0_f64.copysign(a / b)
+    }
+}
+
+struct Open {
+    size: f64,
+    entry_price: f64,
+    entry_bar: usize,
+}
+
+struct Account<'a> {
+    bars: &'a Bars,
+    settings: &'a BacktestSettings,
+    cash: f64,
+    open: Vec<Open>,
+    trades: Vec<Trade>,
+}
+
+impl Account<'_> {
+    /// Commission on a fill of `size` units at `price`.
+    fn fee(&self, size: f64, price: f64) -> f64 {
+        size.abs() * price * self.settings.commission
+    }
+
+    /// `price` moved against a fill that buys (`buy`) or sells.
+    fn slipped(&self, price: f64, buy: bool) -> f64 {
+        let s = self.settings.slippage;
+        if s == 0.0 {
+            price
+        } else if buy {
+            price * (1.0 + s)
+        } else {
+            price * (1.0 - s)
+        }
+    }
+
+    fn close_all(&mut self, raw_price: f64, bar: usize) {
+        let t = self.bars.timestamps();
+        for trade in std::mem::take(&mut self.open) {
+            let price = self.slipped(raw_price, trade.size < 0.0);
+            let fee_exit = self.fee(trade.size, price);
+            let gross = trade.size * (price - trade.entry_price);
+            self.cash += gross - fee_exit;
+            let commission = fee_exit + self.fee(trade.size, trade.entry_price);
+            let entry_time = t[trade.entry_bar];
+            let exit_time = t[bar];
+            self.trades.push(Trade {
+                size: trade.size,
+                entry_bar: trade.entry_bar,
+                exit_bar: bar,
+                entry_price: trade.entry_price,
+                exit_price: price,
+                entry_time: Timestamp::from_micros(entry_time),
+                exit_time: Timestamp::from_micros(exit_time),
+                pnl: trade.size * (price - trade.entry_price) - commission,
+                return_frac: 1f64.copysign(trade.size) * (price / trade.entry_price - 1.0)
+                    - commission / (trade.size.abs() * trade.entry_price),
+                commission,
+                duration_secs: (exit_time - entry_time) as f64 / 1e6,
+            });
+        }
+    }
+
+    /// Sizes and opens a trade at `open[bar]` with all available cash (flat by now).
+    fn enter(&mut self, long: bool, bar: usize) {
+        let settings = self.settings;
+        let fraction = if long { FULL_EQUITY } else { -FULL_EQUITY };
+        let p = self.slipped(self.bars.open()[bar], long);
+        let adjusted = p * (1.0 + settings.spread.copysign(fraction));
+        let appc = adjusted + self.fee(fraction, p) / fraction.abs();
+        let close = self.bars.close()[bar];
+        let (units, held) = self.position();
+        let equity = self.cash + (close * units - held);
+        let used: f64 = self.open.iter().map(|t| t.size.abs() * close).sum();
+        let available = (equity - used).max(0.0);
+        let units = if settings.fractional_units {
+            available * fraction.abs() / appc
+        } else {
+            floor_div(available * fraction.abs(), appc)
+        };
+        // `units` is NaN or zero when nothing is available.
+        if units.is_nan() || units <= 0.0 || units * appc > available {
+            return; // not enough cash for one unit: the order is cancelled
+        }
+        let size = if long { units } else { -units };
+        self.cash -= self.fee(size, adjusted);
+        self.open.push(Open {
+            size,
+            entry_price: adjusted,
+            entry_bar: bar,
+        });
+    }
+
+    /// Units held and the sum of `size * entry_price` over open trades.
+    fn position(&self) -> (f64, f64) {
+        match self.open.as_slice() {
+            [] => (0.0, 0.0),
+            [t] => (t.size, t.size * t.entry_price),
+            many => many.iter().fold((0.0, 0.0), |(u, h), t| {
+                (u + t.size, h + t.size * t.entry_price)
+            }),
+        }
+    }
+}
+
+/// Runs the execution model over `bars` with the strategy's `signals`.
+///
+/// See the [module docs](self) for the model. Decisions before
+/// [`Signals::first_decision_bar`] and on the last bar are never filled.
+///
+/// # Errors
+///
+/// [`SimulationError::Settings`] when a setting is out of range,
+/// [`SimulationError::LengthMismatch`] when there is not one decision per bar.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+///
+/// let day = 86_400_000_000;
+/// let bars = Bars::new(
+///     (0..5).map(|i| i * day).collect(),
+///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // open
+///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // high
+///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // low
+///     vec![10.0, 11.0, 12.0, 11.0, 14.0], // close
+///     None,
+/// )?;
+/// let mut d = vec![Decision::Hold; 5];
+/// d[1] = Decision::EnterLong; // decided at bar 1's close, filled at bar 2's open (12)
+/// d[3] = Decision::Exit;      // filled at bar 4's open (13)
+/// let run = simulate(&bars, &Signals::new(d, 0), &BacktestSettings::new(100.0))?;
+/// let t = &run.trades[0];
+/// assert_eq!((t.size, t.entry_bar, t.entry_price, t.exit_price), (8.0, 2, 12.0, 13.0));
+/// assert_eq!(run.equity, [100.0, 100.0, 100.0, 92.0, 108.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn simulate(
+    bars: &Bars,
+    signals: &Signals,
+    settings: &BacktestSettings,
+) -> Result<Simulation, SimulationError> {
+    settings.validate()?;
+    let n = bars.len();
+    if signals.len() != n {
+        return Err(SimulationError::LengthMismatch {
+            bars: n,
+            decisions: signals.len(),
+        });
+    }
+    let decisions = signals.decisions();
+    let open_px = bars.open();
+    let close_px = bars.close();
+    let mut equity = vec![settings.cash; n];
+    let mut acct = Account {
+        bars,
+        settings,
+        cash: settings.cash,
+        open: Vec::with_capacity(1),
+        trades: Vec::new(),
+    };
+    let mut pending = Decision::Hold;
+    let mut bankrupt = false;
+    for i in signals.first_decision_bar().min(n)..n {
+        match pending {
+            Decision::Hold => {}
+            Decision::Exit => acct.close_all(open_px[i], i),
+            Decision::EnterLong | Decision::EnterShort => {
+                acct.close_all(open_px[i], i);
+                acct.enter(pending == Decision::EnterLong, i);
+            }
+        }
+        let (units, held) = acct.position();
+        let e = acct.cash + (close_px[i] * units - held);
+        equity[i] = e;
+        if e <= 0.0 {
+            acct.close_all(close_px[i], i);
+            acct.cash = 0.0;
+            equity[i..].fill(0.0);
+            bankrupt = true;
+            break;
+        }
+        pending = decisions[i];
+    }
+    if settings.close_at_end && !bankrupt && !acct.open.is_empty() {
+        acct.close_all(close_px[n - 1], n - 1);
+        equity[n - 1] = acct.cash;
+    }
+    let t = bars.timestamps();
+    let last_close = close_px[n - 1];
+    let open_trades = acct
+        .open
+        .iter()
+        .map(|o| {
+            let commission = acct.fee(o.size, o.entry_price);
+            OpenTrade {
+                size: o.size,
+                entry_bar: o.entry_bar,
+                entry_price: o.entry_price,
+                entry_time: Timestamp::from_micros(t[o.entry_bar]),
+                commission,
+                unrealized_pnl: o.size * (last_close - o.entry_price) - commission,
+            }
+        })
+        .collect();
+    Ok(Simulation {
+        trades: acct.trades,
+        open_trades,
+        equity,
+    })
+}

@@ -1,0 +1,642 @@
+//! Performance statistics of a run, as backtesting.py 0.6.6 computes them.
+//!
+//! [`Stats::compute`] takes the bars, the equity curve, the closed trades and the strategy's
+//! warm-up bar and returns every figure of the reference's summary. Sums and means of returns
+//! use numpy's pairwise summation and variances pandas' two-pass formula, so on the
+//! reference's own data every figure but beta (and alpha, which uses it) is bit-identical to
+//! backtesting.py's; beta, which numpy computes through BLAS, agrees within `1e-14`
+//! relative. The whole pass costs a few tens of milliseconds for a million bars.
+//!
+//! Calendar-based figures (annualisation, daily returns) use UTC calendar days of the bar
+//! times; durations are rounded up to the resolution of the data's period (whole days for
+//! daily data, hours for hourly data).
+
+use serde::Serialize;
+
+use super::result::Trade;
+use super::time::{civil_from_days, day_of, weekday, MICROS_PER_DAY, MICROS_PER_SEC};
+use super::{Bars, Timestamp};
+
+// === impl Stats ===
+
+/// Every statistic of a run. Undefined values (a ratio over zero, a mean of nothing) are
+/// `None` and serialize as JSON `null`.
+///
+/// Percentages are in percent (`12.5` is 12.5%), durations in seconds. Trade figures cover
+/// closed trades only; trades still open at the end count in the equity figures alone.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
+///
+/// let bars = Bars::synthetic(2_500, 11);
+/// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
+/// let run = simulate(&bars, &signals, &BacktestSettings::new(10_000.0).with_commission(0.002))?;
+/// let stats = Stats::compute(&bars, &run.equity, &run.trades, signals.warmup())?;
+/// assert_eq!(stats.trades, run.trades.len());
+/// assert_eq!(stats.equity_final, *run.equity.last().unwrap());
+/// assert!(stats.max_drawdown_pct <= 0.0);
+/// let json = serde_json::to_value(&stats)?;
+/// assert!(json["sharpe"].is_number());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Time of the first bar.
+    pub start: Timestamp,
+    /// Time of the last bar.
+    pub end: Timestamp,
+    /// `end - start`, in seconds.
+    pub duration_secs: f64,
+    /// Percent of bars covered by a closed trade (entry bar to exit bar, inclusive).
+    pub exposure_pct: f64,
+    /// Equity at the last bar.
+    pub equity_final: f64,
+    /// Highest equity.
+    pub equity_peak: f64,
+    /// Commissions paid by closed trades.
+    pub commissions: f64,
+    /// Total return, percent.
+    pub return_pct: f64,
+    /// Return of holding the asset from the warm-up bar's close to the last close, percent.
+    pub buy_hold_return_pct: f64,
+    /// Annualised return from the geometric mean daily return, percent.
+    pub return_ann_pct: Option<f64>,
+    /// Annualised volatility of daily returns (compounded), percent.
+    pub volatility_ann_pct: Option<f64>,
+    /// Compound annual growth rate over the calendar duration, percent.
+    pub cagr_pct: Option<f64>,
+    /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0).
+    pub sharpe: Option<f64>,
+    /// Annualised return over annualised downside deviation.
+    pub sortino: Option<f64>,
+    /// Annualised return over the maximum drawdown.
+    pub calmar: Option<f64>,
+    /// Jensen's alpha against buy-and-hold, percent.
+    pub alpha_pct: Option<f64>,
+    /// Beta of equity log returns against the asset's log returns.
+    pub beta: Option<f64>,
+    /// Maximum drawdown, percent, zero or negative.
+    pub max_drawdown_pct: f64,
+    /// Mean of the drawdown periods' deepest points, percent, negative.
+    pub avg_drawdown_pct: Option<f64>,
+    /// Longest drawdown period, seconds.
+    pub max_drawdown_duration_secs: Option<f64>,
+    /// Mean drawdown period, seconds.
+    pub avg_drawdown_duration_secs: Option<f64>,
+    /// Number of closed trades.
+    pub trades: usize,
+    /// Percent of closed trades with a positive profit.
+    pub win_rate_pct: Option<f64>,
+    /// Best trade return, percent.
+    pub best_trade_pct: Option<f64>,
+    /// Worst trade return, percent.
+    pub worst_trade_pct: Option<f64>,
+    /// Geometric mean trade return, percent.
+    pub avg_trade_pct: Option<f64>,
+    /// Longest trade, seconds.
+    pub max_trade_duration_secs: Option<f64>,
+    /// Mean trade duration, seconds.
+    pub avg_trade_duration_secs: Option<f64>,
+    /// Sum of positive trade returns over the absolute sum of negative ones.
+    pub profit_factor: Option<f64>,
+    /// Arithmetic mean trade return, percent.
+    pub expectancy_pct: Option<f64>,
+    /// Van Tharp's system quality number: `sqrt(trades) * mean(pnl) / std(pnl)`.
+    pub sqn: Option<f64>,
+    /// Kelly criterion from the win rate and the mean win over the mean loss.
+    pub kelly: Option<f64>,
+}
+
+// === impl StatsError ===
+
+/// Inputs that do not describe one run.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{Bars, Stats};
+/// let err = Stats::compute(&Bars::synthetic(5, 1), &[1.0; 4], &[], 0).unwrap_err();
+/// assert_eq!(err.to_string(), "equity has 4 values for 5 bars");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatsError {
+    /// The equity curve does not have one value per bar.
+    #[error("equity has {equity} values for {bars} bars")]
+    LengthMismatch {
+        /// The number of bars.
+        bars: usize,
+        /// The number of equity values.
+        equity: usize,
+    },
+    /// The warm-up bar is past the last bar.
+    #[error("warm-up bar {warmup} is past the last bar {last}")]
+    WarmupOutOfRange {
+        /// The warm-up bar.
+        warmup: usize,
+        /// The last bar's index.
+        last: usize,
+    },
+}
+
+fn defined(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn secs(micros: i64) -> f64 {
+    micros as f64 / MICROS_PER_SEC as f64
+}
+
+impl Stats {
+    /// Computes every statistic of a run from its bars, equity curve (one value per bar),
+    /// closed trades and the strategy's warm-up bar ([`Signals::warmup`]).
+    ///
+    /// [`Signals::warmup`]: crate::backtest::Signals::warmup
+    ///
+    /// # Errors
+    ///
+    /// [`StatsError`] when the equity does not have one value per bar or the warm-up bar is
+    /// past the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bars, Stats};
+    ///
+    /// let bars = Bars::synthetic(10, 1);
+    /// let equity = [100.0, 100.0, 110.0, 99.0, 99.0, 121.0, 121.0, 110.0, 121.0, 132.0];
+    /// let stats = Stats::compute(&bars, &equity, &[], 0)?;
+    /// assert_eq!(stats.return_pct, 32.0);
+    /// assert_eq!(stats.max_drawdown_pct, -9.999999999999998); // -(1 - 99/110) * 100
+    /// assert_eq!(stats.trades, 0);
+    /// assert_eq!(stats.win_rate_pct, None);
+    /// # Ok::<(), tracectx::backtest::StatsError>(())
+    /// ```
+    pub fn compute(
+        bars: &Bars,
+        equity: &[f64],
+        trades: &[Trade],
+        warmup: usize,
+    ) -> Result<Stats, StatsError> {
+        let n = bars.len();
+        if equity.len() != n {
+            return Err(StatsError::LengthMismatch {
+                bars: n,
+                equity: equity.len(),
+            });
+        }
+        if warmup >= n {
+            return Err(StatsError::WarmupOutOfRange {
+                warmup,
+                last: n - 1,
+            });
+        }
+        let t = bars.timestamps();
+        let close = bars.close();
+        let period = data_period(t);
+        let round = |d: i64| ceil_to(d, period.map_or(1, resolution));
+
+        // Drawdowns.
+        let dd = Drawdowns::new(equity, t);
+        let mdd = dd.max;
+        let (max_dd_dur, avg_dd_dur, avg_dd) = if dd.durations.is_empty() {
+            // The reference falls back to the non-zero drawdowns themselves here.
+            (
+                None,
+                None,
+                defined(-(dd.nonzero_sum / dd.nonzero as f64) * 100.0),
+            )
+        } else {
+            (
+                dd.durations.iter().max().map(|&d| secs(round(d))),
+                Some(secs(round(mean_duration(&dd.durations)))),
+                defined(-mean(&dd.peaks) * 100.0),
+            )
+        };
+
+        // Exposure: bars covered by the union of the trades' [entry, exit] ranges.
+        let mut spans: Vec<(usize, usize)> =
+            trades.iter().map(|t| (t.entry_bar, t.exit_bar)).collect();
+        spans.sort_unstable();
+        let mut covered = 0usize;
+        let mut next_free = 0usize;
+        for (a, b) in spans {
+            let b = b.min(n - 1);
+            let a = a.max(next_free);
+            if a <= b {
+                covered += b - a + 1;
+                next_free = b + 1;
+            }
+        }
+        let exposure_pct = covered as f64 / n as f64 * 100.0;
+
+        let e0 = equity[0];
+        let e_last = equity[n - 1];
+        let equity_peak = equity.iter().copied().fold(f64::NAN, f64::max);
+        let commissions = trades.iter().fold(0.0, |acc, t| acc + t.commission);
+        let return_pct = (e_last - e0) / e0 * 100.0;
+        let buy_hold_return_pct = (close[n - 1] - close[warmup]) / close[warmup] * 100.0;
+
+        // Annualisation and calendar returns.
+        let freq_days = period.map(|p| p.div_euclid(MICROS_PER_DAY));
+        let (weekend_bars, day_returns) = calendar(t, equity, freq_days.unwrap_or(1));
+        let have_weekends = weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
+        let annual: f64 = match freq_days {
+            Some(7) => 52.0,
+            Some(31) => 12.0,
+            Some(365) => 1.0,
+            _ if have_weekends => 365.0,
+            _ => 252.0,
+        };
+        let g = geometric_mean(&day_returns);
+        let annualized = (1.0 + g).powf(annual) - 1.0;
+        let var_d = variance(&day_returns);
+        let volatility =
+            ((var_d + (1.0 + g).powf(2.0)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt();
+        let return_ann_pct = annualized * 100.0;
+        let volatility_ann_pct = volatility * 100.0;
+        let duration = t[n - 1] - t[0];
+        let years = (duration.div_euclid(MICROS_PER_DAY) as f64
+            + (duration.rem_euclid(MICROS_PER_DAY) / MICROS_PER_SEC) as f64 / 86_400.0)
+            / 365.25;
+        let cagr = if years != 0.0 {
+            ((e_last / e0).powf(1.0 / years) - 1.0) * 100.0
+        } else {
+            f64::NAN
+        };
+        let sharpe = if volatility_ann_pct != 0.0 {
+            return_ann_pct / volatility_ann_pct
+        } else {
+            f64::NAN
+        };
+        let downside = pairwise_by(0, day_returns.len(), &|i| day_returns[i].min(0.0).powi(2))
+            / day_returns.len() as f64;
+        let sortino = annualized / (downside.sqrt() * annual.sqrt());
+        let calmar = if mdd != 0.0 {
+            annualized / mdd
+        } else {
+            f64::NAN
+        };
+        let beta = beta(equity, close);
+        let alpha = return_pct - beta * buy_hold_return_pct;
+
+        // Trades.
+        let m = trades.len();
+        let pnl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+        let returns: Vec<f64> = trades.iter().map(|t| t.return_frac).collect();
+        let durations: Vec<i64> = trades.iter().map(Trade::duration_micros).collect();
+        let wins = pnl.iter().filter(|&&p| p > 0.0).count();
+        let win_rate = if m == 0 {
+            f64::NAN
+        } else {
+            wins as f64 / m as f64
+        };
+        let positive: Vec<f64> = returns.iter().copied().filter(|&r| r > 0.0).collect();
+        let negative: Vec<f64> = returns.iter().copied().filter(|&r| r < 0.0).collect();
+        let loss_sum = pairwise_sum(&negative).abs();
+        let profit_factor = if loss_sum != 0.0 {
+            pairwise_sum(&positive) / loss_sum
+        } else {
+            f64::NAN
+        };
+        let pnl_std = variance(&pnl).sqrt();
+        let sqn = if pnl_std != 0.0 {
+            (m as f64).sqrt() * mean(&pnl) / pnl_std
+        } else {
+            f64::NAN
+        };
+        let winning: Vec<f64> = pnl.iter().copied().filter(|&p| p > 0.0).collect();
+        let losing: Vec<f64> = pnl.iter().copied().filter(|&p| p < 0.0).collect();
+        let kelly = win_rate - (1.0 - win_rate) / (mean(&winning) / -mean(&losing));
+        let extreme =
+            |pick: fn(f64, f64) -> f64| returns.iter().copied().reduce(pick).map(|r| r * 100.0);
+
+        Ok(Stats {
+            start: Timestamp::from_micros(t[0]),
+            end: Timestamp::from_micros(t[n - 1]),
+            duration_secs: secs(duration),
+            exposure_pct,
+            equity_final: e_last,
+            equity_peak,
+            commissions,
+            return_pct,
+            buy_hold_return_pct,
+            return_ann_pct: defined(return_ann_pct),
+            volatility_ann_pct: defined(volatility_ann_pct),
+            cagr_pct: defined(cagr),
+            sharpe: defined(sharpe),
+            sortino: defined(sortino),
+            calmar: defined(calmar),
+            alpha_pct: defined(alpha),
+            beta: defined(beta),
+            max_drawdown_pct: -mdd * 100.0,
+            avg_drawdown_pct: avg_dd,
+            max_drawdown_duration_secs: max_dd_dur,
+            avg_drawdown_duration_secs: avg_dd_dur,
+            trades: m,
+            win_rate_pct: defined(win_rate * 100.0),
+            best_trade_pct: extreme(f64::max),
+            worst_trade_pct: extreme(f64::min),
+            avg_trade_pct: defined(geometric_mean(&returns) * 100.0),
+            max_trade_duration_secs: durations.iter().max().map(|&d| secs(round(d))),
+            avg_trade_duration_secs: (m > 0).then(|| secs(round(mean_duration(&durations)))),
+            profit_factor: defined(profit_factor),
+            expectancy_pct: defined(mean(&returns) * 100.0),
+            sqn: defined(sqn),
+            kelly: defined(kelly),
+        })
+    }
+}
+
+// === helpers ===
+
+/// numpy's pairwise summation (`np.sum` of a contiguous float64 array), so that sums match
+/// the reference to the bit.
+pub(crate) fn pairwise_sum(a: &[f64]) -> f64 {
+    pairwise_by(0, a.len(), &|i| a[i])
+}
+
+/// [`pairwise_sum`] of `f(start), ..., f(start + n - 1)` without storing the values.
+fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+    if n < 8 {
+        (start..start + n).fold(0.0, |acc, i| acc + f(i))
+    } else if n <= 128 {
+        let mut r: [f64; 8] = std::array::from_fn(|j| f(start + j));
+        let full = n - n % 8;
+        let mut i = 8;
+        while i < full {
+            for (j, rj) in r.iter_mut().enumerate() {
+                *rj += f(start + i + j);
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for i in full..n {
+            res += f(start + i);
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_by(start, n2, f) + pairwise_by(start + n2, n - n2, f)
+    }
+}
+
+/// Mean as numpy and pandas compute it; NaN for no values.
+fn mean(a: &[f64]) -> f64 {
+    pairwise_sum(a) / a.len() as f64
+}
+
+/// Sample variance (ddof 1), two-pass as pandas computes it; NaN below two values.
+fn variance(a: &[f64]) -> f64 {
+    if a.len() < 2 {
+        return f64::NAN;
+    }
+    let avg = mean(a);
+    pairwise_by(0, a.len(), &|i| (avg - a[i]) * (avg - a[i])) / (a.len() - 1) as f64
+}
+
+/// Geometric mean return: 0 if any `1 + r <= 0`, NaN for no values.
+fn geometric_mean(returns: &[f64]) -> f64 {
+    if returns.iter().any(|&r| r + 1.0 <= 0.0) {
+        return 0.0;
+    }
+    let logs = pairwise_by(0, returns.len(), &|i| (returns[i] + 1.0).ln());
+    (logs / returns.len() as f64).exp() - 1.0
+}
+
+/// Beta of equity log returns on the asset's close log returns: their sample covariance
+/// over the asset's sample variance; NaN below three bars.
+///
+/// One pass without temporary arrays: sums of the values shifted by the first ones (so no
+/// cancellation when the mean is large next to the spread), accumulated in blocks of 256 and
+/// then added up. That agrees with `np.cov` far inside `1e-12` relative; `np.cov`'s products
+/// go through BLAS and cannot be matched bit for bit anyway.
+fn beta(equity: &[f64], close: &[f64]) -> f64 {
+    if equity.len() < 3 {
+        return f64::NAN;
+    }
+    let m = equity.len() - 1;
+    let x = |i: usize| (equity[i + 1] / equity[i]).ln();
+    let y = |i: usize| (close[i + 1] / close[i]).ln();
+    let (kx, ky) = (x(0), y(0));
+    let mut total = [0.0_f64; 4];
+    let mut start = 0;
+    while start < m {
+        let end = (start + 256).min(m);
+        let mut block = [0.0_f64; 4];
+        for i in start..end {
+            let dx = x(i) - kx;
+            let dy = y(i) - ky;
+            block[0] += dx;
+            block[1] += dy;
+            block[2] += dx * dy;
+            block[3] += dy * dy;
+        }
+        for (t, b) in total.iter_mut().zip(block) {
+            *t += b;
+        }
+        start = end;
+    }
+    let [sx, sy, sxy, syy] = total;
+    let m = m as f64;
+    (sxy - sx * sy / m) / (syy - sy * sy / m)
+}
+
+/// The data's period: the median of the differences of the last 100 times, in
+/// microseconds (an even count takes the truncated mean of the middle two).
+fn data_period(t: &[i64]) -> Option<i64> {
+    let tail = &t[t.len().saturating_sub(100)..];
+    let mut diffs: Vec<i64> = tail.windows(2).map(|w| w[1] - w[0]).collect();
+    if diffs.is_empty() {
+        return None;
+    }
+    diffs.sort_unstable();
+    let k = diffs.len();
+    Some(if k % 2 == 1 {
+        diffs[k / 2]
+    } else {
+        ((i128::from(diffs[k / 2 - 1]) + i128::from(diffs[k / 2])) / 2) as i64
+    })
+}
+
+/// The finest non-zero unit of a duration (as pandas' `Timedelta.resolution_string`), in
+/// microseconds: a day, an hour, a minute, a second, a millisecond or a microsecond.
+fn resolution(period: i64) -> i64 {
+    const UNITS: [(i64, i64); 5] = [
+        (1, 1_000),
+        (1_000, 1_000),
+        (MICROS_PER_SEC, 60),
+        (60 * MICROS_PER_SEC, 60),
+        (3_600 * MICROS_PER_SEC, 24),
+    ];
+    for (unit, per_next) in UNITS {
+        if (period / unit) % per_next != 0 {
+            return unit;
+        }
+    }
+    MICROS_PER_DAY
+}
+
+/// `d` rounded up to a multiple of `unit`.
+fn ceil_to(d: i64, unit: i64) -> i64 {
+    let r = d.rem_euclid(unit);
+    if r == 0 {
+        d
+    } else {
+        d - r + unit
+    }
+}
+
+/// Mean of durations, truncated to the microsecond.
+fn mean_duration(d: &[i64]) -> i64 {
+    let sum: i128 = d.iter().map(|&x| i128::from(x)).sum();
+    (sum / d.len().max(1) as i128) as i64
+}
+
+/// Drawdowns `dd_i = 1 - E_i / max_{j<=i} E_j` in one pass, and their periods: between
+/// consecutive bars where the drawdown is exactly zero (and the last bar) with at least one
+/// bar in between.
+struct Drawdowns {
+    /// The largest drawdown (0 when there is none).
+    max: f64,
+    /// Each period's duration, in microseconds.
+    durations: Vec<i64>,
+    /// Each period's deepest drawdown.
+    peaks: Vec<f64>,
+    /// Sum and count of the non-zero drawdowns, for the case of no period.
+    nonzero_sum: f64,
+    nonzero: usize,
+}
+
+impl Drawdowns {
+    fn new(equity: &[f64], t: &[i64]) -> Self {
+        let n = equity.len();
+        let mut out = Drawdowns {
+            max: 0.0,
+            durations: Vec::new(),
+            peaks: Vec::new(),
+            nonzero_sum: 0.0,
+            nonzero: 0,
+        };
+        let mut high = f64::NEG_INFINITY;
+        let mut last_zero: Option<usize> = None;
+        let mut deepest = 0.0_f64; // since the last zero, inclusive
+        for (q, &e) in equity.iter().enumerate() {
+            high = high.max(e);
+            let d = 1.0 - e / high;
+            out.max = out.max.max(d);
+            deepest = deepest.max(d);
+            if d != 0.0 {
+                out.nonzero_sum += d;
+                out.nonzero += 1;
+            }
+            if d == 0.0 || q == n - 1 {
+                if let Some(p) = last_zero {
+                    if q > p + 1 {
+                        out.durations.push(t[q] - t[p]);
+                        out.peaks.push(deepest);
+                    }
+                }
+                last_zero = Some(q);
+                deepest = d;
+            }
+        }
+        out
+    }
+}
+
+/// One pass over the bars' calendar days (UTC): the number of bars on a Saturday or Sunday,
+/// and the returns between the last equity of consecutive calendar periods that have bars:
+/// days, or weeks (Monday to Sunday), months or years when the data's period is 7, 31 or 365
+/// days. Undefined ratios (0/0 after a ruin) are dropped, as pandas' `dropna` does.
+///
+/// Times increase, so the calendar is only consulted when a bar starts a new day.
+fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
+    let n = t.len();
+    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
+    let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
+    let mut weekend_bars = 0usize;
+    let (mut day, mut wd) = (day_of(t[0]), weekday(day_of(t[0])));
+    let mut day_end = i64::MIN;
+    let mut key = None;
+    for (&ts, &e) in t.iter().zip(equity) {
+        if ts >= day_end {
+            if day_end != i64::MIN && ts - day_end < MICROS_PER_DAY {
+                // The next calendar day: no division needed.
+                day += 1;
+                wd = if wd == 6 { 0 } else { wd + 1 };
+            } else {
+                day = day_of(ts);
+                wd = weekday(day);
+            }
+            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+            let k = match freq_days {
+                7 => day + 6 - wd,
+                31 => {
+                    let (y, m, _) = civil_from_days(day);
+                    y * 12 + i64::from(m)
+                }
+                365 => civil_from_days(day).0,
+                _ => day,
+            };
+            if key != Some(k) {
+                key = Some(k);
+                last_of_period.push(e);
+            }
+        }
+        weekend_bars += usize::from(wd >= 5);
+        if let Some(last) = last_of_period.last_mut() {
+            *last = e;
+        }
+    }
+    let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
+    for w in last_of_period.windows(2) {
+        let r = w[1] / w[0] - 1.0;
+        if !r.is_nan() {
+            returns.push(r);
+        }
+    }
+    (weekend_bars, returns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_is_the_finest_unit() {
+        assert_eq!(resolution(MICROS_PER_DAY), MICROS_PER_DAY);
+        assert_eq!(resolution(3 * MICROS_PER_DAY), MICROS_PER_DAY);
+        assert_eq!(resolution(3_600 * MICROS_PER_SEC), 3_600 * MICROS_PER_SEC);
+        assert_eq!(
+            resolution(MICROS_PER_DAY + 60 * MICROS_PER_SEC),
+            60 * MICROS_PER_SEC
+        );
+        assert_eq!(resolution(1_500), 1_000 / 1_000);
+        assert_eq!(resolution(2_000), 1_000);
+        assert_eq!(
+            ceil_to(MICROS_PER_DAY + 1, MICROS_PER_DAY),
+            2 * MICROS_PER_DAY
+        );
+        assert_eq!(ceil_to(0, MICROS_PER_DAY), 0);
+    }
+
+    #[test]
+    fn pairwise_matches_plain_sum_on_exact_values() {
+        let a: Vec<f64> = (0..1000).map(f64::from).collect();
+        assert_eq!(pairwise_sum(&a), 499_500.0);
+        assert_eq!(pairwise_sum(&a[..13]), 78.0);
+        assert_eq!(pairwise_sum(&[]), 0.0);
+    }
+
+    #[test]
+    fn period_median_truncates() {
+        assert_eq!(data_period(&[0, 1, 3]), Some(1));
+        assert_eq!(data_period(&[0, 1, 2, 5]), Some(1));
+        assert_eq!(data_period(&[0]), None);
+    }
+}

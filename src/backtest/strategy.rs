@@ -1,0 +1,904 @@
+//! Strategies: signal functions from bars and typed parameters to one decision per bar.
+//!
+//! A strategy is any `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`. It looks at the
+//! whole series at once (vectorised, as a quant writes indicators) and returns, for every bar,
+//! the decision taken *at that bar's close* ([`Decision`]) and its warm-up: the bar where its
+//! last indicator first has a value. The simulation only acts on decisions after the warm-up,
+//! and fills them at the next bar's open, so a strategy cannot trade on the bar it looks at.
+//!
+//! The built-in [`sma_cross`] is registered under the name `"sma-cross"` ([`builtin`]).
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::fmt;
+
+use super::Bars;
+
+// === impl Decision ===
+
+/// What a strategy decides at a bar's close; filled at the next bar's open.
+///
+/// Entries are exclusive: entering closes every open trade first, so entering short while
+/// long is a reversal (two trades at the same price), and entering long while long closes and
+/// reopens.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::Decision;
+/// assert_eq!(Decision::default(), Decision::Hold);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Decision {
+    /// Do nothing.
+    #[default]
+    Hold,
+    /// Close what is open, then buy with all available cash.
+    EnterLong,
+    /// Close what is open, then sell short with all available cash.
+    EnterShort,
+    /// Close every open trade.
+    Exit,
+}
+
+// === impl Signals ===
+
+/// A strategy's output: one [`Decision`] per bar and the warm-up bar.
+///
+/// `warmup` is the bar where the last of the strategy's indicators gets its first value
+/// (`n - 1` for an `n`-bar moving average; see [`warmup`]). The first decision the simulation
+/// acts on is at `warmup + 1`, the first fill at `warmup + 2`; decisions before are ignored.
+/// Buy-and-hold is measured from the close of the warm-up bar.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{Decision, Signals};
+///
+/// let mut decisions = vec![Decision::Hold; 5];
+/// decisions[2] = Decision::EnterLong;
+/// let signals = Signals::new(decisions, 1);
+/// assert_eq!(signals.first_decision_bar(), 2);
+/// assert_eq!(signals.decisions()[2], Decision::EnterLong);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signals {
+    decisions: Vec<Decision>,
+    warmup: usize,
+}
+
+impl Signals {
+    /// Signals from one decision per bar and the warm-up bar.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Decision, Signals};
+    /// let s = Signals::new(vec![Decision::Hold; 3], 0);
+    /// assert_eq!(s.len(), 3);
+    /// ```
+    pub fn new(decisions: Vec<Decision>, warmup: usize) -> Self {
+        Signals { decisions, warmup }
+    }
+
+    /// One decision per bar.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Decision, Signals};
+    /// assert_eq!(Signals::new(vec![Decision::Exit], 0).decisions(), &[Decision::Exit]);
+    /// ```
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// The warm-up bar `W`: where the last indicator gets its first value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Decision, Signals};
+    /// assert_eq!(Signals::new(vec![Decision::Hold; 30], 19).warmup(), 19);
+    /// ```
+    pub fn warmup(&self) -> usize {
+        self.warmup
+    }
+
+    /// The first bar whose decision is acted on: `warmup + 1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Decision, Signals};
+    /// assert_eq!(Signals::new(vec![Decision::Hold; 30], 19).first_decision_bar(), 20);
+    /// ```
+    pub fn first_decision_bar(&self) -> usize {
+        self.warmup.saturating_add(1)
+    }
+
+    /// The number of decisions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Signals;
+    /// assert_eq!(Signals::new(Vec::new(), 0).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.decisions.len()
+    }
+
+    /// Whether there are no decisions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Signals;
+    /// assert!(Signals::new(Vec::new(), 0).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty()
+    }
+}
+
+// === impl ParamValue ===
+
+/// One strategy parameter: a boolean, an integer, a float or a string.
+///
+/// Serializes as the bare JSON value.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::ParamValue;
+///
+/// assert_eq!(ParamValue::parse("10"), ParamValue::Int(10));
+/// assert_eq!(ParamValue::parse("0.5"), ParamValue::Float(0.5));
+/// assert_eq!(ParamValue::parse("true"), ParamValue::Bool(true));
+/// assert_eq!(ParamValue::parse("close"), ParamValue::Str("close".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    Str(String),
+}
+
+impl ParamValue {
+    /// Reads a value as a command line gives it: `true`/`false`, then an integer, then a
+    /// float, else the text itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::ParamValue;
+    /// assert_eq!(ParamValue::parse("-3"), ParamValue::Int(-3));
+    /// assert_eq!(ParamValue::parse("1e-3"), ParamValue::Float(0.001));
+    /// ```
+    pub fn parse(text: &str) -> ParamValue {
+        match text {
+            "true" => ParamValue::Bool(true),
+            "false" => ParamValue::Bool(false),
+            _ => {
+                if let Ok(i) = text.parse::<i64>() {
+                    ParamValue::Int(i)
+                } else if let Ok(f) = text.parse::<f64>() {
+                    ParamValue::Float(f)
+                } else {
+                    ParamValue::Str(text.to_owned())
+                }
+            }
+        }
+    }
+
+    /// The kind of value, in words: `"a boolean"`, `"an integer"`, `"a float"`, `"a string"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::ParamValue;
+    /// assert_eq!(ParamValue::Float(1.5).kind(), "a float");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParamValue::Bool(_) => "a boolean",
+            ParamValue::Int(_) => "an integer",
+            ParamValue::Float(_) => "a float",
+            ParamValue::Str(_) => "a string",
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl From<bool> for ParamValue {
+    fn from(v: bool) -> Self {
+        ParamValue::Bool(v)
+    }
+}
+
+impl From<i64> for ParamValue {
+    fn from(v: i64) -> Self {
+        ParamValue::Int(v)
+    }
+}
+
+impl From<i32> for ParamValue {
+    fn from(v: i32) -> Self {
+        ParamValue::Int(v.into())
+    }
+}
+
+impl From<u32> for ParamValue {
+    fn from(v: u32) -> Self {
+        ParamValue::Int(v.into())
+    }
+}
+
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        ParamValue::Float(v)
+    }
+}
+
+impl From<&str> for ParamValue {
+    fn from(v: &str) -> Self {
+        ParamValue::Str(v.to_owned())
+    }
+}
+
+impl From<String> for ParamValue {
+    fn from(v: String) -> Self {
+        ParamValue::Str(v)
+    }
+}
+
+// === impl ParamError ===
+
+/// A strategy parameter that is missing, of the wrong type or out of range.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::Params;
+///
+/// let params = Params::new().with("fast", "ten");
+/// assert_eq!(params.int("slow").unwrap_err().to_string(), r#"missing parameter "slow""#);
+/// assert_eq!(
+///     params.int("fast").unwrap_err().to_string(),
+///     r#"parameter "fast" must be an integer, got a string: "ten""#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// The parameter was not given.
+    #[error("missing parameter {name:?}")]
+    Missing {
+        /// The parameter's name.
+        name: String,
+    },
+    /// The parameter has a value of another type.
+    #[error("parameter {name:?} must be {expected}, got {}: {found}", found.kind())]
+    WrongType {
+        /// The parameter's name.
+        name: String,
+        /// What was expected, in words (`"an integer"`).
+        expected: &'static str,
+        /// The value given.
+        found: ParamValue,
+    },
+    /// The parameter's value is outside what the strategy accepts.
+    #[error("parameter {name:?} must be {expected}, got {found}")]
+    OutOfRange {
+        /// The parameter's name.
+        name: String,
+        /// What was expected, in words (`"at least 1"`).
+        expected: String,
+        /// The value given.
+        found: ParamValue,
+    },
+    /// A `name=value` assignment without `=` or without a name.
+    #[error("invalid parameter assignment {text:?}: expected name=value")]
+    Malformed {
+        /// The text given.
+        text: String,
+    },
+}
+
+// === impl Params ===
+
+/// Named, typed strategy parameters, kept sorted by name.
+///
+/// Typed getters say what is wrong ([`ParamError`]): a missing name, a value of the wrong
+/// type, a value out of range. Serializes as a JSON object.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::Params;
+///
+/// let params = Params::new().with("fast", 10).with("slow", 20);
+/// assert_eq!(params.positive_int("fast")?, 10);
+/// assert!(!params.bool_or("long_only", false)?);
+///
+/// let parsed = Params::from_assignments(["fast=10", "slow=20"])?;
+/// assert_eq!(parsed, params);
+/// # Ok::<(), tracectx::backtest::ParamError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Params(BTreeMap<String, ParamValue>);
+
+impl Params {
+    /// No parameters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert!(Params::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Params::default()
+    }
+
+    /// These parameters with `name` set to `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{ParamValue, Params};
+    /// let p = Params::new().with("fast", 10);
+    /// assert_eq!(p.get("fast"), Some(&ParamValue::Int(10)));
+    /// ```
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<ParamValue>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Sets `name` to `value`, returning the previous value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{ParamValue, Params};
+    /// let mut p = Params::new();
+    /// assert_eq!(p.insert("fast", 10), None);
+    /// assert_eq!(p.insert("fast", 12), Some(ParamValue::Int(10)));
+    /// ```
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<ParamValue>,
+    ) -> Option<ParamValue> {
+        self.0.insert(name.into(), value.into())
+    }
+
+    /// Sets a parameter from a `name=value` assignment, the value read by
+    /// [`ParamValue::parse`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// let mut p = Params::new();
+    /// p.insert_assignment("fast=10")?;
+    /// assert_eq!(p.int("fast")?, 10);
+    /// assert!(p.insert_assignment("fast").is_err());
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn insert_assignment(&mut self, text: &str) -> Result<(), ParamError> {
+        match text.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                self.insert(name.trim(), ParamValue::parse(value.trim()));
+                Ok(())
+            }
+            _ => Err(ParamError::Malformed {
+                text: text.to_owned(),
+            }),
+        }
+    }
+
+    /// Parameters from `name=value` assignments, as `--param fast=10` gives them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// let p = Params::from_assignments(["fast=10", "long_only=true"])?;
+    /// assert!(p.bool("long_only")?);
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn from_assignments<I, S>(assignments: I) -> Result<Self, ParamError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut params = Params::new();
+        for a in assignments {
+            params.insert_assignment(a.as_ref())?;
+        }
+        Ok(params)
+    }
+
+    /// The value of `name`, if given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert!(Params::new().get("fast").is_none());
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&ParamValue> {
+        self.0.get(name)
+    }
+
+    /// The parameters, sorted by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// let p = Params::new().with("b", 1).with("a", 2);
+    /// assert_eq!(p.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ParamValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The number of parameters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert_eq!(Params::new().with("a", 1).len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no parameters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert!(Params::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn require(&self, name: &str) -> Result<&ParamValue, ParamError> {
+        self.get(name).ok_or_else(|| ParamError::Missing {
+            name: name.to_owned(),
+        })
+    }
+
+    fn wrong(name: &str, expected: &'static str, found: &ParamValue) -> ParamError {
+        ParamError::WrongType {
+            name: name.to_owned(),
+            expected,
+            found: found.clone(),
+        }
+    }
+
+    /// The integer `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert_eq!(Params::new().with("n", 3).int("n")?, 3);
+    /// assert!(Params::new().with("n", 3.5).int("n").is_err());
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn int(&self, name: &str) -> Result<i64, ParamError> {
+        match self.require(name)? {
+            ParamValue::Int(i) => Ok(*i),
+            other => Err(Self::wrong(name, "an integer", other)),
+        }
+    }
+
+    /// The integer `name`, at least 1, as a count (a window length, a period).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert_eq!(Params::new().with("fast", 10).positive_int("fast")?, 10);
+    /// let err = Params::new().with("fast", 0).positive_int("fast").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"parameter "fast" must be at least 1, got 0"#);
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn positive_int(&self, name: &str) -> Result<usize, ParamError> {
+        let i = self.int(name)?;
+        usize::try_from(i)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| ParamError::OutOfRange {
+                name: name.to_owned(),
+                expected: "at least 1".to_owned(),
+                found: ParamValue::Int(i),
+            })
+    }
+
+    /// The number `name`; an integer is accepted and converted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert_eq!(Params::new().with("k", 2).float("k")?, 2.0);
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn float(&self, name: &str) -> Result<f64, ParamError> {
+        match self.require(name)? {
+            ParamValue::Float(x) => Ok(*x),
+            ParamValue::Int(i) => Ok(*i as f64),
+            other => Err(Self::wrong(name, "a number", other)),
+        }
+    }
+
+    /// The boolean `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert!(Params::new().with("long_only", true).bool("long_only")?);
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn bool(&self, name: &str) -> Result<bool, ParamError> {
+        match self.require(name)? {
+            ParamValue::Bool(b) => Ok(*b),
+            other => Err(Self::wrong(name, "a boolean", other)),
+        }
+    }
+
+    /// The string `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert_eq!(Params::new().with("price", "close").str("price")?, "close");
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn str(&self, name: &str) -> Result<&str, ParamError> {
+        match self.require(name)? {
+            ParamValue::Str(s) => Ok(s),
+            other => Err(Self::wrong(name, "a string", other)),
+        }
+    }
+
+    /// The boolean `name`, or `default` when it is not given (still an error when it is given
+    /// with another type).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Params;
+    /// assert!(!Params::new().bool_or("long_only", false)?);
+    /// assert!(Params::new().with("long_only", 1).bool_or("long_only", false).is_err());
+    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// ```
+    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ParamError> {
+        if self.get(name).is_none() {
+            return Ok(default);
+        }
+        self.bool(name)
+    }
+}
+
+impl fmt::Display for Params {
+    /// `fast=10 slow=20`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+// === impl StrategyError ===
+
+/// Why a strategy could not produce signals.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{sma_cross, Bars, Params, StrategyError};
+///
+/// let err = sma_cross(&Bars::synthetic(50, 1), &Params::new().with("fast", 10)).unwrap_err();
+/// assert!(matches!(err, StrategyError::Param(_)));
+/// assert_eq!(err.to_string(), r#"missing parameter "slow""#);
+///
+/// let custom = StrategyError::other("model file not found");
+/// assert_eq!(custom.to_string(), "model file not found");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StrategyError {
+    /// A parameter is missing, ill-typed or out of range.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// Any other failure of a user strategy.
+    #[error("{0}")]
+    Other(Box<dyn StdError + Send + Sync>),
+}
+
+impl StrategyError {
+    /// Wraps any error (or message) of a user strategy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::StrategyError;
+    /// let e = StrategyError::other(std::io::Error::other("disk"));
+    /// assert_eq!(e.to_string(), "disk");
+    /// ```
+    pub fn other(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        StrategyError::Other(error.into())
+    }
+}
+
+// === indicators ===
+
+/// The `n`-bar simple moving average, NaN until `n` values are in the window.
+///
+/// Computed exactly as pandas' `Series.rolling(n).mean()`: one running sum with separate
+/// Kahan compensations for values added and removed, the mean clamped to 0 when its sign
+/// contradicts every value in the window, and the value itself when the last `n` values are
+/// all equal. A naive window sum differs in the last bits and flips crossovers where two
+/// averages nearly tie. `n = 0` gives NaN everywhere.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::sma;
+///
+/// let m = sma(&[1.0, 2.0, 3.0, 4.0], 2);
+/// assert!(m[0].is_nan());
+/// assert_eq!(&m[1..], &[1.5, 2.5, 3.5]);
+/// // Equal values give the value itself, not a sum divided back.
+/// assert_eq!(sma(&[0.7, 0.1, 0.1, 0.1], 3)[3], 0.1);
+/// ```
+pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
+    let mut mean = RollingMean::new(n);
+    (0..values.len()).map(|i| mean.step(values, i)).collect()
+}
+
+/// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
+struct RollingMean {
+    n: usize,
+    sum: f64,
+    comp_add: f64,
+    comp_rem: f64,
+    nobs: usize,
+    neg: usize,
+    same: usize,
+    prev: f64,
+}
+
+impl RollingMean {
+    fn new(n: usize) -> Self {
+        RollingMean {
+            n,
+            sum: 0.0,
+            comp_add: 0.0,
+            comp_rem: 0.0,
+            nobs: 0,
+            neg: 0,
+            same: 0,
+            prev: f64::NAN,
+        }
+    }
+
+    /// Moves the window to end at `values[i]` (called for `i = 0, 1, 2, ...` in turn) and
+    /// returns the mean, NaN while fewer than `n` values are in it.
+    #[inline]
+    fn step(&mut self, values: &[f64], i: usize) -> f64 {
+        let n = self.n;
+        if n == 0 {
+            return f64::NAN;
+        }
+        if i >= n {
+            let old = values[i - n];
+            if !old.is_nan() {
+                self.nobs -= 1;
+                let y = -old - self.comp_rem;
+                let t = self.sum + y;
+                self.comp_rem = (t - self.sum) - y;
+                self.sum = t;
+                if old.is_sign_negative() {
+                    self.neg -= 1;
+                }
+            }
+        }
+        let v = values[i];
+        if !v.is_nan() {
+            self.nobs += 1;
+            let y = v - self.comp_add;
+            let t = self.sum + y;
+            self.comp_add = (t - self.sum) - y;
+            self.sum = t;
+            if v.is_sign_negative() {
+                self.neg += 1;
+            }
+            if v == self.prev {
+                self.same += 1;
+            } else {
+                self.same = 1;
+            }
+            self.prev = v;
+        }
+        if self.nobs < n {
+            return f64::NAN;
+        }
+        let m = self.sum / self.nobs as f64;
+        if self.same >= self.nobs {
+            self.prev
+        } else if (self.neg == 0 && m < 0.0) || (self.neg == self.nobs && m > 0.0) {
+            0.0
+        } else {
+            m
+        }
+    }
+}
+
+/// Whether `a` crossed above `b` at bar `i`: `a[i-1] < b[i-1]` and `a[i] > b[i]`, strictly.
+///
+/// A NaN anywhere, a tie on bar `i - 1`, or `i == 0` is no cross. Swap the arguments for a
+/// cross below.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::crossover;
+///
+/// let fast = [1.0, 3.0, 3.0];
+/// let slow = [2.0, 2.0, 4.0];
+/// assert!(crossover(&fast, &slow, 1));
+/// assert!(!crossover(&fast, &slow, 2));
+/// assert!(crossover(&slow, &fast, 2));
+/// ```
+pub fn crossover(a: &[f64], b: &[f64], i: usize) -> bool {
+    i > 0 && i < a.len() && i < b.len() && a[i - 1] < b[i - 1] && a[i] > b[i]
+}
+
+/// The warm-up bar of a set of indicators, as the reference engine counts it: the latest
+/// first-defined (non-NaN) index among them. An indicator with no value at all counts as 0.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{sma, warmup};
+///
+/// let close = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// assert_eq!(warmup(&[&sma(&close, 2), &sma(&close, 3)]), 2);
+/// assert_eq!(warmup(&[]), 0);
+/// ```
+pub fn warmup(indicators: &[&[f64]]) -> usize {
+    indicators
+        .iter()
+        .map(|ind| ind.iter().position(|v| !v.is_nan()).unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+}
+
+// === built-in strategies ===
+
+/// A signal function, as the built-ins are.
+///
+/// Any closure `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` is a strategy; this is
+/// the type of the plain functions [`builtin`] returns.
+pub type SignalFn = fn(&Bars, &Params) -> Result<Signals, StrategyError>;
+
+/// The names of the built-in strategies, for [`builtin`].
+pub const BUILTIN_STRATEGIES: &[&str] = &["sma-cross"];
+
+/// The built-in strategy called `name`, if there is one.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{builtin, Bars, Params};
+///
+/// let strategy = builtin("sma-cross").unwrap();
+/// let signals = strategy(&Bars::synthetic(100, 1), &Params::new().with("fast", 5).with("slow", 10))?;
+/// assert_eq!(signals.warmup(), 9);
+/// assert!(builtin("nope").is_none());
+/// # Ok::<(), tracectx::backtest::StrategyError>(())
+/// ```
+pub fn builtin(name: &str) -> Option<SignalFn> {
+    match name {
+        "sma-cross" => Some(sma_cross),
+        _ => None,
+    }
+}
+
+/// Moving-average crossover on closing prices.
+///
+/// Parameters: `fast` and `slow` (window lengths, integers from 1) and `long_only` (boolean,
+/// default `false`). When the fast average crosses above the slow one the strategy enters
+/// long; when it crosses below it enters short, or with `long_only` it exits. The warm-up is
+/// the bar where the longer average first has a value.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{sma_cross, Bars, Decision, Params};
+///
+/// let bars = Bars::synthetic(500, 3);
+/// let long_short = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
+/// assert_eq!(long_short.warmup(), 19);
+/// assert!(long_short.decisions().contains(&Decision::EnterShort));
+///
+/// let long_only = sma_cross(
+///     &bars,
+///     &Params::new().with("fast", 10).with("slow", 20).with("long_only", true),
+/// )?;
+/// assert!(!long_only.decisions().contains(&Decision::EnterShort));
+/// assert!(long_only.decisions().contains(&Decision::Exit));
+/// # Ok::<(), tracectx::backtest::StrategyError>(())
+/// ```
+pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
+    let fast_n = params.positive_int("fast")?;
+    let slow_n = params.positive_int("slow")?;
+    let long_only = params.bool_or("long_only", false)?;
+    let close = bars.close();
+    let down = if long_only {
+        Decision::Exit
+    } else {
+        Decision::EnterShort
+    };
+    // Both averages in one pass, without storing them: the two compensated sums interleave,
+    // and a cross only needs the previous bar's values. A cross needs both averages defined
+    // on the previous bar, so no decision falls before the first decision bar.
+    let (mut fast, mut slow) = (RollingMean::new(fast_n), RollingMean::new(slow_n));
+    let (mut first_fast, mut first_slow) = (None, None);
+    let (mut prev_f, mut prev_s) = (f64::NAN, f64::NAN);
+    let mut decisions = vec![Decision::Hold; close.len()];
+    for (i, d) in decisions.iter_mut().enumerate() {
+        let f = fast.step(close, i);
+        let s = slow.step(close, i);
+        if first_fast.is_none() && !f.is_nan() {
+            first_fast = Some(i);
+        }
+        if first_slow.is_none() && !s.is_nan() {
+            first_slow = Some(i);
+        }
+        if prev_f < prev_s && f > s {
+            *d = Decision::EnterLong;
+        } else if prev_s < prev_f && s > f {
+            *d = down;
+        }
+        (prev_f, prev_s) = (f, s);
+    }
+    // The reference's warm-up: the later first value, an average with none counting as 0.
+    let w = first_fast.unwrap_or(0).max(first_slow.unwrap_or(0));
+    Ok(Signals::new(decisions, w))
+}

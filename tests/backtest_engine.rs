@@ -1,0 +1,113 @@
+//! The synchronous engine: one session's result stamped with its run, and failures of a
+//! strategy confined to that session with the run id attached.
+#![cfg(feature = "backtest")]
+
+use tracectx::backtest::{
+    sma_cross, BacktestEngine, BacktestErrorKind, BacktestSettings, Bars, Named, Params, Signals,
+    StrategyError,
+};
+use tracectx::TraceContext;
+
+fn params() -> Params {
+    Params::new().with("fast", 10).with("slow", 20)
+}
+
+#[test]
+fn result_metadata_carries_the_scope_ids() {
+    let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+    let bars = Bars::synthetic(1_000, 3);
+    let ctx = TraceContext::new("backtest_meta").unwrap();
+    let child = ctx.child();
+    let result = child
+        .sync_scope(|| engine.run(&bars, &Named::new("sma-cross", sma_cross), &params()))
+        .unwrap();
+    let m = &result.metadata;
+    assert_eq!(m.run_id.as_deref(), Some("backtest_meta"));
+    assert_eq!(m.trace_id, Some(ctx.trace_id().to_string()));
+    assert_eq!(m.trace_id_full, Some(format!("{:x}", ctx.trace_id())));
+    assert_eq!(m.span_id, Some(child.span_id().to_string()));
+    assert_eq!(m.parent_span_id, Some(ctx.span_id().to_string()));
+    assert_eq!(m.strategy, "sma-cross");
+    assert_eq!(m.params, params());
+    assert_eq!(m.data_fingerprint, bars.fingerprint());
+    assert_eq!(m.bars, 1_000);
+    assert_eq!(m.engine_version, env!("CARGO_PKG_VERSION"));
+    assert!(m.wall_time_secs >= 0.0);
+}
+
+#[test]
+fn same_inputs_give_the_same_figures() {
+    let engine = BacktestEngine::default();
+    let bars = Bars::synthetic(3_000, 5);
+    let a = engine.run(&bars, &sma_cross, &params()).unwrap();
+    let b = engine.run(&bars, &sma_cross, &params()).unwrap();
+    assert_eq!((a.stats, a.trades, a.equity), (b.stats, b.trades, b.equity));
+}
+
+#[test]
+fn strategy_error_fails_the_session_with_its_run_id() {
+    let failing = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> {
+        Err(StrategyError::other("model file missing"))
+    };
+    let ctx = TraceContext::new("backtest_fail").unwrap();
+    let err = ctx
+        .sync_scope(|| {
+            BacktestEngine::default().run(
+                &Bars::synthetic(10, 1),
+                &Named::new("ml", failing),
+                &Params::new(),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.run_id(), Some("backtest_fail"));
+    assert_eq!(
+        err.to_string(),
+        r#"backtest backtest_fail failed: strategy "ml": model file missing"#
+    );
+}
+
+#[test]
+fn strategy_panic_fails_the_session_only() {
+    let panics = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { panic!("boom") };
+    let engine = BacktestEngine::default();
+    let bars = Bars::synthetic(100, 1);
+    let ctx = TraceContext::new("backtest_panic").unwrap();
+    let err = ctx
+        .sync_scope(|| engine.run(&bars, &Named::new("bad", panics), &Params::new()))
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "boom"));
+    assert_eq!(err.run_id(), Some("backtest_panic"));
+    // The engine and the thread are fine afterwards.
+    assert!(engine.run(&bars, &sma_cross, &params()).is_ok());
+}
+
+#[test]
+fn signals_of_the_wrong_length_are_an_error() {
+    let short =
+        |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { Ok(Signals::new(vec![], 0)) };
+    let err = BacktestEngine::default()
+        .run(&Bars::synthetic(10, 1), &short, &Params::new())
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::Simulation(_)));
+    assert_eq!(
+        err.to_string(),
+        "backtest failed: signals have 0 decisions for 10 bars"
+    );
+}
+
+#[test]
+fn json_has_stats_trades_and_metadata_but_not_equity() {
+    let result = BacktestEngine::default()
+        .run(&Bars::synthetic(500, 2), &sma_cross, &params())
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&result.to_json()).unwrap();
+    assert!(
+        json["stats"].is_object() && json["trades"].is_array() && json["open_trades"].is_array()
+    );
+    assert_eq!(
+        json["metadata"]["params"],
+        serde_json::json!({"fast": 10, "slow": 20})
+    );
+    assert!(json["metadata"]["run_id"].is_null());
+    assert!(json.get("equity").is_none());
+}

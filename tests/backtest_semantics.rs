@@ -1,0 +1,637 @@
+//! The execution model and the statistics of `BACKTEST_SEMANTICS.md`, on small hand-checked
+//! series: fills, sizing, costs, reversals, open trades, ruin, drawdown periods,
+//! annualisation and undefined values.
+#![cfg(feature = "backtest")]
+
+use tracectx::backtest::{
+    crossover, floor_div, simulate, sma, sma_cross, BacktestSettings, Bars, Decision, Params,
+    Report, Signals, Simulation, Stats,
+};
+
+const DAY: i64 = 86_400_000_000;
+const HOUR: i64 = 3_600_000_000;
+
+/// Daily bars on consecutive calendar days from 2024-01-01 with the given opens and closes
+/// (highs and lows span them).
+fn bars(open: &[f64], close: &[f64]) -> Bars {
+    bars_at(
+        &(0..open.len() as i64)
+            .map(|i| 1_704_067_200_000_000 + i * DAY)
+            .collect::<Vec<_>>(),
+        open,
+        close,
+    )
+}
+
+fn bars_at(t: &[i64], open: &[f64], close: &[f64]) -> Bars {
+    let high = open.iter().zip(close).map(|(o, c)| o.max(*c)).collect();
+    let low = open.iter().zip(close).map(|(o, c)| o.min(*c)).collect();
+    Bars::new(t.to_vec(), open.to_vec(), high, low, close.to_vec(), None).unwrap()
+}
+
+fn decisions(n: usize, at: &[(usize, Decision)]) -> Signals {
+    let mut d = vec![Decision::Hold; n];
+    for &(i, decision) in at {
+        d[i] = decision;
+    }
+    Signals::new(d, 0)
+}
+
+fn run(bars: &Bars, signals: &Signals, settings: BacktestSettings) -> Simulation {
+    simulate(bars, signals, &settings).unwrap()
+}
+
+fn assert_close(a: f64, b: f64) {
+    assert!(
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
+        "{a} != {b}"
+    );
+}
+
+use Decision::{EnterLong, EnterShort, Exit};
+
+// === fills and equity ===
+
+#[test]
+fn decision_fills_at_next_open_and_equity_marks_at_close() {
+    let b = bars(
+        &[10.0, 10.0, 12.0, 11.0, 13.0],
+        &[10.0, 11.0, 12.0, 11.0, 14.0],
+    );
+    let s = decisions(5, &[(1, EnterLong), (3, Exit)]);
+    let r = run(&b, &s, BacktestSettings::new(100.0));
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!((t.entry_bar, t.exit_bar), (2, 4));
+    assert_eq!((t.entry_price, t.exit_price), (12.0, 13.0));
+    assert_eq!(t.size, 8.0); // floor(100 * (1 - 2^-52) / 12)
+    assert_eq!(r.equity, [100.0, 100.0, 100.0, 92.0, 108.0]);
+}
+
+#[test]
+fn decisions_before_warmup_and_on_last_bar_never_fill() {
+    let b = bars(&[10.0; 8], &[10.0; 8]);
+    let mut d = vec![Decision::Hold; 8];
+    d[2] = EnterLong; // before the first decision bar (warm-up 3 -> first decision bar 4)
+    d[7] = EnterShort; // last bar
+    let r = run(&b, &Signals::new(d.clone(), 3), BacktestSettings::default());
+    assert!(r.trades.is_empty() && r.open_trades.is_empty());
+    d[4] = EnterLong;
+    let r = run(&b, &Signals::new(d, 3), BacktestSettings::default());
+    assert_eq!(r.open_trades[0].entry_bar, 5);
+}
+
+// === sizing ===
+
+#[test]
+fn floor_division_is_pythons() {
+    // Values checked with CPython's `//`.
+    assert_eq!(
+        floor_div(10_000.0 * (1.0 - f64::EPSILON), 169.35804000000002),
+        59.0
+    );
+    assert_eq!(floor_div(1.0, 0.1), 9.0); // (1.0 / 0.1).floor() would be 10
+    assert_eq!(floor_div(0.3, 0.1), 2.0);
+    assert_eq!(floor_div(-7.5, 2.0), -4.0);
+    assert_eq!(floor_div(7.5, -2.0), -4.0);
+    assert_eq!(floor_div(0.0, 3.0), 0.0);
+}
+
+#[test]
+fn worked_example_sizes_the_short_and_the_reversal() {
+    // The semantics' GOOG example: short at 169.02 with 10,000 cash and 0.2% commission,
+    // reversed at 179.13.
+    let b = bars(
+        &[169.0, 169.0, 169.02, 175.0, 179.13, 180.0],
+        &[169.0, 169.0, 170.0, 178.0, 180.0, 181.0],
+    );
+    let s = decisions(6, &[(1, EnterShort), (3, EnterLong)]);
+    let r = run(
+        &b,
+        &s,
+        BacktestSettings::new(10_000.0).with_commission(0.002),
+    );
+    let short = &r.trades[0];
+    assert_eq!(short.size, -59.0);
+    assert_eq!((short.entry_price, short.exit_price), (169.02, 179.13));
+    assert_close(short.pnl, -637.5717);
+    assert_close(short.commission, 41.0817);
+    let long = &r.open_trades[0];
+    assert_eq!(
+        (long.size, long.entry_bar, long.entry_price),
+        (52.0, 4, 179.13)
+    );
+}
+
+#[test]
+fn order_without_cash_for_one_unit_is_cancelled() {
+    let b = bars(&[150.0; 5], &[150.0; 5]);
+    let r = run(
+        &b,
+        &decisions(5, &[(1, EnterLong)]),
+        BacktestSettings::new(100.0),
+    );
+    assert!(r.trades.is_empty() && r.open_trades.is_empty());
+    assert_eq!(r.equity, [100.0; 5]);
+}
+
+// === costs ===
+
+#[test]
+fn commission_is_paid_on_both_sides() {
+    let b = bars(&[100.0, 100.0, 100.0, 110.0, 110.0], &[100.0; 5]);
+    let s = decisions(5, &[(1, EnterLong), (2, Exit)]);
+    let r = run(&b, &s, BacktestSettings::new(1_000.0).with_commission(0.01));
+    let t = &r.trades[0];
+    // appc = 100 + 1 = 101 -> 9 units; entry fee 9, exit fee 9.9.
+    assert_eq!(t.size, 9.0);
+    assert_close(t.commission, 9.0 + 9.9);
+    assert_close(t.pnl, 90.0 - 18.9);
+    assert_close(t.return_frac, 0.1 - 18.9 / 900.0);
+    assert_close(*r.equity.last().unwrap(), 1_000.0 + 90.0 - 18.9);
+}
+
+#[test]
+fn spread_and_slippage_are_opt_in_and_adverse() {
+    let b = bars(&[100.0, 100.0, 100.0, 110.0, 110.0], &[100.0; 5]);
+    let s = decisions(5, &[(1, EnterLong), (2, Exit)]);
+    let plain = run(&b, &s, BacktestSettings::new(1_000.0));
+    assert_eq!(plain.trades[0].entry_price, 100.0);
+
+    let spread = run(&b, &s, BacktestSettings::new(1_000.0).with_spread(0.01));
+    assert_eq!(spread.trades[0].entry_price, 101.0);
+    assert_eq!(spread.trades[0].exit_price, 110.0); // exits at the plain price
+
+    let slip = run(&b, &s, BacktestSettings::new(1_000.0).with_slippage(0.01));
+    assert_eq!(slip.trades[0].entry_price, 101.0);
+    assert_eq!(slip.trades[0].exit_price, 108.9);
+
+    let short = decisions(5, &[(1, EnterShort), (2, Exit)]);
+    let slip = run(
+        &b,
+        &short,
+        BacktestSettings::new(1_000.0).with_slippage(0.01),
+    );
+    assert_eq!(slip.trades[0].entry_price, 99.0);
+    assert_eq!(slip.trades[0].exit_price, 110.0 * 1.01);
+}
+
+#[test]
+fn fractional_units_use_all_available_cash() {
+    let b = bars(&[30.0; 5], &[30.0; 5]);
+    let s = decisions(5, &[(1, EnterLong)]);
+    let whole = run(&b, &s, BacktestSettings::new(100.0));
+    assert_eq!(whole.open_trades[0].size, 3.0);
+    let frac = run(
+        &b,
+        &s,
+        BacktestSettings::new(100.0).with_fractional_units(true),
+    );
+    assert_close(frac.open_trades[0].size, 100.0 / 30.0);
+}
+
+// === trades ===
+
+#[test]
+fn reversal_is_two_trades_at_the_same_bar_and_price() {
+    let b = bars(&[10.0, 10.0, 11.0, 12.0, 13.0, 12.0, 11.0], &[10.0; 7]);
+    let s = decisions(7, &[(1, EnterLong), (3, EnterShort), (5, Exit)]);
+    let r = run(&b, &s, BacktestSettings::new(1_000.0));
+    assert_eq!(r.trades.len(), 2);
+    let (long, short) = (&r.trades[0], &r.trades[1]);
+    assert!(long.is_long() && !short.is_long());
+    assert_eq!(long.exit_bar, 4);
+    assert_eq!(short.entry_bar, 4);
+    assert_eq!(long.exit_price, short.entry_price);
+}
+
+#[test]
+fn repeated_entry_closes_and_reopens() {
+    let b = bars(&[10.0; 6], &[10.0; 6]);
+    let s = decisions(6, &[(1, EnterLong), (2, EnterLong)]);
+    let r = run(&b, &s, BacktestSettings::new(1_000.0));
+    assert_eq!(r.trades.len(), 1);
+    assert_eq!((r.trades[0].entry_bar, r.trades[0].exit_bar), (2, 3));
+    assert_eq!(r.open_trades[0].entry_bar, 3);
+}
+
+#[test]
+fn open_trades_at_the_end_count_in_equity_only() {
+    let b = bars(
+        &[10.0, 10.0, 10.0, 12.0, 15.0],
+        &[10.0, 10.0, 11.0, 13.0, 16.0],
+    );
+    let s = decisions(5, &[(1, EnterLong)]);
+    let r = run(&b, &s, BacktestSettings::new(100.0));
+    assert!(r.trades.is_empty());
+    assert_eq!(r.open_trades[0].size, 9.0);
+    assert_eq!(r.open_trades[0].unrealized_pnl, 54.0);
+    assert_eq!(*r.equity.last().unwrap(), 154.0);
+    let stats = Stats::compute(&b, &r.equity, &r.trades, 0).unwrap();
+    assert_eq!(stats.trades, 0);
+    assert_eq!(stats.exposure_pct, 0.0);
+    assert_eq!(stats.equity_final, 154.0);
+    assert_eq!(stats.return_pct, 54.0);
+    assert_eq!(stats.win_rate_pct, None);
+
+    // Opt-in: close them at the last close.
+    let r = run(&b, &s, BacktestSettings::new(100.0).with_close_at_end(true));
+    assert!(r.open_trades.is_empty());
+    assert_eq!((r.trades[0].exit_bar, r.trades[0].exit_price), (4, 16.0));
+    assert_eq!(*r.equity.last().unwrap(), 154.0);
+}
+
+#[test]
+fn ruin_closes_everything_and_zeroes_equity() {
+    let b = bars(
+        &[10.0, 10.0, 10.0, 30.0, 30.0],
+        &[10.0, 10.0, 10.0, 30.0, 30.0],
+    );
+    let s = decisions(5, &[(1, EnterShort)]);
+    let r = run(&b, &s, BacktestSettings::new(100.0));
+    assert_eq!(r.equity, [100.0, 100.0, 100.0, 0.0, 0.0]);
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!(
+        (t.size, t.exit_bar, t.exit_price, t.pnl),
+        (-9.0, 3, 30.0, -180.0)
+    );
+    assert!(r.open_trades.is_empty());
+}
+
+// === strategy ===
+
+#[test]
+fn sma_is_pandas_rolling_mean_to_the_bit() {
+    let x: Vec<f64> = (0..40)
+        .map(|i| {
+            let v = 100.0 + 0.1 * f64::from((i * 7) % 11) - 0.3 * f64::from((i * 3) % 5);
+            (v * 100.0).round() / 100.0
+        })
+        .collect();
+    // pandas.Series(x).rolling(10).mean() for bars 9.., as bits.
+    let expected: [u64; 31] = [
+        0x4058fa3d70a3d70a,
+        0x4058fccccccccccd,
+        0x4058f851eb851eb9,
+        0x4058fae147ae147b,
+        0x4058f66666666666,
+        0x4058f8f5c28f5c29,
+        0x4058fb851eb851ec,
+        0x4058f70a3d70a3d7,
+        0x4058f9999999999a,
+        0x4058fc28f5c28f5c,
+        0x4058f7ae147ae147,
+        0x4058fa3d70a3d70a,
+        0x4058fccccccccccd,
+        0x4058f851eb851eb8,
+        0x4058fae147ae147a,
+        0x4058f66666666666,
+        0x4058f8f5c28f5c29,
+        0x4058fb851eb851ec,
+        0x4058f70a3d70a3d7,
+        0x4058f9999999999a,
+        0x4058fc28f5c28f5d,
+        0x4058f7ae147ae148,
+        0x4058fa3d70a3d70a,
+        0x4058fccccccccccd,
+        0x4058f851eb851eb9,
+        0x4058fae147ae147b,
+        0x4058f66666666666,
+        0x4058f8f5c28f5c29,
+        0x4058fb851eb851eb,
+        0x4058f70a3d70a3d6,
+        0x4058f9999999999a,
+    ];
+    let m = sma(&x, 10);
+    assert!(m[..9].iter().all(|v| v.is_nan()));
+    let got: Vec<u64> = m[9..].iter().map(|v| v.to_bits()).collect();
+    assert_eq!(got, expected);
+    // A naive window mean differs in the last bit on bar 9.
+    let naive: f64 = x[..10].iter().sum::<f64>() / 10.0;
+    assert_ne!(naive.to_bits(), expected[0]);
+}
+
+#[test]
+fn crossover_is_strict_and_a_tie_is_no_cross() {
+    let fast = [1.0, 2.0, 3.0, 3.0, f64::NAN, 5.0];
+    let slow = [2.0, 2.0, 2.5, 4.0, 4.0, 4.0];
+    assert!(!crossover(&fast, &slow, 2)); // tie on bar 1
+    assert!(!crossover(&fast, &slow, 5)); // undefined on bar 4
+    assert!(crossover(&slow, &fast, 3));
+    assert!(!crossover(&fast, &slow, 0));
+}
+
+#[test]
+fn sma_cross_warms_up_on_the_slow_average_and_long_only_exits() {
+    let b = Bars::synthetic(400, 8);
+    let p = Params::new().with("fast", 10).with("slow", 20);
+    let ls = sma_cross(&b, &p).unwrap();
+    assert_eq!((ls.warmup(), ls.first_decision_bar()), (19, 20));
+    assert!(ls.decisions()[..20].iter().all(|&d| d == Decision::Hold));
+    let lo = sma_cross(&b, &p.clone().with("long_only", true)).unwrap();
+    for (a, b) in ls.decisions().iter().zip(lo.decisions()) {
+        let expected = if *a == EnterShort { Exit } else { *a };
+        assert_eq!(*b, expected);
+    }
+    let r = run(&b, &lo, BacktestSettings::default());
+    assert!(r.trades.iter().all(|t| t.is_long()));
+}
+
+#[test]
+fn sma_cross_agrees_with_sma_and_crossover() {
+    // The built-in fuses both averages in one pass; it must decide exactly as the public
+    // pieces do, including windows of 1, a fast window longer than the slow one, and a
+    // window longer than the data (no value at all: warm-up 0, no decisions).
+    for (seed, len) in [(1, 3_000), (2, 500), (3, 30)] {
+        let b = Bars::synthetic(len, seed);
+        let close = b.close();
+        for (f, s) in [(10, 20), (1, 2), (20, 10), (5, 5), (3, 40), (50, 60)] {
+            let fast = sma(close, f);
+            let slow = sma(close, s);
+            let w = tracectx::backtest::warmup(&[&fast, &slow]);
+            let expected: Vec<Decision> = (0..close.len())
+                .map(|i| {
+                    if i <= w {
+                        Decision::Hold
+                    } else if crossover(&fast, &slow, i) {
+                        EnterLong
+                    } else if crossover(&slow, &fast, i) {
+                        EnterShort
+                    } else {
+                        Decision::Hold
+                    }
+                })
+                .collect();
+            let got = sma_cross(
+                &b,
+                &Params::new().with("fast", f as i64).with("slow", s as i64),
+            )
+            .unwrap();
+            assert_eq!(got.warmup(), w, "fast {f} slow {s} bars {len}");
+            assert_eq!(
+                got.decisions(),
+                &expected[..],
+                "fast {f} slow {s} bars {len}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sma_cross_reports_bad_params() {
+    let b = Bars::synthetic(50, 1);
+    let err = sma_cross(&b, &Params::new().with("fast", 10).with("slow", "x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"parameter "slow" must be an integer, got a string: "x""#
+    );
+    let err = sma_cross(&b, &Params::new().with("fast", -1).with("slow", 5)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"parameter "fast" must be at least 1, got -1"#
+    );
+}
+
+// === statistics ===
+
+#[test]
+fn drawdown_periods_between_exact_zeros() {
+    let b = bars(&[1.0; 10], &[1.0; 10]);
+    let e = [
+        100.0, 110.0, 99.0, 105.0, 110.0, 120.0, 108.0, 120.0, 130.0, 117.0,
+    ];
+    let s = Stats::compute(&b, &e, &[], 0).unwrap();
+    // Periods (1, 4): 3 days, deepest 1 - 99/110; (5, 7): 2 days, deepest 1 - 108/120.
+    // The last bar is in drawdown but closes no period (it follows a zero).
+    assert_eq!(s.max_drawdown_duration_secs, Some(3.0 * 86_400.0));
+    assert_eq!(s.avg_drawdown_duration_secs, Some(3.0 * 86_400.0)); // 2.5 days, rounded up
+    let peaks = [1.0 - 99.0 / 110.0, 1.0 - 108.0 / 120.0];
+    assert_close(
+        s.avg_drawdown_pct.unwrap(),
+        -(peaks[0] + peaks[1]) / 2.0 * 100.0,
+    );
+    assert_close(
+        s.max_drawdown_pct,
+        -(1.0 - 117.0 / 130.0_f64).max(peaks[0]) * 100.0,
+    );
+    assert_eq!(s.equity_peak, 130.0);
+}
+
+#[test]
+fn drawdown_to_the_end_is_one_period() {
+    let b = bars(&[1.0; 3], &[1.0; 3]);
+    let s = Stats::compute(&b, &[100.0, 90.0, 95.0], &[], 0).unwrap();
+    assert_eq!(s.max_drawdown_duration_secs, Some(2.0 * 86_400.0));
+    assert_close(s.avg_drawdown_pct.unwrap(), -10.0);
+}
+
+#[test]
+fn mean_duration_truncates_to_microseconds_before_rounding_up() {
+    // Bars 1.000001 s apart: the period's finest unit is the microsecond.
+    let step = 1_000_001;
+    let t: Vec<i64> = (0..7).map(|i| i * step).collect();
+    let b = bars_at(&t, &[1.0; 7], &[1.0; 7]);
+    let e = [100.0, 90.0, 100.0, 90.0, 95.0, 100.0, 101.0];
+    let s = Stats::compute(&b, &e, &[], 0).unwrap();
+    // Periods of 2 and 3 steps: mean 2.5000025 s, truncated to 2.500002 s.
+    assert_eq!(s.max_drawdown_duration_secs, Some(3.000003));
+    assert_eq!(s.avg_drawdown_duration_secs, Some(2.500002));
+}
+
+#[test]
+fn trade_durations_round_up_to_the_data_resolution() {
+    // Hourly bars: trades of 1 h, 2 h and 2 h average 1 h 40 min, shown as 2 h.
+    let n = 12;
+    let t: Vec<i64> = (0..n).map(|i| i * HOUR).collect();
+    let b = bars_at(&t, &vec![10.0; n as usize], &vec![10.0; n as usize]);
+    let s = decisions(
+        n as usize,
+        &[
+            (1, EnterLong),
+            (2, Exit),
+            (3, EnterLong),
+            (5, Exit),
+            (6, EnterLong),
+            (8, Exit),
+        ],
+    );
+    let r = run(&b, &s, BacktestSettings::new(100.0));
+    let durations: Vec<f64> = r.trades.iter().map(|t| t.duration_secs).collect();
+    assert_eq!(durations, [3_600.0, 7_200.0, 7_200.0]);
+    let st = Stats::compute(&b, &r.equity, &r.trades, 0).unwrap();
+    assert_eq!(st.max_trade_duration_secs, Some(7_200.0));
+    assert_eq!(st.avg_trade_duration_secs, Some(7_200.0));
+    // Exposure: bars 2..=3, 4..=6, 7..=9 of 12.
+    assert_eq!(st.exposure_pct, 8.0 / 12.0 * 100.0);
+}
+
+/// Equity compounding by `r` every bar at times `t`; returns the annualised return.
+fn annualised(t: &[i64], r: f64) -> f64 {
+    let n = t.len();
+    let b = bars_at(t, &vec![1.0; n], &vec![1.0; n]);
+    let e: Vec<f64> = (0..n).map(|i| 100.0 * (1.0 + r).powi(i as i32)).collect();
+    Stats::compute(&b, &e, &[], 0)
+        .unwrap()
+        .return_ann_pct
+        .unwrap()
+}
+
+fn expect_periods_per_year(got: f64, r: f64, periods: f64) {
+    let expected = ((1.0 + r).powf(periods) - 1.0) * 100.0;
+    assert!(
+        ((got - expected) / expected).abs() < 1e-9,
+        "annualised {got}, expected {expected} for {periods} periods a year"
+    );
+}
+
+#[test]
+fn annualisation_follows_the_data_period_and_weekends() {
+    let r = 0.001;
+    let start = 1_704_067_200_000_000; // Monday 2024-01-01
+                                       // Weekdays only: 252 a year.
+    let weekdays: Vec<i64> = (0..400)
+        .map(|i| start + (i / 5 * 7 + i % 5) * DAY)
+        .collect();
+    expect_periods_per_year(annualised(&weekdays, r), r, 252.0);
+    // Every calendar day: 365 a year.
+    let every_day: Vec<i64> = (0..400).map(|i| start + i * DAY).collect();
+    expect_periods_per_year(annualised(&every_day, r), r, 365.0);
+    // Weekly bars: weekly returns, 52 a year.
+    let weekly: Vec<i64> = (0..200).map(|i| start + i * 7 * DAY).collect();
+    expect_periods_per_year(annualised(&weekly, r), r, 52.0);
+    // Hourly bars on weekdays: the last equity of each day, 252 a year.
+    let hourly: Vec<i64> = weekdays
+        .iter()
+        .flat_map(|&d| (0..24).map(move |h| d + h * HOUR))
+        .collect();
+    expect_periods_per_year(annualised(&hourly, r), (1.0f64 + r).powi(24) - 1.0, 252.0);
+}
+
+#[test]
+fn annualisation_of_monthly_bars_uses_calendar_months() {
+    let r = 0.01;
+    // The first of each month from January 2010.
+    let monthly: Vec<i64> = (0..120)
+        .map(|k| {
+            let (y, m) = (2010 + k / 12, k % 12 + 1);
+            let t = tracectx::backtest::Timestamp::parse(&format!("{y:04}-{m:02}-01")).unwrap();
+            t.as_micros()
+        })
+        .collect();
+    expect_periods_per_year(annualised(&monthly, r), r, 12.0);
+}
+
+#[test]
+fn undefined_values_are_null() {
+    let b = bars(&[10.0; 30], &[10.0; 30]);
+    let s = Stats::compute(&b, &[1_000.0; 30], &[], 0).unwrap();
+    assert_eq!(s.sharpe, None); // volatility 0
+    assert_eq!(s.sortino, None); // 0 / 0
+    assert_eq!(s.calmar, None); // no drawdown
+    assert_eq!(s.max_drawdown_pct, 0.0);
+    assert_eq!(
+        (s.win_rate_pct, s.profit_factor, s.sqn, s.kelly),
+        (None, None, None, None)
+    );
+    assert_eq!(s.avg_trade_duration_secs, None);
+    assert_eq!(s.max_drawdown_duration_secs, None);
+    let json: serde_json::Value =
+        serde_json::from_str(&Report::new(&s, &[], &[]).to_json()).unwrap();
+    assert!(json["stats"]["sharpe"].is_null());
+    assert!(json["stats"]["kelly"].is_null());
+    assert_eq!(json["stats"]["trades"], 0);
+    assert_eq!(json["stats"]["return_pct"], 0.0);
+    assert_eq!(json["trades"], serde_json::json!([]));
+}
+
+#[test]
+fn json_has_every_key_of_the_semantics() {
+    let b = Bars::synthetic(300, 2);
+    let sig = sma_cross(&b, &Params::new().with("fast", 5).with("slow", 15)).unwrap();
+    let r = run(
+        &b,
+        &sig,
+        BacktestSettings::new(10_000.0).with_commission(0.002),
+    );
+    let s = Stats::compute(&b, &r.equity, &r.trades, sig.warmup()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&Report::new(&s, &r.trades, &r.open_trades).to_json()).unwrap();
+    let keys: Vec<&str> = json["stats"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "start",
+        "end",
+        "duration_secs",
+        "exposure_pct",
+        "equity_final",
+        "equity_peak",
+        "commissions",
+        "return_pct",
+        "buy_hold_return_pct",
+        "return_ann_pct",
+        "volatility_ann_pct",
+        "cagr_pct",
+        "sharpe",
+        "sortino",
+        "calmar",
+        "alpha_pct",
+        "beta",
+        "max_drawdown_pct",
+        "avg_drawdown_pct",
+        "max_drawdown_duration_secs",
+        "avg_drawdown_duration_secs",
+        "trades",
+        "win_rate_pct",
+        "best_trade_pct",
+        "worst_trade_pct",
+        "avg_trade_pct",
+        "max_trade_duration_secs",
+        "avg_trade_duration_secs",
+        "profit_factor",
+        "expectancy_pct",
+        "sqn",
+        "kelly",
+    ];
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(keys_sorted, expected);
+    assert_eq!(json["stats"]["start"], "2000-01-03T00:00:00Z");
+    let t = &json["trades"][0];
+    for field in [
+        "size",
+        "entry_bar",
+        "exit_bar",
+        "entry_price",
+        "exit_price",
+        "pnl",
+    ] {
+        assert!(t[field].is_number(), "{field}");
+    }
+}
+
+#[test]
+fn buy_and_hold_starts_at_the_warmup_close() {
+    let b = bars(&[1.0; 5], &[10.0, 20.0, 40.0, 50.0, 60.0]);
+    let s = Stats::compute(&b, &[1.0; 5], &[], 2).unwrap();
+    assert_eq!(s.buy_hold_return_pct, 50.0);
+    assert!(Stats::compute(&b, &[1.0; 5], &[], 5).is_err());
+}
+
+#[test]
+fn simulation_is_deterministic_on_a_long_synthetic_series() {
+    let b = Bars::synthetic(50_000, 99);
+    let sig = sma_cross(&b, &Params::new().with("fast", 10).with("slow", 30)).unwrap();
+    let settings = BacktestSettings::new(10_000.0).with_commission(0.001);
+    let a = run(&b, &sig, settings);
+    assert_eq!(a, run(&b, &sig, settings));
+    assert!(a.trades.len() > 100);
+    // Each trade closes before or where the next one opens.
+    assert!(a.trades.windows(2).all(|w| w[0].exit_bar <= w[1].entry_bar));
+    assert!(a.equity.iter().all(|e| e.is_finite()));
+}
