@@ -1,97 +1,107 @@
-//! Quick start: give each run an identity once, and every log line says which run wrote it.
+//! Quick start, the main job: a parameter sweep of concurrent backtest sessions, each a run of
+//! its own, every log line stamped with its run, then one run's lines read back.
 //!
 //! ```text
-//! cargo run --release --example quickstart                    # lines on stdout
-//! cargo run --release --example quickstart > quickstart.log   # then read one run back:
+//! cargo run --release --example quickstart                 # logs to quickstart.log
+//! cargo run --release --example quickstart -- other.log   # or to another file
 //! cargo run --features cli --bin tracectx -- logs <run_id> quickstart.log
 //! ```
 //!
-//! Three backtests run at once. Each does async work in a spawned task, CPU-bound work on the
-//! blocking pool and writes a report on a plain thread; their lines interleave on stdout, yet
-//! each is stamped with its own run id, and `tracectx logs` pulls one run's lines back out.
-//! The hint at the end goes to stderr, so it stays on the terminal when stdout is redirected.
+//! The bars are synthetic, made by the crate from a seed (no data file needed), so every run of
+//! this example trades the same. 100 combinations of `sma-cross` run on every core at once;
+//! the sessions' lines interleave in the log file, yet each is stamped with its session's run
+//! id, and `tracectx logs` pulls one session's lines back out. The example's own lines also go
+//! to stdout.
 
-use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::Arc;
 
-use tracectx::prelude::*;
-use tracing::{info, warn};
+use tracectx::backtest::{
+    sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy,
+};
+use tracing::info;
+use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+
+const BARS: usize = 5_000;
+const SEED: u64 = 42;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracectx::logging::configure_logging();
-    info!("quickstart: starting three backtests"); // outside any run: stamped [-] [-]
+    let log_path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "quickstart.log".into());
+    // Every line to the log file (through a writer thread); this example's own lines to stdout.
+    let (file, guard) = tracectx::logging::non_blocking(std::fs::File::create(&log_path)?)?;
+    let stdout = std::io::stdout.with_filter(|meta| meta.target() == "quickstart");
+    tracectx::logging::builder()
+        .with_level(tracing::Level::INFO)
+        .with_writer(file.and(stdout))
+        .init();
 
-    let mut runs = Vec::new();
-    let mut sessions = Vec::new();
-    for (strategy, bars) in [
-        ("momentum", 390),
-        ("mean_reversion", 780),
-        ("breakout", 1170),
-    ] {
-        // Set once, at the edge of the unit of work; found (never passed) inside it.
-        let ctx = TraceContext::generate("backtest");
-        runs.push(ctx.run_id().clone());
-        sessions.push(tokio::spawn(backtest(strategy, bars).in_trace_context(ctx)));
-    }
-    for session in sessions {
-        session.await??;
-    }
-    info!("quickstart: all backtests done");
+    let data = Arc::new(Bars::synthetic(BARS, SEED)); // shared by all sessions, never copied
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:50:5")?
+        .parse_axis("slow=20:200:20")?;
+    info!(
+        bars = BARS,
+        seed = SEED,
+        combinations = grid.len(),
+        "sweep of sma-cross on synthetic daily bars"
+    );
 
-    let run = &runs[0];
+    let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.001));
+    let quarter = grid.len().div_ceil(4);
+    let options = BatchOptions::new() // one session per core
+        .keep_equity(false)
+        .on_progress(move |p| {
+            // Called inside the sweep's run: this line is stamped with the sweep's id.
+            if p.done % quarter == 0 || p.done == p.total {
+                info!(done = p.done, total = p.total, "progress");
+            }
+        });
+    let report = engine
+        .sweep(
+            &data,
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::new("sharpe")?,
+            options,
+        )
+        .await;
+    let best = report.best().ok_or("every session failed")?;
+    let best_run = best.metadata.run_id.clone().unwrap_or_default();
+    info!(best_run = %best_run, sharpe = best.stats.sharpe, "sweep done");
+    drop(guard); // every line is in the file from here on
+
+    println!(
+        "\nsweep {}: {} sessions in {:.2} s on {} cores, ranked by {}\n",
+        report.sweep_id,
+        report.ranked.len() + report.failed.len(),
+        report.wall_time_secs,
+        std::thread::available_parallelism().map_or(1, usize::from),
+        report.rank_by,
+    );
+    println!(
+        "{:>4}  {:<43}  {:<16}  {:>7}  {:>9}  {:>9}  {:>6}",
+        "rank", "run_id", "params", "sharpe", "return %", "max dd %", "trades"
+    );
+    for (i, r) in report.top(10).iter().enumerate() {
+        println!(
+            "{:>4}  {:<43}  {:<16}  {:>7.3}  {:>9.2}  {:>9.2}  {:>6}",
+            i + 1,
+            r.metadata.run_id.as_deref().unwrap_or("-"),
+            r.metadata.params.to_string(),
+            r.stats.sharpe.unwrap_or(f64::NAN),
+            r.stats.return_pct,
+            r.stats.max_drawdown_pct,
+            r.stats.trades,
+        );
+    }
     let query = "cargo run --features cli --bin tracectx --";
-    if std::io::stdout().is_terminal() {
-        eprintln!(
-            "\nEach line above says its run. To read one run back, save the log and query it:\n  \
-             cargo run --release --example quickstart > quickstart.log\n  \
-             {query} runs quickstart.log\n  \
-             {query} logs <run_id> quickstart.log   (this time it would have been {run})"
-        );
-    } else {
-        eprintln!(
-            "\nRead one run back from the log you saved (quickstart.log here):\n  \
-             {query} logs {run} quickstart.log\n  \
-             {query} logs {run} quickstart.log --level warn\n  \
-             {query} runs quickstart.log"
-        );
-    }
-    Ok(())
-}
-
-/// One backtest session: no run id in sight, yet every line it causes is stamped.
-async fn backtest(strategy: &'static str, bars: usize) -> Result<(), tokio::task::JoinError> {
-    info!(strategy, bars, "session started");
-
-    // Async work in its own task: `spawn_traced` carries the run (plain `tokio::spawn` would
-    // log `[-]`).
-    let prices = tracectx::spawn_traced(async move {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let prices: Vec<f64> = (0..bars).map(|i| 100.0 + (i as f64 * 0.1).sin()).collect();
-        info!(bars = prices.len(), "market data loaded");
-        prices
-    })
-    .await?;
-
-    // CPU-bound work off the async workers, still in the run.
-    let pnl = tracectx::spawn_blocking_traced(move || {
-        let pnl: f64 = prices.windows(2).map(|w| w[1] - w[0]).sum();
-        info!(pnl = format_args!("{pnl:.4}"), "simulation finished");
-        pnl
-    })
-    .await?;
-    if pnl < 0.0 {
-        warn!(pnl, "strategy lost money");
-    }
-
-    // A plain OS thread, still in the run.
-    let report = tracectx::thread::spawn(move || {
-        info!(strategy, "report written");
-    });
-    tokio::task::spawn_blocking(move || report.join())
-        .await?
-        .ok();
-
-    info!(strategy, "session finished");
+    println!(
+        "\nEvery line in {log_path} names its run. Read one session's lines back:\n  \
+         {query} logs {best_run} {log_path}\n\
+         and one row per run (the sweep and each session):\n  \
+         {query} runs {log_path}"
+    );
     Ok(())
 }

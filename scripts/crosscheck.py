@@ -1,8 +1,9 @@
 """Compare tracectx's backtest engine with backtesting.py 0.6.6 on the reference's own data.
 
 Run by scripts/crosscheck.sh inside a virtual environment that has backtesting==0.6.6.
-For each case it runs SmaCross(10, 20) in backtesting.py with exclusive orders, runs the
-`backtest_json` example on the same data exported to CSV, and requires:
+For each case it runs SmaCross(10, 20) in backtesting.py with exclusive orders, runs
+`tracectx backtest --json` (the command line, feature `cli`) on the same data exported to
+CSV, and requires:
 
 - identical trade lists: sizes, entry and exit bars, prices, PnL, returns, commissions and
   times, compared as exact floats;
@@ -143,8 +144,9 @@ def reference(data, cash, long_only, spread=0.0):
     return stats
 
 
-def ours(cargo, csv_path, cash, long_only, spread=0.0):
-    cmd = cargo + [
+def ours(tracectx, csv_path, cash, long_only, spread=0.0):
+    cmd = [
+        tracectx, "backtest", "--json",
         "--data", csv_path,
         "--strategy", "sma-cross",
         "--param", "fast=10",
@@ -213,7 +215,8 @@ def compare(ref, got):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", required=True, help="directory for the exported CSV files")
-    parser.add_argument("--cargo", default="cargo", help="the cargo command")
+    parser.add_argument("--tracectx", default="target/release/tracectx",
+                        help="the tracectx binary (built with --features cli)")
     parser.add_argument("--extra", action="store_true",
                         help="also check BTCUSD monthly data (month bins, 12 periods a year) "
                              "and the opt-in spread on EURUSD")
@@ -224,7 +227,6 @@ def main():
     if args.extra:
         datasets["BTCUSD"] = (BTCUSD, 1_000_000)
         cases += [("BTCUSD", False, 0.0), ("BTCUSD", True, 0.0), ("EURUSD", False, 0.0002)]
-    cargo = [args.cargo, "run", "--quiet", "--release", "--example", "backtest_json", "--"]
 
     for name, (data, _) in datasets.items():
         data.to_csv(os.path.join(args.work, f"{name}.csv"), index_label="Date")
@@ -238,10 +240,10 @@ def main():
             label += f" spread={spread}"
         try:
             ref = reference(data, cash, long_only, spread)
-            got = ours(cargo, path, cash, long_only, spread)
+            got = ours(args.tracectx, path, cash, long_only, spread)
             problems, worst = compare(ref, got)
         except subprocess.CalledProcessError as e:
-            problems, worst = [f"backtest_json failed: {e.stderr.strip()}"], 0.0
+            problems, worst = [f"tracectx backtest failed: {e.stderr.strip()}"], 0.0
         if problems:
             failed += 1
             print(f"FAIL {label}")

@@ -261,3 +261,319 @@ backtest_ab12      2  2024-01-01T10:00:00.500000Z  2024-01-01T10:00:04.000000Z  
     let empty = tracectx(&["runs"], Some(b"nothing here\n"));
     assert_eq!(empty.status.code(), Some(1));
 }
+
+// === backtest and sweep ===
+
+mod backtest_cli {
+    use super::*;
+    use tracectx::backtest::{
+        sma_cross, BacktestEngine, BacktestSettings, Bars, Params, STAT_KEYS,
+    };
+
+    fn bars_file(dir: &Path, n: usize) -> PathBuf {
+        let path = dir.join("bars.csv");
+        Bars::synthetic(n, 17)
+            .write_csv(std::fs::File::create(&path).unwrap())
+            .unwrap();
+        path
+    }
+
+    fn stderr(o: &Output) -> String {
+        String::from_utf8(o.stderr.clone()).unwrap()
+    }
+
+    #[test]
+    fn backtest_json_has_every_statistic_the_trades_and_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 3_000);
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--strategy",
+                "sma-cross",
+                "--param",
+                "fast=10",
+                "--param",
+                "slow=20",
+                "--cash",
+                "10000",
+                "--commission",
+                "0.002",
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert_eq!(text.lines().count(), 1, "one JSON object");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let stats = json["stats"].as_object().unwrap();
+        for key in STAT_KEYS {
+            assert!(stats.contains_key(*key), "missing {key}");
+        }
+        let run = json["metadata"]["run_id"].as_str().unwrap();
+        assert!(run.starts_with("backtest_"));
+        assert_eq!(
+            json["metadata"]["params"],
+            serde_json::json!({"fast": 10, "slow": 20})
+        );
+        // The same trades as the library gives on the same file.
+        let bars = Bars::from_csv_path(&data).unwrap();
+        let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+        let lib = engine
+            .run(
+                &bars,
+                &sma_cross,
+                &Params::new().with("fast", 10).with("slow", 20),
+            )
+            .unwrap();
+        // Compared as text: the same shortest round-trip digits for every number.
+        let trades = serde_json::to_string(&lib.trades).unwrap();
+        let stats = serde_json::to_string(&lib.stats).unwrap();
+        assert!(text.contains(&format!(r#""trades":{trades}"#)));
+        assert!(text.starts_with(&format!(r#"{{"stats":{stats},"#)));
+    }
+
+    #[test]
+    fn backtest_prints_a_table_and_writes_trades_equity_and_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 1_000);
+        let (trades, equity, log) = (
+            dir.path().join("trades.csv"),
+            dir.path().join("equity.csv"),
+            dir.path().join("bt.log"),
+        );
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--param",
+                "fast=5",
+                "--param",
+                "slow=15",
+                "--long-only",
+                "--trades",
+                trades.to_str().unwrap(),
+                "--equity",
+                equity.to_str().unwrap(),
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let table = stdout(&out);
+        let first = table.lines().next().unwrap();
+        assert!(first.starts_with("run backtest_"), "{first}");
+        assert!(first.contains("long_only=true"));
+        for key in STAT_KEYS {
+            assert!(
+                table.lines().any(|l| l.starts_with(&format!("{key} "))),
+                "no row {key}"
+            );
+        }
+        let trades = std::fs::read_to_string(trades).unwrap();
+        let n_trades: usize = table
+            .lines()
+            .find_map(|l| l.strip_prefix("trades "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(trades.lines().count(), n_trades + 1);
+        assert!(trades.starts_with("size,entry_bar,exit_bar,"));
+        assert!(
+            trades.lines().skip(1).all(|l| !l.starts_with('-')),
+            "long only"
+        );
+        let equity = std::fs::read_to_string(equity).unwrap();
+        assert_eq!(equity.lines().count(), 1_001);
+        let run = first.split_whitespace().nth(1).unwrap();
+        let log = std::fs::read_to_string(log).unwrap();
+        assert_eq!(log.lines().count(), 2, "{log}");
+        assert!(log.lines().all(|l| l.contains(&format!("[{run}]"))));
+    }
+
+    #[test]
+    fn backtest_bad_input_exits_1_naming_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(
+            &bad,
+            "date,open,high,low,close\n2024-01-02,1,2,1,1\n2024-01-03,1,2,x,1\n",
+        )
+        .unwrap();
+        let out = tracectx(&["backtest", "--data", bad.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains(r#"at line 3, column "low": unparsable number "x""#),
+            "{}",
+            stderr(&out)
+        );
+
+        let data = bars_file(dir.path(), 100);
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--param",
+                "fast=0",
+                "--param",
+                "slow=5",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(r#"parameter "fast" must be at least 1, got 0"#));
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--strategy",
+                "nope",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(r#"unknown strategy "nope""#));
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--commission",
+                "0.5",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("invalid setting commission = 0.5"));
+    }
+
+    #[test]
+    fn sweep_ranks_and_each_sessions_lines_come_back_with_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 2_000);
+        let log = dir.path().join("sweep.log");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--strategy",
+                "sma-cross",
+                "--grid",
+                "fast=5:20:5",
+                "--grid",
+                "slow=30:60:10",
+                "--rank-by",
+                "return_pct",
+                "--top",
+                "5",
+                "--concurrency",
+                "2",
+                "--commission",
+                "0.001",
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("sweep sweep_"), "{text}");
+        assert!(lines[0].contains("16 sessions (16 ok, 0 failed)"), "{text}");
+        assert!(lines[1].starts_with("RANK  RUN_ID"), "{text}");
+        assert_eq!(lines.len(), 2 + 5);
+        let returns: Vec<f64> = lines[2..]
+            .iter()
+            .map(|l| l.split_whitespace().nth(5).unwrap().parse().unwrap())
+            .collect();
+        assert!(returns.windows(2).all(|w| w[0] >= w[1]), "{returns:?}");
+        // The hint names the best run and the log file.
+        let best = lines[2].split_whitespace().nth(1).unwrap();
+        assert!(
+            stderr(&out).contains(&format!("tracectx logs {best} ")),
+            "{}",
+            stderr(&out)
+        );
+
+        let sweep_id = lines[0]
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .trim_end_matches(':');
+        for row in &lines[2..] {
+            let run = row.split_whitespace().nth(1).unwrap();
+            let got = tracectx(&["logs", run, log.to_str().unwrap()], None);
+            assert_eq!(got.status.code(), Some(0));
+            let session: Vec<String> = stdout(&got).lines().map(str::to_owned).collect();
+            assert_eq!(session.len(), 2, "{session:?}");
+            assert!(session[0].contains("session started"));
+            assert!(session[0].contains(&format!("parent_run_id={sweep_id}")));
+            assert!(session[1].contains("session finished"));
+        }
+        let all = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(all.lines().count(), 16 * 2 + 3);
+    }
+
+    #[test]
+    fn sweep_json_and_bad_grid() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 800);
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=3,6",
+                "--param",
+                "slow=12",
+                "--json",
+                "--top",
+                "1",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["sessions"], 2);
+        assert_eq!(json["rank_by"], "sharpe");
+        assert_eq!(json["results"].as_array().unwrap().len(), 1);
+        assert_eq!(json["results"][0]["params"]["slow"], 12);
+
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=9:3:1",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out)
+            .contains(r#"invalid grid axis "fast=9:3:1": the stop is before the start"#));
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=3,6",
+                "--rank-by",
+                "sharp",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2));
+    }
+}

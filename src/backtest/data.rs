@@ -98,6 +98,10 @@ pub enum DataErrorKind {
         /// This bar's time.
         current: Timestamp,
     },
+    /// Some bars have a volume and others do not (bars pushed one at a time; see
+    /// [`BarsBuilder`]).
+    #[error("volume given on some bars and not on others")]
+    InconsistentVolume,
     /// In-memory columns of different lengths.
     #[error("{found} values, expected {expected} like the timestamps")]
     LengthMismatch {
@@ -236,6 +240,234 @@ pub struct Bar {
     pub close: f64,
     /// Traded volume, when the data has a volume column.
     pub volume: Option<f64>,
+}
+
+impl Bar {
+    /// A bar without volume; checked when it is added to bars ([`BarsBuilder::push`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bar, Timestamp};
+    /// let bar = Bar::new(Timestamp::parse("2024-01-02").unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
+    /// assert_eq!((bar.close, bar.volume), (10.5, Some(1_200.0)));
+    /// ```
+    pub fn new(timestamp: Timestamp, open: f64, high: f64, low: f64, close: f64) -> Self {
+        Bar {
+            timestamp,
+            open,
+            high,
+            low,
+            close,
+            volume: None,
+        }
+    }
+
+    /// This bar with traded volume `volume`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bar, Timestamp};
+    /// let bar = Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0).with_volume(5.0);
+    /// assert_eq!(bar.volume, Some(5.0));
+    /// ```
+    #[must_use]
+    pub fn with_volume(self, volume: f64) -> Self {
+        Bar {
+            volume: Some(volume),
+            ..self
+        }
+    }
+}
+
+// === impl BarsBuilder ===
+
+/// Builds [`Bars`] one bar at a time, checking each as it comes, as a live or paper session
+/// receives them.
+///
+/// Each [`push`](Self::push) checks the bar against the same rules as [`Bars::new`] (time
+/// after the previous bar's, finite positive prices, `high >= low`, volume on every bar or on
+/// none) and refuses it with a [`DataError`] naming the 0-based bar index and the column; a
+/// refused bar is not added. Pushing is amortised O(1), so a stream of a million bars costs
+/// what loading them at once does.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+///
+/// let day = 86_400_000_000;
+/// let mut builder = BarsBuilder::new();
+/// builder.push(Bar::new(Timestamp::from_micros(0), 10.0, 11.0, 9.0, 10.5))?;
+/// builder.push(Bar::new(Timestamp::from_micros(day), 10.5, 12.0, 10.0, 11.5))?;
+/// let late = builder.push(Bar::new(Timestamp::from_micros(day), 11.0, 11.0, 11.0, 11.0)).unwrap_err();
+/// assert_eq!(late.row(), Some(2));
+/// let bars = builder.finish()?;
+/// assert_eq!(bars.close(), &[10.5, 11.5]);
+/// # Ok::<(), tracectx::backtest::DataError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct BarsBuilder {
+    timestamps: Vec<i64>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+}
+
+impl BarsBuilder {
+    /// No bars yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BarsBuilder;
+    /// assert_eq!(BarsBuilder::new().len(), 0);
+    /// ```
+    pub fn new() -> Self {
+        BarsBuilder::default()
+    }
+
+    /// The number of bars pushed so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+    /// let mut b = BarsBuilder::new();
+    /// b.push(Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0))?;
+    /// assert_eq!(b.len(), 1);
+    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Whether no bar was pushed yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::BarsBuilder;
+    /// assert!(BarsBuilder::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+
+    /// The last bar pushed, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+    /// let mut b = BarsBuilder::new();
+    /// let bar = Bar::new(Timestamp::from_micros(0), 1.0, 2.0, 1.0, 2.0);
+    /// b.push(bar)?;
+    /// assert_eq!(b.last(), Some(bar));
+    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// ```
+    pub fn last(&self) -> Option<Bar> {
+        let i = self.len().checked_sub(1)?;
+        Some(Bar {
+            timestamp: Timestamp::from_micros(self.timestamps[i]),
+            open: self.open[i],
+            high: self.high[i],
+            low: self.low[i],
+            close: self.close[i],
+            volume: self.volume.get(i).copied(),
+        })
+    }
+
+    /// Checks `bar` and adds it after the others.
+    ///
+    /// # Errors
+    ///
+    /// A [`DataError`] at the bar's 0-based index and column when the bar breaks a rule of
+    /// [`Bars`]; the bar is then not added and the builder is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bar, BarsBuilder, DataErrorKind, Timestamp};
+    /// let mut b = BarsBuilder::new();
+    /// let err = b.push(Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 2.0, 1.0)).unwrap_err();
+    /// assert!(matches!(err.kind(), DataErrorKind::HighBelowLow { .. }));
+    /// assert_eq!(err.to_string(), r#"invalid bar data at bar 0, column "high": high 1 below low 2"#);
+    /// assert!(b.is_empty());
+    /// ```
+    pub fn push(&mut self, bar: Bar) -> Result<(), DataError> {
+        let i = self.len();
+        let at = |kind, column| DataError {
+            in_memory: true,
+            ..DataError::new(kind).at(i as u64, column)
+        };
+        let t = bar.timestamp.as_micros();
+        if let Some(&prev) = self.timestamps.last() {
+            if t <= prev {
+                return Err(at(not_increasing(prev, t), "timestamp"));
+            }
+        }
+        let prices = [
+            ("open", bar.open),
+            ("high", bar.high),
+            ("low", bar.low),
+            ("close", bar.close),
+        ];
+        for (name, v) in prices {
+            check_price(v).map_err(|k| at(k, name))?;
+        }
+        if bar.high < bar.low {
+            return Err(at(high_below_low(bar.high, bar.low), "high"));
+        }
+        match bar.volume {
+            Some(v) if i == 0 || self.volume.len() == i => {
+                check_volume(v).map_err(|k| at(k, "volume"))?;
+                self.volume.push(v);
+            }
+            None if self.volume.is_empty() => {}
+            _ => return Err(at(DataErrorKind::InconsistentVolume, "volume")),
+        }
+        self.timestamps.push(t);
+        self.open.push(bar.open);
+        self.high.push(bar.high);
+        self.low.push(bar.low);
+        self.close.push(bar.close);
+        Ok(())
+    }
+
+    /// The bars pushed so far.
+    ///
+    /// # Errors
+    ///
+    /// [`DataErrorKind::Empty`] when no bar was pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{BarsBuilder, DataErrorKind};
+    /// let err = BarsBuilder::new().finish().unwrap_err();
+    /// assert!(matches!(err.kind(), DataErrorKind::Empty));
+    /// ```
+    pub fn finish(self) -> Result<Bars, DataError> {
+        if self.timestamps.is_empty() {
+            return Err(DataError {
+                in_memory: true,
+                ..DataError::new(DataErrorKind::Empty)
+            });
+        }
+        let has_volume = !self.volume.is_empty();
+        Ok(Bars {
+            timestamps: self.timestamps,
+            open: self.open,
+            high: self.high,
+            low: self.low,
+            close: self.close,
+            volume: has_volume.then_some(self.volume),
+        })
+    }
 }
 
 // === impl Bars ===

@@ -3,22 +3,31 @@
 //!
 //! [`BacktestEngine::run`] is the synchronous core: it calls the strategy (catching a panic so
 //! that it fails this session only), simulates, computes the statistics and records the
-//! metadata, reading the run's ids from the current [`TraceContext`](crate::TraceContext)
-//! scope. It is CPU-bound: async code runs it off the runtime's worker threads (for example
-//! through [`spawn_blocking_traced`](crate::spawn_blocking_traced), which carries the scope).
+//! metadata, reading the run's ids from the current [`TraceContext`] scope.
+//!
+//! [`BacktestEngine::run_realistic`] is the async session: it sets the session's own trace
+//! context (`backtest_<suffix>`, or a child span of the caller's run), runs the CPU-bound core
+//! on tokio's blocking pool under that context (a million bars must not stall the runtime's
+//! workers), logs the start and the end, and returns the result or an error that names the
+//! run. Many sessions at once are [`run_batch`](BacktestEngine::run_batch) and
+//! [`sweep`](BacktestEngine::sweep) (module [`sweep`](super::sweep)); a live or paper session
+//! fed bar by bar is [`run_stream`](BacktestEngine::run_stream) (module
+//! [`stream`](super::stream)).
 
 use std::any::type_name;
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use super::{
-    simulate, BacktestSettings, Bars, OpenTrade, Params, Signals, SimulationError, Stats,
-    StatsError, StrategyError, Timestamp, Trade,
+    simulate, BacktestSettings, Bars, DataError, OpenTrade, Params, Signals, SimulationError,
+    Stats, StatsError, StrategyError, Timestamp, Trade,
 };
+use crate::{ReproContext, TraceContext};
 
 // === impl Strategy ===
 
@@ -129,8 +138,16 @@ where
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// The error is one pointer wide (its parts are boxed), so `Result<BacktestResult,
+/// BacktestError>` stays small on the happy path.
 #[derive(Debug)]
 pub struct BacktestError {
+    inner: Box<ErrorInner>,
+}
+
+#[derive(Debug)]
+struct ErrorInner {
     run_id: Option<String>,
     strategy: String,
     kind: BacktestErrorKind,
@@ -152,9 +169,26 @@ pub enum BacktestErrorKind {
     /// The statistics could not be computed.
     #[error(transparent)]
     Stats(StatsError),
+    /// A bar of a live or paper stream was refused, or the stream ended without bars.
+    #[error(transparent)]
+    Data(DataError),
+    /// The session's task ended without a result: a panic outside the strategy, or the
+    /// runtime shutting down.
+    #[error("session did not finish: {0}")]
+    Aborted(String),
 }
 
 impl BacktestError {
+    pub(crate) fn new(run_id: Option<String>, strategy: String, kind: BacktestErrorKind) -> Self {
+        BacktestError {
+            inner: Box::new(ErrorInner {
+                run_id,
+                strategy,
+                kind,
+            }),
+        }
+    }
+
     /// The run id of the session, when it ran inside a trace context.
     ///
     /// # Examples
@@ -169,7 +203,7 @@ impl BacktestError {
     /// assert_eq!(err.run_id(), None); // no scope here
     /// ```
     pub fn run_id(&self) -> Option<&str> {
-        self.run_id.as_deref()
+        self.inner.run_id.as_deref()
     }
 
     /// The name of the strategy that was running.
@@ -184,7 +218,7 @@ impl BacktestError {
     /// assert_eq!(err.strategy(), "x");
     /// ```
     pub fn strategy(&self) -> &str {
-        &self.strategy
+        &self.inner.strategy
     }
 
     /// What failed.
@@ -200,32 +234,34 @@ impl BacktestError {
     /// assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "index out of range"));
     /// ```
     pub fn kind(&self) -> &BacktestErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 }
 
 impl fmt::Display for BacktestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.run_id {
+        let inner = &*self.inner;
+        match &inner.run_id {
             Some(id) => write!(f, "backtest {id} failed: ")?,
             None => f.write_str("backtest failed: ")?,
         }
-        match &self.kind {
+        match &inner.kind {
             BacktestErrorKind::Strategy(_) | BacktestErrorKind::StrategyPanicked(_) => {
-                write!(f, "strategy {:?}: {}", self.strategy, self.kind)
+                write!(f, "strategy {:?}: {}", inner.strategy, inner.kind)
             }
-            _ => write!(f, "{}", self.kind),
+            _ => write!(f, "{}", inner.kind),
         }
     }
 }
 
 impl std::error::Error for BacktestError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.inner.kind {
             BacktestErrorKind::Strategy(e) => Some(e),
             BacktestErrorKind::Simulation(e) => Some(e),
             BacktestErrorKind::Stats(e) => Some(e),
-            BacktestErrorKind::StrategyPanicked(_) => None,
+            BacktestErrorKind::Data(e) => Some(e),
+            BacktestErrorKind::StrategyPanicked(_) | BacktestErrorKind::Aborted(_) => None,
         }
     }
 }
@@ -234,9 +270,9 @@ impl std::error::Error for BacktestError {
 
 /// Who ran a session, on what, and how long it took.
 ///
-/// The ids come from the [`TraceContext`](crate::TraceContext) in scope when the session ran
-/// (`None` outside any scope): `trace_id` is the 8-character form logs show, `trace_id_full`
-/// the 32-character W3C form.
+/// The ids come from the [`TraceContext`] in scope when the session ran (`None` outside any
+/// scope): `trace_id` is the 8-character form logs show, `trace_id_full` the 32-character W3C
+/// form.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct RunMetadata {
@@ -266,6 +302,11 @@ pub struct RunMetadata {
     pub started_at: Timestamp,
     /// Wall time the session took, in seconds.
     pub wall_time_secs: f64,
+    /// The run that started this session when it is one of a batch or sweep (each session
+    /// of a sweep is a run of its own; this is the sweep's run id).
+    pub parent_run_id: Option<String>,
+    /// The reproduction record given with [`RunOptions::repro`], with the session's ids.
+    pub repro: Option<ReproContext>,
 }
 
 // === impl BacktestResult ===
@@ -412,20 +453,18 @@ impl BacktestEngine {
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         let ctx = crate::current();
         let name = strategy.name().into_owned();
-        let fail = |kind| BacktestError {
-            run_id: ctx.as_ref().map(|c| c.run_id().to_string()),
-            strategy: name.clone(),
-            kind,
+        let fail = |kind| {
+            BacktestError::new(
+                ctx.as_ref().map(|c| c.run_id().to_string()),
+                name.clone(),
+                kind,
+            )
         };
         let signals = match catch_unwind(AssertUnwindSafe(|| strategy.signals(bars, params))) {
             Ok(Ok(signals)) => signals,
             Ok(Err(e)) => return Err(fail(BacktestErrorKind::Strategy(e))),
             Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-string panic payload".to_owned());
+                let message = panic_message(&*payload);
                 return Err(fail(BacktestErrorKind::StrategyPanicked(message)));
             }
         };
@@ -450,6 +489,8 @@ impl BacktestEngine {
             engine_version: env!("CARGO_PKG_VERSION"),
             started_at: Timestamp::from_micros(started_at),
             wall_time_secs: started.elapsed().as_secs_f64(),
+            parent_run_id: None,
+            repro: None,
         };
         Ok(BacktestResult {
             stats,
@@ -458,5 +499,345 @@ impl BacktestEngine {
             equity: run.equity,
             metadata,
         })
+    }
+}
+
+// === impl RunOptions ===
+
+/// Options of one async session ([`BacktestEngine::run_realistic_with`]): its trace context
+/// and the reproduction record to keep in its metadata.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::RunOptions;
+/// use tracectx::{ReproContext, TraceContext};
+///
+/// let options = RunOptions::new()
+///     .context(TraceContext::new("backtest_nightly_1")?)
+///     .repro(ReproContext::create(42).with_param("universe", "ES"));
+/// # let _ = options;
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    context: Option<TraceContext>,
+    repro: Option<ReproContext>,
+}
+
+impl RunOptions {
+    /// No options: the session's context is chosen as
+    /// [`run_realistic`](BacktestEngine::run_realistic) says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = tracectx::backtest::RunOptions::new();
+    /// # let _ = options;
+    /// ```
+    pub fn new() -> Self {
+        RunOptions::default()
+    }
+
+    /// Runs the session under `ctx` exactly (its run id, trace id and span), whatever the
+    /// caller's scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    ///
+    /// let ctx = tracectx::TraceContext::new("backtest_replay_7")?;
+    /// let params = Params::new().with("fast", 5).with("slow", 10);
+    /// let result = BacktestEngine::default()
+    ///     .run_realistic_with(&Arc::new(Bars::synthetic(300, 1)), sma_cross, params, RunOptions::new().context(ctx))
+    ///     .await?;
+    /// assert_eq!(result.metadata.run_id.as_deref(), Some("backtest_replay_7"));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn context(mut self, ctx: TraceContext) -> Self {
+        self.context = Some(ctx);
+        self
+    }
+
+    /// Keeps `repro` in the result's metadata ([`RunMetadata::repro`]), its ids set to the
+    /// session's so that the record and the result name the same run. Without a context
+    /// given and outside any scope, the session runs under the record's own context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    /// use tracectx::ReproContext;
+    ///
+    /// let repro = ReproContext::create(42);
+    /// let bars = Arc::new(Bars::synthetic(300, repro.seed()));
+    /// let params = Params::new().with("fast", 5).with("slow", 10);
+    /// let result = BacktestEngine::default()
+    ///     .run_realistic_with(&bars, sma_cross, params, RunOptions::new().repro(repro.clone()))
+    ///     .await?;
+    /// let kept = result.metadata.repro.as_ref().unwrap();
+    /// assert_eq!(kept.seed(), 42);
+    /// assert_eq!(result.metadata.run_id.as_deref(), Some(repro.run_id().as_str()));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn repro(mut self, repro: ReproContext) -> Self {
+        self.repro = Some(repro);
+        self
+    }
+
+    /// The session's context: the one given, else a child span of the caller's run, else the
+    /// repro record's, else a new `backtest_<suffix>` run.
+    fn session_context(&self) -> TraceContext {
+        if let Some(ctx) = &self.context {
+            return ctx.clone();
+        }
+        if let Some(caller) = crate::current() {
+            return caller.child();
+        }
+        match &self.repro {
+            Some(repro) => repro.trace_context(),
+            None => TraceContext::generate("backtest"),
+        }
+    }
+}
+
+// === async sessions ===
+
+/// How one session runs on the blocking pool: its context, its links to a batch, and whether
+/// its result keeps the equity curve.
+pub(crate) struct SessionSpec {
+    pub(crate) ctx: TraceContext,
+    pub(crate) parent_run_id: Option<String>,
+    pub(crate) repro: Option<ReproContext>,
+    pub(crate) keep_equity: bool,
+}
+
+impl SessionSpec {
+    pub(crate) fn new(ctx: TraceContext) -> Self {
+        SessionSpec {
+            ctx,
+            parent_run_id: None,
+            repro: None,
+            keep_equity: true,
+        }
+    }
+}
+
+/// The panic's message, for an error.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned())
+}
+
+impl BacktestEngine {
+    /// The closure one session runs on the blocking pool: under the session's context, log
+    /// the start, run the core, log the end (or the failure), link the metadata. Nothing
+    /// inside can unwind out of it: a panic anywhere in the session becomes its error.
+    pub(crate) fn session_job<S>(
+        &self,
+        data: Arc<Bars>,
+        strategy: Arc<S>,
+        params: Params,
+        spec: SessionSpec,
+    ) -> impl FnOnce() -> Result<BacktestResult, BacktestError> + Send + 'static
+    where
+        S: Strategy + Send + Sync + ?Sized + 'static,
+    {
+        let engine = self.clone();
+        move || {
+            let SessionSpec {
+                ctx,
+                parent_run_id,
+                repro,
+                keep_equity,
+            } = spec;
+            let run_id = ctx.run_id().to_string();
+            let name = strategy.name().into_owned();
+            let session = || {
+                tracing::info!(
+                    strategy = %name,
+                    params = %serde_json::to_string(&params).unwrap_or_default(),
+                    bars = data.len(),
+                    parent_run_id = %parent_run_id.as_deref().unwrap_or("-"),
+                    "session started"
+                );
+                let outcome = engine.run(&data, &*strategy, &params);
+                match &outcome {
+                    Ok(r) => tracing::info!(
+                        trades = r.stats.trades,
+                        return_pct = r.stats.return_pct,
+                        sharpe = r.stats.sharpe.unwrap_or(f64::NAN),
+                        wall_ms = r.metadata.wall_time_secs * 1e3,
+                        "session finished"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "session failed"),
+                }
+                outcome
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| ctx.sync_scope(session)))
+                .unwrap_or_else(|payload| {
+                    Err(BacktestError::new(
+                        Some(run_id),
+                        name,
+                        BacktestErrorKind::Aborted(format!(
+                            "panicked: {}",
+                            panic_message(&*payload)
+                        )),
+                    ))
+                });
+            outcome.map(|mut result| {
+                result.metadata.parent_run_id = parent_run_id;
+                result.metadata.repro = repro.map(|r| r.with_trace_context(ctx));
+                if !keep_equity {
+                    result.equity = Vec::new();
+                }
+                result
+            })
+        }
+    }
+
+    /// Runs one session asynchronously under its own trace context, off the runtime's worker
+    /// threads, and returns its result.
+    ///
+    /// The session's context is chosen when the future is first polled: inside a trace
+    /// context scope, a [`child`](TraceContext::child) of it (the session is a step of the
+    /// caller's run: same run id and trace id, a new span whose parent is the caller's);
+    /// outside any scope, a new run `backtest_<suffix>`. Under that context the CPU-bound core
+    /// ([`run`](Self::run)) runs on tokio's blocking pool, so a long session never stalls the
+    /// async workers, and logs `session started` (strategy, parameters, bars) and
+    /// `session finished` (trades, return, Sharpe ratio, wall time) or `session failed`, each
+    /// line stamped with the session's run. The returned future does not borrow the engine
+    /// and is `Send + 'static`: spawn it, or join many.
+    ///
+    /// The data is an `Arc<Bars>` because the session runs on another thread: many sessions
+    /// (a sweep over a million bars) share one copy of the bars instead of each cloning it.
+    ///
+    /// # Errors
+    ///
+    /// A [`BacktestError`] carrying the session's run id when the strategy fails or panics,
+    /// its signals do not fit, or the session's task is cancelled. It fails this session
+    /// only: other sessions, the engine and the runtime carry on.
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+    /// let data = Arc::new(Bars::synthetic(5_000, 42));
+    /// let params = Params::new().with("fast", 10).with("slow", 20);
+    /// let result = engine.run_realistic(&data, Named::new("sma-cross", sma_cross), params).await?;
+    /// let run_id = result.metadata.run_id.as_deref().unwrap();
+    /// assert!(run_id.starts_with("backtest_"));
+    /// assert_eq!(result.metadata.bars, 5_000);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Inside a run, the session is a child span of it:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ctx = TraceContext::new("nightly_batch")?;
+    /// let data = Arc::new(Bars::synthetic(500, 1));
+    /// let params = Params::new().with("fast", 5).with("slow", 10);
+    /// let result = BacktestEngine::default()
+    ///     .run_realistic(&data, sma_cross, params)
+    ///     .in_trace_context(ctx.clone())
+    ///     .await?;
+    /// assert_eq!(result.metadata.run_id.as_deref(), Some("nightly_batch"));
+    /// assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id().to_string()));
+    /// # Ok(()) }
+    /// ```
+    pub fn run_realistic<S>(
+        &self,
+        data: &Arc<Bars>,
+        strategy: S,
+        params: Params,
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    where
+        S: Strategy + Send + Sync + 'static,
+    {
+        self.run_realistic_with(data, strategy, params, RunOptions::new())
+    }
+
+    /// [`run_realistic`](Self::run_realistic) with [`RunOptions`]: a given trace context, a
+    /// reproduction record to keep in the metadata.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_realistic`](Self::run_realistic).
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    /// use tracectx::ReproContext;
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let repro = ReproContext::create(7).with_param("fast", 10).with_param("slow", 20);
+    /// let data = Arc::new(Bars::synthetic(1_000, repro.seed()));
+    /// let params = Params::new().with("fast", 10).with("slow", 20);
+    /// let result = BacktestEngine::default()
+    ///     .run_realistic_with(&data, sma_cross, params, RunOptions::new().repro(repro))
+    ///     .await?;
+    /// let json: serde_json::Value = serde_json::from_str(&result.to_json())?;
+    /// assert_eq!(json["metadata"]["repro"]["seed"], 7);
+    /// assert_eq!(json["metadata"]["repro"]["run_id"], json["metadata"]["run_id"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn run_realistic_with<S>(
+        &self,
+        data: &Arc<Bars>,
+        strategy: S,
+        params: Params,
+        options: RunOptions,
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    where
+        S: Strategy + Send + Sync + 'static,
+    {
+        let engine = self.clone();
+        let data = Arc::clone(data);
+        async move {
+            let ctx = options.session_context();
+            let spec = SessionSpec {
+                repro: options.repro,
+                ..SessionSpec::new(ctx.clone())
+            };
+            let strategy = Arc::new(strategy);
+            let name = strategy.name().into_owned();
+            let job = engine.session_job(data, strategy, params, spec);
+            tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| {
+                Err(BacktestError::new(
+                    Some(ctx.run_id().to_string()),
+                    name,
+                    BacktestErrorKind::Aborted(e.to_string()),
+                ))
+            })
+        }
     }
 }

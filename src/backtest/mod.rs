@@ -13,7 +13,14 @@
 //! - [`result`]: [`Trade`], [`OpenTrade`] and the JSON [`Report`].
 //! - [`engine`]: [`BacktestEngine::run`], one session from bars, a [`Strategy`] and
 //!   parameters to a [`BacktestResult`] with statistics, trades, equity and [`RunMetadata`]
-//!   (run id, trace and span ids from the current trace context, data fingerprint, timing).
+//!   (run id, trace and span ids from the current trace context, data fingerprint, timing);
+//!   [`BacktestEngine::run_realistic`], the same as an async session under its own trace
+//!   context on the blocking pool, logging its start and end.
+//! - [`sweep`]: many sessions at once, each its own run: [`BacktestEngine::run_batch`] with
+//!   bounded concurrency and a progress callback, [`BacktestEngine::sweep`] over a
+//!   [`ParamGrid`] ranked by a statistic ([`RankBy`]).
+//! - [`stream`]: live and paper sessions, [`BacktestEngine::run_stream`] and
+//!   [`BacktestEngine::run_channel`], fed bar by bar and ending with the batch result.
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
@@ -22,7 +29,28 @@
 //!
 //! # Examples
 //!
-//! One session inside a trace context; the result knows its run:
+//! A sweep: every combination a session of its own, on both cores, ranked; every log line
+//! of a session stamped with its run id:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tracectx::backtest::{
+//!     sma_cross, BacktestEngine, BacktestSettings, BatchOptions, Bars, Named, ParamGrid, RankBy,
+//! };
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+//! let data = Arc::new(Bars::synthetic(5_000, 42)); // shared by every session, not copied
+//! let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:90:20")?;
+//! let report = engine
+//!     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new("sharpe")?, BatchOptions::new())
+//!     .await;
+//! let best = report.best().unwrap();
+//! println!("best: {} ({}) sharpe {:?}", best.metadata.params, best.metadata.run_id.as_deref().unwrap(), best.stats.sharpe);
+//! # Ok(()) }
+//! ```
+//!
+//! One session inside a trace context, synchronously; the result knows its run:
 //!
 //! ```
 //! use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
@@ -59,19 +87,26 @@ pub mod execution;
 pub mod result;
 pub mod stats;
 pub mod strategy;
+pub mod stream;
+pub mod sweep;
 mod time;
 
-pub use data::{Bar, Bars, DataError, DataErrorKind};
+pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
 pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata, Strategy,
+    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata,
+    RunOptions, Strategy,
 };
 pub use execution::{
     floor_div, simulate, BacktestSettings, SettingsError, Simulation, SimulationError,
 };
 pub use result::{OpenTrade, Report, Trade};
-pub use stats::{Stats, StatsError};
+pub use stats::{Stats, StatsError, STAT_KEYS};
 pub use strategy::{
     builtin, crossover, sma, sma_cross, warmup, Decision, ParamError, ParamValue, Params, SignalFn,
     Signals, StrategyError, BUILTIN_STRATEGIES,
+};
+pub use sweep::{
+    BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport,
+    UnknownStatistic,
 };
 pub use time::Timestamp;

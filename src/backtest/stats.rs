@@ -142,6 +142,110 @@ pub enum StatsError {
     },
 }
 
+/// The JSON keys of [`Stats`], in the order of the reference's summary (and of the
+/// serialized object).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::backtest::STAT_KEYS;
+/// assert_eq!(STAT_KEYS.len(), 32);
+/// assert!(STAT_KEYS.contains(&"sharpe"));
+/// ```
+pub const STAT_KEYS: &[&str] = &[
+    "start",
+    "end",
+    "duration_secs",
+    "exposure_pct",
+    "equity_final",
+    "equity_peak",
+    "commissions",
+    "return_pct",
+    "buy_hold_return_pct",
+    "return_ann_pct",
+    "volatility_ann_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "alpha_pct",
+    "beta",
+    "max_drawdown_pct",
+    "avg_drawdown_pct",
+    "max_drawdown_duration_secs",
+    "avg_drawdown_duration_secs",
+    "trades",
+    "win_rate_pct",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_trade_pct",
+    "max_trade_duration_secs",
+    "avg_trade_duration_secs",
+    "profit_factor",
+    "expectancy_pct",
+    "sqn",
+    "kelly",
+];
+
+impl Stats {
+    /// The statistic under its JSON key ([`STAT_KEYS`]) as a number: `None` when it is
+    /// undefined or the key is not one of them. `start` and `end` are seconds since the
+    /// Unix epoch, `trades` a count.
+    ///
+    /// Sweeps rank their sessions by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    ///
+    /// let params = Params::new().with("fast", 10).with("slow", 20);
+    /// let result = BacktestEngine::default().run(&Bars::synthetic(2_000, 1), &sma_cross, &params)?;
+    /// assert_eq!(result.stats.get("sharpe"), result.stats.sharpe);
+    /// assert_eq!(result.stats.get("trades"), Some(result.stats.trades as f64));
+    /// assert_eq!(result.stats.get("no_such_key"), None);
+    /// # Ok::<(), tracectx::backtest::BacktestError>(())
+    /// ```
+    pub fn get(&self, key: &str) -> Option<f64> {
+        let value = match key {
+            "start" => Some(secs(self.start.as_micros())),
+            "end" => Some(secs(self.end.as_micros())),
+            "duration_secs" => Some(self.duration_secs),
+            "exposure_pct" => Some(self.exposure_pct),
+            "equity_final" => Some(self.equity_final),
+            "equity_peak" => Some(self.equity_peak),
+            "commissions" => Some(self.commissions),
+            "return_pct" => Some(self.return_pct),
+            "buy_hold_return_pct" => Some(self.buy_hold_return_pct),
+            "return_ann_pct" => self.return_ann_pct,
+            "volatility_ann_pct" => self.volatility_ann_pct,
+            "cagr_pct" => self.cagr_pct,
+            "sharpe" => self.sharpe,
+            "sortino" => self.sortino,
+            "calmar" => self.calmar,
+            "alpha_pct" => self.alpha_pct,
+            "beta" => self.beta,
+            "max_drawdown_pct" => Some(self.max_drawdown_pct),
+            "avg_drawdown_pct" => self.avg_drawdown_pct,
+            "max_drawdown_duration_secs" => self.max_drawdown_duration_secs,
+            "avg_drawdown_duration_secs" => self.avg_drawdown_duration_secs,
+            "trades" => Some(self.trades as f64),
+            "win_rate_pct" => self.win_rate_pct,
+            "best_trade_pct" => self.best_trade_pct,
+            "worst_trade_pct" => self.worst_trade_pct,
+            "avg_trade_pct" => self.avg_trade_pct,
+            "max_trade_duration_secs" => self.max_trade_duration_secs,
+            "avg_trade_duration_secs" => self.avg_trade_duration_secs,
+            "profit_factor" => self.profit_factor,
+            "expectancy_pct" => self.expectancy_pct,
+            "sqn" => self.sqn,
+            "kelly" => self.kelly,
+            _ => None,
+        };
+        value.filter(|v| !v.is_nan())
+    }
+}
+
 fn defined(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }

@@ -3,22 +3,41 @@
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--trace-id ID] [--level LEVEL] [--count]
 //! tracectx runs [FILE...] [--json]
+//! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
+//!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
+//!     [--close-at-end] [--json] [--trades OUT.csv] [--equity OUT.csv] [--log-file F]
+//! tracectx sweep --data FILE.csv [--strategy sma-cross] --grid NAME=START:STOP:STEP...
+//!     [--param NAME=VALUE]... [--rank-by KEY] [--ascending] [--top N] [--concurrency N]
+//!     [--json] [--log-file F] (and the settings of backtest)
 //! ```
 //!
 //! Each subcommand is an `Args` struct with a `run` method returning the exit code; adding one
-//! is a variant of [`Command`] and an arm in `main`. Exit codes follow grep: 0 something was
-//! found, 1 nothing was, 2 an error (usage, or an input that could not be read: the message
-//! names it; the other inputs are still read).
+//! is a variant of [`Command`] and an arm in `main`. `logs` and `runs` exit as grep does: 0
+//! something was found, 1 nothing was, 2 an error (usage, or an input that could not be read:
+//! the message names it; the other inputs are still read). `backtest` and `sweep` exit 0 on
+//! success, 1 when the data, a parameter or the session fails (the message says what and
+//! where), 2 on a usage error.
 
-use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tracectx::backtest::{
+    builtin, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions, Named,
+    ParamGrid, Params, RankBy, SignalFn, SweepReport, BUILTIN_STRATEGIES, STAT_KEYS,
+};
 use tracectx::logging::query::{self, Query, RunSummary, Runs};
+use tracectx::logging::WorkerGuard;
 
 #[derive(Debug, Parser)]
-#[command(name = "tracectx", version, about = "Read logs back by run", long_about = None)]
+#[command(
+    name = "tracectx",
+    version,
+    about = "Backtests whose every log line names its run, and logs read back by run",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +49,10 @@ enum Command {
     Logs(LogsArgs),
     /// One row per run: lines, first and last timestamp, duration, trace ids, warnings, errors
     Runs(RunsArgs),
+    /// Run one backtest session on a CSV file and print its statistics
+    Backtest(BacktestArgs),
+    /// Run a strategy over a parameter grid, sessions in parallel, and rank the results
+    Sweep(SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +60,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Logs(args) => args.run(),
         Command::Runs(args) => args.run(),
+        Command::Backtest(args) => args.run(),
+        Command::Sweep(args) => args.run(),
     }
 }
 
@@ -249,4 +274,541 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
         line(std::array::from_fn(|i| row[i].as_str()))?;
     }
     Ok(())
+}
+
+// === backtest and sweep: shared ===
+
+/// Exit code of a backtest or sweep that failed (bad data, parameter or session).
+const FAILED: u8 = 1;
+
+/// The inputs `backtest` and `sweep` share: data, strategy, fixed parameters, settings, log.
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// Bars as CSV: a date or time column, open, high, low, close, optionally volume
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// The strategy (built-in: sma-cross)
+    #[arg(long, default_value = "sma-cross")]
+    strategy: String,
+    /// A strategy parameter, NAME=VALUE (repeatable): --param fast=10 --param slow=20
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Long only: exit on the sell signal instead of going short (sets long_only=true)
+    #[arg(long)]
+    long_only: bool,
+    /// Starting cash
+    #[arg(long, default_value_t = 10_000.0)]
+    cash: f64,
+    /// Commission per fill, as a fraction of its value (0.002 is 0.2%)
+    #[arg(long, default_value_t = 0.0)]
+    commission: f64,
+    /// Bid-ask spread as a fraction of the price, paid on entries
+    #[arg(long, default_value_t = 0.0)]
+    spread: f64,
+    /// Slippage as a fraction of the price, on every fill
+    #[arg(long, default_value_t = 0.0)]
+    slippage: f64,
+    /// Size entries in fractional units instead of whole units
+    #[arg(long)]
+    fractional_units: bool,
+    /// Close trades still open at the last close
+    #[arg(long)]
+    close_at_end: bool,
+    /// Append stamped log lines (INFO and above) to this file; read one run back with
+    /// `tracectx logs RUN_ID FILE`
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+/// What a session needs, read from the arguments.
+struct Inputs {
+    data: Arc<Bars>,
+    strategy: Named<SignalFn>,
+    params: Params,
+    engine: BacktestEngine,
+}
+
+impl SessionArgs {
+    fn inputs(&self) -> Result<Inputs, String> {
+        let signal_fn = builtin(&self.strategy).ok_or_else(|| {
+            format!(
+                "unknown strategy {:?}: expected one of {}",
+                self.strategy,
+                BUILTIN_STRATEGIES.join(", ")
+            )
+        })?;
+        let mut params = Params::from_assignments(&self.params).map_err(|e| e.to_string())?;
+        if self.long_only {
+            params.insert("long_only", true);
+        }
+        let settings = BacktestSettings::new(self.cash)
+            .with_commission(self.commission)
+            .with_spread(self.spread)
+            .with_slippage(self.slippage)
+            .with_fractional_units(self.fractional_units)
+            .with_close_at_end(self.close_at_end);
+        settings.validate().map_err(|e| e.to_string())?;
+        let data = Bars::from_csv_path(&self.data).map_err(|e| e.to_string())?;
+        Ok(Inputs {
+            data: Arc::new(data),
+            strategy: Named::new(self.strategy.clone(), signal_fn),
+            params,
+            engine: BacktestEngine::new(settings),
+        })
+    }
+}
+
+/// Installs the stamping subscriber: INFO and above to `log_file` through a non-blocking
+/// writer (the guard, dropped before exit, writes every line), else warnings and errors on
+/// stderr (`RUST_LOG` overrides the level).
+fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> {
+    let builder = tracectx::logging::builder();
+    match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    format!("cannot open log file {:?}: {e}", path.display().to_string())
+                })?;
+            let (writer, guard) =
+                tracectx::logging::non_blocking(file).map_err(|e| e.to_string())?;
+            let builder = builder.with_writer(writer);
+            let builder = if std::env::var_os("RUST_LOG").is_some() {
+                builder
+            } else {
+                builder.with_level(tracing::Level::INFO)
+            };
+            builder.try_init().map_err(|e| e.to_string())?;
+            Ok(Some(guard))
+        }
+        None => {
+            let builder = builder.with_writer(io::stderr);
+            let builder = if std::env::var_os("RUST_LOG").is_some() {
+                builder
+            } else {
+                builder.with_level(tracing::Level::WARN)
+            };
+            builder.try_init().map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    // Sessions run on the blocking pool; one thread drives them.
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn failed(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tracectx: {e}");
+    ExitCode::from(FAILED)
+}
+
+/// A statistic for a table: durations in days and hours, percentages with 2 decimals,
+/// undefined as `-`.
+fn format_stat(result: &BacktestResult, key: &str) -> String {
+    let stats = &result.stats;
+    match key {
+        "start" => stats.start.to_string(),
+        "end" => stats.end.to_string(),
+        "trades" => stats.trades.to_string(),
+        _ => match stats.get(key) {
+            None => "-".to_owned(),
+            Some(v) if key.ends_with("_secs") => format_duration(v),
+            Some(v) if key.ends_with("_pct") => format!("{v:.2}"),
+            Some(v) if v.abs() >= 1e5 => format!("{v:.2}"),
+            Some(v) => format!("{v:.4}"),
+        },
+    }
+}
+
+fn format_duration(secs: f64) -> String {
+    let total = secs.round() as i64;
+    let (days, rest) = (total / 86_400, total % 86_400);
+    let (h, m, s) = (rest / 3_600, rest % 3_600 / 60, rest % 60);
+    match (days, rest) {
+        (_, 0) => format!("{days} days"),
+        (0, _) => format!("{h:02}:{m:02}:{s:02}"),
+        _ => format!("{days} days {h:02}:{m:02}:{s:02}"),
+    }
+}
+
+/// Writes rows as aligned columns: the first `left` columns left-aligned, the others
+/// right-aligned; no trailing spaces.
+fn write_columns(out: &mut impl Write, rows: &[Vec<String>], left: usize) -> io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if c < left {
+                line.push_str(&format!("{cell:<w$}"));
+            } else {
+                line.push_str(&format!("{cell:>w$}"));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+// === backtest ===
+
+#[derive(Debug, Args)]
+struct BacktestArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// Print one JSON object {"stats", "trades", "open_trades", "metadata"} instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Write the closed trades to this CSV file
+    #[arg(long, value_name = "OUT.csv")]
+    trades: Option<PathBuf>,
+    /// Write the equity curve (date,equity per bar) to this CSV file
+    #[arg(long, value_name = "OUT.csv")]
+    equity: Option<PathBuf>,
+}
+
+impl BacktestArgs {
+    fn run(self) -> ExitCode {
+        let guard = match init_logging(self.session.log_file.as_deref()) {
+            Ok(guard) => guard,
+            Err(e) => return failed(e),
+        };
+        let code = self.session_and_report();
+        drop(guard); // every accepted log line is in the file before the process exits
+        code
+    }
+
+    fn session_and_report(&self) -> ExitCode {
+        let inputs = match self.session.inputs() {
+            Ok(inputs) => inputs,
+            Err(e) => return failed(e),
+        };
+        let rt = match runtime() {
+            Ok(rt) => rt,
+            Err(e) => return failed(e),
+        };
+        let Inputs {
+            data,
+            strategy,
+            params,
+            engine,
+        } = inputs;
+        let result = match rt.block_on(engine.run_realistic(&data, strategy, params)) {
+            Ok(result) => result,
+            Err(e) => return failed(e),
+        };
+        if let Some(path) = &self.trades {
+            if let Err(e) = write_trades(path, &result) {
+                return failed(format!(
+                    "cannot write {:?}: {e}",
+                    path.display().to_string()
+                ));
+            }
+        }
+        if let Some(path) = &self.equity {
+            if let Err(e) = write_equity(path, &data, &result) {
+                return failed(format!(
+                    "cannot write {:?}: {e}",
+                    path.display().to_string()
+                ));
+            }
+        }
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let written = if self.json {
+            writeln!(out, "{}", result.to_json())
+        } else {
+            write_stats(&mut out, &result)
+        }
+        .and_then(|()| out.flush());
+        match written {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => failed(e),
+        }
+    }
+}
+
+fn write_stats(out: &mut impl Write, result: &BacktestResult) -> io::Result<()> {
+    let m = &result.metadata;
+    writeln!(
+        out,
+        "run {}  trace {}  strategy {} {}  bars {}  data {}",
+        m.run_id.as_deref().unwrap_or("-"),
+        m.trace_id.as_deref().unwrap_or("-"),
+        m.strategy,
+        m.params,
+        m.bars,
+        m.data_fingerprint
+    )?;
+    let rows: Vec<Vec<String>> = STAT_KEYS
+        .iter()
+        .map(|&key| vec![key.to_owned(), format_stat(result, key)])
+        .collect();
+    write_columns(out, &rows, 1)?;
+    if !result.open_trades.is_empty() {
+        writeln!(out, "open_trades  {}", result.open_trades.len())?;
+    }
+    Ok(())
+}
+
+fn write_trades(path: &Path, result: &BacktestResult) -> io::Result<()> {
+    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        w,
+        "size,entry_bar,exit_bar,entry_price,exit_price,entry_time,exit_time,pnl,return_frac,commission,duration_secs"
+    )?;
+    for t in &result.trades {
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            t.size,
+            t.entry_bar,
+            t.exit_bar,
+            t.entry_price,
+            t.exit_price,
+            t.entry_time,
+            t.exit_time,
+            t.pnl,
+            t.return_frac,
+            t.commission,
+            t.duration_secs
+        )?;
+    }
+    w.flush()
+}
+
+fn write_equity(path: &Path, data: &Bars, result: &BacktestResult) -> io::Result<()> {
+    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "date,equity")?;
+    for (&t, e) in data.timestamps().iter().zip(&result.equity) {
+        writeln!(w, "{},{e}", tracectx::backtest::Timestamp::from_micros(t))?;
+    }
+    w.flush()
+}
+
+// === sweep ===
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// A parameter axis, NAME=START:STOP:STEP (inclusive) or NAME=V1,V2,... (repeatable)
+    #[arg(long = "grid", value_name = "NAME=SPEC", required = true)]
+    grid: Vec<String>,
+    /// The statistic to rank by (a key of `backtest --json`'s stats)
+    #[arg(long, default_value = "sharpe", value_parser = parse_rank_by)]
+    rank_by: RankBy,
+    /// Rank the lowest value first
+    #[arg(long)]
+    ascending: bool,
+    /// How many of the best sessions to show
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Sessions run at once (default: one per core)
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Print the ranked sessions as one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_rank_by(s: &str) -> Result<RankBy, String> {
+    s.parse()
+        .map_err(|e: tracectx::backtest::UnknownStatistic| e.to_string())
+}
+
+impl SweepArgs {
+    fn run(self) -> ExitCode {
+        let guard = match init_logging(self.session.log_file.as_deref()) {
+            Ok(guard) => guard,
+            Err(e) => return failed(e),
+        };
+        let code = self.sweep_and_report();
+        drop(guard);
+        code
+    }
+
+    fn sweep_and_report(&self) -> ExitCode {
+        let fixed = match Params::from_assignments(&self.session.params) {
+            Ok(fixed) => fixed,
+            Err(e) => return failed(e),
+        };
+        let mut grid = ParamGrid::new();
+        for (name, value) in fixed.iter() {
+            grid = grid.fixed(name, value.clone());
+        }
+        for axis in &self.grid {
+            grid = match grid.parse_axis(axis) {
+                Ok(grid) => grid,
+                Err(e) => return failed(e),
+            };
+        }
+        if self.session.long_only {
+            grid = grid.fixed("long_only", true);
+        }
+        let inputs = match self.session.inputs() {
+            Ok(inputs) => inputs,
+            Err(e) => return failed(e),
+        };
+        let rt = match runtime() {
+            Ok(rt) => rt,
+            Err(e) => return failed(e),
+        };
+        let rank_by = if self.ascending {
+            self.rank_by.ascending()
+        } else {
+            self.rank_by
+        };
+        let mut options = BatchOptions::new().keep_equity(false);
+        if let Some(n) = self.concurrency {
+            options = options.concurrency(n);
+        }
+        let concurrency = options.get_concurrency();
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(grid.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} sweep [{bar:40}] {pos}/{len} sessions  {elapsed_precise}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        if let Some(bar) = bar.clone() {
+            options = options.on_progress(move |p| bar.set_position(p.done as u64));
+        }
+        let report = rt.block_on(inputs.engine.sweep(
+            &inputs.data,
+            inputs.strategy,
+            &grid,
+            rank_by,
+            options,
+        ));
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        for e in &report.failed {
+            eprintln!("tracectx: {e}");
+        }
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let written = if self.json {
+            write_sweep_json(&mut out, &report, self.top)
+        } else {
+            write_ranked(&mut out, &report, self.top, concurrency)
+        }
+        .and_then(|()| out.flush());
+        if let Err(e) = written {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                return failed(e);
+            }
+        }
+        if let (Some(file), Some(best)) = (&self.session.log_file, report.best()) {
+            eprintln!(
+                "one session's log lines: tracectx logs {} {}",
+                best.metadata.run_id.as_deref().unwrap_or("-"),
+                file.display()
+            );
+        }
+        if report.ranked.is_empty() {
+            return ExitCode::from(FAILED);
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+fn write_ranked(
+    out: &mut impl Write,
+    report: &SweepReport,
+    top: usize,
+    concurrency: usize,
+) -> io::Result<()> {
+    let total = report.ranked.len() + report.failed.len();
+    writeln!(
+        out,
+        "sweep {}: {total} sessions ({} ok, {} failed) in {:.2} s, {concurrency} at once; ranked by {}",
+        report.sweep_id,
+        report.ranked.len(),
+        report.failed.len(),
+        report.wall_time_secs,
+        report.rank_by
+    )?;
+    let key = report.rank_by.key();
+    let mut keys = vec![key];
+    for k in [
+        "return_pct",
+        "sharpe",
+        "max_drawdown_pct",
+        "trades",
+        "win_rate_pct",
+    ] {
+        if k != key {
+            keys.push(k);
+        }
+    }
+    let mut rows = vec![{
+        let mut header = vec!["RANK".to_owned(), "RUN_ID".to_owned(), "PARAMS".to_owned()];
+        header.extend(keys.iter().map(|k| k.to_uppercase()));
+        header
+    }];
+    for (i, r) in report.top(top).iter().enumerate() {
+        let mut row = vec![
+            (i + 1).to_string(),
+            r.metadata.run_id.clone().unwrap_or_else(|| "-".into()),
+            r.metadata.params.to_string(),
+        ];
+        row.extend(keys.iter().map(|k| format_stat(r, k)));
+        rows.push(row);
+    }
+    // RANK right-aligned would split it from its header; keep the first three left-aligned.
+    write_columns(out, &rows, 3)
+}
+
+fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> io::Result<()> {
+    let results: Vec<serde_json::Value> = report
+        .top(top)
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({
+                "rank": i + 1,
+                "run_id": r.metadata.run_id,
+                "params": r.metadata.params,
+                "stats": r.stats,
+            })
+        })
+        .collect();
+    let failed: Vec<serde_json::Value> = report
+        .failed
+        .iter()
+        .map(|e| serde_json::json!({"run_id": e.run_id(), "error": e.to_string()}))
+        .collect();
+    let json = serde_json::json!({
+        "sweep_id": report.sweep_id,
+        "rank_by": report.rank_by.key(),
+        "ascending": report.rank_by.is_ascending(),
+        "sessions": report.ranked.len() + report.failed.len(),
+        "results": results,
+        "failed": failed,
+    });
+    writeln!(out, "{json}")
 }

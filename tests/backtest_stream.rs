@@ -1,0 +1,129 @@
+//! Live and paper sessions: bars from an async stream or a channel, checked as they arrive,
+//! ending with exactly the batch engine's result on the same bars.
+#![cfg(feature = "backtest")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracectx::backtest::{
+    sma_cross, BacktestEngine, BacktestErrorKind, BacktestSettings, Bar, Bars, DataErrorKind,
+    Params, Timestamp,
+};
+use tracectx::prelude::*;
+
+fn params() -> Params {
+    Params::new().with("fast", 10).with("slow", 20)
+}
+
+fn bars_of(bars: &Bars) -> Vec<Bar> {
+    (0..bars.len()).map(|i| bars.get(i).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_session_equals_the_batch_result_on_the_same_bars() {
+    let engine = BacktestEngine::new(
+        BacktestSettings::new(10_000.0)
+            .with_commission(0.002)
+            .with_close_at_end(true),
+    );
+    let bars = Bars::synthetic(5_000, 21);
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let session = tokio::spawn(engine.run_channel(rx, sma_cross, params()));
+    for (i, bar) in bars_of(&bars).into_iter().enumerate() {
+        tx.send(bar).await.unwrap();
+        if i % 500 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await; // a feed with pauses
+        }
+    }
+    drop(tx);
+    let live = session.await.unwrap().unwrap();
+    let batch = engine
+        .run_realistic(&Arc::new(bars.clone()), sma_cross, params())
+        .await
+        .unwrap();
+    assert!(!batch.trades.is_empty());
+    assert_eq!(live.stats, batch.stats);
+    assert_eq!(live.trades, batch.trades);
+    assert_eq!(live.open_trades, batch.open_trades);
+    assert_eq!(live.equity, batch.equity);
+    assert_eq!(live.metadata.data_fingerprint, bars.fingerprint());
+    assert_eq!(live.metadata.bars, 5_000);
+    let run = live.metadata.run_id.unwrap();
+    assert!(run.starts_with("stream_"));
+    assert_ne!(Some(run), batch.metadata.run_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_session_inside_a_run_is_a_child_span_of_it() {
+    let bars = Bars::synthetic(800, 3);
+    let ctx = TraceContext::new("paper_es_1").unwrap();
+    let feed = futures::stream::iter(bars_of(&bars));
+    let result = BacktestEngine::default()
+        .run_stream(feed, sma_cross, params())
+        .in_trace_context(ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(result.metadata.run_id.as_deref(), Some("paper_es_1"));
+    assert_eq!(
+        result.metadata.parent_span_id,
+        Some(ctx.span_id().to_string())
+    );
+    let batch = BacktestEngine::default()
+        .run(&bars, &sma_cross, &params())
+        .unwrap();
+    assert_eq!((result.stats, result.trades), (batch.stats, batch.trades));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_bar_ends_the_session_with_an_error_naming_bar_column_and_run() {
+    let bars = bars_of(&Bars::synthetic(100, 4));
+    let mut feed = bars[..50].to_vec();
+    let back = bars[10].timestamp; // time goes backwards at bar 50
+    feed.push(Bar::new(back, 100.0, 101.0, 99.0, 100.5).with_volume(1.0));
+    feed.extend_from_slice(&bars[50..]);
+    let err = BacktestEngine::default()
+        .run_stream(futures::stream::iter(feed), sma_cross, params())
+        .await
+        .unwrap_err();
+    let run = err.run_id().unwrap().to_owned();
+    assert!(run.starts_with("stream_"));
+    let BacktestErrorKind::Data(data) = err.kind() else {
+        panic!("expected a data error, got {err}");
+    };
+    assert!(matches!(data.kind(), DataErrorKind::NotIncreasing { .. }));
+    assert_eq!(data.row(), Some(50));
+    assert_eq!(data.column(), Some("timestamp"));
+    assert!(err.to_string().starts_with(&format!(
+        "backtest {run} failed: invalid bar data at bar 50, column \"timestamp\""
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_stream_is_an_error_and_volume_must_be_on_every_bar() {
+    let empty = BacktestEngine::default()
+        .run_stream(
+            futures::stream::iter(Vec::<Bar>::new()),
+            sma_cross,
+            params(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(empty.kind(), BacktestErrorKind::Data(d) if matches!(d.kind(), DataErrorKind::Empty))
+    );
+
+    let day = 86_400_000_000;
+    let feed = vec![
+        Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0).with_volume(5.0),
+        Bar::new(Timestamp::from_micros(day), 1.0, 1.0, 1.0, 1.0),
+    ];
+    let err = BacktestEngine::default()
+        .run_stream(futures::stream::iter(feed), sma_cross, params())
+        .await
+        .unwrap_err();
+    let BacktestErrorKind::Data(data) = err.kind() else {
+        panic!("expected a data error, got {err}");
+    };
+    assert!(matches!(data.kind(), DataErrorKind::InconsistentVolume));
+    assert_eq!((data.row(), data.column()), (Some(1), Some("volume")));
+}
