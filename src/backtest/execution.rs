@@ -532,7 +532,11 @@ pub fn simulate(
     let decisions = signals.decisions();
     let open_px = bars.open();
     let close_px = bars.close();
-    let mut equity = vec![settings.cash; n];
+    // Written once, bar by bar (filled with the cash up front, a million bars would be
+    // written twice): the warm-up's cash, then each mark, then zeros after a ruin.
+    let start = signals.first_decision_bar().min(n);
+    let mut equity = Vec::with_capacity(n);
+    equity.resize(start, settings.cash);
     let mut acct = Account {
         bars,
         settings,
@@ -542,7 +546,7 @@ pub fn simulate(
     };
     let mut pending = Decision::Hold;
     let mut bankrupt = false;
-    for i in signals.first_decision_bar().min(n)..n {
+    for i in start..n {
         match pending {
             Decision::Hold => {}
             Decision::Exit => acct.close_all(open_px[i], i),
@@ -553,14 +557,14 @@ pub fn simulate(
         }
         let (units, held) = acct.position();
         let e = acct.cash + (close_px[i] * units - held);
-        equity[i] = e;
         if e <= 0.0 {
             acct.close_all(close_px[i], i);
             acct.cash = 0.0;
-            equity[i..].fill(0.0);
+            equity.resize(n, 0.0);
             bankrupt = true;
             break;
         }
+        equity.push(e);
         pending = decisions[i];
     }
     if settings.close_at_end && !bankrupt && !acct.open.is_empty() {

@@ -508,7 +508,15 @@ fn geometric_mean(returns: &[f64]) -> f64 {
     if returns.iter().any(|&r| r + 1.0 <= 0.0) {
         return 0.0;
     }
-    let logs = pairwise_by(0, returns.len(), &|i| (returns[i] + 1.0).ln());
+    // ln(1) is exactly 0: flat periods (no position, no change) cost no logarithm.
+    let logs = pairwise_by(0, returns.len(), &|i| {
+        let g = returns[i] + 1.0;
+        if g == 1.0 {
+            0.0
+        } else {
+            g.ln()
+        }
+    });
     (logs / returns.len() as f64).exp() - 1.0
 }
 
@@ -524,7 +532,15 @@ fn beta(equity: &[f64], close: &[f64]) -> f64 {
         return f64::NAN;
     }
     let m = equity.len() - 1;
-    let x = |i: usize| (equity[i + 1] / equity[i]).ln();
+    // A ratio of exactly 1 (flat equity) is a log return of exactly 0, without the call.
+    let x = |i: usize| {
+        let q = equity[i + 1] / equity[i];
+        if q == 1.0 {
+            0.0
+        } else {
+            q.ln()
+        }
+    };
     let y = |i: usize| (close[i + 1] / close[i]).ln();
     let (kx, ky) = (x(0), y(0));
     let mut total = [0.0_f64; 4];
@@ -629,14 +645,25 @@ impl Drawdowns {
         let mut high = f64::NEG_INFINITY;
         let mut last_zero: Option<usize> = None;
         let mut deepest = 0.0_f64; // since the last zero, inclusive
+                                   // The drawdown of the previous bar, reused while equity and its high stay put.
+        let (mut prev_e, mut prev_high, mut prev_d) = (f64::NAN, f64::NAN, f64::NAN);
+        // Comparisons rather than `f64::max` (the same results: a NaN never replaces a
+        // number either way) keep the running maxima off a chain of dependent instructions.
         for (q, &e) in equity.iter().enumerate() {
-            high = high.max(e);
-            let d = 1.0 - e / high;
-            out.max = out.max.max(d);
-            deepest = deepest.max(d);
-            if d != 0.0 {
-                out.nonzero_sum += d;
-                out.nonzero += 1;
+            if e > high {
+                high = e;
+            }
+            let d = if e == prev_e && high == prev_high {
+                prev_d
+            } else {
+                1.0 - e / high
+            };
+            (prev_e, prev_high, prev_d) = (e, high, d);
+            if d > out.max {
+                out.max = d;
+            }
+            if d > deepest {
+                deepest = d;
             }
             if d == 0.0 || q == n - 1 {
                 if let Some(p) = last_zero {
@@ -647,6 +674,20 @@ impl Drawdowns {
                 }
                 last_zero = Some(q);
                 deepest = d;
+            }
+        }
+        if out.durations.is_empty() {
+            // Only needed without any drawdown period: a second pass, in the same order.
+            let mut high = f64::NEG_INFINITY;
+            for &e in equity {
+                if e > high {
+                    high = e;
+                }
+                let d = 1.0 - e / high;
+                if d != 0.0 {
+                    out.nonzero_sum += d;
+                    out.nonzero += 1;
+                }
             }
         }
         out
@@ -660,6 +701,9 @@ impl Drawdowns {
 ///
 /// Times increase, so the calendar is only consulted when a bar starts a new day.
 fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
+    if !matches!(freq_days, 7 | 31 | 365) {
+        return calendar_days(t, equity);
+    }
     let n = t.len();
     let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
     let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
@@ -700,6 +744,52 @@ fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
     let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
     for w in last_of_period.windows(2) {
         let r = w[1] / w[0] - 1.0;
+        if !r.is_nan() {
+            returns.push(r);
+        }
+    }
+    (weekend_bars, returns)
+}
+
+/// [`calendar`] for daily bins, the common case, in one pass that computes each return as
+/// soon as its day closes (no array of the days' last values).
+fn calendar_days(t: &[i64], equity: &[f64]) -> (usize, Vec<f64>) {
+    let n = t.len();
+    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
+    let mut returns = Vec::with_capacity(n.min(days_spanned as usize).saturating_sub(1));
+    let mut day = day_of(t[0]);
+    let mut wd = weekday(day);
+    let mut day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+    let mut weekend_bars = usize::from(wd >= 5);
+    // The last equity of the day before the current one, and of the current day so far.
+    let mut closed = f64::NAN;
+    let mut last = equity[0];
+    let mut first_day = true;
+    for (&ts, &e) in t[1..].iter().zip(&equity[1..]) {
+        if ts >= day_end {
+            if ts - day_end < MICROS_PER_DAY {
+                // The next calendar day: no division needed.
+                day += 1;
+                wd = if wd == 6 { 0 } else { wd + 1 };
+            } else {
+                day = day_of(ts);
+                wd = weekday(day);
+            }
+            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+            if !first_day {
+                let r = last / closed - 1.0;
+                if !r.is_nan() {
+                    returns.push(r);
+                }
+            }
+            first_day = false;
+            closed = last;
+        }
+        weekend_bars += usize::from(wd >= 5);
+        last = e;
+    }
+    if !first_day {
+        let r = last / closed - 1.0;
         if !r.is_nan() {
             returns.push(r);
         }

@@ -704,6 +704,35 @@ struct RollingMean {
 }
 
 impl RollingMean {
+    /// [`step`](Self::step) once the window is full, for finite positive values (what
+    /// [`Bars`] guarantees for prices): no NaN to skip, no negative value to count, so the
+    /// same operations in the same order without the branches. Requires `i >= n >= 1` and
+    /// every earlier step to have seen finite positive values.
+    #[inline]
+    fn step_full(&mut self, values: &[f64], i: usize) -> f64 {
+        let old = values[i - self.n];
+        let y = -old - self.comp_rem;
+        let t = self.sum + y;
+        self.comp_rem = (t - self.sum) - y;
+        self.sum = t;
+        let v = values[i];
+        let y = v - self.comp_add;
+        let t = self.sum + y;
+        self.comp_add = (t - self.sum) - y;
+        self.sum = t;
+        self.same = if v == self.prev { self.same + 1 } else { 1 };
+        self.prev = v;
+        let m = self.sum / self.nobs as f64;
+        if self.same >= self.nobs {
+            self.prev
+        } else if m < 0.0 {
+            // No negative value in the window (`neg == 0`): a negative mean is rounding.
+            0.0
+        } else {
+            m
+        }
+    }
+
     fn new(n: usize) -> Self {
         RollingMean {
             n,
@@ -882,7 +911,11 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     let (mut first_fast, mut first_slow) = (None, None);
     let (mut prev_f, mut prev_s) = (f64::NAN, f64::NAN);
     let mut decisions = vec![Decision::Hold; close.len()];
-    for (i, d) in decisions.iter_mut().enumerate() {
+    // Bars hold finite positive prices, so once both windows are full the branch-free step
+    // gives the same means.
+    let full = fast_n.max(slow_n).min(close.len());
+    let (head, tail) = decisions.split_at_mut(full);
+    for (i, d) in head.iter_mut().enumerate() {
         let f = fast.step(close, i);
         let s = slow.step(close, i);
         if first_fast.is_none() && !f.is_nan() {
@@ -891,6 +924,22 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
         if first_slow.is_none() && !s.is_nan() {
             first_slow = Some(i);
         }
+        if prev_f < prev_s && f > s {
+            *d = Decision::EnterLong;
+        } else if prev_s < prev_f && s > f {
+            *d = down;
+        }
+        (prev_f, prev_s) = (f, s);
+    }
+    if !tail.is_empty() {
+        // Both averages are defined from here on.
+        first_fast.get_or_insert(fast_n - 1);
+        first_slow.get_or_insert(slow_n - 1);
+    }
+    for (k, d) in tail.iter_mut().enumerate() {
+        let i = full + k;
+        let f = fast.step_full(close, i);
+        let s = slow.step_full(close, i);
         if prev_f < prev_s && f > s {
             *d = Decision::EnterLong;
         } else if prev_s < prev_f && s > f {
