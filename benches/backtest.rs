@@ -1,16 +1,22 @@
-//! Backtest throughput: one 1,000,000-bar session (signals, simulation, statistics) in bars
-//! per second, and CSV loading in bytes per second. backtesting.py 0.6.6 is the peer
-//! (`scripts/crosscheck.sh` checks that both compute the same figures); the goals are 500
-//! times its speed on the session and 200 MB/s or more for the CSV load.
+//! Backtest throughput against backtesting.py 0.6.6 and vectorbt (PyPI; the Python side is
+//! `benches/compare_python.sh`, which runs both peers and this crate's command line on the
+//! same series in one go): one 1,000,000-bar session (signals, simulation, statistics) in
+//! bars per second, CSV loading in bytes per second, and a 200-combination sweep on two
+//! cores against one. Goals: 500 times backtesting.py on the session, 200 MB/s for the CSV
+//! load, 1.7 times the one-core sweep on two cores.
 //!
-//! The session trades without commission so that it keeps trading over the whole million
-//! bars (with costs, a crossover strategy runs out of cash long before the end and the rest
-//! is idle); the peer figure is backtesting.py on the same CSV with the same settings.
+//! The session is `sma-cross` 10/20, long-short, 10,000 cash, no commission, on
+//! `Bars::synthetic(1_000_000, 42)`; it runs out of cash for one unit after about 11% of the
+//! bars and holds no position from there, in every engine alike.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tracectx::backtest::{
+    simulate, sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params,
+    RankBy, Stats,
+};
 
 const BARS: usize = 1_000_000;
 
@@ -47,5 +53,35 @@ fn csv_load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, session, csv_load);
+/// 200 sessions of 50,000 bars (fast 5..50 by 5, slow 20..210 by 10), one or two at once.
+fn sweep(c: &mut Criterion) {
+    let data = Arc::new(Bars::synthetic(50_000, 7));
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:50:5")
+        .and_then(|g| g.parse_axis("slow=20:210:10"))
+        .unwrap();
+    assert_eq!(grid.len(), 200);
+    let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.001));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("sweep_200");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(200));
+    for concurrency in [1, 2] {
+        group.bench_with_input(
+            BenchmarkId::new("concurrency", concurrency),
+            &concurrency,
+            |b, &n| {
+                b.iter(|| {
+                    let options = BatchOptions::new().concurrency(n).keep_equity(false);
+                    rt.block_on(engine.sweep(&data, sma_cross, &grid, RankBy::default(), options))
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, session, csv_load, sweep);
 criterion_main!(benches);

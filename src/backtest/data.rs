@@ -10,6 +10,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::time::{parse_timestamp, trim, MICROS_PER_DAY};
 use super::Timestamp;
@@ -466,6 +467,7 @@ impl BarsBuilder {
             low: self.low,
             close: self.close,
             volume: has_volume.then_some(self.volume),
+            fingerprint: OnceLock::new(),
         })
     }
 }
@@ -495,7 +497,7 @@ impl BarsBuilder {
 /// assert_eq!(bars.volume(), Some(&[1200.0, 900.0][..]));
 /// # Ok::<(), tracectx::backtest::DataError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Bars {
     timestamps: Vec<i64>,
     open: Vec<f64>,
@@ -503,6 +505,20 @@ pub struct Bars {
     low: Vec<f64>,
     close: Vec<f64>,
     volume: Option<Vec<f64>>,
+    /// [`Bars::fingerprint`]'s hash, computed once: every session of a sweep records it.
+    fingerprint: OnceLock<u64>,
+}
+
+impl PartialEq for Bars {
+    /// Equal columns; whether the fingerprint was computed yet does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamps == other.timestamps
+            && self.open == other.open
+            && self.high == other.high
+            && self.low == other.low
+            && self.close == other.close
+            && self.volume == other.volume
+    }
 }
 
 impl Bars {
@@ -590,6 +606,7 @@ impl Bars {
             low,
             close,
             volume,
+            fingerprint: OnceLock::new(),
         })
     }
 
@@ -703,6 +720,7 @@ impl Bars {
             low,
             close,
             volume: Some(volume),
+            fingerprint: OnceLock::new(),
         }
     }
 
@@ -871,7 +889,8 @@ impl Bars {
     /// bits, in order (an FxHash-style multiply-rotate over 64-bit words, then the SplitMix64
     /// finalizer). Equal data gives equal fingerprints on every platform and in every version
     /// of this crate; it tells runs on different data apart in result metadata. It is not a
-    /// cryptographic hash.
+    /// cryptographic hash. It is computed on the first call and kept: the sessions of a sweep
+    /// over shared bars pay for it once.
     ///
     /// # Examples
     ///
@@ -883,6 +902,10 @@ impl Bars {
     /// assert_ne!(a.fingerprint(), Bars::synthetic(100, 2).fingerprint());
     /// ```
     pub fn fingerprint(&self) -> String {
+        format!("{:016x}", self.fingerprint.get_or_init(|| self.hash()))
+    }
+
+    fn hash(&self) -> u64 {
         let mut h = fx_step(0, self.len() as u64);
         h = fx_column(h, &self.timestamps, |t| t as u64);
         for prices in [&self.open, &self.high, &self.low, &self.close] {
@@ -895,7 +918,7 @@ impl Bars {
         // SplitMix64's finalizer, so that every input bit reaches every output bit.
         h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        format!("{:016x}", h ^ (h >> 31))
+        h ^ (h >> 31)
     }
 }
 
@@ -1161,6 +1184,7 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
         low,
         close,
         volume: cols.has_volume.then_some(volume),
+        fingerprint: OnceLock::new(),
     })
 }
 

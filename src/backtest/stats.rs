@@ -532,9 +532,14 @@ fn beta(equity: &[f64], close: &[f64]) -> f64 {
         return f64::NAN;
     }
     let m = equity.len() - 1;
-    // A ratio of exactly 1 (flat equity) is a log return of exactly 0, without the call.
+    // Flat equity (the same finite non-zero value, or a ratio of exactly 1) is a log return
+    // of exactly 0: no division, no logarithm. A flat 0 (after a ruin) stays 0/0 = NaN.
     let x = |i: usize| {
-        let q = equity[i + 1] / equity[i];
+        let (a, b) = (equity[i], equity[i + 1]);
+        if a == b && a != 0.0 && a.is_finite() {
+            return 0.0;
+        }
+        let q = b / a;
         if q == 1.0 {
             0.0
         } else {
