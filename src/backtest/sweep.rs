@@ -710,16 +710,40 @@ impl SweepReport {
     ///
     /// # Examples
     ///
-    /// See [`SweepReport`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let grid = ParamGrid::new().axis("fast", [5, 10]).axis("slow", [0, 30]); // slow = 0 fails
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::default(), BatchOptions::new())
+    ///     .await;
+    /// assert_eq!((report.ranked.len(), report.failed.len()), (2, 2));
+    /// assert_eq!(report.best().unwrap().metadata.params.int("slow")?, 30);
+    /// # Ok(()) }
+    /// ```
     pub fn best(&self) -> Option<&BacktestResult> {
         self.ranked.first()
     }
 
-    /// The `n` best sessions (fewer when fewer succeeded).
+    /// The `n` best sessions (fewer when fewer succeeded): a ranked table's rows.
     ///
     /// # Examples
     ///
-    /// See [`SweepReport`]; `report.top(10)` is the ranked table's rows.
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let grid = ParamGrid::new().parse_axis("fast=2:8:2")?.fixed("slow", 20);
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::new("return_pct")?, BatchOptions::new())
+    ///     .await;
+    /// assert_eq!(report.top(3).len(), 3);
+    /// assert_eq!(report.top(10).len(), 4);
+    /// # Ok(()) }
+    /// ```
     pub fn top(&self, n: usize) -> &[BacktestResult] {
         &self.ranked[..n.min(self.ranked.len())]
     }
