@@ -82,6 +82,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         done?;
     }
     // Send what is queued, and say so if the collector did not take it.
-    otlp.shutdown()?;
+    if let Err(err) = otlp.shutdown() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
     Ok(())
 }

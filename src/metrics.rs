@@ -458,19 +458,26 @@ impl Metrics {
         trace: Option<TraceId>,
         duration: Duration,
     ) {
-        let run_id = match run {
-            Some(run) => self.inner.runs.label(run),
-            None => RunLabel::NoRun,
-        };
-        if run_id == RunLabel::Folded {
-            self.note_fold();
-        }
-        let labels = DurationLabels { operation, run_id };
         let value = duration.as_secs_f64();
         let exemplar = trace.map(TraceExemplar);
+        let mut labels = DurationLabels {
+            operation,
+            run_id: run.map_or(RunLabel::NoRun, |run| RunLabel::Run(run.clone())),
+        };
+        // The common case first: the series exists, so its run was admitted under the cap.
         if let Some(histogram) = self.inner.durations.get(&labels) {
             histogram.observe(value, exemplar, None);
             return;
+        }
+        if let Some(run) = run {
+            labels.run_id = self.inner.runs.label(run);
+            if labels.run_id == RunLabel::Folded {
+                self.note_fold();
+                if let Some(histogram) = self.inner.durations.get(&labels) {
+                    histogram.observe(value, exemplar, None);
+                    return;
+                }
+            }
         }
         // A new series, made under the lock so it is counted once: remember its operation,
         // so `forget_run` can find it.

@@ -43,10 +43,14 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use opentelemetry::trace::{self as ot, TraceContextExt as _};
 use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_core::callsite::{Callsite, Identifier};
@@ -307,6 +311,23 @@ where
 ///
 /// Outside any context the inner layer works as it would alone. Everything else (events, span
 /// ends, `OpenTelemetrySpanExt::set_parent` and `context()`) goes to the inner layer unchanged.
+///
+/// # A span belongs where it is created
+///
+/// Spans are placed when they are made, not when they are entered. In
+/// `fut.instrument(info_span!("session")).in_trace_context(ctx)` the span is made *before* the
+/// scope exists and starts a trace of its own; make it inside the scope instead:
+///
+/// ```
+/// # use tracectx::prelude::*;
+/// # use tracing::Instrument as _;
+/// # async fn work() {}
+/// # async fn run(ctx: TraceContext) {
+/// async { work().instrument(tracing::info_span!("session")).await }
+///     .in_trace_context(ctx)
+///     .await;
+/// # }
+/// ```
 ///
 /// # Limits
 ///
@@ -581,6 +602,17 @@ pub enum OtlpError {
     /// Flushing the last spans at shutdown failed (the collector did not answer in time).
     #[error("otlp shutdown failed: {0}")]
     Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    /// Some batches could not be delivered while the provider ran (the collector was down,
+    /// refused them, or did not answer).
+    #[error("otlp export to {endpoint:?} failed: {spans} spans not delivered, last error: {last}")]
+    Export {
+        /// The traces endpoint.
+        endpoint: String,
+        /// How many spans were dropped.
+        spans: u64,
+        /// The last failure, as the exporter reported it.
+        last: String,
+    },
 }
 
 /// The tracer provider made by [`init_otlp`]; shuts it down (exporting the spans still
@@ -603,7 +635,53 @@ pub enum OtlpError {
 #[derive(Debug)]
 pub struct OtlpGuard {
     provider: SdkTracerProvider,
+    endpoint: String,
+    failures: Arc<Mutex<Failures>>,
     shut_down: bool,
+}
+
+/// Export failures seen by [`Reporting`], for [`OtlpGuard::shutdown`].
+#[derive(Debug, Default)]
+struct Failures {
+    spans: u64,
+    last: Option<String>,
+}
+
+/// The OTLP exporter, keeping count of what it could not deliver: the SDK's batch processor
+/// drops a failed batch and says so only in OpenTelemetry's internal log.
+#[derive(Debug)]
+struct Reporting {
+    inner: opentelemetry_otlp::SpanExporter,
+    failures: Arc<Mutex<Failures>>,
+}
+
+impl SpanExporter for Reporting {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        let spans = batch.len() as u64;
+        let sent = self.inner.export(batch);
+        let failures = Arc::clone(&self.failures);
+        async move {
+            let result = sent.await;
+            if let Err(err) = &result {
+                let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
+                failures.spans += spans;
+                failures.last = Some(err.to_string());
+            }
+            result
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
 }
 
 impl OtlpGuard {
@@ -639,7 +717,8 @@ impl OtlpGuard {
     ///
     /// # Errors
     ///
-    /// [`OtlpError::Shutdown`] when the last export failed or timed out.
+    /// [`OtlpError::Shutdown`] when the provider could not shut down (the last export timed
+    /// out), else [`OtlpError::Export`] when any batch, then or earlier, was not delivered.
     ///
     /// # Examples
     ///
@@ -650,7 +729,16 @@ impl OtlpGuard {
     /// ```
     pub fn shutdown(mut self) -> Result<(), OtlpError> {
         self.shut_down = true;
-        self.provider.shutdown().map_err(OtlpError::Shutdown)
+        self.provider.shutdown().map_err(OtlpError::Shutdown)?;
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match &failures.last {
+            None => Ok(()),
+            Some(last) => Err(OtlpError::Export {
+                endpoint: self.endpoint.clone(),
+                spans: failures.spans,
+                last: last.clone(),
+            }),
+        }
     }
 }
 
@@ -689,9 +777,8 @@ fn traces_url(endpoint: &str) -> String {
 /// # Errors
 ///
 /// [`OtlpError::Build`] when the address is not a valid URI or the HTTP client could not be
-/// made. Nothing is sent until the first batch: an unreachable collector shows up as export
-/// errors in OpenTelemetry's internal log, and as [`OtlpError::Shutdown`] from
-/// [`OtlpGuard::shutdown`].
+/// made. Nothing is sent until the first batch: an unreachable collector shows up as
+/// [`OtlpError::Export`] from [`OtlpGuard::shutdown`], with the number of spans lost.
 ///
 /// # Examples
 ///
@@ -718,9 +805,14 @@ pub fn init_otlp(endpoint: &str, service_name: &str) -> Result<OtlpGuard, OtlpEr
         .with_endpoint(url.clone())
         .build()
         .map_err(|source| OtlpError::Build {
-            endpoint: url,
+            endpoint: url.clone(),
             source,
         })?;
+    let failures = Arc::new(Mutex::new(Failures::default()));
+    let exporter = Reporting {
+        inner: exporter,
+        failures: Arc::clone(&failures),
+    };
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service_name.to_owned())
         .build();
@@ -730,6 +822,8 @@ pub fn init_otlp(endpoint: &str, service_name: &str) -> Result<OtlpGuard, OtlpEr
         .build();
     Ok(OtlpGuard {
         provider,
+        endpoint: url,
+        failures,
         shut_down: false,
     })
 }

@@ -410,3 +410,90 @@ fn otlp_rejects_a_malformed_endpoint() {
         "{err}"
     );
 }
+
+/// A one-shot OTLP/HTTP receiver on loopback: answers every request 200 and hands back what
+/// it read (head and body).
+fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            if tx.send((head, body)).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn otlp_posts_protobuf_to_the_traces_path() {
+    let (endpoint, received) = receiver();
+    let otlp = otel::init_otlp(&endpoint, "svc").unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(otlp.tracer("svc")));
+    let ctx = TraceContext::new("otlp_job").unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        ctx.sync_scope(|| tracing::info_span!("exported").in_scope(|| {}));
+    });
+    otlp.shutdown().unwrap();
+    let (head, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("POST /v1/traces HTTP/1.1"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/x-protobuf"),
+        "{head}"
+    );
+    // The protobuf carries the trace id's 16 bytes, the span name and the run id as they are.
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&ctx.trace_id().to_bytes()));
+    assert!(has(b"exported"));
+    assert!(has(b"otlp_job"));
+    assert!(has(RUN_ID_ATTRIBUTE.as_bytes()));
+}
+
+#[test]
+fn otlp_shutdown_reports_spans_it_could_not_deliver() {
+    // Nothing listens on the discard port of loopback: every export is refused.
+    let otlp = otel::init_otlp("http://127.0.0.1:9", "svc").unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(otlp.tracer("svc")));
+    tracing::subscriber::with_default(subscriber, || {
+        TraceContext::new("lost_job")
+            .unwrap()
+            .sync_scope(|| tracing::info_span!("lost").in_scope(|| {}));
+    });
+    match otlp.shutdown() {
+        Err(otel::OtlpError::Export {
+            spans, endpoint, ..
+        }) => {
+            assert_eq!(spans, 1);
+            assert_eq!(endpoint, "http://127.0.0.1:9/v1/traces");
+        }
+        other => panic!("expected an export error, got {other:?}"),
+    }
+}
