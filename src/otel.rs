@@ -321,12 +321,13 @@ where
 /// ```
 /// # use tracectx::prelude::*;
 /// # use tracing::Instrument as _;
-/// # async fn work() {}
-/// # async fn run(ctx: TraceContext) {
-/// async { work().instrument(tracing::info_span!("session")).await }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+/// # let ctx = TraceContext::new("job_6")?;
+/// # let work = async {};
+/// async { work.instrument(tracing::info_span!("session")).await }
 ///     .in_trace_context(ctx)
 ///     .await;
-/// # }
+/// # Ok(()) }
 /// ```
 ///
 /// # Limits
