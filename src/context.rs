@@ -110,7 +110,7 @@ pub enum InvalidIdReason {
 }
 
 impl InvalidId {
-    fn new(what: &'static str, input: &str, reason: InvalidIdReason) -> Self {
+    pub(crate) fn new(what: &'static str, input: &str, reason: InvalidIdReason) -> Self {
         let input = match input.char_indices().nth(MAX_ECHO) {
             Some((end, _)) => format!("{}…", &input[..end]),
             None => input.to_owned(),
