@@ -13,6 +13,8 @@
 //! On start it prints one line, `listening=<addr> run_id=<run id> trace_id=<32 hex>`, so a
 //! script can find what to look for.
 
+mod support;
+
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -20,19 +22,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::{extract::State, routing::get, Router};
 use tracectx::metrics::{Metrics, MetricsConfig};
 use tracectx::prelude::*;
-
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-            return Some(v.to_owned());
-        }
-    }
-    None
-}
 
 async fn metrics(
     State(metrics): State<Metrics>,
@@ -75,11 +64,12 @@ async fn session(metrics: Metrics, interval: Duration) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = arg("--port")
+    let port: u16 = support::arg("--port")
         .or_else(|| std::env::var("PORT").ok())
         .map_or(Ok(9898), |p| p.parse())?;
-    let interval = Duration::from_millis(arg("--interval-ms").map_or(Ok(200), |v| v.parse())?);
-    let ctx = match arg("--run-id") {
+    let interval =
+        Duration::from_millis(support::arg("--interval-ms").map_or(Ok(200), |v| v.parse())?);
+    let ctx = match support::arg("--run-id") {
         Some(run_id) => TraceContext::new(&run_id)?,
         None => TraceContext::generate("metrics_service"),
     };
@@ -101,30 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/work", get(work))
         .with_state(metrics);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(support::shutdown())
         .await?;
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -12,24 +12,13 @@
 //! each, one line is printed before it starts, `run_id=<id> trace_id=<32 hex> span_id=<16
 //! hex>`; the spans of a session are `session` > `load_bars`, `simulate` > `fill` × 3.
 
+mod support;
+
 use std::time::Duration;
 
 use tracectx::prelude::*;
 use tracing::Instrument as _;
 use tracing_subscriber::prelude::*;
-
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-            return Some(v.to_owned());
-        }
-    }
-    None
-}
 
 async fn session() {
     async { tokio::time::sleep(Duration::from_millis(5)).await }
@@ -52,11 +41,11 @@ async fn session() {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let endpoint = arg("--endpoint")
+    let endpoint = support::arg("--endpoint")
         .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
         .unwrap_or_else(|| "http://127.0.0.1:4318".to_owned());
-    let runs: usize = arg("--runs").map_or(Ok(3), |v| v.parse())?;
-    let prefix = arg("--run-prefix").unwrap_or_else(|| "otlp".to_owned());
+    let runs: usize = support::arg("--runs").map_or(Ok(3), |v| v.parse())?;
+    let prefix = support::arg("--run-prefix").unwrap_or_else(|| "otlp".to_owned());
 
     let otlp = tracectx::otel::init_otlp(&endpoint, "otlp_export")?;
     tracing_subscriber::registry()
