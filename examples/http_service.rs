@@ -16,6 +16,8 @@
 //!
 //! The port comes from `--port` or `$PORT` (default 8080); logs go to `--log-file` or stdout.
 
+mod support;
+
 use axum::{http::StatusCode, routing::post, Json, Router};
 use serde::Deserialize;
 use tracectx::propagation::{RequestBuilderExt as _, TraceContextLayer};
@@ -45,25 +47,12 @@ async fn test(Json(calls): Json<Vec<Call>>) -> StatusCode {
     StatusCode::OK
 }
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-            return Some(v.to_owned());
-        }
-    }
-    None
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = arg("--port")
+    let port: u16 = support::arg("--port")
         .or_else(|| std::env::var("PORT").ok())
         .map_or(Ok(8080), |p| p.parse())?;
-    match arg("--log-file") {
+    match support::arg("--log-file") {
         Some(path) => {
             let file = tracectx::logging::file_writer(path)?;
             tracectx::logging::builder().with_writer(file).try_init()?;
@@ -77,31 +66,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(support::shutdown())
         .await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight, flush the log.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -21,6 +21,15 @@ use std::sync::Arc;
 use rand::Rng;
 
 /// The longest run id accepted, in bytes.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{RunId, MAX_RUN_ID_LEN};
+///
+/// assert!(RunId::new(&"a".repeat(MAX_RUN_ID_LEN)).is_ok());
+/// assert!(RunId::new(&"a".repeat(MAX_RUN_ID_LEN + 1)).is_err());
+/// ```
 pub const MAX_RUN_ID_LEN: usize = 128;
 
 /// The longest input echoed back inside an [`InvalidId`] message, in characters.
@@ -48,6 +57,17 @@ pub struct InvalidId {
 }
 
 /// Why an id was refused; see [`InvalidId::reason`].
+///
+/// The enum is `#[non_exhaustive]`: a `match` on it needs a `_` arm.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::{InvalidIdReason, SpanId};
+///
+/// let err = "00f067aa".parse::<SpanId>().unwrap_err();
+/// assert_eq!(err.reason(), InvalidIdReason::Length { expected: "16", got: 8 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidIdReason {
@@ -90,7 +110,7 @@ pub enum InvalidIdReason {
 }
 
 impl InvalidId {
-    fn new(what: &'static str, input: &str, reason: InvalidIdReason) -> Self {
+    pub(crate) fn new(what: &'static str, input: &str, reason: InvalidIdReason) -> Self {
         let input = match input.char_indices().nth(MAX_ECHO) {
             Some((end, _)) => format!("{}…", &input[..end]),
             None => input.to_owned(),
@@ -103,16 +123,41 @@ impl InvalidId {
     }
 
     /// What kind of id was refused: `"run id"`, `"trace id"` or `"span id"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = "xyz".parse::<tracectx::TraceId>().unwrap_err();
+    /// assert_eq!(err.kind(), "trace id");
+    /// ```
     pub fn kind(&self) -> &'static str {
         self.what
     }
 
-    /// Why it was refused.
+    /// Why the id was refused, as a value to match on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{InvalidIdReason, RunId};
+    ///
+    /// let err = RunId::new("").unwrap_err();
+    /// assert_eq!(err.reason(), InvalidIdReason::Empty);
+    /// ```
     pub fn reason(&self) -> InvalidIdReason {
         self.reason
     }
 
     /// The byte offset of the offending character, when one character was at fault.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::RunId;
+    ///
+    /// assert_eq!(RunId::new("run[1]").unwrap_err().position(), Some(3));
+    /// assert_eq!(RunId::new("").unwrap_err().position(), None);
+    /// ```
     pub fn position(&self) -> Option<usize> {
         match self.reason {
             InvalidIdReason::Forbidden { at, .. } | InvalidIdReason::NotHex { at } => Some(at),
@@ -152,6 +197,17 @@ impl RunId {
     /// # Errors
     ///
     /// [`InvalidId`] naming the first offending byte, or the empty or over-long input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::RunId;
+    ///
+    /// let id = RunId::new("live:eu-west/42")?;
+    /// assert_eq!(id.as_str(), "live:eu-west/42");
+    /// assert!(RunId::new("a;b").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(id: &str) -> Result<Self, InvalidId> {
         validate_run_id(id)?;
         Ok(Self(Arc::from(id)))
@@ -163,6 +219,19 @@ impl RunId {
     /// # Errors
     ///
     /// [`InvalidId`] if the prefix holds a refused character or is too long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::RunId;
+    ///
+    /// let first = RunId::generate("backtest")?;
+    /// let second = RunId::generate("backtest")?;
+    /// assert_eq!(first.len(), "backtest_".len() + 32);
+    /// assert!(first.starts_with("backtest_") && first < second);
+    /// assert!(RunId::generate("back test").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn generate(prefix: &str) -> Result<Self, InvalidId> {
         let mut id = String::with_capacity(prefix.len() + 33);
         id.push_str(prefix);
@@ -176,6 +245,14 @@ impl RunId {
     }
 
     /// The run id as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id: tracectx::RunId = "job_1".parse()?;
+    /// assert_eq!(id.as_str(), "job_1");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -303,7 +380,17 @@ impl fmt::Debug for RunId {
 pub struct TraceId(u128);
 
 impl TraceId {
-    /// A fresh random trace id.
+    /// A fresh random trace id (never zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceId;
+    ///
+    /// let (a, b) = (TraceId::random(), TraceId::random());
+    /// assert_ne!(a, b);
+    /// assert_ne!(a.to_u128(), 0);
+    /// ```
     pub fn random() -> Self {
         let mut rng = rand::rng();
         loop {
@@ -315,6 +402,16 @@ impl TraceId {
     }
 
     /// The id with this value, or `None` for zero (invalid in W3C Trace Context).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceId;
+    ///
+    /// let id = TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736).expect("not zero");
+    /// assert_eq!(format!("{id:x}"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert!(TraceId::from_u128(0).is_none());
+    /// ```
     pub const fn from_u128(value: u128) -> Option<Self> {
         if value == 0 {
             None
@@ -325,21 +422,60 @@ impl TraceId {
 
     /// The id from its 16 big-endian bytes, as `traceparent` and OpenTelemetry carry it;
     /// `None` for all zeros.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceId;
+    ///
+    /// let mut bytes = [0; 16];
+    /// bytes[15] = 42;
+    /// assert_eq!(TraceId::from_bytes(bytes).map(TraceId::to_u128), Some(42));
+    /// assert!(TraceId::from_bytes([0; 16]).is_none());
+    /// ```
     pub const fn from_bytes(bytes: [u8; 16]) -> Option<Self> {
         Self::from_u128(u128::from_be_bytes(bytes))
     }
 
     /// The 128-bit value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id: tracectx::TraceId = "0000000000000000000000000000002a".parse()?;
+    /// assert_eq!(id.to_u128(), 42);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub const fn to_u128(self) -> u128 {
         self.0
     }
 
-    /// The 16 big-endian bytes.
+    /// The 16 big-endian bytes, as `traceparent` and OpenTelemetry carry them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceId;
+    ///
+    /// let id: TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse()?;
+    /// assert_eq!(id.to_bytes()[0], 0x4b);
+    /// assert_eq!(TraceId::from_bytes(id.to_bytes()), Some(id));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub const fn to_bytes(self) -> [u8; 16] {
         self.0.to_be_bytes()
     }
 
     /// The right-most 8 lowercase hex characters, as logs show them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id: tracectx::TraceId = "4bf92f3577b34da6a3ce929d0e0e4736".parse()?;
+    /// assert_eq!(id.short().as_str(), "0e0e4736");
+    /// assert_eq!(id.to_string(), "0e0e4736"); // `Display` shows the same
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn short(self) -> ShortTraceId {
         ShortTraceId(hex_lower::<8>(u64::from(self.0 as u32)))
     }
@@ -404,6 +540,13 @@ pub struct ShortTraceId([u8; 8]);
 
 impl ShortTraceId {
     /// The 8 characters as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id = tracectx::TraceId::from_u128(0xa1b2_c3d4).expect("not zero");
+    /// assert_eq!(id.short().as_str(), "a1b2c3d4");
+    /// ```
     pub fn as_str(&self) -> &str {
         // Always ASCII hex digits, so this never fails; an empty string would be the answer
         // if it ever did.
@@ -457,7 +600,17 @@ impl fmt::Debug for ShortTraceId {
 pub struct SpanId(u64);
 
 impl SpanId {
-    /// A fresh random span id.
+    /// A fresh random span id (never zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::SpanId;
+    ///
+    /// let (a, b) = (SpanId::random(), SpanId::random());
+    /// assert_ne!(a, b);
+    /// assert_eq!(a.to_string().len(), 16);
+    /// ```
     pub fn random() -> Self {
         let mut rng = rand::rng();
         loop {
@@ -469,6 +622,16 @@ impl SpanId {
     }
 
     /// The id with this value, or `None` for zero (invalid in W3C Trace Context).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::SpanId;
+    ///
+    /// let id = SpanId::from_u64(0x00f0_67aa_0ba9_02b7).expect("not zero");
+    /// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+    /// assert!(SpanId::from_u64(0).is_none());
+    /// ```
     pub const fn from_u64(value: u64) -> Option<Self> {
         if value == 0 {
             None
@@ -477,17 +640,47 @@ impl SpanId {
         }
     }
 
-    /// The id from its 8 big-endian bytes; `None` for all zeros.
+    /// The id from its 8 big-endian bytes, as `traceparent` and OpenTelemetry carry it;
+    /// `None` for all zeros.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::SpanId;
+    ///
+    /// let id = SpanId::from_bytes([0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]).expect("not zero");
+    /// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+    /// assert!(SpanId::from_bytes([0; 8]).is_none());
+    /// ```
     pub const fn from_bytes(bytes: [u8; 8]) -> Option<Self> {
         Self::from_u64(u64::from_be_bytes(bytes))
     }
 
     /// The 64-bit value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id: tracectx::SpanId = "000000000000002a".parse()?;
+    /// assert_eq!(id.to_u64(), 42);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub const fn to_u64(self) -> u64 {
         self.0
     }
 
     /// The 8 big-endian bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::SpanId;
+    ///
+    /// let id: SpanId = "00f067aa0ba902b7".parse()?;
+    /// assert_eq!(id.to_bytes()[1], 0xf0);
+    /// assert_eq!(SpanId::from_bytes(id.to_bytes()), Some(id));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub const fn to_bytes(self) -> [u8; 8] {
         self.0.to_be_bytes()
     }
@@ -571,35 +764,107 @@ fn hex_lower<const N: usize>(v: u64) -> [u8; N] {
 pub struct TraceFlags(u8);
 
 impl TraceFlags {
-    /// No flag set.
+    /// No flag set: not sampled, trace id not vouched random.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::default(), TraceFlags::NONE);
+    /// assert!(!TraceFlags::NONE.is_sampled());
+    /// ```
     pub const NONE: Self = Self(0);
-    /// The caller may have recorded the trace.
+    /// The caller may have recorded the trace (bit 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::SAMPLED.to_u8(), 0x01);
+    /// assert!(TraceFlags::SAMPLED.is_sampled());
+    /// ```
     pub const SAMPLED: Self = Self(0x01);
-    /// The trace id's right-most 7 bytes are random (W3C Trace Context Level 2).
+    /// The trace id's right-most 7 bytes are random (bit 1, W3C Trace Context Level 2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::RANDOM.to_string(), "02");
+    /// assert!(TraceFlags::RANDOM.is_random() && !TraceFlags::RANDOM.is_sampled());
+    /// ```
     pub const RANDOM: Self = Self(0x02);
 
-    /// The flags of this byte.
+    /// The flags held in this byte, reserved bits included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::from_u8(0x01), TraceFlags::SAMPLED);
+    /// assert_eq!(TraceFlags::from_u8(0x83).to_u8(), 0x83);
+    /// ```
     pub const fn from_u8(bits: u8) -> Self {
         Self(bits)
     }
 
-    /// The byte.
+    /// The flags as one byte, as `traceparent` carries them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert_eq!(TraceFlags::SAMPLED.with(TraceFlags::RANDOM).to_u8(), 0x03);
+    /// ```
     pub const fn to_u8(self) -> u8 {
         self.0
     }
 
-    /// These flags and `other`'s.
+    /// These flags with `other`'s set as well (a bitwise or).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// let flags = TraceFlags::NONE.with(TraceFlags::SAMPLED);
+    /// assert_eq!(flags, TraceFlags::SAMPLED);
+    /// assert_eq!(flags.with(TraceFlags::SAMPLED), flags);
+    /// ```
     #[must_use]
     pub const fn with(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
     /// Whether the sampled bit is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert!(TraceFlags::from_u8(0x03).is_sampled());
+    /// assert!(!TraceFlags::RANDOM.is_sampled());
+    /// ```
     pub const fn is_sampled(self) -> bool {
         self.0 & Self::SAMPLED.0 != 0
     }
 
     /// Whether the random bit is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceFlags;
+    ///
+    /// assert!(TraceFlags::from_u8(0x02).is_random());
+    /// assert!(!TraceFlags::SAMPLED.is_random());
+    /// ```
     pub const fn is_random(self) -> bool {
         self.0 & Self::RANDOM.0 != 0
     }
@@ -665,11 +930,36 @@ impl TraceContext {
     /// # Errors
     ///
     /// [`InvalidId`] when `run_id` is not a valid [`RunId`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::TraceContext;
+    ///
+    /// let ctx = TraceContext::new("backtest_ab12cd34")?;
+    /// assert_eq!(ctx.run_id(), "backtest_ab12cd34");
+    /// assert_eq!(ctx.parent_span_id(), None);
+    /// assert!(TraceContext::new("back test").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(run_id: &str) -> Result<Self, InvalidId> {
         Ok(Self::from_run_id(RunId::new(run_id)?))
     }
 
-    /// A context for an already validated run id, with a fresh trace id and span id.
+    /// A context for an already validated run id, with a fresh trace id and span id, marked
+    /// sampled and random.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{RunId, TraceContext};
+    ///
+    /// let run_id = RunId::generate("live")?;
+    /// let ctx = TraceContext::from_run_id(run_id.clone());
+    /// assert_eq!(ctx.run_id(), &run_id);
+    /// assert!(ctx.trace_flags().is_sampled() && ctx.trace_flags().is_random());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn from_run_id(run_id: RunId) -> Self {
         Self::from_parts(run_id, TraceId::random(), SpanId::random(), None)
             .with_trace_flags(TraceFlags::SAMPLED.with(TraceFlags::RANDOM))
@@ -694,7 +984,24 @@ impl TraceContext {
         Self::from_run_id(run_id)
     }
 
-    /// Builds a context from all of its ids, marked sampled.
+    /// Builds a context from all of its ids, marked sampled (not random: the ids come from
+    /// elsewhere).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{TraceContext, TraceFlags};
+    ///
+    /// let ctx = TraceContext::from_parts(
+    ///     "job_1".parse()?,
+    ///     "4bf92f3577b34da6a3ce929d0e0e4736".parse()?,
+    ///     "00f067aa0ba902b7".parse()?,
+    ///     None,
+    /// );
+    /// assert_eq!(ctx.to_string(), "run_id=job_1 trace_id=0e0e4736 span_id=00f067aa0ba902b7");
+    /// assert_eq!(ctx.trace_flags(), TraceFlags::SAMPLED);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn from_parts(
         run_id: RunId,
         trace_id: TraceId,
@@ -713,38 +1020,112 @@ impl TraceContext {
         }
     }
 
-    /// The run id.
+    /// The run id, shared by every child of this context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// assert_eq!(ctx.run_id().as_str(), "job_1");
+    /// assert_eq!(ctx.child().run_id(), ctx.run_id());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn run_id(&self) -> &RunId {
         &self.inner.run_id
     }
 
-    /// The trace id (`Display` gives the short, 8-character form).
+    /// The trace id (`Display` gives the short, 8-character form; `{:x}` all 32).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+    /// assert_eq!(ctx.trace_id().to_string(), "0e0e4736");
+    /// assert_eq!(format!("{:x}", ctx.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_id(&self) -> TraceId {
         self.inner.trace_id
     }
 
-    /// This context's span id.
+    /// This context's span id: new for every [`child`](Self::child).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// let child = ctx.child();
+    /// assert_ne!(child.span_id(), ctx.span_id());
+    /// assert_eq!(child.parent_span_id(), Some(ctx.span_id()));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn span_id(&self) -> SpanId {
         self.inner.span_id
     }
 
-    /// The span id of the context this one was made from by [`child`](Self::child), if any.
+    /// The parent's span id: that of the context this one was made from by
+    /// [`child`](Self::child), or the sender's when continued from another process; `None`
+    /// for a root context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let root = tracectx::TraceContext::new("job_1")?;
+    /// assert_eq!(root.parent_span_id(), None);
+    /// assert_eq!(root.child().parent_span_id(), Some(root.span_id()));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn parent_span_id(&self) -> Option<SpanId> {
         self.inner.parent_span_id
     }
 
     /// The W3C trace flags (sampled, random) this context carries across processes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// assert!(ctx.trace_flags().is_sampled() && ctx.trace_flags().is_random());
+    /// // An id from elsewhere: the crate no longer vouches that it is random.
+    /// let ctx = ctx.with_trace_id("a1b2c3d4".parse()?);
+    /// assert!(!ctx.trace_flags().is_random());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_flags(&self) -> TraceFlags {
         self.inner.flags
     }
 
     /// The W3C `tracestate` received from upstream, if any, passed on unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{propagation::TraceState, TraceContext};
+    ///
+    /// let ctx = TraceContext::generate("request");
+    /// assert_eq!(ctx.trace_state(), None);
+    /// let ctx = ctx.with_trace_state(Some(TraceState::parse(["congo=t61rcWkgMzE"])?));
+    /// assert_eq!(ctx.trace_state(), Some("congo=t61rcWkgMzE"));
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
     pub fn trace_state(&self) -> Option<&str> {
         self.inner.trace_state.as_deref()
     }
 
     /// A nested context: same run and trace (and flags and `tracestate`), a new span id, and
     /// this context's span id as its parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = tracectx::TraceContext::new("job_1")?;
+    /// let step = run.child();
+    /// assert_eq!((step.run_id(), step.trace_id()), (run.run_id(), run.trace_id()));
+    /// assert_ne!(step.span_id(), run.span_id());
+    /// assert_eq!(step.parent_span_id(), Some(run.span_id()));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn child(&self) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -779,18 +1160,47 @@ impl TraceContext {
     }
 
     /// The same context with another span id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?.with_span_id("00f067aa0ba902b7".parse()?);
+    /// assert_eq!(ctx.span_id().to_string(), "00f067aa0ba902b7");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     #[must_use]
     pub fn with_span_id(self, span_id: SpanId) -> Self {
         self.map(|inner| inner.span_id = span_id)
     }
 
     /// The same context with a parent span id (for a context continued from elsewhere).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{SpanId, TraceContext};
+    ///
+    /// let upstream: SpanId = "00f067aa0ba902b7".parse()?;
+    /// let ctx = TraceContext::new("job_1")?.with_parent_span_id(upstream);
+    /// assert_eq!(ctx.parent_span_id(), Some(upstream));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     #[must_use]
     pub fn with_parent_span_id(self, parent: SpanId) -> Self {
         self.map(|inner| inner.parent_span_id = Some(parent))
     }
 
     /// The same context with other W3C trace flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{TraceContext, TraceFlags};
+    ///
+    /// let unsampled = TraceContext::new("job_1")?.with_trace_flags(TraceFlags::NONE);
+    /// assert!(!unsampled.trace_flags().is_sampled());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     #[must_use]
     pub fn with_trace_flags(self, flags: TraceFlags) -> Self {
         self.map(|inner| inner.flags = flags)
@@ -806,6 +1216,19 @@ impl TraceContext {
     }
 
     /// Whether two handles are the very same context (same allocation), not merely equal ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{TraceContext, TraceFlags};
+    ///
+    /// let a = TraceContext::new("job_1")?;
+    /// let b = a.clone();
+    /// let c = a.clone().with_trace_flags(TraceFlags::NONE); // a copy, with the same ids
+    /// assert!(TraceContext::ptr_eq(&a, &b));
+    /// assert!(a == c && !TraceContext::ptr_eq(&a, &c));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
     }

@@ -39,6 +39,21 @@ pub trait TraceFutureExt: Future + Sized {
     ///
     /// Futures this one spawns with plain `tokio::spawn` do **not** inherit the context; use
     /// [`spawn_traced`](crate::spawn_traced).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ctx = TraceContext::new("job_1")?;
+    /// // A new step of the run in its own task: give it a child context explicitly.
+    /// let step = tokio::spawn(async { tracectx::current() }.in_trace_context(ctx.child()));
+    /// let seen = step.await?.expect("inside the scope");
+    /// assert_eq!(seen.parent_span_id(), Some(ctx.span_id()));
+    /// assert!(tracectx::current().is_none()); // the caller is not in the scope
+    /// # Ok(()) }
+    /// ```
     fn in_trace_context(self, ctx: TraceContext) -> InTraceContext<Self> {
         InTraceContext::new(self, Some(ctx))
     }
@@ -79,6 +94,27 @@ pin_project_lite::pin_project! {
     /// This wraps tokio's [`TaskLocalFuture`], so a poll costs what a raw `task_local` scope
     /// costs: the handle (one pointer) is moved into the slot and back. For the same reason
     /// the inner future is not reachable from outside: tokio's future does not expose it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use tracectx::{prelude::*, InTraceContext, RunId};
+    ///
+    /// struct Report(mpsc::Sender<Option<RunId>>);
+    /// impl Drop for Report {
+    ///     fn drop(&mut self) { let _ = self.0.send(tracectx::get_run_id()); }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = mpsc::channel();
+    /// let report = Report(tx);
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let fut: InTraceContext<_> = async move { drop(report) }.in_trace_context(ctx);
+    /// drop(fut); // cancelled, as by a timeout: the destructor still sees its run
+    /// assert_eq!(rx.recv()?.as_deref(), Some("job_1"));
+    /// # Ok(()) }
+    /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct InTraceContext<F> {
         #[pin]

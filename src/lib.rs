@@ -61,8 +61,19 @@
 //! `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`, and
 //! `tracectx logs <run_id> app.log` (feature `cli`) reads one run's lines back. See the
 //! `logging` module.
+//!
+//! # Traces and metrics
+//!
+//! The ids are OpenTelemetry's: with the `opentelemetry` feature, `otel::layer` makes the
+//! `tracing` spans of a scope join its trace (the 8 characters of a log line are the tail of
+//! the trace id a tracer shows) with the run id as an attribute, and `otel::init_otlp` exports
+//! them to a collector. With the `prometheus` feature, `metrics::Metrics` records operation
+//! durations labelled with the run id (under a cap on distinct runs) and the trace id as an
+//! OpenMetrics exemplar.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: `otel::TraceContextOtelLayer` must forward `Layer::downcast_raw`, an
+// `unsafe fn` of tracing-subscriber's trait, and allows it there alone.
+#![deny(unsafe_code)]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -85,6 +96,14 @@ mod spawn;
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
+
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod otel;
+
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod metrics;
 
 pub use context::{
     InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceFlags, TraceId,

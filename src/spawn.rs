@@ -151,6 +151,21 @@ pub trait JoinSetExt<T> {
     /// # Panics
     ///
     /// As [`JoinSet::spawn`], when called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut set = tokio::task::JoinSet::new();
+    /// async { set.spawn_traced(async { tracectx::get_run_id() }) }
+    ///     .in_trace_context(TraceContext::new("sweep_2")?)
+    ///     .await;
+    /// let run = set.join_next().await.expect("one task")?;
+    /// assert_eq!(run.as_deref(), Some("sweep_2"));
+    /// # Ok(()) }
+    /// ```
     fn spawn_traced<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,
@@ -172,6 +187,21 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
 }
 
 /// `std::thread` counterparts that carry the caller's trace context into the new thread.
+///
+/// A thread started with plain `std::thread::spawn` starts with no context.
+///
+/// # Examples
+///
+/// ```
+/// let ctx = tracectx::TraceContext::new("job_t")?;
+/// let (traced, plain) = ctx.sync_scope(|| {
+///     let traced = tracectx::thread::spawn(tracectx::get_run_id);
+///     (traced, std::thread::spawn(tracectx::get_run_id))
+/// });
+/// assert_eq!(traced.join().unwrap().as_deref(), Some("job_t"));
+/// assert_eq!(plain.join().unwrap(), None); // plain `std::thread::spawn` loses the context
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub mod thread {
     use std::io;
     use std::thread::{Builder, JoinHandle};

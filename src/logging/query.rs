@@ -308,10 +308,10 @@ impl Query {
             && self
                 .trace_id
                 .as_deref()
-                .map_or(true, |t| stamp.trace_id.as_deref() == Some(t))
+                .is_none_or(|t| stamp.trace_id.as_deref() == Some(t))
             && self
                 .min_level
-                .map_or(true, |min| stamp.level.is_some_and(|l| l <= min))
+                .is_none_or(|min| stamp.level.is_some_and(|l| l <= min))
     }
 
     /// Copies the kept lines of `input` to `out`, unchanged (a final line without a newline

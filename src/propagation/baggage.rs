@@ -4,13 +4,48 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 /// The baggage key that carries the run id: `run_id`.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation::{self, Baggage, RUN_ID_KEY};
+///
+/// let mut headers = HashMap::new();
+/// propagation::inject(&tracectx::TraceContext::new("job_1")?, &mut headers);
+/// let baggage = Baggage::parse([headers["baggage"].as_str()]);
+/// assert_eq!(baggage.get(RUN_ID_KEY), Some("job_1"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const RUN_ID_KEY: &str = "run_id";
 
 /// The largest `baggage` value read, in bytes (the W3C minimum every system must accept).
+///
+/// A larger value is ignored whole.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{Baggage, MAX_BAGGAGE_BYTES};
+///
+/// let huge = format!("run_id=job_1,pad={}", "x".repeat(MAX_BAGGAGE_BYTES));
+/// assert!(Baggage::parse([huge.as_str()]).is_empty());
+/// ```
 pub const MAX_BYTES: usize = 8192;
 
 /// The most list members read (the W3C minimum every system must accept is 64; OpenTelemetry
-/// accepts 180).
+/// accepts 180). A value with more is ignored whole.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{Baggage, MAX_BAGGAGE_MEMBERS};
+///
+/// let members: Vec<String> = (0..=MAX_BAGGAGE_MEMBERS).map(|i| format!("k{i}=v")).collect();
+/// let most = Baggage::parse([members[..MAX_BAGGAGE_MEMBERS].join(",").as_str()]);
+/// assert_eq!(most.iter().count(), MAX_BAGGAGE_MEMBERS);
+/// assert!(Baggage::parse([members.join(",").as_str()]).is_empty());
+/// ```
 pub const MAX_MEMBERS: usize = 180;
 
 /// W3C Baggage: key/value pairs with percent-encoded values.
@@ -38,12 +73,36 @@ pub struct Baggage {
 }
 
 impl Baggage {
-    /// An empty baggage.
+    /// An empty baggage, to fill with [`insert`](Self::insert).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let mut baggage = Baggage::new();
+    /// assert!(baggage.is_empty());
+    /// baggage.insert("run_id", "job_1");
+    /// assert_eq!(baggage.to_string(), "run_id=job_1");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Parses the values of every `baggage` header of a message, in order.
+    ///
+    /// Never fails: malformed members are skipped, and a later member replaces an earlier one
+    /// with the same key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let baggage = Baggage::parse(["run_id=a,=oops", "run_id=b"]);
+    /// assert_eq!(baggage.get("run_id"), Some("b"));
+    /// assert_eq!(baggage.iter().count(), 1);
+    /// ```
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let values: Vec<&str> = values.into_iter().collect();
         let total: usize = values.iter().map(|v| v.len()).sum::<usize>() + values.len();
@@ -67,6 +126,16 @@ impl Baggage {
     }
 
     /// The decoded value of `key`, if present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let baggage = Baggage::parse(["note=line%0Abreak"]);
+    /// assert_eq!(baggage.get("note"), Some("line\nbreak")); // decoded: validate before printing
+    /// assert_eq!(baggage.get("missing"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.members
             .iter()
@@ -76,6 +145,18 @@ impl Baggage {
 
     /// Sets `key` to `value`, replacing an earlier value. A key that is not an HTTP token is
     /// ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let mut baggage = Baggage::new();
+    /// baggage.insert("user", "bob");
+    /// baggage.insert("user", "alice b"); // replaces the earlier value
+    /// baggage.insert("bad key", "x"); // not an HTTP token: ignored
+    /// assert_eq!(baggage.to_string(), "user=alice%20b");
+    /// ```
     pub fn insert(&mut self, key: &str, value: &str) {
         if key.is_empty() || !key.bytes().all(is_tchar) {
             return;
@@ -84,12 +165,31 @@ impl Baggage {
         self.members.push((key.to_owned(), value.to_owned()));
     }
 
-    /// The members, in order.
+    /// The members as `(key, decoded value)` pairs, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let baggage = Baggage::parse(["run_id=job_1, user=alice"]);
+    /// let keys: Vec<&str> = baggage.iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["run_id", "user"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.members.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Whether there are no members.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// assert!(Baggage::parse(["not a member"]).is_empty());
+    /// assert!(!Baggage::parse(["k=v"]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
@@ -128,7 +228,7 @@ pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Opti
             return None;
         }
         for member in value.split(',') {
-            if member.trim_matches([' ', '\t']).is_empty() {
+            if member.bytes().all(|b| b == b' ' || b == b'\t') {
                 continue;
             }
             count += 1;
@@ -149,10 +249,12 @@ pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Opti
 
 /// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.
 fn split_member(member: &str) -> Option<(&str, &str)> {
-    let kv = member.split(';').next()?;
-    let (key, value) = kv.split_once('=')?;
-    let key = key.trim_matches([' ', '\t']);
-    let value = value.trim_matches([' ', '\t']);
+    let bytes = member.as_bytes();
+    // One pass over short text: cheaper than the general `split` machinery.
+    let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
+    let eq = bytes[..end].iter().position(|&b| b == b'=')?;
+    let key = member[..eq].trim_matches([' ', '\t']);
+    let value = member[eq + 1..end].trim_matches([' ', '\t']);
     if key.is_empty() || !key.bytes().all(is_tchar) || !value.bytes().all(is_baggage_octet) {
         return None;
     }

@@ -86,7 +86,24 @@ pub struct TraceContextLayer {
 }
 
 impl TraceContextLayer {
-    /// The layer.
+    /// Makes the layer; it has no settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower::{Layer as _, ServiceExt as _};
+    /// use tracectx::propagation::TraceContextLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let svc = TraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    ///     let run = tracectx::get_run_id().map(|r| r.to_string());
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(run))
+    /// }));
+    /// // No trace headers: the handler runs in a fresh `request_…` context.
+    /// let resp = svc.oneshot(http::Request::new(())).await?;
+    /// assert!(resp.body().as_deref().is_some_and(|run| run.starts_with("request_")));
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -100,7 +117,30 @@ impl<S> Layer<S> for TraceContextLayer {
     }
 }
 
-/// The service made by [`TraceContextLayer`].
+/// The service made by [`TraceContextLayer`]: extracts the request's context and runs the
+/// inner service in it.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{Layer as _, ServiceExt as _};
+/// use tracectx::propagation::{TraceContextLayer, TraceContextService};
+/// use tracectx::TraceContext;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let svc: TraceContextService<_> = TraceContextLayer::new().layer(tower::service_fn(
+///     // The context is also in the request's extensions, as a value.
+///     |req: http::Request<()>| async move {
+///         let ctx = req.extensions().get::<TraceContext>().cloned();
+///         Ok::<_, std::convert::Infallible>(http::Response::new(ctx))
+///     },
+/// ));
+/// let req = http::Request::builder().header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").body(())?;
+/// let ctx = svc.oneshot(req).await?.into_body().expect("put there by the layer");
+/// assert_eq!(ctx.parent_span_id().map(|id| id.to_string()).as_deref(), Some("00f067aa0ba902b7"));
+/// assert!(ctx.run_id().starts_with("trace_")); // no run id in the baggage: derived
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TraceContextService<S> {
     inner: S,
@@ -132,7 +172,24 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceContextService`].
+    /// The response future of [`TraceContextService`]: runs the handler in the request's
+    /// context, then adds a `traceparent` naming this side's span to the response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower::{Layer as _, Service as _, ServiceExt as _};
+    /// use tracectx::propagation::{TraceContextLayer, TraceContextResponseFuture};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut svc = TraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+    /// }));
+    /// let fut: TraceContextResponseFuture<_> = svc.ready().await?.call(http::Request::new(()));
+    /// let resp = fut.await?;
+    /// assert_eq!(resp.headers()["traceparent"].len(), 55);
+    /// # Ok(()) }
+    /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct TraceContextResponseFuture<F> {
         #[pin]
@@ -188,7 +245,7 @@ where
 /// use tracectx::propagation::InjectTraceContextLayer;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// // A stand-in "network" that echoes the traceparent it received.
+/// // A stand-in "network" that echoes the baggage it received.
 /// let client = ServiceBuilder::new()
 ///     .layer(InjectTraceContextLayer::new())
 ///     .service_fn(|req: http::Request<()>| async move {
@@ -208,7 +265,24 @@ pub struct InjectTraceContextLayer {
 }
 
 impl InjectTraceContextLayer {
-    /// The layer.
+    /// Makes the layer; it has no settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower::{Layer as _, ServiceExt as _};
+    /// use tracectx::propagation::InjectTraceContextLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = InjectTraceContextLayer::new().layer(tower::service_fn(
+    ///     |req: http::Request<()>| async move {
+    ///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("traceparent"))
+    ///     },
+    /// ));
+    /// // Outside any scope the request goes out unchanged.
+    /// assert!(!client.oneshot(http::Request::new(())).await?);
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -222,7 +296,33 @@ impl<S> Layer<S> for InjectTraceContextLayer {
     }
 }
 
-/// The service made by [`InjectTraceContextLayer`].
+/// The service made by [`InjectTraceContextLayer`]: writes the current context into each
+/// request when [`Service::call`] runs.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{Layer as _, Service as _, ServiceExt as _};
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::{InjectTraceContext, InjectTraceContextLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut client: InjectTraceContext<_> = InjectTraceContextLayer::new().layer(tower::service_fn(
+///     |req: http::Request<()>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("traceparent"))
+///     },
+/// ));
+/// let ctx = TraceContext::new("job_1")?;
+/// // Right: `call` runs inside the scope.
+/// let sent = async { client.ready().await?.call(http::Request::new(())).await }
+///     .in_trace_context(ctx.clone())
+///     .await?;
+/// assert!(sent);
+/// // Wrong: `call` has already run, outside the scope, when the scope is attached.
+/// let sent = client.ready().await?.call(http::Request::new(())).in_trace_context(ctx).await?;
+/// assert!(!sent);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct InjectTraceContext<S> {
     inner: S,
@@ -279,6 +379,23 @@ where
 pub trait RequestBuilderExt {
     /// Adds the current context's `traceparent`, `tracestate` and `baggage` headers; outside
     /// any scope the request is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    /// use tracectx::propagation::RequestBuilderExt as _;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = reqwest::Client::new();
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let req = ctx.sync_scope(|| client.get("http://localhost/").with_current_trace_context().build())?;
+    /// assert_eq!(req.headers()["baggage"], "run_id=job_1");
+    /// // Outside any scope the request is unchanged.
+    /// let req = client.get("http://localhost/").with_current_trace_context().build()?;
+    /// assert!(req.headers().get("traceparent").is_none());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     fn with_current_trace_context(self) -> Self;
 }

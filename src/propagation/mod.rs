@@ -54,26 +54,146 @@ pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS as MAX_TRACESTATE_MEMBERS};
 
 /// The `traceparent` header name.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation::{self, TRACEPARENT};
+///
+/// let mut headers = HashMap::new();
+/// propagation::inject(&tracectx::TraceContext::new("job_1")?, &mut headers);
+/// assert_eq!(headers[TRACEPARENT].len(), 55);
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const TRACEPARENT: &str = "traceparent";
 /// The `tracestate` header name.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation::{self, TraceState, TRACESTATE};
+///
+/// let state = TraceState::parse(["rojo=00f067aa0ba902b7"])?;
+/// let ctx = tracectx::TraceContext::generate("request").with_trace_state(Some(state));
+/// let mut headers = HashMap::new();
+/// propagation::inject(&ctx, &mut headers);
+/// assert_eq!(headers[TRACESTATE], "rojo=00f067aa0ba902b7");
+/// # Ok::<(), tracectx::propagation::TraceStateError>(())
+/// ```
 pub const TRACESTATE: &str = "tracestate";
 /// The `baggage` header name.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation::{self, BAGGAGE};
+///
+/// let mut headers = HashMap::new();
+/// propagation::inject(&tracectx::TraceContext::new("job_1")?, &mut headers);
+/// assert_eq!(headers[BAGGAGE], "run_id=job_1");
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const BAGGAGE: &str = "baggage";
 
 /// The prefix of a run id made for an incoming trace that carries none: `trace_<32 hex>`, the
 /// same on every service that receives that trace.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation::{self, DERIVED_RUN_ID_PREFIX};
+///
+/// // A `traceparent` and no `baggage`: the run id is derived from the trace id.
+/// let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let headers = HashMap::from([("traceparent".to_owned(), tp.to_owned())]);
+/// let ctx = propagation::extract(&headers).expect("valid traceparent");
+/// let expected = format!("{DERIVED_RUN_ID_PREFIX}_4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(ctx.run_id().as_str(), expected);
+/// ```
 pub const DERIVED_RUN_ID_PREFIX: &str = "trace";
 
 /// A carrier that headers can be read from.
+///
+/// Implement it for your own carrier (a queue message's metadata, gRPC metadata) to use
+/// [`extract`] with it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{self, Extractor};
+///
+/// struct Metadata(Vec<(String, String)>);
+///
+/// impl Extractor for Metadata {
+///     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+///         self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+///     }
+/// }
+///
+/// let msg = Metadata(vec![("traceparent".into(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into())]);
+/// let ctx = propagation::extract(&msg).expect("valid traceparent");
+/// assert_eq!(format!("{:x}", ctx.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// ```
 pub trait Extractor {
     /// Every value of the header `name` (case-insensitive for HTTP), in order. Values that are
     /// not text are left out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::propagation::Extractor;
+    ///
+    /// let headers = HashMap::from([("Baggage".to_owned(), "run_id=job_1".to_owned())]);
+    /// let values: Vec<&str> = headers.get_all("baggage").collect();
+    /// assert_eq!(values, ["run_id=job_1"]);
+    /// ```
     fn get_all(&self, name: &str) -> impl Iterator<Item = &str>;
 }
 
 /// A carrier that headers can be written to.
+///
+/// Implement it for your own carrier (a queue message's metadata, gRPC metadata) to use
+/// [`inject`] with it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{self, Injector};
+///
+/// #[derive(Default)]
+/// struct Metadata(Vec<(&'static str, String)>);
+///
+/// impl Injector for Metadata {
+///     fn set(&mut self, name: &'static str, value: &str) {
+///         self.0.retain(|(k, _)| *k != name);
+///         self.0.push((name, value.to_owned()));
+///     }
+/// }
+///
+/// let mut msg = Metadata::default();
+/// propagation::inject(&tracectx::TraceContext::new("job_1")?, &mut msg);
+/// assert!(msg.0.iter().any(|(k, v)| *k == "baggage" && v == "run_id=job_1"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub trait Injector {
     /// Sets the header `name` to `value`, replacing earlier values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::propagation::Injector;
+    ///
+    /// let mut headers: HashMap<String, String> = HashMap::new();
+    /// headers.set("baggage", "run_id=a");
+    /// headers.set("baggage", "run_id=b");
+    /// assert_eq!(headers["baggage"], "run_id=b"); // replaced, not appended
+    /// ```
     fn set(&mut self, name: &'static str, value: &str);
 }
 
@@ -95,6 +215,20 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 /// `tracestate` when the context carries one, and `baggage` with the run id.
 ///
 /// The `baggage` header is replaced, not merged.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::{propagation, TraceContext};
+///
+/// let ctx = TraceContext::new("job_1")?.with_span_id("00f067aa0ba902b7".parse()?);
+/// let mut headers = HashMap::new();
+/// propagation::inject(&ctx, &mut headers);
+/// assert!(headers["traceparent"].ends_with("-00f067aa0ba902b7-03")); // this side's span
+/// assert_eq!(headers["baggage"], "run_id=job_1");
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     let parent = TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags());
     carrier.set(TRACEPARENT, parent.encode(&mut [0; 55]));
@@ -122,6 +256,20 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
 /// Writes the current context into `carrier`, if there is one; see [`inject`].
 ///
 /// Returns whether a context was written.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation;
+///
+/// let mut headers = HashMap::new();
+/// assert!(!propagation::inject_current(&mut headers)); // outside any scope: nothing written
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// assert!(ctx.sync_scope(|| propagation::inject_current(&mut headers)));
+/// assert_eq!(headers["baggage"], "run_id=job_1");
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub fn inject_current(carrier: &mut impl Injector) -> bool {
     match crate::current() {
         Some(ctx) => {
@@ -138,6 +286,24 @@ pub fn inject_current(carrier: &mut impl Injector) -> bool {
 /// baggage member [`RUN_ID_KEY`] when it is a valid [`RunId`]; otherwise it is
 /// `trace_<32 hex trace id>`, derived from the trace so that every receiver agrees on it. An
 /// invalid `tracestate` is dropped; a valid one is passed on.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::propagation;
+///
+/// let mut headers = HashMap::from([
+///     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+///     ("baggage".to_owned(), "run_id=backtest_ab12cd34".to_owned()),
+/// ]);
+/// let ctx = propagation::extract(&headers).expect("valid headers");
+/// assert_eq!(ctx.run_id(), "backtest_ab12cd34");
+/// assert_eq!(ctx.parent_span_id().map(|id| id.to_string()).as_deref(), Some("00f067aa0ba902b7"));
+///
+/// headers.insert("traceparent".to_owned(), "garbage".to_owned());
+/// assert!(propagation::extract(&headers).is_none()); // the caller starts a new trace
+/// ```
 pub fn extract(carrier: &impl Extractor) -> Option<TraceContext> {
     let mut values = carrier.get_all(TRACEPARENT);
     let first = values.next()?;

@@ -39,6 +39,17 @@ pub struct TraceParent {
 }
 
 /// Why a `traceparent` value was refused; the caller then starts a new trace.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{TraceParent, TraceParentError};
+///
+/// let err = TraceParent::parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+///     .unwrap_err();
+/// assert_eq!(err, TraceParentError::ZeroTraceId);
+/// assert_eq!(err.to_string(), "invalid traceparent: the trace id is all zeros");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceParentError {
@@ -72,7 +83,21 @@ pub enum TraceParentError {
 }
 
 impl TraceParent {
-    /// A `traceparent` for these ids.
+    /// A version-00 `traceparent` for these ids, to send downstream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{propagation::TraceParent, TraceFlags};
+    ///
+    /// let tp = TraceParent::new(
+    ///     "4bf92f3577b34da6a3ce929d0e0e4736".parse()?,
+    ///     "00f067aa0ba902b7".parse()?,
+    ///     TraceFlags::SAMPLED,
+    /// );
+    /// assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> Self {
         Self {
             version: 0,
@@ -87,6 +112,18 @@ impl TraceParent {
     /// # Errors
     ///
     /// [`TraceParentError`] saying which rule the value broke.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::{TraceParent, TraceParentError};
+    ///
+    /// let tp = TraceParent::parse(" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t")?;
+    /// assert!(tp.flags().is_sampled());
+    /// let forbidden = "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    /// assert_eq!(TraceParent::parse(forbidden), Err(TraceParentError::Version));
+    /// # Ok::<(), TraceParentError>(())
+    /// ```
     pub fn parse(value: &str) -> Result<Self, TraceParentError> {
         let s = value.trim_matches([' ', '\t']).as_bytes();
         if s.len() < LEN {
@@ -121,21 +158,64 @@ impl TraceParent {
     }
 
     /// The version the sender used (formatting always writes `00`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceParent;
+    ///
+    /// // A later version is read by its first 55 characters.
+    /// let tp = TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra")?;
+    /// assert_eq!(tp.version(), 1);
+    /// assert!(tp.to_string().starts_with("00-"));
+    /// # Ok::<(), tracectx::propagation::TraceParentError>(())
+    /// ```
     pub fn version(&self) -> u8 {
         self.version
     }
 
-    /// The trace id.
+    /// The trace id the sender is part of.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceParent;
+    ///
+    /// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse()?;
+    /// assert_eq!(format!("{:x}", tp.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// # Ok::<(), tracectx::propagation::TraceParentError>(())
+    /// ```
     pub fn trace_id(&self) -> TraceId {
         self.trace_id
     }
 
     /// The sender's span id: the parent of the receiver's span.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceParent;
+    ///
+    /// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse()?;
+    /// assert_eq!(tp.parent_id().to_string(), "00f067aa0ba902b7");
+    /// # Ok::<(), tracectx::propagation::TraceParentError>(())
+    /// ```
     pub fn parent_id(&self) -> SpanId {
         self.parent_id
     }
 
-    /// The flags as received (reserved bits included).
+    /// The flags as received (reserved bits included; they are not sent on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceParent;
+    ///
+    /// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09".parse()?;
+    /// assert_eq!(tp.flags().to_u8(), 0x09);
+    /// assert!(tp.to_string().ends_with("-01"));
+    /// # Ok::<(), tracectx::propagation::TraceParentError>(())
+    /// ```
     pub fn flags(&self) -> TraceFlags {
         self.flags
     }

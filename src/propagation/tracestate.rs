@@ -6,6 +6,17 @@ use std::sync::Arc;
 use crate::context::TraceContext;
 
 /// The most list members a `tracestate` may hold.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{TraceState, TraceStateError, MAX_TRACESTATE_MEMBERS};
+///
+/// let members: Vec<String> = (0..=MAX_TRACESTATE_MEMBERS).map(|i| format!("k{i}=v")).collect();
+/// assert!(TraceState::parse([members[..MAX_TRACESTATE_MEMBERS].join(",").as_str()]).is_ok());
+/// let too_many = members.join(",");
+/// assert_eq!(TraceState::parse([too_many.as_str()]), Err(TraceStateError::TooManyMembers));
+/// ```
 pub const MAX_MEMBERS: usize = 32;
 
 /// A validated W3C `tracestate`, kept as text to be passed on unchanged.
@@ -30,6 +41,16 @@ pub const MAX_MEMBERS: usize = 32;
 pub struct TraceState(Arc<str>);
 
 /// Why a `tracestate` was refused (the header is then dropped).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{TraceState, TraceStateError};
+///
+/// let err = TraceState::parse(["rojo=1", "congo"]).unwrap_err();
+/// assert_eq!(err, TraceStateError::Member { index: 1 });
+/// assert_eq!(err.to_string(), "invalid tracestate: list member 1 is malformed");
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceStateError {
@@ -53,6 +74,18 @@ impl TraceState {
     /// # Errors
     ///
     /// [`TraceStateError`] naming the broken rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceState;
+    ///
+    /// // Two headers are read as one list, as HTTP combines them.
+    /// let ts = TraceState::parse(["rojo=00f067aa0ba902b7", "congo=t61rcWkgMzE"])?;
+    /// assert_eq!(ts.as_str(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    /// assert!(TraceState::parse(["Rojo=1"]).is_err()); // keys are lowercase
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, TraceStateError> {
         let mut values = values.into_iter();
         let Some(first) = values.next() else {
@@ -75,17 +108,44 @@ impl TraceState {
         )))
     }
 
-    /// The members joined by `,`, as sent on.
+    /// The members joined by `,`, as sent on: empty members and surrounding spaces removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ts = tracectx::propagation::TraceState::parse([" rojo=1 ,, congo=2"])?;
+    /// assert_eq!(ts.as_str(), "rojo=1,congo=2");
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Whether there are no members.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::TraceState;
+    ///
+    /// assert!(TraceState::parse([" , "])?.is_empty());
+    /// assert!(!TraceState::parse(["rojo=1"])?.is_empty());
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The value of `key`, if present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ts = tracectx::propagation::TraceState::parse(["rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"])?;
+    /// assert_eq!(ts.get("rojo"), Some("00f067aa0ba902b7"));
+    /// assert_eq!(ts.get("blue"), None);
+    /// # Ok::<(), tracectx::propagation::TraceStateError>(())
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .split(',')

@@ -1,0 +1,97 @@
+//! A service whose operation durations Prometheus scrapes, labelled with their run and
+//! carrying trace-id exemplars.
+//!
+//! A background session (one run, `--run-id`, default `metrics_service_<suffix>`) times two
+//! operations every `--interval-ms` (default 200); `GET /work` runs one request in a run of
+//! its own; `GET /metrics` serves the OpenMetrics text.
+//!
+//! ```sh
+//! cargo run --example metrics_service --features prometheus -- --port 9898 --run-id demo_run
+//! curl -s localhost:9898/metrics | grep 'run_id="demo_run"'
+//! ```
+//!
+//! On start it prints one line, `listening=<addr> run_id=<run id> trace_id=<32 hex>`, so a
+//! script can find what to look for.
+
+mod support;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::{extract::State, routing::get, Router};
+use tracectx::metrics::{Metrics, MetricsConfig};
+use tracectx::prelude::*;
+
+async fn metrics(
+    State(metrics): State<Metrics>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(CONTENT_TYPE, tracectx::metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
+}
+
+/// One request, one run: its duration lands under its own run id until the cap is reached,
+/// then under `(other)`.
+async fn work(State(metrics): State<Metrics>) -> String {
+    let ctx = TraceContext::generate("request");
+    let run_id = ctx.run_id().to_string();
+    async {
+        let _timer = metrics.timer("request");
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    .in_trace_context(ctx)
+    .await;
+    // A finished request's series are not needed once scraped; a real service would forget
+    // them after the next scrape. Kept here so they can be seen.
+    run_id
+}
+
+/// The background session: two operations, timed again and again, in one run.
+async fn session(metrics: Metrics, interval: Duration) {
+    let mut step: u64 = 0;
+    loop {
+        {
+            let _timer = metrics.timer("simulate_step");
+            tokio::time::sleep(Duration::from_millis(1 + step % 7)).await;
+        }
+        metrics.record_duration("fetch_bars", Duration::from_micros(200 + 50 * (step % 11)));
+        step += 1;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = support::arg("--port")
+        .or_else(|| std::env::var("PORT").ok())
+        .map_or(Ok(9898), |p| p.parse())?;
+    let interval =
+        Duration::from_millis(support::arg("--interval-ms").map_or(Ok(200), |v| v.parse())?);
+    let ctx = match support::arg("--run-id") {
+        Some(run_id) => TraceContext::new(&run_id)?,
+        None => TraceContext::generate("metrics_service"),
+    };
+
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!(
+        "listening={} run_id={} trace_id={:x}",
+        listener.local_addr()?,
+        ctx.run_id(),
+        ctx.trace_id()
+    );
+    std::io::stdout().flush()?;
+
+    tokio::spawn(session(metrics.clone(), interval).in_trace_context(ctx));
+
+    let app = Router::new()
+        .route("/metrics", get(self::metrics))
+        .route("/work", get(work))
+        .with_state(metrics);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(support::shutdown())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! What the service examples share: reading a flag, and waiting for a signal to stop.
+#![allow(dead_code)]
+
+/// The value of `--name VALUE` or `--name=VALUE` on the command line, if given.
+pub fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{name}=")) {
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so a server can stop accepting, finish the requests in
+/// flight and flush its log.
+pub async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

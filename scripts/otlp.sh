@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# OTLP export: receives examples/otlp_export.rs's OTLP/HTTP export on loopback and decodes it
+# with the official protobuf definitions (PyPI `opentelemetry-proto`), checking trace ids, span
+# names, parents and the run id attribute. Prints its own "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/otlp-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check "opentelemetry-proto==1.45.2"
+
+cargo build --quiet --example otlp_export --features opentelemetry
+"$venv/bin/python" scripts/otlp_check.py target/debug/examples/otlp_export

@@ -1,0 +1,181 @@
+"""OTLP/HTTP export of examples/otlp_export.rs, received on loopback and decoded with the
+official protobuf definitions (opentelemetry-proto).
+
+Usage: otlp_check.py BINARY
+Prints "N passed, N failed" and exits non-zero on any failure.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import Checks, free_port  # noqa: E402
+
+BINARY = sys.argv[1]
+check = Checks()
+
+
+class Collector(BaseHTTPRequestHandler):
+    """Accepts POST /v1/traces (protobuf), keeps every request, answers an empty response."""
+
+    received = []  # (path, content type, ExportTraceServiceRequest or None)
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        try:
+            request = ExportTraceServiceRequest.FromString(body)
+        except Exception:  # a body that is not the message: recorded as undecodable
+            request = None
+        with Collector.lock:
+            Collector.received.append((self.path, self.headers.get("content-type"), request))
+        if self.path != "/v1/traces":
+            self.send_response(404)
+            self.end_headers()
+            return
+        out = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+def attrs(kvs):
+    out = {}
+    for kv in kvs:
+        v = kv.value
+        out[kv.key] = getattr(v, v.WhichOneof("value")) if v.WhichOneof("value") else None
+    return out
+
+
+def spans_received():
+    """Every span received so far, with its resource's attributes."""
+    out = []
+    with Collector.lock:
+        requests = [r for (_, _, r) in Collector.received if r is not None]
+    for request in requests:
+        for rs in request.resource_spans:
+            resource = attrs(rs.resource.attributes)
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    out.append((resource, span))
+    return out
+
+
+def run_example(args, env=None):
+    proc = subprocess.run(
+        [BINARY, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+    runs = {}
+    for line in proc.stdout.splitlines():
+        m = re.fullmatch(r"run_id=(\S+) trace_id=([0-9a-f]{32}) span_id=([0-9a-f]{16})", line)
+        if m:
+            runs[m.group(1)] = (m.group(2), m.group(3))
+    return proc, runs
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+port = server.server_address[1]
+threading.Thread(target=server.serve_forever, daemon=True).start()
+endpoint = f"http://127.0.0.1:{port}"
+
+try:
+    # 1. Three concurrent sessions, the collector address given by flag.
+    proc, runs = run_example(["--endpoint", endpoint, "--runs", "3", "--run-prefix", "otlp_check"])
+    check("example exits 0", proc.returncode == 0, proc.stderr[-2000:])
+    check("example names three runs", len(runs) == 3, runs)
+    with Collector.lock:
+        received = list(Collector.received)
+    check("spans were POSTed to /v1/traces", any(p == "/v1/traces" for p, _, _ in received), received)
+    check(
+        "as protobuf",
+        all(ct == "application/x-protobuf" for _, ct, _ in received),
+        [ct for _, ct, _ in received],
+    )
+    check("every body decodes as ExportTraceServiceRequest", all(r is not None for _, _, r in received))
+
+    spans = spans_received()
+    check(
+        "resource names the service",
+        spans and all(res.get("service.name") == "otlp_export" for res, _ in spans),
+    )
+    by_run = {}
+    for _, span in spans:
+        by_run.setdefault(attrs(span.attributes).get("tracectx.run_id"), []).append(span)
+    check("every span carries tracectx.run_id", None not in by_run, list(by_run))
+
+    trace_ids = set()
+    for run_id, (trace_id, scope_span_id) in sorted(runs.items()):
+        mine = by_run.get(run_id, [])
+        names = sorted(s.name for s in mine)
+        check(
+            f"{run_id}: span names",
+            names == ["fill", "fill", "fill", "load_bars", "session", "simulate"],
+            names,
+        )
+        check(
+            f"{run_id}: every span is in the run's trace",
+            mine and all(s.trace_id.hex() == trace_id for s in mine),
+            {s.trace_id.hex() for s in mine},
+        )
+        check(
+            f"{run_id}: tracectx.trace_id_short is the tail of the trace id",
+            mine and all(attrs(s.attributes).get("tracectx.trace_id_short") == trace_id[-8:] for s in mine),
+        )
+        by_name = {}
+        for s in mine:
+            by_name.setdefault(s.name, []).append(s)
+        if all(n in by_name for n in ("session", "load_bars", "simulate", "fill")):
+            session = by_name["session"][0]
+            simulate = by_name["simulate"][0]
+            check(
+                f"{run_id}: session's parent is the scope's span",
+                session.parent_span_id.hex() == scope_span_id,
+                session.parent_span_id.hex(),
+            )
+            check(
+                f"{run_id}: load_bars and simulate are children of session",
+                by_name["load_bars"][0].parent_span_id == session.span_id
+                and simulate.parent_span_id == session.span_id,
+            )
+            check(
+                f"{run_id}: fills are children of simulate",
+                all(f.parent_span_id == simulate.span_id for f in by_name["fill"]),
+            )
+        trace_ids.add(trace_id)
+    check("each run has its own trace", len(trace_ids) == 3, trace_ids)
+
+    # 2. The collector address from OTEL_EXPORTER_OTLP_ENDPOINT.
+    before = len(spans_received())
+    proc, runs = run_example(
+        ["--runs", "1", "--run-prefix", "otlp_env"], env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
+    )
+    check("example with the endpoint from the environment exits 0", proc.returncode == 0, proc.stderr[-2000:])
+    new = [s for _, s in spans_received()[before:]]
+    trace_id = next(iter(runs.values()))[0] if len(runs) == 1 else None
+    check(
+        "its spans arrive, in its trace",
+        len(new) == 6 and all(s.trace_id.hex() == trace_id for s in new),
+        len(new),
+    )
+finally:
+    server.shutdown()
+
+check.finish()

@@ -1,0 +1,187 @@
+"""A real Prometheus server scrapes examples/metrics_service.rs on loopback; its HTTP API must
+then hold the series of a known run id, with that run's trace id as exemplar.
+
+Usage: prometheus_check.py SERVICE_BINARY PROMETHEUS_BINARY
+Prints "N passed, N failed" and exits non-zero on any failure. Standard library only.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import Checks, free_port  # noqa: E402
+
+SERVICE, PROMETHEUS = sys.argv[1], sys.argv[2]
+RUN_ID = f"prom_check_{os.getpid()}"
+check = Checks()
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, dict(resp.headers), resp.read().decode()
+
+
+def api(port, path, **params):
+    url = f"http://127.0.0.1:{port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+    _, _, body = get(url)
+    answer = json.loads(body)
+    if answer.get("status") != "success":
+        raise RuntimeError(f"{path}: {answer}")
+    return answer["data"]
+
+
+def wait_for(what, probe, timeout):
+    """Calls `probe` until it returns something truthy or `timeout` seconds pass."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = probe()
+            if last:
+                return last
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.25)
+    print(f"gave up waiting for {what}: {last!r}")
+    return None
+
+
+work = tempfile.mkdtemp(prefix="tracectx-prom-")
+procs = []
+try:
+    # The service, recording for RUN_ID every 100 ms.
+    svc_port = free_port()
+    svc = subprocess.Popen(
+        [SERVICE, "--port", str(svc_port), "--run-id", RUN_ID, "--interval-ms", "100"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(svc)
+    first = svc.stdout.readline().strip()
+    m = re.fullmatch(r"listening=\S+ run_id=(\S+) trace_id=([0-9a-f]{32})", first)
+    check("service starts and names its run and trace", m is not None, first)
+    trace_id = m.group(2) if m else ""
+
+    metrics_url = f"http://127.0.0.1:{svc_port}/metrics"
+    def page_with_exemplar():
+        page = get(metrics_url)
+        return page if f'trace_id="{trace_id}"' in page[2] else None
+
+    page = wait_for("the service's /metrics", page_with_exemplar, 30)
+    status, headers, text = page if page else (None, {}, "")
+    check("/metrics answers 200", status == 200, status)
+    check(
+        "served as OpenMetrics",
+        headers.get("content-type", "").startswith("application/openmetrics-text; version=1.0.0"),
+        headers.get("content-type"),
+    )
+    check("the text carries the run's exemplar", f'# {{trace_id="{trace_id}"}}' in text)
+
+    # A few requests, each in a run of its own.
+    request_runs = [get(f"http://127.0.0.1:{svc_port}/work")[2] for _ in range(3)]
+
+    # Prometheus on loopback, scraping every second, exemplars kept.
+    prom_port = free_port()
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as f:
+        f.write(
+            "global:\n"
+            "  scrape_interval: 1s\n"
+            "  evaluation_interval: 1s\n"
+            "scrape_configs:\n"
+            "  - job_name: tracectx\n"
+            "    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{svc_port}']\n"
+        )
+    prom_log = open(os.path.join(work, "prometheus.log"), "w")
+    prom = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={os.path.join(work, 'data')}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+            "--enable-feature=exemplar-storage",
+        ],
+        stdout=prom_log,
+        stderr=subprocess.STDOUT,
+    )
+    procs.append(prom)
+    ready = wait_for("prometheus /-/ready", lambda: get(f"http://127.0.0.1:{prom_port}/-/ready")[0] == 200, 60)
+    check("prometheus is ready", bool(ready))
+
+    query = f'tracectx_operation_duration_seconds_count{{run_id="{RUN_ID}"}}'
+    result = wait_for("the run's series", lambda: api(prom_port, "query", query=query)["result"], 60)
+    result = result or []
+    ops = sorted(r["metric"].get("operation") for r in result)
+    check("the run's series were scraped", len(result) > 0, result)
+    check("one per operation", ops == ["fetch_bars", "simulate_step"], ops)
+    check(
+        "labelled with the job and the run",
+        all(r["metric"].get("job") == "tracectx" and r["metric"].get("run_id") == RUN_ID for r in result),
+    )
+    first_counts = {r["metric"]["operation"]: float(r["value"][1]) for r in result}
+    check("with observations", all(v > 0 for v in first_counts.values()), first_counts)
+
+    targets = api(prom_port, "targets")["activeTargets"]
+    check(
+        "the target is up",
+        len(targets) == 1 and targets[0]["health"] == "up",
+        [(t.get("scrapeUrl"), t.get("health"), t.get("lastError")) for t in targets],
+    )
+
+    def grew():
+        now = {
+            r["metric"]["operation"]: float(r["value"][1])
+            for r in api(prom_port, "query", query=query)["result"]
+        }
+        return now if all(now.get(k, 0) > v for k, v in first_counts.items()) else None
+
+    check("counts grow from scrape to scrape", bool(wait_for("a later scrape", grew, 20)))
+
+    def exemplars():
+        now = time.time()
+        data = api(
+            prom_port,
+            "query_exemplars",
+            query=f'tracectx_operation_duration_seconds_bucket{{run_id="{RUN_ID}"}}',
+            start=str(now - 300),
+            end=str(now + 60),
+        )
+        return [e for series in data for e in series.get("exemplars", [])]
+
+    found = wait_for("exemplars", exemplars, 20) or []
+    check("prometheus stored the run's exemplars", len(found) > 0)
+    check(
+        "each exemplar names the run's trace",
+        found and all(e["labels"].get("trace_id") == trace_id for e in found),
+        {e["labels"].get("trace_id") for e in found},
+    )
+
+    per_request = api(
+        prom_port, "query", query='count(tracectx_operation_duration_seconds_count{operation="request"})'
+    )["result"]
+    check(
+        "each request run has its own series",
+        per_request and int(float(per_request[0]["value"][1])) == len(set(request_runs)),
+        per_request,
+    )
+finally:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+check.finish()

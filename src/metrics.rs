@@ -1,0 +1,836 @@
+//! Prometheus metrics that name their run: durations labelled with the run id, under a cap on
+//! distinct run ids, with the trace id as an OpenMetrics exemplar.
+//!
+//! A [`Metrics`] holds one histogram family,
+//!
+//! ```text
+//! tracectx_operation_duration_seconds{operation="fill",run_id="backtest_ab12cd34"}
+//! ```
+//!
+//! whose observations read the current [`TraceContext`]: the run id becomes the `run_id`
+//! label and the full trace id (32 hex) the exemplar `{trace_id="…"}` of the bucket the
+//! observation fell in, so a slow bucket on a dashboard links to the trace that made it. The
+//! text is OpenMetrics ([`Metrics::encode`], served with [`CONTENT_TYPE`]); exemplars exist
+//! only in OpenMetrics, not in Prometheus's older text format.
+//!
+//! Record with [`Metrics::record_duration`] or a [`Metrics::timer`] guard (or the free
+//! [`record_duration`] and [`timer`] on the [`Metrics::global`] instance).
+//!
+//! # Cardinality
+//!
+//! **Warning:** every label value is a time series Prometheus keeps, and run ids are made
+//! without end. [`MetricsConfig::max_run_ids`] (default [`DEFAULT_MAX_RUN_IDS`]) caps the
+//! distinct run ids that get their own series; past it, observations of new runs are recorded
+//! under `run_id="(other)"` ([`FOLDED_RUN_ID`]), counted by
+//! `tracectx_run_ids_folded_total`, and one `WARN` event is logged through `tracing`. The
+//! label sets, and so memory and the size of a scrape, stay bounded by
+//! `operations × (max_run_ids + 2)`. Call [`Metrics::forget_run`] when a run ends to free its
+//! place. Operation names are labels too: use a fixed set of them, never ids.
+//!
+//! Observations outside any context use `run_id="(none)"` ([`NO_RUN_ID`]). Neither value can
+//! be a real run id: run ids never contain brackets.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use tracectx::metrics::{Metrics, MetricsConfig};
+//!
+//! let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100));
+//! let ctx = tracectx::TraceContext::new("backtest_ab12cd34")?;
+//! ctx.sync_scope(|| metrics.record_duration("fill", Duration::from_millis(3)));
+//!
+//! let text = metrics.encode();
+//! let series = r#"tracectx_operation_duration_seconds_count{operation="fill",run_id="backtest_ab12cd34"} 1"#;
+//! assert!(text.contains(series));
+//! assert!(text.contains(&format!(r#"# {{trace_id="{:x}"}} 0.003"#, ctx.trace_id())));
+//! # Ok::<(), tracectx::InvalidId>(())
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::{
+    EncodeLabel as _, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::registry::Registry;
+
+use crate::context::{RunId, TraceContext, TraceId};
+
+/// The `Content-Type` to serve [`Metrics::encode`]'s text with:
+/// `application/openmetrics-text; version=1.0.0; charset=utf-8`. Prometheus reads exemplars
+/// only from a target that answers with it.
+///
+/// # Examples
+///
+/// ```
+/// assert!(tracectx::metrics::CONTENT_TYPE.starts_with("application/openmetrics-text"));
+/// ```
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The histogram's name in the exposition (before the `_bucket`, `_sum`, `_count` suffixes).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::metrics::DURATION_METRIC, "tracectx_operation_duration_seconds");
+/// ```
+pub const DURATION_METRIC: &str = "tracectx_operation_duration_seconds";
+
+/// The `run_id` label value of observations whose run came after the cap was reached.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, MetricsConfig, FOLDED_RUN_ID};
+///
+/// let metrics = Metrics::new(MetricsConfig::default().max_run_ids(1));
+/// for run in ["run_a", "run_b"] {
+///     tracectx::TraceContext::new(run)?
+///         .sync_scope(|| metrics.record_duration("op", std::time::Duration::ZERO));
+/// }
+/// assert!(metrics.encode().contains(&format!(r#"run_id="{FOLDED_RUN_ID}""#)));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub const FOLDED_RUN_ID: &str = "(other)";
+
+/// The `run_id` label value of observations made outside any trace context.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, NO_RUN_ID};
+///
+/// let metrics = Metrics::default();
+/// metrics.record_duration("startup", std::time::Duration::from_millis(40));
+/// assert!(metrics.encode().contains(&format!(r#"run_id="{NO_RUN_ID}""#)));
+/// ```
+pub const NO_RUN_ID: &str = "(none)";
+
+/// The default cap on distinct run ids with a series of their own.
+pub const DEFAULT_MAX_RUN_IDS: usize = 1_000;
+
+/// The default histogram buckets, in seconds: Prometheus's client defaults, 5 ms to 10 s.
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+// === impl MetricsConfig ===
+
+/// How a [`Metrics`] is made: the cap on distinct run ids and the histogram buckets.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, MetricsConfig};
+///
+/// let config = MetricsConfig::default()
+///     .max_run_ids(500)
+///     .buckets([0.001, 0.01, 0.1, 1.0]);
+/// let metrics = Metrics::new(config);
+/// # drop(metrics);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    max_run_ids: usize,
+    buckets: Vec<f64>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_run_ids: DEFAULT_MAX_RUN_IDS,
+            buckets: DEFAULT_BUCKETS.to_vec(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The defaults: [`DEFAULT_MAX_RUN_IDS`] and [`DEFAULT_BUCKETS`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `max` distinct run ids get series of their own; later runs fold into
+    /// [`FOLDED_RUN_ID`]. `0` folds every run.
+    #[must_use]
+    pub fn max_run_ids(mut self, max: usize) -> Self {
+        self.max_run_ids = max;
+        self
+    }
+
+    /// The histogram's bucket upper bounds, in seconds (`+Inf` is always added). Values that
+    /// are not finite are left out; the rest are sorted.
+    #[must_use]
+    pub fn buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
+        let mut buckets: Vec<f64> = buckets.into_iter().filter(|b| b.is_finite()).collect();
+        buckets.sort_by(f64::total_cmp);
+        buckets.dedup();
+        self.buckets = buckets;
+        self
+    }
+}
+
+// === label sets ===
+
+/// The `run_id` label: a run, the fold, or no run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RunLabel {
+    Run(RunId),
+    Folded,
+    NoRun,
+}
+
+impl RunLabel {
+    fn as_str(&self) -> &str {
+        match self {
+            RunLabel::Run(run) => run.as_str(),
+            RunLabel::Folded => FOLDED_RUN_ID,
+            RunLabel::NoRun => NO_RUN_ID,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DurationLabels {
+    operation: Cow<'static, str>,
+    run_id: RunLabel,
+}
+
+impl EncodeLabelSet for DurationLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> fmt::Result {
+        ("operation", self.operation.as_ref()).encode(encoder.encode_label())?;
+        ("run_id", self.run_id.as_str()).encode(encoder.encode_label())
+    }
+}
+
+/// The exemplar's label set: `{trace_id="<32 hex>"}`.
+#[derive(Debug, Clone)]
+struct TraceExemplar(TraceId);
+
+struct FullHex(TraceId);
+
+impl EncodeLabelValue for FullHex {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
+        fmt::Write::write_fmt(encoder, format_args!("{:x}", self.0))
+    }
+}
+
+impl EncodeLabelSet for TraceExemplar {
+    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> fmt::Result {
+        ("trace_id", FullHex(self.0)).encode(encoder.encode_label())
+    }
+}
+
+type Histogram = HistogramWithExemplars<TraceExemplar>;
+
+/// Makes each new series' histogram with the configured buckets.
+#[derive(Debug, Clone)]
+struct Buckets(Arc<[f64]>);
+
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        HistogramWithExemplars::new(self.0.iter().copied())
+    }
+}
+
+// === impl Metrics ===
+
+/// A Prometheus registry with the run-labelled duration histogram; cheap to clone (clones
+/// share the series).
+///
+/// See the [module docs](self) for the series, the exemplars and the cap on run ids.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::Metrics;
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+/// let metrics = Metrics::default();
+/// async {
+///     let _timer = metrics.timer("load_bars");
+///     tokio::task::yield_now().await;
+/// } // recorded here, under the run the timer started in
+/// .in_trace_context(TraceContext::new("backtest_7")?)
+/// .await;
+/// assert!(metrics.encode().contains(r#"run_id="backtest_7""#));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    durations: Family<DurationLabels, Histogram, Buckets>,
+    folded: Counter,
+    runs: RunIds,
+    /// Every operation name seen, for [`Metrics::forget_run`]; its lock also serializes the
+    /// creation and removal of series, so `series` counts them exactly.
+    operations: RwLock<HashSet<Cow<'static, str>>>,
+    series: AtomicUsize,
+}
+
+/// The run ids that have series of their own, at most `max`.
+struct RunIds {
+    max: usize,
+    seen: RwLock<HashSet<RunId>>,
+    warned: AtomicBool,
+}
+
+impl RunIds {
+    /// The label for `run`, admitting it while there is room.
+    fn label(&self, run: &RunId) -> RunLabel {
+        {
+            let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
+            if seen.contains(run) {
+                return RunLabel::Run(run.clone());
+            }
+            if seen.len() >= self.max {
+                return RunLabel::Folded;
+            }
+        }
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(run) || seen.len() < self.max {
+            seen.insert(run.clone());
+            RunLabel::Run(run.clone())
+        } else {
+            RunLabel::Folded
+        }
+    }
+}
+
+impl Default for Metrics {
+    /// `Metrics::new(MetricsConfig::default())`.
+    fn default() -> Self {
+        Self::new(MetricsConfig::default())
+    }
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("max_run_ids", &self.inner.runs.max)
+            .field("run_ids", &self.run_ids())
+            .field("series", &self.series())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry holding `tracectx_operation_duration_seconds` and
+    /// `tracectx_run_ids_folded_total`, configured by `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::new(Default::default());
+    /// // The histogram is listed once it has a series.
+    /// assert!(!metrics.encode().contains("tracectx_operation_duration_seconds"));
+    /// metrics.record_duration("op", std::time::Duration::ZERO);
+    /// assert!(metrics.encode().contains("# TYPE tracectx_operation_duration_seconds histogram"));
+    /// ```
+    pub fn new(config: MetricsConfig) -> Self {
+        let durations = Family::new_with_constructor(Buckets(config.buckets.into()));
+        let folded = Counter::default();
+        let mut registry = Registry::default();
+        register(&mut registry, &durations, &folded);
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                durations,
+                folded,
+                runs: RunIds {
+                    max: config.max_run_ids,
+                    seen: RwLock::new(HashSet::new()),
+                    warned: AtomicBool::new(false),
+                },
+                operations: RwLock::new(HashSet::new()),
+                series: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The instance behind the free functions [`record_duration`] and [`timer`]: the one given
+    /// to [`set_global`](Self::set_global), or else one with the default configuration, made
+    /// on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// tracectx::metrics::record_duration("tick", std::time::Duration::from_micros(5));
+    /// assert!(tracectx::metrics::Metrics::global().encode().contains(r#"operation="tick""#));
+    /// ```
+    pub fn global() -> &'static Metrics {
+        GLOBAL.get_or_init(Metrics::default)
+    }
+
+    /// Makes `self` the [`global`](Self::global) instance.
+    ///
+    /// # Errors
+    ///
+    /// [`GlobalAlreadySet`], holding `self` back, when the global instance exists already (set
+    /// before, or made by an earlier use of the free functions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// Metrics::new(MetricsConfig::default().max_run_ids(50)).set_global()?;
+    /// assert!(Metrics::default().set_global().is_err());
+    /// # Ok::<(), tracectx::metrics::GlobalAlreadySet>(())
+    /// ```
+    pub fn set_global(self) -> Result<(), GlobalAlreadySet> {
+        GLOBAL
+            .set(self)
+            .map_err(|metrics| GlobalAlreadySet { metrics })
+    }
+
+    /// Records `duration` for `operation`, labelled with the current run (and the trace id as
+    /// exemplar), or [`NO_RUN_ID`] outside any context.
+    ///
+    /// `operation` should come from a fixed set of names: each one is a label value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// ctx.sync_scope(|| metrics.record_duration("fetch", Duration::from_millis(12)));
+    /// assert!(metrics.encode().contains(
+    ///     r#"tracectx_operation_duration_seconds_sum{operation="fetch",run_id="job_1"} 0.012"#
+    /// ));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn record_duration(&self, operation: impl Into<Cow<'static, str>>, duration: Duration) {
+        let operation = operation.into();
+        let seen =
+            crate::scope::with_current(|ctx| ctx.map(|c| (c.run_id().clone(), c.trace_id())));
+        match seen {
+            Some((run, trace)) => self.observe(operation, Some(&run), Some(trace), duration),
+            None => self.observe(operation, None, None, duration),
+        }
+    }
+
+    /// Records `duration` for `operation` under `ctx` (its run id and trace id), whatever the
+    /// current context is; `None` records under [`NO_RUN_ID`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let ctx = tracectx::TraceContext::new("job_2")?;
+    /// metrics.record_duration_in(Some(&ctx), "replay", std::time::Duration::from_secs(1));
+    /// assert!(metrics.encode().contains(r#"run_id="job_2""#));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn record_duration_in(
+        &self,
+        ctx: Option<&TraceContext>,
+        operation: impl Into<Cow<'static, str>>,
+        duration: Duration,
+    ) {
+        self.observe(
+            operation.into(),
+            ctx.map(|c| c.run_id()),
+            ctx.map(|c| c.trace_id()),
+            duration,
+        );
+    }
+
+    fn observe(
+        &self,
+        operation: Cow<'static, str>,
+        run: Option<&RunId>,
+        trace: Option<TraceId>,
+        duration: Duration,
+    ) {
+        let value = duration.as_secs_f64();
+        let exemplar = trace.map(TraceExemplar);
+        let mut labels = DurationLabels {
+            operation,
+            run_id: run.map_or(RunLabel::NoRun, |run| RunLabel::Run(run.clone())),
+        };
+        // The common case first: the series exists, so its run was admitted under the cap.
+        if let Some(histogram) = self.inner.durations.get(&labels) {
+            histogram.observe(value, exemplar, None);
+            return;
+        }
+        if let Some(run) = run {
+            labels.run_id = self.inner.runs.label(run);
+            if labels.run_id == RunLabel::Folded {
+                self.note_fold();
+                if let Some(histogram) = self.inner.durations.get(&labels) {
+                    histogram.observe(value, exemplar, None);
+                    return;
+                }
+            }
+        }
+        // A new series, made under the lock so it is counted once: remember its operation,
+        // so `forget_run` can find it.
+        let mut operations = self
+            .inner
+            .operations
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.inner.durations.get(&labels).is_none() {
+            operations.insert(labels.operation.clone());
+            self.inner.series.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner
+            .durations
+            .get_or_create(&labels)
+            .observe(value, exemplar, None);
+    }
+
+    fn note_fold(&self) {
+        self.inner.folded.inc();
+        if !self.inner.runs.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                max_run_ids = self.inner.runs.max,
+                folded_into = FOLDED_RUN_ID,
+                "tracectx metrics: more distinct run ids than max_run_ids; later runs are \
+                 recorded under run_id=\"(other)\" (call Metrics::forget_run when a run ends, \
+                 or raise the cap)"
+            );
+        }
+    }
+
+    /// A guard that records the time from now until it is dropped (or
+    /// [`Timer::observe`]d) for `operation`, under the context current *now*: a timer started
+    /// in a run records to that run wherever it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let ctx = tracectx::TraceContext::new("job_3")?;
+    /// let timer = ctx.sync_scope(|| metrics.timer("load"));
+    /// // Out of the scope now; the timer still records under job_3.
+    /// let took = timer.observe();
+    /// assert!(took < std::time::Duration::from_secs(5));
+    /// assert!(metrics.encode().contains(r#"operation="load",run_id="job_3""#));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn timer(&self, operation: impl Into<Cow<'static, str>>) -> Timer {
+        Timer {
+            metrics: self.clone(),
+            operation: Some(operation.into()),
+            context: crate::scope::current(),
+            start: Instant::now(),
+        }
+    }
+
+    /// Removes every series of `run` and frees its place under the cap. Call it when a run
+    /// ends, in a process that sees more runs over its life than the cap.
+    ///
+    /// Prometheus marks the removed series stale at its next scrape; what it stored stays.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let ctx = tracectx::TraceContext::new("job_4")?;
+    /// ctx.sync_scope(|| metrics.record_duration("step", std::time::Duration::ZERO));
+    /// assert_eq!(metrics.run_ids(), 1);
+    /// metrics.forget_run(ctx.run_id());
+    /// assert_eq!((metrics.run_ids(), metrics.series()), (0, 0));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn forget_run(&self, run: &RunId) {
+        let removed = self
+            .inner
+            .runs
+            .seen
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(run);
+        if !removed {
+            return;
+        }
+        let operations = self
+            .inner
+            .operations
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for operation in operations.iter() {
+            let labels = DurationLabels {
+                operation: operation.clone(),
+                run_id: RunLabel::Run(run.clone()),
+            };
+            if self.inner.durations.remove(&labels) {
+                self.inner.series.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The registry to encode, with prometheus-client's encoder, alongside nothing else. To
+    /// serve these series with your own, see [`register`](Self::register).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, metrics.registry())?;
+    /// assert!(text.ends_with("# EOF\n"));
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Registers this instance's series in another registry too (they stay shared: recording
+    /// here shows there), for a `/metrics` that serves them with the application's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prometheus_client::registry::Registry;
+    ///
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let mut app = Registry::default();
+    /// metrics.register(&mut app);
+    /// metrics.record_duration("op", std::time::Duration::ZERO);
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &app)?;
+    /// assert!(text.contains("tracectx_operation_duration_seconds_count"));
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn register(&self, registry: &mut Registry) {
+        register(registry, &self.inner.durations, &self.inner.folded);
+    }
+
+    /// The series in OpenMetrics text, ending with `# EOF`; serve it with [`CONTENT_TYPE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let text = tracectx::metrics::Metrics::default().encode();
+    /// assert!(text.contains("# TYPE tracectx_run_ids_folded counter"));
+    /// assert!(text.ends_with("# EOF\n"));
+    /// ```
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a `String` cannot fail, and the encoder fails only when its writer does.
+        let _ = self.encode_to(&mut text);
+        text
+    }
+
+    /// Appends the series in OpenMetrics text to `out` (see [`encode`](Self::encode)).
+    ///
+    /// # Errors
+    ///
+    /// Only those of `out`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut out = String::with_capacity(4096);
+    /// tracectx::metrics::Metrics::default().encode_to(&mut out)?;
+    /// assert!(out.ends_with("# EOF\n"));
+    /// # Ok::<(), std::fmt::Error>(())
+    /// ```
+    pub fn encode_to(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        prometheus_client::encoding::text::encode(out, &self.inner.registry)
+    }
+
+    /// How many distinct run ids have series of their own (at most the cap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tracectx::metrics::Metrics::default().run_ids(), 0);
+    /// ```
+    pub fn run_ids(&self) -> usize {
+        self.inner
+            .runs
+            .seen
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// How many label sets (operation, run id) the duration histogram holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// metrics.record_duration("a", std::time::Duration::ZERO);
+    /// metrics.record_duration("b", std::time::Duration::ZERO);
+    /// assert_eq!(metrics.series(), 2);
+    /// ```
+    pub fn series(&self) -> usize {
+        self.inner.series.load(Ordering::Relaxed)
+    }
+
+    /// How many observations were folded into [`FOLDED_RUN_ID`] because the cap was reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().max_run_ids(0));
+    /// tracectx::TraceContext::new("job_5")?
+    ///     .sync_scope(|| metrics.record_duration("op", std::time::Duration::ZERO));
+    /// assert_eq!(metrics.folded(), 1);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn folded(&self) -> u64 {
+        self.inner.folded.get()
+    }
+}
+
+fn register(
+    registry: &mut Registry,
+    durations: &Family<DurationLabels, Histogram, Buckets>,
+    folded: &Counter,
+) {
+    registry.register(
+        DURATION_METRIC,
+        "Duration of operations, labelled by operation and run id, with trace-id exemplars",
+        durations.clone(),
+    );
+    registry.register(
+        "tracectx_run_ids_folded",
+        "Observations recorded under run_id=\"(other)\" because max_run_ids was reached",
+        folded.clone(),
+    );
+}
+
+static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+
+/// [`Metrics::set_global`] found a global instance already in place; holds the one refused.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::Metrics;
+///
+/// let _ = Metrics::global();
+/// let err = Metrics::default().set_global().unwrap_err();
+/// assert_eq!(err.to_string(), "the global tracectx metrics are already set");
+/// let _refused: Metrics = err.into_inner();
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("the global tracectx metrics are already set")]
+pub struct GlobalAlreadySet {
+    metrics: Metrics,
+}
+
+impl GlobalAlreadySet {
+    /// The instance that was not installed.
+    pub fn into_inner(self) -> Metrics {
+        self.metrics
+    }
+}
+
+/// [`Metrics::record_duration`] on the [`Metrics::global`] instance.
+///
+/// # Examples
+///
+/// ```
+/// let ctx = tracectx::TraceContext::new("job_6")?;
+/// ctx.sync_scope(|| tracectx::metrics::record_duration("save", std::time::Duration::from_millis(2)));
+/// assert!(tracectx::metrics::Metrics::global().encode().contains(r#"run_id="job_6""#));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn record_duration(operation: impl Into<Cow<'static, str>>, duration: Duration) {
+    Metrics::global().record_duration(operation, duration);
+}
+
+/// [`Metrics::timer`] on the [`Metrics::global`] instance.
+///
+/// # Examples
+///
+/// ```
+/// {
+///     let _t = tracectx::metrics::timer("compute");
+/// } // recorded here
+/// assert!(tracectx::metrics::Metrics::global().encode().contains(r#"operation="compute""#));
+/// ```
+pub fn timer(operation: impl Into<Cow<'static, str>>) -> Timer {
+    Metrics::global().timer(operation)
+}
+
+// === impl Timer ===
+
+/// Records the time since [`Metrics::timer`] when dropped, under the context current when it
+/// started.
+///
+/// Holding one across `.await` is fine: it is a plain value, not a scope.
+///
+/// # Examples
+///
+/// ```
+/// let metrics = tracectx::metrics::Metrics::default();
+/// let timer = metrics.timer("parse");
+/// assert!(timer.elapsed() < std::time::Duration::from_secs(5));
+/// timer.discard(); // nothing recorded
+/// assert_eq!(metrics.series(), 0);
+/// ```
+#[must_use = "a timer records when dropped: binding it to `_` drops it, and records, at once"]
+pub struct Timer {
+    metrics: Metrics,
+    /// `None` once recorded or discarded.
+    operation: Option<Cow<'static, str>>,
+    context: Option<TraceContext>,
+    start: Instant,
+}
+
+impl Timer {
+    /// The time since the timer started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Records now and returns the duration recorded.
+    pub fn observe(mut self) -> Duration {
+        self.record()
+    }
+
+    /// Drops the timer without recording.
+    pub fn discard(mut self) {
+        self.operation = None;
+    }
+
+    fn record(&mut self) -> Duration {
+        let took = self.start.elapsed();
+        if let Some(operation) = self.operation.take() {
+            self.metrics
+                .record_duration_in(self.context.as_ref(), operation, took);
+        }
+        took
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("operation", &self.operation)
+            .field("context", &self.context)
+            .field("elapsed", &self.start.elapsed())
+            .finish()
+    }
+}

@@ -1,0 +1,284 @@
+//! Prometheus metrics (feature `prometheus`): run labels, trace-id exemplars in the OpenMetrics
+//! text, the timer guard, and the cap on distinct run ids.
+#![cfg(feature = "prometheus")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracectx::metrics::{Metrics, MetricsConfig, FOLDED_RUN_ID, NO_RUN_ID};
+use tracectx::prelude::*;
+
+fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(needle)).collect()
+}
+
+#[test]
+fn durations_are_labelled_by_operation_and_run() {
+    let metrics = Metrics::new(MetricsConfig::default().buckets([0.001, 0.01, 0.1]));
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+    ctx.sync_scope(|| {
+        metrics.record_duration("fill", Duration::from_millis(5));
+        metrics.record_duration("fill", Duration::from_millis(50));
+        metrics.record_duration("load", Duration::from_micros(500));
+    });
+    let text = metrics.encode();
+    let fill = r#"operation="fill",run_id="backtest_ab12cd34""#;
+    assert!(text.contains(&format!(
+        "tracectx_operation_duration_seconds_count{{{fill}}} 2\n"
+    )));
+    assert!(text.contains(&format!(
+        "tracectx_operation_duration_seconds_sum{{{fill}}} 0.055\n"
+    )));
+    assert!(text.contains(&format!(
+        r#"tracectx_operation_duration_seconds_bucket{{le="0.001",{fill}}} 0"#
+    )));
+    assert!(text.contains(
+        r#"tracectx_operation_duration_seconds_count{operation="load",run_id="backtest_ab12cd34"} 1"#
+    ));
+    assert!(text.contains("# TYPE tracectx_operation_duration_seconds histogram\n"));
+    assert!(text.ends_with("# EOF\n"));
+    assert_eq!(metrics.series(), 2);
+    assert_eq!(metrics.run_ids(), 1);
+}
+
+#[test]
+fn exemplars_carry_the_full_trace_id_in_openmetrics_text() {
+    let metrics = Metrics::new(MetricsConfig::default().buckets([0.001, 0.01, 0.1]));
+    let ctx = TraceContext::new("job_1").unwrap();
+    ctx.sync_scope(|| metrics.record_duration("fill", Duration::from_millis(5)));
+    let text = metrics.encode();
+    let trace = format!("{:x}", ctx.trace_id());
+    assert_eq!(trace.len(), 32);
+    // The observation fell in the le="0.01" bucket: the exemplar is on that line, and only it.
+    let with_exemplar = lines_with(&text, "# {trace_id=");
+    assert_eq!(
+        with_exemplar,
+        [format!(
+            r#"tracectx_operation_duration_seconds_bucket{{le="0.01",operation="fill",run_id="job_1"}} 1 # {{trace_id="{trace}"}} 0.005"#
+        )]
+    );
+    // The short id of the log lines is the tail of the exemplar's id.
+    assert!(trace.ends_with(&*ctx.trace_id().short()));
+}
+
+#[test]
+fn latest_observation_of_a_bucket_is_its_exemplar() {
+    let metrics = Metrics::new(MetricsConfig::default().buckets([1.0]));
+    let (a, b) = (
+        TraceContext::new("job_a").unwrap(),
+        TraceContext::new("job_a").unwrap(),
+    );
+    a.sync_scope(|| metrics.record_duration("op", Duration::from_millis(1)));
+    b.sync_scope(|| metrics.record_duration("op", Duration::from_millis(2)));
+    let text = metrics.encode();
+    assert!(text.contains(&format!(r#"# {{trace_id="{:x}"}} 0.002"#, b.trace_id())));
+    assert!(!text.contains(&format!("{:x}", a.trace_id())));
+}
+
+#[test]
+fn outside_any_context_the_run_is_none_and_there_is_no_exemplar() {
+    let metrics = Metrics::default();
+    metrics.record_duration("startup", Duration::from_millis(40));
+    let text = metrics.encode();
+    assert!(text.contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="startup",run_id="{NO_RUN_ID}"}} 1"#
+    )));
+    assert!(!text.contains("trace_id"));
+    assert_eq!(metrics.run_ids(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timer_records_under_the_context_it_started_in() {
+    let metrics = Metrics::default();
+    let ctx = TraceContext::new("job_2").unwrap();
+    let m = metrics.clone();
+    let timer = async move {
+        let timer = m.timer("download");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        timer
+    }
+    .in_trace_context(ctx.clone())
+    .await;
+    // Ended on another task, outside the scope: still job_2's.
+    let took = tokio::spawn(async move { timer.observe() }).await.unwrap();
+    assert!(took >= Duration::from_millis(20));
+    let text = metrics.encode();
+    assert!(text.contains(
+        r#"tracectx_operation_duration_seconds_count{operation="download",run_id="job_2"} 1"#
+    ));
+    assert!(text.contains(&format!("{:x}", ctx.trace_id())));
+}
+
+#[test]
+fn timer_records_on_drop_and_discard_records_nothing() {
+    let metrics = Metrics::default();
+    {
+        let _t = metrics.timer("dropped");
+    }
+    metrics.timer("discarded").discard();
+    let text = metrics.encode();
+    assert!(text.contains(r#"operation="dropped""#));
+    assert!(!text.contains(r#"operation="discarded""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_count_exactly() {
+    const RUNS: usize = 16;
+    const EACH: usize = 500;
+    let metrics = Metrics::default();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..RUNS {
+        let m = metrics.clone();
+        set.spawn(
+            async move {
+                for j in 0..EACH {
+                    m.record_duration("step", Duration::from_micros(j as u64));
+                    if j % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            .in_trace_context(TraceContext::new(&format!("run_{i}")).unwrap()),
+        );
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let text = metrics.encode();
+    for i in 0..RUNS {
+        assert!(text.contains(&format!(
+            r#"tracectx_operation_duration_seconds_count{{operation="step",run_id="run_{i}"}} {EACH}"#
+        )));
+    }
+    assert_eq!(metrics.series(), RUNS);
+}
+
+#[test]
+fn cardinality_cap_holds_under_100_000_distinct_run_ids() {
+    const CAP: usize = 100;
+    const RUNS: usize = 100_000;
+    const THREADS: usize = 4;
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(CAP));
+    let size_at = |m: &Metrics| m.encode().len();
+
+    let mut size_after_first_thousand = 0;
+    for i in 0..1_000 {
+        TraceContext::new(&format!("run_{i}"))
+            .unwrap()
+            .sync_scope(|| metrics.record_duration("op", Duration::from_micros(i)));
+    }
+    size_after_first_thousand += size_at(&metrics);
+
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let metrics = &metrics;
+            s.spawn(move || {
+                for i in (1_000 + t..RUNS).step_by(THREADS) {
+                    TraceContext::new(&format!("run_{i}"))
+                        .unwrap()
+                        .sync_scope(|| metrics.record_duration("op", Duration::from_micros(7)));
+                }
+            });
+        }
+    });
+
+    assert_eq!(metrics.run_ids(), CAP);
+    assert_eq!(
+        metrics.series(),
+        CAP + 1,
+        "the first {CAP} runs and the fold"
+    );
+    assert_eq!(metrics.folded(), (RUNS - CAP) as u64);
+    let text = metrics.encode();
+    assert!(text.contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="op",run_id="{FOLDED_RUN_ID}"}} {}"#,
+        RUNS - CAP
+    )));
+    assert!(text.contains(&format!("tracectx_run_ids_folded_total {}", RUNS - CAP)));
+    // Memory, seen through the scrape: 99,000 more runs added a few digits to counters, no
+    // series.
+    let label_sets = lines_with(&text, "tracectx_operation_duration_seconds_count").len();
+    assert_eq!(label_sets, CAP + 1);
+    assert!(
+        text.len() < size_after_first_thousand + 1_024,
+        "{} bytes after {RUNS} runs, {size_after_first_thousand} after 1,000",
+        text.len()
+    );
+}
+
+#[test]
+fn reaching_the_cap_warns_once() {
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    struct CountWarnings(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> Layer<S> for CountWarnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN
+                && event.metadata().target() == "tracectx::metrics"
+            {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(CountWarnings(warnings.clone()));
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(2));
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..10 {
+            TraceContext::new(&format!("run_{i}"))
+                .unwrap()
+                .sync_scope(|| metrics.record_duration("op", Duration::ZERO));
+        }
+    });
+    assert_eq!(warnings.load(Ordering::SeqCst), 1);
+    assert_eq!(metrics.folded(), 8);
+}
+
+#[test]
+fn forgetting_a_run_frees_its_place_under_the_cap() {
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(1));
+    let (first, second) = (
+        TraceContext::new("run_first").unwrap(),
+        TraceContext::new("run_second").unwrap(),
+    );
+    first.sync_scope(|| {
+        metrics.record_duration("a", Duration::ZERO);
+        metrics.record_duration("b", Duration::ZERO);
+    });
+    assert_eq!(metrics.series(), 2);
+    metrics.forget_run(first.run_id());
+    assert_eq!((metrics.run_ids(), metrics.series()), (0, 0));
+    assert!(!metrics.encode().contains("run_first"));
+
+    second.sync_scope(|| metrics.record_duration("a", Duration::ZERO));
+    assert!(metrics.encode().contains(r#"run_id="run_second""#));
+    assert_eq!(metrics.folded(), 0);
+}
+
+#[test]
+fn series_registered_elsewhere_stay_shared() {
+    let metrics = Metrics::default();
+    let mut app = prometheus_client::registry::Registry::default();
+    metrics.register(&mut app);
+    TraceContext::new("job_3")
+        .unwrap()
+        .sync_scope(|| metrics.record_duration("op", Duration::from_millis(1)));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &app).unwrap();
+    assert!(text
+        .contains(r#"tracectx_operation_duration_seconds_count{operation="op",run_id="job_3"} 1"#));
+}
+
+#[test]
+fn global_functions_record_on_the_global_instance() {
+    let ctx = TraceContext::new("global_job").unwrap();
+    ctx.sync_scope(|| {
+        tracectx::metrics::record_duration("global_op", Duration::from_millis(1));
+        drop(tracectx::metrics::timer("global_timer"));
+    });
+    let text = Metrics::global().encode();
+    assert!(text.contains(r#"operation="global_op",run_id="global_job""#));
+    assert!(text.contains(r#"operation="global_timer",run_id="global_job""#));
+}

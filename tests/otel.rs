@@ -1,0 +1,499 @@
+//! The OpenTelemetry bridge (feature `opentelemetry`): id conversions both ways, and spans
+//! made under `otel::layer` joining the trace of the scope they are created in.
+#![cfg(feature = "opentelemetry")]
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use opentelemetry::trace::{self as ot, TraceContextExt as _, TracerProvider as _};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use tracectx::otel::{self, RUN_ID_ATTRIBUTE, SHORT_TRACE_ID_ATTRIBUTE};
+use tracectx::prelude::*;
+use tracectx::{InvalidIdReason, RunId, SpanId, TraceFlags, TraceId};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::prelude::*;
+
+fn setup() -> (InMemorySpanExporter, SdkTracerProvider, tracing::Dispatch) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(provider.tracer("test")));
+    (exporter, provider, tracing::Dispatch::new(subscriber))
+}
+
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
+
+fn trace_of(span: &SpanData) -> [u8; 16] {
+    span.span_context.trace_id().to_bytes()
+}
+
+thread_local! {
+    static DEFAULT: RefCell<Option<tracing::subscriber::DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// A multi-thread runtime whose every worker (and blocking thread) has `dispatch` as its
+/// default subscriber, so the test needs no global one.
+fn runtime_with(dispatch: tracing::Dispatch) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .on_thread_start(move || {
+            let guard = tracing::dispatcher::set_default(&dispatch);
+            DEFAULT.with(|d| *d.borrow_mut() = Some(guard));
+        })
+        .on_thread_stop(|| DEFAULT.with(|d| d.borrow_mut().take()).map_or((), drop))
+        .build()
+        .unwrap()
+}
+
+// === conversions ===
+
+#[test]
+fn trace_id_converts_both_ways_with_the_same_value() {
+    let ours = TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736).unwrap();
+    let theirs = ot::TraceId::from(ours);
+    assert_eq!(theirs.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(theirs.to_bytes(), ours.to_bytes());
+    assert!(theirs.to_string().ends_with(&*ours.short()));
+    assert_eq!(TraceId::try_from(theirs).unwrap(), ours);
+}
+
+#[test]
+fn span_id_converts_both_ways_with_the_same_value() {
+    let ours: SpanId = "00f067aa0ba902b7".parse().unwrap();
+    let theirs = ot::SpanId::from(ours);
+    assert_eq!(theirs.to_string(), "00f067aa0ba902b7");
+    assert_eq!(SpanId::try_from(theirs).unwrap(), ours);
+}
+
+#[test]
+fn extreme_ids_convert_both_ways() {
+    for v in [1u128, u128::MAX, 1 << 127, 0xffff_ffff] {
+        let id = TraceId::from_u128(v).unwrap();
+        assert_eq!(TraceId::try_from(ot::TraceId::from(id)).unwrap(), id);
+    }
+    for v in [1u64, u64::MAX, 1 << 63] {
+        let id = SpanId::from_u64(v).unwrap();
+        assert_eq!(SpanId::try_from(ot::SpanId::from(id)).unwrap(), id);
+    }
+}
+
+#[test]
+fn all_zero_ids_are_refused() {
+    let err = TraceId::try_from(ot::TraceId::INVALID).unwrap_err();
+    assert_eq!(err.reason(), InvalidIdReason::Zero);
+    assert_eq!(err.kind(), "trace id");
+    assert_eq!(
+        err.to_string(),
+        r#"invalid trace id "00000000000000000000000000000000": all zeros, which is not a valid id"#
+    );
+    let err = SpanId::try_from(ot::SpanId::INVALID).unwrap_err();
+    assert_eq!(err.reason(), InvalidIdReason::Zero);
+    assert_eq!(err.kind(), "span id");
+}
+
+#[test]
+fn invalid_span_contexts_make_no_trace_context() {
+    let run: RunId = "job_1".parse().unwrap();
+    let empty = ot::SpanContext::empty_context();
+    assert!(TraceContext::from_span_context(&empty, run.clone()).is_err());
+
+    let zero_span = ot::SpanContext::new(
+        ot::TraceId::from_bytes([7; 16]),
+        ot::SpanId::INVALID,
+        ot::TraceFlags::SAMPLED,
+        false,
+        ot::TraceState::default(),
+    );
+    let err = TraceContext::from_span_context(&zero_span, run.clone()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        ("span id", InvalidIdReason::Zero)
+    );
+
+    let zero_trace = ot::SpanContext::new(
+        ot::TraceId::INVALID,
+        ot::SpanId::from_bytes([9; 8]),
+        ot::TraceFlags::SAMPLED,
+        true,
+        ot::TraceState::default(),
+    );
+    let err = TraceContext::from_span_context(&zero_trace, run.clone()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.reason()),
+        ("trace id", InvalidIdReason::Zero)
+    );
+
+    assert!(TraceContext::from_otel_context(&opentelemetry::Context::new(), run).is_err());
+}
+
+#[test]
+fn span_context_round_trip_keeps_ids_flags_and_tracestate() {
+    let state =
+        tracectx::propagation::TraceState::parse(["rojo=00f067aa0ba902b7,congo=t61"]).unwrap();
+    let ctx = TraceContext::new("job_2")
+        .unwrap()
+        .with_trace_flags(TraceFlags::SAMPLED.with(TraceFlags::RANDOM))
+        .with_trace_state(Some(state));
+    let sc = ctx.to_span_context();
+    assert!(sc.is_valid());
+    assert!(!sc.is_remote());
+    assert_eq!(sc.trace_flags().to_u8(), 0x03);
+    assert_eq!(sc.trace_state().header(), "rojo=00f067aa0ba902b7,congo=t61");
+    assert_eq!(ot::SpanContext::from(&ctx), sc);
+
+    let back = TraceContext::from_span_context(&sc, ctx.run_id().clone()).unwrap();
+    assert_eq!(back.trace_id(), ctx.trace_id());
+    assert_eq!(back.span_id(), ctx.span_id());
+    assert_eq!(back.parent_span_id(), None);
+    assert_eq!(back.trace_flags(), ctx.trace_flags());
+    assert_eq!(back.trace_state(), ctx.trace_state());
+    assert_eq!(back.run_id(), "job_2");
+}
+
+#[test]
+fn unsampled_flag_crosses_both_ways() {
+    let ctx = TraceContext::new("job_3")
+        .unwrap()
+        .with_trace_flags(TraceFlags::NONE);
+    let sc = ctx.to_span_context();
+    assert!(!sc.is_sampled());
+    let back = TraceContext::from_span_context(&sc, "job_3".parse().unwrap()).unwrap();
+    assert!(!back.trace_flags().is_sampled());
+}
+
+#[test]
+fn otel_context_holds_the_span_context() {
+    let ctx = TraceContext::new("job_4").unwrap();
+    let cx = ctx.to_otel_context();
+    assert!(cx.has_active_span());
+    assert_eq!(cx.span().span_context(), &ctx.to_span_context());
+    let back = TraceContext::from_otel_context(&cx, ctx.run_id().clone()).unwrap();
+    assert_eq!(back.trace_id(), ctx.trace_id());
+}
+
+// === the layer ===
+
+#[test]
+fn root_span_in_scope_joins_the_scope_trace_with_attributes() {
+    let (exporter, _provider, dispatch) = setup();
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| tracing::info_span!("session").in_scope(|| {}));
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.name, "session");
+    assert_eq!(trace_of(span), ctx.trace_id().to_bytes());
+    assert_eq!(span.parent_span_id.to_bytes(), ctx.span_id().to_bytes());
+    assert_eq!(
+        attribute(span, RUN_ID_ATTRIBUTE).as_deref(),
+        Some("backtest_ab12cd34")
+    );
+    assert_eq!(
+        attribute(span, SHORT_TRACE_ID_ATTRIBUTE).as_deref(),
+        Some(&*ctx.trace_id().short())
+    );
+    assert!(span
+        .span_context
+        .trace_id()
+        .to_string()
+        .ends_with(&*ctx.trace_id().short()));
+}
+
+#[test]
+fn nested_spans_keep_their_parents() {
+    let (exporter, _provider, dispatch) = setup();
+    let ctx = TraceContext::new("job_5").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| {
+            tracing::info_span!("a").in_scope(|| {
+                tracing::info_span!("b").in_scope(|| tracing::info_span!("c").in_scope(|| {}))
+            })
+        });
+    });
+    let spans: HashMap<_, _> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name.to_string(), s))
+        .collect();
+    assert_eq!(spans["c"].parent_span_id, spans["b"].span_context.span_id());
+    assert_eq!(spans["b"].parent_span_id, spans["a"].span_context.span_id());
+    assert_eq!(
+        spans["a"].parent_span_id.to_bytes(),
+        ctx.span_id().to_bytes()
+    );
+    for s in spans.values() {
+        assert_eq!(trace_of(s), ctx.trace_id().to_bytes());
+        assert_eq!(attribute(s, RUN_ID_ATTRIBUTE).as_deref(), Some("job_5"));
+    }
+}
+
+#[test]
+fn spans_outside_any_scope_are_left_alone() {
+    let (exporter, _provider, dispatch) = setup();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("plain").in_scope(|| {});
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].parent_span_id, ot::SpanId::INVALID);
+    assert_eq!(attribute(&spans[0], RUN_ID_ATTRIBUTE), None);
+}
+
+#[test]
+fn span_in_scope_under_a_span_of_another_trace_joins_the_scope() {
+    let (exporter, _provider, dispatch) = setup();
+    let ctx = TraceContext::new("job_6").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("foreign").in_scope(|| {
+            ctx.sync_scope(|| tracing::info_span!("mine").in_scope(|| {}));
+        });
+    });
+    let spans: HashMap<_, _> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name.to_string(), s))
+        .collect();
+    assert_eq!(trace_of(&spans["mine"]), ctx.trace_id().to_bytes());
+    assert_ne!(trace_of(&spans["foreign"]), ctx.trace_id().to_bytes());
+}
+
+#[test]
+fn span_made_in_a_scope_and_its_children_keep_the_run_on_a_thread_without_scope() {
+    let (exporter, _provider, dispatch) = setup();
+    let ctx = TraceContext::new("job_7").unwrap();
+    let span = tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| tracing::info_span!("made_in_scope"))
+    });
+    let d = dispatch.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&d, || {
+            assert!(tracectx::current().is_none());
+            span.in_scope(|| tracing::info_span!("child_elsewhere").in_scope(|| {}));
+        })
+    })
+    .join()
+    .unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 2);
+    for s in &spans {
+        assert_eq!(trace_of(s), ctx.trace_id().to_bytes(), "{}", s.name);
+        assert_eq!(attribute(s, RUN_ID_ATTRIBUTE).as_deref(), Some("job_7"));
+    }
+}
+
+#[test]
+fn set_parent_still_reaches_the_wrapped_layer() {
+    let (exporter, _provider, dispatch) = setup();
+    let upstream = TraceContext::new("upstream_1").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("remote_child");
+        span.set_parent(upstream.to_otel_context()).unwrap();
+        assert!(span.context().span().span_context().is_valid());
+        span.in_scope(|| {});
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(trace_of(&spans[0]), upstream.trace_id().to_bytes());
+    assert_eq!(
+        spans[0].parent_span_id.to_bytes(),
+        upstream.span_id().to_bytes()
+    );
+}
+
+#[test]
+fn unsampled_context_exports_nothing() {
+    let (exporter, _provider, dispatch) = setup();
+    let ctx = TraceContext::new("job_8")
+        .unwrap()
+        .with_trace_flags(TraceFlags::NONE);
+    tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| tracing::info_span!("dropped").in_scope(|| {}));
+    });
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+}
+
+#[test]
+fn spans_of_many_concurrent_traced_tasks_land_in_their_own_traces() {
+    const TASKS: usize = 64;
+    let (exporter, provider, dispatch) = setup();
+    let rt = runtime_with(dispatch);
+    let expected: HashMap<String, TraceContext> = rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        let mut expected = HashMap::new();
+        for i in 0..TASKS {
+            let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+            expected.insert(ctx.run_id().to_string(), ctx.clone());
+            set.spawn(
+                async move {
+                    // The span is made inside the scope: a span made before the scope is
+                    // entered belongs to no run.
+                    async move {
+                        async {
+                            tokio::task::yield_now().await;
+                            tokio::time::sleep(Duration::from_millis((i % 5) as u64)).await;
+                            // A traced child task: same run, same trace.
+                            tracectx::spawn_traced(
+                                async { tokio::task::yield_now().await }
+                                    .instrument(tracing::info_span!("child_task")),
+                            )
+                            .await
+                            .unwrap();
+                            tracing::info_span!("leaf").in_scope(|| {});
+                        }
+                        .instrument(tracing::info_span!("step"))
+                        .await;
+                        tokio::task::yield_now().await;
+                    }
+                    .instrument(tracing::info_span!("session"))
+                    .await
+                }
+                .in_trace_context(ctx),
+            );
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+        expected
+    });
+    drop(rt);
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), TASKS * 4);
+    let mut traces = HashSet::new();
+    let by_id: HashMap<_, _> = spans
+        .iter()
+        .map(|s| (s.span_context.span_id(), s))
+        .collect();
+    for s in &spans {
+        let run = attribute(s, RUN_ID_ATTRIBUTE).expect("every span carries its run");
+        let ctx = &expected[&run];
+        assert_eq!(
+            trace_of(s),
+            ctx.trace_id().to_bytes(),
+            "{} of {run}",
+            s.name
+        );
+        assert_eq!(
+            attribute(s, SHORT_TRACE_ID_ATTRIBUTE).as_deref(),
+            Some(&*ctx.trace_id().short())
+        );
+        // Every parent is a span of the same run, or the scope's own span.
+        match by_id.get(&s.parent_span_id) {
+            Some(parent) => assert_eq!(attribute(parent, RUN_ID_ATTRIBUTE), Some(run.clone())),
+            None => assert_eq!(s.parent_span_id.to_bytes(), ctx.span_id().to_bytes()),
+        }
+        traces.insert(trace_of(s));
+    }
+    assert_eq!(traces.len(), TASKS);
+}
+
+#[test]
+fn otlp_rejects_a_malformed_endpoint() {
+    let err = otel::init_otlp("http://bad host:4318", "svc").unwrap_err();
+    assert!(matches!(err, otel::OtlpError::Build { .. }));
+    assert!(
+        err.to_string()
+            .starts_with(r#"cannot build the otlp exporter for "http://bad host:4318/v1/traces""#),
+        "{err}"
+    );
+}
+
+/// A one-shot OTLP/HTTP receiver on loopback: answers every request 200 and hands back what
+/// it read (head and body).
+fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            if tx.send((head, body)).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn otlp_posts_protobuf_to_the_traces_path() {
+    let (endpoint, received) = receiver();
+    let otlp = otel::init_otlp(&endpoint, "svc").unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(otlp.tracer("svc")));
+    let ctx = TraceContext::new("otlp_job").unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        ctx.sync_scope(|| tracing::info_span!("exported").in_scope(|| {}));
+    });
+    otlp.shutdown().unwrap();
+    let (head, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("POST /v1/traces HTTP/1.1"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/x-protobuf"),
+        "{head}"
+    );
+    // The protobuf carries the trace id's 16 bytes, the span name and the run id as they are.
+    let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&ctx.trace_id().to_bytes()));
+    assert!(has(b"exported"));
+    assert!(has(b"otlp_job"));
+    assert!(has(RUN_ID_ATTRIBUTE.as_bytes()));
+}
+
+#[test]
+fn otlp_shutdown_reports_spans_it_could_not_deliver() {
+    // Nothing listens on the discard port of loopback: every export is refused.
+    let otlp = otel::init_otlp("http://127.0.0.1:9", "svc").unwrap();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(otlp.tracer("svc")));
+    tracing::subscriber::with_default(subscriber, || {
+        TraceContext::new("lost_job")
+            .unwrap()
+            .sync_scope(|| tracing::info_span!("lost").in_scope(|| {}));
+    });
+    match otlp.shutdown() {
+        Err(otel::OtlpError::Export {
+            spans, endpoint, ..
+        }) => {
+            assert_eq!(spans, 1);
+            assert_eq!(endpoint, "http://127.0.0.1:9/v1/traces");
+        }
+        other => panic!("expected an export error, got {other:?}"),
+    }
+}
