@@ -130,3 +130,8 @@ pub mod prelude {
     pub use crate::future::TraceFutureExt as _;
     pub use crate::spawn::JoinSetExt as _;
 }
+
+/// The README's example runs as a doctest, so it cannot drift from the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

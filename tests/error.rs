@@ -129,6 +129,20 @@ fn ids_captured_where_the_error_was_raised_win_over_the_handlers() {
 }
 
 #[test]
+fn enrichment_never_pairs_ids_of_two_runs() {
+    let mut err = Error::config("missing key");
+    err.context_mut().insert(RUN_ID_KEY, "by_hand");
+    // Another run's scope: its trace id would be a lie next to this run id.
+    ctx("other_run", "cccccccc").sync_scope(|| assert!(!err.context_mut().enrich_with_trace()));
+    assert_eq!(err.run_id(), Some("by_hand"));
+    assert_eq!(err.trace_id(), None);
+    // The same run's scope: its trace id completes the pair.
+    ctx("by_hand", "dddddddd").sync_scope(|| enrich_error_with_trace(&mut err));
+    assert_eq!(err.run_id(), Some("by_hand"));
+    assert_eq!(err.trace_id(), Some("dddddddd"));
+}
+
+#[test]
 fn source_chains_are_kept() {
     let io = std::io::Error::new(std::io::ErrorKind::NotFound, "bars.csv");
     let err = Error::data("cannot load bars").with_source(io);
@@ -447,5 +461,55 @@ async fn logged_error_outside_any_scope_still_shows_its_run_id() {
     assert_eq!(
         *fields.0.lock().unwrap(),
         ["backtest error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4 bar=17]"]
+    );
+}
+
+/// The crate's own text format, outside any scope: the stamp is `-`, and the message still
+/// names the run the error came from.
+#[cfg(feature = "logging")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_error_through_the_crates_format_names_its_run() {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    struct LineWriter(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for LineWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+        type Writer = LineWriter;
+        fn make_writer(&'a self) -> LineWriter {
+            LineWriter(self.0.clone())
+        }
+    }
+
+    let run = ctx("backtest_logged", "a1b2c3d4");
+    let err = tokio::spawn(
+        async { Err::<(), _>(Error::backtest("fill outside the bar")) }.in_trace_context(run),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+
+    let lines = Lines::default();
+    let subscriber = tracectx::logging::builder()
+        .with_level(tracing::Level::INFO)
+        .with_clock(tracectx::logging::FixedClock::rfc3339("2024-01-01T10:00:00.000000Z").unwrap())
+        .with_writer(lines.clone())
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::error!(error = %err, "session failed");
+    });
+    let out = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        out,
+        "[2024-01-01T10:00:00.000000Z] [-] [-] ERROR error - session failed \
+         error=backtest error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4]\n"
     );
 }

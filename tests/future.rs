@@ -30,52 +30,69 @@ async fn ten_thousand_tasks_never_see_another_run() {
     for i in 0..10_000u32 {
         let expected = format!("task_{i}");
         let ctx = ctx(&expected);
+        let own_trace = ctx.trace_id().short().to_string();
         set.spawn(
             async move {
+                let mut threads = std::collections::HashSet::new();
                 for step in 0..20u32 {
                     if (i + step) % 3 == 0 {
                         tokio::time::sleep(Duration::from_micros(u64::from(i % 50))).await;
                     } else {
                         tokio::task::yield_now().await;
                     }
+                    threads.insert(std::thread::current().id());
                     let seen = tracectx::get_run_id();
                     assert_eq!(seen.as_deref(), Some(expected.as_str()), "step {step}");
                     let short = tracectx::get_trace_id().unwrap();
-                    assert_eq!(&*short, &*tracectx::current().unwrap().trace_id().short());
+                    assert_eq!(&*short, own_trace.as_str(), "step {step}");
                 }
-                (expected, std::thread::current().id())
+                (i, threads.len())
             }
             .in_trace_context(ctx),
         );
     }
-    let mut done = 0;
+    let mut done = vec![false; 10_000];
+    let mut migrated = 0;
     while let Some(res) = set.join_next().await {
-        let (expected, _) = res.expect("a task saw another run's id");
-        assert!(expected.starts_with("task_"));
-        done += 1;
+        let (i, threads) = res.expect("a task saw another run's id");
+        assert!(
+            !std::mem::replace(&mut done[i as usize], true),
+            "task {i} twice"
+        );
+        migrated += usize::from(threads > 1);
     }
-    assert_eq!(done, 10_000);
+    assert!(done.iter().all(|d| *d));
+    // The point of the test: tasks moved between workers while holding their context.
+    assert!(migrated > 0, "no task ever ran on a second worker");
     assert!(tracectx::current().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn context_survives_worker_migration() {
-    let seen = tokio::spawn(
-        async {
-            let mut threads = std::collections::HashSet::new();
-            let mut ok = true;
-            for _ in 0..200 {
-                threads.insert(std::thread::current().id());
-                ok &= run_id().as_deref() == Some("migrant");
-                tokio::time::sleep(Duration::from_micros(10)).await;
+    let mut set = tokio::task::JoinSet::new();
+    for t in 0..200 {
+        let name = format!("migrant_{t}");
+        set.spawn(
+            async move {
+                let mut threads = std::collections::HashSet::new();
+                let mut ok = true;
+                for _ in 0..100 {
+                    threads.insert(std::thread::current().id());
+                    ok &= run_id().as_deref() == Some(name.as_str());
+                    tokio::time::sleep(Duration::from_micros(10)).await;
+                }
+                (ok, threads.len())
             }
-            (ok, threads.len())
-        }
-        .in_trace_context(ctx("migrant")),
-    )
-    .await
-    .unwrap();
-    assert!(seen.0);
+            .in_trace_context(ctx(&format!("migrant_{t}"))),
+        );
+    }
+    let mut moved = 0;
+    while let Some(res) = set.join_next().await {
+        let (ok, threads) = res.unwrap();
+        assert!(ok, "a migrant saw another run's id");
+        moved += usize::from(threads > 1);
+    }
+    assert!(moved > 0, "no task ever changed worker");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,7 +134,9 @@ async fn join_of_differently_scoped_futures_each_see_their_own() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn select_branches_each_see_their_own() {
+    let (loser_tx, loser_rx) = oneshot::channel();
     let slow = async {
+        let _ = loser_tx.send(run_id());
         tokio::time::sleep(Duration::from_secs(10)).await;
         run_id()
     }
@@ -132,6 +151,8 @@ async fn select_branches_each_see_their_own() {
         f = fast => f,
     };
     assert_eq!(winner.as_deref(), Some("fast"));
+    // select! polls every branch at least once: the loser saw its own context too.
+    assert_eq!(loser_rx.await.unwrap().as_deref(), Some("slow"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,10 +163,14 @@ async fn context_set_while_future_dropped_on_timeout() {
         std::future::pending::<()>().await;
     }
     .in_trace_context(ctx("timed_out"));
-    let res = async { tokio::time::timeout(Duration::from_millis(5), fut).await }
-        .in_trace_context(ctx("caller"))
-        .await;
+    let (res, after) = async {
+        let res = tokio::time::timeout(Duration::from_millis(5), fut).await;
+        (res, run_id())
+    }
+    .in_trace_context(ctx("caller"))
+    .await;
     assert!(res.is_err());
+    assert_eq!(after.as_deref(), Some("caller"));
     assert_eq!(rx.await.unwrap().as_deref(), Some("timed_out"));
     assert_eq!(run_id(), None);
 }
@@ -182,9 +207,15 @@ async fn context_set_while_future_dropped_on_abort() {
         }
         .in_trace_context(ctx("aborted")),
     );
-    started_rx.await.unwrap();
-    handle.abort();
-    assert!(handle.await.unwrap_err().is_cancelled());
+    let after = async {
+        started_rx.await.unwrap();
+        handle.abort();
+        assert!(handle.await.unwrap_err().is_cancelled());
+        run_id()
+    }
+    .in_trace_context(ctx("caller"))
+    .await;
+    assert_eq!(after.as_deref(), Some("caller"));
     assert_eq!(rx.await.unwrap().as_deref(), Some("aborted"));
 }
 
