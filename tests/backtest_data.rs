@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use tracectx::backtest::{Bars, DataError, DataErrorKind, Timestamp};
+use tracectx::backtest::{
+    simulate, sma_cross, BacktestEngine, BacktestSettings, Bar, Bars, BarsBuilder, DataError,
+    DataErrorKind, Decision, Params, Signals, Stats, Timestamp,
+};
 
 const DAY: i64 = 86_400_000_000;
 
@@ -220,6 +223,151 @@ fn timestamps_not_strictly_increasing() {
 }
 
 #[test]
+fn epoch_milliseconds_far_outside_the_calendar_are_a_typed_error() {
+    // Both parse as epoch milliseconds (about ±285,000 years) and fit an i64 in
+    // microseconds; durations between them would not.
+    let csv = "date,open,high,low,close\n\
+               -9000000000000000,1,1,1,1\n\
+               9000000000000000,1,1,1,1\n";
+    let e = err(csv);
+    let micros = -9_000_000_000_000_000_000;
+    assert!(
+        matches!(e.kind(), DataErrorKind::TimestampOutOfRange(t) if t.as_micros() == micros),
+        "{e}"
+    );
+    assert_eq!((e.row(), e.column()), (Some(2), Some("date")));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "invalid bar data at line 2, column \"date\": timestamp {} outside the years 0001 to 9999",
+            Timestamp::from_micros(micros)
+        )
+    );
+    // The later row alone, from a file: the error names the file and the line.
+    let path = temp(
+        "far_future.csv",
+        "Date,Open,High,Low,Close\n2024-01-02,1,1,1,1\n9000000000000000,1,1,1,1\n",
+    );
+    let e = Bars::from_csv_path(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(e.kind(), DataErrorKind::TimestampOutOfRange(t) if t.as_micros() == -micros));
+    assert_eq!(
+        (e.file(), e.row(), e.column()),
+        (Some(path.as_path()), Some(3), Some("Date"))
+    );
+}
+
+#[test]
+fn times_are_accepted_from_year_1_to_year_9999_only() {
+    for ok in [
+        "0001-01-01",
+        "0001-01-01T01:00:00+01:00",
+        "9999-12-31 23:59:59",
+        "9999-12-31T23:59:59.999999Z",
+        "-62135596800",    // 0001-01-01 in epoch seconds
+        "253402300799999", // 9999-12-31T23:59:59.999 in epoch milliseconds
+    ] {
+        let bars = load(&format!("date,open,high,low,close\n{ok},1,1,1,1\n"));
+        assert!(bars.is_ok(), "{ok}: {}", bars.unwrap_err());
+    }
+    for bad in [
+        "0000-12-31",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-00:01",
+        "-62135596801",
+        "253402300800000",
+    ] {
+        let e = err(&format!("date,open,high,low,close\n{bad},1,1,1,1\n"));
+        assert!(
+            matches!(e.kind(), DataErrorKind::TimestampOutOfRange(t) if !t.is_in_range()),
+            "{bad}: {e}"
+        );
+        assert_eq!((e.row(), e.column()), (Some(2), Some("date")));
+    }
+    assert_eq!(
+        err("date,open,high,low,close\n0000-12-31,1,1,1,1\n").to_string(),
+        "invalid bar data at line 2, column \"date\": \
+         timestamp 0000-12-31T00:00:00Z outside the years 0001 to 9999"
+    );
+}
+
+#[test]
+fn in_memory_times_outside_the_years_1_to_9999_are_refused() {
+    let one = || vec![1.0];
+    for t in [
+        i64::MIN,
+        i64::MAX,
+        Timestamp::MIN.as_micros() - 1,
+        Timestamp::MAX.as_micros() + 1,
+    ] {
+        let e = Bars::new(vec![t], one(), one(), one(), one(), None).unwrap_err();
+        assert!(
+            matches!(e.kind(), DataErrorKind::TimestampOutOfRange(got) if got.as_micros() == t),
+            "{t}"
+        );
+        assert_eq!((e.row(), e.column()), (Some(0), Some("timestamp")));
+        assert!(e
+            .to_string()
+            .starts_with("invalid bar data at bar 0, column \"timestamp\": timestamp "));
+    }
+    // Only the bad bar's index is named, after good ones.
+    let e = Bars::new(
+        vec![0, DAY, i64::MAX],
+        vec![1.0; 3],
+        vec![1.0; 3],
+        vec![1.0; 3],
+        vec![1.0; 3],
+        None,
+    )
+    .unwrap_err();
+    assert_eq!((e.row(), e.column()), (Some(2), Some("timestamp")));
+
+    let mut builder = BarsBuilder::new();
+    builder
+        .push(Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0))
+        .unwrap();
+    let e = builder
+        .push(Bar::new(
+            Timestamp::from_micros(i64::MAX),
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ))
+        .unwrap_err();
+    assert!(matches!(e.kind(), DataErrorKind::TimestampOutOfRange(_)));
+    assert_eq!((e.row(), e.column()), (Some(1), Some("timestamp")));
+    assert_eq!(builder.len(), 1);
+}
+
+#[test]
+fn bars_spanning_the_whole_range_compute_every_statistic_without_overflow() {
+    // First and last bars at the ends of the range, a long trade across it, and every
+    // duration, calendar and annualisation figure computed (overflow panics in this build).
+    let (lo, hi) = (Timestamp::MIN.as_micros(), Timestamp::MAX.as_micros());
+    let t = vec![lo, lo + DAY, lo + 2 * DAY, hi - DAY, hi];
+    let p = vec![10.0, 10.0, 11.0, 12.0, 13.0];
+    let bars = Bars::new(t, p.clone(), p.clone(), p.clone(), p, None).unwrap();
+    let mut d = vec![Decision::Hold; 5];
+    d[1] = Decision::EnterLong; // fills at bar 2's open, in year 1
+    d[3] = Decision::Exit; // fills at bar 4's open, in year 9999
+    let run = simulate(&bars, &Signals::new(d, 0), &BacktestSettings::new(100.0)).unwrap();
+    assert_eq!(run.trades.len(), 1);
+    let stats = Stats::compute(&bars, &run.equity, &run.trades, 0).unwrap();
+    assert_eq!(stats.duration_secs, (hi - lo) as f64 / 1e6);
+    assert!(stats.max_trade_duration_secs.unwrap() > 3.0e11); // ~10,000 years
+    let result = BacktestEngine::default()
+        .run(
+            &bars,
+            &sma_cross,
+            &Params::new().with("fast", 1).with("slow", 2),
+        )
+        .unwrap();
+    assert_eq!(result.stats.start, Timestamp::MIN);
+    assert_eq!(result.stats.end, Timestamp::MAX);
+}
+
+#[test]
 fn empty_file_and_header_only() {
     for csv in [
         "",
@@ -312,6 +460,14 @@ fn synthetic_is_deterministic_valid_and_on_weekdays() {
         assert!(weekday < 5);
     }
     assert_eq!(Bars::synthetic(0, 1).len(), 1);
+}
+
+#[test]
+fn synthetic_stops_at_the_last_day_bars_accept() {
+    let bars = Bars::synthetic(Bars::SYNTHETIC_MAX_BARS + 10, 3);
+    assert_eq!(bars.len(), Bars::SYNTHETIC_MAX_BARS);
+    let last = Timestamp::from_micros(*bars.timestamps().last().unwrap());
+    assert_eq!(last.to_string(), "9999-12-31T00:00:00Z");
 }
 
 // === nothing panics ===

@@ -54,6 +54,62 @@ async fn channel_session_equals_the_batch_result_on_the_same_bars() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_session_equals_the_batch_result_under_the_default_model() {
+    // The default model leaves the last trade open: the live session must give the same
+    // open trade, the same unrealised equity and the same statistics as the batch engine.
+    let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+    assert!(!engine.settings().close_at_end);
+    let bars = Bars::synthetic(3_000, 22);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let session = tokio::spawn(engine.run_channel(rx, sma_cross, params()));
+    for (i, bar) in bars_of(&bars).into_iter().enumerate() {
+        tx.send(bar).await.unwrap();
+        if i % 700 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    drop(tx);
+    let live = session.await.unwrap().unwrap();
+    let batch = engine
+        .run_realistic(&Arc::new(bars.clone()), sma_cross, params())
+        .await
+        .unwrap();
+    assert!(!batch.trades.is_empty());
+    assert_eq!(
+        batch.open_trades.len(),
+        1,
+        "long-short sma-cross is always in the market"
+    );
+    assert_eq!(live.open_trades, batch.open_trades);
+    assert_eq!(live.trades, batch.trades);
+    assert_eq!(live.equity, batch.equity);
+    assert_eq!(live.stats, batch.stats);
+    // The open trade counts in the equity, not in the trade statistics.
+    assert_eq!(live.stats.trades, live.trades.len());
+    let open = &live.open_trades[0];
+    let cash_after_closed = 10_000.0 + live.trades.iter().map(|t| t.pnl).sum::<f64>();
+    let entry_fee = open.commission;
+    let expected_final =
+        cash_after_closed - entry_fee + open.size * (bars.close()[2_999] - open.entry_price);
+    assert!((live.stats.equity_final - expected_final).abs() <= 1e-6 * expected_final.abs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bar_outside_the_years_1_to_9999_ends_the_session_with_a_typed_error() {
+    let mut feed = bars_of(&Bars::synthetic(30, 5));
+    feed.push(Bar::new(Timestamp::from_micros(i64::MAX), 1.0, 1.0, 1.0, 1.0).with_volume(1.0));
+    let err = BacktestEngine::default()
+        .run_stream(futures::stream::iter(feed), sma_cross, params())
+        .await
+        .unwrap_err();
+    let BacktestErrorKind::Data(data) = err.kind() else {
+        panic!("expected a data error, got {err}");
+    };
+    assert!(matches!(data.kind(), DataErrorKind::TimestampOutOfRange(_)));
+    assert_eq!((data.row(), data.column()), (Some(30), Some("timestamp")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_session_inside_a_run_is_a_child_span_of_it() {
     let bars = Bars::synthetic(800, 3);
     let ctx = TraceContext::new("paper_es_1").unwrap();

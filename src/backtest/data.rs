@@ -3,7 +3,8 @@
 //! [`Bars`] keeps one `Vec` per column (times as `i64` microseconds since the Unix epoch in
 //! UTC, prices and volume as `f64`), so a strategy or the simulation walks contiguous memory.
 //! Every constructor checks the data once; afterwards the engine can rely on it: at least one
-//! bar, strictly increasing times, finite positive prices, `high >= low`. Bad data is a
+//! bar, strictly increasing times in the years 0001 to 9999 (so that no duration overflows),
+//! finite positive prices, `high >= low`. Bad data is a
 //! [`DataError`] naming the file, the line and the column; no input makes the loader panic.
 
 use std::fmt;
@@ -71,6 +72,11 @@ pub enum DataErrorKind {
     /// A field is not a date in an accepted form (see [`Timestamp::parse`]).
     #[error("unparsable date {0:?}")]
     UnparsableDate(String),
+    /// A time before the year 1 or after the year 9999 (UTC), outside
+    /// [`Timestamp::MIN`]`..=`[`Timestamp::MAX`]: durations between such times could
+    /// overflow, so bars refuse them.
+    #[error("timestamp {0} outside the years 0001 to 9999")]
+    TimestampOutOfRange(Timestamp),
     /// A price is NaN.
     #[error("price is NaN")]
     NanPrice,
@@ -288,7 +294,7 @@ impl Bar {
 /// receives them.
 ///
 /// Each [`push`](Self::push) checks the bar against the same rules as [`Bars::new`] (time
-/// after the previous bar's, finite positive prices, `high >= low`, volume on every bar or on
+/// in the years 0001 to 9999 and after the previous bar's, finite positive prices, `high >= low`, volume on every bar or on
 /// none) and refuses it with a [`DataError`] naming the 0-based bar index and the column; a
 /// refused bar is not added. Pushing is amortised O(1), so a stream of a million bars costs
 /// what loading them at once does.
@@ -406,6 +412,7 @@ impl BarsBuilder {
             ..DataError::new(kind).at(i as u64, column)
         };
         let t = bar.timestamp.as_micros();
+        check_time(t).map_err(|k| at(k, "timestamp"))?;
         if let Some(&prev) = self.timestamps.last() {
             if t <= prev {
                 return Err(at(not_increasing(prev, t), "timestamp"));
@@ -477,8 +484,9 @@ impl BarsBuilder {
 /// Columnar OHLCV bars with timestamps, checked once when built.
 ///
 /// Times are `i64` microseconds since `1970-01-01T00:00:00Z` (the unit pandas gives dates read
-/// from CSV, so durations match the reference engine to the microsecond; the range covers
-/// ±292,000 years). Every `Bars` holds at least one bar, strictly increasing times, finite
+/// from CSV, so durations match the reference engine to the microsecond). Every `Bars` holds
+/// at least one bar, strictly increasing times from [`Timestamp::MIN`] to [`Timestamp::MAX`]
+/// (the years 0001 to 9999, UTC: no difference of two bar times can overflow), finite
 /// positive prices with `high >= low`, and, when present, finite non-negative volumes.
 ///
 /// # Examples
@@ -522,6 +530,18 @@ impl PartialEq for Bars {
 }
 
 impl Bars {
+    /// The most bars [`synthetic`](Self::synthetic) makes: the weekdays from Monday
+    /// 2000-01-03 to Friday 9999-12-31, the last day bars accept ([`Timestamp::MAX`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::{Bars, Timestamp};
+    /// assert_eq!(Bars::SYNTHETIC_MAX_BARS, 2_087_100);
+    /// assert!(Bars::SYNTHETIC_MAX_BARS as i64 * 7 / 5 * 86_400_000_000 < Timestamp::MAX.as_micros());
+    /// ```
+    pub const SYNTHETIC_MAX_BARS: usize = 2_087_100;
+
     /// Builds bars from columns in memory, checking them as the CSV loader does.
     ///
     /// Errors name the 0-based bar index and the column (`"open"`, `"high"`, ...).
@@ -577,6 +597,7 @@ impl Bars {
         for i in 0..n {
             let row = i as u64;
             let at = |kind, column| in_memory(DataError::new(kind).at(row, column));
+            check_time(timestamps[i]).map_err(|k| at(k, "timestamp"))?;
             if i > 0 && timestamps[i] <= timestamps[i - 1] {
                 return Err(at(
                     not_increasing(timestamps[i - 1], timestamps[i]),
@@ -664,6 +685,10 @@ impl Bars {
     /// about 1% daily volatility and a weak pull back towards 100 (so that a million bars
     /// stay between roughly 30 and 300), prices rounded to cents.
     ///
+    /// At most [`SYNTHETIC_MAX_BARS`](Self::SYNTHETIC_MAX_BARS) bars (2,087,100, the
+    /// weekdays up to Friday 9999-12-31, the last day bars accept): a larger `n` gives that
+    /// many.
+    ///
     /// The generator (SplitMix64 and sums of uniforms) uses only exactly rounded IEEE
     /// operations, so a seed gives the same bars on every platform and every version of this
     /// crate.
@@ -679,7 +704,7 @@ impl Bars {
     /// assert!(a.close().iter().all(|&c| c > 0.0));
     /// ```
     pub fn synthetic(n: usize, seed: u64) -> Bars {
-        let n = n.max(1);
+        let n = n.clamp(1, Bars::SYNTHETIC_MAX_BARS);
         let mut rng = SplitMix64(seed);
         // Sum of four uniforms, centred and scaled to unit variance.
         let mut normal = || {
@@ -949,6 +974,15 @@ fn fx_column<T: Copy>(h: u64, values: &[T], bits: impl Fn(T) -> u64) -> u64 {
 
 // === checks ===
 
+fn check_time(t: i64) -> Result<(), DataErrorKind> {
+    let t = Timestamp::from_micros(t);
+    if t.is_in_range() {
+        Ok(())
+    } else {
+        Err(DataErrorKind::TimestampOutOfRange(t))
+    }
+}
+
 fn check_price(v: f64) -> Result<(), DataErrorKind> {
     if v.is_nan() {
         Err(DataErrorKind::NanPrice)
@@ -1147,6 +1181,7 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
             };
             DataError::new(kind).at(line, &cols.names[0])
         })?;
+        check_time(t).map_err(|k| DataError::new(k).at(line, &cols.names[0]))?;
         if let Some(&prev) = timestamps.last() {
             if t <= prev {
                 return Err(DataError::new(not_increasing(prev, t)).at(line, &cols.names[0]));

@@ -77,7 +77,8 @@ impl Trade {
         self.size > 0.0
     }
 
-    /// `exit_time - entry_time`, in microseconds.
+    /// `exit_time - entry_time`, in microseconds (saturating: trades the engine made have
+    /// times of [`Bars`](crate::backtest::Bars), whose differences always fit).
     ///
     /// # Examples
     ///
@@ -93,7 +94,9 @@ impl Trade {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn duration_micros(&self) -> i64 {
-        self.exit_time.as_micros() - self.entry_time.as_micros()
+        self.exit_time
+            .as_micros()
+            .saturating_sub(self.entry_time.as_micros())
     }
 }
 

@@ -606,13 +606,13 @@ fn resolution(period: i64) -> i64 {
     MICROS_PER_DAY
 }
 
-/// `d` rounded up to a multiple of `unit`.
+/// `d` rounded up to a multiple of `unit` (saturating; durations of bars are far inside).
 fn ceil_to(d: i64, unit: i64) -> i64 {
     let r = d.rem_euclid(unit);
     if r == 0 {
         d
     } else {
-        d - r + unit
+        (d - r).saturating_add(unit)
     }
 }
 

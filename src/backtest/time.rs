@@ -11,6 +11,10 @@ use std::fmt;
 pub(crate) const MICROS_PER_SEC: i64 = 1_000_000;
 /// Microseconds in one day.
 pub(crate) const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
+/// `0001-01-01T00:00:00Z` in microseconds since the epoch: the earliest time bars accept.
+const MIN_MICROS: i64 = -62_135_596_800_000_000;
+/// `9999-12-31T23:59:59.999999Z` in microseconds since the epoch: the latest time bars accept.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
 // === impl Timestamp ===
 
@@ -36,6 +40,52 @@ pub(crate) const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// `0001-01-01T00:00:00Z`, the earliest time [`Bars`] accept.
+    ///
+    /// Bars are limited to the years 0001 to 9999 (UTC), the range of four-digit dates, so
+    /// that every difference of two bar times (durations of trades, drawdowns, the data)
+    /// fits an `i64` with room to spare: 10,000 years are about 3.2 × 10^17 µs of the
+    /// 9.2 × 10^18 an `i64` holds.
+    ///
+    /// [`Bars`]: crate::backtest::Bars
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Timestamp;
+    /// assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00Z");
+    /// assert_eq!(Timestamp::parse("0001-01-01"), Some(Timestamp::MIN));
+    /// ```
+    pub const MIN: Timestamp = Timestamp(MIN_MICROS);
+
+    /// `9999-12-31T23:59:59.999999Z`, the latest time [`Bars`] accept; see
+    /// [`MIN`](Self::MIN).
+    ///
+    /// [`Bars`]: crate::backtest::Bars
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Timestamp;
+    /// assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
+    /// ```
+    pub const MAX: Timestamp = Timestamp(MAX_MICROS);
+
+    /// Whether the timestamp lies in the years 0001 to 9999 (UTC), from
+    /// [`MIN`](Self::MIN) to [`MAX`](Self::MAX) inclusive: the times bars accept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::Timestamp;
+    /// assert!(Timestamp::parse("2024-01-02").unwrap().is_in_range());
+    /// // Epoch milliseconds that parse but name the year 287,000-odd:
+    /// assert!(!Timestamp::parse("9000000000000000").unwrap().is_in_range());
+    /// ```
+    pub const fn is_in_range(self) -> bool {
+        self.0 >= MIN_MICROS && self.0 <= MAX_MICROS
+    }
+
     /// The timestamp `micros` microseconds after the Unix epoch (before it, if negative).
     ///
     /// # Examples
@@ -65,7 +115,8 @@ impl Timestamp {
     /// `±HH:MM` offset, which covers RFC 3339), or an integer number of seconds or, from
     /// 10^11 in magnitude, milliseconds since the epoch. Dates without an offset are UTC.
     /// Fractions finer than a microsecond are truncated. Returns `None` when the text is none
-    /// of these or names a time outside the `i64` microsecond range.
+    /// of these or names a time outside the `i64` microsecond range. A time that parses may
+    /// still lie outside the years bars accept ([`is_in_range`](Self::is_in_range)).
     ///
     /// # Examples
     ///
@@ -289,6 +340,23 @@ fn parse_iso(text: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_ends_are_the_first_and_last_microsecond_of_four_digit_years() {
+        assert_eq!(days_from_civil(1, 1, 1) * MICROS_PER_DAY, MIN_MICROS);
+        assert_eq!(
+            days_from_civil(10_000, 1, 1) * MICROS_PER_DAY - 1,
+            MAX_MICROS
+        );
+        assert_eq!(
+            parse_timestamp(b"9999-12-31T23:59:59.999999Z"),
+            Some(MAX_MICROS)
+        );
+        assert!(!Timestamp::from_micros(MIN_MICROS - 1).is_in_range());
+        assert!(!Timestamp::from_micros(MAX_MICROS + 1).is_in_range());
+        // Any difference of two times in range, even times 28, fits an i64.
+        assert!((MAX_MICROS - MIN_MICROS).checked_mul(28).is_some());
+    }
 
     #[test]
     fn civil_round_trip() {
