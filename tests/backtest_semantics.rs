@@ -545,6 +545,234 @@ fn undefined_values_are_null() {
     assert_eq!(json["trades"], serde_json::json!([]));
 }
 
+// === statistics from the formulas, written out independently ===
+
+/// A hand-made run for the statistics: 14 weekday bars from Monday 2024-01-01, 10,000 cash,
+/// 0.1% commission, and four closed trades (a long win, a short loss by reversal, a long loss,
+/// a short win) plus a long left open at the end.
+fn hand_made_run() -> (Bars, Simulation) {
+    let open = [
+        100.0, 100.0, 102.0, 105.0, 106.0, 108.0, 111.0, 108.0, 105.0, 103.0, 101.0, 98.0, 97.0,
+        99.0,
+    ];
+    let close = [
+        100.0, 101.0, 104.0, 103.0, 107.0, 110.0, 109.0, 107.0, 104.0, 102.0, 99.0, 97.0, 99.0,
+        100.0,
+    ];
+    let monday = 1_704_067_200_000_000; // 2024-01-01
+    let t: Vec<i64> = (0..14)
+        .map(|i| monday + (i / 5 * 7 + i % 5) * DAY)
+        .collect();
+    let b = bars_at(&t, &open, &close);
+    let s = decisions(
+        14,
+        &[
+            (1, EnterLong),
+            (3, EnterShort),
+            (5, Exit),
+            (6, EnterLong),
+            (8, Exit),
+            (9, EnterShort),
+            (10, Exit),
+            (12, EnterLong),
+        ],
+    );
+    let r = run(
+        &b,
+        &s,
+        BacktestSettings::new(10_000.0).with_commission(0.001),
+    );
+    (b, r)
+}
+
+fn assert_rel(name: &str, got: Option<f64>, expected: f64) {
+    let got = got.unwrap_or_else(|| panic!("{name} is undefined, expected {expected}"));
+    let scale = got.abs().max(expected.abs());
+    assert!(
+        got == expected || (got - expected).abs() <= 1e-12 * scale,
+        "{name}: crate {got:e}, formula {expected:e} (relative {:e})",
+        (got - expected).abs() / scale
+    );
+}
+
+fn plain_mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
+
+/// Sample variance (ddof 1), two passes.
+fn plain_var(x: &[f64]) -> f64 {
+    let m = plain_mean(x);
+    x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64
+}
+
+/// The semantics' geometric mean: 0 if any `1 + r <= 0`, else `exp(mean ln(1 + r)) - 1`.
+fn plain_geomean(r: &[f64]) -> f64 {
+    if r.iter().any(|&v| 1.0 + v <= 0.0) {
+        return 0.0;
+    }
+    (r.iter().map(|v| (1.0 + v).ln()).sum::<f64>() / r.len() as f64).exp() - 1.0
+}
+
+#[test]
+fn hand_made_run_has_the_trades_it_was_made_for() {
+    let (b, r) = hand_made_run();
+    let sides: Vec<(bool, usize, usize, bool)> = r
+        .trades
+        .iter()
+        .map(|t| (t.is_long(), t.entry_bar, t.exit_bar, t.pnl > 0.0))
+        .collect();
+    assert_eq!(
+        sides,
+        [
+            (true, 2, 4, true),
+            (false, 4, 6, false),
+            (true, 7, 9, false),
+            (false, 10, 11, true),
+        ]
+    );
+    assert_eq!((r.open_trades.len(), r.open_trades[0].entry_bar), (1, 13));
+    // Weekdays only, one bar a day: 252 periods a year, one return per bar.
+    assert!(b
+        .timestamps()
+        .iter()
+        .all(|t| (t.div_euclid(DAY) + 3).rem_euclid(7) < 5));
+}
+
+#[test]
+fn equity_statistics_follow_the_formulas_of_the_semantics() {
+    let (b, r) = hand_made_run();
+    let st = Stats::compute(&b, &r.equity, &r.trades, 0).unwrap();
+    let e = &r.equity;
+    let n = e.len();
+    let c = b.close();
+
+    // Daily returns: one bar per calendar day, so every consecutive pair of bars.
+    let daily: Vec<f64> = e.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let periods = 252.0_f64; // weekday bars, no weekends
+    let g = plain_geomean(&daily);
+    let ann = (1.0 + g).powf(periods) - 1.0;
+    let var_d = plain_var(&daily);
+    let vol = ((var_d + (1.0 + g).powi(2)).powf(periods) - (1.0 + g).powf(2.0 * periods)).sqrt();
+    let downside =
+        (daily.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / daily.len() as f64).sqrt();
+    let mut peak = f64::NEG_INFINITY;
+    let mdd = e
+        .iter()
+        .map(|&v| {
+            peak = peak.max(v);
+            1.0 - v / peak
+        })
+        .fold(0.0, f64::max);
+    let days = (b.timestamps()[n - 1] - b.timestamps()[0]) as f64 / DAY as f64;
+    let years = days / 365.25;
+    let return_pct = (e[n - 1] - e[0]) / e[0] * 100.0;
+    let buy_hold = (c[n - 1] - c[0]) / c[0] * 100.0;
+    let x: Vec<f64> = e.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    let y: Vec<f64> = c.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    let (mx, my) = (plain_mean(&x), plain_mean(&y));
+    let cov = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>()
+        / (x.len() - 1) as f64;
+    let beta = cov / plain_var(&y);
+
+    assert!(
+        mdd > 0.0 && vol > 0.0 && downside > 0.0,
+        "a run with ups and downs"
+    );
+    assert_rel("return_pct", Some(st.return_pct), return_pct);
+    assert_rel(
+        "buy_hold_return_pct",
+        Some(st.buy_hold_return_pct),
+        buy_hold,
+    );
+    assert_rel("return_ann_pct", st.return_ann_pct, ann * 100.0);
+    assert_rel("volatility_ann_pct", st.volatility_ann_pct, vol * 100.0);
+    assert_rel("sharpe", st.sharpe, (ann * 100.0) / (vol * 100.0));
+    assert_rel("sortino", st.sortino, ann / (downside * periods.sqrt()));
+    assert_rel("max_drawdown_pct", Some(st.max_drawdown_pct), -mdd * 100.0);
+    assert_rel("calmar", st.calmar, ann / mdd);
+    assert_rel(
+        "cagr_pct",
+        st.cagr_pct,
+        ((e[n - 1] / e[0]).powf(1.0 / years) - 1.0) * 100.0,
+    );
+    assert_rel("beta", st.beta, beta);
+    assert_rel("alpha_pct", st.alpha_pct, return_pct - beta * buy_hold);
+    assert_rel("duration_secs", Some(st.duration_secs), days * 86_400.0);
+    assert_rel("equity_final", Some(st.equity_final), e[n - 1]);
+}
+
+#[test]
+fn trade_statistics_follow_the_formulas_of_the_semantics() {
+    let (b, r) = hand_made_run();
+    let st = Stats::compute(&b, &r.equity, &r.trades, 0).unwrap();
+    let pnl: Vec<f64> = r.trades.iter().map(|t| t.pnl).collect();
+    let ret: Vec<f64> = r.trades.iter().map(|t| t.return_frac).collect();
+    let m = pnl.len() as f64;
+
+    // Each trade's own fields, from its prices (section 3).
+    for t in &r.trades {
+        let commission = t.size.abs() * t.exit_price * 0.001 + t.size.abs() * t.entry_price * 0.001;
+        assert_rel("trade commission", Some(t.commission), commission);
+        assert_rel(
+            "trade pnl",
+            Some(t.pnl),
+            t.size * (t.exit_price - t.entry_price) - commission,
+        );
+        let side = if t.size > 0.0 { 1.0 } else { -1.0 };
+        assert_rel(
+            "trade return",
+            Some(t.return_frac),
+            side * (t.exit_price / t.entry_price - 1.0)
+                - commission / (t.size.abs() * t.entry_price),
+        );
+    }
+
+    let wins: Vec<f64> = pnl.iter().copied().filter(|&p| p > 0.0).collect();
+    let losses: Vec<f64> = pnl.iter().copied().filter(|&p| p < 0.0).collect();
+    let w = wins.len() as f64 / m;
+    let kelly = w - (1.0 - w) / (plain_mean(&wins) / -plain_mean(&losses));
+    let gains: f64 = ret.iter().filter(|&&v| v > 0.0).sum();
+    let pains: f64 = ret.iter().filter(|&&v| v < 0.0).sum();
+    let sqn = m.sqrt() * plain_mean(&pnl) / plain_var(&pnl).sqrt();
+
+    assert_eq!(st.trades, 4);
+    assert_rel("win_rate_pct", st.win_rate_pct, 100.0 * w);
+    assert_rel("profit_factor", st.profit_factor, gains / pains.abs());
+    assert_rel(
+        "expectancy_pct",
+        st.expectancy_pct,
+        100.0 * plain_mean(&ret),
+    );
+    assert_rel("sqn", st.sqn, sqn);
+    assert_rel("kelly", st.kelly, kelly);
+    assert_rel(
+        "avg_trade_pct",
+        st.avg_trade_pct,
+        100.0 * plain_geomean(&ret),
+    );
+    assert_rel(
+        "best_trade_pct",
+        st.best_trade_pct,
+        100.0 * ret.iter().copied().fold(f64::MIN, f64::max),
+    );
+    assert_rel(
+        "worst_trade_pct",
+        st.worst_trade_pct,
+        100.0 * ret.iter().copied().fold(f64::MAX, f64::min),
+    );
+    assert_rel(
+        "commissions",
+        Some(st.commissions),
+        r.trades.iter().map(|t| t.commission).sum(),
+    );
+    // Bars 2..=4, 4..=6, 7..=9 and 10..=11 are covered: 10 of 14 (the open trade is not).
+    assert_rel("exposure_pct", Some(st.exposure_pct), 100.0 * 10.0 / 14.0);
+}
+
 #[test]
 fn json_has_every_key_of_the_semantics() {
     let b = Bars::synthetic(300, 2);

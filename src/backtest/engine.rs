@@ -24,8 +24,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::{
-    simulate, BacktestSettings, Bars, DataError, OpenTrade, Params, Signals, SimulationError,
-    Stats, StatsError, StrategyError, Timestamp, Trade,
+    simulate, BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals,
+    SimulationError, Stats, StatsError, StrategyError, Timestamp, Trade,
 };
 use crate::{ReproContext, TraceContext};
 
@@ -176,6 +176,12 @@ pub enum BacktestErrorKind {
     /// runtime shutting down.
     #[error("session did not finish: {0}")]
     Aborted(String),
+    /// A sweep's parameter grid was refused (over [`ParamGrid::MAX_COMBINATIONS`]): no
+    /// session ran.
+    ///
+    /// [`ParamGrid::MAX_COMBINATIONS`]: crate::backtest::ParamGrid::MAX_COMBINATIONS
+    #[error(transparent)]
+    Grid(GridError),
 }
 
 impl BacktestError {
@@ -261,6 +267,7 @@ impl std::error::Error for BacktestError {
             BacktestErrorKind::Simulation(e) => Some(e),
             BacktestErrorKind::Stats(e) => Some(e),
             BacktestErrorKind::Data(e) => Some(e),
+            BacktestErrorKind::Grid(e) => Some(e),
             BacktestErrorKind::StrategyPanicked(_) | BacktestErrorKind::Aborted(_) => None,
         }
     }

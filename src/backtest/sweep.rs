@@ -432,20 +432,107 @@ impl fmt::Display for RankBy {
 
 // === impl ParamGrid ===
 
-/// An axis of a parameter grid that cannot be read.
+/// A parameter grid that cannot be swept: an axis that cannot be read, or more combinations
+/// than [`ParamGrid::MAX_COMBINATIONS`].
 ///
 /// # Examples
 ///
 /// ```
 /// use tracectx::backtest::ParamGrid;
+///
 /// let err = ParamGrid::new().parse_axis("fast=5:50:0").unwrap_err();
 /// assert_eq!(err.to_string(), r#"invalid grid axis "fast=5:50:0": the step must be above 0"#);
+/// assert_eq!(err.combinations(), None);
+///
+/// let err = ParamGrid::new()
+///     .parse_axis("fast=1:1000000:1")?
+///     .parse_axis("slow=1:1000000:1")
+///     .unwrap_err();
+/// assert_eq!(err.combinations(), Some(1_000_000_000_000));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid grid axis \"slow=1:1000000:1\": the grid would have 1,000,000,000,000 \
+///      combinations, over the cap of 1,000,000",
+/// );
+/// # Ok::<(), tracectx::backtest::GridError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid grid axis {text:?}: {reason}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridError {
-    text: String,
-    reason: &'static str,
+    /// The axis as written, when the error is about one.
+    axis: Option<String>,
+    reason: GridReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GridReason {
+    /// The axis cannot be read.
+    Axis(&'static str),
+    /// The grid has more combinations than the cap (saturating at `u128::MAX`).
+    TooLarge { combinations: u128 },
+}
+
+impl GridError {
+    /// The number of combinations the grid would have had, when that is what is wrong (over
+    /// [`ParamGrid::MAX_COMBINATIONS`]); `u128::MAX` stands for that many or more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::ParamGrid;
+    /// let err = ParamGrid::new().parse_axis("k=0:1:0.0000001").unwrap_err();
+    /// assert_eq!(err.combinations(), Some(10_000_001));
+    /// assert!(ParamGrid::new().parse_axis("k").unwrap_err().combinations().is_none());
+    /// ```
+    pub fn combinations(&self) -> Option<u128> {
+        match self.reason {
+            GridReason::TooLarge { combinations } => Some(combinations),
+            GridReason::Axis(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for GridError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.axis {
+            Some(text) => write!(f, "invalid grid axis {text:?}: ")?,
+            None => f.write_str("invalid parameter grid: ")?,
+        }
+        match self.reason {
+            GridReason::Axis(reason) => f.write_str(reason),
+            GridReason::TooLarge { combinations } => {
+                let count = if combinations == u128::MAX {
+                    "more than 10^38".to_owned()
+                } else {
+                    thousands(combinations)
+                };
+                let verb = if self.axis.is_some() {
+                    "would have"
+                } else {
+                    "has"
+                };
+                write!(
+                    f,
+                    "the grid {verb} {count} combinations, over the cap of {}",
+                    thousands(ParamGrid::MAX_COMBINATIONS as u128)
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for GridError {}
+
+/// `n` with a comma every three digits.
+fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Every combination of some parameters' values: the input of a sweep.
@@ -476,6 +563,27 @@ pub struct ParamGrid {
 }
 
 impl ParamGrid {
+    /// The most combinations a grid may have: 1,000,000.
+    ///
+    /// A sweep runs one session and keeps one result (statistics, trades, metadata) per
+    /// combination, so a million combinations is already hours of work and gigabytes of
+    /// results; a mistyped range (`slow=20:20000000:1`, or two axes of a thousand values
+    /// too many) should be an error at once, not an exhausted memory later.
+    /// [`parse_axis`](Self::parse_axis) refuses an axis that would take the grid over the
+    /// cap, before making its values; [`checked_len`](Self::checked_len) checks a grid built
+    /// with [`axis`](Self::axis); [`BacktestEngine::sweep`] runs no session of a grid over it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::ParamGrid;
+    /// assert_eq!(ParamGrid::MAX_COMBINATIONS, 1_000_000);
+    /// assert!(ParamGrid::new().parse_axis("a=1:1000:1")?.parse_axis("b=1:1000:1").is_ok());
+    /// assert!(ParamGrid::new().parse_axis("a=1:1000:1")?.parse_axis("b=1:1001:1").is_err());
+    /// # Ok::<(), tracectx::backtest::GridError>(())
+    /// ```
+    pub const MAX_COMBINATIONS: usize = 1_000_000;
+
     /// An empty grid: one combination, with no parameters.
     ///
     /// # Examples
@@ -541,7 +649,9 @@ impl ParamGrid {
     /// # Errors
     ///
     /// [`GridError`] naming the text: no `=`, a range with a part that is not a number, a
-    /// step of 0 or less, a stop before the start, or more than a million values.
+    /// step of 0 or less, a stop before the start, or an axis that would take the grid over
+    /// [`MAX_COMBINATIONS`](Self::MAX_COMBINATIONS) (checked before any value is made, and
+    /// without overflow whatever the numbers).
     ///
     /// # Examples
     ///
@@ -556,8 +666,21 @@ impl ParamGrid {
     /// ```
     pub fn parse_axis(self, text: &str) -> Result<Self, GridError> {
         let fail = |reason| GridError {
-            text: text.to_owned(),
-            reason,
+            axis: Some(text.to_owned()),
+            reason: GridReason::Axis(reason),
+        };
+        // The whole grid with this axis of `count` values must stay under the cap; checked
+        // before the values are made.
+        let check = |name: &str, count: u128| {
+            let combinations = self.len_with(Some(name), count).max(count);
+            if combinations > ParamGrid::MAX_COMBINATIONS as u128 {
+                Err(GridError {
+                    axis: Some(text.to_owned()),
+                    reason: GridReason::TooLarge { combinations },
+                })
+            } else {
+                Ok(())
+            }
         };
         let (name, spec) = text
             .split_once('=')
@@ -577,11 +700,13 @@ impl ParamGrid {
                     if b < a {
                         return Err(fail("the stop is before the start"));
                     }
-                    if (b - a) / step >= 1_000_000 {
-                        return Err(fail("more than a million values"));
-                    }
-                    (0..=(b - a) / step)
-                        .map(|k| ParamValue::Int(a + k * step))
+                    // In i128: `b - a` of two i64 cannot overflow there.
+                    let (a, b, step) = (i128::from(*a), i128::from(*b), i128::from(*step));
+                    let last = (b - a) / step;
+                    check(name, last.unsigned_abs() + 1)?;
+                    // `a + k * step` lies in `a..=b`, so it fits an i64 again.
+                    (0..=last)
+                        .map(|k| ParamValue::Int((a + k * step) as i64))
                         .collect()
                 }
                 [a, b, step] => {
@@ -599,18 +724,19 @@ impl ParamGrid {
                     if b < a {
                         return Err(fail("the stop is before the start"));
                     }
-                    // A tolerance of a millionth of a step, so 0.1:0.3:0.1 ends at 0.3.
-                    let count = ((b - a) / step + 1e-6).floor();
-                    if count >= 1_000_000.0 {
-                        return Err(fail("more than a million values"));
-                    }
-                    (0..=count as i64)
+                    // A tolerance of a millionth of a step, so 0.1:0.3:0.1 ends at 0.3. `b - a`
+                    // may be infinite (from -1e308 to 1e308): the count is then infinite too,
+                    // and the cast to u128 saturates.
+                    let last = ((b - a) / step + 1e-6).floor();
+                    check(name, (last + 1.0) as u128)?;
+                    (0..=last as i64)
                         .map(|k| ParamValue::Float(a + k as f64 * step))
                         .collect()
                 }
                 _ => return Err(fail("a range is start:stop:step")),
             }
         } else {
+            check(name, spec.split(',').count() as u128)?;
             spec.split(',')
                 .map(|v| ParamValue::parse(v.trim()))
                 .collect()
@@ -621,7 +747,9 @@ impl ParamGrid {
         })
     }
 
-    /// The number of combinations: the product of the axes' lengths.
+    /// The number of combinations: the product of the axes' lengths, saturating at
+    /// `usize::MAX`. It may be over [`MAX_COMBINATIONS`](Self::MAX_COMBINATIONS) for a grid
+    /// built with [`axis`](Self::axis); [`checked_len`](Self::checked_len) says so.
     ///
     /// # Examples
     ///
@@ -630,7 +758,52 @@ impl ParamGrid {
     /// assert_eq!(ParamGrid::new().axis("a", [1, 2]).axis("b", [1, 2, 3]).len(), 6);
     /// ```
     pub fn len(&self) -> usize {
-        self.axes.iter().map(|(_, v)| v.len()).product()
+        self.axes
+            .iter()
+            .fold(1usize, |n, (_, v)| n.saturating_mul(v.len()))
+    }
+
+    /// The number of combinations, or a [`GridError`] saying how many there are when that
+    /// is over [`MAX_COMBINATIONS`](Self::MAX_COMBINATIONS).
+    ///
+    /// # Errors
+    ///
+    /// [`GridError`] with [`combinations`](GridError::combinations) when the grid is over
+    /// the cap.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::backtest::ParamGrid;
+    ///
+    /// assert_eq!(ParamGrid::new().axis("a", [1, 2]).checked_len(), Ok(2));
+    /// let huge = ParamGrid::new().axis("a", 0..2_000).axis("b", 0..2_000);
+    /// let err = huge.checked_len().unwrap_err();
+    /// assert_eq!(err.combinations(), Some(4_000_000));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid parameter grid: the grid has 4,000,000 combinations, over the cap of 1,000,000"
+    /// );
+    /// ```
+    pub fn checked_len(&self) -> Result<usize, GridError> {
+        let combinations = self.len_with(None, 1);
+        if combinations > ParamGrid::MAX_COMBINATIONS as u128 {
+            return Err(GridError {
+                axis: None,
+                reason: GridReason::TooLarge { combinations },
+            });
+        }
+        // At most the cap, so it fits a usize.
+        Ok(combinations as usize)
+    }
+
+    /// The number of combinations times `count`, leaving out the axis `replaced` (an axis
+    /// of `count` values replaces it), saturating at `u128::MAX`.
+    fn len_with(&self, replaced: Option<&str>, count: u128) -> u128 {
+        self.axes
+            .iter()
+            .filter(|(k, _)| Some(k.as_str()) != replaced)
+            .fold(count, |n, (_, v)| n.saturating_mul(v.len() as u128))
     }
 
     /// Whether there is no combination at all (an axis without values).
@@ -645,7 +818,8 @@ impl ParamGrid {
         self.len() == 0
     }
 
-    /// Every combination, the last axis varying fastest.
+    /// Every combination, the last axis varying fastest, made one at a time as the iterator
+    /// is advanced.
     ///
     /// # Examples
     ///
@@ -813,6 +987,10 @@ impl BacktestEngine {
     /// metadata names the sweep ([`parent_run_id`](super::RunMetadata::parent_run_id)). With
     /// the default concurrency (one session per core) a sweep keeps every core busy.
     ///
+    /// A grid over [`ParamGrid::MAX_COMBINATIONS`] runs no session: the report ranks
+    /// nothing and holds one failure, a [`BacktestErrorKind::Grid`] naming the sweep's run
+    /// and the number of combinations (check first with [`ParamGrid::checked_len`]).
+    ///
     /// # Panics
     ///
     /// When polled outside a tokio runtime.
@@ -847,14 +1025,34 @@ impl BacktestEngine {
         S: Strategy + Send + Sync + 'static,
     {
         let strategy: Arc<dyn Strategy + Send + Sync> = Arc::new(strategy);
-        let jobs: Vec<BacktestJob> = grid
-            .combinations()
-            .map(|params| BacktestJob::shared(data, Arc::clone(&strategy), params))
-            .collect();
+        // Over the cap, no job is made: the combinations are never collected.
+        let size = grid.checked_len();
+        let jobs: Vec<BacktestJob> = match size {
+            Ok(_) => grid
+                .combinations()
+                .map(|params| BacktestJob::shared(data, Arc::clone(&strategy), params))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let engine = self.clone();
         async move {
             let started = Instant::now();
             let sweep = crate::current().unwrap_or_else(|| TraceContext::generate("sweep"));
+            if let Err(e) = size {
+                let error = BacktestError::new(
+                    Some(sweep.run_id().to_string()),
+                    strategy.name().into_owned(),
+                    BacktestErrorKind::Grid(e),
+                );
+                sweep.sync_scope(|| tracing::error!(error = %error, "sweep refused"));
+                return SweepReport {
+                    sweep_id: sweep.run_id().to_string(),
+                    rank_by,
+                    ranked: Vec::new(),
+                    failed: vec![error],
+                    wall_time_secs: started.elapsed().as_secs_f64(),
+                };
+            }
             let outcomes = engine
                 .drive(jobs, options, "sweep", sweep.clone())
                 .in_trace_context(sweep.clone())
