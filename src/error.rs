@@ -107,12 +107,57 @@ use crate::context::TraceContext;
 use crate::scope;
 
 /// A `Result` whose error defaults to the crate's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::Error;
+///
+/// fn window(bars: usize) -> tracectx::error::Result<usize> {
+///     if bars == 0 {
+///         return Err(Error::validation("window must be positive").with("bars", bars));
+///     }
+///     Ok(bars)
+/// }
+///
+/// assert_eq!(window(20)?, 20);
+/// assert_eq!(
+///     window(0).unwrap_err().to_string(),
+///     "validation error: window must be positive [bars=0]"
+/// );
+/// # Ok::<(), Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The key under which an [`ErrorContext`] holds the run id.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::error::RUN_ID_KEY;
+///
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// let err = ctx.sync_scope(|| tracectx::Error::data("empty bar file"));
+/// assert_eq!(RUN_ID_KEY, "run_id");
+/// assert_eq!(err.context().get(RUN_ID_KEY), Some("job_1"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const RUN_ID_KEY: &str = "run_id";
 
 /// The key under which an [`ErrorContext`] holds the short (8 hex characters) trace id.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::error::TRACE_ID_KEY;
+///
+/// let ctx = tracectx::TraceContext::new("job_1")?
+///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+/// let err = ctx.sync_scope(|| tracectx::Error::data("empty bar file"));
+/// assert_eq!(TRACE_ID_KEY, "trace_id");
+/// assert_eq!(err.context().get(TRACE_ID_KEY), Some("0e0e4736"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const TRACE_ID_KEY: &str = "trace_id";
 
 /// The longest `source()` chain [`find_context`] walks before giving up.
@@ -230,6 +275,22 @@ pub struct ErrorContext {
 
 impl ErrorContext {
     /// An empty context: no ids, no pairs.
+    ///
+    /// It does not look at the current scope (that is [`current`](Self::current)), and it is
+    /// `const`, so it can start a `static` or a `const`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// const EMPTY: ErrorContext = ErrorContext::new();
+    /// let fields = TraceContext::new("job_1")?.sync_scope(ErrorContext::new);
+    /// assert!(fields.is_empty()); // no ids, even inside a scope
+    /// assert_eq!(fields, EMPTY);
+    /// assert_eq!(EMPTY.to_string(), "");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub const fn new() -> Self {
         Self {
             trace: None,
@@ -257,6 +318,18 @@ impl ErrorContext {
     /// Adds `key=value` and returns the context, for building in one expression.
     ///
     /// See [`insert`](Self::insert) for what happens when the key is already there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ErrorContext;
+    ///
+    /// let fields = ErrorContext::new()
+    ///     .with("symbol", "ES")
+    ///     .with("note", "two words")
+    ///     .with("run_id", "job_1"); // the run id goes first whenever it is added
+    /// assert_eq!(fields.to_string(), r#"run_id=job_1 symbol=ES note="two words""#);
+    /// ```
     #[must_use]
     pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
         self.insert(key, value);
@@ -325,11 +398,38 @@ impl ErrorContext {
 
     /// Adds `ctx`'s run and trace ids where they are not already present.
     ///
-    /// Returns whether anything was added.
+    /// Ids of two runs are never paired: when only one of the two ids is present and it is
+    /// not `ctx`'s, nothing is added. Returns whether anything was added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// let job = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let mut fields = ErrorContext::new().with("attempt", 2);
+    /// assert!(fields.enrich_with(&job));
+    /// assert!(!fields.enrich_with(&job)); // both ids are there already
+    /// assert_eq!(fields.to_string(), "run_id=job_1 trace_id=a1b2c3d4 attempt=2");
+    ///
+    /// // A run id set by hand is completed only with its own run's trace id.
+    /// let mut partial = ErrorContext::new().with("run_id", "job_1");
+    /// assert!(!partial.enrich_with(&TraceContext::new("job_2")?));
+    /// assert_eq!(partial.trace_id(), None);
+    /// assert!(partial.enrich_with(&job));
+    /// assert_eq!(partial.trace_id(), Some("a1b2c3d4"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn enrich_with(&mut self, ctx: &TraceContext) -> bool {
         let had_run = self.run_id().is_some();
         let had_trace = self.trace_id().is_some();
         if had_run && had_trace {
+            return false;
+        }
+        if had_run && self.run_id() != Some(ctx.run_id().as_str()) {
+            return false;
+        }
+        if had_trace && self.trace_id() != Some(&*ctx.trace_id().short()) {
             return false;
         }
         self.insert(RUN_ID_KEY, ctx.run_id());
@@ -341,6 +441,17 @@ impl ErrorContext {
     }
 
     /// The value under `key`, if any.
+    ///
+    /// Values are kept as the text their `Display` gave when they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fields = tracectx::ErrorContext::new().with("file", "cfg.toml").with("line", 3);
+    /// assert_eq!(fields.get("file"), Some("cfg.toml"));
+    /// assert_eq!(fields.get("line"), Some("3"));
+    /// assert_eq!(fields.get("column"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
@@ -349,37 +460,111 @@ impl ErrorContext {
     }
 
     /// The run id the error was raised (or enriched) in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// let fields = TraceContext::new("job_1")?.sync_scope(ErrorContext::current);
+    /// assert_eq!(fields.run_id(), Some("job_1"));
+    /// assert_eq!(ErrorContext::new().with("file", "cfg.toml").run_id(), None);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn run_id(&self) -> Option<&str> {
         self.get(RUN_ID_KEY)
     }
 
     /// The short trace id (8 hex characters) the error was raised (or enriched) in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// let ctx = TraceContext::new("job_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+    /// let fields = ctx.sync_scope(ErrorContext::current);
+    /// assert_eq!(fields.trace_id(), Some("0e0e4736")); // the last 8 of the 32
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_id(&self) -> Option<&str> {
         self.get(TRACE_ID_KEY)
     }
 
     /// Whether a run id or a trace id is present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut fields = tracectx::ErrorContext::new().with("file", "cfg.toml");
+    /// assert!(!fields.has_trace_ids()); // pairs, but no ids
+    /// fields.insert("trace_id", "a1b2c3d4");
+    /// assert!(fields.has_trace_ids()); // one id is enough
+    /// ```
     pub fn has_trace_ids(&self) -> bool {
         self.run_id().is_some() || self.trace_id().is_some()
     }
 
     /// The whole context the ids were captured from (with the full 128-bit trace id and the
     /// span id), when they were captured from a live one rather than set by hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{ErrorContext, TraceContext};
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let captured = ctx.sync_scope(ErrorContext::current);
+    /// assert_eq!(captured.trace_context(), Some(&ctx));
+    ///
+    /// let by_hand = ErrorContext::new().with("run_id", "job_1");
+    /// assert_eq!(by_hand.run_id(), Some("job_1"));
+    /// assert_eq!(by_hand.trace_context(), None);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_context(&self) -> Option<&TraceContext> {
         self.trace.as_ref()
     }
 
     /// The pairs in display order: ids first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fields = tracectx::ErrorContext::new().with("file", "cfg.toml").with("run_id", "job_1");
+    /// let pairs: Vec<(&str, &str)> = fields.iter().collect();
+    /// assert_eq!(pairs, [("run_id", "job_1"), ("file", "cfg.toml")]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.pairs.iter().map(|(k, v)| (&**k, v.as_str()))
     }
 
     /// The number of pairs, ids included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// let fields = ctx.sync_scope(|| tracectx::ErrorContext::current().with("bar", 17));
+    /// assert_eq!(fields.len(), 3); // run_id, trace_id, bar
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
 
     /// Whether there are no pairs at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ErrorContext;
+    ///
+    /// assert!(ErrorContext::new().is_empty());
+    /// assert!(ErrorContext::current().is_empty()); // outside any scope
+    /// assert!(!ErrorContext::new().with("bar", 17).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -526,6 +711,21 @@ impl Error {
     ///
     /// The message says what went wrong, lowercase, without a trailing period; put the
     /// details that vary (file, symbol, bar) in the context with [`with`](Self::with).
+    /// Each kind also has its own constructor ([`Error::timeout`], ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{Error, ErrorKind, TraceContext};
+    ///
+    /// let err = Error::new(ErrorKind::Timeout, "no fill within 5s");
+    /// assert_eq!(err.to_string(), "timeout error: no fill within 5s"); // no scope, no ids
+    ///
+    /// let ctx = TraceContext::new("live_1")?;
+    /// let err = ctx.sync_scope(|| Error::new(ErrorKind::Timeout, "no fill within 5s"));
+    /// assert_eq!(err.run_id(), Some("live_1"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             inner: Box::new(ErrorImpl {
@@ -539,31 +739,137 @@ impl Error {
 
     kind_constructors! {
         /// A [`ErrorKind::Config`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::config("missing key \"slow\"").with("file", "cfg.toml");
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Config);
+        /// assert_eq!(err.to_string(), r#"config error: missing key "slow" [file=cfg.toml]"#);
+        /// ```
         config => Config,
         /// A [`ErrorKind::Data`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::data("bars out of order").with("row", 118);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Data);
+        /// assert_eq!(err.to_string(), "data error: bars out of order [row=118]");
+        /// ```
         data => Data,
         /// A [`ErrorKind::Validation`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::validation("fast window must be shorter than slow");
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Validation);
+        /// assert_eq!(err.to_string(), "validation error: fast window must be shorter than slow");
+        /// ```
         validation => Validation,
         /// A [`ErrorKind::Strategy`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::strategy("signal is NaN").with("bar", 17);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Strategy);
+        /// assert_eq!(err.to_string(), "strategy error: signal is NaN [bar=17]");
+        /// ```
         strategy => Strategy,
         /// A [`ErrorKind::Backtest`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::backtest("fill outside the bar").with("bar", 17);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Backtest);
+        /// assert_eq!(err.to_string(), "backtest error: fill outside the bar [bar=17]");
+        /// ```
         backtest => Backtest,
         /// A [`ErrorKind::Execution`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::execution("order rejected").with("order_id", 42);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Execution);
+        /// assert_eq!(err.to_string(), "execution error: order rejected [order_id=42]");
+        /// ```
         execution => Execution,
         /// A [`ErrorKind::Risk`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::risk("daily loss limit reached").with("limit", 5000);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Risk);
+        /// assert_eq!(err.to_string(), "risk error: daily loss limit reached [limit=5000]");
+        /// ```
         risk => Risk,
         /// A [`ErrorKind::Network`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::network("exchange closed the connection");
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Network);
+        /// assert_eq!(err.to_string(), "network error: exchange closed the connection");
+        /// ```
         network => Network,
         /// A [`ErrorKind::Timeout`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::timeout("no fill within 5s").with("order_id", 42);
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Timeout);
+        /// assert_eq!(err.to_string(), "timeout error: no fill within 5s [order_id=42]");
+        /// ```
         timeout => Timeout,
         /// A [`ErrorKind::Io`] error; see [`Error::new`]. `From<std::io::Error>` makes one
         /// from an I/O error with `?`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use tracectx::{Error, ErrorKind};
+        ///
+        /// let err = Error::io("cannot write the equity curve").with("path", "out/equity.csv");
+        /// assert_eq!(err.kind(), ErrorKind::Io);
+        /// assert_eq!(
+        ///     err.to_string(),
+        ///     "i/o error: cannot write the equity curve [path=out/equity.csv]"
+        /// );
+        ///
+        /// fn open() -> Result<std::fs::File, Error> {
+        ///     Ok(std::fs::File::open("/no/such/bars.csv")?)
+        /// }
+        /// assert_eq!(open().unwrap_err().to_string(), "i/o error: entity not found");
+        /// ```
         io => Io,
         /// A [`ErrorKind::Internal`] error; see [`Error::new`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let err = tracectx::Error::internal("negative position on a long-only book");
+        /// assert_eq!(err.kind(), tracectx::ErrorKind::Internal);
+        /// assert_eq!(err.to_string(), "internal error: negative position on a long-only book");
+        /// ```
         internal => Internal,
     }
 
     /// Adds `key=value` to the error's context (see [`ErrorContext::insert`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = tracectx::Error::execution("order rejected").with("symbol", "ES").with("qty", 3);
+    /// assert_eq!(err.to_string(), "execution error: order rejected [symbol=ES qty=3]");
+    /// assert_eq!(err.message(), "order rejected"); // the pairs are not part of the message
+    /// ```
     #[must_use]
     pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
         self.inner.context.insert(key, value);
@@ -613,37 +919,118 @@ impl Error {
     }
 
     /// What kind of error this is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{Error, ErrorKind};
+    ///
+    /// fn worth_retrying(err: &Error) -> bool {
+    ///     matches!(err.kind(), ErrorKind::Network | ErrorKind::Timeout)
+    /// }
+    /// assert!(worth_retrying(&Error::timeout("no fill within 5s")));
+    /// assert!(!worth_retrying(&Error::risk("position limit exceeded")));
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
     /// The message, without the kind and the context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = tracectx::Error::data("bars out of order").with("row", 118);
+    /// assert_eq!(err.message(), "bars out of order");
+    /// assert_eq!(err.to_string(), "data error: bars out of order [row=118]");
+    /// ```
     pub fn message(&self) -> &str {
         &self.inner.message
     }
 
     /// The key/value pairs, ids first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// let err = ctx.sync_scope(|| tracectx::Error::config("bad window").with("file", "cfg.toml"));
+    /// let keys: Vec<&str> = err.context().iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["run_id", "trace_id", "file"]);
+    /// assert_eq!(err.context().get("file"), Some("cfg.toml"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn context(&self) -> &ErrorContext {
         &self.inner.context
     }
 
     /// The key/value pairs, to add to them in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut err = tracectx::Error::network("exchange closed the connection").with("attempt", 1);
+    /// err.context_mut().insert("attempt", 2); // keeps its place, takes the new value
+    /// err.context_mut().insert("venue", "CME");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "network error: exchange closed the connection [attempt=2 venue=CME]"
+    /// );
+    /// ```
     pub fn context_mut(&mut self) -> &mut ErrorContext {
         &mut self.inner.context
     }
 
     /// The run id the error was raised (or enriched) in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{Error, TraceContext};
+    ///
+    /// let err = TraceContext::new("backtest_1")?.sync_scope(|| Error::backtest("no bars"));
+    /// assert_eq!(err.run_id(), Some("backtest_1"));
+    /// assert_eq!(Error::backtest("no bars").run_id(), None); // made outside any scope
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn run_id(&self) -> Option<&str> {
         self.inner.context.run_id()
     }
 
     /// The short trace id the error was raised (or enriched) in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ctx = tracectx::TraceContext::new("backtest_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+    /// let err = ctx.sync_scope(|| tracectx::Error::backtest("no bars"));
+    /// assert_eq!(err.trace_id(), Some("0e0e4736"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_id(&self) -> Option<&str> {
         self.inner.context.trace_id()
     }
 
     /// Adds the current run and trace ids if the error has none yet; see
     /// [`enrich_error_with_trace`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{Error, TraceContext};
+    ///
+    /// let (raised_in, handled_in) = (TraceContext::new("run_a")?, TraceContext::new("run_b")?);
+    /// let mut orphan = Error::network("exchange closed the connection"); // no scope: no ids
+    /// let mut raised = raised_in.sync_scope(|| Error::network("exchange closed the connection"));
+    /// handled_in.sync_scope(|| {
+    ///     orphan.enrich_with_trace();
+    ///     raised.enrich_with_trace();
+    /// });
+    /// assert_eq!(orphan.run_id(), Some("run_b")); // takes the handler's run
+    /// assert_eq!(raised.run_id(), Some("run_a")); // keeps the run it was raised in
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn enrich_with_trace(&mut self) -> &mut Self {
         self.inner.context.enrich_with_trace();
         self
@@ -764,11 +1151,38 @@ where
     E: StdError + Send + Sync + 'static,
 {
     /// Wraps `error` with the current context (no ids outside any scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{TraceContext, Traced};
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let err = ctx.sync_scope(|| Traced::new(std::io::Error::other("disk full")));
+    /// assert_eq!(err.to_string(), "disk full [run_id=job_1 trace_id=a1b2c3d4]");
+    ///
+    /// let outside = Traced::new(std::io::Error::other("disk full"));
+    /// assert_eq!(outside.to_string(), "disk full"); // nothing to add outside any scope
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(error: E) -> Self {
         Self::build(error, ErrorContext::current(), |e| e)
     }
 
     /// Wraps `error` with `ctx`'s ids, wherever it is called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{TraceContext, Traced};
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// // No scope is set here: the ids come from `ctx` alone.
+    /// let err = Traced::with_trace_context(std::io::Error::other("disk full"), &ctx);
+    /// assert_eq!(err.to_string(), "disk full [run_id=job_1 trace_id=a1b2c3d4]");
+    /// assert!(tracectx::current().is_none());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn with_trace_context(error: E, ctx: &TraceContext) -> Self {
         let mut context = ErrorContext::new();
         context.enrich_with(ctx);
@@ -824,26 +1238,90 @@ where
 
 impl<E> Traced<E> {
     /// The run id of the context the error was wrapped in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// assert_eq!(std::io::Error::other("disk full").in_trace(&ctx).run_id(), Some("job_1"));
+    /// assert_eq!(std::io::Error::other("disk full").in_current_trace().run_id(), None);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn run_id(&self) -> Option<&str> {
         self.context.run_id()
     }
 
     /// The short trace id of the context the error was wrapped in, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx);
+    /// assert_eq!(err.trace_id(), Some("0e0e4736"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_id(&self) -> Option<&str> {
         self.context.trace_id()
     }
 
     /// The ids and any pairs added with [`with`](Self::with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx).with("path", "/data");
+    /// assert_eq!(err.context().run_id(), Some("job_1"));
+    /// assert_eq!(err.context().get("path"), Some("/data"));
+    /// assert_eq!(err.context().len(), 3);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn context(&self) -> &ErrorContext {
         &self.context
     }
 
     /// The whole context the error was wrapped in (full trace id, span id), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx);
+    /// let full = err.trace_context().expect("wrapped with a context");
+    /// assert_eq!(format!("{:x}", full.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_eq!(full.span_id(), ctx.span_id());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_context(&self) -> Option<&TraceContext> {
         self.context.trace_context()
     }
 
     /// Adds `key=value` to the context (see [`ErrorContext::insert`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx).with("path", "/data/bars.csv");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "disk full [run_id=job_1 trace_id=a1b2c3d4 path=/data/bars.csv]"
+    /// );
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     #[must_use]
     pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Display) -> Self {
         self.context.insert(key, value);
@@ -852,22 +1330,76 @@ impl<E> Traced<E> {
 
     /// Adds the current run and trace ids if the error has none yet (it was wrapped outside
     /// any scope); see [`enrich_error_with_trace`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// // Wrapped on a plain thread, where no scope is set.
+    /// let mut err = std::thread::spawn(|| std::io::Error::other("disk full").in_current_trace())
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(err.run_id(), None);
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// ctx.sync_scope(|| {
+    ///     err.enrich_with_trace();
+    /// });
+    /// assert_eq!(err.run_id(), Some("job_1"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn enrich_with_trace(&mut self) -> &mut Self {
         self.context.enrich_with_trace();
         self
     }
 
     /// The wrapped error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let err = std::fs::File::open("/no/such/bars.csv").in_current_trace().unwrap_err();
+    /// assert_eq!(err.inner().kind(), std::io::ErrorKind::NotFound);
+    /// ```
     pub fn inner(&self) -> &E {
         &self.inner
     }
 
     /// The wrapped error, mutably.
+    ///
+    /// The context stays as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let mut err = std::io::Error::other("disk full").in_trace(&ctx);
+    /// *err.inner_mut() = std::io::Error::other("disk full on /data");
+    /// assert_eq!(err.to_string(), "disk full on /data [run_id=job_1 trace_id=a1b2c3d4]");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn inner_mut(&mut self) -> &mut E {
         &mut self.inner
     }
 
     /// The wrapped error, dropping the context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx);
+    /// let io: std::io::Error = err.into_inner();
+    /// assert_eq!(io.to_string(), "disk full"); // the ids went with the wrapper
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn into_inner(self) -> E {
         self.inner
     }
@@ -938,11 +1470,33 @@ where
 /// ```
 pub trait TracedErrorExt: StdError + Send + Sync + Sized + 'static {
     /// Wraps the error with the current context (no ids outside any scope).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let err = ctx.sync_scope(|| std::io::Error::other("disk full").in_current_trace());
+    /// assert_eq!(err.run_id(), Some("job_1"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     fn in_current_trace(self) -> Traced<Self> {
         Traced::new(self)
     }
 
     /// Wraps the error with `ctx`'s ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let err = std::io::Error::other("disk full").in_trace(&ctx); // no scope needed
+    /// assert_eq!(err.to_string(), "disk full [run_id=job_1 trace_id=a1b2c3d4]");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     fn in_trace(self, ctx: &TraceContext) -> Traced<Self> {
         Traced::with_trace_context(self, ctx)
     }
@@ -974,9 +1528,36 @@ impl<E> TracedErrorExt for E where E: StdError + Send + Sync + 'static {}
 /// ```
 pub trait TracedResultExt<T, E> {
     /// Wraps an `Err` with the current context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let parsed = ctx.sync_scope(|| "17".parse::<u32>().in_current_trace());
+    /// assert_eq!(parsed.unwrap(), 17); // `Ok` passes through untouched
+    /// let err = ctx.sync_scope(|| "x".parse::<u32>().in_current_trace()).unwrap_err();
+    /// assert_eq!(err.run_id(), Some("job_1"));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     fn in_current_trace(self) -> std::result::Result<T, Traced<E>>;
 
     /// Wraps an `Err` with `ctx`'s ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// let err = "x".parse::<u32>().in_trace(&ctx).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid digit found in string [run_id=job_1 trace_id=a1b2c3d4]"
+    /// );
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     fn in_trace(self, ctx: &TraceContext) -> std::result::Result<T, Traced<E>>;
 }
 
@@ -1043,6 +1624,20 @@ pub fn find_context<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a Error
 pub trait ExtractErrorContext {
     /// The nearest [`ErrorContext`] with ids in this error's `source()` chain; see
     /// [`find_context`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let traced: Box<dyn std::error::Error> =
+    ///     Box::new(std::io::Error::other("disk full").in_trace(&ctx));
+    /// let plain: Box<dyn std::error::Error> = Box::new(std::io::Error::other("disk full"));
+    /// assert_eq!(traced.error_context().and_then(|c| c.run_id()), Some("job_1"));
+    /// assert!(plain.error_context().is_none());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     fn error_context(&self) -> Option<&ErrorContext>;
 }
 

@@ -74,10 +74,45 @@ use crate::context::{RunId, SpanId, TraceContext, TraceId};
 
 /// The version of the JSON record written by [`ReproContext::save`]; a file with another
 /// version is refused by [`ReproContext::load`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::repro::{ReproContext, ReproError, FORMAT_VERSION};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("run.repro.json");
+/// ReproContext::create(1).save(&path)?;
+/// let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+/// assert_eq!(record["format_version"], FORMAT_VERSION);
+///
+/// // A record of another version is refused, not misread.
+/// record["format_version"] = (FORMAT_VERSION + 1).into();
+/// std::fs::write(&path, record.to_string())?;
+/// assert!(matches!(
+///     ReproContext::load(&path),
+///     Err(ReproError::UnsupportedVersion { supported: FORMAT_VERSION, .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const FORMAT_VERSION: u64 = 1;
 
 /// The environment variable that, when set, gives the git commit recorded in a
 /// [`ReproContext`] (for builds deployed without a `.git` directory).
+///
+/// It is read once per process, by the first [`ReproContext::create`], and trimmed; it takes
+/// precedence over `git rev-parse HEAD`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::repro::{ReproContext, GIT_COMMIT_ENV};
+///
+/// assert_eq!(GIT_COMMIT_ENV, "TRACECTX_GIT_COMMIT");
+/// // As a deploy script would set it, before the first record is made.
+/// std::env::set_var(GIT_COMMIT_ENV, "4f2a9c1e0d3b\n");
+/// assert_eq!(ReproContext::create(1).git_commit(), Some("4f2a9c1e0d3b"));
+/// ```
 pub const GIT_COMMIT_ENV: &str = "TRACECTX_GIT_COMMIT";
 
 // === impl ReproContext ===
@@ -120,6 +155,19 @@ impl ReproContext {
     /// A `ReproContext` marks the start of a run, so it makes its own identity rather than
     /// borrowing the caller's; give it another with
     /// [`with_trace_context`](Self::with_trace_context).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let first = ReproContext::create(42);
+    /// let second = ReproContext::create(42);
+    /// assert_ne!(first.run_id(), second.run_id()); // each run has its own identity
+    /// assert_eq!(first.seed(), 42);
+    /// assert!(first.config().is_empty());
+    /// assert!(first.compare(&second).is_empty()); // same seed, config and machine
+    /// ```
     pub fn create(seed: u64) -> Self {
         let env = Environment::get();
         Self {
@@ -154,6 +202,24 @@ impl ReproContext {
     ///
     /// Takes anything `serde_json::Value` converts from: numbers, strings, booleans, vectors.
     /// Note that `10` and `10.0` are different values (and hash differently).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tracectx::ReproContext;
+    ///
+    /// let repro = ReproContext::create(1)
+    ///     .with_param("symbols", vec!["ES", "NQ"])
+    ///     .with_param("fast", 5)
+    ///     .with_param("fast", 10); // replaces 5
+    /// assert_eq!(repro.param("fast"), Some(&json!(10)));
+    /// assert_eq!(repro.param("symbols"), Some(&json!(["ES", "NQ"])));
+    ///
+    /// let int = ReproContext::create(1).with_param("fast", 10);
+    /// let float = ReproContext::create(1).with_param("fast", 10.0);
+    /// assert_ne!(int.config_hash(), float.config_hash());
+    /// ```
     #[must_use]
     pub fn with_param(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.config.insert(key.into(), value.into());
@@ -194,6 +260,14 @@ impl ReproContext {
     }
 
     /// The run id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1);
+    /// assert!(repro.run_id().starts_with("run_"));
+    /// assert_eq!(repro.run_id(), repro.trace_context().run_id());
+    /// ```
     pub fn run_id(&self) -> &RunId {
         self.trace.run_id()
     }
@@ -201,11 +275,33 @@ impl ReproContext {
     /// The run's trace context: run the work inside it
     /// ([`in_trace_context`](crate::TraceFutureExt::in_trace_context)) so its logs and errors
     /// carry the recorded ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    /// use tracectx::ReproContext;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let repro = ReproContext::create(1);
+    /// let seen = async { tracectx::get_run_id() }
+    ///     .in_trace_context(repro.trace_context())
+    ///     .await;
+    /// assert_eq!(seen.as_ref(), Some(repro.run_id()));
+    /// # }
+    /// ```
     pub fn trace_context(&self) -> TraceContext {
         self.trace.clone()
     }
 
     /// The seed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(20240101);
+    /// assert_eq!(repro.seed(), 20240101);
+    /// ```
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -232,6 +328,18 @@ impl ReproContext {
 
     /// A generator seeded with [`seed`](Self::seed) on the numbered ChaCha stream `stream`:
     /// streams of one seed do not overlap. Stream 0 is [`rng`](Self::rng).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::Rng;
+    ///
+    /// let repro = tracectx::ReproContext::create(42);
+    /// let first = |stream: u64| -> u64 { repro.rng_stream(stream).random() };
+    /// assert_eq!(first(0), repro.rng().random::<u64>());
+    /// assert_eq!(first(3), first(3)); // each stream is reproducible on its own
+    /// assert_ne!(first(3), first(4));
+    /// ```
     pub fn rng_stream(&self, stream: u64) -> ReproRng {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(stream);
@@ -239,11 +347,27 @@ impl ReproContext {
     }
 
     /// The configuration, keys in sorted order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1).with_param("slow", 30).with_param("fast", 10);
+    /// let keys: Vec<&str> = repro.config().keys().map(String::as_str).collect();
+    /// assert_eq!(keys, ["fast", "slow"]);
+    /// ```
     pub fn config(&self) -> &Map<String, Value> {
         &self.config
     }
 
     /// One parameter of the configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1).with_param("symbol", "ES");
+    /// assert_eq!(repro.param("symbol").and_then(|v| v.as_str()), Some("ES"));
+    /// assert_eq!(repro.param("window"), None);
+    /// ```
     pub fn param(&self, key: &str) -> Option<&Value> {
         self.config.get(key)
     }
@@ -272,36 +396,111 @@ impl ReproContext {
     }
 
     /// When the record was created, to the microsecond.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let repro = tracectx::ReproContext::create(1);
+    /// let age = SystemTime::now().duration_since(repro.created_at())?;
+    /// assert!(age < Duration::from_secs(60));
+    /// # Ok::<(), std::time::SystemTimeError>(())
+    /// ```
     pub fn created_at(&self) -> SystemTime {
         self.created_at.to_system_time()
     }
 
     /// [`created_at`](Self::created_at) in RFC 3339, UTC: `2024-01-01T10:00:00.000000Z`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    ///
+    /// let repro = tracectx::ReproContext::create(1);
+    /// let text = repro.created_at_rfc3339();
+    /// assert_eq!(text.len(), "2024-01-01T10:00:00.000000Z".len());
+    /// assert!(text.ends_with('Z'));
+    /// // The same instant: its microseconds are the fraction shown.
+    /// let micros = repro.created_at().duration_since(UNIX_EPOCH)?.subsec_micros();
+    /// assert!(text.ends_with(&format!(".{micros:06}Z")));
+    /// # Ok::<(), std::time::SystemTimeError>(())
+    /// ```
     pub fn created_at_rfc3339(&self) -> String {
         self.created_at.to_string()
     }
 
     /// The version of `tracectx` that made the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1);
+    /// assert_eq!(repro.crate_version(), env!("CARGO_PKG_VERSION"));
+    /// ```
     pub fn crate_version(&self) -> &str {
         &self.crate_version
     }
 
     /// The operating system (`std::env::consts::OS`: `linux`, `macos`, `windows`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1);
+    /// assert_eq!(repro.os(), std::env::consts::OS);
+    /// ```
     pub fn os(&self) -> &str {
         &self.os
     }
 
     /// The CPU architecture (`std::env::consts::ARCH`: `x86_64`, `aarch64`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let repro = tracectx::ReproContext::create(1);
+    /// assert_eq!(repro.arch(), std::env::consts::ARCH);
+    /// ```
     pub fn arch(&self) -> &str {
         &self.arch
     }
 
     /// The machine's hostname, when one could be found.
+    ///
+    /// Looked up once per process; what is recorded is one trimmed, non-empty line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let (a, b) = (ReproContext::create(1), ReproContext::create(2));
+    /// assert_eq!(a.hostname(), b.hostname()); // one machine, one answer
+    /// if let Some(name) = a.hostname() {
+    ///     assert!(!name.is_empty() && name.trim() == name && !name.contains('\n'));
+    /// }
+    /// ```
     pub fn hostname(&self) -> Option<&str> {
         self.hostname.as_deref()
     }
 
     /// The git commit, when one could be found.
+    ///
+    /// `$TRACECTX_GIT_COMMIT` ([`GIT_COMMIT_ENV`]) if set, else `git rev-parse HEAD` in the
+    /// current directory, else none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// // A build deployed without its `.git` directory is told its commit.
+    /// std::env::set_var("TRACECTX_GIT_COMMIT", "4f2a9c1e0d3b");
+    /// let repro = ReproContext::create(1);
+    /// assert_eq!(repro.git_commit(), Some("4f2a9c1e0d3b"));
+    /// ```
     pub fn git_commit(&self) -> Option<&str> {
         self.git_commit.as_deref()
     }
@@ -382,6 +581,26 @@ impl ReproContext {
     /// # Errors
     ///
     /// [`ReproError::Write`] naming `path` when the file cannot be written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let repro = ReproContext::create(42).with_param("fast", 10);
+    /// let dir = std::env::temp_dir().join(format!("tracectx-doc-save-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("run.repro.json");
+    ///
+    /// repro.save(&path)?;
+    /// assert_eq!(ReproContext::load(&path)?, repro); // the whole record comes back
+    ///
+    /// // A directory that does not exist: the error names the file.
+    /// let err = repro.save(dir.join("missing/run.repro.json")).unwrap_err();
+    /// assert_eq!(err.path(), Some(dir.join("missing/run.repro.json").as_path()));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReproError> {
         let path = path.as_ref();
         let write_error = |source| ReproError::Write {
@@ -635,6 +854,23 @@ fn describe(value: &Value) -> &'static str {
 /// run drawing millions of numbers. Not for keys or tokens.
 ///
 /// It implements [`rand::RngCore`], so every [`rand::Rng`] method works on it.
+///
+/// # Examples
+///
+/// ```
+/// use rand::Rng;
+///
+/// let repro = tracectx::ReproContext::create(7);
+/// let mut rng = repro.rng();
+/// let rolls: Vec<u8> = (0..5).map(|_| rng.random_range(1..=6)).collect();
+/// assert!(rolls.iter().all(|r| (1..=6).contains(r)));
+///
+/// // The same seed gives the same rolls, and a clone continues where the original is.
+/// let mut again = repro.rng();
+/// assert_eq!((0..5).map(|_| again.random_range(1..=6)).collect::<Vec<u8>>(), rolls);
+/// let mut fork = rng.clone();
+/// assert_eq!(fork.random::<u64>(), rng.random::<u64>());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReproRng(ChaCha8Rng);
 
@@ -657,6 +893,18 @@ impl RngCore for ReproRng {
 /// One field in which two runs' records differ; made by [`ReproContext::compare`].
 ///
 /// `Display` gives `field: this != other`, with `(none)` for an absent value.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::ReproContext;
+///
+/// let a = ReproContext::create(1).with_param("fee", 0.5);
+/// let b = ReproContext::create(1);
+/// let differences = a.compare(&b);
+/// assert_eq!(differences.len(), 1);
+/// assert_eq!(differences[0].to_string(), "config.fee: 0.5 != (none)");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {
     field: String,
@@ -667,17 +915,50 @@ pub struct Difference {
 impl Difference {
     /// The field: `seed`, `config.<key>`, `git_commit`, `crate_version`, `os`, `arch` or
     /// `hostname`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let a = ReproContext::create(1).with_param("slow", 30);
+    /// let b = ReproContext::create(2).with_param("slow", 40);
+    /// let fields: Vec<String> = a.compare(&b).iter().map(|d| d.field().to_owned()).collect();
+    /// assert_eq!(fields, ["seed", "config.slow"]);
+    /// ```
     pub fn field(&self) -> &str {
         &self.field
     }
 
     /// The value in the record `compare` was called on (`None`: absent). Parameters are shown
     /// as canonical JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let a = ReproContext::create(1).with_param("symbols", vec!["ES", "NQ"]);
+    /// let b = ReproContext::create(1);
+    /// assert_eq!(a.compare(&b)[0].this(), Some(r#"["ES","NQ"]"#));
+    /// assert_eq!(b.compare(&a)[0].this(), None); // absent from `b`
+    /// ```
     pub fn this(&self) -> Option<&str> {
         self.this.as_deref()
     }
 
     /// The value in the other record (`None`: absent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let a = ReproContext::create(1);
+    /// let b = ReproContext::create(9);
+    /// let seed = &a.compare(&b)[0];
+    /// assert_eq!((seed.this(), seed.other()), (Some("1"), Some("9")));
+    /// ```
     pub fn other(&self) -> Option<&str> {
         self.other.as_deref()
     }
@@ -701,6 +982,25 @@ impl fmt::Display for Difference {
 /// A record that could not be saved or loaded, or a configuration that could not be recorded.
 ///
 /// Every file error names the file; every field error names the field.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::repro::{ReproContext, ReproError};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("no-such.repro.json");
+/// let err = ReproContext::load(&path).unwrap_err();
+/// assert!(matches!(err, ReproError::Read { .. }));
+/// assert_eq!(err.to_string(), format!("cannot read repro file {path:?}"));
+///
+/// let err = ReproContext::create(1).with_config(&[1, 2, 3]).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot record the run's config: expected a struct or a map, found an array"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReproError {
@@ -782,6 +1082,21 @@ pub enum ReproError {
 
 impl ReproError {
     /// The file the error is about, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("run.repro.json");
+    /// std::fs::write(&path, "not json")?;
+    /// assert_eq!(ReproContext::load(&path).unwrap_err().path(), Some(path.as_path()));
+    ///
+    /// let config_err = ReproContext::create(1).with_config(&42).unwrap_err();
+    /// assert_eq!(config_err.path(), None); // no file involved
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> Option<&Path> {
         match self {
             Self::Read { path, .. }
@@ -796,6 +1111,22 @@ impl ReproError {
     }
 
     /// The field the error is about, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::ReproContext;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("run.repro.json");
+    /// std::fs::write(&path, r#"{"format_version": 1, "run_id": "run_1"}"#)?;
+    /// let err = ReproContext::load(&path).unwrap_err();
+    /// assert_eq!(err.field(), Some("trace_id")); // the first field missing
+    ///
+    /// std::fs::write(&path, r#"{"format_version": "1"}"#)?;
+    /// assert_eq!(ReproContext::load(&path).unwrap_err().field(), Some("format_version"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::MissingField { field, .. } | Self::InvalidField { field, .. } => Some(field),
