@@ -93,8 +93,8 @@ mod time;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
 pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata,
-    RunOptions, Strategy,
+    quiet_strategy_panics, BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named,
+    RunMetadata, RunOptions, Strategy,
 };
 pub use execution::{
     floor_div, simulate, BacktestSettings, SettingsError, Simulation, SimulationError,
