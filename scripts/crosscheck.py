@@ -11,7 +11,11 @@ CSV, and requires:
   be `null` on our side and the other way round).
 
 It prints one line per case, the details of any mismatch, and ends with
-`N passed, N failed` alone on a line; the exit code is 1 if any case failed.
+`N passed, N failed` alone on a line; the exit code is 1 if any case failed. Whatever goes
+wrong in a case (the command failing, output that is not JSON, a missing key, data that
+cannot be exported) fails that case, with the error, and the other cases still run; an error
+outside the cases (the reference not importable) is a failed check too: the summary line is
+always printed (`checklib.run_checks`).
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ import math
 import os
 import subprocess
 import sys
+import traceback
 import warnings
 
-import numpy as np
-import pandas as pd
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import Checks, run_checks  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
-from backtesting import Backtest, Strategy  # noqa: E402
-from backtesting.lib import crossover  # noqa: E402
-from backtesting.test import BTCUSD, EURUSD, GOOG, SMA  # noqa: E402
+# numpy, pandas and backtesting.py, imported by `import_reference()` inside the checks so
+# that a broken environment is a failed check with a summary line, not a bare traceback.
+np = pd = Backtest = BTCUSD = EURUSD = GOOG = SmaCross = None
 
 REL_TOL = 1e-9
 
@@ -87,26 +92,36 @@ TRADE_KEYS = {
 }
 
 
-class SmaCross(Strategy):
-    """The semantics' sma-cross: cross-up buys; cross-down sells, or closes when long-only."""
+def import_reference():
+    """Imports numpy, pandas and backtesting.py and defines the reference strategy."""
+    global np, pd, Backtest, BTCUSD, EURUSD, GOOG, SmaCross
+    import numpy as np
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import BTCUSD, EURUSD, GOOG, SMA
 
-    n1 = 10
-    n2 = 20
-    long_only = False
+    class SmaCross(Strategy):
+        """The semantics' sma-cross: cross-up buys; cross-down sells, or closes when
+        long-only."""
 
-    def init(self):
-        close = self.data.Close
-        self.sma1 = self.I(SMA, close, self.n1)
-        self.sma2 = self.I(SMA, close, self.n2)
+        n1 = 10
+        n2 = 20
+        long_only = False
 
-    def next(self):
-        if crossover(self.sma1, self.sma2):
-            self.buy()
-        elif crossover(self.sma2, self.sma1):
-            if self.long_only:
-                self.position.close()
-            else:
-                self.sell()
+        def init(self):
+            close = self.data.Close
+            self.sma1 = self.I(SMA, close, self.n1)
+            self.sma2 = self.I(SMA, close, self.n2)
+
+        def next(self):
+            if crossover(self.sma1, self.sma2):
+                self.buy()
+            elif crossover(self.sma2, self.sma1):
+                if self.long_only:
+                    self.position.close()
+                else:
+                    self.sell()
 
 
 def plain(value):
@@ -212,6 +227,17 @@ def compare(ref, got):
     return problems, worst
 
 
+def failure(e):
+    """What went wrong in a case, for its FAIL line: a failed command's exit status and
+    standard error, else the exception and where it was raised."""
+    if isinstance(e, subprocess.CalledProcessError):
+        return [f"tracectx backtest failed (exit status {e.returncode}): {(e.stderr or '').strip()}"]
+    frames = traceback.extract_tb(e.__traceback__)
+    ours = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(__file__)]
+    where = (ours or frames)[-1]
+    return [f"{type(e).__name__}: {e} (at {os.path.basename(where.filename)}:{where.lineno})"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", required=True, help="directory for the exported CSV files")
@@ -220,42 +246,42 @@ def main():
     parser.add_argument("--extra", action="store_true",
                         help="also check BTCUSD monthly data (month bins, 12 periods a year) "
                              "and the opt-in spread on EURUSD")
-    args = parser.parse_args()
+    args = parser.parse_args()  # a usage error exits 2 here, before any check
+    check = Checks()
+    run_checks(check, lambda: run_cases(check, args))
 
+
+def run_cases(check, args):
+    import_reference()
     datasets = {"GOOG": (GOOG, 10_000), "EURUSD": (EURUSD, 100_000)}
     cases = [(name, long_only, 0.0) for name in datasets for long_only in (False, True)]
     if args.extra:
         datasets["BTCUSD"] = (BTCUSD, 1_000_000)
         cases += [("BTCUSD", False, 0.0), ("BTCUSD", True, 0.0), ("EURUSD", False, 0.0002)]
 
-    for name, (data, _) in datasets.items():
-        data.to_csv(os.path.join(args.work, f"{name}.csv"), index_label="Date")
-
-    passed = failed = 0
+    exported = set()
     for name, long_only, spread in cases:
         data, cash = datasets[name]
         path = os.path.join(args.work, f"{name}.csv")
         label = f"{name} {'long-only' if long_only else 'long-short'} cash={cash}"
         if spread:
             label += f" spread={spread}"
+        got = None
         try:
+            if name not in exported:
+                data.to_csv(path, index_label="Date")
+                exported.add(name)
             ref = reference(data, cash, long_only, spread)
             got = ours(args.tracectx, path, cash, long_only, spread)
             problems, worst = compare(ref, got)
-        except subprocess.CalledProcessError as e:
-            problems, worst = [f"tracectx backtest failed: {e.stderr.strip()}"], 0.0
+        except Exception as e:  # any failure fails this case only
+            problems = failure(e)
         if problems:
-            failed += 1
-            print(f"FAIL {label}")
-            for p in problems:
-                print(f"     {p}")
+            check(label, False, "".join(f"\n     {p}" for p in problems))
         else:
-            passed += 1
-            print(f"ok   {label}: {len(got['trades'])} identical trades, "
-                  f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            check(f"{label}: {len(got['trades'])} identical trades, "
+                  f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})", True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
