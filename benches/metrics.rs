@@ -4,8 +4,9 @@
 //! context), and a `HistogramWithExemplars` family given the labels and exemplar by hand.
 //!
 //! - `observe/*`: one observation of an existing series.
-//! - `observe_folded/tracectx_*`: an observation of a run past the cap (folded into
-//!   `(other)`), and one outside any context.
+//! - `observe_folded/tracectx_*`: an observation of a run past the run-id cap, one of an
+//!   operation past the operation cap (each folded into `(other)`), and one outside any
+//!   context.
 //! - `timer/tracectx`: `Metrics::timer` started and dropped.
 
 use std::hint::black_box;
@@ -82,6 +83,10 @@ fn observe(c: &mut Criterion) {
     let capped = Metrics::new(MetricsConfig::default().max_run_ids(0));
     g.bench_function("tracectx_past_the_cap", |b| {
         ctx.sync_scope(|| b.iter(|| capped.record_duration("fill", black_box(DURATION))))
+    });
+    let ops_capped = Metrics::new(MetricsConfig::default().max_operations(0));
+    g.bench_function("tracectx_operation_past_the_cap", |b| {
+        ctx.sync_scope(|| b.iter(|| ops_capped.record_duration("fill", black_box(DURATION))))
     });
     g.bench_function("tracectx_no_context", |b| {
         b.iter(|| metrics.record_duration("fill", black_box(DURATION)))

@@ -74,7 +74,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => TraceContext::generate("metrics_service"),
     };
 
-    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100));
+    // Caps on label values: past 100 run ids (each `/work` request is one) or 10 operation
+    // names, new ones are recorded under `(other)`, counted by `tracectx_run_ids_folded_total`
+    // and `tracectx_operations_folded_total`.
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100).max_operations(10));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "listening={} run_id={} trace_id={:x}",

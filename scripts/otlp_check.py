@@ -2,26 +2,37 @@
 official protobuf definitions (opentelemetry-proto).
 
 Usage: otlp_check.py BINARY
-Prints "N passed, N failed" and exits non-zero on any failure.
+Prints "N passed, N failed" and exits non-zero on any failure, an unexpected exception
+included. Each run of the example is killed after EXAMPLE_TIMEOUT seconds, and the whole
+check gives up after DEADLINE seconds.
 """
 
 import os
 import re
-import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import Checks, free_port  # noqa: E402
+from checklib import Checks, run_bounded, run_checks  # noqa: E402
 
-BINARY = sys.argv[1]
+EXAMPLE_TIMEOUT = 120
+DEADLINE = 300
 check = Checks()
+if len(sys.argv) != 2:
+    print(__doc__)
+    check("usage: BINARY", False, sys.argv[1:])
+    check.finish()
+BINARY = sys.argv[1]
+
+try:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+except ImportError as e:
+    check("opentelemetry-proto is installed", False, repr(e))
+    check.finish()
 
 
 class Collector(BaseHTTPRequestHandler):
@@ -76,13 +87,8 @@ def spans_received():
 
 
 def run_example(args, env=None):
-    proc = subprocess.run(
-        [BINARY, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    """Runs the example to its end (killed after EXAMPLE_TIMEOUT s) and parses its run lines."""
+    proc = run_bounded([BINARY, *args], EXAMPLE_TIMEOUT, env={**os.environ, **(env or {})})
     runs = {}
     for line in proc.stdout.splitlines():
         m = re.fullmatch(r"run_id=(\S+) trace_id=([0-9a-f]{32}) span_id=([0-9a-f]{16})", line)
@@ -91,16 +97,20 @@ def run_example(args, env=None):
     return proc, runs
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-port = server.server_address[1]
-threading.Thread(target=server.serve_forever, daemon=True).start()
-endpoint = f"http://127.0.0.1:{port}"
+servers = []
 
-try:
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    servers.append(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+
     # 1. Three concurrent sessions, the collector address given by flag.
     proc, runs = run_example(["--endpoint", endpoint, "--runs", "3", "--run-prefix", "otlp_check"])
     check("example exits 0", proc.returncode == 0, proc.stderr[-2000:])
-    check("example names three runs", len(runs) == 3, runs)
+    if not check("example names three runs", len(runs) == 3, runs):
+        return
     with Collector.lock:
         received = list(Collector.received)
     check("spans were POSTed to /v1/traces", any(p == "/v1/traces" for p, _, _ in received), received)
@@ -175,7 +185,12 @@ try:
         len(new) == 6 and all(s.trace_id.hex() == trace_id for s in new),
         len(new),
     )
-finally:
-    server.shutdown()
 
-check.finish()
+
+def cleanup():
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+run_checks(check, main, cleanup, deadline=DEADLINE)

@@ -2,7 +2,9 @@
 then hold the series of a known run id, with that run's trace id as exemplar.
 
 Usage: prometheus_check.py SERVICE_BINARY PROMETHEUS_BINARY
-Prints "N passed, N failed" and exits non-zero on any failure. Standard library only.
+Prints "N passed, N failed" and exits non-zero on any failure, an unexpected exception
+included. Every wait is bounded, and the whole check gives up after DEADLINE seconds.
+Standard library only.
 """
 
 import json
@@ -17,11 +19,16 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import Checks, free_port  # noqa: E402
+from checklib import Checks, free_port, readline, run_checks, stop  # noqa: E402
 
-SERVICE, PROMETHEUS = sys.argv[1], sys.argv[2]
+DEADLINE = 300
 RUN_ID = f"prom_check_{os.getpid()}"
 check = Checks()
+if len(sys.argv) != 3:
+    print(__doc__)
+    check("usage: SERVICE_BINARY PROMETHEUS_BINARY", False, sys.argv[1:])
+    check.finish()
+SERVICE, PROMETHEUS = sys.argv[1], sys.argv[2]
 
 
 def get(url, timeout=5):
@@ -56,7 +63,9 @@ def wait_for(what, probe, timeout):
 
 work = tempfile.mkdtemp(prefix="tracectx-prom-")
 procs = []
-try:
+
+
+def main():
     # The service, recording for RUN_ID every 100 ms.
     svc_port = free_port()
     svc = subprocess.Popen(
@@ -65,10 +74,12 @@ try:
         text=True,
     )
     procs.append(svc)
-    first = svc.stdout.readline().strip()
+    first = readline(svc.stdout, timeout=30)
+    first = first.strip() if first is not None else f"(no line within 30 s; exit status {svc.poll()})"
     m = re.fullmatch(r"listening=\S+ run_id=(\S+) trace_id=([0-9a-f]{32})", first)
-    check("service starts and names its run and trace", m is not None, first)
-    trace_id = m.group(2) if m else ""
+    if not check("service starts and names its run and trace", m is not None, first):
+        return
+    trace_id = m.group(2)
 
     metrics_url = f"http://127.0.0.1:{svc_port}/metrics"
     def page_with_exemplar():
@@ -83,7 +94,8 @@ try:
         headers.get("content-type", "").startswith("application/openmetrics-text; version=1.0.0"),
         headers.get("content-type"),
     )
-    check("the text carries the run's exemplar", f'# {{trace_id="{trace_id}"}}' in text)
+    if not check("the text carries the run's exemplar", f'# {{trace_id="{trace_id}"}}' in text):
+        return
 
     # A few requests, each in a run of its own.
     request_runs = [get(f"http://127.0.0.1:{svc_port}/work")[2] for _ in range(3)]
@@ -101,21 +113,24 @@ try:
             "    static_configs:\n"
             f"      - targets: ['127.0.0.1:{svc_port}']\n"
         )
-    prom_log = open(os.path.join(work, "prometheus.log"), "w")
-    prom = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={os.path.join(work, 'data')}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-            "--enable-feature=exemplar-storage",
-        ],
-        stdout=prom_log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(os.path.join(work, "prometheus.log"), "w") as prom_log:
+        prom = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={os.path.join(work, 'data')}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--enable-feature=exemplar-storage",
+            ],
+            stdout=prom_log,
+            stderr=subprocess.STDOUT,
+        )
     procs.append(prom)
     ready = wait_for("prometheus /-/ready", lambda: get(f"http://127.0.0.1:{prom_port}/-/ready")[0] == 200, 60)
-    check("prometheus is ready", bool(ready))
+    if not check("prometheus is ready", bool(ready)):
+        with open(os.path.join(work, "prometheus.log")) as log:
+            print("prometheus log (tail):", log.read()[-2000:])
+        return
 
     query = f'tracectx_operation_duration_seconds_count{{run_id="{RUN_ID}"}}'
     result = wait_for("the run's series", lambda: api(prom_port, "query", query=query)["result"], 60)
@@ -165,6 +180,16 @@ try:
         {e["labels"].get("trace_id") for e in found},
     )
 
+    folds = {
+        name: api(prom_port, "query", query=f'{name}{{job="tracectx"}}')["result"]
+        for name in ("tracectx_run_ids_folded_total", "tracectx_operations_folded_total")
+    }
+    check(
+        "both fold counters are scraped, at 0 (under the caps)",
+        all(len(r) == 1 and float(r[0]["value"][1]) == 0 for r in folds.values()),
+        folds,
+    )
+
     per_request = api(
         prom_port, "query", query='count(tracectx_operation_duration_seconds_count{operation="request"})'
     )["result"]
@@ -173,15 +198,11 @@ try:
         per_request and int(float(per_request[0]["value"][1])) == len(set(request_runs)),
         per_request,
     )
-finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+
+
+def cleanup():
+    stop(procs)
     shutil.rmtree(work, ignore_errors=True)
 
-check.finish()
+
+run_checks(check, main, cleanup, deadline=DEADLINE)

@@ -22,10 +22,17 @@
 //! without end. [`MetricsConfig::max_run_ids`] (default [`DEFAULT_MAX_RUN_IDS`]) caps the
 //! distinct run ids that get their own series; past it, observations of new runs are recorded
 //! under `run_id="(other)"` ([`FOLDED_RUN_ID`]), counted by
-//! `tracectx_run_ids_folded_total`, and one `WARN` event is logged through `tracing`. The
-//! label sets, and so memory and the size of a scrape, stay bounded by
-//! `operations × (max_run_ids + 2)`. Call [`Metrics::forget_run`] when a run ends to free its
-//! place. Operation names are labels too: use a fixed set of them, never ids.
+//! `tracectx_run_ids_folded_total`, and one `WARN` event is logged through `tracing`. Call
+//! [`Metrics::forget_run`] when a run ends to free its place.
+//!
+//! Operation names are labels too: use a fixed set of them, never ids. In case one slips in,
+//! [`MetricsConfig::max_operations`] (default [`DEFAULT_MAX_OPERATIONS`]) caps the distinct
+//! operations the same way: later ones are recorded under `operation="(other)"`
+//! ([`FOLDED_OPERATION`]), counted by `tracectx_operations_folded_total`, with one `WARN`
+//! event. Operations keep their place for the life of the [`Metrics`].
+//!
+//! So the label sets, and with them memory and the size of a scrape, stay bounded by
+//! `(max_operations + 1) × (max_run_ids + 2)`.
 //!
 //! Observations outside any context use `run_id="(none)"` ([`NO_RUN_ID`]). Neither value can
 //! be a real run id: run ids never contain brackets.
@@ -50,8 +57,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::{
@@ -117,6 +125,37 @@ pub const NO_RUN_ID: &str = "(none)";
 /// The default cap on distinct run ids with a series of their own.
 pub const DEFAULT_MAX_RUN_IDS: usize = 1_000;
 
+/// The `operation` label value of observations whose operation came after the cap on distinct
+/// operations was reached ([`MetricsConfig::max_operations`]).
+///
+/// An operation given this very name is recorded there too, without taking a place under the
+/// cap or counting as folded.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tracectx::metrics::{Metrics, MetricsConfig, FOLDED_OPERATION};
+///
+/// let metrics = Metrics::new(MetricsConfig::default().max_operations(2));
+/// for user in 0..5 {
+///     // A mistake: an id in the operation name. Only the first two get series.
+///     metrics.record_duration(format!("load_user_{user}"), Duration::from_millis(1));
+/// }
+/// let text = metrics.encode();
+/// assert!(text.contains(r#"operation="load_user_1""#));
+/// assert!(!text.contains(r#"operation="load_user_2""#));
+/// assert!(text.contains(&format!(
+///     r#"tracectx_operation_duration_seconds_count{{operation="{FOLDED_OPERATION}",run_id="(none)"}} 3"#
+/// )));
+/// assert!(text.contains("tracectx_operations_folded_total 3"));
+/// assert_eq!((metrics.operations(), metrics.operations_folded()), (2, 3));
+/// ```
+pub const FOLDED_OPERATION: &str = "(other)";
+
+/// The default cap on distinct operations with series of their own.
+pub const DEFAULT_MAX_OPERATIONS: usize = 100;
+
 /// The default histogram buckets, in seconds: Prometheus's client defaults, 5 ms to 10 s.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -124,7 +163,8 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 
 // === impl MetricsConfig ===
 
-/// How a [`Metrics`] is made: the cap on distinct run ids and the histogram buckets.
+/// How a [`Metrics`] is made: the caps on distinct run ids and operations, and the histogram
+/// buckets.
 ///
 /// # Examples
 ///
@@ -133,6 +173,7 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 ///
 /// let config = MetricsConfig::default()
 ///     .max_run_ids(500)
+///     .max_operations(20)
 ///     .buckets([0.001, 0.01, 0.1, 1.0]);
 /// let metrics = Metrics::new(config);
 /// # drop(metrics);
@@ -140,6 +181,7 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 #[derive(Debug, Clone)]
 pub struct MetricsConfig {
     max_run_ids: usize,
+    max_operations: usize,
     buckets: Vec<f64>,
 }
 
@@ -147,13 +189,15 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             max_run_ids: DEFAULT_MAX_RUN_IDS,
+            max_operations: DEFAULT_MAX_OPERATIONS,
             buckets: DEFAULT_BUCKETS.to_vec(),
         }
     }
 }
 
 impl MetricsConfig {
-    /// The defaults: [`DEFAULT_MAX_RUN_IDS`] and [`DEFAULT_BUCKETS`].
+    /// The defaults: [`DEFAULT_MAX_RUN_IDS`], [`DEFAULT_MAX_OPERATIONS`] and
+    /// [`DEFAULT_BUCKETS`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -163,6 +207,25 @@ impl MetricsConfig {
     #[must_use]
     pub fn max_run_ids(mut self, max: usize) -> Self {
         self.max_run_ids = max;
+        self
+    }
+
+    /// At most `max` distinct operation names get series of their own; later ones fold into
+    /// [`FOLDED_OPERATION`]. `0` folds every operation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().max_operations(1));
+    /// metrics.record_duration("fetch", std::time::Duration::ZERO);
+    /// metrics.record_duration("store", std::time::Duration::ZERO); // folded
+    /// assert!(metrics.encode().contains(r#"operation="(other)""#));
+    /// ```
+    #[must_use]
+    pub fn max_operations(mut self, max: usize) -> Self {
+        self.max_operations = max;
         self
     }
 
@@ -246,7 +309,8 @@ impl MetricConstructor<Histogram> for Buckets {
 /// A Prometheus registry with the run-labelled duration histogram; cheap to clone (clones
 /// share the series).
 ///
-/// See the [module docs](self) for the series, the exemplars and the cap on run ids.
+/// See the [module docs](self) for the series, the exemplars and the caps on run ids and
+/// operations.
 ///
 /// # Examples
 ///
@@ -273,40 +337,76 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     durations: Family<DurationLabels, Histogram, Buckets>,
+    /// Observations folded into [`FOLDED_RUN_ID`].
     folded: Counter,
-    runs: RunIds,
-    /// Every operation name seen, for [`Metrics::forget_run`]; its lock also serializes the
-    /// creation and removal of series, so `series` counts them exactly.
-    operations: RwLock<HashSet<Cow<'static, str>>>,
-    series: AtomicUsize,
+    /// Observations folded into [`FOLDED_OPERATION`].
+    operations_folded: Counter,
+    runs: Capped<RunId>,
+    /// The operations with series of their own; also what [`Metrics::forget_run`] looks
+    /// through.
+    operations: Capped<Cow<'static, str>>,
+    /// How many series the histogram holds; its lock serializes their creation and removal,
+    /// so the count is exact.
+    series: Mutex<usize>,
 }
 
-/// The run ids that have series of their own, at most `max`.
-struct RunIds {
+/// The label values that have series of their own, at most `max`.
+struct Capped<T> {
     max: usize,
-    seen: RwLock<HashSet<RunId>>,
+    seen: RwLock<HashSet<T>>,
     warned: AtomicBool,
 }
 
-impl RunIds {
-    /// The label for `run`, admitting it while there is room.
-    fn label(&self, run: &RunId) -> RunLabel {
+impl<T: Clone + Eq + Hash> Capped<T> {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            seen: RwLock::new(HashSet::new()),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether `value` has a place, admitting it while there is room.
+    fn admit(&self, value: &T) -> bool {
         {
             let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
-            if seen.contains(run) {
-                return RunLabel::Run(run.clone());
+            if seen.contains(value) {
+                return true;
             }
             if seen.len() >= self.max {
-                return RunLabel::Folded;
+                return false;
             }
         }
         let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
-        if seen.contains(run) || seen.len() < self.max {
-            seen.insert(run.clone());
-            RunLabel::Run(run.clone())
-        } else {
-            RunLabel::Folded
+        if seen.contains(value) {
+            return true;
         }
+        if seen.len() < self.max {
+            seen.insert(value.clone());
+            return true;
+        }
+        false
+    }
+
+    fn remove(&self, value: &T) -> bool {
+        self.seen
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(value)
+    }
+
+    fn len(&self) -> usize {
+        self.seen.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn to_vec(&self) -> Vec<T> {
+        let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
+        seen.iter().cloned().collect()
+    }
+
+    /// True the first time only: the caller warns.
+    fn first_fold(&self) -> bool {
+        !self.warned.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -322,14 +422,17 @@ impl fmt::Debug for Metrics {
         f.debug_struct("Metrics")
             .field("max_run_ids", &self.inner.runs.max)
             .field("run_ids", &self.run_ids())
+            .field("max_operations", &self.inner.operations.max)
+            .field("operations", &self.operations())
             .field("series", &self.series())
             .finish_non_exhaustive()
     }
 }
 
 impl Metrics {
-    /// A registry holding `tracectx_operation_duration_seconds` and
-    /// `tracectx_run_ids_folded_total`, configured by `config`.
+    /// A registry holding `tracectx_operation_duration_seconds`,
+    /// `tracectx_run_ids_folded_total` and `tracectx_operations_folded_total`, configured by
+    /// `config`.
     ///
     /// # Examples
     ///
@@ -342,21 +445,18 @@ impl Metrics {
     /// ```
     pub fn new(config: MetricsConfig) -> Self {
         let durations = Family::new_with_constructor(Buckets(config.buckets.into()));
-        let folded = Counter::default();
+        let (folded, operations_folded) = (Counter::default(), Counter::default());
         let mut registry = Registry::default();
-        register(&mut registry, &durations, &folded);
+        register(&mut registry, &durations, &folded, &operations_folded);
         Self {
             inner: Arc::new(Inner {
                 registry,
                 durations,
                 folded,
-                runs: RunIds {
-                    max: config.max_run_ids,
-                    seen: RwLock::new(HashSet::new()),
-                    warned: AtomicBool::new(false),
-                },
-                operations: RwLock::new(HashSet::new()),
-                series: AtomicUsize::new(0),
+                operations_folded,
+                runs: Capped::new(config.max_run_ids),
+                operations: Capped::new(config.max_operations),
+                series: Mutex::new(0),
             }),
         }
     }
@@ -400,7 +500,9 @@ impl Metrics {
     /// Records `duration` for `operation`, labelled with the current run (and the trace id as
     /// exemplar), or [`NO_RUN_ID`] outside any context.
     ///
-    /// `operation` should come from a fixed set of names: each one is a label value.
+    /// `operation` should come from a fixed set of names: each one is a label value, and past
+    /// [`MetricsConfig::max_operations`] distinct names, new ones are recorded under
+    /// [`FOLDED_OPERATION`].
     ///
     /// # Examples
     ///
@@ -464,31 +566,30 @@ impl Metrics {
             operation,
             run_id: run.map_or(RunLabel::NoRun, |run| RunLabel::Run(run.clone())),
         };
-        // The common case first: the series exists, so its run was admitted under the cap.
+        // The common case first: the series exists, so its operation and run were admitted
+        // under the caps.
         if let Some(histogram) = self.inner.durations.get(&labels) {
             histogram.observe(value, exemplar, None);
             return;
         }
+        if labels.operation != FOLDED_OPERATION && !self.inner.operations.admit(&labels.operation) {
+            self.note_operation_fold(&labels.operation);
+            labels.operation = Cow::Borrowed(FOLDED_OPERATION);
+        }
         if let Some(run) = run {
-            labels.run_id = self.inner.runs.label(run);
-            if labels.run_id == RunLabel::Folded {
+            if !self.inner.runs.admit(run) {
                 self.note_fold();
-                if let Some(histogram) = self.inner.durations.get(&labels) {
-                    histogram.observe(value, exemplar, None);
-                    return;
-                }
+                labels.run_id = RunLabel::Folded;
             }
         }
-        // A new series, made under the lock so it is counted once: remember its operation,
-        // so `forget_run` can find it.
-        let mut operations = self
-            .inner
-            .operations
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        if let Some(histogram) = self.inner.durations.get(&labels) {
+            histogram.observe(value, exemplar, None);
+            return;
+        }
+        // A new series, made under the lock so it is counted once.
+        let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
         if self.inner.durations.get(&labels).is_none() {
-            operations.insert(labels.operation.clone());
-            self.inner.series.fetch_add(1, Ordering::Relaxed);
+            *series += 1;
         }
         self.inner
             .durations
@@ -498,13 +599,27 @@ impl Metrics {
 
     fn note_fold(&self) {
         self.inner.folded.inc();
-        if !self.inner.runs.warned.swap(true, Ordering::Relaxed) {
+        if self.inner.runs.first_fold() {
             tracing::warn!(
                 max_run_ids = self.inner.runs.max,
                 folded_into = FOLDED_RUN_ID,
                 "tracectx metrics: more distinct run ids than max_run_ids; later runs are \
                  recorded under run_id=\"(other)\" (call Metrics::forget_run when a run ends, \
                  or raise the cap)"
+            );
+        }
+    }
+
+    fn note_operation_fold(&self, operation: &str) {
+        self.inner.operations_folded.inc();
+        if self.inner.operations.first_fold() {
+            tracing::warn!(
+                max_operations = self.inner.operations.max,
+                folded_into = FOLDED_OPERATION,
+                first_folded = operation,
+                "tracectx metrics: more distinct operations than max_operations; later \
+                 operations are recorded under operation=\"(other)\" (name operations from a \
+                 fixed set, never with ids in them, or raise the cap)"
             );
         }
     }
@@ -551,28 +666,19 @@ impl Metrics {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn forget_run(&self, run: &RunId) {
-        let removed = self
-            .inner
-            .runs
-            .seen
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(run);
-        if !removed {
+        if !self.inner.runs.remove(run) {
             return;
         }
-        let operations = self
-            .inner
-            .operations
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        for operation in operations.iter() {
+        let mut operations = self.inner.operations.to_vec();
+        operations.push(Cow::Borrowed(FOLDED_OPERATION));
+        let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
+        for operation in operations {
             let labels = DurationLabels {
-                operation: operation.clone(),
+                operation,
                 run_id: RunLabel::Run(run.clone()),
             };
             if self.inner.durations.remove(&labels) {
-                self.inner.series.fetch_sub(1, Ordering::Relaxed);
+                *series -= 1;
             }
         }
     }
@@ -611,7 +717,12 @@ impl Metrics {
     /// # Ok::<(), std::fmt::Error>(())
     /// ```
     pub fn register(&self, registry: &mut Registry) {
-        register(registry, &self.inner.durations, &self.inner.folded);
+        register(
+            registry,
+            &self.inner.durations,
+            &self.inner.folded,
+            &self.inner.operations_folded,
+        );
     }
 
     /// The series in OpenMetrics text, ending with `# EOF`; serve it with [`CONTENT_TYPE`].
@@ -656,12 +767,21 @@ impl Metrics {
     /// assert_eq!(tracectx::metrics::Metrics::default().run_ids(), 0);
     /// ```
     pub fn run_ids(&self) -> usize {
-        self.inner
-            .runs
-            .seen
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.inner.runs.len()
+    }
+
+    /// How many distinct operations have series of their own (at most the cap on operations).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// metrics.record_duration("a", std::time::Duration::ZERO);
+    /// metrics.record_duration("a", std::time::Duration::ZERO);
+    /// assert_eq!(metrics.operations(), 1);
+    /// ```
+    pub fn operations(&self) -> usize {
+        self.inner.operations.len()
     }
 
     /// How many label sets (operation, run id) the duration histogram holds.
@@ -675,7 +795,7 @@ impl Metrics {
     /// assert_eq!(metrics.series(), 2);
     /// ```
     pub fn series(&self) -> usize {
-        self.inner.series.load(Ordering::Relaxed)
+        *self.inner.series.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How many observations were folded into [`FOLDED_RUN_ID`] because the cap was reached.
@@ -694,12 +814,29 @@ impl Metrics {
     pub fn folded(&self) -> u64 {
         self.inner.folded.get()
     }
+
+    /// How many observations were folded into [`FOLDED_OPERATION`] because the cap on
+    /// operations was reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().max_operations(0));
+    /// metrics.record_duration("op", std::time::Duration::ZERO);
+    /// assert_eq!(metrics.operations_folded(), 1);
+    /// ```
+    pub fn operations_folded(&self) -> u64 {
+        self.inner.operations_folded.get()
+    }
 }
 
 fn register(
     registry: &mut Registry,
     durations: &Family<DurationLabels, Histogram, Buckets>,
     folded: &Counter,
+    operations_folded: &Counter,
 ) {
     registry.register(
         DURATION_METRIC,
@@ -710,6 +847,11 @@ fn register(
         "tracectx_run_ids_folded",
         "Observations recorded under run_id=\"(other)\" because max_run_ids was reached",
         folded.clone(),
+    );
+    registry.register(
+        "tracectx_operations_folded",
+        "Observations recorded under operation=\"(other)\" because max_operations was reached",
+        operations_folded.clone(),
     );
 }
 

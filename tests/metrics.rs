@@ -1,16 +1,52 @@
 //! Prometheus metrics (feature `prometheus`): run labels, trace-id exemplars in the OpenMetrics
-//! text, the timer guard, and the cap on distinct run ids.
+//! text, the timer guard, and the caps on distinct run ids and operations.
 #![cfg(feature = "prometheus")]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracectx::metrics::{Metrics, MetricsConfig, FOLDED_RUN_ID, NO_RUN_ID};
+use tracectx::metrics::{
+    Metrics, MetricsConfig, DEFAULT_MAX_OPERATIONS, FOLDED_OPERATION, FOLDED_RUN_ID, NO_RUN_ID,
+};
 use tracectx::prelude::*;
 
 fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(needle)).collect()
+}
+
+/// Runs `f` with a subscriber that counts the `WARN` events of `tracectx::metrics`, and
+/// returns their messages.
+fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
+    use std::sync::Mutex;
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+    impl<S: tracing::Subscriber> Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN
+                && event.metadata().target() == "tracectx::metrics"
+            {
+                let mut message = Message(String::new());
+                event.record(&mut message);
+                self.0.lock().unwrap().push(message.0);
+            }
+        }
+    }
+
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(Warnings(warnings.clone()));
+    tracing::subscriber::with_default(subscriber, f);
+    let warnings = warnings.lock().unwrap().clone();
+    warnings
 }
 
 #[test]
@@ -159,25 +195,37 @@ fn cardinality_cap_holds_under_100_000_distinct_run_ids() {
     const CAP: usize = 100;
     const RUNS: usize = 100_000;
     const THREADS: usize = 4;
+    const CHECK_EVERY: usize = 5_000;
     let metrics = Metrics::new(MetricsConfig::default().max_run_ids(CAP));
-    let size_at = |m: &Metrics| m.encode().len();
 
-    let mut size_after_first_thousand = 0;
     for i in 0..1_000 {
         TraceContext::new(&format!("run_{i}"))
             .unwrap()
             .sync_scope(|| metrics.record_duration("op", Duration::from_micros(i)));
     }
-    size_after_first_thousand += size_at(&metrics);
+    assert_eq!((metrics.run_ids(), metrics.series()), (CAP, CAP + 1));
+    let size_after_first_thousand = metrics.encode().len();
 
+    // While 99,000 more runs arrive, every few thousand the tracked run ids and series are
+    // still at the cap, and the scrape no bigger than after the first thousand (give or take
+    // the digits of the growing counts).
     std::thread::scope(|s| {
         for t in 0..THREADS {
             let metrics = &metrics;
             s.spawn(move || {
-                for i in (1_000 + t..RUNS).step_by(THREADS) {
+                for (n, i) in (1_000 + t..RUNS).step_by(THREADS).enumerate() {
                     TraceContext::new(&format!("run_{i}"))
                         .unwrap()
                         .sync_scope(|| metrics.record_duration("op", Duration::from_micros(7)));
+                    if t == 0 && n % CHECK_EVERY == 0 {
+                        assert_eq!(metrics.run_ids(), CAP, "after run_{i}");
+                        assert_eq!(metrics.series(), CAP + 1, "after run_{i}");
+                        let size = metrics.encode().len();
+                        assert!(
+                            size < size_after_first_thousand + 1_024,
+                            "{size} bytes after run_{i}, {size_after_first_thousand} after 1,000"
+                        );
+                    }
                 }
             });
         }
@@ -205,35 +253,172 @@ fn cardinality_cap_holds_under_100_000_distinct_run_ids() {
         "{} bytes after {RUNS} runs, {size_after_first_thousand} after 1,000",
         text.len()
     );
+    // The tracked runs are the first CAP to arrive.
+    assert!(text.contains(&format!(r#"run_id="run_{}""#, CAP - 1)));
+    assert!(!text.contains(&format!(r#"run_id="run_{CAP}""#)));
 }
 
 #[test]
 fn reaching_the_cap_warns_once() {
-    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
-
-    struct CountWarnings(Arc<AtomicUsize>);
-    impl<S: tracing::Subscriber> Layer<S> for CountWarnings {
-        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            if *event.metadata().level() == tracing::Level::WARN
-                && event.metadata().target() == "tracectx::metrics"
-            {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-
-    let warnings = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry().with(CountWarnings(warnings.clone()));
     let metrics = Metrics::new(MetricsConfig::default().max_run_ids(2));
-    tracing::subscriber::with_default(subscriber, || {
+    let warnings = metrics_warnings(|| {
         for i in 0..10 {
             TraceContext::new(&format!("run_{i}"))
                 .unwrap()
                 .sync_scope(|| metrics.record_duration("op", Duration::ZERO));
         }
     });
-    assert_eq!(warnings.load(Ordering::SeqCst), 1);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("max_run_ids"), "{warnings:?}");
     assert_eq!(metrics.folded(), 8);
+    assert_eq!(metrics.operations_folded(), 0);
+}
+
+#[test]
+fn operations_past_the_cap_fold_into_other() {
+    let metrics = Metrics::new(MetricsConfig::default().max_operations(3));
+    let ctx = TraceContext::new("job_ops").unwrap();
+    ctx.sync_scope(|| {
+        for i in 0..10 {
+            metrics.record_duration(format!("op_{i}"), Duration::from_millis(1));
+        }
+        // An admitted operation keeps its own series after the cap is reached.
+        metrics.record_duration("op_0", Duration::from_millis(1));
+    });
+    let text = metrics.encode();
+    for i in 0..3 {
+        assert!(text.contains(&format!(
+            r#"tracectx_operation_duration_seconds_count{{operation="op_{i}",run_id="job_ops"}} {}"#,
+            if i == 0 { 2 } else { 1 }
+        )));
+    }
+    assert!(!text.contains(r#"operation="op_3""#));
+    assert!(text.contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="{FOLDED_OPERATION}",run_id="job_ops"}} 7"#
+    )));
+    // The fold keeps the exemplar.
+    assert!(
+        lines_with(&text, &format!(r#"operation="{FOLDED_OPERATION}""#))
+            .iter()
+            .any(|l| l.contains(&format!(r#"# {{trace_id="{:x}"}}"#, ctx.trace_id())))
+    );
+    assert!(text.contains("tracectx_operations_folded_total 7\n"));
+    assert!(text.contains("tracectx_run_ids_folded_total 0\n"));
+    assert_eq!(metrics.operations(), 3);
+    assert_eq!(metrics.operations_folded(), 7);
+    assert_eq!(metrics.folded(), 0);
+    assert_eq!(metrics.series(), 4);
+}
+
+#[test]
+fn operation_cap_defaults_to_100() {
+    assert_eq!(DEFAULT_MAX_OPERATIONS, 100);
+    let metrics = Metrics::default();
+    for i in 0..150 {
+        metrics.record_duration(format!("op_{i}"), Duration::ZERO);
+    }
+    assert_eq!(metrics.operations(), 100);
+    assert_eq!(metrics.operations_folded(), 50);
+    assert_eq!(metrics.series(), 101);
+}
+
+#[test]
+fn operation_cap_holds_under_100_000_distinct_operations() {
+    const CAP: usize = 10;
+    const OPS: usize = 100_000;
+    let metrics = Metrics::new(MetricsConfig::default().max_operations(CAP));
+    for i in 0..1_000 {
+        metrics.record_duration(format!("op_{i}"), Duration::from_micros(3));
+    }
+    let size_after_first_thousand = metrics.encode().len();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let metrics = &metrics;
+            s.spawn(move || {
+                for i in (1_000 + t..OPS).step_by(4) {
+                    metrics.record_duration(format!("op_{i}"), Duration::from_micros(3));
+                }
+            });
+        }
+    });
+    assert_eq!(metrics.operations(), CAP);
+    assert_eq!(
+        metrics.series(),
+        CAP + 1,
+        "the first {CAP} operations and the fold"
+    );
+    assert_eq!(metrics.operations_folded(), (OPS - CAP) as u64);
+    let text = metrics.encode();
+    assert_eq!(
+        lines_with(&text, "tracectx_operation_duration_seconds_count").len(),
+        CAP + 1
+    );
+    assert!(
+        text.len() < size_after_first_thousand + 1_024,
+        "{} bytes after {OPS} operations, {size_after_first_thousand} after 1,000",
+        text.len()
+    );
+}
+
+#[test]
+fn both_caps_together_bound_the_series() {
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(2).max_operations(2));
+    let warnings = metrics_warnings(|| {
+        for run in 0..5 {
+            TraceContext::new(&format!("run_{run}"))
+                .unwrap()
+                .sync_scope(|| {
+                    for op in 0..5 {
+                        metrics.record_duration(format!("op_{op}"), Duration::ZERO);
+                    }
+                });
+        }
+    });
+    // One warning per cap, each naming its own.
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("max_run_ids")));
+    assert!(warnings.iter().any(|w| w.contains("max_operations")));
+    // (2 operations + the fold) × (2 runs + the fold).
+    assert_eq!(metrics.series(), 9);
+    let text = metrics.encode();
+    assert_eq!(
+        lines_with(&text, "tracectx_operation_duration_seconds_count").len(),
+        9
+    );
+    assert!(text.contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="{FOLDED_OPERATION}",run_id="{FOLDED_RUN_ID}"}} 9"#
+    )));
+    assert_eq!(metrics.folded(), 15);
+    assert_eq!(metrics.operations_folded(), 15);
+}
+
+#[test]
+fn an_operation_named_other_is_the_fold_and_takes_no_place() {
+    let metrics = Metrics::new(MetricsConfig::default().max_operations(1));
+    metrics.record_duration(FOLDED_OPERATION, Duration::ZERO);
+    assert_eq!((metrics.operations(), metrics.operations_folded()), (0, 0));
+    metrics.record_duration("real", Duration::ZERO);
+    metrics.record_duration("late", Duration::ZERO);
+    assert_eq!((metrics.operations(), metrics.operations_folded()), (1, 1));
+    assert!(metrics.encode().contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="{FOLDED_OPERATION}",run_id="{NO_RUN_ID}"}} 2"#
+    )));
+}
+
+#[test]
+fn forgetting_a_run_removes_its_folded_operation_series_too() {
+    let metrics = Metrics::new(MetricsConfig::default().max_operations(1));
+    let ctx = TraceContext::new("run_gone").unwrap();
+    ctx.sync_scope(|| {
+        metrics.record_duration("kept", Duration::ZERO);
+        metrics.record_duration("folded", Duration::ZERO);
+    });
+    assert_eq!(metrics.series(), 2);
+    metrics.forget_run(ctx.run_id());
+    assert_eq!((metrics.run_ids(), metrics.series()), (0, 0));
+    assert!(!metrics.encode().contains("run_gone"));
+    // The operation keeps its place.
+    assert_eq!(metrics.operations(), 1);
 }
 
 #[test]
