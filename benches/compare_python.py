@@ -1,7 +1,11 @@
 """Times one backtest session in backtesting.py 0.6.6, vectorbt and tracectx on one CSV.
 
-Run by benches/compare_python.sh. The session is sma-cross 10/20, long-short, 10,000 cash,
-no commission, whole units, fills at the next open:
+Run by benches/compare_python.sh. The series is `Bars::synthetic(BARS, 42)` (written by the
+`write_bars` example) made tradeable as `benches/backtest.rs` makes it (`tradeable` below:
+the moves scaled down tenfold around 100, to four decimals, the same bits as the Rust side),
+so that the strategy trades to the last bar instead of running out of cash early. The
+session is sma-cross 10/20, long-short, 10,000 cash, no commission, whole units, fills at
+the next open:
 
 - backtesting.py: `Backtest(data, SmaCross, cash=10_000, exclusive_orders=True).run()`,
   which computes the indicators, simulates and computes its statistics;
@@ -12,6 +16,11 @@ no commission, whole units, fills at the next open:
 - tracectx: `tracectx backtest --json`, whose metadata records the session's wall time
   (signals, simulation, statistics and the data fingerprint, not the CSV load); the median
   of five runs. The whole process (CSV load included) is timed too.
+
+tracectx and backtesting.py run the same execution model on the same signals: their closed
+trade counts must be equal, and the script exits 1 (after printing everything) when they
+are not. vectorbt's fill model differs (how it sizes a reversal, what it counts as a trade),
+so its count is shown, not required to match.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import time
 import warnings
 
@@ -31,6 +41,8 @@ warnings.filterwarnings("ignore")
 from backtesting import Backtest, Strategy  # noqa: E402
 from backtesting.lib import crossover  # noqa: E402
 from backtesting.test import SMA  # noqa: E402
+
+PRICE_COLUMNS = ["open", "high", "low", "close"]
 
 
 class SmaCross(Strategy):
@@ -48,6 +60,19 @@ class SmaCross(Strategy):
             self.sell()
 
 
+def tradeable(prices):
+    """`floor((100 + (p - 100) * 0.1) * 10^4 + 0.5) / 10^4`, one IEEE operation at a time, as
+    `tradeable_bars` in benches/backtest.rs computes it."""
+    return np.floor((100.0 + (prices - 100.0) * 0.1) * 10_000.0 + 0.5) / 10_000.0
+
+
+def make_tradeable(raw_path, out_path):
+    raw = pd.read_csv(raw_path, dtype={"date": str})
+    for column in PRICE_COLUMNS:
+        raw[column] = tradeable(raw[column].to_numpy(dtype=np.float64))
+    raw.to_csv(out_path, index=False)
+
+
 def load(path):
     data = pd.read_csv(path, index_col=0, parse_dates=True)
     data.index = data.index.tz_localize(None)
@@ -58,7 +83,7 @@ def load(path):
 def run_backtesting(data):
     started = time.perf_counter()
     stats = Backtest(data, SmaCross, cash=10_000, exclusive_orders=True).run()
-    return time.perf_counter() - started, int(stats["# Trades"])
+    return time.perf_counter() - started, int(stats["# Trades"]), float(stats["Equity Final [$]"])
 
 
 def run_vectorbt(data):
@@ -87,7 +112,7 @@ def run_vectorbt(data):
 
 def run_tracectx(binary, csv):
     sessions, processes = [], []
-    trades = None
+    result = None
     for _ in range(5):
         started = time.perf_counter()
         out = subprocess.run(
@@ -98,30 +123,48 @@ def run_tracectx(binary, csv):
         processes.append(time.perf_counter() - started)
         result = json.loads(out)
         sessions.append(result["metadata"]["wall_time_secs"])
-        trades = result["stats"]["trades"]
-    return statistics.median(sessions), statistics.median(processes), trades
+    stats = result["stats"]
+    return (statistics.median(sessions), statistics.median(processes), stats["trades"],
+            stats["equity_final"])
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--csv", required=True)
+    parser.add_argument("--csv", required=True, help="the series all three engines read")
+    parser.add_argument("--synthetic", metavar="RAW_CSV",
+                        help="write --csv first: this CSV (from write_bars) made tradeable")
     parser.add_argument("--tracectx", required=True)
     args = parser.parse_args()
 
+    if args.synthetic:
+        make_tradeable(args.synthetic, args.csv)
     data = load(args.csv)
-    print(f"{len(data):,} bars from {args.csv}")
-    ours, ours_process, ours_trades = run_tracectx(args.tracectx, args.csv)
-    print(f"tracectx backtest      session {ours * 1e3:9.1f} ms   "
-          f"(whole process with CSV load {ours_process * 1e3:.0f} ms)   {ours_trades} trades")
-    bt, bt_trades = run_backtesting(data)
-    print(f"backtesting.py 0.6.6   session {bt * 1e3:9.1f} ms   {bt_trades} trades")
+    n = len(data)
+    print(f"{n:,} bars from {args.csv} (close {data['Close'].min():.4f} to "
+          f"{data['Close'].max():.4f})")
+    ours, ours_process, ours_trades, ours_final = run_tracectx(args.tracectx, args.csv)
+    print(f"tracectx backtest      session {ours * 1e3:9.1f} ms  {n / ours / 1e6:6.1f} M bars/s   "
+          f"(whole process with CSV load {ours_process * 1e3:.0f} ms)   {ours_trades:,} trades")
+    bt, bt_trades, bt_final = run_backtesting(data)
+    print(f"backtesting.py 0.6.6   session {bt * 1e3:9.1f} ms  {n / bt / 1e6:6.3f} M bars/s   "
+          f"{bt_trades:,} trades")
     run_vectorbt(data)  # numba compiles on the first run
     vb, vb_trades = run_vectorbt(data)
-    print(f"vectorbt from_signals  session {vb * 1e3:9.1f} ms   {vb_trades} trades "
-          f"(its own fill model: trade counts may differ)")
+    print(f"vectorbt from_signals  session {vb * 1e3:9.1f} ms  {n / vb / 1e6:6.2f} M bars/s   "
+          f"{vb_trades:,} trades (its own fill model: not required to match)")
     print(f"ratio backtesting.py / tracectx: {bt / ours:7.0f}x   (goal: 500x)")
     print(f"ratio vectorbt / tracectx:       {vb / ours:7.1f}x   (goal: 10x)")
 
+    same_final = ours_final == bt_final or abs(ours_final - bt_final) <= 1e-9 * abs(bt_final)
+    if ours_trades != bt_trades or not same_final:
+        print(f"FAIL: tracectx and backtesting.py disagree on the same signals: "
+              f"{ours_trades:,} vs {bt_trades:,} closed trades, final equity {ours_final!r} vs "
+              f"{bt_final!r}", file=sys.stderr)
+        return 1
+    print(f"ok   tracectx and backtesting.py agree: {ours_trades:,} closed trades, "
+          f"final equity {ours_final:.2f}")
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The backtest session against its Python peers, on the same 1,000,000-bar series and the same
 # signals, in one run: backtesting.py 0.6.6 and vectorbt's Portfolio.from_signals (PyPI),
-# then `tracectx backtest` (release build). Prints each time and the ratios, then the peak
-# memory of the 1M-bar command-line run (with GNU time, when installed).
+# then `tracectx backtest` (release build). Prints each time and the ratios, fails if
+# tracectx and backtesting.py do not close the same number of trades, then prints the peak
+# memory of the 1M-bar command-line run (GNU time; installed with apt-get when missing).
 #
 #   bash benches/compare_python.sh            # 1,000,000 bars
 #   BARS=200000 bash benches/compare_python.sh
@@ -23,20 +24,35 @@ if ! "$venv/bin/python" -c 'import backtesting, vectorbt' >/dev/null 2>&1; then
         backtesting==0.6.6 vectorbt==1.2.0
 fi
 
+# GNU time for the peak memory: installed rather than skipped.
+if [ ! -x /usr/bin/time ]; then
+    echo "installing GNU time (apt-get install -y time) for the peak memory" >&2
+    sudo=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+    $sudo apt-get install -y time >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y time >/dev/null; } \
+        || true
+fi
+if [ ! -x /usr/bin/time ]; then
+    echo "error: GNU time is missing and could not be installed (apt-get install -y time)" >&2
+    exit 1
+fi
+
 cargo build --quiet --release --features cli --bin tracectx --example write_bars
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-target/release/examples/write_bars "$bars" 42 "$work/bars.csv"
+target/release/examples/write_bars "$bars" 42 "$work/synthetic.csv"
 
-TQDM_DISABLE=1 "$venv/bin/python" benches/compare_python.py --csv "$work/bars.csv" \
-    --tracectx target/release/tracectx
+# Fails (after printing every time and ratio) when the trade counts differ.
+TQDM_DISABLE=1 "$venv/bin/python" benches/compare_python.py --synthetic "$work/synthetic.csv" \
+    --csv "$work/bars.csv" --tracectx target/release/tracectx
 
-if [ -x /usr/bin/time ]; then
-    rss_kb=$(/usr/bin/time -v target/release/tracectx backtest --data "$work/bars.csv" \
-        --param fast=10 --param slow=20 --cash 10000 --json 2>&1 >/dev/null \
-        | awk -F': ' '/Maximum resident set size/ {print $2}')
-    echo "peak memory of tracectx backtest on $bars bars: $((rss_kb / 1024)) MB (goal: under 200 MB)"
-else
-    echo "peak memory: /usr/bin/time not installed (apt-get install time)"
+rss_kb=$(/usr/bin/time -v target/release/tracectx backtest --data "$work/bars.csv" \
+    --param fast=10 --param slow=20 --cash 10000 --json 2>&1 >/dev/null \
+    | awk -F': ' '/Maximum resident set size/ {print $2}')
+if [ -z "$rss_kb" ]; then
+    echo "error: GNU time reported no peak memory" >&2
+    exit 1
 fi
+echo "peak memory of tracectx backtest on $bars bars: $((rss_kb / 1024)) MB (goal: under 200 MB)"
