@@ -542,9 +542,10 @@ impl Bars {
     /// ```
     pub const SYNTHETIC_MAX_BARS: usize = 2_087_100;
 
-    /// Builds bars from columns in memory, checking them as the CSV loader does.
+    /// Builds bars from columns in memory, checking them as the CSV loader does (times in
+    /// the years 0001 to 9999 and strictly increasing, prices finite and positive, ...).
     ///
-    /// Errors name the 0-based bar index and the column (`"open"`, `"high"`, ...).
+    /// Errors name the 0-based bar index and the column (`"timestamp"`, `"open"`, ...).
     ///
     /// # Examples
     ///
@@ -663,7 +664,8 @@ impl Bars {
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
     /// Other columns are ignored. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
-    /// integer epoch seconds or milliseconds (see [`Timestamp::parse`]).
+    /// integer epoch seconds or milliseconds (see [`Timestamp::parse`]), in the years 0001 to
+    /// 9999 (UTC; [`DataErrorKind::TimestampOutOfRange`] otherwise).
     ///
     /// # Examples
     ///
