@@ -15,7 +15,9 @@
 //!   parameters to a [`BacktestResult`] with statistics, trades, equity and [`RunMetadata`]
 //!   (run id, trace and span ids from the current trace context, data fingerprint, timing);
 //!   [`BacktestEngine::run_realistic`], the same as an async session under its own trace
-//!   context on the blocking pool, logging its start and end.
+//!   context on the blocking pool, logging its start and end. A strategy that panics fails
+//!   its session only; [`quiet_strategy_panics`] (called at the start of `main`) also keeps
+//!   that panic off standard error and logs it under the session's run instead.
 //! - [`sweep`]: many sessions at once, each its own run: [`BacktestEngine::run_batch`] with
 //!   bounded concurrency and a progress callback, [`BacktestEngine::sweep`] over a
 //!   [`ParamGrid`] ranked by a statistic ([`RankBy`]).
