@@ -3,7 +3,8 @@
 //! subscriber) and OpenTelemetry's `with_context`.
 //!
 //! - `poll_64/*`: a leaf future that is `Pending` 64 times before `Ready`, wrapped, driven by a
-//!   no-op-waker poll loop.
+//!   no-op-waker poll loop; `tracing::Instrument` with no subscriber and with a scoped one, and
+//!   (`poll_64_global_subscriber/*`, last) with a global one.
 //! - `read_current/*`: reading the current run id (or the peer's current value) in a scope.
 //! - `spawn_join_10k/*`: spawning 10,000 tasks on a current-thread runtime and joining them.
 
@@ -49,6 +50,10 @@ fn poll_64(c: &mut Criterion) {
     });
     g.bench_function("in_trace_context", |b| {
         b.iter(|| drive(Leaf::new(black_box(POLLS)).in_trace_context(ctx.clone())))
+    });
+    g.bench_function("tracing_instrument_no_subscriber", |b| {
+        let span = tracing::info_span!("session", run_id = "backtest_ab12cd34");
+        b.iter(|| drive(Leaf::new(black_box(POLLS)).instrument(span.clone())))
     });
     g.bench_function("tracing_instrument", |b| {
         let subscriber = tracing_subscriber::registry();
@@ -143,5 +148,20 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, poll_64, read_current, spawn_join);
+/// The last group: a global subscriber, once set, stays for the rest of the process.
+fn poll_64_global(c: &mut Criterion) {
+    let mut g = c.benchmark_group("poll_64_global_subscriber");
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
+    let span = tracing::info_span!("session", run_id = "backtest_ab12cd34");
+    g.bench_function("in_trace_context", |b| {
+        b.iter(|| drive(Leaf::new(black_box(POLLS)).in_trace_context(ctx.clone())))
+    });
+    g.bench_function("tracing_instrument", |b| {
+        b.iter(|| drive(Leaf::new(black_box(POLLS)).instrument(span.clone())))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, poll_64, read_current, spawn_join, poll_64_global);
 criterion_main!(benches);
