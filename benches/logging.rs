@@ -1,40 +1,66 @@
-//! Logging: the cost of stamping each event with its run (tracectx text and JSON formats)
-//! against plain `tracing_subscriber::fmt`, with no subscriber, a scoped one and a global one
-//! (as tracing's own benches do); and reading one run back (`logging::query`, the `tracectx
-//! logs` binary) against `grep -F` and `rg -F` on the same large file.
+//! Logging: the cost of stamping each event with its run (tracectx's text and JSON formats)
+//! against `tracing_subscriber::fmt` as users run it today (a plain event, and an event in a
+//! span carrying `run_id` and `trace_id`), all writing to `io::sink` behind the same
+//! `LevelFilter`; with no subscriber, a scoped one and a global one, as tracing's own benches
+//! do. Then the library's throughput at reading one run back out of a log held in memory.
 //!
-//! `cargo bench --features cli --bench logging` (without `cli` the binary case is skipped; `rg`
-//! is skipped where it is not installed).
+//! `cargo bench --features cli --bench logging -- --warm-up-time 1 --measurement-time 3`
+//!
+//! The peer for `fmt().json()` needs tracing-subscriber's `json` feature, which the
+//! dev-dependency does not turn on: that case is compiled with
+//! `RUSTFLAGS="--cfg tracing_subscriber_json"` once the feature is on. Reading a run back
+//! out of gigabyte files against `grep -F` and `rg -F` is `benches/extract.sh`.
 
+// `tracing_subscriber_json` is set by hand (see above), not by cargo.
+#![allow(unexpected_cfgs)]
+
+use std::fmt::Write as _;
 use std::hint::black_box;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tracectx::logging::{self, query, TextFormat, TraceContextLayer};
 use tracectx::TraceContext;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::prelude::*;
 
 // === fixtures ===
+
+/// Every subscriber here keeps INFO and above with the same filter.
+const LEVEL: LevelFilter = LevelFilter::INFO;
 
 fn ctx() -> TraceContext {
     TraceContext::generate("backtest")
 }
 
-fn plain_fmt() -> impl tracing::Subscriber + Send + Sync {
+/// The span users open today to get the ids on their lines.
+fn run_span(ctx: &TraceContext) -> tracing::Span {
+    tracing::info_span!(
+        "run",
+        run_id = %ctx.run_id(),
+        trace_id = %ctx.trace_id().short()
+    )
+}
+
+fn fmt_text() -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::fmt()
         .with_writer(io::sink)
         .with_ansi(false)
+        .with_max_level(LEVEL)
+        .finish()
+}
+
+#[cfg(tracing_subscriber_json)]
+fn fmt_json() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(io::sink)
+        .with_max_level(LEVEL)
         .finish()
 }
 
 fn stamped(json: bool) -> impl tracing::Subscriber + Send + Sync {
-    let b = logging::builder()
-        .with_writer(io::sink)
-        .with_level(tracing::Level::INFO);
+    let b = logging::builder().with_writer(io::sink).with_level(LEVEL);
     let b = if json { b.json() } else { b };
     b.build().expect("default template")
 }
@@ -53,14 +79,22 @@ fn no_subscriber(c: &mut Criterion) {
     g.finish();
 }
 
+/// The five cases of the comparison, in this order, then two more of ours.
 fn scoped(c: &mut Criterion) {
     let mut g = c.benchmark_group("event/scoped");
     let ctx = ctx();
-    g.bench_function("fmt", |b| {
-        tracing::subscriber::with_default(plain_fmt(), || ctx.sync_scope(|| b.iter(event)))
+    g.bench_function("fmt_plain", |b| {
+        tracing::subscriber::with_default(fmt_text(), || b.iter(event))
+    });
+    g.bench_function("fmt_in_span", |b| {
+        tracing::subscriber::with_default(fmt_text(), || run_span(&ctx).in_scope(|| b.iter(event)))
     });
     g.bench_function("tracectx_text", |b| {
         tracing::subscriber::with_default(stamped(false), || ctx.sync_scope(|| b.iter(event)))
+    });
+    #[cfg(tracing_subscriber_json)]
+    g.bench_function("fmt_json_in_span", |b| {
+        tracing::subscriber::with_default(fmt_json(), || run_span(&ctx).in_scope(|| b.iter(event)))
     });
     g.bench_function("tracectx_json", |b| {
         tracing::subscriber::with_default(stamped(true), || ctx.sync_scope(|| b.iter(event)))
@@ -82,6 +116,7 @@ fn global(c: &mut Criterion) {
     // One global subscriber per process: plain fmt and tracectx's text format side by side,
     // each taking only its own target (per-layer filters, decided once per call site).
     tracing_subscriber::registry()
+        .with(LEVEL)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(io::sink)
@@ -98,8 +133,8 @@ fn global(c: &mut Criterion) {
         .init();
     let mut g = c.benchmark_group("event/global");
     let ctx = ctx();
-    g.bench_function("fmt", |b| {
-        ctx.sync_scope(|| {
+    g.bench_function("fmt_in_span", |b| {
+        run_span(&ctx).in_scope(|| {
             b.iter(|| tracing::info!(target: "plain", qty = 10, price = 101.25, "order filled"))
         })
     });
@@ -111,121 +146,82 @@ fn global(c: &mut Criterion) {
     g.finish();
 }
 
-// === reading one run back ===
+// === reading one run back, in memory ===
 
-const LINES: usize = 1_000_000;
-const RUNS: usize = 1_000;
+const LINES: usize = 120_000;
+const RUNS: usize = 500;
 
-/// A log of `LINES` lines (about 130 MB) from `RUNS` interleaved runs, one in twenty a JSON
-/// line; returns the file and a run id that wrote `LINES / RUNS` of them.
-fn big_log(dir: &Path) -> (PathBuf, String) {
-    let path = dir.join("big.log");
-    let mut out = io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
-    let runs: Vec<String> = (0..RUNS)
-        .map(|_| TraceContext::generate("backtest").run_id().to_string())
-        .collect();
+/// Run ids as `RunId::generate` makes them (a UUIDv7 in hex: runs started close together share
+/// their first digits, which the substring search has to look past), but the same every time,
+/// so that runs of the benchmark compare.
+fn run_ids() -> Vec<String> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..RUNS as u64)
+        .map(|k| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let millis = 0x0190_5f3a_2b00 + k * 197;
+            format!("backtest_{millis:012x}7{:019x}", state >> 1)
+        })
+        .collect()
+}
+
+/// About 16 MB of log from `RUNS` interleaved runs, one line in twenty JSON; and one run id,
+/// which wrote `LINES / RUNS` of the lines.
+fn log_in_memory() -> (Vec<u8>, String) {
+    let runs = run_ids();
+    let mut log = String::with_capacity(LINES * 140);
     for i in 0..LINES {
         let run = &runs[i % RUNS];
-        let (s, us) = (i / 1000, i % 1000);
+        let (m, s, us) = (i / 60_000 % 60, i / 1000 % 60, i % 1000);
         if i % 20 == 0 {
-            writeln!(
-                out,
-                r#"{{"timestamp":"2024-01-01T10:{:02}:{:02}.{us:06}Z","level":"INFO","run_id":"{run}","trace_id":"a1b2c3d4","span_id":"00000000000000aa","target":"engine","message":"bar processed","i":{i}}}"#,
-                s / 60 % 60,
-                s % 60
-            )
+            let _ = writeln!(
+                log,
+                r#"{{"timestamp":"2024-01-01T10:{m:02}:{s:02}.{us:06}Z","level":"INFO","run_id":"{run}","trace_id":"a1b2c3d4","span_id":"00000000000000aa","target":"engine","message":"bar processed","i":{i}}}"#
+            );
         } else {
-            writeln!(
-                out,
-                "[2024-01-01T10:{:02}:{:02}.{us:06}Z] [{run}] [a1b2c3d4] INFO engine - bar processed i={i} px=101.25",
-                s / 60 % 60,
-                s % 60
-            )
+            let _ = writeln!(
+                log,
+                "[2024-01-01T10:{m:02}:{s:02}.{us:06}Z] [{run}] [a1b2c3d4] INFO engine - bar processed i={i} px=101.25"
+            );
         }
-        .expect("write");
     }
-    out.flush().expect("flush");
-    (path, runs[RUNS / 2].clone())
+    (log.into_bytes(), runs[RUNS / 2].clone())
 }
 
-/// Runs a search tool with its output to a real file: GNU grep stops at the first match when
-/// its output is `/dev/null`, which would measure nothing.
-fn run_to(out: &Path, cmd: &mut Command) {
-    let file = std::fs::File::create(out).expect("output file");
-    let status = cmd
-        .stdout(file)
-        .stderr(Stdio::null())
-        .status()
-        .expect("spawn");
-    assert!(status.code() == Some(0), "{cmd:?} failed: {status}");
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn query_speed(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (path, run) = big_log(dir.path());
+/// The library's own speed, with no file system or process in the way; the gigabyte
+/// comparison with grep and ripgrep is `benches/extract.sh`.
+fn query_in_memory(c: &mut Criterion) {
+    let (log, run) = log_in_memory();
     let q = query::Query::new(&run).expect("run id");
-    // Sanity: every tool finds the same lines.
-    let found = q.count(query::open(&path).expect("open")).expect("read");
-    assert_eq!(found, (LINES / RUNS) as u64);
+    let expected = (LINES / RUNS) as u64;
+    let mut out = Vec::new();
+    assert_eq!(q.search(&log[..], &mut out).expect("read"), expected);
+    assert_eq!(q.count(&log[..]).expect("read"), expected);
+    assert_eq!(
+        out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64,
+        expected
+    );
 
-    let out = dir.path().join("out.log");
     let mut g = c.benchmark_group("query");
-    g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("tracectx_library", |b| {
-        b.iter(|| {
-            let input = query::open(&path).expect("open");
-            black_box(q.search(input, &mut io::sink()).expect("read"))
-        })
+    g.sample_size(20)
+        .throughput(Throughput::Bytes(log.len() as u64));
+    g.bench_function("search", |b| {
+        b.iter(|| black_box(q.search(&log[..], &mut io::sink()).expect("read")))
     });
-    if let Some(bin) = option_env!("CARGO_BIN_EXE_tracectx") {
-        g.bench_function("tracectx_logs", |b| {
-            b.iter(|| run_to(&out, Command::new(bin).arg("logs").arg(&run).arg(&path)))
-        });
-    }
-    g.bench_function("grep_F", |b| {
-        b.iter(|| {
-            run_to(
-                &out,
-                Command::new("grep")
-                    .env("LC_ALL", "C")
-                    .arg("-F")
-                    .arg(&run)
-                    .arg(&path),
-            )
-        })
+    g.bench_function("count", |b| {
+        b.iter(|| black_box(q.count(&log[..]).expect("read")))
     });
-    if have("rg") {
-        g.bench_function("rg_F", |b| {
-            b.iter(|| run_to(&out, Command::new("rg").arg("-F").arg(&run).arg(&path)))
-        });
-    }
-    g.bench_function("tracectx_runs_library", |b| {
+    g.bench_function("runs", |b| {
         b.iter(|| {
             let mut runs = query::Runs::new();
-            runs.read(query::open(&path).expect("open")).expect("read");
+            runs.read(&log[..]).expect("read");
             black_box(runs.finish().len())
         })
     });
     g.finish();
-    let lines = std::fs::read_to_string(&out)
-        .expect("output")
-        .lines()
-        .count();
-    assert_eq!(
-        lines,
-        LINES / RUNS,
-        "the last tool found another number of lines"
-    );
 }
 
-criterion_group!(benches, no_subscriber, scoped, global, query_speed);
+criterion_group!(benches, no_subscriber, scoped, global, query_in_memory);
 criterion_main!(benches);

@@ -17,8 +17,15 @@ const MENTION: &str =
     "[2024-01-01T10:00:03.000000Z] [-] [-] INFO engine - retrying backtest_ab1 [backtest_ab1]";
 const JSON_MENTION: &str = r#"{"timestamp":"2024-01-01T10:00:04.000000Z","level":"INFO","run_id":"backtest_ab12","message":"\"run_id\":\"backtest_ab1\""}"#;
 
+/// The binary, run as if `RUST_LOG` were not set (`backtest` and `sweep` read it).
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracectx"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
 fn tracectx(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracectx"))
+    let mut child = bin()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -124,16 +131,20 @@ fn logs_reads_stdin_when_no_file_or_dash() {
     }
 }
 
-#[test]
-fn logs_reads_gzip_transparently() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.log.gz");
+fn gzip(path: &Path, text: &str) {
     let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
+        std::fs::File::create(path).unwrap(),
         flate2::Compression::fast(),
     );
-    writeln!(gz, "{A12}\n{A1}").unwrap();
+    gz.write_all(text.as_bytes()).unwrap();
     gz.finish().unwrap();
+}
+
+#[test]
+fn logs_reads_gzip_text_and_json_lines_transparently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log.gz");
+    gzip(&path, &format!("{A12}\n{A1}\n{JSON_MENTION}\n{A1_JSON}\n"));
     let plain = write_log(dir.path(), "app.log", &[A1_WARN]);
     let out = tracectx(
         &[
@@ -145,7 +156,97 @@ fn logs_reads_gzip_transparently() {
         None,
     );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout(&out), format!("{A1}\n{A1_WARN}\n"));
+    assert_eq!(stdout(&out), format!("{A1}\n{A1_JSON}\n{A1_WARN}\n"));
+    // From standard input too, whatever the name.
+    let bytes = std::fs::read(&path).unwrap();
+    let out = tracectx(&["logs", "backtest_ab12", "-"], Some(&bytes));
+    assert_eq!(stdout(&out), format!("{A12}\n{JSON_MENTION}\n"));
+}
+
+#[test]
+fn logs_reads_concatenated_gzip_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("1.gz"), dir.path().join("2.gz"));
+    gzip(&first, &format!("{A1}\n"));
+    gzip(&second, &format!("{A12}\n{A1_JSON}\n"));
+    let mut both = std::fs::read(&first).unwrap();
+    both.extend(std::fs::read(&second).unwrap());
+    let path = dir.path().join("rotated.log.gz");
+    std::fs::write(&path, both).unwrap();
+    let out = tracectx(&["logs", "backtest_ab1", path.to_str().unwrap()], None);
+    assert_eq!(stdout(&out), format!("{A1}\n{A1_JSON}\n"));
+}
+
+/// `n` lines of `backtest_ab1`, each different (so the gzip stream is not all repeats).
+fn numbered_lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let px = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1_000_000;
+            format!(
+                "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO engine - bar i={i} px={px}"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn logs_damaged_gzip_prints_the_lines_before_the_damage_then_exit_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = numbered_lines(50_000);
+    let full = dir.path().join("full.gz");
+    gzip(&full, &(lines.join("\n") + "\n"));
+    let bytes = std::fs::read(&full).unwrap();
+    let truncated = dir.path().join("truncated.log.gz");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0xff;
+    let corrupt = dir.path().join("corrupt.log.gz");
+    std::fs::write(&corrupt, flipped).unwrap();
+    let good = write_log(dir.path(), "good.log", &[A1_WARN]);
+
+    for damaged in [&truncated, &corrupt] {
+        let out = tracectx(
+            &[
+                "logs",
+                "backtest_ab1",
+                damaged.to_str().unwrap(),
+                good.to_str().unwrap(),
+            ],
+            None,
+        );
+        let name = damaged.display();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8(out.stderr.clone()).unwrap();
+        assert!(err.contains(&format!("tracectx: {name}: ")), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        // Whole lines only, from the start: the first many lines as they were written (a
+        // flipped byte may garble what follows it before the checksum catches it), then the
+        // next input, still read.
+        let text = stdout(&out);
+        let got: Vec<&str> = text.lines().collect();
+        assert_eq!(got.last(), Some(&A1_WARN), "{name}");
+        let before = &got[..got.len() - 1];
+        let intact = before
+            .iter()
+            .zip(&lines)
+            .take_while(|(g, l)| *g == l)
+            .count();
+        assert!(intact > 10_000, "{name}: {intact} lines before the damage");
+        assert!(before.len() < lines.len(), "{name}");
+        if damaged == &truncated {
+            assert_eq!(
+                intact,
+                before.len(),
+                "{name}: the line cut short is not printed"
+            );
+        }
+    }
+
+    let runs = tracectx(&["runs", "--json", truncated.to_str().unwrap()], None);
+    assert_eq!(runs.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let counted = v[0]["lines"].as_u64().unwrap() as usize;
+    assert!(counted > 10_000 && counted < lines.len(), "{counted}");
 }
 
 #[test]
@@ -190,6 +291,133 @@ fn logs_skips_non_utf8_truncated_and_garbage_lines() {
     );
 }
 
+/// `len` pseudo-random bytes, NULs and the run id among them, but never a newline.
+fn binary_noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        match seed % 4096 {
+            0 => out.extend_from_slice(b"[backtest_ab1]"),
+            1 => out.extend_from_slice(b"\"run_id\":\"backtest_ab1\""),
+            2..=200 => out.push(0),
+            _ => out.extend(seed.to_le_bytes().iter().filter(|&&b| b != b'\n')),
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+#[test]
+fn logs_binary_file_is_not_fatal_and_its_one_valid_line_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    // Longer runs of bytes than one read block, without a newline, around one valid line.
+    let mut bytes = binary_noise(3 << 20, 1);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(A1.as_bytes());
+    bytes.push(b'\n');
+    bytes.extend(binary_noise(1 << 20, 2));
+    let path = dir.path().join("app.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let p = path.to_str().unwrap();
+    let out = tracectx(&["logs", "backtest_ab1", p], None);
+    assert_eq!(
+        (
+            out.status.code(),
+            stdout(&out),
+            String::from_utf8(out.stderr)
+        ),
+        (Some(0), format!("{A1}\n"), Ok(String::new()))
+    );
+    let count = tracectx(&["logs", "backtest_ab1", p, "--count"], None);
+    assert_eq!(stdout(&count), "1\n");
+    let runs = tracectx(&["runs", "--json", p], None);
+    assert_eq!(runs.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(
+        (v[0]["run_id"].as_str(), v[0]["lines"].as_u64()),
+        (Some("backtest_ab1"), Some(1))
+    );
+
+    // Noise alone: nothing found, and that is all.
+    let noise = dir.path().join("noise.bin");
+    std::fs::write(&noise, binary_noise(2 << 20, 3)).unwrap();
+    let out = tracectx(&["logs", "backtest_ab1", noise.to_str().unwrap()], None);
+    assert_eq!(
+        (out.status.code(), out.stdout.len(), out.stderr.len()),
+        (Some(1), 0, 0)
+    );
+}
+
+/// Runs the binary with its standard output going to `out`.
+fn tracectx_to(args: &[&str], out: std::fs::File) -> Output {
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_is_exit_2_blamed_on_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = mixed(dir.path());
+    let p = p.to_str().unwrap();
+    for args in [
+        &["logs", "backtest_ab1", p][..],
+        &["logs", "backtest_ab1", p, "--count"][..],
+        &["logs", "nobody", p, "--count"][..],
+        &["runs", p][..],
+        &["runs", "--json", p][..],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = tracectx_to(args, full);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("tracectx: cannot write the output"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("app.log"),
+            "{args:?}: the input is not to blame: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = numbered_lines(100_000);
+    let path = dir.path().join("big.log");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let mut child = bin()
+        .args(["logs", "backtest_ab1", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first line (`| head -1`), then close the pipe with megabytes still to come.
+    let mut pipe = child.stdout.take().unwrap();
+    let mut first = vec![0u8; lines[0].len() + 1];
+    std::io::Read::read_exact(&mut pipe, &mut first).unwrap();
+    assert_eq!(first, format!("{}\n", lines[0]).as_bytes());
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8(out.stderr).unwrap()),
+        (Some(0), String::new())
+    );
+}
+
 #[test]
 fn logs_bad_arguments_are_exit_2() {
     assert_eq!(tracectx(&["logs", "bad run"], None).status.code(), Some(2));
@@ -214,6 +442,7 @@ fn forged_line_is_not_returned_for_the_forged_run() {
     let subscriber = logging::builder()
         .with_writer(logging::file_writer(&path).unwrap())
         .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap())
+        .with_level(tracing::Level::INFO)
         .build()
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {

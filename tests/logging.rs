@@ -368,6 +368,7 @@ fn file_writer_appends_whole_lines() {
         let subscriber = logging::builder()
             .with_writer(logging::file_writer(&path).unwrap())
             .with_clock(clock())
+            .with_level(tracing::Level::INFO)
             .build()
             .unwrap();
         tracing::subscriber::with_default(subscriber, || {
@@ -385,7 +386,11 @@ fn non_blocking_rolling_file_keeps_every_line_after_the_guard_drops() {
     let dir = tempfile::tempdir().unwrap();
     let (writer, guard) =
         logging::rolling_file(dir.path(), "app.log", logging::Rotation::NEVER).unwrap();
-    let subscriber = logging::builder().with_writer(writer).build().unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
     tracing::subscriber::with_default(subscriber, || {
         ctx().sync_scope(|| {
             for i in 0..N {
@@ -403,7 +408,7 @@ fn non_blocking_rolling_file_keeps_every_line_after_the_guard_drops() {
 // === every task, blocking thread and thread, under a global subscriber ===
 
 /// The global subscriber of this test binary: one text and one JSON layer, each to a buffer.
-/// Only `stamps_match_expected_run_across_1000_tasks` logs outside `with_default`.
+/// Only `stamps_match_expected_run_and_trace_across_1000_tasks` logs outside `with_default`.
 fn global_buffers() -> &'static (Buffer, Buffer) {
     static BUFFERS: OnceLock<(Buffer, Buffer)> = OnceLock::new();
     BUFFERS.get_or_init(|| {
@@ -427,68 +432,104 @@ fn global_buffers() -> &'static (Buffer, Buffer) {
     })
 }
 
+/// Logs one `stamp` event naming the run and short trace id it expects to be stamped with.
+macro_rules! stamp {
+    ($run:expr, $trace:expr, $via:literal) => {
+        tracing::info!(
+            target: "stamp",
+            expected_run = %$run,
+            expected_trace = %$trace,
+            via = $via,
+            "stamp"
+        )
+    };
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stamps_match_expected_run_across_1000_tasks() {
+async fn stamps_match_expected_run_and_trace_across_1000_tasks() {
+    const TASKS: usize = 1000;
     let (text, json) = global_buffers();
     let mut handles = Vec::new();
-    for i in 0..1000 {
+    for i in 0..TASKS {
         let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+        let run = ctx.run_id().to_string();
+        let trace = ctx.trace_id().short().to_string();
         let handle = tokio::spawn(
             async move {
-                let expected = format!("run_{i}");
-                tracing::info!(target: "stamp", expected = %expected, via = "task", "start");
+                stamp!(run, trace, "task");
                 tokio::task::yield_now().await;
-                let e = expected.clone();
-                tracectx::spawn_traced(async move {
-                    tokio::time::sleep(std::time::Duration::from_micros(50)).await;
-                    tracing::info!(target: "stamp", expected = %e, via = "spawn_traced", "child");
-                })
-                .await
-                .unwrap();
-                let e = expected.clone();
-                tracectx::spawn_blocking_traced(move || {
-                    tracing::info!(target: "stamp", expected = %e, via = "blocking", "blocking")
-                })
-                .await
-                .unwrap();
-                if i % 10 == 0 {
-                    let e = expected.clone();
-                    tracectx::thread::spawn(move || {
-                        tracing::info!(target: "stamp", expected = %e, via = "thread", "thread")
+                stamp!(run, trace, "task");
+                // A third of the tasks each: the context goes along every way there is.
+                match i % 3 {
+                    0 => tracectx::spawn_traced(async move {
+                        tokio::time::sleep(std::time::Duration::from_micros(50)).await;
+                        stamp!(run, trace, "spawn_traced");
                     })
-                    .join()
-                    .unwrap();
+                    .await
+                    .unwrap(),
+                    1 => tracectx::spawn_blocking_traced(move || {
+                        stamp!(run, trace, "spawn_blocking_traced")
+                    })
+                    .await
+                    .unwrap(),
+                    _ => {
+                        // Wait for the thread without blocking a worker.
+                        let (done, finished) = tokio::sync::oneshot::channel();
+                        let thread = tracectx::thread::spawn(move || {
+                            stamp!(run, trace, "thread");
+                            let _ = done.send(());
+                        });
+                        finished.await.unwrap();
+                        tokio::task::spawn_blocking(move || thread.join().unwrap())
+                            .await
+                            .unwrap();
+                    }
                 }
             }
             .in_trace_context(ctx),
         );
         handles.push(handle);
     }
-    tracing::info!(target: "stamp", expected = %"-", via = "none", "outside");
+    stamp!("-", "-", "none");
     for h in handles {
         h.await.unwrap();
     }
 
+    let expected_lines = TASKS * 3 + 1;
+    let mut via = std::collections::BTreeMap::<String, usize>::new();
     let text_lines: Vec<String> = text
         .lines()
         .into_iter()
         .filter(|l| l.contains("] INFO stamp - "))
         .collect();
-    assert_eq!(text_lines.len(), 1000 * 3 + 100 + 1);
+    assert_eq!(text_lines.len(), expected_lines);
     for line in &text_lines {
-        let run = line.split("] [").nth(1).unwrap();
-        let expected = line
-            .split(" expected=")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap();
-        assert_eq!(run, expected, "{line}");
-        if run == "-" {
+        let field = |name: &str| {
+            line.split(' ')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or_else(|| panic!("no {name} in {line}"))
+                .to_owned()
+        };
+        let stamp = logging::query::parse_line(line.as_bytes()).unwrap();
+        let dash = |id: Option<std::borrow::Cow<'_, str>>| id.map_or("-".to_owned(), String::from);
+        assert_eq!(dash(stamp.run_id), field("expected_run"), "{line}");
+        assert_eq!(dash(stamp.trace_id), field("expected_trace"), "{line}");
+        if field("expected_run") == "-" {
             assert!(line.contains("] [-] [-] INFO"), "{line}");
         }
+        *via.entry(field("via")).or_default() += 1;
     }
+    assert_eq!(
+        via.into_iter().collect::<Vec<_>>(),
+        [
+            ("\"none\"".to_owned(), 1),
+            ("\"spawn_blocking_traced\"".to_owned(), 333),
+            ("\"spawn_traced\"".to_owned(), 334),
+            ("\"task\"".to_owned(), 2000),
+            ("\"thread\"".to_owned(), 333),
+        ]
+    );
+
     let mut seen = 0;
     for line in json.lines() {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -496,13 +537,19 @@ async fn stamps_match_expected_run_across_1000_tasks() {
             continue;
         }
         seen += 1;
-        match v["expected"].as_str().unwrap() {
-            "-" => assert!(v.get("run_id").is_none() && v.get("trace_id").is_none()),
-            expected => {
-                assert_eq!(v["run_id"], expected, "{line}");
-                assert_eq!(v["trace_id"].as_str().unwrap().len(), 8);
+        match (v["expected_run"].as_str(), v["expected_trace"].as_str()) {
+            (Some("-"), Some("-")) => {
+                assert!(
+                    v.get("run_id").is_none() && v.get("trace_id").is_none(),
+                    "{line}"
+                )
             }
+            (Some(run), Some(trace)) => {
+                assert_eq!(v["run_id"], run, "{line}");
+                assert_eq!(v["trace_id"], trace, "{line}");
+            }
+            _ => panic!("no expected ids in {line}"),
         }
     }
-    assert_eq!(seen, 1000 * 3 + 100 + 1);
+    assert_eq!(seen, expected_lines);
 }

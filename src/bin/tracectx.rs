@@ -13,8 +13,11 @@
 //!
 //! Each subcommand is an `Args` struct with a `run` method returning the exit code; adding one
 //! is a variant of [`Command`] and an arm in `main`. `logs` and `runs` exit as grep does: 0
-//! something was found, 1 nothing was, 2 an error (usage, or an input that could not be read:
-//! the message names it; the other inputs are still read). `backtest` and `sweep` exit 0 on
+//! something was found, 1 nothing was, 2 an error: usage; an input that could not be read (the
+//! message names it; the other inputs are still read; a compressed input found corrupt or cut
+//! short part-way is read up to the damage, its lines before it are printed); or standard
+//! output that could not be written (the message says so; nothing more is read). A closed
+//! pipe (`| head`) is not an error: the output just ends, quietly. `backtest` and `sweep` exit 0 on
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
@@ -70,13 +73,67 @@ const FOUND: u8 = 0;
 const NOT_FOUND: u8 = 1;
 const ERROR: u8 = 2;
 
+/// Why reading the inputs stopped early.
+enum Stop {
+    /// Standard output is closed (`| head`): stop quietly.
+    BrokenPipe,
+    /// Writing standard output failed otherwise (a full disk): stop, and say so.
+    Output(io::Error),
+}
+
+/// Standard output behind a buffer, remembering whether a write to it failed, so that an
+/// error surfacing from a search is blamed on the output and not on the input being read.
+struct Output {
+    inner: io::StdoutLock<'static>,
+    failed: bool,
+}
+
+impl Output {
+    fn stdout() -> io::BufWriter<Self> {
+        io::BufWriter::with_capacity(
+            256 * 1024,
+            Self {
+                inner: io::stdout().lock(),
+                failed: false,
+            },
+        )
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.failed |= r.is_err();
+        r
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+/// Sorts an error from handling one input into the output's (it stops everything) or the
+/// input's (reported, naming the input, and the next input is read).
+fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
+    if !out.get_ref().failed {
+        Ok(e)
+    } else if e.kind() == io::ErrorKind::BrokenPipe {
+        Err(Stop::BrokenPipe)
+    } else {
+        Err(Stop::Output(e))
+    }
+}
+
 /// Opens each input in turn (`-` or none: stdin; gzip read transparently) and hands it to
 /// `each`. An input that cannot be read is reported on stderr, naming it, and the others are
-/// still read. Returns whether every input was read without error.
+/// still read; an output error (`each` says which errors are the output's) stops at once.
+/// Returns whether every input was read without error.
 fn for_each_input(
     files: &[PathBuf],
-    mut each: impl FnMut(Box<dyn Read + Send>) -> io::Result<()>,
-) -> Result<bool, io::Error> {
+    mut each: impl FnMut(Box<dyn Read + Send>) -> Result<(), Result<io::Error, Stop>>,
+) -> Result<bool, Stop> {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
     let mut ok = true;
@@ -91,18 +148,36 @@ fn for_each_input(
         } else {
             path.display().to_string()
         };
-        let result = input.and_then(&mut each);
+        let result = input.map_err(Ok).and_then(&mut each);
         match result {
             Ok(()) => {}
-            // A closed pipe (`| head`) ends the output, quietly.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(e),
-            Err(e) => {
+            Err(Err(stop)) => return Err(stop),
+            Err(Ok(e)) => {
                 eprintln!("tracectx: {name}: {e}");
                 ok = false;
             }
         }
     }
     Ok(ok)
+}
+
+/// The exit code of `logs` or `runs`: grep's, from whether every input was read, whether
+/// anything was found, and how writing the output went (a closed pipe ends quietly; any other
+/// output error is reported as such and is exit 2).
+fn finish(read: Result<bool, Stop>, written: io::Result<()>, found: bool) -> ExitCode {
+    let failure = match (read, written) {
+        (Err(stop), _) => Some(stop),
+        (Ok(_), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => Some(Stop::BrokenPipe),
+        (Ok(_), Err(e)) => Some(Stop::Output(e)),
+        (Ok(all_read), Ok(())) => return exit(all_read, found),
+    };
+    match failure {
+        Some(Stop::Output(e)) => {
+            eprintln!("tracectx: cannot write the output (standard output): {e}");
+            ExitCode::from(ERROR)
+        }
+        _ => ExitCode::from(if found { FOUND } else { NOT_FOUND }),
+    }
 }
 
 // === logs ===
@@ -144,29 +219,30 @@ impl LogsArgs {
         if let Some(level) = self.level {
             query = query.min_level(level);
         }
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+        let mut out = Output::stdout();
         let mut matched = 0u64;
         let read = for_each_input(&self.files, |input| {
-            matched += if self.count {
-                query.count(input)?
+            let found = if self.count {
+                query.count(input)
             } else {
-                query.search(input, &mut out)?
+                query.search(input, &mut out)
+            };
+            matched += match found {
+                Ok(n) => n,
+                Err(e) => return Err(blame(&out, e)),
             };
             Ok(())
         });
-        let flushed = if self.count {
-            writeln!(out, "{matched}").and_then(|()| out.flush())
-        } else {
-            out.flush()
+        // Lines are written only when they match: a search cut short by a failed write had
+        // found some (its count is lost with the error).
+        let found = matched > 0 || out.get_ref().failed;
+        let written = match &read {
+            // Nothing more can be written.
+            Err(_) => Ok(()),
+            Ok(_) if self.count => writeln!(out, "{matched}").and_then(|()| out.flush()),
+            Ok(_) => out.flush(),
         };
-        let ok = match (read, flushed) {
-            (Err(_), _) | (_, Err(_)) => {
-                return ExitCode::from(if matched > 0 { FOUND } else { NOT_FOUND })
-            }
-            (Ok(ok), Ok(())) => ok,
-        };
-        exit(ok, matched > 0)
+        finish(read, written, found)
     }
 }
 
@@ -197,10 +273,9 @@ struct RunsArgs {
 impl RunsArgs {
     fn run(self) -> ExitCode {
         let mut runs = Runs::new();
-        let read = for_each_input(&self.files, |input| runs.read(input));
+        let read = for_each_input(&self.files, |input| runs.read(input).map_err(Ok));
         let rows = runs.finish();
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
+        let mut out = Output::stdout();
         let written = if self.json {
             serde_json::to_writer_pretty(&mut out, &rows)
                 .map_err(io::Error::from)
@@ -209,10 +284,7 @@ impl RunsArgs {
             write_table(&mut out, &rows)
         }
         .and_then(|()| out.flush());
-        match (read, written) {
-            (Ok(ok), Ok(())) => exit(ok, !rows.is_empty()),
-            _ => ExitCode::from(if rows.is_empty() { NOT_FOUND } else { FOUND }),
-        }
+        finish(read, written, !rows.is_empty())
     }
 }
 

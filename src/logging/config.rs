@@ -13,8 +13,8 @@ use tracing::Subscriber;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::{Layer, SubscriberExt as _};
+use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::util::{SubscriberInitExt as _, TryInitError};
 
 use super::format::{Clock, JsonFormat, LogFormat, SystemClock, TemplateError, TextFormat};
@@ -155,12 +155,16 @@ where
             }
             Format::Json => LogFormat::Json(JsonFormat::new().with_clock(self.clock)),
         };
-        let filter = match self.filter {
-            Filter::FromEnv => EnvFilter::builder()
-                .with_default_directive(LevelFilter::INFO.into())
-                .from_env_lossy(),
-            Filter::Level(level) => EnvFilter::default().add_directive(level.into()),
-            Filter::Env(filter) => *filter,
+        // A bare level is a `LevelFilter`, not an `EnvFilter` with one directive: the same
+        // decisions, without the directive matching on every new call site and span.
+        let filter: Box<dyn Layer<Registry> + Send + Sync> = match self.filter {
+            Filter::FromEnv => Box::new(
+                EnvFilter::builder()
+                    .with_default_directive(LevelFilter::INFO.into())
+                    .from_env_lossy(),
+            ),
+            Filter::Level(level) => Box::new(level),
+            Filter::Env(filter) => filter,
         };
         Ok(tracing_subscriber::registry()
             .with(filter)
@@ -271,7 +275,10 @@ pub enum InitError {
 /// # let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("app.log");
 /// let writer = tracectx::logging::file_writer(&path)?;
-/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// let subscriber = tracectx::logging::builder()
+///     .with_level(tracing::Level::INFO)
+///     .with_writer(writer)
+///     .build()?;
 /// tracing::subscriber::with_default(subscriber, || tracing::info!("to the file"));
 /// assert!(std::fs::read_to_string(&path)?.ends_with("to the file\n"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -353,7 +360,10 @@ pub struct WorkerGuard {
 /// # let dir = tempfile::tempdir()?;
 /// let file = std::fs::File::create(dir.path().join("app.log"))?;
 /// let (writer, guard) = tracectx::logging::non_blocking(file)?;
-/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// let subscriber = tracectx::logging::builder()
+///     .with_level(tracing::Level::INFO)
+///     .with_writer(writer)
+///     .build()?;
 /// tracing::subscriber::with_default(subscriber, || tracing::info!("queued"));
 /// drop(guard); // waits until the line is in the file
 /// assert!(std::fs::read_to_string(dir.path().join("app.log"))?.ends_with("queued\n"));

@@ -530,6 +530,10 @@ impl Runs {
 /// Opens a log file for reading, decompressing it when it is gzip (by its magic bytes, so
 /// whatever its name; concatenated gzip members, as log rotation makes, are read through).
 ///
+/// A gzip file that is corrupt or cut short is read up to the damage, where reading fails:
+/// [`Query::search`] has then written the whole lines before it (not the line cut short) and
+/// returns the error.
+///
 /// # Errors
 ///
 /// The I/O error from opening the file.
