@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Reading one run back out of big logs: `tracectx logs RUN_ID FILE` against `grep -F RUN_ID
-# FILE` and `rg -F RUN_ID FILE` (also `rg -j1`, one thread, and `rg -j1 --no-mmap`, which reads
-# the file with read(2) as tracectx does instead of mapping it), on a generated ~1 GiB text log
-# and a ~1 GiB JSON-lines log of 2,000 interleaved runs in tracectx's own line format.
+# Reading one run back out of big logs: `tracectx logs RUN_ID FILE` (the file mapped in memory,
+# as ripgrep does; and `--no-mmap`, read with read(2)) against `grep -F RUN_ID FILE` and
+# `rg -F RUN_ID FILE` (also `rg -j1`, one thread, and `rg -j1 --no-mmap`), on a generated
+# ~1 GiB text log and a ~1 GiB JSON-lines log of 2,000 interleaved runs in tracectx's own line
+# format.
 #
 # Not run by CI. Needs cargo, python3 and GNU grep; ripgrep and hyperfine are used when present
 # (installed with apt-get when possible; without ripgrep its rows are skipped, without
@@ -114,11 +115,12 @@ for format in text json; do
         "$((short_lines + long_lines))"
 
     say "timing ($format): median of 3"
-    tools=(tracectx grep)
+    tools=(tracectx "tracectx nommap" grep)
     cmds=("'$bin' logs '$run' '$log' > '$tmp/out.tracectx'"
+        "'$bin' logs --no-mmap '$run' '$log' > '$tmp/out.tracectxn'"
         "LC_ALL=C grep -F '$run' '$log' > '$tmp/out.grep'")
     if [ "$have_rg" = 1 ]; then
-        # `--no-mmap`: read(2) into a buffer, as tracectx does, instead of mapping the file.
+        # `--no-mmap`: read(2) into a buffer instead of mapping the file.
         tools+=("rg" "rg -j1" "rg nommap")
         cmds+=("rg -F '$run' '$log' > '$tmp/out.rg'"
             "rg -j1 -F '$run' '$log' > '$tmp/out.rg1'"
@@ -144,15 +146,16 @@ from collections import defaultdict
 
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
 mbs = defaultdict(dict)
-print(f"{'file':<6} {'tool':<9} {'median s':>9} {'MB/s':>8}")
+print(f"{'file':<6} {'tool':<15} {'median s':>9} {'MB/s':>8}")
 for fmt, tool, secs, size in rows:
     rate = int(size) / float(secs) / 1e6
     mbs[fmt][tool] = rate
-    print(f"{fmt:<6} {tool:<9} {float(secs):>9.3f} {rate:>8.0f}")
+    print(f"{fmt:<6} {tool:<15} {float(secs):>9.3f} {rate:>8.0f}")
 print()
 print("throughput ratios (above 1: tracectx is faster)")
 for fmt, tools in mbs.items():
-    for peer in ("grep", "rg", "rg -j1", "rg nommap"):
+    for ours, peer in (("tracectx", "grep"), ("tracectx", "rg"), ("tracectx", "rg -j1"),
+                       ("tracectx nommap", "rg nommap")):
         if peer in tools:
-            print(f"{fmt:<6} tracectx/{peer:<9} {tools['tracectx'] / tools[peer]:.2f}")
+            print(f"{fmt:<6} {ours}/{peer:<9} {tools[ours] / tools[peer]:.2f}")
 EOF

@@ -6,13 +6,8 @@
 //!
 //! `cargo bench --features cli --bench logging -- --warm-up-time 1 --measurement-time 3`
 //!
-//! The peer for `fmt().json()` needs tracing-subscriber's `json` feature, which the
-//! dev-dependency does not turn on: that case is compiled with
-//! `RUSTFLAGS="--cfg tracing_subscriber_json"` once the feature is on. Reading a run back
-//! out of gigabyte files against `grep -F` and `rg -F` is `benches/extract.sh`.
-
-// `tracing_subscriber_json` is set by hand (see above), not by cargo.
-#![allow(unexpected_cfgs)]
+//! Reading a run back out of gigabyte files against `grep -F` and `rg -F` is
+//! `benches/extract.sh`.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -50,7 +45,6 @@ fn fmt_text() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
-#[cfg(tracing_subscriber_json)]
 fn fmt_json() -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::fmt()
         .json()
@@ -92,7 +86,6 @@ fn scoped(c: &mut Criterion) {
     g.bench_function("tracectx_text", |b| {
         tracing::subscriber::with_default(stamped(false), || ctx.sync_scope(|| b.iter(event)))
     });
-    #[cfg(tracing_subscriber_json)]
     g.bench_function("fmt_json_in_span", |b| {
         tracing::subscriber::with_default(fmt_json(), || run_span(&ctx).in_scope(|| b.iter(event)))
     });

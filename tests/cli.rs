@@ -76,6 +76,63 @@ fn logs_prints_exactly_the_runs_lines_unchanged() {
     assert_eq!(stdout(&out), format!("{A1}\n{A1_WARN}\n{A1_JSON}\n"));
 }
 
+/// A log large enough to be mapped in memory: the mapped search and `--no-mmap` print the same
+/// lines, in order, and agree on the count, the last line lacking its newline included.
+#[test]
+fn logs_mapped_and_read_files_give_the_same_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    let mut text = String::new();
+    let mut expected = String::new();
+    let mut i = 0;
+    while text.len() < 3 << 20 {
+        for (line, kept) in [
+            (A1, true),
+            (A12, false),
+            (MENTION, false),
+            (A1_JSON, true),
+            (JSON_MENTION, false),
+            ("garbage", false),
+        ] {
+            let line = line.replace("engine", &format!("engine{i}"));
+            if kept {
+                expected.push_str(&line);
+                expected.push('\n');
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        i += 1;
+    }
+    text.push_str(A1); // no final newline
+    expected.push_str(A1);
+    expected.push('\n');
+    std::fs::write(&path, &text).unwrap();
+    let file = path.to_str().unwrap();
+
+    let mapped = tracectx(&["logs", "backtest_ab1", file], None);
+    let read = tracectx(&["logs", "--no-mmap", "backtest_ab1", file], None);
+    assert_eq!(mapped.status.code(), Some(0));
+    assert_eq!(read.status.code(), Some(0));
+    assert!(
+        stdout(&mapped) == expected,
+        "mapped search printed other lines"
+    );
+    assert!(stdout(&read) == expected, "read search printed other lines");
+    let n = expected.lines().count().to_string() + "\n";
+    assert_eq!(
+        stdout(&tracectx(&["logs", "-c", "backtest_ab1", file], None)),
+        n
+    );
+    assert_eq!(
+        stdout(&tracectx(
+            &["logs", "-c", "--no-mmap", "backtest_ab1", file],
+            None
+        )),
+        n
+    );
+}
+
 #[test]
 fn logs_run_id_never_matches_a_longer_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! The `tracectx` command line.
 //!
 //! ```text
-//! tracectx logs RUN_ID [FILE...] [--trace-id ID] [--level LEVEL] [--count]
+//! tracectx logs RUN_ID [FILE...] [--trace-id ID] [--level LEVEL] [--count] [--no-mmap]
 //! tracectx runs [FILE...] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
@@ -59,6 +59,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, before any thread starts: a strategy's panic fails its session (and is logged
+    // under its run) instead of printing over the table or the progress bar.
+    tracectx::backtest::quiet_strategy_panics();
     let cli = Cli::parse();
     match cli.command {
         Command::Logs(args) => args.run(),
@@ -126,22 +129,61 @@ fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
     }
 }
 
-/// Opens each input in turn (`-` or none: stdin; gzip read transparently) and hands it to
-/// `each`. An input that cannot be read is reported on stderr, naming it, and the others are
-/// still read; an output error (`each` says which errors are the output's) stops at once.
-/// Returns whether every input was read without error.
+/// One input, as it is read: a plain file mapped in memory, or a stream (stdin, a pipe, a
+/// small or compressed file).
+enum Input {
+    Mapped(memmap2::Mmap),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// Files at least this large are searched in place when mapping is allowed; below it, reading
+/// them is as fast and mapping costs more than it saves.
+const MAP_AT_LEAST: u64 = 1 << 20;
+
+/// Opens `path`: mapped when `map` allows it and it is a large regular file that is not gzip,
+/// otherwise as a stream (gzip decoded).
+fn open_input(path: &Path, map: bool) -> io::Result<Input> {
+    let file = std::fs::File::open(path)?;
+    if map {
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.len() >= MAP_AT_LEAST {
+            // SAFETY: the mapping is read-only and lives only while this one file is searched.
+            // The one hazard is another process truncating the file during the search, which
+            // ends this process with SIGBUS (as it does ripgrep): `--no-mmap` avoids it for
+            // files truncated in place (copytruncate rotation). Appends are harmless.
+            #[allow(unsafe_code)]
+            let mapped = unsafe { memmap2::Mmap::map(&file) };
+            // A file that cannot be mapped is read instead.
+            if let Ok(mapped) = mapped {
+                if !mapped.starts_with(&[0x1f, 0x8b]) {
+                    #[cfg(unix)]
+                    let _ = mapped.advise(memmap2::Advice::Sequential);
+                    return Ok(Input::Mapped(mapped));
+                }
+            }
+        }
+    }
+    query::decode(file).map(Input::Stream)
+}
+
+/// Opens each input in turn (`-` or none: stdin; gzip read transparently; large plain files
+/// mapped unless `map` is false) and hands it to `each`. An input that cannot be read is
+/// reported on stderr, naming it, and the others are still read; an output error (`each` says
+/// which errors are the output's) stops at once. Returns whether every input was read without
+/// error.
 fn for_each_input(
     files: &[PathBuf],
-    mut each: impl FnMut(Box<dyn Read + Send>) -> Result<(), Result<io::Error, Stop>>,
+    map: bool,
+    mut each: impl FnMut(Input) -> Result<(), Result<io::Error, Stop>>,
 ) -> Result<bool, Stop> {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
     let mut ok = true;
     for path in files {
         let input = if path.as_os_str() == "-" {
-            query::decode(io::stdin())
+            query::decode(io::stdin()).map(Input::Stream)
         } else {
-            query::open(path)
+            open_input(path, map)
         };
         let name = if path.as_os_str() == "-" {
             "(standard input)".into()
@@ -197,6 +239,10 @@ struct LogsArgs {
     /// Print how many lines match instead of the lines
     #[arg(long, short = 'c')]
     count: bool,
+    /// Read files instead of mapping them in memory (slower; for files that may be truncated
+    /// while they are searched)
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 fn parse_level(s: &str) -> Result<tracing::Level, String> {
@@ -221,11 +267,12 @@ impl LogsArgs {
         }
         let mut out = Output::stdout();
         let mut matched = 0u64;
-        let read = for_each_input(&self.files, |input| {
-            let found = if self.count {
-                query.count(input)
-            } else {
-                query.search(input, &mut out)
+        let read = for_each_input(&self.files, !self.no_mmap, |input| {
+            let found = match (input, self.count) {
+                (Input::Mapped(bytes), true) => Ok(query.count_slice(&bytes)),
+                (Input::Mapped(bytes), false) => query.search_slice(&bytes, &mut out),
+                (Input::Stream(input), true) => query.count(input),
+                (Input::Stream(input), false) => query.search(input, &mut out),
             };
             matched += match found {
                 Ok(n) => n,
@@ -273,7 +320,14 @@ struct RunsArgs {
 impl RunsArgs {
     fn run(self) -> ExitCode {
         let mut runs = Runs::new();
-        let read = for_each_input(&self.files, |input| runs.read(input).map_err(Ok));
+        // Counting runs is bound by parsing, not reading: files are read, never mapped.
+        let read = for_each_input(&self.files, false, |input| {
+            match input {
+                Input::Mapped(bytes) => runs.read(&bytes[..]),
+                Input::Stream(input) => runs.read(input),
+            }
+            .map_err(Ok)
+        });
         let rows = runs.finish();
         let mut out = Output::stdout();
         let written = if self.json {

@@ -349,6 +349,64 @@ impl Query {
         Ok(kept)
     }
 
+    /// Copies the kept lines of `bytes`, a whole log held in memory (a mapped file, say), to
+    /// `out` unchanged (a final line without a newline gets one); returns how many.
+    ///
+    /// The same lines as [`search`](Self::search) keeps from the same bytes, found in place
+    /// with no copy.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from writing `out`; the lines kept before it were written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = b"[2024-01-01T10:00:00.000000Z] [run_a] [a1b2c3d4] INFO t - one\n\
+    ///             [2024-01-01T10:00:00.000001Z] [run_ab] [a1b2c3d4] INFO t - two\n";
+    /// let mut out = Vec::new();
+    /// assert_eq!(Query::new("run_a")?.search_slice(log, &mut out)?, 1);
+    /// assert!(out.ends_with(b"INFO t - one\n"));
+    /// assert_eq!(Query::new("run_ab")?.count_slice(log), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search_slice(&self, bytes: &[u8], out: &mut impl Write) -> io::Result<u64> {
+        let mut kept = 0;
+        self.search_block(bytes, |line| {
+            kept += 1;
+            out.write_all(line)?;
+            out.write_all(b"\n")
+        })?;
+        Ok(kept)
+    }
+
+    /// Counts the kept lines of `bytes`, a whole log held in memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = br#"{"timestamp":"2024-01-01T10:00:00.000000Z","level":"INFO","run_id":"run_a","message":"m"}"#;
+    /// assert_eq!(Query::new("run_a")?.count_slice(log), 1);
+    /// assert_eq!(Query::new("run")?.count_slice(log), 0);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn count_slice(&self, bytes: &[u8]) -> u64 {
+        let mut kept = 0;
+        let counted: io::Result<()> = self.search_block(bytes, |_| {
+            kept += 1;
+            Ok(())
+        });
+        debug_assert!(
+            counted.is_ok(),
+            "counting writes nothing, so it cannot fail"
+        );
+        kept
+    }
+
     /// Calls `keep` with each kept line of `block` (whole lines, the last one maybe without
     /// its newline).
     fn search_block(
