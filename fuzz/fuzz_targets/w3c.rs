@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     );
 
     if let Ok(parsed) = TraceParent::parse(tp) {
-        let again = TraceParent::parse(&parsed.to_string()).expect("a formatted traceparent parses");
+        let again =
+            TraceParent::parse(&parsed.to_string()).expect("a formatted traceparent parses");
         assert_eq!(again.trace_id(), parsed.trace_id());
         assert_eq!(again.parent_id(), parsed.parent_id());
     }
@@ -28,6 +29,16 @@ fuzz_target!(|data: &[u8]| {
     let baggage = Baggage::parse([bg]);
     let again = Baggage::parse([baggage.to_string().as_str()]);
     assert_eq!(again, baggage, "baggage encoding round-trips");
+    let mut carried = HashMap::new();
+    baggage.inject(&mut carried);
+    match carried.get("baggage") {
+        Some(value) => assert_eq!(
+            value,
+            &baggage.to_string(),
+            "inject writes what Display does"
+        ),
+        None => assert!(baggage.is_empty()),
+    }
 
     let mut headers = HashMap::new();
     headers.insert("traceparent".to_string(), tp.to_string());
@@ -35,11 +46,30 @@ fuzz_target!(|data: &[u8]| {
     headers.insert("baggage".to_string(), bg.to_string());
     if let Some(ctx) = propagation::extract(&headers) {
         let run: &str = ctx.run_id();
-        assert!(run.bytes().all(|b| b.is_ascii_graphic() && !b"[]\"'\\".contains(&b)));
+        assert!(run
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"[]\"'\\".contains(&b)));
         let mut out = HashMap::new();
         propagation::inject(&ctx, &mut out);
         let back = propagation::extract(&out).expect("injected headers extract");
         assert_eq!(back.run_id(), ctx.run_id());
         assert_eq!(back.trace_id(), ctx.trace_id());
     }
+
+    // A second `traceparent`, whatever it holds, refuses the message.
+    let twice = Pairs(vec![("traceparent", tp), ("traceparent", ts)]);
+    assert!(propagation::extract(&twice).is_none());
 });
+
+/// A carrier that keeps repeated headers, as HTTP does.
+struct Pairs<'a>(Vec<(&'static str, &'a str)>);
+
+impl propagation::Extractor for Pairs<'_> {
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        let name = name.to_owned();
+        self.0
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| *v)
+    }
+}

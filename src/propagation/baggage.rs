@@ -1,7 +1,9 @@
 //! W3C Baggage: the run id travels as the list member [`RUN_ID_KEY`].
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
+
+use super::{trim_ows_str, Injector, BAGGAGE};
 
 /// The baggage key that carries the run id: `run_id`.
 ///
@@ -67,9 +69,36 @@ pub const MAX_MEMBERS: usize = 180;
 /// assert_eq!(b.get("user"), Some("alice b"));
 /// assert_eq!(b.to_string(), "run_id=backtest_ab12,user=alice%20b");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Baggage {
-    members: Vec<(String, String)>,
+    members: Vec<Member>,
+}
+
+/// One member, key and decoded value in one allocation: `text` is the key then the value.
+#[derive(Clone, PartialEq, Eq)]
+struct Member {
+    text: String,
+    key_len: usize,
+}
+
+impl Member {
+    fn new(key: &str, value: &str) -> Self {
+        let mut text = String::with_capacity(key.len() + value.len());
+        text.push_str(key);
+        text.push_str(value);
+        Self {
+            text,
+            key_len: key.len(),
+        }
+    }
+
+    fn key(&self) -> &str {
+        self.text.get(..self.key_len).unwrap_or_default()
+    }
+
+    fn value(&self) -> &str {
+        self.text.get(self.key_len..).unwrap_or_default()
+    }
 }
 
 impl Baggage {
@@ -104,22 +133,29 @@ impl Baggage {
     /// assert_eq!(baggage.iter().count(), 1);
     /// ```
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let values: Vec<&str> = values.into_iter().collect();
-        let total: usize = values.iter().map(|v| v.len()).sum::<usize>() + values.len();
-        if total > MAX_BYTES + 1 {
-            return Self::new();
-        }
-        let mut members = Vec::new();
-        for member in values.iter().flat_map(|v| v.split(',')) {
-            if member.trim_matches([' ', '\t']).is_empty() {
-                continue;
-            }
-            if members.len() == MAX_MEMBERS {
+        // The limits are checked as values and members come: a value past the byte limit is
+        // refused before its members are read.
+        let (mut bytes, mut count) = (0, 0);
+        let mut members: Vec<Member> = Vec::new();
+        for value in values {
+            bytes += value.len() + 1;
+            if bytes > MAX_BYTES + 1 {
                 return Self::new();
             }
-            if let Some((key, value)) = parse_member(member) {
-                members.retain(|(k, _): &(String, String)| *k != key);
-                members.push((key, value));
+            for member in value.split(',') {
+                if is_blank(member) {
+                    continue;
+                }
+                count += 1;
+                if count > MAX_MEMBERS {
+                    return Self::new();
+                }
+                if let Some((key, value)) = split_member(member) {
+                    if let Some(value) = decode(value) {
+                        members.retain(|m| m.key() != key);
+                        members.push(Member::new(key, &value));
+                    }
+                }
             }
         }
         Self { members }
@@ -137,10 +173,7 @@ impl Baggage {
     /// assert_eq!(baggage.get("missing"), None);
     /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Sets `key` to `value`, replacing an earlier value. A key that is not an HTTP token is
@@ -161,8 +194,8 @@ impl Baggage {
         if key.is_empty() || !key.bytes().all(is_tchar) {
             return;
         }
-        self.members.retain(|(k, _)| k != key);
-        self.members.push((key.to_owned(), value.to_owned()));
+        self.members.retain(|m| m.key() != key);
+        self.members.push(Member::new(key, value));
     }
 
     /// The members as `(key, decoded value)` pairs, in order.
@@ -177,7 +210,7 @@ impl Baggage {
     /// assert_eq!(keys, ["run_id", "user"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.members.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.members.iter().map(|m| (m.key(), m.value()))
     }
 
     /// Whether there are no members.
@@ -195,23 +228,117 @@ impl Baggage {
     }
 }
 
+impl fmt::Debug for Baggage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl fmt::Display for Baggage {
     /// The header value: members joined by `,`, values percent-encoded.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (k, v)) in self.members.iter().enumerate() {
+        self.encode(f)
+    }
+}
+
+// === encoding ===
+
+impl Baggage {
+    /// Writes this baggage into `carrier` as its `baggage` header, replacing an earlier one;
+    /// an empty baggage writes nothing.
+    ///
+    /// The value is encoded on the stack when it is short (as a run id is): the only
+    /// allocation is the carrier's own copy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let mut baggage = Baggage::new();
+    /// baggage.insert("run_id", "job_1");
+    /// baggage.insert("note", "a b");
+    /// let mut headers = HashMap::new();
+    /// baggage.inject(&mut headers);
+    /// assert_eq!(headers["baggage"], "run_id=job_1,note=a%20b");
+    ///
+    /// Baggage::new().inject(&mut headers); // empty: the header is left as it was
+    /// assert_eq!(headers["baggage"], "run_id=job_1,note=a%20b");
+    /// ```
+    pub fn inject(&self, carrier: &mut impl Injector) {
+        if self.is_empty() {
+            return;
+        }
+        let mut small = StackText::<256>::new();
+        if self.encode(&mut small).is_ok() {
+            carrier.set(BAGGAGE, small.as_str());
+        } else {
+            carrier.set(BAGGAGE, &self.to_string());
+        }
+    }
+
+    /// The header value into `out`: members joined by `,`, values percent-encoded (runs of
+    /// plain octets written whole).
+    fn encode(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+        for (i, (k, v)) in self.iter().enumerate() {
             if i > 0 {
-                f.write_char(',')?;
+                out.write_char(',')?;
             }
-            f.write_str(k)?;
-            f.write_char('=')?;
-            for b in v.bytes() {
-                if is_baggage_octet(b) && b != b'%' {
-                    f.write_char(char::from(b))?;
-                } else {
-                    write!(f, "%{b:02X}")?;
+            out.write_str(k)?;
+            out.write_char('=')?;
+            let bytes = v.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| !PLAIN[usize::from(b)])
+                    .unwrap_or(bytes.len() - i);
+                // Plain octets are ASCII: the run is text.
+                out.write_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default())?;
+                i += run;
+                if let Some(&b) = bytes.get(i) {
+                    let escape = [
+                        b'%',
+                        UPPER[usize::from(b >> 4)],
+                        UPPER[usize::from(b & 0x0f)],
+                    ];
+                    out.write_str(std::str::from_utf8(&escape).unwrap_or_default())?;
+                    i += 1;
                 }
             }
         }
+        Ok(())
+    }
+}
+
+/// A fixed-size text buffer on the stack; writing past its end fails.
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are written: the bytes are text.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
         Ok(())
     }
 }
@@ -228,7 +355,7 @@ pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Opti
             return None;
         }
         for member in value.split(',') {
-            if member.bytes().all(|b| b == b' ' || b == b'\t') {
+            if is_blank(member) {
                 continue;
             }
             count += 1;
@@ -253,8 +380,9 @@ fn split_member(member: &str) -> Option<(&str, &str)> {
     // One pass over short text: cheaper than the general `split` machinery.
     let end = bytes.iter().position(|&b| b == b';').unwrap_or(bytes.len());
     let eq = bytes[..end].iter().position(|&b| b == b'=')?;
-    let key = member[..eq].trim_matches([' ', '\t']);
-    let value = member[eq + 1..end].trim_matches([' ', '\t']);
+    // `eq` and `end` index ASCII bytes (`=`, `;`) or the end: character boundaries.
+    let key = trim_ows_str(member.get(..eq)?);
+    let value = trim_ows_str(member.get(eq + 1..end)?);
     if key.is_empty() || !key.bytes().all(is_tchar) || !value.bytes().all(is_baggage_octet) {
         return None;
     }
@@ -269,15 +397,14 @@ fn decode(value: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// A member, key and value decoded.
-fn parse_member(member: &str) -> Option<(String, String)> {
-    let (key, value) = split_member(member)?;
-    Some((key.to_owned(), decode(value)?.into_owned()))
-}
-
 /// Whether `value` can be sent as a baggage value without percent-encoding.
 pub(crate) fn is_plain_value(value: &str) -> bool {
-    value.bytes().all(|b| is_baggage_octet(b) && b != b'%')
+    value.bytes().all(|b| PLAIN[usize::from(b)])
+}
+
+/// Whether a member is empty but for spaces and tabs.
+fn is_blank(member: &str) -> bool {
+    member.bytes().all(|b| b == b' ' || b == b'\t')
 }
 
 fn percent_decode(v: &str) -> Option<String> {
@@ -300,10 +427,32 @@ fn percent_decode(v: &str) -> Option<String> {
 
 /// RFC 7230 `tchar`.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// `%x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
 fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+    OCTET[usize::from(b)]
 }
+
+static TCHAR: [bool; 256] =
+    byte_class!(|b| b.is_ascii_alphanumeric() || one_of(b, b"!#$%&'*+-.^_`|~"));
+
+const fn one_of(b: u8, set: &[u8]) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if set[i] == b {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+static OCTET: [bool; 256] =
+    byte_class!(|b| matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e));
+
+/// A baggage octet that needs no encoding: any but `%`.
+static PLAIN: [bool; 256] = byte_class!(
+    |b| b != b'%' && matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+);

@@ -16,6 +16,26 @@ static TRACEPARENT_NAME: HeaderName = HeaderName::from_static(super::TRACEPARENT
 static TRACESTATE_NAME: HeaderName = HeaderName::from_static(super::TRACESTATE);
 static BAGGAGE_NAME: HeaderName = HeaderName::from_static(super::BAGGAGE);
 
+/// Reports every value of the header, in order. A value that is not UTF-8 (HTTP allows any
+/// byte from `0x80` up, "obs-text") is reported as [`UNREADABLE`](super::UNREADABLE), which no
+/// parser here accepts, rather than left out: a second `traceparent` still counts, and the
+/// pair is refused.
+///
+/// # Examples
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use tracectx::propagation::{self, Extractor, UNREADABLE};
+///
+/// let mut headers = HeaderMap::new();
+/// let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// headers.append("traceparent", HeaderValue::from_static(valid));
+/// headers.append("traceparent", HeaderValue::from_bytes(b"\xff")?);
+/// let values: Vec<&str> = Extractor::get_all(&headers, "traceparent").collect();
+/// assert_eq!(values, [valid, UNREADABLE]);
+/// assert!(propagation::extract(&headers).is_none()); // two traceparent headers: a new trace
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
 impl Extractor for HeaderMap {
     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
         // Our own names are looked up by their prebuilt `HeaderName`, sparing a parse of the
@@ -26,7 +46,10 @@ impl Extractor for HeaderMap {
             super::BAGGAGE => HeaderMap::get_all(self, &BAGGAGE_NAME),
             other => HeaderMap::get_all(self, other),
         };
-        values.iter().filter_map(|v| v.to_str().ok())
+        // Never `filter_map`: a value that vanished here would hide a duplicate `traceparent`.
+        values
+            .iter()
+            .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or(super::UNREADABLE))
     }
 }
 

@@ -28,6 +28,44 @@
 //! # Ok::<(), tracectx::InvalidId>(())
 //! ```
 
+// === shared by the parsers ===
+
+/// A table saying, for each byte value, whether `$test` holds: one lookup per byte in the
+/// parsers' loops.
+macro_rules! byte_class {
+    (|$b:ident| $test:expr) => {{
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $b = i as u8;
+            table[i] = $test;
+            i += 1;
+        }
+        table
+    }};
+}
+
+/// Where `s` starts and ends without the spaces and tabs (HTTP's optional whitespace) around
+/// it.
+fn ows_bounds(s: &[u8]) -> (usize, usize) {
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = s.iter().position(|b| !ows(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    (start, end)
+}
+
+/// `s` without the optional whitespace around it.
+fn trim_ows(s: &[u8]) -> &[u8] {
+    let (start, end) = ows_bounds(s);
+    &s[start..end]
+}
+
+/// [`trim_ows`] for text: the cuts fall next to ASCII bytes, so on character boundaries.
+fn trim_ows_str(s: &str) -> &str {
+    let (start, end) = ows_bounds(s.as_bytes());
+    s.get(start..end).unwrap_or("")
+}
+
 mod baggage;
 #[cfg(feature = "http")]
 mod http;
@@ -116,10 +154,30 @@ pub const BAGGAGE: &str = "baggage";
 /// ```
 pub const DERIVED_RUN_ID_PREFIX: &str = "trace";
 
+/// What a carrier reports for a header value it cannot read as text: U+FFFD, the replacement
+/// character, which no parser here accepts.
+///
+/// A carrier must report such a value rather than leave it out: [`extract`] refuses a message
+/// with more than one `traceparent`, and a second one that vanished would let the first
+/// through. An unreadable `tracestate` makes the whole `tracestate` invalid (it is dropped); an
+/// unreadable `baggage` value is a malformed member (skipped).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::propagation::{Baggage, TraceParent, TraceState, UNREADABLE};
+///
+/// assert!(TraceParent::parse(UNREADABLE).is_err());
+/// assert!(TraceState::parse(["rojo=1", UNREADABLE]).is_err());
+/// assert!(Baggage::parse([UNREADABLE]).is_empty());
+/// ```
+pub const UNREADABLE: &str = "\u{FFFD}";
+
 /// A carrier that headers can be read from.
 ///
 /// Implement it for your own carrier (a queue message's metadata, gRPC metadata) to use
-/// [`extract`] with it.
+/// [`extract`] with it. Report every value, including those that are not text (as
+/// [`UNREADABLE`]): leaving one out could hide a duplicate `traceparent`.
 ///
 /// # Examples
 ///
@@ -139,8 +197,8 @@ pub const DERIVED_RUN_ID_PREFIX: &str = "trace";
 /// assert_eq!(format!("{:x}", ctx.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
 /// ```
 pub trait Extractor {
-    /// Every value of the header `name` (case-insensitive for HTTP), in order. Values that are
-    /// not text are left out.
+    /// Every value of the header `name` (case-insensitive for HTTP), in order. A value that is
+    /// not text is reported as [`UNREADABLE`], never left out.
     ///
     /// # Examples
     ///
@@ -236,7 +294,7 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
         carrier.set(TRACESTATE, state);
     }
     let run_id: &str = ctx.run_id();
-    if baggage::is_plain_value(run_id) {
+    if run_id.len() <= crate::MAX_RUN_ID_LEN && baggage::is_plain_value(run_id) {
         // Every valid run id is: no encoding, no allocation.
         let mut buf = [0u8; RUN_ID_KEY.len() + 1 + crate::MAX_RUN_ID_LEN];
         let len = RUN_ID_KEY.len() + 1 + run_id.len();
@@ -249,7 +307,7 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     } else {
         let mut baggage = Baggage::new();
         baggage.insert(RUN_ID_KEY, run_id);
-        carrier.set(BAGGAGE, &baggage.to_string());
+        baggage.inject(carrier);
     }
 }
 

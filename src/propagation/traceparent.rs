@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::trim_ows;
 use crate::context::{SpanId, TraceFlags, TraceId};
 
 /// The length of a version-00 `traceparent`.
@@ -125,11 +126,11 @@ impl TraceParent {
     /// # Ok::<(), TraceParentError>(())
     /// ```
     pub fn parse(value: &str) -> Result<Self, TraceParentError> {
-        let s = value.trim_matches([' ', '\t']).as_bytes();
+        let s = trim_ows(value.as_bytes());
         if s.len() < LEN {
             return Err(TraceParentError::Length { got: s.len() });
         }
-        let version = hex_field(s, 0, 2)? as u8;
+        let version = hex_field::<2>(s, 0)? as u8;
         if version == 0xff {
             return Err(TraceParentError::Version);
         }
@@ -144,11 +145,14 @@ impl TraceParent {
                 return Err(TraceParentError::Delimiter { at });
             }
         }
-        let trace_id =
-            TraceId::from_u128(hex_field(s, 3, 32)?).ok_or(TraceParentError::ZeroTraceId)?;
+        // The trace id as two 64-bit halves: no 128-bit arithmetic per digit.
+        let high = hex_field::<16>(s, 3)?;
+        let low = hex_field::<16>(s, 19)?;
+        let trace_id = TraceId::from_u128((u128::from(high) << 64) | u128::from(low))
+            .ok_or(TraceParentError::ZeroTraceId)?;
         let parent_id =
-            SpanId::from_u64(hex_field(s, 36, 16)? as u64).ok_or(TraceParentError::ZeroParentId)?;
-        let flags = TraceFlags::from_u8(hex_field(s, 53, 2)? as u8);
+            SpanId::from_u64(hex_field::<16>(s, 36)?).ok_or(TraceParentError::ZeroParentId)?;
+        let flags = TraceFlags::from_u8(hex_field::<2>(s, 53)? as u8);
         Ok(Self {
             version,
             trace_id,
@@ -237,15 +241,16 @@ const HEX: [u8; 256] = {
     table
 };
 
-/// `len` lowercase hex digits of `s` from `at`.
-fn hex_field(s: &[u8], at: usize, len: usize) -> Result<u128, TraceParentError> {
-    let digits = &s[at..at + len];
-    let mut v: u128 = 0;
+/// `N` (at most 16) lowercase hex digits of `s` from `at`; the caller has checked the length.
+#[inline]
+fn hex_field<const N: usize>(s: &[u8], at: usize) -> Result<u64, TraceParentError> {
+    let digits = &s[at..at + N];
+    let mut v: u64 = 0;
     let mut bad = 0u8;
     for &b in digits {
         let d = HEX[usize::from(b)];
         bad |= d;
-        v = (v << 4) | u128::from(d & 0x0f);
+        v = (v << 4) | u64::from(d & 0x0f);
     }
     if bad & 0xf0 != 0 {
         let i = digits
@@ -273,23 +278,21 @@ impl TraceParent {
     /// ```
     pub fn encode<'b>(&self, buf: &'b mut [u8; LEN]) -> &'b str {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        fn put(buf: &mut [u8], v: u128, digits: usize) {
-            for (i, slot) in buf[..digits].iter_mut().enumerate() {
-                *slot = DIGITS[((v >> ((digits - 1 - i) * 4)) & 0xf) as usize];
+        /// Two hex digits per byte of `bytes` (big-endian: most significant first).
+        fn put(out: &mut [u8], bytes: &[u8]) {
+            for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+                pair[0] = DIGITS[usize::from(b >> 4)];
+                pair[1] = DIGITS[usize::from(b & 0x0f)];
             }
         }
         buf[0] = b'0';
         buf[1] = b'0';
         buf[2] = b'-';
-        put(&mut buf[3..35], self.trace_id.to_u128(), 32);
+        put(&mut buf[3..35], &self.trace_id.to_bytes());
         buf[35] = b'-';
-        put(&mut buf[36..52], u128::from(self.parent_id.to_u64()), 16);
+        put(&mut buf[36..52], &self.parent_id.to_bytes());
         buf[52] = b'-';
-        put(
-            &mut buf[53..55],
-            u128::from(self.flags.to_u8() & KNOWN_FLAGS),
-            2,
-        );
+        put(&mut buf[53..55], &[self.flags.to_u8() & KNOWN_FLAGS]);
         // Every byte written above is an ASCII hex digit or '-'.
         std::str::from_utf8(buf).unwrap_or_default()
     }

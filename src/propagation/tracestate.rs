@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::trim_ows;
 use crate::context::TraceContext;
 
 /// The most list members a `tracestate` may hold.
@@ -38,7 +39,7 @@ pub const MAX_MEMBERS: usize = 32;
 /// # Ok::<(), tracectx::propagation::TraceStateError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct TraceState(Arc<str>);
+pub struct TraceState(Option<Arc<str>>);
 
 /// Why a `tracestate` was refused (the header is then dropped).
 ///
@@ -89,23 +90,27 @@ impl TraceState {
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, TraceStateError> {
         let mut values = values.into_iter();
         let Some(first) = values.next() else {
-            return Ok(Self(Arc::from("")));
+            return Ok(Self(None));
         };
         let Some(second) = values.next() else {
             // One header (the common case): when it is already in canonical form, it is kept
             // as it came, with a single allocation.
             let canonical = validate([first].into_iter())?;
-            return Ok(Self(if canonical {
-                Arc::from(first)
+            return Ok(if canonical {
+                Self(Some(Arc::from(first)))
             } else {
-                Arc::from(members([first].into_iter()).collect::<Vec<_>>().join(","))
-            }));
+                Self::joined([first].into_iter())
+            });
         };
         let all: Vec<&str> = [first, second].into_iter().chain(values).collect();
         validate(all.iter().copied())?;
-        Ok(Self(Arc::from(
-            members(all.into_iter()).collect::<Vec<_>>().join(","),
-        )))
+        Ok(Self::joined(all.into_iter()))
+    }
+
+    /// The non-empty members of already validated values, joined by `,`.
+    fn joined<'a>(values: impl Iterator<Item = &'a str>) -> Self {
+        let text = members(values).collect::<Vec<_>>().join(",");
+        Self((!text.is_empty()).then(|| Arc::from(text)))
     }
 
     /// The members joined by `,`, as sent on: empty members and surrounding spaces removed.
@@ -118,7 +123,7 @@ impl TraceState {
     /// # Ok::<(), tracectx::propagation::TraceStateError>(())
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or("")
     }
 
     /// Whether there are no members.
@@ -133,7 +138,7 @@ impl TraceState {
     /// # Ok::<(), tracectx::propagation::TraceStateError>(())
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 
     /// The value of `key`, if present.
@@ -147,7 +152,7 @@ impl TraceState {
     /// # Ok::<(), tracectx::propagation::TraceStateError>(())
     /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        self.as_str()
             .split(',')
             .filter_map(|m| m.split_once('='))
             .find(|(k, _)| *k == key)
@@ -157,7 +162,7 @@ impl TraceState {
 
 impl fmt::Display for TraceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -178,7 +183,7 @@ impl TraceContext {
     /// ```
     #[must_use]
     pub fn with_trace_state(self, state: Option<TraceState>) -> Self {
-        self.with_trace_state_raw(state.filter(|s| !s.is_empty()).map(|s| s.0))
+        self.with_trace_state_raw(state.and_then(|s| s.0))
     }
 }
 
@@ -193,11 +198,11 @@ fn members<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'
 /// Checks every rule without allocating; returns whether the values were one canonical list
 /// (no empty members, no spaces around members).
 fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStateError> {
-    let mut keys: [&str; MAX_MEMBERS] = [""; MAX_MEMBERS];
+    let mut keys: [&[u8]; MAX_MEMBERS] = [b""; MAX_MEMBERS];
     let mut count = 0;
     let mut canonical = true;
-    for raw in values.flat_map(|value| value.split(',')) {
-        let member = raw.trim_matches([' ', '\t']);
+    for raw in values.flat_map(|value| value.as_bytes().split(|&b| b == b',')) {
+        let member = trim_ows(raw);
         canonical &= !member.is_empty() && member.len() == raw.len();
         if member.is_empty() {
             continue;
@@ -206,14 +211,18 @@ fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStat
             return Err(TraceStateError::TooManyMembers);
         }
         let index = count;
-        let (key, val) = member
-            .split_once('=')
+        let eq = member
+            .iter()
+            .position(|&b| b == b'=')
             .ok_or(TraceStateError::Member { index })?;
+        let (key, val) = (&member[..eq], &member[eq + 1..]);
         if !valid_key(key) || !valid_value(val) {
             return Err(TraceStateError::Member { index });
         }
         if keys[..count].contains(&key) {
-            return Err(TraceStateError::DuplicateKey(key.to_owned()));
+            // A valid key is ASCII: the conversion is exact.
+            let key = String::from_utf8_lossy(key).into_owned();
+            return Err(TraceStateError::DuplicateKey(key));
         }
         keys[count] = key;
         count += 1;
@@ -221,40 +230,40 @@ fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStat
     Ok(canonical)
 }
 
-fn key_char(b: u8) -> bool {
-    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`: what a key is made of after its first character.
+static KEY_CHAR: [bool; 256] =
+    byte_class!(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/'));
+
+/// `chr`: printable ASCII but `,` and `=`, space included.
+static VALUE_CHAR: [bool; 256] =
+    byte_class!(|b| matches!(b, 0x20..=0x7e) && b != b',' && b != b'=');
+
+fn key_chars(k: &[u8]) -> bool {
+    k.iter().all(|&b| KEY_CHAR[usize::from(b)])
 }
 
 /// `simple-key` or `tenant-id@system-id`.
-fn valid_key(key: &str) -> bool {
-    let k = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            !k.is_empty()
-                && k.len() <= 256
-                && k[0].is_ascii_lowercase()
-                && k.iter().all(|&b| key_char(b))
-        }
-        Some((tenant, system)) => {
-            let (t, s) = (tenant.as_bytes(), system.as_bytes());
+fn valid_key(k: &[u8]) -> bool {
+    match k.iter().position(|&b| b == b'@') {
+        None => !k.is_empty() && k.len() <= 256 && k[0].is_ascii_lowercase() && key_chars(k),
+        Some(at) => {
+            let (t, s) = (&k[..at], &k[at + 1..]);
             !t.is_empty()
                 && t.len() <= 241
                 && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && t.iter().all(|&b| key_char(b))
+                && key_chars(t)
                 && !s.is_empty()
                 && s.len() <= 14
                 && s[0].is_ascii_lowercase()
-                && s.iter().all(|&b| key_char(b))
+                && key_chars(s)
         }
     }
 }
 
 /// `0*255(chr) nblk-chr`: printable ASCII but `,` and `=`, spaces inside only.
-fn valid_value(v: &str) -> bool {
-    let b = v.as_bytes();
-    !b.is_empty()
-        && b.len() <= 256
-        && b[b.len() - 1] != b' '
-        && b.iter()
-            .all(|&c| c == b' ' || (0x21..=0x7e).contains(&c) && c != b',' && c != b'=')
+fn valid_value(v: &[u8]) -> bool {
+    !v.is_empty()
+        && v.len() <= 256
+        && v[v.len() - 1] != b' '
+        && v.iter().all(|&c| VALUE_CHAR[usize::from(c)])
 }
