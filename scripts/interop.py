@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import Checks, free_port  # noqa: E402
+from checklib import Checks, free_port, run_checks, stop  # noqa: E402
 
 BINARY, WORKDIR = sys.argv[1], sys.argv[2]
 check = Checks()
@@ -71,9 +71,14 @@ propagate.set_global_textmap(propagator)
 trace.set_tracer_provider(TracerProvider())
 tracer = trace.get_tracer("interop")
 
-a, port_a, log_a = start("a")
-b, port_b, log_b = start("b")
-try:
+procs = []
+
+
+def body():
+    a, port_a, log_a = start("a")
+    procs.append(a)
+    b, port_b, log_b = start("b")
+    procs.append(b)
     # 1. One hop: the OTel client's trace id and baggage run id reach the service's logs.
     run_id = "interop_run_1"
     with tracer.start_as_current_span("client") as span:
@@ -131,13 +136,6 @@ try:
     with open(log_a, encoding="utf-8", errors="replace") as f:
         log_text = f.read()
     check("no forged line in the log", "[forged]" not in log_text and "evil" not in log_text)
-finally:
-    for p in (a, b):
-        p.terminate()
-    for p in (a, b):
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
-check.finish()
+
+run_checks(check, body, cleanup=lambda: stop(procs), deadline=300)
