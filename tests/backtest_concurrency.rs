@@ -6,7 +6,6 @@
 #![cfg(all(feature = "backtest", feature = "logging"))]
 
 use std::collections::{HashMap, HashSet};
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -17,33 +16,11 @@ use tracectx::backtest::{
     BatchOptions, Named, ParamGrid, Params, RankBy, Signals, StrategyError,
 };
 use tracectx::prelude::*;
-use tracing_subscriber::fmt::MakeWriter;
 
 // === log capture ===
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-struct BufferWriter(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for BufferWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = BufferWriter;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        BufferWriter(self.0.clone())
-    }
-}
+mod support;
+use support::Buffer;
 
 /// The lines logged so far by the whole test binary, parsed.
 fn log_lines() -> Vec<Value> {
@@ -58,10 +35,9 @@ fn log_lines() -> Vec<Value> {
             .unwrap();
         buffer
     });
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes)
-        .unwrap()
+    buffer
         .lines()
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }

@@ -4,10 +4,9 @@
 //! sets the process's panic hook.
 #![cfg(feature = "backtest")]
 
-use std::io;
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tracectx::backtest::{
     quiet_strategy_panics, sma_cross, BacktestEngine, BacktestErrorKind, BacktestJob, Bars,
@@ -17,20 +16,8 @@ use tracectx::TraceContext;
 
 static PREVIOUS_HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
 
-/// Log output captured in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+mod support;
+use support::Buffer;
 
 fn panics_on_seven(bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
     if params.int("fast")? == 7 {
@@ -47,10 +34,9 @@ async fn strategy_panics_are_logged_under_their_run_and_other_panics_reach_the_p
     quiet_strategy_panics();
     quiet_strategy_panics(); // once is enough; again is harmless
 
-    let logs = Captured::default();
-    let writer = logs.clone();
+    let logs = Buffer::default();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -92,7 +78,7 @@ async fn strategy_panics_are_logged_under_their_run_and_other_panics_reach_the_p
     assert_eq!(PREVIOUS_HOOK_CALLS.load(Ordering::SeqCst), 1);
 
     // The synchronous session's panic is in the log, with its message and location.
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("strategy panicked"))

@@ -8,6 +8,8 @@ use tracectx::error::{find_context, RUN_ID_KEY};
 use tracectx::prelude::*;
 use tracectx::{enrich_error_with_trace, Error, ErrorKind, Traced};
 
+mod support;
+
 /// A context with a known short trace id, so whole messages can be compared.
 fn ctx(run: &str, trace: &str) -> TraceContext {
     TraceContext::new(run)
@@ -469,25 +471,6 @@ async fn logged_error_outside_any_scope_still_shows_its_run_id() {
 #[cfg(feature = "logging")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logged_error_through_the_crates_format_names_its_run() {
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-    struct LineWriter(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for LineWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-        type Writer = LineWriter;
-        fn make_writer(&'a self) -> LineWriter {
-            LineWriter(self.0.clone())
-        }
-    }
-
     let run = ctx("backtest_logged", "a1b2c3d4");
     let err = tokio::spawn(
         async { Err::<(), _>(Error::backtest("fill outside the bar")) }.in_trace_context(run),
@@ -496,7 +479,7 @@ async fn logged_error_through_the_crates_format_names_its_run() {
     .unwrap()
     .unwrap_err();
 
-    let lines = Lines::default();
+    let lines = support::Buffer::default();
     let subscriber = tracectx::logging::builder()
         .with_level(tracing::Level::INFO)
         .with_clock(tracectx::logging::FixedClock::rfc3339("2024-01-01T10:00:00.000000Z").unwrap())
@@ -506,7 +489,7 @@ async fn logged_error_through_the_crates_format_names_its_run() {
     tracing::subscriber::with_default(subscriber, || {
         tracing::error!(error = %err, "session failed");
     });
-    let out = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let out = lines.text();
     assert_eq!(
         out,
         "[2024-01-01T10:00:00.000000Z] [-] [-] ERROR error - session failed \

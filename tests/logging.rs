@@ -1,50 +1,18 @@
 //! Logging: every line stamped with its run, whatever task or thread wrote it.
 #![cfg(feature = "logging")]
 
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use tracectx::logging::{
     self, FixedClock, JsonFormat, TemplateError, TextFormat, TraceContextLayer,
 };
 use tracectx::prelude::*;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
 // === helpers ===
 
-/// An in-memory `MakeWriter`: each event appends its line to a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-struct BufferWriter(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for BufferWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = BufferWriter;
-    fn make_writer(&'a self) -> BufferWriter {
-        BufferWriter(self.0.clone())
-    }
-}
+mod support;
+use support::Buffer;
 
 const TS: &str = "2024-01-01T10:00:00.000000Z";
 

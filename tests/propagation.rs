@@ -9,6 +9,8 @@ use tracectx::propagation::{
 };
 use tracectx::{TraceContext, TraceFlags};
 
+mod support;
+
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT: &str = "00f067aa0ba902b7";
@@ -901,37 +903,13 @@ fn thousand_baggage_headers_are_ignored_and_the_run_derived() {
 mod log_injection {
     //! Hostile baggage, then a log line through the crate's logging: one event, one line.
 
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use tracectx::logging::{self, FixedClock};
-    use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
 
     const TS: &str = "2024-01-01T10:00:00.000000Z";
 
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    struct BufferWriter(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for BufferWriter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Buffer {
-        type Writer = BufferWriter;
-        fn make_writer(&'a self) -> BufferWriter {
-            BufferWriter(self.0.clone())
-        }
-    }
+    use crate::support::Buffer;
 
     #[test]
     fn hostile_baggage_cannot_forge_a_log_line() {
@@ -959,7 +937,7 @@ mod log_injection {
             tracing::subscriber::with_default(subscriber, || {
                 ctx.sync_scope(|| tracing::info!(target: "svc", "handled"));
             });
-            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            let out = buf.text();
             assert_eq!(
                 out,
                 format!("[{TS}] [{DERIVED_RUN}] [0e0e4736] INFO svc - handled\n"),
