@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = Arc::new(Bars::synthetic(BARS, SEED)); // shared by all sessions, never copied
     let grid = ParamGrid::new()
         .parse_axis("fast=5:50:5")?
-        .parse_axis("slow=20:200:20")?;
+        .parse_axis("slow=60:240:20")?; // every fast below every slow
     info!(
         bars = BARS,
         seed = SEED,
