@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use tracectx::backtest::{
     simulate, sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params,
     RankBy, Stats,
@@ -96,8 +96,25 @@ fn session(c: &mut Criterion) {
         })
     });
     let signals = sma_cross(&bars, &params).unwrap();
+    group.bench_function("signals_1m_bars", |b| {
+        b.iter(|| sma_cross(black_box(&bars), &params).unwrap())
+    });
     group.bench_function("simulate_1m_bars", |b| {
         b.iter(|| simulate(black_box(&bars), &signals, &settings).unwrap())
+    });
+    let run = simulate(&bars, &signals, &settings).unwrap();
+    group.bench_function("stats_1m_bars", |b| {
+        b.iter(|| {
+            Stats::compute(black_box(&bars), &run.equity, &run.trades, signals.warmup()).unwrap()
+        })
+    });
+    // The fingerprint as a session's metadata first computes it (bars never hashed yet).
+    group.bench_function("fingerprint_1m_bars", |b| {
+        b.iter_batched(
+            || bars.clone(),
+            |fresh| fresh.fingerprint(),
+            BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

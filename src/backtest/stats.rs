@@ -304,7 +304,7 @@ impl Stats {
         let round = |d: i64| ceil_to(d, period.map_or(1, resolution));
 
         // Drawdowns.
-        let dd = Drawdowns::new(equity, t);
+        let (dd, equity_peak) = Drawdowns::new(equity, t);
         let mdd = dd.max;
         let (max_dd_dur, avg_dd_dur, avg_dd) = if dd.durations.is_empty() {
             // The reference falls back to the non-zero drawdowns themselves here.
@@ -339,14 +339,17 @@ impl Stats {
 
         let e0 = equity[0];
         let e_last = equity[n - 1];
-        let equity_peak = equity.iter().copied().fold(f64::NAN, f64::max);
         let commissions = trades.iter().fold(0.0, |acc, t| acc + t.commission);
         let return_pct = (e_last - e0) / e0 * 100.0;
         let buy_hold_return_pct = (close[n - 1] - close[warmup]) / close[warmup] * 100.0;
 
         // Annualisation and calendar returns.
         let freq_days = period.map(|p| p.div_euclid(MICROS_PER_DAY));
-        let (weekend_bars, day_returns) = calendar(t, equity, freq_days.unwrap_or(1));
+        let Calendar {
+            weekend_bars,
+            returns: day_returns,
+            ends,
+        } = calendar(t, equity, freq_days.unwrap_or(1));
         let have_weekends = weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
         let annual: f64 = match freq_days {
             Some(7) => 52.0,
@@ -355,7 +358,7 @@ impl Stats {
             _ if have_weekends => 365.0,
             _ => 252.0,
         };
-        let g = geometric_mean(&day_returns);
+        let g = geometric_mean_chained(&day_returns, ends);
         let annualized = (1.0 + g).powf(annual) - 1.0;
         let var_d = variance(&day_returns);
         let volatility =
@@ -520,55 +523,109 @@ fn geometric_mean(returns: &[f64]) -> f64 {
     (logs / returns.len() as f64).exp() - 1.0
 }
 
+/// [`geometric_mean`] of the returns between consecutive values `D_0, ..., D_k` whose
+/// first and last are `ends`, without a logarithm per return when every return is in
+/// `[-0.5, 1]`: then `r_j = D_j / D_{j-1} - 1` is exact (Sterbenz), `1 + r_j` is exactly the
+/// rounded ratio `D_j / D_{j-1}`, and the sum of their logarithms is `ln(D_k / D_0)` up to
+/// the ratios' own roundings (half an ulp each, so about `1e-16 * sqrt(k)` absolute: far
+/// inside the `1e-12` relative the semantics allow sums).
+fn geometric_mean_chained(returns: &[f64], ends: Option<(f64, f64)>) -> f64 {
+    match ends {
+        Some((first, last))
+            if !returns.is_empty() && returns.iter().all(|r| (-0.5..=1.0).contains(r)) =>
+        {
+            ((last / first).ln() / returns.len() as f64).exp() - 1.0
+        }
+        _ => geometric_mean(returns),
+    }
+}
+
 /// Beta of equity log returns on the asset's close log returns: their sample covariance
 /// over the asset's sample variance; NaN below three bars.
 ///
-/// One pass without temporary arrays: sums of the values shifted by the first ones (so no
-/// cancellation when the mean is large next to the spread), accumulated in blocks of 256 and
-/// then added up. That agrees with `np.cov` far inside `1e-12` relative; `np.cov`'s products
+/// One pass without temporary arrays beyond two blocks on the stack: sums of the values
+/// shifted by the first ones (so no cancellation when the mean is large next to the spread),
+/// accumulated in blocks of 256 and then added up. The logarithms of a block come from
+/// [`ln_ratios`]. That agrees with `np.cov` far inside `1e-12` relative; `np.cov`'s products
 /// go through BLAS and cannot be matched bit for bit anyway.
 fn beta(equity: &[f64], close: &[f64]) -> f64 {
-    if equity.len() < 3 {
+    const BLOCK: usize = 256;
+    if equity.len() < 3 || close.len() != equity.len() {
         return f64::NAN;
     }
-    let m = equity.len() - 1;
-    // Flat equity (the same finite non-zero value, or a ratio of exactly 1) is a log return
-    // of exactly 0: no division, no logarithm. A flat 0 (after a ruin) stays 0/0 = NaN.
-    let x = |i: usize| {
-        let (a, b) = (equity[i], equity[i + 1]);
-        if a == b && a != 0.0 && a.is_finite() {
-            return 0.0;
-        }
-        let q = b / a;
-        if q == 1.0 {
-            0.0
-        } else {
-            q.ln()
-        }
-    };
-    let y = |i: usize| (close[i + 1] / close[i]).ln();
-    let (kx, ky) = (x(0), y(0));
+    let mut ratios = [[0.0_f64; BLOCK]; 2];
+    let mut logs = [[0.0_f64; BLOCK]; 2];
+    let (mut kx, mut ky) = (0.0, 0.0);
     let mut total = [0.0_f64; 4];
+    let m = equity.len() - 1;
     let mut start = 0;
     while start < m {
-        let end = (start + 256).min(m);
-        let mut block = [0.0_f64; 4];
-        for i in start..end {
-            let dx = x(i) - kx;
-            let dy = y(i) - ky;
-            block[0] += dx;
-            block[1] += dy;
-            block[2] += dx * dy;
-            block[3] += dy * dy;
+        let len = (m - start).min(BLOCK);
+        let (e, c) = (&equity[start..=start + len], &close[start..=start + len]);
+        let [rx, ry] = &mut ratios;
+        for ((r, w), (s, v)) in rx[..len]
+            .iter_mut()
+            .zip(e.windows(2))
+            .zip(ry[..len].iter_mut().zip(c.windows(2)))
+        {
+            *r = w[1] / w[0];
+            *s = v[1] / v[0];
         }
-        for (t, b) in total.iter_mut().zip(block) {
+        let [lx, ly] = &mut logs;
+        ln_ratios(&rx[..len], &mut lx[..len]);
+        ln_ratios(&ry[..len], &mut ly[..len]);
+        if start == 0 {
+            (kx, ky) = (lx[0], ly[0]);
+        }
+        let mut sums = [0.0_f64; 4];
+        for (&x, &y) in lx[..len].iter().zip(&ly[..len]) {
+            let dx = x - kx;
+            let dy = y - ky;
+            sums[0] += dx;
+            sums[1] += dy;
+            sums[2] += dx * dy;
+            sums[3] += dy * dy;
+        }
+        for (t, b) in total.iter_mut().zip(sums) {
             *t += b;
         }
-        start = end;
+        start += len;
     }
     let [sx, sy, sxy, syy] = total;
     let m = m as f64;
     (sxy - sx * sy / m) / (syy - sy * sy / m)
+}
+
+/// The ratios of [`ln_ratios`]' series: `0.8 <= q <= 1.25`, so `u = (q - 1) / (q + 1)`
+/// has `u^2 <= 1/81` and the first term left out, `u^16 / 17`, is below `2^-54`.
+const LN_SERIES_MIN: f64 = 0.8;
+const LN_SERIES_MAX: f64 = 1.25;
+
+/// `out[i] = ln(q[i])`, within 2 ulp: ratios near 1 (`0.8..=1.25`, daily moves of prices and
+/// equity) by the series `ln q = 2 atanh(u) = 2u (1 + u^2/3 + u^4/5 + ...)` with
+/// `u = (q - 1) / (q + 1)` (`q - 1` exact), in a loop the compiler vectorizes; the others,
+/// and NaN, by `f64::ln`. `ln(1)` is exactly 0.
+fn ln_ratios(q: &[f64], out: &mut [f64]) {
+    let mut far = false;
+    for (o, &q) in out.iter_mut().zip(q) {
+        far |= !(LN_SERIES_MIN..=LN_SERIES_MAX).contains(&q);
+        let u = (q - 1.0) / (q + 1.0);
+        let s = u * u;
+        let p = 1.0
+            + s * (1.0 / 3.0
+                + s * (1.0 / 5.0
+                    + s * (1.0 / 7.0
+                        + s * (1.0 / 9.0
+                            + s * (1.0 / 11.0 + s * (1.0 / 13.0 + s * (1.0 / 15.0)))))));
+        *o = (2.0 * u) * p;
+    }
+    if far {
+        for (o, &q) in out.iter_mut().zip(q) {
+            if !(LN_SERIES_MIN..=LN_SERIES_MAX).contains(&q) {
+                *o = q.ln();
+            }
+        }
+    }
 }
 
 /// The data's period: the median of the differences of the last 100 times, in
@@ -638,7 +695,106 @@ struct Drawdowns {
 }
 
 impl Drawdowns {
-    fn new(equity: &[f64], t: &[i64]) -> Self {
+    /// The drawdowns of `equity` and its highest value (NaN when every value is NaN).
+    fn new(equity: &[f64], t: &[i64]) -> (Self, f64) {
+        if let Some(fast) = Self::positive(equity, t) {
+            return fast;
+        }
+        let dd = Self::general(equity, t);
+        (dd, equity.iter().copied().fold(f64::NAN, f64::max))
+    }
+
+    /// [`Drawdowns::new`] for finite positive equity (every run that is not ruined), with
+    /// one division per drawdown period instead of one per bar: between two bars of zero
+    /// drawdown the running high `H` stays put, so the period's deepest drawdown is
+    /// `1 - min(E) / H`, and division rounds monotonically, so that is the same value (to the
+    /// bit) as the largest `1 - E_i / H`. `None` at the first value that is not finite and
+    /// positive.
+    ///
+    /// For such values `E_i < H` gives `E_i / H <= 1 - 2^-53`, so `dd_i > 0`, and `E_i >= H`
+    /// gives `dd_i = 0` exactly: a bar is a zero of the drawdown exactly when it is a new
+    /// (or equal) high.
+    fn positive(equity: &[f64], t: &[i64]) -> Option<(Self, f64)> {
+        let n = equity.len();
+        let mut out = Drawdowns {
+            max: 0.0,
+            durations: Vec::new(),
+            peaks: Vec::new(),
+            nonzero_sum: 0.0,
+            nonzero: 0,
+        };
+        let mut high = *equity.first()?;
+        if !(high > 0.0 && high <= f64::MAX) {
+            return None;
+        }
+        let mut last_zero = 0usize;
+        let mut low = high; // the lowest equity since the last zero
+        let mut q = 1;
+        while q < n {
+            // Runs of 8 bars below the high, the common case, without a branch per bar.
+            while let Some(run) = equity.get(q..q + 8) {
+                let mut below = true;
+                let mut least = [low; 2];
+                for pair in run.chunks_exact(2) {
+                    for (l, &e) in least.iter_mut().zip(pair) {
+                        below &= e > 0.0 && e < high;
+                        *l = if e < *l { e } else { *l };
+                    }
+                }
+                if !below {
+                    break;
+                }
+                low = if least[1] < least[0] {
+                    least[1]
+                } else {
+                    least[0]
+                };
+                q += 8;
+            }
+            let Some(&e) = equity.get(q) else {
+                break;
+            };
+            if !(e > 0.0 && e <= f64::MAX) {
+                return None;
+            }
+            if e >= high {
+                if q > last_zero + 1 {
+                    let peak = 1.0 - low / high;
+                    out.durations.push(t[q] - t[last_zero]);
+                    out.peaks.push(peak);
+                    if peak > out.max {
+                        out.max = peak;
+                    }
+                }
+                high = e;
+                low = e;
+                last_zero = q;
+            } else if e < low {
+                low = e;
+            }
+            q += 1;
+        }
+        if last_zero < n - 1 {
+            // The last bar closes the bars since the last zero.
+            let peak = 1.0 - low / high;
+            if peak > out.max {
+                out.max = peak;
+            }
+            if n - 1 > last_zero + 1 {
+                out.durations.push(t[n - 1] - t[last_zero]);
+                out.peaks.push(peak);
+            }
+        }
+        if out.durations.is_empty() {
+            let general = Self::general(equity, t);
+            out.nonzero_sum = general.nonzero_sum;
+            out.nonzero = general.nonzero;
+        }
+        Some((out, high))
+    }
+
+    /// [`Drawdowns::new`] for any values, one division per bar.
+    fn general(equity: &[f64], t: &[i64]) -> Self {
         let n = equity.len();
         let mut out = Drawdowns {
             max: 0.0,
@@ -699,13 +855,24 @@ impl Drawdowns {
     }
 }
 
+/// What [`calendar`] finds.
+struct Calendar {
+    /// The number of bars on a Saturday or Sunday.
+    weekend_bars: usize,
+    /// The returns between consecutive periods.
+    returns: Vec<f64>,
+    /// The last equity of the first and of the last period, when no return was dropped:
+    /// then the product of every `1 + r` is their ratio (up to rounding).
+    ends: Option<(f64, f64)>,
+}
+
 /// One pass over the bars' calendar days (UTC): the number of bars on a Saturday or Sunday,
 /// and the returns between the last equity of consecutive calendar periods that have bars:
 /// days, or weeks (Monday to Sunday), months or years when the data's period is 7, 31 or 365
 /// days. Undefined ratios (0/0 after a ruin) are dropped, as pandas' `dropna` does.
 ///
 /// Times increase, so the calendar is only consulted when a bar starts a new day.
-fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
+fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
     if !matches!(freq_days, 7 | 31 | 365) {
         return calendar_days(t, equity);
     }
@@ -747,18 +914,29 @@ fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> (usize, Vec<f64>) {
         }
     }
     let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
+    let mut chained = true;
     for w in last_of_period.windows(2) {
         let r = w[1] / w[0] - 1.0;
         if !r.is_nan() {
             returns.push(r);
+        } else {
+            chained = false;
         }
     }
-    (weekend_bars, returns)
+    let ends = match (last_of_period.first(), last_of_period.last()) {
+        (Some(&first), Some(&last)) if chained => Some((first, last)),
+        _ => None,
+    };
+    Calendar {
+        weekend_bars,
+        returns,
+        ends,
+    }
 }
 
 /// [`calendar`] for daily bins, the common case, in one pass that computes each return as
 /// soon as its day closes (no array of the days' last values).
-fn calendar_days(t: &[i64], equity: &[f64]) -> (usize, Vec<f64>) {
+fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
     let n = t.len();
     let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
     let mut returns = Vec::with_capacity(n.min(days_spanned as usize).saturating_sub(1));
@@ -770,6 +948,8 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> (usize, Vec<f64>) {
     let mut closed = f64::NAN;
     let mut last = equity[0];
     let mut first_day = true;
+    let mut first = f64::NAN;
+    let mut chained = true;
     for (&ts, &e) in t[1..].iter().zip(&equity[1..]) {
         if ts >= day_end {
             if ts - day_end < MICROS_PER_DAY {
@@ -781,10 +961,14 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> (usize, Vec<f64>) {
                 wd = weekday(day);
             }
             day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
-            if !first_day {
+            if first_day {
+                first = last;
+            } else {
                 let r = last / closed - 1.0;
                 if !r.is_nan() {
                     returns.push(r);
+                } else {
+                    chained = false;
                 }
             }
             first_day = false;
@@ -797,9 +981,15 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> (usize, Vec<f64>) {
         let r = last / closed - 1.0;
         if !r.is_nan() {
             returns.push(r);
+        } else {
+            chained = false;
         }
     }
-    (weekend_bars, returns)
+    Calendar {
+        weekend_bars,
+        returns,
+        ends: chained.then_some((first, last)),
+    }
 }
 
 #[cfg(test)]
@@ -830,6 +1020,122 @@ mod tests {
         assert_eq!(pairwise_sum(&a), 499_500.0);
         assert_eq!(pairwise_sum(&a[..13]), 78.0);
         assert_eq!(pairwise_sum(&[]), 0.0);
+    }
+
+    /// A deterministic walk of `n` values around 100, moves of about `scale`.
+    fn walk(n: usize, scale: f64) -> Vec<f64> {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut v = 100.0;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                v *= 1.0 + u * scale;
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chained_geometric_mean_matches_the_logarithm_per_return() {
+        for (n, scale) in [(2, 0.01), (300, 0.02), (100_000, 0.002), (20_000, 0.5)] {
+            let d = walk(n, scale);
+            let returns: Vec<f64> = d.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+            let exact = geometric_mean(&returns);
+            let chained = geometric_mean_chained(&returns, Some((d[0], d[n - 1])));
+            let rel = ((chained - exact) / exact).abs();
+            assert!(rel < 1e-12, "n {n}: {chained} vs {exact} ({rel:e})");
+        }
+        // A return outside [-0.5, 1], or a dropped one, takes the logarithm per return.
+        let returns = [0.01, -0.6, 0.02];
+        assert_eq!(
+            geometric_mean_chained(&returns, Some((1.0, 1.0))),
+            geometric_mean(&returns)
+        );
+        assert_eq!(
+            geometric_mean_chained(&returns, None),
+            geometric_mean(&returns)
+        );
+        assert!(geometric_mean_chained(&[], Some((1.0, 1.0))).is_nan());
+    }
+
+    #[test]
+    fn series_logarithm_matches_ln() {
+        let mut q: Vec<f64> = walk(5_000, 0.9).windows(2).map(|w| w[1] / w[0]).collect();
+        q.extend([
+            1.0,
+            0.8,
+            1.25,
+            0.799_999,
+            1.250_001,
+            2.0,
+            0.5,
+            1e-300,
+            0.0,
+            f64::NAN,
+        ]);
+        q.extend([
+            f64::INFINITY,
+            -1.0,
+            1.0 + f64::EPSILON,
+            1.0 - f64::EPSILON / 2.0,
+        ]);
+        let mut out = vec![0.0; q.len()];
+        ln_ratios(&q, &mut out);
+        for (&q, &l) in q.iter().zip(&out) {
+            let exact = q.ln();
+            if exact.is_nan() {
+                assert!(l.is_nan(), "ln({q}) = {l}");
+            } else if exact == 0.0 || exact.is_infinite() {
+                assert_eq!(l, exact, "ln({q})");
+            } else {
+                let ulps = ((l - exact) / exact).abs() / f64::EPSILON;
+                assert!(ulps <= 3.0, "ln({q}) = {l}, not {exact} ({ulps} ulp)");
+            }
+        }
+    }
+
+    #[test]
+    fn drawdowns_of_positive_equity_match_the_general_pass() {
+        let t: Vec<i64> = (0..20_000).map(|i| i * MICROS_PER_DAY).collect();
+        let cases = [
+            walk(20_000, 0.02),
+            walk(20_000, 0.0002),
+            (0..20_000).map(|i| 100.0 + f64::from(i % 37)).collect(),
+            (0..20_000).map(|i| 100.0 + f64::from(i)).collect(),
+            vec![5.0; 20_000],
+            (0..20_000)
+                .map(|i| if i == 19_998 { 99.0 } else { 100.0 })
+                .collect(),
+            (0..20_000)
+                .map(|i| if i == 19_999 { 99.0 } else { 100.0 })
+                .collect(),
+            (0..20_000).map(|i| 1000.0 - f64::from(i) * 0.01).collect(),
+        ];
+        for (k, e) in cases.iter().enumerate() {
+            for len in [1, 2, 3, 9, 17, 20_000] {
+                let (e, t) = (&e[..len], &t[..len]);
+                let (fast, high) = Drawdowns::positive(e, t).unwrap();
+                let slow = Drawdowns::general(e, t);
+                let what = format!("case {k}, {len} bars");
+                assert_eq!(fast.max.to_bits(), slow.max.to_bits(), "{what}");
+                assert_eq!(fast.durations, slow.durations, "{what}");
+                assert_eq!(fast.peaks, slow.peaks, "{what}");
+                assert_eq!(fast.nonzero, slow.nonzero, "{what}");
+                assert_eq!(
+                    fast.nonzero_sum.to_bits(),
+                    slow.nonzero_sum.to_bits(),
+                    "{what}"
+                );
+                assert_eq!(high, e.iter().copied().fold(f64::NAN, f64::max), "{what}");
+            }
+        }
+        assert!(Drawdowns::positive(&[1.0, 0.0, 2.0], &t[..3]).is_none());
+        assert!(Drawdowns::positive(&[-1.0, 2.0], &t[..2]).is_none());
+        assert!(Drawdowns::positive(&[1.0, f64::INFINITY], &t[..2]).is_none());
+        assert!(Drawdowns::positive(&[f64::NAN, 1.0], &t[..2]).is_none());
     }
 
     #[test]
