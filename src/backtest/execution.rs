@@ -416,7 +416,9 @@ impl Account<'_> {
 
     fn close_all(&mut self, raw_price: f64, bar: usize) {
         let t = self.bars.timestamps();
-        for trade in std::mem::take(&mut self.open) {
+        // Drained rather than taken: the list keeps its room for the next entry.
+        let mut open = std::mem::take(&mut self.open);
+        for trade in open.drain(..) {
             let price = self.slipped(raw_price, trade.size < 0.0);
             let fee_exit = self.fee(trade.size, price);
             let gross = trade.size * (price - trade.entry_price);
@@ -439,6 +441,7 @@ impl Account<'_> {
                 duration_secs: (exit_time - entry_time) as f64 / 1e6,
             });
         }
+        self.open = open;
     }
 
     /// Sizes and opens a trade at `open[bar]` with all available cash (flat by now).
@@ -542,7 +545,14 @@ pub fn simulate(
         settings,
         cash: settings.cash,
         open: Vec::with_capacity(1),
-        trades: Vec::new(),
+        // Every closed trade was opened by an entry decision: room for all of them up front
+        // saves the copies of a growing list (about 5 MB for 55,000 trades).
+        trades: Vec::with_capacity(
+            decisions[start..]
+                .iter()
+                .filter(|d| matches!(d, Decision::EnterLong | Decision::EnterShort))
+                .count(),
+        ),
     };
     let mut pending = Decision::Hold;
     let mut bankrupt = false;
