@@ -316,15 +316,25 @@ impl Stats {
         } else {
             (
                 dd.durations.iter().max().map(|&d| secs(round(d))),
-                Some(secs(round(mean_duration(&dd.durations)))),
+                Some(secs(round(mean_duration(dd.durations.iter().copied())))),
                 defined(-mean(&dd.peaks) * 100.0),
             )
         };
 
         // Exposure: bars covered by the union of the trades' [entry, exit] ranges.
-        let mut spans: Vec<(usize, usize)> =
-            trades.iter().map(|t| (t.entry_bar, t.exit_bar)).collect();
-        spans.sort_unstable();
+        // A run's trades come in order already: no copy to sort then.
+        let span = |t: &Trade| (t.entry_bar, t.exit_bar);
+        let sorted_spans = if trades.windows(2).all(|w| span(&w[0]) <= span(&w[1])) {
+            None
+        } else {
+            let mut spans: Vec<(usize, usize)> = trades.iter().map(span).collect();
+            spans.sort_unstable();
+            Some(spans)
+        };
+        let spans: &mut dyn Iterator<Item = (usize, usize)> = match &sorted_spans {
+            Some(spans) => &mut spans.iter().copied(),
+            None => &mut trades.iter().map(span),
+        };
         let mut covered = 0usize;
         let mut next_free = 0usize;
         for (a, b) in spans {
@@ -394,18 +404,26 @@ impl Stats {
         let m = trades.len();
         let pnl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
         let returns: Vec<f64> = trades.iter().map(|t| t.return_frac).collect();
-        let durations: Vec<i64> = trades.iter().map(Trade::duration_micros).collect();
         let wins = pnl.iter().filter(|&&p| p > 0.0).count();
         let win_rate = if m == 0 {
             f64::NAN
         } else {
             wins as f64 / m as f64
         };
-        let positive: Vec<f64> = returns.iter().copied().filter(|&r| r > 0.0).collect();
-        let negative: Vec<f64> = returns.iter().copied().filter(|&r| r < 0.0).collect();
-        let loss_sum = pairwise_sum(&negative).abs();
+        // The sums of selections of the values, in one list reused for each.
+        let mut picked = Vec::with_capacity(m);
+        let mut sum_of = |values: &[f64], keep: fn(f64) -> bool| {
+            picked.clear();
+            picked.extend(values.iter().copied().filter(|&v| keep(v)));
+            (pairwise_sum(&picked), picked.len())
+        };
+        let (gains, _) = sum_of(&returns, |r| r > 0.0);
+        let (losses, _) = sum_of(&returns, |r| r < 0.0);
+        let (won, winners) = sum_of(&pnl, |p| p > 0.0);
+        let (lost, losers) = sum_of(&pnl, |p| p < 0.0);
+        let loss_sum = losses.abs();
         let profit_factor = if loss_sum != 0.0 {
-            pairwise_sum(&positive) / loss_sum
+            gains / loss_sum
         } else {
             f64::NAN
         };
@@ -415,9 +433,8 @@ impl Stats {
         } else {
             f64::NAN
         };
-        let winning: Vec<f64> = pnl.iter().copied().filter(|&p| p > 0.0).collect();
-        let losing: Vec<f64> = pnl.iter().copied().filter(|&p| p < 0.0).collect();
-        let kelly = win_rate - (1.0 - win_rate) / (mean(&winning) / -mean(&losing));
+        let kelly =
+            win_rate - (1.0 - win_rate) / ((won / winners as f64) / -(lost / losers as f64));
         let extreme =
             |pick: fn(f64, f64) -> f64| returns.iter().copied().reduce(pick).map(|r| r * 100.0);
 
@@ -448,8 +465,16 @@ impl Stats {
             best_trade_pct: extreme(f64::max),
             worst_trade_pct: extreme(f64::min),
             avg_trade_pct: defined(geometric_mean(&returns) * 100.0),
-            max_trade_duration_secs: durations.iter().max().map(|&d| secs(round(d))),
-            avg_trade_duration_secs: (m > 0).then(|| secs(round(mean_duration(&durations)))),
+            max_trade_duration_secs: trades
+                .iter()
+                .map(Trade::duration_micros)
+                .max()
+                .map(|d| secs(round(d))),
+            avg_trade_duration_secs: (m > 0).then(|| {
+                secs(round(mean_duration(
+                    trades.iter().map(Trade::duration_micros),
+                )))
+            }),
             profit_factor: defined(profit_factor),
             expectancy_pct: defined(mean(&returns) * 100.0),
             sqn: defined(sqn),
@@ -667,9 +692,10 @@ fn ceil_to(d: i64, unit: i64) -> i64 {
 }
 
 /// Mean of durations, truncated to the microsecond.
-fn mean_duration(d: &[i64]) -> i64 {
-    let sum: i128 = d.iter().map(|&x| i128::from(x)).sum();
-    (sum / d.len().max(1) as i128) as i64
+fn mean_duration(d: impl ExactSizeIterator<Item = i64>) -> i64 {
+    let len = d.len();
+    let sum: i128 = d.map(i128::from).sum();
+    (sum / len.max(1) as i128) as i64
 }
 
 /// Drawdowns `dd_i = 1 - E_i / max_{j<=i} E_j` in one pass, and their periods: between
