@@ -355,11 +355,12 @@ impl Stats {
 
         // Annualisation and calendar returns.
         let freq_days = period.map(|p| p.div_euclid(MICROS_PER_DAY));
-        let Calendar {
+        let DayFigures {
             weekend_bars,
-            returns: day_returns,
-            ends,
-        } = calendar(t, equity, freq_days.unwrap_or(1));
+            g,
+            variance: var_d,
+            downside,
+        } = DayFigures::new(t, equity, freq_days.unwrap_or(1));
         let have_weekends = weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
         let annual: f64 = match freq_days {
             Some(7) => 52.0,
@@ -368,9 +369,7 @@ impl Stats {
             _ if have_weekends => 365.0,
             _ => 252.0,
         };
-        let g = geometric_mean_chained(&day_returns, ends);
         let annualized = (1.0 + g).powf(annual) - 1.0;
-        let var_d = variance(&day_returns);
         let volatility =
             ((var_d + (1.0 + g).powf(2.0)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt();
         let return_ann_pct = annualized * 100.0;
@@ -389,8 +388,6 @@ impl Stats {
         } else {
             f64::NAN
         };
-        let downside = pairwise_by(0, day_returns.len(), &|i| day_returns[i].min(0.0).powi(2))
-            / day_returns.len() as f64;
         let sortino = annualized / (downside.sqrt() * annual.sqrt());
         let calmar = if mdd != 0.0 {
             annualized / mdd
@@ -874,6 +871,86 @@ impl Drawdowns {
     }
 }
 
+/// The figures of the calendar periods' returns (see [`calendar`]).
+struct DayFigures {
+    /// The number of bars on a Saturday or Sunday.
+    weekend_bars: usize,
+    /// Geometric mean return.
+    g: f64,
+    /// Sample variance (ddof 1).
+    variance: f64,
+    /// Mean of `min(r, 0)^2`.
+    downside: f64,
+}
+
+impl DayFigures {
+    fn new(t: &[i64], equity: &[f64], freq_days: i64) -> Self {
+        if let Some(figures) = Self::per_bar(t, equity, freq_days) {
+            return figures;
+        }
+        let Calendar {
+            weekend_bars,
+            returns,
+            ends,
+        } = calendar(t, equity, freq_days);
+        let n = returns.len();
+        DayFigures {
+            weekend_bars,
+            g: geometric_mean_chained(&returns, ends),
+            variance: variance(&returns),
+            downside: pairwise_by(0, n, &|i| returns[i].min(0.0).powi(2)) / n as f64,
+        }
+    }
+
+    /// The figures when every bar is on its own calendar day (daily bars): then the daily
+    /// returns are the bars' returns `E[i+1] / E[i] - 1`, summed straight off the equity (the
+    /// same values in the same order as from a list, so the same sums to the bit) instead of
+    /// being stored (8 MB for a million bars). `None` for other bars, for other periods, or
+    /// when a return is outside `[-0.5, 1]` (or NaN): the general pass handles those.
+    fn per_bar(t: &[i64], equity: &[f64], freq_days: i64) -> Option<Self> {
+        if matches!(freq_days, 7 | 31 | 365) || equity.len() < 2 || t.len() != equity.len() {
+            return None;
+        }
+        // One bar per day, or give up at the first two bars on the same day.
+        let mut day = day_of(t[0]);
+        let mut wd = weekday(day);
+        let mut day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+        let mut weekend_bars = usize::from(wd >= 5);
+        for &ts in &t[1..] {
+            if ts < day_end {
+                return None;
+            }
+            if ts - day_end < MICROS_PER_DAY {
+                day += 1;
+                wd = if wd == 6 { 0 } else { wd + 1 };
+            } else {
+                day = day_of(ts);
+                wd = weekday(day);
+            }
+            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+            weekend_bars += usize::from(wd >= 5);
+        }
+        let r = |i: usize| equity[i + 1] / equity[i] - 1.0;
+        let m = equity.len() - 1;
+        if !(0..m).fold(true, |near, i| near & (-0.5..=1.0).contains(&r(i))) {
+            return None;
+        }
+        let avg = pairwise_by(0, m, &r) / m as f64;
+        let variance = if m < 2 {
+            f64::NAN
+        } else {
+            pairwise_by(0, m, &|i| (avg - r(i)) * (avg - r(i))) / (m - 1) as f64
+        };
+        Some(DayFigures {
+            weekend_bars,
+            // As `geometric_mean_chained` with the ends of the chain.
+            g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
+            variance,
+            downside: pairwise_by(0, m, &|i| r(i).min(0.0).powi(2)) / m as f64,
+        })
+    }
+}
+
 /// What [`calendar`] finds.
 struct Calendar {
     /// The number of bars on a Saturday or Sunday.
@@ -1163,6 +1240,32 @@ mod tests {
         assert!(Drawdowns::positive(&[-1.0, 2.0], &t[..2]).is_none());
         assert!(Drawdowns::positive(&[1.0, f64::INFINITY], &t[..2]).is_none());
         assert!(Drawdowns::positive(&[f64::NAN, 1.0], &t[..2]).is_none());
+    }
+
+    #[test]
+    fn daily_bars_figures_match_the_calendar_pass() {
+        let e = walk(3_000, 0.05);
+        let every_day: Vec<i64> = (0..3_000).map(|i| i * MICROS_PER_DAY).collect();
+        let weekdays: Vec<i64> = (0..3_000)
+            .map(|i| (i / 5 * 7 + i % 5 + 4) * MICROS_PER_DAY + 3_600_000_000)
+            .collect();
+        for t in [&every_day, &weekdays] {
+            let fast = DayFigures::per_bar(t, &e, 1).unwrap();
+            let cal = calendar(t, &e, 1);
+            assert_eq!(fast.weekend_bars, cal.weekend_bars);
+            assert_eq!(fast.g, geometric_mean_chained(&cal.returns, cal.ends));
+            assert_eq!(fast.variance.to_bits(), variance(&cal.returns).to_bits());
+            let k = cal.returns.len();
+            let down = pairwise_by(0, k, &|i| cal.returns[i].min(0.0).powi(2)) / k as f64;
+            assert_eq!(fast.downside.to_bits(), down.to_bits());
+        }
+        // Two bars on a day, a weekly period or a wild return: the calendar pass.
+        let hours: Vec<i64> = (0..3_000).map(|i| i * 3_600_000_000).collect();
+        assert!(DayFigures::per_bar(&hours, &e, 1).is_none());
+        assert!(DayFigures::per_bar(&every_day, &e, 7).is_none());
+        let mut wild = e.clone();
+        wild[10] *= 3.0;
+        assert!(DayFigures::per_bar(&every_day, &wild, 1).is_none());
     }
 
     #[test]
