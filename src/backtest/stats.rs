@@ -514,6 +514,46 @@ fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
     }
 }
 
+/// Two [`pairwise_by`] sums in one pass: `f` gives both values of an index, and each sum
+/// is the same, to the bit, as [`pairwise_by`] of its values.
+fn pairwise_pair(start: usize, n: usize, f: &impl Fn(usize) -> (f64, f64)) -> (f64, f64) {
+    if n < 8 {
+        (start..start + n).fold((0.0, 0.0), |(a, b), i| {
+            let (x, y) = f(i);
+            (a + x, b + y)
+        })
+    } else if n <= 128 {
+        let (mut ra, mut rb) = ([0.0_f64; 8], [0.0_f64; 8]);
+        for (j, (a, b)) in ra.iter_mut().zip(rb.iter_mut()).enumerate() {
+            (*a, *b) = f(start + j);
+        }
+        let full = n - n % 8;
+        let mut i = 8;
+        while i < full {
+            for (j, (a, b)) in ra.iter_mut().zip(rb.iter_mut()).enumerate() {
+                let (x, y) = f(start + i + j);
+                *a += x;
+                *b += y;
+            }
+            i += 8;
+        }
+        let fold = |r: &[f64; 8]| ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        let (mut a, mut b) = (fold(&ra), fold(&rb));
+        for i in full..n {
+            let (x, y) = f(start + i);
+            a += x;
+            b += y;
+        }
+        (a, b)
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let (a1, b1) = pairwise_pair(start, n2, f);
+        let (a2, b2) = pairwise_pair(start + n2, n - n2, f);
+        (a1 + a2, b1 + b2)
+    }
+}
+
 /// Mean as numpy and pandas compute it; NaN for no values.
 fn mean(a: &[f64]) -> f64 {
     pairwise_sum(a) / a.len() as f64
@@ -930,12 +970,23 @@ impl DayFigures {
             day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
             weekend_bars += usize::from(wd >= 5);
         }
-        let r = |i: usize| equity[i + 1] / equity[i] - 1.0;
-        let m = equity.len() - 1;
-        if !(0..m).fold(true, |near, i| near & (-0.5..=1.0).contains(&r(i))) {
+        // Every return well inside [-0.5, 1] (so no NaN either), without a division:
+        // `0.6 a <= b <= 1.9 a` for a finite positive `a` puts `b / a - 1` in [-0.4, 0.9],
+        // whatever the products' roundings.
+        let near = equity.windows(2).fold(true, |near, w| {
+            let (a, b) = (w[0], w[1]);
+            near & (a > 0.0 && a <= f64::MAX && b >= 0.6 * a && b <= 1.9 * a)
+        });
+        if !near {
             return None;
         }
-        let avg = pairwise_by(0, m, &r) / m as f64;
+        let r = |i: usize| equity[i + 1] / equity[i] - 1.0;
+        let m = equity.len() - 1;
+        let (sum, losses) = pairwise_pair(0, m, &|i| {
+            let r = r(i);
+            (r, r.min(0.0).powi(2))
+        });
+        let avg = sum / m as f64;
         let variance = if m < 2 {
             f64::NAN
         } else {
@@ -946,7 +997,7 @@ impl DayFigures {
             // As `geometric_mean_chained` with the ends of the chain.
             g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
             variance,
-            downside: pairwise_by(0, m, &|i| r(i).min(0.0).powi(2)) / m as f64,
+            downside: losses / m as f64,
         })
     }
 }
@@ -1266,6 +1317,20 @@ mod tests {
         let mut wild = e.clone();
         wild[10] *= 3.0;
         assert!(DayFigures::per_bar(&every_day, &wild, 1).is_none());
+    }
+
+    #[test]
+    fn paired_sums_are_the_pairwise_sums() {
+        let v = walk(10_000, 0.3);
+        for n in [0, 5, 8, 100, 128, 129, 1_000, 9_999] {
+            let (a, b) = pairwise_pair(0, n, &|i| (v[i], v[i].sqrt()));
+            assert_eq!(a.to_bits(), pairwise_by(0, n, &|i| v[i]).to_bits(), "{n}");
+            assert_eq!(
+                b.to_bits(),
+                pairwise_by(0, n, &|i| v[i].sqrt()).to_bits(),
+                "{n}"
+            );
+        }
     }
 
     #[test]
