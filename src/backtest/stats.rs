@@ -957,23 +957,13 @@ impl DayFigures {
             return None;
         }
         // One bar per day, or give up at the first two bars on the same day.
-        let mut day = day_of(t[0]);
-        let mut wd = weekday(day);
-        let mut day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
-        let mut weekend_bars = usize::from(wd >= 5);
+        let mut days = DayCursor::new(t[0]);
+        let mut weekend_bars = usize::from(days.is_weekend());
         for &ts in &t[1..] {
-            if ts < day_end {
+            if !days.advance(ts) {
                 return None;
             }
-            if ts - day_end < MICROS_PER_DAY {
-                day += 1;
-                wd = if wd == 6 { 0 } else { wd + 1 };
-            } else {
-                day = day_of(ts);
-                wd = weekday(day);
-            }
-            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
-            weekend_bars += usize::from(wd >= 5);
+            weekend_bars += usize::from(days.is_weekend());
         }
         // Every return well inside [-0.5, 1] (so no NaN either), without a division:
         // `0.6 a <= b <= 1.9 a` for a finite positive `a` puts `b / a - 1` in [-0.4, 0.9],
@@ -1007,6 +997,54 @@ impl DayFigures {
     }
 }
 
+/// The calendar day (UTC) of increasing times, and its weekday: moving to the next day
+/// takes no division, which is the common step of daily and intraday bars.
+struct DayCursor {
+    day: i64,
+    weekday: i64,
+    /// The first microsecond of the next day.
+    end: i64,
+}
+
+impl DayCursor {
+    fn new(ts: i64) -> Self {
+        let day = day_of(ts);
+        Self {
+            day,
+            weekday: weekday(day),
+            end: (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Moves to the day of `ts`, which is not before the current day; whether it is a new
+    /// one.
+    #[inline]
+    fn advance(&mut self, ts: i64) -> bool {
+        if ts < self.end {
+            return false;
+        }
+        if ts - self.end < MICROS_PER_DAY {
+            self.day += 1;
+            self.weekday = if self.weekday == 6 {
+                0
+            } else {
+                self.weekday + 1
+            };
+        } else {
+            self.day = day_of(ts);
+            self.weekday = weekday(self.day);
+        }
+        self.end = (self.day + 1)
+            .checked_mul(MICROS_PER_DAY)
+            .unwrap_or(i64::MAX);
+        true
+    }
+
+    fn is_weekend(&self) -> bool {
+        self.weekday >= 5
+    }
+}
+
 /// What [`calendar`] finds.
 struct Calendar {
     /// The number of bars on a Saturday or Sunday.
@@ -1032,22 +1070,13 @@ fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
     let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
     let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
     let mut weekend_bars = 0usize;
-    let (mut day, mut wd) = (day_of(t[0]), weekday(day_of(t[0])));
-    let mut day_end = i64::MIN;
+    let mut days = DayCursor::new(t[0]);
     let mut key = None;
-    for (&ts, &e) in t.iter().zip(equity) {
-        if ts >= day_end {
-            if day_end != i64::MIN && ts - day_end < MICROS_PER_DAY {
-                // The next calendar day: no division needed.
-                day += 1;
-                wd = if wd == 6 { 0 } else { wd + 1 };
-            } else {
-                day = day_of(ts);
-                wd = weekday(day);
-            }
-            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+    for (i, (&ts, &e)) in t.iter().zip(equity).enumerate() {
+        if days.advance(ts) || i == 0 {
+            let day = days.day;
             let k = match freq_days {
-                7 => day + 6 - wd,
+                7 => day + 6 - days.weekday,
                 31 => {
                     let (y, m, _) = civil_from_days(day);
                     y * 12 + i64::from(m)
@@ -1060,7 +1089,7 @@ fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
                 last_of_period.push(e);
             }
         }
-        weekend_bars += usize::from(wd >= 5);
+        weekend_bars += usize::from(days.is_weekend());
         if let Some(last) = last_of_period.last_mut() {
             *last = e;
         }
@@ -1096,50 +1125,37 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
     // no capacity check or branch per day.
     let mut returns = vec![0.0; n.min(days_spanned as usize).saturating_sub(1)];
     let mut k = 0;
-    let mut day = day_of(t[0]);
-    let mut wd = weekday(day);
-    let mut day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
-    let mut weekend_bars = usize::from(wd >= 5);
+    let mut days = DayCursor::new(t[0]);
+    let mut weekend_bars = usize::from(days.is_weekend());
     // The last equity of the day before the current one, and of the current day so far.
     let mut closed = f64::NAN;
     let mut last = equity[0];
     let mut first_day = true;
     let mut first = f64::NAN;
     let mut chained = true;
+    // Writes one day's return at `k`; a NaN (0/0 after a ruin) is dropped.
+    let mut close_day = |k: &mut usize, r: f64| {
+        if let Some(slot) = returns.get_mut(*k) {
+            *slot = r;
+        }
+        *k += usize::from(!r.is_nan());
+        chained &= !r.is_nan();
+    };
     for (&ts, &e) in t[1..].iter().zip(&equity[1..]) {
-        if ts >= day_end {
-            if ts - day_end < MICROS_PER_DAY {
-                // The next calendar day: no division needed.
-                day += 1;
-                wd = if wd == 6 { 0 } else { wd + 1 };
-            } else {
-                day = day_of(ts);
-                wd = weekday(day);
-            }
-            day_end = (day + 1).checked_mul(MICROS_PER_DAY).unwrap_or(i64::MAX);
+        if days.advance(ts) {
             if first_day {
                 first = last;
             } else {
-                let r = last / closed - 1.0;
-                if let Some(slot) = returns.get_mut(k) {
-                    *slot = r;
-                }
-                k += usize::from(!r.is_nan());
-                chained &= !r.is_nan();
+                close_day(&mut k, last / closed - 1.0);
             }
             first_day = false;
             closed = last;
         }
-        weekend_bars += usize::from(wd >= 5);
+        weekend_bars += usize::from(days.is_weekend());
         last = e;
     }
     if !first_day {
-        let r = last / closed - 1.0;
-        if let Some(slot) = returns.get_mut(k) {
-            *slot = r;
-        }
-        k += usize::from(!r.is_nan());
-        chained &= !r.is_nan();
+        close_day(&mut k, last / closed - 1.0);
     }
     returns.truncate(k);
     Calendar {
