@@ -136,6 +136,16 @@ enum Input {
     Stream(Box<dyn Read + Send>),
 }
 
+impl Input {
+    /// The input as a stream, for readers that take one whatever its source.
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Input::Mapped(bytes) => Box::new(io::Cursor::new(bytes)),
+            Input::Stream(input) => input,
+        }
+    }
+}
+
 /// Files at least this large are searched in place when mapping is allowed; below it, reading
 /// them is as fast and mapping costs more than it saves.
 const MAP_AT_LEAST: u64 = 1 << 20;
@@ -322,11 +332,7 @@ impl RunsArgs {
         let mut runs = Runs::new();
         // Counting runs is bound by parsing, not reading: files are read, never mapped.
         let read = for_each_input(&self.files, false, |input| {
-            match input {
-                Input::Mapped(bytes) => runs.read(&bytes[..]),
-                Input::Stream(input) => runs.read(input),
-            }
-            .map_err(Ok)
+            runs.read(input.into_reader()).map_err(Ok)
         });
         let rows = runs.finish();
         let mut out = Output::stdout();

@@ -324,11 +324,8 @@ impl Query {
     pub fn search(&self, input: impl Read, out: &mut impl Write) -> io::Result<u64> {
         let mut kept = 0;
         for_each_block(input, |block| {
-            self.search_block(block, |line| {
-                kept += 1;
-                out.write_all(line)?;
-                out.write_all(b"\n")
-            })
+            kept += self.search_slice(block, out)?;
+            Ok(())
         })?;
         Ok(kept)
     }
@@ -341,10 +338,8 @@ impl Query {
     pub fn count(&self, input: impl Read) -> io::Result<u64> {
         let mut kept = 0;
         for_each_block(input, |block| {
-            self.search_block(block, |_| {
-                kept += 1;
-                Ok(())
-            })
+            kept += self.count_slice(block);
+            Ok(())
         })?;
         Ok(kept)
     }

@@ -133,32 +133,18 @@ impl Baggage {
     /// assert_eq!(baggage.iter().count(), 1);
     /// ```
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        // The limits are checked as values and members come: a value past the byte limit is
-        // refused before its members are read.
-        let (mut bytes, mut count) = (0, 0);
         let mut members: Vec<Member> = Vec::new();
-        for value in values {
-            bytes += value.len() + 1;
-            if bytes > MAX_BYTES + 1 {
-                return Self::new();
+        let within_limits = for_each_member(values, |key, value| {
+            if let Some(value) = decode(value) {
+                members.retain(|m| m.key() != key);
+                members.push(Member::new(key, &value));
             }
-            for member in value.split(',') {
-                if is_blank(member) {
-                    continue;
-                }
-                count += 1;
-                if count > MAX_MEMBERS {
-                    return Self::new();
-                }
-                if let Some((key, value)) = split_member(member) {
-                    if let Some(value) = decode(value) {
-                        members.retain(|m| m.key() != key);
-                        members.push(Member::new(key, &value));
-                    }
-                }
-            }
+        });
+        if within_limits {
+            Self { members }
+        } else {
+            Self::new()
         }
-        Self { members }
     }
 
     /// The decoded value of `key`, if present.
@@ -281,53 +267,60 @@ impl Baggage {
     /// The header value into `out`: members joined by `,`, values percent-encoded (runs of
     /// plain octets written whole).
     fn encode(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        const UPPER: &[u8; 16] = b"0123456789ABCDEF";
         for (i, (k, v)) in self.iter().enumerate() {
             if i > 0 {
                 out.write_char(',')?;
             }
-            out.write_str(k)?;
-            out.write_char('=')?;
-            let bytes = v.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                let run = bytes[i..]
-                    .iter()
-                    .position(|&b| !PLAIN[usize::from(b)])
-                    .unwrap_or(bytes.len() - i);
-                // Plain octets are ASCII: the run is text.
-                out.write_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default())?;
-                i += run;
-                if let Some(&b) = bytes.get(i) {
-                    let escape = [
-                        b'%',
-                        UPPER[usize::from(b >> 4)],
-                        UPPER[usize::from(b & 0x0f)],
-                    ];
-                    out.write_str(std::str::from_utf8(&escape).unwrap_or_default())?;
-                    i += 1;
-                }
-            }
+            encode_member(out, k, v)?;
         }
         Ok(())
     }
 }
 
+/// One member, `key=value`, into `out`, the value percent-encoded (runs of plain octets written
+/// whole).
+pub(super) fn encode_member(out: &mut impl fmt::Write, key: &str, value: &str) -> fmt::Result {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    out.write_str(key)?;
+    out.write_char('=')?;
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !PLAIN[usize::from(b)])
+            .unwrap_or(bytes.len() - i);
+        // Plain octets are ASCII: the run is text.
+        out.write_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default())?;
+        i += run;
+        if let Some(&b) = bytes.get(i) {
+            let escape = [
+                b'%',
+                UPPER[usize::from(b >> 4)],
+                UPPER[usize::from(b & 0x0f)],
+            ];
+            out.write_str(std::str::from_utf8(&escape).unwrap_or_default())?;
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
 /// A fixed-size text buffer on the stack; writing past its end fails.
-struct StackText<const N: usize> {
+pub(super) struct StackText<const N: usize> {
     buf: [u8; N],
     len: usize,
 }
 
 impl<const N: usize> StackText<N> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             buf: [0; N],
             len: 0,
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         // Only whole `str`s are written: the bytes are text.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
@@ -347,12 +340,30 @@ impl<const N: usize> fmt::Write for StackText<N> {
 /// [`Baggage::parse`] (the last valid member with that key wins), allocating only when the
 /// value is percent-encoded.
 pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Option<Cow<'a, str>> {
-    let (mut bytes, mut count) = (0, 0);
     let mut found = None;
+    let within_limits = for_each_member(values, |k, v| {
+        if k == key {
+            if let Some(v) = decode(v) {
+                found = Some(v);
+            }
+        }
+    });
+    found.filter(|_| within_limits)
+}
+
+/// Calls `each` with the key and raw value of every valid member of the `baggage` header
+/// `values`, in order, checking W3C's limits as it goes. Returns `false`, calling `each` no
+/// more, once the headers are over [`MAX_BYTES`] or [`MAX_MEMBERS`]: then the whole baggage
+/// is refused. A value past the byte limit is refused before its members are read.
+fn for_each_member<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    mut each: impl FnMut(&'a str, &'a str),
+) -> bool {
+    let (mut bytes, mut count) = (0, 0);
     for value in values {
         bytes += value.len() + 1;
         if bytes > MAX_BYTES + 1 {
-            return None;
+            return false;
         }
         for member in value.split(',') {
             if is_blank(member) {
@@ -360,18 +371,14 @@ pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Opti
             }
             count += 1;
             if count > MAX_MEMBERS {
-                return None;
+                return false;
             }
-            if let Some((k, v)) = split_member(member) {
-                if k == key {
-                    if let Some(v) = decode(v) {
-                        found = Some(v);
-                    }
-                }
+            if let Some((key, value)) = split_member(member) {
+                each(key, value);
             }
         }
     }
-    found
+    true
 }
 
 /// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.
@@ -395,11 +402,6 @@ fn decode(value: &str) -> Option<Cow<'_, str>> {
     } else {
         Some(Cow::Borrowed(value))
     }
-}
-
-/// Whether `value` can be sent as a baggage value without percent-encoding.
-pub(crate) fn is_plain_value(value: &str) -> bool {
-    value.bytes().all(|b| PLAIN[usize::from(b)])
 }
 
 /// Whether a member is empty but for spaces and tabs.

@@ -293,21 +293,12 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     if let Some(state) = ctx.trace_state() {
         carrier.set(TRACESTATE, state);
     }
-    let run_id: &str = ctx.run_id();
-    if run_id.len() <= crate::MAX_RUN_ID_LEN && baggage::is_plain_value(run_id) {
-        // Every valid run id is: no encoding, no allocation.
-        let mut buf = [0u8; RUN_ID_KEY.len() + 1 + crate::MAX_RUN_ID_LEN];
-        let len = RUN_ID_KEY.len() + 1 + run_id.len();
-        buf[..RUN_ID_KEY.len()].copy_from_slice(RUN_ID_KEY.as_bytes());
-        buf[RUN_ID_KEY.len()] = b'=';
-        buf[RUN_ID_KEY.len() + 1..len].copy_from_slice(run_id.as_bytes());
-        if let Ok(value) = std::str::from_utf8(&buf[..len]) {
-            carrier.set(BAGGAGE, value);
-        }
-    } else {
-        let mut baggage = Baggage::new();
-        baggage.insert(RUN_ID_KEY, run_id);
-        baggage.inject(carrier);
+    // The run id's member, encoded on the stack: a run id has at most `MAX_RUN_ID_LEN` bytes,
+    // each at most 3 encoded, so it always fits (and a valid one needs no encoding).
+    let mut member =
+        baggage::StackText::<{ RUN_ID_KEY.len() + 1 + 3 * crate::MAX_RUN_ID_LEN }>::new();
+    if baggage::encode_member(&mut member, RUN_ID_KEY, ctx.run_id()).is_ok() {
+        carrier.set(BAGGAGE, member.as_str());
     }
 }
 
