@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracectx::backtest::{
-    sma_cross, BacktestEngine, BacktestErrorKind, BacktestSettings, Bar, Bars, DataErrorKind,
-    Params, Timestamp,
+    sma_cross, BacktestEngine, BacktestErrorKind, BacktestResult, BacktestSettings, Bar, Bars,
+    DataErrorKind, Params, Timestamp,
 };
 use tracectx::prelude::*;
 
@@ -19,20 +19,19 @@ fn bars_of(bars: &Bars) -> Vec<Bar> {
     (0..bars.len()).map(|i| bars.get(i).unwrap()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn channel_session_equals_the_batch_result_on_the_same_bars() {
-    let engine = BacktestEngine::new(
-        BacktestSettings::new(10_000.0)
-            .with_commission(0.002)
-            .with_close_at_end(true),
-    );
-    let bars = Bars::synthetic(5_000, 21);
+/// `bars` fed to a live session through a channel, pausing every `pause_every` bars as a feed
+/// does, and the batch engine's result on the same bars.
+async fn live_and_batch(
+    engine: &BacktestEngine,
+    bars: &Bars,
+    pause_every: usize,
+) -> (BacktestResult, BacktestResult) {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let session = tokio::spawn(engine.run_channel(rx, sma_cross, params()));
-    for (i, bar) in bars_of(&bars).into_iter().enumerate() {
+    for (i, bar) in bars_of(bars).into_iter().enumerate() {
         tx.send(bar).await.unwrap();
-        if i % 500 == 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await; // a feed with pauses
+        if i % pause_every == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
     drop(tx);
@@ -41,6 +40,18 @@ async fn channel_session_equals_the_batch_result_on_the_same_bars() {
         .run_realistic(&Arc::new(bars.clone()), sma_cross, params())
         .await
         .unwrap();
+    (live, batch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_session_equals_the_batch_result_on_the_same_bars() {
+    let engine = BacktestEngine::new(
+        BacktestSettings::new(10_000.0)
+            .with_commission(0.002)
+            .with_close_at_end(true),
+    );
+    let bars = Bars::synthetic(5_000, 21);
+    let (live, batch) = live_and_batch(&engine, &bars, 500).await;
     assert!(!batch.trades.is_empty());
     assert_eq!(live.stats, batch.stats);
     assert_eq!(live.trades, batch.trades);
@@ -60,20 +71,7 @@ async fn channel_session_equals_the_batch_result_under_the_default_model() {
     let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
     assert!(!engine.settings().close_at_end);
     let bars = Bars::synthetic(3_000, 22);
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let session = tokio::spawn(engine.run_channel(rx, sma_cross, params()));
-    for (i, bar) in bars_of(&bars).into_iter().enumerate() {
-        tx.send(bar).await.unwrap();
-        if i % 700 == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-    drop(tx);
-    let live = session.await.unwrap().unwrap();
-    let batch = engine
-        .run_realistic(&Arc::new(bars.clone()), sma_cross, params())
-        .await
-        .unwrap();
+    let (live, batch) = live_and_batch(&engine, &bars, 700).await;
     assert!(!batch.trades.is_empty());
     assert_eq!(
         batch.open_trades.len(),
