@@ -15,7 +15,8 @@
 //! 3. if equity is zero or less, close everything at `close[i]` and stop, equity 0 from here;
 //! 4. take bar `i`'s decision.
 //!
-//! The loop allocates nothing per bar.
+//! The loop allocates nothing per bar. It runs segment by segment: the bars from one fill to
+//! the next decision hold one position, so their marks are computed together.
 
 use super::result::{OpenTrade, Trade};
 use super::{Bars, Decision, Signals, Timestamp};
@@ -366,6 +367,31 @@ impl Simulation {
 /// assert_eq!(floor_div(1.0, 0.1), 9.0); // as Python: 1 // 0.1 == 9.0
 /// ```
 pub fn floor_div(a: f64, b: f64) -> f64 {
+    // The common case, sizing an order, without the remainder (a slow operation): for
+    // finite `a > 0`, `b > 0` and a quotient below 2^51, CPython's result is the exact
+    // quotient truncated, `Q`. `q = floor(a / b)` is `Q` or `Q + 1` (rounding is monotone
+    // and `Q + 1` is representable), and the rounded product `q * b` tells which, since
+    // rounding cannot carry it across the representable `a`: below `a` means `q * b <= a`
+    // (so `q = Q`), above means `q * b > a` (so `q = Q + 1`). Equal to `a` decides nothing:
+    // the general path below.
+    const FAST_LIMIT: f64 = (1u64 << 51) as f64;
+    if a > 0.0 && a <= f64::MAX && b > 0.0 && b <= f64::MAX {
+        let q = (a / b).floor();
+        if q < FAST_LIMIT {
+            let p = q * b;
+            if p < a {
+                return q;
+            }
+            if p > a {
+                return q - 1.0;
+            }
+        }
+    }
+    floor_div_general(a, b)
+}
+
+/// [`floor_div`] for any operands, step by step as CPython's `float_floor_div`.
+fn floor_div_general(a: f64, b: f64) -> f64 {
     let m = a % b;
     let mut d = (a - m) / b;
     if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
@@ -386,6 +412,7 @@ struct Open {
     size: f64,
     entry_price: f64,
     entry_bar: usize,
+    entry_time: i64,
 }
 
 struct Account<'a> {
@@ -414,8 +441,9 @@ impl Account<'_> {
         }
     }
 
-    fn close_all(&mut self, raw_price: f64, bar: usize) {
-        let t = self.bars.timestamps();
+    /// Closes every open trade at `raw_price` (before slippage) on `bar`, whose time is
+    /// `exit_time`.
+    fn close_all(&mut self, raw_price: f64, bar: usize, exit_time: i64) {
         // Drained rather than taken: the list keeps its room for the next entry.
         let mut open = std::mem::take(&mut self.open);
         for trade in open.drain(..) {
@@ -424,8 +452,7 @@ impl Account<'_> {
             let gross = trade.size * (price - trade.entry_price);
             self.cash += gross - fee_exit;
             let commission = fee_exit + self.fee(trade.size, trade.entry_price);
-            let entry_time = t[trade.entry_bar];
-            let exit_time = t[bar];
+            let entry_time = trade.entry_time;
             self.trades.push(Trade {
                 size: trade.size,
                 entry_bar: trade.entry_bar,
@@ -445,10 +472,10 @@ impl Account<'_> {
     }
 
     /// Sizes and opens a trade at `open[bar]` with all available cash (flat by now).
-    fn enter(&mut self, long: bool, bar: usize) {
+    fn enter(&mut self, long: bool, open: f64, bar: usize, time: i64) {
         let settings = self.settings;
         let fraction = if long { FULL_EQUITY } else { -FULL_EQUITY };
-        let p = self.slipped(self.bars.open()[bar], long);
+        let p = self.slipped(open, long);
         let adjusted = p * (1.0 + settings.spread.copysign(fraction));
         let appc = adjusted + self.fee(fraction, p) / fraction.abs();
         let close = self.bars.close()[bar];
@@ -471,6 +498,7 @@ impl Account<'_> {
             size,
             entry_price: adjusted,
             entry_bar: bar,
+            entry_time: time,
         });
     }
 
@@ -484,6 +512,15 @@ impl Account<'_> {
             }),
         }
     }
+}
+
+/// Reads one value per cache line of `open` and `times`, so that the hardware prefetcher
+/// streams the columns the fills read at scattered bars.
+#[inline]
+fn stream(open: &[f64], times: &[i64]) {
+    let o = open.iter().step_by(8).fold(0, |a, &p| a | p.to_bits());
+    let t = times.iter().step_by(8).fold(0, |a, &ts| a | ts);
+    std::hint::black_box((o, t));
 }
 
 /// Runs the execution model over `bars` with the strategy's `signals`.
@@ -554,34 +591,54 @@ pub fn simulate(
                 .count(),
         ),
     };
+    let t = bars.timestamps();
     let mut pending = Decision::Hold;
     let mut bankrupt = false;
-    for i in start..n {
+    let mut s = start;
+    let (mut fill_open, mut fill_time) = match (open_px.get(s), t.get(s)) {
+        (Some(&p), Some(&ts)) => (p, ts),
+        _ => (f64::NAN, 0),
+    };
+    // Segment by segment: a fill at bar `s`, then bars `s..=j` hold the same position up to
+    // the next decision `j`, so their marks are one affine map of the closes, written in a
+    // loop the compiler vectorizes (the same operations per bar as one at a time).
+    while s < n {
         match pending {
             Decision::Hold => {}
-            Decision::Exit => acct.close_all(open_px[i], i),
+            Decision::Exit => acct.close_all(fill_open, s, fill_time),
             Decision::EnterLong | Decision::EnterShort => {
-                acct.close_all(open_px[i], i);
-                acct.enter(pending == Decision::EnterLong, i);
+                acct.close_all(fill_open, s, fill_time);
+                acct.enter(pending == Decision::EnterLong, fill_open, s, fill_time);
             }
         }
+        let j = decisions[s..]
+            .iter()
+            .position(|&d| d != Decision::Hold)
+            .map_or(n - 1, |p| s + p);
+        if let (Some(&p), Some(&ts)) = (open_px.get(j + 1), t.get(j + 1)) {
+            (fill_open, fill_time) = (p, ts);
+        }
         let (units, held) = acct.position();
-        let e = acct.cash + (close_px[i] * units - held);
-        if e <= 0.0 {
-            acct.close_all(close_px[i], i);
+        let cash = acct.cash;
+        let marked = equity.len();
+        equity.extend(close_px[s..=j].iter().map(|&c| cash + (c * units - held)));
+        stream(&open_px[s..=j], &t[s..=j]);
+        if equity[marked..].iter().fold(false, |r, &e| r | (e <= 0.0)) {
+            let k = s + equity[marked..].iter().position(|&e| e <= 0.0).unwrap_or(0);
+            equity.truncate(k);
+            acct.close_all(close_px[k], k, t[k]);
             acct.cash = 0.0;
             equity.resize(n, 0.0);
             bankrupt = true;
             break;
         }
-        equity.push(e);
-        pending = decisions[i];
+        pending = decisions[j];
+        s = j + 1;
     }
     if settings.close_at_end && !bankrupt && !acct.open.is_empty() {
-        acct.close_all(close_px[n - 1], n - 1);
+        acct.close_all(close_px[n - 1], n - 1, t[n - 1]);
         equity[n - 1] = acct.cash;
     }
-    let t = bars.timestamps();
     let last_close = close_px[n - 1];
     let open_trades = acct
         .open
@@ -603,4 +660,196 @@ pub fn simulate(
         open_trades,
         equity,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SplitMix64, for reproducible operands.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn same(a: f64, b: f64) {
+        let (fast, general) = (floor_div(a, b), floor_div_general(a, b));
+        assert_eq!(
+            fast.to_bits(),
+            general.to_bits(),
+            "floor_div({a:e}, {b:e}): {fast:e}, step by step {general:e}"
+        );
+    }
+
+    /// The execution model one bar at a time, as the module docs state it.
+    fn bar_by_bar(bars: &Bars, signals: &Signals, settings: &BacktestSettings) -> Simulation {
+        let n = bars.len();
+        let (open_px, close_px, t) = (bars.open(), bars.close(), bars.timestamps());
+        let decisions = signals.decisions();
+        let start = signals.first_decision_bar().min(n);
+        let mut equity = vec![settings.cash; start];
+        let mut acct = Account {
+            bars,
+            settings,
+            cash: settings.cash,
+            open: Vec::new(),
+            trades: Vec::new(),
+        };
+        let mut pending = Decision::Hold;
+        let mut bankrupt = false;
+        for i in start..n {
+            match pending {
+                Decision::Hold => {}
+                Decision::Exit => acct.close_all(open_px[i], i, t[i]),
+                Decision::EnterLong | Decision::EnterShort => {
+                    acct.close_all(open_px[i], i, t[i]);
+                    acct.enter(pending == Decision::EnterLong, open_px[i], i, t[i]);
+                }
+            }
+            let (units, held) = acct.position();
+            let e = acct.cash + (close_px[i] * units - held);
+            if e <= 0.0 {
+                acct.close_all(close_px[i], i, t[i]);
+                acct.cash = 0.0;
+                equity.resize(n, 0.0);
+                bankrupt = true;
+                break;
+            }
+            equity.push(e);
+            pending = decisions[i];
+        }
+        if settings.close_at_end && !bankrupt && !acct.open.is_empty() {
+            acct.close_all(close_px[n - 1], n - 1, t[n - 1]);
+            equity[n - 1] = acct.cash;
+        }
+        let open_trades = acct
+            .open
+            .iter()
+            .map(|o| {
+                let commission = acct.fee(o.size, o.entry_price);
+                OpenTrade {
+                    size: o.size,
+                    entry_bar: o.entry_bar,
+                    entry_price: o.entry_price,
+                    entry_time: Timestamp::from_micros(t[o.entry_bar]),
+                    commission,
+                    unrealized_pnl: o.size * (close_px[n - 1] - o.entry_price) - commission,
+                }
+            })
+            .collect();
+        Simulation {
+            trades: acct.trades,
+            open_trades,
+            equity,
+        }
+    }
+
+    /// `bars` with every price from bar `from` on tripled: a short held across it is ruined.
+    fn jump(bars: &Bars, from: usize) -> Bars {
+        let scale = |v: &[f64]| -> Vec<f64> {
+            v.iter()
+                .enumerate()
+                .map(|(i, &p)| if i >= from { p * 3.0 } else { p })
+                .collect()
+        };
+        Bars::new(
+            bars.timestamps().to_vec(),
+            scale(bars.open()),
+            scale(bars.high()),
+            scale(bars.low()),
+            scale(bars.close()),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn segments_give_what_bar_by_bar_gives() {
+        let mut state = 11;
+        let mut ruined = 0;
+        for case in 0..400 {
+            let n = 1 + (next(&mut state) % 600) as usize;
+            let bars = if case % 4 == 0 {
+                jump(&Bars::synthetic(n, case), n / 2)
+            } else {
+                Bars::synthetic(n, case)
+            };
+            // Sparse to dense decisions, every kind, from any first bar.
+            let density = 1 + next(&mut state) % 40;
+            let decisions: Vec<Decision> = (0..n)
+                .map(|_| match next(&mut state) % (4 * density) {
+                    0 => Decision::EnterLong,
+                    1 => Decision::EnterShort,
+                    2 => Decision::Exit,
+                    _ => Decision::Hold,
+                })
+                .collect();
+            let warmup = (next(&mut state) % 30) as usize;
+            let signals = Signals::new(decisions, warmup.min(n - 1));
+            let pick = next(&mut state);
+            let settings = BacktestSettings::new([10_000.0, 150.0, 1e9][(pick % 3) as usize])
+                .with_commission([0.0, 0.002, -0.001, 0.09][(pick / 3 % 4) as usize])
+                .with_spread([0.0, 0.001][(pick / 12 % 2) as usize])
+                .with_slippage([0.0, 0.05][(pick / 24 % 2) as usize])
+                .with_fractional_units(pick / 48 % 2 == 1)
+                .with_close_at_end(pick / 96 % 2 == 1);
+            let fast = simulate(&bars, &signals, &settings).unwrap();
+            let slow = bar_by_bar(&bars, &signals, &settings);
+            ruined += usize::from(fast.equity.last() == Some(&0.0));
+            assert_eq!(fast, slow, "case {case}: {n} bars, {settings:?}");
+            let bits = |e: &[f64]| e.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast.equity), bits(&slow.equity), "case {case}");
+        }
+        // The cases include ruined accounts (equity 0 to the end).
+        assert!(ruined > 0, "no case ran out of money");
+    }
+
+    #[test]
+    fn floor_div_fast_path_is_the_general_one() {
+        let mut state = 7;
+        for _ in 0..2_000_000 {
+            // Cash-like dividends and price-like divisors, over many magnitudes.
+            let a = (next(&mut state) >> 11) as f64 / (1u64 << 53) as f64
+                * 10f64.powi((next(&mut state) % 16) as i32);
+            let b = (next(&mut state) >> 11) as f64 / (1u64 << 53) as f64
+                * 10f64.powi((next(&mut state) % 10) as i32 - 4);
+            same(a, b);
+            // Quotients on and next to whole numbers, where rounding decides.
+            let k = (next(&mut state) % 1_000_000) as f64;
+            let on = k * b;
+            for x in [on, on.next_up(), on.next_down(), (k + 1.0) * b.next_down()] {
+                same(x, b);
+            }
+        }
+        let edges = [
+            0.0,
+            -0.0,
+            1e-310,
+            f64::MIN_POSITIVE,
+            1.0,
+            3.0,
+            1e300,
+            f64::MAX,
+        ];
+        for a in edges.into_iter().chain([f64::INFINITY, f64::NAN, -2.5]) {
+            for b in edges
+                .into_iter()
+                .chain([f64::INFINITY, f64::NAN, -0.1, 0.1])
+            {
+                same(a, b);
+            }
+        }
+        // Quotients around the fast path's limit.
+        for q in [(1u64 << 51) - 1, 1 << 51, (1 << 51) + 1, 1 << 53] {
+            for b in [0.1, 1.0, 3.7] {
+                let a = q as f64 * b;
+                same(a, b);
+                same(a.next_up(), b);
+                same(a.next_down(), b);
+            }
+        }
+    }
 }
