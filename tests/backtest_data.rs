@@ -510,3 +510,67 @@ fn no_input_makes_the_loader_panic() {
         }
     }
 }
+
+// === fingerprint ===
+
+/// The fingerprint is computed as bars are built: a file parsed row by row, bars pushed one
+/// by one and whole columns checked by `new` give the same one for the same data, and any
+/// change of one value, of the length or of whether there is volume gives another.
+#[test]
+fn fingerprint_is_the_same_however_the_bars_are_built() {
+    for n in [1, 2, 3, 4, 5, 7, 8, 9, 1_001] {
+        let a = Bars::synthetic(n, 3);
+        for volume in [true, false] {
+            let columns = |bars: &Bars| {
+                Bars::new(
+                    bars.timestamps().to_vec(),
+                    bars.open().to_vec(),
+                    bars.high().to_vec(),
+                    bars.low().to_vec(),
+                    bars.close().to_vec(),
+                    volume.then(|| bars.volume().unwrap().to_vec()),
+                )
+                .unwrap()
+            };
+            let by_columns = columns(&a);
+            let mut csv = Vec::new();
+            by_columns.write_csv(&mut csv).unwrap();
+            let parsed = Bars::from_csv_reader(&csv[..]).unwrap();
+            let mut builder = BarsBuilder::new();
+            for i in 0..n {
+                builder.push(by_columns.get(i).unwrap()).unwrap();
+            }
+            let pushed = builder.finish().unwrap();
+            assert_eq!(parsed, by_columns);
+            assert_eq!(parsed.fingerprint(), by_columns.fingerprint(), "n = {n}");
+            assert_eq!(pushed.fingerprint(), by_columns.fingerprint(), "n = {n}");
+            if volume {
+                assert_eq!(by_columns.fingerprint(), a.fingerprint());
+            } else {
+                assert_ne!(by_columns.fingerprint(), a.fingerprint(), "volume dropped");
+            }
+        }
+        // One price a tiny bit higher, anywhere (every lane), changes it.
+        for i in [0, n / 2, n - 1] {
+            let mut close = a.close().to_vec();
+            close[i] = close[i].next_up();
+            let mut high = a.high().to_vec();
+            high[i] = high[i].max(close[i]);
+            let changed = Bars::new(
+                a.timestamps().to_vec(),
+                a.open().to_vec(),
+                high,
+                a.low().to_vec(),
+                close,
+                a.volume().map(<[f64]>::to_vec),
+            )
+            .unwrap();
+            assert_ne!(changed.fingerprint(), a.fingerprint(), "n = {n}, bar {i}");
+            assert_ne!(changed, a);
+        }
+    }
+    assert_ne!(
+        Bars::synthetic(10, 3).fingerprint(),
+        Bars::synthetic(11, 3).fingerprint()
+    );
+}

@@ -11,7 +11,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use super::time::{parse_timestamp, trim, MICROS_PER_DAY};
 use super::Timestamp;
@@ -322,6 +321,7 @@ pub struct BarsBuilder {
     low: Vec<f64>,
     close: Vec<f64>,
     volume: Vec<f64>,
+    fingerprint: Fingerprint,
 }
 
 impl BarsBuilder {
@@ -438,6 +438,8 @@ impl BarsBuilder {
             None if self.volume.is_empty() => {}
             _ => return Err(at(DataErrorKind::InconsistentVolume, "volume")),
         }
+        self.fingerprint
+            .push(t, [bar.open, bar.high, bar.low, bar.close], bar.volume);
         self.timestamps.push(t);
         self.open.push(bar.open);
         self.high.push(bar.high);
@@ -474,7 +476,7 @@ impl BarsBuilder {
             low: self.low,
             close: self.close,
             volume: has_volume.then_some(self.volume),
-            fingerprint: OnceLock::new(),
+            fingerprint: self.fingerprint.finish(has_volume),
         })
     }
 }
@@ -513,14 +515,15 @@ pub struct Bars {
     low: Vec<f64>,
     close: Vec<f64>,
     volume: Option<Vec<f64>>,
-    /// [`Bars::fingerprint`]'s hash, computed once: every session of a sweep records it.
-    fingerprint: OnceLock<u64>,
+    /// [`Bars::fingerprint`]'s hash, computed as the bars are built.
+    fingerprint: u64,
 }
 
 impl PartialEq for Bars {
-    /// Equal columns; whether the fingerprint was computed yet does not matter.
+    /// Equal columns (different fingerprints tell unequal bars apart without a look at them).
     fn eq(&self, other: &Self) -> bool {
-        self.timestamps == other.timestamps
+        self.fingerprint == other.fingerprint
+            && self.timestamps == other.timestamps
             && self.open == other.open
             && self.high == other.high
             && self.low == other.low
@@ -621,6 +624,8 @@ impl Bars {
                 check_volume(v[i]).map_err(|k| at(k, "volume"))?;
             }
         }
+        let fingerprint =
+            Fingerprint::of_columns(&timestamps, [&open, &high, &low, &close], volume.as_deref());
         Ok(Bars {
             timestamps,
             open,
@@ -628,7 +633,7 @@ impl Bars {
             low,
             close,
             volume,
-            fingerprint: OnceLock::new(),
+            fingerprint,
         })
     }
 
@@ -740,6 +745,8 @@ impl Bars {
             volume.push((1_000_000.0 * (1.0 + 0.3 * normal()).max(0.05)).round());
             last = c;
         }
+        let fingerprint =
+            Fingerprint::of_columns(&timestamps, [&open, &high, &low, &close], Some(&volume));
         Bars {
             timestamps,
             open,
@@ -747,7 +754,7 @@ impl Bars {
             low,
             close,
             volume: Some(volume),
-            fingerprint: OnceLock::new(),
+            fingerprint,
         }
     }
 
@@ -913,11 +920,13 @@ impl Bars {
     }
 
     /// A fingerprint of the data: 16 hex characters of a 64-bit hash over every column's
-    /// bits, in order (an FxHash-style multiply-rotate over 64-bit words, then the SplitMix64
-    /// finalizer). Equal data gives equal fingerprints on every platform and in every version
-    /// of this crate; it tells runs on different data apart in result metadata. It is not a
-    /// cryptographic hash. It is computed on the first call and kept: the sessions of a sweep
-    /// over shared bars pay for it once.
+    /// bits (each column in four interleaved lanes of an FxHash-style multiply-rotate over
+    /// 64-bit words, then the lanes, the number of bars and whether there is volume folded
+    /// together and mixed by the SplitMix64 finalizer). Equal data gives equal fingerprints on
+    /// every platform; it tells runs on different data apart in result metadata. It is not a
+    /// cryptographic hash. It is computed as the bars are built, in the same pass that checks
+    /// them (while a CSV file is parsed, bars are pushed or [`new`](Self::new) checks the
+    /// columns), so a session never reads the data a second time for it.
     ///
     /// # Examples
     ///
@@ -927,20 +936,71 @@ impl Bars {
     /// assert_eq!(a.fingerprint(), a.clone().fingerprint());
     /// assert_eq!(a.fingerprint().len(), 16);
     /// assert_ne!(a.fingerprint(), Bars::synthetic(100, 2).fingerprint());
+    /// // The same bars from CSV text have the same fingerprint.
+    /// let mut csv = Vec::new();
+    /// a.write_csv(&mut csv)?;
+    /// assert_eq!(Bars::from_csv_reader(&csv[..])?.fingerprint(), a.fingerprint());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fingerprint(&self) -> String {
-        format!("{:016x}", self.fingerprint.get_or_init(|| self.hash()))
+        format!("{:016x}", self.fingerprint)
+    }
+}
+
+// === fingerprint ===
+
+/// [`Bars::fingerprint`]'s hash, fed a bar at a time ([`push`](Self::push)) or a column at a
+/// time ([`of_columns`](Self::of_columns)), with the same result: column `c`'s value `i`
+/// goes into its lane `i % 4` (independent lanes, so that the multiplications overlap).
+#[derive(Debug, Clone)]
+struct Fingerprint {
+    /// The lanes of the time, open, high, low, close and volume columns.
+    lanes: [[u64; 4]; 6],
+    rows: u64,
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint {
+            lanes: std::array::from_fn(|c| std::array::from_fn(|k| (4 * c + k) as u64)),
+            rows: 0,
+        }
+    }
+}
+
+impl Fingerprint {
+    /// Adds one bar (a missing volume adds nothing that [`finish`](Self::finish) without
+    /// volume reads).
+    #[inline]
+    fn push(&mut self, time: i64, prices: [f64; 4], volume: Option<f64>) {
+        let k = (self.rows % 4) as usize;
+        let [o, h, l, c] = prices.map(f64::to_bits);
+        let words = [time as u64, o, h, l, c, volume.map_or(0, f64::to_bits)];
+        for (lanes, word) in self.lanes.iter_mut().zip(words) {
+            lanes[k] = fx_step(lanes[k], word);
+        }
+        self.rows += 1;
     }
 
-    fn hash(&self) -> u64 {
-        let mut h = fx_step(0, self.len() as u64);
-        h = fx_column(h, &self.timestamps, |t| t as u64);
-        for prices in [&self.open, &self.high, &self.low, &self.close] {
-            h = fx_column(h, prices, f64::to_bits);
+    /// The hash of whole columns of equal length.
+    fn of_columns(times: &[i64], prices: [&[f64]; 4], volume: Option<&[f64]>) -> u64 {
+        let mut f = Fingerprint::default();
+        f.lanes[0] = fx_column(f.lanes[0], times, |t| t as u64);
+        for (lanes, column) in f.lanes[1..].iter_mut().zip(prices) {
+            *lanes = fx_column(*lanes, column, f64::to_bits);
         }
-        h = fx_step(h, u64::from(self.volume.is_some()));
-        if let Some(v) = &self.volume {
-            h = fx_column(h, v, f64::to_bits);
+        if let Some(v) = volume {
+            f.lanes[5] = fx_column(f.lanes[5], v, f64::to_bits);
+        }
+        f.rows = times.len() as u64;
+        f.finish(volume.is_some())
+    }
+
+    fn finish(&self, has_volume: bool) -> u64 {
+        let columns = if has_volume { 6 } else { 5 };
+        let mut h = fx_step(u64::from(has_volume), self.rows);
+        for &lane in self.lanes[..columns].iter().flatten() {
+            h = fx_step(h, lane);
         }
         // SplitMix64's finalizer, so that every input bit reaches every output bit.
         h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -949,16 +1009,12 @@ impl Bars {
     }
 }
 
-// === fingerprint ===
-
 fn fx_step(h: u64, word: u64) -> u64 {
     (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
-/// Hashes a column in four independent lanes (so that the multiplications overlap), then
-/// folds the lanes and the length into `h`.
-fn fx_column<T: Copy>(h: u64, values: &[T], bits: impl Fn(T) -> u64) -> u64 {
-    let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
+/// Hashes a column into four lanes, value `i` into lane `i % 4`.
+fn fx_column<T: Copy>(mut lanes: [u64; 4], values: &[T], bits: impl Fn(T) -> u64) -> [u64; 4] {
     let chunks = values.chunks_exact(4);
     let rest = chunks.remainder();
     for chunk in chunks {
@@ -970,8 +1026,6 @@ fn fx_column<T: Copy>(h: u64, values: &[T], bits: impl Fn(T) -> u64) -> u64 {
         *lane = fx_step(*lane, bits(v));
     }
     lanes
-        .iter()
-        .fold(fx_step(h, values.len() as u64), |h, &l| fx_step(h, l))
 }
 
 // === checks ===
@@ -1162,6 +1216,7 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
     let mut timestamps: Vec<i64> = Vec::with_capacity(cap);
     let mut prices: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(cap));
     let mut volume: Vec<f64> = Vec::with_capacity(if cols.has_volume { cap } else { 0 });
+    let mut fingerprint = Fingerprint::default();
     let mut record = csv::ByteRecord::new();
     while rdr.read_byte_record(&mut record).map_err(csv_error)? {
         let line = record.position().map_or(0, |p| p.line());
@@ -1199,12 +1254,15 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
         if bar[1] < bar[2] {
             return Err(DataError::new(high_below_low(bar[1], bar[2])).at(line, &cols.names[2]));
         }
+        let mut v = None;
         if cols.has_volume {
             let at = |kind| DataError::new(kind).at(line, &cols.names[5]);
-            let v = parse_number(field(5)?).map_err(at)?;
-            check_volume(v).map_err(at)?;
-            volume.push(v);
+            let parsed = parse_number(field(5)?).map_err(at)?;
+            check_volume(parsed).map_err(at)?;
+            volume.push(parsed);
+            v = Some(parsed);
         }
+        fingerprint.push(t, bar, v);
         timestamps.push(t);
         for (column, v) in prices.iter_mut().zip(bar) {
             column.push(v);
@@ -1221,7 +1279,7 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
         low,
         close,
         volume: cols.has_volume.then_some(volume),
-        fingerprint: OnceLock::new(),
+        fingerprint: fingerprint.finish(cols.has_volume),
     })
 }
 
