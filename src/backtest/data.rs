@@ -924,9 +924,9 @@ impl Bars {
     /// 64-bit words, then the lanes, the number of bars and whether there is volume folded
     /// together and mixed by the SplitMix64 finalizer). Equal data gives equal fingerprints on
     /// every platform; it tells runs on different data apart in result metadata. It is not a
-    /// cryptographic hash. It is computed as the bars are built, in the same pass that checks
-    /// them (while a CSV file is parsed, bars are pushed or [`new`](Self::new) checks the
-    /// columns), so a session never reads the data a second time for it.
+    /// cryptographic hash. It is computed as the bars are built (row by row while a CSV file
+    /// is parsed or bars are pushed, column by column once [`new`](Self::new) has checked
+    /// them), so a session never reads the data again for it.
     ///
     /// # Examples
     ///
