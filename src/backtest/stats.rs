@@ -8,9 +8,15 @@
 //! So on the reference's own data every figure but beta (and alpha, which uses it) agrees
 //! with backtesting.py's to the last bits. Beta takes its logarithms from a series on the
 //! exact ratios (the reference rounds each ratio first, and numpy's covariance goes through
-//! BLAS): it agrees within `1e-13` relative (`7.6e-14` on the reference's hourly EURUSD,
-//! whose tiny moves magnify the ratios' rounding). The whole pass costs about ten
-//! milliseconds for a million bars, with a logarithm for neither every bar nor every day.
+//! BLAS): it agrees within `1e-13` relative (`7.5e-14` on the reference's hourly EURUSD,
+//! whose tiny moves magnify the ratios' rounding).
+//!
+//! Everything that reads the equity curve bar by bar (drawdowns, beta's sums, the daily
+//! returns' sums) is one pass that goes by the leaves of numpy's pairwise
+//! summation and can be fed the curve in pieces as the simulation writes it; only the
+//! variance of the daily returns reads it a second time, as the two-pass formula must. That
+//! costs about ten milliseconds for a million bars, with a logarithm for neither every bar
+//! nor every day.
 //!
 //! Calendar-based figures (annualisation, daily returns) use UTC calendar days of the bar
 //! times; durations are rounded up to the resolution of the data's period (whole days for
@@ -303,13 +309,33 @@ impl Stats {
                 last: n - 1,
             });
         }
+        let mut pass = EquityPass::for_bars(bars);
+        pass.feed(equity);
+        Ok(Stats::from_pass(bars, equity, trades, warmup, pass))
+    }
+
+    /// [`compute`](Self::compute) from a finished [`EquityPass`] over `equity`, whose length
+    /// and `warmup` were checked.
+    pub(crate) fn from_pass(
+        bars: &Bars,
+        equity: &[f64],
+        trades: &[Trade],
+        warmup: usize,
+        pass: EquityPass<'_>,
+    ) -> Stats {
+        let n = bars.len();
         let t = bars.timestamps();
         let close = bars.close();
         let period = data_period(t);
         let round = |d: i64| ceil_to(d, period.map_or(1, resolution));
+        let EquityFigures {
+            drawdowns: dd,
+            peak: equity_peak,
+            days,
+            beta,
+        } = pass.finish(equity);
 
         // Drawdowns.
-        let (dd, equity_peak) = Drawdowns::new(equity, t);
         let mdd = dd.max;
         let (max_dd_dur, avg_dd_dur, avg_dd) = if dd.durations.is_empty() {
             // The reference falls back to the non-zero drawdowns themselves here.
@@ -326,35 +352,51 @@ impl Stats {
             )
         };
 
-        // Exposure: bars covered by the union of the trades' [entry, exit] ranges.
-        // A run's trades come in order already: no copy to sort then.
-        let span = |t: &Trade| (t.entry_bar, t.exit_bar);
-        let sorted_spans = if trades.windows(2).all(|w| span(&w[0]) <= span(&w[1])) {
-            None
-        } else {
-            let mut spans: Vec<(usize, usize)> = trades.iter().map(span).collect();
-            spans.sort_unstable();
-            Some(spans)
-        };
-        let spans: &mut dyn Iterator<Item = (usize, usize)> = match &sorted_spans {
-            Some(spans) => &mut spans.iter().copied(),
-            None => &mut trades.iter().map(span),
-        };
-        let mut covered = 0usize;
-        let mut next_free = 0usize;
-        for (a, b) in spans {
-            let b = b.min(n - 1);
-            let a = a.max(next_free);
+        // The trades, in one pass: every figure but the sums of selections, which come from
+        // the lists of profits and returns gathered here.
+        let m = trades.len();
+        let mut pnl = Vec::with_capacity(m);
+        let mut returns = Vec::with_capacity(m);
+        let (mut commissions, mut wins) = (0.0, 0usize);
+        let (mut longest, mut total_duration) = (None::<i64>, 0i128);
+        // Exposure: bars covered by the union of the trades' [entry, exit] ranges, counted
+        // here when the trades come in order (a run's do), else from a sorted copy below.
+        let (mut covered, mut next_free, mut in_order) = (0usize, 0usize, true);
+        let mut previous = (0, 0);
+        for trade in trades {
+            let (a, b) = (trade.entry_bar, trade.exit_bar);
+            in_order &= previous <= (a, b);
+            previous = (a, b);
+            let (a, b) = (a.max(next_free), b.min(n - 1));
             if a <= b {
                 covered += b - a + 1;
                 next_free = b + 1;
+            }
+            commissions += trade.commission;
+            pnl.push(trade.pnl);
+            returns.push(trade.return_frac);
+            wins += usize::from(trade.pnl > 0.0);
+            let d = trade.duration_micros();
+            longest = Some(longest.map_or(d, |l| l.max(d)));
+            total_duration += i128::from(d);
+        }
+        if !in_order {
+            let mut spans: Vec<(usize, usize)> =
+                trades.iter().map(|t| (t.entry_bar, t.exit_bar)).collect();
+            spans.sort_unstable();
+            (covered, next_free) = (0, 0);
+            for (a, b) in spans {
+                let (a, b) = (a.max(next_free), b.min(n - 1));
+                if a <= b {
+                    covered += b - a + 1;
+                    next_free = b + 1;
+                }
             }
         }
         let exposure_pct = covered as f64 / n as f64 * 100.0;
 
         let e0 = equity[0];
         let e_last = equity[n - 1];
-        let commissions = trades.iter().fold(0.0, |acc, t| acc + t.commission);
         let return_pct = (e_last - e0) / e0 * 100.0;
         let buy_hold_return_pct = (close[n - 1] - close[warmup]) / close[warmup] * 100.0;
 
@@ -365,7 +407,7 @@ impl Stats {
             g,
             variance: var_d,
             downside,
-        } = DayFigures::new(t, equity, freq_days.unwrap_or(1));
+        } = days;
         let have_weekends = weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
         let annual: f64 = match freq_days {
             Some(7) => 52.0,
@@ -399,14 +441,9 @@ impl Stats {
         } else {
             f64::NAN
         };
-        let beta = beta(equity, close);
         let alpha = return_pct - beta * buy_hold_return_pct;
 
         // Trades.
-        let m = trades.len();
-        let pnl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
-        let returns: Vec<f64> = trades.iter().map(|t| t.return_frac).collect();
-        let wins = pnl.iter().filter(|&&p| p > 0.0).count();
         let win_rate = if m == 0 {
             f64::NAN
         } else {
@@ -440,7 +477,7 @@ impl Stats {
         let extreme =
             |pick: fn(f64, f64) -> f64| returns.iter().copied().reduce(pick).map(|r| r * 100.0);
 
-        Ok(Stats {
+        Stats {
             start: Timestamp::from_micros(t[0]),
             end: Timestamp::from_micros(t[n - 1]),
             duration_secs: secs(duration),
@@ -467,21 +504,315 @@ impl Stats {
             best_trade_pct: extreme(f64::max),
             worst_trade_pct: extreme(f64::min),
             avg_trade_pct: defined(geometric_mean(&returns) * 100.0),
-            max_trade_duration_secs: trades
-                .iter()
-                .map(Trade::duration_micros)
-                .max()
-                .map(|d| secs(round(d))),
-            avg_trade_duration_secs: (m > 0).then(|| {
-                secs(round(mean_duration(
-                    trades.iter().map(Trade::duration_micros),
-                )))
-            }),
+            max_trade_duration_secs: longest.map(|d| secs(round(d))),
+            avg_trade_duration_secs: (m > 0)
+                .then(|| secs(round((total_duration / m as i128) as i64))),
             profit_factor: defined(profit_factor),
             expectancy_pct: defined(mean(&returns) * 100.0),
             sqn: defined(sqn),
             kelly: defined(kelly),
-        })
+        }
+    }
+}
+
+// === one pass over the equity curve ===
+
+/// The most returns in a leaf of numpy's pairwise summation.
+const LEAF_MAX: usize = 128;
+
+/// The leaves of numpy's pairwise summation of `n` values from `start`, in order: ranges of
+/// at most [`LEAF_MAX`] values summed one after another (see [`pairwise_by`]).
+fn pairwise_leaves(start: usize, n: usize, out: &mut Vec<(usize, usize)>) {
+    if n <= LEAF_MAX {
+        if n > 0 || out.is_empty() {
+            out.push((start, n));
+        }
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_leaves(start, n2, out);
+        pairwise_leaves(start + n2, n - n2, out);
+    }
+}
+
+/// The sum of one leaf (at most [`LEAF_MAX`] values), as numpy sums it.
+fn leaf_sum(v: &[f64]) -> f64 {
+    pairwise_by(0, v.len(), &|i| v[i])
+}
+
+/// Adds up the leaf sums of [`pairwise_leaves`] of `n` values the way the pairwise recursion
+/// does, taking them from `leaves` in order.
+fn combine_leaves<const K: usize>(
+    n: usize,
+    leaves: &mut impl Iterator<Item = [f64; K]>,
+) -> [f64; K] {
+    if n <= LEAF_MAX {
+        leaves.next().unwrap_or([0.0; K])
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let a = combine_leaves(n2, leaves);
+        let b = combine_leaves(n - n2, leaves);
+        std::array::from_fn(|k| a[k] + b[k])
+    }
+}
+
+/// The figures of the equity curve (with the bars' times and closes) that come from one pass
+/// over it, in order: drawdowns, beta's sums, and the daily returns' sums when every bar is a
+/// calendar day of its own. It is fed the curve in pieces of any size as they are written
+/// ([`feed`](Self::feed); the simulation hands them over as it goes) and gives the same
+/// results, to the bit, however the curve was cut.
+///
+/// The pass goes by the leaves of numpy's pairwise summation of the `n - 1` returns: a leaf
+/// of returns `s..s + len` reads the equity `s..=s + len`. A leaf cut by the end of a piece
+/// waits, its values kept, for the next piece.
+pub(crate) struct EquityPass<'b> {
+    t: &'b [i64],
+    close: &'b [f64],
+    leaves: Vec<(usize, usize)>,
+    next_leaf: usize,
+    /// The equity values of the leaf under way, when it began in an earlier piece.
+    held: Vec<f64>,
+    fed: usize,
+    drawdowns: Option<PositiveScan>,
+    beta: BetaSums,
+    /// The daily returns' sums while every bar so far is a calendar day of its own and every
+    /// return near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
+    /// straight off the curve (the same values in the same order as from a list, so the same
+    /// sums to the bit) instead of being gathered day by day.
+    days: Option<DaySums>,
+    freq_days: i64,
+    /// Room for a leaf's values (logarithms, returns), reused leaf after leaf.
+    scratch: [[f64; LEAF_MAX]; 2],
+}
+
+/// Sums of the daily returns of [`EquityPass`] while every bar is a day of its own.
+struct DaySums {
+    cursor: DayCursor,
+    weekend_bars: usize,
+    /// Each leaf's sum of the returns and of their squared losses.
+    leaf_sums: Vec<[f64; 2]>,
+}
+
+/// Beta of equity log returns on the asset's close log returns (their sample covariance over
+/// the asset's sample variance), from running sums of `x - kx`, `y - ky`, their product and
+/// `(y - ky)^2`, a leaf at a time: shifted by the first log returns, so no cancellation when
+/// the mean is large next to the spread. The logarithms come from [`log_ratios`]. That agrees
+/// with `np.cov` far inside `1e-12` relative; `np.cov`'s products go through BLAS and cannot
+/// be matched bit for bit anyway.
+#[derive(Default)]
+struct BetaSums {
+    shift: Option<(f64, f64)>,
+    total: [f64; 4],
+}
+
+impl<'b> EquityPass<'b> {
+    /// A pass over an equity curve on `bars`.
+    pub(crate) fn for_bars(bars: &'b Bars) -> Self {
+        let t = bars.timestamps();
+        let freq_days = data_period(t).map_or(1, |p| p.div_euclid(MICROS_PER_DAY));
+        EquityPass::new(t, bars.close(), freq_days)
+    }
+
+    /// A pass over an equity curve of `t.len()` values; `freq_days` is the data period in
+    /// whole days.
+    fn new(t: &'b [i64], close: &'b [f64], freq_days: i64) -> Self {
+        let n = t.len();
+        let mut leaves = Vec::with_capacity(n / 64 + 1);
+        pairwise_leaves(0, n.saturating_sub(1), &mut leaves);
+        let days = (!matches!(freq_days, 7 | 31 | 365) && n >= 2).then(|| {
+            let cursor = DayCursor::new(t[0]);
+            DaySums {
+                weekend_bars: usize::from(cursor.is_weekend()),
+                cursor,
+                leaf_sums: Vec::with_capacity(leaves.len()),
+            }
+        });
+        EquityPass {
+            t,
+            close,
+            leaves,
+            next_leaf: 0,
+            held: Vec::new(),
+            fed: 0,
+            drawdowns: None,
+            beta: BetaSums::default(),
+            days,
+            freq_days,
+            scratch: [[0.0; LEAF_MAX]; 2],
+        }
+    }
+
+    /// The next values of the equity curve, in order.
+    pub(crate) fn feed(&mut self, piece: &[f64]) {
+        let base = self.fed;
+        let end = (base + piece.len()).min(self.t.len());
+        let piece = &piece[..end - base];
+        if base == 0 {
+            if let Some(&first) = piece.first() {
+                self.drawdowns = PositiveScan::new(first);
+            }
+        }
+        if let Some(scan) = &mut self.drawdowns {
+            if !scan.feed(piece, base, self.t) {
+                self.drawdowns = None;
+            }
+        }
+        while let Some(&(s, len)) = self.leaves.get(self.next_leaf) {
+            let stop = s + len + 1;
+            if stop > end {
+                break;
+            }
+            if s >= base {
+                self.leaf(s, &piece[s - base..stop - base]);
+            } else {
+                let mut held = std::mem::take(&mut self.held);
+                held.extend_from_slice(&piece[..stop - base]);
+                self.leaf(s, &held);
+                held.clear();
+                self.held = held;
+            }
+            self.next_leaf += 1;
+        }
+        if let Some(&(s, _)) = self.leaves.get(self.next_leaf) {
+            if s < end {
+                self.held.extend_from_slice(&piece[s.max(base) - base..]);
+            }
+        }
+        self.fed = end;
+    }
+
+    /// One leaf: the returns `s..s + len` from the equity `e = E[s..=s + len]`.
+    fn leaf(&mut self, s: usize, e: &[f64]) {
+        let len = e.len() - 1;
+        if len == 0 {
+            return;
+        }
+        let [lx, ly] = &mut self.scratch;
+        log_ratios(e, &mut lx[..len]);
+        log_ratios(&self.close[s..=s + len], &mut ly[..len]);
+        self.beta.add(&lx[..len], &ly[..len]);
+        if let Some(days) = &mut self.days {
+            if !days.leaf(&self.t[s + 1..=s + len], e, &mut self.scratch) {
+                self.days = None;
+            }
+        }
+    }
+
+    /// The figures, once the whole curve `equity` was fed.
+    pub(crate) fn finish(self, equity: &[f64]) -> EquityFigures {
+        debug_assert_eq!(self.fed, equity.len());
+        let t = self.t;
+        let n = equity.len();
+        let (drawdowns, peak) = match self.drawdowns {
+            Some(scan) => scan.finish(equity, t),
+            None => (
+                Drawdowns::general(equity, t),
+                equity.iter().copied().fold(f64::NAN, f64::max),
+            ),
+        };
+        let m = n.saturating_sub(1);
+        let beta = self.beta.beta(m);
+        let days = match self.days {
+            Some(days) => {
+                let mut sums = days.leaf_sums.into_iter();
+                let [sum, losses] = combine_leaves(m, &mut sums);
+                let avg = sum / m as f64;
+                let variance = if m < 2 {
+                    f64::NAN
+                } else {
+                    let mut leaf = self.leaves.iter().map(|&(s, len)| {
+                        let e = &equity[s..=s + len];
+                        [pairwise_by(0, len, &|i| {
+                            let r = e[i + 1] / e[i] - 1.0;
+                            (avg - r) * (avg - r)
+                        })]
+                    });
+                    combine_leaves(m, &mut leaf)[0] / (m - 1) as f64
+                };
+                DayFigures {
+                    weekend_bars: days.weekend_bars,
+                    // As `geometric_mean_chained` with the ends of the chain.
+                    g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
+                    variance,
+                    downside: losses / m as f64,
+                }
+            }
+            None => DayFigures::calendar(t, equity, self.freq_days),
+        };
+        EquityFigures {
+            drawdowns,
+            peak,
+            days,
+            beta,
+        }
+    }
+}
+
+/// What [`EquityPass::finish`] gives.
+pub(crate) struct EquityFigures {
+    drawdowns: Drawdowns,
+    /// The highest equity.
+    peak: f64,
+    days: DayFigures,
+    beta: f64,
+}
+
+impl DaySums {
+    /// Checks the leaf's bars (times `t`, after the first of `e`) for a day each and its
+    /// returns for nearness, and adds its sums; false when the bars are not daily after all.
+    fn leaf(&mut self, t: &[i64], e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
+        for &ts in t {
+            if !self.cursor.advance(ts) {
+                return false;
+            }
+            self.weekend_bars += usize::from(self.cursor.is_weekend());
+        }
+        let len = t.len();
+        let mut near = true;
+        let [r, down] = scratch;
+        for ((w, r), down) in e.windows(2).zip(&mut r[..len]).zip(&mut down[..len]) {
+            let (a, b) = (w[0], w[1]);
+            // `0.6 a <= b <= 1.9 a` for a finite positive `a` puts `b / a - 1` in
+            // [-0.4, 0.9], whatever the products' roundings: no NaN, no wild return.
+            near &= a > 0.0 && a <= f64::MAX && b >= 0.6 * a && b <= 1.9 * a;
+            *r = b / a - 1.0;
+            *down = r.min(0.0).powi(2);
+        }
+        if !near {
+            return false;
+        }
+        self.leaf_sums
+            .push([leaf_sum(&r[..len]), leaf_sum(&down[..len])]);
+        true
+    }
+}
+
+impl BetaSums {
+    fn add(&mut self, lx: &[f64], ly: &[f64]) {
+        let (kx, ky) = *self.shift.get_or_insert((lx[0], ly[0]));
+        let mut sums = [0.0_f64; 4];
+        for (&x, &y) in lx.iter().zip(ly) {
+            let dx = x - kx;
+            let dy = y - ky;
+            sums[0] += dx;
+            sums[1] += dy;
+            sums[2] += dx * dy;
+            sums[3] += dy * dy;
+        }
+        for (t, b) in self.total.iter_mut().zip(sums) {
+            *t += b;
+        }
+    }
+
+    /// Beta over `m` returns; NaN below two.
+    fn beta(&self, m: usize) -> f64 {
+        if m < 2 {
+            return f64::NAN;
+        }
+        let [sx, sy, sxy, syy] = self.total;
+        let m = m as f64;
+        (sxy - sx * sy / m) / (syy - sy * sy / m)
     }
 }
 
@@ -516,46 +847,6 @@ fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
         pairwise_by(start, n2, f) + pairwise_by(start + n2, n - n2, f)
-    }
-}
-
-/// Two [`pairwise_by`] sums in one pass: `f` gives both values of an index, and each sum
-/// is the same, to the bit, as [`pairwise_by`] of its values.
-fn pairwise_pair(start: usize, n: usize, f: &impl Fn(usize) -> (f64, f64)) -> (f64, f64) {
-    if n < 8 {
-        (start..start + n).fold((0.0, 0.0), |(a, b), i| {
-            let (x, y) = f(i);
-            (a + x, b + y)
-        })
-    } else if n <= 128 {
-        let (mut ra, mut rb) = ([0.0_f64; 8], [0.0_f64; 8]);
-        for (j, (a, b)) in ra.iter_mut().zip(rb.iter_mut()).enumerate() {
-            (*a, *b) = f(start + j);
-        }
-        let full = n - n % 8;
-        let mut i = 8;
-        while i < full {
-            for (j, (a, b)) in ra.iter_mut().zip(rb.iter_mut()).enumerate() {
-                let (x, y) = f(start + i + j);
-                *a += x;
-                *b += y;
-            }
-            i += 8;
-        }
-        let fold = |r: &[f64; 8]| ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        let (mut a, mut b) = (fold(&ra), fold(&rb));
-        for i in full..n {
-            let (x, y) = f(start + i);
-            a += x;
-            b += y;
-        }
-        (a, b)
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (a1, b1) = pairwise_pair(start, n2, f);
-        let (a2, b2) = pairwise_pair(start + n2, n - n2, f);
-        (a1 + a2, b1 + b2)
     }
 }
 
@@ -605,51 +896,6 @@ fn geometric_mean_chained(returns: &[f64], ends: Option<(f64, f64)>) -> f64 {
         }
         _ => geometric_mean(returns),
     }
-}
-
-/// Beta of equity log returns on the asset's close log returns: their sample covariance
-/// over the asset's sample variance; NaN below three bars.
-///
-/// One pass without temporary arrays beyond two blocks on the stack: sums of the values
-/// shifted by the first ones (so no cancellation when the mean is large next to the spread),
-/// accumulated in blocks of 256 and then added up. The logarithms of a block come from
-/// [`log_ratios`]. That agrees with `np.cov` far inside `1e-12` relative; `np.cov`'s products
-/// go through BLAS and cannot be matched bit for bit anyway.
-fn beta(equity: &[f64], close: &[f64]) -> f64 {
-    const BLOCK: usize = 256;
-    if equity.len() < 3 || close.len() != equity.len() {
-        return f64::NAN;
-    }
-    let mut logs = [[0.0_f64; BLOCK]; 2];
-    let (mut kx, mut ky) = (0.0, 0.0);
-    let mut total = [0.0_f64; 4];
-    let m = equity.len() - 1;
-    let mut start = 0;
-    while start < m {
-        let len = (m - start).min(BLOCK);
-        let [lx, ly] = &mut logs;
-        log_ratios(&equity[start..=start + len], &mut lx[..len]);
-        log_ratios(&close[start..=start + len], &mut ly[..len]);
-        if start == 0 {
-            (kx, ky) = (lx[0], ly[0]);
-        }
-        let mut sums = [0.0_f64; 4];
-        for (&x, &y) in lx[..len].iter().zip(&ly[..len]) {
-            let dx = x - kx;
-            let dy = y - ky;
-            sums[0] += dx;
-            sums[1] += dy;
-            sums[2] += dx * dy;
-            sums[3] += dy * dy;
-        }
-        for (t, b) in total.iter_mut().zip(sums) {
-            *t += b;
-        }
-        start += len;
-    }
-    let [sx, sy, sxy, syy] = total;
-    let m = m as f64;
-    (sxy - sx * sy / m) / (syy - sy * sy / m)
 }
 
 /// The largest `|u|` of [`log_ratios`]' series: ratios from `0.905` to `1.105`, where the
@@ -756,105 +1002,17 @@ struct Drawdowns {
 }
 
 impl Drawdowns {
-    /// The drawdowns of `equity` and its highest value (NaN when every value is NaN).
-    fn new(equity: &[f64], t: &[i64]) -> (Self, f64) {
-        if let Some(fast) = Self::positive(equity, t) {
-            return fast;
-        }
-        let dd = Self::general(equity, t);
-        (dd, equity.iter().copied().fold(f64::NAN, f64::max))
-    }
-
-    /// [`Drawdowns::new`] for finite positive equity (every run that is not ruined), with
-    /// one division per drawdown period instead of one per bar: between two bars of zero
-    /// drawdown the running high `H` stays put, so the period's deepest drawdown is
-    /// `1 - min(E) / H`, and division rounds monotonically, so that is the same value (to the
-    /// bit) as the largest `1 - E_i / H`. `None` at the first value that is not finite and
-    /// positive.
-    ///
-    /// For such values `E_i < H` gives `E_i / H <= 1 - 2^-53`, so `dd_i > 0`, and `E_i >= H`
-    /// gives `dd_i = 0` exactly: a bar is a zero of the drawdown exactly when it is a new
-    /// (or equal) high.
-    fn positive(equity: &[f64], t: &[i64]) -> Option<(Self, f64)> {
-        let n = equity.len();
-        let mut out = Drawdowns {
+    fn empty() -> Self {
+        Drawdowns {
             max: 0.0,
             durations: Vec::new(),
             peaks: Vec::new(),
             nonzero_sum: 0.0,
             nonzero: 0,
-        };
-        let mut high = *equity.first()?;
-        if !(high > 0.0 && high <= f64::MAX) {
-            return None;
         }
-        let mut last_zero = 0usize;
-        let mut low = high; // the lowest equity since the last zero
-        let mut q = 1;
-        while q < n {
-            // Runs of 8 bars below the high, the common case, without a branch per bar.
-            while let Some(run) = equity.get(q..q + 8) {
-                let mut below = true;
-                let mut least = [low; 2];
-                for pair in run.chunks_exact(2) {
-                    for (l, &e) in least.iter_mut().zip(pair) {
-                        below &= e > 0.0 && e < high;
-                        *l = if e < *l { e } else { *l };
-                    }
-                }
-                if !below {
-                    break;
-                }
-                low = if least[1] < least[0] {
-                    least[1]
-                } else {
-                    least[0]
-                };
-                q += 8;
-            }
-            let Some(&e) = equity.get(q) else {
-                break;
-            };
-            if !(e > 0.0 && e <= f64::MAX) {
-                return None;
-            }
-            if e >= high {
-                if q > last_zero + 1 {
-                    let peak = 1.0 - low / high;
-                    out.durations.push(t[q] - t[last_zero]);
-                    out.peaks.push(peak);
-                    if peak > out.max {
-                        out.max = peak;
-                    }
-                }
-                high = e;
-                low = e;
-                last_zero = q;
-            } else if e < low {
-                low = e;
-            }
-            q += 1;
-        }
-        if last_zero < n - 1 {
-            // The last bar closes the bars since the last zero.
-            let peak = 1.0 - low / high;
-            if peak > out.max {
-                out.max = peak;
-            }
-            if n - 1 > last_zero + 1 {
-                out.durations.push(t[n - 1] - t[last_zero]);
-                out.peaks.push(peak);
-            }
-        }
-        if out.durations.is_empty() {
-            let general = Self::general(equity, t);
-            out.nonzero_sum = general.nonzero_sum;
-            out.nonzero = general.nonzero;
-        }
-        Some((out, high))
     }
 
-    /// [`Drawdowns::new`] for any values, one division per bar.
+    /// The drawdowns of any values, one division per bar.
     fn general(equity: &[f64], t: &[i64]) -> Self {
         let n = equity.len();
         let mut out = Drawdowns {
@@ -916,6 +1074,114 @@ impl Drawdowns {
     }
 }
 
+/// The drawdowns of finite positive equity (every run that is not ruined), fed the curve in
+/// pieces, with one division per drawdown period instead of one per bar: between two bars of
+/// zero drawdown the running high `H` stays put, so the period's deepest drawdown is
+/// `1 - min(E) / H`, and division rounds monotonically, so that is the same value (to the
+/// bit) as the largest `1 - E_i / H`.
+///
+/// For such values `E_i < H` gives `E_i / H <= 1 - 2^-53`, so `dd_i > 0`, and `E_i >= H`
+/// gives `dd_i = 0` exactly: a bar is a zero of the drawdown exactly when it is a new (or
+/// equal) high. The first value that is not finite and positive ends the scan; then
+/// [`Drawdowns::general`] does the work.
+struct PositiveScan {
+    out: Drawdowns,
+    high: f64,
+    /// The lowest equity since the last zero.
+    low: f64,
+    last_zero: usize,
+}
+
+impl PositiveScan {
+    /// A scan from the first bar's equity; `None` unless it is finite and positive.
+    fn new(first: f64) -> Option<Self> {
+        (first > 0.0 && first <= f64::MAX).then(|| PositiveScan {
+            out: Drawdowns::empty(),
+            high: first,
+            low: first,
+            last_zero: 0,
+        })
+    }
+
+    /// The equity of bars `base..base + piece.len()` (bar 0's value is [`new`](Self::new)'s);
+    /// false at a value that is not finite and positive.
+    fn feed(&mut self, piece: &[f64], base: usize, t: &[i64]) -> bool {
+        let (mut high, mut low, mut last_zero) = (self.high, self.low, self.last_zero);
+        let mut k = usize::from(base == 0);
+        while k < piece.len() {
+            // Runs of 8 bars below the high, the common case, without a branch per bar.
+            while let Some(run) = piece.get(k..k + 8) {
+                let mut below = true;
+                let mut least = [low; 2];
+                for pair in run.chunks_exact(2) {
+                    for (l, &e) in least.iter_mut().zip(pair) {
+                        below &= e > 0.0 && e < high;
+                        *l = if e < *l { e } else { *l };
+                    }
+                }
+                if !below {
+                    break;
+                }
+                low = if least[1] < least[0] {
+                    least[1]
+                } else {
+                    least[0]
+                };
+                k += 8;
+            }
+            let Some(&e) = piece.get(k) else {
+                break;
+            };
+            if !(e > 0.0 && e <= f64::MAX) {
+                return false;
+            }
+            let q = base + k;
+            if e >= high {
+                if q > last_zero + 1 {
+                    self.close_period(1.0 - low / high, t[q] - t[last_zero]);
+                }
+                high = e;
+                low = e;
+                last_zero = q;
+            } else if e < low {
+                low = e;
+            }
+            k += 1;
+        }
+        (self.high, self.low, self.last_zero) = (high, low, last_zero);
+        true
+    }
+
+    fn close_period(&mut self, peak: f64, duration: i64) {
+        self.out.durations.push(duration);
+        self.out.peaks.push(peak);
+        if peak > self.out.max {
+            self.out.max = peak;
+        }
+    }
+
+    /// The drawdowns once all of `equity` was fed, and the highest equity.
+    fn finish(mut self, equity: &[f64], t: &[i64]) -> (Drawdowns, f64) {
+        let n = equity.len();
+        if self.last_zero < n - 1 {
+            // The last bar closes the bars since the last zero.
+            let peak = 1.0 - self.low / self.high;
+            if n - 1 > self.last_zero + 1 {
+                self.close_period(peak, t[n - 1] - t[self.last_zero]);
+            } else if peak > self.out.max {
+                self.out.max = peak;
+            }
+        }
+        let mut out = self.out;
+        if out.durations.is_empty() {
+            let general = Drawdowns::general(equity, t);
+            out.nonzero_sum = general.nonzero_sum;
+            out.nonzero = general.nonzero;
+        }
+        (out, self.high)
+    }
+}
+
 /// The figures of the calendar periods' returns (see [`calendar`]).
 struct DayFigures {
     /// The number of bars on a Saturday or Sunday.
@@ -929,10 +1195,8 @@ struct DayFigures {
 }
 
 impl DayFigures {
-    fn new(t: &[i64], equity: &[f64], freq_days: i64) -> Self {
-        if let Some(figures) = Self::per_bar(t, equity, freq_days) {
-            return figures;
-        }
+    /// The figures from the calendar periods' returns (see [`calendar`]).
+    fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Self {
         let Calendar {
             weekend_bars,
             returns,
@@ -945,55 +1209,6 @@ impl DayFigures {
             variance: variance(&returns),
             downside: pairwise_by(0, n, &|i| returns[i].min(0.0).powi(2)) / n as f64,
         }
-    }
-
-    /// The figures when every bar is on its own calendar day (daily bars): then the daily
-    /// returns are the bars' returns `E[i+1] / E[i] - 1`, summed straight off the equity (the
-    /// same values in the same order as from a list, so the same sums to the bit) instead of
-    /// being stored (8 MB for a million bars). `None` for other bars, for other periods, or
-    /// when a return is outside `[-0.5, 1]` (or NaN): the general pass handles those.
-    fn per_bar(t: &[i64], equity: &[f64], freq_days: i64) -> Option<Self> {
-        if matches!(freq_days, 7 | 31 | 365) || equity.len() < 2 || t.len() != equity.len() {
-            return None;
-        }
-        // One bar per day, or give up at the first two bars on the same day.
-        let mut days = DayCursor::new(t[0]);
-        let mut weekend_bars = usize::from(days.is_weekend());
-        for &ts in &t[1..] {
-            if !days.advance(ts) {
-                return None;
-            }
-            weekend_bars += usize::from(days.is_weekend());
-        }
-        // Every return well inside [-0.5, 1] (so no NaN either), without a division:
-        // `0.6 a <= b <= 1.9 a` for a finite positive `a` puts `b / a - 1` in [-0.4, 0.9],
-        // whatever the products' roundings.
-        let near = equity.windows(2).fold(true, |near, w| {
-            let (a, b) = (w[0], w[1]);
-            near & (a > 0.0 && a <= f64::MAX && b >= 0.6 * a && b <= 1.9 * a)
-        });
-        if !near {
-            return None;
-        }
-        let r = |i: usize| equity[i + 1] / equity[i] - 1.0;
-        let m = equity.len() - 1;
-        let (sum, losses) = pairwise_pair(0, m, &|i| {
-            let r = r(i);
-            (r, r.min(0.0).powi(2))
-        });
-        let avg = sum / m as f64;
-        let variance = if m < 2 {
-            f64::NAN
-        } else {
-            pairwise_by(0, m, &|i| (avg - r(i)) * (avg - r(i))) / (m - 1) as f64
-        };
-        Some(DayFigures {
-            weekend_bars,
-            // As `geometric_mean_chained` with the ends of the chain.
-            g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
-            variance,
-            downside: losses / m as f64,
-        })
     }
 }
 
@@ -1023,20 +1238,29 @@ impl DayCursor {
         if ts < self.end {
             return false;
         }
-        if ts - self.end < MICROS_PER_DAY {
-            self.day += 1;
-            self.weekday = if self.weekday == 6 {
-                0
-            } else {
-                self.weekday + 1
-            };
+        // A few days on (the next day, or Monday after a weekend) by steps; further by
+        // division.
+        let ahead = ts - self.end;
+        if ahead < 7 * MICROS_PER_DAY {
+            let mut next = self.end + MICROS_PER_DAY;
+            let mut days = 1;
+            while ts >= next {
+                next += MICROS_PER_DAY;
+                days += 1;
+            }
+            self.day += days;
+            self.weekday += days;
+            if self.weekday >= 7 {
+                self.weekday -= 7;
+            }
+            self.end = next;
         } else {
             self.day = day_of(ts);
             self.weekday = weekday(self.day);
+            self.end = (self.day + 1)
+                .checked_mul(MICROS_PER_DAY)
+                .unwrap_or(i64::MAX);
         }
-        self.end = (self.day + 1)
-            .checked_mul(MICROS_PER_DAY)
-            .unwrap_or(i64::MAX);
         true
     }
 
@@ -1293,36 +1517,69 @@ mod tests {
         for (k, e) in cases.iter().enumerate() {
             for len in [1, 2, 3, 9, 17, 20_000] {
                 let (e, t) = (&e[..len], &t[..len]);
-                let (fast, high) = Drawdowns::positive(e, t).unwrap();
                 let slow = Drawdowns::general(e, t);
-                let what = format!("case {k}, {len} bars");
-                assert_eq!(fast.max.to_bits(), slow.max.to_bits(), "{what}");
-                assert_eq!(fast.durations, slow.durations, "{what}");
-                assert_eq!(fast.peaks, slow.peaks, "{what}");
-                assert_eq!(fast.nonzero, slow.nonzero, "{what}");
-                assert_eq!(
-                    fast.nonzero_sum.to_bits(),
-                    slow.nonzero_sum.to_bits(),
-                    "{what}"
-                );
-                assert_eq!(high, e.iter().copied().fold(f64::NAN, f64::max), "{what}");
+                for piece in [1, 5, 8, 64, 20_000] {
+                    let (fast, high) = positive_in_pieces(e, t, piece).unwrap();
+                    let what = format!("case {k}, {len} bars, pieces of {piece}");
+                    assert_eq!(fast.max.to_bits(), slow.max.to_bits(), "{what}");
+                    assert_eq!(fast.durations, slow.durations, "{what}");
+                    assert_eq!(fast.peaks, slow.peaks, "{what}");
+                    assert_eq!(fast.nonzero, slow.nonzero, "{what}");
+                    assert_eq!(
+                        fast.nonzero_sum.to_bits(),
+                        slow.nonzero_sum.to_bits(),
+                        "{what}"
+                    );
+                    assert_eq!(high, e.iter().copied().fold(f64::NAN, f64::max), "{what}");
+                }
             }
         }
-        assert!(Drawdowns::positive(&[1.0, 0.0, 2.0], &t[..3]).is_none());
-        assert!(Drawdowns::positive(&[-1.0, 2.0], &t[..2]).is_none());
-        assert!(Drawdowns::positive(&[1.0, f64::INFINITY], &t[..2]).is_none());
-        assert!(Drawdowns::positive(&[f64::NAN, 1.0], &t[..2]).is_none());
+        assert!(positive_in_pieces(&[1.0, 0.0, 2.0], &t[..3], 2).is_none());
+        assert!(positive_in_pieces(&[-1.0, 2.0], &t[..2], 1).is_none());
+        assert!(positive_in_pieces(&[1.0, f64::INFINITY], &t[..2], 2).is_none());
+        assert!(positive_in_pieces(&[f64::NAN, 1.0], &t[..2], 1).is_none());
+    }
+
+    /// [`PositiveScan`] fed `e` in pieces of `piece` values.
+    fn positive_in_pieces(e: &[f64], t: &[i64], piece: usize) -> Option<(Drawdowns, f64)> {
+        let mut scan = PositiveScan::new(e[0])?;
+        for (k, chunk) in e.chunks(piece).enumerate() {
+            if !scan.feed(chunk, k * piece, t) {
+                return None;
+            }
+        }
+        Some(scan.finish(e, t))
+    }
+
+    /// An [`EquityPass`] fed `equity` in pieces of `piece` values, and whether the daily
+    /// returns were summed as they came (every bar a day of its own).
+    fn pass_in_pieces(
+        t: &[i64],
+        close: &[f64],
+        equity: &[f64],
+        freq_days: i64,
+        piece: usize,
+    ) -> (EquityFigures, bool) {
+        let mut pass = EquityPass::new(t, close, freq_days);
+        for chunk in equity.chunks(piece) {
+            pass.feed(chunk);
+        }
+        let per_bar = pass.days.is_some();
+        (pass.finish(equity), per_bar)
     }
 
     #[test]
     fn daily_bars_figures_match_the_calendar_pass() {
         let e = walk(3_000, 0.05);
+        let close = walk(3_000, 0.01);
         let every_day: Vec<i64> = (0..3_000).map(|i| i * MICROS_PER_DAY).collect();
         let weekdays: Vec<i64> = (0..3_000)
             .map(|i| (i / 5 * 7 + i % 5 + 4) * MICROS_PER_DAY + 3_600_000_000)
             .collect();
         for t in [&every_day, &weekdays] {
-            let fast = DayFigures::per_bar(t, &e, 1).unwrap();
+            let (fast, per_bar) = pass_in_pieces(t, &close, &e, 1, 1_000);
+            assert!(per_bar);
+            let fast = fast.days;
             let cal = calendar(t, &e, 1);
             assert_eq!(fast.weekend_bars, cal.weekend_bars);
             assert_eq!(fast.g, geometric_mean_chained(&cal.returns, cal.ends));
@@ -1333,24 +1590,78 @@ mod tests {
         }
         // Two bars on a day, a weekly period or a wild return: the calendar pass.
         let hours: Vec<i64> = (0..3_000).map(|i| i * 3_600_000_000).collect();
-        assert!(DayFigures::per_bar(&hours, &e, 1).is_none());
-        assert!(DayFigures::per_bar(&every_day, &e, 7).is_none());
+        assert!(!pass_in_pieces(&hours, &close, &e, 1, 3_000).1);
+        assert!(!pass_in_pieces(&every_day, &close, &e, 7, 3_000).1);
         let mut wild = e.clone();
         wild[10] *= 3.0;
-        assert!(DayFigures::per_bar(&every_day, &wild, 1).is_none());
+        assert!(!pass_in_pieces(&every_day, &close, &wild, 1, 3_000).1);
+    }
+
+    /// However the curve is cut into pieces, the pass gives the same figures, to the bit.
+    #[test]
+    fn equity_pass_does_not_depend_on_the_pieces() {
+        let n = 5_000;
+        let close = walk(n, 0.02);
+        let days: Vec<i64> = (0..n as i64).map(|i| i * MICROS_PER_DAY).collect();
+        let hours: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000).collect();
+        let mut ruined = walk(n, 0.03);
+        ruined[4_000..].iter_mut().for_each(|e| *e = 0.0);
+        for e in [walk(n, 0.01), walk(n, 0.0003), ruined] {
+            for t in [&days, &hours] {
+                let bits = |f: &EquityFigures| {
+                    let d = &f.drawdowns;
+                    let mut v = vec![f.peak, f.beta, d.max, d.nonzero_sum];
+                    v.extend(&d.peaks);
+                    v.extend(d.durations.iter().map(|&x| x as f64));
+                    v.extend([f.days.g, f.days.variance, f.days.downside]);
+                    v.push(f.days.weekend_bars as f64);
+                    v.into_iter().map(f64::to_bits).collect::<Vec<_>>()
+                };
+                let (whole, _) = pass_in_pieces(t, &close, &e, 1, n);
+                for piece in [1, 3, 8, 127, 128, 129, 1_000, 4_999] {
+                    let (cut, _) = pass_in_pieces(t, &close, &e, 1, piece);
+                    assert_eq!(bits(&cut), bits(&whole), "pieces of {piece}");
+                }
+            }
+        }
     }
 
     #[test]
-    fn paired_sums_are_the_pairwise_sums() {
+    fn leaves_add_up_as_the_pairwise_recursion() {
         let v = walk(10_000, 0.3);
-        for n in [0, 5, 8, 100, 128, 129, 1_000, 9_999] {
-            let (a, b) = pairwise_pair(0, n, &|i| (v[i], v[i].sqrt()));
-            assert_eq!(a.to_bits(), pairwise_by(0, n, &|i| v[i]).to_bits(), "{n}");
-            assert_eq!(
-                b.to_bits(),
-                pairwise_by(0, n, &|i| v[i].sqrt()).to_bits(),
-                "{n}"
-            );
+        for n in [0, 1, 5, 8, 100, 128, 129, 1_000, 9_999] {
+            let mut leaves = Vec::new();
+            pairwise_leaves(0, n, &mut leaves);
+            assert!(leaves.iter().all(|&(_, len)| len <= LEAF_MAX));
+            assert_eq!(leaves.iter().map(|&(_, len)| len).sum::<usize>(), n);
+            let mut sums = leaves.iter().map(|&(s, len)| [leaf_sum(&v[s..s + len])]);
+            let [total] = combine_leaves(n, &mut sums);
+            assert_eq!(total.to_bits(), pairwise_sum(&v[..n]).to_bits(), "{n}");
+        }
+    }
+
+    #[test]
+    fn day_cursor_follows_the_calendar() {
+        let mut state = 3_u64;
+        let mut ts = -5 * MICROS_PER_DAY - 17;
+        let mut cursor = DayCursor::new(ts);
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // Steps within a day, of a few days and of months.
+            let step = match state >> 62 {
+                0 => (state >> 20) as i64 % (MICROS_PER_DAY / 3) + 1,
+                1 | 2 => (state >> 20) as i64 % (8 * MICROS_PER_DAY) + 1,
+                _ => (state >> 20) as i64 % (90 * MICROS_PER_DAY) + 1,
+            };
+            let before = cursor.day;
+            ts += step;
+            let moved = cursor.advance(ts);
+            assert_eq!(cursor.day, day_of(ts), "at {ts}");
+            assert_eq!(cursor.weekday, weekday(day_of(ts)), "at {ts}");
+            assert_eq!(cursor.end, (day_of(ts) + 1) * MICROS_PER_DAY);
+            assert_eq!(moved, cursor.day != before);
         }
     }
 
