@@ -88,7 +88,14 @@ fn session(c: &mut Criterion) {
     let mut group = c.benchmark_group("backtest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(BARS as u64));
+    // The whole session as `BacktestEngine::run` runs it alone: on two threads (the
+    // statistics read the equity curve while the simulation writes it).
+    let engine = BacktestEngine::new(settings);
     group.bench_function("session_1m_bars", |b| {
+        b.iter(|| engine.run(black_box(&bars), &sma_cross, &params).unwrap())
+    });
+    // The same steps one after another on one thread, as a batch's sessions run.
+    group.bench_function("session_1m_bars_one_thread", |b| {
         b.iter(|| {
             let signals = sma_cross(black_box(&bars), &params).unwrap();
             let run = simulate(&bars, &signals, &settings).unwrap();

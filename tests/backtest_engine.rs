@@ -111,3 +111,88 @@ fn json_has_stats_trades_and_metadata_but_not_equity() {
     assert!(json["metadata"]["run_id"].is_null());
     assert!(json.get("equity").is_none());
 }
+
+/// Long sessions run on two threads (the statistics read the equity curve while the
+/// simulation writes it): the result is the one the steps give one after another on one
+/// thread, to the bit, on daily and hourly bars, with and without a ruin, and with a strategy
+/// error or panic still failing the session alone.
+#[test]
+fn a_long_session_on_two_threads_gives_the_one_thread_result() {
+    use tracectx::backtest::{simulate, Stats};
+
+    let daily = Bars::synthetic(70_000, 9);
+    let hourly = Bars::new(
+        (0..70_000)
+            .map(|i| 1_600_000_000_000_000 + i * 3_600_000_000)
+            .collect(),
+        daily.open().to_vec(),
+        daily.high().to_vec(),
+        daily.low().to_vec(),
+        daily.close().to_vec(),
+        None,
+    )
+    .unwrap();
+    // Prices tripling at three bars: a short held across one is ruined.
+    let jump = |v: &[f64]| -> Vec<f64> {
+        let steps = |i: usize| [30_000, 45_000, 60_000].iter().filter(|&&b| i >= b).count();
+        v.iter()
+            .enumerate()
+            .map(|(i, &p)| p * 3f64.powi(steps(i) as i32))
+            .collect()
+    };
+    let jumps = Bars::new(
+        daily.timestamps().to_vec(),
+        jump(daily.open()),
+        jump(daily.high()),
+        jump(daily.low()),
+        jump(daily.close()),
+        None,
+    )
+    .unwrap();
+    let cases = [
+        (
+            &daily,
+            BacktestSettings::new(10_000.0).with_commission(0.001),
+        ),
+        (&hourly, BacktestSettings::new(10_000.0)),
+        (&jumps, BacktestSettings::new(10_000.0)),
+    ];
+    let mut ruined = false;
+    for (bars, settings) in cases {
+        let engine = BacktestEngine::new(settings);
+        let two = engine.run(bars, &sma_cross, &params()).unwrap();
+        let signals = sma_cross(bars, &params()).unwrap();
+        let one = simulate(bars, &signals, &settings).unwrap();
+        let stats = Stats::compute(bars, &one.equity, &one.trades, signals.warmup()).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&two.equity), bits(&one.equity));
+        assert_eq!(two.trades, one.trades);
+        assert_eq!(two.open_trades, one.open_trades);
+        assert_eq!(
+            serde_json::to_string(&two.stats).unwrap(),
+            serde_json::to_string(&stats).unwrap()
+        );
+        assert!(two.stats.trades > 100, "the session trades");
+        ruined |= two.equity.last() == Some(&0.0);
+    }
+    assert!(ruined, "one case runs out of money");
+
+    let failing = Named::new(
+        "failing",
+        |_: &Bars, _: &Params| -> Result<Signals, StrategyError> {
+            Err(StrategyError::other("no signals today"))
+        },
+    );
+    let err = BacktestEngine::default()
+        .run(&daily, &failing, &Params::new())
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::Strategy(_)));
+    let panics = Named::new(
+        "panics",
+        |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { panic!("boom") },
+    );
+    let err = BacktestEngine::default()
+        .run(&daily, &panics, &Params::new())
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "boom"));
+}

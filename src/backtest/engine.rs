@@ -19,14 +19,16 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{self, catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Once};
+use std::sync::{mpsc, Arc, Once, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::execution::simulate_into;
+use super::stats::{DrawdownPass, EquityPass, TradeFigures};
 use super::{
-    simulate, BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals,
-    SimulationError, Stats, StatsError, StrategyError, Timestamp, Trade,
+    BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals, SimulationError,
+    Stats, StatsError, StrategyError, Timestamp, Trade,
 };
 use crate::{ReproContext, TraceContext};
 
@@ -431,6 +433,13 @@ impl BacktestEngine {
     /// strategy is caught and returned as [`BacktestErrorKind::StrategyPanicked`], so it fails
     /// this session only.
     ///
+    /// On 65,536 bars or more, and when the process may use more than one core, the session
+    /// takes a second (scoped) thread: while the strategy computes its signals, that thread
+    /// lays out the equity curve's memory; while the simulation writes the curve, it reads
+    /// each finished piece into the statistics. The results are the same, to the bit, as on
+    /// one thread. The sessions of [`run_batch`](Self::run_batch) and
+    /// [`sweep`](Self::sweep), which run side by side, keep to one thread each.
+    ///
     /// # Errors
     ///
     /// A [`BacktestError`] carrying the run id when the strategy fails or panics, or its
@@ -456,6 +465,21 @@ impl BacktestEngine {
     where
         S: Strategy + ?Sized,
     {
+        self.run_with(bars, strategy, params, true)
+    }
+
+    /// [`run`](Self::run), on this thread alone unless `alone` (a session of a batch runs
+    /// beside others, which keep the cores busy already).
+    pub(crate) fn run_with<S>(
+        &self,
+        bars: &Bars,
+        strategy: &S,
+        params: &Params,
+        alone: bool,
+    ) -> Result<BacktestResult, BacktestError>
+    where
+        S: Strategy + ?Sized,
+    {
         let started = Instant::now();
         let started_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -473,18 +497,87 @@ impl BacktestEngine {
             let _quiet = StrategyCall::enter();
             strategy.signals(bars, params)
         };
-        let signals = match catch_unwind(AssertUnwindSafe(call)) {
-            Ok(Ok(signals)) => signals,
-            Ok(Err(e)) => return Err(fail(BacktestErrorKind::Strategy(e))),
+        let call = || match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(Ok(signals)) => Ok(signals),
+            Ok(Err(e)) => Err(fail(BacktestErrorKind::Strategy(e))),
             Err(payload) => {
                 let message = panic_message(&*payload);
-                return Err(fail(BacktestErrorKind::StrategyPanicked(message)));
+                Err(fail(BacktestErrorKind::StrategyPanicked(message)))
             }
         };
-        let run = simulate(bars, &signals, &self.settings)
-            .map_err(|e| fail(BacktestErrorKind::Simulation(e)))?;
-        let stats = Stats::compute(bars, &run.equity, &run.trades, signals.warmup())
-            .map_err(|e| fail(BacktestErrorKind::Stats(e)))?;
+        let n = bars.len();
+        let two_threads = alone && n >= TWO_THREADS_MIN_BARS && more_than_one_core();
+        let (signals, mut equity, pass) = if two_threads {
+            // While the strategy computes its signals, a second thread lays out the curve's
+            // memory (faults its pages in: for a million bars that is 8 MB, which costs a
+            // fresh process about as much as the simulation itself) and prepares the pass of
+            // the statistics (what the bar times alone tell).
+            let cash = self.settings.cash;
+            std::thread::scope(|scope| {
+                let layout = scope.spawn(move || (vec![cash; n], EquityPass::for_bars(bars)));
+                let signals = call();
+                let (equity, pass) = layout
+                    .join()
+                    .unwrap_or_else(|payload| panic::resume_unwind(payload));
+                signals.map(|s| (s, equity, pass))
+            })?
+        } else {
+            // Zeroed by the allocator: fresh pages for a long curve, not written twice.
+            (call()?, vec![0.0; n], EquityPass::for_bars(bars))
+        };
+        let t = bars.timestamps();
+        let mut drawdowns = DrawdownPass::default();
+        let (simulated, pass, trade_figures) = if two_threads {
+            // A second thread reads the curve into the statistics a piece at a time while the
+            // simulation writes the next pieces; this one keeps the drawdowns as it writes,
+            // then sums up the trades while the other finishes.
+            std::thread::scope(|scope| {
+                let (pieces, received) = mpsc::channel::<&[f64]>();
+                let reader = scope.spawn(move || {
+                    let mut pass = pass;
+                    for piece in received {
+                        pass.feed(piece);
+                    }
+                    pass
+                });
+                let simulated =
+                    simulate_into(bars, &signals, &self.settings, &mut equity, &mut |p| {
+                        drawdowns.feed(p, t);
+                        // The reader stops only after the last piece, or by a panic, which
+                        // the join passes on.
+                        let _ = pieces.send(p);
+                    });
+                drop(pieces);
+                let trade_figures = simulated
+                    .as_ref()
+                    .ok()
+                    .map(|(trades, _)| TradeFigures::of(trades, n));
+                let pass = reader
+                    .join()
+                    .unwrap_or_else(|payload| panic::resume_unwind(payload));
+                (simulated, pass, trade_figures)
+            })
+        } else {
+            let mut pass = pass;
+            let simulated = simulate_into(bars, &signals, &self.settings, &mut equity, &mut |p| {
+                drawdowns.feed(p, t);
+                pass.feed(p);
+            });
+            (simulated, pass, None)
+        };
+        let (trades, open_trades) =
+            simulated.map_err(|e| fail(BacktestErrorKind::Simulation(e)))?;
+        let warmup = signals.warmup();
+        if warmup >= n {
+            let e = StatsError::WarmupOutOfRange {
+                warmup,
+                last: n - 1,
+            };
+            return Err(fail(BacktestErrorKind::Stats(e)));
+        }
+        let trade_figures = trade_figures.unwrap_or_else(|| TradeFigures::of(&trades, n));
+        let figures = pass.finish(&equity, drawdowns);
+        let stats = Stats::from_parts(bars, &equity, warmup, trade_figures, figures);
         let metadata = RunMetadata {
             run_id: ctx.as_ref().map(|c| c.run_id().to_string()),
             trace_id: ctx.as_ref().map(|c| c.trace_id().to_string()),
@@ -507,12 +600,23 @@ impl BacktestEngine {
         };
         Ok(BacktestResult {
             stats,
-            trades: run.trades,
-            open_trades: run.open_trades,
-            equity: run.equity,
+            trades,
+            open_trades,
+            equity,
             metadata,
         })
     }
+}
+
+/// The fewest bars for which a session running alone uses a second thread (see
+/// [`BacktestEngine::run`]); below, starting the thread costs more than it saves.
+const TWO_THREADS_MIN_BARS: usize = 1 << 16;
+
+/// Whether this process may run on more than one core (asked once: the answer reads the
+/// cgroup's limits).
+fn more_than_one_core() -> bool {
+    static MANY: OnceLock<bool> = OnceLock::new();
+    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 // === impl RunOptions ===
@@ -630,6 +734,9 @@ pub(crate) struct SessionSpec {
     pub(crate) parent_run_id: Option<String>,
     pub(crate) repro: Option<ReproContext>,
     pub(crate) keep_equity: bool,
+    /// Whether the session runs alone, free to use a second thread (see
+    /// [`BacktestEngine::run`]); a batch's sessions run side by side instead.
+    pub(crate) alone: bool,
 }
 
 impl SessionSpec {
@@ -639,6 +746,7 @@ impl SessionSpec {
             parent_run_id: None,
             repro: None,
             keep_equity: true,
+            alone: true,
         }
     }
 }
@@ -754,6 +862,7 @@ impl BacktestEngine {
                 parent_run_id,
                 repro,
                 keep_equity,
+                alone,
             } = spec;
             let run_id = ctx.run_id().to_string();
             let name = strategy.name().into_owned();
@@ -765,7 +874,7 @@ impl BacktestEngine {
                     parent_run_id = %parent_run_id.as_deref().unwrap_or("-"),
                     "session started"
                 );
-                let outcome = engine.run(&data, &*strategy, &params);
+                let outcome = engine.run_with(&data, &*strategy, &params, alone);
                 match &outcome {
                     Ok(r) => tracing::info!(
                         trades = r.stats.trades,

@@ -561,6 +561,30 @@ pub fn simulate(
     signals: &Signals,
     settings: &BacktestSettings,
 ) -> Result<Simulation, SimulationError> {
+    // Zeroed by the allocator (fresh pages for a long curve, not written twice).
+    let mut equity = vec![0.0; bars.len()];
+    let (trades, open_trades) = simulate_into(bars, signals, settings, &mut equity, &mut |_| {})?;
+    Ok(Simulation {
+        trades,
+        open_trades,
+        equity,
+    })
+}
+
+/// How many bars of the equity curve [`simulate_into`] hands over at a time (about 128 KB).
+const PIECE_BARS: usize = 1 << 14;
+
+/// [`simulate`] writing the equity curve into `equity` (one value per bar) and handing each
+/// finished piece of it, in order, to `done` as soon as it is written: pieces of about
+/// [`PIECE_BARS`] bars, which together cover the whole curve. A session reads them into its
+/// statistics while the simulation goes on. Returns the closed and the open trades.
+pub(crate) fn simulate_into<'a>(
+    bars: &Bars,
+    signals: &Signals,
+    settings: &BacktestSettings,
+    equity: &'a mut [f64],
+    done: &mut dyn FnMut(&'a [f64]),
+) -> Result<(Vec<Trade>, Vec<OpenTrade>), SimulationError> {
     settings.validate()?;
     let n = bars.len();
     if signals.len() != n {
@@ -569,14 +593,16 @@ pub fn simulate(
             decisions: signals.len(),
         });
     }
+    debug_assert_eq!(equity.len(), n);
     let decisions = signals.decisions();
     let open_px = bars.open();
     let close_px = bars.close();
-    // Written once, bar by bar (filled with the cash up front, a million bars would be
-    // written twice): the warm-up's cash, then each mark, then zeros after a ruin.
     let start = signals.first_decision_bar().min(n);
-    let mut equity = Vec::with_capacity(n);
-    equity.resize(start, settings.cash);
+    // `rest` is the curve from bar `handed` on, not handed over yet; it always keeps the last
+    // bar, which closing at the end may still change.
+    let (warmup, mut rest) = equity.split_at_mut(start);
+    warmup.fill(settings.cash);
+    let mut handed = 0;
     let mut acct = Account {
         bars,
         settings,
@@ -591,6 +617,8 @@ pub fn simulate(
                 .count(),
         ),
     };
+    done(warmup);
+    handed += start;
     let t = bars.timestamps();
     let mut pending = Decision::Hold;
     let mut bankrupt = false;
@@ -620,25 +648,35 @@ pub fn simulate(
         }
         let (units, held) = acct.position();
         let cash = acct.cash;
-        let marked = equity.len();
-        equity.extend(close_px[s..=j].iter().map(|&c| cash + (c * units - held)));
+        let marks = &mut rest[s - handed..=j - handed];
+        for (e, &c) in marks.iter_mut().zip(&close_px[s..=j]) {
+            *e = cash + (c * units - held);
+        }
         stream(&open_px[s..=j], &t[s..=j]);
-        if equity[marked..].iter().fold(false, |r, &e| r | (e <= 0.0)) {
-            let k = s + equity[marked..].iter().position(|&e| e <= 0.0).unwrap_or(0);
-            equity.truncate(k);
+        if marks.iter().fold(false, |r, &e| r | (e <= 0.0)) {
+            let k = s + marks.iter().position(|&e| e <= 0.0).unwrap_or(0);
             acct.close_all(close_px[k], k, t[k]);
             acct.cash = 0.0;
-            equity.resize(n, 0.0);
+            rest[k - handed..].fill(0.0);
             bankrupt = true;
             break;
         }
         pending = decisions[j];
         s = j + 1;
+        if s - handed >= PIECE_BARS && s < n {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(s - handed);
+            done(piece);
+            rest = tail;
+            handed = s;
+        }
     }
     if settings.close_at_end && !bankrupt && !acct.open.is_empty() {
         acct.close_all(close_px[n - 1], n - 1, t[n - 1]);
-        equity[n - 1] = acct.cash;
+        if let Some(last) = rest.last_mut() {
+            *last = acct.cash;
+        }
     }
+    done(rest);
     let last_close = close_px[n - 1];
     let open_trades = acct
         .open
@@ -655,11 +693,7 @@ pub fn simulate(
             }
         })
         .collect();
-    Ok(Simulation {
-        trades: acct.trades,
-        open_trades,
-        equity,
-    })
+    Ok((acct.trades, open_trades))
 }
 
 #[cfg(test)]
@@ -771,7 +805,12 @@ mod tests {
         let mut state = 11;
         let mut ruined = 0;
         for case in 0..400 {
-            let n = 1 + (next(&mut state) % 600) as usize;
+            // Some curves longer than a piece.
+            let n = if case % 10 == 0 {
+                PIECE_BARS * 2 + (next(&mut state) % 600) as usize
+            } else {
+                1 + (next(&mut state) % 600) as usize
+            };
             let bars = if case % 4 == 0 {
                 jump(&Bars::synthetic(n, case), n / 2)
             } else {
@@ -798,6 +837,16 @@ mod tests {
                 .with_close_at_end(pick / 96 % 2 == 1);
             let fast = simulate(&bars, &signals, &settings).unwrap();
             let slow = bar_by_bar(&bars, &signals, &settings);
+            // Handed over in pieces, the curve is the same, in order, with nothing missing.
+            let mut equity = vec![f64::NAN; n];
+            let mut pieces = Vec::new();
+            let (trades, _) = simulate_into(&bars, &signals, &settings, &mut equity, &mut |p| {
+                pieces.extend_from_slice(p)
+            })
+            .unwrap();
+            assert_eq!(pieces, slow.equity, "case {case}: pieces");
+            assert_eq!(equity, slow.equity, "case {case}: curve");
+            assert_eq!(trades, slow.trades, "case {case}: trades");
             ruined += usize::from(fast.equity.last() == Some(&0.0));
             assert_eq!(fast, slow, "case {case}: {n} bars, {settings:?}");
             let bits = |e: &[f64]| e.iter().map(|v| v.to_bits()).collect::<Vec<_>>();

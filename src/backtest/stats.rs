@@ -310,18 +310,27 @@ impl Stats {
             });
         }
         let mut pass = EquityPass::for_bars(bars);
+        let mut drawdowns = DrawdownPass::default();
         pass.feed(equity);
-        Ok(Stats::from_pass(bars, equity, trades, warmup, pass))
+        drawdowns.feed(equity, bars.timestamps());
+        let trades = TradeFigures::of(trades, n);
+        Ok(Stats::from_parts(
+            bars,
+            equity,
+            warmup,
+            trades,
+            pass.finish(equity, drawdowns),
+        ))
     }
 
-    /// [`compute`](Self::compute) from a finished [`EquityPass`] over `equity`, whose length
-    /// and `warmup` were checked.
-    pub(crate) fn from_pass(
+    /// The statistics from the figures of the trades and of the whole equity curve (whose
+    /// length and `warmup` were checked).
+    pub(crate) fn from_parts(
         bars: &Bars,
         equity: &[f64],
-        trades: &[Trade],
         warmup: usize,
-        pass: EquityPass<'_>,
+        trades: TradeFigures,
+        figures: EquityFigures,
     ) -> Stats {
         let n = bars.len();
         let t = bars.timestamps();
@@ -333,7 +342,7 @@ impl Stats {
             peak: equity_peak,
             days,
             beta,
-        } = pass.finish(equity);
+        } = figures;
 
         // Drawdowns.
         let mdd = dd.max;
@@ -351,49 +360,6 @@ impl Stats {
                 defined(-mean(&dd.peaks) * 100.0),
             )
         };
-
-        // The trades, in one pass: every figure but the sums of selections, which come from
-        // the lists of profits and returns gathered here.
-        let m = trades.len();
-        let mut pnl = Vec::with_capacity(m);
-        let mut returns = Vec::with_capacity(m);
-        let (mut commissions, mut wins) = (0.0, 0usize);
-        let (mut longest, mut total_duration) = (None::<i64>, 0i128);
-        // Exposure: bars covered by the union of the trades' [entry, exit] ranges, counted
-        // here when the trades come in order (a run's do), else from a sorted copy below.
-        let (mut covered, mut next_free, mut in_order) = (0usize, 0usize, true);
-        let mut previous = (0, 0);
-        for trade in trades {
-            let (a, b) = (trade.entry_bar, trade.exit_bar);
-            in_order &= previous <= (a, b);
-            previous = (a, b);
-            let (a, b) = (a.max(next_free), b.min(n - 1));
-            if a <= b {
-                covered += b - a + 1;
-                next_free = b + 1;
-            }
-            commissions += trade.commission;
-            pnl.push(trade.pnl);
-            returns.push(trade.return_frac);
-            wins += usize::from(trade.pnl > 0.0);
-            let d = trade.duration_micros();
-            longest = Some(longest.map_or(d, |l| l.max(d)));
-            total_duration += i128::from(d);
-        }
-        if !in_order {
-            let mut spans: Vec<(usize, usize)> =
-                trades.iter().map(|t| (t.entry_bar, t.exit_bar)).collect();
-            spans.sort_unstable();
-            (covered, next_free) = (0, 0);
-            for (a, b) in spans {
-                let (a, b) = (a.max(next_free), b.min(n - 1));
-                if a <= b {
-                    covered += b - a + 1;
-                    next_free = b + 1;
-                }
-            }
-        }
-        let exposure_pct = covered as f64 / n as f64 * 100.0;
 
         let e0 = equity[0];
         let e_last = equity[n - 1];
@@ -443,6 +409,109 @@ impl Stats {
         };
         let alpha = return_pct - beta * buy_hold_return_pct;
 
+        Stats {
+            start: Timestamp::from_micros(t[0]),
+            end: Timestamp::from_micros(t[n - 1]),
+            duration_secs: secs(duration),
+            exposure_pct: trades.exposure_pct,
+            equity_final: e_last,
+            equity_peak,
+            commissions: trades.commissions,
+            return_pct,
+            buy_hold_return_pct,
+            return_ann_pct: defined(return_ann_pct),
+            volatility_ann_pct: defined(volatility_ann_pct),
+            cagr_pct: defined(cagr),
+            sharpe: defined(sharpe),
+            sortino: defined(sortino),
+            calmar: defined(calmar),
+            alpha_pct: defined(alpha),
+            beta: defined(beta),
+            max_drawdown_pct: -mdd * 100.0,
+            avg_drawdown_pct: avg_dd,
+            max_drawdown_duration_secs: max_dd_dur,
+            avg_drawdown_duration_secs: avg_dd_dur,
+            trades: trades.count,
+            win_rate_pct: defined(trades.win_rate * 100.0),
+            best_trade_pct: trades.best.map(|r| r * 100.0),
+            worst_trade_pct: trades.worst.map(|r| r * 100.0),
+            avg_trade_pct: defined(trades.geometric_mean * 100.0),
+            max_trade_duration_secs: trades.longest.map(|d| secs(round(d))),
+            avg_trade_duration_secs: trades.mean_duration.map(|d| secs(round(d))),
+            profit_factor: defined(trades.profit_factor),
+            expectancy_pct: defined(trades.mean * 100.0),
+            sqn: defined(trades.sqn),
+            kelly: defined(trades.kelly),
+        }
+    }
+}
+
+// === the trades' figures ===
+
+/// The statistics of the closed trades (and the exposure they give), for [`Stats`].
+pub(crate) struct TradeFigures {
+    count: usize,
+    exposure_pct: f64,
+    commissions: f64,
+    win_rate: f64,
+    best: Option<f64>,
+    worst: Option<f64>,
+    geometric_mean: f64,
+    mean: f64,
+    /// The longest and the mean duration, in microseconds.
+    longest: Option<i64>,
+    mean_duration: Option<i64>,
+    profit_factor: f64,
+    sqn: f64,
+    kelly: f64,
+}
+
+impl TradeFigures {
+    /// The figures of `trades` on `n` bars.
+    pub(crate) fn of(trades: &[Trade], n: usize) -> Self {
+        // The trades, in one pass: every figure but the sums of selections, which come from
+        // the lists of profits and returns gathered here.
+        let m = trades.len();
+        let mut pnl = Vec::with_capacity(m);
+        let mut returns = Vec::with_capacity(m);
+        let (mut commissions, mut wins) = (0.0, 0usize);
+        let (mut longest, mut total_duration) = (None::<i64>, 0i128);
+        // Exposure: bars covered by the union of the trades' [entry, exit] ranges, counted
+        // here when the trades come in order (a run's do), else from a sorted copy below.
+        let (mut covered, mut next_free, mut in_order) = (0usize, 0usize, true);
+        let mut previous = (0, 0);
+        for trade in trades {
+            let (a, b) = (trade.entry_bar, trade.exit_bar);
+            in_order &= previous <= (a, b);
+            previous = (a, b);
+            let (a, b) = (a.max(next_free), b.min(n - 1));
+            if a <= b {
+                covered += b - a + 1;
+                next_free = b + 1;
+            }
+            commissions += trade.commission;
+            pnl.push(trade.pnl);
+            returns.push(trade.return_frac);
+            wins += usize::from(trade.pnl > 0.0);
+            let d = trade.duration_micros();
+            longest = Some(longest.map_or(d, |l| l.max(d)));
+            total_duration += i128::from(d);
+        }
+        if !in_order {
+            let mut spans: Vec<(usize, usize)> =
+                trades.iter().map(|t| (t.entry_bar, t.exit_bar)).collect();
+            spans.sort_unstable();
+            (covered, next_free) = (0, 0);
+            for (a, b) in spans {
+                let (a, b) = (a.max(next_free), b.min(n - 1));
+                if a <= b {
+                    covered += b - a + 1;
+                    next_free = b + 1;
+                }
+            }
+        }
+        let exposure_pct = covered as f64 / n as f64 * 100.0;
+
         // Trades.
         let win_rate = if m == 0 {
             f64::NAN
@@ -474,43 +543,20 @@ impl Stats {
         };
         let kelly =
             win_rate - (1.0 - win_rate) / ((won / winners as f64) / -(lost / losers as f64));
-        let extreme =
-            |pick: fn(f64, f64) -> f64| returns.iter().copied().reduce(pick).map(|r| r * 100.0);
-
-        Stats {
-            start: Timestamp::from_micros(t[0]),
-            end: Timestamp::from_micros(t[n - 1]),
-            duration_secs: secs(duration),
+        TradeFigures {
+            count: m,
             exposure_pct,
-            equity_final: e_last,
-            equity_peak,
             commissions,
-            return_pct,
-            buy_hold_return_pct,
-            return_ann_pct: defined(return_ann_pct),
-            volatility_ann_pct: defined(volatility_ann_pct),
-            cagr_pct: defined(cagr),
-            sharpe: defined(sharpe),
-            sortino: defined(sortino),
-            calmar: defined(calmar),
-            alpha_pct: defined(alpha),
-            beta: defined(beta),
-            max_drawdown_pct: -mdd * 100.0,
-            avg_drawdown_pct: avg_dd,
-            max_drawdown_duration_secs: max_dd_dur,
-            avg_drawdown_duration_secs: avg_dd_dur,
-            trades: m,
-            win_rate_pct: defined(win_rate * 100.0),
-            best_trade_pct: extreme(f64::max),
-            worst_trade_pct: extreme(f64::min),
-            avg_trade_pct: defined(geometric_mean(&returns) * 100.0),
-            max_trade_duration_secs: longest.map(|d| secs(round(d))),
-            avg_trade_duration_secs: (m > 0)
-                .then(|| secs(round((total_duration / m as i128) as i64))),
-            profit_factor: defined(profit_factor),
-            expectancy_pct: defined(mean(&returns) * 100.0),
-            sqn: defined(sqn),
-            kelly: defined(kelly),
+            win_rate,
+            best: returns.iter().copied().reduce(f64::max),
+            worst: returns.iter().copied().reduce(f64::min),
+            geometric_mean: geometric_mean(&returns),
+            mean: mean(&returns),
+            longest,
+            mean_duration: (m > 0).then(|| (total_duration / m as i128) as i64),
+            profit_factor,
+            sqn,
+            kelly,
         }
     }
 }
@@ -558,8 +604,8 @@ fn combine_leaves<const K: usize>(
 }
 
 /// The figures of the equity curve (with the bars' times and closes) that come from one pass
-/// over it, in order: drawdowns, beta's sums, and the daily returns' sums when every bar is a
-/// calendar day of its own. It is fed the curve in pieces of any size as they are written
+/// over it, in order: beta's sums, and the daily returns' sums when every bar is a calendar
+/// day of its own (the drawdowns are [`DrawdownPass`]'s). It is fed the curve in pieces of any size as they are written
 /// ([`feed`](Self::feed); the simulation hands them over as it goes) and gives the same
 /// results, to the bit, however the curve was cut.
 ///
@@ -574,7 +620,6 @@ pub(crate) struct EquityPass<'b> {
     /// The equity values of the leaf under way, when it began in an earlier piece.
     held: Vec<f64>,
     fed: usize,
-    drawdowns: Option<PositiveScan>,
     beta: BetaSums,
     /// The daily returns' sums while every bar so far is a calendar day of its own and every
     /// return near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
@@ -588,7 +633,6 @@ pub(crate) struct EquityPass<'b> {
 
 /// Sums of the daily returns of [`EquityPass`] while every bar is a day of its own.
 struct DaySums {
-    cursor: DayCursor,
     weekend_bars: usize,
     /// Each leaf's sum of the returns and of their squared losses.
     leaf_sums: Vec<[f64; 2]>,
@@ -620,14 +664,15 @@ impl<'b> EquityPass<'b> {
         let n = t.len();
         let mut leaves = Vec::with_capacity(n / 64 + 1);
         pairwise_leaves(0, n.saturating_sub(1), &mut leaves);
-        let days = (!matches!(freq_days, 7 | 31 | 365) && n >= 2).then(|| {
-            let cursor = DayCursor::new(t[0]);
-            DaySums {
-                weekend_bars: usize::from(cursor.is_weekend()),
-                cursor,
+        // Whether every bar is a calendar day of its own is a matter of the times alone:
+        // settled here, before any equity comes.
+        let days = (!matches!(freq_days, 7 | 31 | 365) && n >= 2)
+            .then(|| one_bar_a_day(t))
+            .flatten()
+            .map(|weekend_bars| DaySums {
+                weekend_bars,
                 leaf_sums: Vec::with_capacity(leaves.len()),
-            }
-        });
+            });
         EquityPass {
             t,
             close,
@@ -635,7 +680,6 @@ impl<'b> EquityPass<'b> {
             next_leaf: 0,
             held: Vec::new(),
             fed: 0,
-            drawdowns: None,
             beta: BetaSums::default(),
             days,
             freq_days,
@@ -648,16 +692,6 @@ impl<'b> EquityPass<'b> {
         let base = self.fed;
         let end = (base + piece.len()).min(self.t.len());
         let piece = &piece[..end - base];
-        if base == 0 {
-            if let Some(&first) = piece.first() {
-                self.drawdowns = PositiveScan::new(first);
-            }
-        }
-        if let Some(scan) = &mut self.drawdowns {
-            if !scan.feed(piece, base, self.t) {
-                self.drawdowns = None;
-            }
-        }
         while let Some(&(s, len)) = self.leaves.get(self.next_leaf) {
             let stop = s + len + 1;
             if stop > end {
@@ -693,24 +727,18 @@ impl<'b> EquityPass<'b> {
         log_ratios(&self.close[s..=s + len], &mut ly[..len]);
         self.beta.add(&lx[..len], &ly[..len]);
         if let Some(days) = &mut self.days {
-            if !days.leaf(&self.t[s + 1..=s + len], e, &mut self.scratch) {
+            if !days.leaf(e, &mut self.scratch) {
                 self.days = None;
             }
         }
     }
 
-    /// The figures, once the whole curve `equity` was fed.
-    pub(crate) fn finish(self, equity: &[f64]) -> EquityFigures {
+    /// The figures, once the whole curve `equity` was fed to this pass and to `drawdowns`.
+    pub(crate) fn finish(self, equity: &[f64], drawdowns: DrawdownPass) -> EquityFigures {
         debug_assert_eq!(self.fed, equity.len());
         let t = self.t;
         let n = equity.len();
-        let (drawdowns, peak) = match self.drawdowns {
-            Some(scan) => scan.finish(equity, t),
-            None => (
-                Drawdowns::general(equity, t),
-                equity.iter().copied().fold(f64::NAN, f64::max),
-            ),
-        };
+        let (drawdowns, peak) = drawdowns.finish(equity, t);
         let m = n.saturating_sub(1);
         let beta = self.beta.beta(m);
         let days = match self.days {
@@ -758,17 +786,25 @@ pub(crate) struct EquityFigures {
     beta: f64,
 }
 
-impl DaySums {
-    /// Checks the leaf's bars (times `t`, after the first of `e`) for a day each and its
-    /// returns for nearness, and adds its sums; false when the bars are not daily after all.
-    fn leaf(&mut self, t: &[i64], e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
-        for &ts in t {
-            if !self.cursor.advance(ts) {
-                return false;
-            }
-            self.weekend_bars += usize::from(self.cursor.is_weekend());
+/// The number of bars on a Saturday or Sunday when every bar of the increasing times `t` is
+/// on a calendar day (UTC) of its own; `None` when two share one.
+fn one_bar_a_day(t: &[i64]) -> Option<usize> {
+    let mut days = DayCursor::new(*t.first()?);
+    let mut weekend_bars = usize::from(days.is_weekend());
+    for &ts in &t[1..] {
+        if !days.advance(ts) {
+            return None;
         }
-        let len = t.len();
+        weekend_bars += usize::from(days.is_weekend());
+    }
+    Some(weekend_bars)
+}
+
+impl DaySums {
+    /// Checks the leaf's returns (from the equity `e`) for nearness and adds their sums; false
+    /// when one is not near 0 after all.
+    fn leaf(&mut self, e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
+        let len = e.len() - 1;
         let mut near = true;
         let [r, down] = scratch;
         for ((w, r), down) in e.windows(2).zip(&mut r[..len]).zip(&mut down[..len]) {
@@ -1071,6 +1107,48 @@ impl Drawdowns {
             }
         }
         out
+    }
+}
+
+/// The drawdowns of an equity curve fed in pieces, in order (see [`PositiveScan`]).
+#[derive(Default)]
+pub(crate) struct DrawdownPass {
+    /// `None` before the first value and after a value that is not finite and positive.
+    scan: Option<PositiveScan>,
+    fed: usize,
+    failed: bool,
+}
+
+impl DrawdownPass {
+    /// The next values of the curve, on bars whose times start `t`.
+    pub(crate) fn feed(&mut self, piece: &[f64], t: &[i64]) {
+        let base = self.fed;
+        self.fed += piece.len();
+        if self.failed {
+            return;
+        }
+        if base == 0 && self.scan.is_none() {
+            match piece.first() {
+                Some(&first) => self.scan = PositiveScan::new(first),
+                None => return,
+            }
+        }
+        let fine = self.scan.as_mut().is_some_and(|s| s.feed(piece, base, t));
+        if !fine {
+            self.scan = None;
+            self.failed = true;
+        }
+    }
+
+    /// The drawdowns once the whole curve `equity` was fed, and its highest value.
+    fn finish(self, equity: &[f64], t: &[i64]) -> (Drawdowns, f64) {
+        match self.scan {
+            Some(scan) => scan.finish(equity, t),
+            None => (
+                Drawdowns::general(equity, t),
+                equity.iter().copied().fold(f64::NAN, f64::max),
+            ),
+        }
     }
 }
 
@@ -1561,11 +1639,13 @@ mod tests {
         piece: usize,
     ) -> (EquityFigures, bool) {
         let mut pass = EquityPass::new(t, close, freq_days);
+        let mut drawdowns = DrawdownPass::default();
         for chunk in equity.chunks(piece) {
             pass.feed(chunk);
+            drawdowns.feed(chunk, t);
         }
         let per_bar = pass.days.is_some();
-        (pass.finish(equity), per_bar)
+        (pass.finish(equity, drawdowns), per_bar)
     }
 
     #[test]

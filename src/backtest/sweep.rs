@@ -1120,6 +1120,7 @@ impl BacktestEngine {
                 let spec = SessionSpec {
                     parent_run_id: Some(parent.run_id().to_string()),
                     keep_equity: options.keep_equity,
+                    alone: false,
                     ..SessionSpec::new(ctx)
                 };
                 let session = self.session_job(job.data, job.strategy, job.params, spec);
