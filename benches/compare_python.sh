@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The backtest session against its Python peers, on the same 1,000,000-bar series and the same
 # signals, in one run: backtesting.py 0.6.6 and vectorbt's Portfolio.from_signals (PyPI),
-# then `tracectx backtest` (release build). Prints each time and the ratios, fails if
-# tracectx and backtesting.py do not close the same number of trades, then prints the peak
+# then tracectx (release build: sessions in one process, and `tracectx backtest` in a fresh
+# one; see compare_python.py). Prints each time and the ratios, fails if tracectx and
+# backtesting.py do not close the same number of trades, then prints the peak
 # memory of the 1M-bar command-line run (GNU time; installed with apt-get when missing).
 #
 #   bash benches/compare_python.sh            # 1,000,000 bars
@@ -38,7 +39,8 @@ if [ ! -x /usr/bin/time ]; then
     exit 1
 fi
 
-cargo build --quiet --release --features cli --bin tracectx --example write_bars
+cargo build --quiet --release --features cli --bin tracectx --example write_bars \
+    --example time_session
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -46,7 +48,8 @@ target/release/examples/write_bars "$bars" 42 "$work/synthetic.csv"
 
 # Fails (after printing every time and ratio) when the trade counts differ.
 TQDM_DISABLE=1 "$venv/bin/python" benches/compare_python.py --synthetic "$work/synthetic.csv" \
-    --csv "$work/bars.csv" --tracectx target/release/tracectx
+    --csv "$work/bars.csv" --tracectx target/release/tracectx \
+    --sessions target/release/examples/time_session
 
 rss_kb=$(/usr/bin/time -v target/release/tracectx backtest --data "$work/bars.csv" \
     --param fast=10 --param slow=20 --cash 10000 --json 2>&1 >/dev/null \

@@ -529,15 +529,18 @@ impl BacktestEngine {
         let mut drawdowns = DrawdownPass::default();
         let (simulated, pass, trade_figures) = if two_threads {
             // A second thread reads the curve into the statistics a piece at a time while the
-            // simulation writes the next pieces; this one keeps the drawdowns as it writes,
-            // then sums up the trades while the other finishes.
+            // simulation writes the next pieces, then reads it again for the variance; this
+            // one keeps the drawdowns as it writes, then sums up the trades.
             std::thread::scope(|scope| {
                 let (pieces, received) = mpsc::channel::<&[f64]>();
                 let reader = scope.spawn(move || {
                     let mut pass = pass;
+                    let mut read = Vec::new();
                     for piece in received {
                         pass.feed(piece);
+                        read.push(piece);
                     }
+                    pass.second_pass(read);
                     pass
                 });
                 let simulated =
@@ -560,8 +563,8 @@ impl BacktestEngine {
         } else {
             let mut pass = pass;
             let simulated = simulate_into(bars, &signals, &self.settings, &mut equity, &mut |p| {
-                drawdowns.feed(p, t);
                 pass.feed(p);
+                drawdowns.feed(p, t);
             });
             (simulated, pass, None)
         };

@@ -605,28 +605,74 @@ fn combine_leaves<const K: usize>(
 
 /// The figures of the equity curve (with the bars' times and closes) that come from one pass
 /// over it, in order: beta's sums, and the daily returns' sums when every bar is a calendar
-/// day of its own (the drawdowns are [`DrawdownPass`]'s). It is fed the curve in pieces of any size as they are written
-/// ([`feed`](Self::feed); the simulation hands them over as it goes) and gives the same
-/// results, to the bit, however the curve was cut.
+/// day of its own (the drawdowns are [`DrawdownPass`]'s). It is fed the curve in pieces of any
+/// size as they are written ([`feed`](Self::feed); the simulation hands them over as it goes)
+/// and gives the same results, to the bit, however the curve was cut.
 ///
 /// The pass goes by the leaves of numpy's pairwise summation of the `n - 1` returns: a leaf
 /// of returns `s..s + len` reads the equity `s..=s + len`. A leaf cut by the end of a piece
 /// waits, its values kept, for the next piece.
 pub(crate) struct EquityPass<'b> {
     t: &'b [i64],
-    close: &'b [f64],
     leaves: Vec<(usize, usize)>,
-    next_leaf: usize,
+    cursor: LeafCursor,
+    sums: LeafSums<'b>,
+    freq_days: i64,
+}
+
+/// Walks the leaves of a pairwise plan over an equity curve fed in pieces, in order.
+#[derive(Default)]
+struct LeafCursor {
+    next: usize,
     /// The equity values of the leaf under way, when it began in an earlier piece.
     held: Vec<f64>,
     fed: usize,
+}
+
+impl LeafCursor {
+    /// Takes the next piece of the curve and calls `leaf(s, e)` for every leaf `(s, len)` of
+    /// `leaves` it completes, `e` being the equity `s..=s + len` (from the piece itself, or
+    /// copied when the leaf began in an earlier piece).
+    fn feed(
+        &mut self,
+        leaves: &[(usize, usize)],
+        piece: &[f64],
+        mut leaf: impl FnMut(usize, &[f64]),
+    ) {
+        let base = self.fed;
+        let end = base + piece.len();
+        while let Some(&(s, len)) = leaves.get(self.next) {
+            let stop = s + len + 1;
+            if stop > end {
+                break;
+            }
+            if s >= base {
+                leaf(s, &piece[s - base..stop - base]);
+            } else {
+                self.held.extend_from_slice(&piece[..stop - base]);
+                leaf(s, &self.held);
+                self.held.clear();
+            }
+            self.next += 1;
+        }
+        if let Some(&(s, _)) = leaves.get(self.next) {
+            if s < end {
+                self.held.extend_from_slice(&piece[s.max(base) - base..]);
+            }
+        }
+        self.fed = end;
+    }
+}
+
+/// What [`EquityPass`] sums leaf by leaf.
+struct LeafSums<'b> {
+    close: &'b [f64],
     beta: BetaSums,
-    /// The daily returns' sums while every bar so far is a calendar day of its own and every
-    /// return near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
+    /// The daily returns' sums while every bar is a calendar day of its own and every return
+    /// so far near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
     /// straight off the curve (the same values in the same order as from a list, so the same
     /// sums to the bit) instead of being gathered day by day.
     days: Option<DaySums>,
-    freq_days: i64,
     /// Room for a leaf's values (logarithms, returns), reused leaf after leaf.
     scratch: [[f64; LEAF_MAX]; 2],
 }
@@ -636,6 +682,8 @@ struct DaySums {
     weekend_bars: usize,
     /// Each leaf's sum of the returns and of their squared losses.
     leaf_sums: Vec<[f64; 2]>,
+    /// The sample variance, once [`EquityPass::second_pass`] read the curve again.
+    variance: Option<f64>,
 }
 
 /// Beta of equity log returns on the asset's close log returns (their sample covariance over
@@ -672,50 +720,96 @@ impl<'b> EquityPass<'b> {
             .map(|weekend_bars| DaySums {
                 weekend_bars,
                 leaf_sums: Vec::with_capacity(leaves.len()),
+                variance: None,
             });
         EquityPass {
             t,
-            close,
+            cursor: LeafCursor::default(),
+            sums: LeafSums {
+                close,
+                beta: BetaSums::default(),
+                days,
+                scratch: [[0.0; LEAF_MAX]; 2],
+            },
             leaves,
-            next_leaf: 0,
-            held: Vec::new(),
-            fed: 0,
-            beta: BetaSums::default(),
-            days,
             freq_days,
-            scratch: [[0.0; LEAF_MAX]; 2],
         }
     }
 
     /// The next values of the equity curve, in order.
     pub(crate) fn feed(&mut self, piece: &[f64]) {
-        let base = self.fed;
-        let end = (base + piece.len()).min(self.t.len());
-        let piece = &piece[..end - base];
-        while let Some(&(s, len)) = self.leaves.get(self.next_leaf) {
-            let stop = s + len + 1;
-            if stop > end {
-                break;
-            }
-            if s >= base {
-                self.leaf(s, &piece[s - base..stop - base]);
-            } else {
-                let mut held = std::mem::take(&mut self.held);
-                held.extend_from_slice(&piece[..stop - base]);
-                self.leaf(s, &held);
-                held.clear();
-                self.held = held;
-            }
-            self.next_leaf += 1;
-        }
-        if let Some(&(s, _)) = self.leaves.get(self.next_leaf) {
-            if s < end {
-                self.held.extend_from_slice(&piece[s.max(base) - base..]);
-            }
-        }
-        self.fed = end;
+        let sums = &mut self.sums;
+        self.cursor
+            .feed(&self.leaves, piece, |s, e| sums.leaf(s, e));
     }
 
+    /// The second pass of the daily returns' two-pass variance, over the whole curve again in
+    /// pieces (cut anyhow), once it was all fed; nothing when the returns are not summed bar
+    /// by bar. [`finish`](Self::finish) makes it when it was not made.
+    pub(crate) fn second_pass<'e>(&mut self, pieces: impl IntoIterator<Item = &'e [f64]>) {
+        let m = self.t.len().saturating_sub(1);
+        let Some(days) = &mut self.sums.days else {
+            return;
+        };
+        if m < 2 {
+            days.variance = Some(f64::NAN);
+            return;
+        }
+        let [sum, _] = combine_leaves(m, &mut days.leaf_sums.iter().copied());
+        let avg = sum / m as f64;
+        let mut cursor = LeafCursor::default();
+        let mut leaf_sums = Vec::with_capacity(self.leaves.len());
+        for piece in pieces {
+            cursor.feed(&self.leaves, piece, |_, e| {
+                leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
+                    let r = e[i + 1] / e[i] - 1.0;
+                    (avg - r) * (avg - r)
+                })]);
+            });
+        }
+        let [squares] = combine_leaves(m, &mut leaf_sums.into_iter());
+        days.variance = Some(squares / (m - 1) as f64);
+    }
+
+    /// The figures, once the whole curve `equity` was fed to this pass and to `drawdowns`.
+    pub(crate) fn finish(mut self, equity: &[f64], drawdowns: DrawdownPass) -> EquityFigures {
+        debug_assert_eq!(self.cursor.fed, equity.len());
+        if self
+            .sums
+            .days
+            .as_ref()
+            .is_some_and(|d| d.variance.is_none())
+        {
+            self.second_pass([equity]);
+        }
+        let t = self.t;
+        let n = equity.len();
+        let (drawdowns, peak) = drawdowns.finish(equity, t);
+        let m = n.saturating_sub(1);
+        let beta = self.sums.beta.beta(m);
+        let days = match self.sums.days {
+            Some(days) => {
+                let [_, losses] = combine_leaves(m, &mut days.leaf_sums.into_iter());
+                DayFigures {
+                    weekend_bars: days.weekend_bars,
+                    // As `geometric_mean_chained` with the ends of the chain.
+                    g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
+                    variance: days.variance.unwrap_or(f64::NAN),
+                    downside: losses / m as f64,
+                }
+            }
+            None => DayFigures::calendar(t, equity, self.freq_days),
+        };
+        EquityFigures {
+            drawdowns,
+            peak,
+            days,
+            beta,
+        }
+    }
+}
+
+impl LeafSums<'_> {
     /// One leaf: the returns `s..s + len` from the equity `e = E[s..=s + len]`.
     fn leaf(&mut self, s: usize, e: &[f64]) {
         let len = e.len() - 1;
@@ -730,49 +824,6 @@ impl<'b> EquityPass<'b> {
             if !days.leaf(e, &mut self.scratch) {
                 self.days = None;
             }
-        }
-    }
-
-    /// The figures, once the whole curve `equity` was fed to this pass and to `drawdowns`.
-    pub(crate) fn finish(self, equity: &[f64], drawdowns: DrawdownPass) -> EquityFigures {
-        debug_assert_eq!(self.fed, equity.len());
-        let t = self.t;
-        let n = equity.len();
-        let (drawdowns, peak) = drawdowns.finish(equity, t);
-        let m = n.saturating_sub(1);
-        let beta = self.beta.beta(m);
-        let days = match self.days {
-            Some(days) => {
-                let mut sums = days.leaf_sums.into_iter();
-                let [sum, losses] = combine_leaves(m, &mut sums);
-                let avg = sum / m as f64;
-                let variance = if m < 2 {
-                    f64::NAN
-                } else {
-                    let mut leaf = self.leaves.iter().map(|&(s, len)| {
-                        let e = &equity[s..=s + len];
-                        [pairwise_by(0, len, &|i| {
-                            let r = e[i + 1] / e[i] - 1.0;
-                            (avg - r) * (avg - r)
-                        })]
-                    });
-                    combine_leaves(m, &mut leaf)[0] / (m - 1) as f64
-                };
-                DayFigures {
-                    weekend_bars: days.weekend_bars,
-                    // As `geometric_mean_chained` with the ends of the chain.
-                    g: ((equity[m] / equity[0]).ln() / m as f64).exp() - 1.0,
-                    variance,
-                    downside: losses / m as f64,
-                }
-            }
-            None => DayFigures::calendar(t, equity, self.freq_days),
-        };
-        EquityFigures {
-            drawdowns,
-            peak,
-            days,
-            beta,
         }
     }
 }
@@ -1644,7 +1695,12 @@ mod tests {
             pass.feed(chunk);
             drawdowns.feed(chunk, t);
         }
-        let per_bar = pass.days.is_some();
+        let per_bar = pass.sums.days.is_some();
+        // The variance's second pass over the same pieces (as a session's second thread
+        // makes it); `finish` makes it over the whole curve when it was not made.
+        if piece < equity.len() {
+            pass.second_pass(equity.chunks(piece));
+        }
         (pass.finish(equity, drawdowns), per_bar)
     }
 
