@@ -335,3 +335,77 @@ async fn sweep_ranks_by_the_statistic_with_undefined_values_last() {
     let up: Vec<Option<f64>> = ascending.ranked.iter().map(|r| r.stats.sharpe).collect();
     assert_eq!(up, [sharpe[1], sharpe[0], None]);
 }
+
+/// A strategy that counts the sessions running it at once (the most seen in `peak`) and the
+/// sessions started, and takes `pause` before its signals.
+fn counted(
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    started: Arc<AtomicUsize>,
+    pause: Duration,
+) -> Arc<dyn tracectx::backtest::Strategy + Send + Sync> {
+    Arc::new(Named::new(
+        "counted",
+        move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {
+            started.fetch_add(1, Ordering::SeqCst);
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(pause);
+            running.fetch_sub(1, Ordering::SeqCst);
+            sma_cross(bars, params)
+        },
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_runs_at_most_its_concurrency_and_stops_when_dropped() {
+    log_lines();
+    let data = Arc::new(Bars::synthetic(500, 4));
+    let [running, peak, started] = std::array::from_fn(|_| Arc::new(AtomicUsize::new(0)));
+    let strategy = counted(
+        running.clone(),
+        peak.clone(),
+        started.clone(),
+        Duration::from_millis(5),
+    );
+    let jobs = (0..40).map(|k| BacktestJob::shared(&data, strategy.clone(), params(5 + k % 5, 30)));
+    let done = Arc::new(AtomicUsize::new(0));
+    let options = BatchOptions::new().concurrency(3).on_progress({
+        let done = done.clone();
+        move |p| {
+            done.store(p.done, Ordering::SeqCst);
+        }
+    });
+    let outcomes = BacktestEngine::default().run_batch(jobs, options).await;
+    assert_eq!(outcomes.len(), 40);
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        40,
+        "progress reported every session"
+    );
+    assert_eq!(started.load(Ordering::SeqCst), 40);
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "three at once, never more");
+
+    // Dropped after a while, a batch of slow sessions starts no new one.
+    let [running, peak, started] = std::array::from_fn(|_| Arc::new(AtomicUsize::new(0)));
+    let strategy = counted(
+        running.clone(),
+        peak,
+        started.clone(),
+        Duration::from_millis(20),
+    );
+    let jobs =
+        (0..200).map(|k| BacktestJob::shared(&data, strategy.clone(), params(5 + k % 5, 30)));
+    let batch = BacktestEngine::default().run_batch(jobs, BatchOptions::new().concurrency(2));
+    assert!(tokio::time::timeout(Duration::from_millis(100), batch)
+        .await
+        .is_err());
+    // The sessions under way finish; then nothing more starts.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after_drop = started.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(started.load(Ordering::SeqCst), after_drop);
+    assert_eq!(running.load(Ordering::SeqCst), 0);
+    assert!(after_drop < 40, "{after_drop} of 200 sessions started");
+}

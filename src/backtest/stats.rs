@@ -469,12 +469,10 @@ pub(crate) struct TradeFigures {
 impl TradeFigures {
     /// The figures of `trades` on `n` bars.
     pub(crate) fn of(trades: &[Trade], n: usize) -> Self {
-        // The trades, in one pass: every figure but the sums of selections, which come from
-        // the lists of profits and returns gathered here.
+        // The trades, in one pass: every figure but the sums, which read the list again.
         let m = trades.len();
-        let mut pnl = Vec::with_capacity(m);
-        let mut returns = Vec::with_capacity(m);
         let (mut commissions, mut wins) = (0.0, 0usize);
+        let (mut best, mut worst) = (None::<f64>, None::<f64>);
         let (mut longest, mut total_duration) = (None::<i64>, 0i128);
         // Exposure: bars covered by the union of the trades' [entry, exit] ranges, counted
         // here when the trades come in order (a run's do), else from a sorted copy below.
@@ -490,8 +488,9 @@ impl TradeFigures {
                 next_free = b + 1;
             }
             commissions += trade.commission;
-            pnl.push(trade.pnl);
-            returns.push(trade.return_frac);
+            let r = trade.return_frac;
+            best = Some(best.map_or(r, |b| b.max(r)));
+            worst = Some(worst.map_or(r, |w| w.min(r)));
             wins += usize::from(trade.pnl > 0.0);
             let d = trade.duration_micros();
             longest = Some(longest.map_or(d, |l| l.max(d)));
@@ -518,26 +517,28 @@ impl TradeFigures {
         } else {
             wins as f64 / m as f64
         };
+        let pnl = |i: usize| trades[i].pnl;
+        let returns = |i: usize| trades[i].return_frac;
         // The sums of selections of the values, in one list reused for each.
         let mut picked = Vec::with_capacity(m);
-        let mut sum_of = |values: &[f64], keep: fn(f64) -> bool| {
+        let mut sum_of = |value: fn(&Trade) -> f64, keep: fn(f64) -> bool| {
             picked.clear();
-            picked.extend(values.iter().copied().filter(|&v| keep(v)));
+            picked.extend(trades.iter().map(value).filter(|&v| keep(v)));
             (pairwise_sum(&picked), picked.len())
         };
-        let (gains, _) = sum_of(&returns, |r| r > 0.0);
-        let (losses, _) = sum_of(&returns, |r| r < 0.0);
-        let (won, winners) = sum_of(&pnl, |p| p > 0.0);
-        let (lost, losers) = sum_of(&pnl, |p| p < 0.0);
+        let (gains, _) = sum_of(|t| t.return_frac, |r| r > 0.0);
+        let (losses, _) = sum_of(|t| t.return_frac, |r| r < 0.0);
+        let (won, winners) = sum_of(|t| t.pnl, |p| p > 0.0);
+        let (lost, losers) = sum_of(|t| t.pnl, |p| p < 0.0);
         let loss_sum = losses.abs();
         let profit_factor = if loss_sum != 0.0 {
             gains / loss_sum
         } else {
             f64::NAN
         };
-        let pnl_std = variance(&pnl).sqrt();
+        let pnl_std = variance_of(m, &pnl).sqrt();
         let sqn = if pnl_std != 0.0 {
-            (m as f64).sqrt() * mean(&pnl) / pnl_std
+            (m as f64).sqrt() * mean_of(m, &pnl) / pnl_std
         } else {
             f64::NAN
         };
@@ -548,10 +549,10 @@ impl TradeFigures {
             exposure_pct,
             commissions,
             win_rate,
-            best: returns.iter().copied().reduce(f64::max),
-            worst: returns.iter().copied().reduce(f64::min),
-            geometric_mean: geometric_mean(&returns),
-            mean: mean(&returns),
+            best,
+            worst,
+            geometric_mean: geometric_mean_of(m, &returns),
+            mean: mean_of(m, &returns),
             longest,
             mean_duration: (m > 0).then(|| (total_duration / m as i128) as i64),
             profit_factor,
@@ -939,33 +940,48 @@ fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
 
 /// Mean as numpy and pandas compute it; NaN for no values.
 fn mean(a: &[f64]) -> f64 {
-    pairwise_sum(a) / a.len() as f64
+    mean_of(a.len(), &|i| a[i])
+}
+
+/// [`mean`] of `f(0), ..., f(n - 1)`.
+fn mean_of(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+    pairwise_by(0, n, f) / n as f64
 }
 
 /// Sample variance (ddof 1), two-pass as pandas computes it; NaN below two values.
 fn variance(a: &[f64]) -> f64 {
-    if a.len() < 2 {
+    variance_of(a.len(), &|i| a[i])
+}
+
+/// [`variance`] of `f(0), ..., f(n - 1)`.
+fn variance_of(n: usize, f: &impl Fn(usize) -> f64) -> f64 {
+    if n < 2 {
         return f64::NAN;
     }
-    let avg = mean(a);
-    pairwise_by(0, a.len(), &|i| (avg - a[i]) * (avg - a[i])) / (a.len() - 1) as f64
+    let avg = mean_of(n, f);
+    pairwise_by(0, n, &|i| (avg - f(i)) * (avg - f(i))) / (n - 1) as f64
 }
 
 /// Geometric mean return: 0 if any `1 + r <= 0`, NaN for no values.
 fn geometric_mean(returns: &[f64]) -> f64 {
-    if returns.iter().any(|&r| r + 1.0 <= 0.0) {
+    geometric_mean_of(returns.len(), &|i| returns[i])
+}
+
+/// [`geometric_mean`] of the returns `r(0), ..., r(n - 1)`.
+fn geometric_mean_of(n: usize, r: &impl Fn(usize) -> f64) -> f64 {
+    if (0..n).any(|i| r(i) + 1.0 <= 0.0) {
         return 0.0;
     }
     // ln(1) is exactly 0: flat periods (no position, no change) cost no logarithm.
-    let logs = pairwise_by(0, returns.len(), &|i| {
-        let g = returns[i] + 1.0;
+    let logs = pairwise_by(0, n, &|i| {
+        let g = r(i) + 1.0;
         if g == 1.0 {
             0.0
         } else {
             g.ln()
         }
     });
-    (logs / returns.len() as f64).exp() - 1.0
+    (logs / n as f64).exp() - 1.0
 }
 
 /// [`geometric_mean`] of the returns between consecutive values `D_0, ..., D_k` whose

@@ -16,9 +16,11 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::engine::SessionSpec;
@@ -1090,8 +1092,12 @@ impl BacktestEngine {
         }
     }
 
-    /// Runs the jobs in a window of `options.concurrency` blocking tasks, each under a new
-    /// run in `parent`'s trace; outcomes in the jobs' order.
+    /// Runs the jobs on `options.concurrency` blocking workers, each session under a new run
+    /// in `parent`'s trace; outcomes in the jobs' order.
+    ///
+    /// Each worker takes the next job as soon as it finishes one and hands the outcome over a
+    /// channel, so a worker never waits for this task (which reports progress) between two
+    /// sessions. When this future is dropped, the workers stop after their current session.
     async fn drive(
         self,
         jobs: Vec<BacktestJob>,
@@ -1100,49 +1106,65 @@ impl BacktestEngine {
         parent: TraceContext,
     ) -> Vec<Result<BacktestResult, BacktestError>> {
         let total = jobs.len();
-        let concurrency = options.concurrency.max(1);
+        let concurrency = options.concurrency.max(1).min(total.max(1));
         tracing::info!(sessions = total, concurrency, "{what} started");
         let mut outcomes: Vec<Option<Result<BacktestResult, BacktestError>>> =
             (0..total).map(|_| None).collect();
         let mut names: Vec<(String, String)> = Vec::with_capacity(total);
-        let mut set = JoinSet::new();
-        let mut pending = jobs.into_iter().enumerate();
-        let mut done = 0;
-        loop {
-            while set.len() < concurrency {
-                let Some((index, job)) = pending.next() else {
-                    break;
-                };
-                let ctx = TraceContext::generate("backtest")
-                    .with_trace_id(parent.trace_id())
-                    .with_parent_span_id(parent.span_id());
-                names.push((ctx.run_id().to_string(), job.strategy.name().into_owned()));
-                let spec = SessionSpec {
-                    parent_run_id: Some(parent.run_id().to_string()),
-                    keep_equity: options.keep_equity,
-                    alone: false,
-                    ..SessionSpec::new(ctx)
-                };
-                let session = self.session_job(job.data, job.strategy, job.params, spec);
-                set.spawn_blocking(move || (index, session()));
-            }
-            let Some(joined) = set.join_next().await else {
-                break;
+        let mut sessions = Vec::with_capacity(total);
+        for (index, job) in jobs.into_iter().enumerate() {
+            let ctx = TraceContext::generate("backtest")
+                .with_trace_id(parent.trace_id())
+                .with_parent_span_id(parent.span_id());
+            names.push((ctx.run_id().to_string(), job.strategy.name().into_owned()));
+            let spec = SessionSpec {
+                parent_run_id: Some(parent.run_id().to_string()),
+                keep_equity: options.keep_equity,
+                alone: false,
+                ..SessionSpec::new(ctx)
             };
-            // The session's own code cannot unwind (see `session_job`); a join error is the
-            // runtime cancelling the task, and its slot is filled below.
-            if let Ok((index, outcome)) = joined {
-                done += 1;
-                if let Some(progress) = options.progress.as_mut() {
-                    progress(&Progress {
-                        done,
-                        total,
-                        outcome: &outcome,
-                    });
-                }
-                outcomes[index] = Some(outcome);
-            }
+            sessions.push((
+                index,
+                self.session_job(job.data, job.strategy, job.params, spec),
+            ));
         }
+        let queue = Arc::new(Mutex::new(sessions.into_iter()));
+        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let (finished, mut outcomes_in) = mpsc::unbounded_channel();
+        let mut workers = JoinSet::new();
+        for _ in 0..concurrency {
+            let (queue, stop, finished) =
+                (Arc::clone(&queue), Arc::clone(&stop.0), finished.clone());
+            workers.spawn_blocking(move || {
+                while !stop.load(AtomicOrdering::Relaxed) {
+                    // The lock is held only to take the next session (no session can panic
+                    // while holding it: see `session_job`).
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((index, session)) = next else {
+                        break;
+                    };
+                    if finished.send((index, session())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(finished);
+        let mut done = 0;
+        while let Some((index, outcome)) = outcomes_in.recv().await {
+            done += 1;
+            if let Some(progress) = options.progress.as_mut() {
+                progress(&Progress {
+                    done,
+                    total,
+                    outcome: &outcome,
+                });
+            }
+            outcomes[index] = Some(outcome);
+        }
+        // Every worker has dropped its sender: they are done (a session the runtime never
+        // ran is filled in as cancelled below).
+        while workers.join_next().await.is_some() {}
         let failed = outcomes
             .iter()
             .filter(|o| !matches!(o, Some(Ok(_))))
@@ -1161,5 +1183,15 @@ impl BacktestEngine {
                 })
             })
             .collect()
+    }
+}
+
+/// Tells a batch's workers to stop taking sessions when the batch's future ends, finished or
+/// dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, AtomicOrdering::Relaxed);
     }
 }
