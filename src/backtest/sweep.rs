@@ -935,7 +935,8 @@ impl BacktestEngine {
     /// is a run of its own (`backtest_<suffix>`) in the batch's trace, named as the batch's
     /// child in [`parent_run_id`](super::RunMetadata::parent_run_id), and runs as
     /// [`run_realistic`](Self::run_realistic) does: on the blocking pool, logging its start
-    /// and end under its own run id. A session that fails (its strategy errs or panics) is an
+    /// and end under its own run id, but on one thread (the batch's sessions keep the cores
+    /// busy side by side). A session that fails (its strategy errs or panics) is an
     /// `Err` naming its run; the others go on. The progress callback hears of each session as
     /// it completes. The future is `Send + 'static`.
     ///
