@@ -13,6 +13,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Where cargo writes its builds: CARGO_TARGET_DIR when set.
+builds="${CARGO_TARGET_DIR:-target}"
 
 python="${PYTHON:-python3}"
 venv="${BENCH_VENV:-$root/target/bench-venv}"
@@ -44,14 +46,14 @@ cargo build --quiet --release --features cli --bin tracectx --example write_bars
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-target/release/examples/write_bars "$bars" 42 "$work/synthetic.csv"
+"$builds"/release/examples/write_bars "$bars" 42 "$work/synthetic.csv"
 
 # Fails (after printing every time and ratio) when the trade counts differ.
 TQDM_DISABLE=1 "$venv/bin/python" benches/compare_python.py --synthetic "$work/synthetic.csv" \
-    --csv "$work/bars.csv" --tracectx target/release/tracectx \
-    --sessions target/release/examples/time_session
+    --csv "$work/bars.csv" --tracectx "$builds"/release/tracectx \
+    --sessions "$builds"/release/examples/time_session
 
-rss_kb=$(/usr/bin/time -v target/release/tracectx backtest --data "$work/bars.csv" \
+rss_kb=$(/usr/bin/time -v "$builds"/release/tracectx backtest --data "$work/bars.csv" \
     --param fast=10 --param slow=20 --cash 10000 --json 2>&1 >/dev/null \
     | awk -F': ' '/Maximum resident set size/ {print $2}')
 if [ -z "$rss_kb" ]; then

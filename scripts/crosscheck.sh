@@ -14,6 +14,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Where cargo writes its builds: CARGO_TARGET_DIR when set.
+builds="${CARGO_TARGET_DIR:-target}"
 
 python="${PYTHON:-python3}"
 venv="${CROSSCHECK_VENV:-$root/target/crosscheck-venv}"
@@ -32,4 +34,4 @@ trap 'rm -rf "$work"' EXIT
 cargo build --quiet --release --features cli --bin tracectx
 
 "$venv/bin/python" "$root/scripts/crosscheck.py" --work "$work" \
-    --tracectx "$root/target/release/tracectx" "$@"
+    --tracectx "$builds/release/tracectx" "$@"

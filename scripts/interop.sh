@@ -4,6 +4,8 @@
 # Prints its own "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo writes its builds: CARGO_TARGET_DIR when set.
+builds="${CARGO_TARGET_DIR:-target}"
 
 venv=target/interop-venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -15,4 +17,4 @@ fi
 cargo build --quiet --example http_service --features http,reqwest
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$venv/bin/python" scripts/interop.py target/debug/examples/http_service "$work"
+"$venv/bin/python" scripts/interop.py "$builds"/debug/examples/http_service "$work"

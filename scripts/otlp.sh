@@ -4,6 +4,8 @@
 # names, parents and the run id attribute. Prints its own "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo writes its builds: CARGO_TARGET_DIR when set.
+builds="${CARGO_TARGET_DIR:-target}"
 
 venv=target/otlp-venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -12,4 +14,4 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check "opentelemetry-proto==1.45.2"
 
 cargo build --quiet --example otlp_export --features opentelemetry
-"$venv/bin/python" scripts/otlp_check.py target/debug/examples/otlp_export
+"$venv/bin/python" scripts/otlp_check.py "$builds"/debug/examples/otlp_export

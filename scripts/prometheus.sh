@@ -5,6 +5,8 @@
 # and exemplars. Prints its own "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo writes its builds: CARGO_TARGET_DIR when set.
+builds="${CARGO_TARGET_DIR:-target}"
 
 if ! command -v prometheus >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
@@ -16,4 +18,4 @@ fi
 prometheus --version 2>&1 | head -n 1
 
 cargo build --quiet --example metrics_service --features prometheus
-python3 scripts/prometheus_check.py target/debug/examples/metrics_service "$(command -v prometheus)"
+python3 scripts/prometheus_check.py "$builds"/debug/examples/metrics_service "$(command -v prometheus)"

@@ -571,13 +571,7 @@ impl BacktestEngine {
         let (trades, open_trades) =
             simulated.map_err(|e| fail(BacktestErrorKind::Simulation(e)))?;
         let warmup = signals.warmup();
-        if warmup >= n {
-            let e = StatsError::WarmupOutOfRange {
-                warmup,
-                last: n - 1,
-            };
-            return Err(fail(BacktestErrorKind::Stats(e)));
-        }
+        Stats::check(n, equity.len(), warmup).map_err(|e| fail(BacktestErrorKind::Stats(e)))?;
         let trade_figures = trade_figures.unwrap_or_else(|| TradeFigures::of(&trades, n));
         let figures = pass.finish(&equity, drawdowns);
         let stats = Stats::from_parts(bars, &equity, warmup, trade_figures, figures);

@@ -297,18 +297,7 @@ impl Stats {
         warmup: usize,
     ) -> Result<Stats, StatsError> {
         let n = bars.len();
-        if equity.len() != n {
-            return Err(StatsError::LengthMismatch {
-                bars: n,
-                equity: equity.len(),
-            });
-        }
-        if warmup >= n {
-            return Err(StatsError::WarmupOutOfRange {
-                warmup,
-                last: n - 1,
-            });
-        }
+        Stats::check(n, equity.len(), warmup)?;
         let mut pass = EquityPass::for_bars(bars);
         let mut drawdowns = DrawdownPass::default();
         pass.feed(equity);
@@ -323,8 +312,22 @@ impl Stats {
         ))
     }
 
+    /// [`compute`](Self::compute)'s checks: an equity value per bar, `warmup` a bar.
+    pub(crate) fn check(bars: usize, equity: usize, warmup: usize) -> Result<(), StatsError> {
+        if equity != bars {
+            return Err(StatsError::LengthMismatch { bars, equity });
+        }
+        if warmup >= bars {
+            return Err(StatsError::WarmupOutOfRange {
+                warmup,
+                last: bars - 1,
+            });
+        }
+        Ok(())
+    }
+
     /// The statistics from the figures of the trades and of the whole equity curve (whose
-    /// length and `warmup` were checked).
+    /// length and `warmup` passed [`check`](Self::check)).
     pub(crate) fn from_parts(
         bars: &Bars,
         equity: &[f64],
