@@ -502,6 +502,26 @@ impl Account<'_> {
         });
     }
 
+    /// The trades still open, valued at the last close.
+    fn open_trades(&self) -> Vec<OpenTrade> {
+        let (t, close) = (self.bars.timestamps(), self.bars.close());
+        let last_close = close[close.len() - 1];
+        self.open
+            .iter()
+            .map(|o| {
+                let commission = self.fee(o.size, o.entry_price);
+                OpenTrade {
+                    size: o.size,
+                    entry_bar: o.entry_bar,
+                    entry_price: o.entry_price,
+                    entry_time: Timestamp::from_micros(t[o.entry_bar]),
+                    commission,
+                    unrealized_pnl: o.size * (last_close - o.entry_price) - commission,
+                }
+            })
+            .collect()
+    }
+
     /// Units held and the sum of `size * entry_price` over open trades.
     fn position(&self) -> (f64, f64) {
         match self.open.as_slice() {
@@ -677,22 +697,7 @@ pub(crate) fn simulate_into<'a>(
         }
     }
     done(rest);
-    let last_close = close_px[n - 1];
-    let open_trades = acct
-        .open
-        .iter()
-        .map(|o| {
-            let commission = acct.fee(o.size, o.entry_price);
-            OpenTrade {
-                size: o.size,
-                entry_bar: o.entry_bar,
-                entry_price: o.entry_price,
-                entry_time: Timestamp::from_micros(t[o.entry_bar]),
-                commission,
-                unrealized_pnl: o.size * (last_close - o.entry_price) - commission,
-            }
-        })
-        .collect();
+    let open_trades = acct.open_trades();
     Ok((acct.trades, open_trades))
 }
 
@@ -759,21 +764,7 @@ mod tests {
             acct.close_all(close_px[n - 1], n - 1, t[n - 1]);
             equity[n - 1] = acct.cash;
         }
-        let open_trades = acct
-            .open
-            .iter()
-            .map(|o| {
-                let commission = acct.fee(o.size, o.entry_price);
-                OpenTrade {
-                    size: o.size,
-                    entry_bar: o.entry_bar,
-                    entry_price: o.entry_price,
-                    entry_time: Timestamp::from_micros(t[o.entry_bar]),
-                    commission,
-                    unrealized_pnl: o.size * (close_px[n - 1] - o.entry_price) - commission,
-                }
-            })
-            .collect();
+        let open_trades = acct.open_trades();
         Simulation {
             trades: acct.trades,
             open_trades,
