@@ -522,7 +522,8 @@ impl BacktestEngine {
                 signals.map(|s| (s, equity, pass))
             })?
         } else {
-            // Zeroed by the allocator: fresh pages for a long curve, not written twice.
+            // Zeroed by the allocator: a long curve in a fresh process gets pages that come
+            // zeroed.
             (call()?, vec![0.0; n], EquityPass::for_bars(bars))
         };
         let t = bars.timestamps();

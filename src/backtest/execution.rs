@@ -581,7 +581,7 @@ pub fn simulate(
     signals: &Signals,
     settings: &BacktestSettings,
 ) -> Result<Simulation, SimulationError> {
-    // Zeroed by the allocator (fresh pages for a long curve, not written twice).
+    // Zeroed by the allocator: a long curve in a fresh process gets pages that come zeroed.
     let mut equity = vec![0.0; bars.len()];
     let (trades, open_trades) = simulate_into(bars, signals, settings, &mut equity, &mut |_| {})?;
     Ok(Simulation {
@@ -622,7 +622,6 @@ pub(crate) fn simulate_into<'a>(
     // bar, which closing at the end may still change.
     let (warmup, mut rest) = equity.split_at_mut(start);
     warmup.fill(settings.cash);
-    let mut handed = 0;
     let mut acct = Account {
         bars,
         settings,
@@ -638,7 +637,7 @@ pub(crate) fn simulate_into<'a>(
         ),
     };
     done(warmup);
-    handed += start;
+    let mut handed = start;
     let t = bars.timestamps();
     let mut pending = Decision::Hold;
     let mut bankrupt = false;

@@ -514,7 +514,6 @@ impl TradeFigures {
         }
         let exposure_pct = covered as f64 / n as f64 * 100.0;
 
-        // Trades.
         let win_rate = if m == 0 {
             f64::NAN
         } else {
