@@ -1111,39 +1111,36 @@ impl BacktestEngine {
         tracing::info!(sessions = total, concurrency, "{what} started");
         let mut outcomes: Vec<Option<Result<BacktestResult, BacktestError>>> =
             (0..total).map(|_| None).collect();
-        let mut names: Vec<(String, String)> = Vec::with_capacity(total);
-        let mut sessions = Vec::with_capacity(total);
-        for (index, job) in jobs.into_iter().enumerate() {
-            let ctx = TraceContext::generate("backtest")
-                .with_trace_id(parent.trace_id())
-                .with_parent_span_id(parent.span_id());
-            names.push((ctx.run_id().to_string(), job.strategy.name().into_owned()));
-            let spec = SessionSpec {
-                parent_run_id: Some(parent.run_id().to_string()),
-                keep_equity: options.keep_equity,
-                alone: false,
-                ..SessionSpec::new(ctx)
-            };
-            sessions.push((
-                index,
-                self.session_job(job.data, job.strategy, job.params, spec),
-            ));
-        }
-        let queue = Arc::new(Mutex::new(sessions.into_iter()));
+        // What a session that never ran is reported as (it has no run).
+        let names: Vec<String> = jobs
+            .iter()
+            .map(|j| j.strategy.name().into_owned())
+            .collect();
+        let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate()));
         let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
         let (finished, mut outcomes_in) = mpsc::unbounded_channel();
         let mut workers = JoinSet::new();
         for _ in 0..concurrency {
             let (queue, stop, finished) =
                 (Arc::clone(&queue), Arc::clone(&stop.0), finished.clone());
+            let (engine, parent, keep_equity) = (self.clone(), parent.clone(), options.keep_equity);
             workers.spawn_blocking(move || {
                 while !stop.load(AtomicOrdering::Relaxed) {
-                    // The lock is held only to take the next session (no session can panic
-                    // while holding it: see `session_job`).
+                    // The lock is held only to take the next job.
                     let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some((index, session)) = next else {
+                    let Some((index, job)) = next else {
                         break;
                     };
+                    let ctx = TraceContext::generate("backtest")
+                        .with_trace_id(parent.trace_id())
+                        .with_parent_span_id(parent.span_id());
+                    let spec = SessionSpec {
+                        parent_run_id: Some(parent.run_id().to_string()),
+                        keep_equity,
+                        alone: false,
+                        ..SessionSpec::new(ctx)
+                    };
+                    let session = engine.session_job(job.data, job.strategy, job.params, spec);
                     if finished.send((index, session())).is_err() {
                         break;
                     }
@@ -1164,7 +1161,7 @@ impl BacktestEngine {
             outcomes[index] = Some(outcome);
         }
         // Every worker has dropped its sender: they are done (a session the runtime never
-        // ran is filled in as cancelled below).
+        // ran, cancelling its worker, is filled in as cancelled below).
         while workers.join_next().await.is_some() {}
         let failed = outcomes
             .iter()
@@ -1174,10 +1171,10 @@ impl BacktestEngine {
         outcomes
             .into_iter()
             .zip(names)
-            .map(|(outcome, (run_id, strategy))| {
+            .map(|(outcome, strategy)| {
                 outcome.unwrap_or_else(|| {
                     Err(BacktestError::new(
-                        Some(run_id),
+                        None,
                         strategy,
                         BacktestErrorKind::Aborted("cancelled".to_owned()),
                     ))
