@@ -11,6 +11,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::time::{parse_timestamp, trim, MICROS_PER_DAY};
 use super::Timestamp;
@@ -477,6 +478,7 @@ impl BarsBuilder {
             close: self.close,
             volume: has_volume.then_some(self.volume),
             fingerprint: self.fingerprint.finish(has_volume),
+            calendar: OnceLock::new(),
         })
     }
 }
@@ -517,6 +519,8 @@ pub struct Bars {
     volume: Option<Vec<f64>>,
     /// [`Bars::fingerprint`]'s hash, computed as the bars are built.
     fingerprint: u64,
+    /// [`Bars::weekend_bars_if_daily`], worked out once: every session of a sweep asks.
+    calendar: OnceLock<Option<usize>>,
 }
 
 impl PartialEq for Bars {
@@ -634,6 +638,7 @@ impl Bars {
             close,
             volume,
             fingerprint,
+            calendar: OnceLock::new(),
         })
     }
 
@@ -755,6 +760,7 @@ impl Bars {
             close,
             volume: Some(volume),
             fingerprint,
+            calendar: OnceLock::new(),
         }
     }
 
@@ -944,6 +950,15 @@ impl Bars {
     /// ```
     pub fn fingerprint(&self) -> String {
         format!("{:016x}", self.fingerprint)
+    }
+
+    /// The number of bars on a Saturday or Sunday when every bar is on a calendar day (UTC)
+    /// of its own, else `None`: what the statistics ask of the times alone, worked out on the
+    /// first question and kept.
+    pub(crate) fn weekend_bars_if_daily(&self) -> Option<usize> {
+        *self
+            .calendar
+            .get_or_init(|| super::stats::one_bar_a_day(&self.timestamps))
     }
 }
 
@@ -1280,6 +1295,7 @@ fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
         close,
         volume: cols.has_volume.then_some(volume),
         fingerprint: fingerprint.finish(cols.has_volume),
+        calendar: OnceLock::new(),
     })
 }
 

@@ -706,19 +706,24 @@ impl<'b> EquityPass<'b> {
     pub(crate) fn for_bars(bars: &'b Bars) -> Self {
         let t = bars.timestamps();
         let freq_days = data_period(t).map_or(1, |p| p.div_euclid(MICROS_PER_DAY));
-        EquityPass::new(t, bars.close(), freq_days)
+        EquityPass::new(t, bars.close(), freq_days, || bars.weekend_bars_if_daily())
     }
 
     /// A pass over an equity curve of `t.len()` values; `freq_days` is the data period in
-    /// whole days.
-    fn new(t: &'b [i64], close: &'b [f64], freq_days: i64) -> Self {
+    /// whole days, `daily` gives [`one_bar_a_day`] of the times.
+    fn new(
+        t: &'b [i64],
+        close: &'b [f64],
+        freq_days: i64,
+        daily: impl FnOnce() -> Option<usize>,
+    ) -> Self {
         let n = t.len();
         let mut leaves = Vec::with_capacity(n / 64 + 1);
         pairwise_leaves(0, n.saturating_sub(1), &mut leaves);
         // Whether every bar is a calendar day of its own is a matter of the times alone:
-        // settled here, before any equity comes.
+        // settled here (once per bars), before any equity comes.
         let days = (!matches!(freq_days, 7 | 31 | 365) && n >= 2)
-            .then(|| one_bar_a_day(t))
+            .then(daily)
             .flatten()
             .map(|weekend_bars| DaySums {
                 weekend_bars,
@@ -842,7 +847,7 @@ pub(crate) struct EquityFigures {
 
 /// The number of bars on a Saturday or Sunday when every bar of the increasing times `t` is
 /// on a calendar day (UTC) of its own; `None` when two share one.
-fn one_bar_a_day(t: &[i64]) -> Option<usize> {
+pub(crate) fn one_bar_a_day(t: &[i64]) -> Option<usize> {
     let mut days = DayCursor::new(*t.first()?);
     let mut weekend_bars = usize::from(days.is_weekend());
     for &ts in &t[1..] {
@@ -1707,7 +1712,7 @@ mod tests {
         freq_days: i64,
         piece: usize,
     ) -> (EquityFigures, bool) {
-        let mut pass = EquityPass::new(t, close, freq_days);
+        let mut pass = EquityPass::new(t, close, freq_days, || one_bar_a_day(t));
         let mut drawdowns = DrawdownPass::default();
         for chunk in equity.chunks(piece) {
             pass.feed(chunk);
