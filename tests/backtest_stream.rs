@@ -6,13 +6,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracectx::backtest::{
-    sma_cross, BacktestEngine, BacktestErrorKind, BacktestResult, BacktestSettings, Bar, Bars,
-    DataErrorKind, Params, Timestamp,
+    sma_cross, BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings,
+    Bar, Bars, DataError, DataErrorKind, Params, Timestamp,
 };
 use tracectx::prelude::*;
 
 fn params() -> Params {
     Params::new().with("fast", 10).with("slow", 20)
+}
+
+/// The error of a stream session fed `feed`, which must fail.
+async fn stream_error(feed: Vec<Bar>) -> BacktestError {
+    BacktestEngine::default()
+        .run_stream(futures::stream::iter(feed), sma_cross, params())
+        .await
+        .unwrap_err()
+}
+
+/// The data error inside `err`, which must be one.
+fn data_error(err: &BacktestError) -> &DataError {
+    match err.kind() {
+        BacktestErrorKind::Data(data) => data,
+        _ => panic!("expected a data error, got {err}"),
+    }
 }
 
 fn bars_of(bars: &Bars) -> Vec<Bar> {
@@ -96,13 +112,8 @@ async fn channel_session_equals_the_batch_result_under_the_default_model() {
 async fn a_bar_outside_the_years_1_to_9999_ends_the_session_with_a_typed_error() {
     let mut feed = bars_of(&Bars::synthetic(30, 5));
     feed.push(Bar::new(Timestamp::from_micros(i64::MAX), 1.0, 1.0, 1.0, 1.0).with_volume(1.0));
-    let err = BacktestEngine::default()
-        .run_stream(futures::stream::iter(feed), sma_cross, params())
-        .await
-        .unwrap_err();
-    let BacktestErrorKind::Data(data) = err.kind() else {
-        panic!("expected a data error, got {err}");
-    };
+    let err = stream_error(feed).await;
+    let data = data_error(&err);
     assert!(matches!(data.kind(), DataErrorKind::TimestampOutOfRange(_)));
     assert_eq!((data.row(), data.column()), (Some(30), Some("timestamp")));
 }
@@ -135,15 +146,10 @@ async fn a_bad_bar_ends_the_session_with_an_error_naming_bar_column_and_run() {
     let back = bars[10].timestamp; // time goes backwards at bar 50
     feed.push(Bar::new(back, 100.0, 101.0, 99.0, 100.5).with_volume(1.0));
     feed.extend_from_slice(&bars[50..]);
-    let err = BacktestEngine::default()
-        .run_stream(futures::stream::iter(feed), sma_cross, params())
-        .await
-        .unwrap_err();
+    let err = stream_error(feed).await;
     let run = err.run_id().unwrap().to_owned();
     assert!(run.starts_with("stream_"));
-    let BacktestErrorKind::Data(data) = err.kind() else {
-        panic!("expected a data error, got {err}");
-    };
+    let data = data_error(&err);
     assert!(matches!(data.kind(), DataErrorKind::NotIncreasing { .. }));
     assert_eq!(data.row(), Some(50));
     assert_eq!(data.column(), Some("timestamp"));
@@ -171,13 +177,8 @@ async fn an_empty_stream_is_an_error_and_volume_must_be_on_every_bar() {
         Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0).with_volume(5.0),
         Bar::new(Timestamp::from_micros(day), 1.0, 1.0, 1.0, 1.0),
     ];
-    let err = BacktestEngine::default()
-        .run_stream(futures::stream::iter(feed), sma_cross, params())
-        .await
-        .unwrap_err();
-    let BacktestErrorKind::Data(data) = err.kind() else {
-        panic!("expected a data error, got {err}");
-    };
+    let err = stream_error(feed).await;
+    let data = data_error(&err);
     assert!(matches!(data.kind(), DataErrorKind::InconsistentVolume));
     assert_eq!((data.row(), data.column()), (Some(1), Some("volume")));
 }
