@@ -18,7 +18,6 @@ use std::ops::Deref;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use rand::Rng;
 
 /// The longest run id accepted, in bytes.
 ///
@@ -34,6 +33,27 @@ pub const MAX_RUN_ID_LEN: usize = 128;
 
 /// The longest input echoed back inside an [`InvalidId`] message, in characters.
 const MAX_ECHO: usize = 64;
+
+// === random ids ===
+
+thread_local! {
+    /// Each thread's generator of trace and span ids: wyrand (fastrand), seeded once per thread
+    /// from the operating system's random source (through uuid's v4 generation, which reads
+    /// it). Ids need to be unpredictable across processes and cheap to make, not secret.
+    static IDS: std::cell::Cell<Option<fastrand::Rng>> = const { std::cell::Cell::new(None) };
+}
+
+/// 128 random bits from this thread's id generator.
+fn random_u128() -> u128 {
+    IDS.with(|cell| {
+        let mut rng = cell
+            .take()
+            .unwrap_or_else(|| fastrand::Rng::with_seed(uuid::Uuid::new_v4().as_u64_pair().0));
+        let v = rng.u128(..);
+        cell.set(Some(rng));
+        v
+    })
+}
 
 // === impl InvalidId ===
 
@@ -392,9 +412,8 @@ impl TraceId {
     /// assert_ne!(a.to_u128(), 0);
     /// ```
     pub fn random() -> Self {
-        let mut rng = rand::rng();
         loop {
-            let v: u128 = rng.random();
+            let v = random_u128();
             if v != 0 {
                 return Self(v);
             }
@@ -493,7 +512,7 @@ impl FromStr for TraceId {
             }
             8 => {
                 let low = parse_hex(s).map_err(refuse)?;
-                let high: u128 = rand::rng().random::<u128>() << 32;
+                let high: u128 = random_u128() << 32;
                 // The high bits are random and so almost surely non-zero; make sure.
                 Ok(Self(low | high | if high == 0 { 1 << 127 } else { 0 }))
             }
@@ -612,9 +631,8 @@ impl SpanId {
     /// assert_eq!(a.to_string().len(), 16);
     /// ```
     pub fn random() -> Self {
-        let mut rng = rand::rng();
         loop {
-            let v: u64 = rng.random();
+            let v = random_u128() as u64;
             if v != 0 {
                 return Self(v);
             }

@@ -71,24 +71,15 @@
 //! durations labelled with the run id (under a cap on distinct runs) and the trace id as an
 //! OpenMetrics exemplar.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// `deny`, not `forbid`: `otel::TraceContextOtelLayer` must forward `Layer::downcast_raw`, an
-// `unsafe fn` of tracing-subscriber's trait, and allows it there alone.
-#![deny(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
-#[cfg(feature = "backtest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "backtest")))]
-pub mod backtest;
 mod context;
 pub mod error;
 mod future;
 pub mod propagation;
+#[cfg(feature = "repro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "repro")))]
 pub mod repro;
 mod scope;
 mod spawn;
@@ -114,6 +105,7 @@ pub use error::{
     TracedErrorExt, TracedResultExt,
 };
 pub use future::{InTraceContext, TraceFutureExt};
+#[cfg(feature = "repro")]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
 pub use spawn::{

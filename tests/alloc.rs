@@ -1,5 +1,7 @@
 //! Reading the current context allocates nothing: counted by a global allocator on this
 //! thread only, so other threads of the test harness cannot disturb the count.
+// A counting global allocator is an `unsafe impl` that forwards to the system's.
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Outside any context the two ids print as `-`. `tracectx logs <run_id> app.log` pulls one
-//! run's lines back out (see [`query`]).
+//! run's lines back out (see `query`, feature `query`).
 //!
 //! The pieces, for other set-ups:
 //!
@@ -45,6 +45,8 @@
 mod config;
 mod format;
 mod layer;
+#[cfg(feature = "query")]
+#[cfg_attr(docsrs, doc(cfg(feature = "query")))]
 pub mod query;
 
 pub use config::{

@@ -3,7 +3,6 @@
 //!
 //! One global subscriber (the crate's JSON lines into memory) serves every test of this file;
 //! each test picks its own lines out by the run ids it knows.
-#![cfg(all(feature = "backtest", feature = "logging"))]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use tracectx::backtest::{
+use tracectx_backtest::{
     sma_cross, BacktestEngine, BacktestErrorKind, BacktestJob, BacktestSettings, Bars,
     BatchOptions, Named, ParamGrid, Params, RankBy, Signals, StrategyError,
 };
@@ -19,6 +18,7 @@ use tracectx::prelude::*;
 
 // === log capture ===
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 use support::Buffer;
 
@@ -154,7 +154,7 @@ async fn a_panicking_strategy_fails_its_session_alone_with_its_run_id() {
         }
         sma_cross(bars, params)
     };
-    let strategy: Arc<dyn tracectx::backtest::Strategy + Send + Sync> =
+    let strategy: Arc<dyn tracectx_backtest::Strategy + Send + Sync> =
         Arc::new(Named::new("fragile", fragile));
     let jobs = (5..15).map(|fast| BacktestJob::shared(&data, strategy.clone(), params(fast, 30)));
     let outcomes = BacktestEngine::default()
@@ -343,7 +343,7 @@ fn counted(
     peak: Arc<AtomicUsize>,
     started: Arc<AtomicUsize>,
     pause: Duration,
-) -> Arc<dyn tracectx::backtest::Strategy + Send + Sync> {
+) -> Arc<dyn tracectx_backtest::Strategy + Send + Sync> {
     Arc::new(Named::new(
         "counted",
         move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {

@@ -25,7 +25,7 @@ use super::Bars;
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Decision;
+/// use tracectx_backtest::Decision;
 /// assert_eq!(Decision::default(), Decision::Hold);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -53,7 +53,7 @@ pub enum Decision {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{Decision, Signals};
+/// use tracectx_backtest::{Decision, Signals};
 ///
 /// let mut decisions = vec![Decision::Hold; 5];
 /// decisions[2] = Decision::EnterLong;
@@ -73,7 +73,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Decision, Signals};
+    /// use tracectx_backtest::{Decision, Signals};
     /// let s = Signals::new(vec![Decision::Hold; 3], 0);
     /// assert_eq!(s.len(), 3);
     /// ```
@@ -86,7 +86,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Decision, Signals};
+    /// use tracectx_backtest::{Decision, Signals};
     /// assert_eq!(Signals::new(vec![Decision::Exit], 0).decisions(), &[Decision::Exit]);
     /// ```
     pub fn decisions(&self) -> &[Decision] {
@@ -98,7 +98,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Decision, Signals};
+    /// use tracectx_backtest::{Decision, Signals};
     /// assert_eq!(Signals::new(vec![Decision::Hold; 30], 19).warmup(), 19);
     /// ```
     pub fn warmup(&self) -> usize {
@@ -110,7 +110,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Decision, Signals};
+    /// use tracectx_backtest::{Decision, Signals};
     /// assert_eq!(Signals::new(vec![Decision::Hold; 30], 19).first_decision_bar(), 20);
     /// ```
     pub fn first_decision_bar(&self) -> usize {
@@ -122,7 +122,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Signals;
+    /// use tracectx_backtest::Signals;
     /// assert_eq!(Signals::new(Vec::new(), 0).len(), 0);
     /// ```
     pub fn len(&self) -> usize {
@@ -134,7 +134,7 @@ impl Signals {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Signals;
+    /// use tracectx_backtest::Signals;
     /// assert!(Signals::new(Vec::new(), 0).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -151,7 +151,7 @@ impl Signals {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::ParamValue;
+/// use tracectx_backtest::ParamValue;
 ///
 /// assert_eq!(ParamValue::parse("10"), ParamValue::Int(10));
 /// assert_eq!(ParamValue::parse("0.5"), ParamValue::Float(0.5));
@@ -178,7 +178,7 @@ impl ParamValue {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamValue;
+    /// use tracectx_backtest::ParamValue;
     /// assert_eq!(ParamValue::parse("-3"), ParamValue::Int(-3));
     /// assert_eq!(ParamValue::parse("1e-3"), ParamValue::Float(0.001));
     /// ```
@@ -203,7 +203,7 @@ impl ParamValue {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamValue;
+    /// use tracectx_backtest::ParamValue;
     /// assert_eq!(ParamValue::Float(1.5).kind(), "a float");
     /// ```
     pub fn kind(&self) -> &'static str {
@@ -276,7 +276,7 @@ impl From<String> for ParamValue {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Params;
+/// use tracectx_backtest::Params;
 ///
 /// let params = Params::new().with("fast", "ten");
 /// assert_eq!(params.int("slow").unwrap_err().to_string(), r#"missing parameter "slow""#);
@@ -332,7 +332,7 @@ pub enum ParamError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Params;
+/// use tracectx_backtest::Params;
 ///
 /// let params = Params::new().with("fast", 10).with("slow", 20);
 /// assert_eq!(params.positive_int("fast")?, 10);
@@ -340,7 +340,7 @@ pub enum ParamError {
 ///
 /// let parsed = Params::from_assignments(["fast=10", "slow=20"])?;
 /// assert_eq!(parsed, params);
-/// # Ok::<(), tracectx::backtest::ParamError>(())
+/// # Ok::<(), tracectx_backtest::ParamError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(transparent)]
@@ -352,7 +352,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert!(Params::new().is_empty());
     /// ```
     pub fn new() -> Self {
@@ -364,7 +364,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{ParamValue, Params};
+    /// use tracectx_backtest::{ParamValue, Params};
     /// let p = Params::new().with("fast", 10);
     /// assert_eq!(p.get("fast"), Some(&ParamValue::Int(10)));
     /// ```
@@ -379,7 +379,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{ParamValue, Params};
+    /// use tracectx_backtest::{ParamValue, Params};
     /// let mut p = Params::new();
     /// assert_eq!(p.insert("fast", 10), None);
     /// assert_eq!(p.insert("fast", 12), Some(ParamValue::Int(10)));
@@ -398,12 +398,12 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// let mut p = Params::new();
     /// p.insert_assignment("fast=10")?;
     /// assert_eq!(p.int("fast")?, 10);
     /// assert!(p.insert_assignment("fast").is_err());
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn insert_assignment(&mut self, text: &str) -> Result<(), ParamError> {
         match text.split_once('=') {
@@ -422,10 +422,10 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// let p = Params::from_assignments(["fast=10", "long_only=true"])?;
     /// assert!(p.bool("long_only")?);
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn from_assignments<I, S>(assignments: I) -> Result<Self, ParamError>
     where
@@ -444,7 +444,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert!(Params::new().get("fast").is_none());
     /// ```
     pub fn get(&self, name: &str) -> Option<&ParamValue> {
@@ -456,7 +456,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// let p = Params::new().with("b", 1).with("a", 2);
     /// assert_eq!(p.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
     /// ```
@@ -469,7 +469,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert_eq!(Params::new().with("a", 1).len(), 1);
     /// ```
     pub fn len(&self) -> usize {
@@ -481,7 +481,7 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert!(Params::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -507,10 +507,10 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert_eq!(Params::new().with("n", 3).int("n")?, 3);
     /// assert!(Params::new().with("n", 3.5).int("n").is_err());
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn int(&self, name: &str) -> Result<i64, ParamError> {
         match self.require(name)? {
@@ -524,11 +524,11 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert_eq!(Params::new().with("fast", 10).positive_int("fast")?, 10);
     /// let err = Params::new().with("fast", 0).positive_int("fast").unwrap_err();
     /// assert_eq!(err.to_string(), r#"parameter "fast" must be at least 1, got 0"#);
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn positive_int(&self, name: &str) -> Result<usize, ParamError> {
         let i = self.int(name)?;
@@ -547,9 +547,9 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert_eq!(Params::new().with("k", 2).float("k")?, 2.0);
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn float(&self, name: &str) -> Result<f64, ParamError> {
         match self.require(name)? {
@@ -564,9 +564,9 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert!(Params::new().with("long_only", true).bool("long_only")?);
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn bool(&self, name: &str) -> Result<bool, ParamError> {
         match self.require(name)? {
@@ -580,9 +580,9 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert_eq!(Params::new().with("price", "close").str("price")?, "close");
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn str(&self, name: &str) -> Result<&str, ParamError> {
         match self.require(name)? {
@@ -597,10 +597,10 @@ impl Params {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Params;
+    /// use tracectx_backtest::Params;
     /// assert!(!Params::new().bool_or("long_only", false)?);
     /// assert!(Params::new().with("long_only", 1).bool_or("long_only", false).is_err());
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ParamError> {
         if self.get(name).is_none() {
@@ -630,7 +630,7 @@ impl fmt::Display for Params {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, Bars, Params, StrategyError};
+/// use tracectx_backtest::{sma_cross, Bars, Params, StrategyError};
 ///
 /// let err = sma_cross(&Bars::synthetic(50, 1), &Params::new().with("fast", 10)).unwrap_err();
 /// assert!(matches!(err, StrategyError::Param(_)));
@@ -656,7 +656,7 @@ impl StrategyError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::StrategyError;
+    /// use tracectx_backtest::StrategyError;
     /// let e = StrategyError::other(std::io::Error::other("disk"));
     /// assert_eq!(e.to_string(), "disk");
     /// ```
@@ -678,7 +678,7 @@ impl StrategyError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::sma;
+/// use tracectx_backtest::sma;
 ///
 /// let m = sma(&[1.0, 2.0, 3.0, 4.0], 2);
 /// assert!(m[0].is_nan());
@@ -806,7 +806,7 @@ impl RollingMean {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::crossover;
+/// use tracectx_backtest::crossover;
 ///
 /// let fast = [1.0, 3.0, 3.0];
 /// let slow = [2.0, 2.0, 4.0];
@@ -824,7 +824,7 @@ pub fn crossover(a: &[f64], b: &[f64], i: usize) -> bool {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma, warmup};
+/// use tracectx_backtest::{sma, warmup};
 ///
 /// let close = [1.0, 2.0, 3.0, 4.0, 5.0];
 /// assert_eq!(warmup(&[&sma(&close, 2), &sma(&close, 3)]), 2);
@@ -854,13 +854,13 @@ pub const BUILTIN_STRATEGIES: &[&str] = &["sma-cross"];
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{builtin, Bars, Params};
+/// use tracectx_backtest::{builtin, Bars, Params};
 ///
 /// let strategy = builtin("sma-cross").unwrap();
 /// let signals = strategy(&Bars::synthetic(100, 1), &Params::new().with("fast", 5).with("slow", 10))?;
 /// assert_eq!(signals.warmup(), 9);
 /// assert!(builtin("nope").is_none());
-/// # Ok::<(), tracectx::backtest::StrategyError>(())
+/// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub fn builtin(name: &str) -> Option<SignalFn> {
     match name {
@@ -879,7 +879,7 @@ pub fn builtin(name: &str) -> Option<SignalFn> {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, Bars, Decision, Params};
+/// use tracectx_backtest::{sma_cross, Bars, Decision, Params};
 ///
 /// let bars = Bars::synthetic(500, 3);
 /// let long_short = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
@@ -892,7 +892,7 @@ pub fn builtin(name: &str) -> Option<SignalFn> {
 /// )?;
 /// assert!(!long_only.decisions().contains(&Decision::EnterShort));
 /// assert!(long_only.decisions().contains(&Decision::Exit));
-/// # Ok::<(), tracectx::backtest::StrategyError>(())
+/// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
     let fast_n = params.positive_int("fast")?;

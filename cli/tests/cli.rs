@@ -1,5 +1,4 @@
 //! The `tracectx` command line, run as a real process on real files.
-#![cfg(feature = "cli")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -552,7 +551,7 @@ backtest_ab12      2  2024-01-01T10:00:00.500000Z  2024-01-01T10:00:04.000000Z  
 
 mod backtest_cli {
     use super::*;
-    use tracectx::backtest::{
+    use tracectx_backtest::{
         sma_cross, BacktestEngine, BacktestSettings, Bars, Params, STAT_KEYS,
     };
 

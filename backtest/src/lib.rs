@@ -36,7 +36,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use tracectx::backtest::{
+//! use tracectx_backtest::{
 //!     sma_cross, BacktestEngine, BacktestSettings, BatchOptions, Bars, Named, ParamGrid, RankBy,
 //! };
 //!
@@ -55,7 +55,7 @@
 //! One session inside a trace context, synchronously; the result knows its run:
 //!
 //! ```
-//! use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+//! use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
 //! use tracectx::TraceContext;
 //!
 //! let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
@@ -71,7 +71,7 @@
 //! The pieces one by one:
 //!
 //! ```
-//! use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Report, Stats};
+//! use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Report, Stats};
 //!
 //! let bars = Bars::synthetic(2_000, 42);
 //! let params = Params::new().with("fast", 10).with("slow", 20);
@@ -82,6 +82,8 @@
 //! println!("{}", Report::new(&stats, &run.trades, &run.open_trades).to_json());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
 
 pub mod data;
 pub mod engine;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use tracectx::backtest::{
+use tracectx_backtest::{
     simulate, sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params,
     RankBy, Stats,
 };

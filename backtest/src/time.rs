@@ -24,12 +24,12 @@ const MAX_MICROS: i64 = 253_402_300_799_999_999;
 /// wraps one where a result names a time (a trade's entry, the first bar), so that it prints
 /// and serializes as RFC 3339 (`2004-08-19T00:00:00Z`, with a fraction only when there is one).
 ///
-/// [`Bars::timestamps`]: crate::backtest::Bars::timestamps
+/// [`Bars::timestamps`]: crate::Bars::timestamps
 ///
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Timestamp;
+/// use tracectx_backtest::Timestamp;
 ///
 /// let t = Timestamp::from_micros(1_500_000);
 /// assert_eq!(t.to_string(), "1970-01-01T00:00:01.5Z");
@@ -47,12 +47,12 @@ impl Timestamp {
     /// fits an `i64` with room to spare: 10,000 years are about 3.2 × 10^17 µs of the
     /// 9.2 × 10^18 an `i64` holds.
     ///
-    /// [`Bars`]: crate::backtest::Bars
+    /// [`Bars`]: crate::Bars
     ///
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     /// assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00Z");
     /// assert_eq!(Timestamp::parse("0001-01-01"), Some(Timestamp::MIN));
     /// ```
@@ -61,12 +61,12 @@ impl Timestamp {
     /// `9999-12-31T23:59:59.999999Z`, the latest time [`Bars`] accept; see
     /// [`MIN`](Self::MIN).
     ///
-    /// [`Bars`]: crate::backtest::Bars
+    /// [`Bars`]: crate::Bars
     ///
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     /// assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
     /// ```
     pub const MAX: Timestamp = Timestamp(MAX_MICROS);
@@ -77,7 +77,7 @@ impl Timestamp {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     /// assert!(Timestamp::parse("2024-01-02").unwrap().is_in_range());
     /// // Epoch milliseconds that parse but name the year 287,000-odd:
     /// assert!(!Timestamp::parse("9000000000000000").unwrap().is_in_range());
@@ -91,7 +91,7 @@ impl Timestamp {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     /// assert_eq!(Timestamp::from_micros(0).to_string(), "1970-01-01T00:00:00Z");
     /// ```
     pub const fn from_micros(micros: i64) -> Self {
@@ -103,7 +103,7 @@ impl Timestamp {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     /// assert_eq!(Timestamp::from_micros(42).as_micros(), 42);
     /// ```
     pub const fn as_micros(self) -> i64 {
@@ -121,7 +121,7 @@ impl Timestamp {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Timestamp;
+    /// use tracectx_backtest::Timestamp;
     ///
     /// let day = Timestamp::parse("2024-03-01").unwrap();
     /// assert_eq!(Timestamp::parse("2024-03-01T02:00:00+02:00"), Some(day));

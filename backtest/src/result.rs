@@ -19,7 +19,7 @@ use super::{Stats, Timestamp};
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params};
+/// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params};
 ///
 /// let bars = Bars::synthetic(2_000, 5);
 /// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
@@ -63,7 +63,7 @@ impl Trade {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+    /// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
     ///
     /// let bars = Bars::synthetic(10, 1);
     /// let mut d = vec![Decision::Hold; 10];
@@ -78,12 +78,12 @@ impl Trade {
     }
 
     /// `exit_time - entry_time`, in microseconds (saturating: trades the engine made have
-    /// times of [`Bars`](crate::backtest::Bars), whose differences always fit).
+    /// times of [`Bars`](crate::Bars), whose differences always fit).
     ///
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+    /// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
     ///
     /// let bars = Bars::synthetic(10, 1);
     /// let mut d = vec![Decision::Hold; 10];
@@ -106,13 +106,13 @@ impl Trade {
 ///
 /// By default open trades stay open, as in the reference engine: their unrealised result is
 /// in the final equity (and so in every equity-based statistic) but they are in no trade
-/// statistic. `close_at_end` in [`BacktestSettings`](crate::backtest::BacktestSettings)
+/// statistic. `close_at_end` in [`BacktestSettings`](crate::BacktestSettings)
 /// closes them instead.
 ///
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+/// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
 ///
 /// let bars = Bars::synthetic(10, 1);
 /// let mut d = vec![Decision::Hold; 10];
@@ -150,7 +150,7 @@ pub struct OpenTrade {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Report, Stats};
+/// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Report, Stats};
 ///
 /// let bars = Bars::synthetic(1_000, 9);
 /// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
@@ -177,11 +177,11 @@ impl<'a> Report<'a> {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, Report, Stats};
+    /// use tracectx_backtest::{Bars, Report, Stats};
     /// let bars = Bars::synthetic(5, 1);
     /// let stats = Stats::compute(&bars, &[10_000.0; 5], &[], 0)?;
     /// assert!(Report::new(&stats, &[], &[]).to_json().starts_with(r#"{"stats":{"start":"#));
-    /// # Ok::<(), tracectx::backtest::StatsError>(())
+    /// # Ok::<(), tracectx_backtest::StatsError>(())
     /// ```
     pub fn new(stats: &'a Stats, trades: &'a [Trade], open_trades: &'a [OpenTrade]) -> Self {
         Report {
@@ -196,12 +196,12 @@ impl<'a> Report<'a> {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, Report, Stats};
+    /// use tracectx_backtest::{Bars, Report, Stats};
     /// let bars = Bars::synthetic(5, 1);
     /// let stats = Stats::compute(&bars, &[10_000.0; 5], &[], 0)?;
     /// let json = Report::new(&stats, &[], &[]).to_json();
     /// assert!(json.contains(r#""sharpe":null"#));
-    /// # Ok::<(), tracectx::backtest::StatsError>(())
+    /// # Ok::<(), tracectx_backtest::StatsError>(())
     /// ```
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: string keys, no maps with other keys.

@@ -30,7 +30,7 @@ use super::{
     BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals, SimulationError,
     Stats, StatsError, StrategyError, Timestamp, Trade,
 };
-use crate::{ReproContext, TraceContext};
+use tracectx::{ReproContext, TraceContext};
 
 // === impl Strategy ===
 
@@ -42,14 +42,14 @@ use crate::{ReproContext, TraceContext};
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, Bars, Named, Params, Strategy};
+/// use tracectx_backtest::{sma_cross, Bars, Named, Params, Strategy};
 ///
 /// assert!(sma_cross.name().ends_with("sma_cross"));
 /// let named = Named::new("sma-cross", sma_cross);
 /// assert_eq!(named.name(), "sma-cross");
 /// let params = Params::new().with("fast", 5).with("slow", 10);
 /// assert_eq!(named.signals(&Bars::synthetic(50, 1), &params)?.warmup(), 9);
-/// # Ok::<(), tracectx::backtest::StrategyError>(())
+/// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub trait Strategy {
     /// The name recorded in the result's metadata.
@@ -77,7 +77,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{builtin, Named, Strategy};
+/// use tracectx_backtest::{builtin, Named, Strategy};
 ///
 /// let s = Named::new("sma-cross", builtin("sma-cross").unwrap());
 /// assert_eq!(s.name(), "sma-cross");
@@ -94,7 +94,7 @@ impl<F> Named<F> {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, Named, Strategy};
+    /// use tracectx_backtest::{sma_cross, Named, Strategy};
     /// assert_eq!(Named::new("trend", sma_cross).name(), "trend");
     /// ```
     pub fn new(name: impl Into<String>, f: F) -> Self {
@@ -125,7 +125,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestErrorKind, Bars, Named, Params};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestErrorKind, Bars, Named, Params};
 /// use tracectx::TraceContext;
 ///
 /// let engine = BacktestEngine::default();
@@ -183,7 +183,7 @@ pub enum BacktestErrorKind {
     /// A sweep's parameter grid was refused (over [`ParamGrid::MAX_COMBINATIONS`]): no
     /// session ran.
     ///
-    /// [`ParamGrid::MAX_COMBINATIONS`]: crate::backtest::ParamGrid::MAX_COMBINATIONS
+    /// [`ParamGrid::MAX_COMBINATIONS`]: crate::ParamGrid::MAX_COMBINATIONS
     #[error(transparent)]
     Grid(GridError),
 }
@@ -204,7 +204,7 @@ impl BacktestError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{BacktestEngine, Bars, Params, Signals, StrategyError};
+    /// use tracectx_backtest::{BacktestEngine, Bars, Params, Signals, StrategyError};
     ///
     /// let failing = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> {
     ///     Err(StrategyError::other("no model"))
@@ -221,7 +221,7 @@ impl BacktestError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Named, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Named, Params};
     /// let err = BacktestEngine::default()
     ///     .run(&Bars::synthetic(5, 1), &Named::new("x", sma_cross), &Params::new())
     ///     .unwrap_err();
@@ -236,7 +236,7 @@ impl BacktestError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
+    /// use tracectx_backtest::{BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
     ///
     /// let panics = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { panic!("index out of range") };
     /// # std::panic::set_hook(Box::new(|_| {}));
@@ -331,7 +331,7 @@ pub struct RunMetadata {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
 ///
 /// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
 /// let bars = Bars::synthetic(1_000, 4);
@@ -365,11 +365,11 @@ impl BacktestResult {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     /// let params = Params::new().with("fast", 3).with("slow", 6);
     /// let result = BacktestEngine::default().run(&Bars::synthetic(100, 1), &sma_cross, &params)?;
     /// assert!(result.to_json().starts_with(r#"{"stats":{"#));
-    /// # Ok::<(), tracectx::backtest::BacktestError>(())
+    /// # Ok::<(), tracectx_backtest::BacktestError>(())
     /// ```
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: string keys only.
@@ -384,7 +384,7 @@ impl BacktestResult {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
 /// use tracectx::TraceContext;
 ///
 /// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
@@ -394,7 +394,7 @@ impl BacktestResult {
 /// let result = ctx.sync_scope(|| engine.run(&bars, &Named::new("sma-cross", sma_cross), &params))?;
 /// assert_eq!(result.metadata.run_id.as_deref(), Some(ctx.run_id().as_str()));
 /// assert_eq!(result.stats.trades, result.trades.len());
-/// # Ok::<(), tracectx::backtest::BacktestError>(())
+/// # Ok::<(), tracectx_backtest::BacktestError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct BacktestEngine {
@@ -407,7 +407,7 @@ impl BacktestEngine {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{BacktestEngine, BacktestSettings};
+    /// use tracectx_backtest::{BacktestEngine, BacktestSettings};
     /// let engine = BacktestEngine::new(BacktestSettings::new(5_000.0));
     /// assert_eq!(engine.settings().cash, 5_000.0);
     /// ```
@@ -420,7 +420,7 @@ impl BacktestEngine {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestEngine;
+    /// use tracectx_backtest::BacktestEngine;
     /// assert_eq!(BacktestEngine::default().settings().commission, 0.0);
     /// ```
     pub fn settings(&self) -> &BacktestSettings {
@@ -448,13 +448,13 @@ impl BacktestEngine {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     ///
     /// let params = Params::new().with("fast", 10).with("slow", 20);
     /// let result = BacktestEngine::default().run(&Bars::synthetic(500, 1), &sma_cross, &params)?;
     /// assert!(result.metadata.run_id.is_none()); // no trace context in scope
     /// assert_eq!(result.metadata.bars, 500);
-    /// # Ok::<(), tracectx::backtest::BacktestError>(())
+    /// # Ok::<(), tracectx_backtest::BacktestError>(())
     /// ```
     pub fn run<S>(
         &self,
@@ -484,7 +484,7 @@ impl BacktestEngine {
         let started_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let ctx = crate::current();
+        let ctx = tracectx::current();
         let name = strategy.name().into_owned();
         let fail = |kind| {
             BacktestError::new(
@@ -625,7 +625,7 @@ fn more_than_one_core() -> bool {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::RunOptions;
+/// use tracectx_backtest::RunOptions;
 /// use tracectx::{ReproContext, TraceContext};
 ///
 /// let options = RunOptions::new()
@@ -647,7 +647,7 @@ impl RunOptions {
     /// # Examples
     ///
     /// ```
-    /// let options = tracectx::backtest::RunOptions::new();
+    /// let options = tracectx_backtest::RunOptions::new();
     /// # let _ = options;
     /// ```
     pub fn new() -> Self {
@@ -662,7 +662,7 @@ impl RunOptions {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
     ///
     /// let ctx = tracectx::TraceContext::new("backtest_replay_7")?;
     /// let params = Params::new().with("fast", 5).with("slow", 10);
@@ -687,7 +687,7 @@ impl RunOptions {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
     /// use tracectx::ReproContext;
     ///
     /// let repro = ReproContext::create(42);
@@ -713,7 +713,7 @@ impl RunOptions {
         if let Some(ctx) = &self.context {
             return ctx.clone();
         }
-        if let Some(caller) = crate::current() {
+        if let Some(caller) = tracectx::current() {
             return caller.child();
         }
         match &self.repro {
@@ -798,7 +798,7 @@ impl Drop for StrategyCall {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{quiet_strategy_panics, BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
+/// use tracectx_backtest::{quiet_strategy_panics, BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
 ///
 /// fn main() {
 ///     quiet_strategy_panics(); // first thing, before threads and runtimes start
@@ -937,7 +937,7 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
@@ -954,7 +954,7 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     /// use tracectx::prelude::*;
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -996,7 +996,7 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
     /// use tracectx::ReproContext;
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -39,7 +39,7 @@ use super::{Bars, Timestamp};
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
+/// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
 ///
 /// let bars = Bars::synthetic(2_500, 11);
 /// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
@@ -128,7 +128,7 @@ pub struct Stats {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{Bars, Stats};
+/// use tracectx_backtest::{Bars, Stats};
 /// let err = Stats::compute(&Bars::synthetic(5, 1), &[1.0; 4], &[], 0).unwrap_err();
 /// assert_eq!(err.to_string(), "equity has 4 values for 5 bars");
 /// ```
@@ -159,7 +159,7 @@ pub enum StatsError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::STAT_KEYS;
+/// use tracectx_backtest::STAT_KEYS;
 /// assert_eq!(STAT_KEYS.len(), 32);
 /// assert!(STAT_KEYS.contains(&"sharpe"));
 /// ```
@@ -208,14 +208,14 @@ impl Stats {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     ///
     /// let params = Params::new().with("fast", 10).with("slow", 20);
     /// let result = BacktestEngine::default().run(&Bars::synthetic(2_000, 1), &sma_cross, &params)?;
     /// assert_eq!(result.stats.get("sharpe"), result.stats.sharpe);
     /// assert_eq!(result.stats.get("trades"), Some(result.stats.trades as f64));
     /// assert_eq!(result.stats.get("no_such_key"), None);
-    /// # Ok::<(), tracectx::backtest::BacktestError>(())
+    /// # Ok::<(), tracectx_backtest::BacktestError>(())
     /// ```
     pub fn get(&self, key: &str) -> Option<f64> {
         let value = match key {
@@ -269,7 +269,7 @@ impl Stats {
     /// Computes every statistic of a run from its bars, equity curve (one value per bar),
     /// closed trades and the strategy's warm-up bar ([`Signals::warmup`]).
     ///
-    /// [`Signals::warmup`]: crate::backtest::Signals::warmup
+    /// [`Signals::warmup`]: crate::Signals::warmup
     ///
     /// # Errors
     ///
@@ -279,7 +279,7 @@ impl Stats {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, Stats};
+    /// use tracectx_backtest::{Bars, Stats};
     ///
     /// let bars = Bars::synthetic(10, 1);
     /// let equity = [100.0, 100.0, 110.0, 99.0, 99.0, 121.0, 121.0, 110.0, 121.0, 132.0];
@@ -288,7 +288,7 @@ impl Stats {
     /// assert_eq!(stats.max_drawdown_pct, -9.999999999999998); // -(1 - 99/110) * 100
     /// assert_eq!(stats.trades, 0);
     /// assert_eq!(stats.win_rate_pct, None);
-    /// # Ok::<(), tracectx::backtest::StatsError>(())
+    /// # Ok::<(), tracectx_backtest::StatsError>(())
     /// ```
     pub fn compute(
         bars: &Bars,

@@ -1,10 +1,9 @@
 //! Bars: CSV loading (header matching, date forms), the in-memory constructor, the synthetic
 //! generator, and a typed error with file, line and column for each kind of bad data.
-#![cfg(feature = "backtest")]
 
 use std::path::PathBuf;
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     simulate, sma_cross, BacktestEngine, BacktestSettings, Bar, Bars, BarsBuilder, DataError,
     DataErrorKind, Decision, Params, Signals, Stats, Timestamp,
 };

@@ -1,11 +1,10 @@
 //! Live and paper sessions: bars from an async stream or a channel, checked as they arrive,
 //! ending with exactly the batch engine's result on the same bars.
-#![cfg(feature = "backtest")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     sma_cross, BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings,
     Bar, Bars, DataError, DataErrorKind, Params, Timestamp,
 };

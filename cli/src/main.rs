@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use tracectx::backtest::{
+use tracectx_backtest::{
     builtin, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions, Named,
     ParamGrid, Params, RankBy, SignalFn, SweepReport, BUILTIN_STRATEGIES, STAT_KEYS,
 };
@@ -61,7 +61,7 @@ enum Command {
 fn main() -> ExitCode {
     // First, before any thread starts: a strategy's panic fails its session (and is logged
     // under its run) instead of printing over the table or the progress bar.
-    tracectx::backtest::quiet_strategy_panics();
+    tracectx_backtest::quiet_strategy_panics();
     let cli = Cli::parse();
     match cli.command {
         Command::Logs(args) => args.run(),
@@ -731,7 +731,7 @@ fn write_equity(path: &Path, data: &Bars, result: &BacktestResult) -> io::Result
     let mut w = io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(w, "date,equity")?;
     for (&t, e) in data.timestamps().iter().zip(&result.equity) {
-        writeln!(w, "{},{e}", tracectx::backtest::Timestamp::from_micros(t))?;
+        writeln!(w, "{},{e}", tracectx_backtest::Timestamp::from_micros(t))?;
     }
     w.flush()
 }
@@ -764,7 +764,7 @@ struct SweepArgs {
 
 fn parse_rank_by(s: &str) -> Result<RankBy, String> {
     s.parse()
-        .map_err(|e: tracectx::backtest::UnknownStatistic| e.to_string())
+        .map_err(|e: tracectx_backtest::UnknownStatistic| e.to_string())
 }
 
 impl SweepArgs {

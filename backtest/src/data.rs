@@ -26,7 +26,7 @@ use super::Timestamp;
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{Bars, DataErrorKind};
+/// use tracectx_backtest::{Bars, DataErrorKind};
 ///
 /// let csv = "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10.5\n2024-01-03,10,9,11,10\n";
 /// let err = Bars::from_csv_reader(csv.as_bytes()).unwrap_err();
@@ -125,7 +125,7 @@ impl DataError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, DataErrorKind};
+    /// use tracectx_backtest::{Bars, DataErrorKind};
     /// let err = Bars::from_csv_reader(&b""[..]).unwrap_err();
     /// assert!(matches!(err.kind(), DataErrorKind::Empty));
     /// ```
@@ -138,7 +138,7 @@ impl DataError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let err = Bars::from_csv_path("no/such/file.csv").unwrap_err();
     /// assert_eq!(err.file().unwrap().to_str(), Some("no/such/file.csv"));
     /// ```
@@ -152,7 +152,7 @@ impl DataError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let err = Bars::new(vec![0, 1], vec![1.0, 1.0], vec![1.0, 1.0], vec![1.0, 1.0], vec![1.0, f64::NAN], None)
     ///     .unwrap_err();
     /// assert_eq!(err.row(), Some(1));
@@ -166,7 +166,7 @@ impl DataError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let err = Bars::from_csv_reader(&b"date,open,high,low\n2024-01-01,1,1,1\n"[..]).unwrap_err();
     /// assert_eq!(err.column(), None);
     /// assert_eq!(err.to_string(), r#"invalid bar data: missing column "close""#);
@@ -226,7 +226,7 @@ impl std::error::Error for DataError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Bars;
+/// use tracectx_backtest::Bars;
 /// let bars = Bars::synthetic(3, 7);
 /// let bar = bars.get(2).unwrap();
 /// assert_eq!(bar.close, bars.close()[2]);
@@ -255,7 +255,7 @@ impl Bar {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bar, Timestamp};
+    /// use tracectx_backtest::{Bar, Timestamp};
     /// let bar = Bar::new(Timestamp::parse("2024-01-02").unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
     /// assert_eq!((bar.close, bar.volume), (10.5, Some(1_200.0)));
     /// ```
@@ -275,7 +275,7 @@ impl Bar {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bar, Timestamp};
+    /// use tracectx_backtest::{Bar, Timestamp};
     /// let bar = Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0).with_volume(5.0);
     /// assert_eq!(bar.volume, Some(5.0));
     /// ```
@@ -302,7 +302,7 @@ impl Bar {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+/// use tracectx_backtest::{Bar, BarsBuilder, Timestamp};
 ///
 /// let day = 86_400_000_000;
 /// let mut builder = BarsBuilder::new();
@@ -312,7 +312,7 @@ impl Bar {
 /// assert_eq!(late.row(), Some(2));
 /// let bars = builder.finish()?;
 /// assert_eq!(bars.close(), &[10.5, 11.5]);
-/// # Ok::<(), tracectx::backtest::DataError>(())
+/// # Ok::<(), tracectx_backtest::DataError>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct BarsBuilder {
@@ -331,7 +331,7 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BarsBuilder;
+    /// use tracectx_backtest::BarsBuilder;
     /// assert_eq!(BarsBuilder::new().len(), 0);
     /// ```
     pub fn new() -> Self {
@@ -343,11 +343,11 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+    /// use tracectx_backtest::{Bar, BarsBuilder, Timestamp};
     /// let mut b = BarsBuilder::new();
     /// b.push(Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 1.0, 1.0))?;
     /// assert_eq!(b.len(), 1);
-    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn len(&self) -> usize {
         self.timestamps.len()
@@ -358,7 +358,7 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BarsBuilder;
+    /// use tracectx_backtest::BarsBuilder;
     /// assert!(BarsBuilder::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -370,12 +370,12 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bar, BarsBuilder, Timestamp};
+    /// use tracectx_backtest::{Bar, BarsBuilder, Timestamp};
     /// let mut b = BarsBuilder::new();
     /// let bar = Bar::new(Timestamp::from_micros(0), 1.0, 2.0, 1.0, 2.0);
     /// b.push(bar)?;
     /// assert_eq!(b.last(), Some(bar));
-    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn last(&self) -> Option<Bar> {
         let i = self.len().checked_sub(1)?;
@@ -399,7 +399,7 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bar, BarsBuilder, DataErrorKind, Timestamp};
+    /// use tracectx_backtest::{Bar, BarsBuilder, DataErrorKind, Timestamp};
     /// let mut b = BarsBuilder::new();
     /// let err = b.push(Bar::new(Timestamp::from_micros(0), 1.0, 1.0, 2.0, 1.0)).unwrap_err();
     /// assert!(matches!(err.kind(), DataErrorKind::HighBelowLow { .. }));
@@ -458,7 +458,7 @@ impl BarsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{BarsBuilder, DataErrorKind};
+    /// use tracectx_backtest::{BarsBuilder, DataErrorKind};
     /// let err = BarsBuilder::new().finish().unwrap_err();
     /// assert!(matches!(err.kind(), DataErrorKind::Empty));
     /// ```
@@ -496,7 +496,7 @@ impl BarsBuilder {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::Bars;
+/// use tracectx_backtest::Bars;
 ///
 /// let csv = "\
 /// Date,Open,High,Low,Close,Volume
@@ -507,7 +507,7 @@ impl BarsBuilder {
 /// assert_eq!(bars.len(), 2);
 /// assert_eq!(bars.close(), &[100.5, 102.0]);
 /// assert_eq!(bars.volume(), Some(&[1200.0, 900.0][..]));
-/// # Ok::<(), tracectx::backtest::DataError>(())
+/// # Ok::<(), tracectx_backtest::DataError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Bars {
@@ -543,7 +543,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, Timestamp};
+    /// use tracectx_backtest::{Bars, Timestamp};
     /// assert_eq!(Bars::SYNTHETIC_MAX_BARS, 2_087_100);
     /// assert!(Bars::SYNTHETIC_MAX_BARS as i64 * 7 / 5 * 86_400_000_000 < Timestamp::MAX.as_micros());
     /// ```
@@ -557,7 +557,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{Bars, DataErrorKind};
+    /// use tracectx_backtest::{Bars, DataErrorKind};
     ///
     /// let day = 86_400_000_000; // microseconds
     /// let bars = Bars::new(vec![0, day], vec![1.0, 2.0], vec![1.5, 2.5], vec![0.5, 1.5], vec![1.2, 2.2], None)?;
@@ -570,7 +570,7 @@ impl Bars {
     ///     "invalid bar data at bar 1, column \"timestamp\": \
     ///      timestamp 1970-01-01T00:00:00Z not after the previous 1970-01-02T00:00:00Z"
     /// );
-    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn new(
         timestamps: Vec<i64>,
@@ -648,7 +648,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     ///
     /// let path = std::env::temp_dir().join("tracectx_doc_bars.csv");
     /// std::fs::write(&path, "time,open,high,low,close\n1700000000,1,2,1,2\n1700003600,2,3,2,3\n")?;
@@ -680,13 +680,13 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     ///
     /// let csv = ",Open,High,Low,Close\n2017-04-19 09:00:00,1.0716,1.0722,1.0708,1.0721\n";
     /// let bars = Bars::from_csv_reader(csv.as_bytes())?;
     /// assert_eq!(bars.get(0).unwrap().timestamp.to_string(), "2017-04-19T09:00:00Z");
     /// assert!(bars.volume().is_none());
-    /// # Ok::<(), tracectx::backtest::DataError>(())
+    /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn from_csv_reader<R: Read>(reader: R) -> Result<Bars, DataError> {
         load_csv(reader, 0)
@@ -708,7 +708,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     ///
     /// let a = Bars::synthetic(1_000, 42);
     /// assert_eq!(a, Bars::synthetic(1_000, 42));
@@ -771,7 +771,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     ///
     /// let bars = Bars::synthetic(100, 3);
     /// let mut csv = Vec::new();
@@ -812,7 +812,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert_eq!(Bars::synthetic(10, 1).len(), 10);
     /// ```
     pub fn len(&self) -> usize {
@@ -824,7 +824,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert!(!Bars::synthetic(0, 1).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -836,7 +836,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let bars = Bars::synthetic(3, 1);
     /// assert!(bars.timestamps().windows(2).all(|w| w[0] < w[1]));
     /// ```
@@ -849,7 +849,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert_eq!(Bars::synthetic(5, 1).open().len(), 5);
     /// ```
     pub fn open(&self) -> &[f64] {
@@ -861,7 +861,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let bars = Bars::synthetic(5, 1);
     /// assert!(bars.high().iter().zip(bars.low()).all(|(h, l)| h >= l));
     /// ```
@@ -874,7 +874,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert!(Bars::synthetic(5, 1).low().iter().all(|&l| l > 0.0));
     /// ```
     pub fn low(&self) -> &[f64] {
@@ -886,7 +886,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert_eq!(Bars::synthetic(5, 1).close().len(), 5);
     /// ```
     pub fn close(&self) -> &[f64] {
@@ -898,7 +898,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// assert!(Bars::synthetic(5, 1).volume().is_some());
     /// ```
     pub fn volume(&self) -> Option<&[f64]> {
@@ -910,7 +910,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let bars = Bars::synthetic(2, 1);
     /// assert_eq!(bars.get(0).unwrap().open, bars.open()[0]);
     /// ```
@@ -937,7 +937,7 @@ impl Bars {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::Bars;
+    /// use tracectx_backtest::Bars;
     /// let a = Bars::synthetic(100, 1);
     /// assert_eq!(a.fingerprint(), a.clone().fingerprint());
     /// assert_eq!(a.fingerprint().len(), 16);

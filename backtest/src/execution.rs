@@ -35,7 +35,7 @@ const FULL_EQUITY: f64 = 1.0 - f64::EPSILON;
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::BacktestSettings;
+/// use tracectx_backtest::BacktestSettings;
 ///
 /// let settings = BacktestSettings::new(10_000.0)
 ///     .with_commission(0.002)
@@ -86,7 +86,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert_eq!(BacktestSettings::new(100_000.0).cash, 100_000.0);
     /// ```
     pub fn new(cash: f64) -> Self {
@@ -101,7 +101,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert_eq!(BacktestSettings::default().with_cash(5.0).cash, 5.0);
     /// ```
     #[must_use]
@@ -114,7 +114,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert_eq!(BacktestSettings::default().with_commission(0.001).commission, 0.001);
     /// ```
     #[must_use]
@@ -127,7 +127,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert_eq!(BacktestSettings::default().with_spread(0.0002).spread, 0.0002);
     /// ```
     #[must_use]
@@ -140,7 +140,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert_eq!(BacktestSettings::default().with_slippage(0.001).slippage, 0.001);
     /// ```
     #[must_use]
@@ -153,7 +153,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert!(BacktestSettings::default().with_fractional_units(true).fractional_units);
     /// ```
     #[must_use]
@@ -169,7 +169,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// assert!(BacktestSettings::default().with_close_at_end(true).close_at_end);
     /// ```
     #[must_use]
@@ -185,7 +185,7 @@ impl BacktestSettings {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     ///
     /// let err = BacktestSettings::default().with_commission(0.5).validate().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid setting commission = 0.5: expected a fraction in [-0.1, 0.1)");
@@ -236,7 +236,7 @@ impl BacktestSettings {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::BacktestSettings;
+/// use tracectx_backtest::BacktestSettings;
 /// let err = BacktestSettings::new(f64::NAN).validate().unwrap_err();
 /// assert_eq!(err.name(), "cash");
 /// ```
@@ -254,7 +254,7 @@ impl SettingsError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// let err = BacktestSettings::default().with_spread(-1.0).validate().unwrap_err();
     /// assert_eq!(err.name(), "spread");
     /// ```
@@ -267,7 +267,7 @@ impl SettingsError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BacktestSettings;
+    /// use tracectx_backtest::BacktestSettings;
     /// let err = BacktestSettings::default().with_spread(-1.0).validate().unwrap_err();
     /// assert_eq!(err.value(), -1.0);
     /// ```
@@ -283,7 +283,7 @@ impl SettingsError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Signals, SimulationError};
+/// use tracectx_backtest::{simulate, BacktestSettings, Bars, Signals, SimulationError};
 ///
 /// let err = simulate(&Bars::synthetic(5, 1), &Signals::new(vec![], 0), &BacktestSettings::default())
 ///     .unwrap_err();
@@ -313,7 +313,7 @@ pub enum SimulationError {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+/// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
 ///
 /// let bars = Bars::synthetic(50, 1);
 /// let run = simulate(&bars, &Signals::new(vec![Decision::Hold; 50], 0), &BacktestSettings::new(1_000.0))?;
@@ -321,7 +321,7 @@ pub enum SimulationError {
 /// assert!(run.equity.iter().all(|&e| e == 1_000.0));
 /// let (trades, equity) = run.into_parts();
 /// assert!(trades.is_empty() && equity.len() == 50);
-/// # Ok::<(), tracectx::backtest::SimulationError>(())
+/// # Ok::<(), tracectx_backtest::SimulationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -342,12 +342,12 @@ impl Simulation {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+    /// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
     /// let bars = Bars::synthetic(3, 1);
     /// let (trades, equity) = simulate(&bars, &Signals::new(vec![Decision::Hold; 3], 0), &BacktestSettings::default())?
     ///     .into_parts();
     /// assert_eq!((trades.len(), equity.len()), (0, 3));
-    /// # Ok::<(), tracectx::backtest::SimulationError>(())
+    /// # Ok::<(), tracectx_backtest::SimulationError>(())
     /// ```
     pub fn into_parts(self) -> (Vec<Trade>, Vec<f64>) {
         (self.trades, self.equity)
@@ -361,7 +361,7 @@ impl Simulation {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::floor_div;
+/// use tracectx_backtest::floor_div;
 /// assert_eq!(floor_div(7.0, 2.0), 3.0);
 /// assert_eq!(floor_div(-7.0, 2.0), -4.0);
 /// assert_eq!(floor_div(1.0, 0.1), 9.0); // as Python: 1 // 0.1 == 9.0
@@ -556,7 +556,7 @@ fn stream(open: &[f64], times: &[i64]) {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+/// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
 ///
 /// let day = 86_400_000_000;
 /// let bars = Bars::new(

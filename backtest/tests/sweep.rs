@@ -1,11 +1,10 @@
 //! Parameter grids: ranges that cannot overflow whatever the numbers, and a cap on the whole
 //! grid's combinations that refuses a mistyped sweep at once instead of exhausting memory.
-#![cfg(feature = "backtest")]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     sma_cross, BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Named, ParamGrid, ParamValue,
     Params, RankBy, Signals, StrategyError,
 };

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use tracectx::backtest::Bars;
+use tracectx_backtest::Bars;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -26,7 +26,7 @@ use super::{
     BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Bar, BarsBuilder, Params,
     Strategy,
 };
-use crate::{TraceContext, TraceFutureExt};
+use tracectx::{TraceContext, TraceFutureExt};
 
 /// How often a stream session logs its progress at most.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -64,7 +64,7 @@ impl BacktestEngine {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let bars = Bars::synthetic(2_000, 8);
@@ -92,7 +92,7 @@ impl BacktestEngine {
     {
         let engine = self.clone();
         async move {
-            let ctx = match crate::current() {
+            let ctx = match tracectx::current() {
                 Some(caller) => caller.child(),
                 None => TraceContext::generate("stream"),
             };
@@ -117,7 +117,7 @@ impl BacktestEngine {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let (tx, rx) = tokio::sync::mpsc::channel(64);

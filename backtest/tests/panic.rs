@@ -2,13 +2,12 @@
 //! panic hook (standard error by default) and is logged under the session's run instead;
 //! every other panic still reaches the previous hook. Alone in its test binary because it
 //! sets the process's panic hook.
-#![cfg(feature = "backtest")]
 
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     quiet_strategy_panics, sma_cross, BacktestEngine, BacktestErrorKind, BacktestJob, Bars,
     BatchOptions, Named, Params, Signals, StrategyError,
 };
@@ -16,6 +15,7 @@ use tracectx::TraceContext;
 
 static PREVIOUS_HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 use support::Buffer;
 
@@ -57,7 +57,7 @@ async fn strategy_panics_are_logged_under_their_run_and_other_panics_reach_the_p
 
     // In a batch on the blocking pool: the failing session alone, and still quiet.
     let data = Arc::new(Bars::synthetic(500, 2));
-    let strategy: Arc<dyn tracectx::backtest::Strategy + Send + Sync> =
+    let strategy: Arc<dyn tracectx_backtest::Strategy + Send + Sync> =
         Arc::new(Named::new("fragile", panics_on_seven));
     let jobs = (5..10).map(|fast| {
         BacktestJob::shared(
@@ -85,5 +85,5 @@ async fn strategy_panics_are_logged_under_their_run_and_other_panics_reach_the_p
         .unwrap_or_else(|| panic!("no \"strategy panicked\" line in:\n{text}"));
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("model diverged at seven"), "{line}");
-    assert!(line.contains("tests/backtest_panic.rs:"), "{line}");
+    assert!(line.contains("backtest/tests/panic.rs:"), "{line}");
 }

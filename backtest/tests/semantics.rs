@@ -1,9 +1,8 @@
 //! The execution model and the statistics of `BACKTEST_SEMANTICS.md`, on small hand-checked
 //! series: fills, sizing, costs, reversals, open trades, ruin, drawdown periods,
 //! annualisation and undefined values.
-#![cfg(feature = "backtest")]
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     crossover, floor_div, simulate, sma, sma_cross, BacktestSettings, Bars, Decision, Params,
     Report, Signals, Simulation, Stats,
 };
@@ -349,7 +348,7 @@ fn sma_cross_agrees_with_sma_and_crossover() {
         for (f, s) in [(10, 20), (1, 2), (20, 10), (5, 5), (3, 40), (50, 60)] {
             let fast = sma(close, f);
             let slow = sma(close, s);
-            let w = tracectx::backtest::warmup(&[&fast, &slow]);
+            let w = tracectx_backtest::warmup(&[&fast, &slow]);
             let expected: Vec<Decision> = (0..close.len())
                 .map(|i| {
                     if i <= w {
@@ -515,7 +514,7 @@ fn annualisation_of_monthly_bars_uses_calendar_months() {
     let monthly: Vec<i64> = (0..120)
         .map(|k| {
             let (y, m) = (2010 + k / 12, k % 12 + 1);
-            let t = tracectx::backtest::Timestamp::parse(&format!("{y:04}-{m:02}-01")).unwrap();
+            let t = tracectx_backtest::Timestamp::parse(&format!("{y:04}-{m:02}-01")).unwrap();
             t.as_micros()
         })
         .collect();

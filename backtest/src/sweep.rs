@@ -28,7 +28,7 @@ use super::{
     BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Bars, ParamValue, Params,
     Strategy, STAT_KEYS,
 };
-use crate::{TraceContext, TraceFutureExt};
+use tracectx::{TraceContext, TraceFutureExt};
 
 // === impl BacktestJob ===
 
@@ -38,12 +38,12 @@ use crate::{TraceContext, TraceFutureExt};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tracectx::backtest::{sma_cross, BacktestJob, Bars, Named, Params};
+/// use tracectx_backtest::{sma_cross, BacktestJob, Bars, Named, Params};
 ///
 /// let data = Arc::new(Bars::synthetic(1_000, 1));
 /// let job = BacktestJob::new(&data, Named::new("sma-cross", sma_cross), Params::new().with("fast", 5).with("slow", 20));
 /// assert_eq!(job.params().int("slow")?, 20);
-/// # Ok::<(), tracectx::backtest::ParamError>(())
+/// # Ok::<(), tracectx_backtest::ParamError>(())
 /// ```
 #[derive(Clone)]
 pub struct BacktestJob {
@@ -59,7 +59,7 @@ impl BacktestJob {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestJob, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestJob, Bars, Params};
     /// let job = BacktestJob::new(&Arc::new(Bars::synthetic(10, 1)), sma_cross, Params::new());
     /// assert!(job.params().is_empty());
     /// ```
@@ -76,7 +76,7 @@ impl BacktestJob {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestJob, Bars, Named, Params, Strategy};
+    /// use tracectx_backtest::{sma_cross, BacktestJob, Bars, Named, Params, Strategy};
     ///
     /// let data = Arc::new(Bars::synthetic(10, 1));
     /// let strategy: Arc<dyn Strategy + Send + Sync> = Arc::new(Named::new("sma-cross", sma_cross));
@@ -104,10 +104,10 @@ impl BacktestJob {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestJob, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestJob, Bars, Params};
     /// let job = BacktestJob::new(&Arc::new(Bars::synthetic(10, 1)), sma_cross, Params::new().with("fast", 3));
     /// assert_eq!(job.params().int("fast")?, 3);
-    /// # Ok::<(), tracectx::backtest::ParamError>(())
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
     /// ```
     pub fn params(&self) -> &Params {
         &self.params
@@ -131,7 +131,7 @@ impl fmt::Debug for BacktestJob {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::{BatchOptions, Progress};
+/// use tracectx_backtest::{BatchOptions, Progress};
 /// let options = BatchOptions::new().on_progress(|p: &Progress<'_>| {
 ///     eprintln!("{}/{} {}", p.done, p.total, if p.outcome.is_ok() { "ok" } else { "failed" });
 /// });
@@ -158,7 +158,7 @@ type ProgressFn = Box<dyn FnMut(&Progress<'_>) + Send>;
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::BatchOptions;
+/// use tracectx_backtest::BatchOptions;
 ///
 /// let options = BatchOptions::new()
 ///     .concurrency(2)
@@ -188,7 +188,7 @@ impl BatchOptions {
     /// # Examples
     ///
     /// ```
-    /// assert!(tracectx::backtest::BatchOptions::new().get_concurrency() >= 1);
+    /// assert!(tracectx_backtest::BatchOptions::new().get_concurrency() >= 1);
     /// ```
     pub fn new() -> Self {
         BatchOptions::default()
@@ -200,7 +200,7 @@ impl BatchOptions {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BatchOptions;
+    /// use tracectx_backtest::BatchOptions;
     /// assert_eq!(BatchOptions::new().concurrency(0).get_concurrency(), 1);
     /// ```
     #[must_use]
@@ -214,7 +214,7 @@ impl BatchOptions {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::BatchOptions;
+    /// use tracectx_backtest::BatchOptions;
     /// assert_eq!(BatchOptions::new().concurrency(3).get_concurrency(), 3);
     /// ```
     pub fn get_concurrency(&self) -> usize {
@@ -227,7 +227,7 @@ impl BatchOptions {
     /// # Examples
     ///
     /// ```
-    /// let options = tracectx::backtest::BatchOptions::new().keep_equity(false);
+    /// let options = tracectx_backtest::BatchOptions::new().keep_equity(false);
     /// # let _ = options;
     /// ```
     #[must_use]
@@ -243,7 +243,7 @@ impl BatchOptions {
     /// # Examples
     ///
     /// ```
-    /// let options = tracectx::backtest::BatchOptions::new()
+    /// let options = tracectx_backtest::BatchOptions::new()
     ///     .on_progress(|p| eprint!("\r{}/{}", p.done, p.total));
     /// # let _ = options;
     /// ```
@@ -271,7 +271,7 @@ impl fmt::Debug for BatchOptions {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::RankBy;
+/// use tracectx_backtest::RankBy;
 /// let err = RankBy::new("sharp").unwrap_err();
 /// assert!(err.to_string().starts_with(r#"unknown statistic "sharp": expected one of start, end,"#));
 /// ```
@@ -289,13 +289,13 @@ pub struct UnknownStatistic {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::RankBy;
+/// use tracectx_backtest::RankBy;
 ///
 /// let by = RankBy::new("sharpe")?;
 /// assert_eq!((by.key(), by.is_ascending()), ("sharpe", false));
 /// let shortest: RankBy = "avg_trade_duration_secs".parse::<RankBy>()?.ascending();
 /// assert!(shortest.is_ascending());
-/// # Ok::<(), tracectx::backtest::UnknownStatistic>(())
+/// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RankBy {
@@ -323,9 +323,9 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::RankBy;
+    /// use tracectx_backtest::RankBy;
     /// assert_eq!(RankBy::new("return_pct")?.key(), "return_pct");
-    /// # Ok::<(), tracectx::backtest::UnknownStatistic>(())
+    /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
     /// ```
     pub fn new(key: &str) -> Result<Self, UnknownStatistic> {
         STAT_KEYS
@@ -345,9 +345,9 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::RankBy;
+    /// use tracectx_backtest::RankBy;
     /// assert!(RankBy::new("volatility_ann_pct")?.ascending().is_ascending());
-    /// # Ok::<(), tracectx::backtest::UnknownStatistic>(())
+    /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
     /// ```
     #[must_use]
     pub fn ascending(self) -> Self {
@@ -362,7 +362,7 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(tracectx::backtest::RankBy::default().key(), "sharpe");
+    /// assert_eq!(tracectx_backtest::RankBy::default().key(), "sharpe");
     /// ```
     pub fn key(&self) -> &'static str {
         self.key
@@ -373,7 +373,7 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// assert!(!tracectx::backtest::RankBy::default().is_ascending());
+    /// assert!(!tracectx_backtest::RankBy::default().is_ascending());
     /// ```
     pub fn is_ascending(&self) -> bool {
         self.ascending
@@ -384,7 +384,7 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, Bars, Params, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RankBy};
     ///
     /// let bars = Bars::synthetic(2_000, 3);
     /// let engine = BacktestEngine::default();
@@ -440,7 +440,7 @@ impl fmt::Display for RankBy {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::ParamGrid;
+/// use tracectx_backtest::ParamGrid;
 ///
 /// let err = ParamGrid::new().parse_axis("fast=5:50:0").unwrap_err();
 /// assert_eq!(err.to_string(), r#"invalid grid axis "fast=5:50:0": the step must be above 0"#);
@@ -456,7 +456,7 @@ impl fmt::Display for RankBy {
 ///     "invalid grid axis \"slow=1:1000000:1\": the grid would have 1,000,000,000,000 \
 ///      combinations, over the cap of 1,000,000",
 /// );
-/// # Ok::<(), tracectx::backtest::GridError>(())
+/// # Ok::<(), tracectx_backtest::GridError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridError {
@@ -480,7 +480,7 @@ impl GridError {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// let err = ParamGrid::new().parse_axis("k=0:1:0.0000001").unwrap_err();
     /// assert_eq!(err.combinations(), Some(10_000_001));
     /// assert!(ParamGrid::new().parse_axis("k").unwrap_err().combinations().is_none());
@@ -547,7 +547,7 @@ fn thousands(n: u128) -> String {
 /// # Examples
 ///
 /// ```
-/// use tracectx::backtest::ParamGrid;
+/// use tracectx_backtest::ParamGrid;
 ///
 /// let grid = ParamGrid::new()
 ///     .parse_axis("fast=5:50:5")?
@@ -556,7 +556,7 @@ fn thousands(n: u128) -> String {
 /// assert_eq!(grid.len(), 10 * 19);
 /// let first = grid.combinations().next().unwrap();
 /// assert_eq!(first.to_string(), "fast=5 long_only=true slow=20");
-/// # Ok::<(), tracectx::backtest::GridError>(())
+/// # Ok::<(), tracectx_backtest::GridError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParamGrid {
@@ -578,11 +578,11 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// assert_eq!(ParamGrid::MAX_COMBINATIONS, 1_000_000);
     /// assert!(ParamGrid::new().parse_axis("a=1:1000:1")?.parse_axis("b=1:1000:1").is_ok());
     /// assert!(ParamGrid::new().parse_axis("a=1:1000:1")?.parse_axis("b=1:1001:1").is_err());
-    /// # Ok::<(), tracectx::backtest::GridError>(())
+    /// # Ok::<(), tracectx_backtest::GridError>(())
     /// ```
     pub const MAX_COMBINATIONS: usize = 1_000_000;
 
@@ -591,7 +591,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(tracectx::backtest::ParamGrid::new().len(), 1);
+    /// assert_eq!(tracectx_backtest::ParamGrid::new().len(), 1);
     /// ```
     pub fn new() -> Self {
         ParamGrid::default()
@@ -603,7 +603,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// let grid = ParamGrid::new().axis("fast", [5, 10]).axis("slow", [20, 30, 40]);
     /// assert_eq!(grid.len(), 6);
     /// ```
@@ -631,7 +631,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// let grid = ParamGrid::new().axis("fast", [5, 10]).fixed("slow", 30);
     /// assert!(grid.combinations().all(|p| p.int("slow") == Ok(30)));
     /// ```
@@ -658,13 +658,13 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::{ParamGrid, ParamValue};
+    /// use tracectx_backtest::{ParamGrid, ParamValue};
     ///
     /// let grid = ParamGrid::new().parse_axis("k=0.5:1.5:0.5")?.parse_axis("mode=fast,slow")?;
     /// assert_eq!(grid.len(), 6);
     /// assert_eq!(grid.combinations().last().unwrap().get("k"), Some(&ParamValue::Float(1.5)));
     /// assert!(ParamGrid::new().parse_axis("fast=50:5:5").is_err());
-    /// # Ok::<(), tracectx::backtest::GridError>(())
+    /// # Ok::<(), tracectx_backtest::GridError>(())
     /// ```
     pub fn parse_axis(self, text: &str) -> Result<Self, GridError> {
         let fail = |reason| GridError {
@@ -756,7 +756,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// assert_eq!(ParamGrid::new().axis("a", [1, 2]).axis("b", [1, 2, 3]).len(), 6);
     /// ```
     pub fn len(&self) -> usize {
@@ -776,7 +776,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     ///
     /// assert_eq!(ParamGrid::new().axis("a", [1, 2]).checked_len(), Ok(2));
     /// let huge = ParamGrid::new().axis("a", 0..2_000).axis("b", 0..2_000);
@@ -813,7 +813,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// assert!(ParamGrid::new().axis("a", Vec::<i64>::new()).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -826,7 +826,7 @@ impl ParamGrid {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::backtest::ParamGrid;
+    /// use tracectx_backtest::ParamGrid;
     /// let grid = ParamGrid::new().axis("a", [1, 2]).axis("b", [3, 4]);
     /// let all: Vec<String> = grid.combinations().map(|p| p.to_string()).collect();
     /// assert_eq!(all, ["a=1 b=3", "a=1 b=4", "a=2 b=3", "a=2 b=4"]);
@@ -852,7 +852,7 @@ impl ParamGrid {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let data = Arc::new(Bars::synthetic(2_000, 9));
@@ -888,7 +888,7 @@ impl SweepReport {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let grid = ParamGrid::new().axis("fast", [5, 10]).axis("slow", [0, 30]); // slow = 0 fails
@@ -909,7 +909,7 @@ impl SweepReport {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let grid = ParamGrid::new().parse_axis("fast=2:8:2")?.fixed("slow", 20);
@@ -948,7 +948,7 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, BacktestJob, BatchOptions, Bars, Params};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestJob, BatchOptions, Bars, Params};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let data = Arc::new(Bars::synthetic(3_000, 1));
@@ -974,7 +974,7 @@ impl BacktestEngine {
         let jobs: Vec<BacktestJob> = jobs.into_iter().collect();
         let engine = self.clone();
         async move {
-            let batch = crate::current().unwrap_or_else(|| TraceContext::generate("batch"));
+            let batch = tracectx::current().unwrap_or_else(|| TraceContext::generate("batch"));
             engine
                 .drive(jobs, options, "batch", batch.clone())
                 .in_trace_context(batch)
@@ -1002,7 +1002,7 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx::backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, Named, ParamGrid, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, Named, ParamGrid, RankBy};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let data = Arc::new(Bars::synthetic(5_000, 42));
@@ -1040,7 +1040,7 @@ impl BacktestEngine {
         let engine = self.clone();
         async move {
             let started = Instant::now();
-            let sweep = crate::current().unwrap_or_else(|| TraceContext::generate("sweep"));
+            let sweep = tracectx::current().unwrap_or_else(|| TraceContext::generate("sweep"));
             if let Err(e) = size {
                 let error = BacktestError::new(
                     Some(sweep.run_id().to_string()),

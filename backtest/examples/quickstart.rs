@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use tracectx::backtest::{
+use tracectx_backtest::{
     sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy,
 };
 use tracing::info;
