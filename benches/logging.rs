@@ -13,10 +13,10 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tracectx::logging::{self, query, TextFormat, TraceContextLayer};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracectx::TraceContext;
-use tracing_subscriber::filter::{filter_fn, LevelFilter};
+use tracectx::logging::{self, TextFormat, TraceContextLayer, query};
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
 // === fixtures ===

@@ -13,10 +13,10 @@ mod support;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
-use support::{current_thread, drive, Leaf};
+use support::{Leaf, current_thread, drive};
 use tracectx::prelude::*;
 use tracing::Instrument as _;
 

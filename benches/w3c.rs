@@ -21,19 +21,19 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
+use criterion::{BatchSize, Bencher, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::KeyValue;
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
-use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use tracectx::propagation::{
-    self, Baggage, Injector as _, TraceParent, BAGGAGE, RUN_ID_KEY, TRACEPARENT, TRACESTATE,
-};
 use tracectx::TraceContext;
+use tracectx::propagation::{
+    self, BAGGAGE, Baggage, Injector as _, RUN_ID_KEY, TRACEPARENT, TRACESTATE, TraceParent,
+};
 
 const TRACEPARENT_VALUE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TRACESTATE_VALUE: &str = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
@@ -171,11 +171,12 @@ fn traceparent_extract(c: &mut Criterion) {
     let map = incoming(true, false, false);
     let otel = TraceContextPropagator::new();
     assert!(tracectx_trace_context(&map).is_some());
-    assert!(otel
-        .extract(&OtelHeaders(&map))
-        .span()
-        .span_context()
-        .is_valid());
+    assert!(
+        otel.extract(&OtelHeaders(&map))
+            .span()
+            .span_context()
+            .is_valid()
+    );
     g.bench_function("tracectx", |b| {
         b.iter(|| black_box(tracectx_trace_context(black_box(&map))))
     });

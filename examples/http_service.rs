@@ -18,7 +18,7 @@
 
 mod support;
 
-use axum::{http::StatusCode, routing::post, Json, Router};
+use axum::{Json, Router, http::StatusCode, routing::post};
 use serde::Deserialize;
 use tracectx::propagation::{RequestBuilderExt as _, TraceContextLayer};
 

@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
-use axum::{extract::State, routing::get, Router};
+use axum::{Router, extract::State, routing::get};
 use tracectx::metrics::{Metrics, MetricsConfig};
 use tracectx::prelude::*;
 

@@ -18,7 +18,6 @@ use std::ops::Deref;
 use std::str::FromStr;
 use std::sync::Arc;
 
-
 /// The longest run id accepted, in bytes.
 ///
 /// # Examples
@@ -432,11 +431,7 @@ impl TraceId {
     /// assert!(TraceId::from_u128(0).is_none());
     /// ```
     pub const fn from_u128(value: u128) -> Option<Self> {
-        if value == 0 {
-            None
-        } else {
-            Some(Self(value))
-        }
+        if value == 0 { None } else { Some(Self(value)) }
     }
 
     /// The id from its 16 big-endian bytes, as `traceparent` and OpenTelemetry carry it;
@@ -651,11 +646,7 @@ impl SpanId {
     /// assert!(SpanId::from_u64(0).is_none());
     /// ```
     pub const fn from_u64(value: u64) -> Option<Self> {
-        if value == 0 {
-            None
-        } else {
-            Some(Self(value))
-        }
+        if value == 0 { None } else { Some(Self(value)) }
     }
 
     /// The id from its 8 big-endian bytes, as `traceparent` and OpenTelemetry carry it;

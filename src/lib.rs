@@ -97,19 +97,19 @@ pub mod otel;
 pub mod metrics;
 
 pub use context::{
-    InvalidId, InvalidIdReason, RunId, ShortTraceId, SpanId, TraceContext, TraceFlags, TraceId,
-    MAX_RUN_ID_LEN,
+    InvalidId, InvalidIdReason, MAX_RUN_ID_LEN, RunId, ShortTraceId, SpanId, TraceContext,
+    TraceFlags, TraceId,
 };
 pub use error::{
-    enrich_error_with_trace, Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced,
-    TracedErrorExt, TracedResultExt,
+    Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced, TracedErrorExt, TracedResultExt,
+    enrich_error_with_trace,
 };
 pub use future::{InTraceContext, TraceFutureExt};
 #[cfg(feature = "repro")]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
 pub use spawn::{
-    bind, spawn_blocking_traced, spawn_local_traced, spawn_traced, thread, JoinSetExt,
+    JoinSetExt, bind, spawn_blocking_traced, spawn_local_traced, spawn_traced, thread,
 };
 
 /// What user code needs in one line: `use tracectx::prelude::*;`.

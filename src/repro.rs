@@ -58,8 +58,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::{RngCore, SeedableRng};
@@ -110,7 +110,8 @@ pub const FORMAT_VERSION: u64 = 1;
 ///
 /// assert_eq!(GIT_COMMIT_ENV, "TRACECTX_GIT_COMMIT");
 /// // As a deploy script would set it, before the first record is made.
-/// std::env::set_var(GIT_COMMIT_ENV, "4f2a9c1e0d3b\n");
+/// // SAFETY: no other thread of this program reads or writes the environment.
+/// unsafe { std::env::set_var(GIT_COMMIT_ENV, "4f2a9c1e0d3b\n") };
 /// assert_eq!(ReproContext::create(1).git_commit(), Some("4f2a9c1e0d3b"));
 /// ```
 pub const GIT_COMMIT_ENV: &str = "TRACECTX_GIT_COMMIT";
@@ -497,7 +498,8 @@ impl ReproContext {
     /// use tracectx::ReproContext;
     ///
     /// // A build deployed without its `.git` directory is told its commit.
-    /// std::env::set_var("TRACECTX_GIT_COMMIT", "4f2a9c1e0d3b");
+    /// // SAFETY: no other thread of this program reads or writes the environment.
+    /// unsafe { std::env::set_var("TRACECTX_GIT_COMMIT", "4f2a9c1e0d3b") };
     /// let repro = ReproContext::create(1);
     /// assert_eq!(repro.git_commit(), Some("4f2a9c1e0d3b"));
     /// ```
@@ -1045,7 +1047,9 @@ pub enum ReproError {
         message: String,
     },
     /// The file was written in a format version this release does not read.
-    #[error("repro file {path:?} has format_version {found}, but this version of tracectx reads only format_version {supported}")]
+    #[error(
+        "repro file {path:?} has format_version {found}, but this version of tracectx reads only format_version {supported}"
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
@@ -1315,11 +1319,7 @@ impl Timestamp {
                     return None;
                 }
                 let offset = h * 60 + m;
-                if *sign == b'-' {
-                    -offset
-                } else {
-                    offset
-                }
+                if *sign == b'-' { -offset } else { offset }
             }
             _ => return None,
         };

@@ -8,8 +8,8 @@
 
 use std::process::Command;
 
-use tracectx::logging::{self, query, InitError};
 use tracectx::TraceContext;
+use tracectx::logging::{self, InitError, query};
 
 /// Set in the child's environment: the test then installs and logs instead.
 const CHILD: &str = "TRACECTX_TEST_CONFIGURE_LOGGING_CHILD";

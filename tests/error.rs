@@ -4,9 +4,9 @@
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
 
-use tracectx::error::{find_context, RUN_ID_KEY};
+use tracectx::error::{RUN_ID_KEY, find_context};
 use tracectx::prelude::*;
-use tracectx::{enrich_error_with_trace, Error, ErrorKind, Traced};
+use tracectx::{Error, ErrorKind, Traced, enrich_error_with_trace};
 
 mod support;
 
@@ -169,11 +169,12 @@ fn question_mark_turns_an_io_error_into_an_io_kind_error() {
         err.to_string(),
         "i/o error: entity not found [run_id=loader trace_id=cafebabe]"
     );
-    assert!(err
-        .source()
-        .unwrap()
-        .downcast_ref::<std::io::Error>()
-        .is_some());
+    assert!(
+        err.source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .is_some()
+    );
 }
 
 #[test]
@@ -336,9 +337,10 @@ async fn traced_error_from_a_task_keeps_the_tasks_ids() {
     assert!(tracectx::current().is_none());
     assert_eq!(err.run_id(), Some("sweep_leg_4"));
     assert_eq!(err.trace_context().unwrap().span_id(), run.span_id());
-    assert!(err
-        .to_string()
-        .ends_with(" [run_id=sweep_leg_4 trace_id=abad1dea]"));
+    assert!(
+        err.to_string()
+            .ends_with(" [run_id=sweep_leg_4 trace_id=abad1dea]")
+    );
 }
 
 #[test]

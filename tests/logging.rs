@@ -402,7 +402,7 @@ fn global_buffers() -> &'static (Buffer, Buffer) {
 
 /// Logs one `stamp` event naming the run and short trace id it expects to be stamped with.
 macro_rules! stamp {
-    ($run:expr, $trace:expr, $via:literal) => {
+    ($run:expr_2021, $trace:expr_2021, $via:literal) => {
         tracing::info!(
             target: "stamp",
             expected_run = %$run,

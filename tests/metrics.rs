@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracectx::metrics::{
-    Metrics, MetricsConfig, DEFAULT_MAX_OPERATIONS, FOLDED_OPERATION, FOLDED_RUN_ID, NO_RUN_ID,
+    DEFAULT_MAX_OPERATIONS, FOLDED_OPERATION, FOLDED_RUN_ID, Metrics, MetricsConfig, NO_RUN_ID,
 };
 use tracectx::prelude::*;
 
@@ -452,8 +452,11 @@ fn series_registered_elsewhere_stay_shared() {
         .sync_scope(|| metrics.record_duration("op", Duration::from_millis(1)));
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &app).unwrap();
-    assert!(text
-        .contains(r#"tracectx_operation_duration_seconds_count{operation="op",run_id="job_3"} 1"#));
+    assert!(
+        text.contains(
+            r#"tracectx_operation_duration_seconds_count{operation="op",run_id="job_3"} 1"#
+        )
+    );
 }
 
 #[test]

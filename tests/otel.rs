@@ -203,11 +203,12 @@ fn root_span_in_scope_joins_the_scope_trace_with_attributes() {
         attribute(span, SHORT_TRACE_ID_ATTRIBUTE).as_deref(),
         Some(&*ctx.trace_id().short())
     );
-    assert!(span
-        .span_context
-        .trace_id()
-        .to_string()
-        .ends_with(&*ctx.trace_id().short()));
+    assert!(
+        span.span_context
+            .trace_id()
+            .to_string()
+            .ends_with(&*ctx.trace_id().short())
+    );
 }
 
 #[test]

@@ -954,7 +954,7 @@ mod loopback {
     use std::convert::Infallible;
     use std::net::SocketAddr;
 
-    use axum::{routing::get, Router};
+    use axum::{Router, routing::get};
     use http_body_util::{BodyExt as _, Empty, Full};
     use hyper::body::{Bytes, Incoming};
     use hyper_util::client::legacy::Client;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use rand::{Rng, RngCore};
 use serde_json::json;
-use tracectx::prelude::*;
-use tracectx::repro::{ReproError, FORMAT_VERSION};
 use tracectx::ReproContext;
+use tracectx::prelude::*;
+use tracectx::repro::{FORMAT_VERSION, ReproError};
 
 /// The first 1,000 `u64`s for seed 42, computed independently of the crate.
 fn pinned_seed_42() -> Vec<u64> {

@@ -21,10 +21,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tracectx_backtest::{
-    simulate, sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params,
-    RankBy, Stats,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params, RankBy, Stats,
+    simulate, sma_cross,
 };
 
 const BARS: usize = 1_000_000;

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use tracectx_backtest::{
-    sma_cross, BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy, sma_cross,
 };
 use tracing::info;
 use tracing_subscriber::fmt::writer::MakeWriterExt as _;

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Params};
+use tracectx_backtest::{BacktestEngine, BacktestSettings, Bars, Params, sma_cross};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

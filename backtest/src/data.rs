@@ -13,8 +13,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::time::{parse_timestamp, trim, MICROS_PER_DAY};
 use super::Timestamp;
+use super::time::{MICROS_PER_DAY, parse_timestamp, trim};
 
 // === impl DataError ===
 

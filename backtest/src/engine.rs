@@ -18,8 +18,8 @@ use std::any::type_name;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
-use std::panic::{self, catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc, Arc, Once, OnceLock};
+use std::panic::{self, AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Once, OnceLock, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -849,7 +849,7 @@ impl BacktestEngine {
         strategy: Arc<S>,
         params: Params,
         spec: SessionSpec,
-    ) -> impl FnOnce() -> Result<BacktestResult, BacktestError> + Send + 'static
+    ) -> impl FnOnce() -> Result<BacktestResult, BacktestError> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + ?Sized + 'static,
     {
@@ -974,7 +974,7 @@ impl BacktestEngine {
         data: &Arc<Bars>,
         strategy: S,
         params: Params,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {
@@ -1017,7 +1017,7 @@ impl BacktestEngine {
         strategy: S,
         params: Params,
         options: RunOptions,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {

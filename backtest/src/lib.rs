@@ -97,17 +97,17 @@ mod time;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
 pub use engine::{
-    quiet_strategy_panics, BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named,
-    RunMetadata, RunOptions, Strategy,
+    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata,
+    RunOptions, Strategy, quiet_strategy_panics,
 };
 pub use execution::{
-    floor_div, simulate, BacktestSettings, SettingsError, Simulation, SimulationError,
+    BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
 pub use result::{OpenTrade, Report, Trade};
-pub use stats::{Stats, StatsError, STAT_KEYS};
+pub use stats::{STAT_KEYS, Stats, StatsError};
 pub use strategy::{
-    builtin, crossover, sma, sma_cross, warmup, Decision, ParamError, ParamValue, Params, SignalFn,
-    Signals, StrategyError, BUILTIN_STRATEGIES,
+    BUILTIN_STRATEGIES, Decision, ParamError, ParamValue, Params, SignalFn, Signals, StrategyError,
+    builtin, crossover, sma, sma_cross, warmup,
 };
 pub use sweep::{
     BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport,

@@ -25,7 +25,7 @@
 use serde::Serialize;
 
 use super::result::Trade;
-use super::time::{civil_from_days, day_of, weekday, MICROS_PER_DAY, MICROS_PER_SEC};
+use super::time::{MICROS_PER_DAY, MICROS_PER_SEC, civil_from_days, day_of, weekday};
 use super::{Bars, Timestamp};
 
 // === impl Stats ===
@@ -982,11 +982,7 @@ fn geometric_mean_of(n: usize, r: &impl Fn(usize) -> f64) -> f64 {
     // ln(1) is exactly 0: flat periods (no position, no change) cost no logarithm.
     let logs = pairwise_by(0, n, &|i| {
         let g = r(i) + 1.0;
-        if g == 1.0 {
-            0.0
-        } else {
-            g.ln()
-        }
+        if g == 1.0 { 0.0 } else { g.ln() }
     });
     (logs / n as f64).exp() - 1.0
 }
@@ -1135,7 +1131,7 @@ impl Drawdowns {
         let mut high = f64::NEG_INFINITY;
         let mut last_zero: Option<usize> = None;
         let mut deepest = 0.0_f64; // since the last zero, inclusive
-                                   // The drawdown of the previous bar, reused while equity and its high stay put.
+        // The drawdown of the previous bar, reused while equity and its high stay put.
         let (mut prev_e, mut prev_high, mut prev_d) = (f64::NAN, f64::NAN, f64::NAN);
         // Comparisons rather than `f64::max` (the same results: a NaN never replaces a
         // number either way) keep the running maxima off a chain of dependent instructions.

@@ -13,7 +13,7 @@
 //! up to its own, so the session evaluates once, at the end, rather than re-running the
 //! strategy on every prefix (which would cost O(n²) for nothing).
 
-use std::pin::{pin, Pin};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -85,7 +85,10 @@ impl BacktestEngine {
         stream: St,
         strategy: S,
         params: Params,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>>
+    + Send
+    + 'static
+    + use<St, S>
     where
         St: Stream<Item = Bar> + Send + 'static,
         S: Strategy + Send + Sync + 'static,
@@ -137,7 +140,7 @@ impl BacktestEngine {
         receiver: mpsc::Receiver<Bar>,
         strategy: S,
         params: Params,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use super::engine::SessionSpec;
 use super::{
     BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Bars, ParamValue, Params,
-    Strategy, STAT_KEYS,
+    STAT_KEYS, Strategy,
 };
 use tracectx::{TraceContext, TraceFutureExt};
 
@@ -695,7 +695,11 @@ impl ParamGrid {
                 .map(|p| ParamValue::parse(p.trim()))
                 .collect();
             match parts.as_slice() {
-                [ParamValue::Int(a), ParamValue::Int(b), ParamValue::Int(step)] => {
+                [
+                    ParamValue::Int(a),
+                    ParamValue::Int(b),
+                    ParamValue::Int(step),
+                ] => {
                     if *step <= 0 {
                         return Err(fail("the step must be above 0"));
                     }
@@ -967,7 +971,10 @@ impl BacktestEngine {
         &self,
         jobs: I,
         options: BatchOptions,
-    ) -> impl std::future::Future<Output = Vec<Result<BacktestResult, BacktestError>>> + Send + 'static
+    ) -> impl std::future::Future<Output = Vec<Result<BacktestResult, BacktestError>>>
+    + Send
+    + 'static
+    + use<I>
     where
         I: IntoIterator<Item = BacktestJob>,
     {
@@ -1023,7 +1030,7 @@ impl BacktestEngine {
         grid: &ParamGrid,
         rank_by: RankBy,
         options: BatchOptions,
-    ) -> impl std::future::Future<Output = SweepReport> + Send + 'static
+    ) -> impl std::future::Future<Output = SweepReport> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use tracectx_backtest::{
-    sma_cross, BacktestEngine, BacktestErrorKind, BacktestJob, BacktestSettings, Bars,
-    BatchOptions, Named, ParamGrid, Params, RankBy, Signals, StrategyError,
-};
 use tracectx::prelude::*;
+use tracectx_backtest::{
+    BacktestEngine, BacktestErrorKind, BacktestJob, BacktestSettings, Bars, BatchOptions, Named,
+    ParamGrid, Params, RankBy, Signals, StrategyError, sma_cross,
+};
 
 // === log capture ===
 
@@ -174,9 +174,10 @@ async fn a_panicking_strategy_fails_its_session_alone_with_its_run_id() {
                 );
                 let run = e.run_id().unwrap();
                 assert!(run.starts_with("backtest_"));
-                assert!(e
-                    .to_string()
-                    .starts_with(&format!("backtest {run} failed: ")));
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("backtest {run} failed: "))
+                );
                 // The failure is logged under the failed session's run.
                 let failed: Vec<Value> = log_lines()
                     .into_iter()
@@ -195,10 +196,12 @@ async fn a_panicking_strategy_fails_its_session_alone_with_its_run_id() {
         .await
         .unwrap_err();
     assert!(err.run_id().unwrap().starts_with("backtest_"));
-    assert!(BacktestEngine::default()
-        .run_realistic(&data, sma_cross, params(5, 30))
-        .await
-        .is_ok());
+    assert!(
+        BacktestEngine::default()
+            .run_realistic(&data, sma_cross, params(5, 30))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -398,9 +401,11 @@ async fn a_batch_runs_at_most_its_concurrency_and_stops_when_dropped() {
     let jobs =
         (0..200).map(|k| BacktestJob::shared(&data, strategy.clone(), params(5 + k % 5, 30)));
     let batch = BacktestEngine::default().run_batch(jobs, BatchOptions::new().concurrency(2));
-    assert!(tokio::time::timeout(Duration::from_millis(100), batch)
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), batch)
+            .await
+            .is_err()
+    );
     // The sessions under way finish; then nothing more starts.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let after_drop = started.load(Ordering::SeqCst);

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use tracectx_backtest::{
-    simulate, sma_cross, BacktestEngine, BacktestSettings, Bar, Bars, BarsBuilder, DataError,
-    DataErrorKind, Decision, Params, Signals, Stats, Timestamp,
+    BacktestEngine, BacktestSettings, Bar, Bars, BarsBuilder, DataError, DataErrorKind, Decision,
+    Params, Signals, Stats, Timestamp, simulate, sma_cross,
 };
 
 const DAY: i64 = 86_400_000_000;
@@ -305,9 +305,10 @@ fn in_memory_times_outside_the_years_1_to_9999_are_refused() {
             "{t}"
         );
         assert_eq!((e.row(), e.column()), (Some(0), Some("timestamp")));
-        assert!(e
-            .to_string()
-            .starts_with("invalid bar data at bar 0, column \"timestamp\": timestamp "));
+        assert!(
+            e.to_string()
+                .starts_with("invalid bar data at bar 0, column \"timestamp\": timestamp ")
+        );
     }
     // Only the bad bar's index is named, after good ones.
     let e = Bars::new(
@@ -397,9 +398,10 @@ fn errors_from_a_path_name_the_file() {
     let e = Bars::from_csv_path("/definitely/not/here.csv").unwrap_err();
     assert!(matches!(e.kind(), DataErrorKind::Io(_)));
     assert!(std::error::Error::source(&e).is_some());
-    assert!(e
-        .to_string()
-        .starts_with(r#"invalid bar data in "/definitely/not/here.csv": cannot read: "#));
+    assert!(
+        e.to_string()
+            .starts_with(r#"invalid bar data in "/definitely/not/here.csv": cannot read: "#)
+    );
 }
 
 // === in memory ===

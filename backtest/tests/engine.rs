@@ -1,11 +1,11 @@
 //! The synchronous engine: one session's result stamped with its run, and failures of a
 //! strategy confined to that session with the run id attached.
 
-use tracectx_backtest::{
-    sma_cross, BacktestEngine, BacktestErrorKind, BacktestSettings, Bars, Named, Params, Signals,
-    StrategyError,
-};
 use tracectx::TraceContext;
+use tracectx_backtest::{
+    BacktestEngine, BacktestErrorKind, BacktestSettings, Bars, Named, Params, Signals,
+    StrategyError, sma_cross,
+};
 
 fn params() -> Params {
     Params::new().with("fast", 10).with("slow", 20)
@@ -117,7 +117,7 @@ fn json_has_stats_trades_and_metadata_but_not_equity() {
 /// error or panic still failing the session alone.
 #[test]
 fn a_long_session_on_two_threads_gives_the_one_thread_result() {
-    use tracectx_backtest::{simulate, Stats};
+    use tracectx_backtest::{Stats, simulate};
 
     let daily = Bars::synthetic(70_000, 9);
     let hourly = Bars::new(

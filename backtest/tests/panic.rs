@@ -4,14 +4,14 @@
 //! sets the process's panic hook.
 
 use std::panic;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tracectx_backtest::{
-    quiet_strategy_panics, sma_cross, BacktestEngine, BacktestErrorKind, BacktestJob, Bars,
-    BatchOptions, Named, Params, Signals, StrategyError,
-};
 use tracectx::TraceContext;
+use tracectx_backtest::{
+    BacktestEngine, BacktestErrorKind, BacktestJob, Bars, BatchOptions, Named, Params, Signals,
+    StrategyError, quiet_strategy_panics, sma_cross,
+};
 
 static PREVIOUS_HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
 

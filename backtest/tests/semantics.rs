@@ -3,8 +3,8 @@
 //! annualisation and undefined values.
 
 use tracectx_backtest::{
-    crossover, floor_div, simulate, sma, sma_cross, BacktestSettings, Bars, Decision, Params,
-    Report, Signals, Simulation, Stats,
+    BacktestSettings, Bars, Decision, Params, Report, Signals, Simulation, Stats, crossover,
+    floor_div, simulate, sma, sma_cross,
 };
 
 const DAY: i64 = 86_400_000_000;
@@ -488,7 +488,7 @@ fn expect_periods_per_year(got: f64, r: f64, periods: f64) {
 fn annualisation_follows_the_data_period_and_weekends() {
     let r = 0.001;
     let start = 1_704_067_200_000_000; // Monday 2024-01-01
-                                       // Weekdays only: 252 a year.
+    // Weekdays only: 252 a year.
     let weekdays: Vec<i64> = (0..400)
         .map(|i| start + (i / 5 * 7 + i % 5) * DAY)
         .collect();
@@ -631,10 +631,11 @@ fn hand_made_run_has_the_trades_it_was_made_for() {
     );
     assert_eq!((r.open_trades.len(), r.open_trades[0].entry_bar), (1, 13));
     // Weekdays only, one bar a day: 252 periods a year, one return per bar.
-    assert!(b
-        .timestamps()
-        .iter()
-        .all(|t| (t.div_euclid(DAY) + 3).rem_euclid(7) < 5));
+    assert!(
+        b.timestamps()
+            .iter()
+            .all(|t| (t.div_euclid(DAY) + 3).rem_euclid(7) < 5)
+    );
 }
 
 #[test]

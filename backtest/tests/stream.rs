@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracectx_backtest::{
-    sma_cross, BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings,
-    Bar, Bars, DataError, DataErrorKind, Params, Timestamp,
-};
 use tracectx::prelude::*;
+use tracectx_backtest::{
+    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bar, Bars,
+    DataError, DataErrorKind, Params, Timestamp, sma_cross,
+};
 
 fn params() -> Params {
     Params::new().with("fast", 10).with("slow", 20)

@@ -1,12 +1,12 @@
 //! Parameter grids: ranges that cannot overflow whatever the numbers, and a cap on the whole
 //! grid's combinations that refuses a mistyped sweep at once instead of exhausting memory.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracectx_backtest::{
-    sma_cross, BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Named, ParamGrid, ParamValue,
-    Params, RankBy, Signals, StrategyError,
+    BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Named, ParamGrid, ParamValue, Params,
+    RankBy, Signals, StrategyError, sma_cross,
 };
 
 const CAP: u128 = ParamGrid::MAX_COMBINATIONS as u128;

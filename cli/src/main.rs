@@ -27,12 +27,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use tracectx_backtest::{
-    builtin, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions, Named,
-    ParamGrid, Params, RankBy, SignalFn, SweepReport, BUILTIN_STRATEGIES, STAT_KEYS,
-};
-use tracectx::logging::query::{self, Query, RunSummary, Runs};
 use tracectx::logging::WorkerGuard;
+use tracectx::logging::query::{self, Query, RunSummary, Runs};
+use tracectx_backtest::{
+    BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
+    Named, ParamGrid, Params, RankBy, STAT_KEYS, SignalFn, SweepReport, builtin,
+};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tracectx::logging::{self, FixedClock};
 use tracectx::TraceContext;
+use tracectx::logging::{self, FixedClock};
 
 const A1: &str = "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO engine - start";
 const A12: &str = "[2024-01-01T10:00:00.500000Z] [backtest_ab12] [0badcafe] INFO engine - start";
@@ -551,9 +551,7 @@ backtest_ab12      2  2024-01-01T10:00:00.500000Z  2024-01-01T10:00:04.000000Z  
 
 mod backtest_cli {
     use super::*;
-    use tracectx_backtest::{
-        sma_cross, BacktestEngine, BacktestSettings, Bars, Params, STAT_KEYS,
-    };
+    use tracectx_backtest::{BacktestEngine, BacktestSettings, Bars, Params, STAT_KEYS, sma_cross};
 
     fn bars_file(dir: &Path, n: usize) -> PathBuf {
         let path = dir.join("bars.csv");
@@ -845,8 +843,10 @@ mod backtest_cli {
             None,
         );
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out)
-            .contains(r#"invalid grid axis "fast=9:3:1": the stop is before the start"#));
+        assert!(
+            stderr(&out)
+                .contains(r#"invalid grid axis "fast=9:3:1": the stop is before the start"#)
+        );
         let out = tracectx(
             &[
                 "sweep",

@@ -29,7 +29,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::{SpanId, TraceContext, TraceId, MAX_RUN_ID_LEN};
+use crate::context::{MAX_RUN_ID_LEN, SpanId, TraceContext, TraceId};
 
 /// The text layout [`configure_logging`](super::configure_logging) writes:
 /// `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`.
@@ -250,11 +250,7 @@ pub(crate) fn parse_rfc3339_micros(text: &str) -> Option<i64> {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
             let off = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' {
-                off
-            } else {
-                -off
-            }
+            if *sign == b'+' { off } else { -off }
         }
         _ => return None,
     };
@@ -449,7 +445,7 @@ impl Template {
                             return Err(TemplateError::UnknownPlaceholder {
                                 name: name.to_owned(),
                                 at,
-                            })
+                            });
                         }
                     };
                     if !literal.is_empty() {

@@ -8,8 +8,8 @@
 //! when the span is created, and the formats walk the event's span scope, leaf to root, when the
 //! slot is empty. The slot wins when both are present: it is the more precise answer.
 
-use tracing::span::{Attributes, Id};
 use tracing::Subscriber;
+use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, Scope};
 

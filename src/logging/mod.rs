@@ -50,14 +50,14 @@ mod layer;
 pub mod query;
 
 pub use config::{
-    file_writer, non_blocking, rolling_file, Builder, FileWriter, InitError, NonBlocking,
-    NonBlockingWriter, WorkerGuard,
+    Builder, FileWriter, InitError, NonBlocking, NonBlockingWriter, WorkerGuard, file_writer,
+    non_blocking, rolling_file,
 };
 pub use format::{
-    Clock, FixedClock, JsonFormat, SystemClock, TemplateError, TextFormat, DEFAULT_TEMPLATE,
-    NO_CONTEXT, PLACEHOLDERS,
+    Clock, DEFAULT_TEMPLATE, FixedClock, JsonFormat, NO_CONTEXT, PLACEHOLDERS, SystemClock,
+    TemplateError, TextFormat,
 };
-pub use layer::{span_context, TraceContextLayer};
+pub use layer::{TraceContextLayer, span_context};
 pub use tracing_appender::rolling::Rotation;
 
 /// Installs the global subscriber that stamps every event with its run: text lines on

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::{trim_ows_str, Injector, BAGGAGE};
+use super::{BAGGAGE, Injector, trim_ows_str};
 
 /// The baggage key that carries the run id: `run_id`.
 ///

@@ -8,7 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{extract, inject, Extractor, Injector, TRACEPARENT};
+use super::{Extractor, Injector, TRACEPARENT, extract, inject};
 use crate::context::TraceContext;
 use crate::future::{InTraceContext, TraceFutureExt};
 

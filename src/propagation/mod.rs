@@ -33,7 +33,7 @@
 /// A table saying, for each byte value, whether `$test` holds: one lookup per byte in the
 /// parsers' loops.
 macro_rules! byte_class {
-    (|$b:ident| $test:expr) => {{
+    (|$b:ident| $test:expr_2021) => {{
         let mut table = [false; 256];
         let mut i = 0;
         while i < 256 {
@@ -89,7 +89,7 @@ pub use http::{
     TraceContextService,
 };
 pub use traceparent::{TraceParent, TraceParentError};
-pub use tracestate::{TraceState, TraceStateError, MAX_MEMBERS as MAX_TRACESTATE_MEMBERS};
+pub use tracestate::{MAX_MEMBERS as MAX_TRACESTATE_MEMBERS, TraceState, TraceStateError};
 
 /// The `traceparent` header name.
 ///
