@@ -41,8 +41,8 @@ if [ ! -x /usr/bin/time ]; then
     exit 1
 fi
 
-cargo build --quiet --release --features cli --bin tracectx --example write_bars \
-    --example time_session
+cargo build --quiet --release -p tracectx-cli
+cargo build --quiet --release -p tracectx-backtest --example write_bars --example time_session
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -48,8 +48,8 @@ try_install rg ripgrep || { have_rg=0; say "ripgrep not installed and not instal
 have_hf=1
 try_install hyperfine hyperfine || { have_hf=0; say "hyperfine not available: timing with date"; }
 
-say "building tracectx (release, --features cli)"
-cargo build --quiet --release --features cli --bin tracectx --manifest-path "$root/Cargo.toml"
+say "building tracectx (release, package tracectx-cli)"
+cargo build --quiet --release -p tracectx-cli --manifest-path "$root/Cargo.toml"
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target_dir/release/tracectx"

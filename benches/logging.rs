@@ -4,7 +4,7 @@
 //! `LevelFilter`; with no subscriber, a scoped one and a global one, as tracing's own benches
 //! do. Then the library's throughput at reading one run back out of a log held in memory.
 //!
-//! `cargo bench --features cli --bench logging -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench --features query --bench logging -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Reading a run back out of gigabyte files against `grep -F` and `rg -F` is
 //! `benches/extract.sh`.

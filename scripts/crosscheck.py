@@ -242,7 +242,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", required=True, help="directory for the exported CSV files")
     parser.add_argument("--tracectx", default="target/release/tracectx",
-                        help="the tracectx binary (built with --features cli)")
+                        help="the tracectx binary (cargo build --release -p tracectx-cli)")
     parser.add_argument("--extra", action="store_true",
                         help="also check BTCUSD monthly data (month bins, 12 periods a year) "
                              "and the opt-in spread on EURUSD")

@@ -31,7 +31,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # Build first so that compiler output does not interleave with the report.
-cargo build --quiet --release --features cli --bin tracectx
+cargo build --quiet --release -p tracectx-cli
 
 "$venv/bin/python" "$root/scripts/crosscheck.py" --work "$work" \
     --tracectx "$builds/release/tracectx" "$@"

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example quickstart                 # logs to quickstart.log
 //! cargo run --release --example quickstart -- other.log   # or to another file
-//! cargo run --features cli --bin tracectx -- logs <run_id> quickstart.log
+//! cargo run -p tracectx-cli -- logs <run_id> quickstart.log
 //! ```
 //!
 //! The bars are synthetic, made by the crate from a seed (no data file needed), so every run of
@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.stats.trades,
         );
     }
-    let query = "cargo run --features cli --bin tracectx --";
+    let query = "cargo run -p tracectx-cli --";
     println!(
         "\nEvery line in {log_path} names its run. Read one session's lines back:\n  \
          {query} logs {best_run} {log_path}\n\
