@@ -83,6 +83,7 @@ pub mod propagation;
 pub mod repro;
 mod scope;
 mod spawn;
+pub mod time;
 
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]

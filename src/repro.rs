@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,6 +71,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::context::{RunId, SpanId, TraceContext, TraceId};
+use crate::time::Timestamp;
 
 /// The version of the JSON record written by [`ReproContext::save`]; a file with another
 /// version is refused by [`ReproContext::load`].
@@ -429,7 +430,7 @@ impl ReproContext {
     /// # Ok::<(), std::time::SystemTimeError>(())
     /// ```
     pub fn created_at_rfc3339(&self) -> String {
-        self.created_at.to_string()
+        self.created_at.rfc3339_micros().to_string()
     }
 
     /// The version of `tracectx` that made the record.
@@ -703,12 +704,8 @@ impl ReproContext {
             .map_err(|e| fields.invalid("span_id", e.to_string()))?;
         let seed: u64 = fields.take("seed")?;
         let created_at: String = fields.take("created_at")?;
-        let created_at = Timestamp::parse(&created_at).ok_or_else(|| {
-            fields.invalid(
-                "created_at",
-                format!("{created_at:?} is not an RFC 3339 timestamp"),
-            )
-        })?;
+        let created_at = Timestamp::parse_rfc3339(&created_at)
+            .map_err(|e| fields.invalid("created_at", format!("{created_at:?}: {e}")))?;
         let crate_version: String = fields.take("crate_version")?;
         let os: String = fields.take("os")?;
         let arch: String = fields.take("arch")?;
@@ -767,7 +764,7 @@ impl Serialize for ReproContext {
             trace_id: format!("{:x}", self.trace.trace_id()),
             span_id: self.trace.span_id().to_string(),
             seed: self.seed,
-            created_at: self.created_at.to_string(),
+            created_at: self.created_at.rfc3339_micros().to_string(),
             crate_version: &self.crate_version,
             os: &self.os,
             arch: &self.arch,
@@ -1234,157 +1231,6 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-// === impl Timestamp ===
-
-/// Microseconds since the Unix epoch, UTC; shown in RFC 3339.
-///
-/// Kept by hand rather than with `chrono` or `time`: the record needs only "now", a
-/// fixed-width UTC form and its parse, a few lines of calendar arithmetic (Howard Hinnant's
-/// `days_from_civil` and its inverse), not a date library in every build of the crate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timestamp(i64);
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-impl Timestamp {
-    fn now() -> Self {
-        Self::from_system_time(SystemTime::now())
-    }
-
-    fn from_system_time(t: SystemTime) -> Self {
-        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-        match t.duration_since(UNIX_EPOCH) {
-            Ok(after) => Self(micros(after)),
-            Err(before) => Self(-micros(before.duration())),
-        }
-    }
-
-    fn to_system_time(self) -> SystemTime {
-        let magnitude = Duration::from_micros(self.0.unsigned_abs());
-        if self.0 >= 0 {
-            UNIX_EPOCH + magnitude
-        } else {
-            UNIX_EPOCH - magnitude
-        }
-    }
-
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; the fraction is cut to
-    /// microseconds.
-    fn parse(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
-        let num = |range: std::ops::Range<usize>| -> Option<i64> {
-            let digits = b.get(range)?;
-            digits.iter().try_fold(0i64, |acc, &d| {
-                d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-            })
-        };
-        let at = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
-        if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
-            return None;
-        }
-        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return None;
-        }
-        let mut i = 19;
-        let mut micros = 0;
-        if at(i, b".") {
-            i += 1;
-            let start = i;
-            while at(i, b"0123456789") {
-                if i - start < 6 {
-                    micros = micros * 10 + i64::from(b[i] - b'0');
-                }
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
-            for _ in (i - start)..6 {
-                micros *= 10;
-            }
-        }
-        let offset_minutes = match b.get(i) {
-            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-            Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && at(i + 3, b":") => {
-                let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-                if h > 23 || m > 59 {
-                    return None;
-                }
-                let offset = h * 60 + m;
-                if *sign == b'-' { -offset } else { offset }
-            }
-            _ => return None,
-        };
-        let days = days_from_civil(year, month, day);
-        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
-        Some(Self(seconds * 1_000_000 + micros))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(MICROS_PER_DAY);
-        let in_day = self.0.rem_euclid(MICROS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        let seconds = in_day / 1_000_000;
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            seconds / 3_600,
-            seconds / 60 % 60,
-            seconds % 60,
-            in_day % 1_000_000
-        )
-    }
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 // === the environment ===
 
 /// What `create` records about the machine, looked up once per process.
@@ -1455,48 +1301,6 @@ fn run(program: &str, args: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_round_trip_through_rfc3339() {
-        for micros in [
-            0,
-            1,
-            -1,
-            951_782_400_000_000,     // 2000-02-29
-            1_704_103_200_123_456,   // 2024-01-01T10:00:00.123456Z
-            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999Z
-            -62_135_596_800_000_000, // 0001-01-01
-        ] {
-            let t = Timestamp(micros);
-            assert_eq!(Timestamp::parse(&t.to_string()), Some(t), "{t}");
-        }
-        assert_eq!(
-            Timestamp(1_704_103_200_123_456).to_string(),
-            "2024-01-01T10:00:00.123456Z"
-        );
-    }
-
-    #[test]
-    fn timestamps_parse_offsets_and_refuse_nonsense() {
-        let utc = Timestamp::parse("2024-01-01T10:00:00Z").unwrap();
-        assert_eq!(Timestamp::parse("2024-01-01T11:30:00+01:30"), Some(utc));
-        assert_eq!(
-            Timestamp::parse("2024-01-01T10:00:00.5Z").unwrap().0 - utc.0,
-            500_000
-        );
-        for bad in [
-            "",
-            "2024-01-01",
-            "2024-13-01T00:00:00Z",
-            "2023-02-29T00:00:00Z",
-            "2024-01-01T24:00:00Z",
-            "2024-01-01T10:00:00",
-            "2024-01-01T10:00:00.Z",
-            "2024-01-01T10:00:00Zjunk",
-        ] {
-            assert_eq!(Timestamp::parse(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_depth() {

@@ -45,8 +45,7 @@ fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(Warnings(warnings.clone()));
     tracing::subscriber::with_default(subscriber, f);
-    let warnings = warnings.lock().unwrap().clone();
-    warnings
+    warnings.lock().unwrap().clone()
 }
 
 #[test]

@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::ser::{SerializeMap, Serializer as _};
 use tracing::field::{Field, Visit};
@@ -30,6 +30,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{MAX_RUN_ID_LEN, SpanId, TraceContext, TraceId};
+use crate::time::{ParseTimestampError, Timestamp};
 
 /// The text layout [`configure_logging`](super::configure_logging) writes:
 /// `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`.
@@ -99,16 +100,15 @@ impl FixedClock {
         Self(at)
     }
 
-    /// A clock that always says the instant written as RFC 3339 UTC
-    /// (`2024-01-01T10:00:00.000000Z`, fraction optional), or `None` if `text` is not one.
-    pub fn rfc3339(text: &str) -> Option<Self> {
-        let micros = parse_rfc3339_micros(text)?;
-        let at = if micros >= 0 {
-            UNIX_EPOCH + std::time::Duration::from_micros(micros as u64)
-        } else {
-            UNIX_EPOCH - std::time::Duration::from_micros(micros.unsigned_abs())
-        };
-        Some(Self(at))
+    /// A clock that always says the instant written in RFC 3339
+    /// (`2024-01-01T10:00:00.000000Z`, fraction optional; see
+    /// [`Timestamp::parse_rfc3339`]).
+    ///
+    /// # Errors
+    ///
+    /// The [`ParseTimestampError`] of `text`.
+    pub fn rfc3339(text: &str) -> Result<Self, ParseTimestampError> {
+        Timestamp::parse_rfc3339(text).map(|t| Self(t.to_system_time()))
     }
 }
 
@@ -131,144 +131,6 @@ impl Clock for Arc<dyn Clock> {
     fn now(&self) -> SystemTime {
         (**self).now()
     }
-}
-
-// === timestamps ===
-
-/// Writes `at` as RFC 3339 UTC with microseconds: `2024-01-01T10:00:00.000000Z`.
-fn write_rfc3339(w: &mut impl fmt::Write, at: SystemTime) -> fmt::Result {
-    w.write_str(Rfc3339Buf::new(at).as_str())
-}
-
-/// A timestamp rendered on the stack, digit by digit.
-///
-/// Hand-written (days to civil date, after Howard Hinnant's public-domain algorithm) so the
-/// hot path neither allocates, nor pulls a date crate, nor goes through `fmt` argument
-/// machinery once per field; years outside 0..=9999 are clamped to that range.
-struct Rfc3339Buf([u8; 27]);
-
-impl Rfc3339Buf {
-    fn new(at: SystemTime) -> Self {
-        let micros: i128 = match at.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_micros() as i128,
-            Err(e) => -(e.duration().as_micros() as i128),
-        };
-        let secs = micros.div_euclid(1_000_000) as i64;
-        let frac = micros.rem_euclid(1_000_000) as u32;
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400) as u32;
-        let (y, m, d) = civil_from_days(days);
-        let mut b = *b"0000-00-00T00:00:00.000000Z";
-        let mut put = |at: usize, width: usize, mut v: u32| {
-            for i in (at..at + width).rev() {
-                b[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y.clamp(0, 9999) as u32);
-        put(5, 2, m);
-        put(8, 2, d);
-        put(11, 2, sod / 3600);
-        put(14, 2, sod / 60 % 60);
-        put(17, 2, sod % 60);
-        put(20, 6, frac);
-        Self(b)
-    }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII digits and punctuation were written.
-        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000Z")
-    }
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into microseconds since the Unix epoch.
-pub(crate) fn parse_rfc3339_micros(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in b.get(range)? {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + i64::from(c - b'0');
-        }
-        Some(v)
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    if h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        let mut scale = 100_000i64;
-        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            frac += i64::from(c - b'0') * scale;
-            scale /= 10;
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let offset = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let off = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' { off } else { -off }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo as u32, d as u32);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset;
-    Some(secs * 1_000_000 + frac)
-}
-
-/// Formats microseconds since the Unix epoch as the timestamp logs show.
-pub(crate) fn format_micros(micros: i64) -> String {
-    let at = if micros >= 0 {
-        UNIX_EPOCH + std::time::Duration::from_micros(micros as u64)
-    } else {
-        UNIX_EPOCH - std::time::Duration::from_micros(micros.unsigned_abs())
-    };
-    let mut s = String::with_capacity(27);
-    let _ = write_rfc3339(&mut s, at);
-    s
 }
 
 // === impl Stamp ===
@@ -574,7 +436,11 @@ impl<C: Clock> TextFormat<C> {
         for segment in &self.template.segments {
             match segment {
                 Segment::Literal(text) => w.write_str(text)?,
-                Segment::Timestamp => write_rfc3339(w, self.clock.now())?,
+                Segment::Timestamp => w.write_str(
+                    Timestamp::from_system_time(self.clock.now())
+                        .rfc3339_micros()
+                        .as_str(),
+                )?,
                 Segment::RunId => w.write_str(stamp.map_or(NO_CONTEXT, Stamp::run_id))?,
                 Segment::TraceId => match stamp {
                     Some(s) => w.write_str(&s.trace_id.short())?,
@@ -835,7 +701,12 @@ impl<C: Clock> JsonFormat<C> {
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut ser = serde_json::Serializer::new(buf);
         let mut map = ser.serialize_map(None)?;
-        map.serialize_entry("timestamp", Rfc3339Buf::new(self.clock.now()).as_str())?;
+        map.serialize_entry(
+            "timestamp",
+            Timestamp::from_system_time(self.clock.now())
+                .rfc3339_micros()
+                .as_str(),
+        )?;
         map.serialize_entry("level", level_str(meta.level()))?;
         if let Some(s) = stamp {
             map.serialize_entry("run_id", s.run_id())?;
@@ -1038,25 +909,6 @@ impl fmt::Debug for dyn Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_round_trip() {
-        for text in [
-            "1970-01-01T00:00:00.000000Z",
-            "2024-01-01T10:00:00.000000Z",
-            "2024-02-29T23:59:59.999999Z",
-            "1969-12-31T23:59:59.500000Z",
-            "2100-03-01T00:00:00.000001Z",
-        ] {
-            let micros = parse_rfc3339_micros(text).unwrap();
-            assert_eq!(format_micros(micros), text);
-        }
-        assert_eq!(
-            parse_rfc3339_micros("2024-01-01T12:00:00+02:00"),
-            parse_rfc3339_micros("2024-01-01T10:00:00Z")
-        );
-        assert_eq!(parse_rfc3339_micros("2024-01-01 garbage"), None);
-    }
 
     #[test]
     fn escaping_keeps_one_line() {

@@ -1,0 +1,759 @@
+//! Civil time: the one calendar of the workspace.
+//!
+//! Log lines, log queries, reproduction records and backtest bars all name instants as
+//! [`Timestamp`]s: microseconds since `1970-01-01T00:00:00Z`, UTC, in the proleptic Gregorian
+//! calendar. This module is the only place that converts between such a count and a civil
+//! date, formats one as RFC 3339 and parses one back.
+//!
+//! The conversions are hand-written (Howard Hinnant's `days_from_civil` and its inverse)
+//! rather than taken from `time` or `jiff`, for two reasons: the core of the crate stays free
+//! of a date library, and the two hot paths (stamping every log line, reading a date on every
+//! row of a CSV file) cost a few integer operations and never allocate. The test suite checks
+//! both directions, the formats and the parser against the `time` crate.
+//!
+//! # Examples
+//!
+//! ```
+//! use tracectx::time::Timestamp;
+//!
+//! let t = Timestamp::parse_rfc3339("2024-01-01T12:30:00.25+02:00")?;
+//! assert_eq!(t.to_string(), "2024-01-01T10:30:00.25Z");
+//! assert_eq!(t.rfc3339_micros().as_str(), "2024-01-01T10:30:00.250000Z");
+//! assert_eq!(t.date(), (2024, 1, 1));
+//! # Ok::<(), tracectx::time::ParseTimestampError>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Microseconds in one second.
+pub const MICROS_PER_SEC: i64 = 1_000_000;
+/// Microseconds in one day (a Unix day: 86,400 seconds, no leap seconds).
+pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
+
+/// Days from `0001-01-01` to `1970-01-01`.
+const DAYS_TO_YEAR_1: i64 = -719_162;
+/// Days from `1970-01-01` to `10000-01-01`.
+const DAYS_TO_YEAR_10000: i64 = 2_932_897;
+
+// === impl Timestamp ===
+
+/// An instant: microseconds since `1970-01-01T00:00:00Z` (UTC), before it when negative.
+///
+/// `Display` writes RFC 3339 with the shortest exact fraction (`2004-08-19T00:00:00Z`,
+/// `1970-01-01T00:00:01.5Z`); [`rfc3339_micros`](Self::rfc3339_micros) writes the fixed-width
+/// form log lines use (`2024-01-01T10:00:00.000000Z`). Any `i64` is a timestamp; the years
+/// `0001` to `9999` ([`MIN`](Self::MIN) to [`MAX`](Self::MAX)) are the range of four-digit
+/// dates, which [`is_in_range`](Self::is_in_range) checks.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::Timestamp;
+///
+/// let t = Timestamp::from_micros(1_500_000);
+/// assert_eq!(t.to_string(), "1970-01-01T00:00:01.5Z");
+/// assert_eq!(t.as_micros(), 1_500_000);
+/// assert_eq!(Timestamp::from_date(1970, 1, 2), Some(Timestamp::from_micros(86_400_000_000)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// `1970-01-01T00:00:00Z`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00Z");
+    /// ```
+    pub const UNIX_EPOCH: Timestamp = Timestamp(0);
+
+    /// `0001-01-01T00:00:00Z`, the first instant of a four-digit year.
+    ///
+    /// Ten thousand years are about 3.2 × 10^17 µs of the 9.2 × 10^18 an `i64` holds, so any
+    /// difference of two timestamps in range fits an `i64` with room to spare.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00Z");
+    /// ```
+    pub const MIN: Timestamp = Timestamp(DAYS_TO_YEAR_1 * MICROS_PER_DAY);
+
+    /// `9999-12-31T23:59:59.999999Z`, the last instant of a four-digit year.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999999Z");
+    /// ```
+    pub const MAX: Timestamp = Timestamp(DAYS_TO_YEAR_10000 * MICROS_PER_DAY - 1);
+
+    /// The timestamp `micros` microseconds after the Unix epoch (before it, if negative).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::from_micros(0), Timestamp::UNIX_EPOCH);
+    /// ```
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::from_micros(42).as_micros(), 42);
+    /// ```
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Whether the timestamp lies in the years `0001` to `9999`, [`MIN`](Self::MIN) to
+    /// [`MAX`](Self::MAX) inclusive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert!(Timestamp::UNIX_EPOCH.is_in_range());
+    /// assert!(!Timestamp::from_micros(i64::MAX).is_in_range());
+    /// ```
+    pub const fn is_in_range(self) -> bool {
+        self.0 >= Self::MIN.0 && self.0 <= Self::MAX.0
+    }
+
+    /// The system's wall clock, now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert!(Timestamp::now() > Timestamp::from_date(2024, 1, 1).unwrap());
+    /// ```
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// The timestamp of `at`, truncated to the microsecond (toward the past) and saturated at
+    /// the ends of the `i64` range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tracectx::time::Timestamp;
+    ///
+    /// let at = UNIX_EPOCH + Duration::from_nanos(1_500);
+    /// assert_eq!(Timestamp::from_system_time(at).as_micros(), 1);
+    /// let before = UNIX_EPOCH - Duration::from_nanos(1_500);
+    /// assert_eq!(Timestamp::from_system_time(before).as_micros(), -2);
+    /// ```
+    pub fn from_system_time(at: SystemTime) -> Self {
+        match at.duration_since(UNIX_EPOCH) {
+            Ok(after) => Self(i64::try_from(after.as_micros()).unwrap_or(i64::MAX)),
+            Err(before) => {
+                let d = before.duration();
+                // Toward the past: a partial microsecond before the epoch counts as a whole.
+                let whole = d.as_micros() + u128::from(d.subsec_nanos() % 1_000 != 0);
+                Self(i64::try_from(whole).map_or(i64::MIN, |m| -m))
+            }
+        }
+    }
+
+    /// The [`SystemTime`] of this timestamp.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tracectx::time::Timestamp;
+    ///
+    /// let t = Timestamp::from_micros(-1);
+    /// assert_eq!(t.to_system_time(), UNIX_EPOCH - Duration::from_micros(1));
+    /// ```
+    pub fn to_system_time(self) -> SystemTime {
+        let magnitude = Duration::from_micros(self.0.unsigned_abs());
+        if self.0 >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        }
+    }
+
+    /// Midnight (UTC) of the date `year-month-day`, or `None` when there is no such date in
+    /// the years `0000` to `9999` (month 13, February 30).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_date(2024, 2, 29).unwrap().to_string(), "2024-02-29T00:00:00Z");
+    /// assert_eq!(Timestamp::from_date(2023, 2, 29), None);
+    /// ```
+    pub fn from_date(year: i64, month: u32, day: u32) -> Option<Self> {
+        if !(0..=9999).contains(&year) || !(1..=12).contains(&month) {
+            return None;
+        }
+        if day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Self(days_from_civil(year, month, day) * MICROS_PER_DAY))
+    }
+
+    /// Days since `1970-01-01`, counting the day this instant falls on (negative before).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::from_micros(-1).days_since_epoch(), -1);
+    /// ```
+    pub const fn days_since_epoch(self) -> i64 {
+        self.0.div_euclid(MICROS_PER_DAY)
+    }
+
+    /// The civil date `(year, month, day)` this instant falls on, in UTC.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::from_micros(-1).date(), (1969, 12, 31));
+    /// ```
+    pub const fn date(self) -> (i64, u32, u32) {
+        civil_from_days(self.days_since_epoch())
+    }
+
+    /// Parses an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+    ///
+    /// Strict where the crate's own lines are concerned: the day must exist in its month,
+    /// hours run to 23, minutes and seconds to 59 (a leap second `:60` is refused, as Unix
+    /// time has none), and the offset is `Z`, `z` or `±HH:MM` with hours to 23. `T` may also
+    /// be `t` or a space (RFC 3339, section 5.6). A fraction of any length is truncated to
+    /// the microsecond.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseTimestampError`], saying what was wrong and at which byte.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    ///
+    /// let t = Timestamp::parse_rfc3339("2024-01-01T10:00:00Z")?;
+    /// assert_eq!(Timestamp::parse_rfc3339("2024-01-01t11:30:00+01:30")?, t);
+    /// let err = Timestamp::parse_rfc3339("2024-02-31T10:00:00Z").unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid timestamp: day 31 does not exist in 2024-02 at byte 8");
+    /// assert!(Timestamp::parse_rfc3339("2024-01-01").is_err()); // no time, no offset
+    /// # Ok::<(), tracectx::time::ParseTimestampError>(())
+    /// ```
+    pub fn parse_rfc3339(text: &str) -> Result<Self, ParseTimestampError> {
+        parse(text.as_bytes(), Rules::RFC3339)
+    }
+
+    /// Parses a date, a date and time, or an RFC 3339 date-time: `YYYY-MM-DD`, optionally
+    /// followed by `[T ]HH:MM:SS[.fraction]`, optionally followed by `Z` or `±HH:MM`; without
+    /// an offset the time is UTC. The forms of tabular data (CSV files, pandas' output).
+    ///
+    /// The same rules as [`parse_rfc3339`](Self::parse_rfc3339) otherwise; it takes bytes,
+    /// which is what a CSV reader hands over.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseTimestampError`], saying what was wrong and at which byte.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    ///
+    /// let day = Timestamp::parse_date_time(b"2024-03-01")?;
+    /// assert_eq!(Timestamp::parse_date_time(b"2024-03-01 02:00:00+02:00")?, day);
+    /// assert_eq!(Timestamp::parse_date_time(b"2024-03-01T00:00:00")?, day);
+    /// assert!(Timestamp::parse_date_time(b"2024-03-01 25:00:00").is_err());
+    /// # Ok::<(), tracectx::time::ParseTimestampError>(())
+    /// ```
+    pub fn parse_date_time(text: &[u8]) -> Result<Self, ParseTimestampError> {
+        parse(text, Rules::DATE_TIME)
+    }
+
+    /// The fixed-width RFC 3339 form of log lines, `2024-01-01T10:00:00.000000Z`, rendered
+    /// on the stack.
+    ///
+    /// Always 27 characters: an instant outside the years `0000` to `9999` is written as the
+    /// nearest instant inside them, since RFC 3339 has no other year.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::UNIX_EPOCH.rfc3339_micros().as_str(), "1970-01-01T00:00:00.000000Z");
+    /// assert_eq!(
+    ///     Timestamp::from_micros(i64::MAX).rfc3339_micros().as_str(),
+    ///     "9999-12-31T23:59:59.999999Z"
+    /// );
+    /// ```
+    pub fn rfc3339_micros(self) -> Rfc3339Micros {
+        Rfc3339Micros::new(self)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with the shortest exact fraction; years past `9999` (or before
+    /// `0000`) are written with as many digits as they need.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.date();
+        let in_day = self.0.rem_euclid(MICROS_PER_DAY);
+        let secs = in_day / MICROS_PER_SEC;
+        let frac = in_day % MICROS_PER_SEC;
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )?;
+        if frac != 0 {
+            let mut digits = [0u8; 6];
+            put_digits(&mut digits, frac as u32);
+            let len = 6 - digits.iter().rev().take_while(|&&c| c == b'0').count();
+            f.write_str(".")?;
+            // Only ASCII digits were written.
+            f.write_str(std::str::from_utf8(&digits[..len]).map_err(|_| fmt::Error)?)?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl serde::Serialize for Timestamp {
+    /// As its `Display`: RFC 3339 text.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    /// From RFC 3339 text ([`Timestamp::parse_rfc3339`]).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+// === impl Rfc3339Micros ===
+
+/// A timestamp written as `2024-01-01T10:00:00.000000Z`, on the stack; see
+/// [`Timestamp::rfc3339_micros`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::Timestamp;
+///
+/// let line = format!("[{}] started", Timestamp::from_micros(1).rfc3339_micros());
+/// assert_eq!(line, "[1970-01-01T00:00:00.000001Z] started");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339Micros([u8; 27]);
+
+impl Rfc3339Micros {
+    fn new(at: Timestamp) -> Self {
+        // Saturate to the years RFC 3339 can write.
+        let micros =
+            at.0.clamp(days_from_civil(0, 1, 1) * MICROS_PER_DAY, Timestamp::MAX.0);
+        let days = micros.div_euclid(MICROS_PER_DAY);
+        let in_day = micros.rem_euclid(MICROS_PER_DAY);
+        let (y, m, d) = civil_from_days(days);
+        let sod = (in_day / MICROS_PER_SEC) as u32;
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        put_digits(&mut b[0..4], y as u32);
+        put_digits(&mut b[5..7], m);
+        put_digits(&mut b[8..10], d);
+        put_digits(&mut b[11..13], sod / 3600);
+        put_digits(&mut b[14..16], sod / 60 % 60);
+        put_digits(&mut b[17..19], sod % 60);
+        put_digits(&mut b[20..26], (in_day % MICROS_PER_SEC) as u32);
+        Self(b)
+    }
+
+    /// The 27 characters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::UNIX_EPOCH.rfc3339_micros().as_str().len(), 27);
+    /// ```
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation were written.
+        std::str::from_utf8(&self.0).unwrap_or("0000-00-00T00:00:00.000000Z")
+    }
+}
+
+impl fmt::Display for Rfc3339Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Rfc3339Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Writes `v` in decimal into all of `out`, zero-padded on the left (the high digits are cut
+/// when `v` does not fit).
+fn put_digits(out: &mut [u8], mut v: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+// === the calendar ===
+
+/// Days since `1970-01-01` of the proleptic Gregorian date `year-month-day`.
+///
+/// The arithmetic alone, for callers that have checked the date (see
+/// [`Timestamp::from_date`]); an impossible date such as February 30 gives the day it would
+/// count to (March 1 or 2).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::days_from_civil;
+///
+/// assert_eq!(days_from_civil(1970, 1, 1), 0);
+/// assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+/// ```
+pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date `(year, month, day)` that is `days` days after `1970-01-01`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::civil_from_days;
+///
+/// assert_eq!(civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(civil_from_days(-1), (1969, 12, 31));
+/// ```
+pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    (y, m, d)
+}
+
+/// The day of the week of the day `days` days after `1970-01-01`: 0 for Monday to 6 for
+/// Sunday.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::weekday;
+///
+/// assert_eq!(weekday(0), 3); // 1970-01-01 was a Thursday
+/// assert_eq!(weekday(-4), 6); // and 1969-12-28 a Sunday
+/// ```
+pub const fn weekday(days: i64) -> u32 {
+    (days + 3).rem_euclid(7) as u32
+}
+
+/// Whether `year` is a leap year of the Gregorian calendar.
+const fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+/// The number of days in `month` (1 to 12) of `year`.
+const fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// === parsing ===
+
+/// A date or time that could not be parsed, with what was wrong and where.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::Timestamp;
+///
+/// let err = Timestamp::parse_rfc3339("2024-01-01T10:61:00Z").unwrap_err();
+/// assert_eq!(err.position(), 14);
+/// assert_eq!(err.to_string(), "invalid timestamp: minute 61 out of range at byte 14");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid timestamp: {reason} at byte {at}")]
+pub struct ParseTimestampError {
+    reason: Reason,
+    at: usize,
+}
+
+impl ParseTimestampError {
+    /// The byte offset, in the parsed text, of what was wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::Timestamp;
+    /// assert_eq!(Timestamp::parse_date_time(b"2024-13-01").unwrap_err().position(), 5);
+    /// ```
+    pub fn position(&self) -> usize {
+        self.at
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reason {
+    Expected(&'static str),
+    Month(u32),
+    Day { year: i64, month: u32, day: u32 },
+    Field { name: &'static str, value: u32 },
+    TrailingInput,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Expected(what) => write!(f, "expected {what}"),
+            Self::Month(m) => write!(f, "month {m} out of range"),
+            Self::Day { year, month, day } => {
+                write!(f, "day {day} does not exist in {year:04}-{month:02}")
+            }
+            Self::Field { name, value } => write!(f, "{name} {value} out of range"),
+            Self::TrailingInput => f.write_str("unexpected text after the timestamp"),
+        }
+    }
+}
+
+/// What [`parse`] requires beyond the date.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// A time of day must follow the date.
+    time: bool,
+    /// An offset must follow the time.
+    offset: bool,
+}
+
+impl Rules {
+    const RFC3339: Self = Self {
+        time: true,
+        offset: true,
+    };
+    const DATE_TIME: Self = Self {
+        time: false,
+        offset: false,
+    };
+}
+
+/// The one parser: a date, a time of day and an offset, as `rules` require.
+fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
+    let fail = |reason, at| Err(ParseTimestampError { reason, at });
+    let digits = |at: usize, n: usize, what: &'static str| -> Result<u32, ParseTimestampError> {
+        match b.get(at..at + n) {
+            Some(d) if d.iter().all(u8::is_ascii_digit) => Ok(d
+                .iter()
+                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))),
+            _ => Err(ParseTimestampError {
+                reason: Reason::Expected(what),
+                at,
+            }),
+        }
+    };
+    let byte = |at: usize, allowed: &[u8], what: &'static str| match b.get(at) {
+        Some(c) if allowed.contains(c) => Ok(*c),
+        _ => Err(ParseTimestampError {
+            reason: Reason::Expected(what),
+            at,
+        }),
+    };
+
+    let year = i64::from(digits(0, 4, "a four-digit year")?);
+    byte(4, b"-", "\"-\" after the year")?;
+    let month = digits(5, 2, "a two-digit month")?;
+    if !(1..=12).contains(&month) {
+        return fail(Reason::Month(month), 5);
+    }
+    byte(7, b"-", "\"-\" after the month")?;
+    let day = digits(8, 2, "a two-digit day")?;
+    if day == 0 || day > days_in_month(year, month) {
+        return fail(Reason::Day { year, month, day }, 8);
+    }
+    let mut micros = days_from_civil(year, month, day) * MICROS_PER_DAY;
+    if b.len() == 10 && !rules.time {
+        return Ok(Timestamp(micros));
+    }
+
+    byte(10, b"Tt ", "\"T\" before the time")?;
+    let hour = digits(11, 2, "a two-digit hour")?;
+    if hour > 23 {
+        return fail(
+            Reason::Field {
+                name: "hour",
+                value: hour,
+            },
+            11,
+        );
+    }
+    byte(13, b":", "\":\" after the hour")?;
+    let minute = digits(14, 2, "two-digit minutes")?;
+    if minute > 59 {
+        return fail(
+            Reason::Field {
+                name: "minute",
+                value: minute,
+            },
+            14,
+        );
+    }
+    byte(16, b":", "\":\" after the minutes")?;
+    let second = digits(17, 2, "two-digit seconds")?;
+    if second > 59 {
+        return fail(
+            Reason::Field {
+                name: "second",
+                value: second,
+            },
+            17,
+        );
+    }
+    micros += i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SEC;
+
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut frac = 0i64;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start < 6 {
+                frac = frac * 10 + i64::from(c - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return fail(Reason::Expected("digits after \".\""), i);
+        }
+        for _ in (i - start)..6 {
+            frac *= 10;
+        }
+        micros += frac;
+    }
+
+    match b.get(i) {
+        None if !rules.offset => Ok(Timestamp(micros)),
+        Some(b'Z' | b'z') if i + 1 == b.len() => Ok(Timestamp(micros)),
+        Some(&sign @ (b'+' | b'-')) => {
+            let hours = digits(i + 1, 2, "a two-digit offset hour")?;
+            if hours > 23 {
+                return fail(
+                    Reason::Field {
+                        name: "offset hour",
+                        value: hours,
+                    },
+                    i + 1,
+                );
+            }
+            byte(i + 3, b":", "\":\" in the offset")?;
+            let minutes = digits(i + 4, 2, "two-digit offset minutes")?;
+            if minutes > 59 {
+                return fail(
+                    Reason::Field {
+                        name: "offset minute",
+                        value: minutes,
+                    },
+                    i + 4,
+                );
+            }
+            if i + 6 != b.len() {
+                return fail(Reason::TrailingInput, i + 6);
+            }
+            let offset = i64::from(hours * 3600 + minutes * 60) * MICROS_PER_SEC;
+            Ok(Timestamp(if sign == b'+' {
+                micros - offset
+            } else {
+                micros + offset
+            }))
+        }
+        Some(b'Z' | b'z') => fail(Reason::TrailingInput, i + 1),
+        _ if rules.offset => fail(Reason::Expected("\"Z\" or an offset"), i),
+        _ => fail(Reason::TrailingInput, i),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_ends_are_the_first_and_last_microsecond_of_four_digit_years() {
+        assert_eq!(days_from_civil(1, 1, 1), DAYS_TO_YEAR_1);
+        assert_eq!(days_from_civil(10_000, 1, 1), DAYS_TO_YEAR_10000);
+        assert!(!Timestamp(Timestamp::MIN.0 - 1).is_in_range());
+        assert!(!Timestamp(Timestamp::MAX.0 + 1).is_in_range());
+        assert!(
+            (Timestamp::MAX.0 - Timestamp::MIN.0)
+                .checked_mul(28)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in (-800_000..3_000_000).step_by(97) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+            assert!(d >= 1 && d <= days_in_month(y, m));
+        }
+    }
+
+    #[test]
+    fn trailing_input_is_refused() {
+        for bad in [
+            &b"2024-01-01T10:00:00Zx"[..],
+            b"2024-01-01T10:00:00+01:00x",
+            b"2024-01-01x",
+            b"2024-01-01T10:00:00.",
+            b"2024-01-01T10:00",
+        ] {
+            assert!(parse(bad, Rules::DATE_TIME).is_err(), "{bad:?}");
+            assert!(parse(bad, Rules::RFC3339).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The crate's calendar, RFC 3339 formats and parser, checked against the `time` crate on
+//! random instants, dates and strings.
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, UtcOffset};
+use tracectx::time::{Timestamp, civil_from_days, days_from_civil, weekday};
+
+/// The Julian day of 1970-01-01.
+const UNIX_JULIAN_DAY: i64 = 2_440_588;
+
+fn odt(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).unwrap()
+}
+
+/// Instants from 0000-01-01 to 9999-12-31, spread over the whole range and crowded near the
+/// ends of days, months and years.
+fn random_micros(rng: &mut fastrand::Rng) -> i64 {
+    let first = days_from_civil(0, 1, 1) * 86_400_000_000;
+    let last = Timestamp::MAX.as_micros();
+    match rng.u8(0..4) {
+        0 => rng.i64(first..=last),
+        1 => rng.i64(-100 * 86_400_000_000..100 * 86_400_000_000),
+        // The last second of some day.
+        2 => {
+            let day = rng.i64(days_from_civil(0, 1, 2)..=days_from_civil(9999, 12, 31));
+            day * 86_400_000_000 - rng.i64(1..=1_000_000)
+        }
+        _ => rng.i64(first..first + 400 * 86_400_000_000),
+    }
+}
+
+#[test]
+fn calendar_agrees_with_time() {
+    let mut rng = fastrand::Rng::with_seed(1);
+    for _ in 0..200_000 {
+        let year = rng.i32(0..=9999);
+        let month = rng.u8(1..=12);
+        let last = time::util::days_in_month(Month::try_from(month).unwrap(), year);
+        let day = rng.u8(1..=last);
+        let date = Date::from_calendar_date(year, Month::try_from(month).unwrap(), day).unwrap();
+        let days = i64::from(date.to_julian_day()) - UNIX_JULIAN_DAY;
+        assert_eq!(
+            days_from_civil(i64::from(year), u32::from(month), u32::from(day)),
+            days,
+            "{date}"
+        );
+        assert_eq!(
+            civil_from_days(days),
+            (i64::from(year), u32::from(month), u32::from(day))
+        );
+        assert_eq!(
+            weekday(days),
+            u32::from(date.weekday().number_days_from_monday())
+        );
+        let ours = Timestamp::from_date(i64::from(year), u32::from(month), u32::from(day));
+        assert_eq!(ours.map(Timestamp::days_since_epoch), Some(days));
+    }
+    // Dates that do not exist: time refuses them, and so does `from_date`.
+    for (y, m, d) in [(2023, 2, 29), (2024, 2, 30), (2024, 4, 31), (1900, 2, 29)] {
+        assert!(Date::from_calendar_date(y, Month::try_from(m).unwrap(), d).is_err());
+        assert_eq!(
+            Timestamp::from_date(i64::from(y), u32::from(m), u32::from(d)),
+            None
+        );
+    }
+    assert_eq!(
+        Timestamp::from_date(2000, 2, 29).unwrap().date(),
+        (2000, 2, 29)
+    );
+}
+
+#[test]
+fn formats_agree_with_time() {
+    let micros_format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    let mut rng = fastrand::Rng::with_seed(2);
+    for _ in 0..200_000 {
+        let micros = random_micros(&mut rng);
+        let theirs = odt(micros);
+        let t = Timestamp::from_micros(micros);
+        assert_eq!(
+            t.rfc3339_micros().as_str(),
+            theirs.format(&micros_format).unwrap()
+        );
+        assert_eq!(t.to_string(), theirs.format(&Rfc3339).unwrap());
+        assert_eq!(t.date().0, i64::from(theirs.year()));
+    }
+}
+
+#[test]
+fn rfc3339_micros_saturates_outside_four_digit_years() {
+    let after = Timestamp::MAX.as_micros() + 1;
+    for micros in [after, after + 86_400_000_000 * 400, i64::MAX] {
+        assert_eq!(
+            Timestamp::from_micros(micros).rfc3339_micros().as_str(),
+            "9999-12-31T23:59:59.999999Z"
+        );
+    }
+    assert_eq!(
+        Timestamp::from_micros(i64::MIN).rfc3339_micros().as_str(),
+        "0000-01-01T00:00:00.000000Z"
+    );
+    // `Display` writes the year it is, with the digits it needs.
+    assert_eq!(
+        Timestamp::from_micros(after).to_string(),
+        "10000-01-01T00:00:00Z"
+    );
+}
+
+/// An RFC 3339 string for `micros`, written with a random fraction length, separator case and
+/// offset, and the instant it names.
+fn random_rfc3339(rng: &mut fastrand::Rng, micros: i64) -> String {
+    let offset_minutes = match rng.u8(0..3) {
+        0 => 0,
+        _ => rng.i32(-(23 * 60 + 59)..=23 * 60 + 59),
+    };
+    let offset = UtcOffset::from_whole_seconds(offset_minutes * 60).unwrap();
+    let local = odt(micros).to_offset(offset);
+    let digits = rng.usize(0..=9);
+    let nanos = local.nanosecond();
+    let mut s = format!(
+        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        if rng.bool() { 'T' } else { 't' },
+        local.hour(),
+        local.minute(),
+        local.second()
+    );
+    if digits > 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(&frac[..digits]);
+    }
+    if offset_minutes == 0 && rng.bool() {
+        s.push(if rng.bool() { 'Z' } else { 'z' });
+    } else {
+        let sign = if offset_minutes < 0 { '-' } else { '+' };
+        let abs = offset_minutes.unsigned_abs();
+        s.push_str(&format!("{sign}{:02}:{:02}", abs / 60, abs % 60));
+    }
+    s
+}
+
+/// time's value for `text`, truncated to the microsecond as ours is.
+fn time_micros(text: &str) -> Option<i64> {
+    let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    Some(i64::try_from(parsed.unix_timestamp_nanos().div_euclid(1_000)).unwrap())
+}
+
+#[test]
+fn rfc3339_parse_agrees_with_time_on_valid_strings() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    for _ in 0..200_000 {
+        let micros = random_micros(&mut rng);
+        let text = random_rfc3339(&mut rng, micros);
+        let Some(theirs) = time_micros(&text) else {
+            // time refuses local years outside 0000..=9999 that an offset can produce.
+            continue;
+        };
+        let ours = Timestamp::parse_rfc3339(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(ours.as_micros(), theirs, "{text}");
+        assert_eq!(
+            Timestamp::parse_date_time(text.as_bytes()).unwrap(),
+            ours,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn rfc3339_parse_refuses_what_time_refuses() {
+    let mut rng = fastrand::Rng::with_seed(4);
+    let alphabet = b"0123456789-:TtZz+. x9";
+    let mut checked_refusals = 0;
+    for _ in 0..300_000 {
+        let micros = random_micros(&mut rng);
+        let mut text = random_rfc3339(&mut rng, micros).into_bytes();
+        // One to three random edits: replace, insert or remove a byte.
+        for _ in 0..rng.usize(1..=3) {
+            let at = rng.usize(0..=text.len());
+            match rng.u8(0..3) {
+                0 if at < text.len() => text[at] = alphabet[rng.usize(0..alphabet.len())],
+                1 => text.insert(at, alphabet[rng.usize(0..alphabet.len())]),
+                _ if at < text.len() => {
+                    text.remove(at);
+                }
+                _ => {}
+            }
+        }
+        let text = String::from_utf8(text).unwrap();
+        // time accepts only `T`/`t` between date and time; ours also takes a space.
+        let for_time = if text.as_bytes().get(10) == Some(&b' ') {
+            format!("{}T{}", &text[..10], &text[11..])
+        } else {
+            text.clone()
+        };
+        let theirs = time_micros(&for_time);
+        match Timestamp::parse_rfc3339(&text) {
+            Ok(ours) => assert_eq!(Some(ours.as_micros()), theirs, "{text:?}"),
+            Err(e) => {
+                checked_refusals += 1;
+                // Where the crate is stricter than time: time takes a leap second (`:60`),
+                // which Unix time, and so the crate, has none of; and any byte between date
+                // and time, where RFC 3339 allows `T`, `t` or a space.
+                let leap = text.get(17..19) == Some("60");
+                let separator = !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' '));
+                assert!(
+                    theirs.is_none() || leap || separator,
+                    "{text:?} refused ({e}), time took it"
+                );
+            }
+        }
+    }
+    assert!(checked_refusals > 100_000, "{checked_refusals}");
+}
+
+#[test]
+fn errors_say_what_and_where() {
+    let cases = [
+        (
+            "2024-1-01T00:00:00Z",
+            "expected a two-digit month at byte 5",
+        ),
+        (
+            "2024-02-30T00:00:00Z",
+            "day 30 does not exist in 2024-02 at byte 8",
+        ),
+        ("2024-01-01T24:00:00Z", "hour 24 out of range at byte 11"),
+        ("2024-01-01T23:59:60Z", "second 60 out of range at byte 17"),
+        (
+            "2024-01-01T23:59:59",
+            "expected \"Z\" or an offset at byte 19",
+        ),
+        (
+            "2024-01-01T23:59:59+24:00",
+            "offset hour 24 out of range at byte 20",
+        ),
+        (
+            "2024-01-01T23:59:59.Z",
+            "expected digits after \".\" at byte 20",
+        ),
+        (
+            "2024-01-01T23:59:59Z ",
+            "unexpected text after the timestamp at byte 20",
+        ),
+    ];
+    for (text, message) in cases {
+        let err = Timestamp::parse_rfc3339(text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("invalid timestamp: {message}"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn system_time_round_trips_to_the_microsecond() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    for _ in 0..10_000 {
+        let micros = random_micros(&mut rng);
+        let t = Timestamp::from_micros(micros);
+        assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
+    }
+    let now = std::time::SystemTime::now();
+    let t = Timestamp::from_system_time(now);
+    let back = t.to_system_time();
+    assert!(back <= now && now.duration_since(back).unwrap().as_micros() < 1);
+}
