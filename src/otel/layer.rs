@@ -1,0 +1,352 @@
+//! The tracing-opentelemetry layer under which spans made inside a scope join its trace.
+
+use std::any::TypeId;
+use std::fmt;
+
+use opentelemetry::trace::{self as ot, TraceContextExt as _};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+use tracing_core::callsite::{Callsite, Identifier};
+use tracing_core::field::{FieldSet, Value};
+use tracing_core::metadata::Kind;
+use tracing_core::{Interest, LevelFilter};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::context::{TraceContext, TraceId};
+
+/// The span attribute holding the run id (`backtest_ab12cd34`) on every span created inside a
+/// scope under [`TraceContextOtelLayer`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::otel::RUN_ID_ATTRIBUTE, "tracectx.run_id");
+/// ```
+pub const RUN_ID_ATTRIBUTE: &str = "tracectx.run_id";
+
+/// The span attribute holding the short trace id (the 8 hex characters log lines show) on
+/// every span created inside a scope under [`TraceContextOtelLayer`].
+///
+/// It is the tail of the span's own trace id; it is there so a tracer's search box finds a
+/// trace from what a log line says.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::otel::SHORT_TRACE_ID_ATTRIBUTE, "tracectx.trace_id_short");
+/// ```
+pub const SHORT_TRACE_ID_ATTRIBUTE: &str = "tracectx.trace_id_short";
+
+/// A tracing-opentelemetry layer whose spans join the current scope's trace, with the tracer
+/// `tracer`: `TraceContextOtelLayer::new(tracing_opentelemetry::layer().with_tracer(tracer))`.
+///
+/// Use [`TraceContextOtelLayer::new`] to wrap an `OpenTelemetryLayer` configured otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use tracing_subscriber::prelude::*;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let subscriber = tracing_subscriber::registry().with(tracectx::otel::layer(provider.tracer("app")));
+/// # drop(subscriber);
+/// ```
+pub fn layer<S, T>(
+    tracer: T,
+) -> TraceContextOtelLayer<tracing_opentelemetry::OpenTelemetryLayer<S, T>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    T: ot::Tracer + 'static,
+    T::Span: Send + Sync,
+{
+    TraceContextOtelLayer::new(tracing_opentelemetry::layer().with_tracer(tracer))
+}
+
+/// Wraps a `tracing_opentelemetry::OpenTelemetryLayer` so that spans created inside a scope
+/// join the scope's trace and carry its run id.
+///
+/// For each new span, the layer finds the trace context it is created in (the task-local slot,
+/// or else the context an enclosing span was created in) and, when there is one:
+///
+/// - **Parent.** If the span would otherwise start outside that context's trace (a root span,
+///   or one under a span of another trace), its OpenTelemetry parent becomes the scope's span
+///   ([`TraceContext::to_span_context`]): the exported span has the scope's 128-bit trace id
+///   and, as parent span id, the scope's span id, the one log lines and `traceparent` carry.
+///   A span whose parent is already in the trace keeps it, so nesting is untouched. The
+///   scope's span itself is not exported (a scope has no start and end a tracer sees), so a
+///   tracer UI shows the top spans of a scope under a parent it did not receive; open a span
+///   at the edge of the work to have one.
+/// - **Attributes.** [`RUN_ID_ATTRIBUTE`] (`tracectx.run_id`) and [`SHORT_TRACE_ID_ATTRIBUTE`]
+///   (`tracectx.trace_id_short`), on every span created in the context.
+///
+/// Outside any context the inner layer works as it would alone. Everything else (events, span
+/// ends, `OpenTelemetrySpanExt::set_parent` and `context()`) goes to the inner layer unchanged.
+///
+/// # A span belongs where it is created
+///
+/// Spans are placed when they are made, not when they are entered. In
+/// `fut.instrument(info_span!("session")).in_trace_context(ctx)` the span is made *before* the
+/// scope exists and starts a trace of its own; make it inside the scope instead:
+///
+/// ```
+/// # use tracectx::prelude::*;
+/// # use tracing::Instrument as _;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+/// # let ctx = TraceContext::new("job_6")?;
+/// # let work = async {};
+/// async { work.instrument(tracing::info_span!("session")).await }
+///     .in_trace_context(ctx)
+///     .await;
+/// # Ok(()) }
+/// ```
+///
+/// # Limits
+///
+/// The parent is chosen through OpenTelemetry's current context, which the inner layer reads
+/// for spans with a contextual parent when context activation is on (its default). A span
+/// with an explicit parent (`parent: ..` in the span macros) keeps that parent; with
+/// activation off, so does a span created under an entered span of another trace.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use tracing_subscriber::prelude::*;
+/// use tracectx::otel::{TraceContextOtelLayer, RUN_ID_ATTRIBUTE};
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+/// let otel = tracing_opentelemetry::layer()
+///     .with_tracer(provider.tracer("app"))
+///     .with_location(false);
+/// let subscriber = tracing_subscriber::registry().with(TraceContextOtelLayer::new(otel));
+///
+/// let ctx = tracectx::TraceContext::new("job_5")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| {
+///         let outer = tracing::info_span!("outer");
+///         outer.in_scope(|| tracing::info_span!("inner").in_scope(|| {}));
+///     });
+/// });
+///
+/// let spans = exporter.get_finished_spans().unwrap();
+/// let (inner, outer) = (&spans[0], &spans[1]);
+/// assert_eq!(inner.parent_span_id, outer.span_context.span_id()); // nesting kept
+/// assert_eq!(outer.parent_span_id.to_bytes(), ctx.span_id().to_bytes()); // joined the scope
+/// assert!(inner.attributes.iter().any(|kv| kv.key.as_str() == RUN_ID_ATTRIBUTE
+///     && kv.value.as_str() == "job_5"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub struct TraceContextOtelLayer<L> {
+    inner: L,
+}
+
+impl<L> TraceContextOtelLayer<L> {
+    /// Wraps `inner`, normally a `tracing_opentelemetry::OpenTelemetryLayer`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let otel = tracing_opentelemetry::layer::<tracing_subscriber::Registry>()
+    ///     .with_tracer(provider.tracer("app"))
+    ///     .with_threads(false);
+    /// let layer = tracectx::otel::TraceContextOtelLayer::new(otel);
+    /// # drop(layer);
+    /// ```
+    pub fn new(inner: L) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped layer.
+    pub fn inner(&self) -> &L {
+        &self.inner
+    }
+
+    /// The wrapped layer, unwrapped.
+    pub fn into_inner(self) -> L {
+        self.inner
+    }
+}
+
+impl<L> fmt::Debug for TraceContextOtelLayer<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceContextOtelLayer")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The context a span was created in, kept in its extensions for spans created under it where
+/// the slot is empty. A private type, so no other layer's extensions collide with it.
+struct Joined(TraceContext);
+
+/// The field set through which the two attributes reach the inner layer, as a record of the
+/// span's values (`on_record`), the one way a layer can add attributes to a span it did not
+/// create.
+struct AttributeCallsite;
+
+static ATTRIBUTE_CALLSITE: AttributeCallsite = AttributeCallsite;
+static ATTRIBUTE_METADATA: Metadata<'static> = Metadata::new(
+    "tracectx.attributes",
+    "tracectx::otel",
+    tracing::Level::TRACE,
+    None,
+    None,
+    None,
+    FieldSet::new(
+        &[RUN_ID_ATTRIBUTE, SHORT_TRACE_ID_ATTRIBUTE],
+        Identifier(&ATTRIBUTE_CALLSITE),
+    ),
+    Kind::SPAN,
+);
+
+impl Callsite for AttributeCallsite {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        &ATTRIBUTE_METADATA
+    }
+}
+
+/// Whether `cx`'s span belongs to the trace `trace_id`.
+fn in_trace(cx: &opentelemetry::Context, trace_id: TraceId) -> bool {
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid() && sc.trace_id().to_bytes() == trace_id.to_bytes()
+}
+
+impl<L> TraceContextOtelLayer<L> {
+    /// The context remembered by the span's parent (or its parent's, up to the root).
+    fn inherited<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Option<TraceContext>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let parent = if attrs.is_contextual() {
+            ctx.lookup_current()
+        } else {
+            attrs.parent().and_then(|id| ctx.span(id))
+        }?;
+        parent
+            .scope()
+            .find_map(|span| span.extensions().get::<Joined>().map(|j| j.0.clone()))
+    }
+}
+
+impl<S, L> Layer<S> for TraceContextOtelLayer<L>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(scope) = crate::scope::current().or_else(|| Self::inherited(attrs, &ctx)) else {
+            self.inner.on_new_span(attrs, id, ctx);
+            return;
+        };
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if extensions.get_mut::<Joined>().is_none() {
+                extensions.insert(Joined(scope.clone()));
+            }
+        }
+
+        let trace_id = scope.trace_id();
+        let join = attrs.is_contextual()
+            && !opentelemetry::Context::map_current(|cx| in_trace(cx, trace_id));
+        if join {
+            let parent = opentelemetry::Context::map_current(|cx| {
+                cx.with_remote_span_context(scope.to_span_context())
+            });
+            let _attached = parent.attach();
+            self.inner.on_new_span(attrs, id, ctx.clone());
+        } else {
+            self.inner.on_new_span(attrs, id, ctx.clone());
+        }
+
+        let fields = ATTRIBUTE_METADATA.fields();
+        let short = trace_id.short();
+        let (Some(run_field), Some(short_field)) = (
+            fields.field(RUN_ID_ATTRIBUTE),
+            fields.field(SHORT_TRACE_ID_ATTRIBUTE),
+        ) else {
+            return;
+        };
+        let run_id: &str = scope.run_id();
+        let short: &str = &short;
+        let values = [
+            (&run_field, Some(&run_id as &dyn Value)),
+            (&short_field, Some(&short as &dyn Value)),
+        ];
+        let values = fields.value_set(&values);
+        self.inner.on_record(id, &Record::new(&values), ctx);
+    }
+
+    fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.inner.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    // The one `unsafe` in the crate, as in every tracing-subscriber layer that wraps another
+    // (`Filtered`, `reload::Layer`): the inner layer must stay reachable by downcasting, or
+    // `OpenTelemetrySpanExt::set_parent` and `context()` cannot find it.
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: forwarded as is; the inner layer answers for the pointers it returns, which
+        // live as long as `self` does.
+        unsafe { self.inner.downcast_raw(id) }
+    }
+}
