@@ -20,7 +20,7 @@ mod support;
 
 use axum::{Json, Router, http::StatusCode, routing::post};
 use serde::Deserialize;
-use tracectx::propagation::{RequestBuilderExt as _, TraceContextLayer};
+use tracectx::propagation::{ExtractTraceContextLayer, RequestBuilderExt as _};
 
 #[derive(Debug, Deserialize)]
 struct Call {
@@ -62,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/test", post(test))
-        .layer(TraceContextLayer::new());
+        .layer(ExtractTraceContextLayer::new());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     axum::serve(listener, app)

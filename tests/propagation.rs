@@ -55,11 +55,11 @@ fn extract_with_baggage(baggage: &str) -> TraceContext {
     .expect("the traceparent is valid")
 }
 
-/// Runs a request through the server `TraceContextLayer` and returns the context the handler
+/// Runs a request through the server `ExtractTraceContextLayer` and returns the context the handler
 /// ran in.
 async fn handler_context(req: http::Request<()>) -> TraceContext {
     use tower::{Layer as _, ServiceExt as _};
-    let svc = propagation::TraceContextLayer::new().layer(tower::service_fn(
+    let svc = propagation::ExtractTraceContextLayer::new().layer(tower::service_fn(
         |_req: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(tracectx::current()))
         },
@@ -962,7 +962,7 @@ mod loopback {
     use hyper_util::service::TowerToHyperService;
     use tower::{Service as _, ServiceBuilder, ServiceExt as _};
     use tracectx::prelude::*;
-    use tracectx::propagation::{InjectTraceContextLayer, TraceContextLayer, TraceParent};
+    use tracectx::propagation::{ExtractTraceContextLayer, InjectTraceContextLayer, TraceParent};
 
     use super::{PARENT, TRACE, VALID};
 
@@ -987,18 +987,18 @@ mod loopback {
     async fn serve_axum() -> SocketAddr {
         let app = Router::new()
             .route("/", get(whoami))
-            .layer(TraceContextLayer::new());
+            .layer(ExtractTraceContextLayer::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         addr
     }
 
-    /// A plain hyper server (no axum): a `service_fn` handler behind `TraceContextLayer`,
+    /// A plain hyper server (no axum): a `service_fn` handler behind `ExtractTraceContextLayer`,
     /// served connection by connection with hyper's HTTP/1 server.
     async fn serve_hyper() -> SocketAddr {
         let svc = ServiceBuilder::new()
-            .layer(TraceContextLayer::new())
+            .layer(ExtractTraceContextLayer::new())
             .service_fn(|req: http::Request<Incoming>| async move {
                 let current = tracectx::current().expect("the layer sets a context");
                 let given = req.extensions().get::<TraceContext>().expect("and a value");

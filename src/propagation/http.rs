@@ -72,7 +72,7 @@ impl Injector for HeaderMap {
     }
 }
 
-// === impl TraceContextLayer ===
+// === impl ExtractTraceContextLayer ===
 
 /// Server middleware: runs each request's handler inside the context the request carries
 /// (or a fresh `request_<id>` context when it carries none or an invalid one), and answers
@@ -85,11 +85,11 @@ impl Injector for HeaderMap {
 ///
 /// ```
 /// use tower::{ServiceBuilder, ServiceExt as _};
-/// use tracectx::propagation::TraceContextLayer;
+/// use tracectx::propagation::ExtractTraceContextLayer;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let svc = ServiceBuilder::new()
-///     .layer(TraceContextLayer::new())
+///     .layer(ExtractTraceContextLayer::new())
 ///     .service_fn(|_req: http::Request<()>| async {
 ///         let run = tracectx::get_run_id().map(|r| r.to_string());
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(run))
@@ -104,21 +104,21 @@ impl Injector for HeaderMap {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct TraceContextLayer {
+pub struct ExtractTraceContextLayer {
     _private: (),
 }
 
-impl TraceContextLayer {
+impl ExtractTraceContextLayer {
     /// Makes the layer; it has no settings.
     ///
     /// # Examples
     ///
     /// ```
     /// use tower::{Layer as _, ServiceExt as _};
-    /// use tracectx::propagation::TraceContextLayer;
+    /// use tracectx::propagation::ExtractTraceContextLayer;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let svc = TraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    /// let svc = ExtractTraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
     ///     let run = tracectx::get_run_id().map(|r| r.to_string());
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(run))
     /// }));
@@ -132,26 +132,26 @@ impl TraceContextLayer {
     }
 }
 
-impl<S> Layer<S> for TraceContextLayer {
-    type Service = TraceContextService<S>;
+impl<S> Layer<S> for ExtractTraceContextLayer {
+    type Service = ExtractTraceContext<S>;
 
-    fn layer(&self, inner: S) -> TraceContextService<S> {
-        TraceContextService { inner }
+    fn layer(&self, inner: S) -> ExtractTraceContext<S> {
+        ExtractTraceContext { inner }
     }
 }
 
-/// The service made by [`TraceContextLayer`]: extracts the request's context and runs the
+/// The service made by [`ExtractTraceContextLayer`]: extracts the request's context and runs the
 /// inner service in it.
 ///
 /// # Examples
 ///
 /// ```
 /// use tower::{Layer as _, ServiceExt as _};
-/// use tracectx::propagation::{TraceContextLayer, TraceContextService};
+/// use tracectx::propagation::{ExtractTraceContextLayer, ExtractTraceContext};
 /// use tracectx::TraceContext;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let svc: TraceContextService<_> = TraceContextLayer::new().layer(tower::service_fn(
+/// let svc: ExtractTraceContext<_> = ExtractTraceContextLayer::new().layer(tower::service_fn(
 ///     // The context is also in the request's extensions, as a value.
 ///     |req: http::Request<()>| async move {
 ///         let ctx = req.extensions().get::<TraceContext>().cloned();
@@ -165,17 +165,17 @@ impl<S> Layer<S> for TraceContextLayer {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct TraceContextService<S> {
+pub struct ExtractTraceContext<S> {
     inner: S,
 }
 
-impl<S, B, RB> Service<http::Request<B>> for TraceContextService<S>
+impl<S, B, RB> Service<http::Request<B>> for ExtractTraceContext<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
 {
     type Response = http::Response<RB>;
     type Error = S::Error;
-    type Future = TraceContextResponseFuture<S::Future>;
+    type Future = ExtractTraceContextFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -186,7 +186,7 @@ where
         req.extensions_mut().insert(ctx.clone());
         // `call` itself may do work synchronously: it runs in the context too.
         let fut = ctx.sync_scope(|| self.inner.call(req));
-        TraceContextResponseFuture {
+        ExtractTraceContextFuture {
             traceparent: super::TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags())
                 .to_string(),
             inner: fut.in_trace_context(ctx),
@@ -195,41 +195,41 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceContextService`]: runs the handler in the request's
+    /// The response future of [`ExtractTraceContext`]: runs the handler in the request's
     /// context, then adds a `traceparent` naming this side's span to the response.
     ///
     /// # Examples
     ///
     /// ```
     /// use tower::{Layer as _, Service as _, ServiceExt as _};
-    /// use tracectx::propagation::{TraceContextLayer, TraceContextResponseFuture};
+    /// use tracectx::propagation::{ExtractTraceContextLayer, ExtractTraceContextFuture};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut svc = TraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    /// let mut svc = ExtractTraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
     /// }));
-    /// let fut: TraceContextResponseFuture<_> = svc.ready().await?.call(http::Request::new(()));
+    /// let fut: ExtractTraceContextFuture<_> = svc.ready().await?.call(http::Request::new(()));
     /// let resp = fut.await?;
     /// assert_eq!(resp.headers()["traceparent"].len(), 55);
     /// # Ok(()) }
     /// ```
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct TraceContextResponseFuture<F> {
+    pub struct ExtractTraceContextFuture<F> {
         #[pin]
         inner: InTraceContext<F>,
         traceparent: String,
     }
 }
 
-impl<F> std::fmt::Debug for TraceContextResponseFuture<F> {
+impl<F> std::fmt::Debug for ExtractTraceContextFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceContextResponseFuture")
+        f.debug_struct("ExtractTraceContextFuture")
             .field("traceparent", &self.traceparent)
             .finish_non_exhaustive()
     }
 }
 
-impl<F, RB, E> Future for TraceContextResponseFuture<F>
+impl<F, RB, E> Future for ExtractTraceContextFuture<F>
 where
     F: Future<Output = Result<http::Response<RB>, E>>,
 {

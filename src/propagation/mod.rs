@@ -85,8 +85,8 @@ pub use http::RequestBuilderExt;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use http::{
-    InjectTraceContext, InjectTraceContextLayer, TraceContextLayer, TraceContextResponseFuture,
-    TraceContextService,
+    ExtractTraceContext, ExtractTraceContextFuture, ExtractTraceContextLayer, InjectTraceContext,
+    InjectTraceContextLayer,
 };
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{MAX_MEMBERS as MAX_TRACESTATE_MEMBERS, TraceState, TraceStateError};
