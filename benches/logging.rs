@@ -15,7 +15,7 @@ use std::io;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracectx::TraceContext;
-use tracectx::logging::{self, TextFormat, TraceContextLayer, query};
+use tracectx::logging::{self, SpanContextLayer, TextFormat, query};
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
@@ -116,7 +116,7 @@ fn global(c: &mut Criterion) {
                 .with_ansi(false)
                 .with_filter(filter_fn(|m| m.target() == "plain")),
         )
-        .with(TraceContextLayer::new())
+        .with(SpanContextLayer::new())
         .with(
             tracing_subscriber::fmt::layer()
                 .event_format(TextFormat::new())

@@ -100,10 +100,11 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::error::Error as StdError;
-use std::fmt::{self, Debug, Display, Write as _};
+use std::fmt::{self, Debug, Display};
 use std::sync::{PoisonError, RwLock};
 
 use crate::context::TraceContext;
+use crate::escape::{OneLine, Value};
 use crate::scope;
 
 /// A `Result` whose error defaults to the crate's [`Error`].
@@ -580,7 +581,7 @@ impl ErrorContext {
         let mut wrote = false;
         for (key, value) in self.iter().filter(|(k, v)| keep(k, v)) {
             f.write_str(if wrote { " " } else { prefix })?;
-            write!(f, "{}={}", Escaped(key), Escaped(value))?;
+            write!(f, "{}={}", Value(key), Value(value))?;
             wrote = true;
         }
         Ok(wrote)
@@ -596,47 +597,6 @@ impl Display for ErrorContext {
 impl Debug for ErrorContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-/// A key or value, bare when that cannot break a log line or fake a pair, quoted otherwise.
-struct Escaped<'a>(&'a str);
-
-impl Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bare = !self.0.is_empty()
-            && self.0.chars().all(|c| {
-                if c.is_ascii() {
-                    c.is_ascii_graphic() && !matches!(c, '"' | '=' | '[' | ']' | '\\')
-                } else {
-                    c.is_alphanumeric()
-                }
-            });
-        if bare {
-            f.write_str(self.0)
-        } else {
-            write!(f, "{:?}", self.0)
-        }
-    }
-}
-
-/// A message with control characters (newlines above all) escaped, so it stays on one line.
-struct OneLine<'a>(&'a str);
-
-impl Display for OneLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
-        if !self.0.contains(breaks) {
-            return f.write_str(self.0);
-        }
-        for c in self.0.chars() {
-            if breaks(c) {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -76,6 +76,7 @@
 
 mod context;
 pub mod error;
+mod escape;
 mod future;
 pub mod propagation;
 #[cfg(feature = "repro")]

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use tracectx::logging::{
-    self, FixedClock, JsonFormat, TemplateError, TextFormat, TraceContextLayer,
+    self, FixedClock, JsonFormat, SpanContextLayer, TemplateError, TextFormat,
 };
 use tracectx::prelude::*;
 use tracing_subscriber::prelude::*;
@@ -260,7 +260,7 @@ fn format_events_compose_with_a_users_subscriber() {
     let text = Buffer::default();
     let json = Buffer::default();
     let subscriber = tracing_subscriber::registry()
-        .with(TraceContextLayer::new())
+        .with(SpanContextLayer::new())
         .with(
             tracing_subscriber::fmt::layer()
                 .event_format(TextFormat::from_template("[{run_id}] {message}").unwrap())
@@ -383,7 +383,7 @@ fn global_buffers() -> &'static (Buffer, Buffer) {
         let text = Buffer::default();
         let json = Buffer::default();
         tracing_subscriber::registry()
-            .with(TraceContextLayer::new())
+            .with(SpanContextLayer::new())
             .with(
                 tracing_subscriber::fmt::layer()
                     .event_format(TextFormat::new())

@@ -13,7 +13,6 @@ use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, Scope};
 
-use super::format::Stamp;
 use crate::context::TraceContext;
 
 /// The context a span was created in, kept in its extensions. A private type, so no other
@@ -35,11 +34,11 @@ struct Remembered(TraceContext);
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
-/// use tracectx::logging::{TextFormat, TraceContextLayer};
+/// use tracectx::logging::{TextFormat, SpanContextLayer};
 /// use tracectx::TraceContext;
 ///
 /// let subscriber = tracing_subscriber::registry()
-///     .with(TraceContextLayer::new())
+///     .with(SpanContextLayer::new())
 ///     .with(tracing_subscriber::fmt::layer().event_format(TextFormat::new()));
 /// tracing::subscriber::with_default(subscriber, || {
 ///     let ctx = TraceContext::new("backtest_ab12")?;
@@ -51,18 +50,18 @@ struct Remembered(TraceContext);
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TraceContextLayer {
+pub struct SpanContextLayer {
     _private: (),
 }
 
-impl TraceContextLayer {
+impl SpanContextLayer {
     /// The layer.
     pub fn new() -> Self {
         Self::default()
     }
 }
 
-impl<S> Layer<S> for TraceContextLayer
+impl<S> Layer<S> for SpanContextLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -80,16 +79,21 @@ where
     }
 }
 
-/// The stamp of the innermost span in `scope` that remembers a context.
-pub(crate) fn remembered<'a, S>(scope: Scope<'a, S>) -> Option<Stamp>
+/// `f` of the context remembered by the innermost span in `scope` that remembers one.
+///
+/// [`span_context`] without the clone: the formats copy the ids they need out of it.
+pub(crate) fn with_remembered<'a, S, R>(
+    scope: Scope<'a, S>,
+    f: impl FnOnce(&TraceContext) -> R,
+) -> Option<R>
 where
     S: LookupSpan<'a>,
 {
-    scope.into_iter().find_map(|span| {
-        span.extensions()
-            .get::<Remembered>()
-            .map(|r| Stamp::of(&r.0))
-    })
+    let span = scope
+        .into_iter()
+        .find(|span| span.extensions().get::<Remembered>().is_some())?;
+    let extensions = span.extensions();
+    extensions.get::<Remembered>().map(|r| f(&r.0))
 }
 
 /// The trace context remembered by the innermost span in `scope`, if any.
@@ -101,7 +105,7 @@ where
 /// ```
 /// use tracing_subscriber::prelude::*;
 /// use tracing_subscriber::layer::Context;
-/// use tracectx::logging::{span_context, TraceContextLayer};
+/// use tracectx::logging::{span_context, SpanContextLayer};
 ///
 /// struct Audit;
 /// impl<S> tracing_subscriber::Layer<S> for Audit
@@ -116,7 +120,7 @@ where
 ///     }
 /// }
 ///
-/// let subscriber = tracing_subscriber::registry().with(TraceContextLayer::new()).with(Audit);
+/// let subscriber = tracing_subscriber::registry().with(SpanContextLayer::new()).with(Audit);
 /// tracing::subscriber::with_default(subscriber, || {
 ///     let ctx = tracectx::TraceContext::new("job_9")?;
 ///     let span = ctx.sync_scope(|| tracing::info_span!("work"));

@@ -20,7 +20,7 @@
 //!   [`rolling_file`].
 //! - [`TextFormat`] and [`JsonFormat`]: `FormatEvent`s for your own
 //!   `tracing_subscriber::fmt::layer().event_format(..)`.
-//! - [`TraceContextLayer`]: remembers the context on spans created inside a scope, so events in
+//! - [`SpanContextLayer`]: remembers the context on spans created inside a scope, so events in
 //!   those spans are stamped even where the task-local slot is empty.
 //!
 //! # Examples
@@ -42,23 +42,26 @@
 //! }
 //! ```
 
-mod config;
+mod builder;
 mod format;
 mod layer;
 #[cfg(feature = "query")]
 #[cfg_attr(docsrs, doc(cfg(feature = "query")))]
 pub mod query;
+mod stamp;
+mod time;
+mod writer;
 
-pub use config::{
-    Builder, FileWriter, InitError, NonBlocking, NonBlockingWriter, WorkerGuard, file_writer,
-    non_blocking, rolling_file,
-};
-pub use format::{
-    Clock, DEFAULT_TEMPLATE, FixedClock, JsonFormat, NO_CONTEXT, PLACEHOLDERS, SystemClock,
-    TemplateError, TextFormat,
-};
-pub use layer::{TraceContextLayer, span_context};
+pub use builder::{Builder, InitError};
+pub use format::{DEFAULT_TEMPLATE, JsonFormat, PLACEHOLDERS, TemplateError, TextFormat};
+pub use layer::{SpanContextLayer, span_context};
+pub use stamp::NO_CONTEXT;
+pub use time::{Clock, FixedClock, SystemClock};
 pub use tracing_appender::rolling::Rotation;
+pub use writer::{
+    FileWriter, NonBlocking, NonBlockingWriter, WorkerGuard, file_writer, non_blocking,
+    rolling_file,
+};
 
 /// Installs the global subscriber that stamps every event with its run: text lines on
 /// stdout, the level from `RUST_LOG` when set, else INFO.

@@ -1,0 +1,253 @@
+//! The subscriber builder: level, layout (text template or JSON), writer and clock.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use tracing::Subscriber;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layer, SubscriberExt as _};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+use tracing_subscriber::util::{SubscriberInitExt as _, TryInitError};
+
+use super::format::{JsonFormat, LogFormat, TemplateError, TextFormat};
+use super::layer::SpanContextLayer;
+use super::time::{Clock, SystemClock};
+
+/// Configures the logging subscriber: level, layout (text template or JSON), writer, clock.
+///
+/// Made by [`builder`](crate::logging::builder); the words are tracing-subscriber's. Without settings
+/// it is what [`configure_logging`](crate::logging::configure_logging) installs: stdout, the level from
+/// `RUST_LOG` when set (else INFO), the text layout [`DEFAULT_TEMPLATE`](crate::logging::DEFAULT_TEMPLATE).
+///
+/// A template is parsed once, in [`build`](Self::build), never per event: a mistake is an
+/// error at start-up that names it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{self, TemplateError};
+///
+/// let subscriber = logging::builder()
+///     .with_level(tracing::Level::DEBUG)
+///     .with_format("{level} [{run_id}] {message} {fields}")
+///     .with_writer(std::io::stderr)
+///     .build()?;
+/// tracing::subscriber::with_default(subscriber, || tracing::debug!("to stderr"));
+///
+/// let err = logging::builder().with_format("{lvl} {message}").build().err().unwrap();
+/// assert!(matches!(err, TemplateError::UnknownPlaceholder { ref name, .. } if name == "lvl"));
+/// # Ok::<(), TemplateError>(())
+/// ```
+pub struct Builder<W = fn() -> io::Stdout> {
+    filter: Filter,
+    format: Format,
+    writer: W,
+    clock: Arc<dyn Clock>,
+}
+
+enum Filter {
+    /// `RUST_LOG` when set, else INFO.
+    FromEnv,
+    Level(LevelFilter),
+    Env(Box<EnvFilter>),
+}
+
+enum Format {
+    Text(Option<String>),
+    Json,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Self {
+        Self {
+            filter: Filter::FromEnv,
+            format: Format::Text(None),
+            writer: io::stdout,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> Builder<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    /// Keeps events at `level` and above (`RUST_LOG` is then not read).
+    pub fn with_level(mut self, level: impl Into<LevelFilter>) -> Self {
+        self.filter = Filter::Level(level.into());
+        self
+    }
+
+    /// Filters with `filter`, in `RUST_LOG`'s syntax (`"info,my_crate=debug"`).
+    pub fn with_env_filter(mut self, filter: impl Into<EnvFilter>) -> Self {
+        self.filter = Filter::Env(Box::new(filter.into()));
+        self
+    }
+
+    /// Writes text lines laid out by `template` (see [`TextFormat`] for the placeholders).
+    ///
+    /// The template is checked by [`build`](Self::build). The last of `with_format` and
+    /// [`json`](Self::json) wins.
+    pub fn with_format(mut self, template: impl Into<String>) -> Self {
+        self.format = Format::Text(Some(template.into()));
+        self
+    }
+
+    /// Writes one JSON object per line (see [`JsonFormat`]).
+    pub fn json(mut self) -> Self {
+        self.format = Format::Json;
+        self
+    }
+
+    /// Reads the time of each event from `clock` (a [`FixedClock`](crate::logging::FixedClock) in
+    /// tests).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Writes to `writer`: any [`MakeWriter`], such as `std::io::stderr`, a
+    /// [`file_writer`](crate::logging::file_writer), or a [`non_blocking`](crate::logging::non_blocking) /
+    /// [`rolling_file`](crate::logging::rolling_file) writer.
+    pub fn with_writer<W2>(self, writer: W2) -> Builder<W2>
+    where
+        W2: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        Builder {
+            filter: self.filter,
+            format: self.format,
+            writer,
+            clock: self.clock,
+        }
+    }
+
+    /// The subscriber: a registry with the level filter, a [`SpanContextLayer`] and a fmt
+    /// layer with the chosen format and writer. Not installed: use it with
+    /// `tracing::subscriber::with_default`, or [`try_init`](Self::try_init).
+    ///
+    /// # Errors
+    ///
+    /// [`TemplateError`] when the template given to [`with_format`](Self::with_format) is not
+    /// valid.
+    pub fn build(
+        self,
+    ) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, TemplateError>
+    {
+        let format = match self.format {
+            Format::Text(None) => LogFormat::Text(TextFormat::new().with_clock(self.clock)),
+            Format::Text(Some(template)) => {
+                LogFormat::Text(TextFormat::from_template(&template)?.with_clock(self.clock))
+            }
+            Format::Json => LogFormat::Json(JsonFormat::new().with_clock(self.clock)),
+        };
+        // A bare level is a `LevelFilter`, not an `EnvFilter` with one directive: the same
+        // decisions, without the directive matching on every new call site and span.
+        let filter: Box<dyn Layer<Registry> + Send + Sync> = match self.filter {
+            Filter::FromEnv => Box::new(
+                EnvFilter::builder()
+                    .with_default_directive(LevelFilter::INFO.into())
+                    .from_env_lossy(),
+            ),
+            Filter::Level(level) => Box::new(level),
+            Filter::Env(filter) => filter,
+        };
+        Ok(tracing_subscriber::registry()
+            .with(filter)
+            .with(SpanContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .event_format(format)
+                    .with_writer(self.writer),
+            ))
+    }
+
+    /// The same as [`build`](Self::build), in tracing-subscriber's word.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    pub fn finish(
+        self,
+    ) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, TemplateError>
+    {
+        self.build()
+    }
+
+    /// Builds the subscriber and installs it as the global default (and routes the `log`
+    /// crate's records to it).
+    ///
+    /// # Errors
+    ///
+    /// [`InitError`] when the template is not valid, or when a global subscriber (or a `log`
+    /// logger) is already installed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{self, InitError};
+    ///
+    /// logging::builder().try_init()?;
+    /// // Only once per process:
+    /// assert!(matches!(logging::builder().try_init(), Err(InitError::Install(_))));
+    /// # Ok::<(), InitError>(())
+    /// ```
+    pub fn try_init(self) -> Result<(), InitError> {
+        self.build()?.try_init().map_err(InitError::Install)
+    }
+
+    /// Builds the subscriber and installs it as the global default.
+    ///
+    /// # Panics
+    ///
+    /// When the template is not valid, or a global subscriber is already installed; use
+    /// [`try_init`](Self::try_init) to handle these.
+    #[track_caller]
+    pub fn init(self) {
+        if let Err(err) = self.try_init() {
+            panic!(
+                "tracectx logging could not be installed: {err}; install it once, at the start \
+                 of main, or call `logging::builder().try_init()` to handle the error"
+            );
+        }
+    }
+}
+
+impl<W> fmt::Debug for Builder<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let filter = match &self.filter {
+            Filter::FromEnv => "RUST_LOG or INFO".to_owned(),
+            Filter::Level(level) => level.to_string(),
+            Filter::Env(filter) => filter.to_string(),
+        };
+        let format = match &self.format {
+            Format::Text(t) => t.as_deref().unwrap_or(crate::logging::DEFAULT_TEMPLATE),
+            Format::Json => "json",
+        };
+        f.debug_struct("Builder")
+            .field("filter", &filter)
+            .field("format", &format)
+            .field("writer", &std::any::type_name::<W>())
+            .finish()
+    }
+}
+
+/// Why installing the logging subscriber failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The template given to [`Builder::with_format`] was refused.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A global subscriber (or `log` logger) was already installed.
+    #[error("could not install the global subscriber: {0}")]
+    Install(TryInitError),
+}

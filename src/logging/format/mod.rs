@@ -1,0 +1,86 @@
+//! How one event becomes one line: the text template, JSON, the clock and escaping.
+//!
+//! Both formats are [`FormatEvent`]s, so they plug into any `tracing_subscriber::fmt` layer.
+//! The stamp (run id, trace id, span ids) is read when the event is formatted: first from the
+//! task-local slot, then, when the slot is empty, from the context that
+//! [`SpanContextLayer`](crate::logging::SpanContextLayer) remembered on the event's spans.
+//!
+//! # One event, one line
+//!
+//! A log line is only as trustworthy as its prefix. The text format escapes, in the message,
+//! the target and every field value, each character that could end the line or disguise it:
+//! `\n`, `\r`, `\t` become those two-character escapes; other control characters (C0, DEL,
+//! C1, including the ESC of terminal sequences), the Unicode line and paragraph separators and
+//! the bidirectional overrides become `\u{..}`. The prefix is written by the formatter alone,
+//! and a run id cannot hold a bracket or a space, so a message can never start a line of its
+//! own nor look like another run's. JSON lines are written by `serde_json`, which escapes every
+//! string: each line is one valid JSON value whatever the event holds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::time::Clock;
+
+mod json;
+mod template;
+mod text;
+
+pub use json::JsonFormat;
+pub use template::{PLACEHOLDERS, TemplateError};
+pub use text::TextFormat;
+
+/// The text layout [`configure_logging`](crate::logging::configure_logging) writes:
+/// `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`.
+///
+/// `tracectx logs` reads lines of this layout (and JSON lines).
+pub const DEFAULT_TEMPLATE: &str =
+    "[{timestamp}] [{run_id}] [{trace_id}] {level} {target} - {message} {fields}";
+
+fn level_str(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => "INFO",
+        Level::WARN => "WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+/// Whether the event has a field other than the message and `log.*` metadata.
+fn has_fields(event: &Event<'_>) -> bool {
+    event.fields().any(|f| is_user_field(f.name()))
+}
+
+fn is_user_field(name: &str) -> bool {
+    name != "message" && !name.starts_with("log.")
+}
+
+/// The format the builder installs: text or JSON, chosen at run time.
+#[derive(Debug, Clone)]
+pub(crate) enum LogFormat {
+    Text(TextFormat<Arc<dyn Clock>>),
+    Json(JsonFormat<Arc<dyn Clock>>),
+}
+
+impl<S, N> FormatEvent<S, N> for LogFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        match self {
+            Self::Text(f) => f.format_event(ctx, writer, event),
+            Self::Json(f) => f.format_event(ctx, writer, event),
+        }
+    }
+}
