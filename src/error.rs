@@ -6,7 +6,7 @@
 //! two ways to do that:
 //!
 //! - [`Error`], the crate's own error family ([`ErrorKind`]: configuration, data, validation,
-//!   strategy, backtest, execution, risk, network, timeout, I/O, internal), whose
+//!   network, timeout, I/O, internal, and kinds a domain names itself), whose
 //!   [`ErrorContext`] captures `run_id` and `trace_id` when the error is built inside a scope
 //!   and holds any other key/value pairs the raiser adds;
 //! - [`Traced<E>`], which wraps *any* error type (`std::io::Error`, your own thiserror enum, an
@@ -80,14 +80,14 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
 //! let ctx = TraceContext::new("backtest_ab12cd34")?;
 //! let result: Result<(), tracectx::Error> = async {
-//!     Err(tracectx::Error::backtest("fill outside the bar").with("bar", 17))
+//!     Err(tracectx::Error::data("bar out of order").with("bar", 17))
 //! }
 //! .in_trace_context(ctx)
 //! .await;
 //!
 //! if let Err(e) = result {
 //!     // No scope here; the line still reads
-//!     // `... backtest error: fill outside the bar [run_id=backtest_ab12cd34 trace_id=… bar=17]`.
+//!     // `... data error: bar out of order [run_id=backtest_ab12cd34 trace_id=… bar=17]`.
 //!     tracing::error!(error = %e, "session failed");
 //!     assert!(e.to_string().contains("run_id=backtest_ab12cd34"));
 //! }
@@ -166,7 +166,8 @@ const MAX_CHAIN: usize = 64;
 
 // === impl ErrorKind ===
 
-/// What went wrong, in the words of a trading or research platform.
+/// What went wrong, in words any service uses; a domain adds its own with
+/// [`ErrorKind::Custom`].
 ///
 /// `Display` gives the short lowercase name that starts the error's message (`config`,
 /// `i/o`, ...). New kinds may be added in minor releases, so matches need a `_` arm.
@@ -176,8 +177,12 @@ const MAX_CHAIN: usize = 64;
 /// ```
 /// use tracectx::{Error, ErrorKind};
 ///
-/// let err = Error::new(ErrorKind::Risk, "position limit of 100 lots exceeded");
-/// assert_eq!(err.kind(), ErrorKind::Risk);
+/// let err = Error::new(ErrorKind::Timeout, "no fill within 5s");
+/// assert_eq!(err.kind(), ErrorKind::Timeout);
+/// assert_eq!(err.to_string(), "timeout error: no fill within 5s");
+///
+/// const RISK: ErrorKind = ErrorKind::Custom("risk");
+/// let err = Error::new(RISK, "position limit of 100 lots exceeded");
 /// assert_eq!(err.to_string(), "risk error: position limit of 100 lots exceeded");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,15 +194,7 @@ pub enum ErrorKind {
     Data,
     /// An input refused by a check (a parameter out of range, an invalid id).
     Validation,
-    /// A strategy that failed to produce a signal or produced an impossible one.
-    Strategy,
-    /// A backtest session that could not run or finish.
-    Backtest,
-    /// An order that could not be placed, filled or cancelled.
-    Execution,
-    /// A risk limit that was breached.
-    Risk,
-    /// A remote service (exchange, broker, data vendor) that could not be reached.
+    /// A remote service (an exchange, a broker, a data vendor) that could not be reached.
     Network,
     /// An operation that took longer than allowed.
     Timeout,
@@ -205,6 +202,10 @@ pub enum ErrorKind {
     Io,
     /// A bug: a state the code should never reach.
     Internal,
+    /// A kind named by the domain that raises it, in its own words: `strategy`, `risk`
+    /// (tracectx-backtest names its kinds this way). The name is the first word of the
+    /// message, so keep it short, lowercase and free of spaces.
+    Custom(&'static str),
 }
 
 impl ErrorKind {
@@ -220,14 +221,11 @@ impl ErrorKind {
             Self::Config => "config",
             Self::Data => "data",
             Self::Validation => "validation",
-            Self::Strategy => "strategy",
-            Self::Backtest => "backtest",
-            Self::Execution => "execution",
-            Self::Risk => "risk",
             Self::Network => "network",
             Self::Timeout => "timeout",
             Self::Io => "i/o",
             Self::Internal => "internal",
+            Self::Custom(name) => name,
         }
     }
 }
@@ -728,46 +726,6 @@ impl Error {
         /// assert_eq!(err.to_string(), "validation error: fast window must be shorter than slow");
         /// ```
         validation => Validation,
-        /// A [`ErrorKind::Strategy`] error; see [`Error::new`].
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// let err = tracectx::Error::strategy("signal is NaN").with("bar", 17);
-        /// assert_eq!(err.kind(), tracectx::ErrorKind::Strategy);
-        /// assert_eq!(err.to_string(), "strategy error: signal is NaN [bar=17]");
-        /// ```
-        strategy => Strategy,
-        /// A [`ErrorKind::Backtest`] error; see [`Error::new`].
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// let err = tracectx::Error::backtest("fill outside the bar").with("bar", 17);
-        /// assert_eq!(err.kind(), tracectx::ErrorKind::Backtest);
-        /// assert_eq!(err.to_string(), "backtest error: fill outside the bar [bar=17]");
-        /// ```
-        backtest => Backtest,
-        /// A [`ErrorKind::Execution`] error; see [`Error::new`].
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// let err = tracectx::Error::execution("order rejected").with("order_id", 42);
-        /// assert_eq!(err.kind(), tracectx::ErrorKind::Execution);
-        /// assert_eq!(err.to_string(), "execution error: order rejected [order_id=42]");
-        /// ```
-        execution => Execution,
-        /// A [`ErrorKind::Risk`] error; see [`Error::new`].
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// let err = tracectx::Error::risk("daily loss limit reached").with("limit", 5000);
-        /// assert_eq!(err.kind(), tracectx::ErrorKind::Risk);
-        /// assert_eq!(err.to_string(), "risk error: daily loss limit reached [limit=5000]");
-        /// ```
-        risk => Risk,
         /// A [`ErrorKind::Network`] error; see [`Error::new`].
         ///
         /// # Examples
@@ -826,8 +784,8 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// let err = tracectx::Error::execution("order rejected").with("symbol", "ES").with("qty", 3);
-    /// assert_eq!(err.to_string(), "execution error: order rejected [symbol=ES qty=3]");
+    /// let err = tracectx::Error::validation("order rejected").with("symbol", "ES").with("qty", 3);
+    /// assert_eq!(err.to_string(), "validation error: order rejected [symbol=ES qty=3]");
     /// assert_eq!(err.message(), "order rejected"); // the pairs are not part of the message
     /// ```
     #[must_use]
@@ -889,7 +847,7 @@ impl Error {
     ///     matches!(err.kind(), ErrorKind::Network | ErrorKind::Timeout)
     /// }
     /// assert!(worth_retrying(&Error::timeout("no fill within 5s")));
-    /// assert!(!worth_retrying(&Error::risk("position limit exceeded")));
+    /// assert!(!worth_retrying(&Error::validation("position limit exceeded")));
     /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -948,9 +906,9 @@ impl Error {
     /// ```
     /// use tracectx::{Error, TraceContext};
     ///
-    /// let err = TraceContext::new("backtest_1")?.sync_scope(|| Error::backtest("no bars"));
+    /// let err = TraceContext::new("backtest_1")?.sync_scope(|| Error::data("no bars"));
     /// assert_eq!(err.run_id(), Some("backtest_1"));
-    /// assert_eq!(Error::backtest("no bars").run_id(), None); // made outside any scope
+    /// assert_eq!(Error::data("no bars").run_id(), None); // made outside any scope
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn run_id(&self) -> Option<&str> {
@@ -964,7 +922,7 @@ impl Error {
     /// ```
     /// let ctx = tracectx::TraceContext::new("backtest_1")?
     ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?);
-    /// let err = ctx.sync_scope(|| tracectx::Error::backtest("no bars"));
+    /// let err = ctx.sync_scope(|| tracectx::Error::data("no bars"));
     /// assert_eq!(err.trace_id(), Some("0e0e4736"));
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
@@ -1577,7 +1535,7 @@ pub fn find_context<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a Error
 ///
 /// let ctx = TraceContext::new("job_8")?;
 /// let err: Box<dyn std::error::Error + Send + Sync> =
-///     ctx.sync_scope(|| Box::new(tracectx::Error::strategy("no signal")));
+///     ctx.sync_scope(|| Box::new(tracectx::Error::internal("no signal")));
 /// assert_eq!(err.error_context().and_then(|c| c.run_id()), Some("job_8"));
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```

@@ -69,7 +69,7 @@ fn error_built_outside_any_scope_has_no_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrichment_inside_a_later_scope_adds_that_scopes_ids() {
-    let mut err = Error::strategy("signal out of range").with("value", 1.5);
+    let mut err = Error::validation("signal out of range").with("value", 1.5);
     let handler = ctx("live_session_7", "0badf00d");
     let handler_span = handler.span_id();
     let err = async move {
@@ -88,7 +88,7 @@ async fn enrichment_inside_a_later_scope_adds_that_scopes_ids() {
     );
     assert_eq!(
         err.to_string(),
-        "strategy error: signal out of range [run_id=live_session_7 trace_id=0badf00d value=1.5]"
+        "validation error: signal out of range [run_id=live_session_7 trace_id=0badf00d value=1.5]"
     );
 }
 
@@ -96,7 +96,7 @@ async fn enrichment_inside_a_later_scope_adds_that_scopes_ids() {
 fn enrichment_twice_neither_duplicates_nor_overwrites_keys() {
     let first = ctx("first_run", "11111111");
     let second = ctx("second_run", "22222222");
-    let mut err = Error::backtest("session failed").with("bar", 17);
+    let mut err = Error::data("session failed").with("bar", 17);
 
     first.sync_scope(|| {
         enrich_error_with_trace(&mut err);
@@ -114,14 +114,15 @@ fn enrichment_twice_neither_duplicates_nor_overwrites_keys() {
     assert_eq!(err.trace_id(), Some("11111111"));
     assert_eq!(
         err.to_string(),
-        "backtest error: session failed [run_id=first_run trace_id=11111111 bar=17]"
+        "data error: session failed [run_id=first_run trace_id=11111111 bar=17]"
     );
 }
 
 #[test]
 fn ids_captured_where_the_error_was_raised_win_over_the_handlers() {
     let raised = ctx("raised_here", "aaaaaaaa");
-    let mut err = raised.sync_scope(|| Error::execution("order rejected"));
+    let mut err =
+        raised.sync_scope(|| Error::new(ErrorKind::Custom("execution"), "order rejected"));
     ctx("handled_here", "bbbbbbbb").sync_scope(|| enrich_error_with_trace(&mut err));
     assert_eq!(err.run_id(), Some("raised_here"));
     assert_eq!(err.trace_id(), Some("aaaaaaaa"));
@@ -180,7 +181,7 @@ fn question_mark_turns_an_io_error_into_an_io_kind_error() {
 #[test]
 fn wrapping_a_traced_error_outside_the_scope_inherits_its_ids() {
     let inner = ctx("worker_3", "deadbeef").sync_scope(|| Error::network("broker timed out"));
-    let outer = Error::backtest("session failed").with_source(inner);
+    let outer = Error::data("session failed").with_source(inner);
     assert_eq!(outer.run_id(), Some("worker_3"));
     assert_eq!(outer.trace_id(), Some("deadbeef"));
 }
@@ -384,7 +385,8 @@ fn traced_explicit_context_and_fields() {
 #[test]
 fn traced_crate_error_does_not_repeat_the_ids() {
     let run = ctx("once_only", "0f0f0f0f");
-    let err = run.sync_scope(|| Error::risk("limit breached").in_current_trace());
+    let err = run
+        .sync_scope(|| Error::new(ErrorKind::Custom("risk"), "limit breached").in_current_trace());
     assert_eq!(
         err.to_string(),
         "risk error: limit breached [run_id=once_only trace_id=0f0f0f0f]"
@@ -450,7 +452,7 @@ async fn logged_error_outside_any_scope_still_shows_its_run_id() {
 
     let run = ctx("backtest_logged", "a1b2c3d4");
     let handle = tokio::spawn(
-        async { Err::<(), _>(Error::backtest("fill outside the bar").with("bar", 17)) }
+        async { Err::<(), _>(Error::data("fill outside the bar").with("bar", 17)) }
             .in_trace_context(run),
     );
     let err = handle.await.unwrap().unwrap_err();
@@ -464,7 +466,7 @@ async fn logged_error_outside_any_scope_still_shows_its_run_id() {
 
     assert_eq!(
         *fields.0.lock().unwrap(),
-        ["backtest error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4 bar=17]"]
+        ["data error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4 bar=17]"]
     );
 }
 
@@ -475,7 +477,7 @@ async fn logged_error_outside_any_scope_still_shows_its_run_id() {
 async fn logged_error_through_the_crates_format_names_its_run() {
     let run = ctx("backtest_logged", "a1b2c3d4");
     let err = tokio::spawn(
-        async { Err::<(), _>(Error::backtest("fill outside the bar")) }.in_trace_context(run),
+        async { Err::<(), _>(Error::data("fill outside the bar")) }.in_trace_context(run),
     )
     .await
     .unwrap()
@@ -495,6 +497,6 @@ async fn logged_error_through_the_crates_format_names_its_run() {
     assert_eq!(
         out,
         "[2024-01-01T10:00:00.000000Z] [-] [-] ERROR error - session failed \
-         error=backtest error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4]\n"
+         error=data error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4]\n"
     );
 }

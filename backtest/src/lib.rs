@@ -88,6 +88,7 @@
 pub mod data;
 pub mod engine;
 pub mod execution;
+pub mod kind;
 pub mod result;
 pub mod stats;
 pub mod strategy;
