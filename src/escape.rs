@@ -66,11 +66,13 @@ impl<'a, W: fmt::Write + ?Sized> Escaper<'a, W> {
     }
 
     /// Whether anything (a non-empty string) was written through it.
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
     pub(crate) fn wrote(&self) -> bool {
         self.wrote
     }
 
     /// The writer underneath, to write what needs no escaping (a separator).
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
     pub(crate) fn inner(&mut self) -> &mut W {
         self.inner
     }
