@@ -42,7 +42,6 @@ mod period;
 mod sum;
 mod trades;
 
-pub(crate) use calendar::one_bar_a_day;
 pub(crate) use drawdown::DrawdownPass;
 pub(crate) use pass::{EquityFigures, EquityPass};
 pub(crate) use trades::TradeFigures;

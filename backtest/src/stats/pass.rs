@@ -38,7 +38,8 @@ impl<'b> EquityPass<'b> {
     }
 
     /// A pass over an equity curve of `t.len()` values; `freq_days` is the data period in
-    /// whole days, `daily` gives [`one_bar_a_day`] of the times.
+    /// whole days, `daily` gives the number of weekend bars when every bar is a day of its
+    /// own ([`Bars::weekend_bars_if_daily`]).
     fn new(
         t: &'b [i64],
         close: &'b [f64],
@@ -237,7 +238,8 @@ impl LeafCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::calendar::{calendar, one_bar_a_day};
+    use crate::data::one_bar_a_day;
+    use crate::stats::calendar::calendar;
     use crate::stats::sum::{geometric_mean_chained, variance};
     use crate::stats::walk;
 
