@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use tracectx_backtest::{
-    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy, sma_cross,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy, Statistic,
+    sma_cross,
 };
 use tracing::info;
 use tracing_subscriber::fmt::writer::MakeWriterExt as _;
@@ -63,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &data,
             Named::new("sma-cross", sma_cross),
             &grid,
-            RankBy::new("sharpe")?,
+            RankBy::new(Statistic::Sharpe),
             options,
         )
         .await;

@@ -38,6 +38,7 @@
 //! use std::sync::Arc;
 //! use tracectx_backtest::{
 //!     sma_cross, BacktestEngine, BacktestSettings, BatchOptions, Bars, Named, ParamGrid, RankBy,
+//!     Statistic,
 //! };
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +46,7 @@
 //! let data = Arc::new(Bars::synthetic(5_000, 42)); // shared by every session, not copied
 //! let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:90:20")?;
 //! let report = engine
-//!     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new("sharpe")?, BatchOptions::new())
+//!     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new(Statistic::Sharpe), BatchOptions::new())
 //!     .await;
 //! let best = report.best().unwrap();
 //! println!("best: {} ({}) sharpe {:?}", best.metadata.params, best.metadata.run_id.as_deref().unwrap(), best.stats.sharpe);
@@ -104,13 +105,10 @@ pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
 pub use result::{OpenTrade, Report, Trade};
-pub use stats::{STAT_KEYS, Stats, StatsError};
+pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
     BUILTIN_STRATEGIES, Decision, ParamError, ParamValue, Params, SignalFn, Signals, StrategyError,
     builtin, crossover, sma, sma_cross, warmup,
 };
-pub use sweep::{
-    BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport,
-    UnknownStatistic,
-};
+pub use sweep::{BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport};
 pub use time::Timestamp;

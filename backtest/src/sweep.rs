@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use super::engine::SessionSpec;
 use super::{
     BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Bars, ParamValue, Params,
-    STAT_KEYS, Strategy,
+    Statistic, Strategy,
 };
 use tracectx::{TraceContext, TraceFutureExt};
 
@@ -266,21 +266,6 @@ impl fmt::Debug for BatchOptions {
 
 // === impl RankBy ===
 
-/// A statistic that is not one of [`STAT_KEYS`].
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::RankBy;
-/// let err = RankBy::new("sharp").unwrap_err();
-/// assert!(err.to_string().starts_with(r#"unknown statistic "sharp": expected one of start, end,"#));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown statistic {key:?}: expected one of {}", STAT_KEYS.join(", "))]
-pub struct UnknownStatistic {
-    key: String,
-}
-
 /// The statistic a sweep ranks its results by, and in which direction.
 ///
 /// Descending by default (the highest Sharpe ratio first); undefined values (`null` in JSON)
@@ -289,55 +274,49 @@ pub struct UnknownStatistic {
 /// # Examples
 ///
 /// ```
-/// use tracectx_backtest::RankBy;
+/// use tracectx_backtest::{RankBy, Statistic};
 ///
-/// let by = RankBy::new("sharpe")?;
-/// assert_eq!((by.key(), by.is_ascending()), ("sharpe", false));
-/// let shortest: RankBy = "avg_trade_duration_secs".parse::<RankBy>()?.ascending();
+/// let by = RankBy::new(Statistic::Sharpe);
+/// assert_eq!((by.statistic(), by.is_ascending()), (Statistic::Sharpe, false));
+/// // Text (a command line's argument) is read as a statistic first.
+/// let shortest = RankBy::new("avg_trade_duration_secs".parse()?).ascending();
 /// assert!(shortest.is_ascending());
 /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RankBy {
-    key: &'static str,
+    statistic: Statistic,
     ascending: bool,
 }
 
 impl Default for RankBy {
     /// The Sharpe ratio, highest first.
     fn default() -> Self {
-        RankBy {
-            key: "sharpe",
-            ascending: false,
-        }
+        RankBy::new(Statistic::Sharpe)
+    }
+}
+
+impl From<Statistic> for RankBy {
+    /// Ranks by `statistic`, highest first.
+    fn from(statistic: Statistic) -> Self {
+        RankBy::new(statistic)
     }
 }
 
 impl RankBy {
-    /// Ranks by the statistic `key` (a JSON key of [`Stats`](super::Stats)), highest first.
-    ///
-    /// # Errors
-    ///
-    /// [`UnknownStatistic`] when `key` is not one of [`STAT_KEYS`].
+    /// Ranks by `statistic`, highest first.
     ///
     /// # Examples
     ///
     /// ```
-    /// use tracectx_backtest::RankBy;
-    /// assert_eq!(RankBy::new("return_pct")?.key(), "return_pct");
-    /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
+    /// use tracectx_backtest::{RankBy, Statistic};
+    /// assert_eq!(RankBy::new(Statistic::ReturnPct).statistic(), Statistic::ReturnPct);
     /// ```
-    pub fn new(key: &str) -> Result<Self, UnknownStatistic> {
-        STAT_KEYS
-            .iter()
-            .find(|&&k| k == key)
-            .map(|&key| RankBy {
-                key,
-                ascending: false,
-            })
-            .ok_or_else(|| UnknownStatistic {
-                key: key.to_owned(),
-            })
+    pub fn new(statistic: Statistic) -> Self {
+        RankBy {
+            statistic,
+            ascending: false,
+        }
     }
 
     /// The same statistic, lowest first.
@@ -345,9 +324,8 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// use tracectx_backtest::RankBy;
-    /// assert!(RankBy::new("volatility_ann_pct")?.ascending().is_ascending());
-    /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
+    /// use tracectx_backtest::{RankBy, Statistic};
+    /// assert!(RankBy::new(Statistic::VolatilityAnnPct).ascending().is_ascending());
     /// ```
     #[must_use]
     pub fn ascending(self) -> Self {
@@ -357,15 +335,16 @@ impl RankBy {
         }
     }
 
-    /// The statistic's key.
+    /// The statistic.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(tracectx_backtest::RankBy::default().key(), "sharpe");
+    /// use tracectx_backtest::{RankBy, Statistic};
+    /// assert_eq!(RankBy::default().statistic(), Statistic::Sharpe);
     /// ```
-    pub fn key(&self) -> &'static str {
-        self.key
+    pub fn statistic(&self) -> Statistic {
+        self.statistic
     }
 
     /// Whether the lowest value ranks first.
@@ -384,7 +363,7 @@ impl RankBy {
     /// # Examples
     ///
     /// ```
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RankBy, Statistic};
     ///
     /// let bars = Bars::synthetic(2_000, 3);
     /// let engine = BacktestEngine::default();
@@ -392,7 +371,7 @@ impl RankBy {
     ///     .into_iter()
     ///     .map(|fast| engine.run(&bars, &sma_cross, &Params::new().with("fast", fast).with("slow", 30)))
     ///     .collect::<Result<Vec<_>, _>>()?;
-    /// RankBy::new("return_pct")?.sort(&mut results);
+    /// RankBy::new(Statistic::ReturnPct).sort(&mut results);
     /// assert!(results[0].stats.return_pct >= results[2].stats.return_pct);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -401,7 +380,7 @@ impl RankBy {
     }
 
     fn compare(&self, a: &BacktestResult, b: &BacktestResult) -> Ordering {
-        match (a.stats.get(self.key), b.stats.get(self.key)) {
+        match (a.stats.get(self.statistic), b.stats.get(self.statistic)) {
             (Some(x), Some(y)) => {
                 let order = x.total_cmp(&y);
                 if self.ascending {
@@ -417,18 +396,10 @@ impl RankBy {
     }
 }
 
-impl std::str::FromStr for RankBy {
-    type Err = UnknownStatistic;
-
-    fn from_str(key: &str) -> Result<Self, Self::Err> {
-        RankBy::new(key)
-    }
-}
-
 impl fmt::Display for RankBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let order = if self.ascending { "lowest" } else { "highest" };
-        write!(f, "{} ({order} first)", self.key)
+        write!(f, "{} ({order} first)", self.statistic)
     }
 }
 
@@ -856,13 +827,13 @@ impl ParamGrid {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy, Statistic};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let data = Arc::new(Bars::synthetic(2_000, 9));
 /// let grid = ParamGrid::new().axis("fast", [5, 10]).axis("slow", [20, 40]);
 /// let report = BacktestEngine::default()
-///     .sweep(&data, sma_cross, &grid, RankBy::new("return_pct")?, BatchOptions::new())
+///     .sweep(&data, sma_cross, &grid, RankBy::new(Statistic::ReturnPct), BatchOptions::new())
 ///     .await;
 /// assert_eq!(report.ranked.len() + report.failed.len(), 4);
 /// let best = report.best().unwrap();
@@ -913,12 +884,12 @@ impl SweepReport {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy, Statistic};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let grid = ParamGrid::new().parse_axis("fast=2:8:2")?.fixed("slow", 20);
     /// let report = BacktestEngine::default()
-    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::new("return_pct")?, BatchOptions::new())
+    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::new(Statistic::ReturnPct), BatchOptions::new())
     ///     .await;
     /// assert_eq!(report.top(3).len(), 3);
     /// assert_eq!(report.top(10).len(), 4);
@@ -1009,13 +980,13 @@ impl BacktestEngine {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, Named, ParamGrid, RankBy};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, Named, ParamGrid, RankBy, Statistic};
     ///
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let data = Arc::new(Bars::synthetic(5_000, 42));
     /// let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:60:10")?;
     /// let report = BacktestEngine::default()
-    ///     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new("sharpe")?, BatchOptions::new().keep_equity(false))
+    ///     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new(Statistic::Sharpe), BatchOptions::new().keep_equity(false))
     ///     .await;
     /// assert_eq!(report.ranked.len(), 16);
     /// for r in report.top(3) {
@@ -1086,12 +1057,12 @@ impl BacktestEngine {
                 tracing::info!(
                     ok = report.ranked.len(),
                     failed = report.failed.len(),
-                    rank_by = %report.rank_by.key(),
+                    rank_by = %report.rank_by.statistic(),
                     best_run_id = %report
                         .best()
                         .and_then(|b| b.metadata.run_id.as_deref())
                         .unwrap_or("-"),
-                    best = report.best().and_then(|b| b.stats.get(rank_by.key())).unwrap_or(f64::NAN),
+                    best = report.best().and_then(|b| b.stats.get(rank_by.statistic())).unwrap_or(f64::NAN),
                     wall_ms = report.wall_time_secs * 1e3,
                     "sweep ranked"
                 );

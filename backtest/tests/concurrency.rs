@@ -13,7 +13,7 @@ use serde_json::Value;
 use tracectx::prelude::*;
 use tracectx_backtest::{
     BacktestEngine, BacktestErrorKind, BacktestJob, BacktestSettings, Bars, BatchOptions, Named,
-    ParamGrid, Params, RankBy, Signals, StrategyError, sma_cross,
+    ParamGrid, Params, RankBy, Signals, Statistic, StrategyError, sma_cross,
 };
 
 // === log capture ===
@@ -308,7 +308,7 @@ async fn sweep_ranks_by_the_statistic_with_undefined_values_last() {
             &data,
             sma_cross,
             &grid,
-            RankBy::new("sharpe").unwrap(),
+            RankBy::new(Statistic::Sharpe),
             BatchOptions::new().keep_equity(false),
         )
         .await;
@@ -331,7 +331,7 @@ async fn sweep_ranks_by_the_statistic_with_undefined_values_last() {
             &data,
             sma_cross,
             &grid,
-            RankBy::new("sharpe").unwrap().ascending(),
+            RankBy::new(Statistic::Sharpe).ascending(),
             BatchOptions::new(),
         )
         .await;

@@ -39,108 +39,117 @@ mod calendar;
 mod drawdown;
 mod pass;
 mod period;
+mod statistic;
 mod sum;
 mod trades;
 
 pub(crate) use drawdown::DrawdownPass;
 pub(crate) use pass::{EquityFigures, EquityPass};
+pub use statistic::UnknownStatistic;
 pub(crate) use trades::TradeFigures;
 
 use calendar::DayFigures;
 use period::{ceil_to, data_period, mean_duration, resolution};
+use statistic::statistics;
 use sum::mean;
 
 // === impl Stats ===
 
-/// Every statistic of a run. Undefined values (a ratio over zero, a mean of nothing) are
-/// `None` and serialize as JSON `null`.
-///
-/// Percentages are in percent (`12.5` is 12.5%), durations in seconds. Trade figures cover
-/// closed trades only; trades still open at the end count in the equity figures alone.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
-///
-/// let bars = Bars::synthetic(2_500, 11);
-/// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
-/// let run = simulate(&bars, &signals, &BacktestSettings::new(10_000.0).with_commission(0.002))?;
-/// let stats = Stats::compute(&bars, &run.equity, &run.trades, signals.warmup())?;
-/// assert_eq!(stats.trades, run.trades.len());
-/// assert_eq!(stats.equity_final, *run.equity.last().unwrap());
-/// assert!(stats.max_drawdown_pct <= 0.0);
-/// let json = serde_json::to_value(&stats)?;
-/// assert!(json["sharpe"].is_number());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Time of the first bar.
-    pub start: Timestamp,
-    /// Time of the last bar.
-    pub end: Timestamp,
-    /// `end - start`, in seconds.
-    pub duration_secs: f64,
-    /// Percent of bars covered by a closed trade (entry bar to exit bar, inclusive).
-    pub exposure_pct: f64,
-    /// Equity at the last bar.
-    pub equity_final: f64,
-    /// Highest equity.
-    pub equity_peak: f64,
-    /// Commissions paid by closed trades.
-    pub commissions: f64,
-    /// Total return, percent.
-    pub return_pct: f64,
-    /// Return of holding the asset from the warm-up bar's close to the last close, percent.
-    pub buy_hold_return_pct: f64,
-    /// Annualised return from the geometric mean daily return, percent.
-    pub return_ann_pct: Option<f64>,
-    /// Annualised volatility of daily returns (compounded), percent.
-    pub volatility_ann_pct: Option<f64>,
-    /// Compound annual growth rate over the calendar duration, percent.
-    pub cagr_pct: Option<f64>,
-    /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0).
-    pub sharpe: Option<f64>,
-    /// Annualised return over annualised downside deviation.
-    pub sortino: Option<f64>,
-    /// Annualised return over the maximum drawdown.
-    pub calmar: Option<f64>,
-    /// Jensen's alpha against buy-and-hold, percent.
-    pub alpha_pct: Option<f64>,
-    /// Beta of equity log returns against the asset's log returns.
-    pub beta: Option<f64>,
-    /// Maximum drawdown, percent, zero or negative.
-    pub max_drawdown_pct: f64,
-    /// Mean of the drawdown periods' deepest points, percent, negative.
-    pub avg_drawdown_pct: Option<f64>,
-    /// Longest drawdown period, seconds.
-    pub max_drawdown_duration_secs: Option<f64>,
-    /// Mean drawdown period, seconds.
-    pub avg_drawdown_duration_secs: Option<f64>,
-    /// Number of closed trades.
-    pub trades: usize,
-    /// Percent of closed trades with a positive profit.
-    pub win_rate_pct: Option<f64>,
-    /// Best trade return, percent.
-    pub best_trade_pct: Option<f64>,
-    /// Worst trade return, percent.
-    pub worst_trade_pct: Option<f64>,
-    /// Geometric mean trade return, percent.
-    pub avg_trade_pct: Option<f64>,
-    /// Longest trade, seconds.
-    pub max_trade_duration_secs: Option<f64>,
-    /// Mean trade duration, seconds.
-    pub avg_trade_duration_secs: Option<f64>,
-    /// Sum of positive trade returns over the absolute sum of negative ones.
-    pub profit_factor: Option<f64>,
-    /// Arithmetic mean trade return, percent.
-    pub expectancy_pct: Option<f64>,
-    /// Van Tharp's system quality number: `sqrt(trades) * mean(pnl) / std(pnl)`.
-    pub sqn: Option<f64>,
-    /// Kelly criterion from the win rate and the mean win over the mean loss.
-    pub kelly: Option<f64>,
+statistics! {
+    /// Every statistic of a run. Undefined values (a ratio over zero, a mean of nothing) are
+    /// `None` and serialize as JSON `null`.
+    ///
+    /// Percentages are in percent (`12.5` is 12.5%), durations in seconds. Trade figures cover
+    /// closed trades only; trades still open at the end count in the equity figures alone.
+    ///
+    /// Each field is also a [`Statistic`] of the same name, whose value [`get`](Self::get)
+    /// reads. The fields and the statistics come from one table: a new statistic is one line
+    /// of it (and its computation in [`compute`](Self::compute)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params, Stats};
+    ///
+    /// let bars = Bars::synthetic(2_500, 11);
+    /// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
+    /// let run = simulate(&bars, &signals, &BacktestSettings::new(10_000.0).with_commission(0.002))?;
+    /// let stats = Stats::compute(&bars, &run.equity, &run.trades, signals.warmup())?;
+    /// assert_eq!(stats.trades, run.trades.len());
+    /// assert_eq!(stats.equity_final, *run.equity.last().unwrap());
+    /// assert!(stats.max_drawdown_pct <= 0.0);
+    /// let json = serde_json::to_value(&stats)?;
+    /// assert!(json["sharpe"].is_number());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[non_exhaustive]
+    pub struct Stats {
+        /// Time of the first bar.
+        pub start: Timestamp => Start,
+        /// Time of the last bar.
+        pub end: Timestamp => End,
+        /// `end - start`, in seconds.
+        pub duration_secs: f64 => DurationSecs,
+        /// Percent of bars covered by a closed trade (entry bar to exit bar, inclusive).
+        pub exposure_pct: f64 => ExposurePct,
+        /// Equity at the last bar.
+        pub equity_final: f64 => EquityFinal,
+        /// Highest equity.
+        pub equity_peak: f64 => EquityPeak,
+        /// Commissions paid by closed trades.
+        pub commissions: f64 => Commissions,
+        /// Total return, percent.
+        pub return_pct: f64 => ReturnPct,
+        /// Return of holding the asset from the warm-up bar's close to the last close, percent.
+        pub buy_hold_return_pct: f64 => BuyHoldReturnPct,
+        /// Annualised return from the geometric mean daily return, percent.
+        pub return_ann_pct: Option<f64> => ReturnAnnPct,
+        /// Annualised volatility of daily returns (compounded), percent.
+        pub volatility_ann_pct: Option<f64> => VolatilityAnnPct,
+        /// Compound annual growth rate over the calendar duration, percent.
+        pub cagr_pct: Option<f64> => CagrPct,
+        /// `return_ann_pct / volatility_ann_pct` (risk-free rate 0).
+        pub sharpe: Option<f64> => Sharpe,
+        /// Annualised return over annualised downside deviation.
+        pub sortino: Option<f64> => Sortino,
+        /// Annualised return over the maximum drawdown.
+        pub calmar: Option<f64> => Calmar,
+        /// Jensen's alpha against buy-and-hold, percent.
+        pub alpha_pct: Option<f64> => AlphaPct,
+        /// Beta of equity log returns against the asset's log returns.
+        pub beta: Option<f64> => Beta,
+        /// Maximum drawdown, percent, zero or negative.
+        pub max_drawdown_pct: f64 => MaxDrawdownPct,
+        /// Mean of the drawdown periods' deepest points, percent, negative.
+        pub avg_drawdown_pct: Option<f64> => AvgDrawdownPct,
+        /// Longest drawdown period, seconds.
+        pub max_drawdown_duration_secs: Option<f64> => MaxDrawdownDurationSecs,
+        /// Mean drawdown period, seconds.
+        pub avg_drawdown_duration_secs: Option<f64> => AvgDrawdownDurationSecs,
+        /// Number of closed trades.
+        pub trades: usize => Trades,
+        /// Percent of closed trades with a positive profit.
+        pub win_rate_pct: Option<f64> => WinRatePct,
+        /// Best trade return, percent.
+        pub best_trade_pct: Option<f64> => BestTradePct,
+        /// Worst trade return, percent.
+        pub worst_trade_pct: Option<f64> => WorstTradePct,
+        /// Geometric mean trade return, percent.
+        pub avg_trade_pct: Option<f64> => AvgTradePct,
+        /// Longest trade, seconds.
+        pub max_trade_duration_secs: Option<f64> => MaxTradeDurationSecs,
+        /// Mean trade duration, seconds.
+        pub avg_trade_duration_secs: Option<f64> => AvgTradeDurationSecs,
+        /// Sum of positive trade returns over the absolute sum of negative ones.
+        pub profit_factor: Option<f64> => ProfitFactor,
+        /// Arithmetic mean trade return, percent.
+        pub expectancy_pct: Option<f64> => ExpectancyPct,
+        /// Van Tharp's system quality number: `sqrt(trades) * mean(pnl) / std(pnl)`.
+        pub sqn: Option<f64> => Sqn,
+        /// Kelly criterion from the win rate and the mean win over the mean loss.
+        pub kelly: Option<f64> => Kelly,
+    }
 }
 
 // === impl StatsError ===
@@ -173,110 +182,6 @@ pub enum StatsError {
         /// The last bar's index.
         last: usize,
     },
-}
-
-/// The JSON keys of [`Stats`], in the order of the reference's summary (and of the
-/// serialized object).
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::STAT_KEYS;
-/// assert_eq!(STAT_KEYS.len(), 32);
-/// assert!(STAT_KEYS.contains(&"sharpe"));
-/// ```
-pub const STAT_KEYS: &[&str] = &[
-    "start",
-    "end",
-    "duration_secs",
-    "exposure_pct",
-    "equity_final",
-    "equity_peak",
-    "commissions",
-    "return_pct",
-    "buy_hold_return_pct",
-    "return_ann_pct",
-    "volatility_ann_pct",
-    "cagr_pct",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "alpha_pct",
-    "beta",
-    "max_drawdown_pct",
-    "avg_drawdown_pct",
-    "max_drawdown_duration_secs",
-    "avg_drawdown_duration_secs",
-    "trades",
-    "win_rate_pct",
-    "best_trade_pct",
-    "worst_trade_pct",
-    "avg_trade_pct",
-    "max_trade_duration_secs",
-    "avg_trade_duration_secs",
-    "profit_factor",
-    "expectancy_pct",
-    "sqn",
-    "kelly",
-];
-
-impl Stats {
-    /// The statistic under its JSON key ([`STAT_KEYS`]) as a number: `None` when it is
-    /// undefined or the key is not one of them. `start` and `end` are seconds since the
-    /// Unix epoch, `trades` a count.
-    ///
-    /// Sweeps rank their sessions by it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
-    ///
-    /// let params = Params::new().with("fast", 10).with("slow", 20);
-    /// let result = BacktestEngine::default().run(&Bars::synthetic(2_000, 1), &sma_cross, &params)?;
-    /// assert_eq!(result.stats.get("sharpe"), result.stats.sharpe);
-    /// assert_eq!(result.stats.get("trades"), Some(result.stats.trades as f64));
-    /// assert_eq!(result.stats.get("no_such_key"), None);
-    /// # Ok::<(), tracectx_backtest::BacktestError>(())
-    /// ```
-    pub fn get(&self, key: &str) -> Option<f64> {
-        let value = match key {
-            "start" => Some(secs(self.start.as_micros())),
-            "end" => Some(secs(self.end.as_micros())),
-            "duration_secs" => Some(self.duration_secs),
-            "exposure_pct" => Some(self.exposure_pct),
-            "equity_final" => Some(self.equity_final),
-            "equity_peak" => Some(self.equity_peak),
-            "commissions" => Some(self.commissions),
-            "return_pct" => Some(self.return_pct),
-            "buy_hold_return_pct" => Some(self.buy_hold_return_pct),
-            "return_ann_pct" => self.return_ann_pct,
-            "volatility_ann_pct" => self.volatility_ann_pct,
-            "cagr_pct" => self.cagr_pct,
-            "sharpe" => self.sharpe,
-            "sortino" => self.sortino,
-            "calmar" => self.calmar,
-            "alpha_pct" => self.alpha_pct,
-            "beta" => self.beta,
-            "max_drawdown_pct" => Some(self.max_drawdown_pct),
-            "avg_drawdown_pct" => self.avg_drawdown_pct,
-            "max_drawdown_duration_secs" => self.max_drawdown_duration_secs,
-            "avg_drawdown_duration_secs" => self.avg_drawdown_duration_secs,
-            "trades" => Some(self.trades as f64),
-            "win_rate_pct" => self.win_rate_pct,
-            "best_trade_pct" => self.best_trade_pct,
-            "worst_trade_pct" => self.worst_trade_pct,
-            "avg_trade_pct" => self.avg_trade_pct,
-            "max_trade_duration_secs" => self.max_trade_duration_secs,
-            "avg_trade_duration_secs" => self.avg_trade_duration_secs,
-            "profit_factor" => self.profit_factor,
-            "expectancy_pct" => self.expectancy_pct,
-            "sqn" => self.sqn,
-            "kelly" => self.kelly,
-            _ => None,
-        };
-        value.filter(|v| !v.is_nan())
-    }
 }
 
 fn defined(x: f64) -> Option<f64> {
