@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await;
     let best = report.best().ok_or("every session failed")?;
-    let best_run = best.metadata.run_id.clone().unwrap_or_default();
+    let best_run = best.metadata.run_id.as_deref().unwrap_or_default();
     info!(best_run = %best_run, sharpe = best.stats.sharpe, "sweep done");
     drop(guard); // every line is in the file from here on
 

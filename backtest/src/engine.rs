@@ -23,6 +23,7 @@ use std::sync::{Arc, Once, OnceLock, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use super::execution::simulate_into;
 use super::stats::{DrawdownPass, EquityPass, TradeFigures};
@@ -30,7 +31,7 @@ use super::{
     BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals, SimulationError,
     Stats, StatsError, StrategyError, Timestamp, Trade,
 };
-use tracectx::{ReproContext, TraceContext};
+use tracectx::{ReproContext, RunId, SpanId, TraceContext, TraceId};
 
 // === impl Strategy ===
 
@@ -282,21 +283,39 @@ impl std::error::Error for BacktestError {
 /// Who ran a session, on what, and how long it took.
 ///
 /// The ids come from the [`TraceContext`] in scope when the session ran (`None` outside any
-/// scope): `trace_id` is the 8-character form logs show, `trace_id_full` the 32-character W3C
-/// form.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// scope), typed as the context holds them. The JSON form writes each as text: `run_id`,
+/// `trace_id` in the 8-character form logs show, `trace_id_full` in the 32-character W3C form
+/// (both from the one [`TraceId`]), `span_id` and `parent_span_id` in 16 hex characters, and
+/// `parent_run_id`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+/// use tracectx::TraceContext;
+///
+/// let ctx = TraceContext::new("backtest_meta")?;
+/// let params = Params::new().with("fast", 10).with("slow", 20);
+/// let result = ctx.sync_scope(|| BacktestEngine::default().run(&Bars::synthetic(500, 1), &sma_cross, &params))?;
+/// let m = &result.metadata;
+/// assert_eq!(m.run_id.as_ref(), Some(ctx.run_id()));
+/// assert_eq!(m.trace_id, Some(ctx.trace_id()));
+/// let json: serde_json::Value = serde_json::from_str(&result.to_json())?;
+/// assert_eq!(json["metadata"]["trace_id"], ctx.trace_id().to_string()); // 8 hex
+/// assert_eq!(json["metadata"]["trace_id_full"], format!("{:x}", ctx.trace_id())); // 32 hex
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RunMetadata {
     /// The run id.
-    pub run_id: Option<String>,
-    /// The trace id as logs show it (8 hex characters).
-    pub trace_id: Option<String>,
-    /// The full 128-bit trace id (32 hex characters).
-    pub trace_id_full: Option<String>,
+    pub run_id: Option<RunId>,
+    /// The trace id (its `Display` is the 8 hex characters logs show, `{:x}` the full 32).
+    pub trace_id: Option<TraceId>,
     /// The span id of the session.
-    pub span_id: Option<String>,
+    pub span_id: Option<SpanId>,
     /// The parent span id, when the session ran in a child span.
-    pub parent_span_id: Option<String>,
+    pub parent_span_id: Option<SpanId>,
     /// The strategy's name.
     pub strategy: String,
     /// The strategy's parameters.
@@ -315,9 +334,36 @@ pub struct RunMetadata {
     pub wall_time_secs: f64,
     /// The run that started this session when it is one of a batch or sweep (each session
     /// of a sweep is a run of its own; this is the sweep's run id).
-    pub parent_run_id: Option<String>,
+    pub parent_run_id: Option<RunId>,
     /// The reproduction record given with [`RunOptions::repro`], with the session's ids.
     pub repro: Option<ReproContext>,
+}
+
+impl Serialize for RunMetadata {
+    /// The fields in order, the ids as text, with `trace_id_full` after `trace_id`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let short = self.trace_id.map(TraceId::short);
+        let mut m = serializer.serialize_struct("RunMetadata", 15)?;
+        m.serialize_field("run_id", &self.run_id.as_deref())?;
+        m.serialize_field("trace_id", &short.as_deref())?;
+        m.serialize_field("trace_id_full", &self.trace_id.map(|t| format!("{t:x}")))?;
+        m.serialize_field("span_id", &self.span_id.map(|s| s.to_string()))?;
+        m.serialize_field(
+            "parent_span_id",
+            &self.parent_span_id.map(|s| s.to_string()),
+        )?;
+        m.serialize_field("strategy", &self.strategy)?;
+        m.serialize_field("params", &self.params)?;
+        m.serialize_field("settings", &self.settings)?;
+        m.serialize_field("data_fingerprint", &self.data_fingerprint)?;
+        m.serialize_field("bars", &self.bars)?;
+        m.serialize_field("engine_version", &self.engine_version)?;
+        m.serialize_field("started_at", &self.started_at)?;
+        m.serialize_field("wall_time_secs", &self.wall_time_secs)?;
+        m.serialize_field("parent_run_id", &self.parent_run_id.as_deref())?;
+        m.serialize_field("repro", &self.repro)?;
+        m.end()
+    }
 }
 
 // === impl BacktestResult ===
@@ -577,14 +623,10 @@ impl BacktestEngine {
         let figures = pass.finish(&equity, drawdowns);
         let stats = Stats::from_parts(bars, &equity, warmup, trade_figures, figures);
         let metadata = RunMetadata {
-            run_id: ctx.as_ref().map(|c| c.run_id().to_string()),
-            trace_id: ctx.as_ref().map(|c| c.trace_id().to_string()),
-            trace_id_full: ctx.as_ref().map(|c| format!("{:x}", c.trace_id())),
-            span_id: ctx.as_ref().map(|c| c.span_id().to_string()),
-            parent_span_id: ctx
-                .as_ref()
-                .and_then(|c| c.parent_span_id())
-                .map(|s| s.to_string()),
+            run_id: ctx.as_ref().map(|c| c.run_id().clone()),
+            trace_id: ctx.as_ref().map(TraceContext::trace_id),
+            span_id: ctx.as_ref().map(TraceContext::span_id),
+            parent_span_id: ctx.as_ref().and_then(TraceContext::parent_span_id),
             strategy: name.clone(),
             params: params.clone(),
             settings: self.settings,
@@ -729,7 +771,7 @@ impl RunOptions {
 /// its result keeps the equity curve.
 pub(crate) struct SessionSpec {
     pub(crate) ctx: TraceContext,
-    pub(crate) parent_run_id: Option<String>,
+    pub(crate) parent_run_id: Option<RunId>,
     pub(crate) repro: Option<ReproContext>,
     pub(crate) keep_equity: bool,
     /// Whether the session runs alone, free to use a second thread (see
@@ -966,7 +1008,7 @@ impl BacktestEngine {
     ///     .in_trace_context(ctx.clone())
     ///     .await?;
     /// assert_eq!(result.metadata.run_id.as_deref(), Some("nightly_batch"));
-    /// assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id().to_string()));
+    /// assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id()));
     /// # Ok(()) }
     /// ```
     pub fn run_realistic<S>(

@@ -1113,7 +1113,7 @@ impl BacktestEngine {
                         .with_trace_id(parent.trace_id())
                         .with_parent_span_id(parent.span_id());
                     let spec = SessionSpec {
-                        parent_run_id: Some(parent.run_id().to_string()),
+                        parent_run_id: Some(parent.run_id().clone()),
                         keep_equity,
                         alone: false,
                         ..SessionSpec::new(ctx)

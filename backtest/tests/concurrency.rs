@@ -87,7 +87,7 @@ async fn hundred_concurrent_sessions_keep_their_own_run_in_logs_and_results() {
         .iter()
         .map(|r| {
             let k = r.metadata.params.int("session").unwrap();
-            (k, r.metadata.run_id.clone().unwrap())
+            (k, r.metadata.run_id.as_deref().unwrap().to_owned())
         })
         .collect();
     assert_eq!(run_of.len(), 100);
@@ -242,9 +242,9 @@ async fn inside_a_run_a_session_is_a_child_span_of_it() {
         .unwrap();
     let m = &result.metadata;
     assert_eq!(m.run_id.as_deref(), Some("nightly_7"));
-    assert_eq!(m.trace_id, Some(ctx.trace_id().to_string()));
-    assert_eq!(m.parent_span_id, Some(ctx.span_id().to_string()));
-    assert_ne!(m.span_id, Some(ctx.span_id().to_string()));
+    assert_eq!(m.trace_id, Some(ctx.trace_id()));
+    assert_eq!(m.parent_span_id, Some(ctx.span_id()));
+    assert_ne!(m.span_id, Some(ctx.span_id()));
     assert_eq!(m.parent_run_id, None);
 }
 
@@ -279,9 +279,15 @@ async fn batch_sessions_are_runs_of_their_own_in_the_batch_trace() {
             "job order"
         );
         assert_eq!(r.metadata.parent_run_id.as_deref(), Some("batch_nightly"));
-        assert_eq!(r.metadata.trace_id, Some(ctx.trace_id().to_string()));
-        assert_eq!(r.metadata.parent_span_id, Some(ctx.span_id().to_string()));
+        assert_eq!(r.metadata.trace_id, Some(ctx.trace_id()));
+        assert_eq!(r.metadata.parent_span_id, Some(ctx.span_id()));
         assert_eq!(r.equity.len(), 1_500);
+        let json: Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["metadata"]["parent_run_id"], "batch_nightly");
+        assert_eq!(
+            json["metadata"]["parent_span_id"],
+            ctx.span_id().to_string()
+        );
     }
     let ids: HashSet<_> = results.iter().map(|r| r.metadata.run_id.clone()).collect();
     assert_eq!(ids.len(), 20);

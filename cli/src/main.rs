@@ -685,7 +685,7 @@ fn write_stats(out: &mut impl Write, result: &BacktestResult) -> io::Result<()> 
         out,
         "run {}  trace {}  strategy {} {}  bars {}  data {}",
         m.run_id.as_deref().unwrap_or("-"),
-        m.trace_id.as_deref().unwrap_or("-"),
+        m.trace_id.map(|t| t.short()).as_deref().unwrap_or("-"),
         m.strategy,
         m.params,
         m.bars,
@@ -909,7 +909,7 @@ fn write_ranked(
     for (i, r) in report.top(top).iter().enumerate() {
         let mut row = vec![
             (i + 1).to_string(),
-            r.metadata.run_id.clone().unwrap_or_else(|| "-".into()),
+            r.metadata.run_id.as_deref().unwrap_or("-").to_owned(),
             r.metadata.params.to_string(),
         ];
         row.extend(columns.iter().map(|&s| format_stat(r, s)));
@@ -927,7 +927,7 @@ fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> i
         .map(|(i, r)| {
             serde_json::json!({
                 "rank": i + 1,
-                "run_id": r.metadata.run_id,
+                "run_id": r.metadata.run_id.as_deref(),
                 "params": r.metadata.params,
                 "stats": r.stats,
             })
