@@ -7,13 +7,15 @@
 //!   [`DataError`]s that name file, line and column; [`Bars::synthetic`] for tests and demos.
 //! - [`strategy`]: a strategy is `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`;
 //!   typed [`Params`]; indicators ([`sma`], [`crossover`]); the built-in [`sma_cross`].
+//! - [`trade`]: [`Trade`] and [`OpenTrade`].
 //! - [`execution`]: [`simulate`], the execution model (fills at the next open, whole units,
 //!   commission on both sides, exclusive orders) with [`BacktestSettings`].
 //! - [`stats`]: [`Stats::compute`], every figure of the reference's summary.
-//! - [`result`]: [`Trade`], [`OpenTrade`] and the JSON [`Report`].
+//! - [`result`]: what a session produces, [`BacktestResult`] (statistics, trades, equity and
+//!   [`RunMetadata`]: run id, trace and span ids from the current trace context, data
+//!   fingerprint, timing), and the JSON [`Report`] of the figures.
 //! - [`engine`]: [`BacktestEngine::run`], one session from bars, a [`Strategy`] and
-//!   parameters to a [`BacktestResult`] with statistics, trades, equity and [`RunMetadata`]
-//!   (run id, trace and span ids from the current trace context, data fingerprint, timing);
+//!   parameters to a [`BacktestResult`];
 //!   [`BacktestEngine::run_realistic`], the same as an async session under its own trace
 //!   context on the blocking pool, logging its start and end. A strategy that panics fails
 //!   its session only; [`quiet_strategy_panics`] (called at the start of `main`) also keeps
@@ -95,16 +97,17 @@ pub mod strategy;
 pub mod stream;
 pub mod sweep;
 mod time;
+pub mod trade;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
 pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata,
-    RunOptions, Strategy, quiet_strategy_panics,
+    BacktestEngine, BacktestError, BacktestErrorKind, Named, RunOptions, Strategy,
+    quiet_strategy_panics,
 };
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
-pub use result::{OpenTrade, Report, Trade};
+pub use result::{BacktestResult, Report, RunMetadata};
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
     BUILTIN_STRATEGIES, Decision, ParamError, ParamValue, Params, SignalFn, Signals, StrategyError,
@@ -112,3 +115,4 @@ pub use strategy::{
 };
 pub use sweep::{BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport};
 pub use time::Timestamp;
+pub use trade::{OpenTrade, Trade};

@@ -30,8 +30,8 @@
 
 use serde::Serialize;
 
-use crate::result::Trade;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_SEC};
+use crate::trade::Trade;
 use crate::{Bars, Timestamp};
 
 mod beta;
