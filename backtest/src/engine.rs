@@ -14,8 +14,6 @@
 //! fed bar by bar is [`run_stream`](BacktestEngine::run_stream) (module
 //! [`stream`](super::stream)).
 
-use std::any::type_name;
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, catch_unwind};
@@ -25,96 +23,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::execution::simulate_into;
 use super::stats::{DrawdownPass, EquityPass, TradeFigures};
 use super::{
-    BacktestResult, BacktestSettings, Bars, DataError, GridError, Params, RunMetadata, Signals,
-    SimulationError, Stats, StatsError, StrategyError, Timestamp,
+    BacktestResult, BacktestSettings, Bars, DataError, GridError, Params, RunMetadata,
+    SimulationError, Stats, StatsError, Strategy, StrategyError, Timestamp,
 };
 use tracectx::{ReproContext, RunId, TraceContext};
-
-// === impl Strategy ===
-
-/// A strategy the engine can run: a name for the result's metadata and a signal function.
-///
-/// Every `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` is a strategy, named by its
-/// Rust type (`my_crate::my_strategy`); wrap it in [`Named`] to give it a short name.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{sma_cross, Bars, Named, Params, Strategy};
-///
-/// assert!(sma_cross.name().ends_with("sma_cross"));
-/// let named = Named::new("sma-cross", sma_cross);
-/// assert_eq!(named.name(), "sma-cross");
-/// let params = Params::new().with("fast", 5).with("slow", 10);
-/// assert_eq!(named.signals(&Bars::synthetic(50, 1), &params)?.warmup(), 9);
-/// # Ok::<(), tracectx_backtest::StrategyError>(())
-/// ```
-pub trait Strategy {
-    /// The name recorded in the result's metadata.
-    fn name(&self) -> Cow<'_, str>;
-
-    /// The decisions for `bars` with `params`.
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError>;
-}
-
-impl<F> Strategy for F
-where
-    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
-{
-    fn name(&self) -> Cow<'_, str> {
-        Cow::Borrowed(type_name::<F>())
-    }
-
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-        self(bars, params)
-    }
-}
-
-/// A signal function with a name of its choosing.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{builtin, Named, Strategy};
-///
-/// let s = Named::new("sma-cross", builtin("sma-cross").unwrap());
-/// assert_eq!(s.name(), "sma-cross");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Named<F> {
-    name: String,
-    f: F,
-}
-
-impl<F> Named<F> {
-    /// `f`, called `name` in results.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{sma_cross, Named, Strategy};
-    /// assert_eq!(Named::new("trend", sma_cross).name(), "trend");
-    /// ```
-    pub fn new(name: impl Into<String>, f: F) -> Self {
-        Named {
-            name: name.into(),
-            f,
-        }
-    }
-}
-
-impl<F> Strategy for Named<F>
-where
-    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
-{
-    fn name(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.name)
-    }
-
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-        (self.f)(bars, params)
-    }
-}
 
 // === impl BacktestError ===
 

@@ -101,8 +101,7 @@ pub mod trade;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
 pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, Named, RunOptions, Strategy,
-    quiet_strategy_panics,
+    BacktestEngine, BacktestError, BacktestErrorKind, RunOptions, quiet_strategy_panics,
 };
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
@@ -110,8 +109,8 @@ pub use execution::{
 pub use result::{BacktestResult, Report, RunMetadata};
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
-    BUILTIN_STRATEGIES, Decision, ParamError, ParamValue, Params, SignalFn, Signals, StrategyError,
-    builtin, crossover, sma, sma_cross, warmup,
+    BUILTIN_STRATEGIES, Decision, Named, ParamError, ParamValue, Params, SignalFn, Signals,
+    Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
 };
 pub use sweep::{BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport};
 pub use time::Timestamp;
