@@ -91,6 +91,7 @@
 pub mod data;
 pub mod engine;
 pub mod execution;
+pub mod grid;
 pub mod result;
 pub mod stats;
 pub mod strategy;
@@ -106,12 +107,13 @@ pub use engine::{
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
+pub use grid::{GridError, ParamGrid};
 pub use result::{BacktestResult, Report, RunMetadata};
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
     BUILTIN_STRATEGIES, Decision, Named, ParamError, ParamValue, Params, SignalFn, Signals,
     Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
 };
-pub use sweep::{BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport};
+pub use sweep::{BacktestJob, BatchOptions, Progress, RankBy, SweepReport};
 pub use time::Timestamp;
 pub use trade::{OpenTrade, Trade};
