@@ -5,26 +5,34 @@
 //!
 //! - [`data`]: [`Bars`], columnar OHLCV with `i64` microsecond times; CSV loading with typed
 //!   [`DataError`]s that name file, line and column; [`Bars::synthetic`] for tests and demos.
-//! - [`strategy`]: a strategy is `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`;
-//!   typed [`Params`]; indicators ([`sma`], [`crossover`]); the built-in [`sma_cross`].
-//! - [`trade`]: [`Trade`] and [`OpenTrade`].
+//! - [`strategy`]: a [`Strategy`] is any
+//!   `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`; typed [`Params`]; indicators
+//!   ([`sma`], [`crossover`]); the built-in [`sma_cross`].
+//! - [`trade`]: [`Trade`] and [`OpenTrade`], the trades of a run.
 //! - [`execution`]: [`simulate`], the execution model (fills at the next open, whole units,
 //!   commission on both sides, exclusive orders) with [`BacktestSettings`].
-//! - [`stats`]: [`Stats::compute`], every figure of the reference's summary.
+//! - [`stats`]: [`Stats::compute`], every figure of the reference's summary, each also a
+//!   [`Statistic`] by name.
 //! - [`result`]: what a session produces, [`BacktestResult`] (statistics, trades, equity and
 //!   [`RunMetadata`]: run id, trace and span ids from the current trace context, data
 //!   fingerprint, timing), and the JSON [`Report`] of the figures.
-//! - [`engine`]: [`BacktestEngine::run`], one session from bars, a [`Strategy`] and
-//!   parameters to a [`BacktestResult`];
-//!   [`BacktestEngine::run_realistic`], the same as an async session under its own trace
-//!   context on the blocking pool, logging its start and end. A strategy that panics fails
-//!   its session only; [`quiet_strategy_panics`] (called at the start of `main`) also keeps
-//!   that panic off standard error and logs it under the session's run instead.
-//! - [`sweep`]: many sessions at once, each its own run: [`BacktestEngine::run_batch`] with
-//!   bounded concurrency and a progress callback, [`BacktestEngine::sweep`] over a
-//!   [`ParamGrid`] ranked by a statistic ([`RankBy`]).
-//! - [`stream`]: live and paper sessions, [`BacktestEngine::run_stream`] and
-//!   [`BacktestEngine::run_channel`], fed bar by bar and ending with the batch result.
+//! - [`grid`]: [`ParamGrid`], every combination of some parameters' values, capped.
+//! - [`error`]: [`BacktestError`], a failed session with its run id.
+//! - [`panics`]: a strategy that panics fails its session only; [`quiet_strategy_panics`]
+//!   (called at the start of `main`) also keeps that panic off standard error and logs it
+//!   under the session's run instead.
+//! - [`session`]: one session, synchronously or on the blocking pool under its own trace
+//!   context ([`RunOptions`]).
+//! - [`sweep`]: many sessions at once, each its own run: batches of [`BacktestJob`]s with
+//!   bounded concurrency and a progress callback ([`BatchOptions`]), and sweeps over a
+//!   [`ParamGrid`] ranked by a statistic ([`RankBy`]) into a [`SweepReport`].
+//! - [`stream`]: live and paper sessions fed bar by bar, ending with the batch result.
+//! - [`engine`]: [`BacktestEngine`], whose methods are every way to run sessions:
+//!   [`run`](BacktestEngine::run) (one session, synchronously),
+//!   [`run_realistic`](BacktestEngine::run_realistic) (an async session under its own trace
+//!   context on the blocking pool, logging its start and end),
+//!   [`run_batch`](BacktestEngine::run_batch), [`sweep`](BacktestEngine::sweep),
+//!   [`run_stream`](BacktestEngine::run_stream) and [`run_channel`](BacktestEngine::run_channel).
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
@@ -90,9 +98,12 @@
 
 pub mod data;
 pub mod engine;
+pub mod error;
 pub mod execution;
 pub mod grid;
+pub mod panics;
 pub mod result;
+pub mod session;
 pub mod stats;
 pub mod strategy;
 pub mod stream;
@@ -101,14 +112,15 @@ mod time;
 pub mod trade;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
-pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, RunOptions, quiet_strategy_panics,
-};
+pub use engine::BacktestEngine;
+pub use error::{BacktestError, BacktestErrorKind};
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
 pub use grid::{GridError, ParamGrid};
+pub use panics::quiet_strategy_panics;
 pub use result::{BacktestResult, Report, RunMetadata};
+pub use session::RunOptions;
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
     BUILTIN_STRATEGIES, Decision, Named, ParamError, ParamValue, Params, SignalFn, Signals,

@@ -12,11 +12,11 @@ use tracectx::{ReproContext, RunId, SpanId, TraceId};
 
 /// Who ran a session, on what, and how long it took.
 ///
-/// The ids come from the [`TraceContext`](tracectx::TraceContext) in scope when the session
-/// ran (`None` outside any scope), typed as the context holds them. The JSON form writes each as text: `run_id`,
-/// `trace_id` in the 8-character form logs show, `trace_id_full` in the 32-character W3C form
-/// (both from the one [`TraceId`]), `span_id` and `parent_span_id` in 16 hex characters, and
-/// `parent_run_id`.
+/// The ids come from the [`TraceContext`](tracectx::TraceContext) in scope when the session ran
+/// (`None` outside any scope), typed as the context holds them. The JSON form writes each as
+/// text: `run_id`, `trace_id` in the 8-character form logs show, `trace_id_full` in the
+/// 32-character W3C form (both from the one [`TraceId`]), `span_id` and `parent_span_id` in 16
+/// hex characters, and `parent_run_id`.
 ///
 /// # Examples
 ///
