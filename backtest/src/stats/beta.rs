@@ -14,6 +14,8 @@ pub(super) struct BetaSums {
 }
 
 impl BetaSums {
+    // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
+    #[inline]
     pub(super) fn add(&mut self, lx: &[f64], ly: &[f64]) {
         let (kx, ky) = *self.shift.get_or_insert((lx[0], ly[0]));
         let mut sums = [0.0_f64; 4];
@@ -52,6 +54,8 @@ const LN_SERIES_MAX_U: f64 = 0.05;
 /// `ln(b / a) = 2 atanh(u) = 2u (1 + u^2/3 + u^4/5 + ...)` with `u = (b - a) / (b + a)`
 /// (`b - a` exact), one division and a few products in a loop the compiler vectorizes; the
 /// others, and NaN, zeros and infinities, `f64::ln` of the ratio. Equal values give exactly 0.
+// Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
+#[inline]
 pub(super) fn log_ratios(v: &[f64], out: &mut [f64]) {
     let mut far = false;
     for (o, w) in out.iter_mut().zip(v.windows(2)) {

@@ -173,6 +173,8 @@ pub(super) struct DaySums {
 impl DaySums {
     /// Checks the leaf's returns (from the equity `e`) for nearness and adds their sums; false
     /// when one is not near 0 after all.
+    // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
+    #[inline]
     pub(super) fn leaf(&mut self, e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
         let len = e.len() - 1;
         let mut near = true;

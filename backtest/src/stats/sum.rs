@@ -21,6 +21,8 @@ pub(super) fn pairwise_leaves(start: usize, n: usize, out: &mut Vec<(usize, usiz
 }
 
 /// The sum of one leaf (at most [`LEAF_MAX`] values), as numpy sums it.
+// Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
+#[inline]
 pub(super) fn leaf_sum(v: &[f64]) -> f64 {
     pairwise_by(0, v.len(), &|i| v[i])
 }
@@ -49,6 +51,8 @@ pub(super) fn pairwise_sum(a: &[f64]) -> f64 {
 }
 
 /// [`pairwise_sum`] of `f(start), ..., f(start + n - 1)` without storing the values.
+// Inline: the kernel of every sum, called from the other modules of `stats`.
+#[inline]
 pub(super) fn pairwise_by(start: usize, n: usize, f: &impl Fn(usize) -> f64) -> f64 {
     if n < 8 {
         (start..start + n).fold(0.0, |acc, i| acc + f(i))
