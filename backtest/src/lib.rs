@@ -117,10 +117,9 @@ pub mod stats;
 pub mod strategy;
 pub mod stream;
 pub mod sweep;
-mod time;
 pub mod trade;
 
-pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
+pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind, parse_bar_time};
 pub use engine::BacktestEngine;
 pub use error::{BacktestError, BacktestErrorKind};
 pub use execution::{
@@ -136,5 +135,5 @@ pub use strategy::{
     Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
 };
 pub use sweep::{BacktestJob, BatchOptions, Progress, RankBy, SweepReport};
-pub use time::Timestamp;
+pub use tracectx::time::Timestamp;
 pub use trade::{OpenTrade, Trade};

@@ -514,7 +514,7 @@ fn annualisation_of_monthly_bars_uses_calendar_months() {
     let monthly: Vec<i64> = (0..120)
         .map(|k| {
             let (y, m) = (2010 + k / 12, k % 12 + 1);
-            let t = tracectx_backtest::Timestamp::parse(&format!("{y:04}-{m:02}-01")).unwrap();
+            let t = tracectx_backtest::parse_bar_time(&format!("{y:04}-{m:02}-01")).unwrap();
             t.as_micros()
         })
         .collect();

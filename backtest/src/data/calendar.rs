@@ -1,7 +1,7 @@
 //! The calendar days (UTC) of the bars' times: a cursor that walks them without a division
 //! per bar, and whether every bar is a day of its own.
 
-use crate::time::{MICROS_PER_DAY, day_of, weekday};
+use tracectx::time::{MICROS_PER_DAY, Timestamp};
 
 /// The calendar day (UTC) of increasing times, and its weekday: moving to the next day
 /// takes no division, which is the common step of daily and intraday bars.
@@ -10,6 +10,16 @@ pub(crate) struct DayCursor {
     pub(crate) weekday: i64,
     /// The first microsecond of the next day.
     end: i64,
+}
+
+/// The calendar day (days since the epoch) of a time in microseconds.
+fn day_of(micros: i64) -> i64 {
+    Timestamp::from_micros(micros).days_since_epoch()
+}
+
+/// The day of the week of `day`: Monday is 0, Sunday is 6.
+fn weekday(day: i64) -> i64 {
+    i64::from(tracectx::time::weekday(day))
 }
 
 impl DayCursor {

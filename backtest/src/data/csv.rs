@@ -4,13 +4,77 @@ use std::io::{self, BufWriter, Read, Write};
 use std::sync::OnceLock;
 
 use super::error::echo;
-use super::number::parse_number;
+use super::number::{parse_number, trim};
 use super::{
     Bars, DataError, DataErrorKind, Fingerprint, check_price, check_time, check_volume,
     high_below_low, not_increasing,
 };
-use crate::Timestamp;
-use crate::time::{parse_timestamp, trim};
+use tracectx::time::{MICROS_PER_SEC, Timestamp};
+
+// === bar times ===
+
+/// Parses one of the date forms the CSV loader accepts: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`
+/// (or with a `T`, an optional fraction, and an optional `Z` or `±HH:MM` offset, which covers
+/// RFC 3339; see [`Timestamp::parse_date_time`]), or an integer number of seconds or, from
+/// 10^11 in magnitude, milliseconds since the epoch. Leading and trailing spaces are ignored;
+/// dates without an offset are UTC; fractions finer than a microsecond are truncated.
+///
+/// Returns `None` when the text is none of these or names a time outside the `i64`
+/// microsecond range. A time that parses may still lie outside the years bars accept
+/// ([`Timestamp::is_in_range`]).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{parse_bar_time, Timestamp};
+///
+/// let day = parse_bar_time("2024-03-01").unwrap();
+/// assert_eq!(day, Timestamp::from_date(2024, 3, 1).unwrap());
+/// assert_eq!(parse_bar_time("2024-03-01T02:00:00+02:00"), Some(day));
+/// assert_eq!(parse_bar_time("1709251200"), Some(day));
+/// assert_eq!(parse_bar_time("1709251200000"), Some(day));
+/// assert_eq!(parse_bar_time("2024-02-30"), None);
+/// // Epoch milliseconds that parse but name the year 287,000-odd:
+/// assert!(!parse_bar_time("9000000000000000").unwrap().is_in_range());
+/// ```
+pub fn parse_bar_time(text: &str) -> Option<Timestamp> {
+    parse_time_bytes(text.as_bytes()).map(Timestamp::from_micros)
+}
+
+/// [`parse_bar_time`] of a CSV field's bytes, in microseconds since the epoch.
+pub(crate) fn parse_time_bytes(text: &[u8]) -> Option<i64> {
+    let text = trim(text);
+    if text.len() >= 10 && text[4] == b'-' && text[7] == b'-' {
+        return Timestamp::parse_date_time(text)
+            .ok()
+            .map(Timestamp::as_micros);
+    }
+    parse_epoch(text)
+}
+
+/// Epoch seconds, or milliseconds from 10^11 in magnitude.
+fn parse_epoch(text: &[u8]) -> Option<i64> {
+    let (neg, body) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() || body.len() > 19 || !body.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in body {
+        v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+    }
+    let v = if neg { -v } else { v };
+    if v.unsigned_abs() >= 100_000_000_000 {
+        v.checked_mul(1_000)
+    } else {
+        v.checked_mul(MICROS_PER_SEC)
+    }
+}
+
+// === loading ===
 
 const TIME_NAMES: [&str; 4] = ["date", "datetime", "time", "timestamp"];
 
@@ -111,7 +175,7 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
             })
         };
         let raw_time = field(0)?;
-        let t = parse_timestamp(raw_time).ok_or_else(|| {
+        let t = parse_time_bytes(raw_time).ok_or_else(|| {
             let kind = if trim(raw_time).is_empty() {
                 DataErrorKind::EmptyValue
             } else {
@@ -191,4 +255,52 @@ pub(super) fn write<W: Write>(bars: &Bars, writer: W) -> io::Result<()> {
         }
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracectx::time::MICROS_PER_DAY;
+
+    #[test]
+    fn every_accepted_date_form() {
+        let base = Timestamp::from_date(2017, 4, 19).unwrap().as_micros();
+        let h9 = base + 9 * 3_600_000_000;
+        assert_eq!(parse_time_bytes(b"2017-04-19"), Some(base));
+        assert_eq!(parse_time_bytes(b" 2017-04-19 "), Some(base));
+        assert_eq!(parse_time_bytes(b"2017-04-19 09:00:00"), Some(h9));
+        assert_eq!(parse_time_bytes(b"2017-04-19T09:00:00Z"), Some(h9));
+        assert_eq!(parse_time_bytes(b"2017-04-19T10:30:00+01:30"), Some(h9));
+        assert_eq!(
+            parse_time_bytes(b"2017-04-19T09:00:00.25"),
+            Some(h9 + 250_000)
+        );
+        assert_eq!(
+            parse_time_bytes(b"2017-04-19T09:00:00.1234567Z"),
+            Some(h9 + 123_456)
+        );
+        assert_eq!(parse_time_bytes(b"1492592400"), Some(h9));
+        assert_eq!(parse_time_bytes(b"1492592400000"), Some(h9));
+        assert_eq!(parse_time_bytes(b"-86400"), Some(-MICROS_PER_DAY));
+        for bad in [
+            &b"2017-13-01"[..],
+            b"2017-04-31",
+            b"2017-04-19 24:00:00",
+            b"2017-04-19 09:00",
+            b"2017-04-19T09:00:00.",
+            b"2017-04-19T09:00:00+1",
+            b"abc",
+            b"99999999999999999999",
+            b"-",
+            b"",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                parse_time_bytes(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

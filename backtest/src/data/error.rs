@@ -59,7 +59,7 @@ pub enum DataErrorKind {
     /// A field is not a number.
     #[error("unparsable number {0:?}")]
     UnparsableNumber(String),
-    /// A field is not a date in an accepted form (see [`Timestamp::parse`]).
+    /// A field is not a date in an accepted form (see [`parse_bar_time`](crate::parse_bar_time)).
     #[error("unparsable date {0:?}")]
     UnparsableDate(String),
     /// A time before the year 1 or after the year 9999 (UTC), outside

@@ -29,6 +29,7 @@ mod synthetic;
 pub(crate) use calendar::DayCursor;
 #[cfg(test)]
 pub(crate) use calendar::one_bar_a_day;
+pub use csv::parse_bar_time;
 pub use error::{DataError, DataErrorKind};
 
 use fingerprint::Fingerprint;
@@ -70,7 +71,7 @@ impl Bar {
     ///
     /// ```
     /// use tracectx_backtest::{Bar, Timestamp};
-    /// let bar = Bar::new(Timestamp::parse("2024-01-02").unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
+    /// let bar = Bar::new(Timestamp::from_date(2024, 1, 2).unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
     /// assert_eq!((bar.close, bar.volume), (10.5, Some(1_200.0)));
     /// ```
     pub fn new(timestamp: Timestamp, open: f64, high: f64, low: f64, close: f64) -> Self {
@@ -488,7 +489,7 @@ impl Bars {
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
     /// Other columns are ignored. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
-    /// integer epoch seconds or milliseconds (see [`Timestamp::parse`]), in the years 0001 to
+    /// integer epoch seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to
     /// 9999 (UTC; [`DataErrorKind::TimestampOutOfRange`] otherwise).
     ///
     /// # Examples

@@ -2,7 +2,6 @@
 //! standard library's result, anything else by the standard library.
 
 use super::error::{DataErrorKind, echo};
-use crate::time::trim;
 
 /// Exact powers of ten up to the largest one an `f64` holds exactly.
 const POW10: [f64; 23] = [
@@ -57,6 +56,11 @@ pub(super) fn parse_number(field: &[u8]) -> Result<f64, DataErrorKind> {
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .ok_or_else(|| DataErrorKind::UnparsableNumber(echo(field)))
+}
+
+/// `text` without leading and trailing ASCII whitespace.
+pub(crate) fn trim(text: &[u8]) -> &[u8] {
+    text.trim_ascii()
 }
 
 #[cfg(test)]

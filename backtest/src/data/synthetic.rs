@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::{Bars, Fingerprint};
-use crate::time::{MICROS_PER_DAY, days_from_civil, weekday};
+use tracectx::time::{MICROS_PER_DAY, days_from_civil, weekday};
 
 /// [`Bars::synthetic`]: `n` daily bars of a walk made from `seed`.
 pub(super) fn bars(n: usize, seed: u64) -> Bars {

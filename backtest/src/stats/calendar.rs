@@ -3,7 +3,7 @@
 
 use super::sum::{LEAF_MAX, geometric_mean_chained, leaf_sum, pairwise_by, variance};
 use crate::data::DayCursor;
-use crate::time::{MICROS_PER_DAY, civil_from_days};
+use tracectx::time::{MICROS_PER_DAY, civil_from_days};
 
 // === impl DayFigures ===
 

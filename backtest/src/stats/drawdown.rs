@@ -248,7 +248,7 @@ impl PositiveScan {
 mod tests {
     use super::*;
     use crate::stats::walk;
-    use crate::time::MICROS_PER_DAY;
+    use tracectx::time::MICROS_PER_DAY;
 
     #[test]
     fn drawdowns_of_positive_equity_match_the_general_pass() {

@@ -30,9 +30,9 @@
 
 use serde::Serialize;
 
-use crate::time::{MICROS_PER_DAY, MICROS_PER_SEC};
 use crate::trade::Trade;
 use crate::{Bars, Timestamp};
+use tracectx::time::{MICROS_PER_DAY, MICROS_PER_SEC};
 
 mod beta;
 mod calendar;

@@ -8,7 +8,7 @@ use super::drawdown::{DrawdownPass, Drawdowns};
 use super::period::data_period;
 use super::sum::{LEAF_MAX, combine_leaves, pairwise_by, pairwise_leaves};
 use crate::Bars;
-use crate::time::MICROS_PER_DAY;
+use tracectx::time::MICROS_PER_DAY;
 
 // === impl EquityPass ===
 

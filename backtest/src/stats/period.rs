@@ -1,6 +1,6 @@
 //! The data's period, and durations rounded up to its resolution.
 
-use crate::time::{MICROS_PER_DAY, MICROS_PER_SEC};
+use tracectx::time::{MICROS_PER_DAY, MICROS_PER_SEC};
 
 /// The data's period: the median of the differences of the last 100 times, in
 /// microseconds (an even count takes the truncated mean of the middle two).
