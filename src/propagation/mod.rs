@@ -1,14 +1,14 @@
 //! Carrying a [`TraceContext`] to other processes: W3C Trace Context (`traceparent`,
 //! `tracestate`) and W3C Baggage (the run id, under the key [`RUN_ID_KEY`]).
 //!
-//! [`inject`] writes a context's ids into a carrier (HTTP headers, a message's metadata);
-//! [`extract`] reads them on the other side and makes the
+//! [`inject`] writes a context's ids into a carrier (HTTP headers, a message's metadata, a
+//! child process's environment); [`extract`] reads them on the other side and makes the
 //! context for the work done there: same run id and trace id, a new span id, and the sender's
 //! span id as its parent. Anything invalid or hostile in the incoming headers is ignored as
 //! the specifications say (a new trace starts); nothing here panics on input.
 //!
-//! Every outgoing call is a span of its own: [`inject_current`], the client layer and the
-//! `reqwest` helper send a child of the current span ([`TraceContext::child`]),
+//! Every outgoing call is a span of its own: [`inject_current`], the client layer, the
+//! `reqwest` and `Command` helpers send a child of the current span ([`TraceContext::child`]),
 //! so the calls made while handling one request each carry a new parent id, as W3C Trace
 //! Context asks ("for each outgoing request ... the value of property `parent-id` MUST be set
 //! to a value representing the ID of the current operation").
@@ -24,6 +24,7 @@
 //! | carrier | feature | helpers |
 //! |---|---|---|
 //! | `HashMap<String, String>` | | |
+//! | a child process's environment (`TRACEPARENT`, `TRACESTATE`, `BAGGAGE`): [`Environment`], `std::process::Command` | (`tokio-process` for `tokio::process::Command`) | [`CommandExt`], [`extract_env`] |
 //! | `http::HeaderMap` | `http` | `ExtractTraceContextLayer`, `InjectTraceContextLayer`, `RequestBuilderExt` (`reqwest`) |
 //!
 //! ## Other transports: Kafka, AMQP, Redis streams
@@ -145,6 +146,7 @@ fn trim_ows_str(s: &str) -> &str {
 }
 
 mod baggage;
+mod env;
 #[cfg(feature = "http")]
 mod http;
 mod policy;
@@ -158,6 +160,7 @@ use crate::context::{RunId, SpanId, TraceContext, TraceFlags};
 pub use baggage::{
     Baggage, MAX_BYTES as MAX_BAGGAGE_BYTES, MAX_MEMBERS as MAX_BAGGAGE_MEMBERS, RUN_ID_KEY,
 };
+pub use env::{CommandExt, Environment, extract_env};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use http::RequestBuilderExt;
