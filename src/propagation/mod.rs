@@ -26,6 +26,7 @@
 //! | `HashMap<String, String>` | | |
 //! | a child process's environment (`TRACEPARENT`, `TRACESTATE`, `BAGGAGE`): [`Environment`], `std::process::Command` | (`tokio-process` for `tokio::process::Command`) | [`CommandExt`], [`extract_env`] |
 //! | `http::HeaderMap` | `http` | `ExtractTraceContextLayer`, `InjectTraceContextLayer`, `RequestBuilderExt` (`reqwest`) |
+//! | `tonic::metadata::MetadataMap` (gRPC) | `grpc` | the same tower layers on tonic servers and channels, `InjectTraceContextInterceptor` |
 //!
 //! ## Other transports: Kafka, AMQP, Redis streams
 //!
@@ -147,6 +148,8 @@ fn trim_ows_str(s: &str) -> &str {
 
 mod baggage;
 mod env;
+#[cfg(feature = "grpc")]
+mod grpc;
 #[cfg(feature = "http")]
 mod http;
 mod policy;
@@ -161,6 +164,9 @@ pub use baggage::{
     Baggage, MAX_BYTES as MAX_BAGGAGE_BYTES, MAX_MEMBERS as MAX_BAGGAGE_MEMBERS, RUN_ID_KEY,
 };
 pub use env::{CommandExt, Environment, extract_env};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use grpc::InjectTraceContextInterceptor;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use http::RequestBuilderExt;
