@@ -27,6 +27,7 @@
 //! | a child process's environment (`TRACEPARENT`, `TRACESTATE`, `BAGGAGE`): [`Environment`], `std::process::Command` | (`tokio-process` for `tokio::process::Command`) | [`CommandExt`], [`extract_env`] |
 //! | `http::HeaderMap` | `http` | `ExtractTraceContextLayer`, `InjectTraceContextLayer`, `RequestBuilderExt` (`reqwest`) |
 //! | `tonic::metadata::MetadataMap` (gRPC) | `grpc` | the same tower layers on tonic servers and channels, `InjectTraceContextInterceptor` |
+//! | `async_nats::HeaderMap` (NATS) | `nats` | `message_context`, `for_each_message` |
 //!
 //! ## Other transports: Kafka, AMQP, Redis streams
 //!
@@ -152,6 +153,8 @@ mod env;
 mod grpc;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "nats")]
+mod nats;
 mod policy;
 mod traceparent;
 mod tracestate;
@@ -176,6 +179,9 @@ pub use http::{
     ExtractTraceContext, ExtractTraceContextFuture, ExtractTraceContextLayer, InjectTraceContext,
     InjectTraceContextLayer,
 };
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use nats::{for_each_message, message_context};
 pub use policy::{ClaimedRunId, Received, RunPolicy};
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{MAX_MEMBERS as MAX_TRACESTATE_MEMBERS, TraceState, TraceStateError};

@@ -127,7 +127,7 @@ fn single_traceparent(carrier: &impl Extractor) -> Option<TraceParent> {
 }
 
 /// Logs that `claimed` was not trusted, inside the new run.
-#[cfg(any(feature = "logging", feature = "http"))]
+#[cfg(any(feature = "logging", feature = "http", feature = "nats"))]
 fn record(ctx: &TraceContext, claimed: &ClaimedRunId) {
     ctx.sync_scope(|| {
         tracing::info!(
@@ -138,7 +138,7 @@ fn record(ctx: &TraceContext, claimed: &ClaimedRunId) {
     });
 }
 
-#[cfg(not(any(feature = "logging", feature = "http")))]
+#[cfg(not(any(feature = "logging", feature = "http", feature = "nats")))]
 fn record(_: &TraceContext, _: &ClaimedRunId) {}
 
 // === impl Received ===
