@@ -1,6 +1,7 @@
 //! Child processes: the context in the environment variables `TRACEPARENT`, `TRACESTATE` and
 //! `BAGGAGE`, as OpenTelemetry's environment carriers name them.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 
 use super::{BAGGAGE, Extractor, Injector, TRACEPARENT, TRACESTATE, UNREADABLE, extract, inject};
@@ -15,10 +16,11 @@ const VARS: [(&str, &str); 3] = [
 ];
 
 /// The variable for a header name (any case), by OpenTelemetry's rule: uppercase, every
-/// character but letters, digits and `_` made `_`, and `_` before a leading digit.
-fn var_name(name: &str) -> String {
+/// character but letters, digits and `_` made `_`, and `_` before a leading digit. The three
+/// W3C names need no allocation.
+fn var_name(name: &str) -> Cow<'static, str> {
     if let Some((_, var)) = VARS.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)) {
-        return (*var).to_owned();
+        return Cow::Borrowed(var);
     }
     let mut var: String = name
         .chars()
@@ -33,7 +35,7 @@ fn var_name(name: &str) -> String {
     if var.is_empty() || var.starts_with(|c: char| c.is_ascii_digit()) {
         var.insert(0, '_');
     }
-    var
+    Cow::Owned(var)
 }
 
 // === impl Environment ===
@@ -69,7 +71,7 @@ fn var_name(name: &str) -> String {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Environment {
-    vars: Vec<(String, String)>,
+    vars: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Environment {
@@ -136,7 +138,7 @@ impl Environment {
                 continue;
             };
             let value = value.as_ref().to_str().unwrap_or(UNREADABLE);
-            env.put(var, value);
+            env.put(Cow::Borrowed(var), value);
         }
         env
     }
@@ -154,13 +156,13 @@ impl Environment {
     /// assert_eq!(env.iter().collect::<Vec<_>>(), [("BAGGAGE", "run_id=b")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.vars.iter().map(|(k, v)| (&**k, v.as_str()))
     }
 
-    fn put(&mut self, var: &str, value: &str) {
-        match self.vars.iter_mut().find(|(k, _)| k == var) {
+    fn put(&mut self, var: Cow<'static, str>, value: &str) {
+        match self.vars.iter_mut().find(|(k, _)| *k == var) {
             Some((_, v)) => value.clone_into(v),
-            None => self.vars.push((var.to_owned(), value.to_owned())),
+            None => self.vars.push((var, value.to_owned())),
         }
     }
 
@@ -180,7 +182,7 @@ impl Extractor for Environment {
 
 impl Injector for Environment {
     fn set(&mut self, name: &'static str, value: &str) {
-        self.put(&var_name(name), value);
+        self.put(var_name(name), value);
     }
 }
 

@@ -16,7 +16,18 @@
 
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 
-use super::{Extractor, Injector, UNREADABLE};
+use super::{BAGGAGE, Extractor, Injector, TRACEPARENT, TRACESTATE, UNREADABLE};
+
+/// The key for a name: the crate's own three without parsing them, others parsed (`None`
+/// when no ASCII metadata key has that name).
+fn key(name: &str) -> Option<AsciiMetadataKey> {
+    match name {
+        TRACEPARENT => Some(AsciiMetadataKey::from_static(TRACEPARENT)),
+        TRACESTATE => Some(AsciiMetadataKey::from_static(TRACESTATE)),
+        BAGGAGE => Some(AsciiMetadataKey::from_static(BAGGAGE)),
+        other => AsciiMetadataKey::from_bytes(other.as_bytes()).ok(),
+    }
+}
 
 /// Reports every ASCII value of the key, in order; a value that is not visible ASCII is
 /// reported as [`UNREADABLE`], never left out (a second `traceparent` must still count).
@@ -40,9 +51,7 @@ use super::{Extractor, Injector, UNREADABLE};
 impl Extractor for MetadataMap {
     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
         // A name that is no metadata key has no values; ours always are.
-        let values = AsciiMetadataKey::from_bytes(name.as_bytes())
-            .ok()
-            .map(|key| MetadataMap::get_all(self, key));
+        let values = key(name).map(|key| MetadataMap::get_all(self, key));
         values
             .into_iter()
             .flat_map(|values| values.iter())
@@ -68,10 +77,7 @@ impl Extractor for MetadataMap {
 /// ```
 impl Injector for MetadataMap {
     fn set(&mut self, name: &'static str, value: &str) {
-        if let (Ok(key), Ok(value)) = (
-            AsciiMetadataKey::from_bytes(name.as_bytes()),
-            AsciiMetadataValue::try_from(value),
-        ) {
+        if let (Some(key), Ok(value)) = (key(name), AsciiMetadataValue::try_from(value)) {
             self.insert(key, value);
         }
     }
