@@ -1,5 +1,6 @@
 """W3C Trace Context interop: the OpenTelemetry Python SDK's propagators talk to
-examples/http_service.rs, alone and as a chain of two instances.
+examples/http_service.rs, as a public edge (a run of its own per request, the caller's run id
+recorded) and as a service behind it (the caller's run trusted), alone and as a chain.
 
 Usage: interop.py BINARY WORKDIR
 Prints "N passed, N failed" and exits non-zero on any failure.
