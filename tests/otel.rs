@@ -498,3 +498,68 @@ fn otlp_shutdown_reports_spans_it_could_not_deliver() {
         other => panic!("expected an export error, got {other:?}"),
     }
 }
+
+// === attribute names ===
+
+#[test]
+fn attribute_prefix_is_settable_default_unchanged() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let guide = otel::layer(provider.tracer("guide"))
+        .with_attribute_prefix("peak_trade.")
+        .unwrap();
+    assert_eq!(guide.attribute_names().run_id(), "peak_trade.run_id");
+    let ctx = TraceContext::new("backtest_abc123").unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(guide), || {
+        ctx.sync_scope(|| tracing::info_span!("session").in_scope(|| {}));
+    });
+    let (_, _, dispatch) = setup_with_exporter(exporter.clone());
+    tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| tracing::info_span!("default").in_scope(|| {}));
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    let session = spans.iter().find(|s| s.name == "session").unwrap();
+    assert_eq!(
+        attribute(session, "peak_trade.run_id").as_deref(),
+        Some("backtest_abc123")
+    );
+    assert_eq!(
+        attribute(session, "peak_trade.trace_id_short").as_deref(),
+        Some(&*ctx.trace_id().short())
+    );
+    assert_eq!(attribute(session, RUN_ID_ATTRIBUTE), None);
+    let default = spans.iter().find(|s| s.name == "default").unwrap();
+    assert_eq!(
+        attribute(default, RUN_ID_ATTRIBUTE).as_deref(),
+        Some("backtest_abc123")
+    );
+    assert_eq!(
+        attribute(default, SHORT_TRACE_ID_ATTRIBUTE).as_deref(),
+        Some(&*ctx.trace_id().short())
+    );
+}
+
+#[test]
+fn attribute_names_are_made_once_per_prefix_and_checked() {
+    let a = otel::AttributeNames::new("svc-a.").unwrap();
+    let b = otel::AttributeNames::new("svc-a.").unwrap();
+    assert!(std::ptr::eq(a, b));
+    assert_eq!(a.short_trace_id(), "svc-a.trace_id_short");
+    assert_eq!(otel::AttributeNames::new("").unwrap().run_id(), "run_id");
+    for bad in ["a b", "a=b", "é.", "x\n"] {
+        assert!(otel::AttributeNames::new(bad).is_err(), "{bad:?}");
+    }
+    assert!(otel::AttributeNames::new(&"a".repeat(65)).is_err());
+}
+
+fn setup_with_exporter(
+    exporter: InMemorySpanExporter,
+) -> (InMemorySpanExporter, SdkTracerProvider, tracing::Dispatch) {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(provider.tracer("test")));
+    (exporter, provider, tracing::Dispatch::new(subscriber))
+}

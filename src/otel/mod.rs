@@ -13,7 +13,8 @@
 //! - [`layer`] (or [`TraceContextOtelLayer::new`] around a configured
 //!   `tracing_opentelemetry::OpenTelemetryLayer`): spans created inside a scope join the scope's
 //!   trace and carry the attributes [`RUN_ID_ATTRIBUTE`] (`tracectx.run_id`) and
-//!   [`SHORT_TRACE_ID_ATTRIBUTE`] (`tracectx.trace_id_short`).
+//!   [`SHORT_TRACE_ID_ATTRIBUTE`] (`tracectx.trace_id_short`), or the same keys under another
+//!   prefix ([`TraceContextOtelLayer::with_attribute_prefix`]).
 //! - [`init_otlp`]: a tracer provider exporting over OTLP/HTTP (protobuf) to a collector, and
 //!   an [`OtlpGuard`] that flushes the last spans when dropped.
 //!
@@ -47,5 +48,8 @@ mod convert;
 mod layer;
 mod otlp;
 
-pub use layer::{RUN_ID_ATTRIBUTE, SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer};
+pub use layer::{
+    AttributeNames, DEFAULT_ATTRIBUTE_PREFIX, InvalidAttributePrefix, RUN_ID_ATTRIBUTE,
+    SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer,
+};
 pub use otlp::{OtlpError, OtlpGuard, init_otlp};
