@@ -27,7 +27,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::time::Clock;
 
 mod json;
-mod template;
+pub(crate) mod template;
 mod text;
 
 pub use json::JsonFormat;
