@@ -20,6 +20,8 @@
 //!   [`rolling_file`].
 //! - [`TextFormat`] and [`JsonFormat`]: `FormatEvent`s for your own
 //!   `tracing_subscriber::fmt::layer().event_format(..)`.
+//! - [`Stamped`]: keeps *your* format (tracing-subscriber's full, compact, pretty or JSON, or
+//!   your own `FormatEvent`) and adds the run and trace ids to it.
 //! - [`SpanContextLayer`]: remembers the context on spans created inside a scope, so events in
 //!   those spans are stamped even where the task-local slot is empty.
 //!
@@ -53,7 +55,7 @@ mod time;
 mod writer;
 
 pub use builder::{Builder, InitError};
-pub use format::{DEFAULT_TEMPLATE, JsonFormat, PLACEHOLDERS, TemplateError, TextFormat};
+pub use format::{DEFAULT_TEMPLATE, JsonFormat, PLACEHOLDERS, Stamped, TemplateError, TextFormat};
 pub use layer::{SpanContextLayer, span_context};
 pub use stamp::NO_CONTEXT;
 pub use time::{Clock, FixedClock, SystemClock};

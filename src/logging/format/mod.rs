@@ -27,10 +27,12 @@ use tracing_subscriber::registry::LookupSpan;
 use super::time::Clock;
 
 mod json;
+mod stamped;
 pub(crate) mod template;
 mod text;
 
 pub use json::JsonFormat;
+pub use stamped::Stamped;
 pub use template::{PLACEHOLDERS, TemplateError};
 pub use text::TextFormat;
 
