@@ -1011,3 +1011,92 @@ fn a_log_with_no_stamped_line_is_named_on_stderr() {
     let out = tracectx(&["logs", "run_a", p, "--format", "{level} {message}"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+// === a file per run ===
+
+#[test]
+fn per_run_files_of_a_sweep_are_what_logs_prints_from_the_combined_log() {
+    use std::sync::Arc;
+    use tracectx_backtest::{
+        BacktestEngine, BacktestSettings, BatchOptions, Named, ParamGrid, RankBy, sma_cross,
+    };
+    use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let runs_dir = dir.path().join("runs");
+    let combined = dir.path().join("combined.log");
+    let (per_run, per_run_guard) = logging::per_run_files(&runs_dir).unwrap();
+    let (single, single_guard) =
+        logging::non_blocking(std::fs::File::create(&combined).unwrap()).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(per_run.and(single))
+        .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap())
+        .with_level(tracing::Level::DEBUG)
+        .build()
+        .unwrap();
+    // Sessions run on the runtime's blocking threads: each of its threads logs to the
+    // subscriber, with no global default for the other tests to meet.
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let on_start = dispatch.clone();
+    thread_local! {
+        static DEFAULT: std::cell::RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(move || {
+            let guard = tracing::dispatcher::set_default(&on_start);
+            DEFAULT.with(|d| *d.borrow_mut() = Some(guard));
+        })
+        .on_thread_stop(|| DEFAULT.with(|d| d.borrow_mut().take()).map_or((), drop))
+        .build()
+        .unwrap();
+    let grid = ParamGrid::new()
+        .axis("fast", 1..=10_i64)
+        .axis("slow", 20..=29_i64);
+    assert_eq!(grid.len(), 100);
+    let report = tracing::dispatcher::with_default(&dispatch, || {
+        rt.block_on(BacktestEngine::new(BacktestSettings::default()).sweep(
+            &Arc::new(tracectx_backtest::Bars::synthetic(500, 7)),
+            Named::new("sma_cross", sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().concurrency(4),
+        ))
+    });
+    // The runtime's threads hold the subscriber, and it the writers: all gone before the
+    // guards wait for the writer threads.
+    drop((rt, dispatch));
+    drop((per_run_guard, single_guard));
+    assert_eq!(report.ranked.len() + report.failed.len(), 100);
+
+    let sessions: Vec<String> = report
+        .ranked
+        .iter()
+        .map(|r| r.metadata.run_id.clone().unwrap())
+        .chain(report.failed.iter().map(|e| e.run_id().unwrap().to_owned()))
+        .collect();
+    let files: Vec<String> = std::fs::read_dir(&runs_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let session_files = files.iter().filter(|f| f.starts_with("backtest_")).count();
+    assert_eq!(session_files, 100, "{files:?}");
+    // Besides them: the sweep's own run.
+    assert!(
+        files.contains(&format!("{}.log", report.sweep_id)),
+        "{files:?}"
+    );
+    let c = combined.to_str().unwrap();
+    for run in &sessions {
+        let file = runs_dir.join(logging::run_log_file_name(run));
+        let own = std::fs::read(&file).unwrap();
+        assert!(!own.is_empty(), "{run}");
+        let out = tracectx(&["logs", run, c], None);
+        assert_eq!(out.status.code(), Some(0), "{run}");
+        assert!(
+            out.stdout == own,
+            "{run}: the file differs from `tracectx logs`"
+        );
+    }
+}

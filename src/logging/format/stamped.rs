@@ -140,7 +140,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let Some(stamp) = Stamp::for_event(ctx) else {
+        let Some(stamp) = Stamp::for_event(ctx, event) else {
             return self.inner.format_event(ctx, writer, event);
         };
         let mode = match self.mode {

@@ -218,7 +218,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let stamp = Stamp::for_event(ctx);
+        let stamp = Stamp::for_event(ctx, event);
         self.write_line(&mut writer, stamp.as_ref(), event)?;
         writer.write_char('\n')
     }

@@ -1,0 +1,383 @@
+//! A file per run: each line to `<dir>/<run_id>.log`, on a writer thread.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use tracing::Metadata;
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::non_blocking::{Msg, QUEUE_LINES, WorkerGuard};
+use crate::RunId;
+
+/// The file that lines written outside any run go to, in the directory of
+/// [`per_run_files`]: `(none).log`. No run's file can have this name: encoded run ids never
+/// hold a parenthesis.
+pub const OUTSIDE_RUNS_FILE: &str = "(none).log";
+
+/// The default bound on files the writer thread keeps open at once; see
+/// [`PerRunFilesBuilder::max_open_files`].
+pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
+
+/// A writer thread gathers at most this many bytes of lines before writing them out.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// A [`MakeWriter`] that sends each line to the file of its run, `<dir>/<run_id>.log`, made by
+/// [`per_run_files`].
+///
+/// The run of a line is taken on the thread of the event, when the line is handed over: the
+/// task-local context's, or else, for an event formatted by one of this crate's formats
+/// ([`TextFormat`](crate::logging::TextFormat), [`JsonFormat`](crate::logging::JsonFormat),
+/// [`Stamped`](crate::logging::Stamped)), the one a span remembered
+/// ([`SpanContextLayer`](crate::logging::SpanContextLayer)). Lines outside any run go to
+/// [`OUTSIDE_RUNS_FILE`].
+///
+/// Logging costs what [`non_blocking`](crate::logging::non_blocking) costs: a copy of the line
+/// and a send on a bounded queue (128,000 lines; when it is full logging waits, it never drops
+/// a line). The writer thread gathers what is queued (up to 8 MiB at a time), then appends each
+/// run's lines to its file in one write, so a run's lines stay in order and a file is touched
+/// once per batch however many runs interleave. It keeps at most
+/// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
+/// recently written one when it needs another; a file closed and reopened is appended to.
+/// Dropping the [`WorkerGuard`] writes every line accepted before the drop.
+///
+/// # File names
+///
+/// A run id is the file name, `.log` added, when it holds only `[A-Za-z0-9._-]` and does not
+/// start with `.`. Any other byte (run ids may also hold `: / @ +`), and a leading `.`, is
+/// written as `%` and two uppercase hex digits: `live:eu/42` is `live%3Aeu%2F42.log`. A run id
+/// never holds `%`, so the name reads back to exactly one run id ([`run_id_from_file_name`]).
+#[derive(Debug, Clone)]
+pub struct PerRunFiles {
+    sender: SyncSender<Msg>,
+}
+
+/// Configures [`per_run_files`]: the most files open at once and the file for lines outside
+/// any run.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, _guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+///     .max_open_files(1024)
+///     .outside_runs_file("app.log")
+///     .build()?;
+/// # drop(writer);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PerRunFilesBuilder {
+    dir: PathBuf,
+    max_open: usize,
+    outside: String,
+}
+
+/// Writes each line to `<dir>/<run_id>.log` on a writer thread, lines outside any run to
+/// `<dir>/(none).log`; returns the [`MakeWriter`] and the guard that writes every accepted
+/// line when dropped. The directory is created if needed. See [`PerRunFiles`].
+///
+/// # Errors
+///
+/// The I/O error when the directory cannot be created or the thread not started.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, guard) = logging::per_run_files(dir.path().join("runs"))?;
+/// let subscriber = logging::builder().with_writer(writer).build()?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     for run in ["backtest_1", "backtest_2"] {
+///         tracectx::TraceContext::new(run)?.sync_scope(|| tracing::info!("session started"));
+///     }
+///     tracing::info!("between runs");
+///     Ok::<(), tracectx::InvalidId>(())
+/// })?;
+/// drop(guard); // every line is in its file
+/// let one = std::fs::read_to_string(dir.path().join("runs/backtest_1.log"))?;
+/// assert!(one.contains("[backtest_1]") && !one.contains("[backtest_2]"));
+/// assert!(std::fs::read_to_string(dir.path().join("runs/(none).log"))?.contains("between runs"));
+/// # Ok(()) }
+/// ```
+pub fn per_run_files(dir: impl AsRef<Path>) -> io::Result<(PerRunFiles, WorkerGuard)> {
+    PerRunFiles::builder(dir).build()
+}
+
+impl PerRunFiles {
+    /// A [`PerRunFilesBuilder`] writing into `dir`.
+    pub fn builder(dir: impl AsRef<Path>) -> PerRunFilesBuilder {
+        PerRunFilesBuilder {
+            dir: dir.as_ref().to_owned(),
+            max_open: DEFAULT_MAX_OPEN_FILES,
+            outside: OUTSIDE_RUNS_FILE.to_owned(),
+        }
+    }
+}
+
+impl PerRunFilesBuilder {
+    /// Keeps at most `max` files open at once (at least 1; default
+    /// [`DEFAULT_MAX_OPEN_FILES`]). More runs than that logging at once cost a close and an
+    /// open per run per batch of lines.
+    #[must_use]
+    pub fn max_open_files(mut self, max: usize) -> Self {
+        self.max_open = max.max(1);
+        self
+    }
+
+    /// The name, in the directory, of the file for lines outside any run (default
+    /// [`OUTSIDE_RUNS_FILE`]). A name that is also a run's file name would share it with that
+    /// run: pick one that [`run_log_file_name`] cannot make (with a parenthesis or a space, say)
+    /// or accept the sharing.
+    #[must_use]
+    pub fn outside_runs_file(mut self, name: impl Into<String>) -> Self {
+        self.outside = name.into();
+        self
+    }
+
+    /// Creates the directory and starts the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory cannot be created or the thread not started; a name
+    /// for the outside file that is not a plain file name is refused as
+    /// [`io::ErrorKind::InvalidInput`].
+    pub fn build(self) -> io::Result<(PerRunFiles, WorkerGuard)> {
+        let plain = Path::new(&self.outside)
+            .file_name()
+            .is_some_and(|n| n == self.outside.as_str());
+        if !plain {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the file for lines outside any run must be a file name, not {:?}",
+                    self.outside
+                ),
+            ));
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let (sender, receiver) = mpsc::sync_channel(QUEUE_LINES);
+        let files = Files {
+            dir: self.dir,
+            outside: self.outside,
+            max_open: self.max_open,
+            open: HashMap::new(),
+            tick: 0,
+            failed: Vec::new(),
+        };
+        let worker = std::thread::Builder::new()
+            .name("tracectx-per-run-writer".into())
+            .spawn(move || write_runs(receiver, files))?;
+        Ok((
+            PerRunFiles {
+                sender: sender.clone(),
+            },
+            WorkerGuard::new(sender, worker),
+        ))
+    }
+}
+
+/// The file name (in the directory of [`per_run_files`]) of the lines of `run_id`:
+/// `<run_id>.log`, with bytes outside `[A-Za-z0-9._-]` (and a leading `.`) written as `%XX`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{run_id_from_file_name, run_log_file_name};
+///
+/// assert_eq!(run_log_file_name("backtest_ab12"), "backtest_ab12.log");
+/// assert_eq!(run_log_file_name("live:eu/42"), "live%3Aeu%2F42.log");
+/// assert_eq!(run_log_file_name(".."), "%2E..log");
+/// assert_eq!(run_id_from_file_name("live%3Aeu%2F42.log").as_deref(), Some("live:eu/42"));
+/// ```
+pub fn run_log_file_name(run_id: &str) -> String {
+    let mut name = String::with_capacity(run_id.len() + 4);
+    for (i, b) in run_id.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (b == b'.' && i > 0);
+        if plain {
+            name.push(char::from(b));
+        } else {
+            name.push('%');
+            name.push(char::from(HEX[usize::from(b >> 4)]));
+            name.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+    name.push_str(".log");
+    name
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The run id whose lines [`run_log_file_name`] puts in the file `name`, or `None` for a name
+/// it does not make.
+pub fn run_id_from_file_name(name: &str) -> Option<String> {
+    let stem = name.strip_suffix(".log")?;
+    let mut out = Vec::with_capacity(stem.len());
+    let mut bytes = stem.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = (bytes.next()? as char).to_digit(16)?;
+            let lo = (bytes.next()? as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+        } else {
+            out.push(b);
+        }
+    }
+    let id = String::from_utf8(out).ok()?;
+    // Only the names it makes: the same id makes the same name back.
+    (RunId::new(&id).is_ok() && run_log_file_name(&id) == name).then_some(id)
+}
+
+// === the writer ===
+
+/// The writer [`PerRunFiles`] makes for each event: the line and its run, sent on write.
+#[derive(Debug)]
+pub struct PerRunWriter<'a> {
+    sender: &'a SyncSender<Msg>,
+    run: Option<RunId>,
+}
+
+impl Write for PerRunWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sender
+            .send(Msg::RunLine(self.run.clone(), buf.to_vec()))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "log writer thread stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for PerRunFiles {
+    type Writer = PerRunWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        PerRunWriter {
+            sender: &self.sender,
+            run: crate::scope::with_current(|c| c.map(|c| c.run_id().clone())),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        PerRunWriter {
+            sender: &self.sender,
+            run: crate::logging::stamp::span_run_for(meta),
+        }
+    }
+}
+
+/// The open files of the writer thread, at most `max_open`, the least recently written closed
+/// first.
+struct Files {
+    dir: PathBuf,
+    outside: String,
+    max_open: usize,
+    open: HashMap<Option<RunId>, (File, u64)>,
+    tick: u64,
+    /// Files that could not be opened, said once each (at most a few hundred remembered).
+    failed: Vec<PathBuf>,
+}
+
+impl Files {
+    fn write(&mut self, run: &Option<RunId>, bytes: &[u8]) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((file, used)) = self.open.get_mut(run) {
+            *used = tick;
+            if file.write_all(bytes).is_ok() {
+                return;
+            }
+        }
+        if self.open.len() >= self.max_open {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.open.remove(&oldest);
+            }
+        }
+        let path = self.dir.join(match run {
+            Some(run) => run_log_file_name(run),
+            None => self.outside.clone(),
+        });
+        match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(mut file) => {
+                let _ = file.write_all(bytes);
+                self.open.insert(run.clone(), (file, tick));
+            }
+            Err(e) => {
+                // Nowhere to log to but stderr; once per file.
+                if !self.failed.contains(&path) && self.failed.len() < 256 {
+                    eprintln!("tracectx: cannot open log file {}: {e}", path.display());
+                    self.failed.push(path);
+                }
+            }
+        }
+    }
+}
+
+/// A batch of lines, gathered by run, in the order each run wrote them.
+#[derive(Default)]
+struct Batch {
+    runs: HashMap<Option<RunId>, Vec<u8>>,
+    /// The runs in the order they first wrote in this batch.
+    order: Vec<Option<RunId>>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn add(&mut self, run: Option<RunId>, line: &[u8]) {
+        self.bytes += line.len();
+        match self.runs.get_mut(&run) {
+            Some(lines) => lines.extend_from_slice(line),
+            None => {
+                self.order.push(run.clone());
+                self.runs.insert(run, line.to_vec());
+            }
+        }
+    }
+
+    fn write_out(&mut self, files: &mut Files) {
+        for run in self.order.drain(..) {
+            if let Some(lines) = self.runs.remove(&run) {
+                files.write(&run, &lines);
+            }
+        }
+        self.bytes = 0;
+    }
+}
+
+fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
+    let mut batch = Batch::default();
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = receiver.recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::RunLine(run, line) => batch.add(run, &line),
+                Msg::Line(line) => batch.add(None, &line),
+                // Lines sent while the guard was being dropped were accepted too.
+                Msg::Shutdown => stopping = true,
+            }
+            if batch.bytes >= BATCH_BYTES {
+                batch.write_out(&mut files);
+            }
+            // Empty or disconnected: write out what was gathered.
+            next = receiver.try_recv().ok();
+        }
+        batch.write_out(&mut files);
+    }
+}
