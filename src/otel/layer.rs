@@ -427,6 +427,11 @@ impl Callsite for NamesCallsite {
     }
 }
 
+/// The keys under [`DEFAULT_ATTRIBUTE_PREFIX`].
+pub(crate) fn default_attribute_names() -> &'static AttributeNames {
+    &DEFAULT_NAMES
+}
+
 /// The default prefix's keys, on the static callsite.
 static DEFAULT_NAMES: AttributeNames = AttributeNames {
     prefix: DEFAULT_ATTRIBUTE_PREFIX,

@@ -17,6 +17,10 @@
 //!   prefix ([`TraceContextOtelLayer::with_attribute_prefix`]).
 //! - [`init_otlp`]: a tracer provider exporting over OTLP/HTTP (protobuf) to a collector, and
 //!   an [`OtlpGuard`] that flushes the last spans when dropped.
+//! - Logs: [`log_layer`] ([`OtelLogLayer`]) turns each `tracing` event into an OpenTelemetry
+//!   log record with the context's trace id and span id and the run id as an attribute;
+//!   [`init_otlp_logs`] exports them over OTLP/HTTP without ever making the application wait,
+//!   and never exports the export's own logs.
 //!
 //! # Examples
 //!
@@ -46,10 +50,12 @@ use crate::{InvalidId, InvalidIdReason, SpanId, TraceContext, TraceId};
 
 mod convert;
 mod layer;
+mod logs;
 mod otlp;
 
 pub use layer::{
     AttributeNames, DEFAULT_ATTRIBUTE_PREFIX, InvalidAttributePrefix, RUN_ID_ATTRIBUTE,
     SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer,
 };
+pub use logs::{OtelLogLayer, OtlpLogs, init_otlp_logs, log_layer};
 pub use otlp::{OtlpError, OtlpGuard, init_otlp};
