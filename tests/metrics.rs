@@ -44,7 +44,12 @@ fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
 
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(Warnings(warnings.clone()));
-    tracing::subscriber::with_default(subscriber, f);
+    tracing::subscriber::with_default(subscriber, || {
+        // Other tests of this binary hit the same call sites on threads with no subscriber; a
+        // call site registered there at the wrong moment would stay off for this one.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     warnings.lock().unwrap().clone()
 }
 

@@ -402,13 +402,18 @@ fn logs_binary_file_is_not_fatal_and_its_one_valid_line_is_found() {
         (Some("backtest_ab1"), Some(1))
     );
 
-    // Noise alone: nothing found, and that is all.
+    // Noise alone: nothing found, and a word that no line was a log line.
     let noise = dir.path().join("noise.bin");
     std::fs::write(&noise, binary_noise(2 << 20, 3)).unwrap();
     let out = tracectx(&["logs", "backtest_ab1", noise.to_str().unwrap()], None);
-    assert_eq!(
-        (out.status.code(), out.stdout.len(), out.stderr.len()),
-        (Some(1), 0, 0)
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(1), 0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "tracectx: {}: no line in tracectx's default layout or JSON",
+            noise.display()
+        )),
+        "{err}"
     );
 }
 
