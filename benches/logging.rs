@@ -211,6 +211,11 @@ fn stamped_formats(c: &mut Criterion) {
     g.bench_function("fmt_json", |b| {
         tracing::subscriber::with_default(json(format().json()), || b.iter(event))
     });
+    g.bench_function("fmt_json_in_span", |b| {
+        tracing::subscriber::with_default(json(format().json()), || {
+            run_span(&ctx).in_scope(|| b.iter(event))
+        })
+    });
     g.bench_function("stamped_json", |b| {
         tracing::subscriber::with_default(json(Stamped::new(format().json())), || {
             ctx.sync_scope(|| b.iter(event))
