@@ -216,3 +216,11 @@ fn pathological_lines_cost_a_bounded_time_and_are_skipped() {
     let line = "a".repeat(100_000);
     assert!(parser.parse(line.as_bytes()).is_none());
 }
+
+#[test]
+fn a_json_line_with_two_run_ids_belongs_to_neither() {
+    let line = br#"{"run_id":"job_1","trace_id":"a1b2c3d4","message":"m","run_id":"job_2"}"#;
+    for run in ["job_1", "job_2"] {
+        assert!(!Query::new(run).unwrap().matches(line), "{run}");
+    }
+}

@@ -262,3 +262,34 @@ fn thousands_of_tasks_each_get_their_own_run() {
         assert!(rest.contains(&format!(" i={run} ")), "{line}");
     }
 }
+
+#[test]
+fn the_kind_learned_from_the_first_line_stamps_the_next_ones() {
+    let text = lines(
+        Stamped::new(format::format().compact().without_time()),
+        || {
+            event(); // outside any run: nothing learned, nothing added
+            for _ in 0..3 {
+                ctx().sync_scope(event);
+            }
+            event();
+        },
+    );
+    assert_eq!(text.len(), 5);
+    assert!(!text[0].starts_with('[') && !text[4].starts_with('['));
+    assert!(
+        text[1..4]
+            .iter()
+            .all(|l| l.starts_with("[backtest_abc123] [89abcdef] ")),
+        "{text:?}"
+    );
+    let json = json_lines(Stamped::new(format::format().json().without_time()), || {
+        for _ in 0..3 {
+            ctx().sync_scope(event);
+        }
+    });
+    assert!(
+        json.iter().all(|v| v["run_id"] == "backtest_abc123"),
+        "{json:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `Stamped<F>`: the run's ids added to any `FormatEvent`, the user's format kept.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -20,14 +21,17 @@ use crate::logging::stamp::Stamp;
 /// - **JSON** lines (an object per line, as `format().json()` writes them) get `run_id`,
 ///   `trace_id` (8 hex), `span_id` and `parent_span_id` as their first top-level keys, the
 ///   keys [`JsonFormat`](crate::logging::JsonFormat) writes, spliced in as the object is
-///   streamed: the line is neither buffered nor parsed again.
+///   streamed: the line is neither buffered nor parsed again. (With
+///   `format().json().flatten_event(true)`, an event field named `run_id` would be a second
+///   `run_id` key; `tracectx logs` skips such a line rather than believe either.)
 ///
 /// Outside any context nothing is added. The context is found as the crate's own formats find
 /// it: the task-local slot, else the context a span remembered
 /// ([`SpanContextLayer`](crate::logging::SpanContextLayer); add it to the subscriber too).
 ///
 /// [`new`](Self::new) tells JSON from text by the first character the wrapped format writes
-/// (`{`) when the writer has no colors (tracing-subscriber turns them off for JSON); a text
+/// (`{`) when the writer has no colors (tracing-subscriber turns them off for JSON), once: the
+/// first line's kind is remembered, and later text lines are stamped straight away. A text
 /// format whose lines start with `{` is stamped as text with [`text`](Self::text), and a JSON
 /// format writing with colors on as JSON with [`json`](Self::json).
 ///
@@ -57,10 +61,28 @@ use crate::logging::stamp::Stamp;
 /// # drop(json);
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Stamped<F> {
     inner: F,
     mode: Mode,
+    /// What [`Mode::Detect`] found in the first line: the wrapped format writes one kind of
+    /// line, so later lines need no look.
+    learned: AtomicU8,
+}
+
+/// [`Stamped::learned`]: nothing seen yet, text, JSON.
+const UNKNOWN: u8 = 0;
+const TEXT: u8 = 1;
+const JSON: u8 = 2;
+
+impl<F: Clone> Clone for Stamped<F> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            mode: self.mode,
+            learned: AtomicU8::new(self.learned.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +99,7 @@ impl<F> Stamped<F> {
         Self {
             inner,
             mode: Mode::Detect,
+            learned: AtomicU8::new(UNKNOWN),
         }
     }
 
@@ -93,6 +116,7 @@ impl<F> Stamped<F> {
         Self {
             inner,
             mode: Mode::Text,
+            learned: AtomicU8::new(UNKNOWN),
         }
     }
 
@@ -109,6 +133,7 @@ impl<F> Stamped<F> {
         Self {
             inner,
             mode: Mode::Json,
+            learned: AtomicU8::new(UNKNOWN),
         }
     }
 
@@ -140,12 +165,34 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        let text_known = match self.mode {
+            Mode::Text => true,
+            Mode::Detect => {
+                writer.has_ansi_escapes() || self.learned.load(Ordering::Relaxed) == TEXT
+            }
+            Mode::Json => false,
+        };
+        if text_known {
+            // The common case, made cheap: the prefix is written from the context in place
+            // (no user code runs while the slot is borrowed), with no copy of the ids.
+            if let Some(written) = crate::scope::with_current(|c| {
+                c.map(|c| write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str()))
+            }) {
+                written?;
+                return self.inner.format_event(ctx, writer, event);
+            }
+        }
         let Some(stamp) = Stamp::for_event(ctx, event) else {
             return self.inner.format_event(ctx, writer, event);
         };
         let mode = match self.mode {
             // Colors are never on for JSON: write the ids straight away, and keep them.
             Mode::Detect if writer.has_ansi_escapes() => Mode::Text,
+            Mode::Detect => match self.learned.load(Ordering::Relaxed) {
+                TEXT => Mode::Text,
+                JSON => Mode::Json,
+                _ => Mode::Detect,
+            },
             mode => mode,
         };
         if mode == Mode::Text {
@@ -160,20 +207,35 @@ where
             } else {
                 State::Detect
             },
+            found: UNKNOWN,
         };
         // The wrapped format wrote nothing, or not an object: what it wrote is left so.
-        self.inner
-            .format_event(ctx, Writer::new(&mut splice), event)
+        let result = self
+            .inner
+            .format_event(ctx, Writer::new(&mut splice), event);
+        if mode == Mode::Detect && splice.found != UNKNOWN {
+            self.learned.store(splice.found, Ordering::Relaxed);
+        }
+        result
     }
 }
 
 /// `[run_id] [trace_id] `
 fn write_text_prefix(w: &mut impl fmt::Write, stamp: &Stamp) -> fmt::Result {
-    w.write_char('[')?;
-    w.write_str(stamp.run_id())?;
-    w.write_str("] [")?;
-    w.write_str(&stamp.trace_id.short())?;
-    w.write_str("] ")
+    write_prefix(w, stamp.run_id(), stamp.trace_id.short().as_str())
+}
+
+/// `[run_id] [short_trace_id] `, laid out on the stack and written at once.
+fn write_prefix(w: &mut impl fmt::Write, run: &str, short: &str) -> fmt::Result {
+    let run = &run.as_bytes()[..run.len().min(crate::MAX_RUN_ID_LEN)];
+    let mut buf = [0u8; crate::MAX_RUN_ID_LEN + 14];
+    let mut len = 0;
+    for piece in [&b"["[..], run, b"] [", short.as_bytes(), b"] "] {
+        buf[len..len + piece.len()].copy_from_slice(piece);
+        len += piece.len();
+    }
+    // Run ids and hex digits are ASCII.
+    w.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
 }
 
 /// `"run_id":"…","trace_id":"…","span_id":"…"[,"parent_span_id":"…"]`. Run ids and hex ids
@@ -208,6 +270,8 @@ struct Splice<'a, 'w> {
     out: &'a mut Writer<'w>,
     stamp: &'a Stamp,
     state: State,
+    /// What the first chunk showed the line to be.
+    found: u8,
 }
 
 impl fmt::Write for Splice<'_, '_> {
@@ -221,12 +285,14 @@ impl fmt::Write for Splice<'_, '_> {
                 let json_start = s.strip_prefix('{');
                 match (json_start, self.state) {
                     (Some(rest), _) => {
+                        self.found = JSON;
                         self.out.write_char('{')?;
                         write_json_keys(self.out, self.stamp)?;
                         self.state = State::AfterIds;
                         self.write_str(rest)
                     }
                     (None, State::Detect) => {
+                        self.found = TEXT;
                         self.state = State::Through;
                         write_text_prefix(self.out, self.stamp)?;
                         self.out.write_str(s)
