@@ -226,11 +226,12 @@ fn stamped_formats(c: &mut Criterion) {
 
 // === a file per run ===
 
-/// 1,000 runs at once, each a task writing 20 lines across `.await`s; the time includes every
-/// line reaching its file (the guard is dropped, which waits for the writer thread).
+/// 1,000 runs at once, each a task writing 100 lines across `.await`s; the time includes
+/// opening the writer (1,000 files for the per-run one) and every line reaching its file (the
+/// guard is dropped, which waits for the writer thread).
 fn per_run_files(c: &mut Criterion) {
     const RUNS: usize = 1_000;
-    const LINES: usize = 20;
+    const LINES: usize = 100;
 
     fn run_all<W>(rt: &tokio::runtime::Runtime, writer: W, guard: logging::WorkerGuard)
     where

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
 
 use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
@@ -24,6 +25,10 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 /// A writer thread gathers at most this many bytes of lines before writing them out.
 const BATCH_BYTES: usize = 8 << 20;
 
+/// How long a writer thread gathers lines (while any arrive) before writing them out: a line
+/// reaches its file at most this late.
+const LINGER: Duration = Duration::from_millis(5);
+
 /// A [`MakeWriter`] that sends each line to the file of its run, `<dir>/<run_id>.log`, made by
 /// [`per_run_files`].
 ///
@@ -36,9 +41,10 @@ const BATCH_BYTES: usize = 8 << 20;
 ///
 /// Logging costs what [`non_blocking`](crate::logging::non_blocking) costs: a copy of the line
 /// and a send on a bounded queue (128,000 lines; when it is full logging waits, it never drops
-/// a line). The writer thread gathers what is queued (up to 8 MiB at a time), then appends each
-/// run's lines to its file in one write, so a run's lines stay in order and a file is touched
-/// once per batch however many runs interleave. It keeps at most
+/// a line). The writer thread gathers lines for up to 5 ms while they keep arriving (and at most
+/// 8 MiB), then appends each run's lines to its file in one write: a run's lines stay in order,
+/// a file is touched once per batch however many runs interleave, and a line is in its file
+/// about 5 ms after it was logged at the latest. It keeps at most
 /// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
 /// recently written one when it needs another; a file closed and reopened is appended to.
 /// Dropping the [`WorkerGuard`] writes every line accepted before the drop.
@@ -348,7 +354,14 @@ impl Batch {
     }
 
     fn write_out(&mut self, files: &mut Files) {
-        for run in self.order.drain(..) {
+        // The runs whose files are open first: when more runs log at once than files may be
+        // open, the ones written last stay open for the next batch instead of being closed by
+        // runs that need reopening anyway.
+        let (open, closed): (Vec<_>, Vec<_>) = self
+            .order
+            .drain(..)
+            .partition(|run| files.open.contains_key(run));
+        for run in open.into_iter().chain(closed) {
             if let Some(lines) = self.runs.remove(&run) {
                 files.write(&run, &lines);
             }
@@ -364,6 +377,7 @@ fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
         let Ok(first) = receiver.recv() else {
             break;
         };
+        let started = Instant::now();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
@@ -375,8 +389,18 @@ fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
             if batch.bytes >= BATCH_BYTES {
                 batch.write_out(&mut files);
             }
-            // Empty or disconnected: write out what was gathered.
-            next = receiver.try_recv().ok();
+            next = match receiver.try_recv() {
+                Ok(msg) => Some(msg),
+                // The queue ran empty: wait for more until the batch is LINGER old, so that
+                // many runs logging at once cost a write per run per batch, not per line.
+                Err(TryRecvError::Empty) if !stopping => {
+                    match LINGER.checked_sub(started.elapsed()) {
+                        Some(left) => receiver.recv_timeout(left).ok(),
+                        None => None,
+                    }
+                }
+                Err(_) => None,
+            };
         }
         batch.write_out(&mut files);
     }
