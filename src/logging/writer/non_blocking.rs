@@ -14,8 +14,8 @@ pub(super) const QUEUE_LINES: usize = 128_000;
 
 pub(super) enum Msg {
     Line(Vec<u8>),
-    /// A line of a run (`None`: outside any run), for the per-run writer.
-    RunLine(Option<crate::RunId>, Vec<u8>),
+    /// A line of a run, for the per-run writer: `[run id length][run id][line]`.
+    RunLine(Vec<u8>),
     Shutdown,
 }
 
@@ -147,13 +147,24 @@ fn write_lines<W: Write>(receiver: Receiver<Msg>, mut out: BufWriter<W>) {
             Err(TryRecvError::Disconnected) => break,
         };
         match msg {
-            Msg::Line(line) | Msg::RunLine(_, line) => {
+            Msg::Line(line) => {
                 let _ = out.write_all(&line);
+            }
+            Msg::RunLine(msg) => {
+                let _ = out.write_all(super::per_run::decode(&msg).1);
             }
             Msg::Shutdown => {
                 // Lines sent while the guard was being dropped were accepted too.
-                while let Ok(Msg::Line(line) | Msg::RunLine(_, line)) = receiver.try_recv() {
-                    let _ = out.write_all(&line);
+                while let Ok(msg) = receiver.try_recv() {
+                    match msg {
+                        Msg::Line(line) => {
+                            let _ = out.write_all(&line);
+                        }
+                        Msg::RunLine(msg) => {
+                            let _ = out.write_all(super::per_run::decode(&msg).1);
+                        }
+                        Msg::Shutdown => {}
+                    }
                 }
                 break;
             }
@@ -211,7 +222,7 @@ impl fmt::Debug for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Line(line) => write!(f, "Line({} bytes)", line.len()),
-            Self::RunLine(run, line) => write!(f, "RunLine({run:?}, {} bytes)", line.len()),
+            Self::RunLine(msg) => write!(f, "RunLine({} bytes)", msg.len()),
             Self::Shutdown => f.write_str("Shutdown"),
         }
     }

@@ -25,9 +25,15 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 /// A writer thread gathers at most this many bytes of lines before writing them out.
 const BATCH_BYTES: usize = 8 << 20;
 
-/// How long a writer thread gathers lines (while any arrive) before writing them out: a line
-/// reaches its file at most this late.
+/// How long a writer thread gathers lines (while any arrive) before writing them out...
 const LINGER: Duration = Duration::from_millis(5);
+
+/// ... or longer, up to this, while the batch holds less than [`RUN_BYTES`] a run on average:
+/// many runs logging at once then cost one write per run every few kilobytes, not per line.
+const MAX_LINGER: Duration = Duration::from_millis(50);
+
+/// See [`MAX_LINGER`].
+const RUN_BYTES: usize = 4096;
 
 /// A [`MakeWriter`] that sends each line to the file of its run, `<dir>/<run_id>.log`, made by
 /// [`per_run_files`].
@@ -173,7 +179,7 @@ impl PerRunFilesBuilder {
             dir: self.dir,
             outside: self.outside,
             max_open: self.max_open,
-            open: HashMap::new(),
+            open: ByRun::default(),
             tick: 0,
             failed: Vec::new(),
         };
@@ -243,16 +249,68 @@ pub fn run_id_from_file_name(name: &str) -> Option<String> {
 // === the writer ===
 
 /// The writer [`PerRunFiles`] makes for each event: the line and its run, sent on write.
+///
+/// The run id's bytes travel in front of the line, in the one allocation the line needs
+/// anyway: no reference count of the run is shared between the event's thread and the writer
+/// thread.
 #[derive(Debug)]
 pub struct PerRunWriter<'a> {
     sender: &'a SyncSender<Msg>,
-    run: Option<RunId>,
+    run: RunKey,
+}
+
+/// A run id's bytes on the stack (empty: outside any run).
+#[derive(Clone, Copy)]
+struct RunKey {
+    bytes: [u8; crate::MAX_RUN_ID_LEN],
+    len: u8,
+}
+
+impl RunKey {
+    const NONE: Self = Self {
+        bytes: [0; crate::MAX_RUN_ID_LEN],
+        len: 0,
+    };
+
+    fn of(run: &str) -> Self {
+        let mut key = Self::NONE;
+        let len = run.len().min(crate::MAX_RUN_ID_LEN);
+        key.bytes[..len].copy_from_slice(&run.as_bytes()[..len]);
+        key.len = len as u8;
+        key
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// `[run id length][run id][line]`, the form of a [`Msg::RunLine`].
+fn encode(run: &[u8], line: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(1 + run.len() + line.len());
+    msg.push(run.len() as u8);
+    msg.extend_from_slice(run);
+    msg.extend_from_slice(line);
+    msg
+}
+
+/// The run id (empty outside any run) and the line of a [`Msg::RunLine`].
+pub(super) fn decode(msg: &[u8]) -> (&[u8], &[u8]) {
+    let len = msg.first().map_or(0, |&n| usize::from(n));
+    let rest = msg.get(1..).unwrap_or_default();
+    rest.split_at(len.min(rest.len()))
 }
 
 impl Write for PerRunWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.sender
-            .send(Msg::RunLine(self.run.clone(), buf.to_vec()))
+            .send(Msg::RunLine(encode(self.run.as_bytes(), buf)))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "log writer thread stopped"))?;
         Ok(buf.len())
     }
@@ -268,17 +326,46 @@ impl<'a> MakeWriter<'a> for PerRunFiles {
     fn make_writer(&'a self) -> Self::Writer {
         PerRunWriter {
             sender: &self.sender,
-            run: crate::scope::with_current(|c| c.map(|c| c.run_id().clone())),
+            run: crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+                .unwrap_or(RunKey::NONE),
         }
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        let run = crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+            .or_else(|| crate::logging::stamp::span_run_for(meta).map(|r| RunKey::of(&r)))
+            .unwrap_or(RunKey::NONE);
         PerRunWriter {
             sender: &self.sender,
-            run: crate::logging::stamp::span_run_for(meta),
+            run,
         }
     }
 }
+
+/// FNV-1a: run ids are short, and the writer thread hashes one per line.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type ByRun<V> = HashMap<Box<[u8]>, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The open files of the writer thread, at most `max_open`, the least recently written closed
 /// first.
@@ -286,14 +373,14 @@ struct Files {
     dir: PathBuf,
     outside: String,
     max_open: usize,
-    open: HashMap<Option<RunId>, (File, u64)>,
+    open: ByRun<(File, u64)>,
     tick: u64,
     /// Files that could not be opened, said once each (at most a few hundred remembered).
     failed: Vec<PathBuf>,
 }
 
 impl Files {
-    fn write(&mut self, run: &Option<RunId>, bytes: &[u8]) {
+    fn write(&mut self, run: &[u8], bytes: &[u8]) {
         self.tick += 1;
         let tick = self.tick;
         if let Some((file, used)) = self.open.get_mut(run) {
@@ -312,14 +399,17 @@ impl Files {
                 self.open.remove(&oldest);
             }
         }
-        let path = self.dir.join(match run {
-            Some(run) => run_log_file_name(run),
-            None => self.outside.clone(),
-        });
+        let name = match std::str::from_utf8(run) {
+            Ok("") => self.outside.clone(),
+            Ok(run) => run_log_file_name(run),
+            // Run ids are ASCII; nothing else is ever sent.
+            Err(_) => self.outside.clone(),
+        };
+        let path = self.dir.join(name);
         match OpenOptions::new().create(true).append(true).open(&path) {
             Ok(mut file) => {
                 let _ = file.write_all(bytes);
-                self.open.insert(run.clone(), (file, tick));
+                self.open.insert(run.into(), (file, tick));
             }
             Err(e) => {
                 // Nowhere to log to but stderr; once per file.
@@ -335,20 +425,21 @@ impl Files {
 /// A batch of lines, gathered by run, in the order each run wrote them.
 #[derive(Default)]
 struct Batch {
-    runs: HashMap<Option<RunId>, Vec<u8>>,
+    runs: ByRun<Vec<u8>>,
     /// The runs in the order they first wrote in this batch.
-    order: Vec<Option<RunId>>,
+    order: Vec<Box<[u8]>>,
     bytes: usize,
 }
 
 impl Batch {
-    fn add(&mut self, run: Option<RunId>, line: &[u8]) {
+    fn add(&mut self, run: &[u8], line: &[u8]) {
         self.bytes += line.len();
-        match self.runs.get_mut(&run) {
+        match self.runs.get_mut(run) {
             Some(lines) => lines.extend_from_slice(line),
             None => {
-                self.order.push(run.clone());
-                self.runs.insert(run, line.to_vec());
+                let key: Box<[u8]> = run.into();
+                self.order.push(key.clone());
+                self.runs.insert(key, line.to_vec());
             }
         }
     }
@@ -381,8 +472,11 @@ fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::RunLine(run, line) => batch.add(run, &line),
-                Msg::Line(line) => batch.add(None, &line),
+                Msg::RunLine(msg) => {
+                    let (run, line) = decode(&msg);
+                    batch.add(run, line);
+                }
+                Msg::Line(line) => batch.add(b"", &line),
                 // Lines sent while the guard was being dropped were accepted too.
                 Msg::Shutdown => stopping = true,
             }
@@ -391,10 +485,15 @@ fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
             }
             next = match receiver.try_recv() {
                 Ok(msg) => Some(msg),
-                // The queue ran empty: wait for more until the batch is LINGER old, so that
-                // many runs logging at once cost a write per run per batch, not per line.
+                // The queue ran empty: wait for more while the batch is young, so that many
+                // runs logging at once cost a write per run per batch, not per line.
                 Err(TryRecvError::Empty) if !stopping => {
-                    match LINGER.checked_sub(started.elapsed()) {
+                    let linger = if batch.bytes < batch.order.len() * RUN_BYTES {
+                        MAX_LINGER
+                    } else {
+                        LINGER
+                    };
+                    match linger.checked_sub(started.elapsed()) {
                         Some(left) => receiver.recv_timeout(left).ok(),
                         None => None,
                     }
