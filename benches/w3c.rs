@@ -12,6 +12,16 @@
 //!   / `Baggage::inject` into the map) against `BaggagePropagator` alone.
 //! - `header_map_floor/*`: no propagator, the part of every inject both sides pay for: one or
 //!   two `HeaderValue::from_str` inserts (55 and 24 bytes).
+//! - `tracestate_extract/*`: the Level 2 `tracestate` grammar, the whole `traceparent` plus
+//!   `tracestate` extract on each side. `common`: four members both grammars accept
+//!   (`tenant@vendor` among them). `level2`: `@` where only Level 2 allows it (`foo@@bar`,
+//!   `a@b@c`) and a repeated key; ours keeps the list (the repeated key's first entry),
+//!   `TraceContextPropagator` follows the older rule and drops the `tracestate`.
+//! - `client_span_inject/*`: an outgoing call from inside a request's context: a new span, a
+//!   child of the current one, written into the call's headers with the run id in baggage.
+//!   Ours: `inject_current` in a scope. The peer: what an OpenTelemetry HTTP client
+//!   instrumentation does, a client span from an `SdkTracerProvider` (no processor) started in
+//!   the request's `Context`, then the composed propagators' `inject_context`.
 //!
 //! Every inject writes into an empty `HeaderMap` made beforehand (`iter_batched_ref`), as a
 //! client injects into the headers of a request it is building: making and dropping the map is
@@ -28,7 +38,9 @@ use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
-use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::trace::{
+    SpanContext, TraceContextExt as _, TraceFlags, TraceState, Tracer as _, TracerProvider as _,
+};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracectx::TraceContext;
 use tracectx::propagation::{
@@ -277,6 +289,78 @@ fn header_map_floor(c: &mut Criterion) {
     g.finish();
 }
 
+// === the Level 2 tracestate grammar ===
+
+fn tracestate_extract(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tracestate_extract");
+    let otel = TraceContextPropagator::new();
+    for (name, state, otel_keeps) in [
+        (
+            "common",
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,tenant@vendor=1,a1b2/c*3=v",
+            true,
+        ),
+        (
+            "level2",
+            "rojo=00f067aa0ba902b7,foo@@bar=t61rcWkgMzE,a@b@c=1,rojo=2",
+            false,
+        ),
+    ] {
+        let mut map = incoming(true, false, false);
+        map.insert("tracestate", HeaderValue::from_static(state));
+        let ours = propagation::extract(&map).unwrap();
+        assert!(ours.trace_state().is_some(), "{name}");
+        let theirs = otel.extract(&OtelHeaders(&map));
+        let kept = !theirs
+            .span()
+            .span_context()
+            .trace_state()
+            .header()
+            .is_empty();
+        assert_eq!(kept, otel_keeps, "{name}");
+        g.bench_function(format!("{name}/tracectx"), |b| {
+            b.iter(|| black_box(propagation::extract(black_box(&map))))
+        });
+        g.bench_function(format!("{name}/opentelemetry_sdk"), |b| {
+            b.iter(|| black_box(otel.extract(&OtelHeaders(black_box(&map)))))
+        });
+    }
+    g.finish();
+}
+
+// === a span per outgoing call ===
+
+fn client_span_inject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("client_span_inject");
+    // The request being handled, on each side.
+    let ctx = propagation::extract(&incoming(true, false, true)).unwrap();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracer = provider.tracer("bench");
+    let otel = otel_propagator();
+    let request_cx = opentelemetry::Context::new()
+        .with_remote_span_context(otel_span(&ctx))
+        .with_baggage(vec![KeyValue::new(RUN_ID_KEY, RUN_ID)]);
+
+    ctx.sync_scope(|| {
+        let mut map = HeaderMap::new();
+        let call = propagation::inject_current(&mut map).unwrap();
+        assert_eq!(call.parent_span_id(), Some(ctx.span_id()));
+        g.bench_function("tracectx", |b| {
+            into_new_map(b, |map| {
+                black_box(propagation::inject_current(map));
+            })
+        });
+    });
+    g.bench_function("opentelemetry_sdk", |b| {
+        into_new_map(b, |map| {
+            let span = tracer.start_with_context("GET", black_box(&request_cx));
+            let cx = request_cx.with_span(span);
+            otel.inject_context(&cx, &mut OtelHeadersMut(map));
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     extract,
@@ -285,6 +369,8 @@ criterion_group!(
     traceparent_inject,
     baggage_extract,
     baggage_inject,
-    header_map_floor
+    header_map_floor,
+    tracestate_extract,
+    client_span_inject
 );
 criterion_main!(benches);

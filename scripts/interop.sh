@@ -14,7 +14,8 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "opentelemetry-api==1.45.2" "opentelemetry-sdk==1.45.2"
 
-cargo build --quiet --example http_service --features http,reqwest
+# All features: the build `cargo test --workspace --all-features` made is reused.
+cargo build --quiet --example http_service --all-features
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$venv/bin/python" scripts/interop.py "$builds"/debug/examples/http_service "$work"

@@ -126,6 +126,10 @@ pub enum InvalidIdReason {
     /// An id whose value is zero, which W3C Trace Context reserves as invalid.
     #[error("all zeros, which is not a valid id")]
     Zero,
+    /// A run id with no letter or digit (`-`, `_`, `..`), which a reader could take for the
+    /// `-` a log line shows when it has no context.
+    #[error("no letter or digit, so it could be taken for the \"-\" of a line with no context")]
+    NoAlphanumeric,
 }
 
 impl InvalidId {
@@ -191,9 +195,11 @@ impl InvalidId {
 ///
 /// A run id is printed inside log lines, error messages and metric labels, so it is checked
 /// once, when made, to be unable to break any of them. Accepted: 1 to 128 bytes of ASCII
-/// letters, digits and `_ - . : / @ +`. Refused, with the offending byte's offset: whitespace,
-/// control characters, brackets (`[] () {} <>`), quotes (`" ' `` ` ``), backslash, non-ASCII
-/// and every other punctuation mark (`=`, `,`, `%`, ...).
+/// letters, digits and `_ - . : / @ +`, at least one of them a letter or digit. Refused, with
+/// the offending byte's offset: whitespace, control characters, brackets (`[] () {} <>`),
+/// quotes (`" ' `` ` ``), backslash, non-ASCII and every other punctuation mark (`=`, `,`,
+/// `%`, ...). An id of punctuation alone (`-`, `_`, `..`) is refused too: a log line shows
+/// `-` where it has no context, and a run must never be mistaken for that.
 ///
 /// Cloning is an atomic increment (the text is shared), and a `RunId` derefs to `str`.
 ///
@@ -225,6 +231,7 @@ impl RunId {
     /// let id = RunId::new("live:eu-west/42")?;
     /// assert_eq!(id.as_str(), "live:eu-west/42");
     /// assert!(RunId::new("a;b").is_err());
+    /// assert!(RunId::new("-").is_err()); // what a line with no context shows
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn new(id: &str) -> Result<Self, InvalidId> {
@@ -303,6 +310,9 @@ fn validate_run_id(id: &str) -> Result<(), InvalidId> {
             len: id.len(),
             max: MAX_RUN_ID_LEN,
         });
+    }
+    if !id.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        return refuse(InvalidIdReason::NoAlphanumeric);
     }
     Ok(())
 }

@@ -62,6 +62,15 @@
 //! `tracectx logs <run_id> app.log` (feature `cli`) reads one run's lines back. See the
 //! `logging` module.
 //!
+//! # Across processes
+//!
+//! [`propagation`] carries the context to other processes as W3C Trace Context and Baggage
+//! (the run id in `baggage`): HTTP and gRPC through tower layers, NATS message headers, a child
+//! process's environment ([`propagation::CommandExt`], [`propagation::extract_env`]), and any
+//! other transport through its `Injector`/`Extractor`. Every outgoing call is a span of its
+//! own; a receiving side decides with a [`propagation::RunPolicy`] whether a caller may choose
+//! the run its work is filed under.
+//!
 //! # Traces and metrics
 //!
 //! The ids are OpenTelemetry's: with the `opentelemetry` feature, `otel::layer` makes the

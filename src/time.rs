@@ -789,6 +789,7 @@ impl<W: fmt::Write + ?Sized> fmt::Write for FmtAdapter<'_, W> {
 /// assert_eq!(days_from_civil(1970, 1, 1), 0);
 /// assert_eq!(days_from_civil(2000, 3, 1), 11_017);
 /// ```
+#[inline(always)]
 pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -809,6 +810,7 @@ pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 /// assert_eq!(civil_from_days(0), (1970, 1, 1));
 /// assert_eq!(civil_from_days(-1), (1969, 12, 31));
 /// ```
+#[inline]
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -833,6 +835,7 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// assert_eq!(weekday(0), 3); // 1970-01-01 was a Thursday
 /// assert_eq!(weekday(-4), 6); // and 1969-12-28 a Sunday
 /// ```
+#[inline]
 pub const fn weekday(days: i64) -> u32 {
     (days + 3).rem_euclid(7) as u32
 }
@@ -868,8 +871,10 @@ const fn days_in_month(year: i64, month: u32) -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid timestamp: {reason} at byte {at}")]
 pub struct ParseTimestampError {
+    // Small on purpose (eight bytes), so a parse's `Result` is returned in registers: the
+    // CSV loader parses a date on every row.
     reason: Reason,
-    at: usize,
+    at: u32,
 }
 
 impl ParseTimestampError {
@@ -882,28 +887,99 @@ impl ParseTimestampError {
     /// assert_eq!(Timestamp::parse_date_time(b"2024-13-01").unwrap_err().position(), 5);
     /// ```
     pub fn position(&self) -> usize {
-        self.at
+        self.at as usize
+    }
+}
+
+/// A part of a timestamp's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Fraction,
+    Offset,
+    OffsetHour,
+    OffsetMinute,
+}
+
+impl Part {
+    /// What was expected where this part should be.
+    fn expected(self) -> &'static str {
+        match self {
+            Self::Year => "a four-digit year",
+            Self::Month => "a two-digit month",
+            Self::Day => "a two-digit day",
+            Self::Hour => "a two-digit hour",
+            Self::Minute => "two-digit minutes",
+            Self::Second => "two-digit seconds",
+            Self::Fraction => "digits after \".\"",
+            Self::Offset => "\"Z\" or an offset",
+            Self::OffsetHour => "a two-digit offset hour",
+            Self::OffsetMinute => "two-digit offset minutes",
+        }
+    }
+
+    /// The part's name in "... out of range".
+    fn name(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Minute => "minute",
+            Self::Second => "second",
+            Self::OffsetHour => "offset hour",
+            Self::OffsetMinute => "offset minute",
+            _ => "field",
+        }
+    }
+}
+
+/// A separator of a timestamp's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Separator {
+    AfterYear,
+    AfterMonth,
+    BeforeTime,
+    AfterHour,
+    AfterMinute,
+    InOffset,
+}
+
+impl Separator {
+    fn expected(self) -> &'static str {
+        match self {
+            Self::AfterYear => "\"-\" after the year",
+            Self::AfterMonth => "\"-\" after the month",
+            Self::BeforeTime => "\"T\" before the time",
+            Self::AfterHour => "\":\" after the hour",
+            Self::AfterMinute => "\":\" after the minutes",
+            Self::InOffset => "\":\" in the offset",
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reason {
-    Expected(&'static str),
-    Month(u32),
-    Day { year: i64, month: u32, day: u32 },
-    Field { name: &'static str, value: u32 },
+    Expected(Part),
+    ExpectedSeparator(Separator),
+    Month(u8),
+    Day { year: u16, month: u8, day: u8 },
+    OutOfRange(Part, u8),
     TrailingInput,
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Expected(what) => write!(f, "expected {what}"),
+            Self::Expected(part) => write!(f, "expected {}", part.expected()),
+            Self::ExpectedSeparator(sep) => write!(f, "expected {}", sep.expected()),
             Self::Month(m) => write!(f, "month {m} out of range"),
             Self::Day { year, month, day } => {
                 write!(f, "day {day} does not exist in {year:04}-{month:02}")
             }
-            Self::Field { name, value } => write!(f, "{name} {value} out of range"),
+            Self::OutOfRange(part, value) => write!(f, "{} {value} out of range", part.name()),
             Self::TrailingInput => f.write_str("unexpected text after the timestamp"),
         }
     }
@@ -929,77 +1005,81 @@ impl Rules {
     };
 }
 
+/// `Err` of `reason` at byte `at`.
+fn fail<T>(reason: Reason, at: usize) -> Result<T, ParseTimestampError> {
+    let at = u32::try_from(at).unwrap_or(u32::MAX);
+    Err(ParseTimestampError { reason, at })
+}
+
+/// `n` ASCII digits of `b` from `at`, as a number, or the error saying `part` was expected.
+#[inline(always)]
+fn digits(b: &[u8], at: usize, n: usize, part: Part) -> Result<u32, ParseTimestampError> {
+    let Some(d) = b.get(at..at + n) else {
+        return fail(Reason::Expected(part), at);
+    };
+    let mut v = 0u32;
+    for &c in d {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return fail(Reason::Expected(part), at);
+        }
+        v = v * 10 + u32::from(digit);
+    }
+    Ok(v)
+}
+
+/// Two digits of `b` from `at`, at most `max`.
+#[inline(always)]
+fn two_digits(b: &[u8], at: usize, max: u32, part: Part) -> Result<u32, ParseTimestampError> {
+    let v = digits(b, at, 2, part)?;
+    if v > max {
+        // Two digits fit a `u8`.
+        return fail(Reason::OutOfRange(part, v as u8), at);
+    }
+    Ok(v)
+}
+
+/// Checks that byte `at` of `b` is one that `ok` accepts.
+#[inline(always)]
+fn separator(
+    b: &[u8],
+    at: usize,
+    ok: impl Fn(u8) -> bool,
+    sep: Separator,
+) -> Result<(), ParseTimestampError> {
+    match b.get(at) {
+        Some(&c) if ok(c) => Ok(()),
+        _ => fail(Reason::ExpectedSeparator(sep), at),
+    }
+}
+
 /// The one parser: a date, a time of day and an offset, as `rules` require.
 fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
-    let fail = |reason, at| Err(ParseTimestampError { reason, at });
-    let digits = |at: usize, n: usize, what: &'static str| -> Result<u32, ParseTimestampError> {
-        match b.get(at..at + n) {
-            Some(d) if d.iter().all(u8::is_ascii_digit) => Ok(d
-                .iter()
-                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))),
-            _ => Err(ParseTimestampError {
-                reason: Reason::Expected(what),
-                at,
-            }),
-        }
-    };
-    let byte = |at: usize, allowed: &[u8], what: &'static str| match b.get(at) {
-        Some(c) if allowed.contains(c) => Ok(*c),
-        _ => Err(ParseTimestampError {
-            reason: Reason::Expected(what),
-            at,
-        }),
-    };
-
-    let year = i64::from(digits(0, 4, "a four-digit year")?);
-    byte(4, b"-", "\"-\" after the year")?;
-    let month = digits(5, 2, "a two-digit month")?;
+    let year = digits(b, 0, 4, Part::Year)?;
+    separator(b, 4, |c| c == b'-', Separator::AfterYear)?;
+    let month = digits(b, 5, 2, Part::Month)?;
     if !(1..=12).contains(&month) {
-        return fail(Reason::Month(month), 5);
+        return fail(Reason::Month(month as u8), 5);
     }
-    byte(7, b"-", "\"-\" after the month")?;
-    let day = digits(8, 2, "a two-digit day")?;
-    if day == 0 || day > days_in_month(year, month) {
+    separator(b, 7, |c| c == b'-', Separator::AfterMonth)?;
+    let day = digits(b, 8, 2, Part::Day)?;
+    let year_ = i64::from(year);
+    if day == 0 || day > days_in_month(year_, month) {
+        let (year, month, day) = (year as u16, month as u8, day as u8);
         return fail(Reason::Day { year, month, day }, 8);
     }
-    let mut micros = days_from_civil(year, month, day) * MICROS_PER_DAY;
+    let mut micros = days_from_civil(year_, month, day) * MICROS_PER_DAY;
     if b.len() == 10 && !rules.time {
         return Ok(Timestamp(micros));
     }
 
-    byte(10, b"Tt ", "\"T\" before the time")?;
-    let hour = digits(11, 2, "a two-digit hour")?;
-    if hour > 23 {
-        return fail(
-            Reason::Field {
-                name: "hour",
-                value: hour,
-            },
-            11,
-        );
-    }
-    byte(13, b":", "\":\" after the hour")?;
-    let minute = digits(14, 2, "two-digit minutes")?;
-    if minute > 59 {
-        return fail(
-            Reason::Field {
-                name: "minute",
-                value: minute,
-            },
-            14,
-        );
-    }
-    byte(16, b":", "\":\" after the minutes")?;
-    let second = digits(17, 2, "two-digit seconds")?;
-    if second > 59 {
-        return fail(
-            Reason::Field {
-                name: "second",
-                value: second,
-            },
-            17,
-        );
-    }
+    let space_or_t = |c| matches!(c, b'T' | b't' | b' ');
+    separator(b, 10, space_or_t, Separator::BeforeTime)?;
+    let hour = two_digits(b, 11, 23, Part::Hour)?;
+    separator(b, 13, |c| c == b':', Separator::AfterHour)?;
+    let minute = two_digits(b, 14, 59, Part::Minute)?;
+    separator(b, 16, |c| c == b':', Separator::AfterMinute)?;
+    let second = two_digits(b, 17, 59, Part::Second)?;
     micros += i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SEC;
 
     let mut i = 19;
@@ -1007,14 +1087,14 @@ fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
         i += 1;
         let start = i;
         let mut frac = 0i64;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
             if i - start < 6 {
                 frac = frac * 10 + i64::from(c - b'0');
             }
             i += 1;
         }
         if i == start {
-            return fail(Reason::Expected("digits after \".\""), i);
+            return fail(Reason::Expected(Part::Fraction), i);
         }
         for _ in (i - start)..6 {
             frac *= 10;
@@ -1026,27 +1106,9 @@ fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
         None if !rules.offset => Ok(Timestamp(micros)),
         Some(b'Z' | b'z') if i + 1 == b.len() => Ok(Timestamp(micros)),
         Some(&sign @ (b'+' | b'-')) => {
-            let hours = digits(i + 1, 2, "a two-digit offset hour")?;
-            if hours > 23 {
-                return fail(
-                    Reason::Field {
-                        name: "offset hour",
-                        value: hours,
-                    },
-                    i + 1,
-                );
-            }
-            byte(i + 3, b":", "\":\" in the offset")?;
-            let minutes = digits(i + 4, 2, "two-digit offset minutes")?;
-            if minutes > 59 {
-                return fail(
-                    Reason::Field {
-                        name: "offset minute",
-                        value: minutes,
-                    },
-                    i + 4,
-                );
-            }
+            let hours = two_digits(b, i + 1, 23, Part::OffsetHour)?;
+            separator(b, i + 3, |c| c == b':', Separator::InOffset)?;
+            let minutes = two_digits(b, i + 4, 59, Part::OffsetMinute)?;
             if i + 6 != b.len() {
                 return fail(Reason::TrailingInput, i + 6);
             }
@@ -1058,7 +1120,7 @@ fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
             }))
         }
         Some(b'Z' | b'z') => fail(Reason::TrailingInput, i + 1),
-        _ if rules.offset => fail(Reason::Expected("\"Z\" or an offset"), i),
+        _ if rules.offset => fail(Reason::Expected(Part::Offset), i),
         _ => fail(Reason::TrailingInput, i),
     }
 }

@@ -85,6 +85,20 @@ fn other_punctuation_is_refused() {
 }
 
 #[test]
+fn run_id_without_a_letter_or_digit_is_refused() {
+    // A log line with no context shows `-`: no run may look like that.
+    for input in ["-", "--", "_", "...", "-_-", ":/", "@", "+"] {
+        let err = RunId::new(input).unwrap_err();
+        assert_eq!(err.reason(), InvalidIdReason::NoAlphanumeric, "{input:?}");
+        assert!(err.to_string().contains("no letter or digit"), "{err}");
+        assert!(TraceContext::new(input).is_err(), "{input:?}");
+    }
+    for input in ["-a", "_1", "a-", "x"] {
+        assert!(RunId::new(input).is_ok(), "{input:?}");
+    }
+}
+
+#[test]
 fn accepted_set_round_trips() {
     for input in [
         "backtest_ab12cd34",

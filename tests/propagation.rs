@@ -1,13 +1,11 @@
-//! W3C Trace Context and Baggage: each parsing rule, round trips, hostile input, and the tower
-//! layers on loopback.
+//! Baggage and the run id, round trips, the receiving side's run policy, hostile input, and the
+//! tower layers on loopback. The W3C Trace Context rules, one test each, are `tests/w3c.rs`.
 #![cfg(feature = "http")]
 
 use std::collections::HashMap;
 
-use tracectx::propagation::{
-    self, Baggage, TraceParent, TraceParentError, TraceState, TraceStateError, UNREADABLE,
-};
-use tracectx::{TraceContext, TraceFlags};
+use tracectx::TraceContext;
+use tracectx::propagation::{self, Baggage, RunPolicy, TraceParent, UNREADABLE};
 
 mod support;
 
@@ -17,23 +15,6 @@ const PARENT: &str = "00f067aa0ba902b7";
 const DERIVED_RUN: &str = "trace_4bf92f3577b34da6a3ce929d0e0e4736";
 
 // === helpers ===
-
-fn tp(s: &str) -> Result<TraceParent, TraceParentError> {
-    TraceParent::parse(s)
-}
-
-/// `VALID` with `with` written over the same number of bytes from `at`: the length stays 55,
-/// so the parser reports the character, not the length.
-fn splice(at: usize, with: &str) -> String {
-    let mut s = VALID.to_owned();
-    s.replace_range(at..at + with.len(), with);
-    assert_eq!(s.len(), VALID.len());
-    s
-}
-
-fn ts(values: &[&str]) -> Result<TraceState, TraceStateError> {
-    TraceState::parse(values.iter().copied())
-}
 
 /// A header map holding exactly these values (raw bytes: obs-text reaches the map).
 fn headers(pairs: &[(&str, &[u8])]) -> http::HeaderMap {
@@ -55,18 +36,31 @@ fn extract_with_baggage(baggage: &str) -> TraceContext {
     .expect("the traceparent is valid")
 }
 
-/// Runs a request through the server `ExtractTraceContextLayer` and returns the context the handler
-/// ran in.
+/// Runs a request through the server `ExtractTraceContextLayer` (trusting the caller) and
+/// returns the context the handler ran in.
 async fn handler_context(req: http::Request<()>) -> TraceContext {
+    handler_context_with(RunPolicy::TrustCaller, req).await.0
+}
+
+/// Runs a request through the server layer with `policy`: the context the handler ran in, and
+/// the claimed run id it found in the request's extensions.
+async fn handler_context_with(
+    policy: RunPolicy,
+    req: http::Request<()>,
+) -> (TraceContext, Option<propagation::ClaimedRunId>) {
     use tower::{Layer as _, ServiceExt as _};
-    let svc = propagation::ExtractTraceContextLayer::new().layer(tower::service_fn(
-        |_req: http::Request<()>| async {
-            Ok::<_, std::convert::Infallible>(http::Response::new(tracectx::current()))
+    let svc = propagation::ExtractTraceContextLayer::new(policy).layer(tower::service_fn(
+        |req: http::Request<()>| async move {
+            let claimed = req.extensions().get::<propagation::ClaimedRunId>().cloned();
+            Ok::<_, std::convert::Infallible>(http::Response::new((tracectx::current(), claimed)))
         },
     ));
     let resp = svc.oneshot(req).await.unwrap();
-    resp.into_body()
-        .expect("the layer runs the handler in a context")
+    let (ctx, claimed) = resp.into_body();
+    (
+        ctx.expect("the layer runs the handler in a context"),
+        claimed,
+    )
 }
 
 /// The handler made a new trace: a `request_` run, no parent, none of the sender's ids.
@@ -74,493 +68,6 @@ fn assert_fresh_trace(ctx: &TraceContext) {
     assert!(ctx.run_id().starts_with("request_"), "{}", ctx.run_id());
     assert_eq!(ctx.parent_span_id(), None);
     assert_ne!(format!("{:x}", ctx.trace_id()), TRACE);
-}
-
-// === traceparent: valid ===
-
-#[test]
-fn traceparent_valid_example_parses_and_formats_back() {
-    let p = tp(VALID).unwrap();
-    assert_eq!(format!("{:x}", p.trace_id()), TRACE);
-    assert_eq!(p.parent_id().to_string(), PARENT);
-    assert!(p.flags().is_sampled());
-    assert_eq!(p.to_string(), VALID);
-}
-
-#[test]
-fn traceparent_unsampled_flag_is_read() {
-    let unsampled = tp(&splice(53, "00")).unwrap();
-    assert!(!unsampled.flags().is_sampled());
-    assert_eq!(unsampled.to_string(), splice(53, "00"));
-}
-
-#[test]
-fn traceparent_surrounding_whitespace_is_ignored() {
-    for padded in [
-        format!(" {VALID}"),
-        format!("\t{VALID}"),
-        format!("{VALID} "),
-        format!("{VALID}\t"),
-        format!("\t {VALID} \t"),
-    ] {
-        assert_eq!(tp(&padded).unwrap().to_string(), VALID, "{padded:?}");
-    }
-}
-
-// === traceparent: version ===
-
-#[test]
-fn traceparent_version_ff_is_refused() {
-    assert_eq!(tp(&splice(0, "ff")), Err(TraceParentError::Version));
-}
-
-#[test]
-fn traceparent_version_non_hex_is_refused() {
-    assert_eq!(
-        tp(&splice(0, ".0")),
-        Err(TraceParentError::NotHex { at: 0 })
-    );
-    assert_eq!(
-        tp(&splice(0, "0.")),
-        Err(TraceParentError::NotHex { at: 1 })
-    );
-    assert_eq!(
-        tp(&splice(0, "0A")),
-        Err(TraceParentError::NotHex { at: 1 })
-    );
-}
-
-#[test]
-fn traceparent_version_of_wrong_width_is_refused() {
-    // Three or one digit: every later field is off by one.
-    assert!(tp(&format!("0{VALID}")).is_err());
-    assert!(tp(&VALID[1..]).is_err());
-}
-
-#[test]
-fn traceparent_version_00_must_be_exactly_55() {
-    assert_eq!(tp(&VALID[..54]), Err(TraceParentError::Length { got: 54 }));
-    assert_eq!(
-        tp(&format!("{VALID}-extra")),
-        Err(TraceParentError::Length { got: 61 })
-    );
-    assert_eq!(
-        tp(&format!("{VALID}.")),
-        Err(TraceParentError::Length { got: 56 })
-    );
-}
-
-#[test]
-fn traceparent_future_version_reads_the_first_55() {
-    let p = tp(&format!("{}-what-the-future-holds", splice(0, "cc"))).unwrap();
-    assert_eq!(p.version(), 0xcc);
-    assert_eq!(p.to_string(), VALID, "formatted as version 00");
-    assert!(tp(&splice(0, "cc")).is_ok());
-}
-
-#[test]
-fn traceparent_future_version_needs_a_dash_after_55() {
-    assert_eq!(
-        tp(&format!("{}.what", splice(0, "cc"))),
-        Err(TraceParentError::Delimiter { at: 55 })
-    );
-}
-
-// === traceparent: fields ===
-
-#[test]
-fn traceparent_uppercase_hex_is_refused() {
-    assert_eq!(
-        tp(&VALID.replace(TRACE, &TRACE.to_uppercase())),
-        Err(TraceParentError::NotHex { at: 4 })
-    );
-    assert!(tp(&VALID.replace(PARENT, &PARENT.to_uppercase())).is_err());
-    assert!(tp(&splice(53, "0A")).is_err());
-}
-
-#[test]
-fn traceparent_trace_id_with_non_hex_characters_is_refused() {
-    assert_eq!(tp(&splice(8, "g")), Err(TraceParentError::NotHex { at: 8 }));
-    assert_eq!(tp(&splice(3, ".")), Err(TraceParentError::NotHex { at: 3 }));
-    assert_eq!(
-        tp(&splice(34, ".")),
-        Err(TraceParentError::NotHex { at: 34 })
-    );
-    // 'é' is two bytes: written over two digits, the length stays 55.
-    assert_eq!(
-        tp(&splice(10, "é")),
-        Err(TraceParentError::NotHex { at: 10 })
-    );
-}
-
-#[test]
-fn traceparent_parent_id_with_non_hex_characters_is_refused() {
-    assert_eq!(
-        tp(&splice(36, "g")),
-        Err(TraceParentError::NotHex { at: 36 })
-    );
-    assert_eq!(
-        tp(&splice(51, ".")),
-        Err(TraceParentError::NotHex { at: 51 })
-    );
-    assert_eq!(
-        tp(&splice(40, "é")),
-        Err(TraceParentError::NotHex { at: 40 })
-    );
-}
-
-#[test]
-fn traceparent_flags_with_non_hex_characters_are_refused() {
-    assert_eq!(
-        tp(&splice(53, "g1")),
-        Err(TraceParentError::NotHex { at: 53 })
-    );
-    assert_eq!(
-        tp(&splice(53, ".0")),
-        Err(TraceParentError::NotHex { at: 53 })
-    );
-    assert_eq!(
-        tp(&splice(53, "0.")),
-        Err(TraceParentError::NotHex { at: 54 })
-    );
-    assert_eq!(
-        tp(&splice(53, "é")),
-        Err(TraceParentError::NotHex { at: 53 })
-    );
-}
-
-#[test]
-fn traceparent_fields_of_wrong_width_are_refused() {
-    for bad in [
-        "00-123456789012345678901234567890123-1234567890123456-01", // trace id 33
-        "00-1234567890123456789012345678901-1234567890123456-01",   // trace id 31
-        "00-12345678901234567890123456789012-12345678901234567-01", // parent id 17
-        "00-12345678901234567890123456789012-123456789012345-01",   // parent id 15
-        "00-12345678901234567890123456789012-1234567890123456-001", // flags 3
-        "00-12345678901234567890123456789012-1234567890123456-1",   // flags 1
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",     // no flags
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-",    // empty flags
-    ] {
-        assert!(tp(bad).is_err(), "{bad}");
-        assert!(tp(&format!("cc{}", &bad[2..])).is_err(), "cc{}", &bad[2..]);
-    }
-}
-
-#[test]
-fn traceparent_zero_trace_id_is_refused() {
-    assert_eq!(
-        tp(&VALID.replace(TRACE, &"0".repeat(32))),
-        Err(TraceParentError::ZeroTraceId)
-    );
-}
-
-#[test]
-fn traceparent_zero_parent_id_is_refused() {
-    assert_eq!(
-        tp(&VALID.replace(PARENT, &"0".repeat(16))),
-        Err(TraceParentError::ZeroParentId)
-    );
-}
-
-#[test]
-fn traceparent_bad_delimiters_are_refused() {
-    assert_eq!(
-        tp(&splice(2, "_")),
-        Err(TraceParentError::Delimiter { at: 2 })
-    );
-    assert_eq!(
-        tp(&splice(35, "_")),
-        Err(TraceParentError::Delimiter { at: 35 })
-    );
-    assert_eq!(
-        tp(&splice(52, "_")),
-        Err(TraceParentError::Delimiter { at: 52 })
-    );
-}
-
-#[test]
-fn traceparent_reserved_flags_are_not_passed_on() {
-    let p = tp(&splice(53, "ff")).unwrap();
-    assert_eq!(p.flags().to_u8(), 0xff);
-    assert!(p.to_string().ends_with("-03"));
-}
-
-#[test]
-fn traceparent_random_flag_is_carried_through_extract() {
-    // Level 2: bit 0x02 says the trace id is random; it travels with the trace id.
-    for (flags, sampled) in [("02", false), ("03", true)] {
-        let value = splice(53, flags);
-        let map = headers(&[("traceparent", value.as_bytes())]);
-        let ctx = propagation::extract(&map).unwrap();
-        assert!(ctx.trace_flags().is_random(), "{flags}");
-        assert_eq!(ctx.trace_flags().is_sampled(), sampled, "{flags}");
-        let mut out = HashMap::new();
-        propagation::inject(&ctx, &mut out);
-        assert!(
-            out["traceparent"].ends_with(&format!("-{flags}")),
-            "{out:?}"
-        );
-    }
-}
-
-#[test]
-fn traceparent_reserved_flags_are_dropped_by_extract_and_random_kept() {
-    let map = headers(&[("traceparent", splice(53, "fe").as_bytes())]);
-    let ctx = propagation::extract(&map).unwrap();
-    assert_eq!(ctx.trace_flags(), TraceFlags::RANDOM);
-}
-
-// === tracestate: accepted ===
-
-#[test]
-fn tracestate_members_are_kept_in_order() {
-    let ok = ts(&["rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"]).unwrap();
-    assert_eq!(ok.as_str(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
-    assert_eq!(ok.get("rojo"), Some("00f067aa0ba902b7"));
-    assert_eq!(ok.get("congo"), Some("t61rcWkgMzE"));
-}
-
-#[test]
-fn tracestate_several_headers_are_one_list() {
-    let ok = ts(&["foo=1,bar=2", "rojo=1,congo=2", "baz=3"]).unwrap();
-    assert_eq!(ok.as_str(), "foo=1,bar=2,rojo=1,congo=2,baz=3");
-}
-
-#[test]
-fn tracestate_empty_header_among_others_is_ignored() {
-    assert_eq!(ts(&["foo=1", ""]).unwrap().as_str(), "foo=1");
-    assert_eq!(ts(&["", "foo=1"]).unwrap().as_str(), "foo=1");
-}
-
-#[test]
-fn tracestate_empty_members_are_ignored() {
-    assert_eq!(
-        ts(&["rojo=1,,congo=2,"]).unwrap().as_str(),
-        "rojo=1,congo=2"
-    );
-}
-
-#[test]
-fn tracestate_of_only_spaces_and_commas_is_empty_and_not_passed_on() {
-    // Empty list members are allowed; the list is then empty, and an empty `tracestate` is
-    // not sent on.
-    for value in ["", " ", " , ,\t,", ",,,"] {
-        assert!(ts(&[value]).unwrap().is_empty(), "{value:?}");
-        let map = headers(&[
-            ("traceparent", VALID.as_bytes()),
-            ("tracestate", value.as_bytes()),
-        ]);
-        let ctx = propagation::extract(&map).unwrap();
-        assert_eq!(ctx.trace_state(), None, "{value:?}");
-        let mut out = HashMap::new();
-        propagation::inject(&ctx, &mut out);
-        assert!(!out.contains_key("tracestate"), "{value:?}");
-    }
-}
-
-#[test]
-fn tracestate_whitespace_around_members_is_dropped() {
-    for value in [
-        "foo=1 \t , \t bar=2",
-        "foo=1\t \t,\t \tbar=2",
-        " foo=1,bar=2\t",
-    ] {
-        assert_eq!(ts(&[value]).unwrap().as_str(), "foo=1,bar=2", "{value:?}");
-    }
-}
-
-#[test]
-fn tracestate_value_trailing_space_is_whitespace_around_the_member() {
-    // `value` cannot end in a space (`0*255(chr) nblk-chr`), but a space after it is the
-    // list's optional whitespace: the member is kept, the space dropped.
-    let ok = ts(&["foo=1 "]).unwrap();
-    assert_eq!(ok.as_str(), "foo=1");
-    assert_eq!(ok.get("foo"), Some("1"));
-    let ok = ts(&["foo=a b  ,bar=2"]).unwrap();
-    assert_eq!(ok.get("foo"), Some("a b"));
-}
-
-#[test]
-fn tracestate_value_inner_and_leading_spaces_are_kept() {
-    let ok = ts(&["foo= a b"]).unwrap();
-    assert_eq!(ok.get("foo"), Some(" a b"));
-}
-
-#[test]
-fn tracestate_value_of_only_spaces_is_refused() {
-    assert!(ts(&["foo=   "]).is_err());
-}
-
-#[test]
-fn tracestate_all_allowed_characters_are_kept() {
-    let key: String = ('a'..='z').chain('0'..='9').chain("_-*/".chars()).collect();
-    let value: String = (0x20u8..=0x7e)
-        .filter(|&b| b != b',' && b != b'=')
-        .map(char::from)
-        .collect();
-    for key in [key.clone(), format!("{key}@a-z0-9_-*/")] {
-        let ok = ts(&[&format!("{key}={value}")]).unwrap();
-        assert_eq!(ok.get(&key), Some(value.as_str()), "{key}");
-    }
-}
-
-#[test]
-fn tracestate_multi_tenant_key_is_accepted() {
-    let ok = ts(&["tenant@vendor=a b,1tenant@v=2"]).unwrap();
-    assert_eq!(ok.get("tenant@vendor"), Some("a b"));
-    assert_eq!(ok.get("1tenant@v"), Some("2"));
-}
-
-// === tracestate: refused ===
-
-#[test]
-fn tracestate_member_without_equals_is_refused() {
-    assert_eq!(ts(&["novalue"]), Err(TraceStateError::Member { index: 0 }));
-    assert_eq!(
-        ts(&["rojo=1", "congo"]),
-        Err(TraceStateError::Member { index: 1 })
-    );
-}
-
-#[test]
-fn tracestate_empty_key_is_refused() {
-    assert!(ts(&["=v"]).is_err());
-}
-
-#[test]
-fn tracestate_empty_value_is_refused() {
-    assert!(ts(&["foo="]).is_err());
-    assert!(ts(&["foo=,bar=3"]).is_err(), "the whole list goes");
-}
-
-#[test]
-fn tracestate_key_uppercase_is_refused() {
-    assert!(ts(&["Upper=1"]).is_err());
-    assert!(ts(&["FOO=1"]).is_err());
-}
-
-#[test]
-fn tracestate_simple_key_starting_with_a_digit_is_refused() {
-    assert!(ts(&["1abc=v"]).is_err());
-}
-
-#[test]
-fn tracestate_key_illegal_characters_are_refused() {
-    for bad in ["foo =1", "foo.bar=1", "fo o=1", "foé=1"] {
-        assert!(ts(&[bad]).is_err(), "{bad:?}");
-    }
-}
-
-#[test]
-fn tracestate_key_over_256_chars_is_refused() {
-    let at_limit = format!("{}=1", "z".repeat(256));
-    assert!(ts(&["foo=1", &at_limit]).is_ok());
-    let over = format!("{}=1", "z".repeat(257));
-    assert!(ts(&["foo=1", &over]).is_err());
-}
-
-#[test]
-fn tracestate_tenant_id_over_241_chars_is_refused() {
-    let at_limit = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
-    assert!(ts(&["foo=1", &at_limit]).is_ok());
-    let over = format!("{}@v=1", "t".repeat(242));
-    assert!(ts(&["foo=1", &over]).is_err());
-}
-
-#[test]
-fn tracestate_system_id_over_14_chars_is_refused() {
-    let over = format!("t@{}=1", "v".repeat(15));
-    assert!(ts(&["foo=1", &over]).is_err());
-    assert!(ts(&["a@toolongsystemid1=v"]).is_err());
-}
-
-#[test]
-fn tracestate_bad_vendor_format_is_refused() {
-    for bad in [
-        "foo@=1,bar=2",
-        "@foo=1,bar=2",
-        "foo@@bar=1,bar=2",
-        "foo@bar@baz=1,bar=2",
-    ] {
-        assert!(ts(&[bad]).is_err(), "{bad:?}");
-    }
-}
-
-#[test]
-fn tracestate_value_over_256_chars_is_refused() {
-    let at_limit = format!("foo={}", "v".repeat(256));
-    assert!(ts(&[&at_limit]).is_ok());
-    let over = format!("foo={}", "v".repeat(257));
-    assert!(ts(&[&over]).is_err());
-}
-
-#[test]
-fn tracestate_value_with_equals_is_refused() {
-    assert!(ts(&["foo=bar=baz"]).is_err());
-}
-
-#[test]
-fn tracestate_value_control_and_non_ascii_characters_are_refused() {
-    for bad in ["k=tab\tvalue", "k=a\u{7f}b", "k=a\u{1}b", "k=é", "k=a\nb"] {
-        assert!(ts(&[bad]).is_err(), "{bad:?}");
-    }
-}
-
-#[test]
-fn tracestate_duplicate_keys_are_refused() {
-    assert_eq!(
-        ts(&["foo=1,foo=2"]),
-        Err(TraceStateError::DuplicateKey("foo".into()))
-    );
-    assert!(ts(&["foo=1,foo=1"]).is_err(), "even with the same value");
-    assert_eq!(
-        ts(&["foo=1", "foo=2"]),
-        Err(TraceStateError::DuplicateKey("foo".into())),
-        "across headers too"
-    );
-}
-
-#[test]
-fn tracestate_more_than_32_members_is_refused() {
-    let members: Vec<String> = (1..=33).map(|i| format!("bar{i:02}={i:02}")).collect();
-    let header = |range: std::ops::Range<usize>| members[range].join(",");
-    let at_limit = ts(&[
-        &header(0..10),
-        &header(10..20),
-        &header(20..30),
-        &header(30..32),
-    ]);
-    assert_eq!(at_limit.unwrap().get("bar01"), Some("01"));
-    assert_eq!(
-        ts(&[
-            &header(0..10),
-            &header(10..20),
-            &header(20..30),
-            &header(30..33)
-        ]),
-        Err(TraceStateError::TooManyMembers)
-    );
-}
-
-#[test]
-fn extract_passes_tracestate_on_and_drops_an_invalid_one() {
-    let map = headers(&[
-        ("traceparent", VALID.as_bytes()),
-        ("tracestate", b"rojo=00f067aa0ba902b7"),
-    ]);
-    let ctx = propagation::extract(&map).unwrap();
-    assert_eq!(ctx.trace_state(), Some("rojo=00f067aa0ba902b7"));
-    let mut out = HashMap::new();
-    propagation::inject(&ctx, &mut out);
-    assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7");
-
-    let map = headers(&[
-        ("traceparent", VALID.as_bytes()),
-        ("tracestate", b"a=1,a=2"),
-    ]);
-    let ctx = propagation::extract(&map).unwrap();
-    assert_eq!(ctx.trace_state(), None);
-    assert_eq!(format!("{:x}", ctx.trace_id()), TRACE, "the trace is kept");
 }
 
 // === baggage ===
@@ -680,6 +187,11 @@ fn extract_invalid_run_id_falls_back_to_the_derived_run() {
         "run_id=%C3%A9",
         "run_id=%FF",
         "run_id=a%2",
+        // What a line with no context shows, or could be taken for it.
+        "run_id=-",
+        "run_id=--",
+        "run_id=_",
+        "run_id=%2D",
     ] {
         assert_eq!(
             extract_with_baggage(baggage).run_id(),
@@ -765,6 +277,125 @@ fn hash_map_carrier_is_case_insensitive_on_read() {
         propagation::extract(&map).is_none(),
         "two names differing in case are two headers"
     );
+}
+
+// === the receiving side's run policy ===
+
+fn request(pairs: &[(&str, &str)]) -> http::Request<()> {
+    let mut builder = http::Request::builder();
+    for (k, v) in pairs {
+        builder = builder.header(*k, *v);
+    }
+    builder.body(()).unwrap()
+}
+
+#[tokio::test]
+async fn trusting_server_runs_the_request_in_the_callers_run() {
+    let (ctx, claimed) = handler_context_with(
+        RunPolicy::TrustCaller,
+        request(&[
+            ("traceparent", VALID),
+            ("baggage", "run_id=backtest_ab12cd34"),
+        ]),
+    )
+    .await;
+    assert_eq!(ctx.run_id(), "backtest_ab12cd34");
+    assert_eq!(format!("{:x}", ctx.trace_id()), TRACE);
+    assert_eq!(ctx.parent_span_id().unwrap().to_string(), PARENT);
+    assert!(claimed.is_none());
+}
+
+#[tokio::test]
+async fn edge_server_runs_the_request_in_a_run_of_its_own_and_keeps_the_trace() {
+    let (ctx, claimed) = handler_context_with(
+        RunPolicy::OwnRun,
+        request(&[
+            ("traceparent", VALID),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+            ("baggage", "run_id=backtest_victim"),
+        ]),
+    )
+    .await;
+    assert!(ctx.run_id().starts_with("request_"), "{}", ctx.run_id());
+    assert_eq!(format!("{:x}", ctx.trace_id()), TRACE);
+    assert_eq!(ctx.parent_span_id().unwrap().to_string(), PARENT);
+    assert_eq!(ctx.trace_state(), Some("rojo=00f067aa0ba902b7"));
+    assert_eq!(claimed.unwrap().as_str(), "backtest_victim");
+}
+
+#[tokio::test]
+async fn edge_server_gives_every_request_its_own_run_whatever_it_claims() {
+    let mut runs = std::collections::HashSet::new();
+    for claim in ["backtest_victim", "backtest_victim", "-", "request_0"] {
+        let (ctx, claimed) = handler_context_with(
+            RunPolicy::OwnRun,
+            request(&[
+                ("traceparent", VALID),
+                ("baggage", &format!("run_id={claim}")),
+            ]),
+        )
+        .await;
+        assert_ne!(ctx.run_id(), claim);
+        assert_eq!(claimed.unwrap().as_str(), claim);
+        assert!(runs.insert(ctx.run_id().clone()), "a new run per request");
+    }
+}
+
+#[tokio::test]
+async fn edge_server_records_a_claim_without_traceparent_and_starts_a_trace() {
+    let (ctx, claimed) = handler_context_with(
+        RunPolicy::OwnRun,
+        request(&[("baggage", "run_id=backtest_victim")]),
+    )
+    .await;
+    assert_fresh_trace(&ctx);
+    assert_eq!(claimed.unwrap().as_str(), "backtest_victim");
+}
+
+#[tokio::test]
+async fn edge_server_claimed_run_id_is_escaped_and_bounded() {
+    for (baggage, shown) in [
+        (
+            "run_id=x%0A[2024]%20[other_run]",
+            r#""x\n[2024] [other_run]""#.to_owned(),
+        ),
+        ("run_id=%E2%80%AEevil", r#""\u{202e}evil""#.to_owned()),
+        ("run_id=%22q%22", r#""\"q\"""#.to_owned()),
+        (
+            &*format!("run_id={}", "a".repeat(9_000)),
+            String::new(), // over the baggage limit: no claim at all
+        ),
+        (
+            &*format!("run_id={}", "b".repeat(1_000)),
+            format!("\"{}…\"", "b".repeat(128)),
+        ),
+    ] {
+        let (_, claimed) = handler_context_with(
+            RunPolicy::OwnRun,
+            request(&[("traceparent", VALID), ("baggage", baggage)]),
+        )
+        .await;
+        let claimed = claimed.map(|c| c.as_str().to_owned()).unwrap_or_default();
+        assert_eq!(claimed, shown, "{baggage:.40}");
+        assert!(!claimed.contains('\n') && !claimed.contains('\u{202e}'));
+    }
+}
+
+#[tokio::test]
+async fn both_policies_start_a_new_trace_for_an_invalid_traceparent() {
+    for policy in [RunPolicy::TrustCaller, RunPolicy::OwnRun] {
+        let (ctx, _) = handler_context_with(
+            policy,
+            request(&[
+                ("traceparent", &VALID.replace(TRACE, &"0".repeat(32))),
+                ("tracestate", "rojo=1"),
+                ("baggage", "run_id=backtest_ab12cd34"),
+            ]),
+        )
+        .await;
+        assert_fresh_trace(&ctx);
+        assert_eq!(ctx.trace_state(), None, "{policy:?}");
+    }
 }
 
 // === hostile input ===
@@ -877,11 +508,7 @@ fn thousand_tracestate_headers_are_dropped_and_the_trace_kept() {
         assert_eq!(map.get_all("tracestate").iter().count(), 1_000);
         let ctx = propagation::extract(&map).unwrap();
         assert_eq!(format!("{:x}", ctx.trace_id()), TRACE);
-        assert_eq!(
-            ctx.trace_state(),
-            None,
-            "over 32 members, or duplicate keys"
-        );
+        assert_eq!(ctx.trace_state(), None, "over 32 members");
     }
 }
 
@@ -946,6 +573,60 @@ mod log_injection {
             assert!(!out.contains("other_run"), "{baggage}");
         }
     }
+
+    #[tokio::test]
+    async fn edge_records_the_claimed_run_id_escaped_in_its_own_run() {
+        let buf = Buffer::default();
+        let subscriber = logging::builder()
+            .with_writer(buf.clone())
+            .with_clock(FixedClock::rfc3339(TS).unwrap())
+            .with_level(tracing::Level::INFO)
+            .build()
+            .unwrap();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let forged = "x%0A[2024-01-01T10:00:00.000000Z]%20[backtest_victim]%20INFO%20-%20forged";
+        let (ctx, _) = super::handler_context_with(
+            RunPolicy::OwnRun,
+            super::request(&[
+                ("traceparent", VALID),
+                ("baggage", &format!("run_id={forged}")),
+            ]),
+        )
+        .await;
+        let lines = buf.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert!(
+            line.starts_with(&format!(
+                "[{TS}] [{}] [0e0e4736] INFO tracectx::propagation - ",
+                ctx.run_id()
+            )),
+            "{line}"
+        );
+        // One escape, made when the claim was kept: the value is quoted, its newline escaped.
+        assert!(
+            line.ends_with(r#" caller_run_id="x\n[2024-01-01T10:00:00.000000Z] [backtest_victim] INFO - forged""#),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[tokio::test]
+    async fn trusting_server_records_nothing() {
+        let buf = Buffer::default();
+        let subscriber = logging::builder()
+            .with_writer(buf.clone())
+            .with_clock(FixedClock::rfc3339(TS).unwrap())
+            .build()
+            .unwrap();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        super::handler_context_with(
+            RunPolicy::TrustCaller,
+            super::request(&[("traceparent", VALID), ("baggage", "run_id=job_1")]),
+        )
+        .await;
+        assert_eq!(buf.text(), "");
+    }
 }
 
 mod loopback {
@@ -962,7 +643,9 @@ mod loopback {
     use hyper_util::service::TowerToHyperService;
     use tower::{Service as _, ServiceBuilder, ServiceExt as _};
     use tracectx::prelude::*;
-    use tracectx::propagation::{ExtractTraceContextLayer, InjectTraceContextLayer, TraceParent};
+    use tracectx::propagation::{
+        ExtractTraceContextLayer, InjectTraceContextLayer, RunPolicy, TraceParent,
+    };
 
     use super::{PARENT, TRACE, VALID};
 
@@ -987,7 +670,7 @@ mod loopback {
     async fn serve_axum() -> SocketAddr {
         let app = Router::new()
             .route("/", get(whoami))
-            .layer(ExtractTraceContextLayer::new());
+            .layer(ExtractTraceContextLayer::new(RunPolicy::TrustCaller));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -998,7 +681,7 @@ mod loopback {
     /// served connection by connection with hyper's HTTP/1 server.
     async fn serve_hyper() -> SocketAddr {
         let svc = ServiceBuilder::new()
-            .layer(ExtractTraceContextLayer::new())
+            .layer(ExtractTraceContextLayer::new(RunPolicy::TrustCaller))
             .service_fn(|req: http::Request<Incoming>| async move {
                 let current = tracectx::current().expect("the layer sets a context");
                 let given = req.extensions().get::<TraceContext>().expect("and a value");
@@ -1074,17 +757,67 @@ mod loopback {
         let echoed = TraceParent::parse(resp.headers()["traceparent"].to_str().unwrap()).unwrap();
         assert_eq!(echoed.trace_id(), ctx.trace_id());
         let body = body_text(resp).await;
+        let fields: Vec<&str> = body.split(' ').collect();
         assert_eq!(
-            body,
-            format!(
-                "backtest_ab12cd34 {:x} {} {} -",
-                ctx.trace_id(),
-                ctx.span_id(),
-                echoed.parent_id()
-            ),
-            "the server runs in its own span, named in the response"
+            [fields[0], fields[1], fields[3], fields[4]],
+            [
+                "backtest_ab12cd34",
+                &format!("{:x}", ctx.trace_id()),
+                &echoed.parent_id().to_string(),
+                "-"
+            ],
+            "the server runs in its own span, named in the response: {body}"
         );
+        // The server's parent is the call's span: a child of the caller's, not the caller's.
+        assert_ne!(fields[2], ctx.span_id().to_string());
+        assert_eq!(fields[2].len(), 16);
         assert_ne!(echoed.parent_id(), ctx.span_id());
+    }
+
+    /// Two thousand requests at once, each from a run of its own, through the client and server
+    /// layers on a multi-thread runtime: every handler sees its own caller's run, never
+    /// another's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_requests_each_run_in_their_callers_run() {
+        let addr = serve_axum().await;
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let client = ServiceBuilder::new()
+            .layer(InjectTraceContextLayer::new())
+            .service(client);
+        // At most 64 connections at a time: the tasks still interleave on every worker.
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..2_000 {
+            let mut client = client.clone();
+            let permits = permits.clone();
+            let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+            tasks.spawn(
+                async move {
+                    let _permit = permits.acquire().await.unwrap();
+                    tokio::task::yield_now().await;
+                    let req = http::Request::get(format!("http://{addr}/"))
+                        .body(Empty::new())
+                        .unwrap();
+                    let resp = client.ready().await.unwrap().call(req).await.unwrap();
+                    let body = body_text(resp).await;
+                    let ctx = tracectx::current().unwrap();
+                    (
+                        ctx.run_id().to_string(),
+                        format!("{:x}", ctx.trace_id()),
+                        body,
+                    )
+                }
+                .in_trace_context(ctx),
+            );
+        }
+        let mut seen = 0;
+        while let Some(done) = tasks.join_next().await {
+            let (run, trace, body) = done.unwrap();
+            let fields: Vec<&str> = body.split(' ').collect();
+            assert_eq!((fields[0], fields[1]), (run.as_str(), trace.as_str()));
+            seen += 1;
+        }
+        assert_eq!(seen, 2_000);
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -1175,7 +908,7 @@ mod loopback {
         let got = received.recv().await.unwrap();
         let sent = TraceParent::parse(got["traceparent"].to_str().unwrap()).unwrap();
         assert_eq!(sent.trace_id(), ctx.trace_id());
-        assert_eq!(sent.parent_id(), ctx.span_id());
+        assert_ne!(sent.parent_id(), ctx.span_id(), "the call's own span");
         assert_eq!(got["tracestate"], "rojo=00f067aa0ba902b7");
         assert_eq!(got["baggage"], "run_id=backtest_ab12cd34");
     }
@@ -1204,10 +937,10 @@ mod loopback {
         let got = received.recv().await.unwrap();
         let sent = TraceParent::parse(got["traceparent"].to_str().unwrap()).unwrap();
         assert_eq!(format!("{:x}", sent.trace_id()), TRACE);
-        assert_eq!(
+        assert_ne!(
             sent.parent_id(),
             ctx.span_id(),
-            "this side's span is the parent"
+            "the request's own span, a child of this side's, is the parent"
         );
         assert_ne!(sent.parent_id().to_string(), PARENT);
         assert!(sent.flags().is_sampled());

@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use tracectx_backtest::{
-    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy, sma_cross,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, RankBy, Statistic,
+    sma_cross,
 };
 use tracing::info;
 use tracing_subscriber::fmt::writer::MakeWriterExt as _;
@@ -63,12 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &data,
             Named::new("sma-cross", sma_cross),
             &grid,
-            RankBy::new("sharpe")?,
+            RankBy::new(Statistic::Sharpe),
             options,
         )
         .await;
     let best = report.best().ok_or("every session failed")?;
-    let best_run = best.metadata.run_id.clone().unwrap_or_default();
+    let best_run = best.metadata.run_id.as_deref().unwrap_or_default();
     info!(best_run = %best_run, sharpe = best.stats.sharpe, "sweep done");
     drop(guard); // every line is in the file from here on
 

@@ -1,381 +1,33 @@
-//! The engine: one backtest session from bars, a strategy and parameters to a
-//! [`BacktestResult`] stamped with the run's identity.
+//! The engine: [`BacktestEngine`], every way to run sessions with one set of settings, in
+//! one place.
 //!
 //! [`BacktestEngine::run`] is the synchronous core: it calls the strategy (catching a panic so
 //! that it fails this session only), simulates, computes the statistics and records the
-//! metadata, reading the run's ids from the current [`TraceContext`] scope.
+//! metadata, reading the run's ids from the current [`TraceContext`](tracectx::TraceContext)
+//! scope.
 //!
 //! [`BacktestEngine::run_realistic`] is the async session: it sets the session's own trace
 //! context (`backtest_<suffix>`, or a child span of the caller's run), runs the CPU-bound core
 //! on tokio's blocking pool under that context (a million bars must not stall the runtime's
 //! workers), logs the start and the end, and returns the result or an error that names the
 //! run. Many sessions at once are [`run_batch`](BacktestEngine::run_batch) and
-//! [`sweep`](BacktestEngine::sweep) (module [`sweep`](super::sweep)); a live or paper session
-//! fed bar by bar is [`run_stream`](BacktestEngine::run_stream) (module
-//! [`stream`](super::stream)).
+//! [`sweep`](BacktestEngine::sweep); a live or paper session fed bar by bar is
+//! [`run_stream`](BacktestEngine::run_stream).
+//!
+//! The methods are declared here, with their docs; each hands its work to the module of its
+//! concern: one session to [`session`], batches and sweeps to
+//! [`sweep`], live and paper sessions to [`stream`].
 
-use std::any::type_name;
-use std::borrow::Cow;
-use std::cell::Cell;
-use std::fmt;
-use std::panic::{self, AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Once, OnceLock, mpsc};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::sync::Arc;
 
-use serde::Serialize;
+use futures_core::Stream;
+use tokio::sync::mpsc;
 
-use super::execution::simulate_into;
-use super::stats::{DrawdownPass, EquityPass, TradeFigures};
-use super::{
-    BacktestSettings, Bars, DataError, GridError, OpenTrade, Params, Signals, SimulationError,
-    Stats, StatsError, StrategyError, Timestamp, Trade,
+use crate::{
+    BacktestError, BacktestJob, BacktestResult, BacktestSettings, Bar, Bars, BatchOptions,
+    ParamGrid, Params, RankBy, RunOptions, Strategy, SweepReport, session, stream, sweep,
 };
-use tracectx::{ReproContext, TraceContext};
-
-// === impl Strategy ===
-
-/// A strategy the engine can run: a name for the result's metadata and a signal function.
-///
-/// Every `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` is a strategy, named by its
-/// Rust type (`my_crate::my_strategy`); wrap it in [`Named`] to give it a short name.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{sma_cross, Bars, Named, Params, Strategy};
-///
-/// assert!(sma_cross.name().ends_with("sma_cross"));
-/// let named = Named::new("sma-cross", sma_cross);
-/// assert_eq!(named.name(), "sma-cross");
-/// let params = Params::new().with("fast", 5).with("slow", 10);
-/// assert_eq!(named.signals(&Bars::synthetic(50, 1), &params)?.warmup(), 9);
-/// # Ok::<(), tracectx_backtest::StrategyError>(())
-/// ```
-pub trait Strategy {
-    /// The name recorded in the result's metadata.
-    fn name(&self) -> Cow<'_, str>;
-
-    /// The decisions for `bars` with `params`.
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError>;
-}
-
-impl<F> Strategy for F
-where
-    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
-{
-    fn name(&self) -> Cow<'_, str> {
-        Cow::Borrowed(type_name::<F>())
-    }
-
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-        self(bars, params)
-    }
-}
-
-/// A signal function with a name of its choosing.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{builtin, Named, Strategy};
-///
-/// let s = Named::new("sma-cross", builtin("sma-cross").unwrap());
-/// assert_eq!(s.name(), "sma-cross");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Named<F> {
-    name: String,
-    f: F,
-}
-
-impl<F> Named<F> {
-    /// `f`, called `name` in results.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{sma_cross, Named, Strategy};
-    /// assert_eq!(Named::new("trend", sma_cross).name(), "trend");
-    /// ```
-    pub fn new(name: impl Into<String>, f: F) -> Self {
-        Named {
-            name: name.into(),
-            f,
-        }
-    }
-}
-
-impl<F> Strategy for Named<F>
-where
-    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
-{
-    fn name(&self) -> Cow<'_, str> {
-        Cow::Borrowed(&self.name)
-    }
-
-    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-        (self.f)(bars, params)
-    }
-}
-
-// === impl BacktestError ===
-
-/// A session that failed, with the run it belonged to.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestErrorKind, Bars, Named, Params};
-/// use tracectx::TraceContext;
-///
-/// let engine = BacktestEngine::default();
-/// let ctx = TraceContext::new("backtest_demo")?;
-/// let err = ctx
-///     .sync_scope(|| engine.run(&Bars::synthetic(50, 1), &Named::new("sma-cross", sma_cross), &Params::new()))
-///     .unwrap_err();
-/// assert_eq!(err.run_id(), Some("backtest_demo"));
-/// assert!(matches!(err.kind(), BacktestErrorKind::Strategy(_)));
-/// assert_eq!(
-///     err.to_string(),
-///     r#"backtest backtest_demo failed: strategy "sma-cross": missing parameter "fast""#
-/// );
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// The error is one pointer wide (its parts are boxed), so `Result<BacktestResult,
-/// BacktestError>` stays small on the happy path.
-#[derive(Debug)]
-pub struct BacktestError {
-    inner: Box<ErrorInner>,
-}
-
-#[derive(Debug)]
-struct ErrorInner {
-    run_id: Option<String>,
-    strategy: String,
-    kind: BacktestErrorKind,
-}
-
-/// What failed in a session; see [`BacktestError::kind`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BacktestErrorKind {
-    /// The strategy returned an error.
-    #[error(transparent)]
-    Strategy(StrategyError),
-    /// The strategy panicked; the panic's message. Rust's panic hook still prints the panic
-    /// on standard error unless the application called [`quiet_strategy_panics`].
-    #[error("panicked: {0}")]
-    StrategyPanicked(String),
-    /// The signals or settings did not fit the simulation.
-    #[error(transparent)]
-    Simulation(SimulationError),
-    /// The statistics could not be computed.
-    #[error(transparent)]
-    Stats(StatsError),
-    /// A bar of a live or paper stream was refused, or the stream ended without bars.
-    #[error(transparent)]
-    Data(DataError),
-    /// The session's task ended without a result: a panic outside the strategy, or the
-    /// runtime shutting down.
-    #[error("session did not finish: {0}")]
-    Aborted(String),
-    /// A sweep's parameter grid was refused (over [`ParamGrid::MAX_COMBINATIONS`]): no
-    /// session ran.
-    ///
-    /// [`ParamGrid::MAX_COMBINATIONS`]: crate::ParamGrid::MAX_COMBINATIONS
-    #[error(transparent)]
-    Grid(GridError),
-}
-
-impl BacktestError {
-    pub(crate) fn new(run_id: Option<String>, strategy: String, kind: BacktestErrorKind) -> Self {
-        BacktestError {
-            inner: Box::new(ErrorInner {
-                run_id,
-                strategy,
-                kind,
-            }),
-        }
-    }
-
-    /// The run id of the session, when it ran inside a trace context.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{BacktestEngine, Bars, Params, Signals, StrategyError};
-    ///
-    /// let failing = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> {
-    ///     Err(StrategyError::other("no model"))
-    /// };
-    /// let err = BacktestEngine::default().run(&Bars::synthetic(5, 1), &failing, &Params::new()).unwrap_err();
-    /// assert_eq!(err.run_id(), None); // no scope here
-    /// ```
-    pub fn run_id(&self) -> Option<&str> {
-        self.inner.run_id.as_deref()
-    }
-
-    /// The name of the strategy that was running.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Named, Params};
-    /// let err = BacktestEngine::default()
-    ///     .run(&Bars::synthetic(5, 1), &Named::new("x", sma_cross), &Params::new())
-    ///     .unwrap_err();
-    /// assert_eq!(err.strategy(), "x");
-    /// ```
-    pub fn strategy(&self) -> &str {
-        &self.inner.strategy
-    }
-
-    /// What failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
-    ///
-    /// let panics = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { panic!("index out of range") };
-    /// # std::panic::set_hook(Box::new(|_| {}));
-    /// let err = BacktestEngine::default().run(&Bars::synthetic(5, 1), &panics, &Params::new()).unwrap_err();
-    /// assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "index out of range"));
-    /// ```
-    pub fn kind(&self) -> &BacktestErrorKind {
-        &self.inner.kind
-    }
-}
-
-impl fmt::Display for BacktestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &*self.inner;
-        match &inner.run_id {
-            Some(id) => write!(f, "backtest {id} failed: ")?,
-            None => f.write_str("backtest failed: ")?,
-        }
-        match &inner.kind {
-            BacktestErrorKind::Strategy(_) | BacktestErrorKind::StrategyPanicked(_) => {
-                write!(f, "strategy {:?}: {}", inner.strategy, inner.kind)
-            }
-            _ => write!(f, "{}", inner.kind),
-        }
-    }
-}
-
-impl std::error::Error for BacktestError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.inner.kind {
-            BacktestErrorKind::Strategy(e) => Some(e),
-            BacktestErrorKind::Simulation(e) => Some(e),
-            BacktestErrorKind::Stats(e) => Some(e),
-            BacktestErrorKind::Data(e) => Some(e),
-            BacktestErrorKind::Grid(e) => Some(e),
-            BacktestErrorKind::StrategyPanicked(_) | BacktestErrorKind::Aborted(_) => None,
-        }
-    }
-}
-
-// === impl RunMetadata ===
-
-/// Who ran a session, on what, and how long it took.
-///
-/// The ids come from the [`TraceContext`] in scope when the session ran (`None` outside any
-/// scope): `trace_id` is the 8-character form logs show, `trace_id_full` the 32-character W3C
-/// form.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct RunMetadata {
-    /// The run id.
-    pub run_id: Option<String>,
-    /// The trace id as logs show it (8 hex characters).
-    pub trace_id: Option<String>,
-    /// The full 128-bit trace id (32 hex characters).
-    pub trace_id_full: Option<String>,
-    /// The span id of the session.
-    pub span_id: Option<String>,
-    /// The parent span id, when the session ran in a child span.
-    pub parent_span_id: Option<String>,
-    /// The strategy's name.
-    pub strategy: String,
-    /// The strategy's parameters.
-    pub params: Params,
-    /// The account and cost settings.
-    pub settings: BacktestSettings,
-    /// [`Bars::fingerprint`] of the data.
-    pub data_fingerprint: String,
-    /// The number of bars.
-    pub bars: usize,
-    /// This crate's version.
-    pub engine_version: &'static str,
-    /// Wall-clock time when the session started.
-    pub started_at: Timestamp,
-    /// Wall time the session took, in seconds.
-    pub wall_time_secs: f64,
-    /// The run that started this session when it is one of a batch or sweep (each session
-    /// of a sweep is a run of its own; this is the sweep's run id).
-    pub parent_run_id: Option<String>,
-    /// The reproduction record given with [`RunOptions::repro`], with the session's ids.
-    pub repro: Option<ReproContext>,
-}
-
-// === impl BacktestResult ===
-
-/// Everything one session produced: statistics, trades, the equity curve and metadata.
-///
-/// Serializes (and [`to_json`](Self::to_json) prints) `stats`, `trades`, `open_trades` and
-/// `metadata`; the equity curve, one number per bar, is left out of the JSON and read from
-/// [`equity`](Self::equity).
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
-///
-/// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
-/// let bars = Bars::synthetic(1_000, 4);
-/// let params = Params::new().with("fast", 10).with("slow", 20);
-/// let result = engine.run(&bars, &Named::new("sma-cross", sma_cross), &params)?;
-/// assert_eq!(result.equity.len(), 1_000);
-/// assert_eq!(result.metadata.strategy, "sma-cross");
-/// let json: serde_json::Value = serde_json::from_str(&result.to_json())?;
-/// assert_eq!(json["metadata"]["params"]["fast"], 10);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct BacktestResult {
-    /// Every statistic.
-    pub stats: Stats,
-    /// Closed trades.
-    pub trades: Vec<Trade>,
-    /// Trades open at the end.
-    pub open_trades: Vec<OpenTrade>,
-    /// Equity at every bar's close.
-    #[serde(skip)]
-    pub equity: Vec<f64>,
-    /// Who ran the session, on what, and how long it took.
-    pub metadata: RunMetadata,
-}
-
-impl BacktestResult {
-    /// The result as one line of JSON (without the equity curve).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
-    /// let params = Params::new().with("fast", 3).with("slow", 6);
-    /// let result = BacktestEngine::default().run(&Bars::synthetic(100, 1), &sma_cross, &params)?;
-    /// assert!(result.to_json().starts_with(r#"{"stats":{"#));
-    /// # Ok::<(), tracectx_backtest::BacktestError>(())
-    /// ```
-    pub fn to_json(&self) -> String {
-        // Serializing these types cannot fail: string keys only.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
 
 // === impl BacktestEngine ===
 
@@ -429,9 +81,10 @@ impl BacktestEngine {
 
     /// Runs one session synchronously: signals, simulation, statistics, metadata.
     ///
-    /// The run's ids are read from the current trace context scope. A panic inside the
-    /// strategy is caught and returned as [`BacktestErrorKind::StrategyPanicked`], so it fails
-    /// this session only.
+    /// The run's ids are read from the current trace context scope. A panic inside the strategy
+    /// is caught and returned as
+    /// [`BacktestErrorKind::StrategyPanicked`](crate::BacktestErrorKind::StrategyPanicked), so
+    /// it fails this session only.
     ///
     /// On 65,536 bars or more, and when the process may use more than one core, the session
     /// takes a second (scoped) thread: while the strategy computes its signals, that thread
@@ -465,460 +118,21 @@ impl BacktestEngine {
     where
         S: Strategy + ?Sized,
     {
-        self.run_with(bars, strategy, params, true)
-    }
-
-    /// [`run`](Self::run), on this thread alone unless `alone` (a session of a batch runs
-    /// beside others, which keep the cores busy already).
-    pub(crate) fn run_with<S>(
-        &self,
-        bars: &Bars,
-        strategy: &S,
-        params: &Params,
-        alone: bool,
-    ) -> Result<BacktestResult, BacktestError>
-    where
-        S: Strategy + ?Sized,
-    {
-        let started = Instant::now();
-        let started_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let ctx = tracectx::current();
-        let name = strategy.name().into_owned();
-        let fail = |kind| {
-            BacktestError::new(
-                ctx.as_ref().map(|c| c.run_id().to_string()),
-                name.clone(),
-                kind,
-            )
-        };
-        let call = || {
-            let _quiet = StrategyCall::enter();
-            strategy.signals(bars, params)
-        };
-        let call = || match catch_unwind(AssertUnwindSafe(call)) {
-            Ok(Ok(signals)) => Ok(signals),
-            Ok(Err(e)) => Err(fail(BacktestErrorKind::Strategy(e))),
-            Err(payload) => {
-                let message = panic_message(&*payload);
-                Err(fail(BacktestErrorKind::StrategyPanicked(message)))
-            }
-        };
-        let n = bars.len();
-        let two_threads = alone && n >= TWO_THREADS_MIN_BARS && more_than_one_core();
-        let (signals, mut equity, pass) = if two_threads {
-            // While the strategy computes its signals, a second thread lays out the curve's
-            // memory (faults its pages in: for a million bars that is 8 MB, which costs a
-            // fresh process about as much as the simulation itself) and prepares the pass of
-            // the statistics (what the bar times alone tell).
-            let cash = self.settings.cash;
-            std::thread::scope(|scope| {
-                let layout = scope.spawn(move || (vec![cash; n], EquityPass::for_bars(bars)));
-                let signals = call();
-                let (equity, pass) = layout
-                    .join()
-                    .unwrap_or_else(|payload| panic::resume_unwind(payload));
-                signals.map(|s| (s, equity, pass))
-            })?
-        } else {
-            // Zeroed by the allocator: a long curve in a fresh process gets pages that come
-            // zeroed.
-            (call()?, vec![0.0; n], EquityPass::for_bars(bars))
-        };
-        let t = bars.timestamps();
-        let mut drawdowns = DrawdownPass::default();
-        let (simulated, pass, trade_figures) = if two_threads {
-            // A second thread reads the curve into the statistics a piece at a time while the
-            // simulation writes the next pieces, then reads it again for the variance; this
-            // one keeps the drawdowns as it writes, then sums up the trades.
-            std::thread::scope(|scope| {
-                let (pieces, received) = mpsc::channel::<&[f64]>();
-                let reader = scope.spawn(move || {
-                    let mut pass = pass;
-                    let mut read = Vec::new();
-                    for piece in received {
-                        pass.feed(piece);
-                        read.push(piece);
-                    }
-                    pass.second_pass(read);
-                    pass
-                });
-                let simulated =
-                    simulate_into(bars, &signals, &self.settings, &mut equity, &mut |p| {
-                        drawdowns.feed(p, t);
-                        // The reader stops only after the last piece, or by a panic, which
-                        // the join passes on.
-                        let _ = pieces.send(p);
-                    });
-                drop(pieces);
-                let trade_figures = simulated
-                    .as_ref()
-                    .ok()
-                    .map(|(trades, _)| TradeFigures::of(trades, n));
-                let pass = reader
-                    .join()
-                    .unwrap_or_else(|payload| panic::resume_unwind(payload));
-                (simulated, pass, trade_figures)
-            })
-        } else {
-            let mut pass = pass;
-            let simulated = simulate_into(bars, &signals, &self.settings, &mut equity, &mut |p| {
-                pass.feed(p);
-                drawdowns.feed(p, t);
-            });
-            (simulated, pass, None)
-        };
-        let (trades, open_trades) =
-            simulated.map_err(|e| fail(BacktestErrorKind::Simulation(e)))?;
-        let warmup = signals.warmup();
-        Stats::check(n, equity.len(), warmup).map_err(|e| fail(BacktestErrorKind::Stats(e)))?;
-        let trade_figures = trade_figures.unwrap_or_else(|| TradeFigures::of(&trades, n));
-        let figures = pass.finish(&equity, drawdowns);
-        let stats = Stats::from_parts(bars, &equity, warmup, trade_figures, figures);
-        let metadata = RunMetadata {
-            run_id: ctx.as_ref().map(|c| c.run_id().to_string()),
-            trace_id: ctx.as_ref().map(|c| c.trace_id().to_string()),
-            trace_id_full: ctx.as_ref().map(|c| format!("{:x}", c.trace_id())),
-            span_id: ctx.as_ref().map(|c| c.span_id().to_string()),
-            parent_span_id: ctx
-                .as_ref()
-                .and_then(|c| c.parent_span_id())
-                .map(|s| s.to_string()),
-            strategy: name.clone(),
-            params: params.clone(),
-            settings: self.settings,
-            data_fingerprint: bars.fingerprint(),
-            bars: bars.len(),
-            engine_version: env!("CARGO_PKG_VERSION"),
-            started_at: Timestamp::from_micros(started_at),
-            wall_time_secs: started.elapsed().as_secs_f64(),
-            parent_run_id: None,
-            repro: None,
-        };
-        Ok(BacktestResult {
-            stats,
-            trades,
-            open_trades,
-            equity,
-            metadata,
-        })
-    }
-}
-
-/// The fewest bars for which a session running alone uses a second thread (see
-/// [`BacktestEngine::run`]); below, starting the thread costs more than it saves.
-const TWO_THREADS_MIN_BARS: usize = 1 << 16;
-
-/// Whether this process may run on more than one core (asked once: the answer reads the
-/// cgroup's limits).
-fn more_than_one_core() -> bool {
-    static MANY: OnceLock<bool> = OnceLock::new();
-    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
-}
-
-// === impl RunOptions ===
-
-/// Options of one async session ([`BacktestEngine::run_realistic_with`]): its trace context
-/// and the reproduction record to keep in its metadata.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::RunOptions;
-/// use tracectx::{ReproContext, TraceContext};
-///
-/// let options = RunOptions::new()
-///     .context(TraceContext::new("backtest_nightly_1")?)
-///     .repro(ReproContext::create(42).with_param("universe", "ES"));
-/// # let _ = options;
-/// # Ok::<(), tracectx::InvalidId>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    context: Option<TraceContext>,
-    repro: Option<ReproContext>,
-}
-
-impl RunOptions {
-    /// No options: the session's context is chosen as
-    /// [`run_realistic`](BacktestEngine::run_realistic) says.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let options = tracectx_backtest::RunOptions::new();
-    /// # let _ = options;
-    /// ```
-    pub fn new() -> Self {
-        RunOptions::default()
-    }
-
-    /// Runs the session under `ctx` exactly (its run id, trace id and span), whatever the
-    /// caller's scope.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::sync::Arc;
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
-    ///
-    /// let ctx = tracectx::TraceContext::new("backtest_replay_7")?;
-    /// let params = Params::new().with("fast", 5).with("slow", 10);
-    /// let result = BacktestEngine::default()
-    ///     .run_realistic_with(&Arc::new(Bars::synthetic(300, 1)), sma_cross, params, RunOptions::new().context(ctx))
-    ///     .await?;
-    /// assert_eq!(result.metadata.run_id.as_deref(), Some("backtest_replay_7"));
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn context(mut self, ctx: TraceContext) -> Self {
-        self.context = Some(ctx);
-        self
-    }
-
-    /// Keeps `repro` in the result's metadata ([`RunMetadata::repro`]), its ids set to the
-    /// session's so that the record and the result name the same run. Without a context
-    /// given and outside any scope, the session runs under the record's own context.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::sync::Arc;
-    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params, RunOptions};
-    /// use tracectx::ReproContext;
-    ///
-    /// let repro = ReproContext::create(42);
-    /// let bars = Arc::new(Bars::synthetic(300, repro.seed()));
-    /// let params = Params::new().with("fast", 5).with("slow", 10);
-    /// let result = BacktestEngine::default()
-    ///     .run_realistic_with(&bars, sma_cross, params, RunOptions::new().repro(repro.clone()))
-    ///     .await?;
-    /// let kept = result.metadata.repro.as_ref().unwrap();
-    /// assert_eq!(kept.seed(), 42);
-    /// assert_eq!(result.metadata.run_id.as_deref(), Some(repro.run_id().as_str()));
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn repro(mut self, repro: ReproContext) -> Self {
-        self.repro = Some(repro);
-        self
-    }
-
-    /// The session's context: the one given, else a child span of the caller's run, else the
-    /// repro record's, else a new `backtest_<suffix>` run.
-    fn session_context(&self) -> TraceContext {
-        if let Some(ctx) = &self.context {
-            return ctx.clone();
-        }
-        if let Some(caller) = tracectx::current() {
-            return caller.child();
-        }
-        match &self.repro {
-            Some(repro) => repro.trace_context(),
-            None => TraceContext::generate("backtest"),
-        }
-    }
-}
-
-// === async sessions ===
-
-/// How one session runs on the blocking pool: its context, its links to a batch, and whether
-/// its result keeps the equity curve.
-pub(crate) struct SessionSpec {
-    pub(crate) ctx: TraceContext,
-    pub(crate) parent_run_id: Option<String>,
-    pub(crate) repro: Option<ReproContext>,
-    pub(crate) keep_equity: bool,
-    /// Whether the session runs alone, free to use a second thread (see
-    /// [`BacktestEngine::run`]); a batch's sessions run side by side instead.
-    pub(crate) alone: bool,
-}
-
-impl SessionSpec {
-    pub(crate) fn new(ctx: TraceContext) -> Self {
-        SessionSpec {
-            ctx,
-            parent_run_id: None,
-            repro: None,
-            keep_equity: true,
-            alone: true,
-        }
-    }
-}
-
-// === quiet strategy panics ===
-
-thread_local! {
-    /// Whether this thread is inside a strategy call whose panic the engine catches (only
-    /// when panics unwind: under `panic = "abort"` nothing is caught, so nothing is quieted).
-    static IN_STRATEGY: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks this thread as inside a strategy call until dropped (on return or while unwinding),
-/// restoring the previous mark, so nested sessions work.
-struct StrategyCall {
-    previous: bool,
-}
-
-impl StrategyCall {
-    fn enter() -> Self {
-        let previous = IN_STRATEGY
-            .try_with(|flag| flag.replace(cfg!(panic = "unwind")))
-            .unwrap_or(false);
-        StrategyCall { previous }
-    }
-}
-
-impl Drop for StrategyCall {
-    fn drop(&mut self) {
-        let _ = IN_STRATEGY.try_with(|flag| flag.set(self.previous));
-    }
-}
-
-/// Keeps the panics of strategies, which the engine catches and returns as the session's
-/// [`BacktestErrorKind::StrategyPanicked`], off standard error; every other panic goes to the
-/// panic hook that was in place before, unchanged.
-///
-/// Without it, a strategy that panics in a sweep fails its session cleanly but Rust's default
-/// panic hook still prints `thread '…' panicked at …` on standard error, across a progress
-/// bar or a table. With it, such a panic is logged instead, as a `WARN` event "strategy
-/// panicked" with its message and location, under the session's run id (so `tracectx logs
-/// <run_id>` shows it next to the session's error).
-///
-/// This sets the process's panic hook (wrapping the current one), so it is the application's
-/// call, and it belongs at the start of `main`, before any other thread runs: replacing a
-/// panic hook is not atomic, and a hook set by another thread at the same moment could be
-/// lost. It installs once; later calls do nothing. A hook set afterwards replaces this one
-/// (strategy panics are then printed again). Under `panic = "abort"` nothing is caught and
-/// nothing is quieted.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{quiet_strategy_panics, BacktestEngine, BacktestErrorKind, Bars, Params, Signals, StrategyError};
-///
-/// fn main() {
-///     quiet_strategy_panics(); // first thing, before threads and runtimes start
-///
-///     let fragile = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> { panic!("model diverged") };
-///     let err = BacktestEngine::default().run(&Bars::synthetic(50, 1), &fragile, &Params::new()).unwrap_err();
-///     // Nothing was printed; the session failed with the panic's message.
-///     assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "model diverged"));
-/// }
-/// ```
-pub fn quiet_strategy_panics() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if IN_STRATEGY.try_with(Cell::get).unwrap_or(false) {
-                let location = info
-                    .location()
-                    .map_or_else(|| "unknown".to_owned(), ToString::to_string);
-                tracing::warn!(
-                    panic = %panic_message(info.payload()),
-                    %location,
-                    "strategy panicked"
-                );
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// The panic's message, for an error.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned())
-}
-
-impl BacktestEngine {
-    /// The closure one session runs on the blocking pool: under the session's context, log
-    /// the start, run the core, log the end (or the failure), link the metadata. Nothing
-    /// inside can unwind out of it: a panic anywhere in the session becomes its error.
-    pub(crate) fn session_job<S>(
-        &self,
-        data: Arc<Bars>,
-        strategy: Arc<S>,
-        params: Params,
-        spec: SessionSpec,
-    ) -> impl FnOnce() -> Result<BacktestResult, BacktestError> + Send + 'static + use<S>
-    where
-        S: Strategy + Send + Sync + ?Sized + 'static,
-    {
-        let engine = self.clone();
-        move || {
-            let SessionSpec {
-                ctx,
-                parent_run_id,
-                repro,
-                keep_equity,
-                alone,
-            } = spec;
-            let run_id = ctx.run_id().to_string();
-            let name = strategy.name().into_owned();
-            let session = || {
-                tracing::info!(
-                    strategy = %name,
-                    params = %serde_json::to_string(&params).unwrap_or_default(),
-                    bars = data.len(),
-                    parent_run_id = %parent_run_id.as_deref().unwrap_or("-"),
-                    "session started"
-                );
-                let outcome = engine.run_with(&data, &*strategy, &params, alone);
-                match &outcome {
-                    Ok(r) => tracing::info!(
-                        trades = r.stats.trades,
-                        return_pct = r.stats.return_pct,
-                        sharpe = r.stats.sharpe.unwrap_or(f64::NAN),
-                        wall_ms = r.metadata.wall_time_secs * 1e3,
-                        "session finished"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "session failed"),
-                }
-                outcome
-            };
-            let outcome = catch_unwind(AssertUnwindSafe(|| ctx.sync_scope(session)))
-                .unwrap_or_else(|payload| {
-                    Err(BacktestError::new(
-                        Some(run_id),
-                        name,
-                        BacktestErrorKind::Aborted(format!(
-                            "panicked: {}",
-                            panic_message(&*payload)
-                        )),
-                    ))
-                });
-            outcome.map(|mut result| {
-                result.metadata.parent_run_id = parent_run_id;
-                result.metadata.repro = repro.map(|r| r.with_trace_context(ctx));
-                if !keep_equity {
-                    result.equity = Vec::new();
-                }
-                result
-            })
-        }
+        session::run(&self.settings, bars, strategy, params, true)
     }
 
     /// Runs one session asynchronously under its own trace context, off the runtime's worker
     /// threads, and returns its result.
     ///
-    /// The session's context is chosen when the future is first polled: inside a trace
-    /// context scope, a [`child`](TraceContext::child) of it (the session is a step of the
+    /// The session's context is chosen when the future is first polled: inside a trace context
+    /// scope, a [`child`](tracectx::TraceContext::child) of it (the session is a step of the
     /// caller's run: same run id and trace id, a new span whose parent is the caller's);
     /// outside any scope, a new run `backtest_<suffix>`. Under that context the CPU-bound core
     /// ([`run`](Self::run)) runs on tokio's blocking pool, so a long session never stalls the
     /// async workers, and logs `session started` (strategy, parameters, bars) and
     /// `session finished` (trades, return, Sharpe ratio, wall time) or `session failed`, each
-    /// line stamped with the session's run. The returned future does not borrow the engine
-    /// and is `Send + 'static`: spawn it, or join many.
+    /// line stamped with the session's run. The returned future does not borrow the engine and is
+    /// `Send + 'static`: spawn it, or join many.
     ///
     /// The data is an `Arc<Bars>` because the session runs on another thread: many sessions
     /// (a sweep over a million bars) share one copy of the bars instead of each cloning it.
@@ -966,7 +180,7 @@ impl BacktestEngine {
     ///     .in_trace_context(ctx.clone())
     ///     .await?;
     /// assert_eq!(result.metadata.run_id.as_deref(), Some("nightly_batch"));
-    /// assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id().to_string()));
+    /// assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id()));
     /// # Ok(()) }
     /// ```
     pub fn run_realistic<S>(
@@ -974,7 +188,7 @@ impl BacktestEngine {
         data: &Arc<Bars>,
         strategy: S,
         params: Params,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
+    ) -> impl Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {
@@ -1017,28 +231,204 @@ impl BacktestEngine {
         strategy: S,
         params: Params,
         options: RunOptions,
-    ) -> impl std::future::Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
+    ) -> impl Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
     where
         S: Strategy + Send + Sync + 'static,
     {
-        let engine = self.clone();
-        let data = Arc::clone(data);
-        async move {
-            let ctx = options.session_context();
-            let spec = SessionSpec {
-                repro: options.repro,
-                ..SessionSpec::new(ctx.clone())
-            };
-            let strategy = Arc::new(strategy);
-            let name = strategy.name().into_owned();
-            let job = engine.session_job(data, strategy, params, spec);
-            tokio::task::spawn_blocking(job).await.unwrap_or_else(|e| {
-                Err(BacktestError::new(
-                    Some(ctx.run_id().to_string()),
-                    name,
-                    BacktestErrorKind::Aborted(e.to_string()),
-                ))
-            })
-        }
+        session::realistic(self.settings, Arc::clone(data), strategy, params, options)
+    }
+
+    /// Runs `jobs` with at most [`BatchOptions::concurrency`] sessions at once and returns
+    /// their outcomes in the jobs' order.
+    ///
+    /// The batch is a run (the caller's inside a scope, else `batch_<suffix>`); every session
+    /// is a run of its own (`backtest_<suffix>`) in the batch's trace, named as the batch's
+    /// child in [`parent_run_id`](super::RunMetadata::parent_run_id), and runs as
+    /// [`run_realistic`](Self::run_realistic) does: on the blocking pool, logging its start
+    /// and end under its own run id, but on one thread (the batch's sessions keep the cores
+    /// busy side by side). A session that fails (its strategy errs or panics) is an
+    /// `Err` naming its run; the others go on. The progress callback hears of each session as
+    /// it completes. The future is `Send + 'static`.
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestJob, BatchOptions, Bars, Params};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let data = Arc::new(Bars::synthetic(3_000, 1));
+    /// let jobs = (1..=4).map(|k| {
+    ///     BacktestJob::new(&data, sma_cross, Params::new().with("fast", 5 * k).with("slow", 50))
+    /// });
+    /// let outcomes = BacktestEngine::default()
+    ///     .run_batch(jobs, BatchOptions::new().concurrency(2).on_progress(|p| println!("{}/{}", p.done, p.total)))
+    ///     .await;
+    /// let ids: std::collections::HashSet<_> =
+    ///     outcomes.iter().map(|o| o.as_ref().unwrap().metadata.run_id.clone()).collect();
+    /// assert_eq!(ids.len(), 4); // each session its own run
+    /// # Ok(()) }
+    /// ```
+    pub fn run_batch<I>(
+        &self,
+        jobs: I,
+        options: BatchOptions,
+    ) -> impl Future<Output = Vec<Result<BacktestResult, BacktestError>>> + Send + 'static + use<I>
+    where
+        I: IntoIterator<Item = BacktestJob>,
+    {
+        sweep::batch(self.settings, jobs.into_iter().collect(), options)
+    }
+
+    /// Runs `strategy` over every combination of `grid` on `data`, as
+    /// [`run_batch`](Self::run_batch) runs jobs, and ranks the results by `rank_by`.
+    ///
+    /// The sweep is a run (the caller's inside a scope, else `sweep_<suffix>`, in
+    /// [`SweepReport::sweep_id`]); each combination is a session with its own run id whose
+    /// metadata names the sweep ([`parent_run_id`](super::RunMetadata::parent_run_id)). With
+    /// the default concurrency (one session per core) a sweep keeps every core busy.
+    ///
+    /// A grid over [`ParamGrid::MAX_COMBINATIONS`] runs no session: the report ranks nothing
+    /// and holds one failure, a [`BacktestErrorKind::Grid`](crate::BacktestErrorKind::Grid)
+    /// naming the sweep's run and the number of combinations (check first with
+    /// [`ParamGrid::checked_len`]).
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, Named, ParamGrid, RankBy, Statistic};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let data = Arc::new(Bars::synthetic(5_000, 42));
+    /// let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:60:10")?;
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new(Statistic::Sharpe), BatchOptions::new().keep_equity(false))
+    ///     .await;
+    /// assert_eq!(report.ranked.len(), 16);
+    /// for r in report.top(3) {
+    ///     println!("{} {} sharpe={:?}", r.metadata.run_id.as_deref().unwrap(), r.metadata.params, r.stats.sharpe);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn sweep<S>(
+        &self,
+        data: &Arc<Bars>,
+        strategy: S,
+        grid: &ParamGrid,
+        rank_by: RankBy,
+        options: BatchOptions,
+    ) -> impl Future<Output = SweepReport> + Send + 'static + use<S>
+    where
+        S: Strategy + Send + Sync + 'static,
+    {
+        sweep::sweep(
+            self.settings,
+            data,
+            Arc::new(strategy),
+            grid,
+            rank_by,
+            options,
+        )
+    }
+
+    /// Runs one live or paper session on the bars `stream` yields, until it ends.
+    ///
+    /// The session's context is chosen as in [`run_realistic`](Self::run_realistic), with
+    /// the prefix `stream` outside any scope (`stream_<suffix>`). Every bar is checked when
+    /// it arrives, progress is logged under the session's run about once a second, and the
+    /// end of the stream starts the evaluation on the blocking pool; the result equals what
+    /// [`run`](Self::run) gives on the same bars (stats, trades, open trades and equity).
+    ///
+    /// # Errors
+    ///
+    /// As [`run_realistic`](Self::run_realistic), and
+    /// [`BacktestErrorKind::Data`](crate::BacktestErrorKind::Data) when a bar is refused (the
+    /// error names its 0-based index and column) or the stream ends without any bar; every
+    /// error carries the session's run id.
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let bars = Bars::synthetic(2_000, 8);
+    /// let params = Params::new().with("fast", 10).with("slow", 20);
+    /// let engine = BacktestEngine::default();
+    /// let feed = futures::stream::iter((0..bars.len()).map({
+    ///     let bars = bars.clone();
+    ///     move |i| bars.get(i).unwrap()
+    /// }));
+    /// let live = engine.run_stream(feed, sma_cross, params.clone()).await?;
+    /// let batch = engine.run(&bars, &sma_cross, &params)?;
+    /// assert_eq!((live.stats, live.trades, live.equity), (batch.stats, batch.trades, batch.equity));
+    /// assert!(live.metadata.run_id.unwrap().starts_with("stream_"));
+    /// # Ok(()) }
+    /// ```
+    pub fn run_stream<St, S>(
+        &self,
+        stream: St,
+        strategy: S,
+        params: Params,
+    ) -> impl Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<St, S>
+    where
+        St: Stream<Item = Bar> + Send + 'static,
+        S: Strategy + Send + Sync + 'static,
+    {
+        stream::run(self.settings, stream, strategy, params)
+    }
+
+    /// [`run_stream`](Self::run_stream) on the bars sent to a tokio channel; the session ends
+    /// when every sender is dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_stream`](Self::run_stream).
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = tokio::sync::mpsc::channel(64);
+    /// let params = Params::new().with("fast", 5).with("slow", 10);
+    /// let session = tokio::spawn(BacktestEngine::default().run_channel(rx, sma_cross, params));
+    /// let bars = Bars::synthetic(500, 2);
+    /// for i in 0..bars.len() {
+    ///     tx.send(bars.get(i).unwrap()).await?; // as a feed delivers them
+    /// }
+    /// drop(tx); // the feed closes: the session evaluates and returns
+    /// let result = session.await??;
+    /// assert_eq!(result.metadata.bars, 500);
+    /// # Ok(()) }
+    /// ```
+    pub fn run_channel<S>(
+        &self,
+        receiver: mpsc::Receiver<Bar>,
+        strategy: S,
+        params: Params,
+    ) -> impl Future<Output = Result<BacktestResult, BacktestError>> + Send + 'static + use<S>
+    where
+        S: Strategy + Send + Sync + 'static,
+    {
+        self.run_stream(stream::Receiver(receiver), strategy, params)
     }
 }

@@ -18,7 +18,7 @@
 //! The loop allocates nothing per bar. It runs segment by segment: the bars from one fill to
 //! the next decision hold one position, so their marks are computed together.
 
-use super::result::{OpenTrade, Trade};
+use super::trade::{OpenTrade, Trade};
 use super::{Bars, Decision, Signals, Timestamp};
 
 /// The order fraction the reference engine uses for "all available cash": `1 - 2^-52`.

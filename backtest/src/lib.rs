@@ -5,24 +5,42 @@
 //!
 //! - [`data`]: [`Bars`], columnar OHLCV with `i64` microsecond times; CSV loading with typed
 //!   [`DataError`]s that name file, line and column; [`Bars::synthetic`] for tests and demos.
-//! - [`strategy`]: a strategy is `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`;
-//!   typed [`Params`]; indicators ([`sma`], [`crossover`]); the built-in [`sma_cross`].
+//! - [`strategy`]: a [`Strategy`] is any
+//!   `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`; typed [`Params`]; indicators
+//!   ([`sma`], [`crossover`]); the built-in [`sma_cross`].
+//! - [`trade`]: [`Trade`] and [`OpenTrade`], the trades of a run.
 //! - [`execution`]: [`simulate`], the execution model (fills at the next open, whole units,
 //!   commission on both sides, exclusive orders) with [`BacktestSettings`].
-//! - [`stats`]: [`Stats::compute`], every figure of the reference's summary.
-//! - [`result`]: [`Trade`], [`OpenTrade`] and the JSON [`Report`].
-//! - [`engine`]: [`BacktestEngine::run`], one session from bars, a [`Strategy`] and
-//!   parameters to a [`BacktestResult`] with statistics, trades, equity and [`RunMetadata`]
-//!   (run id, trace and span ids from the current trace context, data fingerprint, timing);
-//!   [`BacktestEngine::run_realistic`], the same as an async session under its own trace
-//!   context on the blocking pool, logging its start and end. A strategy that panics fails
-//!   its session only; [`quiet_strategy_panics`] (called at the start of `main`) also keeps
-//!   that panic off standard error and logs it under the session's run instead.
-//! - [`sweep`]: many sessions at once, each its own run: [`BacktestEngine::run_batch`] with
-//!   bounded concurrency and a progress callback, [`BacktestEngine::sweep`] over a
-//!   [`ParamGrid`] ranked by a statistic ([`RankBy`]).
-//! - [`stream`]: live and paper sessions, [`BacktestEngine::run_stream`] and
-//!   [`BacktestEngine::run_channel`], fed bar by bar and ending with the batch result.
+//! - [`stats`]: [`Stats::compute`], every figure of the reference's summary, each also a
+//!   [`Statistic`] by name.
+//! - [`result`]: what a session produces, [`BacktestResult`] (statistics, trades, equity and
+//!   [`RunMetadata`]: run id, trace and span ids from the current trace context, data
+//!   fingerprint, timing), and the JSON [`Report`] of the figures.
+//! - [`grid`]: [`ParamGrid`], every combination of some parameters' values, capped.
+//! - [`error`]: [`BacktestError`], a failed session with its run id.
+//! - [`panics`]: a strategy that panics fails its session only; [`quiet_strategy_panics`]
+//!   (called at the start of `main`) also keeps that panic off standard error and logs it
+//!   under the session's run instead.
+//! - [`session`]: one session, synchronously or on the blocking pool under its own trace
+//!   context ([`RunOptions`]).
+//! - [`sweep`]: many sessions at once, each its own run: batches of [`BacktestJob`]s with
+//!   bounded concurrency and a progress callback ([`BatchOptions`]), and sweeps over a
+//!   [`ParamGrid`] ranked by a statistic ([`RankBy`]) into a [`SweepReport`].
+//! - [`stream`]: live and paper sessions fed bar by bar, ending with the batch result.
+//! - [`engine`]: [`BacktestEngine`], whose methods are every way to run sessions:
+//!   [`run`](BacktestEngine::run) (one session, synchronously),
+//!   [`run_realistic`](BacktestEngine::run_realistic) (an async session under its own trace
+//!   context on the blocking pool, logging its start and end),
+//!   [`run_batch`](BacktestEngine::run_batch), [`sweep`](BacktestEngine::sweep),
+//!   [`run_stream`](BacktestEngine::run_stream) and [`run_channel`](BacktestEngine::run_channel).
+//!
+//! Dependencies run one way, down this list: a module uses only modules listed before it
+//! (and the private `time`, which any may use). `data` depends on nothing else of the crate,
+//! `strategy` on `data`, `trade` on `time` alone, `execution` on those three, `stats` on
+//! `data` and `trade`, `result` on `execution` and `stats`, `grid` on `strategy`, `error` on
+//! the errors of those, `panics` on nothing, `session` on all of these, `sweep` and `stream`
+//! on `session` (not on each other), and `engine`, on top, on `session`, `sweep` and
+//! `stream`, to which its methods hand their work.
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
@@ -38,6 +56,7 @@
 //! use std::sync::Arc;
 //! use tracectx_backtest::{
 //!     sma_cross, BacktestEngine, BacktestSettings, BatchOptions, Bars, Named, ParamGrid, RankBy,
+//!     Statistic,
 //! };
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,7 +64,7 @@
 //! let data = Arc::new(Bars::synthetic(5_000, 42)); // shared by every session, not copied
 //! let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:90:20")?;
 //! let report = engine
-//!     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new("sharpe")?, BatchOptions::new())
+//!     .sweep(&data, Named::new("sma-cross", sma_cross), &grid, RankBy::new(Statistic::Sharpe), BatchOptions::new())
 //!     .await;
 //! let best = report.best().unwrap();
 //! println!("best: {} ({}) sharpe {:?}", best.metadata.params, best.metadata.run_id.as_deref().unwrap(), best.stats.sharpe);
@@ -87,31 +106,34 @@
 
 pub mod data;
 pub mod engine;
+pub mod error;
 pub mod execution;
+pub mod grid;
 pub mod kind;
+pub mod panics;
 pub mod result;
+pub mod session;
 pub mod stats;
 pub mod strategy;
 pub mod stream;
 pub mod sweep;
-mod time;
+pub mod trade;
 
-pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind};
-pub use engine::{
-    BacktestEngine, BacktestError, BacktestErrorKind, BacktestResult, Named, RunMetadata,
-    RunOptions, Strategy, quiet_strategy_panics,
-};
+pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind, parse_bar_time};
+pub use engine::BacktestEngine;
+pub use error::{BacktestError, BacktestErrorKind};
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
-pub use result::{OpenTrade, Report, Trade};
-pub use stats::{STAT_KEYS, Stats, StatsError};
+pub use grid::{GridError, ParamGrid};
+pub use panics::quiet_strategy_panics;
+pub use result::{BacktestResult, Report, RunMetadata};
+pub use session::RunOptions;
+pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
-    BUILTIN_STRATEGIES, Decision, ParamError, ParamValue, Params, SignalFn, Signals, StrategyError,
-    builtin, crossover, sma, sma_cross, warmup,
+    BUILTIN_STRATEGIES, Decision, Named, ParamError, ParamValue, Params, SignalFn, Signals,
+    Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
 };
-pub use sweep::{
-    BacktestJob, BatchOptions, GridError, ParamGrid, Progress, RankBy, SweepReport,
-    UnknownStatistic,
-};
-pub use time::Timestamp;
+pub use sweep::{BacktestJob, BatchOptions, Progress, RankBy, SweepReport};
+pub use tracectx::time::Timestamp;
+pub use trade::{OpenTrade, Trade};

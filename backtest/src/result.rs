@@ -1,142 +1,157 @@
-//! Result types: closed trades, trades still open at the end, and the JSON form of a run.
+//! What a session produces: its statistics, trades and equity with the metadata of its run
+//! ([`BacktestResult`], [`RunMetadata`]), and the figures alone in the shape the command line
+//! prints ([`Report`]); each serializes to the JSON the command line writes.
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
-use super::{Stats, Timestamp};
+use crate::{BacktestSettings, OpenTrade, Params, Stats, Timestamp, Trade};
+use tracectx::{ReproContext, RunId, SpanId, TraceId};
 
-// === impl Trade ===
+// === impl RunMetadata ===
 
-/// A closed trade: one entry fill and one exit fill.
+/// Who ran a session, on what, and how long it took.
 ///
-/// `size` is in units, negative for a short. `pnl` and `return_frac` are net of the
-/// commission paid on both fills:
-/// `pnl = size * (exit_price - entry_price) - commission`,
-/// `return_frac = sign(size) * (exit_price / entry_price - 1) - commission / (|size| * entry_price)`
-/// (a fraction: `0.05` is +5%).
-///
-/// Serializes with these field names, times as RFC 3339, plus `duration_secs`.
+/// The ids come from the [`TraceContext`](tracectx::TraceContext) in scope when the session ran
+/// (`None` outside any scope), typed as the context holds them. The JSON form writes each as
+/// text: `run_id`, `trace_id` in the 8-character form logs show, `trace_id_full` in the
+/// 32-character W3C form (both from the one [`TraceId`]), `span_id` and `parent_span_id` in 16
+/// hex characters, and `parent_run_id`.
 ///
 /// # Examples
 ///
 /// ```
-/// use tracectx_backtest::{simulate, sma_cross, BacktestSettings, Bars, Params};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+/// use tracectx::TraceContext;
 ///
-/// let bars = Bars::synthetic(2_000, 5);
-/// let signals = sma_cross(&bars, &Params::new().with("fast", 10).with("slow", 20))?;
-/// let run = simulate(&bars, &signals, &BacktestSettings::new(10_000.0).with_commission(0.002))?;
-/// let t = &run.trades[0];
-/// assert!(t.exit_bar >= t.entry_bar);
-/// assert_eq!(t.size.fract(), 0.0); // whole units by default
-/// assert_eq!(t.pnl, t.size * (t.exit_price - t.entry_price) - t.commission);
+/// let ctx = TraceContext::new("backtest_meta")?;
+/// let params = Params::new().with("fast", 10).with("slow", 20);
+/// let result = ctx.sync_scope(|| BacktestEngine::default().run(&Bars::synthetic(500, 1), &sma_cross, &params))?;
+/// let m = &result.metadata;
+/// assert_eq!(m.run_id.as_ref(), Some(ctx.run_id()));
+/// assert_eq!(m.trace_id, Some(ctx.trace_id()));
+/// let json: serde_json::Value = serde_json::from_str(&result.to_json())?;
+/// assert_eq!(json["metadata"]["trace_id"], ctx.trace_id().to_string()); // 8 hex
+/// assert_eq!(json["metadata"]["trace_id_full"], format!("{:x}", ctx.trace_id())); // 32 hex
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Trade {
-    /// Units traded, negative for a short.
-    pub size: f64,
-    /// The bar of the entry fill.
-    pub entry_bar: usize,
-    /// The bar of the exit fill.
-    pub exit_bar: usize,
-    /// The entry fill price (including spread and slippage when those are set).
-    pub entry_price: f64,
-    /// The exit fill price.
-    pub exit_price: f64,
-    /// The time of the entry bar.
-    pub entry_time: Timestamp,
-    /// The time of the exit bar.
-    pub exit_time: Timestamp,
-    /// Profit or loss in cash, net of commissions.
-    pub pnl: f64,
-    /// Return as a fraction of the entry value, net of commissions.
-    pub return_frac: f64,
-    /// Commission paid on entry and exit.
-    pub commission: f64,
-    /// `exit_time - entry_time`, in seconds.
-    pub duration_secs: f64,
+pub struct RunMetadata {
+    /// The run id.
+    pub run_id: Option<RunId>,
+    /// The trace id (its `Display` is the 8 hex characters logs show, `{:x}` the full 32).
+    pub trace_id: Option<TraceId>,
+    /// The span id of the session.
+    pub span_id: Option<SpanId>,
+    /// The parent span id, when the session ran in a child span.
+    pub parent_span_id: Option<SpanId>,
+    /// The strategy's name.
+    pub strategy: String,
+    /// The strategy's parameters.
+    pub params: Params,
+    /// The account and cost settings.
+    pub settings: BacktestSettings,
+    /// [`Bars::fingerprint`](crate::Bars::fingerprint) of the data.
+    pub data_fingerprint: String,
+    /// The number of bars.
+    pub bars: usize,
+    /// This crate's version.
+    pub engine_version: &'static str,
+    /// Wall-clock time when the session started.
+    pub started_at: Timestamp,
+    /// Wall time the session took, in seconds.
+    pub wall_time_secs: f64,
+    /// The run that started this session when it is one of a batch or sweep (each session
+    /// of a sweep is a run of its own; this is the sweep's run id).
+    pub parent_run_id: Option<RunId>,
+    /// The reproduction record given with [`RunOptions::repro`](crate::RunOptions::repro), with
+    /// the session's ids.
+    pub repro: Option<ReproContext>,
 }
 
-impl Trade {
-    /// Whether the trade was long (`size > 0`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
-    ///
-    /// let bars = Bars::synthetic(10, 1);
-    /// let mut d = vec![Decision::Hold; 10];
-    /// d[2] = Decision::EnterShort;
-    /// d[5] = Decision::Exit;
-    /// let run = simulate(&bars, &Signals::new(d, 0), &BacktestSettings::default())?;
-    /// assert!(!run.trades[0].is_long());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_long(&self) -> bool {
-        self.size > 0.0
-    }
-
-    /// `exit_time - entry_time`, in microseconds (saturating: trades the engine made have
-    /// times of [`Bars`](crate::Bars), whose differences always fit).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
-    ///
-    /// let bars = Bars::synthetic(10, 1);
-    /// let mut d = vec![Decision::Hold; 10];
-    /// d[1] = Decision::EnterLong;
-    /// d[2] = Decision::Exit;
-    /// let run = simulate(&bars, &Signals::new(d, 0), &BacktestSettings::default())?;
-    /// assert_eq!(run.trades[0].duration_micros(), 86_400_000_000); // one weekday to the next
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn duration_micros(&self) -> i64 {
-        self.exit_time
-            .as_micros()
-            .saturating_sub(self.entry_time.as_micros())
+impl Serialize for RunMetadata {
+    /// The fields in order, the ids as text, with `trace_id_full` after `trace_id`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let short = self.trace_id.map(TraceId::short);
+        let mut m = serializer.serialize_struct("RunMetadata", 15)?;
+        m.serialize_field("run_id", &self.run_id.as_deref())?;
+        m.serialize_field("trace_id", &short.as_deref())?;
+        m.serialize_field("trace_id_full", &self.trace_id.map(|t| format!("{t:x}")))?;
+        m.serialize_field("span_id", &self.span_id.map(|s| s.to_string()))?;
+        m.serialize_field(
+            "parent_span_id",
+            &self.parent_span_id.map(|s| s.to_string()),
+        )?;
+        m.serialize_field("strategy", &self.strategy)?;
+        m.serialize_field("params", &self.params)?;
+        m.serialize_field("settings", &self.settings)?;
+        m.serialize_field("data_fingerprint", &self.data_fingerprint)?;
+        m.serialize_field("bars", &self.bars)?;
+        m.serialize_field("engine_version", &self.engine_version)?;
+        m.serialize_field("started_at", &self.started_at)?;
+        m.serialize_field("wall_time_secs", &self.wall_time_secs)?;
+        m.serialize_field("parent_run_id", &self.parent_run_id.as_deref())?;
+        m.serialize_field("repro", &self.repro)?;
+        m.end()
     }
 }
 
-// === impl OpenTrade ===
+// === impl BacktestResult ===
 
-/// A trade still open when the data ended.
+/// Everything one session produced: statistics, trades, the equity curve and metadata.
 ///
-/// By default open trades stay open, as in the reference engine: their unrealised result is
-/// in the final equity (and so in every equity-based statistic) but they are in no trade
-/// statistic. `close_at_end` in [`BacktestSettings`](crate::BacktestSettings)
-/// closes them instead.
+/// Serializes (and [`to_json`](Self::to_json) prints) `stats`, `trades`, `open_trades` and
+/// `metadata`; the equity curve, one number per bar, is left out of the JSON and read from
+/// [`equity`](Self::equity).
 ///
 /// # Examples
 ///
 /// ```
-/// use tracectx_backtest::{simulate, BacktestSettings, Bars, Decision, Signals};
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, Bars, Named, Params};
 ///
-/// let bars = Bars::synthetic(10, 1);
-/// let mut d = vec![Decision::Hold; 10];
-/// d[3] = Decision::EnterLong;
-/// let run = simulate(&bars, &Signals::new(d, 0), &BacktestSettings::default())?;
-/// assert!(run.trades.is_empty());
-/// assert_eq!(run.open_trades[0].entry_bar, 4);
+/// let engine = BacktestEngine::new(BacktestSettings::new(10_000.0).with_commission(0.002));
+/// let bars = Bars::synthetic(1_000, 4);
+/// let params = Params::new().with("fast", 10).with("slow", 20);
+/// let result = engine.run(&bars, &Named::new("sma-cross", sma_cross), &params)?;
+/// assert_eq!(result.equity.len(), 1_000);
+/// assert_eq!(result.metadata.strategy, "sma-cross");
+/// let json: serde_json::Value = serde_json::from_str(&result.to_json())?;
+/// assert_eq!(json["metadata"]["params"]["fast"], 10);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
-pub struct OpenTrade {
-    /// Units held, negative for a short.
-    pub size: f64,
-    /// The bar of the entry fill.
-    pub entry_bar: usize,
-    /// The entry fill price.
-    pub entry_price: f64,
-    /// The time of the entry bar.
-    pub entry_time: Timestamp,
-    /// Commission paid on entry.
-    pub commission: f64,
-    /// `size * (last close - entry_price) - commission`.
-    pub unrealized_pnl: f64,
+pub struct BacktestResult {
+    /// Every statistic.
+    pub stats: Stats,
+    /// Closed trades.
+    pub trades: Vec<Trade>,
+    /// Trades open at the end.
+    pub open_trades: Vec<OpenTrade>,
+    /// Equity at every bar's close.
+    #[serde(skip)]
+    pub equity: Vec<f64>,
+    /// Who ran the session, on what, and how long it took.
+    pub metadata: RunMetadata,
+}
+
+impl BacktestResult {
+    /// The result as one line of JSON (without the equity curve).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+    /// let params = Params::new().with("fast", 3).with("slow", 6);
+    /// let result = BacktestEngine::default().run(&Bars::synthetic(100, 1), &sma_cross, &params)?;
+    /// assert!(result.to_json().starts_with(r#"{"stats":{"#));
+    /// # Ok::<(), tracectx_backtest::BacktestError>(())
+    /// ```
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: string keys only.
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 // === impl Report ===

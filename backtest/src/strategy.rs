@@ -1,6 +1,7 @@
 //! Strategies: signal functions from bars and typed parameters to one decision per bar.
 //!
-//! A strategy is any `Fn(&Bars, &Params) -> Result<Signals, StrategyError>`. It looks at the
+//! A strategy is any `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` (the
+//! [`Strategy`] trait; [`Named`] gives one a short name for results). It looks at the
 //! whole series at once (vectorised, as a quant writes indicators) and returns, for every bar,
 //! the decision taken *at that bar's close* ([`Decision`]) and its warm-up: the bar where its
 //! last indicator first has a value. The simulation only acts on decisions after the warm-up,
@@ -8,6 +9,8 @@
 //!
 //! The built-in [`sma_cross`] is registered under the name `"sma-cross"` ([`builtin`]).
 
+use std::any::type_name;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt;
@@ -662,6 +665,92 @@ impl StrategyError {
     /// ```
     pub fn other(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         StrategyError::Other(error.into())
+    }
+}
+
+// === impl Strategy ===
+
+/// A strategy the engine can run: a name for the result's metadata and a signal function.
+///
+/// Every `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` is a strategy, named by its
+/// Rust type (`my_crate::my_strategy`); wrap it in [`Named`] to give it a short name.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{sma_cross, Bars, Named, Params, Strategy};
+///
+/// assert!(sma_cross.name().ends_with("sma_cross"));
+/// let named = Named::new("sma-cross", sma_cross);
+/// assert_eq!(named.name(), "sma-cross");
+/// let params = Params::new().with("fast", 5).with("slow", 10);
+/// assert_eq!(named.signals(&Bars::synthetic(50, 1), &params)?.warmup(), 9);
+/// # Ok::<(), tracectx_backtest::StrategyError>(())
+/// ```
+pub trait Strategy {
+    /// The name recorded in the result's metadata.
+    fn name(&self) -> Cow<'_, str>;
+
+    /// The decisions for `bars` with `params`.
+    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError>;
+}
+
+impl<F> Strategy for F
+where
+    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
+{
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(type_name::<F>())
+    }
+
+    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
+        self(bars, params)
+    }
+}
+
+/// A signal function with a name of its choosing.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{builtin, Named, Strategy};
+///
+/// let s = Named::new("sma-cross", builtin("sma-cross").unwrap());
+/// assert_eq!(s.name(), "sma-cross");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Named<F> {
+    name: String,
+    f: F,
+}
+
+impl<F> Named<F> {
+    /// `f`, called `name` in results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, Named, Strategy};
+    /// assert_eq!(Named::new("trend", sma_cross).name(), "trend");
+    /// ```
+    pub fn new(name: impl Into<String>, f: F) -> Self {
+        Named {
+            name: name.into(),
+            f,
+        }
+    }
+}
+
+impl<F> Strategy for Named<F>
+where
+    F: Fn(&Bars, &Params) -> Result<Signals, StrategyError>,
+{
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+
+    fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
+        (self.f)(bars, params)
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tracectx::prelude::*;
 use tracectx_backtest::{
     BacktestEngine, BacktestErrorKind, BacktestJob, BacktestSettings, Bars, BatchOptions, Named,
-    ParamGrid, Params, RankBy, Signals, StrategyError, sma_cross,
+    ParamGrid, Params, RankBy, Signals, Statistic, StrategyError, sma_cross,
 };
 
 // === log capture ===
@@ -87,7 +87,7 @@ async fn hundred_concurrent_sessions_keep_their_own_run_in_logs_and_results() {
         .iter()
         .map(|r| {
             let k = r.metadata.params.int("session").unwrap();
-            (k, r.metadata.run_id.clone().unwrap())
+            (k, r.metadata.run_id.as_deref().unwrap().to_owned())
         })
         .collect();
     assert_eq!(run_of.len(), 100);
@@ -242,9 +242,9 @@ async fn inside_a_run_a_session_is_a_child_span_of_it() {
         .unwrap();
     let m = &result.metadata;
     assert_eq!(m.run_id.as_deref(), Some("nightly_7"));
-    assert_eq!(m.trace_id, Some(ctx.trace_id().to_string()));
-    assert_eq!(m.parent_span_id, Some(ctx.span_id().to_string()));
-    assert_ne!(m.span_id, Some(ctx.span_id().to_string()));
+    assert_eq!(m.trace_id, Some(ctx.trace_id()));
+    assert_eq!(m.parent_span_id, Some(ctx.span_id()));
+    assert_ne!(m.span_id, Some(ctx.span_id()));
     assert_eq!(m.parent_run_id, None);
 }
 
@@ -279,9 +279,15 @@ async fn batch_sessions_are_runs_of_their_own_in_the_batch_trace() {
             "job order"
         );
         assert_eq!(r.metadata.parent_run_id.as_deref(), Some("batch_nightly"));
-        assert_eq!(r.metadata.trace_id, Some(ctx.trace_id().to_string()));
-        assert_eq!(r.metadata.parent_span_id, Some(ctx.span_id().to_string()));
+        assert_eq!(r.metadata.trace_id, Some(ctx.trace_id()));
+        assert_eq!(r.metadata.parent_span_id, Some(ctx.span_id()));
         assert_eq!(r.equity.len(), 1_500);
+        let json: Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["metadata"]["parent_run_id"], "batch_nightly");
+        assert_eq!(
+            json["metadata"]["parent_span_id"],
+            ctx.span_id().to_string()
+        );
     }
     let ids: HashSet<_> = results.iter().map(|r| r.metadata.run_id.clone()).collect();
     assert_eq!(ids.len(), 20);
@@ -308,7 +314,7 @@ async fn sweep_ranks_by_the_statistic_with_undefined_values_last() {
             &data,
             sma_cross,
             &grid,
-            RankBy::new("sharpe").unwrap(),
+            RankBy::new(Statistic::Sharpe),
             BatchOptions::new().keep_equity(false),
         )
         .await;
@@ -331,7 +337,7 @@ async fn sweep_ranks_by_the_statistic_with_undefined_values_last() {
             &data,
             sma_cross,
             &grid,
-            RankBy::new("sharpe").unwrap().ascending(),
+            RankBy::new(Statistic::Sharpe).ascending(),
             BatchOptions::new(),
         )
         .await;

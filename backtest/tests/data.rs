@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tracectx_backtest::{
     BacktestEngine, BacktestSettings, Bar, Bars, BarsBuilder, DataError, DataErrorKind, Decision,
-    Params, Signals, Stats, Timestamp, simulate, sma_cross,
+    Params, Signals, Stats, Timestamp, parse_bar_time, simulate, sma_cross,
 };
 
 const DAY: i64 = 86_400_000_000;
@@ -19,7 +19,7 @@ fn err(csv: &str) -> DataError {
 }
 
 fn ts(text: &str) -> i64 {
-    Timestamp::parse(text).unwrap().as_micros()
+    parse_bar_time(text).unwrap().as_micros()
 }
 
 const GOOD: &str = "Date,Open,High,Low,Close,Volume\n\

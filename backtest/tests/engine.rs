@@ -22,16 +22,29 @@ fn result_metadata_carries_the_scope_ids() {
         .unwrap();
     let m = &result.metadata;
     assert_eq!(m.run_id.as_deref(), Some("backtest_meta"));
-    assert_eq!(m.trace_id, Some(ctx.trace_id().to_string()));
-    assert_eq!(m.trace_id_full, Some(format!("{:x}", ctx.trace_id())));
-    assert_eq!(m.span_id, Some(child.span_id().to_string()));
-    assert_eq!(m.parent_span_id, Some(ctx.span_id().to_string()));
+    assert_eq!(m.trace_id, Some(ctx.trace_id()));
+    assert_eq!(m.span_id, Some(child.span_id()));
+    assert_eq!(m.parent_span_id, Some(ctx.span_id()));
     assert_eq!(m.strategy, "sma-cross");
     assert_eq!(m.params, params());
     assert_eq!(m.data_fingerprint, bars.fingerprint());
     assert_eq!(m.bars, 1_000);
     assert_eq!(m.engine_version, env!("CARGO_PKG_VERSION"));
     assert!(m.wall_time_secs >= 0.0);
+    // In JSON the ids are text: the trace id short and full, from the one id.
+    let ids = format!(
+        r#""metadata":{{"run_id":"backtest_meta","trace_id":"{}","trace_id_full":"{:x}","span_id":"{}","parent_span_id":"{}","strategy":"sma-cross","#,
+        ctx.trace_id(),
+        ctx.trace_id(),
+        child.span_id(),
+        ctx.span_id()
+    );
+    let json = result.to_json();
+    assert!(json.contains(&ids), "{json}");
+    assert!(
+        json.ends_with(r#""parent_run_id":null,"repro":null}}"#),
+        "{json}"
+    );
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! annualisation and undefined values.
 
 use tracectx_backtest::{
-    BacktestSettings, Bars, Decision, Params, Report, Signals, Simulation, Stats, crossover,
-    floor_div, simulate, sma, sma_cross,
+    BacktestSettings, Bars, Decision, Params, Report, Signals, Simulation, Statistic, Stats,
+    crossover, floor_div, simulate, sma, sma_cross,
 };
 
 const DAY: i64 = 86_400_000_000;
@@ -514,7 +514,7 @@ fn annualisation_of_monthly_bars_uses_calendar_months() {
     let monthly: Vec<i64> = (0..120)
         .map(|k| {
             let (y, m) = (2010 + k / 12, k % 12 + 1);
-            let t = tracectx_backtest::Timestamp::parse(&format!("{y:04}-{m:02}-01")).unwrap();
+            let t = tracectx_backtest::parse_bar_time(&format!("{y:04}-{m:02}-01")).unwrap();
             t.as_micros()
         })
         .collect();
@@ -783,52 +783,24 @@ fn json_has_every_key_of_the_semantics() {
         BacktestSettings::new(10_000.0).with_commission(0.002),
     );
     let s = Stats::compute(&b, &r.equity, &r.trades, sig.warmup()).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&Report::new(&s, &r.trades, &r.open_trades).to_json()).unwrap();
-    let keys: Vec<&str> = json["stats"]
+    let text = Report::new(&s, &r.trades, &r.open_trades).to_json();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut keys: Vec<&str> = json["stats"]
         .as_object()
         .unwrap()
         .keys()
         .map(String::as_str)
         .collect();
-    let mut expected = vec![
-        "start",
-        "end",
-        "duration_secs",
-        "exposure_pct",
-        "equity_final",
-        "equity_peak",
-        "commissions",
-        "return_pct",
-        "buy_hold_return_pct",
-        "return_ann_pct",
-        "volatility_ann_pct",
-        "cagr_pct",
-        "sharpe",
-        "sortino",
-        "calmar",
-        "alpha_pct",
-        "beta",
-        "max_drawdown_pct",
-        "avg_drawdown_pct",
-        "max_drawdown_duration_secs",
-        "avg_drawdown_duration_secs",
-        "trades",
-        "win_rate_pct",
-        "best_trade_pct",
-        "worst_trade_pct",
-        "avg_trade_pct",
-        "max_trade_duration_secs",
-        "avg_trade_duration_secs",
-        "profit_factor",
-        "expectancy_pct",
-        "sqn",
-        "kelly",
-    ];
-    let mut keys_sorted = keys.clone();
-    keys_sorted.sort_unstable();
+    // Every statistic of the semantics' table, once, in the order of `Statistic::ALL`.
+    let mut expected: Vec<&str> = Statistic::ALL.iter().map(|s| s.name()).collect();
+    let at: Vec<usize> = expected
+        .iter()
+        .map(|k| text.find(&format!(r#""{k}":"#)).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    keys.sort_unstable();
     expected.sort_unstable();
-    assert_eq!(keys_sorted, expected);
+    assert_eq!(keys, expected);
     assert_eq!(json["stats"]["start"], "2000-01-03T00:00:00Z");
     let t = &json["trades"][0];
     for field in [

@@ -128,10 +128,7 @@ async fn stream_session_inside_a_run_is_a_child_span_of_it() {
         .await
         .unwrap();
     assert_eq!(result.metadata.run_id.as_deref(), Some("paper_es_1"));
-    assert_eq!(
-        result.metadata.parent_span_id,
-        Some(ctx.span_id().to_string())
-    );
+    assert_eq!(result.metadata.parent_span_id, Some(ctx.span_id()));
     let batch = BacktestEngine::default()
         .run(&bars, &sma_cross, &params())
         .unwrap();

@@ -35,7 +35,7 @@ use tracectx::logging::WorkerGuard;
 use tracectx::logging::query::{self, LineParser, Query, RunSummary, Runs};
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
-    Named, ParamGrid, Params, RankBy, STAT_KEYS, SignalFn, SweepReport, builtin,
+    Named, ParamGrid, Params, RankBy, SignalFn, Statistic, SweepReport, builtin,
 };
 
 #[derive(Debug, Parser)]
@@ -688,16 +688,17 @@ fn failed(e: impl std::fmt::Display) -> ExitCode {
 
 /// A statistic for a table: durations in days and hours, percentages with 2 decimals,
 /// undefined as `-`.
-fn format_stat(result: &BacktestResult, key: &str) -> String {
+fn format_stat(result: &BacktestResult, statistic: Statistic) -> String {
     let stats = &result.stats;
-    match key {
-        "start" => stats.start.to_string(),
-        "end" => stats.end.to_string(),
-        "trades" => stats.trades.to_string(),
-        _ => match stats.get(key) {
+    let name = statistic.name();
+    match statistic {
+        Statistic::Start => stats.start.to_string(),
+        Statistic::End => stats.end.to_string(),
+        Statistic::Trades => stats.trades.to_string(),
+        _ => match stats.get(statistic) {
             None => "-".to_owned(),
-            Some(v) if key.ends_with("_secs") => format_duration(v),
-            Some(v) if key.ends_with("_pct") => format!("{v:.2}"),
+            Some(v) if name.ends_with("_secs") => format_duration(v),
+            Some(v) if name.ends_with("_pct") => format!("{v:.2}"),
             Some(v) if v.abs() >= 1e5 => format!("{v:.2}"),
             Some(v) => format!("{v:.4}"),
         },
@@ -830,15 +831,15 @@ fn write_stats(out: &mut impl Write, result: &BacktestResult) -> io::Result<()> 
         out,
         "run {}  trace {}  strategy {} {}  bars {}  data {}",
         m.run_id.as_deref().unwrap_or("-"),
-        m.trace_id.as_deref().unwrap_or("-"),
+        m.trace_id.map(|t| t.short()).as_deref().unwrap_or("-"),
         m.strategy,
         m.params,
         m.bars,
         m.data_fingerprint
     )?;
-    let rows: Vec<Vec<String>> = STAT_KEYS
+    let rows: Vec<Vec<String>> = Statistic::ALL
         .iter()
-        .map(|&key| vec![key.to_owned(), format_stat(result, key)])
+        .map(|&statistic| vec![statistic.name().to_owned(), format_stat(result, statistic)])
         .collect();
     write_columns(out, &rows, 1)?;
     if !result.open_trades.is_empty() {
@@ -892,8 +893,8 @@ struct SweepArgs {
     #[arg(long = "grid", value_name = "NAME=SPEC", required = true)]
     grid: Vec<String>,
     /// The statistic to rank by (a key of `backtest --json`'s stats)
-    #[arg(long, default_value = "sharpe", value_parser = parse_rank_by)]
-    rank_by: RankBy,
+    #[arg(long, default_value = "sharpe", value_parser = parse_statistic)]
+    rank_by: Statistic,
     /// Rank the lowest value first
     #[arg(long)]
     ascending: bool,
@@ -908,7 +909,9 @@ struct SweepArgs {
     json: bool,
 }
 
-fn parse_rank_by(s: &str) -> Result<RankBy, String> {
+/// The one place where text becomes a [`Statistic`]; an unknown name's error lists the known
+/// ones.
+fn parse_statistic(s: &str) -> Result<Statistic, String> {
     s.parse()
         .map_err(|e: tracectx_backtest::UnknownStatistic| e.to_string())
 }
@@ -950,10 +953,11 @@ impl SweepArgs {
             Ok(rt) => rt,
             Err(e) => return failed(e),
         };
+        let rank_by = RankBy::new(self.rank_by);
         let rank_by = if self.ascending {
-            self.rank_by.ascending()
+            rank_by.ascending()
         } else {
-            self.rank_by
+            rank_by
         };
         let mut options = BatchOptions::new().keep_equity(false);
         if let Some(n) = self.concurrency {
@@ -1030,31 +1034,31 @@ fn write_ranked(
         report.wall_time_secs,
         report.rank_by
     )?;
-    let key = report.rank_by.key();
-    let mut keys = vec![key];
-    for k in [
-        "return_pct",
-        "sharpe",
-        "max_drawdown_pct",
-        "trades",
-        "win_rate_pct",
+    let ranked_by = report.rank_by.statistic();
+    let mut columns = vec![ranked_by];
+    for statistic in [
+        Statistic::ReturnPct,
+        Statistic::Sharpe,
+        Statistic::MaxDrawdownPct,
+        Statistic::Trades,
+        Statistic::WinRatePct,
     ] {
-        if k != key {
-            keys.push(k);
+        if statistic != ranked_by {
+            columns.push(statistic);
         }
     }
     let mut rows = vec![{
         let mut header = vec!["RANK".to_owned(), "RUN_ID".to_owned(), "PARAMS".to_owned()];
-        header.extend(keys.iter().map(|k| k.to_uppercase()));
+        header.extend(columns.iter().map(|s| s.name().to_uppercase()));
         header
     }];
     for (i, r) in report.top(top).iter().enumerate() {
         let mut row = vec![
             (i + 1).to_string(),
-            r.metadata.run_id.clone().unwrap_or_else(|| "-".into()),
+            r.metadata.run_id.as_deref().unwrap_or("-").to_owned(),
             r.metadata.params.to_string(),
         ];
-        row.extend(keys.iter().map(|k| format_stat(r, k)));
+        row.extend(columns.iter().map(|&s| format_stat(r, s)));
         rows.push(row);
     }
     // RANK right-aligned would split it from its header; keep the first three left-aligned.
@@ -1069,7 +1073,7 @@ fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> i
         .map(|(i, r)| {
             serde_json::json!({
                 "rank": i + 1,
-                "run_id": r.metadata.run_id,
+                "run_id": r.metadata.run_id.as_deref(),
                 "params": r.metadata.params,
                 "stats": r.stats,
             })
@@ -1082,7 +1086,7 @@ fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> i
         .collect();
     let json = serde_json::json!({
         "sweep_id": report.sweep_id,
-        "rank_by": report.rank_by.key(),
+        "rank_by": report.rank_by.statistic().name(),
         "ascending": report.rank_by.is_ascending(),
         "sessions": report.ranked.len() + report.failed.len(),
         "results": results,

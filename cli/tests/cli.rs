@@ -562,7 +562,7 @@ backtest_ab12      2  2024-01-01T10:00:00.500000Z  2024-01-01T10:00:04.000000Z  
 
 mod backtest_cli {
     use super::*;
-    use tracectx_backtest::{BacktestEngine, BacktestSettings, Bars, Params, STAT_KEYS, sma_cross};
+    use tracectx_backtest::{BacktestEngine, BacktestSettings, Bars, Params, Statistic, sma_cross};
 
     fn bars_file(dir: &Path, n: usize) -> PathBuf {
         let path = dir.join("bars.csv");
@@ -604,8 +604,8 @@ mod backtest_cli {
         assert_eq!(text.lines().count(), 1, "one JSON object");
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let stats = json["stats"].as_object().unwrap();
-        for key in STAT_KEYS {
-            assert!(stats.contains_key(*key), "missing {key}");
+        for key in Statistic::ALL.iter().map(|s| s.name()) {
+            assert!(stats.contains_key(key), "missing {key}");
         }
         let run = json["metadata"]["run_id"].as_str().unwrap();
         assert!(run.starts_with("backtest_"));
@@ -663,7 +663,7 @@ mod backtest_cli {
         let first = table.lines().next().unwrap();
         assert!(first.starts_with("run backtest_"), "{first}");
         assert!(first.contains("long_only=true"));
-        for key in STAT_KEYS {
+        for key in Statistic::ALL.iter().map(|s| s.name()) {
             assert!(
                 table.lines().any(|l| l.starts_with(&format!("{key} "))),
                 "no row {key}"
@@ -1078,8 +1078,13 @@ fn per_run_files_of_a_sweep_are_what_logs_prints_from_the_combined_log() {
     let sessions: Vec<String> = report
         .ranked
         .iter()
-        .map(|r| r.metadata.run_id.clone().unwrap())
-        .chain(report.failed.iter().map(|e| e.run_id().unwrap().to_owned()))
+        .map(|r| r.metadata.run_id.as_ref().unwrap().to_string())
+        .chain(
+            report
+                .failed
+                .iter()
+                .map(|e| e.run_id().unwrap().to_string()),
+        )
         .collect();
     let files: Vec<String> = std::fs::read_dir(&runs_dir)
         .unwrap()

@@ -1,11 +1,12 @@
 //! The W3C parsers on arbitrary input: no panic, and what parses round-trips and can never
-//! carry a run id that would break a log line.
+//! carry a run id that would break a log line; a kept `tracestate` never holds a key twice; a
+//! run id claimed at an edge is kept escaped and bounded.
 #![no_main]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use libfuzzer_sys::fuzz_target;
-use tracectx::propagation::{self, Baggage, TraceParent, TraceState};
+use tracectx::propagation::{self, Baggage, Environment, RunPolicy, TraceParent, TraceState};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -25,6 +26,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(state) = TraceState::parse([ts]) {
         let again = TraceState::parse([state.as_str()]).expect("a kept tracestate parses");
         assert_eq!(again, state);
+        let keys: Vec<&str> = state
+            .as_str()
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(|m| m.split_once('=').expect("a kept member has a key").0)
+            .collect();
+        let unique: HashSet<&str> = keys.iter().copied().collect();
+        assert_eq!(unique.len(), keys.len(), "one entry per key");
+        assert!(keys.len() <= propagation::MAX_TRACESTATE_MEMBERS);
     }
     let baggage = Baggage::parse([bg]);
     let again = Baggage::parse([baggage.to_string().as_str()]);
@@ -55,6 +65,25 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(back.run_id(), ctx.run_id());
         assert_eq!(back.trace_id(), ctx.trace_id());
     }
+
+    // At an edge the run is never the caller's, and what it claimed is kept printable.
+    let received = RunPolicy::OwnRun.receive(&headers, "request");
+    assert!(received.context().run_id().starts_with("request_"));
+    if let Some(claimed) = received.claimed_run_id() {
+        let text = claimed.as_str();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        // At most 128 characters and `…`, each escaped in at most 8 (`\u{feff}`), and quotes.
+        assert!(text.chars().count() <= 129 * 8 + 2, "{text:?}");
+    }
+
+    // The same values as a child process's environment read the same.
+    let env = Environment::from_vars([("TRACEPARENT", tp), ("TRACESTATE", ts), ("BAGGAGE", bg)]);
+    let from_env = propagation::extract(&env);
+    let from_headers = propagation::extract(&headers);
+    assert_eq!(
+        from_env.as_ref().map(|c| (c.run_id().clone(), c.trace_id())),
+        from_headers.as_ref().map(|c| (c.run_id().clone(), c.trace_id()))
+    );
 
     // A second `traceparent`, whatever it holds, refuses the message.
     let twice = Pairs(vec![("traceparent", tp), ("traceparent", ts)]);

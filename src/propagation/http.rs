@@ -8,8 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Extractor, Injector, TRACEPARENT, extract, inject};
-use crate::context::TraceContext;
+use super::{Extractor, Injector, RunPolicy, TRACEPARENT};
 use crate::future::{InTraceContext, TraceFutureExt};
 
 static TRACEPARENT_NAME: HeaderName = HeaderName::from_static(super::TRACEPARENT);
@@ -74,22 +73,29 @@ impl Injector for HeaderMap {
 
 // === impl ExtractTraceContextLayer ===
 
-/// Server middleware: runs each request's handler inside the context the request carries
-/// (or a fresh `request_<id>` context when it carries none or an invalid one), and answers
-/// with a `traceparent` naming this side's span.
+/// Server middleware: runs each request's handler inside the context the request carries, by
+/// the layer's [`RunPolicy`], and answers with a `traceparent` naming this side's span.
 ///
-/// The context is also put in the request's extensions, for handlers that want it as a value.
-/// Works with any `tower::Service<http::Request<B>>`: axum routers, hyper services.
+/// With [`RunPolicy::TrustCaller`] (services behind one edge) the handler runs in the caller's
+/// run; with [`RunPolicy::OwnRun`] (a public edge) in a run of its own, `request_<id>`, the
+/// caller's claimed run id kept as a [`ClaimedRunId`](super::ClaimedRunId). Either way the
+/// caller's W3C trace goes on, and a request with no valid `traceparent` (none, two, or a
+/// malformed one) starts a new trace in a fresh `request_<id>` run; a request is never
+/// refused for its trace headers.
+///
+/// The context is also put in the request's extensions (and the claimed run id, if any), for
+/// handlers that want it as a value. Works with any `tower::Service<http::Request<B>>`: axum
+/// routers, hyper services, tonic servers (feature `grpc`; gRPC metadata are HTTP/2 headers).
 ///
 /// # Examples
 ///
 /// ```
 /// use tower::{ServiceBuilder, ServiceExt as _};
-/// use tracectx::propagation::ExtractTraceContextLayer;
+/// use tracectx::propagation::{ExtractTraceContextLayer, RunPolicy};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let svc = ServiceBuilder::new()
-///     .layer(ExtractTraceContextLayer::new())
+///     .layer(ExtractTraceContextLayer::new(RunPolicy::TrustCaller))
 ///     .service_fn(|_req: http::Request<()>| async {
 ///         let run = tracectx::get_run_id().map(|r| r.to_string());
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(run))
@@ -103,32 +109,55 @@ impl Injector for HeaderMap {
 /// assert!(resp.headers()["traceparent"].to_str()?.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ExtractTraceContextLayer {
-    _private: (),
+    policy: RunPolicy,
 }
 
 impl ExtractTraceContextLayer {
-    /// Makes the layer; it has no settings.
+    /// Makes the layer with the policy saying whether callers choose the run: there is no
+    /// default, because the right one depends on who can reach the server.
     ///
     /// # Examples
     ///
     /// ```
     /// use tower::{Layer as _, ServiceExt as _};
-    /// use tracectx::propagation::ExtractTraceContextLayer;
+    /// use tracectx::propagation::{ClaimedRunId, ExtractTraceContextLayer, RunPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let svc = ExtractTraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
-    ///     let run = tracectx::get_run_id().map(|r| r.to_string());
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(run))
-    /// }));
-    /// // No trace headers: the handler runs in a fresh `request_…` context.
-    /// let resp = svc.oneshot(http::Request::new(())).await?;
-    /// assert!(resp.body().as_deref().is_some_and(|run| run.starts_with("request_")));
+    /// // A public edge: whatever the caller claims, the request runs as its own run.
+    /// let svc = ExtractTraceContextLayer::new(RunPolicy::OwnRun).layer(tower::service_fn(
+    ///     |req: http::Request<()>| async move {
+    ///         let run = tracectx::get_run_id().map(|r| r.to_string());
+    ///         let claimed = req.extensions().get::<ClaimedRunId>().map(|c| c.to_string());
+    ///         Ok::<_, std::convert::Infallible>(http::Response::new((run, claimed)))
+    ///     },
+    /// ));
+    /// let req = http::Request::builder()
+    ///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    ///     .header("baggage", "run_id=backtest_victim")
+    ///     .body(())?;
+    /// let (run, claimed) = svc.oneshot(req).await?.into_body();
+    /// assert!(run.is_some_and(|run| run.starts_with("request_")));
+    /// assert_eq!(claimed.as_deref(), Some("backtest_victim"));
     /// # Ok(()) }
     /// ```
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(policy: RunPolicy) -> Self {
+        Self { policy }
+    }
+
+    /// The layer's policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::{ExtractTraceContextLayer, RunPolicy};
+    ///
+    /// let layer = ExtractTraceContextLayer::new(RunPolicy::OwnRun);
+    /// assert_eq!(layer.policy(), RunPolicy::OwnRun);
+    /// ```
+    pub fn policy(&self) -> RunPolicy {
+        self.policy
     }
 }
 
@@ -136,7 +165,10 @@ impl<S> Layer<S> for ExtractTraceContextLayer {
     type Service = ExtractTraceContext<S>;
 
     fn layer(&self, inner: S) -> ExtractTraceContext<S> {
-        ExtractTraceContext { inner }
+        ExtractTraceContext {
+            inner,
+            policy: self.policy,
+        }
     }
 }
 
@@ -147,11 +179,12 @@ impl<S> Layer<S> for ExtractTraceContextLayer {
 ///
 /// ```
 /// use tower::{Layer as _, ServiceExt as _};
-/// use tracectx::propagation::{ExtractTraceContextLayer, ExtractTraceContext};
+/// use tracectx::propagation::{ExtractTraceContext, ExtractTraceContextLayer, RunPolicy};
 /// use tracectx::TraceContext;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let svc: ExtractTraceContext<_> = ExtractTraceContextLayer::new().layer(tower::service_fn(
+/// let layer = ExtractTraceContextLayer::new(RunPolicy::TrustCaller);
+/// let svc: ExtractTraceContext<_> = layer.layer(tower::service_fn(
 ///     // The context is also in the request's extensions, as a value.
 ///     |req: http::Request<()>| async move {
 ///         let ctx = req.extensions().get::<TraceContext>().cloned();
@@ -167,6 +200,7 @@ impl<S> Layer<S> for ExtractTraceContextLayer {
 #[derive(Clone, Debug)]
 pub struct ExtractTraceContext<S> {
     inner: S,
+    policy: RunPolicy,
 }
 
 impl<S, B, RB> Service<http::Request<B>> for ExtractTraceContext<S>
@@ -182,8 +216,11 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let ctx = extract(req.headers()).unwrap_or_else(|| TraceContext::generate("request"));
+        let (ctx, claimed) = self.policy.receive(req.headers(), "request").into_parts();
         req.extensions_mut().insert(ctx.clone());
+        if let Some(claimed) = claimed {
+            req.extensions_mut().insert(claimed);
+        }
         // `call` itself may do work synchronously: it runs in the context too.
         let fut = ctx.sync_scope(|| self.inner.call(req));
         ExtractTraceContextFuture {
@@ -202,10 +239,11 @@ pin_project_lite::pin_project! {
     ///
     /// ```
     /// use tower::{Layer as _, Service as _, ServiceExt as _};
-    /// use tracectx::propagation::{ExtractTraceContextLayer, ExtractTraceContextFuture};
+    /// use tracectx::propagation::{ExtractTraceContextFuture, ExtractTraceContextLayer, RunPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut svc = ExtractTraceContextLayer::new().layer(tower::service_fn(|_req: http::Request<()>| async {
+    /// let layer = ExtractTraceContextLayer::new(RunPolicy::OwnRun);
+    /// let mut svc = layer.layer(tower::service_fn(|_req: http::Request<()>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
     /// }));
     /// let fut: ExtractTraceContextFuture<_> = svc.ready().await?.call(http::Request::new(()));
@@ -248,17 +286,20 @@ where
 
 // === impl InjectTraceContextLayer ===
 
-/// Client middleware: writes the caller's current context (`traceparent`, `tracestate`,
-/// `baggage` with the run id) into each outgoing request. Outside any scope the request goes
-/// out unchanged.
+/// Client middleware: each outgoing request is a span of its own, a child of the caller's
+/// current context, written into the request (`traceparent` naming the new span, `tracestate`,
+/// `baggage` with the run id); the inner service's future runs in that span. Outside any scope
+/// the request goes out unchanged.
+///
+/// Three calls made while handling one request so carry three parent ids, as W3C Trace
+/// Context asks and as HTTP client instrumentations do.
 ///
 /// The context is read when `Service::call` runs, which is synchronous: make the call inside
 /// the scope (`async { client.call(req).await }.in_trace_context(ctx)`), not
 /// `client.call(req).in_trace_context(ctx)`, whose `call` has already run outside it.
 ///
-/// Usable with any `tower::Service<http::Request<B>>` client, hyper's included; for `reqwest`,
-/// inject into a `HeaderMap` with [`inject_current`](super::inject_current) and pass it to
-/// `RequestBuilder::headers`.
+/// Usable with any `tower::Service<http::Request<B>>` client: hyper's, and tonic's `Channel`
+/// (feature `grpc`). For `reqwest`, see `RequestBuilderExt` (feature `reqwest`).
 ///
 /// # Examples
 ///
@@ -280,6 +321,36 @@ where
 ///     .in_trace_context(ctx)
 ///     .await?;
 /// assert_eq!(sent.unwrap().to_str()?, "run_id=backtest_ab12cd34");
+/// # Ok(()) }
+/// ```
+///
+/// Each call its own span:
+///
+/// ```
+/// use tower::{Service as _, ServiceBuilder, ServiceExt as _};
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::{InjectTraceContextLayer, TraceParent};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut client = ServiceBuilder::new()
+///     .layer(InjectTraceContextLayer::new())
+///     .service_fn(|req: http::Request<()>| async move {
+///         // The inner service runs in the call's span, the one it sends.
+///         let span = tracectx::current().map(|c| c.span_id());
+///         let sent = TraceParent::parse(req.headers()["traceparent"].to_str().unwrap()).unwrap();
+///         assert_eq!(span, Some(sent.parent_id()));
+///         Ok::<_, std::convert::Infallible>(sent.parent_id())
+///     });
+/// let ctx = TraceContext::new("job_1")?;
+/// let (a, b) = async {
+///     let a = client.ready().await?.call(http::Request::new(())).await?;
+///     let b = client.ready().await?.call(http::Request::new(())).await?;
+///     Ok::<_, std::convert::Infallible>((a, b))
+/// }
+/// .in_trace_context(ctx.clone())
+/// .await?;
+/// assert_ne!(a, b);
+/// assert!(a != ctx.span_id() && b != ctx.span_id());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -319,8 +390,8 @@ impl<S> Layer<S> for InjectTraceContextLayer {
     }
 }
 
-/// The service made by [`InjectTraceContextLayer`]: writes the current context into each
-/// request when [`Service::call`] runs.
+/// The service made by [`InjectTraceContextLayer`]: writes a child of the current context into
+/// each request when [`Service::call`] runs, and runs the call in it.
 ///
 /// # Examples
 ///
@@ -357,19 +428,19 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = InTraceContext<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> S::Future {
-        crate::with_current(|ctx| {
-            if let Some(ctx) = ctx {
-                inject(ctx, req.headers_mut());
-            }
-        });
-        self.inner.call(req)
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        match super::inject_current(req.headers_mut()) {
+            // The call is a span of its own: the inner service runs in it.
+            Some(call) => call.sync_scope(|| self.inner.call(req).in_current_trace_context()),
+            // Outside any scope: explicitly none, even if polled inside one later.
+            None => self.inner.call(req).in_current_trace_context(),
+        }
     }
 }
 
@@ -400,8 +471,9 @@ where
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub trait RequestBuilderExt {
-    /// Adds the current context's `traceparent`, `tracestate` and `baggage` headers; outside
-    /// any scope the request is unchanged.
+    /// Adds the headers of a call made from the current context: `traceparent` naming a new
+    /// span (a child of the current one, so every request has a parent id of its own),
+    /// `tracestate` and `baggage` with the run id; outside any scope the request is unchanged.
     ///
     /// # Examples
     ///
@@ -427,10 +499,9 @@ pub trait RequestBuilderExt {
 impl RequestBuilderExt for reqwest::RequestBuilder {
     fn with_current_trace_context(self) -> Self {
         let mut headers = HeaderMap::new();
-        if super::inject_current(&mut headers) {
-            self.headers(headers)
-        } else {
-            self
+        match super::inject_current(&mut headers) {
+            Some(_) => self.headers(headers),
+            None => self,
         }
     }
 }

@@ -1,14 +1,95 @@
 //! Carrying a [`TraceContext`] to other processes: W3C Trace Context (`traceparent`,
 //! `tracestate`) and W3C Baggage (the run id, under the key [`RUN_ID_KEY`]).
 //!
-//! [`inject`] writes the current side's ids into a carrier (HTTP headers, a message's
-//! metadata); [`extract`] reads them on the other side and makes the context for the work done
-//! there: same run id and trace id, a new span id, and the sender's span id as its parent.
-//! Anything invalid or hostile in the incoming headers is ignored as the specifications say
-//! (a new trace starts); nothing here panics on input.
+//! [`inject`] writes a context's ids into a carrier (HTTP headers, a message's metadata, a
+//! child process's environment); [`extract`] reads them on the other side and makes the
+//! context for the work done there: same run id and trace id, a new span id, and the sender's
+//! span id as its parent. Anything invalid or hostile in the incoming headers is ignored as
+//! the specifications say (a new trace starts); nothing here panics on input.
 //!
-//! A carrier is anything that implements [`Extractor`] / [`Injector`]: `http::HeaderMap`
-//! (feature `http`) and `HashMap<String, String>` come with the crate.
+//! Every outgoing call is a span of its own: [`inject_current`], the client layer, the
+//! `reqwest` and `Command` helpers send a child of the current span ([`TraceContext::child`]),
+//! so the calls made while handling one request each carry a new parent id, as W3C Trace
+//! Context asks ("for each outgoing request ... the value of property `parent-id` MUST be set
+//! to a value representing the ID of the current operation").
+//!
+//! A receiving side chooses whether the caller may pick the run its work is filed under: see
+//! [`RunPolicy`] (trust the caller behind one edge, a run of its own at a public edge).
+//!
+//! # Carriers
+//!
+//! A carrier is anything that implements [`Extractor`] / [`Injector`]. These come with the
+//! crate:
+//!
+//! | carrier | feature | helpers |
+//! |---|---|---|
+//! | `HashMap<String, String>` | | |
+//! | a child process's environment (`TRACEPARENT`, `TRACESTATE`, `BAGGAGE`): [`Environment`], `std::process::Command` | (`tokio-process` for `tokio::process::Command`) | [`CommandExt`], [`extract_env`] |
+//! | `http::HeaderMap` | `http` | `ExtractTraceContextLayer`, `InjectTraceContextLayer`, `RequestBuilderExt` (`reqwest`) |
+//! | `tonic::metadata::MetadataMap` (gRPC) | `grpc` | the same tower layers on tonic servers and channels, `InjectTraceContextInterceptor` |
+//! | `async_nats::HeaderMap` (NATS) | `nats` | `message_context`, `for_each_message` |
+//!
+//! ## Other transports: Kafka, AMQP, Redis streams
+//!
+//! A transport whose messages carry string headers needs only a small adapter; the names are
+//! the W3C header names, lowercase (`traceparent`, `tracestate`, `baggage`), as OpenTelemetry's
+//! instrumentations of these transports write them, so both sides interoperate with them.
+//!
+//! - **Kafka** record headers (rdkafka's `OwnedHeaders`/`BorrowedHeaders`, each a key and
+//!   bytes): inject by adding one header per name; extract by reporting the value of every
+//!   header whose key matches, as text ([`UNREADABLE`] when the bytes are not UTF-8). Kafka
+//!   keeps repeated keys, so a second `traceparent` is seen and refused, as it must be.
+//! - **AMQP 0-9-1** message properties (lapin's `BasicProperties::with_headers`, a
+//!   `FieldTable` of `ShortString` keys): inject each value as an `AMQPValue::LongString`;
+//!   extract the `LongString` (or `ShortString`) under the name. A field table holds one value
+//!   per key.
+//! - **Redis streams** (`XADD key * field value ...`): write the three names as fields of the
+//!   entry beside the payload; on `XREAD`/`XREADGROUP`, read them back from the entry's
+//!   field/value pairs (a field can repeat in an entry: report every value).
+//!
+//! Then `inject_current(&mut headers)` before sending, and on receipt
+//! `RunPolicy::TrustCaller.receive(&headers, "message")` (or [`extract`]) and
+//! `.in_trace_context(ctx)` around the handler. An adapter in the shape of Kafka's headers:
+//!
+//! ```
+//! use tracectx::prelude::*;
+//! use tracectx::propagation::{self, Extractor, Injector, RunPolicy, UNREADABLE};
+//!
+//! /// Record headers as Kafka keeps them: ordered, keys may repeat, values are bytes.
+//! #[derive(Default)]
+//! struct RecordHeaders(Vec<(String, Vec<u8>)>);
+//!
+//! impl Injector for RecordHeaders {
+//!     fn set(&mut self, name: &'static str, value: &str) {
+//!         self.0.retain(|(k, _)| k != name);
+//!         self.0.push((name.to_owned(), value.as_bytes().to_vec()));
+//!     }
+//! }
+//!
+//! impl Extractor for RecordHeaders {
+//!     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+//!         self.0
+//!             .iter()
+//!             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+//!             .map(|(_, v)| std::str::from_utf8(v).unwrap_or(UNREADABLE))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+//! // Producer: inside the run, each record is sent from a span of its own.
+//! let run = TraceContext::new("backtest_ab12cd34")?;
+//! let mut headers = RecordHeaders::default();
+//! let producer = run.sync_scope(|| propagation::inject_current(&mut headers)).unwrap();
+//! assert_eq!(producer.parent_span_id(), Some(run.span_id()));
+//!
+//! // Consumer, in another process: the handler runs in the producer's run and trace.
+//! let ctx = RunPolicy::TrustCaller.receive(&headers, "message").into_context();
+//! let seen = async { tracectx::get_run_id() }.in_trace_context(ctx.clone()).await;
+//! assert_eq!(seen.as_deref(), Some("backtest_ab12cd34"));
+//! assert_eq!(ctx.trace_id(), run.trace_id());
+//! assert_eq!(ctx.parent_span_id(), Some(producer.span_id()));
+//! # Ok(()) }
+//! ```
 //!
 //! # Examples
 //!
@@ -67,8 +148,14 @@ fn trim_ows_str(s: &str) -> &str {
 }
 
 mod baggage;
+mod env;
+#[cfg(feature = "grpc")]
+mod grpc;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "nats")]
+mod nats;
+mod policy;
 mod traceparent;
 mod tracestate;
 
@@ -79,6 +166,10 @@ use crate::context::{RunId, SpanId, TraceContext, TraceFlags};
 pub use baggage::{
     Baggage, MAX_BYTES as MAX_BAGGAGE_BYTES, MAX_MEMBERS as MAX_BAGGAGE_MEMBERS, RUN_ID_KEY,
 };
+pub use env::{CommandExt, Environment, extract_env};
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use grpc::InjectTraceContextInterceptor;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use http::RequestBuilderExt;
@@ -88,6 +179,10 @@ pub use http::{
     ExtractTraceContext, ExtractTraceContextFuture, ExtractTraceContextLayer, InjectTraceContext,
     InjectTraceContextLayer,
 };
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use nats::{for_each_message, message_context};
+pub use policy::{ClaimedRunId, Received, RunPolicy};
 pub use traceparent::{TraceParent, TraceParentError};
 pub use tracestate::{MAX_MEMBERS as MAX_TRACESTATE_MEMBERS, TraceState, TraceStateError};
 
@@ -269,10 +364,13 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
     }
 }
 
-/// Writes `ctx` into `carrier`: `traceparent` (this side's span id as the parent id),
+/// Writes `ctx` into `carrier`: `traceparent` (`ctx`'s span id as the parent id),
 /// `tracestate` when the context carries one, and `baggage` with the run id.
 ///
-/// The `baggage` header is replaced, not merged.
+/// `ctx` is written as it is. For an outgoing call, write a span of the call's own,
+/// `ctx.child()`, as [`inject_current`] and the client helpers do: two calls that sent the same
+/// span id would look like one to the receivers' tracers. The `baggage` header is replaced,
+/// not merged.
 ///
 /// # Examples
 ///
@@ -302,31 +400,35 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     }
 }
 
-/// Writes the current context into `carrier`, if there is one; see [`inject`].
+/// Writes an outgoing call's context into `carrier`: a child of the current context (same run
+/// and trace, a new span whose parent is the current span), so every call carries a parent id
+/// of its own. Outside any scope nothing is written.
 ///
-/// Returns whether a context was written.
+/// Returns the call's context (the client span), to log with or to run the call in; `None`
+/// outside any scope.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use tracectx::propagation;
+/// use tracectx::propagation::{self, TraceParent};
 ///
 /// let mut headers = HashMap::new();
-/// assert!(!propagation::inject_current(&mut headers)); // outside any scope: nothing written
+/// assert!(propagation::inject_current(&mut headers).is_none()); // outside any scope
+/// assert!(headers.is_empty());
+///
 /// let ctx = tracectx::TraceContext::new("job_1")?;
-/// assert!(ctx.sync_scope(|| propagation::inject_current(&mut headers)));
+/// let call = ctx.sync_scope(|| propagation::inject_current(&mut headers)).unwrap();
+/// assert_eq!(call.parent_span_id(), Some(ctx.span_id()));
+/// let sent = TraceParent::parse(&headers["traceparent"]).unwrap();
+/// assert_eq!(sent.parent_id(), call.span_id()); // the call's own span, not the caller's
 /// assert_eq!(headers["baggage"], "run_id=job_1");
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
-pub fn inject_current(carrier: &mut impl Injector) -> bool {
-    match crate::current() {
-        Some(ctx) => {
-            inject(&ctx, carrier);
-            true
-        }
-        None => false,
-    }
+pub fn inject_current(carrier: &mut impl Injector) -> Option<TraceContext> {
+    let call = crate::with_current(|ctx| ctx.map(TraceContext::child))?;
+    inject(&call, carrier);
+    Some(call)
 }
 
 /// Reads the context sent by the other side, and makes this side's context from it.

@@ -22,10 +22,16 @@ pub const MAX_MEMBERS: usize = 32;
 
 /// A validated W3C `tracestate`, kept as text to be passed on unchanged.
 ///
-/// Parsing joins repeated headers with `,` (as HTTP combines them), ignores empty members and
-/// the spaces around members, and refuses the whole value when a member breaks the grammar,
-/// a key repeats, or there are more than 32 members: the specification then asks for the
-/// header to be dropped, not repaired.
+/// Parsing follows the W3C Trace Context Level 2 editor's draft. Repeated headers are joined
+/// with `,` (as HTTP combines them); empty members and the spaces and tabs around members are
+/// ignored. A key is `( lcalpha / DIGIT ) 0*255( keychar )`, where a keychar is a lowercase
+/// letter, a digit or one of `_ - * / @`: up to 256 characters, `@` anywhere but first.
+///
+/// The whole value is refused (the header is dropped, which the specification allows for a
+/// `tracestate` that cannot be parsed) only when a member breaks the grammar or there are more
+/// than 32 members. A key that repeats is not a reason to drop the header: "only one entry per
+/// key is allowed", and the left-most entry is the most recent position in the trace, so the
+/// first entry of each key is kept and the later ones are left out.
 ///
 /// # Examples
 ///
@@ -35,7 +41,11 @@ pub const MAX_MEMBERS: usize = 32;
 /// let ts = TraceState::parse(["rojo=00f067aa0ba902b7", " congo=t61rcWkgMzE , "])?;
 /// assert_eq!(ts.as_str(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
 /// assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
-/// assert!(TraceState::parse(["a=1,a=2"]).is_err());
+/// // A repeated key: the first entry is kept, the list passed on.
+/// assert_eq!(TraceState::parse(["a=1,b=2,a=3"])?.as_str(), "a=1,b=2");
+/// // `@` anywhere but first.
+/// assert!(TraceState::parse(["tenant@vendor@x=1,foo@=2"]).is_ok());
+/// assert!(TraceState::parse(["@foo=1"]).is_err());
 /// # Ok::<(), tracectx::propagation::TraceStateError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -64,9 +74,6 @@ pub enum TraceStateError {
         /// The member's position (0-based, empty members not counted).
         index: usize,
     },
-    /// The same key twice.
-    #[error("invalid tracestate: key {0:?} appears twice")]
-    DuplicateKey(String),
 }
 
 impl TraceState {
@@ -93,8 +100,9 @@ impl TraceState {
             return Ok(Self(None));
         };
         let Some(second) = values.next() else {
-            // One header (the common case): when it is already in canonical form, it is kept
-            // as it came, with a single allocation.
+            // One header (the common case): when it is already in canonical form (no empty
+            // members, no spaces around members, no repeated key), it is kept as it came, with
+            // a single allocation.
             let canonical = validate([first].into_iter())?;
             return Ok(if canonical {
                 Self(Some(Arc::from(first)))
@@ -107,13 +115,30 @@ impl TraceState {
         Ok(Self::joined(all.into_iter()))
     }
 
-    /// The non-empty members of already validated values, joined by `,`.
+    /// The non-empty members of already validated values, joined by `,`, each key's first
+    /// entry only.
     fn joined<'a>(values: impl Iterator<Item = &'a str>) -> Self {
-        let text = members(values).collect::<Vec<_>>().join(",");
+        let mut keys: [&str; MAX_MEMBERS] = [""; MAX_MEMBERS];
+        let mut count = 0;
+        let mut text = String::new();
+        for member in members(values) {
+            // Validated: every member has a `=` and there are at most `MAX_MEMBERS`.
+            let key = member.split_once('=').map_or(member, |(k, _)| k);
+            if keys[..count].contains(&key) || count == MAX_MEMBERS {
+                continue;
+            }
+            keys[count] = key;
+            count += 1;
+            if !text.is_empty() {
+                text.push(',');
+            }
+            text.push_str(member);
+        }
         Self((!text.is_empty()).then(|| Arc::from(text)))
     }
 
-    /// The members joined by `,`, as sent on: empty members and surrounding spaces removed.
+    /// The members joined by `,`, as sent on: empty members, surrounding spaces and the later
+    /// entries of a repeated key removed.
     ///
     /// # Examples
     ///
@@ -196,7 +221,7 @@ fn members<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'
 }
 
 /// Checks every rule without allocating; returns whether the values were one canonical list
-/// (no empty members, no spaces around members).
+/// (no empty members, no spaces around members, no repeated key).
 fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStateError> {
     let mut keys: [&[u8]; MAX_MEMBERS] = [b""; MAX_MEMBERS];
     let mut count = 0;
@@ -219,44 +244,32 @@ fn validate<'a>(values: impl Iterator<Item = &'a str>) -> Result<bool, TraceStat
         if !valid_key(key) || !valid_value(val) {
             return Err(TraceStateError::Member { index });
         }
-        if keys[..count].contains(&key) {
-            // A valid key is ASCII: the conversion is exact.
-            let key = String::from_utf8_lossy(key).into_owned();
-            return Err(TraceStateError::DuplicateKey(key));
-        }
+        // A repeated key is left out when the list is joined: not canonical.
+        canonical &= !keys[..count].contains(&key);
         keys[count] = key;
         count += 1;
     }
     Ok(canonical)
 }
 
-/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`: what a key is made of after its first character.
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`: what a key is made of after its
+/// first character.
 static KEY_CHAR: [bool; 256] =
-    byte_class!(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/'));
+    byte_class!(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'));
 
 /// `chr`: printable ASCII but `,` and `=`, space included.
 static VALUE_CHAR: [bool; 256] =
     byte_class!(|b| matches!(b, 0x20..=0x7e) && b != b',' && b != b'=');
 
-fn key_chars(k: &[u8]) -> bool {
-    k.iter().all(|&b| KEY_CHAR[usize::from(b)])
-}
-
-/// `simple-key` or `tenant-id@system-id`.
+/// `key = ( lcalpha / DIGIT ) 0*255( keychar )`.
 fn valid_key(k: &[u8]) -> bool {
-    match k.iter().position(|&b| b == b'@') {
-        None => !k.is_empty() && k.len() <= 256 && k[0].is_ascii_lowercase() && key_chars(k),
-        Some(at) => {
-            let (t, s) = (&k[..at], &k[at + 1..]);
-            !t.is_empty()
-                && t.len() <= 241
-                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && key_chars(t)
-                && !s.is_empty()
-                && s.len() <= 14
-                && s[0].is_ascii_lowercase()
-                && key_chars(s)
+    match k.split_first() {
+        Some((first, rest)) => {
+            matches!(first, b'a'..=b'z' | b'0'..=b'9')
+                && rest.len() <= 255
+                && rest.iter().all(|&b| KEY_CHAR[usize::from(b)])
         }
+        None => false,
     }
 }
 

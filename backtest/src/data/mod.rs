@@ -6,218 +6,33 @@
 //! bar, strictly increasing times in the years 0001 to 9999 (so that no duration overflows),
 //! finite positive prices, `high >= low`. Bad data is a
 //! [`DataError`] naming the file, the line and the column; no input makes the loader panic.
+//!
+//! The pieces, a file each: the bars and the rules they keep (here), their errors (`error`),
+//! the CSV format read and written (`csv`), prices read from text (`number`), the
+//! fingerprint computed as bars are built (`fingerprint`), the synthetic series
+//! (`synthetic`) and the calendar days of the bars' times (`calendar`).
 
-use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use super::Timestamp;
-use super::time::{MICROS_PER_DAY, parse_timestamp, trim};
+use crate::Timestamp;
 
-// === impl DataError ===
+mod calendar;
+mod csv;
+mod error;
+mod fingerprint;
+mod number;
+mod synthetic;
 
-/// Bad bar data: what was wrong and where (file, line or bar, column).
-///
-/// For data read from a file or reader, [`row`](Self::row) is the 1-based line of the record
-/// (the header is line 1); for data built in memory it is the 0-based bar index.
-///
-/// # Examples
-///
-/// ```
-/// use tracectx_backtest::{Bars, DataErrorKind};
-///
-/// let csv = "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10.5\n2024-01-03,10,9,11,10\n";
-/// let err = Bars::from_csv_reader(csv.as_bytes()).unwrap_err();
-/// assert_eq!(err.row(), Some(3));
-/// assert_eq!(err.column(), Some("High"));
-/// assert!(matches!(err.kind(), DataErrorKind::HighBelowLow { .. }));
-/// assert_eq!(err.to_string(), r#"invalid bar data at line 3, column "High": high 9 below low 11"#);
-/// ```
-#[derive(Debug)]
-pub struct DataError {
-    file: Option<PathBuf>,
-    in_memory: bool,
-    row: Option<u64>,
-    column: Option<String>,
-    kind: DataErrorKind,
-}
+pub(crate) use calendar::DayCursor;
+#[cfg(test)]
+pub(crate) use calendar::one_bar_a_day;
+pub use csv::parse_bar_time;
+pub use error::{DataError, DataErrorKind};
 
-/// What was wrong with bar data; see [`DataError::kind`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DataErrorKind {
-    /// The file could not be opened or read.
-    #[error("cannot read: {0}")]
-    Io(#[source] io::Error),
-    /// There were no bars: an empty file, or a header and nothing else.
-    #[error("no bars")]
-    Empty,
-    /// A required column is absent from the header.
-    #[error("missing column {0:?}")]
-    MissingColumn(&'static str),
-    /// Two header fields name the same column.
-    #[error("column {0:?} appears twice")]
-    DuplicateColumn(String),
-    /// A record has fewer fields than the header, so a column has no value.
-    #[error("missing value")]
-    MissingValue,
-    /// A field is empty.
-    #[error("empty value")]
-    EmptyValue,
-    /// A field is not a number.
-    #[error("unparsable number {0:?}")]
-    UnparsableNumber(String),
-    /// A field is not a date in an accepted form (see [`Timestamp::parse`]).
-    #[error("unparsable date {0:?}")]
-    UnparsableDate(String),
-    /// A time before the year 1 or after the year 9999 (UTC), outside
-    /// [`Timestamp::MIN`]`..=`[`Timestamp::MAX`]: durations between such times could
-    /// overflow, so bars refuse them.
-    #[error("timestamp {0} outside the years 0001 to 9999")]
-    TimestampOutOfRange(Timestamp),
-    /// A price is NaN.
-    #[error("price is NaN")]
-    NanPrice,
-    /// A price is infinite.
-    #[error("price is infinite")]
-    InfinitePrice,
-    /// A price is zero or negative.
-    #[error("non-positive price {0}")]
-    NonPositivePrice(f64),
-    /// A volume is NaN, infinite or negative.
-    #[error("invalid volume {0}")]
-    InvalidVolume(f64),
-    /// A bar's high is below its low.
-    #[error("high {high} below low {low}")]
-    HighBelowLow {
-        /// The bar's high.
-        high: f64,
-        /// The bar's low.
-        low: f64,
-    },
-    /// A bar's time is not after the previous bar's.
-    #[error("timestamp {current} not after the previous {previous}")]
-    NotIncreasing {
-        /// The previous bar's time.
-        previous: Timestamp,
-        /// This bar's time.
-        current: Timestamp,
-    },
-    /// Some bars have a volume and others do not (bars pushed one at a time; see
-    /// [`BarsBuilder`]).
-    #[error("volume given on some bars and not on others")]
-    InconsistentVolume,
-    /// In-memory columns of different lengths.
-    #[error("{found} values, expected {expected} like the timestamps")]
-    LengthMismatch {
-        /// The number of timestamps.
-        expected: usize,
-        /// The number of values in this column.
-        found: usize,
-    },
-}
-
-impl DataError {
-    /// What was wrong.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::{Bars, DataErrorKind};
-    /// let err = Bars::from_csv_reader(&b""[..]).unwrap_err();
-    /// assert!(matches!(err.kind(), DataErrorKind::Empty));
-    /// ```
-    pub fn kind(&self) -> &DataErrorKind {
-        &self.kind
-    }
-
-    /// The file the data came from, when it came from a path.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::Bars;
-    /// let err = Bars::from_csv_path("no/such/file.csv").unwrap_err();
-    /// assert_eq!(err.file().unwrap().to_str(), Some("no/such/file.csv"));
-    /// ```
-    pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
-    }
-
-    /// The 1-based line of the record in a file, or the 0-based bar index for data built in
-    /// memory; `None` when the problem is not in one record (a missing column, no bars).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::Bars;
-    /// let err = Bars::new(vec![0, 1], vec![1.0, 1.0], vec![1.0, 1.0], vec![1.0, 1.0], vec![1.0, f64::NAN], None)
-    ///     .unwrap_err();
-    /// assert_eq!(err.row(), Some(1));
-    /// ```
-    pub fn row(&self) -> Option<u64> {
-        self.row
-    }
-
-    /// The column, as the header spells it (lowercase for data built in memory).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tracectx_backtest::Bars;
-    /// let err = Bars::from_csv_reader(&b"date,open,high,low\n2024-01-01,1,1,1\n"[..]).unwrap_err();
-    /// assert_eq!(err.column(), None);
-    /// assert_eq!(err.to_string(), r#"invalid bar data: missing column "close""#);
-    /// ```
-    pub fn column(&self) -> Option<&str> {
-        self.column.as_deref()
-    }
-
-    fn new(kind: DataErrorKind) -> Self {
-        DataError {
-            file: None,
-            in_memory: false,
-            row: None,
-            column: None,
-            kind,
-        }
-    }
-
-    fn at(mut self, row: u64, column: &str) -> Self {
-        self.row = Some(row);
-        self.column = Some(column.to_owned());
-        self
-    }
-}
-
-impl fmt::Display for DataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid bar data")?;
-        if let Some(file) = &self.file {
-            write!(f, " in {:?}", file.display().to_string())?;
-        }
-        if let Some(row) = self.row {
-            let what = if self.in_memory { "bar" } else { "line" };
-            write!(f, " at {what} {row}")?;
-        }
-        if let Some(column) = &self.column {
-            let sep = if self.row.is_some() { "," } else { " in" };
-            write!(f, "{sep} column {column:?}")?;
-        }
-        write!(f, ": {}", self.kind)
-    }
-}
-
-impl std::error::Error for DataError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            DataErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+use fingerprint::Fingerprint;
 
 // === impl Bar ===
 
@@ -256,7 +71,7 @@ impl Bar {
     ///
     /// ```
     /// use tracectx_backtest::{Bar, Timestamp};
-    /// let bar = Bar::new(Timestamp::parse("2024-01-02").unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
+    /// let bar = Bar::new(Timestamp::from_date(2024, 1, 2).unwrap(), 10.0, 11.0, 9.5, 10.5).with_volume(1_200.0);
     /// assert_eq!((bar.close, bar.volume), (10.5, Some(1_200.0)));
     /// ```
     pub fn new(timestamp: Timestamp, open: f64, high: f64, low: f64, close: f64) -> Self {
@@ -665,7 +480,7 @@ impl Bars {
         };
         let file = File::open(path).map_err(|e| with_file(DataError::new(DataErrorKind::Io(e))))?;
         let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
-        load_csv(file, hint).map_err(with_file)
+        csv::load(file, hint).map_err(with_file)
     }
 
     /// Loads bars from CSV text.
@@ -674,7 +489,7 @@ impl Bars {
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
     /// Other columns are ignored. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
-    /// integer epoch seconds or milliseconds (see [`Timestamp::parse`]), in the years 0001 to
+    /// integer epoch seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to
     /// 9999 (UTC; [`DataErrorKind::TimestampOutOfRange`] otherwise).
     ///
     /// # Examples
@@ -689,7 +504,7 @@ impl Bars {
     /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn from_csv_reader<R: Read>(reader: R) -> Result<Bars, DataError> {
-        load_csv(reader, 0)
+        csv::load(reader, 0)
     }
 
     /// A deterministic synthetic series of `n` daily bars (at least one) on weekdays from
@@ -716,52 +531,7 @@ impl Bars {
     /// assert!(a.close().iter().all(|&c| c > 0.0));
     /// ```
     pub fn synthetic(n: usize, seed: u64) -> Bars {
-        let n = n.clamp(1, Bars::SYNTHETIC_MAX_BARS);
-        let mut rng = SplitMix64(seed);
-        // Sum of four uniforms, centred and scaled to unit variance.
-        let mut normal = || {
-            let s: f64 = (0..4).map(|_| rng.next_f64()).sum();
-            (s - 2.0) * 3f64.sqrt()
-        };
-        let cents = |x: f64| ((x * 100.0).round() / 100.0).max(0.01);
-        let mut timestamps = Vec::with_capacity(n);
-        let mut open = Vec::with_capacity(n);
-        let mut high = Vec::with_capacity(n);
-        let mut low = Vec::with_capacity(n);
-        let mut close = Vec::with_capacity(n);
-        let mut volume = Vec::with_capacity(n);
-        // Monday 2000-01-03.
-        let mut day = super::time::days_from_civil(2000, 1, 3);
-        let mut last = 100.0_f64;
-        for _ in 0..n {
-            timestamps.push(day * MICROS_PER_DAY);
-            day += if super::time::weekday(day) == 4 { 3 } else { 1 };
-            // A weak pull towards 100 keeps long series in a realistic range (a pure
-            // geometric walk drifts to zero or to the moon over a million bars).
-            let pull = 0.001 * (100.0 / last - 1.0);
-            let o = cents(last * (1.0 + 0.002 * normal()));
-            let c = cents(o * (1.0 + 0.01 * normal() + pull));
-            let h = cents(o.max(c) * (1.0 + 0.004 * normal().abs()));
-            let l = cents(o.min(c) * (1.0 - 0.004 * normal().abs()).max(0.5));
-            open.push(o);
-            high.push(h.max(o).max(c));
-            low.push(l.min(o).min(c));
-            close.push(c);
-            volume.push((1_000_000.0 * (1.0 + 0.3 * normal()).max(0.05)).round());
-            last = c;
-        }
-        let fingerprint =
-            Fingerprint::of_columns(&timestamps, [&open, &high, &low, &close], Some(&volume));
-        Bars {
-            timestamps,
-            open,
-            high,
-            low,
-            close,
-            volume: Some(volume),
-            fingerprint,
-            calendar: OnceLock::new(),
-        }
+        synthetic::bars(n, seed)
     }
 
     /// Writes the bars as CSV that [`from_csv_reader`](Self::from_csv_reader) reads back
@@ -781,30 +551,7 @@ impl Bars {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_csv<W: Write>(&self, writer: W) -> io::Result<()> {
-        let mut w = BufWriter::new(writer);
-        w.write_all(b"date,open,high,low,close")?;
-        let header_end: &[u8] = if self.volume.is_some() {
-            b",volume\n"
-        } else {
-            b"\n"
-        };
-        w.write_all(header_end)?;
-        for i in 0..self.len() {
-            write!(
-                w,
-                "{},{},{},{},{}",
-                Timestamp::from_micros(self.timestamps[i]),
-                self.open[i],
-                self.high[i],
-                self.low[i],
-                self.close[i]
-            )?;
-            match &self.volume {
-                Some(v) => writeln!(w, ",{}", v[i])?,
-                None => writeln!(w)?,
-            }
-        }
-        w.flush()
+        csv::write(self, writer)
     }
 
     /// The number of bars (never zero).
@@ -958,89 +705,8 @@ impl Bars {
     pub(crate) fn weekend_bars_if_daily(&self) -> Option<usize> {
         *self
             .calendar
-            .get_or_init(|| super::stats::one_bar_a_day(&self.timestamps))
+            .get_or_init(|| calendar::one_bar_a_day(&self.timestamps))
     }
-}
-
-// === fingerprint ===
-
-/// [`Bars::fingerprint`]'s hash, fed a bar at a time ([`push`](Self::push)) or a column at a
-/// time ([`of_columns`](Self::of_columns)), with the same result: column `c`'s value `i`
-/// goes into its lane `i % 4` (independent lanes, so that the multiplications overlap).
-#[derive(Debug, Clone)]
-struct Fingerprint {
-    /// The lanes of the time, open, high, low, close and volume columns.
-    lanes: [[u64; 4]; 6],
-    rows: u64,
-}
-
-impl Default for Fingerprint {
-    fn default() -> Self {
-        Fingerprint {
-            lanes: std::array::from_fn(|c| std::array::from_fn(|k| (4 * c + k) as u64)),
-            rows: 0,
-        }
-    }
-}
-
-impl Fingerprint {
-    /// Adds one bar (a missing volume adds nothing that [`finish`](Self::finish) without
-    /// volume reads).
-    #[inline]
-    fn push(&mut self, time: i64, prices: [f64; 4], volume: Option<f64>) {
-        let k = (self.rows % 4) as usize;
-        let [o, h, l, c] = prices.map(f64::to_bits);
-        let words = [time as u64, o, h, l, c, volume.map_or(0, f64::to_bits)];
-        for (lanes, word) in self.lanes.iter_mut().zip(words) {
-            lanes[k] = fx_step(lanes[k], word);
-        }
-        self.rows += 1;
-    }
-
-    /// The hash of whole columns of equal length.
-    fn of_columns(times: &[i64], prices: [&[f64]; 4], volume: Option<&[f64]>) -> u64 {
-        let mut f = Fingerprint::default();
-        f.lanes[0] = fx_column(f.lanes[0], times, |t| t as u64);
-        for (lanes, column) in f.lanes[1..].iter_mut().zip(prices) {
-            *lanes = fx_column(*lanes, column, f64::to_bits);
-        }
-        if let Some(v) = volume {
-            f.lanes[5] = fx_column(f.lanes[5], v, f64::to_bits);
-        }
-        f.rows = times.len() as u64;
-        f.finish(volume.is_some())
-    }
-
-    fn finish(&self, has_volume: bool) -> u64 {
-        let columns = if has_volume { 6 } else { 5 };
-        let mut h = fx_step(u64::from(has_volume), self.rows);
-        for &lane in self.lanes[..columns].iter().flatten() {
-            h = fx_step(h, lane);
-        }
-        // SplitMix64's finalizer, so that every input bit reaches every output bit.
-        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        h ^ (h >> 31)
-    }
-}
-
-fn fx_step(h: u64, word: u64) -> u64 {
-    (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95)
-}
-
-/// Hashes a column into four lanes, value `i` into lane `i % 4`.
-fn fx_column<T: Copy>(mut lanes: [u64; 4], values: &[T], bits: impl Fn(T) -> u64) -> [u64; 4] {
-    let chunks = values.chunks_exact(4);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = fx_step(*lane, bits(v));
-        }
-    }
-    for (lane, &v) in lanes.iter_mut().zip(rest) {
-        *lane = fx_step(*lane, bits(v));
-    }
-    lanes
 }
 
 // === checks ===
@@ -1082,288 +748,5 @@ fn not_increasing(previous: i64, current: i64) -> DataErrorKind {
     DataErrorKind::NotIncreasing {
         previous: Timestamp::from_micros(previous),
         current: Timestamp::from_micros(current),
-    }
-}
-
-// === CSV ===
-
-const TIME_NAMES: [&str; 4] = ["date", "datetime", "time", "timestamp"];
-
-/// Up to 40 characters of a field, for an error message.
-fn echo(field: &[u8]) -> String {
-    String::from_utf8_lossy(field).chars().take(40).collect()
-}
-
-/// Exact powers of ten up to the largest one an `f64` holds exactly.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-/// The common case of a price, `[+-]digits[.digits]` with at most 2^53 as the digits read
-/// as an integer and at most 22 decimals, parsed without the general algorithm: an exact
-/// integer divided by an exact power of ten is correctly rounded (Clinger's fast path), so
-/// the result is the one `str::parse` gives. `None` for anything else.
-fn parse_plain_decimal(text: &[u8]) -> Option<f64> {
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, text),
-    };
-    let mut mantissa: u64 = 0;
-    let mut count = 0usize;
-    let mut decimals = 0usize;
-    let mut seen_dot = false;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                if count == 18 {
-                    return None;
-                }
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                count += 1;
-                decimals += usize::from(seen_dot);
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
-        }
-    }
-    if count == 0 || mantissa > 1 << 53 || decimals >= POW10.len() {
-        return None;
-    }
-    let v = mantissa as f64 / POW10[decimals];
-    Some(if negative { -v } else { v })
-}
-
-fn parse_number(field: &[u8]) -> Result<f64, DataErrorKind> {
-    let text = trim(field);
-    if text.is_empty() {
-        return Err(DataErrorKind::EmptyValue);
-    }
-    if let Some(v) = parse_plain_decimal(text) {
-        return Ok(v);
-    }
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .ok_or_else(|| DataErrorKind::UnparsableNumber(echo(field)))
-}
-
-fn csv_error(e: csv::Error) -> DataError {
-    let line = e.position().map(|p| p.line());
-    let kind = match e.into_kind() {
-        csv::ErrorKind::Io(e) => DataErrorKind::Io(e),
-        other => DataErrorKind::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{other:?}"),
-        )),
-    };
-    let mut err = DataError::new(kind);
-    err.row = line;
-    err
-}
-
-/// Column positions resolved from the header, with the header's spelling for messages.
-struct Columns {
-    index: [usize; 6],
-    names: [String; 6],
-    has_volume: bool,
-}
-
-fn resolve_columns(header: &csv::ByteRecord) -> Result<Columns, DataError> {
-    const WANTED: [&str; 5] = ["open", "high", "low", "close", "volume"];
-    let mut index = [usize::MAX; 6];
-    let mut names: [String; 6] = Default::default();
-    for (i, raw) in header.iter().enumerate() {
-        let raw = if i == 0 {
-            raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
-        } else {
-            raw
-        };
-        let name = trim(raw).to_ascii_lowercase();
-        let slot = if (i == 0 && name.is_empty()) || TIME_NAMES.iter().any(|t| t.as_bytes() == name)
-        {
-            Some(0)
-        } else {
-            WANTED
-                .iter()
-                .position(|w| w.as_bytes() == name)
-                .map(|p| p + 1)
-        };
-        if let Some(slot) = slot {
-            if index[slot] != usize::MAX {
-                if slot == 0 {
-                    // `Date` and `Time` both present: keep the first time column.
-                    continue;
-                }
-                return Err(DataError::new(DataErrorKind::DuplicateColumn(echo(raw))));
-            }
-            index[slot] = i;
-            names[slot] = echo(trim(raw));
-        }
-    }
-    for (slot, name) in ["date", "open", "high", "low", "close"].iter().enumerate() {
-        if index[slot] == usize::MAX {
-            return Err(DataError::new(DataErrorKind::MissingColumn(name)));
-        }
-    }
-    let has_volume = index[5] != usize::MAX;
-    Ok(Columns {
-        index,
-        names,
-        has_volume,
-    })
-}
-
-fn load_csv<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(reader);
-    let header = rdr.byte_headers().map_err(csv_error)?.clone();
-    if header.is_empty() || (header.len() == 1 && trim(&header[0]).is_empty()) {
-        return Err(DataError::new(DataErrorKind::Empty));
-    }
-    let cols = resolve_columns(&header)?;
-    // About 48 bytes a daily bar; capped so a huge hint cannot reserve absurd memory.
-    let cap = (size_hint / 48).min(1 << 26) as usize;
-    let mut timestamps: Vec<i64> = Vec::with_capacity(cap);
-    let mut prices: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(cap));
-    let mut volume: Vec<f64> = Vec::with_capacity(if cols.has_volume { cap } else { 0 });
-    let mut fingerprint = Fingerprint::default();
-    let mut record = csv::ByteRecord::new();
-    while rdr.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |p| p.line());
-        // A blank line reads as one empty field; skip it, as pandas does.
-        if record.len() == 1 && trim(&record[0]).is_empty() && header.len() > 1 {
-            continue;
-        }
-        let field = |slot: usize| -> Result<&[u8], DataError> {
-            record.get(cols.index[slot]).ok_or_else(|| {
-                DataError::new(DataErrorKind::MissingValue).at(line, &cols.names[slot])
-            })
-        };
-        let raw_time = field(0)?;
-        let t = parse_timestamp(raw_time).ok_or_else(|| {
-            let kind = if trim(raw_time).is_empty() {
-                DataErrorKind::EmptyValue
-            } else {
-                DataErrorKind::UnparsableDate(echo(raw_time))
-            };
-            DataError::new(kind).at(line, &cols.names[0])
-        })?;
-        check_time(t).map_err(|k| DataError::new(k).at(line, &cols.names[0]))?;
-        if let Some(&prev) = timestamps.last() {
-            if t <= prev {
-                return Err(DataError::new(not_increasing(prev, t)).at(line, &cols.names[0]));
-            }
-        }
-        let mut bar = [0.0; 4];
-        for (k, v) in bar.iter_mut().enumerate() {
-            let slot = k + 1;
-            let at = |kind| DataError::new(kind).at(line, &cols.names[slot]);
-            *v = parse_number(field(slot)?).map_err(at)?;
-            check_price(*v).map_err(at)?;
-        }
-        if bar[1] < bar[2] {
-            return Err(DataError::new(high_below_low(bar[1], bar[2])).at(line, &cols.names[2]));
-        }
-        let mut v = None;
-        if cols.has_volume {
-            let at = |kind| DataError::new(kind).at(line, &cols.names[5]);
-            let parsed = parse_number(field(5)?).map_err(at)?;
-            check_volume(parsed).map_err(at)?;
-            volume.push(parsed);
-            v = Some(parsed);
-        }
-        fingerprint.push(t, bar, v);
-        timestamps.push(t);
-        for (column, v) in prices.iter_mut().zip(bar) {
-            column.push(v);
-        }
-    }
-    if timestamps.is_empty() {
-        return Err(DataError::new(DataErrorKind::Empty));
-    }
-    let [open, high, low, close] = prices;
-    Ok(Bars {
-        timestamps,
-        open,
-        high,
-        low,
-        close,
-        volume: cols.has_volume.then_some(volume),
-        fingerprint: fingerprint.finish(cols.has_volume),
-        calendar: OnceLock::new(),
-    })
-}
-
-// === synthetic data ===
-
-/// SplitMix64: a tiny, well-mixed, exactly specified generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform value in `[0, 1)` with 53 random bits.
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_decimals_parse_as_std_does() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..200_000 {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            let int = state >> 40;
-            let decimals = (state >> 8) % 12;
-            let text = format!("{}", int as f64 / 10f64.powi(decimals as i32));
-            let text = format!("{text}{}", "0".repeat((state % 3) as usize));
-            let text = if text.contains('.') {
-                text
-            } else {
-                format!("{text}.5")
-            };
-            assert_eq!(
-                parse_number(text.as_bytes()).unwrap(),
-                text.parse::<f64>().unwrap(),
-                "{text}"
-            );
-        }
-        for text in [
-            "0",
-            "-0",
-            "+1.5",
-            "1.",
-            ".5",
-            "007",
-            "123456789012345678",
-            "9007199254740993",
-        ] {
-            let std: f64 = text.parse().unwrap();
-            assert_eq!(
-                parse_number(text.as_bytes()).unwrap().to_bits(),
-                std.to_bits(),
-                "{text}"
-            );
-        }
-        for text in ["1e5", "-", ".", "1.2.3", "nan", "1_0"] {
-            assert!(parse_plain_decimal(text.as_bytes()).is_none(), "{text}");
-        }
     }
 }

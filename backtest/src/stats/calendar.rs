@@ -1,0 +1,197 @@
+//! The returns of calendar periods (UTC days, or weeks, months, years): summed bar by bar
+//! when every bar is a day of its own, else gathered period by period.
+
+use super::sum::{LEAF_MAX, geometric_mean_chained, leaf_sum, pairwise_by, variance};
+use crate::data::DayCursor;
+use tracectx::time::{MICROS_PER_DAY, civil_from_days};
+
+// === impl DayFigures ===
+
+/// The figures of the calendar periods' returns (see [`calendar`]).
+pub(super) struct DayFigures {
+    /// The number of bars on a Saturday or Sunday.
+    pub(super) weekend_bars: usize,
+    /// Geometric mean return.
+    pub(super) g: f64,
+    /// Sample variance (ddof 1).
+    pub(super) variance: f64,
+    /// Mean of `min(r, 0)^2`.
+    pub(super) downside: f64,
+}
+
+impl DayFigures {
+    /// The figures from the calendar periods' returns (see [`calendar`]).
+    pub(super) fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Self {
+        let Calendar {
+            weekend_bars,
+            returns,
+            ends,
+        } = calendar(t, equity, freq_days);
+        let n = returns.len();
+        DayFigures {
+            weekend_bars,
+            g: geometric_mean_chained(&returns, ends),
+            variance: variance(&returns),
+            downside: pairwise_by(0, n, &|i| returns[i].min(0.0).powi(2)) / n as f64,
+        }
+    }
+}
+
+/// What [`calendar`] finds.
+pub(super) struct Calendar {
+    /// The number of bars on a Saturday or Sunday.
+    pub(super) weekend_bars: usize,
+    /// The returns between consecutive periods.
+    pub(super) returns: Vec<f64>,
+    /// The last equity of the first and of the last period, when no return was dropped:
+    /// then the product of every `1 + r` is their ratio (up to rounding).
+    pub(super) ends: Option<(f64, f64)>,
+}
+
+/// One pass over the bars' calendar days (UTC): the number of bars on a Saturday or Sunday,
+/// and the returns between the last equity of consecutive calendar periods that have bars:
+/// days, or weeks (Monday to Sunday), months or years when the data's period is 7, 31 or 365
+/// days. Undefined ratios (0/0 after a ruin) are dropped, as pandas' `dropna` does.
+///
+/// Times increase, so the calendar is only consulted when a bar starts a new day.
+pub(super) fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
+    if !matches!(freq_days, 7 | 31 | 365) {
+        return calendar_days(t, equity);
+    }
+    let n = t.len();
+    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
+    let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
+    let mut weekend_bars = 0usize;
+    let mut days = DayCursor::new(t[0]);
+    let mut key = None;
+    for (i, (&ts, &e)) in t.iter().zip(equity).enumerate() {
+        if days.advance(ts) || i == 0 {
+            let day = days.day;
+            let k = match freq_days {
+                7 => day + 6 - days.weekday,
+                31 => {
+                    let (y, m, _) = civil_from_days(day);
+                    y * 12 + i64::from(m)
+                }
+                365 => civil_from_days(day).0,
+                _ => day,
+            };
+            if key != Some(k) {
+                key = Some(k);
+                last_of_period.push(e);
+            }
+        }
+        weekend_bars += usize::from(days.is_weekend());
+        if let Some(last) = last_of_period.last_mut() {
+            *last = e;
+        }
+    }
+    let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
+    let mut chained = true;
+    for w in last_of_period.windows(2) {
+        let r = w[1] / w[0] - 1.0;
+        if !r.is_nan() {
+            returns.push(r);
+        } else {
+            chained = false;
+        }
+    }
+    let ends = match (last_of_period.first(), last_of_period.last()) {
+        (Some(&first), Some(&last)) if chained => Some((first, last)),
+        _ => None,
+    };
+    Calendar {
+        weekend_bars,
+        returns,
+        ends,
+    }
+}
+
+/// [`calendar`] for daily bins, the common case, in one pass that computes each return as
+/// soon as its day closes (no array of the days' last values).
+fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
+    let n = t.len();
+    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
+    // Every return is written at its index in a buffer long enough for all (a bound, not a
+    // count: days without bars have no return), and a NaN is overwritten by the next one:
+    // no capacity check or branch per day.
+    let mut returns = vec![0.0; n.min(days_spanned as usize).saturating_sub(1)];
+    let mut k = 0;
+    let mut days = DayCursor::new(t[0]);
+    let mut weekend_bars = usize::from(days.is_weekend());
+    // The last equity of the day before the current one, and of the current day so far.
+    let mut closed = f64::NAN;
+    let mut last = equity[0];
+    let mut first_day = true;
+    let mut first = f64::NAN;
+    let mut chained = true;
+    // Writes one day's return at `k`; a NaN (0/0 after a ruin) is dropped.
+    let mut close_day = |k: &mut usize, r: f64| {
+        if let Some(slot) = returns.get_mut(*k) {
+            *slot = r;
+        }
+        *k += usize::from(!r.is_nan());
+        chained &= !r.is_nan();
+    };
+    for (&ts, &e) in t[1..].iter().zip(&equity[1..]) {
+        if days.advance(ts) {
+            if first_day {
+                first = last;
+            } else {
+                close_day(&mut k, last / closed - 1.0);
+            }
+            first_day = false;
+            closed = last;
+        }
+        weekend_bars += usize::from(days.is_weekend());
+        last = e;
+    }
+    if !first_day {
+        close_day(&mut k, last / closed - 1.0);
+    }
+    returns.truncate(k);
+    Calendar {
+        weekend_bars,
+        returns,
+        ends: chained.then_some((first, last)),
+    }
+}
+
+// === impl DaySums ===
+
+/// Sums of the daily returns of [`EquityPass`](super::EquityPass) while every bar is a day
+/// of its own.
+pub(super) struct DaySums {
+    pub(super) weekend_bars: usize,
+    /// Each leaf's sum of the returns and of their squared losses.
+    pub(super) leaf_sums: Vec<[f64; 2]>,
+    /// The sample variance, once [`EquityPass::second_pass`](super::EquityPass::second_pass)
+    /// read the curve again.
+    pub(super) variance: Option<f64>,
+}
+
+impl DaySums {
+    /// Checks the leaf's returns (from the equity `e`) for nearness and adds their sums; false
+    /// when one is not near 0 after all.
+    // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
+    #[inline]
+    pub(super) fn leaf(&mut self, e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
+        let len = e.len() - 1;
+        let mut near = true;
+        let [r, down] = scratch;
+        for ((w, r), down) in e.windows(2).zip(&mut r[..len]).zip(&mut down[..len]) {
+            let (a, b) = (w[0], w[1]);
+            // `0.6 a <= b <= 1.9 a` for a finite positive `a` puts `b / a - 1` in
+            // [-0.4, 0.9], whatever the products' roundings: no NaN, no wild return.
+            near &= a > 0.0 && a <= f64::MAX && b >= 0.6 * a && b <= 1.9 * a;
+            *r = b / a - 1.0;
+            *down = r.min(0.0).powi(2);
+        }
+        if !near {
+            return false;
+        }
+        self.leaf_sums
+            .push([leaf_sum(&r[..len]), leaf_sum(&down[..len])]);
+        true
+    }
+}

@@ -1,0 +1,106 @@
+//! A run that crosses a message bus: a publisher sends messages over NATS with its context in
+//! their headers (`traceparent`, `tracestate`, `baggage`), each message a span of its own; a
+//! subscriber in another process handles every message in that context, so its log lines are
+//! stamped with the publisher's run and trace.
+//!
+//! ```sh
+//! nats-server -a 127.0.0.1 -p 4222 &
+//! cargo run --example nats_worker --features nats -- subscribe --subject fills --count 3 --log-file worker.log &
+//! cargo run --example nats_worker --features nats -- publish --subject fills --run live_eu --count 3
+//! tracectx logs live_eu worker.log
+//! ```
+//!
+//! Both print `key=value` lines on stdout. The publisher: its `run_id`, `trace_id`, `span_id`,
+//! then `sent.N=<traceparent>` per message. The subscriber: `ready` once subscribed, then per
+//! message `message.N.<field>` (`run_id`, `trace_id`, `span_id`, `parent_span_id`, `payload`).
+//! `--server URL` (default `127.0.0.1:4222`); the subscriber trusts the publishers' run ids
+//! unless started with `--own-run` (for subjects outsiders can publish to).
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt as _;
+use tracectx::TraceContext;
+use tracectx::propagation::{self, RunPolicy};
+
+async fn subscribe(client: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
+    let subject = support::arg("--subject").unwrap_or_else(|| "fills".to_owned());
+    let count: usize = support::arg("--count").map_or(Ok(1), |n| n.parse())?;
+    let policy = if std::env::args().any(|a| a == "--own-run") {
+        RunPolicy::OwnRun
+    } else {
+        RunPolicy::TrustCaller
+    };
+    let messages = client.subscribe(subject).await?;
+    client.flush().await?;
+    println!("ready");
+
+    let seen = AtomicUsize::new(0);
+    propagation::for_each_message(messages.take(count), policy, |message| {
+        let i = seen.fetch_add(1, Ordering::Relaxed);
+        async move {
+            let payload = String::from_utf8_lossy(&message.payload).into_owned();
+            tracing::info!(subject = %message.subject, %payload, "message handled");
+            let ctx = tracectx::current().expect("the handler runs in a context");
+            println!("message.{i}.run_id={}", ctx.run_id());
+            println!("message.{i}.trace_id={:x}", ctx.trace_id());
+            println!("message.{i}.span_id={}", ctx.span_id());
+            println!(
+                "message.{i}.parent_span_id={}",
+                ctx.parent_span_id().map_or("-".into(), |p| p.to_string())
+            );
+            println!("message.{i}.payload={payload}");
+        }
+    })
+    .await;
+    Ok(())
+}
+
+async fn publish(client: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
+    let subject = support::arg("--subject").unwrap_or_else(|| "fills".to_owned());
+    let count: usize = support::arg("--count").map_or(Ok(1), |n| n.parse())?;
+    let ctx = match support::arg("--run") {
+        Some(run) => TraceContext::new(&run)?,
+        None => TraceContext::generate("live"),
+    };
+    println!("run_id={}", ctx.run_id());
+    println!("trace_id={:x}", ctx.trace_id());
+    println!("span_id={}", ctx.span_id());
+    for i in 0..count {
+        let mut headers = async_nats::HeaderMap::new();
+        // Each message from a span of its own, a child of the run's.
+        let sent = ctx.sync_scope(|| {
+            tracing::info!(i, "publishing");
+            propagation::inject_current(&mut headers)
+        });
+        let traceparent = headers.get("traceparent").map(|v| v.as_str().to_owned());
+        println!("sent.{i}={}", traceparent.as_deref().unwrap_or("-"));
+        debug_assert!(sent.is_some());
+        client
+            .publish_with_headers(subject.clone(), headers, format!("fill {i}").into())
+            .await?;
+    }
+    client.flush().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match support::arg("--log-file") {
+        Some(path) => {
+            let file = tracectx::logging::file_writer(path)?;
+            tracectx::logging::builder().with_writer(file).try_init()?;
+        }
+        None => tracectx::logging::builder()
+            .with_writer(std::io::stderr)
+            .try_init()?,
+    }
+    let server = support::arg("--server").unwrap_or_else(|| "127.0.0.1:4222".to_owned());
+    let client = async_nats::connect(server).await?;
+    match std::env::args().nth(1).as_deref() {
+        Some("subscribe") => subscribe(client).await,
+        Some("publish") => publish(client).await,
+        _ => Err("usage: nats_worker subscribe|publish [--server URL] [--subject S] [--count N] [--run RUN] [--own-run] [--log-file F]".into()),
+    }
+}

@@ -1,0 +1,303 @@
+//! gRPC with tonic: a real tonic server behind `ExtractTraceContextLayer` and real channels
+//! behind `InjectTraceContextLayer` (or `InjectTraceContextInterceptor`), on loopback; the
+//! `MetadataMap` carrier; bad metadata never failing a call.
+#![cfg(all(feature = "grpc", feature = "logging"))]
+
+#[path = "../examples/support/echo.rs"]
+mod echo;
+
+use std::net::SocketAddr;
+
+use echo::{EchoClient, EchoServer, WhoamiReply, WhoamiRequest};
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::transport::Channel;
+use tower::ServiceBuilder;
+use tracectx::prelude::*;
+use tracectx::propagation::{
+    self, ClaimedRunId, ExtractTraceContextLayer, InjectTraceContextInterceptor,
+    InjectTraceContextLayer, RunPolicy, TraceParent, UNREADABLE,
+};
+
+const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+async fn whoami(
+    req: tonic::Request<WhoamiRequest>,
+) -> Result<tonic::Response<WhoamiReply>, tonic::Status> {
+    let claimed = req.extensions().get::<ClaimedRunId>().cloned();
+    // The context is in the request's extensions too: the same as the current one.
+    let given = req.extensions().get::<TraceContext>().cloned();
+    let note = req.into_inner().note;
+    tokio::task::yield_now().await;
+    let reply = tracectx::with_current(|ctx| {
+        assert_eq!(ctx, given.as_ref());
+        WhoamiReply::from_context(ctx, claimed.as_ref(), note)
+    });
+    Ok(tonic::Response::new(reply))
+}
+
+/// A tonic server behind the server layer with `policy`, on a free loopback port.
+async fn serve(policy: RunPolicy) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = futures::stream::unfold(listener, |listener| async move {
+        Some((listener.accept().await.map(|(s, _)| s), listener))
+    });
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(ExtractTraceContextLayer::new(policy))
+            .add_service(EchoServer::new(whoami))
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+async fn channel(addr: SocketAddr) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn layered(channel: Channel) -> EchoClient<propagation::InjectTraceContext<Channel>> {
+    EchoClient::new(
+        ServiceBuilder::new()
+            .layer(InjectTraceContextLayer::new())
+            .service(channel),
+    )
+}
+
+fn request(note: &str) -> tonic::Request<WhoamiRequest> {
+    tonic::Request::new(WhoamiRequest {
+        note: note.to_owned(),
+    })
+}
+
+// === client and server layers ===
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tonic_client_and_server_share_the_run_and_trace() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let mut client = layered(channel(addr).await);
+    let ctx = TraceContext::new("sweep_42").unwrap();
+    let replies = async {
+        let mut replies = Vec::new();
+        for i in 0..3 {
+            let resp = client.whoami(request(&format!("call {i}"))).await.unwrap();
+            // The server names its span in the response's metadata.
+            let named = resp
+                .metadata()
+                .get("traceparent")
+                .unwrap()
+                .to_str()
+                .unwrap();
+            let named = TraceParent::parse(named).unwrap();
+            let reply = resp.into_inner();
+            assert_eq!(named.parent_id().to_string(), reply.span_id);
+            replies.push(reply);
+        }
+        replies
+    }
+    .in_trace_context(ctx.clone())
+    .await;
+    let mut parents = std::collections::HashSet::new();
+    for reply in &replies {
+        assert_eq!(reply.run_id, "sweep_42");
+        assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()));
+        assert_ne!(reply.parent_span_id, ctx.span_id().to_string());
+        assert_eq!(reply.caller_run_id, "-");
+        assert!(parents.insert(reply.parent_span_id.clone()));
+    }
+    assert_eq!(parents.len(), 3, "a span of its own for every call");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interceptor_client_carries_the_run_and_trace() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let mut client =
+        EchoClient::with_interceptor(channel(addr).await, InjectTraceContextInterceptor::new());
+    let ctx = TraceContext::new("sweep_43").unwrap();
+    let reply = async { client.whoami(request("x")).await }
+        .in_trace_context(ctx.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.run_id, "sweep_43");
+    assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()));
+    assert_ne!(reply.parent_span_id, ctx.span_id().to_string());
+
+    // Outside any scope the call goes out without a context: the server starts one.
+    let reply = client.whoami(request("y")).await.unwrap().into_inner();
+    assert!(reply.run_id.starts_with("request_"), "{reply:?}");
+    assert_eq!(reply.parent_span_id, "-");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_layer_outside_any_scope_sends_no_context() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let mut client = layered(channel(addr).await);
+    let reply = client.whoami(request("x")).await.unwrap().into_inner();
+    assert!(reply.run_id.starts_with("request_"), "{reply:?}");
+    assert_eq!(reply.parent_span_id, "-");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_server_runs_calls_in_a_run_of_its_own_and_records_the_claim() {
+    let addr = serve(RunPolicy::OwnRun).await;
+    let mut client = layered(channel(addr).await);
+    let ctx = TraceContext::new("backtest_victim").unwrap();
+    let reply = async { client.whoami(request("x")).await }
+        .in_trace_context(ctx.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reply.run_id.starts_with("request_"), "{reply:?}");
+    assert_eq!(reply.caller_run_id, "backtest_victim");
+    assert_eq!(
+        reply.trace_id,
+        format!("{:x}", ctx.trace_id()),
+        "the trace goes on"
+    );
+}
+
+/// A thousand calls at once, each from a run of its own, over one channel, on a multi-thread
+/// runtime: every handler runs in its own caller's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_each_run_in_their_callers_run() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let client = layered(channel(addr).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1_000 {
+        let mut client = client.clone();
+        let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+        tasks.spawn(
+            async move {
+                tokio::task::yield_now().await;
+                let reply = client.whoami(request("x")).await.unwrap().into_inner();
+                let ctx = tracectx::current().unwrap();
+                (ctx, reply)
+            }
+            .in_trace_context(ctx),
+        );
+    }
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (ctx, reply) = joined.unwrap();
+        assert_eq!(reply.run_id, ctx.run_id().as_str());
+        assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()));
+        done += 1;
+    }
+    assert_eq!(done, 1_000);
+}
+
+// === bad metadata ===
+
+/// A call with these metadata (and no client layer): the reply, which must come.
+async fn call_with(addr: SocketAddr, pairs: &[(&'static str, &[u8])]) -> WhoamiReply {
+    let mut client = EchoClient::new(channel(addr).await);
+    let mut req = request("x");
+    for (k, v) in pairs {
+        req.metadata_mut()
+            .append(*k, AsciiMetadataValue::try_from(*v).unwrap());
+    }
+    client
+        .whoami(req)
+        .await
+        .expect("bad metadata never fails a call")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_metadata_starts_a_new_trace_and_never_fails_the_call() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let zero_trace = VALID.replace(TRACE, &"0".repeat(32));
+    let long = "0".repeat(8_000);
+    for pairs in [
+        vec![("traceparent", b"garbage".as_slice())],
+        vec![("traceparent", zero_trace.as_bytes())],
+        vec![
+            ("traceparent", VALID.as_bytes()),
+            ("traceparent", VALID.as_bytes()),
+        ],
+        vec![
+            ("traceparent", VALID.as_bytes()),
+            ("traceparent", b"\xff\x80"),
+        ],
+        vec![("traceparent", long.as_bytes())],
+        vec![
+            ("traceparent", b"\xff".as_slice()),
+            ("baggage", b"run_id=backtest_ab12cd34"),
+        ],
+    ] {
+        let reply = call_with(addr, &pairs).await;
+        assert!(reply.run_id.starts_with("request_"), "{pairs:?}: {reply:?}");
+        assert_ne!(reply.trace_id, TRACE, "{pairs:?}");
+        assert_eq!(reply.parent_span_id, "-", "{pairs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_tracestate_and_baggage_are_dropped_and_the_trace_kept() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    for (tracestate, baggage) in [
+        (b"Bad Key=1".as_slice(), b"run_id=a%0Ab".as_slice()),
+        (b"\xff\xfe", b"run_id=[other_run]"),
+        (b"a=1", b"run_id=-"),
+    ] {
+        let reply = call_with(
+            addr,
+            &[
+                ("traceparent", VALID.as_bytes()),
+                ("tracestate", tracestate),
+                ("baggage", baggage),
+            ],
+        )
+        .await;
+        assert_eq!(reply.trace_id, TRACE);
+        assert_eq!(reply.run_id, format!("trace_{TRACE}"), "{baggage:?}");
+    }
+}
+
+// === the carrier ===
+
+#[test]
+fn metadata_map_round_trips_a_context() {
+    let state = propagation::TraceState::parse(["rojo=00f067aa0ba902b7"]).unwrap();
+    let ctx = TraceContext::new("job_1")
+        .unwrap()
+        .with_trace_state(Some(state));
+    let mut md = MetadataMap::new();
+    propagation::inject(&ctx, &mut md);
+    assert_eq!(md.get("tracestate").unwrap(), "rojo=00f067aa0ba902b7");
+    let there = propagation::extract(&md).unwrap();
+    assert_eq!(there.run_id(), "job_1");
+    assert_eq!(there.trace_id(), ctx.trace_id());
+    assert_eq!(there.parent_span_id(), Some(ctx.span_id()));
+    assert_eq!(there.trace_state(), Some("rojo=00f067aa0ba902b7"));
+}
+
+#[test]
+fn metadata_map_reports_values_that_are_not_text() {
+    let mut md = MetadataMap::new();
+    md.append("traceparent", VALID.parse().unwrap());
+    md.append(
+        "traceparent",
+        AsciiMetadataValue::try_from(b"\xff\x80".as_slice()).unwrap(),
+    );
+    let values: Vec<&str> = propagation::Extractor::get_all(&md, "traceparent").collect();
+    assert_eq!(values, [VALID, UNREADABLE]);
+    assert!(propagation::extract(&md).is_none());
+}
+
+#[test]
+fn metadata_map_skips_what_metadata_cannot_hold() {
+    let mut md = MetadataMap::new();
+    propagation::Injector::set(&mut md, "bad key", "v");
+    propagation::Injector::set(&mut md, "baggage", "a\nb");
+    assert!(md.is_empty());
+    // A binary key is no text carrier's.
+    assert_eq!(propagation::Extractor::get_all(&md, "trace-bin").count(), 0);
+}
