@@ -2,7 +2,10 @@
 //! against `tracing_subscriber::fmt` as users run it today (a plain event, and an event in a
 //! span carrying `run_id` and `trace_id`), all writing to `io::sink` behind the same
 //! `LevelFilter`; with no subscriber, a scoped one and a global one, as tracing's own benches
-//! do. Then the library's throughput at reading one run back out of a log held in memory.
+//! do. `Stamped<F>` around tracing-subscriber's compact and JSON formats against the same
+//! formats unwrapped. A file per run (`per_run_files`) under 1,000 runs logging at once against
+//! one file written by the same non-blocking writer thread. Then the library's throughput at
+//! reading one run back out of a log held in memory, in the default layout and in a template.
 //!
 //! `cargo bench --features query --bench logging -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -13,7 +16,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tracectx::TraceContext;
 use tracectx::logging::{self, SpanContextLayer, TextFormat, query};
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
@@ -139,6 +142,205 @@ fn global(c: &mut Criterion) {
     g.finish();
 }
 
+// === Stamped<F>: the ids on the user's own format ===
+
+fn stamped_formats(c: &mut Criterion) {
+    use tracectx::logging::Stamped;
+    use tracing_subscriber::fmt::format::{self, format};
+
+    fn compact<E>(format: E) -> impl tracing::Subscriber + Send + Sync
+    where
+        E: tracing_subscriber::fmt::FormatEvent<
+                tracing_subscriber::layer::Layered<
+                    SpanContextLayer,
+                    tracing_subscriber::layer::Layered<LevelFilter, tracing_subscriber::Registry>,
+                >,
+                format::DefaultFields,
+            > + Send
+            + Sync
+            + 'static,
+    {
+        tracing_subscriber::registry()
+            .with(LEVEL)
+            .with(SpanContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .event_format(format)
+                    .with_writer(io::sink),
+            )
+    }
+    fn json<E>(format: E) -> impl tracing::Subscriber + Send + Sync
+    where
+        E: tracing_subscriber::fmt::FormatEvent<
+                tracing_subscriber::layer::Layered<
+                    SpanContextLayer,
+                    tracing_subscriber::layer::Layered<LevelFilter, tracing_subscriber::Registry>,
+                >,
+                format::JsonFields,
+            > + Send
+            + Sync
+            + 'static,
+    {
+        tracing_subscriber::registry()
+            .with(LEVEL)
+            .with(SpanContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .event_format(format)
+                    .with_writer(io::sink),
+            )
+    }
+
+    let mut g = c.benchmark_group("event/stamped");
+    let ctx = ctx();
+    g.bench_function("fmt_compact", |b| {
+        tracing::subscriber::with_default(compact(format().compact()), || b.iter(event))
+    });
+    g.bench_function("fmt_compact_in_span", |b| {
+        tracing::subscriber::with_default(compact(format().compact()), || {
+            run_span(&ctx).in_scope(|| b.iter(event))
+        })
+    });
+    g.bench_function("stamped_compact", |b| {
+        tracing::subscriber::with_default(compact(Stamped::new(format().compact())), || {
+            ctx.sync_scope(|| b.iter(event))
+        })
+    });
+    g.bench_function("fmt_json", |b| {
+        tracing::subscriber::with_default(json(format().json()), || b.iter(event))
+    });
+    g.bench_function("fmt_json_in_span", |b| {
+        tracing::subscriber::with_default(json(format().json()), || {
+            run_span(&ctx).in_scope(|| b.iter(event))
+        })
+    });
+    g.bench_function("stamped_json", |b| {
+        tracing::subscriber::with_default(json(Stamped::new(format().json())), || {
+            ctx.sync_scope(|| b.iter(event))
+        })
+    });
+    g.finish();
+}
+
+// === a file per run ===
+
+/// 1,000 runs at once, each a task writing 100 lines across `.await`s; the time includes
+/// opening the writer (1,000 files for the per-run one) and every line reaching its file (the
+/// guard is dropped, which waits for the writer thread).
+fn per_run_files(c: &mut Criterion) {
+    const RUNS: usize = 1_000;
+    const LINES: usize = 100;
+
+    fn run_all<W>(rt: &tokio::runtime::Runtime, writer: W, guard: logging::WorkerGuard)
+    where
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        let subscriber = logging::builder()
+            .with_writer(writer)
+            .with_level(LEVEL)
+            .build()
+            .expect("default template");
+        let dispatch = tracing::Dispatch::new(subscriber);
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..RUNS {
+                let ctx = TraceContext::new(&format!("backtest_{i:04}")).expect("run id");
+                let dispatch = dispatch.clone();
+                set.spawn(
+                    async move {
+                        for step in 0..LINES {
+                            tokio::task::yield_now().await;
+                            tracing::dispatcher::with_default(&dispatch, || {
+                                tracing::info!(target: "engine", step, qty = 10, "bar processed")
+                            });
+                        }
+                    }
+                    .in_trace_context(ctx),
+                );
+            }
+            while set.join_next().await.is_some() {}
+        });
+        drop(dispatch);
+        drop(guard);
+    }
+
+    use tracectx::TraceFutureExt as _;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("writer/1000_runs");
+    g.sample_size(10)
+        .throughput(Throughput::Elements((RUNS * LINES) as u64));
+    // The files exist (a run's file is made once, when it starts): each iteration finds them
+    // emptied, outside the timing, so the disk holds one iteration's lines at most.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty_files = |dir: &std::path::Path| {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(entry.expect("entry").path())
+                .expect("open");
+            file.set_len(0).expect("truncate");
+        }
+    };
+    let one_file = dir.path().join("one");
+    std::fs::create_dir_all(&one_file).expect("dir");
+    g.bench_function("non_blocking_one_file", |b| {
+        b.iter_batched(
+            || empty_files(&one_file),
+            |()| {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(one_file.join("all.log"))
+                    .expect("log file");
+                let (writer, guard) = logging::non_blocking(file).expect("writer");
+                run_all(&rt, writer, guard);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    for (name, max_open) in [
+        ("per_run_files", logging::DEFAULT_MAX_OPEN_FILES),
+        ("per_run_files_1024_open", 1024),
+    ] {
+        let runs = dir.path().join(name);
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    std::fs::create_dir_all(&runs).expect("dir");
+                    empty_files(&runs)
+                },
+                |()| {
+                    let (writer, guard) = logging::PerRunFiles::builder(&runs)
+                        .max_open_files(max_open)
+                        .build()
+                        .expect("writer");
+                    run_all(&rt, writer, guard);
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    // The first lines of 1,000 new runs: each file is made, which on some file systems costs
+    // far more than the lines (0.35 ms a file here).
+    g.bench_function("per_run_files_new_files", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temp dir"),
+            |fresh| {
+                let (writer, guard) = logging::per_run_files(fresh.path()).expect("writer");
+                run_all(&rt, writer, guard);
+                fresh
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
 // === reading one run back, in memory ===
 
 const LINES: usize = 120_000;
@@ -213,8 +415,46 @@ fn query_in_memory(c: &mut Criterion) {
             black_box(runs.finish().len())
         })
     });
+
+    // The same lines written with the guide's template, read with `with_format`.
+    let guide = String::from_utf8(log.clone())
+        .expect("utf-8")
+        .lines()
+        .filter_map(|l| {
+            // [2024-01-01T10:MM:SS.UUUUUUZ] [run] [trace] INFO engine - message
+            let rest = l.strip_prefix("[2024-01-01T")?;
+            let (time, rest) = rest.split_once(".")?;
+            let (_, rest) = rest.split_once("] ")?;
+            let rest = rest.replacen(" engine - ", " - ", 1);
+            Some(format!("[2024-01-01 {time}] {rest}\n"))
+        })
+        .collect::<String>()
+        .into_bytes();
+    let template = "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}";
+    let q = q.with_format(template).expect("template");
+    let expected = q.count(&guide[..]).expect("read");
+    assert!(expected > 0);
+    g.throughput(Throughput::Bytes(guide.len() as u64));
+    g.bench_function("search_template", |b| {
+        b.iter(|| black_box(q.search(&guide[..], &mut io::sink()).expect("read")))
+    });
+    g.bench_function("runs_template", |b| {
+        b.iter(|| {
+            let mut runs = query::Runs::with_format(template).expect("template");
+            runs.read(&guide[..]).expect("read");
+            black_box(runs.finish().len())
+        })
+    });
     g.finish();
 }
 
-criterion_group!(benches, no_subscriber, scoped, global, query_in_memory);
+criterion_group!(
+    benches,
+    no_subscriber,
+    scoped,
+    global,
+    stamped_formats,
+    per_run_files,
+    query_in_memory
+);
 criterion_main!(benches);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# OTLP export: receives examples/otlp_export.rs's OTLP/HTTP export on loopback and decodes it
-# with the official protobuf definitions (PyPI `opentelemetry-proto`), checking trace ids, span
-# names, parents and the run id attribute. Prints its own "N passed, N failed" line.
+# OTLP export: receives examples/otlp_export.rs's OTLP/HTTP export on loopback, spans and log
+# records, and decodes it with the official protobuf definitions (PyPI `opentelemetry-proto`),
+# checking trace ids, span ids, span names, parents, run ids, levels, bodies and fields, and
+# that none of the export's own logs were exported. Prints its own "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Where cargo writes its builds: CARGO_TARGET_DIR when set.

@@ -1,5 +1,5 @@
-"""OTLP/HTTP export of examples/otlp_export.rs, received on loopback and decoded with the
-official protobuf definitions (opentelemetry-proto).
+"""OTLP/HTTP export of examples/otlp_export.rs, spans and log records, received on loopback and
+decoded with the official protobuf definitions (opentelemetry-proto).
 
 Usage: otlp_check.py BINARY
 Prints "N passed, N failed" and exits non-zero on any failure, an unexpected exception
@@ -26,6 +26,10 @@ if len(sys.argv) != 2:
 BINARY = sys.argv[1]
 
 try:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsServiceRequest,
+        ExportLogsServiceResponse,
+    )
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
         ExportTraceServiceResponse,
@@ -36,13 +40,29 @@ except ImportError as e:
 
 
 class Collector(BaseHTTPRequestHandler):
-    """Accepts POST /v1/traces (protobuf), keeps every request, answers an empty response."""
+    """Accepts POST /v1/traces and /v1/logs (protobuf), keeps every request, answers an empty
+    response."""
 
     received = []  # (path, content type, ExportTraceServiceRequest or None)
+    logs = []  # (content type, ExportLogsServiceRequest or None)
     lock = threading.Lock()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        if self.path == "/v1/logs":
+            try:
+                request = ExportLogsServiceRequest.FromString(body)
+            except Exception:  # a body that is not the message: recorded as undecodable
+                request = None
+            with Collector.lock:
+                Collector.logs.append((self.headers.get("content-type"), request))
+            out = ExportLogsServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         try:
             request = ExportTraceServiceRequest.FromString(body)
         except Exception:  # a body that is not the message: recorded as undecodable
@@ -84,6 +104,25 @@ def spans_received():
                 for span in ss.spans:
                     out.append((resource, span))
     return out
+
+
+def records_received():
+    """Every log record received so far, with its resource's attributes."""
+    out = []
+    with Collector.lock:
+        requests = [r for (_, r) in Collector.logs if r is not None]
+    for request in requests:
+        for rl in request.resource_logs:
+            resource = attrs(rl.resource.attributes)
+            for sl in rl.scope_logs:
+                for record in sl.log_records:
+                    out.append((resource, record))
+    return out
+
+
+def body(record):
+    which = record.body.WhichOneof("value")
+    return getattr(record.body, which) if which else None
 
 
 def run_example(args, env=None):
@@ -172,6 +211,74 @@ def main():
         trace_ids.add(trace_id)
     check("each run has its own trace", len(trace_ids) == 3, trace_ids)
 
+    # The log records: one per event, with the run's ids; none of the export's own.
+    with Collector.lock:
+        logs = list(Collector.logs)
+    check("log records were POSTed to /v1/logs", len(logs) > 0)
+    check(
+        "as protobuf",
+        all(ct == "application/x-protobuf" for ct, _ in logs),
+        [ct for ct, _ in logs],
+    )
+    check("every body decodes as ExportLogsServiceRequest", all(r is not None for _, r in logs))
+    records = records_received()
+    check(
+        "log resource names the service",
+        records and all(res.get("service.name") == "otlp_export" for res, _ in records),
+    )
+    bodies = sorted(str(body(r)) for _, r in records)
+    expected = sorted(["exporting"] + ["session started", "filled", "filled", "filled", "session finished"] * 3)
+    check(
+        "exactly the application's events: none of the export's own (hyper, reqwest, opentelemetry)",
+        bodies == expected,
+        bodies,
+    )
+    by_run_logs = {}
+    for _, r in records:
+        by_run_logs.setdefault(attrs(r.attributes).get("tracectx.run_id"), []).append(r)
+    outside = by_run_logs.get(None, [])
+    check(
+        "the event outside any run has no trace id, span id or run id",
+        len(outside) == 1 and outside[0].trace_id == b"" and outside[0].span_id == b"",
+        [(body(r), r.trace_id.hex()) for r in outside],
+    )
+    for run_id, (trace_id, scope_span_id) in sorted(runs.items()):
+        mine = by_run_logs.get(run_id, [])
+        check(
+            f"{run_id}: its log records",
+            sorted(str(body(r)) for r in mine)
+            == ["filled", "filled", "filled", "session finished", "session started"],
+            [body(r) for r in mine],
+        )
+        check(
+            f"{run_id}: every record has the run's trace id and the scope's span id",
+            mine
+            and all(r.trace_id.hex() == trace_id and r.span_id.hex() == scope_span_id for r in mine),
+            {(r.trace_id.hex(), r.span_id.hex()) for r in mine},
+        )
+        check(
+            f"{run_id}: sampled flag set",
+            mine and all(r.flags & 0x01 == 0x01 for r in mine),
+            [r.flags for r in mine],
+        )
+        levels = sorted((str(body(r)), r.severity_number, r.severity_text) for r in mine)
+        check(
+            f"{run_id}: levels (INFO 9, WARN 13)",
+            levels
+            == [
+                ("filled", 9, "INFO"),
+                ("filled", 9, "INFO"),
+                ("filled", 9, "INFO"),
+                ("session finished", 13, "WARN"),
+                ("session started", 9, "INFO"),
+            ],
+            levels,
+        )
+        qtys = sorted(attrs(r.attributes).get("qty") for r in mine if body(r) == "filled")
+        check(f"{run_id}: fields are typed attributes", qtys == [10, 20, 30], qtys)
+        pnl = [attrs(r.attributes).get("pnl") for r in mine if body(r) == "session finished"]
+        check(f"{run_id}: a float field stays a float", pnl == [-12.5], pnl)
+
     # 2. The collector address from OTEL_EXPORTER_OTLP_ENDPOINT.
     before = len(spans_received())
     proc, runs = run_example(
@@ -184,6 +291,13 @@ def main():
         "its spans arrive, in its trace",
         len(new) == 6 and all(s.trace_id.hex() == trace_id for s in new),
         len(new),
+    )
+    new_records = [r for _, r in records_received()[len(records):]]
+    check(
+        "its log records arrive, in its trace",
+        len(new_records) == 6
+        and sum(1 for r in new_records if r.trace_id.hex() == trace_id) == 5,
+        [(body(r), r.trace_id.hex()) for r in new_records],
     )
 
 

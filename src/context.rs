@@ -1158,6 +1158,60 @@ impl TraceContext {
         }
     }
 
+    /// A new run nested in this one: the run id `run_id`, the same trace (and flags and
+    /// `tracestate`), a new span id, and this context's span id as its parent.
+    ///
+    /// This is the nested operation of a run that is a run of its own (a session of a sweep,
+    /// a job of a batch): its lines are pulled out alone by its run id, and the whole trace by
+    /// the trace id. Use [`child`](Self::child) for a step of the same run.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] when `run_id` is not a valid [`RunId`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sweep = tracectx::TraceContext::new("sweep_1")?;
+    /// let session = sweep.child_run("session_7")?;
+    /// assert_eq!(session.run_id(), "session_7");
+    /// assert_eq!(session.trace_id(), sweep.trace_id());
+    /// assert_eq!(session.parent_span_id(), Some(sweep.span_id()));
+    /// assert_ne!(session.span_id(), sweep.span_id());
+    /// assert!(sweep.child_run("session 8").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn child_run(&self, run_id: &str) -> Result<TraceContext, InvalidId> {
+        Ok(self.child_for_run(RunId::new(run_id)?))
+    }
+
+    /// [`child_run`](Self::child_run) for an already validated run id: it cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::{RunId, TraceContext};
+    ///
+    /// let sweep = TraceContext::generate("sweep");
+    /// let session = sweep.child_for_run(RunId::generate("backtest")?);
+    /// assert!(session.run_id().starts_with("backtest_"));
+    /// assert_eq!(session.trace_id(), sweep.trace_id());
+    /// assert_eq!(session.parent_span_id(), Some(sweep.span_id()));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn child_for_run(&self, run_id: RunId) -> TraceContext {
+        Self {
+            inner: Arc::new(Inner {
+                run_id,
+                trace_id: self.inner.trace_id,
+                span_id: SpanId::random(),
+                parent_span_id: Some(self.inner.span_id),
+                flags: self.inner.flags,
+                trace_state: self.inner.trace_state.clone(),
+            }),
+        }
+    }
+
     /// The same context with another trace id.
     ///
     /// The W3C "random" flag is cleared: this crate cannot vouch for the randomness of an id it
@@ -1192,7 +1246,14 @@ impl TraceContext {
         self.map(|inner| inner.span_id = span_id)
     }
 
-    /// The same context with a parent span id (for a context continued from elsewhere).
+    /// The same context with a parent span id: only the parent span id changes.
+    ///
+    /// This is one of the pieces of a context continued from elsewhere, set together with
+    /// that trace's id ([`with_trace_id`](Self::with_trace_id)): a span id names a span
+    /// *within* a trace, so it does not bring its trace along. On a fresh context
+    /// (`TraceContext::new("child")`) the trace stays the fresh one, and the result is a root
+    /// of a new trace that merely points at a span it is not in. To nest a new run under a
+    /// context, in its trace, use [`child_run`](Self::child_run).
     ///
     /// # Examples
     ///
@@ -1200,8 +1261,17 @@ impl TraceContext {
     /// use tracectx::{SpanId, TraceContext};
     ///
     /// let upstream: SpanId = "00f067aa0ba902b7".parse()?;
-    /// let ctx = TraceContext::new("job_1")?.with_parent_span_id(upstream);
+    /// let ctx = TraceContext::new("job_1")?
+    ///     .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736".parse()?)
+    ///     .with_parent_span_id(upstream);
     /// assert_eq!(ctx.parent_span_id(), Some(upstream));
+    ///
+    /// // Not a way to nest: the trace is not the parent's.
+    /// let parent = TraceContext::new("job_2")?;
+    /// let alone = TraceContext::new("child")?.with_parent_span_id(parent.span_id());
+    /// assert_ne!(alone.trace_id(), parent.trace_id());
+    /// let nested = parent.child_run("child")?;
+    /// assert_eq!(nested.trace_id(), parent.trace_id());
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     #[must_use]

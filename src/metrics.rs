@@ -37,6 +37,28 @@
 //! Observations outside any context use `run_id="(none)"` ([`NO_RUN_ID`]). Neither value can
 //! be a real run id: run ids never contain brackets.
 //!
+//! # Names
+//!
+//! Dashboards built on other names keep them: [`MetricsConfig::metric_name`],
+//! [`MetricsConfig::operation_label`], [`MetricsConfig::run_id_label`] and
+//! [`MetricsConfig::no_run_value`] set the histogram's name, its two label names and the value
+//! used outside any run; the defaults are the names above.
+//!
+//! ```
+//! use tracectx::metrics::{Metrics, MetricsConfig};
+//!
+//! let config = MetricsConfig::default()
+//!     .metric_name("peak_trade_request_duration_seconds")?
+//!     .operation_label("endpoint")?
+//!     .no_run_value("unknown");
+//! let metrics = Metrics::new(config);
+//! metrics.record_duration("/backtest", std::time::Duration::from_millis(8));
+//! assert!(metrics.encode().contains(
+//!     r#"peak_trade_request_duration_seconds_count{endpoint="/backtest",run_id="unknown"} 1"#
+//! ));
+//! # Ok::<(), tracectx::metrics::InvalidName>(())
+//! ```
+//!
 //! # Examples
 //!
 //! ```
@@ -183,6 +205,16 @@ pub struct MetricsConfig {
     max_run_ids: usize,
     max_operations: usize,
     buckets: Vec<f64>,
+    metric_name: Cow<'static, str>,
+    names: Names,
+}
+
+/// The label names and the no-run value of one [`Metrics`], shared by its label sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Names {
+    operation: Cow<'static, str>,
+    run_id: Cow<'static, str>,
+    no_run: Cow<'static, str>,
 }
 
 impl Default for MetricsConfig {
@@ -191,6 +223,12 @@ impl Default for MetricsConfig {
             max_run_ids: DEFAULT_MAX_RUN_IDS,
             max_operations: DEFAULT_MAX_OPERATIONS,
             buckets: DEFAULT_BUCKETS.to_vec(),
+            metric_name: Cow::Borrowed(DURATION_METRIC),
+            names: Names {
+                operation: Cow::Borrowed(OPERATION_LABEL),
+                run_id: Cow::Borrowed(RUN_ID_LABEL),
+                no_run: Cow::Borrowed(NO_RUN_ID),
+            },
         }
     }
 }
@@ -239,6 +277,212 @@ impl MetricsConfig {
         self.buckets = buckets;
         self
     }
+
+    /// The histogram's name, instead of [`DURATION_METRIC`]: for dashboards built on another
+    /// name (`peak_trade_operation_duration_seconds`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidName`] when `name` is not a Prometheus metric name
+    /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `__`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let config = MetricsConfig::default().metric_name("peak_trade_operation_duration_seconds")?;
+    /// let metrics = Metrics::new(config);
+    /// metrics.record_duration("fill", std::time::Duration::ZERO);
+    /// assert!(metrics.encode().contains("# TYPE peak_trade_operation_duration_seconds histogram"));
+    /// assert!(MetricsConfig::default().metric_name("peak-trade").is_err());
+    /// # Ok::<(), tracectx::metrics::InvalidName>(())
+    /// ```
+    pub fn metric_name(mut self, name: impl Into<Cow<'static, str>>) -> Result<Self, InvalidName> {
+        let name = name.into();
+        check_name(&name, NameKind::Metric)?;
+        self.metric_name = name;
+        Ok(self)
+    }
+
+    /// The name of the label holding the operation, instead of [`OPERATION_LABEL`]
+    /// (`endpoint`, say).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidName`] when `name` is not a Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`,
+    /// not starting with `__`), is `le` (the histogram's own label) or is the run id label's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().operation_label("endpoint")?);
+    /// metrics.record_duration("/orders", std::time::Duration::ZERO);
+    /// assert!(metrics.encode().contains(r#"{endpoint="/orders",run_id="(none)"}"#));
+    /// # Ok::<(), tracectx::metrics::InvalidName>(())
+    /// ```
+    pub fn operation_label(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+    ) -> Result<Self, InvalidName> {
+        let name = name.into();
+        check_name(&name, NameKind::Label)?;
+        if name == self.names.run_id {
+            return Err(InvalidName::new(
+                &name,
+                NameKind::Label,
+                "it names the run id label",
+            ));
+        }
+        self.names.operation = name;
+        Ok(self)
+    }
+
+    /// The name of the label holding the run id, instead of [`RUN_ID_LABEL`].
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidName`] as for [`operation_label`](Self::operation_label) (here: the
+    /// operation label's name is refused).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().run_id_label("run")?);
+    /// metrics.record_duration("fill", std::time::Duration::ZERO);
+    /// assert!(metrics.encode().contains(r#"{operation="fill",run="(none)"}"#));
+    /// assert!(MetricsConfig::default().run_id_label("operation").is_err());
+    /// # Ok::<(), tracectx::metrics::InvalidName>(())
+    /// ```
+    pub fn run_id_label(mut self, name: impl Into<Cow<'static, str>>) -> Result<Self, InvalidName> {
+        let name = name.into();
+        check_name(&name, NameKind::Label)?;
+        if name == self.names.operation {
+            return Err(InvalidName::new(
+                &name,
+                NameKind::Label,
+                "it names the operation label",
+            ));
+        }
+        self.names.run_id = name;
+        Ok(self)
+    }
+
+    /// The run id label's value for observations outside any context, instead of
+    /// [`NO_RUN_ID`] (`unknown`, say).
+    ///
+    /// Unlike `(none)`, a value such as `unknown` is also a valid run id: a run named so would
+    /// share its series with the observations made outside any run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().no_run_value("unknown"));
+    /// metrics.record_duration("startup", std::time::Duration::ZERO);
+    /// assert!(metrics.encode().contains(r#"run_id="unknown""#));
+    /// ```
+    #[must_use]
+    pub fn no_run_value(mut self, value: impl Into<Cow<'static, str>>) -> Self {
+        self.names.no_run = value.into();
+        self
+    }
+}
+
+/// The default name of the label holding the operation.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::metrics::OPERATION_LABEL, "operation");
+/// ```
+pub const OPERATION_LABEL: &str = "operation";
+
+/// The default name of the label holding the run id.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::metrics::RUN_ID_LABEL, "run_id");
+/// ```
+pub const RUN_ID_LABEL: &str = "run_id";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Metric,
+    Label,
+}
+
+/// A metric or label name that Prometheus would not accept, given to [`MetricsConfig`].
+///
+/// # Examples
+///
+/// ```
+/// let err = tracectx::metrics::MetricsConfig::default().operation_label("end point").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid prometheus label name "end point": ' ' at byte 3 is not a letter, digit or '_'"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid prometheus {kind} name {name:?}: {reason}")]
+pub struct InvalidName {
+    kind: &'static str,
+    name: String,
+    reason: String,
+}
+
+impl InvalidName {
+    fn new(name: &str, kind: NameKind, reason: impl Into<String>) -> Self {
+        Self {
+            kind: match kind {
+                NameKind::Metric => "metric",
+                NameKind::Label => "label",
+            },
+            name: name.chars().take(64).collect(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Prometheus's data model: metric names `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names
+/// `[a-zA-Z_][a-zA-Z0-9_]*`; names starting with `__` are reserved, and so is `le` on a
+/// histogram.
+fn check_name(name: &str, kind: NameKind) -> Result<(), InvalidName> {
+    let fail = |reason: String| Err(InvalidName::new(name, kind, reason));
+    if name.is_empty() {
+        return fail("empty".into());
+    }
+    if name.starts_with("__") {
+        return fail("names starting with \"__\" are reserved".into());
+    }
+    if kind == NameKind::Label && name == "le" {
+        return fail("\"le\" is the histogram's bucket label".into());
+    }
+    for (at, c) in name.char_indices() {
+        let ok = c.is_ascii_alphabetic()
+            || c == '_'
+            || (kind == NameKind::Metric && c == ':')
+            || (at > 0 && c.is_ascii_digit());
+        if !ok {
+            let allowed = match kind {
+                NameKind::Metric => "a letter, digit, '_' or ':'",
+                NameKind::Label => "a letter, digit or '_'",
+            };
+            let first = if at == 0 && c.is_ascii_digit() {
+                " (a digit cannot come first)"
+            } else {
+                ""
+            };
+            return fail(format!("{c:?} at byte {at} is not {allowed}{first}"));
+        }
+    }
+    Ok(())
 }
 
 // === label sets ===
@@ -252,25 +496,44 @@ enum RunLabel {
 }
 
 impl RunLabel {
-    fn as_str(&self) -> &str {
+    fn as_str<'a>(&'a self, names: &'a Names) -> &'a str {
         match self {
             RunLabel::Run(run) => run.as_str(),
             RunLabel::Folded => FOLDED_RUN_ID,
-            RunLabel::NoRun => NO_RUN_ID,
+            RunLabel::NoRun => &names.no_run,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One series' labels. The names ride along for encoding; they are the same for every label
+/// set of a [`Metrics`], so they take no part in equality or hashing.
+#[derive(Debug, Clone)]
 struct DurationLabels {
     operation: Cow<'static, str>,
     run_id: RunLabel,
+    names: Arc<Names>,
+}
+
+impl PartialEq for DurationLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.operation == other.operation && self.run_id == other.run_id
+    }
+}
+
+impl Eq for DurationLabels {}
+
+impl Hash for DurationLabels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.operation.hash(state);
+        self.run_id.hash(state);
+    }
 }
 
 impl EncodeLabelSet for DurationLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> fmt::Result {
-        ("operation", self.operation.as_ref()).encode(encoder.encode_label())?;
-        ("run_id", self.run_id.as_str()).encode(encoder.encode_label())
+        let names = &*self.names;
+        (names.operation.as_ref(), self.operation.as_ref()).encode(encoder.encode_label())?;
+        (names.run_id.as_ref(), self.run_id.as_str(names)).encode(encoder.encode_label())
     }
 }
 
@@ -341,6 +604,8 @@ struct Inner {
     folded: Counter,
     /// Observations folded into [`FOLDED_OPERATION`].
     operations_folded: Counter,
+    metric_name: Cow<'static, str>,
+    names: Arc<Names>,
     runs: Capped<RunId>,
     /// The operations with series of their own; also what [`Metrics::forget_run`] looks
     /// through.
@@ -447,13 +712,21 @@ impl Metrics {
         let durations = Family::new_with_constructor(Buckets(config.buckets.into()));
         let (folded, operations_folded) = (Counter::default(), Counter::default());
         let mut registry = Registry::default();
-        register(&mut registry, &durations, &folded, &operations_folded);
+        register(
+            &mut registry,
+            &config.metric_name,
+            &durations,
+            &folded,
+            &operations_folded,
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
                 durations,
                 folded,
                 operations_folded,
+                metric_name: config.metric_name,
+                names: Arc::new(config.names),
                 runs: Capped::new(config.max_run_ids),
                 operations: Capped::new(config.max_operations),
                 series: Mutex::new(0),
@@ -565,6 +838,7 @@ impl Metrics {
         let mut labels = DurationLabels {
             operation,
             run_id: run.map_or(RunLabel::NoRun, |run| RunLabel::Run(run.clone())),
+            names: Arc::clone(&self.inner.names),
         };
         // The common case first: the series exists, so its operation and run were admitted
         // under the caps.
@@ -676,6 +950,7 @@ impl Metrics {
             let labels = DurationLabels {
                 operation,
                 run_id: RunLabel::Run(run.clone()),
+                names: Arc::clone(&self.inner.names),
             };
             if self.inner.durations.remove(&labels) {
                 *series -= 1;
@@ -719,6 +994,7 @@ impl Metrics {
     pub fn register(&self, registry: &mut Registry) {
         register(
             registry,
+            &self.inner.metric_name,
             &self.inner.durations,
             &self.inner.folded,
             &self.inner.operations_folded,
@@ -834,12 +1110,13 @@ impl Metrics {
 
 fn register(
     registry: &mut Registry,
+    metric_name: &str,
     durations: &Family<DurationLabels, Histogram, Buckets>,
     folded: &Counter,
     operations_folded: &Counter,
 ) {
     registry.register(
-        DURATION_METRIC,
+        metric_name,
         "Duration of operations, labelled by operation and run id, with trace-id exemplars",
         durations.clone(),
     );

@@ -24,6 +24,7 @@
 //! ```
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Microseconds in one second.
@@ -424,6 +425,351 @@ fn put_digits(out: &mut [u8], mut v: u32) {
     for b in out.iter_mut().rev() {
         *b = b'0' + (v % 10) as u8;
         v /= 10;
+    }
+}
+
+// === impl TimeFormat ===
+
+/// A timestamp layout in a subset of `strftime`, always in UTC: `%Y-%m-%d %H:%M:%S`.
+///
+/// Parsed once ([`TimeFormat::parse`]); then [`write`](Self::write) lays out a timestamp with
+/// no allocation, and [`read_prefix`](Self::read_prefix) reads one back from the start of a
+/// line, which is how logs written with it are searched.
+///
+/// | directive | writes | example |
+/// | --- | --- | --- |
+/// | `%Y` | the year, 4 digits (more past 9999) | `2024` |
+/// | `%m`, `%d` | month, day of month, 2 digits | `01`, `31` |
+/// | `%H`, `%M`, `%S` | hour (00–23), minute, second, 2 digits | `10`, `00`, `59` |
+/// | `%f` or `%6f` | microseconds, 6 digits | `000120` |
+/// | `%3f` | milliseconds, 3 digits | `000` |
+/// | `%F` | `%Y-%m-%d` | `2024-01-01` |
+/// | `%T` | `%H:%M:%S` | `10:00:00` |
+/// | `%s` | seconds since the Unix epoch | `1704103200` |
+/// | `%z`, `%Z` | the offset, the zone: always UTC | `+0000`, `UTC` |
+/// | `%%` | a `%` | `%` |
+///
+/// Any other character is written as it is; a `%` before anything else is an error. `%f` is
+/// microseconds as in Python's `strftime` (so Python's `%Y-%m-%d %H:%M:%S,%f` reads the same
+/// here); `%3f` gives Python `logging`'s default milliseconds (`%Y-%m-%d %H:%M:%S,%3f`).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::{TimeFormat, Timestamp};
+///
+/// let format = TimeFormat::parse("%Y-%m-%d %H:%M:%S")?;
+/// let t = Timestamp::parse_rfc3339("2024-01-01T10:00:00.25Z").unwrap();
+/// assert_eq!(format.display(t).to_string(), "2024-01-01 10:00:00");
+/// assert_eq!(format.read_prefix(b"2024-01-01 10:00:00 INFO"), Some((Timestamp::from_micros(t.as_micros() - 250_000), 19)));
+/// assert!(TimeFormat::parse("%Y-%q").is_err());
+/// # Ok::<(), tracectx::time::TimeFormatError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeFormat {
+    items: Box<[TimeItem]>,
+    source: Box<str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimeItem {
+    Literal(Box<str>),
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Micros,
+    Millis,
+    UnixSeconds,
+    Offset,
+    Zone,
+}
+
+/// A time format that was refused: a `%` directive outside the subset, or a lone `%`.
+///
+/// # Examples
+///
+/// ```
+/// let err = tracectx::time::TimeFormat::parse("%Y-%b").unwrap_err();
+/// assert_eq!(err.to_string(), "unknown time format directive \"%b\" at byte 3");
+/// assert_eq!(err.position(), 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} at byte {at}")]
+pub struct TimeFormatError {
+    reason: String,
+    at: usize,
+}
+
+impl TimeFormatError {
+    /// The byte offset, in the format, of the refused directive.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    /// The same error, its offset counted from `offset` bytes earlier (the format's place in
+    /// a longer text).
+    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
+    pub(crate) fn offset_by(mut self, offset: usize) -> Self {
+        self.at += offset;
+        self
+    }
+}
+
+impl TimeFormat {
+    /// Parses `spec` (see the table above).
+    ///
+    /// # Errors
+    ///
+    /// [`TimeFormatError`] naming the first directive outside the subset and its byte offset.
+    pub fn parse(spec: &str) -> Result<Self, TimeFormatError> {
+        let mut items = Vec::new();
+        let mut literal = String::new();
+        let mut chars = spec.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            let Some((_, d)) = chars.next() else {
+                return Err(TimeFormatError {
+                    reason: "a lone \"%\" (write %% for a percent sign)".to_owned(),
+                    at,
+                });
+            };
+            let item = match d {
+                '%' => {
+                    literal.push('%');
+                    continue;
+                }
+                'Y' => vec![TimeItem::Year],
+                'm' => vec![TimeItem::Month],
+                'd' => vec![TimeItem::Day],
+                'H' => vec![TimeItem::Hour],
+                'M' => vec![TimeItem::Minute],
+                'S' => vec![TimeItem::Second],
+                'f' => vec![TimeItem::Micros],
+                's' => vec![TimeItem::UnixSeconds],
+                'z' => vec![TimeItem::Offset],
+                'Z' => vec![TimeItem::Zone],
+                'F' => vec![
+                    TimeItem::Year,
+                    TimeItem::Literal("-".into()),
+                    TimeItem::Month,
+                    TimeItem::Literal("-".into()),
+                    TimeItem::Day,
+                ],
+                'T' => vec![
+                    TimeItem::Hour,
+                    TimeItem::Literal(":".into()),
+                    TimeItem::Minute,
+                    TimeItem::Literal(":".into()),
+                    TimeItem::Second,
+                ],
+                '3' | '6' if chars.peek().map(|&(_, c)| c) == Some('f') => {
+                    chars.next();
+                    vec![if d == '3' {
+                        TimeItem::Millis
+                    } else {
+                        TimeItem::Micros
+                    }]
+                }
+                other => {
+                    return Err(TimeFormatError {
+                        reason: format!("unknown time format directive \"%{other}\""),
+                        at,
+                    });
+                }
+            };
+            if !literal.is_empty() {
+                items.push(TimeItem::Literal(std::mem::take(&mut literal).into()));
+            }
+            items.extend(item);
+        }
+        if !literal.is_empty() {
+            items.push(TimeItem::Literal(literal.into()));
+        }
+        Ok(Self {
+            items: items.into(),
+            source: spec.into(),
+        })
+    }
+
+    /// The format as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Writes `t`, in UTC, laid out by this format.
+    ///
+    /// # Errors
+    ///
+    /// Only those of `out`.
+    pub fn write(&self, t: Timestamp, out: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
+        let micros = t.as_micros();
+        let (y, m, d) = t.date();
+        let in_day = micros.rem_euclid(MICROS_PER_DAY);
+        let sod = (in_day / MICROS_PER_SEC) as u32;
+        let frac = (in_day % MICROS_PER_SEC) as u32;
+        let two = |out: &mut (dyn fmt::Write + '_), v: u32| {
+            let mut b = [0u8; 2];
+            put_digits(&mut b, v);
+            out.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
+        };
+        let out: &mut dyn fmt::Write = &mut FmtAdapter(out);
+        for item in &self.items {
+            match item {
+                TimeItem::Literal(text) => out.write_str(text)?,
+                TimeItem::Year if (0..=9999).contains(&y) => {
+                    let mut b = [0u8; 4];
+                    put_digits(&mut b, y as u32);
+                    out.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)?;
+                }
+                TimeItem::Year => write!(out, "{y:04}")?,
+                TimeItem::Month => two(out, m)?,
+                TimeItem::Day => two(out, d)?,
+                TimeItem::Hour => two(out, sod / 3600)?,
+                TimeItem::Minute => two(out, sod / 60 % 60)?,
+                TimeItem::Second => two(out, sod % 60)?,
+                TimeItem::Micros => {
+                    let mut b = [0u8; 6];
+                    put_digits(&mut b, frac);
+                    out.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)?;
+                }
+                TimeItem::Millis => {
+                    let mut b = [0u8; 3];
+                    put_digits(&mut b, frac / 1000);
+                    out.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)?;
+                }
+                TimeItem::UnixSeconds => write!(out, "{}", micros.div_euclid(MICROS_PER_SEC))?,
+                TimeItem::Offset => out.write_str("+0000")?,
+                TimeItem::Zone => out.write_str("UTC")?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `t` laid out by this format, as a `Display` value.
+    pub fn display(&self, t: Timestamp) -> impl fmt::Display + '_ {
+        struct Shown<'a>(&'a TimeFormat, Timestamp);
+        impl fmt::Display for Shown<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(self.1, f)
+            }
+        }
+        Shown(self, t)
+    }
+
+    /// Reads a timestamp laid out by this format from the start of `text`; returns it and how
+    /// many bytes it took, or `None` when `text` does not start with one.
+    ///
+    /// Fields the format leaves out take the values of `1970-01-01T00:00:00Z` (a format with
+    /// no date reads as a time on that day); a day that does not exist in its month is not a
+    /// timestamp. `%z` reads any `±HHMM` offset and applies it.
+    pub fn read_prefix(&self, text: &[u8]) -> Option<(Timestamp, usize)> {
+        let (mut year, mut month, mut day) = (1970i64, 1u32, 1u32);
+        let (mut hour, mut minute, mut second, mut frac) = (0u32, 0u32, 0u32, 0u32);
+        let mut unix: Option<i64> = None;
+        let mut offset = 0i64;
+        let mut at = 0;
+        let digits = |at: &mut usize, n: usize| -> Option<u32> {
+            let d = text.get(*at..*at + n)?;
+            if !d.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *at += n;
+            Some(
+                d.iter()
+                    .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')),
+            )
+        };
+        for item in &self.items {
+            match item {
+                TimeItem::Literal(lit) => {
+                    if !text.get(at..)?.starts_with(lit.as_bytes()) {
+                        return None;
+                    }
+                    at += lit.len();
+                }
+                TimeItem::Year => year = i64::from(digits(&mut at, 4)?),
+                TimeItem::Month => month = digits(&mut at, 2)?,
+                TimeItem::Day => day = digits(&mut at, 2)?,
+                TimeItem::Hour => hour = digits(&mut at, 2)?,
+                TimeItem::Minute => minute = digits(&mut at, 2)?,
+                TimeItem::Second => second = digits(&mut at, 2)?,
+                TimeItem::Micros => frac = digits(&mut at, 6)?,
+                TimeItem::Millis => frac = digits(&mut at, 3)? * 1000,
+                TimeItem::UnixSeconds => {
+                    let negative = text.get(at) == Some(&b'-');
+                    let start = at + usize::from(negative);
+                    let len = text
+                        .get(start..)?
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
+                    if len == 0 || len > 12 {
+                        return None;
+                    }
+                    let value = std::str::from_utf8(&text[start..start + len])
+                        .ok()?
+                        .parse::<i64>()
+                        .ok()?;
+                    unix = Some(if negative { -value } else { value });
+                    at = start + len;
+                }
+                TimeItem::Offset => {
+                    let sign = match text.get(at)? {
+                        b'+' => 1,
+                        b'-' => -1,
+                        _ => return None,
+                    };
+                    at += 1;
+                    let (h, m) = (digits(&mut at, 2)?, digits(&mut at, 2)?);
+                    if h > 23 || m > 59 {
+                        return None;
+                    }
+                    offset = sign * i64::from(h * 3600 + m * 60) * MICROS_PER_SEC;
+                }
+                TimeItem::Zone => {
+                    if !text.get(at..)?.starts_with(b"UTC") {
+                        return None;
+                    }
+                    at += 3;
+                }
+            }
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let base = match unix {
+            Some(secs) => secs.checked_mul(MICROS_PER_SEC)?,
+            None => Timestamp::from_date(year, month, day)?.as_micros(),
+        };
+        let micros = if unix.is_some() {
+            base + i64::from(frac)
+        } else {
+            base + i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SEC + i64::from(frac)
+        };
+        Some((Timestamp(micros - offset), at))
+    }
+}
+
+impl FromStr for TimeFormat {
+    type Err = TimeFormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// `dyn fmt::Write` over any writer, so the digits helpers take one type.
+struct FmtAdapter<'a, W: fmt::Write + ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for FmtAdapter<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
     }
 }
 

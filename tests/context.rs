@@ -226,3 +226,47 @@ fn context_is_send_sync_and_cheap_to_clone() {
     let clone = ctx.clone();
     assert!(TraceContext::ptr_eq(&ctx, &clone));
 }
+
+#[test]
+fn child_run_is_a_new_run_in_the_same_trace_under_the_parent_span() {
+    let state = tracectx::propagation::TraceState::parse(["congo=t61rcWkgMzE"]).unwrap();
+    let sweep = TraceContext::new("sweep_1")
+        .unwrap()
+        .with_trace_state(Some(state));
+    let session = sweep.child_run("session_7").unwrap();
+    assert_eq!(session.run_id(), "session_7");
+    assert_eq!(session.trace_id(), sweep.trace_id());
+    assert_eq!(session.parent_span_id(), Some(sweep.span_id()));
+    assert_ne!(session.span_id(), sweep.span_id());
+    assert_eq!(session.trace_flags(), sweep.trace_flags());
+    assert_eq!(session.trace_state(), Some("congo=t61rcWkgMzE"));
+    // A step of the nested run stays in it.
+    let step = session.child();
+    assert_eq!(
+        (step.run_id(), step.trace_id()),
+        (session.run_id(), sweep.trace_id())
+    );
+}
+
+#[test]
+fn child_run_refuses_an_invalid_run_id() {
+    let sweep = TraceContext::new("sweep_1").unwrap();
+    let err = sweep.child_run("session [7]").unwrap_err();
+    assert_eq!(err.kind(), "run id");
+    assert_eq!(err.position(), Some(7)); // the space
+}
+
+#[test]
+fn with_parent_span_id_alone_does_not_join_the_parents_trace() {
+    // Only the parent span id is set: the trace stays the new context's own. Nesting a run in
+    // another's trace is `child_run`.
+    let parent = TraceContext::new("parent").unwrap();
+    let alone = TraceContext::new("child")
+        .unwrap()
+        .with_parent_span_id(parent.span_id());
+    assert_eq!(alone.parent_span_id(), Some(parent.span_id()));
+    assert_ne!(alone.trace_id(), parent.trace_id());
+    let nested = parent.child_run("child").unwrap();
+    assert_eq!(nested.trace_id(), parent.trace_id());
+    assert_eq!(nested.parent_span_id(), Some(parent.span_id()));
+}

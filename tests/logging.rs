@@ -521,3 +521,108 @@ async fn stamps_match_expected_run_and_trace_across_1000_tasks() {
     }
     assert_eq!(seen, expected_lines);
 }
+
+// === timestamp formats and Python templates ===
+
+#[test]
+fn the_guides_line_is_reproduced_exactly() {
+    let guide = TraceContext::new("backtest_abc123")
+        .unwrap()
+        .with_trace_id("a1b2c3d4".parse().unwrap());
+    let lines = template(
+        "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}",
+        move || guide.sync_scope(|| tracing::info!("Processing data")),
+    );
+    assert_eq!(
+        lines,
+        ["[2024-01-01 10:00:00] [backtest_abc123] [a1b2c3d4] INFO - Processing data"]
+    );
+}
+
+#[test]
+fn each_timestamp_directive_renders() {
+    // 2024-02-29T23:05:09.123456Z, a leap day.
+    let at = tracectx::time::Timestamp::parse_rfc3339("2024-02-29T23:05:09.123456Z").unwrap();
+    let cases = [
+        ("%Y", "2024"),
+        ("%m", "02"),
+        ("%d", "29"),
+        ("%H", "23"),
+        ("%M", "05"),
+        ("%S", "09"),
+        ("%f", "123456"),
+        ("%6f", "123456"),
+        ("%3f", "123"),
+        ("%F", "2024-02-29"),
+        ("%T", "23:05:09"),
+        ("%s", "1709247909"),
+        ("%z", "+0000"),
+        ("%Z", "UTC"),
+        ("%%", "%"),
+        ("%Y-%m-%d %H:%M:%S,%3f", "2024-02-29 23:05:09,123"),
+        ("day %d at %H:%M", "day 29 at 23:05"),
+    ];
+    for (format, expected) in cases {
+        let buf = Buffer::default();
+        let subscriber = logging::builder()
+            .with_format(format!("{{timestamp:{format}}} {{message}}"))
+            .with_clock(FixedClock::new(at.to_system_time()))
+            .with_writer(buf.clone())
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || tracing::info!("m"));
+        assert_eq!(buf.lines(), [format!("{expected} m")], "format {format:?}");
+    }
+}
+
+#[test]
+fn python_templates_are_refused_with_the_placeholder_to_write() {
+    let err = |t: &str| logging::builder().with_format(t).build().err().unwrap();
+    let e = err("[%(asctime)s] [%(run_id)s] %(levelname)s - %(message)s");
+    assert_eq!(
+        e,
+        TemplateError::PythonStyle {
+            found: "%(asctime)s".into(),
+            hint: "{timestamp}".into(),
+            at: 1
+        }
+    );
+    assert!(
+        e.to_string().starts_with(
+            "python-style placeholder \"%(asctime)s\" at byte 1 of the log template: write {timestamp} instead"
+        ),
+        "{e}"
+    );
+    let hint = |t: &str| match err(t) {
+        TemplateError::PythonStyle { hint, .. } => hint,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hint("%(run_id)s"), "{run_id}");
+    assert_eq!(hint("x %(levelname)-8s"), "{level}");
+    assert_eq!(hint("%(name)s"), "{target}");
+    assert!(hint("%(process)d").starts_with("one of {timestamp}, {run_id}"));
+    // A percent sign that is not a Python placeholder stays text.
+    let lines = template("100%(x) {message}", || tracing::info!("m"));
+    assert_eq!(lines, ["100%(x) m"]);
+}
+
+#[test]
+fn timestamp_format_errors_name_their_place() {
+    let err = |t: &str| logging::builder().with_format(t).build().err().unwrap();
+    let e = err("[{timestamp:%Y-%q}] {message}");
+    assert_eq!(
+        e.to_string(),
+        "bad timestamp format in the log template: unknown time format directive \"%q\" at byte 15"
+    );
+    assert_eq!(
+        err("{level:>5} {message}"),
+        TemplateError::UnexpectedFormat {
+            name: "level".into(),
+            at: 0
+        }
+    );
+    assert!(matches!(
+        err("{timestamp:%Y %} {message}"),
+        TemplateError::TimestampFormat { .. }
+    ));
+}

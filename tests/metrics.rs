@@ -44,7 +44,12 @@ fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
 
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(Warnings(warnings.clone()));
-    tracing::subscriber::with_default(subscriber, f);
+    tracing::subscriber::with_default(subscriber, || {
+        // Other tests of this binary hit the same call sites on threads with no subscriber; a
+        // call site registered there at the wrong moment would stay off for this one.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     warnings.lock().unwrap().clone()
 }
 
@@ -468,4 +473,73 @@ fn global_functions_record_on_the_global_instance() {
     let text = Metrics::global().encode();
     assert!(text.contains(r#"operation="global_op",run_id="global_job""#));
     assert!(text.contains(r#"operation="global_timer",run_id="global_job""#));
+}
+
+#[test]
+fn names_dashboards_use_are_settable() {
+    let config = MetricsConfig::default()
+        .metric_name("peak_trade_operation_duration_seconds")
+        .unwrap()
+        .operation_label("endpoint")
+        .unwrap()
+        .run_id_label("run")
+        .unwrap()
+        .no_run_value("unknown")
+        .max_run_ids(1);
+    let metrics = Metrics::new(config);
+    metrics.record_duration("/health", Duration::from_millis(1));
+    let ctx = TraceContext::new("backtest_abc123").unwrap();
+    ctx.sync_scope(|| metrics.record_duration("/backtest", Duration::from_millis(2)));
+    TraceContext::new("backtest_def456")
+        .unwrap()
+        .sync_scope(|| metrics.record_duration("/backtest", Duration::from_millis(3)));
+    let text = metrics.encode();
+    assert!(
+        text.contains("# TYPE peak_trade_operation_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("tracectx_operation_duration_seconds"),
+        "{text}"
+    );
+    for series in [
+        r#"peak_trade_operation_duration_seconds_count{endpoint="/health",run="unknown"} 1"#,
+        r#"peak_trade_operation_duration_seconds_count{endpoint="/backtest",run="backtest_abc123"} 1"#,
+        r#"peak_trade_operation_duration_seconds_count{endpoint="/backtest",run="(other)"} 1"#,
+    ] {
+        assert_eq!(lines_with(&text, series).len(), 1, "{series} in {text}");
+    }
+    // Exemplars still name the trace.
+    assert!(text.contains(&format!(r#"# {{trace_id="{:x}"}} 0.002"#, ctx.trace_id())));
+    // The series are found again by their labels, whatever the names.
+    metrics.forget_run(ctx.run_id());
+    assert!(!metrics.encode().contains("backtest_abc123"));
+}
+
+#[test]
+fn default_names_are_unchanged() {
+    let metrics = Metrics::default();
+    metrics.record_duration("startup", Duration::ZERO);
+    assert!(metrics.encode().contains(&format!(
+        r#"tracectx_operation_duration_seconds_count{{operation="startup",run_id="{NO_RUN_ID}"}} 1"#
+    )));
+}
+
+#[test]
+fn names_prometheus_would_refuse_are_refused() {
+    let c = MetricsConfig::default;
+    for bad in ["", "1st", "a-b", "a b", "__x", "é"] {
+        assert!(c().metric_name(bad).is_err(), "metric {bad:?}");
+        assert!(c().operation_label(bad).is_err(), "label {bad:?}");
+    }
+    assert!(c().metric_name("ns:sub_total").is_ok());
+    assert!(c().operation_label("ns:x").is_err());
+    assert!(c().operation_label("le").is_err());
+    assert!(c().run_id_label("operation").is_err());
+    assert!(c().operation_label("run_id").is_err());
+    let err = c().metric_name("1st").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid prometheus metric name "1st": '1' at byte 0 is not a letter, digit, '_' or ':' (a digit cannot come first)"#
+    );
 }

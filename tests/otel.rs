@@ -498,3 +498,271 @@ fn otlp_shutdown_reports_spans_it_could_not_deliver() {
         other => panic!("expected an export error, got {other:?}"),
     }
 }
+
+// === attribute names ===
+
+#[test]
+fn attribute_prefix_is_settable_default_unchanged() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let guide = otel::layer(provider.tracer("guide"))
+        .with_attribute_prefix("peak_trade.")
+        .unwrap();
+    assert_eq!(guide.attribute_names().run_id(), "peak_trade.run_id");
+    let ctx = TraceContext::new("backtest_abc123").unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(guide), || {
+        ctx.sync_scope(|| tracing::info_span!("session").in_scope(|| {}));
+    });
+    let (_, _, dispatch) = setup_with_exporter(exporter.clone());
+    tracing::dispatcher::with_default(&dispatch, || {
+        ctx.sync_scope(|| tracing::info_span!("default").in_scope(|| {}));
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    let session = spans.iter().find(|s| s.name == "session").unwrap();
+    assert_eq!(
+        attribute(session, "peak_trade.run_id").as_deref(),
+        Some("backtest_abc123")
+    );
+    assert_eq!(
+        attribute(session, "peak_trade.trace_id_short").as_deref(),
+        Some(&*ctx.trace_id().short())
+    );
+    assert_eq!(attribute(session, RUN_ID_ATTRIBUTE), None);
+    let default = spans.iter().find(|s| s.name == "default").unwrap();
+    assert_eq!(
+        attribute(default, RUN_ID_ATTRIBUTE).as_deref(),
+        Some("backtest_abc123")
+    );
+    assert_eq!(
+        attribute(default, SHORT_TRACE_ID_ATTRIBUTE).as_deref(),
+        Some(&*ctx.trace_id().short())
+    );
+}
+
+#[test]
+fn attribute_names_are_made_once_per_prefix_and_checked() {
+    let a = otel::AttributeNames::new("svc-a.").unwrap();
+    let b = otel::AttributeNames::new("svc-a.").unwrap();
+    assert!(std::ptr::eq(a, b));
+    assert_eq!(a.short_trace_id(), "svc-a.trace_id_short");
+    assert_eq!(otel::AttributeNames::new("").unwrap().run_id(), "run_id");
+    for bad in ["a b", "a=b", "é.", "x\n"] {
+        assert!(otel::AttributeNames::new(bad).is_err(), "{bad:?}");
+    }
+    assert!(otel::AttributeNames::new(&"a".repeat(65)).is_err());
+}
+
+fn setup_with_exporter(
+    exporter: InMemorySpanExporter,
+) -> (InMemorySpanExporter, SdkTracerProvider, tracing::Dispatch) {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry().with(otel::layer(provider.tracer("test")));
+    (exporter, provider, tracing::Dispatch::new(subscriber))
+}
+
+// === log records ===
+
+mod logs {
+    use super::*;
+    use opentelemetry::logs::{AnyValue, Severity};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::logs::{
+        InMemoryLogExporter, LogBatch, LogExporter, SdkLogRecord, SdkLoggerProvider,
+    };
+    use std::future::Future;
+    use std::sync::{Arc, Mutex};
+
+    fn attr(record: &SdkLogRecord, key: &str) -> Option<AnyValue> {
+        record
+            .attributes_iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn capture(f: impl FnOnce()) -> Vec<SdkLogRecord> {
+        let exporter = InMemoryLogExporter::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracectx::logging::SpanContextLayer::new())
+            .with(otel::log_layer(&provider));
+        tracing::subscriber::with_default(subscriber, f);
+        exporter
+            .get_emitted_logs()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.record)
+            .collect()
+    }
+
+    #[test]
+    fn each_event_is_a_record_with_the_contexts_ids_and_run() {
+        let ctx = TraceContext::new("backtest_abc123").unwrap().child();
+        let records = capture(|| {
+            ctx.sync_scope(|| {
+                tracing::warn!(target: "engine", qty = 10, px = 101.25, ok = true, side = "buy", big = u64::MAX, "slow fill")
+            });
+        });
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        let tc = r.trace_context().unwrap();
+        assert_eq!(tc.trace_id.to_bytes(), ctx.trace_id().to_bytes());
+        assert_eq!(tc.span_id.to_bytes(), ctx.span_id().to_bytes());
+        assert_eq!(tc.trace_flags.map(|f| f.is_sampled()), Some(true));
+        assert_eq!(
+            attr(r, RUN_ID_ATTRIBUTE),
+            Some(AnyValue::from("backtest_abc123".to_owned()))
+        );
+        assert_eq!(r.body(), Some(&AnyValue::from("slow fill".to_owned())));
+        assert_eq!(r.severity_number(), Some(Severity::Warn));
+        assert_eq!(r.severity_text(), Some("WARN"));
+        assert_eq!(r.target().map(|t| t.as_ref()), Some("engine"));
+        assert!(r.timestamp().is_some());
+        assert_eq!(attr(r, "qty"), Some(AnyValue::Int(10)));
+        assert_eq!(attr(r, "px"), Some(AnyValue::Double(101.25)));
+        assert_eq!(attr(r, "ok"), Some(AnyValue::Boolean(true)));
+        assert_eq!(attr(r, "side"), Some(AnyValue::from("buy".to_owned())));
+        assert_eq!(attr(r, "big"), Some(AnyValue::from(u64::MAX.to_string())));
+        assert_eq!(attr(r, "message"), None);
+    }
+
+    #[test]
+    fn outside_any_run_a_record_has_no_ids() {
+        let records = capture(|| tracing::info!("idle"));
+        assert_eq!(records.len(), 1);
+        assert!(records[0].trace_context().is_none());
+        assert_eq!(attr(&records[0], RUN_ID_ATTRIBUTE), None);
+    }
+
+    #[test]
+    fn a_span_remembered_run_is_on_the_record_and_the_prefix_settable() {
+        let exporter = InMemoryLogExporter::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let layer = otel::log_layer(&provider)
+            .with_attribute_prefix("peak_trade.")
+            .unwrap();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracectx::logging::SpanContextLayer::new())
+            .with(layer);
+        let ctx = TraceContext::new("job_9").unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = ctx.sync_scope(|| tracing::info_span!("work"));
+            span.in_scope(|| tracing::error!("in the span"));
+        });
+        let logs = exporter.get_emitted_logs().unwrap();
+        let r = &logs[0].record;
+        assert_eq!(
+            r.trace_context().unwrap().trace_id.to_bytes(),
+            ctx.trace_id().to_bytes()
+        );
+        assert_eq!(
+            attr(r, "peak_trade.run_id"),
+            Some(AnyValue::from("job_9".to_owned()))
+        );
+    }
+
+    /// Exports on the event's thread and logs while it does, as a blocking HTTP client does:
+    /// the pattern of opentelemetry-rust#1745.
+    #[derive(Debug, Clone, Default)]
+    struct LogsWhileExporting(Arc<Mutex<Vec<SdkLogRecord>>>);
+
+    impl LogExporter for LogsWhileExporting {
+        fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
+            tracing::info!("the exporter's own event");
+            tracing::debug!(target: "reqwest::connect", "starting new connection");
+            self.0
+                .lock()
+                .unwrap()
+                .extend(batch.iter().map(|(r, _)| r.clone()));
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn an_exporter_that_logs_on_the_events_thread_neither_deadlocks_nor_loops() {
+        let exporter = LogsWhileExporting::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry().with(otel::log_layer(&provider));
+        let ctx = TraceContext::new("job_1").unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..100 {
+                ctx.sync_scope(|| tracing::info!(i, "application"));
+            }
+        });
+        let records = exporter.0.lock().unwrap();
+        assert_eq!(records.len(), 100);
+        assert!(
+            records
+                .iter()
+                .all(|r| r.body() == Some(&AnyValue::from("application".to_owned())))
+        );
+    }
+
+    /// An exporter stuck until released, as one waiting on a collector that does not answer.
+    #[derive(Debug, Clone)]
+    struct Stuck {
+        release: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        exported: Arc<Mutex<usize>>,
+    }
+
+    impl LogExporter for Stuck {
+        fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
+            let (lock, cvar) = &*self.release;
+            let mut released = lock.lock().unwrap();
+            while !*released {
+                released = cvar.wait(released).unwrap();
+            }
+            *self.exported.lock().unwrap() += batch.iter().count();
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_collector_that_never_answers_never_blocks_the_application() {
+        let exporter = Stuck {
+            release: Arc::new((Mutex::new(false), std::sync::Condvar::new())),
+            exported: Arc::new(Mutex::new(0)),
+        };
+        let provider = SdkLoggerProvider::builder()
+            .with_batch_exporter(exporter.clone())
+            .build();
+        let dispatch =
+            tracing::Dispatch::new(tracing_subscriber::registry().with(otel::log_layer(&provider)));
+        // 2,000 tasks log 50 events each while the export is stuck: far more than the batch
+        // queue holds. Every task finishes (the records past the queue are dropped).
+        let mut set = tokio::task::JoinSet::new();
+        for t in 0..2_000 {
+            let dispatch = dispatch.clone();
+            set.spawn(
+                async move {
+                    for i in 0..50 {
+                        tokio::task::yield_now().await;
+                        tracing::dispatcher::with_default(&dispatch, || tracing::info!(t, i, "e"));
+                    }
+                }
+                .in_trace_context(TraceContext::new(&format!("task_{t}")).unwrap()),
+            );
+        }
+        while let Some(done) = set.join_next().await {
+            done.unwrap();
+        }
+        let (lock, cvar) = &*exporter.release;
+        *lock.lock().unwrap() = true;
+        cvar.notify_all();
+        tokio::task::spawn_blocking(move || provider.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        let exported = *exporter.exported.lock().unwrap();
+        assert!(exported > 0 && exported < 100_000, "{exported}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
-use tracectx::time::{Timestamp, civil_from_days, days_from_civil, weekday};
+use tracectx::time::{TimeFormat, Timestamp, civil_from_days, days_from_civil, weekday};
 
 /// The Julian day of 1970-01-01.
 const UNIX_JULIAN_DAY: i64 = 2_440_588;
@@ -269,4 +269,61 @@ fn system_time_round_trips_to_the_microsecond() {
     let t = Timestamp::from_system_time(now);
     let back = t.to_system_time();
     assert!(back <= now && now.duration_since(back).unwrap().as_micros() < 1);
+}
+
+#[test]
+fn time_formats_write_what_time_writes_and_read_it_back() {
+    let ours = TimeFormat::parse("%Y-%m-%d %H:%M:%S.%f").unwrap();
+    let theirs = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+    );
+    let millis = TimeFormat::parse("%FT%T,%3f%z").unwrap();
+    let unix = TimeFormat::parse("%s.%f").unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..10_000 {
+        let micros = random_micros(&mut rng);
+        let t = Timestamp::from_micros(micros);
+        if !t.is_in_range() {
+            continue;
+        }
+        let text = ours.display(t).to_string();
+        let expected = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+            .unwrap()
+            .format(&theirs)
+            .unwrap();
+        assert_eq!(text, expected, "{micros}");
+        assert_eq!(ours.read_prefix(text.as_bytes()), Some((t, text.len())));
+        let text = millis.display(t).to_string();
+        let floor = Timestamp::from_micros(micros.div_euclid(1000) * 1000);
+        assert_eq!(
+            millis.read_prefix(text.as_bytes()),
+            Some((floor, text.len()))
+        );
+        let text = unix.display(t).to_string();
+        if micros >= 0 {
+            assert_eq!(unix.read_prefix(text.as_bytes()), Some((t, text.len())));
+        }
+    }
+}
+
+#[test]
+fn time_formats_refuse_what_they_cannot_write_or_read() {
+    for bad in ["%", "%Y %", "%b", "%3d", "%E"] {
+        assert!(TimeFormat::parse(bad).is_err(), "{bad:?}");
+    }
+    let f = TimeFormat::parse("%Y-%m-%d").unwrap();
+    assert_eq!(f.read_prefix(b"2023-02-29"), None, "no such day");
+    assert_eq!(f.read_prefix(b"2023-02-2"), None, "cut short");
+    let hm = TimeFormat::parse("%H:%M").unwrap();
+    assert_eq!(hm.read_prefix(b"24:00"), None);
+    assert_eq!(
+        hm.read_prefix(b"10:30 rest"),
+        Some((Timestamp::from_micros(37_800_000_000), 5)),
+        "a time alone reads as on 1970-01-01"
+    );
+    let z = TimeFormat::parse("%F %T %z").unwrap();
+    assert_eq!(
+        z.read_prefix(b"2024-01-01 12:00:00 +0200").map(|(t, _)| t),
+        Timestamp::parse_rfc3339("2024-01-01T10:00:00Z").ok()
+    );
 }

@@ -1,8 +1,9 @@
 //! The `tracectx` command line.
 //!
 //! ```text
-//! tracectx logs RUN_ID [FILE...] [--trace-id ID] [--level LEVEL] [--count] [--no-mmap]
-//! tracectx runs [FILE...] [--json]
+//! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
+//!     [--no-mmap]
+//! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
 //!     [--close-at-end] [--json] [--trades OUT.csv] [--equity OUT.csv] [--log-file F]
@@ -17,7 +18,10 @@
 //! message names it; the other inputs are still read; a compressed input found corrupt or cut
 //! short part-way is read up to the damage, its lines before it are printed); or standard
 //! output that could not be written (the message says so; nothing more is read). A closed
-//! pipe (`| head`) is not an error: the output just ends, quietly. `backtest` and `sweep` exit 0 on
+//! pipe (`| head`) is not an error: the output just ends, quietly. An input in which no line at
+//! all is in a layout the reader knows (the default line, JSON, or the `--format` template) is
+//! named on stderr, with the hint to pass its template, and counts as one where nothing was
+//! found. `backtest` and `sweep` exit 0 on
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
@@ -28,7 +32,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use tracectx::logging::WorkerGuard;
-use tracectx::logging::query::{self, Query, RunSummary, Runs};
+use tracectx::logging::query::{self, LineParser, Query, RunSummary, Runs};
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
     Named, ParamGrid, Params, RankBy, SignalFn, Statistic, SweepReport, builtin,
@@ -184,7 +188,7 @@ fn open_input(path: &Path, map: bool) -> io::Result<Input> {
 fn for_each_input(
     files: &[PathBuf],
     map: bool,
-    mut each: impl FnMut(Input) -> Result<(), Result<io::Error, Stop>>,
+    mut each: impl FnMut(Input, &str) -> Result<(), Result<io::Error, Stop>>,
 ) -> Result<bool, Stop> {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
@@ -200,7 +204,7 @@ fn for_each_input(
         } else {
             path.display().to_string()
         };
-        let result = input.map_err(Ok).and_then(&mut each);
+        let result = input.map_err(Ok).and_then(|input| each(input, &name));
         match result {
             Ok(()) => {}
             Err(Err(stop)) => return Err(stop),
@@ -234,12 +238,120 @@ fn finish(read: Result<bool, Stop>, written: io::Result<()>, found: bool) -> Exi
 
 // === logs ===
 
+/// The `--format` option of `logs` and `runs`.
+#[derive(Debug, Args)]
+struct FormatArg {
+    /// The template the log was written with (the string given to `with_format`, such as
+    /// "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}"); the
+    /// default line and JSON lines are read in any case
+    #[arg(long, value_name = "TEMPLATE")]
+    format: Option<String>,
+}
+
+impl FormatArg {
+    fn parser(&self) -> Result<LineParser, query::FormatError> {
+        match &self.format {
+            Some(template) => LineParser::with_format(template),
+            None => Ok(LineParser::new()),
+        }
+    }
+
+    /// Says on stderr that `name` holds no line the reader knows.
+    fn no_stamped_line(&self, name: &str) {
+        match &self.format {
+            None => eprintln!(
+                "tracectx: {name}: no line in tracectx's default layout or JSON; for a log \
+                 written with another template, pass it: --format '<the with_format template>'"
+            ),
+            Some(template) => eprintln!(
+                "tracectx: {name}: no line in the template {template:?}, the default layout \
+                 or JSON"
+            ),
+        }
+    }
+}
+
+/// Reads through to `inner`, watching the lines go by until one is stamped (in a layout
+/// `parser` reads): only the first lines of a normal log are looked at.
+struct Watch<'p, R> {
+    inner: R,
+    parser: &'p LineParser,
+    line: Vec<u8>,
+    /// The line being gathered is longer than any stamped line is read: skip to its end.
+    skipping: bool,
+    stamped: bool,
+}
+
+/// Lines longer than this are not looked at by [`Watch`].
+const WATCH_LINE: usize = 64 * 1024;
+
+impl<'p, R: Read> Watch<'p, R> {
+    fn new(inner: R, parser: &'p LineParser) -> Self {
+        Self {
+            inner,
+            parser,
+            line: Vec::new(),
+            skipping: false,
+            stamped: false,
+        }
+    }
+
+    fn look(&mut self, mut bytes: &[u8]) {
+        while !self.stamped && !bytes.is_empty() {
+            let (piece, ends_line) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => (&bytes[..i], true),
+                None => (bytes, false),
+            };
+            if !self.skipping {
+                if self.line.len() + piece.len() > WATCH_LINE {
+                    self.skipping = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(piece);
+                }
+            }
+            if ends_line {
+                self.stamped = !self.skipping && self.parser.parse(&self.line).is_some();
+                self.line.clear();
+                self.skipping = false;
+                bytes = &bytes[piece.len() + 1..];
+            } else {
+                bytes = &[];
+            }
+        }
+    }
+
+    /// Whether a stamped line went by (the last line, without a newline, included).
+    fn saw_stamped(&self) -> bool {
+        self.stamped || (!self.skipping && self.parser.parse(&self.line).is_some())
+    }
+}
+
+impl<R: Read> Read for Watch<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.stamped {
+            self.look(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Whether any line of `bytes` is stamped; stops at the first.
+fn any_stamped(bytes: &[u8], parser: &LineParser) -> bool {
+    bytes
+        .split(|&b| b == b'\n')
+        .any(|line| parser.parse(line).is_some())
+}
+
 #[derive(Debug, Args)]
 struct LogsArgs {
     /// The run id to print (matched exactly)
     run_id: String,
     /// Log files (text or JSON lines, `.gz` too); none or `-` reads standard input
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    format: FormatArg,
     /// Only lines of this trace id (8 hex, or the full 32)
     #[arg(long, value_name = "ID")]
     trace_id: Option<String>,
@@ -275,19 +387,43 @@ impl LogsArgs {
         if let Some(level) = self.level {
             query = query.min_level(level);
         }
+        let parser = match self.format.parser() {
+            Ok(parser) => parser,
+            Err(e) => return usage_error(e),
+        };
+        query = query.with_parser(parser.clone());
         let mut out = Output::stdout();
         let mut matched = 0u64;
-        let read = for_each_input(&self.files, !self.no_mmap, |input| {
-            let found = match (input, self.count) {
-                (Input::Mapped(bytes), true) => Ok(query.count_slice(&bytes)),
-                (Input::Mapped(bytes), false) => query.search_slice(&bytes, &mut out),
-                (Input::Stream(input), true) => query.count(input),
-                (Input::Stream(input), false) => query.search(input, &mut out),
+        let read = for_each_input(&self.files, !self.no_mmap, |input, name| {
+            let (found, stamped) = match input {
+                Input::Mapped(bytes) => {
+                    let found = if self.count {
+                        Ok(query.count_slice(&bytes))
+                    } else {
+                        query.search_slice(&bytes, &mut out)
+                    };
+                    // Only when nothing was found: a log is looked through once.
+                    let stamped = !matches!(found, Ok(0)) || any_stamped(&bytes, &parser);
+                    (found, stamped)
+                }
+                Input::Stream(input) => {
+                    let mut watch = Watch::new(input, &parser);
+                    let found = if self.count {
+                        query.count(&mut watch)
+                    } else {
+                        query.search(&mut watch, &mut out)
+                    };
+                    let stamped = !matches!(found, Ok(0)) || watch.saw_stamped();
+                    (found, stamped)
+                }
             };
             matched += match found {
                 Ok(n) => n,
                 Err(e) => return Err(blame(&out, e)),
             };
+            if !stamped {
+                self.format.no_stamped_line(name);
+            }
             Ok(())
         });
         // Lines are written only when they match: a search cut short by a failed write had
@@ -322,6 +458,8 @@ fn exit(all_read: bool, found: bool) -> ExitCode {
 struct RunsArgs {
     /// Log files (text or JSON lines, `.gz` too); none or `-` reads standard input
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    format: FormatArg,
     /// Print a JSON array instead of a table
     #[arg(long)]
     json: bool,
@@ -329,10 +467,18 @@ struct RunsArgs {
 
 impl RunsArgs {
     fn run(self) -> ExitCode {
-        let mut runs = Runs::new();
+        let mut runs = match self.format.parser() {
+            Ok(parser) => Runs::with_parser(parser),
+            Err(e) => return usage_error(e),
+        };
         // Counting runs is bound by parsing, not reading: files are read, never mapped.
-        let read = for_each_input(&self.files, false, |input| {
-            runs.read(input.into_reader()).map_err(Ok)
+        let read = for_each_input(&self.files, false, |input, name| {
+            let before = runs.stamped_lines();
+            runs.read(input.into_reader()).map_err(Ok)?;
+            if runs.stamped_lines() == before {
+                self.format.no_stamped_line(name);
+            }
+            Ok(())
         });
         let rows = runs.finish();
         let mut out = Output::stdout();

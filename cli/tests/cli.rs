@@ -32,9 +32,15 @@ fn tracectx(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    let input = stdin.unwrap_or_default().to_vec();
+    // From a thread of its own: a large input and a large output would fill both pipes.
+    let feeder = std::thread::spawn(move || {
+        // The child may stop reading early (`| head`): a broken pipe here is not the test's.
+        let _ = pipe.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
 }
 
 fn stdout(o: &Output) -> String {
@@ -396,13 +402,18 @@ fn logs_binary_file_is_not_fatal_and_its_one_valid_line_is_found() {
         (Some("backtest_ab1"), Some(1))
     );
 
-    // Noise alone: nothing found, and that is all.
+    // Noise alone: nothing found, and a word that no line was a log line.
     let noise = dir.path().join("noise.bin");
     std::fs::write(&noise, binary_noise(2 << 20, 3)).unwrap();
     let out = tracectx(&["logs", "backtest_ab1", noise.to_str().unwrap()], None);
-    assert_eq!(
-        (out.status.code(), out.stdout.len(), out.stderr.len()),
-        (Some(1), 0, 0)
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(1), 0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "tracectx: {}: no line in tracectx's default layout or JSON",
+            noise.display()
+        )),
+        "{err}"
     );
 }
 
@@ -860,5 +871,242 @@ mod backtest_cli {
             None,
         );
         assert_eq!(out.status.code(), Some(2));
+    }
+}
+
+// === logs of other templates ===
+
+const GUIDE: &str = "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}";
+
+/// A log written by the real subscriber with `template`: `lines` events for each of three runs,
+/// interleaved, plus one line outside any run and one message that imitates another run's
+/// line. Returns the path and each run's lines, in order.
+fn templated_log(
+    dir: &Path,
+    template: &str,
+    lines: usize,
+) -> (PathBuf, Vec<(String, Vec<String>)>) {
+    let path = dir.join("templated.log");
+    let subscriber = logging::builder()
+        .with_format(template)
+        .with_writer(logging::file_writer(&path).unwrap())
+        .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap())
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let runs: Vec<TraceContext> = ["run_a", "run_ab", "run.b"]
+        .iter()
+        .map(|r| TraceContext::new(r).unwrap())
+        .collect();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("outside any run");
+        for i in 0..lines {
+            for ctx in &runs {
+                ctx.sync_scope(|| tracing::info!(i, "step {i} of {}", ctx.run_id()));
+            }
+        }
+        runs[0].sync_scope(|| tracing::warn!("x] [run_ab] [00000000] INFO - imitation"));
+    });
+    let text = std::fs::read_to_string(&path).unwrap();
+    let expected = runs
+        .iter()
+        .map(|ctx| {
+            let mine: Vec<String> = text
+                .lines()
+                .filter(|l| {
+                    l.contains(&format!("] [{}] [", ctx.run_id())) && !l.contains("imitation")
+                        || (ctx.run_id() == "run_a" && l.contains("imitation"))
+                })
+                .map(str::to_owned)
+                .collect();
+            (ctx.run_id().to_string(), mine)
+        })
+        .collect();
+    (path, expected)
+}
+
+#[test]
+fn logs_reads_the_lines_of_a_template_given_with_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // Large enough to be mapped in memory; read too with --no-mmap and from stdin.
+    let (path, runs) = templated_log(dir.path(), GUIDE, 6_000);
+    let p = path.to_str().unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 1 << 20);
+    let stdin = std::fs::read(&path).unwrap();
+    for (run, lines) in &runs {
+        assert_eq!(lines.len(), 6_000 + usize::from(run == "run_a"));
+        let expected = format!("{}\n", lines.join("\n"));
+        for extra in [&[][..], &["--no-mmap"]] {
+            let mut args = vec!["logs", run, p, "--format", GUIDE];
+            args.extend_from_slice(extra);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(0), "{run} {extra:?}");
+            assert!(stdout(&out) == expected, "{run} {extra:?}");
+            assert!(out.stderr.is_empty());
+        }
+        let out = tracectx(&["logs", run, "--format", GUIDE], Some(&stdin));
+        assert!(stdout(&out) == expected, "{run} from stdin");
+        let count = tracectx(&["logs", "-c", run, p, "--format", GUIDE], None);
+        assert_eq!(stdout(&count).trim(), lines.len().to_string());
+    }
+    let warn = tracectx(
+        &["logs", "run_a", p, "--format", GUIDE, "--level", "warn"],
+        None,
+    );
+    assert_eq!(stdout(&warn).lines().count(), 1);
+    assert!(stdout(&warn).contains("imitation"));
+}
+
+#[test]
+fn runs_reads_a_template_given_with_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = templated_log(dir.path(), GUIDE, 10);
+    let out = tracectx(
+        &["runs", "--json", path.to_str().unwrap(), "--format", GUIDE],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    let lines: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["run_id"].as_str().unwrap(), r["lines"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(lines, [("run.b", 10), ("run_a", 11), ("run_ab", 10)]);
+    assert_eq!(rows[1]["warn"], 1);
+    assert_eq!(rows[0]["first"], "2024-01-01T10:00:00.000000Z");
+}
+
+#[test]
+fn a_log_with_no_stamped_line_is_named_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = templated_log(dir.path(), GUIDE, 3);
+    let p = path.to_str().unwrap();
+    let text = std::fs::read(&path).unwrap();
+    let gz = dir.path().join("templated.log.gz");
+    gzip(&gz, std::str::from_utf8(&text).unwrap());
+    for args in [
+        vec!["logs", "run_a", p],
+        vec!["logs", "--no-mmap", "run_a", p],
+        vec!["logs", "-c", "run_a", gz.to_str().unwrap()],
+        vec!["runs", p],
+    ] {
+        let out = tracectx(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("no line in tracectx's default layout or JSON")
+                && err.contains("--format"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("templated.log"), "{err}");
+    }
+    let from_stdin = tracectx(&["logs", "run_a"], Some(&text));
+    let err = String::from_utf8(from_stdin.stderr).unwrap();
+    assert!(
+        err.starts_with("tracectx: (standard input): no line"),
+        "{err}"
+    );
+    // A log of stamped lines that holds no line of the run: exit 1, and nothing said.
+    let dir2 = tempfile::tempdir().unwrap();
+    let plain = mixed(dir2.path());
+    let out = tracectx(&["logs", "nobody", plain.to_str().unwrap()], None);
+    assert_eq!((out.status.code(), out.stderr.len()), (Some(1), 0));
+    // A template without a run id cannot be read back: a usage error.
+    let out = tracectx(&["logs", "run_a", p, "--format", "{level} {message}"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+// === a file per run ===
+
+#[test]
+fn per_run_files_of_a_sweep_are_what_logs_prints_from_the_combined_log() {
+    use std::sync::Arc;
+    use tracectx_backtest::{
+        BacktestEngine, BacktestSettings, BatchOptions, Named, ParamGrid, RankBy, sma_cross,
+    };
+    use tracing_subscriber::fmt::writer::MakeWriterExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let runs_dir = dir.path().join("runs");
+    let combined = dir.path().join("combined.log");
+    let (per_run, per_run_guard) = logging::per_run_files(&runs_dir).unwrap();
+    let (single, single_guard) =
+        logging::non_blocking(std::fs::File::create(&combined).unwrap()).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(per_run.and(single))
+        .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap())
+        .with_level(tracing::Level::DEBUG)
+        .build()
+        .unwrap();
+    // Sessions run on the runtime's blocking threads: each of its threads logs to the
+    // subscriber, with no global default for the other tests to meet.
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let on_start = dispatch.clone();
+    thread_local! {
+        static DEFAULT: std::cell::RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .on_thread_start(move || {
+            let guard = tracing::dispatcher::set_default(&on_start);
+            DEFAULT.with(|d| *d.borrow_mut() = Some(guard));
+        })
+        .on_thread_stop(|| DEFAULT.with(|d| d.borrow_mut().take()).map_or((), drop))
+        .build()
+        .unwrap();
+    let grid = ParamGrid::new()
+        .axis("fast", 1..=10_i64)
+        .axis("slow", 20..=29_i64);
+    assert_eq!(grid.len(), 100);
+    let report = tracing::dispatcher::with_default(&dispatch, || {
+        rt.block_on(BacktestEngine::new(BacktestSettings::default()).sweep(
+            &Arc::new(tracectx_backtest::Bars::synthetic(500, 7)),
+            Named::new("sma_cross", sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().concurrency(4),
+        ))
+    });
+    // The runtime's threads hold the subscriber, and it the writers: all gone before the
+    // guards wait for the writer threads.
+    drop((rt, dispatch));
+    drop((per_run_guard, single_guard));
+    assert_eq!(report.ranked.len() + report.failed.len(), 100);
+
+    let sessions: Vec<String> = report
+        .ranked
+        .iter()
+        .map(|r| r.metadata.run_id.as_ref().unwrap().to_string())
+        .chain(
+            report
+                .failed
+                .iter()
+                .map(|e| e.run_id().unwrap().to_string()),
+        )
+        .collect();
+    let files: Vec<String> = std::fs::read_dir(&runs_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let session_files = files.iter().filter(|f| f.starts_with("backtest_")).count();
+    assert_eq!(session_files, 100, "{files:?}");
+    // Besides them: the sweep's own run.
+    assert!(
+        files.contains(&format!("{}.log", report.sweep_id)),
+        "{files:?}"
+    );
+    let c = combined.to_str().unwrap();
+    for run in &sessions {
+        let file = runs_dir.join(logging::run_log_file_name(run));
+        let own = std::fs::read(&file).unwrap();
+        assert!(!own.is_empty(), "{run}");
+        let out = tracectx(&["logs", run, c], None);
+        assert_eq!(out.status.code(), Some(0), "{run}");
+        assert!(
+            out.stdout == own,
+            "{run}: the file differs from `tracectx logs`"
+        );
     }
 }

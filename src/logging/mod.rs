@@ -17,9 +17,11 @@
 //! - [`builder`]: the same subscriber with another level, a template
 //!   ([`Builder::with_format`]), JSON lines ([`Builder::json`]) or another writer
 //!   ([`Builder::with_writer`]): a [`file_writer`], a [`non_blocking`] writer, a
-//!   [`rolling_file`].
+//!   [`rolling_file`], or a file per run ([`per_run_files`]).
 //! - [`TextFormat`] and [`JsonFormat`]: `FormatEvent`s for your own
 //!   `tracing_subscriber::fmt::layer().event_format(..)`.
+//! - [`Stamped`]: keeps *your* format (tracing-subscriber's full, compact, pretty or JSON, or
+//!   your own `FormatEvent`) and adds the run and trace ids to it.
 //! - [`SpanContextLayer`]: remembers the context on spans created inside a scope, so events in
 //!   those spans are stamped even where the task-local slot is empty.
 //!
@@ -53,14 +55,15 @@ mod time;
 mod writer;
 
 pub use builder::{Builder, InitError};
-pub use format::{DEFAULT_TEMPLATE, JsonFormat, PLACEHOLDERS, TemplateError, TextFormat};
+pub use format::{DEFAULT_TEMPLATE, JsonFormat, PLACEHOLDERS, Stamped, TemplateError, TextFormat};
 pub use layer::{SpanContextLayer, span_context};
 pub use stamp::NO_CONTEXT;
 pub use time::{Clock, FixedClock, SystemClock};
 pub use tracing_appender::rolling::Rotation;
 pub use writer::{
-    FileWriter, NonBlocking, NonBlockingWriter, WorkerGuard, file_writer, non_blocking,
-    rolling_file,
+    DEFAULT_MAX_OPEN_FILES, FileWriter, NonBlocking, NonBlockingWriter, OUTSIDE_RUNS_FILE,
+    PerRunFiles, PerRunFilesBuilder, PerRunWriter, WorkerGuard, file_writer, non_blocking,
+    per_run_files, rolling_file, run_id_from_file_name, run_log_file_name,
 };
 
 /// Installs the global subscriber that stamps every event with its run: text lines on

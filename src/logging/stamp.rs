@@ -1,10 +1,40 @@
 //! The ids an event is stamped with, found where the event fires.
 
-use tracing::Subscriber;
+use std::cell::RefCell;
+
+use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::fmt::{FmtContext, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::{MAX_RUN_ID_LEN, SpanId, TraceContext, TraceId};
+use crate::context::{MAX_RUN_ID_LEN, RunId, SpanId, TraceContext, TraceId};
+
+thread_local! {
+    /// The run a span remembered for the event being formatted on this thread, keyed by the
+    /// event's metadata: set by the formats, taken by the per-run writer right after.
+    static SPAN_RUN: RefCell<Option<(usize, RunId)>> = const { RefCell::new(None) };
+}
+
+fn metadata_key(meta: &Metadata<'_>) -> usize {
+    meta as *const Metadata<'_> as usize
+}
+
+/// The run of the event with `meta` being written on this thread: the task-local context's,
+/// else the one a span remembered for it (when one of the crate's formats formatted it).
+pub(crate) fn span_run_for(meta: &Metadata<'_>) -> Option<RunId> {
+    if let Some(run) = crate::scope::with_current(|c| c.map(|c| c.run_id().clone())) {
+        return Some(run);
+    }
+    SPAN_RUN
+        .try_with(|cell| {
+            let mut slot = cell.borrow_mut();
+            match slot.take() {
+                Some((key, run)) if key == metadata_key(meta) => Some(run),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
 
 /// What the text format prints for an id when the event has no trace context.
 pub const NO_CONTEXT: &str = "-";
@@ -39,13 +69,27 @@ impl Stamp {
     }
 
     /// The stamp for `event`: the task-local context, else the one remembered on its spans.
-    pub(crate) fn for_event<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<Self>
+    ///
+    /// A run found on a span is also left for the writer of this very event
+    /// ([`span_run_for`]): [`per_run_files`](super::per_run_files) sees only the task-local
+    /// slot otherwise.
+    pub(crate) fn for_event<S, N>(ctx: &FmtContext<'_, S, N>, event: &Event<'_>) -> Option<Self>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
     {
-        crate::scope::with_current(|c| c.map(Self::of))
-            .or_else(|| super::layer::with_remembered(ctx.event_scope()?, Self::of))
+        if let Some(stamp) = crate::scope::with_current(|c| c.map(Self::of)) {
+            return Some(stamp);
+        }
+        let found = super::layer::with_remembered(ctx.event_scope()?, |c| {
+            (Self::of(c), c.run_id().clone())
+        });
+        let _ = SPAN_RUN.try_with(|cell| {
+            *cell.borrow_mut() = found
+                .as_ref()
+                .map(|(_, run)| (metadata_key(event.metadata()), run.clone()));
+        });
+        found.map(|(stamp, _)| stamp)
     }
 
     pub(crate) fn run_id(&self) -> &str {

@@ -38,6 +38,161 @@ pub const RUN_ID_ATTRIBUTE: &str = "tracectx.run_id";
 /// ```
 pub const SHORT_TRACE_ID_ATTRIBUTE: &str = "tracectx.trace_id_short";
 
+/// The prefix of the attributes [`RUN_ID_ATTRIBUTE`] and [`SHORT_TRACE_ID_ATTRIBUTE`]; see
+/// [`TraceContextOtelLayer::with_attribute_prefix`] for another.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(tracectx::otel::DEFAULT_ATTRIBUTE_PREFIX, "tracectx.");
+/// ```
+pub const DEFAULT_ATTRIBUTE_PREFIX: &str = "tracectx.";
+
+/// An attribute prefix that was refused; see [`TraceContextOtelLayer::with_attribute_prefix`].
+///
+/// # Examples
+///
+/// ```
+/// let err = tracectx::otel::AttributeNames::new("peak trade.").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid attribute prefix "peak trade.": ' ' at byte 4 is not a letter, digit, '_', '-' or '.'"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid attribute prefix {prefix:?}: {reason}")]
+pub struct InvalidAttributePrefix {
+    prefix: String,
+    reason: String,
+}
+
+/// The two attribute keys a run is written under (`<prefix>run_id`,
+/// `<prefix>trace_id_short`), made once per prefix.
+///
+/// The keys reach tracing-opentelemetry as the fields of a `tracing` callsite, whose names
+/// are `&'static str`: each distinct prefix is made into such a callsite once per process and
+/// kept (a few hundred bytes), however many layers use it.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::otel::AttributeNames;
+///
+/// let names = AttributeNames::new("peak_trade.")?;
+/// assert_eq!(names.run_id(), "peak_trade.run_id");
+/// assert_eq!(names.short_trace_id(), "peak_trade.trace_id_short");
+/// assert!(std::ptr::eq(names, AttributeNames::new("peak_trade.")?));
+/// let default = AttributeNames::new(tracectx::otel::DEFAULT_ATTRIBUTE_PREFIX)?;
+/// assert_eq!(default.run_id(), tracectx::otel::RUN_ID_ATTRIBUTE);
+/// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+/// ```
+pub struct AttributeNames {
+    prefix: &'static str,
+    callsite: &'static NamesCallsite,
+}
+
+impl AttributeNames {
+    /// The keys under `prefix` (letters, digits, `_`, `-` and `.`; empty for bare `run_id`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidAttributePrefix`] naming the first character outside that set, or a prefix
+    /// longer than 64 bytes.
+    pub fn new(prefix: &str) -> Result<&'static AttributeNames, InvalidAttributePrefix> {
+        check_prefix(prefix)?;
+        if prefix == DEFAULT_ATTRIBUTE_PREFIX {
+            return Ok(&DEFAULT_NAMES);
+        }
+        static MADE: std::sync::Mutex<Vec<&'static AttributeNames>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(names) = made.iter().find(|n| n.prefix == prefix) {
+            return Ok(names);
+        }
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let keys: &'static [&'static str] = Box::leak(Box::new([
+            leak(format!("{prefix}run_id")),
+            leak(format!("{prefix}trace_id_short")),
+        ]));
+        let callsite: &'static NamesCallsite = Box::leak(Box::new(NamesCallsite {
+            metadata: std::sync::OnceLock::new(),
+        }));
+        let metadata = Metadata::new(
+            "tracectx.attributes",
+            "tracectx::otel",
+            tracing::Level::TRACE,
+            None,
+            None,
+            None,
+            FieldSet::new(keys, Identifier(callsite)),
+            Kind::SPAN,
+        );
+        let _ = callsite.metadata.set(metadata);
+        let names: &'static AttributeNames = Box::leak(Box::new(AttributeNames {
+            prefix: leak(prefix.to_owned()),
+            callsite,
+        }));
+        made.push(names);
+        Ok(names)
+    }
+
+    /// The key of the run id: `<prefix>run_id`.
+    pub fn run_id(&self) -> &'static str {
+        self.keys()[0]
+    }
+
+    /// The key of the short trace id: `<prefix>trace_id_short`.
+    pub fn short_trace_id(&self) -> &'static str {
+        self.keys()[1]
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &'static str {
+        self.prefix
+    }
+
+    fn keys(&self) -> [&'static str; 2] {
+        let fields = self.callsite.fields();
+        let mut names = fields.iter().map(|f| f.name());
+        [
+            names.next().unwrap_or(RUN_ID_ATTRIBUTE),
+            names.next().unwrap_or(SHORT_TRACE_ID_ATTRIBUTE),
+        ]
+    }
+}
+
+impl fmt::Debug for AttributeNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttributeNames")
+            .field("run_id", &self.run_id())
+            .field("short_trace_id", &self.short_trace_id())
+            .finish()
+    }
+}
+
+/// OpenTelemetry attribute keys are any text; these are what a dashboard's query language
+/// takes without quoting.
+fn check_prefix(prefix: &str) -> Result<(), InvalidAttributePrefix> {
+    let fail = |reason: String| {
+        Err(InvalidAttributePrefix {
+            prefix: prefix.chars().take(64).collect(),
+            reason,
+        })
+    };
+    if prefix.len() > 64 {
+        return fail(format!("{} bytes, more than the 64 allowed", prefix.len()));
+    }
+    match prefix
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        Some((at, c)) => fail(format!(
+            "{c:?} at byte {at} is not a letter, digit, '_', '-' or '.'"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A tracing-opentelemetry layer whose spans join the current scope's trace, with the tracer
 /// `tracer`: `TraceContextOtelLayer::new(tracing_opentelemetry::layer().with_tracer(tracer))`.
 ///
@@ -142,6 +297,7 @@ where
 /// ```
 pub struct TraceContextOtelLayer<L> {
     inner: L,
+    names: &'static AttributeNames,
 }
 
 impl<L> TraceContextOtelLayer<L> {
@@ -160,7 +316,51 @@ impl<L> TraceContextOtelLayer<L> {
     /// # drop(layer);
     /// ```
     pub fn new(inner: L) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            names: &DEFAULT_NAMES,
+        }
+    }
+
+    /// Writes the run id and short trace id under `prefix` instead of
+    /// [`DEFAULT_ATTRIBUTE_PREFIX`]: `peak_trade.` gives `peak_trade.run_id` and
+    /// `peak_trade.trace_id_short`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidAttributePrefix`]: see [`AttributeNames::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let exporter = InMemorySpanExporter::default();
+    /// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    /// let layer = tracectx::otel::layer(provider.tracer("app")).with_attribute_prefix("peak_trade.")?;
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracectx::TraceContext::new("backtest_abc123")
+    ///         .unwrap()
+    ///         .sync_scope(|| tracing::info_span!("session").in_scope(|| {}));
+    /// });
+    /// let span = &exporter.get_finished_spans().unwrap()[0];
+    /// assert!(span.attributes.iter().any(|kv| kv.key.as_str() == "peak_trade.run_id"
+    ///     && kv.value.as_str() == "backtest_abc123"));
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
+    pub fn with_attribute_prefix(self, prefix: &str) -> Result<Self, InvalidAttributePrefix> {
+        Ok(Self {
+            inner: self.inner,
+            names: AttributeNames::new(prefix)?,
+        })
+    }
+
+    /// The attribute keys this layer writes.
+    pub fn attribute_names(&self) -> &'static AttributeNames {
+        self.names
     }
 
     /// The wrapped layer.
@@ -210,6 +410,44 @@ impl Callsite for AttributeCallsite {
 
     fn metadata(&self) -> &Metadata<'_> {
         &ATTRIBUTE_METADATA
+    }
+}
+
+/// The callsite of another prefix's keys, made (and kept) by [`AttributeNames::new`].
+struct NamesCallsite {
+    metadata: std::sync::OnceLock<Metadata<'static>>,
+}
+
+impl Callsite for NamesCallsite {
+    fn set_interest(&self, _: Interest) {}
+
+    fn metadata(&self) -> &Metadata<'_> {
+        // Set as soon as the callsite is made, before anything can see it.
+        self.metadata.get().unwrap_or(&ATTRIBUTE_METADATA)
+    }
+}
+
+/// The keys under [`DEFAULT_ATTRIBUTE_PREFIX`].
+pub(crate) fn default_attribute_names() -> &'static AttributeNames {
+    &DEFAULT_NAMES
+}
+
+/// The default prefix's keys, on the static callsite.
+static DEFAULT_NAMES: AttributeNames = AttributeNames {
+    prefix: DEFAULT_ATTRIBUTE_PREFIX,
+    callsite: &DEFAULT_CALLSITE,
+};
+
+static DEFAULT_CALLSITE: NamesCallsite = NamesCallsite {
+    metadata: std::sync::OnceLock::new(),
+};
+
+impl NamesCallsite {
+    fn fields(&'static self) -> &'static FieldSet {
+        match self.metadata.get() {
+            Some(m) => m.fields(),
+            None => ATTRIBUTE_METADATA.fields(),
+        }
     }
 }
 
@@ -287,12 +525,10 @@ where
             self.inner.on_new_span(attrs, id, ctx.clone());
         }
 
-        let fields = ATTRIBUTE_METADATA.fields();
+        let fields = self.names.callsite.fields();
         let short = trace_id.short();
-        let (Some(run_field), Some(short_field)) = (
-            fields.field(RUN_ID_ATTRIBUTE),
-            fields.field(SHORT_TRACE_ID_ATTRIBUTE),
-        ) else {
+        let mut each = fields.iter();
+        let (Some(run_field), Some(short_field)) = (each.next(), each.next()) else {
             return;
         };
         let run_id: &str = scope.run_id();

@@ -13,9 +13,14 @@
 //! - [`layer`] (or [`TraceContextOtelLayer::new`] around a configured
 //!   `tracing_opentelemetry::OpenTelemetryLayer`): spans created inside a scope join the scope's
 //!   trace and carry the attributes [`RUN_ID_ATTRIBUTE`] (`tracectx.run_id`) and
-//!   [`SHORT_TRACE_ID_ATTRIBUTE`] (`tracectx.trace_id_short`).
+//!   [`SHORT_TRACE_ID_ATTRIBUTE`] (`tracectx.trace_id_short`), or the same keys under another
+//!   prefix ([`TraceContextOtelLayer::with_attribute_prefix`]).
 //! - [`init_otlp`]: a tracer provider exporting over OTLP/HTTP (protobuf) to a collector, and
 //!   an [`OtlpGuard`] that flushes the last spans when dropped.
+//! - Logs: [`log_layer`] ([`OtelLogLayer`]) turns each `tracing` event into an OpenTelemetry
+//!   log record with the context's trace id and span id and the run id as an attribute;
+//!   [`init_otlp_logs`] exports them over OTLP/HTTP without ever making the application wait,
+//!   and never exports the export's own logs.
 //!
 //! # Examples
 //!
@@ -45,7 +50,12 @@ use crate::{InvalidId, InvalidIdReason, SpanId, TraceContext, TraceId};
 
 mod convert;
 mod layer;
+mod logs;
 mod otlp;
 
-pub use layer::{RUN_ID_ATTRIBUTE, SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer};
+pub use layer::{
+    AttributeNames, DEFAULT_ATTRIBUTE_PREFIX, InvalidAttributePrefix, RUN_ID_ATTRIBUTE,
+    SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer,
+};
+pub use logs::{OtelLogLayer, OtlpLogs, init_otlp_logs, log_layer};
 pub use otlp::{OtlpError, OtlpGuard, init_otlp};

@@ -31,6 +31,19 @@ pub enum OtlpError {
     /// Flushing the last spans at shutdown failed (the collector did not answer in time).
     #[error("otlp shutdown failed: {0}")]
     Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    /// Some batches of log records could not be delivered while the provider ran (the
+    /// collector was down, refused them, or did not answer).
+    #[error(
+        "otlp log export to {endpoint:?} failed: {records} records not delivered, last error: {last}"
+    )]
+    LogExport {
+        /// The logs endpoint.
+        endpoint: String,
+        /// How many records were dropped.
+        records: u64,
+        /// The last failure, as the exporter reported it.
+        last: String,
+    },
     /// Some batches could not be delivered while the provider ran (the collector was down,
     /// refused them, or did not answer).
     #[error("otlp export to {endpoint:?} failed: {spans} spans not delivered, last error: {last}")]
@@ -183,11 +196,18 @@ impl Drop for OtlpGuard {
 /// The OTLP/HTTP traces URL for a collector address: `<endpoint>/v1/traces`, unless the
 /// address already ends with that path.
 fn traces_url(endpoint: &str) -> String {
+    signal_url(endpoint, "traces")
+}
+
+/// The OTLP/HTTP URL of `signal` (`traces`, `logs`) for a collector address:
+/// `<endpoint>/v1/<signal>`, unless the address already ends with that path.
+pub(super) fn signal_url(endpoint: &str, signal: &str) -> String {
     let endpoint = endpoint.trim_end_matches('/');
-    if endpoint.ends_with("/v1/traces") {
+    let path = format!("/v1/{signal}");
+    if endpoint.ends_with(&path) {
         endpoint.to_owned()
     } else {
-        format!("{endpoint}/v1/traces")
+        format!("{endpoint}{path}")
     }
 }
 

@@ -49,9 +49,7 @@ pub(super) async fn drive(
                 let Some((index, job)) = next else {
                     break;
                 };
-                let ctx = TraceContext::generate("backtest")
-                    .with_trace_id(parent.trace_id())
-                    .with_parent_span_id(parent.span_id());
+                let ctx = parent.child_for_run(TraceContext::generate("backtest").run_id().clone());
                 let spec = SessionSpec {
                     parent_run_id: Some(parent.run_id().clone()),
                     keep_equity,

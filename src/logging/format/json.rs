@@ -136,7 +136,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let stamp = Stamp::for_event(ctx);
+        let stamp = Stamp::for_event(ctx, event);
         let mut write = |buf: &mut Vec<u8>| {
             buf.clear();
             self.write_json(buf, stamp.as_ref(), event)

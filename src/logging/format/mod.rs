@@ -27,17 +27,20 @@ use tracing_subscriber::registry::LookupSpan;
 use super::time::Clock;
 
 mod json;
-mod template;
+mod stamped;
+pub(crate) mod template;
 mod text;
 
 pub use json::JsonFormat;
+pub use stamped::Stamped;
 pub use template::{PLACEHOLDERS, TemplateError};
 pub use text::TextFormat;
 
 /// The text layout [`configure_logging`](crate::logging::configure_logging) writes:
 /// `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`.
 ///
-/// `tracectx logs` reads lines of this layout (and JSON lines).
+/// `tracectx logs` reads lines of this layout and JSON lines; lines of another template with
+/// `--format <the template>`.
 pub const DEFAULT_TEMPLATE: &str =
     "[{timestamp}] [{run_id}] [{trace_id}] {level} {target} - {message} {fields}";
 

@@ -2,17 +2,19 @@
 
 use super::DEFAULT_TEMPLATE;
 use crate::escape::is_escaped;
+use crate::time::TimeFormat;
 
-/// A parsed text template; see [`TextFormat::from_template`].
+/// A parsed text template; see [`TextFormat::from_template`](super::TextFormat::from_template).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Template {
-    pub(super) segments: Vec<Segment>,
+    pub(crate) segments: Vec<Segment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Segment {
+pub(crate) enum Segment {
     Literal(Box<str>),
-    Timestamp,
+    /// RFC 3339 in microseconds (`None`), or laid out by a format.
+    Timestamp(Option<TimeFormat>),
     RunId,
     TraceId,
     SpanId,
@@ -81,6 +83,79 @@ pub enum TemplateError {
         /// Its byte offset.
         at: usize,
     },
+    /// A placeholder in the syntax of Python's `logging` (`%(levelname)s`), which this crate
+    /// would print as it is.
+    #[error(
+        "python-style placeholder \"{found}\" at byte {at} of the log template: write {hint} \
+         instead (placeholders are {{name}}, as in \"[{{run_id}}] {{level}} - {{message}}\")"
+    )]
+    PythonStyle {
+        /// The placeholder as written (`%(levelname)s`).
+        found: String,
+        /// What to write instead (`{level}`), or the list of placeholders.
+        hint: String,
+        /// Byte offset of the `%`.
+        at: usize,
+    },
+    /// A `{timestamp:...}` format that was refused.
+    #[error("bad timestamp format in the log template: {source}")]
+    TimestampFormat {
+        /// What was wrong, with its byte offset in the template.
+        source: crate::time::TimeFormatError,
+    },
+    /// A format (`{level:...}`) on a placeholder that takes none: only `{timestamp}` does.
+    #[error(
+        "placeholder {{{name}}} at byte {at} of the log template takes no format (only {{timestamp:...}} does)"
+    )]
+    UnexpectedFormat {
+        /// The placeholder's name.
+        name: String,
+        /// Byte offset of the `{`.
+        at: usize,
+    },
+}
+
+/// The placeholder of this crate for a Python `logging` attribute, for the hint.
+fn python_hint(name: &str) -> String {
+    let ours = match name {
+        "asctime" | "created" => "timestamp",
+        "levelname" | "levelno" => "level",
+        "name" | "module" | "funcName" | "pathname" | "filename" => "target",
+        "message" | "msg" => "message",
+        other if PLACEHOLDERS.contains(&other) => other,
+        _ => {
+            return format!(
+                "one of {}",
+                PLACEHOLDERS
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    };
+    format!("{{{ours}}}")
+}
+
+/// A Python `logging` placeholder at the start of `rest`: `%(name)` then a conversion
+/// (`s`, `d`, `r`, `f`, with optional flags, width and precision); its length and name.
+fn python_placeholder(rest: &str) -> Option<(usize, &str)> {
+    let inner = rest.strip_prefix("%(")?;
+    let close = inner.find(')')?;
+    let name = &inner[..close];
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let after = &inner[close + 1..];
+    let spec = after
+        .bytes()
+        .take_while(|b| matches!(b, b'-' | b'+' | b' ' | b'#' | b'.' | b'0'..=b'9'))
+        .count();
+    let conversion = after.as_bytes().get(spec)?;
+    if !b"sdifrxXeEgGca".contains(conversion) {
+        return None;
+    }
+    Some((2 + close + 1 + spec + 1, name))
 }
 
 impl Template {
@@ -99,19 +174,52 @@ impl Template {
                     literal.push('}');
                 }
                 '}' => return Err(TemplateError::UnmatchedBrace { at }),
+                '%' if python_placeholder(&template[at..]).is_some() => {
+                    let (len, name) = python_placeholder(&template[at..]).unwrap_or((0, ""));
+                    return Err(TemplateError::PythonStyle {
+                        found: template[at..at + len].to_owned(),
+                        hint: python_hint(name),
+                        at,
+                    });
+                }
                 '{' => {
                     let rest = &template[at + 1..];
                     let end = match rest.find(['}', '{']) {
                         Some(end) if rest.as_bytes()[end] == b'}' => end,
                         _ => return Err(TemplateError::UnclosedBrace { at }),
                     };
-                    let name = &rest[..end];
-                    // Skip the name and the closing brace.
-                    for _ in 0..name.chars().count() + 1 {
+                    let inner = &rest[..end];
+                    // Skip the name, its format and the closing brace.
+                    for _ in 0..inner.chars().count() + 1 {
                         chars.next();
                     }
+                    let (name, format) = match inner.split_once(':') {
+                        Some((name, format)) => (name, Some(format)),
+                        None => (inner, None),
+                    };
+                    if let Some((i, c)) = inner.char_indices().find(|&(_, c)| is_escaped(c)) {
+                        return Err(TemplateError::ControlCharacter {
+                            ch: c,
+                            at: at + 1 + i,
+                        });
+                    }
+                    if format.is_some() && name != "timestamp" && PLACEHOLDERS.contains(&name) {
+                        return Err(TemplateError::UnexpectedFormat {
+                            name: name.to_owned(),
+                            at,
+                        });
+                    }
                     let segment = match name {
-                        "timestamp" => Segment::Timestamp,
+                        "timestamp" => match format {
+                            None => Segment::Timestamp(None),
+                            Some(spec) => {
+                                Segment::Timestamp(Some(TimeFormat::parse(spec).map_err(|e| {
+                                    TemplateError::TimestampFormat {
+                                        source: e.offset_by(at + 1 + name.len() + 1),
+                                    }
+                                })?))
+                            }
+                        },
                         "run_id" => Segment::RunId,
                         "trace_id" => Segment::TraceId,
                         "span_id" => Segment::SpanId,

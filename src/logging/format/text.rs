@@ -26,6 +26,39 @@ use crate::time::Timestamp;
 /// (16 hex), `{level}`, `{target}`, `{message}`, `{fields}` (`k=v` pairs; the spaces before it
 /// are left out when the event has no fields). `{{` and `}}` are literal braces.
 ///
+/// `{timestamp:FORMAT}` lays the time out in a subset of `strftime`, in UTC:
+/// `{timestamp:%Y-%m-%d %H:%M:%S}` writes `2024-01-01 10:00:00`; `%f` adds microseconds, `%3f`
+/// milliseconds (see [`TimeFormat`](crate::time::TimeFormat) for every directive). A template
+/// in the syntax of Python's `logging` (`%(levelname)s`) is refused, with the `{name}` to write
+/// instead.
+///
+/// ```
+/// use tracectx::logging::{FixedClock, builder, file_writer};
+///
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("app.log");
+/// // The platform guide's line, exactly.
+/// let template = "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}";
+/// let subscriber = builder()
+///     .with_format(template)
+///     .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z")?)
+///     .with_writer(file_writer(&path)?)
+///     .build()?;
+/// let ctx = tracectx::TraceContext::new("backtest_abc123")?
+///     .with_trace_id("a1b2c3d4".parse()?);
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| tracing::info!("Processing data"));
+/// });
+/// assert_eq!(
+///     std::fs::read_to_string(&path)?,
+///     "[2024-01-01 10:00:00] [backtest_abc123] [a1b2c3d4] INFO - Processing data\n"
+/// );
+///
+/// let err = builder().with_format("%(asctime)s %(levelname)s %(message)s").build().err().unwrap();
+/// assert!(err.to_string().contains("write {timestamp} instead"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Messages, targets and field values are escaped so that one event is always one line, and a
 /// message can never start a line that looks like another run's: `\n`, `\r`, `\t` as those
 /// escapes; other control characters (ESC of terminal sequences included), the Unicode line
@@ -118,11 +151,14 @@ impl<C: Clock> TextFormat<C> {
         for segment in &self.template.segments {
             match segment {
                 Segment::Literal(text) => w.write_str(text)?,
-                Segment::Timestamp => w.write_str(
+                Segment::Timestamp(None) => w.write_str(
                     Timestamp::from_system_time(self.clock.now())
                         .rfc3339_micros()
                         .as_str(),
                 )?,
+                Segment::Timestamp(Some(format)) => {
+                    format.write(Timestamp::from_system_time(self.clock.now()), w)?
+                }
                 Segment::RunId => w.write_str(stamp.map_or(NO_CONTEXT, Stamp::run_id))?,
                 Segment::TraceId => match stamp {
                     Some(s) => w.write_str(&s.trace_id.short())?,
@@ -182,7 +218,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let stamp = Stamp::for_event(ctx);
+        let stamp = Stamp::for_event(ctx, event);
         self.write_line(&mut writer, stamp.as_ref(), event)?;
         writer.write_char('\n')
     }

@@ -10,10 +10,12 @@ use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How many lines may wait for the writer thread before logging blocks.
-const QUEUE_LINES: usize = 128_000;
+pub(super) const QUEUE_LINES: usize = 128_000;
 
-enum Msg {
+pub(super) enum Msg {
     Line(Vec<u8>),
+    /// A line of a run, for the per-run writer: `[run id length][run id][line]`.
+    RunLine(Vec<u8>),
     Shutdown,
 }
 
@@ -40,6 +42,15 @@ pub struct NonBlocking {
 pub struct WorkerGuard {
     sender: SyncSender<Msg>,
     worker: Option<JoinHandle<()>>,
+}
+
+impl WorkerGuard {
+    pub(super) fn new(sender: SyncSender<Msg>, worker: JoinHandle<()>) -> Self {
+        Self {
+            sender,
+            worker: Some(worker),
+        }
+    }
 }
 
 /// Writes lines to `writer` on a dedicated thread; returns the [`MakeWriter`] to log through
@@ -139,10 +150,21 @@ fn write_lines<W: Write>(receiver: Receiver<Msg>, mut out: BufWriter<W>) {
             Msg::Line(line) => {
                 let _ = out.write_all(&line);
             }
+            Msg::RunLine(msg) => {
+                let _ = out.write_all(super::per_run::decode(&msg).1);
+            }
             Msg::Shutdown => {
                 // Lines sent while the guard was being dropped were accepted too.
-                while let Ok(Msg::Line(line)) = receiver.try_recv() {
-                    let _ = out.write_all(&line);
+                while let Ok(msg) = receiver.try_recv() {
+                    match msg {
+                        Msg::Line(line) => {
+                            let _ = out.write_all(&line);
+                        }
+                        Msg::RunLine(msg) => {
+                            let _ = out.write_all(super::per_run::decode(&msg).1);
+                        }
+                        Msg::Shutdown => {}
+                    }
                 }
                 break;
             }
@@ -200,6 +222,7 @@ impl fmt::Debug for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Line(line) => write!(f, "Line({} bytes)", line.len()),
+            Self::RunLine(msg) => write!(f, "RunLine({} bytes)", msg.len()),
             Self::Shutdown => f.write_str("Shutdown"),
         }
     }

@@ -12,8 +12,14 @@
 //!   [`JsonFormat`](super::JsonFormat) writes them; a `run_id` nested deeper or inside a string
 //!   does not count.
 //!
-//! Lines in neither layout (another template, another program's output, garbage, a JSON line
-//! that is not valid UTF-8 or is cut short) are skipped, never an error. A text line whose
+//! - lines of any other template made with
+//!   [`Builder::with_format`](super::Builder::with_format), when the reader is given the same
+//!   template ([`Query::with_format`], [`Runs::with_format`], [`LineParser::with_format`];
+//!   `tracectx logs --format`): the run id is read where the template placed it. The default
+//!   layout and JSON are still read beside it.
+//!
+//! Lines in no layout the reader knows (another template, another program's output, garbage,
+//! a JSON line that is not valid UTF-8 or is cut short) are skipped, never an error. A text line whose
 //! prefix is intact belongs to its run even if its message holds stray bytes: it is printed
 //! unchanged, as `grep -a` would.
 //!
@@ -56,6 +62,8 @@ use tracing::Level;
 use crate::context::{InvalidId, RunId, TraceId};
 use crate::time::Timestamp;
 
+mod template;
+
 /// Bytes read at a time.
 const BLOCK: usize = 1 << 20;
 
@@ -66,11 +74,14 @@ const MAX_LINE: usize = 64 << 20;
 
 /// The layout a line was read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LineFormat {
     /// `[timestamp] [run_id] [trace_id] LEVEL ...`
     Text,
     /// A JSON object with top-level `run_id`, `trace_id`, `level`, `timestamp` keys.
     Json,
+    /// The template given to the reader ([`LineParser::with_format`]).
+    Template,
 }
 
 /// What a log line says about itself: when, which run, which trace, how severe.
@@ -104,14 +115,114 @@ pub struct LineStamp<'a> {
     pub trace_id: Option<Cow<'a, str>>,
     /// The level, when it is one of tracing's five.
     pub level: Option<Level>,
+    /// The timestamp as read by a template's time format.
+    micros: Option<i64>,
 }
 
 impl LineStamp<'_> {
-    /// The timestamp in microseconds since the Unix epoch, if it is RFC 3339.
+    /// The timestamp in microseconds since the Unix epoch: as the template's time format
+    /// reads it, else if it is RFC 3339.
     pub fn timestamp_micros(&self) -> Option<i64> {
+        if self.micros.is_some() {
+            return self.micros;
+        }
         Timestamp::parse_rfc3339(self.timestamp.as_deref()?)
             .ok()
             .map(Timestamp::as_micros)
+    }
+}
+
+// === impl LineParser ===
+
+/// How lines are read: the default layout and JSON, and the template a log was written with.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{LineFormat, LineParser};
+///
+/// let guide = LineParser::with_format(
+///     "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}",
+/// )?;
+/// let line = guide
+///     .parse(b"[2024-01-01 10:00:00] [backtest_abc123] [a1b2c3d4] INFO - Processing data")
+///     .unwrap();
+/// assert_eq!(line.format, LineFormat::Template);
+/// assert_eq!(line.run_id.as_deref(), Some("backtest_abc123"));
+/// assert_eq!(line.level, Some(tracing::Level::INFO));
+/// assert_eq!(line.timestamp_micros(), Some(1_704_103_200_000_000));
+/// // The default layout is still read.
+/// assert!(guide.parse(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - m").is_some());
+/// assert!(LineParser::new().parse(b"[2024-01-01 10:00:00] [backtest_abc123] [a1b2c3d4] INFO - x").is_none());
+/// # Ok::<(), tracectx::logging::query::FormatError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LineParser {
+    template: Option<std::sync::Arc<template::Matcher>>,
+}
+
+/// A template a reader cannot use; see [`LineParser::with_format`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{FormatError, LineParser};
+///
+/// let err = LineParser::with_format("{level} - {message}").unwrap_err();
+/// assert!(matches!(err, FormatError::NoRunId));
+/// assert_eq!(err.to_string(), "the log template has no {run_id}: its lines cannot be read back by run");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The template itself was refused, as [`Builder::with_format`](super::Builder::with_format)
+    /// would refuse it.
+    #[error(transparent)]
+    Template(#[from] super::TemplateError),
+    /// The template has no `{run_id}`.
+    #[error("the log template has no {{run_id}}: its lines cannot be read back by run")]
+    NoRunId,
+}
+
+impl LineParser {
+    /// Reads the default layout and JSON lines.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads lines written with `template` (the string given to
+    /// [`Builder::with_format`](super::Builder::with_format)), besides the default layout
+    /// and JSON lines.
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError::Template`] when the template is not valid, [`FormatError::NoRunId`] when
+    /// it has no `{run_id}`.
+    pub fn with_format(template: &str) -> Result<Self, FormatError> {
+        let parsed = super::format::template::Template::parse(template)?;
+        if parsed == super::format::template::Template::parse(super::DEFAULT_TEMPLATE)? {
+            // The default layout has its own, faster reader.
+            return Ok(Self::new());
+        }
+        let (matcher, has_run) = template::Matcher::new(&parsed);
+        if !has_run {
+            return Err(FormatError::NoRunId);
+        }
+        Ok(Self {
+            template: Some(std::sync::Arc::new(matcher)),
+        })
+    }
+
+    /// The stamp of one line (without its newline): by the template first, then the default
+    /// layout, then JSON; `None` for a line in none of them.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Option<LineStamp<'a>> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(matcher) = &self.template {
+            if let Some(stamp) = matcher.parse(line) {
+                return Some(stamp);
+            }
+        }
+        parse_line(line)
     }
 }
 
@@ -183,6 +294,7 @@ fn parse_text(line: &[u8]) -> Option<LineStamp<'_>> {
         run_id: (run != "-").then_some(Cow::Borrowed(run)),
         trace_id: (trace != "-").then_some(Cow::Borrowed(trace)),
         level,
+        micros: None,
     })
 }
 
@@ -209,6 +321,7 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
         timestamp: stamp.timestamp,
         run_id: stamp.run_id.filter(|r| r != "-"),
         trace_id: stamp.trace_id.filter(|t| t != "-").map(short_trace),
+        micros: None,
     })
 }
 
@@ -261,6 +374,7 @@ pub struct Query {
     run_id: RunId,
     trace_id: Option<String>,
     min_level: Option<Level>,
+    parser: LineParser,
     finder: memmem::Finder<'static>,
     /// A JSON writer may escape `/` as `\/`: then the raw bytes cannot be searched for.
     prefilter: bool,
@@ -280,7 +394,36 @@ impl Query {
             run_id,
             trace_id: None,
             min_level: None,
+            parser: LineParser::new(),
         })
+    }
+
+    /// Also reads lines written with `template`, the string given to
+    /// [`Builder::with_format`](super::Builder::with_format); see [`LineParser::with_format`].
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError`] when the template is not valid or has no `{run_id}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let query = Query::new("job_1")?.with_format("{level} [{run_id}] {message}")?;
+    /// assert!(query.matches(b"WARN [job_1] disk almost full"));
+    /// assert!(!query.matches(b"WARN [job_12] disk almost full"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_format(self, template: &str) -> Result<Self, FormatError> {
+        Ok(self.with_parser(LineParser::with_format(template)?))
+    }
+
+    /// Reads lines with `parser`.
+    #[must_use]
+    pub fn with_parser(mut self, parser: LineParser) -> Self {
+        self.parser = parser;
+        self
     }
 
     /// Only lines of this trace: 8 hex characters as logs show it, or the full 32.
@@ -308,7 +451,7 @@ impl Query {
 
     /// Whether `line` (without its newline) is kept.
     pub fn matches(&self, line: &[u8]) -> bool {
-        let Some(stamp) = parse_line(line) else {
+        let Some(stamp) = self.parser.parse(line) else {
             return false;
         };
         stamp.run_id.as_deref() == Some(&*self.run_id)
@@ -509,6 +652,8 @@ struct RunAcc {
 #[derive(Debug, Default)]
 pub struct Runs {
     runs: HashMap<String, RunAcc>,
+    parser: LineParser,
+    stamped: u64,
 }
 
 impl Runs {
@@ -517,12 +662,49 @@ impl Runs {
         Self::default()
     }
 
-    /// Adds one line (without its newline); lines outside any run or in neither layout are
+    /// Also reads lines written with `template`; see [`LineParser::with_format`].
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError`] when the template is not valid or has no `{run_id}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Runs;
+    ///
+    /// let mut runs = Runs::with_format("{timestamp:%F %T} {run_id} {level} {message}")?;
+    /// runs.read("2024-01-01 10:00:00 job_1 INFO start\n2024-01-01 10:00:03 job_1 INFO end\n".as_bytes())?;
+    /// let rows = runs.finish();
+    /// assert_eq!((rows[0].run_id.as_str(), rows[0].lines), ("job_1", 2));
+    /// assert_eq!(rows[0].duration_secs, Some(3.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_format(template: &str) -> Result<Self, FormatError> {
+        Ok(Self::with_parser(LineParser::with_format(template)?))
+    }
+
+    /// No runs yet, reading lines with `parser`.
+    pub fn with_parser(parser: LineParser) -> Self {
+        Self {
+            parser,
+            ..Self::default()
+        }
+    }
+
+    /// How many lines read so far were in a layout the reader knows (stamped), whether or not
+    /// they belonged to a run.
+    pub fn stamped_lines(&self) -> u64 {
+        self.stamped
+    }
+
+    /// Adds one line (without its newline); lines outside any run or in no known layout are
     /// skipped.
     pub fn add_line(&mut self, line: &[u8]) {
-        let Some(stamp) = parse_line(line) else {
+        let Some(stamp) = self.parser.parse(line) else {
             return;
         };
+        self.stamped += 1;
         let Some(run) = stamp.run_id.as_deref() else {
             return;
         };

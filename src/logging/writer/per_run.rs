@@ -1,0 +1,506 @@
+//! A file per run: each line to `<dir>/<run_id>.log`, on a writer thread.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use tracing::Metadata;
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::non_blocking::{Msg, QUEUE_LINES, WorkerGuard};
+use crate::RunId;
+
+/// The file that lines written outside any run go to, in the directory of
+/// [`per_run_files`]: `(none).log`. No run's file can have this name: encoded run ids never
+/// hold a parenthesis.
+pub const OUTSIDE_RUNS_FILE: &str = "(none).log";
+
+/// The default bound on files the writer thread keeps open at once; see
+/// [`PerRunFilesBuilder::max_open_files`].
+pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
+
+/// A writer thread gathers at most this many bytes of lines before writing them out.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// How long a writer thread gathers lines (while any arrive) before writing them out...
+const LINGER: Duration = Duration::from_millis(5);
+
+/// ... or longer, up to this, while the batch holds less than [`RUN_BYTES`] a run on average:
+/// many runs logging at once then cost one write per run every few kilobytes, not per line.
+const MAX_LINGER: Duration = Duration::from_millis(50);
+
+/// See [`MAX_LINGER`].
+const RUN_BYTES: usize = 4096;
+
+/// A [`MakeWriter`] that sends each line to the file of its run, `<dir>/<run_id>.log`, made by
+/// [`per_run_files`].
+///
+/// The run of a line is taken on the thread of the event, when the line is handed over: the
+/// task-local context's, or else, for an event formatted by one of this crate's formats
+/// ([`TextFormat`](crate::logging::TextFormat), [`JsonFormat`](crate::logging::JsonFormat),
+/// [`Stamped`](crate::logging::Stamped)), the one a span remembered
+/// ([`SpanContextLayer`](crate::logging::SpanContextLayer)). Lines outside any run go to
+/// [`OUTSIDE_RUNS_FILE`].
+///
+/// Logging costs what [`non_blocking`](crate::logging::non_blocking) costs: a copy of the line
+/// and a send on a bounded queue (128,000 lines; when it is full logging waits, it never drops
+/// a line). The writer thread gathers lines for up to 5 ms while they keep arriving (and at most
+/// 8 MiB), then appends each run's lines to its file in one write: a run's lines stay in order,
+/// a file is touched once per batch however many runs interleave, and a line is in its file
+/// about 5 ms after it was logged at the latest. It keeps at most
+/// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
+/// recently written one when it needs another; a file closed and reopened is appended to.
+/// Dropping the [`WorkerGuard`] writes every line accepted before the drop.
+///
+/// # File names
+///
+/// A run id is the file name, `.log` added, when it holds only `[A-Za-z0-9._-]` and does not
+/// start with `.`. Any other byte (run ids may also hold `: / @ +`), and a leading `.`, is
+/// written as `%` and two uppercase hex digits: `live:eu/42` is `live%3Aeu%2F42.log`. A run id
+/// never holds `%`, so the name reads back to exactly one run id ([`run_id_from_file_name`]).
+#[derive(Debug, Clone)]
+pub struct PerRunFiles {
+    sender: SyncSender<Msg>,
+}
+
+/// Configures [`per_run_files`]: the most files open at once and the file for lines outside
+/// any run.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, _guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+///     .max_open_files(1024)
+///     .outside_runs_file("app.log")
+///     .build()?;
+/// # drop(writer);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PerRunFilesBuilder {
+    dir: PathBuf,
+    max_open: usize,
+    outside: String,
+}
+
+/// Writes each line to `<dir>/<run_id>.log` on a writer thread, lines outside any run to
+/// `<dir>/(none).log`; returns the [`MakeWriter`] and the guard that writes every accepted
+/// line when dropped. The directory is created if needed. See [`PerRunFiles`].
+///
+/// # Errors
+///
+/// The I/O error when the directory cannot be created or the thread not started.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, guard) = logging::per_run_files(dir.path().join("runs"))?;
+/// let subscriber = logging::builder().with_writer(writer).build()?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     for run in ["backtest_1", "backtest_2"] {
+///         tracectx::TraceContext::new(run)?.sync_scope(|| tracing::info!("session started"));
+///     }
+///     tracing::info!("between runs");
+///     Ok::<(), tracectx::InvalidId>(())
+/// })?;
+/// drop(guard); // every line is in its file
+/// let one = std::fs::read_to_string(dir.path().join("runs/backtest_1.log"))?;
+/// assert!(one.contains("[backtest_1]") && !one.contains("[backtest_2]"));
+/// assert!(std::fs::read_to_string(dir.path().join("runs/(none).log"))?.contains("between runs"));
+/// # Ok(()) }
+/// ```
+pub fn per_run_files(dir: impl AsRef<Path>) -> io::Result<(PerRunFiles, WorkerGuard)> {
+    PerRunFiles::builder(dir).build()
+}
+
+impl PerRunFiles {
+    /// A [`PerRunFilesBuilder`] writing into `dir`.
+    pub fn builder(dir: impl AsRef<Path>) -> PerRunFilesBuilder {
+        PerRunFilesBuilder {
+            dir: dir.as_ref().to_owned(),
+            max_open: DEFAULT_MAX_OPEN_FILES,
+            outside: OUTSIDE_RUNS_FILE.to_owned(),
+        }
+    }
+}
+
+impl PerRunFilesBuilder {
+    /// Keeps at most `max` files open at once (at least 1; default
+    /// [`DEFAULT_MAX_OPEN_FILES`]). More runs than that logging at once cost a close and an
+    /// open per run per batch of lines.
+    #[must_use]
+    pub fn max_open_files(mut self, max: usize) -> Self {
+        self.max_open = max.max(1);
+        self
+    }
+
+    /// The name, in the directory, of the file for lines outside any run (default
+    /// [`OUTSIDE_RUNS_FILE`]). A name that is also a run's file name would share it with that
+    /// run: pick one that [`run_log_file_name`] cannot make (with a parenthesis or a space, say)
+    /// or accept the sharing.
+    #[must_use]
+    pub fn outside_runs_file(mut self, name: impl Into<String>) -> Self {
+        self.outside = name.into();
+        self
+    }
+
+    /// Creates the directory and starts the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory cannot be created or the thread not started; a name
+    /// for the outside file that is not a plain file name is refused as
+    /// [`io::ErrorKind::InvalidInput`].
+    pub fn build(self) -> io::Result<(PerRunFiles, WorkerGuard)> {
+        let plain = Path::new(&self.outside)
+            .file_name()
+            .is_some_and(|n| n == self.outside.as_str());
+        if !plain {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the file for lines outside any run must be a file name, not {:?}",
+                    self.outside
+                ),
+            ));
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let (sender, receiver) = mpsc::sync_channel(QUEUE_LINES);
+        let files = Files {
+            dir: self.dir,
+            outside: self.outside,
+            max_open: self.max_open,
+            open: ByRun::default(),
+            tick: 0,
+            failed: Vec::new(),
+        };
+        let worker = std::thread::Builder::new()
+            .name("tracectx-per-run-writer".into())
+            .spawn(move || write_runs(receiver, files))?;
+        Ok((
+            PerRunFiles {
+                sender: sender.clone(),
+            },
+            WorkerGuard::new(sender, worker),
+        ))
+    }
+}
+
+/// The file name (in the directory of [`per_run_files`]) of the lines of `run_id`:
+/// `<run_id>.log`, with bytes outside `[A-Za-z0-9._-]` (and a leading `.`) written as `%XX`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{run_id_from_file_name, run_log_file_name};
+///
+/// assert_eq!(run_log_file_name("backtest_ab12"), "backtest_ab12.log");
+/// assert_eq!(run_log_file_name("live:eu/42"), "live%3Aeu%2F42.log");
+/// assert_eq!(run_log_file_name(".."), "%2E..log");
+/// assert_eq!(run_id_from_file_name("live%3Aeu%2F42.log").as_deref(), Some("live:eu/42"));
+/// ```
+pub fn run_log_file_name(run_id: &str) -> String {
+    let mut name = String::with_capacity(run_id.len() + 4);
+    for (i, b) in run_id.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (b == b'.' && i > 0);
+        if plain {
+            name.push(char::from(b));
+        } else {
+            name.push('%');
+            name.push(char::from(HEX[usize::from(b >> 4)]));
+            name.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+    name.push_str(".log");
+    name
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The run id whose lines [`run_log_file_name`] puts in the file `name`, or `None` for a name
+/// it does not make.
+pub fn run_id_from_file_name(name: &str) -> Option<String> {
+    let stem = name.strip_suffix(".log")?;
+    let mut out = Vec::with_capacity(stem.len());
+    let mut bytes = stem.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = (bytes.next()? as char).to_digit(16)?;
+            let lo = (bytes.next()? as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+        } else {
+            out.push(b);
+        }
+    }
+    let id = String::from_utf8(out).ok()?;
+    // Only the names it makes: the same id makes the same name back.
+    (RunId::new(&id).is_ok() && run_log_file_name(&id) == name).then_some(id)
+}
+
+// === the writer ===
+
+/// The writer [`PerRunFiles`] makes for each event: the line and its run, sent on write.
+///
+/// The run id's bytes travel in front of the line, in the one allocation the line needs
+/// anyway: no reference count of the run is shared between the event's thread and the writer
+/// thread.
+#[derive(Debug)]
+pub struct PerRunWriter<'a> {
+    sender: &'a SyncSender<Msg>,
+    run: RunKey,
+}
+
+/// A run id's bytes on the stack (empty: outside any run).
+#[derive(Clone, Copy)]
+struct RunKey {
+    bytes: [u8; crate::MAX_RUN_ID_LEN],
+    len: u8,
+}
+
+impl RunKey {
+    const NONE: Self = Self {
+        bytes: [0; crate::MAX_RUN_ID_LEN],
+        len: 0,
+    };
+
+    fn of(run: &str) -> Self {
+        let mut key = Self::NONE;
+        let len = run.len().min(crate::MAX_RUN_ID_LEN);
+        key.bytes[..len].copy_from_slice(&run.as_bytes()[..len]);
+        key.len = len as u8;
+        key
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// `[run id length][run id][line]`, the form of a [`Msg::RunLine`].
+fn encode(run: &[u8], line: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(1 + run.len() + line.len());
+    msg.push(run.len() as u8);
+    msg.extend_from_slice(run);
+    msg.extend_from_slice(line);
+    msg
+}
+
+/// The run id (empty outside any run) and the line of a [`Msg::RunLine`].
+pub(super) fn decode(msg: &[u8]) -> (&[u8], &[u8]) {
+    let len = msg.first().map_or(0, |&n| usize::from(n));
+    let rest = msg.get(1..).unwrap_or_default();
+    rest.split_at(len.min(rest.len()))
+}
+
+impl Write for PerRunWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sender
+            .send(Msg::RunLine(encode(self.run.as_bytes(), buf)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "log writer thread stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for PerRunFiles {
+    type Writer = PerRunWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        PerRunWriter {
+            sender: &self.sender,
+            run: crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+                .unwrap_or(RunKey::NONE),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        let run = crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+            .or_else(|| crate::logging::stamp::span_run_for(meta).map(|r| RunKey::of(&r)))
+            .unwrap_or(RunKey::NONE);
+        PerRunWriter {
+            sender: &self.sender,
+            run,
+        }
+    }
+}
+
+/// FNV-1a: run ids are short, and the writer thread hashes one per line.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type ByRun<V> = HashMap<Box<[u8]>, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The open files of the writer thread, at most `max_open`, the least recently written closed
+/// first.
+struct Files {
+    dir: PathBuf,
+    outside: String,
+    max_open: usize,
+    open: ByRun<(File, u64)>,
+    tick: u64,
+    /// Files that could not be opened, said once each (at most a few hundred remembered).
+    failed: Vec<PathBuf>,
+}
+
+impl Files {
+    fn write(&mut self, run: &[u8], bytes: &[u8]) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((file, used)) = self.open.get_mut(run) {
+            *used = tick;
+            if file.write_all(bytes).is_ok() {
+                return;
+            }
+        }
+        if self.open.len() >= self.max_open {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.open.remove(&oldest);
+            }
+        }
+        let name = match std::str::from_utf8(run) {
+            Ok("") => self.outside.clone(),
+            Ok(run) => run_log_file_name(run),
+            // Run ids are ASCII; nothing else is ever sent.
+            Err(_) => self.outside.clone(),
+        };
+        let path = self.dir.join(name);
+        match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(mut file) => {
+                let _ = file.write_all(bytes);
+                self.open.insert(run.into(), (file, tick));
+            }
+            Err(e) => {
+                // Nowhere to log to but stderr; once per file.
+                if !self.failed.contains(&path) && self.failed.len() < 256 {
+                    eprintln!("tracectx: cannot open log file {}: {e}", path.display());
+                    self.failed.push(path);
+                }
+            }
+        }
+    }
+}
+
+/// A batch of lines, gathered by run, in the order each run wrote them.
+#[derive(Default)]
+struct Batch {
+    runs: ByRun<Vec<u8>>,
+    /// The runs in the order they first wrote in this batch.
+    order: Vec<Box<[u8]>>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn add(&mut self, run: &[u8], line: &[u8]) {
+        self.bytes += line.len();
+        match self.runs.get_mut(run) {
+            Some(lines) => lines.extend_from_slice(line),
+            None => {
+                let key: Box<[u8]> = run.into();
+                self.order.push(key.clone());
+                self.runs.insert(key, line.to_vec());
+            }
+        }
+    }
+
+    fn write_out(&mut self, files: &mut Files) {
+        // The runs whose files are open first: when more runs log at once than files may be
+        // open, the ones written last stay open for the next batch instead of being closed by
+        // runs that need reopening anyway.
+        let (open, closed): (Vec<_>, Vec<_>) = self
+            .order
+            .drain(..)
+            .partition(|run| files.open.contains_key(run));
+        for run in open.into_iter().chain(closed) {
+            if let Some(lines) = self.runs.remove(&run) {
+                files.write(&run, &lines);
+            }
+        }
+        self.bytes = 0;
+    }
+}
+
+fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
+    let mut batch = Batch::default();
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = receiver.recv() else {
+            break;
+        };
+        let started = Instant::now();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::RunLine(msg) => {
+                    let (run, line) = decode(&msg);
+                    batch.add(run, line);
+                }
+                Msg::Line(line) => batch.add(b"", &line),
+                // Lines sent while the guard was being dropped were accepted too.
+                Msg::Shutdown => stopping = true,
+            }
+            if batch.bytes >= BATCH_BYTES {
+                batch.write_out(&mut files);
+            }
+            next = match receiver.try_recv() {
+                Ok(msg) => Some(msg),
+                // The queue ran empty: wait for more while the batch is young, so that many
+                // runs logging at once cost a write per run per batch, not per line.
+                Err(TryRecvError::Empty) if !stopping => {
+                    let linger = if batch.bytes < batch.order.len() * RUN_BYTES {
+                        MAX_LINGER
+                    } else {
+                        LINGER
+                    };
+                    match linger.checked_sub(started.elapsed()) {
+                        Some(left) => receiver.recv_timeout(left).ok(),
+                        None => None,
+                    }
+                }
+                Err(_) => None,
+            };
+        }
+        batch.write_out(&mut files);
+    }
+}

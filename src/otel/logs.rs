@@ -1,0 +1,490 @@
+//! Events as OpenTelemetry log records, with the context's ids: the layer and OTLP export.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger, LoggerProvider as _, Severity};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::layer::{AttributeNames, InvalidAttributePrefix};
+use super::otlp::{OtlpError, signal_url};
+use crate::context::TraceContext;
+
+/// Targets whose events are never exported: OpenTelemetry's own crates. Their events are about
+/// the export itself (a dropped batch, a failed request); exporting them would export records
+/// about exporting records, without end (opentelemetry-rust#2877).
+const OWN_TARGETS: &[&str] = &[
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+    "opentelemetry_http",
+    "opentelemetry_proto",
+    "opentelemetry-otlp",
+    "tracing_opentelemetry",
+];
+
+/// Threads that do the export: the SDK's batch processors and periodic readers, and the thread
+/// of the blocking HTTP client. Whatever their events' targets (hyper, h2, reqwest), they are
+/// about the export.
+fn is_exporter_thread(name: &str) -> bool {
+    name.starts_with("OpenTelemetry.") || name == "reqwest-internal-sync-runtime"
+}
+
+fn is_own_target(target: &str) -> bool {
+    OWN_TARGETS.iter().any(|own| {
+        target
+            .strip_prefix(own)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+thread_local! {
+    /// Whether this thread is one of the exporter's: 0 not yet known, 1 yes, 2 no.
+    static EXPORTER_THREAD: Cell<u8> = const { Cell::new(0) };
+    /// Set while this thread emits a record: an event logged from inside the emit (the SDK's
+    /// own, a `Debug` impl) is not exported, so emitting never recurses.
+    static EMITTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn on_exporter_thread() -> bool {
+    EXPORTER_THREAD
+        .try_with(|known| match known.get() {
+            0 => {
+                let mine = std::thread::current()
+                    .name()
+                    .is_some_and(is_exporter_thread);
+                known.set(if mine { 1 } else { 2 });
+                mine
+            }
+            v => v == 1,
+        })
+        .unwrap_or(true)
+}
+
+// === impl OtelLogLayer ===
+
+/// A [`Layer`] that turns each `tracing` event into an OpenTelemetry log record, with the trace
+/// id and span id of the event's [`TraceContext`] and its run id as an attribute.
+///
+/// Each record has:
+///
+/// - the trace id (all 128 bits) and span id of the context: the task-local slot's, else the one
+///   a span remembered ([`SpanContextLayer`](crate::logging::SpanContextLayer), with the
+///   `logging` feature), with the sampled flag. No trace context outside any run;
+/// - the attribute `tracectx.run_id` (the prefix is settable:
+///   [`with_attribute_prefix`](Self::with_attribute_prefix));
+/// - the message as body, the level as severity (number and text), the target, the time;
+/// - every other field as an attribute of its type (integers, floats, booleans, strings;
+///   `Debug` values as strings).
+///
+/// Unlike OpenTelemetry's own tracing bridge, the ids need no flag (opentelemetry-rust#1378):
+/// they are the context's, which every log line shows too.
+///
+/// # Never blocks, never exports its own logs
+///
+/// Emitting a record hands it to the provider's processors. With a batch processor (what
+/// [`init_otlp_logs`] builds), that is a `try_send` on a bounded queue: a full queue drops the
+/// record rather than wait, and the export runs on the processor's own thread. (A *simple*
+/// processor exports on the thread of the event; with a blocking HTTP client that thread waits
+/// on the network, and it deadlocks where the client logs back into the same processor,
+/// opentelemetry-rust#1745: use a batch processor.)
+///
+/// Events about the export itself are never exported (opentelemetry-rust#2877): events of
+/// OpenTelemetry's crates (targets `opentelemetry*`, `tracing_opentelemetry`); every event on
+/// the exporter's threads (the SDK's `OpenTelemetry.*` threads and the blocking HTTP client's
+/// thread, whatever the event's target: hyper's and reqwest's included); events while
+/// OpenTelemetry's telemetry suppression is on; and events logged while a record is being
+/// emitted on the same thread.
+///
+/// # Examples
+///
+/// ```
+/// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+/// use tracing_subscriber::prelude::*;
+///
+/// let exporter = InMemoryLogExporter::default();
+/// let provider = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
+/// let subscriber = tracing_subscriber::registry().with(tracectx::otel::log_layer(&provider));
+///
+/// let ctx = tracectx::TraceContext::new("backtest_abc123")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| tracing::warn!(qty = 10, "slow fill"));
+/// });
+///
+/// let logs = exporter.get_emitted_logs().unwrap();
+/// let record = &logs[0].record;
+/// let trace = record.trace_context().unwrap();
+/// assert_eq!(trace.trace_id.to_bytes(), ctx.trace_id().to_bytes());
+/// assert_eq!(trace.span_id.to_bytes(), ctx.span_id().to_bytes());
+/// assert!(record.attributes_iter().any(|(k, v)| k.as_str() == "tracectx.run_id"
+///     && *v == opentelemetry::logs::AnyValue::from("backtest_abc123".to_owned())));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub struct OtelLogLayer<L = SdkLogger> {
+    logger: L,
+    names: &'static AttributeNames,
+}
+
+/// An [`OtelLogLayer`] emitting through a logger of `provider` (scope `tracectx`).
+///
+/// # Examples
+///
+/// ```
+/// let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+/// let layer = tracectx::otel::log_layer(&provider);
+/// # drop(layer);
+/// ```
+pub fn log_layer(provider: &SdkLoggerProvider) -> OtelLogLayer {
+    OtelLogLayer::new(provider.logger("tracectx"))
+}
+
+impl<L: Logger> OtelLogLayer<L> {
+    /// The layer, emitting through `logger`.
+    pub fn new(logger: L) -> Self {
+        Self {
+            logger,
+            names: default_names(),
+        }
+    }
+
+    /// Writes the run id under `<prefix>run_id` instead of `tracectx.run_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidAttributePrefix`]: see [`AttributeNames::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+    /// let layer = tracectx::otel::log_layer(&provider).with_attribute_prefix("peak_trade.")?;
+    /// assert_eq!(layer.attribute_names().run_id(), "peak_trade.run_id");
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
+    pub fn with_attribute_prefix(self, prefix: &str) -> Result<Self, InvalidAttributePrefix> {
+        Ok(Self {
+            logger: self.logger,
+            names: AttributeNames::new(prefix)?,
+        })
+    }
+
+    /// The attribute keys this layer writes.
+    pub fn attribute_names(&self) -> &'static AttributeNames {
+        self.names
+    }
+}
+
+fn default_names() -> &'static AttributeNames {
+    super::layer::default_attribute_names()
+}
+
+impl<L> fmt::Debug for OtelLogLayer<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelLogLayer")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+fn severity(level: &Level) -> (Severity, &'static str) {
+    match *level {
+        Level::TRACE => (Severity::Trace, "TRACE"),
+        Level::DEBUG => (Severity::Debug, "DEBUG"),
+        Level::INFO => (Severity::Info, "INFO"),
+        Level::WARN => (Severity::Warn, "WARN"),
+        Level::ERROR => (Severity::Error, "ERROR"),
+    }
+}
+
+/// The context of `event`: the task-local slot's, else the one a span remembered.
+fn context_of<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<TraceContext>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(current) = crate::scope::current() {
+        return Some(current);
+    }
+    #[cfg(feature = "logging")]
+    {
+        ctx.event_scope(event)
+            .and_then(crate::logging::span_context)
+    }
+    #[cfg(not(feature = "logging"))]
+    {
+        let _ = (event, ctx);
+        None
+    }
+}
+
+impl<S, L> Layer<S> for OtelLogLayer<L>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: Logger + Send + Sync + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if is_own_target(meta.target())
+            || opentelemetry::Context::is_current_telemetry_suppressed()
+            || on_exporter_thread()
+        {
+            return;
+        }
+        let Ok(false) = EMITTING.try_with(Cell::get) else {
+            return;
+        };
+        let (number, text) = severity(meta.level());
+        let mut record = self.logger.create_log_record();
+        record.set_timestamp(SystemTime::now());
+        record.set_observed_timestamp(SystemTime::now());
+        record.set_severity_number(number);
+        record.set_severity_text(text);
+        record.set_target(meta.target().to_owned());
+        if let Some(trace) = context_of(event, &ctx) {
+            record.set_trace_context(
+                opentelemetry::trace::TraceId::from_bytes(trace.trace_id().to_bytes()),
+                opentelemetry::trace::SpanId::from_bytes(trace.span_id().to_bytes()),
+                Some(if trace.trace_flags().is_sampled() {
+                    opentelemetry::trace::TraceFlags::SAMPLED
+                } else {
+                    opentelemetry::trace::TraceFlags::NOT_SAMPLED
+                }),
+            );
+            record.add_attribute(self.names.run_id(), trace.run_id().as_str().to_owned());
+        }
+        let mut fields = Fields {
+            record: &mut record,
+        };
+        event.record(&mut fields);
+        let _ = EMITTING.try_with(|e| e.set(true));
+        self.logger.emit(record);
+        let _ = EMITTING.try_with(|e| e.set(false));
+    }
+}
+
+/// Writes the message as the body and every other field as an attribute.
+struct Fields<'r, R> {
+    record: &'r mut R,
+}
+
+impl<R: opentelemetry::logs::LogRecord> Fields<'_, R> {
+    fn put(&mut self, field: &Field, value: AnyValue) {
+        match field.name() {
+            "message" => self.record.set_body(value),
+            name if name.starts_with("log.") => {}
+            name => self.record.add_attribute(name, value),
+        }
+    }
+}
+
+impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, AnyValue::Double(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, AnyValue::Int(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match i64::try_from(value) {
+            Ok(v) => self.put(field, AnyValue::Int(v)),
+            Err(_) => self.put(field, AnyValue::from(value.to_string())),
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, AnyValue::Boolean(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, AnyValue::from(value.to_owned()));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, AnyValue::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, AnyValue::from(format!("{value:?}")));
+    }
+}
+
+// === OTLP export of logs ===
+
+/// The logger provider made by [`init_otlp_logs`]; shuts it down (exporting the records still
+/// queued) when dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+///
+/// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "my-service")?;
+/// tracing_subscriber::registry().with(otlp.layer()).init();
+/// // ... work ...
+/// otlp.shutdown()?; // or let it drop
+/// # Ok::<(), tracectx::otel::OtlpError>(())
+/// ```
+#[derive(Debug)]
+pub struct OtlpLogs {
+    provider: SdkLoggerProvider,
+    endpoint: String,
+    failures: Arc<Mutex<Failures>>,
+    shut_down: bool,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
+    records: u64,
+    last: Option<String>,
+}
+
+/// The OTLP log exporter, keeping count of what it could not deliver.
+#[derive(Debug)]
+struct Reporting {
+    inner: opentelemetry_otlp::LogExporter,
+    failures: Arc<Mutex<Failures>>,
+}
+
+impl LogExporter for Reporting {
+    fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
+        let records = batch.iter().count() as u64;
+        let failures = Arc::clone(&self.failures);
+        async move {
+            let result = self.inner.export(batch).await;
+            if let Err(err) = &result {
+                let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
+                failures.records += records;
+                failures.last = Some(err.to_string());
+            }
+            result
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl OtlpLogs {
+    /// An [`OtelLogLayer`] emitting to this provider.
+    pub fn layer(&self) -> OtelLogLayer {
+        log_layer(&self.provider)
+    }
+
+    /// The logger provider.
+    pub fn provider(&self) -> &SdkLoggerProvider {
+        &self.provider
+    }
+
+    /// Exports the queued records and shuts the provider down, reporting failure.
+    ///
+    /// # Errors
+    ///
+    /// [`OtlpError::Shutdown`] when the provider could not shut down (the last export timed
+    /// out), else [`OtlpError::LogExport`] when any batch, then or earlier, was not delivered.
+    pub fn shutdown(mut self) -> Result<(), OtlpError> {
+        self.shut_down = true;
+        self.provider.shutdown().map_err(OtlpError::Shutdown)?;
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match &failures.last {
+            None => Ok(()),
+            Some(last) => Err(OtlpError::LogExport {
+                endpoint: self.endpoint.clone(),
+                records: failures.records,
+                last: last.clone(),
+            }),
+        }
+    }
+}
+
+impl Drop for OtlpLogs {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            // Nothing to report to from a destructor; `shutdown()` returns the error.
+            let _ = self.provider.shutdown();
+        }
+    }
+}
+
+/// A logger provider that exports log records over OTLP/HTTP (protobuf) to the collector at
+/// `endpoint` (`<endpoint>/v1/logs`), with `service.name` = `service_name`; add
+/// [`OtlpLogs::layer`] to the subscriber.
+///
+/// Records are batched by OpenTelemetry's batch processor: the event's thread only queues
+/// them (a full queue, 2,048 records by default, drops them rather than wait), and a thread of
+/// the processor exports them with opentelemetry-otlp's blocking HTTP client, so any runtime
+/// (or none) works and the application never waits on the collector. No TLS: use an `http://`
+/// collector, a local agent or sidecar.
+///
+/// # Errors
+///
+/// [`OtlpError::Build`] when the address is not a valid URI or the HTTP client could not be
+/// made. An unreachable collector shows up as [`OtlpError::LogExport`] from
+/// [`OtlpLogs::shutdown`], with the number of records lost.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tracectx::prelude::*;
+/// use tracing_subscriber::prelude::*;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let logs = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "backtester")?;
+/// tracing_subscriber::registry().with(logs.layer()).init();
+/// TraceContext::generate("backtest").sync_scope(|| tracing::info!("session started"));
+/// logs.shutdown()?;
+/// # Ok(()) }
+/// ```
+pub fn init_otlp_logs(endpoint: &str, service_name: &str) -> Result<OtlpLogs, OtlpError> {
+    let url = signal_url(endpoint, "logs");
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_endpoint(url.clone())
+        .build()
+        .map_err(|source| OtlpError::Build {
+            endpoint: url.clone(),
+            source,
+        })?;
+    let failures = Arc::new(Mutex::new(Failures::default()));
+    let exporter = Reporting {
+        inner: exporter,
+        failures: Arc::clone(&failures),
+    };
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(Cow::Owned(service_name.to_owned()))
+        .build();
+    let provider = SdkLoggerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    Ok(OtlpLogs {
+        provider,
+        endpoint: url,
+        failures,
+        shut_down: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_targets_are_whole_crate_names() {
+        assert!(is_own_target("opentelemetry_sdk"));
+        assert!(is_own_target("opentelemetry_otlp::exporter"));
+        assert!(!is_own_target("opentelemetry_app"));
+        assert!(!is_own_target("my_app::opentelemetry"));
+        assert!(is_exporter_thread("OpenTelemetry.Logs.BatchProcessor"));
+        assert!(!is_exporter_thread("tokio-runtime-worker"));
+    }
+}

@@ -1,0 +1,205 @@
+//! `per_run_files`: each line in the file of its run, under a thousand runs at once.
+#![cfg(feature = "logging")]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tracectx::logging::{
+    self, FixedClock, OUTSIDE_RUNS_FILE, PerRunFiles, SpanContextLayer, TextFormat,
+    run_id_from_file_name, run_log_file_name,
+};
+use tracectx::prelude::*;
+use tracing_subscriber::prelude::*;
+
+fn read_dir(dir: &Path) -> HashMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_thousand_concurrent_runs_each_get_their_own_file_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fewer open files than runs: files are closed and reopened, and still nothing is lost.
+    let (writer, guard) = PerRunFiles::builder(dir.path())
+        .max_open_files(64)
+        .build()
+        .unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap())
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    const RUNS: usize = 1_000;
+    const STEPS: usize = 20;
+    tracing::dispatcher::with_default(&dispatch, || {
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..RUNS {
+                // Every kind of run id: some need encoding.
+                let run = match i % 4 {
+                    0 => format!("backtest_{i}"),
+                    1 => format!("live:eu/{i}"),
+                    2 => format!("job@{i}+x"),
+                    _ => format!(".hidden.{i}"),
+                };
+                let ctx = TraceContext::new(&run).unwrap();
+                let dispatch = dispatch.clone();
+                set.spawn(
+                    async move {
+                        for step in 0..STEPS {
+                            tokio::task::yield_now().await;
+                            tracing::dispatcher::with_default(&dispatch, || {
+                                tracing::info!(step, "run {i}")
+                            });
+                        }
+                    }
+                    .in_trace_context(ctx),
+                );
+            }
+            tracing::info!("outside any run");
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+        })
+    });
+    drop(guard);
+    let files = read_dir(dir.path());
+    assert_eq!(files.len(), RUNS + 1);
+    assert!(files[OUTSIDE_RUNS_FILE].contains("outside any run"));
+    for (name, text) in &files {
+        if name == OUTSIDE_RUNS_FILE {
+            continue;
+        }
+        let run = run_id_from_file_name(name).unwrap_or_else(|| panic!("{name}"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), STEPS, "{name}");
+        for (step, line) in lines.iter().enumerate() {
+            assert!(line.contains(&format!("] [{run}] [")), "{name}: {line}");
+            assert!(line.ends_with(&format!("step={step}")), "{name}: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_span_remembered_run_is_written_to_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(SpanContextLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(TextFormat::new())
+                .with_writer(writer),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        let ctx = TraceContext::new("remembered").unwrap();
+        let span = ctx.sync_scope(|| tracing::info_span!("work"));
+        span.in_scope(|| tracing::info!("in the span, outside the scope"));
+        tracing::info!("outside");
+    });
+    drop(guard);
+    let files = read_dir(dir.path());
+    assert!(files["remembered.log"].contains("in the span, outside the scope"));
+    assert!(!files[OUTSIDE_RUNS_FILE].contains("in the span"));
+    assert!(files[OUTSIDE_RUNS_FILE].contains("outside"));
+}
+
+#[test]
+fn every_accepted_line_is_written_when_the_guard_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = PerRunFiles::builder(dir.path())
+        .outside_runs_file("app.log")
+        .build()
+        .unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let runs: Vec<TraceContext> = (0..7)
+        .map(|i| TraceContext::new(&format!("r{i}")).unwrap())
+        .collect();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..210_000 {
+            runs[i % 7].sync_scope(|| tracing::info!(i, "line"));
+        }
+        tracing::info!("last");
+    });
+    drop(guard);
+    let files = read_dir(dir.path());
+    assert_eq!(files.len(), 8);
+    for (i, ctx) in runs.iter().enumerate() {
+        let text = &files[&run_log_file_name(ctx.run_id())];
+        assert_eq!(text.lines().count(), 30_000);
+        let mut expected = i;
+        for line in text.lines() {
+            assert!(line.ends_with(&format!(" i={expected}")), "{line}");
+            expected += 7;
+        }
+    }
+    assert!(files["app.log"].ends_with("last\n"));
+}
+
+#[test]
+fn file_names_read_back_to_their_run_ids() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let alphabet: Vec<char> = ('a'..='z')
+        .chain('A'..='Z')
+        .chain('0'..='9')
+        .chain("_-.:/@+".chars())
+        .collect();
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..20_000 {
+        let len = rng.usize(1..=40);
+        let id: String = (0..len)
+            .map(|_| alphabet[rng.usize(..alphabet.len())])
+            .collect();
+        if tracectx::RunId::new(&id).is_err() {
+            continue; // punctuation alone is not a run id
+        }
+        let name = run_log_file_name(&id);
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-%".contains(&b)),
+            "{name}"
+        );
+        assert!(!name.starts_with('.'), "{name}");
+        assert_ne!(name, OUTSIDE_RUNS_FILE);
+        assert_eq!(run_id_from_file_name(&name).as_deref(), Some(&*id), "{id}");
+        names.insert((name, id));
+    }
+    let distinct_names: std::collections::HashSet<_> = names.iter().map(|(n, _)| n).collect();
+    assert_eq!(distinct_names.len(), names.len(), "one name per run id");
+    assert_eq!(
+        run_id_from_file_name("a%2fb.log"),
+        None,
+        "not a name it makes"
+    );
+    assert_eq!(run_id_from_file_name("a b.log"), None);
+    assert_eq!(run_id_from_file_name(OUTSIDE_RUNS_FILE), None);
+}
+
+#[test]
+fn the_outside_file_must_be_a_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = PerRunFiles::builder(dir.path())
+        .outside_runs_file("../escape.log")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}

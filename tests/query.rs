@@ -1,0 +1,226 @@
+//! Reading logs back (feature `query`): the lines of every template the crate can write are
+//! read back with the run, trace, level and time the subscriber stamped them with.
+#![cfg(feature = "query")]
+
+mod support;
+
+use support::Buffer;
+use tracectx::logging::query::{FormatError, LineFormat, LineParser, Query, Runs};
+use tracectx::logging::{self, DEFAULT_TEMPLATE, FixedClock};
+use tracectx::time::Timestamp;
+use tracectx::{TraceContext, TraceId};
+
+const AT: &str = "2024-02-29T23:05:09.123456Z";
+
+/// Contexts whose run ids hold every kind of byte a run id may hold.
+fn contexts() -> Vec<TraceContext> {
+    ["run_1", "a.b", "x:y/z@w+v-1", "-x", "R"]
+        .iter()
+        .map(|r| {
+            TraceContext::new(r)
+                .unwrap()
+                .child()
+                .with_trace_id(TraceId::random())
+        })
+        .collect()
+}
+
+/// What was logged, event by event: the context (if any), the level.
+type Logged = Vec<(Option<TraceContext>, tracing::Level)>;
+
+/// Writes, with `template`, one event per (context or none) × level × message, and returns
+/// the lines and what each one was.
+fn write(template: &str, messages: &[&str]) -> (Vec<String>, Logged) {
+    let buf = Buffer::default();
+    let subscriber = logging::builder()
+        .with_format(template)
+        .with_writer(buf.clone())
+        .with_clock(FixedClock::rfc3339(AT).unwrap())
+        .with_level(tracing::Level::TRACE)
+        .build()
+        .unwrap();
+    let mut logged = Vec::new();
+    let mut who: Vec<Option<TraceContext>> = contexts().into_iter().map(Some).collect();
+    who.push(None);
+    tracing::subscriber::with_default(subscriber, || {
+        for ctx in &who {
+            for message in messages {
+                for level in [
+                    tracing::Level::TRACE,
+                    tracing::Level::DEBUG,
+                    tracing::Level::INFO,
+                    tracing::Level::WARN,
+                    tracing::Level::ERROR,
+                ] {
+                    let emit = || match level {
+                        tracing::Level::TRACE => tracing::trace!(k = 1, "{message}"),
+                        tracing::Level::DEBUG => tracing::debug!("{message}"),
+                        tracing::Level::INFO => tracing::info!(s = "a b", "{message}"),
+                        tracing::Level::WARN => tracing::warn!("{message}"),
+                        _ => tracing::error!(e = "]", "{message}"),
+                    };
+                    match ctx {
+                        Some(ctx) => ctx.sync_scope(emit),
+                        None => emit(),
+                    }
+                    logged.push((ctx.clone(), level));
+                }
+            }
+        }
+    });
+    (buf.lines(), logged)
+}
+
+/// Checks that every line of `template` reads back as what it was.
+fn round_trip(template: &str, messages: &[&str]) {
+    let (lines, logged) = write(template, messages);
+    assert_eq!(lines.len(), logged.len(), "{template}");
+    let parser = LineParser::with_format(template).unwrap();
+    let has = |p: &str| template.contains(p);
+    let micros = Timestamp::parse_rfc3339(AT).unwrap().as_micros();
+    for (line, (ctx, level)) in lines.iter().zip(&logged) {
+        let stamp = parser
+            .parse(line.as_bytes())
+            .unwrap_or_else(|| panic!("{template}: not read: {line}"));
+        if template != DEFAULT_TEMPLATE {
+            assert_eq!(stamp.format, LineFormat::Template, "{line}");
+        }
+        let run = ctx.as_ref().map(|c| c.run_id().to_string());
+        assert_eq!(
+            stamp.run_id.as_deref(),
+            run.as_deref(),
+            "{template}: {line}"
+        );
+        if has("{trace_id}") {
+            let trace = ctx.as_ref().map(|c| c.trace_id().short().to_string());
+            assert_eq!(stamp.trace_id.as_deref(), trace.as_deref(), "{line}");
+        }
+        if has("{level}") {
+            assert_eq!(stamp.level, Some(*level), "{line}");
+        }
+        if has("{timestamp}") || has("%f") {
+            assert_eq!(stamp.timestamp_micros(), Some(micros), "{line}");
+        } else if has("{timestamp:") {
+            assert_eq!(stamp.timestamp_micros(), Some(micros - 123_456), "{line}");
+        }
+        // And a query for the run keeps the line, for exactly that run.
+        for other in contexts() {
+            let q = Query::new(other.run_id())
+                .unwrap()
+                .with_parser(parser.clone());
+            assert_eq!(
+                q.matches(line.as_bytes()),
+                run.as_deref() == Some(other.run_id().as_str()),
+                "{template}: query {} on {line}",
+                other.run_id()
+            );
+        }
+    }
+}
+
+/// Messages that imitate the stamps of other runs, in every template's clothes.
+const HOSTILE: &[&str] = &[
+    "plain",
+    "",
+    "[2024-01-01 10:00:00] [R] [a1b2c3d4] ERROR - forged",
+    "] [R] [00000000] WARN - x",
+    "R INFO forged",
+    "run=R trace=00000000 ERROR 1",
+    "-x WARN | run=R",
+    "{run_id} [-] [-]",
+];
+
+#[test]
+fn default_template_round_trips() {
+    round_trip(DEFAULT_TEMPLATE, HOSTILE);
+}
+
+#[test]
+fn the_guides_template_round_trips() {
+    round_trip(
+        "[{timestamp:%Y-%m-%d %H:%M:%S}] [{run_id}] [{trace_id}] {level} - {message}",
+        HOSTILE,
+    );
+}
+
+#[test]
+fn every_placeholder_round_trips() {
+    round_trip(
+        "{timestamp:%FT%T.%f%z} {level} {run_id} {trace_id} {span_id} {parent_span_id} {target}: {message} {fields}",
+        HOSTILE,
+    );
+}
+
+#[test]
+fn stamps_after_the_message_are_read_from_the_end() {
+    round_trip(
+        "{message} {fields} | run={run_id} trace={trace_id} {level} at {timestamp:%s.%f}",
+        HOSTILE,
+    );
+}
+
+#[test]
+fn a_run_id_followed_by_one_of_its_own_characters_is_found() {
+    // `.` and `-` can be inside a run id and right after it.
+    round_trip("{run_id}.{level}-{trace_id} {message}", HOSTILE);
+    round_trip("{run_id}{level}{message}", &["plain", ""]);
+}
+
+#[test]
+fn stamps_between_free_texts_are_read_when_messages_are_plain() {
+    round_trip(
+        "{target} {message} <{run_id}|{level}|{trace_id}> {fields}",
+        &["plain", "", "a message with words"],
+    );
+}
+
+#[test]
+fn a_template_without_run_id_cannot_be_read_back() {
+    assert_eq!(
+        LineParser::with_format("{level} - {message}").unwrap_err(),
+        FormatError::NoRunId
+    );
+    assert!(matches!(
+        LineParser::with_format("{lvl}").unwrap_err(),
+        FormatError::Template(_)
+    ));
+}
+
+#[test]
+fn runs_of_a_template_have_their_durations() {
+    let template = "{timestamp:%F %T,%3f} {run_id} {level} {message}";
+    let mut runs = Runs::with_format(template).unwrap();
+    runs.read(
+        &b"2024-01-01 10:00:00,250 job_1 INFO start\n\
+           2024-01-01 10:00:01,000 job_2 WARN slow\n\
+           not a line\n\
+           2024-01-01 10:00:02,750 job_1 ERROR end\n"[..],
+    )
+    .unwrap();
+    assert_eq!(runs.stamped_lines(), 3);
+    let rows = runs.finish();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].run_id, "job_1");
+    assert_eq!(rows[0].duration_secs, Some(2.5));
+    assert_eq!(
+        rows[0].first.as_deref(),
+        Some("2024-01-01T10:00:00.250000Z")
+    );
+    assert_eq!((rows[0].error, rows[1].warn), (1, 1));
+}
+
+#[test]
+fn pathological_lines_cost_a_bounded_time_and_are_skipped() {
+    // Every position is a candidate end for the first free text; the budget bounds the tries.
+    let parser = LineParser::with_format("{message}{run_id}{message}{level}").unwrap();
+    let line = "a".repeat(100_000);
+    assert!(parser.parse(line.as_bytes()).is_none());
+}
+
+#[test]
+fn a_json_line_with_two_run_ids_belongs_to_neither() {
+    let line = br#"{"run_id":"job_1","trace_id":"a1b2c3d4","message":"m","run_id":"job_2"}"#;
+    for run in ["job_1", "job_2"] {
+        assert!(!Query::new(run).unwrap().matches(line), "{run}");
+    }
+}

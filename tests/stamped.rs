@@ -1,0 +1,295 @@
+//! `Stamped<F>`: the run's ids added to tracing-subscriber's own formats (and a user's), the
+//! rest of each line as the wrapped format writes it.
+#![cfg(feature = "query")]
+
+mod support;
+
+use std::fmt;
+
+use support::Buffer;
+use tracectx::logging::query::{LineParser, Query};
+use tracectx::logging::{SpanContextLayer, Stamped};
+use tracectx::prelude::*;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
+
+type WithSpans = tracing_subscriber::layer::Layered<SpanContextLayer, tracing_subscriber::Registry>;
+
+fn ctx() -> TraceContext {
+    TraceContext::new("backtest_abc123")
+        .unwrap()
+        .with_trace_id("0123456789abcdef0123456789abcdef".parse().unwrap())
+        .with_span_id("00000000000000aa".parse().unwrap())
+}
+
+/// The lines `f` writes through a fmt layer with `format`, ANSI off, no time.
+fn lines<E>(format: E, f: impl FnOnce()) -> Vec<String>
+where
+    E: FormatEvent<WithSpans, format::DefaultFields> + Send + Sync + 'static,
+{
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(SpanContextLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .event_format(format)
+                .with_writer(buf.clone()),
+        );
+    tracing::subscriber::with_default(subscriber, f);
+    buf.lines()
+}
+
+fn json_lines<E>(format: E, f: impl FnOnce()) -> Vec<serde_json::Value>
+where
+    E: FormatEvent<tracing_subscriber::Registry, format::JsonFields> + Send + Sync + 'static,
+{
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .event_format(format)
+            .with_writer(buf.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, f);
+    buf.lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn event() {
+    tracing::info!(target: "engine", qty = 10, "filled");
+}
+
+#[test]
+fn each_text_format_keeps_its_line_behind_the_ids() {
+    fn check<E>(plain: E, stamped: Stamped<E>)
+    where
+        E: FormatEvent<WithSpans, format::DefaultFields> + Clone + Send + Sync + 'static,
+    {
+        let bare = lines(plain, event);
+        let inside = lines(stamped.clone(), || ctx().sync_scope(event));
+        assert_eq!(bare.len(), inside.len());
+        assert_eq!(
+            inside[0],
+            format!("[backtest_abc123] [89abcdef] {}", bare[0])
+        );
+        assert_eq!(
+            inside[1..],
+            bare[1..],
+            "the rest of a multi-line format is untouched"
+        );
+        // Outside any context nothing is added.
+        assert_eq!(lines(stamped, event), bare);
+    }
+    let full = format::format().without_time();
+    check(full.clone(), Stamped::new(full));
+    let compact = format::format().compact().without_time();
+    check(compact.clone(), Stamped::new(compact));
+    let pretty = format::format().pretty().without_time();
+    check(pretty.clone(), Stamped::new(pretty));
+}
+
+#[test]
+fn json_gets_the_ids_as_top_level_keys() {
+    let json = format::format().json().without_time();
+    let bare = json_lines(json.clone(), event);
+    let parent: tracectx::SpanId = "00000000000000bb".parse().unwrap();
+    let inside = json_lines(Stamped::new(json.clone()), || {
+        ctx().with_parent_span_id(parent).sync_scope(event)
+    });
+    let mut expected = bare[0].clone();
+    let obj = expected.as_object_mut().unwrap();
+    obj.insert("run_id".into(), "backtest_abc123".into());
+    obj.insert("trace_id".into(), "89abcdef".into());
+    obj.insert("span_id".into(), "00000000000000aa".into());
+    obj.insert("parent_span_id".into(), "00000000000000bb".into());
+    assert_eq!(inside[0], expected);
+    // Outside any context: the same object as without the wrapper.
+    assert_eq!(json_lines(Stamped::new(json.clone()), event), bare);
+    // Forced JSON says the same.
+    let forced = json_lines(Stamped::json(json), || ctx().sync_scope(event));
+    assert_eq!(forced[0]["run_id"], "backtest_abc123");
+}
+
+#[test]
+fn stamped_lines_are_read_back_by_run() {
+    let json = format::format().json().without_time();
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .event_format(Stamped::new(json))
+            .with_writer(buf.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        ctx().sync_scope(event);
+        TraceContext::new("other").unwrap().sync_scope(event);
+        event();
+    });
+    let q = Query::new("backtest_abc123").unwrap();
+    let kept: Vec<String> = buf
+        .lines()
+        .into_iter()
+        .filter(|l| q.matches(l.as_bytes()))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    let text = lines(
+        Stamped::new(format::format().compact().without_time()),
+        || {
+            ctx().sync_scope(event);
+            event();
+        },
+    );
+    let q = q.with_parser(LineParser::with_format("[{run_id}] [{trace_id}] {message}").unwrap());
+    assert!(q.matches(text[0].as_bytes()));
+    assert!(!q.matches(text[1].as_bytes()));
+}
+
+#[test]
+fn colors_are_kept() {
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(true)
+            .event_format(Stamped::new(format::format().compact().without_time()))
+            .with_writer(buf.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, || ctx().sync_scope(event));
+    let line = &buf.lines()[0];
+    assert!(
+        line.starts_with("[backtest_abc123] [89abcdef] "),
+        "{line:?}"
+    );
+    assert!(
+        line.contains("\u{1b}["),
+        "the compact format's colors: {line:?}"
+    );
+}
+
+/// A user's own format.
+#[derive(Clone)]
+struct Arrow;
+
+impl<S, N> FormatEvent<S, N> for Arrow
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "{} -> ", event.metadata().level())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+#[test]
+fn a_users_own_format_is_stamped() {
+    assert_eq!(
+        lines(Stamped::new(Arrow), || ctx().sync_scope(event)),
+        ["[backtest_abc123] [89abcdef] INFO -> filled qty=10"]
+    );
+    assert_eq!(lines(Stamped::new(Arrow), event), ["INFO -> filled qty=10"]);
+    // A span remembers its run where the slot is empty.
+    let remembered = lines(Stamped::new(Arrow), || {
+        let span = ctx().sync_scope(|| tracing::info_span!("work"));
+        assert!(tracectx::current().is_none());
+        span.in_scope(event);
+    });
+    assert_eq!(
+        remembered,
+        ["[backtest_abc123] [89abcdef] INFO -> filled qty=10"]
+    );
+}
+
+#[derive(Clone)]
+struct Shared(Buffer);
+
+impl<'a> MakeWriter<'a> for Shared {
+    type Writer = <Buffer as MakeWriter<'a>>::Writer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
+}
+
+#[test]
+fn thousands_of_tasks_each_get_their_own_run() {
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .event_format(Stamped::new(format::format().compact().without_time()))
+            .with_writer(Shared(buf.clone())),
+    );
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = tracing::dispatcher::set_global_default(dispatch);
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..2_000 {
+            let ctx = TraceContext::new(&format!("task_{i}")).unwrap();
+            set.spawn(
+                async move {
+                    for step in 0..3 {
+                        tokio::task::yield_now().await;
+                        tracing::info!(i, step, "step");
+                    }
+                }
+                .in_trace_context(ctx),
+            );
+        }
+        while set.join_next().await.is_some() {}
+    });
+    let lines = buf.lines();
+    assert_eq!(lines.len(), 6_000);
+    for line in lines {
+        let (run, rest) = line
+            .strip_prefix("[task_")
+            .and_then(|l| l.split_once(']'))
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(rest.contains(&format!(" i={run} ")), "{line}");
+    }
+}
+
+#[test]
+fn the_kind_learned_from_the_first_line_stamps_the_next_ones() {
+    let text = lines(
+        Stamped::new(format::format().compact().without_time()),
+        || {
+            event(); // outside any run: nothing learned, nothing added
+            for _ in 0..3 {
+                ctx().sync_scope(event);
+            }
+            event();
+        },
+    );
+    assert_eq!(text.len(), 5);
+    assert!(!text[0].starts_with('[') && !text[4].starts_with('['));
+    assert!(
+        text[1..4]
+            .iter()
+            .all(|l| l.starts_with("[backtest_abc123] [89abcdef] ")),
+        "{text:?}"
+    );
+    let json = json_lines(Stamped::new(format::format().json().without_time()), || {
+        for _ in 0..3 {
+            ctx().sync_scope(event);
+        }
+    });
+    assert!(
+        json.iter().all(|v| v["run_id"] == "backtest_abc123"),
+        "{json:?}"
+    );
+}
