@@ -36,8 +36,9 @@
 //!
 //! # Where the context lives
 //!
-//! The context sits in a [`tokio::task_local!`] slot. [`TraceFutureExt::in_trace_context`]
-//! puts it in place on every poll of a future (and while the future is dropped),
+//! The context sits in a task-local slot that works as a [`tokio::task_local!`] does, one
+//! pointer wide. [`TraceFutureExt::in_trace_context`] puts it in place on every poll of a
+//! future (and while the future is dropped),
 //! [`TraceContext::sync_scope`] for a synchronous closure. [`spawn_traced`],
 //! [`spawn_blocking_traced`], [`spawn_local_traced`], [`JoinSetExt::spawn_traced`] and
 //! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
