@@ -45,6 +45,33 @@
 //! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
 //! panics.
 //!
+//! # Outside any scope, explicitly none
+//!
+//! Work that the crate's helpers spawn outside any scope runs with no context, on every poll,
+//! even when the thread that polls it is inside a scope. That happens more than it seems: a
+//! `LocalSet` whose `run_until` is awaited inside a run polls its tasks inside that run's
+//! scope, and so does a current-thread runtime driven by `ctx.sync_scope(|| rt.block_on(..))`.
+//! A task spawned there with plain `tokio::spawn` or `spawn_local` has no scope of its own, so
+//! it reads the run of whatever drives it at that moment (run A on one poll, run B on the
+//! next; on a multi-thread runtime's workers, nothing): ids that are not its own. The same
+//! holds for futures made with [`in_current_trace_context`](TraceFutureExt::in_current_trace_context)
+//! outside any scope.
+//!
+//! Code bases that want every spawn traced can forbid the plain functions with clippy's
+//! [`disallowed-methods`] in `clippy.toml`:
+//!
+//! ```toml
+//! disallowed-methods = [
+//!     { path = "tokio::spawn", reason = "use tracectx::spawn_traced, which carries the run" },
+//!     { path = "tokio::task::spawn_local", reason = "use tracectx::spawn_local_traced" },
+//!     { path = "tokio::task::spawn_blocking", reason = "use tracectx::spawn_blocking_traced" },
+//!     { path = "tokio::task::JoinSet::spawn", reason = "use tracectx::JoinSetExt::spawn_traced" },
+//!     { path = "std::thread::spawn", reason = "use tracectx::thread::spawn" },
+//! ]
+//! ```
+//!
+//! [`disallowed-methods`]: https://rust-lang.github.io/rust-clippy/master/index.html#disallowed_methods
+//!
 //! # Errors and reproducible runs
 //!
 //! An [`Error`] built inside a scope captures the run and trace ids and shows them in its
