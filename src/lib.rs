@@ -134,7 +134,7 @@ pub use error::{
     Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced, TracedErrorExt, TracedResultExt,
     enrich_error_with_trace,
 };
-pub use future::{InTraceContext, TraceFutureExt};
+pub use future::{InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceStreamExt};
 #[cfg(feature = "repro")]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
@@ -149,7 +149,7 @@ pub use spawn::{
 pub mod prelude {
     pub use crate::context::TraceContext;
     pub use crate::error::{ExtractErrorContext as _, TracedErrorExt as _, TracedResultExt as _};
-    pub use crate::future::TraceFutureExt as _;
+    pub use crate::future::{TraceFutureExt as _, TraceStreamExt as _};
     pub use crate::spawn::JoinSetExt as _;
 }
 
