@@ -103,6 +103,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+mod envelope;
 pub mod error;
 mod escape;
 mod future;
@@ -112,6 +113,7 @@ pub mod propagation;
 pub mod repro;
 mod scope;
 mod spawn;
+pub mod sync;
 pub mod time;
 
 #[cfg(feature = "logging")]
@@ -130,6 +132,7 @@ pub use context::{
     InvalidId, InvalidIdReason, MAX_RUN_ID_LEN, RunId, ShortTraceId, SpanId, TraceContext,
     TraceFlags, TraceId,
 };
+pub use envelope::Envelope;
 pub use error::{
     Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced, TracedErrorExt, TracedResultExt,
     enrich_error_with_trace,
