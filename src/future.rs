@@ -266,6 +266,13 @@ impl<T> InTraceContext<T> {
     pub fn into_inner(mut self) -> Option<T> {
         self.inner.take()
     }
+
+    /// The inner value and the context, for adapters (such as the parallel iterator's) that
+    /// consume the wrapper.
+    #[cfg(feature = "rayon")]
+    pub(crate) fn into_parts(mut self) -> (Option<T>, Option<TraceContext>) {
+        (self.inner.take(), self.ctx.take())
+    }
 }
 
 impl<F: Future> Future for InTraceContext<F> {

@@ -108,6 +108,9 @@ pub mod error;
 mod escape;
 mod future;
 pub mod propagation;
+#[cfg(feature = "rayon")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rayon")))]
+pub mod rayon;
 #[cfg(feature = "repro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "repro")))]
 pub mod repro;
