@@ -106,6 +106,8 @@ mod context;
 mod envelope;
 pub mod error;
 mod escape;
+#[cfg(feature = "hyper")]
+mod executor;
 mod future;
 pub mod propagation;
 #[cfg(feature = "rayon")]
@@ -140,6 +142,9 @@ pub use error::{
     Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced, TracedErrorExt, TracedResultExt,
     enrich_error_with_trace,
 };
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use executor::TracedExecutor;
 pub use future::{InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceStreamExt};
 #[cfg(feature = "repro")]
 pub use repro::ReproContext;
