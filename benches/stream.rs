@@ -7,15 +7,20 @@
 //!   `per_item` makes a child context for every item.
 //! - `stream_1k_pending/*`: the same items, each `Pending` once before it is ready (two polls
 //!   an item), the shape of a stream fed by I/O.
+//! - last, `alternating ...` lines: `in_trace_context` against each peer and the bare stream,
+//!   timed in alternating blocks (median of 31 rounds).
+
+mod support;
 
 use std::hint::black_box;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use futures::Stream;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+use support::alternate;
 use tracectx::prelude::*;
 use tracing_futures::Instrument as _;
 
@@ -112,5 +117,49 @@ fn streams(c: &mut Criterion) {
     per_item(c, "stream_1k_pending", pending);
 }
 
+fn alternating() {
+    let ctx = TraceContext::new("live_ab12cd34").unwrap();
+    let otel = otel_context();
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let span = tracing::info_span!("session", run_id = "live_ab12cd34");
+    let ours = || {
+        black_box(drain(pending().in_trace_context(ctx.clone())));
+    };
+    alternate(
+        "stream_1k_pending in_trace_context / bare",
+        31,
+        2_000,
+        ours,
+        || {
+            black_box(drain(pending()));
+        },
+    );
+    alternate(
+        "stream_1k_pending in_trace_context / tracing_instrumented",
+        31,
+        2_000,
+        ours,
+        || {
+            black_box(drain(pending().instrument(span.clone())));
+        },
+    );
+    alternate(
+        "stream_1k_pending in_trace_context / otel_with_context",
+        31,
+        500,
+        ours,
+        || {
+            black_box(drain(pending().with_context(otel.clone())));
+        },
+    );
+}
+
 criterion_group!(benches, streams);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if support::alternating_requested() {
+        alternating();
+    }
+}
