@@ -69,6 +69,7 @@ use crate::scope;
 /// assert_eq!(rx.await?.as_deref(), Some("conn_1"));
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TracedExecutor<E> {
     inner: E,

@@ -38,12 +38,15 @@
 //!
 //! The context sits in a task-local slot that works as a [`tokio::task_local!`] does, one
 //! pointer wide. [`TraceFutureExt::in_trace_context`] puts it in place on every poll of a
-//! future (and while the future is dropped),
-//! [`TraceContext::sync_scope`] for a synchronous closure. [`spawn_traced`],
-//! [`spawn_blocking_traced`], [`spawn_local_traced`], [`JoinSetExt::spawn_traced`] and
-//! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
-//! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
-//! panics.
+//! future, stream or sink (and while it is dropped), [`TraceContext::sync_scope`] for a
+//! synchronous closure; [`TraceStreamExt::in_trace_context_per_item`] gives each item of a
+//! stream a child span. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
+//! [`JoinSetExt::spawn_traced`] and [`thread::spawn`] carry it into new tasks and threads; an
+//! [`Envelope`] and the channels of [`sync`] carry it with a message to another task. With
+//! the `rayon` feature, parallel iterators and `tracectx::rayon::{spawn, scope, join}` carry it
+//! onto rayon's pool; with the `hyper` feature, `TracedExecutor` into the tasks hyper spawns.
+//! Outside any scope the accessors ([`current`], [`with_current`], [`get_run_id`],
+//! [`get_trace_id`]) return `None`; nothing panics.
 //!
 //! # Outside any scope, explicitly none
 //!

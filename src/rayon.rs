@@ -71,6 +71,7 @@ const TAKEN: &str = "`InTraceContext` driven as a parallel iterator after comple
 
 // === impl InTraceContext (parallel iterator) ===
 
+#[cfg_attr(docsrs, doc(cfg(feature = "rayon")))]
 impl<I: ParallelIterator> ParallelIterator for InTraceContext<I> {
     type Item = I::Item;
 
@@ -90,6 +91,7 @@ impl<I: ParallelIterator> ParallelIterator for InTraceContext<I> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "rayon")))]
 impl<I: IndexedParallelIterator> IndexedParallelIterator for InTraceContext<I> {
     fn drive<C>(self, consumer: C) -> C::Result
     where
