@@ -1,21 +1,44 @@
-//! Carrying a [`TraceContext`] across `.await`: the [`TraceFutureExt`] trait and the
-//! [`InTraceContext`] future it returns.
+//! Carrying a [`TraceContext`] across `.await` and along streams and sinks: the
+//! [`TraceFutureExt`] and [`TraceStreamExt`] traits and the [`InTraceContext`] and
+//! [`InTraceContextPerItem`] wrappers they return.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::task::futures::TaskLocalFuture;
+use futures_core::{FusedFuture, FusedStream, Stream};
+use futures_sink::Sink;
 
 use crate::context::TraceContext;
 use crate::scope;
 
-/// Attaches a [`TraceContext`] to a future, so that every poll of it (and its drop) runs with
-/// that context current.
+/// Attaches a [`TraceContext`] to a future, a stream or a sink, so that every poll of it (and
+/// its drop) runs with that context current.
 ///
-/// Implemented for every [`Future`]. Named `TraceFutureExt`, not `FutureExt`, so it never
-/// clashes with `futures::FutureExt` or OpenTelemetry's `FutureExt`; the
-/// [prelude](crate::prelude) re-exports it.
+/// Implemented for every type; the [`InTraceContext`] it returns is a [`Future`], a
+/// [`Stream`], a [`Sink`] or (feature `rayon`) a parallel iterator when the wrapped value is
+/// one. Named `TraceFutureExt`, not `FutureExt`, so it never clashes with `futures::FutureExt`
+/// or OpenTelemetry's `FutureExt`; the [prelude](crate::prelude) re-exports it.
+///
+/// # One trait for futures, streams and sinks
+///
+/// The trait is implemented for every type, as tracing's `Instrument` and OpenTelemetry's
+/// `FutureExt` are, rather than one trait per kind: that keeps the call unambiguous for the
+/// many types that are two kinds at once. A framed socket or a WebSocket is both a `Stream`
+/// and a `Sink`, and `framed.in_trace_context(ctx)` gives one wrapper that is both, with every
+/// read and every write in the context; two traits with the same method names would make that
+/// call an error ("multiple applicable items in scope").
+///
+/// # A context for the stream, or one per item
+///
+/// - [`in_trace_context`](TraceFutureExt::in_trace_context): every `poll_next` of the stream
+///   (and its drop) runs in one context. Right for a stream that *is* one piece of work: the
+///   bars of one live session, the rows of one query, the frames of one connection.
+/// - [`in_trace_context_per_item`](TraceStreamExt::in_trace_context_per_item): the work of each
+///   item runs in a child of the context, a new span per item in the same run and trace. Right
+///   where each item is an operation of its own that a trace should show apart (a request
+///   read off a connection, a chunk an operator processes), at the cost of making one child
+///   context (an allocation) per item.
 ///
 /// # Examples
 ///
@@ -33,9 +56,9 @@ use crate::scope;
 /// assert_eq!(run.as_deref(), Some("backtest_ab12cd34"));
 /// # Ok(()) }
 /// ```
-pub trait TraceFutureExt: Future + Sized {
-    /// Runs this future with `ctx` as the current context: on every poll, across every
-    /// `.await`, on whichever worker thread polls it, and while it is dropped.
+pub trait TraceFutureExt: Sized {
+    /// Runs this future, stream or sink with `ctx` as the current context: on every poll,
+    /// across every `.await`, on whichever worker thread polls it, and while it is dropped.
     ///
     /// Futures this one spawns with plain `tokio::spawn` do **not** inherit the context; use
     /// [`spawn_traced`](crate::spawn_traced).
@@ -54,14 +77,27 @@ pub trait TraceFutureExt: Future + Sized {
     /// assert!(tracectx::current().is_none()); // the caller is not in the scope
     /// # Ok(()) }
     /// ```
+    ///
+    /// A stream: every item is produced in the context, wherever the stream is polled.
+    ///
+    /// ```
+    /// use futures::StreamExt as _;
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+    /// let bars = futures::stream::iter(1..=3).map(|bar| (bar, tracectx::get_run_id()));
+    /// let seen: Vec<_> = bars.in_trace_context(TraceContext::new("live_1")?).collect().await;
+    /// assert!(seen.iter().all(|(_, run)| run.as_deref() == Some("live_1")));
+    /// # Ok(()) }
+    /// ```
     fn in_trace_context(self, ctx: TraceContext) -> InTraceContext<Self> {
         InTraceContext::new(self, Some(ctx))
     }
 
-    /// Runs this future with the caller's current context, captured now.
+    /// Runs this future, stream or sink with the caller's current context, captured now.
     ///
-    /// Outside any scope the captured context is "none", and the future then runs with no
-    /// context even if it is later polled inside another scope, as OpenTelemetry's
+    /// Outside any scope the captured context is "none", and the wrapped value then runs with
+    /// no context even if it is later polled inside another scope, as OpenTelemetry's
     /// `with_current_context` does.
     ///
     /// # Examples
@@ -81,19 +117,21 @@ pub trait TraceFutureExt: Future + Sized {
     }
 }
 
-impl<F: Future> TraceFutureExt for F {}
+impl<T> TraceFutureExt for T {}
 
 pin_project_lite::pin_project! {
-    /// A future that runs its inner future with a [`TraceContext`] current; made by
+    /// A future, stream or sink that runs its inner value with a [`TraceContext`] current (or,
+    /// made outside any scope by `in_current_trace_context`, explicitly none); made by
     /// [`TraceFutureExt`].
     ///
-    /// The context is in place on every poll and while the inner future is dropped, so
-    /// destructors of a cancelled future (timeout, `select!`, `abort()`) still see their run.
-    /// A completed inner future is dropped inside the scope, at once.
+    /// The context is in place on every poll (`poll`, `poll_next`, and a sink's `poll_ready`,
+    /// `start_send`, `poll_flush` and `poll_close`) and while the inner value is dropped, so
+    /// destructors of a cancelled future (timeout, `select!`, `abort()`) or of a stream dropped
+    /// half-read still see their run. A completed inner future is dropped inside the scope, at
+    /// once.
     ///
-    /// This wraps tokio's [`TaskLocalFuture`], so a poll costs what a raw `task_local` scope
-    /// costs: the handle (one pointer) is moved into the slot and back. For the same reason
-    /// the inner future is not reachable from outside: tokio's future does not expose it.
+    /// A poll moves the context (one pointer) into the thread's slot and back, as a raw
+    /// `tokio::task_local!` scope of an `Arc` does.
     ///
     /// # Examples
     ///
@@ -115,20 +153,125 @@ pin_project_lite::pin_project! {
     /// assert_eq!(rx.recv()?.as_deref(), Some("job_1"));
     /// # Ok(()) }
     /// ```
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct InTraceContext<F> {
+    #[must_use = "futures and streams do nothing unless you `.await` or poll them"]
+    pub struct InTraceContext<T> {
+        // While a scope is entered, this holds the outer context instead.
+        ctx: Option<TraceContext>,
+        // `None` once a future has completed (dropped inside the scope at once).
         #[pin]
-        inner: TaskLocalFuture<Option<TraceContext>, F>,
+        inner: Option<T>,
+    }
+
+    impl<T> PinnedDrop for InTraceContext<T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if std::mem::needs_drop::<T>() && this.inner.is_some() {
+                let mut inner = this.inner;
+                // Where no scope can be entered (the thread's locals are being destroyed), the
+                // inner value is dropped without its context, when the field drops.
+                let _ = scope::try_enter(this.ctx, || inner.set(None));
+            }
+        }
     }
 }
 
 // === impl InTraceContext ===
 
-impl<F: Future> InTraceContext<F> {
-    fn new(inner: F, ctx: Option<TraceContext>) -> Self {
+impl<T> InTraceContext<T> {
+    pub(crate) fn new(inner: T, ctx: Option<TraceContext>) -> Self {
         Self {
-            inner: scope::CURRENT.scope(ctx, inner),
+            ctx,
+            inner: Some(inner),
         }
+    }
+
+    /// The context the inner value runs with; `None` when it runs with explicitly none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("job_1")?;
+    /// let fut = async {}.in_trace_context(ctx.clone());
+    /// assert_eq!(fut.context(), Some(&ctx));
+    /// assert_eq!(async {}.in_current_trace_context().context(), None);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn context(&self) -> Option<&TraceContext> {
+        self.ctx.as_ref()
+    }
+
+    /// A reference to the inner value; `None` once a future has completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let stream = futures::stream::iter([1, 2]).in_trace_context(TraceContext::new("job_1")?);
+    /// assert_eq!(futures::Stream::size_hint(stream.inner().unwrap()), (2, Some(2)));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn inner(&self) -> Option<&T> {
+        self.inner.as_ref()
+    }
+
+    /// A mutable reference to the inner value; `None` once a future has completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let mut buffer = Vec::<u8>::new().in_trace_context(TraceContext::new("job_1")?);
+    /// buffer.inner_mut().unwrap().push(7);
+    /// assert_eq!(buffer.inner(), Some(&vec![7]));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn inner_mut(&mut self) -> Option<&mut T> {
+        self.inner.as_mut()
+    }
+
+    /// A pinned mutable reference to the inner value; `None` once a future has completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use tracectx::prelude::*;
+    ///
+    /// let fut = pin!(async { 7 }.in_trace_context(TraceContext::new("job_1")?));
+    /// assert!(fut.inner_pin_mut().is_some());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Option<Pin<&mut T>> {
+        self.project().inner.as_pin_mut()
+    }
+
+    /// The inner value, without its context; `None` once a future has completed.
+    ///
+    /// The value is then dropped, when it is, outside the context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let stream = futures::stream::iter([1, 2]).in_trace_context(TraceContext::new("job_1")?);
+    /// let bare = stream.into_inner().expect("a stream is never completed");
+    /// # drop(bare);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn into_inner(mut self) -> Option<T> {
+        self.inner.take()
+    }
+
+    /// The inner value and the context, for adapters (such as the parallel iterator's) that
+    /// consume the wrapper.
+    #[cfg(feature = "rayon")]
+    pub(crate) fn into_parts(mut self) -> (Option<T>, Option<TraceContext>) {
+        (self.inner.take(), self.ctx.take())
     }
 }
 
@@ -136,13 +279,363 @@ impl<F: Future> Future for InTraceContext<F> {
     type Output = F::Output;
 
     #[inline]
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().inner.poll(cx)
+        let this = self.project();
+        let mut inner = this.inner;
+        let polled = scope::enter_slot(this.ctx, || {
+            let res = inner.as_mut().as_pin_mut()?.poll(cx);
+            if res.is_ready() {
+                // Dropped now, inside the scope, as tokio's `TaskLocalFuture` does.
+                inner.set(None);
+            }
+            Some(res)
+        });
+        polled.expect("`InTraceContext` polled after completion")
     }
 }
 
-impl<F> std::fmt::Debug for InTraceContext<F> {
+impl<F: Future> FusedFuture for InTraceContext<F> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_none()
+    }
+}
+
+impl<S: Stream> Stream for InTraceContext<S> {
+    type Item = S::Item;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || match inner.as_pin_mut() {
+            Some(stream) => stream.poll_next(cx),
+            None => Poll::Ready(None),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.as_ref().map_or((0, Some(0)), Stream::size_hint)
+    }
+}
+
+impl<S: FusedStream> FusedStream for InTraceContext<S> {
+    fn is_terminated(&self) -> bool {
+        self.inner.as_ref().is_none_or(FusedStream::is_terminated)
+    }
+}
+
+impl<S: Sink<Item>, Item> Sink<Item> for InTraceContext<S> {
+    type Error = S::Error;
+
+    #[track_caller]
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || sink(inner).poll_ready(cx))
+    }
+
+    #[track_caller]
+    fn start_send(self: Pin<&mut Self>, item: Item) -> Result<(), S::Error> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || sink(inner).start_send(item))
+    }
+
+    #[track_caller]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || sink(inner).poll_flush(cx))
+    }
+
+    #[track_caller]
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || sink(inner).poll_close(cx))
+    }
+}
+
+/// The inner sink. It is gone only when the same value was also a future and completed as one.
+#[track_caller]
+fn sink<S>(inner: Pin<&mut Option<S>>) -> Pin<&mut S> {
+    inner
+        .as_pin_mut()
+        .expect("`InTraceContext` used as a sink after completing as a future")
+}
+
+impl<T> std::fmt::Debug for InTraceContext<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InTraceContext").finish_non_exhaustive()
+        f.debug_struct("InTraceContext")
+            .field("context", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+// === TraceStreamExt ===
+
+/// Gives each item of a [`Stream`] its own child span: [`in_trace_context_per_item`] and
+/// [`in_current_trace_context_per_item`].
+///
+/// For one context over the whole stream use [`TraceFutureExt::in_trace_context`]; its docs
+/// say when to use which. The [prelude](crate::prelude) re-exports this trait.
+///
+/// [`in_trace_context_per_item`]: TraceStreamExt::in_trace_context_per_item
+/// [`in_current_trace_context_per_item`]: TraceStreamExt::in_current_trace_context_per_item
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt as _;
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+/// let session = TraceContext::new("live_1")?;
+/// let spans: Vec<_> = futures::stream::iter(0..3)
+///     .map(|_| tracectx::current().expect("in a child of the session"))
+///     .in_trace_context_per_item(session.clone())
+///     .collect()
+///     .await;
+/// for child in &spans {
+///     assert_eq!(child.run_id(), "live_1");
+///     assert_eq!(child.parent_span_id(), Some(session.span_id()));
+/// }
+/// assert_ne!(spans[0].span_id(), spans[1].span_id());
+/// # Ok(()) }
+/// ```
+pub trait TraceStreamExt: Stream + Sized {
+    /// Runs the work of each item of this stream in a fresh [`child`](TraceContext::child) of
+    /// `ctx`: the same run and trace, a span of its own whose parent is `ctx`'s span.
+    ///
+    /// A child is made when work on an item begins (the first `poll_next` after the previous
+    /// item) and stays current for every `poll_next` until that item is ready, so an item that
+    /// takes several polls is one span. The items themselves are unchanged. Closures of
+    /// adapters *inside* the wrapped stream run in the item's span, so put the handling there
+    /// (`.then(handle).in_trace_context_per_item(ctx)`) for the handling to be part of the
+    /// item's span. The stream is dropped with `ctx` current.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt as _;
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+    /// let conn = TraceContext::new("conn_1")?;
+    /// let handled: Vec<_> = futures::stream::iter(["GET /a", "GET /b"])
+    ///     .then(|req| async move {
+    ///         tokio::task::yield_now().await; // one span across the awaits of one request
+    ///         (req, tracectx::current().unwrap().span_id())
+    ///     })
+    ///     .in_trace_context_per_item(conn.clone())
+    ///     .collect()
+    ///     .await;
+    /// assert_ne!(handled[0].1, handled[1].1);
+    /// assert!(handled.iter().all(|(_, span)| *span != conn.span_id()));
+    /// # Ok(()) }
+    /// ```
+    fn in_trace_context_per_item(self, ctx: TraceContext) -> InTraceContextPerItem<Self> {
+        InTraceContextPerItem::new(self, Some(ctx))
+    }
+
+    /// [`in_trace_context_per_item`](TraceStreamExt::in_trace_context_per_item) with the
+    /// caller's current context, captured now. Made outside any scope, the items run with
+    /// explicitly no context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt as _;
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+    /// let ctx = TraceContext::new("feed_1")?;
+    /// let items = ctx.sync_scope(|| {
+    ///     futures::stream::iter(0..2)
+    ///         .map(|_| tracectx::current().unwrap())
+    ///         .in_current_trace_context_per_item()
+    /// });
+    /// let seen: Vec<_> = items.collect().await;
+    /// assert!(seen.iter().all(|c| c.parent_span_id() == Some(ctx.span_id())));
+    /// # Ok(()) }
+    /// ```
+    fn in_current_trace_context_per_item(self) -> InTraceContextPerItem<Self> {
+        InTraceContextPerItem::new(self, scope::current())
+    }
+}
+
+impl<S: Stream> TraceStreamExt for S {}
+
+pin_project_lite::pin_project! {
+    /// A stream whose every item is produced in its own child of a [`TraceContext`]; made by
+    /// [`TraceStreamExt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt as _;
+    /// use tracectx::{prelude::*, InTraceContextPerItem};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+    /// let ctx = TraceContext::new("feed_2")?;
+    /// let stream: InTraceContextPerItem<_> = futures::stream::iter(0..2)
+    ///     .map(|_| tracectx::current().unwrap().parent_span_id())
+    ///     .in_trace_context_per_item(ctx.clone());
+    /// assert_eq!(stream.collect::<Vec<_>>().await, [Some(ctx.span_id()); 2]);
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    pub struct InTraceContextPerItem<S> {
+        parent: Option<TraceContext>,
+        // The child of the item in progress; `None` between items (and with no parent).
+        item: Option<TraceContext>,
+        #[pin]
+        inner: Option<S>,
+    }
+
+    impl<S> PinnedDrop for InTraceContextPerItem<S> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if std::mem::needs_drop::<S>() && this.inner.is_some() {
+                let mut inner = this.inner;
+                let _ = scope::try_enter(this.parent, || inner.set(None));
+            }
+        }
+    }
+}
+
+// === impl InTraceContextPerItem ===
+
+impl<S> InTraceContextPerItem<S> {
+    fn new(inner: S, parent: Option<TraceContext>) -> Self {
+        Self {
+            parent,
+            item: None,
+            inner: Some(inner),
+        }
+    }
+
+    /// The context whose children the items run in; `None` when they run with explicitly
+    /// none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let ctx = TraceContext::new("feed_3")?;
+    /// let stream = futures::stream::iter([1]).in_trace_context_per_item(ctx.clone());
+    /// assert_eq!(stream.context(), Some(&ctx));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn context(&self) -> Option<&TraceContext> {
+        self.parent.as_ref()
+    }
+
+    /// A reference to the inner stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let stream = futures::stream::iter([1, 2]).in_current_trace_context_per_item();
+    /// assert_eq!(futures::Stream::size_hint(stream.inner()), (2, Some(2)));
+    /// ```
+    pub fn inner(&self) -> &S {
+        self.inner
+            .as_ref()
+            .expect("the stream is only taken by `into_inner`")
+    }
+
+    /// A mutable reference to the inner stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let mut stream = futures::stream::iter([1, 2]).in_current_trace_context_per_item();
+    /// let _bare: &mut futures::stream::Iter<_> = stream.inner_mut();
+    /// ```
+    pub fn inner_mut(&mut self) -> &mut S {
+        self.inner
+            .as_mut()
+            .expect("the stream is only taken by `into_inner`")
+    }
+
+    /// A pinned mutable reference to the inner stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use tracectx::prelude::*;
+    ///
+    /// let stream = pin!(futures::stream::iter([1]).in_current_trace_context_per_item());
+    /// let _bare = stream.inner_pin_mut();
+    /// ```
+    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
+        self.project()
+            .inner
+            .as_pin_mut()
+            .expect("the stream is only taken by `into_inner`")
+    }
+
+    /// The inner stream, without its context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// let stream = futures::stream::iter([1, 2]).in_current_trace_context_per_item();
+    /// let _bare: futures::stream::Iter<_> = stream.into_inner();
+    /// ```
+    pub fn into_inner(mut self) -> S {
+        self.inner
+            .take()
+            .expect("the stream is only taken by `into_inner`")
+    }
+}
+
+impl<S: Stream> Stream for InTraceContextPerItem<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        if this.item.is_none() {
+            *this.item = this.parent.as_ref().map(TraceContext::child);
+        }
+        let inner = this.inner;
+        let res = scope::enter_slot(this.item, || match inner.as_pin_mut() {
+            Some(stream) => stream.poll_next(cx),
+            None => Poll::Ready(None),
+        });
+        if res.is_ready() {
+            // The next item gets a span of its own.
+            *this.item = None;
+        }
+        res
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.as_ref().map_or((0, Some(0)), Stream::size_hint)
+    }
+}
+
+impl<S: FusedStream> FusedStream for InTraceContextPerItem<S> {
+    fn is_terminated(&self) -> bool {
+        self.inner.as_ref().is_none_or(FusedStream::is_terminated)
+    }
+}
+
+impl<S> std::fmt::Debug for InTraceContextPerItem<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InTraceContextPerItem")
+            .field("context", &self.parent)
+            .field("item", &self.item)
+            .finish_non_exhaustive()
     }
 }

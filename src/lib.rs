@@ -36,13 +36,44 @@
 //!
 //! # Where the context lives
 //!
-//! The context sits in a [`tokio::task_local!`] slot. [`TraceFutureExt::in_trace_context`]
-//! puts it in place on every poll of a future (and while the future is dropped),
-//! [`TraceContext::sync_scope`] for a synchronous closure. [`spawn_traced`],
-//! [`spawn_blocking_traced`], [`spawn_local_traced`], [`JoinSetExt::spawn_traced`] and
-//! [`thread::spawn`] carry it into new tasks and threads. Outside any scope the accessors
-//! ([`current`], [`with_current`], [`get_run_id`], [`get_trace_id`]) return `None`; nothing
-//! panics.
+//! The context sits in a task-local slot that works as a [`tokio::task_local!`] does, one
+//! pointer wide. [`TraceFutureExt::in_trace_context`] puts it in place on every poll of a
+//! future, stream or sink (and while it is dropped), [`TraceContext::sync_scope`] for a
+//! synchronous closure; [`TraceStreamExt::in_trace_context_per_item`] gives each item of a
+//! stream a child span. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
+//! [`JoinSetExt::spawn_traced`] and [`thread::spawn`] carry it into new tasks and threads; an
+//! [`Envelope`] and the channels of [`sync`] carry it with a message to another task. With
+//! the `rayon` feature, parallel iterators and `tracectx::rayon::{spawn, scope, join}` carry it
+//! onto rayon's pool; with the `hyper` feature, `TracedExecutor` into the tasks hyper spawns.
+//! Outside any scope the accessors ([`current`], [`with_current`], [`get_run_id`],
+//! [`get_trace_id`]) return `None`; nothing panics.
+//!
+//! # Outside any scope, explicitly none
+//!
+//! Work that the crate's helpers spawn outside any scope runs with no context, on every poll,
+//! even when the thread that polls it is inside a scope. That happens more than it seems: a
+//! `LocalSet` whose `run_until` is awaited inside a run polls its tasks inside that run's
+//! scope, and so does a current-thread runtime driven by `ctx.sync_scope(|| rt.block_on(..))`.
+//! A task spawned there with plain `tokio::spawn` or `spawn_local` has no scope of its own, so
+//! it reads the run of whatever drives it at that moment (run A on one poll, run B on the
+//! next; on a multi-thread runtime's workers, nothing): ids that are not its own. The same
+//! holds for futures made with [`in_current_trace_context`](TraceFutureExt::in_current_trace_context)
+//! outside any scope.
+//!
+//! Code bases that want every spawn traced can forbid the plain functions with clippy's
+//! [`disallowed-methods`] in `clippy.toml`:
+//!
+//! ```toml
+//! disallowed-methods = [
+//!     { path = "tokio::spawn", reason = "use tracectx::spawn_traced, which carries the run" },
+//!     { path = "tokio::task::spawn_local", reason = "use tracectx::spawn_local_traced" },
+//!     { path = "tokio::task::spawn_blocking", reason = "use tracectx::spawn_blocking_traced" },
+//!     { path = "tokio::task::JoinSet::spawn", reason = "use tracectx::JoinSetExt::spawn_traced" },
+//!     { path = "std::thread::spawn", reason = "use tracectx::thread::spawn" },
+//! ]
+//! ```
+//!
+//! [`disallowed-methods`]: https://rust-lang.github.io/rust-clippy/master/index.html#disallowed_methods
 //!
 //! # Errors and reproducible runs
 //!
@@ -84,15 +115,22 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod context;
+mod envelope;
 pub mod error;
 mod escape;
+#[cfg(feature = "hyper")]
+mod executor;
 mod future;
 pub mod propagation;
+#[cfg(feature = "rayon")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rayon")))]
+pub mod rayon;
 #[cfg(feature = "repro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "repro")))]
 pub mod repro;
 mod scope;
 mod spawn;
+pub mod sync;
 pub mod time;
 
 #[cfg(feature = "logging")]
@@ -111,11 +149,15 @@ pub use context::{
     InvalidId, InvalidIdReason, MAX_RUN_ID_LEN, RunId, ShortTraceId, SpanId, TraceContext,
     TraceFlags, TraceId,
 };
+pub use envelope::Envelope;
 pub use error::{
     Error, ErrorContext, ErrorKind, ExtractErrorContext, Traced, TracedErrorExt, TracedResultExt,
     enrich_error_with_trace,
 };
-pub use future::{InTraceContext, TraceFutureExt};
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use executor::TracedExecutor;
+pub use future::{InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceStreamExt};
 #[cfg(feature = "repro")]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
@@ -130,7 +172,7 @@ pub use spawn::{
 pub mod prelude {
     pub use crate::context::TraceContext;
     pub use crate::error::{ExtractErrorContext as _, TracedErrorExt as _, TracedResultExt as _};
-    pub use crate::future::TraceFutureExt as _;
+    pub use crate::future::{TraceFutureExt as _, TraceStreamExt as _};
     pub use crate::spawn::JoinSetExt as _;
 }
 

@@ -1,22 +1,111 @@
 //! The task-local slot that holds the current [`TraceContext`], and the ways to read it.
 //!
-//! The slot is a [`tokio::task_local!`]: a value is in place while a scoped future is polled
-//! (or dropped) and while a [`TraceContext::sync_scope`] closure runs, on whichever thread that
-//! happens. Outside any scope every accessor returns `None`; nothing here panics for want of a
-//! scope.
+//! The slot behaves as a [`tokio::task_local!`]: a value is in place while a scoped future is
+//! polled (or dropped) and while a [`TraceContext::sync_scope`] closure runs, on whichever
+//! thread that happens, and the outer value is back afterwards, also when the scope unwinds.
+//! Outside any scope every accessor returns `None`; nothing here panics for want of a scope.
+//!
+//! What a scope moves in and out on every poll is an `Option<TraceContext>`: one pointer, the
+//! same as a raw `task_local!` of an `Arc`, with "no context" a `None` rather than a tag.
+
+use std::cell::RefCell;
+use std::mem;
 
 use crate::context::{RunId, ShortTraceId, TraceContext};
 
-tokio::task_local! {
-    /// The current context. `Some(None)` (a scope of "no context") hides an outer context, as
-    /// a future captured outside any scope must when it is later polled inside one.
-    pub(crate) static CURRENT: Option<TraceContext>;
+thread_local! {
+    /// The current context, `None` outside any scope.
+    ///
+    /// A scope swaps its `Option<TraceContext>` in for the duration of a poll (or a closure)
+    /// and back out afterwards, exactly as tokio's `task_local!` does with its value. The slot
+    /// is the crate's own rather than a `task_local!` so that "no context" needs no tag: a
+    /// `task_local!` must tell "no scope" (an access error) from a scope, so a scope of *no*
+    /// context would be a `task_local!` of `Option<TraceContext>`, whose scope moves a tagged
+    /// `Option<Option<_>>` (two words) on every poll. Here "no scope" and "a scope of no
+    /// context" are the same `None`, and what moves on every poll is one pointer, as in a raw
+    /// `task_local!` of an `Arc`.
+    static CURRENT: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
+}
+
+/// Why a scope could not be entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeError {
+    /// The slot is lent to a [`with_current`] closure, which is entering a scope.
+    Borrowed,
+    /// The thread's locals are being destroyed.
+    Destroyed,
+}
+
+impl ScopeError {
+    #[cold]
+    #[track_caller]
+    pub(crate) fn panic(self) -> ! {
+        match self {
+            Self::Borrowed => panic!(
+                "cannot enter a trace context scope inside a `tracectx::with_current` closure; \
+                 read what you need in the closure, return it, and enter the scope after"
+            ),
+            Self::Destroyed => panic!(
+                "cannot enter a trace context scope while the thread's locals are being \
+                 destroyed; poll futures and run scopes before the thread exits"
+            ),
+        }
+    }
+}
+
+/// Runs `f` with the context in `slot` (`None`: explicitly none) as the current one.
+///
+/// The slot's value is moved into the thread's slot and the previous one into `slot`, then
+/// back when `f` returns or unwinds: what a `task_local!` scope does, without a clone.
+#[inline]
+pub(crate) fn try_enter<R>(
+    slot: &mut Option<TraceContext>,
+    f: impl FnOnce() -> R,
+) -> Result<R, ScopeError> {
+    /// Puts the outer context back, also while unwinding.
+    struct Restore<'a>(&'a mut Option<TraceContext>);
+
+    impl Drop for Restore<'_> {
+        #[inline]
+        fn drop(&mut self) {
+            // Neither call can fail: the slot was reachable and free when the scope was
+            // entered, the thread's locals cannot have been destroyed since, and no borrow made
+            // by `with_current` inside `f` outlives `f`.
+            CURRENT.with(|current| mem::swap(self.0, &mut *current.borrow_mut()));
+        }
+    }
+
+    CURRENT
+        .try_with(|current| {
+            current
+                .try_borrow_mut()
+                .map(|mut current| mem::swap(slot, &mut *current))
+                .map_err(|_| ScopeError::Borrowed)
+        })
+        .map_err(|_| ScopeError::Destroyed)??;
+    let restore = Restore(slot);
+    let r = f();
+    drop(restore);
+    Ok(r)
+}
+
+/// [`try_enter`], panicking where it fails (see [`ScopeError::panic`]).
+#[inline]
+#[track_caller]
+pub(crate) fn enter_slot<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
+    match try_enter(slot, f) {
+        Ok(r) => r,
+        Err(e) => e.panic(),
+    }
 }
 
 /// Runs `f` with `ctx` as the current context (`None`: explicitly none), restoring the
 /// previous one when `f` returns or unwinds.
+#[inline]
+#[track_caller]
 pub(crate) fn enter<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(ctx, f)
+    let mut slot = ctx;
+    enter_slot(&mut slot, f)
 }
 
 /// The current trace context, if any.
@@ -42,17 +131,30 @@ pub(crate) fn enter<R>(ctx: Option<TraceContext>, f: impl FnOnce() -> R) -> R {
 /// # Ok(()) }
 /// ```
 pub fn current() -> Option<TraceContext> {
-    with_current(|ctx| ctx.cloned())
+    read(TraceContext::clone)
+}
+
+/// `f` applied to the current context, if any: [`with_current`] for readers that need nothing
+/// when there is no context, in the fewest steps (this is what every log line pays).
+#[inline]
+fn read<R>(f: impl FnOnce(&TraceContext) -> R) -> Option<R> {
+    // Borrowed mutably only while a scope swaps its context in or out, never while user code
+    // runs: `try_borrow` cannot fail where `f` could observe it. Outside any scope, or during
+    // thread-local teardown, there is nothing to read.
+    CURRENT
+        .try_with(|ctx| ctx.try_borrow().ok()?.as_ref().map(f))
+        .ok()
+        .flatten()
 }
 
 /// Calls `f` with a reference to the current context (or `None`), without cloning it.
 ///
 /// # Panics
 ///
-/// `f` runs while the task-local slot is borrowed, as in tokio's [`LocalKey::with`]: entering
-/// a new scope from inside `f` (polling a scoped future, calling
-/// [`TraceContext::sync_scope`]) panics in tokio. Read what you need and return it; do the work
-/// outside.
+/// `f` runs while the slot is borrowed, as in tokio's [`LocalKey::with`]: entering a new
+/// scope from inside `f` (polling a scoped future, calling [`TraceContext::sync_scope`])
+/// panics, as it does in tokio. Reading the context again inside `f` is fine. Read what you
+/// need and return it; do the work outside.
 ///
 /// [`LocalKey::with`]: tokio::task::LocalKey::with
 ///
@@ -67,7 +169,12 @@ pub fn current() -> Option<TraceContext> {
 /// ```
 pub fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
     let mut f = Some(f);
-    let inside = CURRENT.try_with(|ctx| f.take().map(|f| f(ctx.as_ref())));
+    let inside = CURRENT.try_with(|ctx| {
+        // Borrowed mutably only while a scope swaps its context in or out, never while user
+        // code runs: the borrow cannot fail where `f` could observe it.
+        let ctx = ctx.try_borrow().ok()?;
+        f.take().map(|f| f(ctx.as_ref()))
+    });
     match (inside, f) {
         (Ok(Some(r)), _) => r,
         // Outside any scope, or during thread-local teardown: there is no context to show.
@@ -88,7 +195,7 @@ pub fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn get_run_id() -> Option<RunId> {
-    with_current(|ctx| ctx.map(|ctx| ctx.run_id().clone()))
+    read(|ctx| ctx.run_id().clone())
 }
 
 /// The current trace id in its short form (8 lowercase hex characters), if any. Allocates
@@ -102,7 +209,7 @@ pub fn get_run_id() -> Option<RunId> {
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn get_trace_id() -> Option<ShortTraceId> {
-    with_current(|ctx| ctx.map(|ctx| ctx.trace_id().short()))
+    read(|ctx| ctx.trace_id().short())
 }
 
 // === impl TraceContext (scopes) ===
@@ -115,6 +222,11 @@ impl TraceContext {
     /// [`in_trace_context`](crate::TraceFutureExt::in_trace_context): a context set here is not
     /// seen by futures spawned or polled elsewhere later.
     ///
+    /// # Panics
+    ///
+    /// When called inside a [`with_current`] closure (see there), or while the thread's locals
+    /// are being destroyed.
+    ///
     /// # Examples
     ///
     /// ```
@@ -123,6 +235,7 @@ impl TraceContext {
     /// assert_eq!(run.as_deref(), Some("sync_job"));
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
+    #[track_caller]
     pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         enter(Some(self.clone()), f)
     }

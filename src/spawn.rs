@@ -11,20 +11,21 @@
 //! `tokio::spawn(fut.in_trace_context(ctx.child()))`. Keeping the handle also makes a spawn
 //! cost one atomic increment instead of an allocation.
 //!
-//! Outside any scope each function behaves exactly as its plain counterpart.
+//! **Outside any scope, explicitly none**: see the crate docs' section on it.
 
 use std::future::Future;
 
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::context::TraceContext;
-use crate::future::TraceFutureExt;
+use crate::future::InTraceContext;
 use crate::scope;
 
 /// Spawns `future` on the current tokio runtime with the caller's trace context.
 ///
 /// The tokio counterpart that *forgets* the context is `tokio::spawn`; everything else
-/// (panics, `JoinHandle`, abort) is the same.
+/// (panics, `JoinHandle`, abort) is the same. Called outside any scope, the task runs with
+/// explicitly no context (see [the crate docs](crate#outside-any-scope-explicitly-none)).
 ///
 /// # Panics
 ///
@@ -54,10 +55,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match scope::current() {
-        Some(ctx) => tokio::spawn(future.in_trace_context(ctx)),
-        None => tokio::spawn(future),
-    }
+    tokio::spawn(InTraceContext::new(future, scope::current()))
 }
 
 /// Runs the blocking closure `f` on tokio's blocking pool with the caller's trace context.
@@ -81,10 +79,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match scope::current() {
-        Some(ctx) => tokio::task::spawn_blocking(move || ctx.sync_scope(f)),
-        None => tokio::task::spawn_blocking(f),
-    }
+    tokio::task::spawn_blocking(bind(f))
 }
 
 /// Spawns a `!Send` future on the current [`LocalSet`](tokio::task::LocalSet) with the
@@ -119,10 +114,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    match scope::current() {
-        Some(ctx) => tokio::task::spawn_local(future.in_trace_context(ctx)),
-        None => tokio::task::spawn_local(future),
-    }
+    tokio::task::spawn_local(InTraceContext::new(future, scope::current()))
 }
 
 /// Adds [`spawn_traced`](JoinSetExt::spawn_traced) to tokio's [`JoinSet`].
@@ -179,10 +171,7 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
         T: Send,
     {
-        match scope::current() {
-            Some(ctx) => self.spawn(future.in_trace_context(ctx)),
-            None => self.spawn(future),
-        }
+        self.spawn(InTraceContext::new(future, scope::current()))
     }
 }
 
@@ -206,8 +195,6 @@ pub mod thread {
     use std::io;
     use std::thread::{Builder, JoinHandle};
 
-    use crate::scope;
-
     /// Spawns an OS thread that runs `f` with the caller's trace context.
     ///
     /// # Panics
@@ -229,11 +216,7 @@ pub mod thread {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let ctx = scope::current();
-        std::thread::spawn(move || match ctx {
-            Some(ctx) => ctx.sync_scope(f),
-            None => f(),
-        })
+        std::thread::spawn(crate::bind(f))
     }
 
     /// Spawns an OS thread configured by `builder` (name, stack size) that runs `f` with the
@@ -257,11 +240,7 @@ pub mod thread {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let ctx = scope::current();
-        builder.spawn(move || match ctx {
-            Some(ctx) => ctx.sync_scope(f),
-            None => f(),
-        })
+        builder.spawn(crate::bind(f))
     }
 }
 

@@ -99,3 +99,38 @@ fn sync_scope_works_on_a_plain_thread_without_a_runtime() {
         .unwrap();
     assert_eq!(seen.as_deref(), Some("no_runtime"));
 }
+
+#[test]
+fn reading_again_inside_with_current_sees_the_same_context() {
+    let outer = ctx("lent");
+    outer.sync_scope(|| {
+        tracectx::with_current(|c| {
+            assert_eq!(c.map(|c| c.run_id().to_string()).as_deref(), Some("lent"));
+            assert_eq!(tracectx::get_run_id().as_deref(), Some("lent"));
+        })
+    });
+}
+
+#[test]
+fn entering_a_scope_inside_with_current_panics_and_leaves_the_slot_intact() {
+    let outer = ctx("lender");
+    outer.sync_scope(|| {
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+            tracectx::with_current(|_| ctx("borrower").sync_scope(|| ()))
+        }));
+        let message = caught.expect_err("entering a scope while the slot is lent");
+        let message = message
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| message.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(message.contains("with_current"), "{message}");
+        // The slot is untouched: the outer run is still current, and the next scope works.
+        assert_eq!(tracectx::get_run_id().as_deref(), Some("lender"));
+        assert_eq!(
+            ctx("next").sync_scope(tracectx::get_run_id).as_deref(),
+            Some("next")
+        );
+    });
+    assert_no_context();
+}

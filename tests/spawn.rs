@@ -173,3 +173,124 @@ async fn thousands_of_traced_spawns_keep_their_own_runs() {
     }
     assert_eq!(n, 2_000);
 }
+
+/// The phase the driver is in ("A", "B", "after"), shared with the tasks it drives.
+type Phase = std::sync::Arc<std::sync::Mutex<&'static str>>;
+
+/// Reads `(phase, run id)` at four points, yielding between them so the task is polled four
+/// times, by whatever drives it.
+async fn four_reads(phase: Phase) -> Vec<(&'static str, Option<String>)> {
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let now = *phase.lock().unwrap();
+        seen.push((now, tracectx::get_run_id().map(|r| r.to_string())));
+        tokio::task::yield_now().await;
+    }
+    seen
+}
+
+/// Some reads happened while the driver was inside run A and some inside run B.
+fn polled_in_both_runs(seen: &[(&'static str, Option<String>)]) -> bool {
+    seen.iter().any(|(p, _)| *p == "A") && seen.iter().any(|(p, _)| *p == "B")
+}
+
+/// Plain tasks see the driver's scope: the pitfall the helpers avoid.
+fn saw_the_drivers_runs(seen: &[(&'static str, Option<String>)]) -> bool {
+    seen.iter().all(|(p, run)| match *p {
+        "A" => run.as_deref() == Some("run_A"),
+        "B" => run.as_deref() == Some("run_B"),
+        _ => run.is_none(),
+    })
+}
+
+async fn drive_a_little() {
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn local_tasks_spawned_outside_a_scope_never_borrow_the_drivers_run() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = LocalSet::new();
+    let phase = Phase::default();
+    *phase.lock().unwrap() = "before";
+    // Spawned outside any scope; the LocalSet is then driven inside run_A, then run_B.
+    let (traced, plain) = {
+        let _in_local_set = local.enter();
+        (
+            tracectx::spawn_local_traced(four_reads(phase.clone())),
+            tokio::task::spawn_local(four_reads(phase.clone())),
+        )
+    };
+    rt.block_on(async {
+        for (name, run) in [("A", "run_A"), ("B", "run_B")] {
+            *phase.lock().unwrap() = name;
+            local
+                .run_until(drive_a_little())
+                .in_trace_context(ctx(run))
+                .await;
+        }
+        *phase.lock().unwrap() = "after";
+        local.await;
+    });
+    let traced = rt.block_on(traced).unwrap();
+    assert!(polled_in_both_runs(&traced), "{traced:?}");
+    assert!(traced.iter().all(|(_, run)| run.is_none()), "{traced:?}");
+    let plain = rt.block_on(plain).unwrap();
+    assert!(polled_in_both_runs(&plain), "{plain:?}");
+    assert!(saw_the_drivers_runs(&plain), "{plain:?}");
+}
+
+#[test]
+fn tasks_spawned_outside_a_scope_never_borrow_a_block_on_scope() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let phase = Phase::default();
+    *phase.lock().unwrap() = "before";
+    let mut set = JoinSet::new();
+    let (traced, plain) = {
+        let _in_runtime = rt.enter();
+        set.spawn_traced(four_reads(phase.clone()));
+        (
+            tracectx::spawn_traced(four_reads(phase.clone())),
+            tokio::spawn(four_reads(phase.clone())),
+        )
+    };
+    for (name, run) in [("A", "run_A"), ("B", "run_B")] {
+        *phase.lock().unwrap() = name;
+        ctx(run).sync_scope(|| rt.block_on(drive_a_little()));
+    }
+    *phase.lock().unwrap() = "after";
+    let (traced, in_set, plain) = rt.block_on(async {
+        let in_set = set.join_next().await.unwrap().unwrap();
+        (traced.await.unwrap(), in_set, plain.await.unwrap())
+    });
+    for seen in [&traced, &in_set] {
+        assert!(polled_in_both_runs(seen), "{seen:?}");
+        assert!(seen.iter().all(|(_, run)| run.is_none()), "{seen:?}");
+    }
+    assert!(polled_in_both_runs(&plain), "{plain:?}");
+    assert!(saw_the_drivers_runs(&plain), "{plain:?}");
+}
+
+#[test]
+fn blocking_and_thread_helpers_outside_a_scope_run_with_none() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = {
+        let _in_runtime = rt.enter();
+        tracectx::spawn_blocking_traced(tracectx::get_run_id)
+    };
+    let thread = tracectx::thread::spawn(tracectx::get_run_id);
+    let seen = ctx("run_A").sync_scope(|| rt.block_on(handle)).unwrap();
+    assert_eq!(seen, None);
+    assert_eq!(thread.join().unwrap(), None);
+}

@@ -50,3 +50,55 @@ pub fn current_thread() -> tokio::runtime::Runtime {
         .build()
         .expect("a tokio runtime")
 }
+
+/// Whether the alternating ratio section of a bench binary should run: with no filter on the
+/// command line, or a filter that names it (`cargo bench --bench propagation -- alternating`).
+pub fn alternating_requested() -> bool {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    match filter {
+        None => true,
+        Some(f) => "alternating".contains(f.as_str()) || f.contains("alternating"),
+    }
+}
+
+/// Times `a` and `b` in alternating blocks of `iters` calls each (`a b`, then `b a`, ...),
+/// `rounds` times, and prints the median time per call of each and the median of the per-round
+/// ratios `a / b`. Alternating keeps a noisy machine's drift out of the ratio: both sides of
+/// one round ran under the same load.
+pub fn alternate(label: &str, rounds: usize, iters: u32, mut a: impl FnMut(), mut b: impl FnMut()) {
+    use std::time::Instant;
+
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(iters)
+    };
+    // Warm up both.
+    time(&mut a);
+    time(&mut b);
+    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (x, y) = if round % 2 == 0 {
+            let x = time(&mut a);
+            (x, time(&mut b))
+        } else {
+            let y = time(&mut b);
+            (time(&mut a), y)
+        };
+        ta.push(x);
+        tb.push(y);
+        ratios.push(x / y);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "alternating {label}: {:.1} ns vs {:.1} ns per call, ratio {:.3}x (median of {rounds} rounds)",
+        median(&mut ta),
+        median(&mut tb),
+        median(&mut ratios),
+    );
+}

@@ -1,0 +1,315 @@
+//! rayon: parallel iterators, `join`, `spawn` and `scope` carry the caller's context onto the
+//! pool, with several runs sharing the pool at once.
+#![cfg(feature = "rayon")]
+
+use std::collections::HashSet;
+use std::sync::{Barrier, Mutex};
+use std::thread::ThreadId;
+
+use rayon::prelude::*;
+use tracectx::prelude::*;
+
+fn ctx(run: &str) -> TraceContext {
+    TraceContext::new(run).unwrap()
+}
+
+fn run_id() -> Option<String> {
+    tracectx::get_run_id().map(|r| r.to_string())
+}
+
+/// The tests share rayon's global pool and check that no pool thread is left with a context
+/// afterwards: they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// About a microsecond of work, so that pieces of different runs interleave on the pool.
+fn work(i: u64) -> u64 {
+    let mut x = i;
+    for _ in 0..200 {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    x
+}
+
+/// Runs `f` in each of `runs` runs at once, on threads of their own started together.
+fn in_runs_at_once<R: Send>(runs: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let start = Barrier::new(runs);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..runs)
+            .map(|r| {
+                let (start, f) = (&start, &f);
+                s.spawn(move || {
+                    ctx(&format!("run_{r}")).sync_scope(|| {
+                        start.wait();
+                        f(r)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// No pool thread is left with a context.
+fn pool_is_clean() {
+    let leftovers = rayon::broadcast(|_| run_id());
+    assert!(leftovers.iter().all(Option::is_none), "{leftovers:?}");
+}
+
+#[test]
+fn four_runs_of_twenty_thousand_items_at_once_never_see_each_other() {
+    let _serial = serial();
+    let results = in_runs_at_once(4, |_| {
+        let items: Vec<u64> = (0..20_000).collect();
+        items
+            .par_iter()
+            .in_current_trace_context()
+            .map(|&i| (i, work(i), run_id(), std::thread::current().id()))
+            .collect::<Vec<_>>()
+    });
+    let mut threads = HashSet::<ThreadId>::new();
+    for (r, items) in results.into_iter().enumerate() {
+        let expected = format!("run_{r}");
+        assert_eq!(items.len(), 20_000);
+        for (n, (i, _, run, thread)) in items.into_iter().enumerate() {
+            assert_eq!(i, n as u64, "indexed order kept");
+            assert_eq!(run.as_deref(), Some(expected.as_str()), "run {r} item {i}");
+            threads.insert(thread);
+        }
+    }
+    assert!(threads.len() > 1, "the items never left one thread");
+    pool_is_clean();
+}
+
+#[test]
+fn unindexed_adapters_folds_and_reductions_run_in_the_context() {
+    let _serial = serial();
+    let results = in_runs_at_once(4, |r| {
+        let expected = format!("run_{r}");
+        let here = |what: &str| {
+            assert_eq!(run_id().as_deref(), Some(expected.as_str()), "{what}");
+        };
+        let filtered: Vec<u64> = (0..10_000u64)
+            .into_par_iter()
+            .in_current_trace_context()
+            .filter(|i| {
+                here("filter");
+                i % 3 == 0
+            })
+            .flat_map_iter(|i| {
+                here("flat_map_iter");
+                [i, i + 1]
+            })
+            .collect();
+        let total = (0..10_000u64)
+            .into_par_iter()
+            .in_current_trace_context()
+            .fold(
+                || {
+                    here("fold identity");
+                    0u64
+                },
+                |acc, i| {
+                    here("fold op");
+                    acc + work(i) % 7
+                },
+            )
+            .reduce(
+                || {
+                    here("reduce identity");
+                    0
+                },
+                |a, b| {
+                    here("reduce op");
+                    a + b
+                },
+            );
+        (0..10_000u64)
+            .into_par_iter()
+            .in_current_trace_context()
+            .for_each(|_| here("for_each"));
+        let sum: u64 = (0..10_000u64)
+            .into_par_iter()
+            .in_current_trace_context()
+            .map(|i| {
+                here("map before sum");
+                i
+            })
+            .sum();
+        (filtered.len(), total, sum)
+    });
+    for (filtered, total, sum) in results {
+        assert_eq!(filtered, 2 * 3_334);
+        assert_eq!(total, (0..10_000u64).map(|i| work(i) % 7).sum::<u64>());
+        assert_eq!(sum, (0..10_000u64).sum::<u64>());
+    }
+    pool_is_clean();
+}
+
+#[test]
+fn indexed_iterators_stay_indexed() {
+    let _serial = serial();
+    let ctx = ctx("indexed");
+    let iter = ctx.sync_scope(|| (0..1_000u32).into_par_iter().in_current_trace_context());
+    // `IndexedParallelIterator` methods: len, collect_into_vec, zip, enumerate, rev.
+    assert_eq!(iter.len(), 1_000);
+    let mut out = Vec::new();
+    iter.map(|i| (i, run_id())).collect_into_vec(&mut out);
+    assert_eq!(out.len(), 1_000);
+    assert!(
+        out.iter()
+            .enumerate()
+            .all(|(n, (i, run))| *i as usize == n && run.as_deref() == Some("indexed"))
+    );
+
+    // Items made before `in_current_trace_context` are made in the context even when an
+    // indexed adapter that rebuilds the iterator comes after it.
+    let zipped: Vec<_> = ctx.sync_scope(|| {
+        (0..1_000u32)
+            .into_par_iter()
+            .map(|i| (i, run_id()))
+            .in_current_trace_context()
+            .zip(0..1_000u32)
+            .rev()
+            .collect()
+    });
+    assert_eq!(zipped.len(), 1_000);
+    assert_eq!(zipped[0].1, 999);
+    assert!(
+        zipped
+            .iter()
+            .all(|((_, run), _)| run.as_deref() == Some("indexed"))
+    );
+
+    // And placed after such adapters, every closure after it runs in the context.
+    let enumerated: Vec<_> = ctx.sync_scope(|| {
+        (0..1_000u32)
+            .into_par_iter()
+            .enumerate()
+            .step_by(2)
+            .in_current_trace_context()
+            .map(|(n, i)| (n, i, run_id()))
+            .collect()
+    });
+    assert_eq!(enumerated.len(), 500);
+    assert!(
+        enumerated
+            .iter()
+            .all(|(n, i, run)| *n == *i as usize && run.as_deref() == Some("indexed"))
+    );
+    pool_is_clean();
+}
+
+#[test]
+fn a_par_iter_made_outside_any_scope_runs_with_none_inside_one() {
+    let _serial = serial();
+    let bare = (0..1_000u32).into_par_iter().in_current_trace_context();
+    // Driven from a pool thread inside a run: the pieces that thread runs itself still see
+    // none.
+    let seen: Vec<_> = ctx("driver").sync_scope(|| {
+        tracectx::rayon::join(|| bare.map(|_| run_id()).collect::<Vec<_>>(), || ()).0
+    });
+    assert!(seen.iter().all(Option::is_none));
+    pool_is_clean();
+}
+
+fn fib(n: u32, expected: &str) -> u64 {
+    assert_eq!(run_id().as_deref(), Some(expected));
+    if n < 2 {
+        return u64::from(n);
+    }
+    let (a, b) = tracectx::rayon::join(|| fib(n - 1, expected), || fib(n - 2, expected));
+    a + b
+}
+
+#[test]
+fn join_carries_the_context_through_deep_recursion_in_four_runs() {
+    let _serial = serial();
+    let results = in_runs_at_once(4, |r| fib(18, &format!("run_{r}")));
+    assert!(results.iter().all(|f| *f == 2_584));
+    // Plain rayon::join loses it.
+    let plain = ctx("plain").sync_scope(|| rayon::join(run_id, run_id));
+    assert_eq!(plain, (None, None));
+    pool_is_clean();
+}
+
+#[test]
+fn spawn_carries_the_context_and_outside_any_scope_none() {
+    let _serial = serial();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for r in 0..100 {
+        let tx = tx.clone();
+        ctx(&format!("spawner_{r}"))
+            .sync_scope(|| tracectx::rayon::spawn(move || tx.send((r, run_id())).unwrap()));
+    }
+    let tx2 = tx.clone();
+    tracectx::rayon::spawn(move || tx2.send((usize::MAX, run_id())).unwrap());
+    drop(tx);
+    let mut n = 0;
+    for (r, run) in rx {
+        if r == usize::MAX {
+            assert_eq!(run, None);
+        } else {
+            assert_eq!(run, Some(format!("spawner_{r}")));
+        }
+        n += 1;
+    }
+    assert_eq!(n, 101);
+}
+
+#[test]
+fn scope_spawns_carry_the_context_of_where_they_were_spawned() {
+    let _serial = serial();
+    let results = in_runs_at_once(4, |r| {
+        let seen = Mutex::new(Vec::new());
+        tracectx::rayon::scope(|s| {
+            assert_eq!(run_id(), Some(format!("run_{r}")), "op");
+            for k in 0..50 {
+                s.spawn(|s| {
+                    seen.lock().unwrap().push(run_id());
+                    // A child span for one piece, and what it spawns in turn inherits it.
+                    let child = tracectx::current().unwrap().child();
+                    let span = child.span_id();
+                    child.sync_scope(|| {
+                        s.spawn(move |_| {
+                            assert_eq!(tracectx::current().unwrap().span_id(), span);
+                        })
+                    });
+                    let _ = k;
+                });
+            }
+        });
+        seen.into_inner().unwrap()
+    });
+    for (r, seen) in results.into_iter().enumerate() {
+        assert_eq!(seen.len(), 50);
+        assert!(
+            seen.iter()
+                .all(|s| s.as_deref() == Some(format!("run_{r}").as_str()))
+        );
+    }
+    pool_is_clean();
+}
+
+#[test]
+fn install_on_a_pool_with_bind_keeps_the_context() {
+    let _serial = serial();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let (bound, plain) = ctx("installed").sync_scope(|| {
+        let bound = pool.install(tracectx::bind(|| {
+            (0..100)
+                .into_par_iter()
+                .in_current_trace_context()
+                .map(|_| run_id())
+                .collect::<Vec<_>>()
+        }));
+        (bound, pool.install(run_id))
+    });
+    assert!(bound.iter().all(|r| r.as_deref() == Some("installed")));
+    assert_eq!(plain, None);
+}

@@ -1,0 +1,373 @@
+//! Streams and sinks in a context: every `poll_next`, every sink call and the drop run with
+//! the wrapper's context, whichever task and worker poll them; per-item child spans.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{SinkExt as _, Stream, StreamExt as _};
+use tokio::sync::oneshot;
+use tracectx::prelude::*;
+use tracectx::{InTraceContext, SpanId};
+
+fn ctx(run: &str) -> TraceContext {
+    TraceContext::new(run).unwrap()
+}
+
+fn run_id() -> Option<String> {
+    tracectx::get_run_id().map(|r| r.to_string())
+}
+
+/// Sends the run id seen in its destructor.
+struct DropProbe(Option<oneshot::Sender<Option<String>>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(run_id());
+        }
+    }
+}
+
+/// Items of a [`producer`]: the item's index and the runs seen while making it.
+type Produced = (u32, Vec<Option<String>>);
+type Producer = Pin<Box<dyn Stream<Item = Produced> + Send>>;
+
+/// A stream of `n` items, each made over a few awaits (so producing one takes several polls
+/// and tasks migrate), each carrying the run seen at every await.
+fn producer(n: u32, salt: u32) -> Producer {
+    Box::pin(futures::stream::unfold(0u32, move |i| async move {
+        if i == n {
+            return None;
+        }
+        let mut seen = vec![run_id()];
+        if (i + salt) % 4 == 0 {
+            tokio::time::sleep(Duration::from_micros(u64::from((i + salt) % 30))).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+        seen.push(run_id());
+        Some(((i, seen), i + 1))
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_streams_in_two_hundred_runs_each_item_sees_its_own() {
+    const STREAMS: usize = 200;
+    const ITEMS: u32 = 50;
+    // 20 consumer tasks, each merging 10 streams of 10 different runs: one poll of a consumer
+    // polls several runs' streams in turn, on whichever worker it is on.
+    let mut consumers = tokio::task::JoinSet::new();
+    for group in 0..20 {
+        let streams: Vec<_> = (0..STREAMS / 20)
+            .map(|k| {
+                let s = group * (STREAMS / 20) + k;
+                producer(ITEMS, s as u32)
+                    .map(move |item| (s, item))
+                    .in_trace_context(ctx(&format!("stream_{s}")))
+            })
+            .collect();
+        let consumer_run = format!("consumer_{group}");
+        consumers.spawn(
+            async move {
+                let mut merged = futures::stream::select_all(streams);
+                let mut got = Vec::new();
+                let mut threads = HashSet::new();
+                while let Some((s, (i, seen))) = merged.next().await {
+                    threads.insert(std::thread::current().id());
+                    // The consumer itself stays in its own run between items.
+                    assert_eq!(run_id().as_deref(), Some(consumer_run.as_str()));
+                    got.push((s, i, seen));
+                }
+                (got, threads.len())
+            }
+            .in_trace_context(ctx(&format!("consumer_{group}"))),
+        );
+    }
+    let mut items = 0;
+    let mut per_stream = vec![0u32; STREAMS];
+    let mut migrated = 0;
+    while let Some(res) = consumers.join_next().await {
+        let (got, threads) = res.expect("a consumer saw a run not its own");
+        migrated += usize::from(threads > 1);
+        for (s, i, seen) in got {
+            let expected = format!("stream_{s}");
+            for run in seen {
+                assert_eq!(
+                    run.as_deref(),
+                    Some(expected.as_str()),
+                    "stream {s} item {i}"
+                );
+            }
+            assert_eq!(i, per_stream[s], "stream {s} out of order");
+            per_stream[s] += 1;
+            items += 1;
+        }
+    }
+    assert_eq!(items, STREAMS * ITEMS as usize);
+    assert!(per_stream.iter().all(|n| *n == ITEMS));
+    assert!(migrated > 0, "no consumer ever changed worker");
+    assert_eq!(run_id(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_dropped_half_read_reads_its_run_in_the_destructor() {
+    let (tx, rx) = oneshot::channel();
+    let probe = DropProbe(Some(tx));
+    let mut stream = futures::stream::iter(0..10)
+        .map(move |i| {
+            let _keep = &probe;
+            i
+        })
+        .in_trace_context(ctx("half_read"));
+    let first_two = async {
+        let a = stream.next().await;
+        let b = stream.next().await;
+        (a, b, run_id())
+    }
+    .in_trace_context(ctx("reader"))
+    .await;
+    assert_eq!(first_two, (Some(0), Some(1), Some("reader".to_owned())));
+    drop(stream);
+    assert_eq!(rx.await.unwrap().as_deref(), Some("half_read"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_made_outside_any_scope_stays_without_context() {
+    let bare = futures::stream::iter(0..3)
+        .map(|_| run_id())
+        .in_current_trace_context();
+    assert_eq!(bare.context(), None);
+    let seen: Vec<_> = bare.collect().in_trace_context(ctx("elsewhere")).await;
+    assert_eq!(seen, vec![None, None, None]);
+
+    let captured = ctx("captured").sync_scope(|| {
+        futures::stream::iter(0..3)
+            .map(|_| run_id())
+            .in_current_trace_context()
+    });
+    let seen: Vec<_> = captured.collect().in_trace_context(ctx("elsewhere")).await;
+    assert_eq!(seen, vec![Some("captured".to_owned()); 3]);
+}
+
+/// What a [`Recorder`] saw: the call and the run current during it.
+type Log = Arc<Mutex<Vec<(&'static str, Option<String>)>>>;
+
+/// A sink (and, for `Duplex`, a stream) that records the run current in every call and in its
+/// destructor; it reports ready after one `Pending` so every call can take two polls.
+struct Recorder {
+    log: Log,
+    queue: VecDeque<u32>,
+    ready: bool,
+}
+
+impl Recorder {
+    fn new(log: Log) -> Self {
+        Self {
+            log,
+            queue: VecDeque::new(),
+            ready: false,
+        }
+    }
+
+    fn note(&self, call: &'static str) {
+        self.log.lock().unwrap().push((call, run_id()));
+    }
+
+    fn gate(&mut self, call: &'static str, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.note(call);
+        let ready = self.ready;
+        self.ready = !ready;
+        if ready {
+            Poll::Ready(Ok(()))
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.note("drop");
+    }
+}
+
+impl futures::Sink<u32> for Recorder {
+    type Error = String;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.gate("poll_ready", cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: u32) -> Result<(), String> {
+        self.note("start_send");
+        self.queue.push_back(item);
+        Ok(())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.gate("poll_flush", cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.gate("poll_close", cx)
+    }
+}
+
+/// Both a stream and a sink, like a framed socket: what is sent comes back.
+impl Stream for Recorder {
+    type Item = u32;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<u32>> {
+        self.note("poll_next");
+        Poll::Ready(self.queue.pop_front())
+    }
+}
+
+fn calls(log: &Log) -> HashSet<&'static str> {
+    log.lock().unwrap().iter().map(|(call, _)| *call).collect()
+}
+
+fn runs(log: &Log) -> HashSet<Option<String>> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, run)| run.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sink_call_and_the_drop_run_in_the_sinks_run() {
+    let log = Log::default();
+    let mut sink = Recorder::new(log.clone()).in_trace_context(ctx("writer"));
+    let after = async {
+        for i in 0..5 {
+            sink.send(i).await.unwrap();
+        }
+        sink.close().await.unwrap();
+        run_id()
+    }
+    .in_trace_context(ctx("caller"))
+    .await;
+    assert_eq!(after.as_deref(), Some("caller"));
+    drop(sink);
+    let expected: HashSet<_> = [
+        "poll_ready",
+        "start_send",
+        "poll_flush",
+        "poll_close",
+        "drop",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(calls(&log), expected);
+    assert_eq!(runs(&log), HashSet::from([Some("writer".to_owned())]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sink_dropped_mid_way_reads_its_run_in_the_destructor() {
+    let log = Log::default();
+    let mut sink = Recorder::new(log.clone()).in_trace_context(ctx("abandoned"));
+    // Fed but never flushed or closed, then dropped (a cancelled writer task).
+    sink.feed(1).in_trace_context(ctx("caller")).await.unwrap();
+    drop(sink);
+    let log = log.lock().unwrap();
+    assert_eq!(log.last(), Some(&("drop", Some("abandoned".to_owned()))));
+    assert!(
+        log.iter()
+            .all(|(_, run)| run.as_deref() == Some("abandoned"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_is_also_a_sink_gets_one_wrapper_that_is_both() {
+    let log = Log::default();
+    // `futures::StreamExt`, `futures::SinkExt` and the prelude are all in scope: the call is
+    // not ambiguous, and the wrapper reads and writes in the context.
+    let mut duplex: InTraceContext<Recorder> =
+        Recorder::new(log.clone()).in_trace_context(ctx("duplex"));
+    duplex.send(7).await.unwrap();
+    assert_eq!(duplex.next().await, Some(7));
+    drop(duplex);
+    assert!(calls(&log).contains("poll_next"));
+    assert!(calls(&log).contains("start_send"));
+    assert_eq!(runs(&log), HashSet::from([Some("duplex".to_owned())]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_item_gets_its_own_child_span_for_all_its_polls() {
+    let session = ctx("live_session");
+    let items: Vec<(SpanId, SpanId, Option<SpanId>, String)> = futures::stream::iter(0..100)
+        .then(|_| async {
+            let first = tracectx::current().expect("a child of the session");
+            tokio::task::yield_now().await;
+            let second = tracectx::current().expect("still the item's child");
+            (
+                first.span_id(),
+                second.span_id(),
+                first.parent_span_id(),
+                first.run_id().to_string(),
+            )
+        })
+        .in_trace_context_per_item(session.clone())
+        .collect()
+        .await;
+    assert_eq!(items.len(), 100);
+    let mut spans = HashSet::new();
+    for (first, second, parent, run) in items {
+        assert_eq!(first, second, "one item, one span across its polls");
+        assert_eq!(parent, Some(session.span_id()));
+        assert_eq!(run, "live_session");
+        assert!(spans.insert(first), "two items shared a span");
+    }
+    assert!(!spans.contains(&session.span_id()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn per_item_streams_in_many_runs_keep_their_runs_and_trace() {
+    let mut set = tokio::task::JoinSet::new();
+    for s in 0..200 {
+        let parent = ctx(&format!("feed_{s}"));
+        let trace = parent.trace_id();
+        let stream = producer(20, s)
+            .map(|(i, seen)| (i, seen, tracectx::current().map(|c| c.trace_id())))
+            .in_trace_context_per_item(parent);
+        set.spawn(async move { (s, trace, stream.collect::<Vec<_>>().await) });
+    }
+    while let Some(res) = set.join_next().await {
+        let (s, trace, items) = res.unwrap();
+        assert_eq!(items.len(), 20);
+        let expected = format!("feed_{s}");
+        for (_, seen, seen_trace) in items {
+            assert!(seen.iter().all(|r| r.as_deref() == Some(expected.as_str())));
+            assert_eq!(seen_trace, Some(trace));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_item_stream_dropped_mid_way_drops_in_the_parent_run() {
+    let (tx, rx) = oneshot::channel();
+    let probe = DropProbe(Some(tx));
+    let mut stream = futures::stream::iter(0..10)
+        .map(move |i| {
+            let _keep = &probe;
+            i
+        })
+        .in_trace_context_per_item(ctx("per_item_parent"));
+    assert_eq!(stream.next().await, Some(0));
+    drop(stream);
+    assert_eq!(rx.await.unwrap().as_deref(), Some("per_item_parent"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn per_item_made_outside_any_scope_runs_with_none() {
+    let items = futures::stream::iter(0..3)
+        .map(|_| run_id())
+        .in_current_trace_context_per_item();
+    let seen: Vec<_> = items.collect().in_trace_context(ctx("elsewhere")).await;
+    assert_eq!(seen, vec![None, None, None]);
+}
