@@ -3,8 +3,8 @@
 #
 # Installs the reference into a virtual environment under target/ (once), exports its shipped
 # GOOG and EURUSD data to CSV in a temporary directory, runs SmaCross(10, 20) long-short and
-# long-only in backtesting.py and through `tracectx backtest --json` (the release binary,
-# feature `cli`), and fails unless the trade lists are identical and every statistic
+# long-only in backtesting.py and through `tracectx backtest --json` (the release binary of
+# the tracectx-cli package), and fails unless the trade lists are identical and every statistic
 # agrees to 1e-9 relative. Prints `N passed, N failed` on its last line.
 #
 #   scripts/crosscheck.sh            # the four cases

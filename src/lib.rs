@@ -90,7 +90,7 @@
 //! With the `logging` feature (on by default), `logging::configure_logging()` stamps every
 //! `tracing` event with its run:
 //! `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`, and
-//! `tracectx logs <run_id> app.log` (feature `cli`) reads one run's lines back. See the
+//! `tracectx logs <run_id> app.log` (the `tracectx-cli` package) reads one run's lines back. See the
 //! `logging` module.
 //!
 //! # Across processes

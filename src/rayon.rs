@@ -1,7 +1,7 @@
 //! CPU-bound work on rayon's pool with the caller's trace context.
 //!
-//! A pool thread has no scope of its own, so a closure run there reads no context (tokio's
-//! task-locals are a silent no-op on it): the log lines of a parameter sweep lose their run.
+//! A pool thread has no scope of its own, so a closure run there reads no context: the log
+//! lines of a parameter sweep lose their run.
 //! This module carries the caller's context onto the pool:
 //!
 //! - through the [prelude](crate::prelude), `in_current_trace_context()` (and

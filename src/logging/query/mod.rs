@@ -1,7 +1,7 @@
 //! Reading logs back by run: what `tracectx logs` and `tracectx runs` are made of.
 //!
 //! Logs of many runs interleave; this module pulls one run's lines back out, fast enough for
-//! gigabytes. Two layouts are read, detected per line, so one file may mix them:
+//! gigabytes. Three layouts are read, detected per line, so one file may mix them:
 //!
 //! - text lines in the default layout ([`DEFAULT_TEMPLATE`](super::DEFAULT_TEMPLATE)):
 //!   `[timestamp] [run_id] [trace_id] LEVEL ...`. The run id is read from its fixed place in
@@ -10,8 +10,7 @@
 //!   mentions a run (or imitates a whole line) does not match it;
 //! - JSON lines (an object per line) with a top-level `"run_id"` key, as
 //!   [`JsonFormat`](super::JsonFormat) writes them; a `run_id` nested deeper or inside a string
-//!   does not count.
-//!
+//!   does not count;
 //! - lines of any other template made with
 //!   [`Builder::with_format`](super::Builder::with_format), when the reader is given the same
 //!   template ([`Query::with_format`], [`Runs::with_format`], [`LineParser::with_format`];
