@@ -284,14 +284,25 @@ impl RunId {
     }
 }
 
+/// Whether `b` may appear in a run id: ASCII letters, digits and `_ - . : / @ +`.
+pub(crate) fn is_run_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b'@' | b'+')
+}
+
 fn validate_run_id(id: &str) -> Result<(), InvalidId> {
     let refuse = |reason| Err(InvalidId::new("run id", id, reason));
     if id.is_empty() {
         return refuse(InvalidIdReason::Empty);
     }
+    // The length first, so a huge input costs nothing to refuse.
+    if id.len() > MAX_RUN_ID_LEN {
+        return refuse(InvalidIdReason::TooLong {
+            len: id.len(),
+            max: MAX_RUN_ID_LEN,
+        });
+    }
     for (at, b) in id.bytes().enumerate() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b'@' | b'+')
-        {
+        if is_run_id_byte(b) {
             continue;
         }
         let class = match b {
@@ -304,12 +315,6 @@ fn validate_run_id(id: &str) -> Result<(), InvalidId> {
             _ => "a punctuation mark outside `_ - . : / @ +`",
         };
         return refuse(InvalidIdReason::Forbidden { class, at });
-    }
-    if id.len() > MAX_RUN_ID_LEN {
-        return refuse(InvalidIdReason::TooLong {
-            len: id.len(),
-            max: MAX_RUN_ID_LEN,
-        });
     }
     if !id.bytes().any(|b| b.is_ascii_alphanumeric()) {
         return refuse(InvalidIdReason::NoAlphanumeric);

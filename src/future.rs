@@ -499,7 +499,13 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if std::mem::needs_drop::<S>() && this.inner.is_some() {
                 let mut inner = this.inner;
-                let _ = scope::try_enter(this.parent, || inner.set(None));
+                // An item in progress is dropped in its own span, as it was polled.
+                let slot = if this.item.is_some() {
+                    this.item
+                } else {
+                    this.parent
+                };
+                let _ = scope::try_enter(slot, || inner.set(None));
             }
         }
     }

@@ -514,9 +514,13 @@ struct DurationLabels {
     names: Arc<Names>,
 }
 
+// Equal when they encode the same: a run named like the no-run value (or `(other)`) shares
+// that series instead of making a second one with the same labels, which would break the
+// exposition.
 impl PartialEq for DurationLabels {
     fn eq(&self, other: &Self) -> bool {
-        self.operation == other.operation && self.run_id == other.run_id
+        self.operation == other.operation
+            && self.run_id.as_str(&self.names) == other.run_id.as_str(&other.names)
     }
 }
 
@@ -525,7 +529,7 @@ impl Eq for DurationLabels {}
 impl Hash for DurationLabels {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.operation.hash(state);
-        self.run_id.hash(state);
+        self.run_id.as_str(&self.names).hash(state);
     }
 }
 
@@ -860,8 +864,16 @@ impl Metrics {
             histogram.observe(value, exemplar, None);
             return;
         }
-        // A new series, made under the lock so it is counted once.
+        // A new series, made under the lock so it is counted once. `forget_run` holds the
+        // same lock while it drops a run and its series, so a run forgotten since it was
+        // admitted above is admitted again here (or folded) rather than left with a series
+        // no `forget_run` would find.
         let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
+        if let RunLabel::Run(run) = &labels.run_id {
+            if !self.inner.runs.admit(run) {
+                labels.run_id = RunLabel::Folded;
+            }
+        }
         if self.inner.durations.get(&labels).is_none() {
             *series += 1;
         }
@@ -940,12 +952,14 @@ impl Metrics {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn forget_run(&self, run: &RunId) {
+        // Under the lock new series are made under, so an observation racing with this call
+        // either comes first (and its series goes) or after (and admits the run again).
+        let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
         if !self.inner.runs.remove(run) {
             return;
         }
         let mut operations = self.inner.operations.to_vec();
         operations.push(Cow::Borrowed(FOLDED_OPERATION));
-        let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
         for operation in operations {
             let labels = DurationLabels {
                 operation,

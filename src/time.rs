@@ -438,7 +438,7 @@ fn put_digits(out: &mut [u8], mut v: u32) {
 ///
 /// | directive | writes | example |
 /// | --- | --- | --- |
-/// | `%Y` | the year, 4 digits (more past 9999) | `2024` |
+/// | `%Y` | the year, 4 digits | `2024` |
 /// | `%m`, `%d` | month, day of month, 2 digits | `01`, `31` |
 /// | `%H`, `%M`, `%S` | hour (00–23), minute, second, 2 digits | `10`, `00`, `59` |
 /// | `%f` or `%6f` | microseconds, 6 digits | `000120` |
@@ -487,7 +487,8 @@ enum TimeItem {
     Zone,
 }
 
-/// A time format that was refused: a `%` directive outside the subset, or a lone `%`.
+/// A time format that was refused: a `%` directive outside the subset, a lone `%`, or a format
+/// with no directive at all (which would read any text as the epoch).
 ///
 /// # Examples
 ///
@@ -499,8 +500,26 @@ enum TimeItem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason} at byte {at}")]
 pub struct TimeFormatError {
-    reason: String,
+    reason: TimeFormatReason,
     at: usize,
+}
+
+/// Why a time format was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimeFormatReason {
+    LonePercent,
+    Unknown(char),
+    NoDirective,
+}
+
+impl fmt::Display for TimeFormatReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LonePercent => f.write_str("a lone \"%\" (write %% for a percent sign)"),
+            Self::Unknown(c) => write!(f, "unknown time format directive \"%{c}\""),
+            Self::NoDirective => f.write_str("a time format with no directive (such as %F %T)"),
+        }
+    }
 }
 
 impl TimeFormatError {
@@ -535,7 +554,7 @@ impl TimeFormat {
             }
             let Some((_, d)) = chars.next() else {
                 return Err(TimeFormatError {
-                    reason: "a lone \"%\" (write %% for a percent sign)".to_owned(),
+                    reason: TimeFormatReason::LonePercent,
                     at,
                 });
             };
@@ -578,7 +597,7 @@ impl TimeFormat {
                 }
                 other => {
                     return Err(TimeFormatError {
-                        reason: format!("unknown time format directive \"%{other}\""),
+                        reason: TimeFormatReason::Unknown(other),
                         at,
                     });
                 }
@@ -591,6 +610,12 @@ impl TimeFormat {
         if !literal.is_empty() {
             items.push(TimeItem::Literal(literal.into()));
         }
+        if items.iter().all(|i| matches!(i, TimeItem::Literal(_))) {
+            return Err(TimeFormatError {
+                reason: TimeFormatReason::NoDirective,
+                at: 0,
+            });
+        }
         Ok(Self {
             items: items.into(),
             source: spec.into(),
@@ -602,12 +627,16 @@ impl TimeFormat {
         &self.source
     }
 
-    /// Writes `t`, in UTC, laid out by this format.
+    /// Writes `t`, in UTC, laid out by this format. As in
+    /// [`rfc3339_micros`](Timestamp::rfc3339_micros), an instant outside the years `0000` to
+    /// `9999` is written as the nearest instant inside them, so what is written can be read
+    /// back.
     ///
     /// # Errors
     ///
     /// Only those of `out`.
     pub fn write(&self, t: Timestamp, out: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
+        let t = Timestamp(t.0.clamp(days_from_civil(0, 1, 1) * MICROS_PER_DAY, Timestamp::MAX.0));
         let micros = t.as_micros();
         let (y, m, d) = t.date();
         let in_day = micros.rem_euclid(MICROS_PER_DAY);
@@ -622,12 +651,12 @@ impl TimeFormat {
         for item in &self.items {
             match item {
                 TimeItem::Literal(text) => out.write_str(text)?,
-                TimeItem::Year if (0..=9999).contains(&y) => {
+                TimeItem::Year => {
+                    // In 0..=9999 after the clamp above.
                     let mut b = [0u8; 4];
                     put_digits(&mut b, y as u32);
                     out.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)?;
                 }
-                TimeItem::Year => write!(out, "{y:04}")?,
                 TimeItem::Month => two(out, m)?,
                 TimeItem::Day => two(out, d)?,
                 TimeItem::Hour => two(out, sod / 3600)?,

@@ -113,21 +113,21 @@ async fn h2_client(addr: std::net::SocketAddr, tag: &str, requests: usize) {
     let client = Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http::<Empty<Bytes>>();
-    let mut calls = tokio::task::JoinSet::new();
-    for k in 0..requests {
+    let call = |k: usize| {
         let client = client.clone();
         let uri: Uri = format!("http://{addr}/{tag}/{k}").parse().unwrap();
-        calls.spawn(async move {
-            let body = client
-                .get(uri)
-                .await
-                .unwrap()
-                .into_body()
-                .collect()
-                .await
-                .unwrap();
-            body.to_bytes()
-        });
+        async move {
+            let response = client.get(uri).await.unwrap_or_else(|e| panic!("{e:?}"));
+            let body = response.into_body().collect().await;
+            body.unwrap_or_else(|e| panic!("{e:?}")).to_bytes()
+        }
+    };
+    // The first call alone, so the connection exists before the others race for it: the
+    // server accepts exactly one connection per client.
+    assert!(call(0).await.starts_with(format!("/{tag}/").as_bytes()));
+    let mut calls = tokio::task::JoinSet::new();
+    for k in 1..requests {
+        calls.spawn(call(k));
     }
     while let Some(body) = calls.join_next().await {
         assert!(body.unwrap().starts_with(format!("/{tag}/").as_bytes()));

@@ -543,3 +543,46 @@ fn names_prometheus_would_refuse_are_refused() {
         r#"invalid prometheus metric name "1st": '1' at byte 0 is not a letter, digit, '_' or ':' (a digit cannot come first)"#
     );
 }
+
+#[test]
+fn a_run_named_like_the_no_run_value_shares_its_series() {
+    let metrics = Metrics::new(MetricsConfig::default().no_run_value("unknown"));
+    metrics.record_duration("fill", Duration::from_millis(1));
+    let ctx = TraceContext::new("unknown").unwrap();
+    ctx.sync_scope(|| metrics.record_duration("fill", Duration::from_millis(2)));
+    let text = metrics.encode();
+    let counts = lines_with(&text, "_count{");
+    assert_eq!(counts.len(), 1, "{text}");
+    assert!(counts[0].ends_with(" 2"), "{text}");
+    assert_eq!(metrics.series(), 1);
+}
+
+#[test]
+fn forgetting_runs_while_they_record_leaves_no_series_behind() {
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(10_000));
+    let runs: Vec<TraceContext> = (0..200)
+        .map(|i| TraceContext::new(&format!("run_{i}")).unwrap())
+        .collect();
+    let metrics = &metrics;
+    std::thread::scope(|s| {
+        for ctx in &runs {
+            s.spawn(move || {
+                for _ in 0..50 {
+                    ctx.sync_scope(|| metrics.record_duration("step", Duration::ZERO));
+                }
+            });
+            s.spawn(move || {
+                for _ in 0..50 {
+                    metrics.forget_run(ctx.run_id());
+                }
+            });
+        }
+    });
+    // Whatever the interleaving, every series left belongs to a run still counted, so one
+    // more `forget_run` each clears everything.
+    for ctx in &runs {
+        metrics.forget_run(ctx.run_id());
+    }
+    assert_eq!((metrics.run_ids(), metrics.series()), (0, 0));
+    assert!(lines_with(&metrics.encode(), "_count{").is_empty());
+}

@@ -218,3 +218,20 @@ async fn handler_log_lines_are_stamped_with_the_messages_run() {
         "a bad traceparent starts a new trace"
     );
 }
+
+#[test]
+fn injecting_replaces_a_header_spelled_in_another_case() {
+    let old = TraceContext::new("old_run").unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "Traceparent",
+        format!("00-{:x}-{}-01", old.trace_id(), old.span_id()).as_str(),
+    );
+    headers.insert("x-other", "kept");
+    let ctx = TraceContext::new("new_run").unwrap();
+    propagation::inject(&ctx, &mut headers);
+    let back = propagation::extract(&headers).expect("one traceparent, the new one");
+    assert_eq!(back.trace_id(), ctx.trace_id());
+    assert_eq!(back.run_id(), "new_run");
+    assert_eq!(headers.get("x-other").map(|v| v.as_str()), Some("kept"));
+}

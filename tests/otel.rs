@@ -640,6 +640,33 @@ mod logs {
     }
 
     #[test]
+    fn a_log_crate_record_keeps_its_own_target_and_level() {
+        let ctx = TraceContext::new("backtest_log").unwrap();
+        let records = capture(|| {
+            ctx.sync_scope(|| {
+                // What `tracing_log::LogTracer` does with every `log` record.
+                tracing_log::format_trace(
+                    &log::Record::builder()
+                        .target("exchange::fix")
+                        .level(log::Level::Warn)
+                        .args(format_args!("order rejected"))
+                        .build(),
+                )
+                .unwrap();
+            });
+        });
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r.target().map(|t| t.as_ref()), Some("exchange::fix"));
+        assert_eq!(r.severity_number(), Some(Severity::Warn));
+        assert_eq!(r.body(), Some(&AnyValue::from("order rejected".to_owned())));
+        assert_eq!(
+            attr(r, RUN_ID_ATTRIBUTE),
+            Some(AnyValue::from("backtest_log".to_owned()))
+        );
+    }
+
+    #[test]
     fn a_span_remembered_run_is_on_the_record_and_the_prefix_settable() {
         let exporter = InMemoryLogExporter::default();
         let provider = SdkLoggerProvider::builder()

@@ -962,3 +962,23 @@ mod loopback {
         assert!(got.get("baggage").is_none());
     }
 }
+
+#[test]
+fn injecting_into_a_map_replaces_a_key_spelled_in_another_case() {
+    let old = TraceContext::new("old_run").unwrap();
+    let mut map = HashMap::new();
+    map.insert(
+        "Traceparent".to_owned(),
+        format!("00-{:x}-{}-01", old.trace_id(), old.span_id()),
+    );
+    let ctx = TraceContext::new("new_run").unwrap();
+    propagation::inject(&ctx, &mut map);
+    assert_eq!(
+        map.keys()
+            .filter(|k| k.eq_ignore_ascii_case("traceparent"))
+            .count(),
+        1
+    );
+    let back = propagation::extract(&map).expect("one traceparent, the new one");
+    assert_eq!(back.trace_id(), ctx.trace_id());
+}

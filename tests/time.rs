@@ -327,3 +327,42 @@ fn time_formats_refuse_what_they_cannot_write_or_read() {
         Timestamp::parse_rfc3339("2024-01-01T10:00:00Z").ok()
     );
 }
+
+#[test]
+fn a_time_format_needs_a_directive() {
+    use tracectx::time::TimeFormat;
+    for spec in ["", "at ", "%%"] {
+        let err = TimeFormat::parse(spec).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("a time format with no directive"),
+            "{spec:?}: {err}"
+        );
+    }
+    #[cfg(feature = "logging")]
+    assert!(tracectx::logging::TextFormat::from_template("{timestamp:} {message}").is_err());
+}
+
+#[test]
+fn time_formats_write_what_they_read_back_whatever_the_year() {
+    use tracectx::time::TimeFormat;
+    let format = TimeFormat::parse("%Y-%m-%d %H:%M:%S.%f").unwrap();
+    for micros in [
+        i64::MIN,
+        -62_200_000_000_000_000,
+        0,
+        Timestamp::MAX.as_micros() + 1,
+        i64::MAX,
+    ] {
+        let written = format.display(Timestamp::from_micros(micros)).to_string();
+        let (read, len) = format
+            .read_prefix(written.as_bytes())
+            .unwrap_or_else(|| panic!("{written}"));
+        assert_eq!(len, written.len());
+        assert_eq!(format.display(read).to_string(), written);
+    }
+    assert_eq!(
+        format.display(Timestamp::from_micros(i64::MAX)).to_string(),
+        "9999-12-31 23:59:59.999999"
+    );
+}

@@ -13,6 +13,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -232,7 +233,9 @@ where
     L: Logger + Send + Sync + 'static,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let meta = event.metadata();
+        // A `log` record's own target, level and place, not `log`'s.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         if is_own_target(meta.target())
             || opentelemetry::Context::is_current_telemetry_suppressed()
             || on_exporter_thread()
@@ -265,9 +268,17 @@ where
             record: &mut record,
         };
         event.record(&mut fields);
+        /// Marks this thread as emitting until dropped, also when `emit` unwinds: a panic
+        /// must not leave the thread unable to export for good.
+        struct Emitting;
+        impl Drop for Emitting {
+            fn drop(&mut self) {
+                let _ = EMITTING.try_with(|e| e.set(false));
+            }
+        }
         let _ = EMITTING.try_with(|e| e.set(true));
+        let _emitting = Emitting;
         self.logger.emit(record);
-        let _ = EMITTING.try_with(|e| e.set(false));
     }
 }
 

@@ -359,7 +359,10 @@ impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
 }
 
 impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
+    /// Sets `name`, replacing a value under any spelling of it (the extractor matches names in
+    /// any case, so a `Traceparent` left beside a new `traceparent` would be read as two).
     fn set(&mut self, name: &'static str, value: &str) {
+        self.retain(|k, _| !k.eq_ignore_ascii_case(name));
         self.insert(name.to_owned(), value.to_owned());
     }
 }

@@ -39,9 +39,8 @@ use crate::future::TraceFutureExt;
 /// ```
 impl Extractor for HeaderMap {
     fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
-        let name = name.to_owned();
         self.iter()
-            .filter(move |(key, _)| AsRef::<str>::as_ref(*key).eq_ignore_ascii_case(&name))
+            .filter(move |(key, _)| AsRef::<str>::as_ref(*key).eq_ignore_ascii_case(name))
             .flat_map(|(_, values)| values.iter())
             .map(HeaderValue::as_str)
     }
@@ -65,9 +64,27 @@ impl Extractor for HeaderMap {
 /// ```
 impl Injector for HeaderMap {
     fn set(&mut self, name: &'static str, value: &str) {
-        if let (Ok(name), Ok(value)) = (name.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
-            self.insert(name, value);
+        let (Ok(header), Ok(value)) = (name.parse::<HeaderName>(), value.parse::<HeaderValue>())
+        else {
+            return;
+        };
+        // The extractor matches names in any case, so a `Traceparent` already there would
+        // make a second `traceparent`, and the pair would be refused: drop other spellings.
+        // NATS's map has no `remove`, so it is rebuilt, which happens only when one is found.
+        let other_case = |key: &HeaderName| {
+            let key: &str = key.as_ref();
+            key != name && key.eq_ignore_ascii_case(name)
+        };
+        if self.iter().any(|(key, _)| other_case(key)) {
+            let mut kept = HeaderMap::new();
+            for (key, values) in self.iter().filter(|(key, _)| !other_case(key)) {
+                for v in values {
+                    kept.append(key.clone(), v.clone());
+                }
+            }
+            *self = kept;
         }
+        self.insert(header, value);
     }
 }
 

@@ -56,7 +56,9 @@ pub enum RunPolicy {
     /// Start a run of this side's own for every request, `<prefix>_<unique suffix>`, for a
     /// public edge. A run id the caller sent is not used: it is kept, escaped, as the
     /// request's [`ClaimedRunId`] and recorded in an `INFO` event (target
-    /// `tracectx::propagation`, field `caller_run_id`) logged in the new run.
+    /// `tracectx::propagation`, field `caller_run_id`) logged in the new run (when the crate
+    /// is built with `tracing`: any of the features `logging`, `http`, `nats`,
+    /// `opentelemetry`, `prometheus`).
     OwnRun,
 }
 
@@ -127,7 +129,13 @@ fn single_traceparent(carrier: &impl Extractor) -> Option<TraceParent> {
 }
 
 /// Logs that `claimed` was not trusted, inside the new run.
-#[cfg(any(feature = "logging", feature = "http", feature = "nats"))]
+#[cfg(any(
+    feature = "logging",
+    feature = "http",
+    feature = "nats",
+    feature = "opentelemetry",
+    feature = "prometheus"
+))]
 fn record(ctx: &TraceContext, claimed: &ClaimedRunId) {
     ctx.sync_scope(|| {
         tracing::info!(
@@ -138,7 +146,13 @@ fn record(ctx: &TraceContext, claimed: &ClaimedRunId) {
     });
 }
 
-#[cfg(not(any(feature = "logging", feature = "http", feature = "nats")))]
+#[cfg(not(any(
+    feature = "logging",
+    feature = "http",
+    feature = "nats",
+    feature = "opentelemetry",
+    feature = "prometheus"
+)))]
 fn record(_: &TraceContext, _: &ClaimedRunId) {}
 
 // === impl Received ===

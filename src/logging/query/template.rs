@@ -23,6 +23,7 @@ use memchr::memmem;
 use tracing::Level;
 
 use super::{LineFormat, LineStamp};
+use crate::context::is_run_id_byte;
 use crate::logging::format::template::{Segment, Template};
 use crate::time::{TimeFormat, Timestamp};
 
@@ -263,11 +264,6 @@ impl Matcher {
             Some(_) => true,
         }
     }
-}
-
-/// The bytes a run id is made of (see [`RunId`](crate::RunId)).
-fn is_run_id_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b'@' | b'+')
 }
 
 /// The length of the `len` lowercase hex digits or the `-` at the start of `s`; 0 for neither.
