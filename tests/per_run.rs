@@ -120,6 +120,39 @@ fn a_span_remembered_run_is_written_to_its_file() {
 }
 
 #[test]
+fn a_second_formatter_leaves_no_run_behind_for_the_next_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    // A console layer after the per-run one formats every event too, and its writer never
+    // asks for the run a span remembered.
+    let subscriber = tracing_subscriber::registry()
+        .with(SpanContextLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(TextFormat::new())
+                .with_writer(writer),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(TextFormat::new())
+                .with_writer(std::io::sink),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        let ctx = TraceContext::new("remembered").unwrap();
+        let span = ctx.sync_scope(|| tracing::info_span!("work"));
+        // One callsite: in the span first, then in no span and no run.
+        let tick = |n: u32| tracing::info!(n, "tick");
+        span.in_scope(|| tick(1));
+        tick(2);
+    });
+    drop(guard);
+    let files = read_dir(dir.path());
+    assert!(files["remembered.log"].contains("n=1"));
+    assert!(!files["remembered.log"].contains("n=2"), "{:?}", files);
+    assert!(files[OUTSIDE_RUNS_FILE].contains("n=2"));
+}
+
+#[test]
 fn every_accepted_line_is_written_when_the_guard_drops() {
     let dir = tempfile::tempdir().unwrap();
     let (writer, guard) = PerRunFiles::builder(dir.path())

@@ -78,6 +78,10 @@ impl Stamp {
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
     {
+        // Whatever happens below, nothing is left from an earlier event whose writer never
+        // took it (another layer's writer, a format that failed): it would send a later
+        // event of the same callsite to that run's file.
+        let _ = SPAN_RUN.try_with(|cell| cell.borrow_mut().take());
         if let Some(stamp) = crate::scope::with_current(|c| c.map(Self::of)) {
             return Some(stamp);
         }
