@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger, LoggerProvider as _, Severity};
@@ -18,7 +18,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::layer::{AttributeNames, InvalidAttributePrefix};
-use super::otlp::{OtlpError, signal_url};
+use super::otlp::{Failures, OtlpError, signal_url};
 use crate::context::TraceContext;
 
 /// Targets whose events are never exported: OpenTelemetry's own crates. Their events are about
@@ -344,21 +344,15 @@ impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
 pub struct OtlpLogs {
     provider: SdkLoggerProvider,
     endpoint: String,
-    failures: Arc<Mutex<Failures>>,
+    failures: Arc<Failures>,
     shut_down: bool,
-}
-
-#[derive(Debug, Default)]
-struct Failures {
-    records: u64,
-    last: Option<String>,
 }
 
 /// The OTLP log exporter, keeping count of what it could not deliver.
 #[derive(Debug)]
 struct Reporting {
     inner: opentelemetry_otlp::LogExporter,
-    failures: Arc<Mutex<Failures>>,
+    failures: Arc<Failures>,
 }
 
 impl LogExporter for Reporting {
@@ -368,9 +362,7 @@ impl LogExporter for Reporting {
         async move {
             let result = self.inner.export(batch).await;
             if let Err(err) = &result {
-                let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
-                failures.records += records;
-                failures.last = Some(err.to_string());
+                failures.note(records, err);
             }
             result
         }
@@ -405,13 +397,12 @@ impl OtlpLogs {
     pub fn shutdown(mut self) -> Result<(), OtlpError> {
         self.shut_down = true;
         self.provider.shutdown().map_err(OtlpError::Shutdown)?;
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match &failures.last {
+        match self.failures.report() {
             None => Ok(()),
-            Some(last) => Err(OtlpError::LogExport {
+            Some((records, last)) => Err(OtlpError::LogExport {
                 endpoint: self.endpoint.clone(),
-                records: failures.records,
-                last: last.clone(),
+                records,
+                last,
             }),
         }
     }
@@ -465,7 +456,7 @@ pub fn init_otlp_logs(endpoint: &str, service_name: &str) -> Result<OtlpLogs, Ot
             endpoint: url.clone(),
             source,
         })?;
-    let failures = Arc::new(Mutex::new(Failures::default()));
+    let failures = Arc::new(Failures::default());
     let exporter = Reporting {
         inner: exporter,
         failures: Arc::clone(&failures),

@@ -1,6 +1,7 @@
 //! Export over OTLP/HTTP (protobuf) to a collector.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,15 +79,29 @@ pub enum OtlpError {
 pub struct OtlpGuard {
     provider: SdkTracerProvider,
     endpoint: String,
-    failures: Arc<Mutex<Failures>>,
+    failures: Arc<Failures>,
     shut_down: bool,
 }
 
-/// Export failures seen by [`Reporting`], for [`OtlpGuard::shutdown`].
+/// What an exporter could not deliver, kept for the guard's `shutdown`: the SDK's batch
+/// processors drop a failed batch and say so only in OpenTelemetry's internal log. Shared by
+/// the span and the log exporters.
 #[derive(Debug, Default)]
-struct Failures {
-    spans: u64,
-    last: Option<String>,
+pub(super) struct Failures(Mutex<(u64, Option<String>)>);
+
+impl Failures {
+    /// Counts `items` not delivered, with the error that said so.
+    pub(super) fn note(&self, items: u64, err: &impl fmt::Display) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.0 += items;
+        seen.1 = Some(err.to_string());
+    }
+
+    /// How many items were not delivered and the last error, if any was not.
+    pub(super) fn report(&self) -> Option<(u64, String)> {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.1.clone().map(|last| (seen.0, last))
+    }
 }
 
 /// The OTLP exporter, keeping count of what it could not deliver: the SDK's batch processor
@@ -94,7 +109,7 @@ struct Failures {
 #[derive(Debug)]
 struct Reporting {
     inner: opentelemetry_otlp::SpanExporter,
-    failures: Arc<Mutex<Failures>>,
+    failures: Arc<Failures>,
 }
 
 impl SpanExporter for Reporting {
@@ -105,9 +120,7 @@ impl SpanExporter for Reporting {
         async move {
             let result = sent.await;
             if let Err(err) = &result {
-                let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
-                failures.spans += spans;
-                failures.last = Some(err.to_string());
+                failures.note(spans, err);
             }
             result
         }
@@ -172,13 +185,12 @@ impl OtlpGuard {
     pub fn shutdown(mut self) -> Result<(), OtlpError> {
         self.shut_down = true;
         self.provider.shutdown().map_err(OtlpError::Shutdown)?;
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        match &failures.last {
+        match self.failures.report() {
             None => Ok(()),
-            Some(last) => Err(OtlpError::Export {
+            Some((spans, last)) => Err(OtlpError::Export {
                 endpoint: self.endpoint.clone(),
-                spans: failures.spans,
-                last: last.clone(),
+                spans,
+                last,
             }),
         }
     }
@@ -257,7 +269,7 @@ pub fn init_otlp(endpoint: &str, service_name: &str) -> Result<OtlpGuard, OtlpEr
             endpoint: url.clone(),
             source,
         })?;
-    let failures = Arc::new(Mutex::new(Failures::default()));
+    let failures = Arc::new(Failures::default());
     let exporter = Reporting {
         inner: exporter,
         failures: Arc::clone(&failures),

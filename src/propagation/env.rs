@@ -307,73 +307,62 @@ fn write_env(target: &mut impl EnvTarget, ctx: Option<&TraceContext>) {
     }
 }
 
-impl EnvTarget for std::process::Command {
-    fn set_var(&mut self, name: &str, value: &str) {
-        self.env(name, value);
-    }
+/// Both `Command`s: the variables through `env`/`env_remove`, and the extension.
+macro_rules! command_ext {
+    ($(#[$attr:meta])* $command:ty) => {
+        $(#[$attr])*
+        impl EnvTarget for $command {
+            fn set_var(&mut self, name: &str, value: &str) {
+                self.env(name, value);
+            }
 
-    fn remove_var(&mut self, name: &str) {
-        self.env_remove(name);
-    }
+            fn remove_var(&mut self, name: &str) {
+                self.env_remove(name);
+            }
+        }
+
+        $(#[$attr])*
+        impl CommandExt for $command {
+            fn with_trace_context(&mut self, ctx: &TraceContext) -> &mut Self {
+                write_env(self, Some(ctx));
+                self
+            }
+
+            fn with_current_trace_context(&mut self) -> &mut Self {
+                let ctx = crate::current();
+                write_env(self, ctx.as_ref());
+                self
+            }
+        }
+    };
 }
 
-impl CommandExt for std::process::Command {
-    fn with_trace_context(&mut self, ctx: &TraceContext) -> &mut Self {
-        write_env(self, Some(ctx));
-        self
-    }
+command_ext!(std::process::Command);
 
-    fn with_current_trace_context(&mut self) -> &mut Self {
-        let ctx = crate::current();
-        write_env(self, ctx.as_ref());
-        self
-    }
-}
-
-#[cfg(feature = "tokio-process")]
-impl EnvTarget for tokio::process::Command {
-    fn set_var(&mut self, name: &str, value: &str) {
-        self.env(name, value);
-    }
-
-    fn remove_var(&mut self, name: &str) {
-        self.env_remove(name);
-    }
-}
-
-/// With the feature `tokio-process`.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tracectx::prelude::*;
-/// use tracectx::propagation::CommandExt as _;
-///
-/// let ctx = TraceContext::new("sweep_7")?;
-/// let out = async {
-///     tokio::process::Command::new("sh")
-///         .args(["-c", "echo \"$BAGGAGE\""])
-///         .with_current_trace_context()
-///         .output()
-///         .await
-/// }
-/// .in_trace_context(ctx)
-/// .await?;
-/// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "run_id=sweep_7");
-/// # Ok(()) }
-/// ```
-#[cfg(feature = "tokio-process")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-process")))]
-impl CommandExt for tokio::process::Command {
-    fn with_trace_context(&mut self, ctx: &TraceContext) -> &mut Self {
-        write_env(self, Some(ctx));
-        self
-    }
-
-    fn with_current_trace_context(&mut self) -> &mut Self {
-        let ctx = crate::current();
-        write_env(self, ctx.as_ref());
-        self
-    }
-}
+command_ext!(
+    /// With the feature `tokio-process`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tracectx::prelude::*;
+    /// use tracectx::propagation::CommandExt as _;
+    ///
+    /// let ctx = TraceContext::new("sweep_7")?;
+    /// let out = async {
+    ///     tokio::process::Command::new("sh")
+    ///         .args(["-c", "echo \"$BAGGAGE\""])
+    ///         .with_current_trace_context()
+    ///         .output()
+    ///         .await
+    /// }
+    /// .in_trace_context(ctx)
+    /// .await?;
+    /// assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "run_id=sweep_7");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tokio-process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio-process")))]
+    tokio::process::Command
+);
