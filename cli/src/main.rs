@@ -2,7 +2,6 @@
 //!
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
-//!     [--no-mmap]
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
@@ -16,12 +15,17 @@
 //! is a variant of [`Command`] and an arm in `main`. `logs` and `runs` exit as grep does: 0
 //! something was found, 1 nothing was, 2 an error: usage; an input that could not be read (the
 //! message names it; the other inputs are still read; a compressed input found corrupt or cut
-//! short part-way is read up to the damage, its lines before it are printed); or standard
+//! short part-way is read up to the damage, and a file truncated while it is read, as by
+//! copytruncate log rotation, up to the truncation: its whole lines before are printed); or standard
 //! output that could not be written (the message says so; nothing more is read). A closed
 //! pipe (`| head`) is not an error: the output just ends, quietly. An input in which no line at
 //! all is in a layout the reader knows (the default line, JSON, or the `--format` template) is
 //! named on stderr, with the hint to pass its template, and counts as one where nothing was
-//! found. `backtest` and `sweep` exit 0 on
+//! found. A line longer than 64 MiB is not a log line: it is skipped, and the count of such
+//! lines is said on stderr. Files are read, never mapped in memory (a mapped file truncated by
+//! another process kills the reader with SIGBUS): a plain file in blocks by two threads, each
+//! searching the blocks it read; standard input and gzip read ahead on one thread and searched
+//! on the other. `backtest` and `sweep` exit 0 on
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
@@ -133,79 +137,41 @@ fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
     }
 }
 
-/// One input, as it is read: a plain file mapped in memory, or a stream (stdin, a pipe, a
-/// small or compressed file).
-enum Input {
-    Mapped(memmap2::Mmap),
-    Stream(Box<dyn Read + Send>),
+/// One input named on the command line.
+enum Source<'a> {
+    /// `-`, or no input named.
+    Stdin,
+    File(&'a Path),
 }
 
-impl Input {
-    /// The input as a stream, for readers that take one whatever its source.
-    fn into_reader(self) -> Box<dyn Read + Send> {
+impl Source<'_> {
+    /// The input as a stream (gzip decoded).
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         match self {
-            Input::Mapped(bytes) => Box::new(io::Cursor::new(bytes)),
-            Input::Stream(input) => input,
+            Source::Stdin => query::decode(io::stdin()),
+            Source::File(path) => query::open(path),
         }
     }
 }
 
-/// Files at least this large are searched in place when mapping is allowed; below it, reading
-/// them is as fast and mapping costs more than it saves.
-const MAP_AT_LEAST: u64 = 1 << 20;
-
-/// Opens `path`: mapped when `map` allows it and it is a large regular file that is not gzip,
-/// otherwise as a stream (gzip decoded).
-fn open_input(path: &Path, map: bool) -> io::Result<Input> {
-    let file = std::fs::File::open(path)?;
-    if map {
-        let meta = file.metadata()?;
-        if meta.is_file() && meta.len() >= MAP_AT_LEAST {
-            // SAFETY: the mapping is read-only and lives only while this one file is searched.
-            // The one hazard is another process truncating the file during the search, which
-            // ends this process with SIGBUS (as it does ripgrep): `--no-mmap` avoids it for
-            // files truncated in place (copytruncate rotation). Appends are harmless.
-            #[allow(unsafe_code)]
-            let mapped = unsafe { memmap2::Mmap::map(&file) };
-            // A file that cannot be mapped is read instead.
-            if let Ok(mapped) = mapped {
-                if !mapped.starts_with(&[0x1f, 0x8b]) {
-                    #[cfg(unix)]
-                    let _ = mapped.advise(memmap2::Advice::Sequential);
-                    return Ok(Input::Mapped(mapped));
-                }
-            }
-        }
-    }
-    query::decode(file).map(Input::Stream)
-}
-
-/// Opens each input in turn (`-` or none: stdin; gzip read transparently; large plain files
-/// mapped unless `map` is false) and hands it to `each`. An input that cannot be read is
+/// Hands each input in turn (`-` or none: stdin) to `each`. An input that cannot be read is
 /// reported on stderr, naming it, and the others are still read; an output error (`each` says
 /// which errors are the output's) stops at once. Returns whether every input was read without
 /// error.
 fn for_each_input(
     files: &[PathBuf],
-    map: bool,
-    mut each: impl FnMut(Input, &str) -> Result<(), Result<io::Error, Stop>>,
+    mut each: impl FnMut(Source<'_>, &str) -> Result<(), Result<io::Error, Stop>>,
 ) -> Result<bool, Stop> {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
     let mut ok = true;
     for path in files {
-        let input = if path.as_os_str() == "-" {
-            query::decode(io::stdin()).map(Input::Stream)
+        let (source, name) = if path.as_os_str() == "-" {
+            (Source::Stdin, "(standard input)".to_owned())
         } else {
-            open_input(path, map)
+            (Source::File(path), path.display().to_string())
         };
-        let name = if path.as_os_str() == "-" {
-            "(standard input)".into()
-        } else {
-            path.display().to_string()
-        };
-        let result = input.map_err(Ok).and_then(|input| each(input, &name));
-        match result {
+        match each(source, &name) {
             Ok(()) => {}
             Err(Err(stop)) => return Err(stop),
             Err(Ok(e)) => {
@@ -337,11 +303,32 @@ impl<R: Read> Read for Watch<'_, R> {
     }
 }
 
-/// Whether any line of `bytes` is stamped; stops at the first.
-fn any_stamped(bytes: &[u8], parser: &LineParser) -> bool {
-    bytes
-        .split(|&b| b == b'\n')
-        .any(|line| parser.parse(line).is_some())
+/// Whether a line of the file `source` is stamped (in a layout `parser` reads); reads up to
+/// the first one. Standard input, already read, is not read again.
+fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
+    if let Source::Stdin = source {
+        return Ok(false);
+    }
+    let mut watch = Watch::new(source.open()?, parser);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !watch.stamped {
+        match watch.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(watch.saw_stamped())
+}
+
+/// Says on stderr that `name` held lines too long to be log lines, which were skipped.
+fn too_long(name: &str, lines: u64) {
+    eprintln!(
+        "tracectx: {name}: skipped {lines} line{} longer than {} MiB",
+        if lines == 1 { "" } else { "s" },
+        query::MAX_LINE_LEN >> 20
+    );
 }
 
 #[derive(Debug, Args)]
@@ -361,9 +348,8 @@ struct LogsArgs {
     /// Print how many lines match instead of the lines
     #[arg(long, short = 'c')]
     count: bool,
-    /// Read files instead of mapping them in memory (slower; for files that may be truncated
-    /// while they are searched)
-    #[arg(long)]
+    /// Accepted for compatibility: files are always read, never mapped in memory
+    #[arg(long, hide = true)]
     no_mmap: bool,
 }
 
@@ -394,34 +380,34 @@ impl LogsArgs {
         query = query.with_parser(parser.clone());
         let mut out = Output::stdout();
         let mut matched = 0u64;
-        let read = for_each_input(&self.files, !self.no_mmap, |input, name| {
-            let (found, stamped) = match input {
-                Input::Mapped(bytes) => {
-                    let found = if self.count {
-                        Ok(query.count_slice(&bytes))
-                    } else {
-                        query.search_slice(&bytes, &mut out)
-                    };
-                    // Only when nothing was found: a log is looked through once.
-                    let stamped = !matches!(found, Ok(0)) || any_stamped(&bytes, &parser);
-                    (found, stamped)
-                }
-                Input::Stream(input) => {
-                    let mut watch = Watch::new(input, &parser);
-                    let found = if self.count {
-                        query.count(&mut watch)
-                    } else {
-                        query.search(&mut watch, &mut out)
-                    };
-                    let stamped = !matches!(found, Ok(0)) || watch.saw_stamped();
-                    (found, stamped)
+        let read = for_each_input(&self.files, |source, name| {
+            let mut keep = |line: &[u8]| {
+                matched += 1;
+                if self.count {
+                    Ok(())
+                } else {
+                    out.write_all(line)?;
+                    out.write_all(b"\n")
                 }
             };
-            matched += match found {
-                Ok(n) => n,
+            // Standard input can be read once only: watched for stamped lines as it goes by.
+            let (found, stamped) = match source {
+                Source::Stdin => {
+                    let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
+                    let found = query.search_with(&mut watch, &mut keep);
+                    (found, watch.saw_stamped())
+                }
+                Source::File(path) => (query.search_path(path, &mut keep), false),
+            };
+            let found = match found {
+                Ok(found) => found,
                 Err(e) => return Err(blame(&out, e)),
             };
-            if !stamped {
+            if found.too_long > 0 {
+                too_long(name, found.too_long);
+            }
+            // Only when nothing was found: a log is looked through once more.
+            if found.lines == 0 && !stamped && !any_stamped(&source, &parser).map_err(Ok)? {
                 self.format.no_stamped_line(name);
             }
             Ok(())
@@ -471,10 +457,12 @@ impl RunsArgs {
             Ok(parser) => Runs::with_parser(parser),
             Err(e) => return usage_error(e),
         };
-        // Counting runs is bound by parsing, not reading: files are read, never mapped.
-        let read = for_each_input(&self.files, false, |input, name| {
-            let before = runs.stamped_lines();
-            runs.read(input.into_reader()).map_err(Ok)?;
+        let read = for_each_input(&self.files, |source, name| {
+            let (before, skipped) = (runs.stamped_lines(), runs.too_long_lines());
+            runs.read(source.open().map_err(Ok)?).map_err(Ok)?;
+            if runs.too_long_lines() > skipped {
+                too_long(name, runs.too_long_lines() - skipped);
+            }
             if runs.stamped_lines() == before {
                 self.format.no_stamped_line(name);
             }

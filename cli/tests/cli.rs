@@ -81,16 +81,17 @@ fn logs_prints_exactly_the_runs_lines_unchanged() {
     assert_eq!(stdout(&out), format!("{A1}\n{A1_WARN}\n{A1_JSON}\n"));
 }
 
-/// A log large enough to be mapped in memory: the mapped search and `--no-mmap` print the same
+/// A log large enough to be read in blocks by two threads: the file, the same bytes on
+/// standard input (read as a stream) and `--no-mmap` (accepted, and the same) print the same
 /// lines, in order, and agree on the count, the last line lacking its newline included.
 #[test]
-fn logs_mapped_and_read_files_give_the_same_lines() {
+fn logs_files_and_streams_give_the_same_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.log");
     let mut text = String::new();
     let mut expected = String::new();
     let mut i = 0;
-    while text.len() < 3 << 20 {
+    while text.len() < 5 << 20 {
         for (line, kept) in [
             (A1, true),
             (A12, false),
@@ -115,15 +116,13 @@ fn logs_mapped_and_read_files_give_the_same_lines() {
     std::fs::write(&path, &text).unwrap();
     let file = path.to_str().unwrap();
 
-    let mapped = tracectx(&["logs", "backtest_ab1", file], None);
-    let read = tracectx(&["logs", "--no-mmap", "backtest_ab1", file], None);
-    assert_eq!(mapped.status.code(), Some(0));
-    assert_eq!(read.status.code(), Some(0));
-    assert!(
-        stdout(&mapped) == expected,
-        "mapped search printed other lines"
-    );
-    assert!(stdout(&read) == expected, "read search printed other lines");
+    let read = tracectx(&["logs", "backtest_ab1", file], None);
+    let piped = tracectx(&["logs", "backtest_ab1"], Some(text.as_bytes()));
+    let compat = tracectx(&["logs", "--no-mmap", "backtest_ab1", file], None);
+    for (how, out) in [("file", &read), ("stdin", &piped), ("--no-mmap", &compat)] {
+        assert_eq!(out.status.code(), Some(0), "{how}");
+        assert!(stdout(out) == expected, "{how}: other lines printed");
+    }
     let n = expected.lines().count().to_string() + "\n";
     assert_eq!(
         stdout(&tracectx(&["logs", "-c", "backtest_ab1", file], None)),
@@ -131,8 +130,8 @@ fn logs_mapped_and_read_files_give_the_same_lines() {
     );
     assert_eq!(
         stdout(&tracectx(
-            &["logs", "-c", "--no-mmap", "backtest_ab1", file],
-            None
+            &["logs", "-c", "backtest_ab1"],
+            Some(text.as_bytes())
         )),
         n
     );
@@ -483,6 +482,93 @@ fn a_closed_pipe_ends_the_output_quietly() {
         (out.status.code(), String::from_utf8(out.stderr).unwrap()),
         (Some(0), String::new())
     );
+}
+
+/// copytruncate log rotation under a running search: a large log whose every line matches,
+/// its output read slowly, emptied in place part-way. Mapped in memory, the reader died of
+/// SIGBUS (exit 135, no message); read, it prints the whole lines it read before, says what
+/// happened, and exits 2.
+#[test]
+fn logs_survives_its_file_truncated_while_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let lines = numbered_lines(400_000);
+    let text = lines.join("\n") + "\n";
+    std::fs::write(&path, &text).unwrap();
+    let mut child = bin()
+        .args(["logs", "backtest_ab1", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    // The search is under way, and soon waiting on the pipe, once its first line is out.
+    let mut printed = vec![0u8; lines[0].len() + 1];
+    std::io::Read::read_exact(&mut pipe, &mut printed).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::io::Read::read_to_end(&mut pipe, &mut printed).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{:?}, {err}",
+        out.status
+    );
+    if out.status.code() == Some(2) {
+        assert!(
+            err.starts_with(&format!(
+                "tracectx: {}: truncated while it was read",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+    // The file's first lines, whole, in order.
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(printed.ends_with('\n'));
+    assert!(
+        text.starts_with(&printed),
+        "not the file's first whole lines"
+    );
+}
+
+/// A line over 64 MiB is no log line: skipped, whether the file is read in blocks or as a
+/// stream, and said on stderr.
+#[test]
+fn logs_skips_lines_over_64_mib_on_every_path_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut long = A1.as_bytes().to_vec();
+    long.resize((64 << 20) + 1, b'x');
+    let mut log = long;
+    log.extend_from_slice(format!("\n{A1}\n").as_bytes());
+    std::fs::write(&path, &log).unwrap();
+    let file = tracectx(
+        &["logs", "-c", "backtest_ab1", path.to_str().unwrap()],
+        None,
+    );
+    let piped = tracectx(&["logs", "-c", "backtest_ab1"], Some(&log));
+    for (how, out, name) in [
+        ("file", &file, path.display().to_string()),
+        ("stdin", &piped, "(standard input)".to_owned()),
+    ] {
+        assert_eq!(
+            (out.status.code(), stdout(out)),
+            (Some(0), "1\n".into()),
+            "{how}"
+        );
+        assert_eq!(
+            String::from_utf8(out.stderr.clone()).unwrap(),
+            format!("tracectx: {name}: skipped 1 line longer than 64 MiB\n"),
+            "{how}"
+        );
+    }
 }
 
 #[test]
@@ -928,13 +1014,13 @@ fn templated_log(
 #[test]
 fn logs_reads_the_lines_of_a_template_given_with_format() {
     let dir = tempfile::tempdir().unwrap();
-    // Large enough to be mapped in memory; read too with --no-mmap and from stdin.
-    let (path, runs) = templated_log(dir.path(), GUIDE, 6_000);
+    // Large enough to be read in blocks by two threads; read too from stdin.
+    let (path, runs) = templated_log(dir.path(), GUIDE, 12_000);
     let p = path.to_str().unwrap();
-    assert!(std::fs::metadata(&path).unwrap().len() > 1 << 20);
+    assert!(std::fs::metadata(&path).unwrap().len() > 2 << 20);
     let stdin = std::fs::read(&path).unwrap();
     for (run, lines) in &runs {
-        assert_eq!(lines.len(), 6_000 + usize::from(run == "run_a"));
+        assert_eq!(lines.len(), 12_000 + usize::from(run == "run_a"));
         let expected = format!("{}\n", lines.join("\n"));
         for extra in [&[][..], &["--no-mmap"]] {
             let mut args = vec!["logs", run, p, "--format", GUIDE];
