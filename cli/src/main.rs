@@ -638,8 +638,10 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
                 .map_err(|e| {
                     format!("cannot open log file {:?}: {e}", path.display().to_string())
                 })?;
-            let (writer, guard) =
-                tracectx::logging::non_blocking(file).map_err(|e| e.to_string())?;
+            let (writer, guard) = tracectx::logging::NonBlocking::builder()
+                .sink_name(format!("log file {}", path.display()))
+                .finish(file)
+                .map_err(|e| e.to_string())?;
             let builder = builder.with_writer(writer);
             let builder = if std::env::var_os("RUST_LOG").is_some() {
                 builder
@@ -659,6 +661,27 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
             builder.try_init().map_err(|e| e.to_string())?;
             Ok(None)
         }
+    }
+}
+
+/// Writes the log lines still queued and stops the log writer; a log file that did not take
+/// every line makes a command that succeeded fail, saying how many were lost.
+fn finish_logging(guard: Option<WorkerGuard>, file: Option<&Path>, code: ExitCode) -> ExitCode {
+    let (Some(guard), Some(file)) = (guard, file) else {
+        return code;
+    };
+    let stats = guard.finish();
+    if stats.lost() == 0 {
+        return code;
+    }
+    eprintln!(
+        "tracectx: log file {}: not every line was written: {stats}",
+        file.display()
+    );
+    if code == ExitCode::SUCCESS {
+        ExitCode::from(FAILED)
+    } else {
+        code
     }
 }
 
@@ -758,8 +781,8 @@ impl BacktestArgs {
             Err(e) => return failed(e),
         };
         let code = self.session_and_report();
-        drop(guard); // every accepted log line is in the file before the process exits
-        code
+        // Every accepted log line is in the file before the process exits, or said lost.
+        finish_logging(guard, self.session.log_file.as_deref(), code)
     }
 
     fn session_and_report(&self) -> ExitCode {
@@ -911,8 +934,7 @@ impl SweepArgs {
             Err(e) => return failed(e),
         };
         let code = self.sweep_and_report();
-        drop(guard);
-        code
+        finish_logging(guard, self.session.log_file.as_deref(), code)
     }
 
     fn sweep_and_report(&self) -> ExitCode {

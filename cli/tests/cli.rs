@@ -662,6 +662,64 @@ mod backtest_cli {
         String::from_utf8(o.stderr.clone()).unwrap()
     }
 
+    /// A log file that cannot be written (a full disk) fails the command, which said so once
+    /// when it happened and counts the lines lost at the end (it exited 0, every line lost
+    /// without a word).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_log_file_that_cannot_be_written_fails_backtest_and_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        let session = [
+            "--data",
+            data,
+            "--param",
+            "slow=20",
+            "--log-file",
+            "/dev/full",
+        ];
+        for args in [
+            [&["backtest", "--param", "fast=5"][..], &session].concat(),
+            [&["sweep", "--grid", "fast=5:7:1"][..], &session].concat(),
+        ] {
+            let out = tracectx(&args, None);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert_eq!(
+                err.matches("tracectx: log file /dev/full: cannot write log lines: ")
+                    .count(),
+                1,
+                "{err}"
+            );
+            let last = err.lines().last().unwrap();
+            let lost = last
+                .strip_prefix(
+                    "tracectx: log file /dev/full: not every line was written: 0 lines written, ",
+                )
+                .and_then(|rest| rest.strip_suffix(" failed"))
+                .unwrap_or_else(|| panic!("{err}"));
+            assert!(lost.parse::<u64>().unwrap() > 0);
+        }
+        // The same commands with a log file that takes every line exit 0.
+        let log = dir.path().join("ok.log");
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data,
+                "--param",
+                "fast=5",
+                "--param",
+                "slow=20",
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+
     #[test]
     fn backtest_json_has_every_statistic_the_trades_and_the_run() {
         let dir = tempfile::tempdir().unwrap();
