@@ -104,7 +104,7 @@ use std::fmt::{self, Debug, Display};
 use std::sync::{PoisonError, RwLock};
 
 use crate::context::TraceContext;
-use crate::escape::{OneLine, Value};
+use crate::escape::{Text, Value};
 use crate::scope;
 
 /// A `Result` whose error defaults to the crate's [`Error`].
@@ -644,7 +644,7 @@ pub struct Error {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{} error: {}{}", .kind, OneLine(.message), Bracketed(.context))]
+#[error("{} error: {}{}", .kind, Text(.message), Bracketed(.context))]
 struct ErrorImpl {
     kind: ErrorKind,
     message: Cow<'static, str>,
