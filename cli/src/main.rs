@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
+//!     [--raw]
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
@@ -25,7 +26,13 @@
 //! lines is said on stderr. Files are read, never mapped in memory (a mapped file truncated by
 //! another process kills the reader with SIGBUS): a plain file in blocks by two threads, each
 //! searching the blocks it read; standard input and gzip read ahead on one thread and searched
-//! on the other. `backtest` and `sweep` exit 0 on
+//! on the other.
+//!
+//! Whatever tracectx prints that it did not write itself (log lines, run and trace ids read
+//! from logs, file names) goes through the crate's one escaper, `tracectx::escape`: control
+//! characters, line separators and bidirectional controls never reach the terminal as they
+//! are. A log line that holds none (every line tracectx's formats write) is printed unchanged;
+//! `logs --raw` prints every line byte for byte. `backtest` and `sweep` exit 0 on
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
@@ -35,8 +42,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tracectx::escape;
 use tracectx::logging::WorkerGuard;
-use tracectx::logging::query::{self, LineParser, Query, RunSummary, Runs};
+use tracectx::logging::query::{self, LineFormat, LineParser, Query, RunSummary, Runs};
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
     Named, ParamGrid, Params, RankBy, SignalFn, Statistic, SweepReport, builtin,
@@ -137,6 +145,37 @@ fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
     }
 }
 
+/// A path as messages show it: escaped as every text the program did not write itself is
+/// ([`tracectx::escape`]), whatever bytes it holds.
+fn shown(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        escape::bytes(path.as_os_str().as_bytes()).to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        escape::text(&path.to_string_lossy()).to_string()
+    }
+}
+
+/// Writes a kept log line, and its newline, as a terminal can show it safely: unchanged when
+/// it holds nothing to escape (every line tracectx's formats write), else escaped
+/// ([`tracectx::escape`]): a JSON line with `\u` escapes inside its strings (the same JSON
+/// value), any other line with `\u{..}` and `\x..` escapes.
+fn write_line(out: &mut impl Write, line: &[u8], parser: &LineParser) -> io::Result<()> {
+    if line.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        out.write_all(line)?;
+    } else {
+        let json = parser.parse(line).map(|s| s.format) == Some(LineFormat::Json);
+        match std::str::from_utf8(line) {
+            Ok(text) if json => out.write_all(escape::json(text).as_bytes())?,
+            _ => write!(out, "{}", escape::bytes(line))?,
+        }
+    }
+    out.write_all(b"\n")
+}
+
 /// One input named on the command line.
 enum Source<'a> {
     /// `-`, or no input named.
@@ -169,7 +208,7 @@ fn for_each_input(
         let (source, name) = if path.as_os_str() == "-" {
             (Source::Stdin, "(standard input)".to_owned())
         } else {
-            (Source::File(path), path.display().to_string())
+            (Source::File(path), shown(path))
         };
         match each(source, &name) {
             Ok(()) => {}
@@ -343,11 +382,16 @@ struct LogsArgs {
     #[arg(long, value_name = "ID")]
     trace_id: Option<String>,
     /// Only lines at this level or more severe (trace, debug, info, warn, error)
-    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
-    level: Option<tracing::Level>,
+    #[arg(long, value_name = "LEVEL")]
+    level: Option<String>,
     /// Print how many lines match instead of the lines
     #[arg(long, short = 'c')]
     count: bool,
+    /// Print the lines byte for byte, control characters and all (by default, what could
+    /// move the cursor or reorder a terminal line, which tracectx's own formats never write,
+    /// is printed escaped)
+    #[arg(long)]
+    raw: bool,
     /// Accepted for compatibility: files are always read, never mapped in memory
     #[arg(long, hide = true)]
     no_mmap: bool,
@@ -370,8 +414,11 @@ impl LogsArgs {
                 Err(e) => return usage_error(e),
             };
         }
-        if let Some(level) = self.level {
-            query = query.min_level(level);
+        if let Some(level) = &self.level {
+            query = match parse_level(level) {
+                Ok(level) => query.min_level(level),
+                Err(e) => return usage_error(e),
+            };
         }
         let parser = match self.format.parser() {
             Ok(parser) => parser,
@@ -385,9 +432,11 @@ impl LogsArgs {
                 matched += 1;
                 if self.count {
                     Ok(())
-                } else {
+                } else if self.raw {
                     out.write_all(line)?;
                     out.write_all(b"\n")
+                } else {
+                    write_line(&mut out, line, &parser)
                 }
             };
             // Standard input can be read once only: watched for stamped lines as it goes by.
@@ -470,10 +519,11 @@ impl RunsArgs {
         });
         let rows = runs.finish();
         let mut out = Output::stdout();
+        // Run and trace ids come from the logs, as any program may have written them.
         let written = if self.json {
-            serde_json::to_writer_pretty(&mut out, &rows)
+            serde_json::to_string_pretty(&rows)
                 .map_err(io::Error::from)
-                .and_then(|()| writeln!(out))
+                .and_then(|json| writeln!(out, "{}", escape::json(&json)))
         } else {
             write_table(&mut out, &rows)
         }
@@ -487,7 +537,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
         .iter()
         .map(|r| {
             [
-                r.run_id.clone(),
+                escape::text(&r.run_id).to_string(),
                 r.lines.to_string(),
                 r.first.clone().unwrap_or_else(|| "-".into()),
                 r.last.clone().unwrap_or_else(|| "-".into()),
@@ -496,7 +546,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
                 if r.trace_ids.is_empty() {
                     "-".into()
                 } else {
-                    r.trace_ids.join(",")
+                    escape::text(&r.trace_ids.join(",")).to_string()
                 },
                 r.warn.to_string(),
                 r.error.to_string(),
@@ -516,7 +566,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
     let mut widths = header.map(str::len);
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut line = |row: [&str; 8]| -> io::Result<()> {
@@ -639,7 +689,7 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
                     format!("cannot open log file {:?}: {e}", path.display().to_string())
                 })?;
             let (writer, guard) = tracectx::logging::NonBlocking::builder()
-                .sink_name(format!("log file {}", path.display()))
+                .sink_name(format!("log file {}", shown(path)))
                 .finish(file)
                 .map_err(|e| e.to_string())?;
             let builder = builder.with_writer(writer);
@@ -676,7 +726,7 @@ fn finish_logging(guard: Option<WorkerGuard>, file: Option<&Path>, code: ExitCod
     }
     eprintln!(
         "tracectx: log file {}: not every line was written: {stats}",
-        file.display()
+        shown(file)
     );
     if code == ExitCode::SUCCESS {
         ExitCode::from(FAILED)

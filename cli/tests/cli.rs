@@ -345,9 +345,18 @@ fn logs_skips_non_utf8_truncated_and_garbage_lines() {
     std::fs::write(&path, &bytes).unwrap();
     let out = tracectx(&["logs", "backtest_ab1", path.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0));
-    // The text line is the run's even with a stray byte in its message: printed unchanged.
+    // The text line is the run's even with a stray byte in its message: printed with the
+    // byte escaped, or with `--raw` unchanged.
     assert_eq!(
-        out.stdout,
+        stdout(&out),
+        "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO t - caf\\xe9\n"
+    );
+    let raw = tracectx(
+        &["logs", "--raw", "backtest_ab1", path.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(
+        raw.stdout,
         b"[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO t - caf\xe9\n"
     );
 }
@@ -569,6 +578,90 @@ fn logs_skips_lines_over_64_mib_on_every_path_and_says_so() {
             "{how}"
         );
     }
+}
+
+/// Lines written by other programs can hold terminal escape sequences, carriage returns,
+/// direction overrides and stray bytes, in a run's own lines or in their ids. Nothing of them
+/// reaches the terminal as it is: every output escapes what tracectx did not write itself
+/// (`runs` printed foreign run and trace ids as they were: ESC sequences and a forged table
+/// row reached the terminal).
+#[test]
+fn foreign_text_is_escaped_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // As JSON writes them: the escapes are the JSON's, the characters real once read.
+    let forged_run = r"evil\u001b[2J\nFORGED_ROW  99  x";
+    let json_run = format!(
+        r#"{{"timestamp":"2024-01-01T10:00:00.000000Z","level":"ERROR","run_id":"{forged_run}","trace_id":"\u001b[31mdeadbeef","message":"m"}}"#
+    );
+    let bidi_json = "{\"timestamp\":\"2024-01-01T10:00:01.000000Z\",\"level\":\"INFO\",\
+                     \"run_id\":\"backtest_ab1\",\"message\":\"pay \u{202e}100\u{202c} now\"}";
+    let mut log = format!("{A1}\n{json_run}\n{bidi_json}\n").into_bytes();
+    // A text line with an intact prefix and a hostile message.
+    log.extend_from_slice(
+        b"[2024-01-01T10:00:02.000000Z] [backtest_ab1] [a1b2c3d4] INFO x - \x1b]0;title\x07\rok \xff\n",
+    );
+    let path = dir.path().join("app.log");
+    std::fs::write(&path, &log).unwrap();
+    let p = path.to_str().unwrap();
+
+    let shows_nothing_raw = |what: &str, bytes: &[u8]| {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}', '\u{202c}']),
+            "{what}: {text:?}"
+        );
+        text
+    };
+
+    let runs = tracectx(&["runs", p], None);
+    assert_eq!(runs.status.code(), Some(0));
+    let table = shows_nothing_raw("runs", &runs.stdout);
+    // A header and one row per run: no forged row.
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("evil\\u{1b}[2J\\nFORGED_ROW"), "{table}");
+    assert!(table.contains("\\u{1b}[31mdeadbeef"), "{table}");
+
+    let runs = tracectx(&["runs", "--json", p], None);
+    let json = shows_nothing_raw("runs --json", &runs.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let forged = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"].as_str().unwrap().starts_with("evil"))
+        .unwrap();
+    // The same values, escaped for the terminal only.
+    assert_eq!(forged["run_id"], "evil\u{1b}[2J\nFORGED_ROW  99  x");
+    assert_eq!(forged["trace_ids"][0], "\u{1b}[31mdeadbeef");
+
+    let logs = tracectx(&["logs", "backtest_ab1", p], None);
+    let lines = shows_nothing_raw("logs", &logs.stdout);
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], A1);
+    // JSON stays JSON, with the same values.
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["message"], "pay \u{202e}100\u{202c} now");
+    assert!(
+        lines[1].contains(r"pay \u202e100\u202c now"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with(r"INFO x - \u{1b}]0;title\u{7}\rok \xff"),
+        "{}",
+        lines[2]
+    );
+    // `--raw`: the bytes as they are.
+    let raw = tracectx(&["logs", "--raw", "backtest_ab1", p], None);
+    assert!(raw.stdout.ends_with(b"\x1b]0;title\x07\rok \xff\n"));
+
+    // A file name in a message.
+    let hostile = dir.path().join("no\u{1b}[31mne.log");
+    let missing = tracectx(&["logs", "backtest_ab1", hostile.to_str().unwrap()], None);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = shows_nothing_raw("stderr", &missing.stderr);
+    assert!(err.contains("no\\u{1b}[31mne.log"), "{err}");
 }
 
 #[test]

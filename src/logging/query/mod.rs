@@ -19,9 +19,10 @@
 //!   layout and JSON are still read beside it.
 //!
 //! Lines in no layout the reader knows (another template, another program's output, garbage,
-//! a JSON line that is not valid UTF-8 or is cut short) are skipped, never an error. A text line whose
-//! prefix is intact belongs to its run even if its message holds stray bytes: it is printed
-//! unchanged, as `grep -a` would.
+//! a JSON line that is not valid UTF-8 or is cut short) are skipped, never an error. A text
+//! line whose prefix is intact belongs to its run even if its message holds stray bytes: it is
+//! kept, its bytes unchanged, as `grep -a` would (a program showing it on a terminal escapes it
+//! with [`escape`](crate::escape), as `tracectx logs` does).
 //!
 //! # How a search stays fast
 //!
