@@ -390,9 +390,9 @@ impl ErrorContext {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn enrich_with_trace(&mut self) -> bool {
-        // `with_current` lends the context without cloning it; `enrich_with` clones it only
-        // when the ids are actually missing.
-        scope::with_current(|ctx| ctx.is_some_and(|ctx| self.enrich_with(ctx)))
+        // Read in place, without cloning it; `enrich_with` clones it only when the ids are
+        // actually missing.
+        scope::read(|ctx| self.enrich_with(ctx)).unwrap_or(false)
     }
 
     /// Adds `ctx`'s run and trace ids where they are not already present.

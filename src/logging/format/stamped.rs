@@ -178,8 +178,8 @@ where
         if text_known {
             // The common case, made cheap: the prefix is written from the context in place
             // (no user code runs while the slot is borrowed), with no copy of the ids.
-            if let Some(written) = crate::scope::with_current(|c| {
-                c.map(|c| write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str()))
+            if let Some(written) = crate::scope::read(|c| {
+                write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str())
             }) {
                 written?;
                 return self.inner.format_event(ctx, writer, event);

@@ -362,13 +362,12 @@ impl<'a> MakeWriter<'a> for PerRunFiles {
     fn make_writer(&'a self) -> Self::Writer {
         PerRunWriter {
             queue: &self.queue,
-            run: crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
-                .unwrap_or(RunKey::NONE),
+            run: crate::scope::read(|c| RunKey::of(c.run_id())).unwrap_or(RunKey::NONE),
         }
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        let run = crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+        let run = crate::scope::read(|c| RunKey::of(c.run_id()))
             .or_else(|| crate::logging::stamp::span_run_for(meta).map(|r| RunKey::of(&r)))
             .unwrap_or(RunKey::NONE);
         PerRunWriter {
