@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Reading one run back out of big logs: `tracectx logs RUN_ID FILE` (the file mapped in memory,
-# as ripgrep does; and `--no-mmap`, read with read(2)) against `grep -F RUN_ID FILE` and
-# `rg -F RUN_ID FILE` (also `rg -j1`, one thread, and `rg -j1 --no-mmap`), on a generated
-# ~1 GiB text log and a ~1 GiB JSON-lines log of 2,000 interleaved runs in tracectx's own line
-# format.
+# Reading one run back out of big logs: `tracectx logs RUN_ID FILE` (the file read with
+# pread(2) in blocks by two threads, each searching what it read; never mapped, so a file
+# truncated under the search cannot kill it) and `tracectx logs RUN_ID < FILE` (a stream, read
+# ahead on one thread and searched on the other) against `grep -F RUN_ID FILE` and
+# `rg -F RUN_ID FILE` (also `rg -j1`, one thread, the file mapped in memory, and
+# `rg -j1 --no-mmap`, read with read(2)), on a generated ~1 GiB text log and a ~1 GiB
+# JSON-lines log of 2,000 interleaved runs in tracectx's own line format.
 #
 # Not run by CI. Needs cargo, python3 and GNU grep; ripgrep and hyperfine are used when present
 # (installed with apt-get when possible; without ripgrep its rows are skipped, without
@@ -115,9 +117,9 @@ for format in text json; do
         "$((short_lines + long_lines))"
 
     say "timing ($format): median of 3"
-    tools=(tracectx "tracectx nommap" grep)
+    tools=(tracectx "tracectx stdin" grep)
     cmds=("'$bin' logs '$run' '$log' > '$tmp/out.tracectx'"
-        "'$bin' logs --no-mmap '$run' '$log' > '$tmp/out.tracectxn'"
+        "'$bin' logs '$run' < '$log' > '$tmp/out.tracectxs'"
         "LC_ALL=C grep -F '$run' '$log' > '$tmp/out.grep'")
     if [ "$have_rg" = 1 ]; then
         # `--no-mmap`: read(2) into a buffer instead of mapping the file.
@@ -155,7 +157,7 @@ print()
 print("throughput ratios (above 1: tracectx is faster)")
 for fmt, tools in mbs.items():
     for ours, peer in (("tracectx", "grep"), ("tracectx", "rg"), ("tracectx", "rg -j1"),
-                       ("tracectx nommap", "rg nommap")):
+                       ("tracectx stdin", "rg nommap")):
         if peer in tools:
             print(f"{fmt:<6} {ours}/{peer:<9} {tools[ours] / tools[peer]:.2f}")
 EOF

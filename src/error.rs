@@ -104,7 +104,7 @@ use std::fmt::{self, Debug, Display};
 use std::sync::{PoisonError, RwLock};
 
 use crate::context::TraceContext;
-use crate::escape::{OneLine, Value};
+use crate::escape::{Text, Value};
 use crate::scope;
 
 /// A `Result` whose error defaults to the crate's [`Error`].
@@ -390,9 +390,9 @@ impl ErrorContext {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn enrich_with_trace(&mut self) -> bool {
-        // `with_current` lends the context without cloning it; `enrich_with` clones it only
-        // when the ids are actually missing.
-        scope::with_current(|ctx| ctx.is_some_and(|ctx| self.enrich_with(ctx)))
+        // Read in place, without cloning it; `enrich_with` clones it only when the ids are
+        // actually missing.
+        scope::read(|ctx| self.enrich_with(ctx)).unwrap_or(false)
     }
 
     /// Adds `ctx`'s run and trace ids where they are not already present.
@@ -644,7 +644,7 @@ pub struct Error {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{} error: {}{}", .kind, OneLine(.message), Bracketed(.context))]
+#[error("{} error: {}{}", .kind, Text(.message), Bracketed(.context))]
 struct ErrorImpl {
     kind: ErrorKind,
     message: Cow<'static, str>,

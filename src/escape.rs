@@ -1,22 +1,51 @@
-//! The one escaper for every line the crate writes: log lines, error messages and their
-//! key/value pairs.
+//! The one escaper of the crate: for every line it writes (log lines, error messages and their
+//! key/value pairs) and for programs that print text they did not write themselves (the
+//! `tracectx` command line prints foreign run ids, trace ids, file names and log lines
+//! through it).
 //!
 //! A line is only as trustworthy as its prefix. What could end it early or disguise it is
 //! written as an escape, so one record is always one line and no text can start a line of its
-//! own or reorder what a terminal shows:
+//! own, move the cursor, recolor the terminal or reorder what it shows:
 //!
 //! - `\n`, `\r` and `\t` as those two characters;
 //! - every other control character (C0, DEL, C1, among them the ESC of terminal sequences),
 //!   the Unicode line and paragraph separators (U+2028, U+2029), the bidirectional controls
 //!   (the marks U+200E, U+200F and U+061C, the embeddings and overrides U+202A to U+202E, the
-//!   isolates U+2066 to U+2069) and the byte order mark U+FEFF, as `\u{..}` in hex.
+//!   isolates U+2066 to U+2069) and the byte order mark U+FEFF, as `\u{..}` in hex
+//!   ([`is_escaped`]).
 //!
-//! Everything else is written as it is, so text in any script stays readable.
+//! Everything else is written as it is, so text in any script stays readable. Three forms:
+//!
+//! - [`text`]: a string on one line, as above;
+//! - [`bytes`]: the same for bytes that may not be UTF-8, each invalid byte as `\x..`;
+//! - [`json`]: a JSON text whose strings hold such characters, with each written as the JSON
+//!   escape `\uXXXX`: the same JSON value, harmless on a terminal.
+//!
+//! # Examples
+//!
+//! ```
+//! use tracectx::escape;
+//!
+//! assert_eq!(escape::text("run\n[forged] \u{1b}[31mred").to_string(), "run\\n[forged] \\u{1b}[31mred");
+//! assert_eq!(escape::bytes(b"caf\xe9\r").to_string(), "caf\\xe9\\r");
+//! assert_eq!(escape::json("{\"run_id\":\"a\u{202e}b\"}"), "{\"run_id\":\"a\\u202eb\"}");
+//! ```
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-/// Whether `c` is written as an escape.
-pub(crate) fn is_escaped(c: char) -> bool {
+/// Whether `c` is written as an escape: a control character, a line or paragraph separator, a
+/// bidirectional control or the byte order mark (see the [module](self)).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape::is_escaped;
+///
+/// assert!(is_escaped('\u{1b}') && is_escaped('\u{200f}') && is_escaped('\u{feff}'));
+/// assert!(!is_escaped('é') && !is_escaped('€') && !is_escaped(' '));
+/// ```
+pub fn is_escaped(c: char) -> bool {
     matches!(c,
         '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}'
         | '\u{061c}' | '\u{200e}' | '\u{200f}'
@@ -110,14 +139,133 @@ impl<W: fmt::Write + ?Sized> fmt::Write for Escaper<'_, W> {
     }
 }
 
-// === impl OneLine ===
+// === impl Text ===
 
-/// Displays text with line breakers escaped: a message that stays on one line.
-pub(crate) struct OneLine<'a>(pub(crate) &'a str);
+/// Displays text on one line, with what could break or disguise it escaped; made by [`text`].
+#[derive(Debug, Clone, Copy)]
+pub struct Text<'a>(pub(crate) &'a str);
 
-impl fmt::Display for OneLine<'_> {
+/// `s` on one line, with what could break or disguise a line escaped (see the
+/// [module](self)): for text the program did not write itself, on its way to a terminal or a
+/// log.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape;
+///
+/// let foreign = "job_1\u{1b}[2K\rjob_2";
+/// assert_eq!(format!("run {}", escape::text(foreign)), "run job_1\\u{1b}[2K\\rjob_2");
+/// assert_eq!(escape::text("naïve ✓").to_string(), "naïve ✓");
+/// ```
+pub fn text(s: &str) -> Text<'_> {
+    Text(s)
+}
+
+impl fmt::Display for Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Escaper::new(f).write_str(self.0)
+    }
+}
+
+// === impl Bytes ===
+
+/// Displays bytes on one line, as [`Text`] does, each byte that is not part of valid UTF-8 as
+/// `\x..`; made by [`bytes`].
+#[derive(Debug, Clone, Copy)]
+pub struct Bytes<'a>(&'a [u8]);
+
+/// `b` on one line, as [`text`] writes a string, each byte that is not part of valid UTF-8
+/// written as `\x` and two lowercase hex digits: for a file name or a log line that may hold
+/// any bytes.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape;
+///
+/// assert_eq!(escape::bytes(b"app\xff.log").to_string(), "app\\xff.log");
+/// assert_eq!(escape::bytes("ünï\n".as_bytes()).to_string(), "ünï\\n");
+/// ```
+pub fn bytes(b: &[u8]) -> Bytes<'_> {
+    Bytes(b)
+}
+
+impl fmt::Display for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            Escaper::new(&mut *f).write_str(chunk.valid())?;
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// === json ===
+
+/// Writes `c` (one that [`is_escaped`]) as a JSON escape, `\u` and four hex digits (every such
+/// character is in the Basic Multilingual Plane).
+pub(crate) fn write_json_escape<W: fmt::Write + ?Sized>(out: &mut W, c: char) -> fmt::Result {
+    write!(out, "\\u{:04x}", c as u32)
+}
+
+/// Whether `s` may hold a character that [`json`] escapes: cheap, for a fast path.
+pub(crate) fn json_may_need(s: &[u8]) -> bool {
+    !s.is_ascii() || s.contains(&0x7f)
+}
+
+/// The JSON text `s` (an object per line, or a pretty-printed document) with each character
+/// that [`is_escaped`] inside its strings written as a JSON escape, `\u202e`: the same JSON
+/// value, that cannot move the cursor or reorder a terminal line. Between tokens, where JSON
+/// allows `\t` and `\r` as white space, they become spaces; `\n` is kept, so pretty-printed
+/// JSON stays so. Borrowed when nothing needs escaping.
+///
+/// Meant for valid JSON. Other text gets the escapes too, but a string left open (a line cut
+/// short) escapes up to its end in the JSON form.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape;
+///
+/// let line = "{\"message\":\"\u{2066}admin\u{2069} \u{7f}\",\t\"n\":1}";
+/// assert_eq!(escape::json(line), r#"{"message":"\u2066admin\u2069 \u007f", "n":1}"#);
+/// assert!(matches!(escape::json(r#"{"ok":"plain"}"#), std::borrow::Cow::Borrowed(_)));
+/// ```
+pub fn json(s: &str) -> Cow<'_, str> {
+    let needs = json_may_need(s.as_bytes()) || s.bytes().any(|b| b < 0x20 && b != b'\n');
+    if !needs {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in s.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            } else if is_escaped(c) {
+                // Writing to a `String` cannot fail.
+                let _ = write_json_escape(&mut out, c);
+                continue;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c != '\n' && is_escaped(c) {
+            out.push(' ');
+            continue;
+        }
+        out.push(c);
+    }
+    if out == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(out)
     }
 }
 
@@ -152,7 +300,7 @@ mod tests {
     use super::*;
 
     fn one_line(s: &str) -> String {
-        OneLine(s).to_string()
+        text(s).to_string()
     }
 
     #[test]

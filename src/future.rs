@@ -130,6 +130,19 @@ pin_project_lite::pin_project! {
     /// half-read still see their run. A completed inner future is dropped inside the scope, at
     /// once.
     ///
+    /// That holds wherever the wrapper is dropped: inside another run's scope, or inside a
+    /// [`with_current`](crate::with_current) closure of another run (which lends a clone of
+    /// the context, not the thread's slot, so the scope can always be entered; with tokio's
+    /// own `task_local!`, a scope is skipped while its slot is lent, and the destructor runs
+    /// in the lender's run). What the crate cannot reach: where the thread's locals are being
+    /// destroyed (a future dropped by another thread-local's destructor at thread exit), no
+    /// scope can be entered, and the inner value is dropped with no context rather than a
+    /// wrong one; and a future the crate did not wrap (a plain `async` block, or one scoped by
+    /// another crate's `task_local!`) runs its destructor in whatever context is current where
+    /// it is dropped. Wrap it with [`in_trace_context`](TraceFutureExt::in_trace_context) to
+    /// give it its own. Closures made with [`bind`](crate::bind) (and the blocking tasks and
+    /// threads spawned with it) are dropped in their context too when never called.
+    ///
     /// A poll moves the context (one pointer) into the thread's slot and back, as a raw
     /// `tokio::task_local!` scope of an `Arc` does.
     ///

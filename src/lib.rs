@@ -117,7 +117,7 @@
 mod context;
 mod envelope;
 pub mod error;
-mod escape;
+pub mod escape;
 #[cfg(feature = "hyper")]
 mod executor;
 mod future;

@@ -796,8 +796,7 @@ impl Metrics {
     /// ```
     pub fn record_duration(&self, operation: impl Into<Cow<'static, str>>, duration: Duration) {
         let operation = operation.into();
-        let seen =
-            crate::scope::with_current(|ctx| ctx.map(|c| (c.run_id().clone(), c.trace_id())));
+        let seen = crate::scope::read(|c| (c.run_id().clone(), c.trace_id()));
         match seen {
             Some((run, trace)) => self.observe(operation, Some(&run), Some(trace), duration),
             None => self.observe(operation, None, None, duration),

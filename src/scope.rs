@@ -30,7 +30,8 @@ thread_local! {
 /// Why a scope could not be entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScopeError {
-    /// The slot is lent to a [`with_current`] closure, which is entering a scope.
+    /// The slot is lent to one of the crate's own readers ([`read`]), whose closures never
+    /// enter a scope: unreachable from user code.
     Borrowed,
     /// The thread's locals are being destroyed.
     Destroyed,
@@ -42,8 +43,8 @@ impl ScopeError {
     pub(crate) fn panic(self) -> ! {
         match self {
             Self::Borrowed => panic!(
-                "cannot enter a trace context scope inside a `tracectx::with_current` closure; \
-                 read what you need in the closure, return it, and enter the scope after"
+                "cannot enter a trace context scope while the context is being read; \
+                 this is a bug in tracectx, please report it"
             ),
             Self::Destroyed => panic!(
                 "cannot enter a trace context scope while the thread's locals are being \
@@ -134,10 +135,14 @@ pub fn current() -> Option<TraceContext> {
     read(TraceContext::clone)
 }
 
-/// `f` applied to the current context, if any: [`with_current`] for readers that need nothing
-/// when there is no context, in the fewest steps (this is what every log line pays).
+/// `f` applied to the current context, if any, in place: no clone, in the fewest steps (this
+/// is what every log line pays).
+///
+/// `f` runs while the slot is borrowed: it must be the crate's own code, which never enters a
+/// scope nor drops a value that could (a scoped future), so that no scope is ever refused for
+/// it. User code gets [`with_current`], which lends a clone instead.
 #[inline]
-fn read<R>(f: impl FnOnce(&TraceContext) -> R) -> Option<R> {
+pub(crate) fn read<R>(f: impl FnOnce(&TraceContext) -> R) -> Option<R> {
     // Borrowed mutably only while a scope swaps its context in or out, never while user code
     // runs: `try_borrow` cannot fail where `f` could observe it. Outside any scope, or during
     // thread-local teardown, there is nothing to read.
@@ -147,14 +152,15 @@ fn read<R>(f: impl FnOnce(&TraceContext) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Calls `f` with a reference to the current context (or `None`), without cloning it.
+/// Calls `f` with a reference to the current context (or `None`).
 ///
-/// # Panics
-///
-/// `f` runs while the slot is borrowed, as in tokio's [`LocalKey::with`]: entering a new
-/// scope from inside `f` (polling a scoped future, calling [`TraceContext::sync_scope`])
-/// panics, as it does in tokio. Reading the context again inside `f` is fine. Read what you
-/// need and return it; do the work outside.
+/// The context is cloned for the call (one atomic increment: the handle is one pointer) and
+/// the thread's slot is free while `f` runs, so `f` may do anything: enter another scope
+/// ([`TraceContext::sync_scope`]), poll a scoped future, or drop one, whose destructor then
+/// runs in *its* context. (tokio's [`LocalKey::with`] lends the slot itself instead: a scope
+/// entered inside panics, and a scoped future dropped inside runs its destructor in the
+/// lender's context, the wrong run.) To read one id, [`get_run_id`] and [`get_trace_id`]
+/// clone less.
 ///
 /// [`LocalKey::with`]: tokio::task::LocalKey::with
 ///
@@ -165,23 +171,19 @@ fn read<R>(f: impl FnOnce(&TraceContext) -> R) -> Option<R> {
 /// let len = ctx.sync_scope(|| tracectx::with_current(|c| c.map(|c| c.run_id().len())));
 /// assert_eq!(len, Some(5));
 /// assert_eq!(tracectx::with_current(|c| c.is_some()), false);
+///
+/// // Inside the closure, another run's scope is entered as anywhere else.
+/// let other = tracectx::TraceContext::new("job_3")?;
+/// ctx.sync_scope(|| {
+///     tracectx::with_current(|_| {
+///         assert_eq!(other.sync_scope(tracectx::get_run_id).as_deref(), Some("job_3"));
+///     })
+/// });
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
-    let mut f = Some(f);
-    let inside = CURRENT.try_with(|ctx| {
-        // Borrowed mutably only while a scope swaps its context in or out, never while user
-        // code runs: the borrow cannot fail where `f` could observe it.
-        let ctx = ctx.try_borrow().ok()?;
-        f.take().map(|f| f(ctx.as_ref()))
-    });
-    match (inside, f) {
-        (Ok(Some(r)), _) => r,
-        // Outside any scope, or during thread-local teardown: there is no context to show.
-        (_, Some(f)) => f(None),
-        // `f` is taken only when it runs, and then `inside` is `Ok(Some(_))`.
-        (_, None) => unreachable!("with_current: the closure was taken but gave no result"),
-    }
+    let ctx = current();
+    f(ctx.as_ref())
 }
 
 /// The current run id, if any. Allocates nothing: the id's text is shared with the context.

@@ -247,6 +247,10 @@ pub mod thread {
 /// Wraps a closure so that it runs with the caller's trace context, wherever it is called
 /// later (a thread pool, a callback registry, `rayon`).
 ///
+/// A closure dropped without being called (a blocking task cancelled before it started, a
+/// callback never fired) is dropped in that context too: the destructors of what it captured
+/// see its run, not whatever run was current where it was dropped.
+///
 /// # Examples
 ///
 /// ```
@@ -259,6 +263,40 @@ pub fn bind<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,
 {
-    let ctx: Option<TraceContext> = scope::current();
-    move || scope::enter(ctx, f)
+    let bound = Bound {
+        ctx: scope::current(),
+        f: Some(f),
+    };
+    move || bound.call()
+}
+
+/// A closure and the context it runs in, made by [`bind`].
+struct Bound<F> {
+    ctx: Option<TraceContext>,
+    /// `None` once called.
+    f: Option<F>,
+}
+
+impl<F> Bound<F> {
+    fn call<R>(mut self) -> R
+    where
+        F: FnOnce() -> R,
+    {
+        let Some(f) = self.f.take() else {
+            unreachable!("a bound closure is called once, and holds its closure until then")
+        };
+        scope::enter(self.ctx.take(), f)
+    }
+}
+
+impl<F> Drop for Bound<F> {
+    fn drop(&mut self) {
+        // Never called: its captures are dropped in its context. Where no scope can be entered
+        // (the thread's locals are being destroyed), they are dropped without one.
+        if let Some(f) = self.f.take() {
+            if std::mem::needs_drop::<F>() {
+                let _ = scope::try_enter(&mut self.ctx, move || drop(f));
+            }
+        }
+    }
 }

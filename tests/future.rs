@@ -231,6 +231,69 @@ async fn never_polled_future_drops_in_its_context() {
     assert_eq!(rx.await.unwrap().as_deref(), Some("never_polled"));
 }
 
+/// A future of run B dropped inside a `with_current` closure of run A: its destructor runs in
+/// B (it ran in A: the slot was lent to the closure, so the scope could not be entered), and A
+/// is current again after. Thousands of runs at once on a multi-thread runtime, each dropping
+/// its partner's future while it runs and yields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn future_dropped_inside_with_current_runs_its_destructor_in_its_own_run() {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..2_000u32 {
+        set.spawn(
+            async move {
+                let (tx, rx) = oneshot::channel();
+                let probe = DropProbe(Some(tx));
+                let theirs = async move {
+                    let _probe = probe;
+                    std::future::pending::<()>().await;
+                }
+                .in_trace_context(ctx(&format!("b_{i}")));
+                tokio::task::yield_now().await;
+                // Also polled once first, so it holds its probe across an await.
+                let mut theirs = Box::pin(theirs);
+                assert!(futures::poll!(theirs.as_mut()).is_pending());
+                let lender = tracectx::with_current(|c| {
+                    let lender = c.map(|c| c.run_id().to_string());
+                    drop(theirs);
+                    lender
+                });
+                tokio::task::yield_now().await;
+                (i, lender, rx.await.unwrap(), run_id())
+            }
+            .in_trace_context(ctx(&format!("a_{i}"))),
+        );
+    }
+    let mut seen = 0;
+    while let Some(res) = set.join_next().await {
+        let (i, lender, dropped_in, after) = res.unwrap();
+        assert_eq!(lender.as_deref(), Some(format!("a_{i}").as_str()));
+        assert_eq!(dropped_in, Some(format!("b_{i}")), "run {i}");
+        assert_eq!(after, Some(format!("a_{i}")), "run {i}");
+        seen += 1;
+    }
+    assert_eq!(seen, 2_000);
+}
+
+/// Inside a `with_current` closure, another run's future is polled to the end in its own run:
+/// entering its scope used to panic there.
+#[test]
+fn a_future_polled_inside_with_current_runs_in_its_own_run() {
+    let (seen, lender) = ctx("lender").sync_scope(|| {
+        tracectx::with_current(|c| {
+            let seen = futures::executor::block_on(
+                async {
+                    tokio::task::yield_now().await;
+                    run_id()
+                }
+                .in_trace_context(ctx("borrower")),
+            );
+            (seen, c.map(|c| c.run_id().to_string()))
+        })
+    });
+    assert_eq!(seen.as_deref(), Some("borrower"));
+    assert_eq!(lender.as_deref(), Some("lender"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn async_panic_is_caught_by_join_handle_and_leaves_no_context() {
     let handle = tokio::spawn(

@@ -13,6 +13,8 @@ use tracing_subscriber::prelude::*;
 
 mod support;
 use support::Buffer;
+#[path = "support/json.rs"]
+mod json;
 
 const TS: &str = "2024-01-01T10:00:00.000000Z";
 
@@ -251,6 +253,114 @@ fn json_is_valid_whatever_the_message_and_fields_hold() {
     assert_eq!(v["fields.run_id"], "forged_run");
     assert_eq!(v["dbg"], format!("{nasty:?}"));
     assert!(v["nan"].is_null());
+}
+
+// === hostile text, hostile fields, far times ===
+
+/// The direction marks (U+200E, U+200F, U+061C) and the byte order mark (U+FEFF) reorder or
+/// hide text on a terminal as the overrides do: escaped in text lines (they passed as they
+/// were), and written as `\u` escapes in JSON lines, whose value stays the same.
+#[test]
+fn direction_marks_and_the_byte_order_mark_are_escaped_in_text_and_json() {
+    let marks = "a\u{200e}b\u{200f}c\u{61c}d\u{feff}e";
+    let event = || ctx().sync_scope(|| tracing::info!(target: "t", note = marks, "{marks}"));
+    let text = capture(event);
+    assert_eq!(
+        text,
+        [format!(
+            "[{TS}] [backtest_abc123] [89abcdef] INFO t - a\\u{{200e}}b\\u{{200f}}c\\u{{61c}}d\\u{{feff}}e \
+             note=\"a\\u{{200e}}b\\u{{200f}}c\\u{{61c}}d\\u{{feff}}e\""
+        )]
+    );
+    let json = capture_with(|b| b.json(), event);
+    assert_eq!(json.len(), 1);
+    let escaped = "a\\u200eb\\u200fc\\u061cd\\ufeffe";
+    assert!(
+        json[0].contains(&format!(r#""message":"{escaped}","note":"{escaped}""#)),
+        "{}",
+        json[0]
+    );
+    assert!(json[0].is_ascii());
+    let v: serde_json::Value = serde_json::from_str(&json[0]).unwrap();
+    assert_eq!(
+        (v["message"].as_str(), v["note"].as_str()),
+        (Some(marks), Some(marks))
+    );
+}
+
+/// An event field named `run_id` (or `fields.run_id`, the name the first is renamed to, ...)
+/// never makes a second key of one name: each gets one more `fields.` in front. The line reads
+/// back as its context's, and outside any context as no run's.
+#[test]
+fn json_fields_named_like_the_stamp_never_make_a_second_key() {
+    let event = || {
+        tracing::info!(
+            target: "t",
+            run_id = "forged",
+            fields.run_id = "forged_2",
+            trace_id = "deadbeef",
+            timestamp = 1,
+            "m"
+        )
+    };
+    let lines = capture_with(
+        |b| b.json(),
+        || {
+            ctx().sync_scope(event);
+            event();
+        },
+    );
+    assert_eq!(lines.len(), 2);
+    for (line, run) in lines.iter().zip([Some("backtest_abc123"), None]) {
+        let keys = json::json_keys(line);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "a key written twice: {line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["run_id"].as_str(), run);
+        assert_eq!(v["fields.run_id"], "forged");
+        assert_eq!(v["fields.fields.run_id"], "forged_2");
+        assert_eq!(v["fields.trace_id"], "deadbeef");
+        assert_eq!(v["fields.timestamp"], 1);
+        let stamp = logging::query::parse_line(line.as_bytes()).unwrap();
+        assert_eq!(stamp.run_id.as_deref(), run);
+    }
+}
+
+/// An instant past the year 9999 (a clock gone wrong) is written as the last instant RFC 3339
+/// can write, in text and JSON lines alike (it was written `9999-01-01`, a date it is not); a
+/// template's own time format saturates the same way, four digits of year at most.
+#[test]
+fn times_past_the_year_9999_saturate_in_rfc3339() {
+    let year_10000 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_800);
+    for at in [
+        year_10000,
+        year_10000 + std::time::Duration::from_secs(86_400 * 400),
+    ] {
+        let clock = FixedClock::new(at);
+        let event = || tracing::info!(target: "t", "late");
+        let text = capture_with(|b| b.with_clock(clock), event);
+        assert_eq!(
+            text,
+            ["[9999-12-31T23:59:59.999999Z] [-] [-] INFO t - late"]
+        );
+        let json = capture_with(|b| b.with_clock(clock).json(), event);
+        assert_eq!(
+            json,
+            [
+                r#"{"timestamp":"9999-12-31T23:59:59.999999Z","level":"INFO","target":"t","message":"late"}"#
+            ]
+        );
+    }
+    let own = capture_with(
+        |b| {
+            b.with_clock(FixedClock::new(year_10000))
+                .with_format("[{timestamp:%Y-%m-%d %H:%M:%S}] {message}")
+        },
+        || tracing::info!("late"),
+    );
+    assert_eq!(own, ["[9999-12-31 23:59:59] late"]);
 }
 
 // === composable pieces ===

@@ -236,3 +236,33 @@ fn the_outside_file_must_be_a_file_name() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// A run whose file cannot be opened (its name is taken by a directory): its lines are
+/// counted as failed, the other runs' written, as the non-blocking writer counts them.
+#[test]
+fn lines_of_a_run_whose_file_cannot_be_opened_are_counted_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(run_log_file_name("job_1"))).unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        for (run, n) in [("job_1", 5), ("job_2", 3)] {
+            TraceContext::new(run).unwrap().sync_scope(|| {
+                for i in 0..n {
+                    tracing::info!(i, "line");
+                }
+            });
+        }
+    });
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.failed, stats.dropped, stats.pending),
+        (3, 5, 0, 0)
+    );
+    let job_2 = std::fs::read_to_string(dir.path().join("job_2.log")).unwrap();
+    assert_eq!(job_2.lines().count(), 3);
+}

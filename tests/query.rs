@@ -5,7 +5,7 @@
 mod support;
 
 use support::Buffer;
-use tracectx::logging::query::{FormatError, LineFormat, LineParser, Query, Runs};
+use tracectx::logging::query::{self, FormatError, LineFormat, LineParser, Query, Runs};
 use tracectx::logging::{self, DEFAULT_TEMPLATE, FixedClock};
 use tracectx::time::Timestamp;
 use tracectx::{TraceContext, TraceId};
@@ -222,5 +222,100 @@ fn a_json_line_with_two_run_ids_belongs_to_neither() {
     let line = br#"{"run_id":"job_1","trace_id":"a1b2c3d4","message":"m","run_id":"job_2"}"#;
     for run in ["job_1", "job_2"] {
         assert!(!Query::new(run).unwrap().matches(line), "{run}");
+    }
+}
+
+/// A matching line of `len` bytes: a run's stamp, then padding.
+fn line_of(len: usize) -> Vec<u8> {
+    let mut line = b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - ".to_vec();
+    line.resize(len, b'x');
+    line
+}
+
+/// Lines longer than `MAX_LINE_LEN` are skipped, and counted, on every read path: a stream read
+/// on one thread or read ahead on another, a file read in parallel blocks, bytes in memory,
+/// and the run summaries. (Bytes held in memory used to keep them: 2 lines where a stream
+/// found 1.)
+#[test]
+fn lines_over_the_limit_count_the_same_on_every_read_path() {
+    let max = query::MAX_LINE_LEN;
+    let mut log = Vec::new();
+    for len in [80, max + 1, 80, max, 80] {
+        log.extend_from_slice(&line_of(len));
+        log.push(b'\n');
+    }
+    // The last line, without its newline, over the limit too.
+    log.extend_from_slice(&line_of(max + 1));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.log");
+    std::fs::write(&path, &log).unwrap();
+
+    let q = Query::new("job_1").unwrap();
+    let mut sink = std::io::sink();
+    assert_eq!(q.count(&log[..]).unwrap(), 4, "stream");
+    assert_eq!(q.search(&log[..], &mut sink).unwrap(), 4, "stream search");
+    assert_eq!(q.count_slice(&log), 4, "in memory");
+    assert_eq!(
+        q.search_slice(&log, &mut sink).unwrap(),
+        4,
+        "in memory search"
+    );
+    let mut lens = Vec::new();
+    let ahead = q
+        .search_with(&log[..], |l| {
+            lens.push(l.len());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((ahead.lines, ahead.too_long), (4, 2), "read ahead");
+    assert_eq!(lens, [80, 80, max, 80]);
+    let mut lens = Vec::new();
+    let file = q
+        .search_path(&path, |l| {
+            lens.push(l.len());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((file.lines, file.too_long), (4, 2), "file");
+    assert_eq!(lens, [80, 80, max, 80]);
+    let opened = q.search_with(query::open(&path).unwrap(), |_| Ok(()));
+    assert_eq!(opened.unwrap().lines, 4, "opened file as a stream");
+
+    let mut runs = Runs::new();
+    runs.read(&log[..]).unwrap();
+    assert_eq!(runs.too_long_lines(), 2);
+    assert_eq!(runs.finish()[0].lines, 4);
+}
+
+/// copytruncate rotation under a search of a stream opened with `open`: the whole lines read
+/// before are searched, then an error says the file was truncated.
+#[test]
+fn a_file_truncated_under_a_stream_search_ends_it_with_an_error() {
+    let line = |i: usize| format!("[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - {i}");
+    let text: String = (0..300_000).map(|i| line(i) + "\n").collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    std::fs::write(&path, &text).unwrap();
+    let q = Query::new("job_1").unwrap();
+    let mut seen = Vec::new();
+    let r = q.search_with(query::open(&path).unwrap(), |l| {
+        if seen.is_empty() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(0)?;
+        }
+        seen.push(String::from_utf8(l.to_vec()).unwrap());
+        Ok(())
+    });
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert!(
+        e.to_string().starts_with("truncated while it was read"),
+        "{e}"
+    );
+    assert!(seen.len() < 300_000);
+    for (i, l) in seen.iter().enumerate() {
+        assert_eq!(*l, line(i));
     }
 }

@@ -294,3 +294,72 @@ fn blocking_and_thread_helpers_outside_a_scope_run_with_none() {
     assert_eq!(seen, None);
     assert_eq!(thread.join().unwrap(), None);
 }
+
+/// Records, when dropped, the run current at that moment.
+struct DropProbe(std::sync::mpsc::Sender<Option<String>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        let _ = self.0.send(tracectx::get_run_id().map(|r| r.to_string()));
+    }
+}
+
+/// A bound closure never called (a blocking task cancelled before it ran, a callback that
+/// never fires) drops what it captured in its own run, wherever it is dropped; called, it runs
+/// there, and its captures drop there as it returns.
+#[test]
+fn a_bound_closure_dropped_uncalled_drops_its_captures_in_its_run() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let bound = ctx("bound_b").sync_scope(|| {
+        let probe = DropProbe(tx.clone());
+        tracectx::bind(move || drop(probe))
+    });
+    ctx("dropper_a").sync_scope(|| drop(bound));
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("bound_b"));
+
+    let called = ctx("bound_c").sync_scope(|| {
+        let probe = DropProbe(tx.clone());
+        tracectx::bind(move || drop(probe))
+    });
+    ctx("caller_d").sync_scope(called);
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("bound_c"));
+
+    // Inside a `with_current` closure of another run, too.
+    let bound = ctx("bound_e").sync_scope(|| {
+        let probe = DropProbe(tx);
+        tracectx::bind(move || drop(probe))
+    });
+    ctx("lender_f").sync_scope(|| tracectx::with_current(|_| drop(bound)));
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("bound_e"));
+}
+
+/// A blocking task cancelled before it starts (aborted while the pool was busy) drops its
+/// closure in the run that spawned it, not in the aborter's nor with no run at all.
+#[test]
+fn a_blocking_task_cancelled_before_it_ran_drops_in_its_run() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let joined = rt.block_on(async {
+        // Holds the only blocking thread.
+        let holder = tokio::task::spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv();
+        });
+        started_rx.recv().unwrap();
+        let probe = DropProbe(tx);
+        let queued =
+            ctx("queued_run").sync_scope(|| tracectx::spawn_blocking_traced(move || drop(probe)));
+        ctx("aborter").sync_scope(|| queued.abort());
+        drop(release_tx);
+        holder.await.unwrap();
+        queued.await
+    });
+    assert!(joined.unwrap_err().is_cancelled(), "the task ran");
+    assert_eq!(rx.recv().unwrap().as_deref(), Some("queued_run"));
+}

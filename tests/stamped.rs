@@ -2,6 +2,8 @@
 //! rest of each line as the wrapped format writes it.
 #![cfg(feature = "query")]
 
+#[path = "support/json.rs"]
+mod json;
 mod support;
 
 use std::fmt;
@@ -292,4 +294,55 @@ fn the_kind_learned_from_the_first_line_stamps_the_next_ones() {
         json.iter().all(|v| v["run_id"] == "backtest_abc123"),
         "{json:?}"
     );
+}
+
+/// tracing-subscriber's JSON with `flatten_event(true)` writes event fields at the top level:
+/// a field named `run_id` used to be a second `run_id` key (in a context; outside any, the only
+/// one, so the line passed for the forged run's). It is renamed `fields.run_id`, as
+/// `JsonFormat` names it, in context or not; direction marks in its strings are escaped.
+#[test]
+fn a_flattened_field_named_run_id_never_makes_a_second_key() {
+    let json = format::format().json().flatten_event(true).without_time();
+    let event = || {
+        tracing::info!(
+            target: "engine",
+            run_id = "forged",
+            fields.span_id = "also\u{200f}forged",
+            n = 1,
+            "m\u{feff}"
+        )
+    };
+    let buf = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .event_format(Stamped::new(json))
+            .with_writer(buf.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        ctx().sync_scope(event);
+        event();
+    });
+    let lines = buf.lines();
+    assert_eq!(lines.len(), 2);
+    for (line, run) in lines.iter().zip([Some("backtest_abc123"), None]) {
+        let keys = json::json_keys(line);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "a key written twice: {line}");
+        assert!(line.is_ascii(), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["run_id"].as_str(), run, "{line}");
+        assert_eq!(v["fields.run_id"], "forged");
+        assert_eq!(v["fields.fields.span_id"], "also\u{200f}forged");
+        assert_eq!(
+            (v["n"].as_i64(), v["message"].as_str()),
+            (Some(1), Some("m\u{feff}"))
+        );
+        let forged = Query::new("forged").unwrap();
+        assert!(!forged.matches(line.as_bytes()));
+        let mine = Query::new("backtest_abc123").unwrap();
+        assert_eq!(mine.matches(line.as_bytes()), run.is_some());
+    }
 }

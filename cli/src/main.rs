@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
-//!     [--no-mmap]
+//!     [--raw]
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
@@ -16,12 +16,23 @@
 //! is a variant of [`Command`] and an arm in `main`. `logs` and `runs` exit as grep does: 0
 //! something was found, 1 nothing was, 2 an error: usage; an input that could not be read (the
 //! message names it; the other inputs are still read; a compressed input found corrupt or cut
-//! short part-way is read up to the damage, its lines before it are printed); or standard
+//! short part-way is read up to the damage, and a file truncated while it is read, as by
+//! copytruncate log rotation, up to the truncation: its whole lines before are printed); or standard
 //! output that could not be written (the message says so; nothing more is read). A closed
 //! pipe (`| head`) is not an error: the output just ends, quietly. An input in which no line at
 //! all is in a layout the reader knows (the default line, JSON, or the `--format` template) is
 //! named on stderr, with the hint to pass its template, and counts as one where nothing was
-//! found. `backtest` and `sweep` exit 0 on
+//! found. A line longer than 64 MiB is not a log line: it is skipped, and the count of such
+//! lines is said on stderr. Files are read, never mapped in memory (a mapped file truncated by
+//! another process kills the reader with SIGBUS): a plain file in blocks by two threads, each
+//! searching the blocks it read; standard input and gzip read ahead on one thread and searched
+//! on the other.
+//!
+//! Whatever tracectx prints that it did not write itself (log lines, run and trace ids read
+//! from logs, file names) goes through the crate's one escaper, `tracectx::escape`: control
+//! characters, line separators and bidirectional controls never reach the terminal as they
+//! are. A log line that holds none (every line tracectx's formats write) is printed unchanged;
+//! `logs --raw` prints every line byte for byte. `backtest` and `sweep` exit 0 on
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
@@ -31,8 +42,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tracectx::escape;
 use tracectx::logging::WorkerGuard;
-use tracectx::logging::query::{self, LineParser, Query, RunSummary, Runs};
+use tracectx::logging::query::{self, LineFormat, LineParser, Query, RunSummary, Runs};
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
     Named, ParamGrid, Params, RankBy, SignalFn, Statistic, SweepReport, builtin,
@@ -133,79 +145,72 @@ fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
     }
 }
 
-/// One input, as it is read: a plain file mapped in memory, or a stream (stdin, a pipe, a
-/// small or compressed file).
-enum Input {
-    Mapped(memmap2::Mmap),
-    Stream(Box<dyn Read + Send>),
+/// A path as messages show it: escaped as every text the program did not write itself is
+/// ([`tracectx::escape`]), whatever bytes it holds.
+fn shown(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        escape::bytes(path.as_os_str().as_bytes()).to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        escape::text(&path.to_string_lossy()).to_string()
+    }
 }
 
-impl Input {
-    /// The input as a stream, for readers that take one whatever its source.
-    fn into_reader(self) -> Box<dyn Read + Send> {
+/// Writes a kept log line, and its newline, as a terminal can show it safely: unchanged when
+/// it holds nothing to escape (every line tracectx's formats write), else escaped
+/// ([`tracectx::escape`]): a JSON line with `\u` escapes inside its strings (the same JSON
+/// value), any other line with `\u{..}` and `\x..` escapes.
+fn write_line(out: &mut impl Write, line: &[u8], parser: &LineParser) -> io::Result<()> {
+    if line.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        out.write_all(line)?;
+    } else {
+        let json = parser.parse(line).map(|s| s.format) == Some(LineFormat::Json);
+        match std::str::from_utf8(line) {
+            Ok(text) if json => out.write_all(escape::json(text).as_bytes())?,
+            _ => write!(out, "{}", escape::bytes(line))?,
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// One input named on the command line.
+enum Source<'a> {
+    /// `-`, or no input named.
+    Stdin,
+    File(&'a Path),
+}
+
+impl Source<'_> {
+    /// The input as a stream (gzip decoded).
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         match self {
-            Input::Mapped(bytes) => Box::new(io::Cursor::new(bytes)),
-            Input::Stream(input) => input,
+            Source::Stdin => query::decode(io::stdin()),
+            Source::File(path) => query::open(path),
         }
     }
 }
 
-/// Files at least this large are searched in place when mapping is allowed; below it, reading
-/// them is as fast and mapping costs more than it saves.
-const MAP_AT_LEAST: u64 = 1 << 20;
-
-/// Opens `path`: mapped when `map` allows it and it is a large regular file that is not gzip,
-/// otherwise as a stream (gzip decoded).
-fn open_input(path: &Path, map: bool) -> io::Result<Input> {
-    let file = std::fs::File::open(path)?;
-    if map {
-        let meta = file.metadata()?;
-        if meta.is_file() && meta.len() >= MAP_AT_LEAST {
-            // SAFETY: the mapping is read-only and lives only while this one file is searched.
-            // The one hazard is another process truncating the file during the search, which
-            // ends this process with SIGBUS (as it does ripgrep): `--no-mmap` avoids it for
-            // files truncated in place (copytruncate rotation). Appends are harmless.
-            #[allow(unsafe_code)]
-            let mapped = unsafe { memmap2::Mmap::map(&file) };
-            // A file that cannot be mapped is read instead.
-            if let Ok(mapped) = mapped {
-                if !mapped.starts_with(&[0x1f, 0x8b]) {
-                    #[cfg(unix)]
-                    let _ = mapped.advise(memmap2::Advice::Sequential);
-                    return Ok(Input::Mapped(mapped));
-                }
-            }
-        }
-    }
-    query::decode(file).map(Input::Stream)
-}
-
-/// Opens each input in turn (`-` or none: stdin; gzip read transparently; large plain files
-/// mapped unless `map` is false) and hands it to `each`. An input that cannot be read is
+/// Hands each input in turn (`-` or none: stdin) to `each`. An input that cannot be read is
 /// reported on stderr, naming it, and the others are still read; an output error (`each` says
 /// which errors are the output's) stops at once. Returns whether every input was read without
 /// error.
 fn for_each_input(
     files: &[PathBuf],
-    map: bool,
-    mut each: impl FnMut(Input, &str) -> Result<(), Result<io::Error, Stop>>,
+    mut each: impl FnMut(Source<'_>, &str) -> Result<(), Result<io::Error, Stop>>,
 ) -> Result<bool, Stop> {
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
     let mut ok = true;
     for path in files {
-        let input = if path.as_os_str() == "-" {
-            query::decode(io::stdin()).map(Input::Stream)
+        let (source, name) = if path.as_os_str() == "-" {
+            (Source::Stdin, "(standard input)".to_owned())
         } else {
-            open_input(path, map)
+            (Source::File(path), shown(path))
         };
-        let name = if path.as_os_str() == "-" {
-            "(standard input)".into()
-        } else {
-            path.display().to_string()
-        };
-        let result = input.map_err(Ok).and_then(|input| each(input, &name));
-        match result {
+        match each(source, &name) {
             Ok(()) => {}
             Err(Err(stop)) => return Err(stop),
             Err(Ok(e)) => {
@@ -337,11 +342,32 @@ impl<R: Read> Read for Watch<'_, R> {
     }
 }
 
-/// Whether any line of `bytes` is stamped; stops at the first.
-fn any_stamped(bytes: &[u8], parser: &LineParser) -> bool {
-    bytes
-        .split(|&b| b == b'\n')
-        .any(|line| parser.parse(line).is_some())
+/// Whether a line of the file `source` is stamped (in a layout `parser` reads); reads up to
+/// the first one. Standard input, already read, is not read again.
+fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
+    if let Source::Stdin = source {
+        return Ok(false);
+    }
+    let mut watch = Watch::new(source.open()?, parser);
+    let mut buf = vec![0u8; 64 * 1024];
+    while !watch.stamped {
+        match watch.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(watch.saw_stamped())
+}
+
+/// Says on stderr that `name` held lines too long to be log lines, which were skipped.
+fn too_long(name: &str, lines: u64) {
+    eprintln!(
+        "tracectx: {name}: skipped {lines} line{} longer than {} MiB",
+        if lines == 1 { "" } else { "s" },
+        query::MAX_LINE_LEN >> 20
+    );
 }
 
 #[derive(Debug, Args)]
@@ -356,14 +382,18 @@ struct LogsArgs {
     #[arg(long, value_name = "ID")]
     trace_id: Option<String>,
     /// Only lines at this level or more severe (trace, debug, info, warn, error)
-    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
-    level: Option<tracing::Level>,
+    #[arg(long, value_name = "LEVEL")]
+    level: Option<String>,
     /// Print how many lines match instead of the lines
     #[arg(long, short = 'c')]
     count: bool,
-    /// Read files instead of mapping them in memory (slower; for files that may be truncated
-    /// while they are searched)
+    /// Print the lines byte for byte, control characters and all (by default, what could
+    /// move the cursor or reorder a terminal line, which tracectx's own formats never write,
+    /// is printed escaped)
     #[arg(long)]
+    raw: bool,
+    /// Accepted for compatibility: files are always read, never mapped in memory
+    #[arg(long, hide = true)]
     no_mmap: bool,
 }
 
@@ -384,8 +414,11 @@ impl LogsArgs {
                 Err(e) => return usage_error(e),
             };
         }
-        if let Some(level) = self.level {
-            query = query.min_level(level);
+        if let Some(level) = &self.level {
+            query = match parse_level(level) {
+                Ok(level) => query.min_level(level),
+                Err(e) => return usage_error(e),
+            };
         }
         let parser = match self.format.parser() {
             Ok(parser) => parser,
@@ -394,34 +427,36 @@ impl LogsArgs {
         query = query.with_parser(parser.clone());
         let mut out = Output::stdout();
         let mut matched = 0u64;
-        let read = for_each_input(&self.files, !self.no_mmap, |input, name| {
-            let (found, stamped) = match input {
-                Input::Mapped(bytes) => {
-                    let found = if self.count {
-                        Ok(query.count_slice(&bytes))
-                    } else {
-                        query.search_slice(&bytes, &mut out)
-                    };
-                    // Only when nothing was found: a log is looked through once.
-                    let stamped = !matches!(found, Ok(0)) || any_stamped(&bytes, &parser);
-                    (found, stamped)
-                }
-                Input::Stream(input) => {
-                    let mut watch = Watch::new(input, &parser);
-                    let found = if self.count {
-                        query.count(&mut watch)
-                    } else {
-                        query.search(&mut watch, &mut out)
-                    };
-                    let stamped = !matches!(found, Ok(0)) || watch.saw_stamped();
-                    (found, stamped)
+        let read = for_each_input(&self.files, |source, name| {
+            let mut keep = |line: &[u8]| {
+                matched += 1;
+                if self.count {
+                    Ok(())
+                } else if self.raw {
+                    out.write_all(line)?;
+                    out.write_all(b"\n")
+                } else {
+                    write_line(&mut out, line, &parser)
                 }
             };
-            matched += match found {
-                Ok(n) => n,
+            // Standard input can be read once only: watched for stamped lines as it goes by.
+            let (found, stamped) = match source {
+                Source::Stdin => {
+                    let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
+                    let found = query.search_with(&mut watch, &mut keep);
+                    (found, watch.saw_stamped())
+                }
+                Source::File(path) => (query.search_path(path, &mut keep), false),
+            };
+            let found = match found {
+                Ok(found) => found,
                 Err(e) => return Err(blame(&out, e)),
             };
-            if !stamped {
+            if found.too_long > 0 {
+                too_long(name, found.too_long);
+            }
+            // Only when nothing was found: a log is looked through once more.
+            if found.lines == 0 && !stamped && !any_stamped(&source, &parser).map_err(Ok)? {
                 self.format.no_stamped_line(name);
             }
             Ok(())
@@ -471,10 +506,12 @@ impl RunsArgs {
             Ok(parser) => Runs::with_parser(parser),
             Err(e) => return usage_error(e),
         };
-        // Counting runs is bound by parsing, not reading: files are read, never mapped.
-        let read = for_each_input(&self.files, false, |input, name| {
-            let before = runs.stamped_lines();
-            runs.read(input.into_reader()).map_err(Ok)?;
+        let read = for_each_input(&self.files, |source, name| {
+            let (before, skipped) = (runs.stamped_lines(), runs.too_long_lines());
+            runs.read(source.open().map_err(Ok)?).map_err(Ok)?;
+            if runs.too_long_lines() > skipped {
+                too_long(name, runs.too_long_lines() - skipped);
+            }
             if runs.stamped_lines() == before {
                 self.format.no_stamped_line(name);
             }
@@ -482,10 +519,11 @@ impl RunsArgs {
         });
         let rows = runs.finish();
         let mut out = Output::stdout();
+        // Run and trace ids come from the logs, as any program may have written them.
         let written = if self.json {
-            serde_json::to_writer_pretty(&mut out, &rows)
+            serde_json::to_string_pretty(&rows)
                 .map_err(io::Error::from)
-                .and_then(|()| writeln!(out))
+                .and_then(|json| writeln!(out, "{}", escape::json(&json)))
         } else {
             write_table(&mut out, &rows)
         }
@@ -499,7 +537,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
         .iter()
         .map(|r| {
             [
-                r.run_id.clone(),
+                escape::text(&r.run_id).to_string(),
                 r.lines.to_string(),
                 r.first.clone().unwrap_or_else(|| "-".into()),
                 r.last.clone().unwrap_or_else(|| "-".into()),
@@ -508,7 +546,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
                 if r.trace_ids.is_empty() {
                     "-".into()
                 } else {
-                    r.trace_ids.join(",")
+                    escape::text(&r.trace_ids.join(",")).to_string()
                 },
                 r.warn.to_string(),
                 r.error.to_string(),
@@ -528,7 +566,7 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
     let mut widths = header.map(str::len);
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut line = |row: [&str; 8]| -> io::Result<()> {
@@ -650,8 +688,10 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
                 .map_err(|e| {
                     format!("cannot open log file {:?}: {e}", path.display().to_string())
                 })?;
-            let (writer, guard) =
-                tracectx::logging::non_blocking(file).map_err(|e| e.to_string())?;
+            let (writer, guard) = tracectx::logging::NonBlocking::builder()
+                .sink_name(format!("log file {}", shown(path)))
+                .finish(file)
+                .map_err(|e| e.to_string())?;
             let builder = builder.with_writer(writer);
             let builder = if std::env::var_os("RUST_LOG").is_some() {
                 builder
@@ -671,6 +711,27 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
             builder.try_init().map_err(|e| e.to_string())?;
             Ok(None)
         }
+    }
+}
+
+/// Writes the log lines still queued and stops the log writer; a log file that did not take
+/// every line makes a command that succeeded fail, saying how many were lost.
+fn finish_logging(guard: Option<WorkerGuard>, file: Option<&Path>, code: ExitCode) -> ExitCode {
+    let (Some(guard), Some(file)) = (guard, file) else {
+        return code;
+    };
+    let stats = guard.finish();
+    if stats.lost() == 0 {
+        return code;
+    }
+    eprintln!(
+        "tracectx: log file {}: not every line was written: {stats}",
+        shown(file)
+    );
+    if code == ExitCode::SUCCESS {
+        ExitCode::from(FAILED)
+    } else {
+        code
     }
 }
 
@@ -770,8 +831,8 @@ impl BacktestArgs {
             Err(e) => return failed(e),
         };
         let code = self.session_and_report();
-        drop(guard); // every accepted log line is in the file before the process exits
-        code
+        // Every accepted log line is in the file before the process exits, or said lost.
+        finish_logging(guard, self.session.log_file.as_deref(), code)
     }
 
     fn session_and_report(&self) -> ExitCode {
@@ -923,8 +984,7 @@ impl SweepArgs {
             Err(e) => return failed(e),
         };
         let code = self.sweep_and_report();
-        drop(guard);
-        code
+        finish_logging(guard, self.session.log_file.as_deref(), code)
     }
 
     fn sweep_and_report(&self) -> ExitCode {

@@ -81,16 +81,17 @@ fn logs_prints_exactly_the_runs_lines_unchanged() {
     assert_eq!(stdout(&out), format!("{A1}\n{A1_WARN}\n{A1_JSON}\n"));
 }
 
-/// A log large enough to be mapped in memory: the mapped search and `--no-mmap` print the same
+/// A log large enough to be read in blocks by two threads: the file, the same bytes on
+/// standard input (read as a stream) and `--no-mmap` (accepted, and the same) print the same
 /// lines, in order, and agree on the count, the last line lacking its newline included.
 #[test]
-fn logs_mapped_and_read_files_give_the_same_lines() {
+fn logs_files_and_streams_give_the_same_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.log");
     let mut text = String::new();
     let mut expected = String::new();
     let mut i = 0;
-    while text.len() < 3 << 20 {
+    while text.len() < 5 << 20 {
         for (line, kept) in [
             (A1, true),
             (A12, false),
@@ -115,15 +116,13 @@ fn logs_mapped_and_read_files_give_the_same_lines() {
     std::fs::write(&path, &text).unwrap();
     let file = path.to_str().unwrap();
 
-    let mapped = tracectx(&["logs", "backtest_ab1", file], None);
-    let read = tracectx(&["logs", "--no-mmap", "backtest_ab1", file], None);
-    assert_eq!(mapped.status.code(), Some(0));
-    assert_eq!(read.status.code(), Some(0));
-    assert!(
-        stdout(&mapped) == expected,
-        "mapped search printed other lines"
-    );
-    assert!(stdout(&read) == expected, "read search printed other lines");
+    let read = tracectx(&["logs", "backtest_ab1", file], None);
+    let piped = tracectx(&["logs", "backtest_ab1"], Some(text.as_bytes()));
+    let compat = tracectx(&["logs", "--no-mmap", "backtest_ab1", file], None);
+    for (how, out) in [("file", &read), ("stdin", &piped), ("--no-mmap", &compat)] {
+        assert_eq!(out.status.code(), Some(0), "{how}");
+        assert!(stdout(out) == expected, "{how}: other lines printed");
+    }
     let n = expected.lines().count().to_string() + "\n";
     assert_eq!(
         stdout(&tracectx(&["logs", "-c", "backtest_ab1", file], None)),
@@ -131,8 +130,8 @@ fn logs_mapped_and_read_files_give_the_same_lines() {
     );
     assert_eq!(
         stdout(&tracectx(
-            &["logs", "-c", "--no-mmap", "backtest_ab1", file],
-            None
+            &["logs", "-c", "backtest_ab1"],
+            Some(text.as_bytes())
         )),
         n
     );
@@ -346,9 +345,18 @@ fn logs_skips_non_utf8_truncated_and_garbage_lines() {
     std::fs::write(&path, &bytes).unwrap();
     let out = tracectx(&["logs", "backtest_ab1", path.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0));
-    // The text line is the run's even with a stray byte in its message: printed unchanged.
+    // The text line is the run's even with a stray byte in its message: printed with the
+    // byte escaped, or with `--raw` unchanged.
     assert_eq!(
-        out.stdout,
+        stdout(&out),
+        "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO t - caf\\xe9\n"
+    );
+    let raw = tracectx(
+        &["logs", "--raw", "backtest_ab1", path.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(
+        raw.stdout,
         b"[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO t - caf\xe9\n"
     );
 }
@@ -485,6 +493,177 @@ fn a_closed_pipe_ends_the_output_quietly() {
     );
 }
 
+/// copytruncate log rotation under a running search: a large log whose every line matches,
+/// its output read slowly, emptied in place part-way. Mapped in memory, the reader died of
+/// SIGBUS (exit 135, no message); read, it prints the whole lines it read before, says what
+/// happened, and exits 2.
+#[test]
+fn logs_survives_its_file_truncated_while_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let lines = numbered_lines(400_000);
+    let text = lines.join("\n") + "\n";
+    std::fs::write(&path, &text).unwrap();
+    let mut child = bin()
+        .args(["logs", "backtest_ab1", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    // The search is under way, and soon waiting on the pipe, once its first line is out.
+    let mut printed = vec![0u8; lines[0].len() + 1];
+    std::io::Read::read_exact(&mut pipe, &mut printed).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::io::Read::read_to_end(&mut pipe, &mut printed).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{:?}, {err}",
+        out.status
+    );
+    if out.status.code() == Some(2) {
+        assert!(
+            err.starts_with(&format!(
+                "tracectx: {}: truncated while it was read",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+    // The file's first lines, whole, in order.
+    let printed = String::from_utf8(printed).unwrap();
+    assert!(printed.ends_with('\n'));
+    assert!(
+        text.starts_with(&printed),
+        "not the file's first whole lines"
+    );
+}
+
+/// A line over 64 MiB is no log line: skipped, whether the file is read in blocks or as a
+/// stream, and said on stderr.
+#[test]
+fn logs_skips_lines_over_64_mib_on_every_path_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut long = A1.as_bytes().to_vec();
+    long.resize((64 << 20) + 1, b'x');
+    let mut log = long;
+    log.extend_from_slice(format!("\n{A1}\n").as_bytes());
+    std::fs::write(&path, &log).unwrap();
+    let file = tracectx(
+        &["logs", "-c", "backtest_ab1", path.to_str().unwrap()],
+        None,
+    );
+    let piped = tracectx(&["logs", "-c", "backtest_ab1"], Some(&log));
+    for (how, out, name) in [
+        ("file", &file, path.display().to_string()),
+        ("stdin", &piped, "(standard input)".to_owned()),
+    ] {
+        assert_eq!(
+            (out.status.code(), stdout(out)),
+            (Some(0), "1\n".into()),
+            "{how}"
+        );
+        assert_eq!(
+            String::from_utf8(out.stderr.clone()).unwrap(),
+            format!("tracectx: {name}: skipped 1 line longer than 64 MiB\n"),
+            "{how}"
+        );
+    }
+}
+
+/// Lines written by other programs can hold terminal escape sequences, carriage returns,
+/// direction overrides and stray bytes, in a run's own lines or in their ids. Nothing of them
+/// reaches the terminal as it is: every output escapes what tracectx did not write itself
+/// (`runs` printed foreign run and trace ids as they were: ESC sequences and a forged table
+/// row reached the terminal).
+#[test]
+fn foreign_text_is_escaped_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // As JSON writes them: the escapes are the JSON's, the characters real once read.
+    let forged_run = r"evil\u001b[2J\nFORGED_ROW  99  x";
+    let json_run = format!(
+        r#"{{"timestamp":"2024-01-01T10:00:00.000000Z","level":"ERROR","run_id":"{forged_run}","trace_id":"\u001b[31mdeadbeef","message":"m"}}"#
+    );
+    let bidi_json = "{\"timestamp\":\"2024-01-01T10:00:01.000000Z\",\"level\":\"INFO\",\
+                     \"run_id\":\"backtest_ab1\",\"message\":\"pay \u{202e}100\u{202c} now\"}";
+    let mut log = format!("{A1}\n{json_run}\n{bidi_json}\n").into_bytes();
+    // A text line with an intact prefix and a hostile message.
+    log.extend_from_slice(
+        b"[2024-01-01T10:00:02.000000Z] [backtest_ab1] [a1b2c3d4] INFO x - \x1b]0;title\x07\rok \xff\n",
+    );
+    let path = dir.path().join("app.log");
+    std::fs::write(&path, &log).unwrap();
+    let p = path.to_str().unwrap();
+
+    let shows_nothing_raw = |what: &str, bytes: &[u8]| {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}', '\r', '\u{202e}', '\u{202c}']),
+            "{what}: {text:?}"
+        );
+        text
+    };
+
+    let runs = tracectx(&["runs", p], None);
+    assert_eq!(runs.status.code(), Some(0));
+    let table = shows_nothing_raw("runs", &runs.stdout);
+    // A header and one row per run: no forged row.
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("evil\\u{1b}[2J\\nFORGED_ROW"), "{table}");
+    assert!(table.contains("\\u{1b}[31mdeadbeef"), "{table}");
+
+    let runs = tracectx(&["runs", "--json", p], None);
+    let json = shows_nothing_raw("runs --json", &runs.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let forged = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"].as_str().unwrap().starts_with("evil"))
+        .unwrap();
+    // The same values, escaped for the terminal only.
+    assert_eq!(forged["run_id"], "evil\u{1b}[2J\nFORGED_ROW  99  x");
+    assert_eq!(forged["trace_ids"][0], "\u{1b}[31mdeadbeef");
+
+    let logs = tracectx(&["logs", "backtest_ab1", p], None);
+    let lines = shows_nothing_raw("logs", &logs.stdout);
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], A1);
+    // JSON stays JSON, with the same values.
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["message"], "pay \u{202e}100\u{202c} now");
+    assert!(
+        lines[1].contains(r"pay \u202e100\u202c now"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with(r"INFO x - \u{1b}]0;title\u{7}\rok \xff"),
+        "{}",
+        lines[2]
+    );
+    // `--raw`: the bytes as they are.
+    let raw = tracectx(&["logs", "--raw", "backtest_ab1", p], None);
+    assert!(raw.stdout.ends_with(b"\x1b]0;title\x07\rok \xff\n"));
+
+    // A file name in a message.
+    let hostile = dir.path().join("no\u{1b}[31mne.log");
+    let missing = tracectx(&["logs", "backtest_ab1", hostile.to_str().unwrap()], None);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = shows_nothing_raw("stderr", &missing.stderr);
+    assert!(err.contains("no\\u{1b}[31mne.log"), "{err}");
+}
+
 #[test]
 fn logs_bad_arguments_are_exit_2() {
     assert_eq!(tracectx(&["logs", "bad run"], None).status.code(), Some(2));
@@ -574,6 +753,64 @@ mod backtest_cli {
 
     fn stderr(o: &Output) -> String {
         String::from_utf8(o.stderr.clone()).unwrap()
+    }
+
+    /// A log file that cannot be written (a full disk) fails the command, which said so once
+    /// when it happened and counts the lines lost at the end (it exited 0, every line lost
+    /// without a word).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_log_file_that_cannot_be_written_fails_backtest_and_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        let session = [
+            "--data",
+            data,
+            "--param",
+            "slow=20",
+            "--log-file",
+            "/dev/full",
+        ];
+        for args in [
+            [&["backtest", "--param", "fast=5"][..], &session].concat(),
+            [&["sweep", "--grid", "fast=5:7:1"][..], &session].concat(),
+        ] {
+            let out = tracectx(&args, None);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert_eq!(
+                err.matches("tracectx: log file /dev/full: cannot write log lines: ")
+                    .count(),
+                1,
+                "{err}"
+            );
+            let last = err.lines().last().unwrap();
+            let lost = last
+                .strip_prefix(
+                    "tracectx: log file /dev/full: not every line was written: 0 lines written, ",
+                )
+                .and_then(|rest| rest.strip_suffix(" failed"))
+                .unwrap_or_else(|| panic!("{err}"));
+            assert!(lost.parse::<u64>().unwrap() > 0);
+        }
+        // The same commands with a log file that takes every line exit 0.
+        let log = dir.path().join("ok.log");
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data,
+                "--param",
+                "fast=5",
+                "--param",
+                "slow=20",
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 
     #[test]
@@ -928,13 +1165,13 @@ fn templated_log(
 #[test]
 fn logs_reads_the_lines_of_a_template_given_with_format() {
     let dir = tempfile::tempdir().unwrap();
-    // Large enough to be mapped in memory; read too with --no-mmap and from stdin.
-    let (path, runs) = templated_log(dir.path(), GUIDE, 6_000);
+    // Large enough to be read in blocks by two threads; read too from stdin.
+    let (path, runs) = templated_log(dir.path(), GUIDE, 12_000);
     let p = path.to_str().unwrap();
-    assert!(std::fs::metadata(&path).unwrap().len() > 1 << 20);
+    assert!(std::fs::metadata(&path).unwrap().len() > 2 << 20);
     let stdin = std::fs::read(&path).unwrap();
     for (run, lines) in &runs {
-        assert_eq!(lines.len(), 6_000 + usize::from(run == "run_a"));
+        assert_eq!(lines.len(), 12_000 + usize::from(run == "run_a"));
         let expected = format!("{}\n", lines.join("\n"));
         for extra in [&[][..], &["--no-mmap"]] {
             let mut args = vec!["logs", run, p, "--format", GUIDE];

@@ -61,8 +61,9 @@ pub use stamp::NO_CONTEXT;
 pub use time::{Clock, FixedClock, SystemClock};
 pub use tracing_appender::rolling::Rotation;
 pub use writer::{
-    DEFAULT_MAX_OPEN_FILES, FileWriter, NonBlocking, NonBlockingWriter, OUTSIDE_RUNS_FILE,
-    PerRunFiles, PerRunFilesBuilder, PerRunWriter, WorkerGuard, file_writer, non_blocking,
+    DEFAULT_BUFFERED_BYTES_LIMIT, DEFAULT_BUFFERED_LINES_LIMIT, DEFAULT_MAX_OPEN_FILES, FileWriter,
+    NonBlocking, NonBlockingBuilder, NonBlockingWriter, OUTSIDE_RUNS_FILE, PerRunFiles,
+    PerRunFilesBuilder, PerRunWriter, WorkerGuard, WriterStats, file_writer, non_blocking,
     per_run_files, rolling_file, run_id_from_file_name, run_log_file_name,
 };
 

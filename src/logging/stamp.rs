@@ -21,7 +21,7 @@ fn metadata_key(meta: &Metadata<'_>) -> usize {
 /// The run of the event with `meta` being written on this thread: the task-local context's,
 /// else the one a span remembered for it (when one of the crate's formats formatted it).
 pub(crate) fn span_run_for(meta: &Metadata<'_>) -> Option<RunId> {
-    if let Some(run) = crate::scope::with_current(|c| c.map(|c| c.run_id().clone())) {
+    if let Some(run) = crate::scope::read(|c| c.run_id().clone()) {
         return Some(run);
     }
     SPAN_RUN
@@ -42,9 +42,9 @@ pub const NO_CONTEXT: &str = "-";
 /// The ids of one event's context, copied onto the stack.
 ///
 /// Copying (a run id is at most 128 bytes) instead of cloning the handle keeps the hot path
-/// free of atomic operations, and lets the event be formatted *outside* the
-/// [`with_current`](crate::with_current) closure: formatting runs user `Debug` code, which must
-/// not run while the task-local slot is borrowed.
+/// free of atomic operations, and lets the event be formatted *after* the slot was read in
+/// place ([`read`](crate::scope::read)): formatting runs user `Debug` code, which must not run
+/// while the task-local slot is borrowed.
 pub(crate) struct Stamp {
     run: [u8; MAX_RUN_ID_LEN],
     run_len: usize,
@@ -82,7 +82,7 @@ impl Stamp {
         // took it (another layer's writer, a format that failed): it would send a later
         // event of the same callsite to that run's file.
         let _ = SPAN_RUN.try_with(|cell| cell.borrow_mut().take());
-        if let Some(stamp) = crate::scope::with_current(|c| c.map(Self::of)) {
+        if let Some(stamp) = crate::scope::read(Self::of) {
             return Some(stamp);
         }
         let found = super::layer::with_remembered(ctx.event_scope()?, |c| {

@@ -429,7 +429,7 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn inject_current(carrier: &mut impl Injector) -> Option<TraceContext> {
-    let call = crate::with_current(|ctx| ctx.map(TraceContext::child))?;
+    let call = crate::scope::read(TraceContext::child)?;
     inject(&call, carrier);
     Some(call)
 }

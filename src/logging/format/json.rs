@@ -16,9 +16,9 @@ use crate::logging::stamp::Stamp;
 use crate::logging::time::{Clock, SystemClock};
 use crate::time::Timestamp;
 
-/// Event field names that the JSON format writes itself; an event field with one of these
-/// names is written as `fields.<name>` so it can never shadow the stamp.
-const RESERVED: &[&str] = &[
+/// Keys that the JSON format writes itself; an event field with one of these names is written
+/// as `fields.<name>` so it can never shadow the stamp.
+pub(super) const RESERVED: &[&str] = &[
     "timestamp",
     "level",
     "target",
@@ -33,9 +33,16 @@ const RESERVED: &[&str] = &[
 /// Keys: `timestamp`, `level`, `run_id`, `trace_id` (8 hex), `span_id`, `parent_span_id`
 /// (16 hex), `target`, `message`, then each event field at the top level, as its JSON type
 /// (numbers, booleans, strings; `Debug` values as strings). The four id keys are absent outside
-/// any context (and `parent_span_id` for a context without a parent). An event field named like
-/// one of the stamp's keys is written as `fields.<name>`, so a field can never pass itself off
-/// as the run id.
+/// any context (and `parent_span_id` for a context without a parent). Every key appears once:
+/// an event field named like one of the format's own keys (`run_id`, `timestamp`, ...) is
+/// written as `fields.<name>`, and one already named `fields.<such a key>` gets one more
+/// `fields.` in front, so a field can never pass itself off as the run id nor write a second
+/// key of the same name.
+///
+/// Strings are escaped as JSON requires, and the characters that could disguise a line on a
+/// terminal (the bidirectional controls, the byte order mark, DEL and C1 controls, the line
+/// separators; see [`escape`](crate::escape)) are written as `\u` escapes too: the same value
+/// for any JSON reader, harmless to `cat`.
 ///
 /// Fields sit at the top level, not under `"fields"` as in tracing-subscriber's JSON, because
 /// the ids are what log stores index and a flat line is what they index best.
@@ -142,7 +149,12 @@ where
             self.write_json(buf, stamp.as_ref(), event)
                 .map_err(|_| fmt::Error)?;
             // serde_json writes UTF-8 only.
-            writer.write_str(std::str::from_utf8(buf).map_err(|_| fmt::Error)?)?;
+            let line = std::str::from_utf8(buf).map_err(|_| fmt::Error)?;
+            if crate::escape::json_may_need(buf) {
+                writer.write_str(&crate::escape::json(line))?;
+            } else {
+                writer.write_str(line)?;
+            }
             writer.write_char('\n')
         };
         // A `Debug` impl that logs re-enters here while the buffer is borrowed: give it its own.
@@ -215,13 +227,24 @@ impl JsonFields<'_, '_, '_> {
         if self.result.is_err() || !is_user_field(name) {
             return;
         }
-        self.result = if RESERVED.contains(&name) {
+        self.result = if shadows(name) {
             self.map
                 .serialize_entry(&format_args!("fields.{name}").to_string(), value)
         } else {
             self.map.serialize_entry(name, value)
         };
     }
+}
+
+/// Whether a key named `name`, written as it is, could be one of the format's own keys or the
+/// name another such field is renamed to: `run_id`, `fields.run_id`, `fields.fields.run_id`...
+/// Adding `fields.` in front of every such name, and only those, keeps every key apart.
+pub(super) fn shadows(name: &str) -> bool {
+    let mut base = name;
+    while let Some(rest) = base.strip_prefix("fields.") {
+        base = rest;
+    }
+    RESERVED.contains(&base)
 }
 
 impl Visit for JsonFields<'_, '_, '_> {

@@ -21,11 +21,14 @@ use crate::logging::stamp::Stamp;
 /// - **JSON** lines (an object per line, as `format().json()` writes them) get `run_id`,
 ///   `trace_id` (8 hex), `span_id` and `parent_span_id` as their first top-level keys, the
 ///   keys [`JsonFormat`](crate::logging::JsonFormat) writes, spliced in as the object is
-///   streamed: the line is neither buffered nor parsed again. (With
-///   `format().json().flatten_event(true)`, an event field named `run_id` would be a second
-///   `run_id` key; `tracectx logs` skips such a line rather than believe either.)
+///   streamed: the line is neither buffered nor parsed again. A top-level key of the wrapped
+///   format's own with one of those names (an event field named `run_id`, under
+///   `format().json().flatten_event(true)`) is renamed as `JsonFormat` renames it,
+///   `fields.run_id`, in context or not: a line never has two `run_id` keys, and no field can
+///   pass itself off as the run id. Inside strings, the characters that could disguise a line
+///   on a terminal are written as `\u` escapes, as `JsonFormat` writes them.
 ///
-/// Outside any context nothing is added. The context is found as the crate's own formats find
+/// Outside any context no id is added. The context is found as the crate's own formats find
 /// it: the task-local slot, else the context a span remembered
 /// ([`SpanContextLayer`](crate::logging::SpanContextLayer); add it to the subscriber too).
 ///
@@ -175,16 +178,14 @@ where
         if text_known {
             // The common case, made cheap: the prefix is written from the context in place
             // (no user code runs while the slot is borrowed), with no copy of the ids.
-            if let Some(written) = crate::scope::with_current(|c| {
-                c.map(|c| write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str()))
+            if let Some(written) = crate::scope::read(|c| {
+                write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str())
             }) {
                 written?;
                 return self.inner.format_event(ctx, writer, event);
             }
         }
-        let Some(stamp) = Stamp::for_event(ctx, event) else {
-            return self.inner.format_event(ctx, writer, event);
-        };
+        let stamp = Stamp::for_event(ctx, event);
         let mode = match self.mode {
             // Colors are never on for JSON: write the ids straight away, and keep them.
             Mode::Detect if writer.has_ansi_escapes() => Mode::Text,
@@ -196,23 +197,28 @@ where
             mode => mode,
         };
         if mode == Mode::Text {
-            write_text_prefix(&mut writer, &stamp)?;
+            if let Some(stamp) = &stamp {
+                write_text_prefix(&mut writer, stamp)?;
+            }
             return self.inner.format_event(ctx, writer, event);
         }
+        // JSON, or not known yet: even without a stamp, the keys of the line are looked at.
         let mut splice = Splice {
             out: &mut writer,
-            stamp: &stamp,
+            stamp: stamp.as_ref(),
             state: if mode == Mode::Json {
                 State::Json
             } else {
                 State::Detect
             },
             found: UNKNOWN,
+            json: Object::default(),
         };
         // The wrapped format wrote nothing, or not an object: what it wrote is left so.
         let result = self
             .inner
-            .format_event(ctx, Writer::new(&mut splice), event);
+            .format_event(ctx, Writer::new(&mut splice), event)
+            .and_then(|()| splice.finish());
         if mode == Mode::Detect && splice.found != UNKNOWN {
             self.learned.store(splice.found, Ordering::Relaxed);
         }
@@ -259,19 +265,199 @@ enum State {
     Detect,
     /// JSON: waiting for the `{`.
     Json,
-    /// The `{` and the ids are written; a comma goes before the next key, none before `}`.
-    AfterIds,
+    /// Inside the top-level object: its keys are looked at, its strings escaped.
+    Object,
     /// The rest passes through.
     Through,
+}
+
+/// Keys longer than this are not buffered: no key the splice renames is that long.
+const MAX_KEY: usize = 64;
+
+/// Where the splice is inside the top-level JSON object.
+#[derive(Default)]
+struct Object {
+    /// Nesting: 1 inside the top-level object.
+    depth: u32,
+    in_string: bool,
+    /// A backslash was just seen inside a string.
+    escaped: bool,
+    /// The next string at depth 1 is a key.
+    expect_key: bool,
+    /// The ids were written after the `{`: a comma goes before the first key.
+    comma: bool,
+    /// The top-level key being read (the bytes between its quotes, as written).
+    key: Option<([u8; MAX_KEY], usize)>,
 }
 
 /// A `fmt::Write` that writes the ids into the line as it streams by.
 struct Splice<'a, 'w> {
     out: &'a mut Writer<'w>,
-    stamp: &'a Stamp,
+    stamp: Option<&'a Stamp>,
     state: State,
     /// What the first chunk showed the line to be.
     found: u8,
+    json: Object,
+}
+
+/// Whether a top-level key of the wrapped format could pass for one of the keys the splice
+/// writes (or for the name another such key is renamed to): `run_id`, `fields.run_id`, ...
+/// Each gets one more `fields.` in front, as [`JsonFormat`](crate::logging::JsonFormat)
+/// renames its fields.
+fn shadows_stamp(key: &str) -> bool {
+    let mut base = key;
+    while let Some(rest) = base.strip_prefix("fields.") {
+        base = rest;
+    }
+    matches!(base, "run_id" | "trace_id" | "span_id" | "parent_span_id")
+}
+
+impl Splice<'_, '_> {
+    /// Streams `s`, inside the top-level object.
+    fn object(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
+        // `s[run..i]` is passed through when something else has to be written.
+        let mut run = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let json = &mut self.json;
+            if let Some((key, len)) = &mut json.key {
+                // A top-level key, gathered up to its closing quote.
+                // Whole characters: a key is cut, if at all, between two.
+                let width = if b < 0x80 {
+                    1
+                } else {
+                    s[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                if *len + width > MAX_KEY {
+                    // Too long to be renamed: written out, and the rest read as any string.
+                    let (key, len) = (*key, *len);
+                    json.key = None;
+                    self.out.write_char('"')?;
+                    write_escaped(self.out, &String::from_utf8_lossy(&key[..len]))?;
+                    run = i;
+                    continue;
+                }
+                if json.escaped {
+                    json.escaped = false;
+                } else if b == b'\\' {
+                    json.escaped = true;
+                } else if b == b'"' {
+                    let (key, len) = (*key, *len);
+                    json.key = None;
+                    json.in_string = false;
+                    self.write_key(&key[..len])?;
+                    i += 1;
+                    run = i;
+                    continue;
+                }
+                key[*len..*len + width].copy_from_slice(&bytes[i..i + width]);
+                *len += width;
+                i += width;
+                run = i;
+                continue;
+            }
+            if json.in_string {
+                if json.escaped {
+                    json.escaped = false;
+                } else if b == b'\\' {
+                    json.escaped = true;
+                } else if b == b'"' {
+                    json.in_string = false;
+                } else if b >= 0x7f {
+                    let c = s[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                    if crate::escape::is_escaped(c) {
+                        self.out.write_str(&s[run..i])?;
+                        crate::escape::write_json_escape(self.out, c)?;
+                        i += c.len_utf8();
+                        run = i;
+                        continue;
+                    }
+                    i += c.len_utf8();
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            match b {
+                b'"' if json.depth == 1 && json.expect_key => {
+                    self.out.write_str(&s[run..i])?;
+                    if std::mem::take(&mut json.comma) {
+                        self.out.write_char(',')?;
+                    }
+                    json.key = Some(([0; MAX_KEY], 0));
+                    json.in_string = true;
+                    i += 1;
+                    run = i;
+                    continue;
+                }
+                b'"' => json.in_string = true,
+                b'{' | b'[' => json.depth += 1,
+                b'}' | b']' => {
+                    json.depth = json.depth.saturating_sub(1);
+                    if json.depth == 0 {
+                        // The object is closed: the rest (its newline) passes through.
+                        self.state = State::Through;
+                        return self.out.write_str(&s[run..]);
+                    }
+                }
+                b',' if json.depth == 1 => json.expect_key = true,
+                b':' if json.depth == 1 => json.expect_key = false,
+                // Not JSON (a format that only starts like it): stepped over whole.
+                0x80.. => {
+                    i += s[i..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.out.write_str(&s[run..])
+    }
+
+    /// Writes out a key left open when the wrapped format stopped (it never does, writing
+    /// JSON).
+    fn finish(&mut self) -> fmt::Result {
+        match self.json.key.take() {
+            Some((key, len)) => {
+                self.out.write_char('"')?;
+                write_escaped(self.out, &String::from_utf8_lossy(&key[..len]))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a top-level key (`raw`: its bytes between the quotes, as written), renamed when
+    /// it could pass for one of the stamp's keys.
+    fn write_key(&mut self, raw: &[u8]) -> fmt::Result {
+        let raw = String::from_utf8_lossy(raw);
+        let renamed = if raw.contains('\\') {
+            serde_json::from_str::<String>(&format!("\"{raw}\""))
+                .is_ok_and(|key| shadows_stamp(&key))
+        } else {
+            shadows_stamp(&raw)
+        };
+        self.out.write_char('"')?;
+        if renamed {
+            self.out.write_str("fields.")?;
+        }
+        write_escaped(self.out, &raw)?;
+        self.out.write_char('"')
+    }
+}
+
+/// Writes JSON string content `s`, the characters that could disguise a line as `\u` escapes.
+fn write_escaped(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        if (c as u32) >= 0x7f && crate::escape::is_escaped(c) {
+            out.write_str(&s[run..i])?;
+            crate::escape::write_json_escape(out, c)?;
+            run = i + c.len_utf8();
+        }
+    }
+    out.write_str(&s[run..])
 }
 
 impl fmt::Write for Splice<'_, '_> {
@@ -281,20 +467,31 @@ impl fmt::Write for Splice<'_, '_> {
         }
         match self.state {
             State::Through => self.out.write_str(s),
+            State::Object => self.object(s),
             State::Detect | State::Json => {
                 let json_start = s.strip_prefix('{');
                 match (json_start, self.state) {
                     (Some(rest), _) => {
                         self.found = JSON;
                         self.out.write_char('{')?;
-                        write_json_keys(self.out, self.stamp)?;
-                        self.state = State::AfterIds;
-                        self.write_str(rest)
+                        if let Some(stamp) = self.stamp {
+                            write_json_keys(self.out, stamp)?;
+                        }
+                        self.json = Object {
+                            depth: 1,
+                            expect_key: true,
+                            comma: self.stamp.is_some(),
+                            ..Object::default()
+                        };
+                        self.state = State::Object;
+                        self.object(rest)
                     }
                     (None, State::Detect) => {
                         self.found = TEXT;
                         self.state = State::Through;
-                        write_text_prefix(self.out, self.stamp)?;
+                        if let Some(stamp) = self.stamp {
+                            write_text_prefix(self.out, stamp)?;
+                        }
                         self.out.write_str(s)
                     }
                     // Not an object after all: written as it is.
@@ -304,13 +501,76 @@ impl fmt::Write for Splice<'_, '_> {
                     }
                 }
             }
-            State::AfterIds => {
-                self.state = State::Through;
-                if !s.starts_with('}') {
-                    self.out.write_char(',')?;
-                }
-                self.out.write_str(s)
-            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the splice makes of `line` handed over in `pieces` (cut at these byte offsets).
+    fn splice(line: &str, cuts: &[usize], stamp: Option<&Stamp>) -> String {
+        let mut out = String::new();
+        let mut writer = Writer::new(&mut out);
+        let mut splice = Splice {
+            out: &mut writer,
+            stamp,
+            state: State::Json,
+            found: UNKNOWN,
+            json: Object::default(),
+        };
+        let mut start = 0;
+        for &cut in cuts.iter().chain([&line.len()]) {
+            fmt::Write::write_str(&mut splice, &line[start..cut]).unwrap();
+            start = cut;
+        }
+        splice.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn keys_and_strings_read_the_same_whatever_the_pieces() {
+        let ctx = crate::TraceContext::new("job_1")
+            .unwrap()
+            .with_trace_id("0123456789abcdef0123456789abcdef".parse().unwrap())
+            .with_span_id("00000000000000aa".parse().unwrap());
+        let stamp = Stamp::of(&ctx);
+        let line = "{\"run_id\":\"x\\\"\",\"fields.run_id\":{\"run_id\":[1,\"}\"]},\
+                    \"run\\u005fid\":\"\u{202e}\",\"k\u{200e}\":\"a\\\\\",\"n\":2}\n";
+        let whole = splice(line, &[], Some(&stamp));
+        assert_eq!(
+            whole,
+            "{\"run_id\":\"job_1\",\"trace_id\":\"89abcdef\",\"span_id\":\"00000000000000aa\",\
+             \"fields.run_id\":\"x\\\"\",\"fields.fields.run_id\":{\"run_id\":[1,\"}\"]},\
+             \"fields.run\\u005fid\":\"\\u202e\",\"k\\u200e\":\"a\\\\\",\"n\":2}\n"
+        );
+        let bare = splice(line, &[], None);
+        assert!(bare.starts_with("{\"fields.run_id\":\"x\\\"\","), "{bare}");
+        let bounds: Vec<usize> = (1..line.len())
+            .filter(|&i| line.is_char_boundary(i))
+            .collect();
+        for &cut in &bounds {
+            assert_eq!(splice(line, &[cut], Some(&stamp)), whole, "cut at {cut}");
+        }
+        assert_eq!(
+            splice(line, &bounds, Some(&stamp)),
+            whole,
+            "one character at a time"
+        );
+    }
+
+    #[test]
+    fn a_long_key_and_text_that_only_starts_like_json_pass_through() {
+        let key = "k".repeat(MAX_KEY + 10);
+        let line = format!("{{\"{key}\":1}}\n");
+        assert_eq!(splice(&line, &[], None), line);
+        for (odd, out) in [
+            ("{ünï ] } ]]", "{ünï ] } ]]"),
+            ("{\"a\":\"open\u{200f}", "{\"a\":\"open\\u200f"),
+            ("{\"a\u{200f}", "{\"a\\u200f"),
+        ] {
+            assert_eq!(splice(odd, &[], None), out);
         }
     }
 }

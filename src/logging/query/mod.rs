@@ -18,16 +18,27 @@
 //!   layout and JSON are still read beside it.
 //!
 //! Lines in no layout the reader knows (another template, another program's output, garbage,
-//! a JSON line that is not valid UTF-8 or is cut short) are skipped, never an error. A text line whose
-//! prefix is intact belongs to its run even if its message holds stray bytes: it is printed
-//! unchanged, as `grep -a` would.
+//! a JSON line that is not valid UTF-8 or is cut short) are skipped, never an error. A text
+//! line whose prefix is intact belongs to its run even if its message holds stray bytes: it is
+//! kept, its bytes unchanged, as `grep -a` would (a program showing it on a terminal escapes it
+//! with [`escape`](crate::escape), as `tracectx logs` does).
 //!
 //! # How a search stays fast
 //!
 //! The input is read in blocks of 1 MiB. In each block the run id's bytes are searched with
 //! `memchr`'s SIMD substring search; only the lines that contain them are parsed (the text
 //! prefix by hand, a JSON line with `serde_json`). Most lines of a large log belong to other
-//! runs and are never looked at one by one, as with `grep -F`.
+//! runs and are never looked at one by one, as with `grep -F`. [`Query::search_with`] reads
+//! the next blocks on a second thread while this one searches, so that copying a file out of
+//! the page cache (or decompressing it) and searching it overlap: a gigabyte of log is
+//! searched about as fast as ripgrep searches it mapped in memory, without mapping it.
+//!
+//! # What cannot be read
+//!
+//! A line longer than [`MAX_LINE_LEN`] (64 MiB) is skipped, on every read path, and counted
+//! ([`Found::too_long`], [`Runs::too_long_lines`]). A file truncated while it is read
+//! ([`open`]) and a damaged gzip stream end the search with an error, after the whole lines
+//! read before it.
 //!
 //! # Examples
 //!
@@ -50,9 +61,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use memchr::{memchr, memmem, memrchr};
@@ -61,13 +70,13 @@ use tracing::Level;
 use crate::context::{InvalidId, RunId, TraceId};
 use crate::time::Timestamp;
 
+mod read;
 mod template;
 
-/// Bytes read at a time.
-const BLOCK: usize = 1 << 20;
-
-/// A line longer than this is garbage: it is skipped rather than held in memory.
-const MAX_LINE: usize = 64 << 20;
+use read::{
+    FileRead, for_each_block, for_each_block_parallel, for_each_block_read_ahead, for_each_line,
+};
+pub use read::{MAX_LINE_LEN, decode, open};
 
 // === impl LineStamp ===
 
@@ -464,7 +473,8 @@ impl Query {
     }
 
     /// Copies the kept lines of `input` to `out`, unchanged (a final line without a newline
-    /// gets one); returns how many.
+    /// gets one); returns how many. `input` is read on the calling thread;
+    /// [`search_with`](Self::search_with) reads it ahead on a second one.
     ///
     /// # Errors
     ///
@@ -493,11 +503,126 @@ impl Query {
         Ok(kept)
     }
 
-    /// Copies the kept lines of `bytes`, a whole log held in memory (a mapped file, say), to
-    /// `out` unchanged (a final line without a newline gets one); returns how many.
+    /// Calls `each` with every kept line of `input` (without its newline), in order, while a
+    /// second thread reads `input` ahead in blocks: reading (a copy out of the page cache, or
+    /// decompressing gzip) and searching overlap. At most 4 blocks of 1 MiB (or of the
+    /// longest line, up to [`MAX_LINE_LEN`]) are held at once.
+    ///
+    /// `each` runs on the calling thread. When it fails, reading stops and its error is
+    /// returned; when reading fails, the lines before the failure (not the line it cut short)
+    /// have been handed to `each`, and the read error is returned.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `each`, else the I/O error from reading `input`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = "\
+    /// [2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - one
+    /// [2024-01-01T10:00:00.000001Z] [job_2] [0badcafe] INFO t - other
+    /// [2024-01-01T10:00:00.000002Z] [job_1] [a1b2c3d4] INFO t - two";
+    /// let mut lines = Vec::new();
+    /// let found = Query::new("job_1")?.search_with(log.as_bytes(), |line| {
+    ///     lines.push(String::from_utf8_lossy(line).into_owned());
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!((found.lines, found.too_long), (2, 0));
+    /// assert!(lines[1].ends_with("two"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search_with(
+        &self,
+        input: impl Read + Send,
+        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Found> {
+        let mut lines = 0;
+        let too_long = for_each_block_read_ahead(input, |block| {
+            self.search_block(block, |line| {
+                lines += 1;
+                each(line)
+            })
+        })?;
+        Ok(Found { lines, too_long })
+    }
+
+    /// Calls `each` with every kept line of the log file at `path` (without its newline), in
+    /// order, on the calling thread; the fastest way to search a file.
+    ///
+    /// A plain file is read in blocks by two threads at once, each searching the blocks it
+    /// read while they are in its core's cache; the kept lines are handed to `each` in the
+    /// order of the file. It is read up to the length it had when the search began (and the
+    /// line running past it, to its end): lines appended during the search are not read. A
+    /// file that shrinks under the search (truncated in place, as copytruncate log rotation
+    /// does) ends it with an error that says so, after the whole lines read before. A gzip
+    /// file, or a path that is not a regular file (a pipe, a device), is read as a stream, as
+    /// [`search_with`](Self::search_with) reads [`open`]'s reader.
+    ///
+    /// The file is read, never mapped in memory: a mapped file truncated by another process
+    /// kills the reader with `SIGBUS`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error from opening or reading the file (a truncation among them), or the first
+    /// error of `each`, which stops the search.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// std::fs::write(&path, "[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - m\n")?;
+    /// let mut kept = 0;
+    /// let found = Query::new("job_1")?.search_path(&path, |_line| {
+    ///     kept += 1;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!((found.lines, kept), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn search_path(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Found> {
+        let (file, len) = match read::open_file(path.as_ref())? {
+            FileRead::Parallel(file, len) => (file, len),
+            FileRead::Stream(input) => return self.search_with(input, each),
+        };
+        let mut lines = 0;
+        let too_long = for_each_block_parallel(
+            &file,
+            len,
+            |block| {
+                let mut kept = Kept::default();
+                let gathered: io::Result<()> = self.search_block(block, |line| {
+                    kept.bytes.extend_from_slice(line);
+                    kept.bytes.push(b'\n');
+                    Ok(())
+                });
+                debug_assert!(gathered.is_ok(), "gathering lines in memory cannot fail");
+                kept
+            },
+            |kept| {
+                for_each_line(&kept.bytes, |line| {
+                    lines += 1;
+                    each(line)
+                })
+            },
+        )?;
+        Ok(Found { lines, too_long })
+    }
+
+    /// Copies the kept lines of `bytes`, a whole log held in memory, to `out` unchanged (a
+    /// final line without a newline gets one); returns how many.
     ///
     /// The same lines as [`search`](Self::search) keeps from the same bytes, found in place
-    /// with no copy.
+    /// with no copy (lines longer than [`MAX_LINE_LEN`] skipped alike).
     ///
     /// # Errors
     ///
@@ -552,7 +677,8 @@ impl Query {
     }
 
     /// Calls `keep` with each kept line of `block` (whole lines, the last one maybe without
-    /// its newline).
+    /// its newline). Lines longer than [`MAX_LINE_LEN`] are not kept: a block read from a
+    /// stream never holds one, and bytes held in memory are read as a stream would be.
     fn search_block(
         &self,
         block: &[u8],
@@ -560,7 +686,7 @@ impl Query {
     ) -> io::Result<()> {
         if !self.prefilter {
             return for_each_line(block, |line| {
-                if self.matches(line) {
+                if line.len() <= MAX_LINE_LEN && self.matches(line) {
                     keep(line)?;
                 }
                 Ok(())
@@ -575,13 +701,30 @@ impl Query {
             let start = memrchr(b'\n', &block[pos..hit]).map_or(pos, |i| pos + i + 1);
             let end = memchr(b'\n', &block[hit..]).map_or(block.len(), |i| hit + i);
             let line = &block[start..end];
-            if self.matches(line) {
+            if line.len() <= MAX_LINE_LEN && self.matches(line) {
                 keep(line)?;
             }
             pos = end + 1;
         }
         Ok(())
     }
+}
+
+/// The kept lines of one block, gathered where the block was searched.
+#[derive(Default)]
+struct Kept {
+    /// The lines, each followed by a newline.
+    bytes: Vec<u8>,
+}
+
+/// What [`Query::search_with`] found in one input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Found {
+    /// The lines kept.
+    pub lines: u64,
+    /// The lines skipped for being longer than [`MAX_LINE_LEN`], whichever run they were.
+    pub too_long: u64,
 }
 
 // === impl Runs ===
@@ -653,6 +796,7 @@ pub struct Runs {
     runs: HashMap<String, RunAcc>,
     parser: LineParser,
     stamped: u64,
+    too_long: u64,
 }
 
 impl Runs {
@@ -697,6 +841,11 @@ impl Runs {
         self.stamped
     }
 
+    /// How many lines read so far were skipped for being longer than [`MAX_LINE_LEN`].
+    pub fn too_long_lines(&self) -> u64 {
+        self.too_long
+    }
+
     /// Adds one line (without its newline); lines outside any run or in no known layout are
     /// skipped.
     pub fn add_line(&mut self, line: &[u8]) {
@@ -734,12 +883,16 @@ impl Runs {
     ///
     /// An I/O error from reading `input`; the lines read before it were added.
     pub fn read(&mut self, input: impl Read) -> io::Result<()> {
-        for_each_block(input, |block| {
+        let mut too_long = 0;
+        let read = for_each_block(input, |block| {
             for_each_line(block, |line| {
                 self.add_line(line);
                 Ok(())
             })
         })
+        .map(|n| too_long = n);
+        self.too_long += too_long;
+        read
     }
 
     /// The rows, by first timestamp (runs without one last), then run id.
@@ -766,109 +919,6 @@ impl Runs {
     }
 }
 
-// === input ===
-
-/// Opens a log file for reading, decompressing it when it is gzip (by its magic bytes, so
-/// whatever its name; concatenated gzip members, as log rotation makes, are read through).
-///
-/// A gzip file that is corrupt or cut short is read up to the damage, where reading fails:
-/// [`Query::search`] has then written the whole lines before it (not the line cut short) and
-/// returns the error.
-///
-/// # Errors
-///
-/// The I/O error from opening the file.
-pub fn open(path: impl AsRef<Path>) -> io::Result<Box<dyn Read + Send>> {
-    decode(File::open(path)?)
-}
-
-/// Wraps `input` in a gzip decoder when it starts with gzip's magic bytes.
-///
-/// # Errors
-///
-/// The I/O error from reading the first bytes.
-pub fn decode<R: Read + Send + 'static>(input: R) -> io::Result<Box<dyn Read + Send>> {
-    let mut reader = BufReader::with_capacity(64 * 1024, input);
-    let head = loop {
-        match reader.fill_buf() {
-            Ok(head) => break head,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
-    } else {
-        Ok(Box::new(reader))
-    }
-}
-
-/// Reads `input` in large blocks and calls `f` with runs of whole lines, without the newline
-/// after the last one. Lines longer than [`MAX_LINE`] are dropped.
-fn for_each_block(
-    mut input: impl Read,
-    mut f: impl FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut buf = vec![0u8; BLOCK];
-    let mut filled = 0;
-    let mut skipping = false;
-    loop {
-        if filled == buf.len() {
-            if buf.len() >= MAX_LINE {
-                // One enormous line: garbage. Drop it up to its end.
-                filled = 0;
-                skipping = true;
-            } else {
-                buf.resize(buf.len() * 2, 0);
-            }
-        }
-        let n = match input.read(&mut buf[filled..]) {
-            Ok(0) => {
-                if filled > 0 && !skipping {
-                    f(&buf[..filled])?;
-                }
-                return Ok(());
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let new = filled;
-        filled += n;
-        if skipping {
-            match memchr(b'\n', &buf[new..filled]) {
-                Some(i) => {
-                    buf.copy_within(new + i + 1..filled, 0);
-                    filled -= new + i + 1;
-                    skipping = false;
-                }
-                None => {
-                    filled = 0;
-                    continue;
-                }
-            }
-        }
-        if let Some(last) = memrchr(b'\n', &buf[..filled]) {
-            f(&buf[..last])?;
-            buf.copy_within(last + 1..filled, 0);
-            filled -= last + 1;
-        }
-    }
-}
-
-/// Calls `f` with each line of `block` (without newlines).
-fn for_each_line(block: &[u8], mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', block) {
-        f(&block[start..end])?;
-        start = end + 1;
-    }
-    if start < block.len() {
-        f(&block[start..])?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,22 +941,6 @@ mod tests {
         assert!(!q12.matches(TEXT.as_bytes()));
         let longer = TEXT.replace("backtest_ab1", "backtest_ab12");
         assert!(!q.matches(longer.as_bytes()));
-    }
-
-    #[test]
-    fn blocks_split_on_newlines_whatever_the_read_size() {
-        let input: Vec<u8> = (0..50_000)
-            .flat_map(|i| format!("{TEXT} {i}\n").into_bytes())
-            .collect();
-        let mut lines = 0;
-        for_each_block(&input[..], |block| {
-            for_each_line(block, |_| {
-                lines += 1;
-                Ok(())
-            })
-        })
-        .unwrap();
-        assert_eq!(lines, 50_000);
     }
 
     #[test]

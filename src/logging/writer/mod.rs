@@ -1,13 +1,19 @@
 //! Where log lines go: a file, appended to line by line, or a writer thread fed through a
-//! bounded queue (any `io::Write`, a rolling file, or a file per run).
+//! queue bounded in lines and bytes (any `io::Write`, a rolling file, or a file per run).
 
 mod file;
 mod non_blocking;
 mod per_run;
+mod queue;
 
 pub use file::{FileWriter, file_writer};
-pub use non_blocking::{NonBlocking, NonBlockingWriter, WorkerGuard, non_blocking, rolling_file};
+pub use non_blocking::{
+    NonBlocking, NonBlockingBuilder, NonBlockingWriter, non_blocking, rolling_file,
+};
 pub use per_run::{
     DEFAULT_MAX_OPEN_FILES, OUTSIDE_RUNS_FILE, PerRunFiles, PerRunFilesBuilder, PerRunWriter,
     per_run_files, run_id_from_file_name, run_log_file_name,
+};
+pub use queue::{
+    DEFAULT_BUFFERED_BYTES_LIMIT, DEFAULT_BUFFERED_LINES_LIMIT, WorkerGuard, WriterStats,
 };

@@ -1,60 +1,196 @@
 //! Handing lines to a dedicated writer thread: the non-blocking and rolling-file writers.
 
-use std::fmt;
-use std::io::{self, BufWriter, Write};
+use std::any::Any;
+use std::io::{self, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 
-/// How many lines may wait for the writer thread before logging blocks.
-pub(super) const QUEUE_LINES: usize = 128_000;
+use super::queue::{self, Msg, Options, Queue, WorkerGuard};
 
-pub(super) enum Msg {
-    Line(Vec<u8>),
-    /// A line of a run, for the per-run writer: `[run id length][run id][line]`.
-    RunLine(Vec<u8>),
-    Shutdown,
-}
-
-/// A [`MakeWriter`] that hands lines to a dedicated writer thread, made by [`non_blocking`] or
-/// [`rolling_file`].
+/// A [`MakeWriter`] that hands lines to a dedicated writer thread, made by [`non_blocking`],
+/// [`rolling_file`] or a [`NonBlockingBuilder`].
 ///
-/// Logging costs a copy of the line and a channel send; the thread writes through a buffer
-/// that it flushes whenever the queue runs empty. When the queue is full (128,000 lines)
-/// logging waits instead of dropping lines: a log that silently loses lines of a run is worse
-/// than a slow one. Lines are written until the [`WorkerGuard`] is dropped.
+/// Logging costs a copy of the line and a send on a queue; the thread writes through a 64 KiB
+/// buffer that it flushes whenever the queue runs empty.
+///
+/// # When the queue is full
+///
+/// The queue holds at most 128,000 lines ([`DEFAULT_BUFFERED_LINES_LIMIT`]) and 64 MiB of them
+/// ([`DEFAULT_BUFFERED_BYTES_LIMIT`]), so a sink that stalls holds the memory of its queue
+/// bounded, whatever the size of the lines. When either bound is reached, logging *waits* for
+/// room by default: a log that silently loses lines of a run is worse than a slow one. A
+/// [lossy](NonBlockingBuilder::lossy) writer drops the line instead, and counts it.
+///
+/// # When the sink fails
+///
+/// A write that fails (a full disk, a closed pipe) or panics does not stop the writer: the
+/// lines it carried are counted as failed, the first failure is said on stderr, once, and the
+/// next lines are tried. What became of every line is in [`WorkerGuard::stats`] and
+/// [`WorkerGuard::finish`]; a guard dropped with lines failed, dropped or unwritten says how
+/// many on stderr.
+///
+/// [`DEFAULT_BUFFERED_LINES_LIMIT`]: crate::logging::DEFAULT_BUFFERED_LINES_LIMIT
+/// [`DEFAULT_BUFFERED_BYTES_LIMIT`]: crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT
 #[derive(Debug, Clone)]
 pub struct NonBlocking {
-    sender: SyncSender<Msg>,
+    queue: Queue,
 }
 
-/// Flushes every accepted line and stops the writer thread of a [`NonBlocking`] when dropped.
+impl NonBlocking {
+    /// A [`NonBlockingBuilder`] with the defaults of [`non_blocking`].
+    pub fn builder() -> NonBlockingBuilder {
+        NonBlockingBuilder::default()
+    }
+}
+
+/// Configures a [`NonBlocking`] writer: the bounds of its queue, what to do when it is full,
+/// how long its guard waits at shutdown.
 ///
-/// Keep it alive for as long as the program logs (`let _guard = ...` in `main`; not `let _ =`,
-/// which drops it at once). Dropping it waits, without a time limit, until every line accepted
-/// before the drop is written and flushed: unlike tracing-appender's guard, which gives up
-/// after about a second, nothing accepted is lost at shutdown. Lines logged after the drop are
-/// refused (the writer reports a broken pipe, which the fmt layer ignores).
-#[must_use = "dropping the guard stops the writer thread; keep it alive while logging"]
-pub struct WorkerGuard {
-    sender: SyncSender<Msg>,
-    worker: Option<JoinHandle<()>>,
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tracectx::logging::NonBlocking;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (writer, guard) = NonBlocking::builder()
+///     .buffered_lines_limit(10_000)
+///     .buffered_bytes_limit(8 << 20)
+///     .lossy(true) // drop (and count) lines rather than wait when the queue is full
+///     .shutdown_timeout(Duration::from_secs(5))
+///     .finish(std::io::stderr())?;
+/// # drop((writer, guard));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NonBlockingBuilder {
+    options: Options,
+    thread_name: String,
+    sink_name: Option<String>,
 }
 
-impl WorkerGuard {
-    pub(super) fn new(sender: SyncSender<Msg>, worker: JoinHandle<()>) -> Self {
+impl Default for NonBlockingBuilder {
+    fn default() -> Self {
         Self {
-            sender,
-            worker: Some(worker),
+            options: Options::default(),
+            thread_name: "tracectx-log-writer".into(),
+            sink_name: None,
         }
     }
 }
 
+impl NonBlockingBuilder {
+    /// At most `lines` lines wait for the writer thread (at least 1; default
+    /// [`DEFAULT_BUFFERED_LINES_LIMIT`](crate::logging::DEFAULT_BUFFERED_LINES_LIMIT),
+    /// 128,000).
+    #[must_use]
+    pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
+        self.options.lines = lines.max(1);
+        self
+    }
+
+    /// At most `bytes` of lines wait for the writer thread (default
+    /// [`DEFAULT_BUFFERED_BYTES_LIMIT`](crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT), 64 MiB).
+    /// A line larger than the bound is accepted when nothing else waits.
+    #[must_use]
+    pub fn buffered_bytes_limit(mut self, bytes: usize) -> Self {
+        self.options.bytes = bytes;
+        self
+    }
+
+    /// When the queue is full, drop the line (and count it in
+    /// [`WriterStats::dropped`](crate::logging::WriterStats::dropped)) instead of waiting for
+    /// room. Off by default: logging waits, and no line is dropped.
+    #[must_use]
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.options.lossy = lossy;
+        self
+    }
+
+    /// How long dropping the [`WorkerGuard`] (or [`WorkerGuard::finish`]) waits for the lines
+    /// accepted before to be written. The default, `None`, waits without a limit, so that no
+    /// accepted line is lost; a sink that may block for good (a pipe nobody reads) blocks the
+    /// drop for good then. With a limit, the lines not written in time are counted as pending
+    /// and said.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.options.shutdown_timeout = timeout.into();
+        self
+    }
+
+    /// The name of the writer thread (default `tracectx-log-writer`).
+    #[must_use]
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// How messages on stderr name the sink: a file name, say (default `log writer`).
+    #[must_use]
+    pub fn sink_name(mut self, name: impl Into<String>) -> Self {
+        self.sink_name = Some(name.into());
+        self
+    }
+
+    /// Starts the writer thread writing to `writer`; returns the [`MakeWriter`] to log through
+    /// and the guard that ends it.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the thread cannot be started.
+    pub fn finish<W>(self, writer: W) -> io::Result<(NonBlocking, WorkerGuard)>
+    where
+        W: Write + Send + 'static,
+    {
+        let what = self.sink_name.unwrap_or_else(|| "log writer".into());
+        let (queue, guard) = queue::start(self.options, &self.thread_name, what, move |worker| {
+            write_lines(worker, writer);
+        })?;
+        Ok((NonBlocking { queue }, guard))
+    }
+
+    /// Starts the writer thread writing to a file in `directory` that starts anew every
+    /// `rotation` period; see [`rolling_file`].
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when the directory or file cannot be created, or the thread not started.
+    pub fn rolling_file(
+        self,
+        directory: impl AsRef<Path>,
+        file_name_prefix: &str,
+        rotation: Rotation,
+    ) -> io::Result<(NonBlocking, WorkerGuard)> {
+        let directory = directory.as_ref();
+        let appender = RollingFileAppender::builder()
+            .rotation(rotation)
+            .filename_prefix(file_name_prefix)
+            .build(directory)
+            .map_err(|e| {
+                io::Error::other(format!(
+                    "cannot open a rolling log file in {}: {e}",
+                    directory.display()
+                ))
+            })?;
+        let this = match self.sink_name {
+            Some(_) => self,
+            None => self.sink_name(format!(
+                "log file {}",
+                directory.join(file_name_prefix).display()
+            )),
+        };
+        this.finish(appender)
+    }
+}
+
 /// Writes lines to `writer` on a dedicated thread; returns the [`MakeWriter`] to log through
-/// and the guard that flushes on drop.
+/// and the guard that flushes on drop. The defaults: a queue of at most 128,000 lines and
+/// 64 MiB, logging waits when it is full, the guard waits for every line without a time limit;
+/// [`NonBlocking::builder`] sets others.
 ///
 /// # Errors
 ///
@@ -80,24 +216,13 @@ pub fn non_blocking<W>(writer: W) -> io::Result<(NonBlocking, WorkerGuard)>
 where
     W: Write + Send + 'static,
 {
-    let (sender, receiver) = mpsc::sync_channel(QUEUE_LINES);
-    let worker = std::thread::Builder::new()
-        .name("tracectx-log-writer".into())
-        .spawn(move || write_lines(receiver, BufWriter::with_capacity(64 * 1024, writer)))?;
-    Ok((
-        NonBlocking {
-            sender: sender.clone(),
-        },
-        WorkerGuard {
-            sender,
-            worker: Some(worker),
-        },
-    ))
+    NonBlockingBuilder::default().finish(writer)
 }
 
 /// A non-blocking writer to a file in `directory` that starts a new file every `rotation`
 /// period, named `<file_name_prefix>.<date>` (or just `<file_name_prefix>` with
-/// [`Rotation::NEVER`]); the rolling file is tracing-appender's.
+/// [`Rotation::NEVER`]); the rolling file is tracing-appender's. The queue and guard are
+/// [`non_blocking`]'s; [`NonBlockingBuilder::rolling_file`] sets others.
 ///
 /// # Errors
 ///
@@ -120,70 +245,165 @@ pub fn rolling_file(
     file_name_prefix: &str,
     rotation: Rotation,
 ) -> io::Result<(NonBlocking, WorkerGuard)> {
-    let appender = RollingFileAppender::builder()
-        .rotation(rotation)
-        .filename_prefix(file_name_prefix)
-        .build(directory.as_ref())
-        .map_err(|e| {
-            io::Error::other(format!(
-                "cannot open a rolling log file in {}: {e}",
-                directory.as_ref().display()
-            ))
-        })?;
-    non_blocking(appender)
+    NonBlockingBuilder::default().rolling_file(directory, file_name_prefix, rotation)
 }
 
-fn write_lines<W: Write>(receiver: Receiver<Msg>, mut out: BufWriter<W>) {
+// === the writer thread ===
+
+/// Lines are gathered up to this many bytes, then written in one call.
+const BATCH: usize = 64 * 1024;
+
+fn write_lines<W: Write>(worker: &queue::Worker, inner: W) {
+    let mut sink = Sink::new(inner);
     loop {
-        let msg = match receiver.try_recv() {
-            Ok(msg) => msg,
-            Err(TryRecvError::Empty) => {
-                let _ = out.flush();
-                match receiver.recv() {
-                    Ok(msg) => msg,
-                    Err(_) => break,
+        let msg = match worker.try_recv() {
+            Some(msg) => msg,
+            None => {
+                // The queue ran empty: what was gathered goes out now.
+                sink.flush(worker);
+                match worker.recv() {
+                    Some(msg) => msg,
+                    None => break,
                 }
             }
-            Err(TryRecvError::Disconnected) => break,
         };
-        match msg {
-            Msg::Line(line) => {
-                let _ = out.write_all(&line);
-            }
-            Msg::RunLine(msg) => {
-                let _ = out.write_all(super::per_run::decode(&msg).1);
-            }
-            Msg::Shutdown => {
-                // Lines sent while the guard was being dropped were accepted too.
-                while let Ok(msg) = receiver.try_recv() {
-                    match msg {
-                        Msg::Line(line) => {
-                            let _ = out.write_all(&line);
-                        }
-                        Msg::RunLine(msg) => {
-                            let _ = out.write_all(super::per_run::decode(&msg).1);
-                        }
-                        Msg::Shutdown => {}
-                    }
-                }
-                break;
-            }
+        let queued = msg.bytes();
+        match &msg {
+            Msg::Line(line) => sink.add(worker, line, queued),
+            Msg::RunLine(msg) => sink.add(worker, super::per_run::decode(msg).1, queued),
+            Msg::Shutdown => {}
         }
     }
-    let _ = out.flush();
+    sink.flush(worker);
 }
+
+/// The writer thread's buffer in front of the sink, keeping count of the lines in it so that a
+/// failed write is counted line by line.
+struct Sink<W> {
+    inner: W,
+    buf: Vec<u8>,
+    /// Where each line in `buf` ends.
+    ends: Vec<usize>,
+    /// Queue bytes of the lines in `buf`, released once they are written (or failed).
+    queued: usize,
+    /// Lines written to `inner` since its last flush.
+    unflushed: u64,
+}
+
+impl<W: Write> Sink<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            buf: Vec::with_capacity(BATCH),
+            ends: Vec::new(),
+            queued: 0,
+            unflushed: 0,
+        }
+    }
+
+    fn add(&mut self, worker: &queue::Worker, line: &[u8], queued: usize) {
+        if line.len() >= BATCH {
+            // Written as it is, not copied.
+            self.write_out(worker);
+            let (written, error) = write_counted(&mut self.inner, line);
+            self.count(worker, &[line.len()], written, error);
+            worker.release(queued);
+            return;
+        }
+        self.buf.extend_from_slice(line);
+        self.ends.push(self.buf.len());
+        self.queued += queued;
+        if self.buf.len() >= BATCH {
+            self.write_out(worker);
+        }
+    }
+
+    /// Writes `buf` to the sink.
+    fn write_out(&mut self, worker: &queue::Worker) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let (written, error) = write_counted(&mut self.inner, &self.buf);
+        let ends = std::mem::take(&mut self.ends);
+        self.count(worker, &ends, written, error);
+        self.ends = ends;
+        self.ends.clear();
+        self.buf.clear();
+        worker.release(std::mem::take(&mut self.queued));
+    }
+
+    /// Lines ending at `ends` were written up to byte `written`: those before are written,
+    /// the others (a line cut short among them) failed.
+    fn count(
+        &mut self,
+        worker: &queue::Worker,
+        ends: &[usize],
+        written: usize,
+        error: Option<io::Error>,
+    ) {
+        let whole = ends.iter().take_while(|&&end| end <= written).count();
+        self.unflushed += whole as u64;
+        if let Some(e) = error {
+            worker.failed((ends.len() - whole) as u64, &e);
+        }
+    }
+
+    /// Writes `buf` and flushes the sink: the lines written since the last flush are counted
+    /// written when it succeeds, failed when it does not.
+    fn flush(&mut self, worker: &queue::Worker) {
+        self.write_out(worker);
+        if self.unflushed == 0 {
+            return;
+        }
+        let lines = std::mem::take(&mut self.unflushed);
+        match catch_unwind(AssertUnwindSafe(|| self.inner.flush())) {
+            Ok(Ok(())) => worker.written(lines),
+            Ok(Err(e)) => worker.failed(lines, &e),
+            Err(panic) => worker.failed(lines, &panicked(panic.as_ref())),
+        }
+    }
+}
+
+/// Writes `bytes` to `inner` as `write_all` does, but says how many bytes went in before an
+/// error, and catches a panic of the sink as an error.
+fn write_counted(inner: &mut impl Write, bytes: &[u8]) -> (usize, Option<io::Error>) {
+    let mut done = 0;
+    while done < bytes.len() {
+        match catch_unwind(AssertUnwindSafe(|| inner.write(&bytes[done..]))) {
+            Ok(Ok(0)) => {
+                let e = io::Error::new(io::ErrorKind::WriteZero, "the sink took no bytes");
+                return (done, Some(e));
+            }
+            Ok(Ok(n)) => done = (done + n).min(bytes.len()),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => return (done, Some(e)),
+            Err(panic) => return (done, Some(panicked(panic.as_ref()))),
+        }
+    }
+    (done, None)
+}
+
+/// The error of a sink that panicked, with the panic's message.
+fn panicked(panic: &(dyn Any + Send)) -> io::Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    io::Error::other(format!("the sink panicked: {message}"))
+}
+
+// === the logging side ===
 
 /// The writer [`NonBlocking`] makes for each event.
 #[derive(Debug)]
 pub struct NonBlockingWriter<'a> {
-    sender: &'a SyncSender<Msg>,
+    queue: &'a Queue,
 }
 
 impl Write for NonBlockingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sender
-            .send(Msg::Line(buf.to_vec()))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "log writer thread stopped"))?;
+        self.queue.send(Msg::Line(buf.to_vec()))?;
         Ok(buf.len())
     }
 
@@ -196,34 +416,6 @@ impl<'a> MakeWriter<'a> for NonBlocking {
     type Writer = NonBlockingWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        NonBlockingWriter {
-            sender: &self.sender,
-        }
-    }
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        // Queued behind every line already accepted; a send error means the thread is gone.
-        let _ = self.sender.send(Msg::Shutdown);
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
-impl fmt::Debug for WorkerGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WorkerGuard").finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for Msg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Line(line) => write!(f, "Line({} bytes)", line.len()),
-            Self::RunLine(msg) => write!(f, "RunLine({} bytes)", msg.len()),
-            Self::Shutdown => f.write_str("Shutdown"),
-        }
+        NonBlockingWriter { queue: &self.queue }
     }
 }

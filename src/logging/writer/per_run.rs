@@ -4,13 +4,12 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::non_blocking::{Msg, QUEUE_LINES, WorkerGuard};
+use super::queue::{self, Msg, Options, Queue, WorkerGuard};
 use crate::RunId;
 
 /// The file that lines written outside any run go to, in the directory of
@@ -46,9 +45,12 @@ const RUN_BYTES: usize = 4096;
 /// [`OUTSIDE_RUNS_FILE`].
 ///
 /// Logging costs what [`non_blocking`](crate::logging::non_blocking) costs: a copy of the line
-/// and a send on a bounded queue (128,000 lines; when it is full logging waits, it never drops
-/// a line). The writer thread gathers lines for up to 5 ms while they keep arriving (and at most
-/// 8 MiB), then appends each run's lines to its file in one write: a run's lines stay in order,
+/// and a send on a queue bounded as its queue is (128,000 lines and 64 MiB by default; when it
+/// is full logging waits, or with [`lossy`](PerRunFilesBuilder::lossy) the line is dropped and
+/// counted). A file that cannot be opened or written is said on stderr, and its lines counted
+/// as failed ([`WorkerGuard::stats`]). The writer thread gathers lines for up to 5 ms while
+/// they keep arriving (and at most 8 MiB), then appends each run's lines to its file in one
+/// write: a run's lines stay in order,
 /// a file is touched once per batch however many runs interleave, and a line is in its file
 /// about 5 ms after it was logged at the latest. It keeps at most
 /// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
@@ -63,7 +65,7 @@ const RUN_BYTES: usize = 4096;
 /// never holds `%`, so the name reads back to exactly one run id ([`run_id_from_file_name`]).
 #[derive(Debug, Clone)]
 pub struct PerRunFiles {
-    sender: SyncSender<Msg>,
+    queue: Queue,
 }
 
 /// Configures [`per_run_files`]: the most files open at once and the file for lines outside
@@ -86,6 +88,7 @@ pub struct PerRunFilesBuilder {
     dir: PathBuf,
     max_open: usize,
     outside: String,
+    options: Options,
 }
 
 /// Writes each line to `<dir>/<run_id>.log` on a writer thread, lines outside any run to
@@ -129,6 +132,7 @@ impl PerRunFiles {
             dir: dir.as_ref().to_owned(),
             max_open: DEFAULT_MAX_OPEN_FILES,
             outside: OUTSIDE_RUNS_FILE.to_owned(),
+            options: Options::default(),
         }
     }
 }
@@ -153,6 +157,41 @@ impl PerRunFilesBuilder {
         self
     }
 
+    /// At most `lines` lines wait for the writer thread (at least 1; default
+    /// [`DEFAULT_BUFFERED_LINES_LIMIT`](crate::logging::DEFAULT_BUFFERED_LINES_LIMIT)); see
+    /// [`NonBlockingBuilder::buffered_lines_limit`](crate::logging::NonBlockingBuilder::buffered_lines_limit).
+    #[must_use]
+    pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
+        self.options.lines = lines.max(1);
+        self
+    }
+
+    /// At most `bytes` of lines wait for the writer thread (default
+    /// [`DEFAULT_BUFFERED_BYTES_LIMIT`](crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT)); see
+    /// [`NonBlockingBuilder::buffered_bytes_limit`](crate::logging::NonBlockingBuilder::buffered_bytes_limit).
+    #[must_use]
+    pub fn buffered_bytes_limit(mut self, bytes: usize) -> Self {
+        self.options.bytes = bytes;
+        self
+    }
+
+    /// Drop (and count) lines instead of waiting when the queue is full; see
+    /// [`NonBlockingBuilder::lossy`](crate::logging::NonBlockingBuilder::lossy).
+    #[must_use]
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.options.lossy = lossy;
+        self
+    }
+
+    /// How long dropping the guard waits for the lines accepted before (default: without a
+    /// limit); see
+    /// [`NonBlockingBuilder::shutdown_timeout`](crate::logging::NonBlockingBuilder::shutdown_timeout).
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.options.shutdown_timeout = timeout.into();
+        self
+    }
+
     /// Creates the directory and starts the writer thread.
     ///
     /// # Errors
@@ -174,7 +213,7 @@ impl PerRunFilesBuilder {
             ));
         }
         std::fs::create_dir_all(&self.dir)?;
-        let (sender, receiver) = mpsc::sync_channel(QUEUE_LINES);
+        let what = format!("per-run log files in {}", self.dir.display());
         let files = Files {
             dir: self.dir,
             outside: self.outside,
@@ -183,15 +222,13 @@ impl PerRunFilesBuilder {
             tick: 0,
             failed: Vec::new(),
         };
-        let worker = std::thread::Builder::new()
-            .name("tracectx-per-run-writer".into())
-            .spawn(move || write_runs(receiver, files))?;
-        Ok((
-            PerRunFiles {
-                sender: sender.clone(),
-            },
-            WorkerGuard::new(sender, worker),
-        ))
+        let (queue, guard) = queue::start(
+            self.options,
+            "tracectx-per-run-writer",
+            what,
+            move |worker| write_runs(worker, files),
+        )?;
+        Ok((PerRunFiles { queue }, guard))
     }
 }
 
@@ -255,7 +292,7 @@ pub fn run_id_from_file_name(name: &str) -> Option<String> {
 /// thread.
 #[derive(Debug)]
 pub struct PerRunWriter<'a> {
-    sender: &'a SyncSender<Msg>,
+    queue: &'a Queue,
     run: RunKey,
 }
 
@@ -309,9 +346,8 @@ pub(super) fn decode(msg: &[u8]) -> (&[u8], &[u8]) {
 
 impl Write for PerRunWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sender
-            .send(Msg::RunLine(encode(self.run.as_bytes(), buf)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "log writer thread stopped"))?;
+        self.queue
+            .send(Msg::RunLine(encode(self.run.as_bytes(), buf)))?;
         Ok(buf.len())
     }
 
@@ -325,18 +361,17 @@ impl<'a> MakeWriter<'a> for PerRunFiles {
 
     fn make_writer(&'a self) -> Self::Writer {
         PerRunWriter {
-            sender: &self.sender,
-            run: crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
-                .unwrap_or(RunKey::NONE),
+            queue: &self.queue,
+            run: crate::scope::read(|c| RunKey::of(c.run_id())).unwrap_or(RunKey::NONE),
         }
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        let run = crate::scope::with_current(|c| c.map(|c| RunKey::of(c.run_id())))
+        let run = crate::scope::read(|c| RunKey::of(c.run_id()))
             .or_else(|| crate::logging::stamp::span_run_for(meta).map(|r| RunKey::of(&r)))
             .unwrap_or(RunKey::NONE);
         PerRunWriter {
-            sender: &self.sender,
+            queue: &self.queue,
             run,
         }
     }
@@ -380,14 +415,20 @@ struct Files {
 }
 
 impl Files {
-    fn write(&mut self, run: &[u8], bytes: &[u8]) {
+    /// Appends `bytes`, `lines` lines of `run`, to the run's file; counts them written or
+    /// failed.
+    fn write(&mut self, worker: &queue::Worker, run: &[u8], bytes: &[u8], lines: u64) {
         self.tick += 1;
         let tick = self.tick;
         if let Some((file, used)) = self.open.get_mut(run) {
             *used = tick;
             if file.write_all(bytes).is_ok() {
+                worker.written(lines);
                 return;
             }
+            // Tried again below, on the file opened anew (it may have been removed or
+            // replaced).
+            self.open.remove(run);
         }
         if self.open.len() >= self.max_open {
             let oldest = self
@@ -408,15 +449,19 @@ impl Files {
         let path = self.dir.join(name);
         match OpenOptions::new().create(true).append(true).open(&path) {
             Ok(mut file) => {
-                let _ = file.write_all(bytes);
+                match file.write_all(bytes) {
+                    Ok(()) => worker.written(lines),
+                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", path.display())),
+                }
                 self.open.insert(run.into(), (file, tick));
             }
             Err(e) => {
                 // Nowhere to log to but stderr; once per file.
                 if !self.failed.contains(&path) && self.failed.len() < 256 {
                     eprintln!("tracectx: cannot open log file {}: {e}", path.display());
-                    self.failed.push(path);
+                    self.failed.push(path.clone());
                 }
+                worker.failed(lines, &format_args!("{}: {e}", path.display()));
             }
         }
     }
@@ -425,26 +470,33 @@ impl Files {
 /// A batch of lines, gathered by run, in the order each run wrote them.
 #[derive(Default)]
 struct Batch {
-    runs: ByRun<Vec<u8>>,
+    /// Each run's lines, and how many.
+    runs: ByRun<(Vec<u8>, u64)>,
     /// The runs in the order they first wrote in this batch.
     order: Vec<Box<[u8]>>,
     bytes: usize,
+    /// Queue bytes of the messages gathered, released once they are written.
+    queued: usize,
 }
 
 impl Batch {
-    fn add(&mut self, run: &[u8], line: &[u8]) {
+    fn add(&mut self, run: &[u8], line: &[u8], queued: usize) {
         self.bytes += line.len();
+        self.queued += queued;
         match self.runs.get_mut(run) {
-            Some(lines) => lines.extend_from_slice(line),
+            Some((lines, n)) => {
+                lines.extend_from_slice(line);
+                *n += 1;
+            }
             None => {
                 let key: Box<[u8]> = run.into();
                 self.order.push(key.clone());
-                self.runs.insert(key, line.to_vec());
+                self.runs.insert(key, (line.to_vec(), 1));
             }
         }
     }
 
-    fn write_out(&mut self, files: &mut Files) {
+    fn write_out(&mut self, files: &mut Files, worker: &queue::Worker) {
         // The runs whose files are open first: when more runs log at once than files may be
         // open, the ones written last stay open for the next batch instead of being closed by
         // runs that need reopening anyway.
@@ -453,54 +505,49 @@ impl Batch {
             .drain(..)
             .partition(|run| files.open.contains_key(run));
         for run in open.into_iter().chain(closed) {
-            if let Some(lines) = self.runs.remove(&run) {
-                files.write(&run, &lines);
+            if let Some((lines, n)) = self.runs.remove(&run) {
+                files.write(worker, &run, &lines, n);
             }
         }
         self.bytes = 0;
+        worker.release(std::mem::take(&mut self.queued));
     }
 }
 
-fn write_runs(receiver: Receiver<Msg>, mut files: Files) {
+fn write_runs(worker: &queue::Worker, mut files: Files) {
     let mut batch = Batch::default();
-    let mut stopping = false;
-    while !stopping {
-        let Ok(first) = receiver.recv() else {
-            break;
-        };
+    while let Some(first) = worker.recv() {
         let started = Instant::now();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
-            match msg {
+            let queued = msg.bytes();
+            match &msg {
                 Msg::RunLine(msg) => {
-                    let (run, line) = decode(&msg);
-                    batch.add(run, line);
+                    let (run, line) = decode(msg);
+                    batch.add(run, line, queued);
                 }
-                Msg::Line(line) => batch.add(b"", &line),
-                // Lines sent while the guard was being dropped were accepted too.
-                Msg::Shutdown => stopping = true,
+                Msg::Line(line) => batch.add(b"", line, queued),
+                Msg::Shutdown => {}
             }
             if batch.bytes >= BATCH_BYTES {
-                batch.write_out(&mut files);
+                batch.write_out(&mut files, worker);
             }
-            next = match receiver.try_recv() {
-                Ok(msg) => Some(msg),
+            next = match worker.try_recv() {
+                Some(msg) => Some(msg),
                 // The queue ran empty: wait for more while the batch is young, so that many
-                // runs logging at once cost a write per run per batch, not per line.
-                Err(TryRecvError::Empty) if !stopping => {
+                // runs logging at once cost a write per run per batch, not per line; not when
+                // the guard is finishing.
+                None if !worker.stopping() => {
                     let linger = if batch.bytes < batch.order.len() * RUN_BYTES {
                         MAX_LINGER
                     } else {
                         LINGER
                     };
-                    match linger.checked_sub(started.elapsed()) {
-                        Some(left) => receiver.recv_timeout(left).ok(),
-                        None => None,
-                    }
+                    worker.recv_until(started + linger)
                 }
-                Err(_) => None,
+                None => None,
             };
         }
-        batch.write_out(&mut files);
+        batch.write_out(&mut files, worker);
     }
 }

@@ -1,0 +1,271 @@
+//! The non-blocking writer under faults: a sink that stalls, fails, panics or blocks for good.
+//! Its queue stays bounded in bytes, and every line is written, dropped, failed or pending, as
+//! its guard tells.
+#![cfg(feature = "logging")]
+
+use std::io::{self, Write};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tracectx::logging::{self, DEFAULT_BUFFERED_BYTES_LIMIT, NonBlocking, WriterStats};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A sink that takes nothing until it is opened, then takes everything, counting bytes.
+#[derive(Clone, Default)]
+struct Gate {
+    state: Arc<(Mutex<(bool, usize)>, Condvar)>,
+}
+
+impl Gate {
+    fn open(&self) {
+        self.state.0.lock().unwrap().0 = true;
+        self.state.1.notify_all();
+    }
+
+    fn bytes(&self) -> usize {
+        self.state.0.lock().unwrap().1
+    }
+}
+
+impl Write for Gate {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (lock, opened) = &*self.state;
+        let mut state = opened.wait_while(lock.lock().unwrap(), |s| !s.0).unwrap();
+        state.1 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+/// 100 lines of 1 MiB into a sink that stalls: logging waits once the default 64 MiB are
+/// queued (the queue was bounded in lines only: 100 MiB and more were held), and no line is
+/// lost when the sink moves again.
+#[test]
+fn a_stalled_sink_holds_at_most_the_byte_bound_and_logging_waits() {
+    let gate = Gate::default();
+    let (writer, guard) = logging::non_blocking(gate.clone()).unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let logger = std::thread::spawn({
+        let sent = sent.clone();
+        move || {
+            let line = vec![b'x'; MIB];
+            for _ in 0..100 {
+                writer.make_writer().write_all(&line).unwrap();
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let bound = (DEFAULT_BUFFERED_BYTES_LIMIT / MIB) as u64;
+    // The queue fills to its bound, and stays there while the sink is stalled.
+    let mut most = 0;
+    while guard.stats().pending < bound {
+        most = most.max(guard.stats().pending);
+        std::thread::yield_now();
+    }
+    for _ in 0..1000 {
+        most = most.max(guard.stats().pending);
+        std::thread::yield_now();
+    }
+    assert_eq!(most, bound, "more than the bound was queued");
+    assert!(sent.load(Ordering::SeqCst) <= bound as usize);
+    gate.open();
+    logger.join().unwrap();
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.dropped, stats.failed, stats.pending),
+        (100, 0, 0, 0)
+    );
+    assert_eq!(gate.bytes(), 100 * MIB);
+}
+
+/// A lossy writer drops, and counts, what does not fit: exactly the lines past the bound.
+#[test]
+fn a_lossy_writer_drops_and_counts_what_does_not_fit() {
+    let gate = Gate::default();
+    let (writer, guard) = NonBlocking::builder()
+        .lossy(true)
+        .buffered_bytes_limit(8 * MIB)
+        .finish(gate.clone())
+        .unwrap();
+    let line = vec![b'x'; MIB];
+    for _ in 0..100 {
+        writer.make_writer().write_all(&line).unwrap();
+    }
+    // The sink holds the first line; the bytes stay counted until it returns.
+    assert_eq!((guard.stats().pending, guard.stats().dropped), (8, 92));
+    gate.open();
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.dropped, stats.failed, stats.pending),
+        (8, 92, 0, 0)
+    );
+    assert_eq!(gate.bytes(), 8 * MIB);
+}
+
+/// A line larger than the whole bound still goes through, alone.
+#[test]
+fn a_line_larger_than_the_bound_is_written_alone() {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let (writer, guard) = NonBlocking::builder()
+        .buffered_bytes_limit(1024)
+        .finish(SharedVec(buf.clone()))
+        .unwrap();
+    for len in [10, 5000, 10] {
+        writer.make_writer().write_all(&vec![b'y'; len]).unwrap();
+    }
+    assert_eq!(guard.finish().written, 3);
+    assert_eq!(buf.lock().unwrap().len(), 5020);
+}
+
+#[derive(Clone)]
+struct SharedVec(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedVec {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_lines(writer: impl for<'w> MakeWriter<'w> + Send + Sync + 'static, n: usize) {
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let ctx = tracectx::TraceContext::new("job_1").unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        ctx.sync_scope(|| {
+            for i in 0..n {
+                tracing::info!(i, "line");
+            }
+        })
+    });
+}
+
+/// A full disk: every line failed, and counted (they used to vanish without a word).
+#[cfg(target_os = "linux")]
+#[test]
+fn lines_to_a_full_disk_are_counted_as_failed() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (writer, guard) = logging::non_blocking(full).unwrap();
+    log_lines(writer, 1000);
+    let stats = guard.finish();
+    assert_eq!((stats.written, stats.failed, stats.lost()), (0, 1000, 1000));
+    assert_eq!(stats.to_string(), "0 lines written, 1000 failed");
+}
+
+/// Takes `lines` whole lines, then fails (or panics) on every write.
+struct FailsAfter {
+    lines: usize,
+    panic: bool,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for FailsAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.lines == 0 {
+            if self.panic {
+                panic!("the sink gave up");
+            }
+            return Err(io::Error::other("the sink gave up"));
+        }
+        // Up to the end of the last line it still takes.
+        let mut take = 0;
+        for (i, _) in buf.iter().enumerate().filter(|&(_, &b)| b == b'\n') {
+            take = i + 1;
+            self.lines -= 1;
+            if self.lines == 0 {
+                break;
+            }
+        }
+        let take = if take == 0 { buf.len() } else { take };
+        self.out.lock().unwrap().extend_from_slice(&buf[..take]);
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink that fails, or panics, after 10 lines: the 90 others are counted as failed (a
+/// panicking sink used to end the writer thread and lose them without a word), and the writer
+/// goes on trying the lines after.
+#[test]
+fn a_sink_that_fails_or_panics_after_10_lines_loses_the_other_90_with_a_count() {
+    for panic in [false, true] {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = FailsAfter {
+            lines: 10,
+            panic,
+            out: out.clone(),
+        };
+        let (writer, guard) = logging::non_blocking(sink).unwrap();
+        log_lines(writer.clone(), 100);
+        let stats = guard.finish();
+        assert_eq!(
+            (stats.written, stats.failed, stats.pending),
+            (10, 90, 0),
+            "panic: {panic}"
+        );
+        let out = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.lines().count(), 10);
+        assert!(out.ends_with("line i=9\n"), "{out}");
+        // The writer is finished: lines are refused, not lost silently.
+        let refused = writer.make_writer().write_all(b"late\n").unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::BrokenPipe);
+    }
+}
+
+/// A pipe nobody reads blocks the sink for good: a bounded wait returns, and says how many
+/// lines it left unwritten.
+#[cfg(unix)]
+#[test]
+fn the_guard_waits_a_bounded_time_on_a_pipe_nobody_reads() {
+    let mut reader = Command::new("sleep")
+        .arg("600")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = reader.stdin.take().unwrap();
+    let (writer, guard) = NonBlocking::builder()
+        .shutdown_timeout(Duration::from_millis(200))
+        .finish(pipe)
+        .unwrap();
+    // Far more than a pipe holds (64 KiB on Linux).
+    log_lines(writer, 20_000);
+    let stats: WriterStats = guard.finish();
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert_eq!(stats.failed, 0);
+    assert!(stats.pending > 0, "{stats:?}");
+    assert_eq!(stats.written + stats.pending, 20_000, "{stats:?}");
+
+    // The same with `finish_timeout`, on a writer whose default waits without a limit.
+    let mut reader = Command::new("sleep")
+        .arg("600")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (writer, guard) = logging::non_blocking(reader.stdin.take().unwrap()).unwrap();
+    log_lines(writer, 20_000);
+    let stats = guard.finish_timeout(Duration::from_millis(200));
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(stats.pending > 0 && stats.written + stats.pending == 20_000);
+}
