@@ -142,6 +142,16 @@ impl<W: fmt::Write + ?Sized> fmt::Write for Escaper<'_, W> {
 // === impl Text ===
 
 /// Displays text on one line, with what could break or disguise it escaped; made by [`text`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape::{self, Text};
+///
+/// let shown: Text<'_> = escape::text("line one\nline two");
+/// assert_eq!(format!("[{shown}]"), "[line one\\nline two]");
+/// assert_eq!(shown.to_string().lines().count(), 1);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Text<'a>(pub(crate) &'a str);
 
@@ -172,6 +182,15 @@ impl fmt::Display for Text<'_> {
 
 /// Displays bytes on one line, as [`Text`] does, each byte that is not part of valid UTF-8 as
 /// `\x..`; made by [`bytes`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::escape::{self, Bytes};
+///
+/// let name: Bytes<'_> = escape::bytes(b"run\xc3\x28.log");
+/// assert_eq!(format!("file {name}"), "file run\\xc3(.log");
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Bytes<'a>(&'a [u8]);
 

@@ -145,6 +145,21 @@ pub const FOLDED_RUN_ID: &str = "(other)";
 pub const NO_RUN_ID: &str = "(none)";
 
 /// The default cap on distinct run ids with a series of their own.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, MetricsConfig, DEFAULT_MAX_RUN_IDS};
+///
+/// assert_eq!(DEFAULT_MAX_RUN_IDS, 1_000);
+/// let metrics = Metrics::new(MetricsConfig::default().max_run_ids(DEFAULT_MAX_RUN_IDS / 10));
+/// for run in 0..101 {
+///     tracectx::TraceContext::new(&format!("job_{run}"))?
+///         .sync_scope(|| metrics.record_duration("fill", std::time::Duration::ZERO));
+/// }
+/// assert_eq!((metrics.run_ids(), metrics.folded()), (100, 1));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
 pub const DEFAULT_MAX_RUN_IDS: usize = 1_000;
 
 /// The `operation` label value of observations whose operation came after the cap on distinct
@@ -176,9 +191,37 @@ pub const DEFAULT_MAX_RUN_IDS: usize = 1_000;
 pub const FOLDED_OPERATION: &str = "(other)";
 
 /// The default cap on distinct operations with series of their own.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, DEFAULT_MAX_OPERATIONS};
+///
+/// assert_eq!(DEFAULT_MAX_OPERATIONS, 100);
+/// let metrics = Metrics::default();
+/// for op in 0..=DEFAULT_MAX_OPERATIONS {
+///     metrics.record_duration(format!("op_{op}"), std::time::Duration::ZERO);
+/// }
+/// assert_eq!((metrics.operations(), metrics.operations_folded()), (DEFAULT_MAX_OPERATIONS, 1));
+/// ```
 pub const DEFAULT_MAX_OPERATIONS: usize = 100;
 
 /// The default histogram buckets, in seconds: Prometheus's client defaults, 5 ms to 10 s.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::metrics::{Metrics, DEFAULT_BUCKETS};
+///
+/// let metrics = Metrics::default();
+/// metrics.record_duration("fill", std::time::Duration::from_millis(30));
+/// let text = metrics.encode();
+/// for le in DEFAULT_BUCKETS {
+///     let count = if le < 0.03 { 0 } else { 1 };
+///     let bucket = format!(r#"_bucket{{le="{le:?}",operation="fill",run_id="(none)"}} {count}"#);
+///     assert!(text.contains(&bucket), "{bucket}");
+/// }
+/// ```
 pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -236,12 +279,42 @@ impl Default for MetricsConfig {
 impl MetricsConfig {
     /// The defaults: [`DEFAULT_MAX_RUN_IDS`], [`DEFAULT_MAX_OPERATIONS`] and
     /// [`DEFAULT_BUCKETS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::new());
+    /// metrics.record_duration("fill", std::time::Duration::from_millis(3));
+    /// let bucket = r#"tracectx_operation_duration_seconds_bucket{le="0.005",operation="fill",run_id="(none)"} 1"#;
+    /// assert!(metrics.encode().contains(bucket));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// At most `max` distinct run ids get series of their own; later runs fold into
     /// [`FOLDED_RUN_ID`]. `0` folds every run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().max_run_ids(2));
+    /// for run in ["job_1", "job_2", "job_3"] {
+    ///     tracectx::TraceContext::new(run)?
+    ///         .sync_scope(|| metrics.record_duration("fill", std::time::Duration::ZERO));
+    /// }
+    /// let text = metrics.encode();
+    /// assert!(text.contains(r#"run_id="job_2""#) && !text.contains(r#"run_id="job_3""#));
+    /// assert!(text.contains(r#"run_id="(other)""#));
+    /// // A run that ended gives its place back.
+    /// metrics.forget_run(&"job_1".parse()?);
+    /// assert_eq!(metrics.run_ids(), 1);
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     #[must_use]
     pub fn max_run_ids(mut self, max: usize) -> Self {
         self.max_run_ids = max;
@@ -269,6 +342,20 @@ impl MetricsConfig {
 
     /// The histogram's bucket upper bounds, in seconds (`+Inf` is always added). Values that
     /// are not finite are left out; the rest are sorted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// let metrics = Metrics::new(MetricsConfig::default().buckets([0.5, f64::NAN, 0.1]));
+    /// metrics.record_duration("fill", std::time::Duration::from_millis(200));
+    /// let text = metrics.encode();
+    /// assert!(text.contains(r#"_bucket{le="0.1",operation="fill",run_id="(none)"} 0"#));
+    /// assert!(text.contains(r#"_bucket{le="0.5",operation="fill",run_id="(none)"} 1"#));
+    /// assert!(text.contains(r#"_bucket{le="+Inf",operation="fill",run_id="(none)"} 1"#));
+    /// assert!(!text.contains(r#"le="0.005""#));
+    /// ```
     #[must_use]
     pub fn buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
         let mut buckets: Vec<f64> = buckets.into_iter().filter(|b| b.is_finite()).collect();
@@ -1167,6 +1254,19 @@ pub struct GlobalAlreadySet {
 
 impl GlobalAlreadySet {
     /// The instance that was not installed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::metrics::{Metrics, MetricsConfig};
+    ///
+    /// Metrics::default().set_global().unwrap();
+    /// let mine = Metrics::new(MetricsConfig::default().max_run_ids(10));
+    /// // Too late for the global slot: use the instance directly instead.
+    /// let mine = mine.set_global().unwrap_err().into_inner();
+    /// mine.record_duration("fill", std::time::Duration::ZERO);
+    /// assert_eq!((mine.series(), Metrics::global().series()), (1, 0));
+    /// ```
     pub fn into_inner(self) -> Metrics {
         self.metrics
     }
@@ -1227,16 +1327,52 @@ pub struct Timer {
 
 impl Timer {
     /// The time since the timer started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let timer = metrics.timer("load");
+    /// let so_far = timer.elapsed();
+    /// let recorded = timer.observe();
+    /// assert!(recorded >= so_far);
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
 
     /// Records now and returns the duration recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// let timer = ctx.sync_scope(|| metrics.timer("load"));
+    /// // Recorded under the run where it started, wherever it ends.
+    /// let took = timer.observe();
+    /// println!("loaded in {took:?}");
+    /// assert!(metrics.encode().contains(r#"_count{operation="load",run_id="job_1"} 1"#));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn observe(mut self) -> Duration {
         self.record()
     }
 
     /// Drops the timer without recording.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let metrics = tracectx::metrics::Metrics::default();
+    /// let timer = metrics.timer("save");
+    /// let saved: Result<(), &str> = Err("disk full");
+    /// match saved {
+    ///     Ok(()) => drop(timer), // recorded
+    ///     Err(_) => timer.discard(), // a failure's time would skew the histogram
+    /// }
+    /// assert!(!metrics.encode().contains(r#"operation="save""#));
+    /// ```
     pub fn discard(mut self) {
         self.operation = None;
     }

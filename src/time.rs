@@ -28,8 +28,29 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Microseconds in one second.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::{Timestamp, MICROS_PER_SEC};
+///
+/// let t = Timestamp::from_micros(90 * MICROS_PER_SEC);
+/// assert_eq!(t.to_string(), "1970-01-01T00:01:30Z");
+/// ```
 pub const MICROS_PER_SEC: i64 = 1_000_000;
 /// Microseconds in one day (a Unix day: 86,400 seconds, no leap seconds).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::time::{Timestamp, MICROS_PER_DAY};
+///
+/// let t = Timestamp::parse_rfc3339("2024-02-28T10:00:00Z")?;
+/// // 2024 is a leap year: the next day is the 29th.
+/// assert_eq!(Timestamp::from_micros(t.as_micros() + MICROS_PER_DAY).date(), (2024, 2, 29));
+/// assert_eq!(t.as_micros().rem_euclid(MICROS_PER_DAY), 10 * 3_600 * 1_000_000);
+/// # Ok::<(), tracectx::time::ParseTimestampError>(())
+/// ```
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 
 /// Days from `0001-01-01` to `1970-01-01`.
@@ -524,6 +545,17 @@ impl fmt::Display for TimeFormatReason {
 
 impl TimeFormatError {
     /// The byte offset, in the format, of the refused directive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::TimeFormat;
+    ///
+    /// let spec = "%Y-%m-%d %H:%M:%S,%L";
+    /// let err = TimeFormat::parse(spec).unwrap_err();
+    /// assert_eq!(&spec[err.position()..], "%L");
+    /// assert_eq!(TimeFormat::parse("%F 100%").unwrap_err().position(), 6);
+    /// ```
     pub fn position(&self) -> usize {
         self.at
     }
@@ -543,6 +575,19 @@ impl TimeFormat {
     /// # Errors
     ///
     /// [`TimeFormatError`] naming the first directive outside the subset and its byte offset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::{TimeFormat, Timestamp};
+    ///
+    /// // Python `logging`'s default layout of the time.
+    /// let format = TimeFormat::parse("%Y-%m-%d %H:%M:%S,%3f")?;
+    /// let t = Timestamp::parse_rfc3339("2024-01-01T10:00:00.123456Z").unwrap();
+    /// assert_eq!(format.display(t).to_string(), "2024-01-01 10:00:00,123");
+    /// assert!(TimeFormat::parse("no directive").is_err());
+    /// # Ok::<(), tracectx::time::TimeFormatError>(())
+    /// ```
     pub fn parse(spec: &str) -> Result<Self, TimeFormatError> {
         let mut items = Vec::new();
         let mut literal = String::new();
@@ -623,6 +668,14 @@ impl TimeFormat {
     }
 
     /// The format as it was given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let format = tracectx::time::TimeFormat::parse("%F %T")?;
+    /// assert_eq!(format.as_str(), "%F %T");
+    /// # Ok::<(), tracectx::time::TimeFormatError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.source
     }
@@ -635,6 +688,18 @@ impl TimeFormat {
     /// # Errors
     ///
     /// Only those of `out`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::{TimeFormat, Timestamp};
+    ///
+    /// let format = TimeFormat::parse("%F %T.%f %Z")?;
+    /// let mut line = String::from("at ");
+    /// format.write(Timestamp::from_micros(1_704_103_200_000_120), &mut line).unwrap();
+    /// assert_eq!(line, "at 2024-01-01 10:00:00.000120 UTC");
+    /// # Ok::<(), tracectx::time::TimeFormatError>(())
+    /// ```
     pub fn write(&self, t: Timestamp, out: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
         let t = Timestamp(t.0.clamp(days_from_civil(0, 1, 1) * MICROS_PER_DAY, Timestamp::MAX.0));
         let micros = t.as_micros();
@@ -681,6 +746,17 @@ impl TimeFormat {
     }
 
     /// `t` laid out by this format, as a `Display` value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::{TimeFormat, Timestamp};
+    ///
+    /// let format = TimeFormat::parse("%s")?;
+    /// let t = Timestamp::parse_rfc3339("2024-01-01T10:00:00Z").unwrap();
+    /// assert_eq!(format!("started at {}", format.display(t)), "started at 1704103200");
+    /// # Ok::<(), tracectx::time::TimeFormatError>(())
+    /// ```
     pub fn display(&self, t: Timestamp) -> impl fmt::Display + '_ {
         struct Shown<'a>(&'a TimeFormat, Timestamp);
         impl fmt::Display for Shown<'_> {
@@ -697,6 +773,19 @@ impl TimeFormat {
     /// Fields the format leaves out take the values of `1970-01-01T00:00:00Z` (a format with
     /// no date reads as a time on that day); a day that does not exist in its month is not a
     /// timestamp. `%z` reads any `±HHMM` offset and applies it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::time::TimeFormat;
+    ///
+    /// let format = TimeFormat::parse("%F %T %z")?;
+    /// let (t, len) = format.read_prefix(b"2024-01-01 12:00:00 +0200 INFO started").unwrap();
+    /// assert_eq!((t.to_string().as_str(), len), ("2024-01-01T10:00:00Z", 25));
+    /// assert_eq!(format.read_prefix(b"2024-02-30 12:00:00 +0000"), None);
+    /// assert_eq!(format.read_prefix(b"INFO started"), None);
+    /// # Ok::<(), tracectx::time::TimeFormatError>(())
+    /// ```
     pub fn read_prefix(&self, text: &[u8]) -> Option<(Timestamp, usize)> {
         let (mut year, mut month, mut day) = (1970i64, 1u32, 1u32);
         let (mut hour, mut minute, mut second, mut frac) = (0u32, 0u32, 0u32, 0u32);

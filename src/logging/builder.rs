@@ -81,12 +81,52 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     /// Keeps events at `level` and above (`RUST_LOG` is then not read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let subscriber = builder()
+    ///     .with_level(tracing::Level::WARN)
+    ///     .with_writer(file_writer(&path)?)
+    ///     .build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info!("left out");
+    ///     tracing::warn!("kept");
+    /// });
+    /// let log = std::fs::read_to_string(&path)?;
+    /// assert!(log.contains("WARN") && log.contains("kept") && !log.contains("left out"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_level(mut self, level: impl Into<LevelFilter>) -> Self {
         self.filter = Filter::Level(level.into());
         self
     }
 
     /// Filters with `filter`, in `RUST_LOG`'s syntax (`"info,my_crate=debug"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let subscriber = builder()
+    ///     .with_env_filter("warn,engine=debug")
+    ///     .with_writer(file_writer(&path)?)
+    ///     .build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::debug!(target: "engine", "order book rebuilt");
+    ///     tracing::debug!(target: "http", "request parsed");
+    /// });
+    /// let log = std::fs::read_to_string(&path)?;
+    /// assert!(log.contains("order book rebuilt") && !log.contains("request parsed"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_env_filter(mut self, filter: impl Into<EnvFilter>) -> Self {
         self.filter = Filter::Env(Box::new(filter.into()));
         self
@@ -96,12 +136,49 @@ where
     ///
     /// The template is checked by [`build`](Self::build). The last of `with_format` and
     /// [`json`](Self::json) wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let subscriber = builder()
+    ///     .with_format("{level} [{run_id}] {message} {fields}")
+    ///     .with_writer(file_writer(&path)?)
+    ///     .build()?;
+    /// let ctx = tracectx::TraceContext::new("job_7")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info!(qty = 10, "filled"));
+    /// });
+    /// assert_eq!(std::fs::read_to_string(&path)?, "INFO [job_7] filled qty=10\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_format(mut self, template: impl Into<String>) -> Self {
         self.format = Format::Text(Some(template.into()));
         self
     }
 
     /// Writes one JSON object per line (see [`JsonFormat`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.jsonl");
+    /// let subscriber = builder().json().with_writer(file_writer(&path)?).build()?;
+    /// let ctx = tracectx::TraceContext::new("job_7")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info!(qty = 10, "filled"));
+    /// });
+    /// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    /// assert_eq!((line["run_id"].as_str(), line["qty"].as_u64()), (Some("job_7"), Some(10)));
+    /// assert_eq!(line["message"], "filled");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn json(mut self) -> Self {
         self.format = Format::Json;
         self
@@ -109,6 +186,23 @@ where
 
     /// Reads the time of each event from `clock` (a [`FixedClock`](crate::logging::FixedClock) in
     /// tests).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer, FixedClock};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let subscriber = builder()
+    ///     .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z")?)
+    ///     .with_format("{timestamp} {message}")
+    ///     .with_writer(file_writer(&path)?)
+    ///     .build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("tick"));
+    /// assert_eq!(std::fs::read_to_string(&path)?, "2024-01-01T10:00:00.000000Z tick\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -117,6 +211,29 @@ where
     /// Writes to `writer`: any [`MakeWriter`], such as `std::io::stderr`, a
     /// [`file_writer`](crate::logging::file_writer), or a [`non_blocking`](crate::logging::non_blocking) /
     /// [`rolling_file`](crate::logging::rolling_file) writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// // Any `Fn() -> impl io::Write` is a writer: here, lines gathered in memory.
+    /// #[derive(Clone, Default)]
+    /// struct Lines(Arc<Mutex<Vec<u8>>>);
+    /// impl std::io::Write for Lines {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         self.0.lock().unwrap().write(buf)
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let lines = Lines::default();
+    /// let writer = lines.clone();
+    /// let subscriber = tracectx::logging::builder().with_writer(move || writer.clone()).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("in memory"));
+    /// assert!(String::from_utf8(lines.0.lock().unwrap().clone())?.ends_with("in memory\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_writer<W2>(self, writer: W2) -> Builder<W2>
     where
         W2: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -137,6 +254,28 @@ where
     ///
     /// [`TemplateError`] when the template given to [`with_format`](Self::with_format) is not
     /// valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{builder, file_writer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let subscriber = builder().with_writer(file_writer(&path)?).build()?;
+    /// let ctx = tracectx::TraceContext::new("backtest_abc123")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info!("session started"));
+    ///     tracing::info!("idle");
+    /// });
+    /// let log = std::fs::read_to_string(&path)?;
+    /// let lines: Vec<&str> = log.lines().collect();
+    /// let short = ctx.trace_id().short();
+    /// assert!(lines[0].contains(&format!("] [backtest_abc123] [{short}] INFO ")));
+    /// assert!(lines[1].contains("] [-] [-] INFO ") && lines[1].ends_with("idle"));
+    /// assert!(builder().with_format("{message").build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(
         self,
     ) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, TemplateError>
@@ -175,6 +314,19 @@ where
     /// # Errors
     ///
     /// As [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing::Level;
+    ///
+    /// let subscriber = tracectx::logging::builder().with_level(Level::INFO).finish()?;
+    /// let enabled = tracing::subscriber::with_default(subscriber, || {
+    ///     (tracing::enabled!(Level::INFO), tracing::enabled!(Level::DEBUG))
+    /// });
+    /// assert_eq!(enabled, (true, false));
+    /// # Ok::<(), tracectx::logging::TemplateError>(())
+    /// ```
     pub fn finish(
         self,
     ) -> Result<impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static, TemplateError>
@@ -210,6 +362,16 @@ where
     ///
     /// When the template is not valid, or a global subscriber is already installed; use
     /// [`try_init`](Self::try_init) to handle these.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// tracectx::logging::builder().with_level(tracing::Level::DEBUG).init();
+    /// assert!(tracing::enabled!(tracing::Level::DEBUG));
+    /// assert!(!tracing::enabled!(tracing::Level::TRACE));
+    /// // A second `init` would panic: the subscriber is installed once per process.
+    /// assert!(tracectx::logging::builder().try_init().is_err());
+    /// ```
     #[track_caller]
     pub fn init(self) {
         if let Err(err) = self.try_init() {
@@ -241,6 +403,16 @@ impl<W> fmt::Debug for Builder<W> {
 }
 
 /// Why installing the logging subscriber failed.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{self, InitError};
+///
+/// let err = logging::builder().with_format("{lvl}").try_init().unwrap_err();
+/// assert!(matches!(err, InitError::Template(_)));
+/// assert_eq!(err.to_string(), "unknown placeholder {lvl} at byte 0 of the log template");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {

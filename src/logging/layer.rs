@@ -56,6 +56,28 @@ pub struct SpanContextLayer {
 
 impl SpanContextLayer {
     /// The layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, SpanContextLayer, TextFormat};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let fmt = tracing_subscriber::fmt::layer()
+    ///     .event_format(TextFormat::from_template("[{run_id}] {message}")?);
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(SpanContextLayer::new())
+    ///     .with(fmt.with_writer(file_writer(&path)?));
+    /// let ctx = tracectx::TraceContext::new("job_3")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     let span = ctx.sync_scope(|| tracing::info_span!("work"));
+    ///     span.in_scope(|| tracing::info!("entered later, outside the scope"));
+    /// });
+    /// assert_eq!(std::fs::read_to_string(&path)?, "[job_3] entered later, outside the scope\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

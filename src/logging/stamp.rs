@@ -37,6 +37,23 @@ pub(crate) fn span_run_for(meta: &Metadata<'_>) -> Option<RunId> {
 }
 
 /// What the text format prints for an id when the event has no trace context.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{builder, file_writer, NO_CONTEXT};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// let subscriber = builder()
+///     .with_format("[{run_id}] [{trace_id}] {message}")
+///     .with_writer(file_writer(&path)?)
+///     .build()?;
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("outside any run"));
+/// let line = std::fs::read_to_string(&path)?;
+/// assert_eq!(line, format!("[{NO_CONTEXT}] [{NO_CONTEXT}] outside any run\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const NO_CONTEXT: &str = "-";
 
 /// The ids of one event's context, copied onto the stack.

@@ -59,6 +59,29 @@ pub struct FixedClock(SystemTime);
 
 impl FixedClock {
     /// A clock that always says `at`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tracectx::logging::{builder, file_writer, FixedClock};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("app.log");
+    /// let clock = FixedClock::new(UNIX_EPOCH + Duration::from_secs(1_704_103_200));
+    /// let subscriber = builder()
+    ///     .with_format("{timestamp:%F %T} {message}")
+    ///     .with_clock(clock)
+    ///     .with_writer(file_writer(&path)?)
+    ///     .build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info!("first");
+    ///     tracing::info!("second");
+    /// });
+    /// let log = std::fs::read_to_string(&path)?;
+    /// assert_eq!(log, "2024-01-01 10:00:00 first\n2024-01-01 10:00:00 second\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(at: SystemTime) -> Self {
         Self(at)
     }
@@ -70,6 +93,18 @@ impl FixedClock {
     /// # Errors
     ///
     /// The [`ParseTimestampError`] of `text`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tracectx::logging::{Clock, FixedClock};
+    ///
+    /// let clock = FixedClock::rfc3339("2024-01-01T11:00:00.5+01:00")?;
+    /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_millis(1_704_103_200_500));
+    /// assert!(FixedClock::rfc3339("2024-02-30T10:00:00Z").is_err());
+    /// # Ok::<(), tracectx::time::ParseTimestampError>(())
+    /// ```
     pub fn rfc3339(text: &str) -> Result<Self, ParseTimestampError> {
         Timestamp::parse_rfc3339(text).map(|t| Self(t.to_system_time()))
     }

@@ -98,6 +98,18 @@ impl AttributeNames {
     ///
     /// [`InvalidAttributePrefix`] naming the first character outside that set, or a prefix
     /// longer than 64 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::otel::AttributeNames;
+    ///
+    /// assert_eq!(AttributeNames::new("")?.run_id(), "run_id");
+    /// assert_eq!(AttributeNames::new("app-1.")?.run_id(), "app-1.run_id");
+    /// assert!(AttributeNames::new("peak/trade.").is_err());
+    /// assert!(AttributeNames::new(&"p".repeat(65)).is_err());
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
     pub fn new(prefix: &str) -> Result<&'static AttributeNames, InvalidAttributePrefix> {
         check_prefix(prefix)?;
         if prefix == DEFAULT_ATTRIBUTE_PREFIX {
@@ -137,16 +149,44 @@ impl AttributeNames {
     }
 
     /// The key of the run id: `<prefix>run_id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let names = tracectx::otel::AttributeNames::new("peak_trade.")?;
+    /// assert_eq!(names.run_id(), "peak_trade.run_id");
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
     pub fn run_id(&self) -> &'static str {
         self.keys()[0]
     }
 
     /// The key of the short trace id: `<prefix>trace_id_short`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::otel::{AttributeNames, DEFAULT_ATTRIBUTE_PREFIX, SHORT_TRACE_ID_ATTRIBUTE};
+    ///
+    /// let names = AttributeNames::new(DEFAULT_ATTRIBUTE_PREFIX)?;
+    /// assert_eq!(names.short_trace_id(), SHORT_TRACE_ID_ATTRIBUTE);
+    /// assert_eq!(AttributeNames::new("app.")?.short_trace_id(), "app.trace_id_short");
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
     pub fn short_trace_id(&self) -> &'static str {
         self.keys()[1]
     }
 
     /// The prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let names = tracectx::otel::AttributeNames::new("peak_trade.")?;
+    /// assert_eq!(names.prefix(), "peak_trade.");
+    /// assert!(names.run_id().starts_with(names.prefix()));
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
     pub fn prefix(&self) -> &'static str {
         self.prefix
     }
@@ -359,16 +399,65 @@ impl<L> TraceContextOtelLayer<L> {
     }
 
     /// The attribute keys this layer writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let layer = tracectx::otel::layer::<tracing_subscriber::Registry, _>(provider.tracer("app"));
+    /// assert_eq!(layer.attribute_names().run_id(), tracectx::otel::RUN_ID_ATTRIBUTE);
+    /// let layer = layer.with_attribute_prefix("app.")?;
+    /// assert_eq!(layer.attribute_names().short_trace_id(), "app.trace_id_short");
+    /// # Ok::<(), tracectx::otel::InvalidAttributePrefix>(())
+    /// ```
     pub fn attribute_names(&self) -> &'static AttributeNames {
         self.names
     }
 
     /// The wrapped layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use tracectx::otel::TraceContextOtelLayer;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let otel = tracing_opentelemetry::layer::<tracing_subscriber::Registry>()
+    ///     .with_tracer(provider.tracer("app"))
+    ///     .with_threads(false);
+    /// let layer = TraceContextOtelLayer::new(otel);
+    /// let inner: &tracing_opentelemetry::OpenTelemetryLayer<_, _> = layer.inner();
+    /// assert!(std::any::type_name_of_val(inner).contains("OpenTelemetryLayer"));
+    /// ```
     pub fn inner(&self) -> &L {
         &self.inner
     }
 
     /// The wrapped layer, unwrapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let exporter = InMemorySpanExporter::default();
+    /// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    /// let layer = tracectx::otel::layer(provider.tracer("app"));
+    /// // tracing-opentelemetry's layer alone: spans no longer join the scope's trace.
+    /// let subscriber = tracing_subscriber::registry().with(layer.into_inner());
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info_span!("work").in_scope(|| {}));
+    /// });
+    /// let span = &exporter.get_finished_spans().unwrap()[0];
+    /// assert_ne!(span.span_context.trace_id().to_bytes(), ctx.trace_id().to_bytes());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn into_inner(self) -> L {
         self.inner
     }

@@ -151,6 +151,25 @@ pub fn log_layer(provider: &SdkLoggerProvider) -> OtelLogLayer {
 
 impl<L: Logger> OtelLogLayer<L> {
     /// The layer, emitting through `logger`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::logs::LoggerProvider as _;
+    /// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let exporter = InMemoryLogExporter::default();
+    /// let provider = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    /// let layer = tracectx::otel::OtelLogLayer::new(provider.logger("my-service"));
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::error!(target: "engine", code = 7, "order rejected");
+    /// });
+    /// let logs = exporter.get_emitted_logs().unwrap();
+    /// assert_eq!(logs[0].instrumentation.name(), "my-service");
+    /// assert_eq!(logs[0].record.severity_text(), Some("ERROR"));
+    /// assert!(logs[0].record.trace_context().is_none()); // outside any run
+    /// ```
     pub fn new(logger: L) -> Self {
         Self {
             logger,
@@ -180,6 +199,14 @@ impl<L: Logger> OtelLogLayer<L> {
     }
 
     /// The attribute keys this layer writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+    /// let layer = tracectx::otel::log_layer(&provider);
+    /// assert_eq!(layer.attribute_names().run_id(), "tracectx.run_id");
+    /// ```
     pub fn attribute_names(&self) -> &'static AttributeNames {
         self.names
     }
@@ -379,11 +406,39 @@ impl LogExporter for Reporting {
 
 impl OtlpLogs {
     /// An [`OtelLogLayer`] emitting to this provider.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// // Nothing is sent until a record is logged: no collector is needed to set up.
+    /// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "backtester")?;
+    /// let layer = otlp.layer().with_attribute_prefix("backtester.")?;
+    /// assert_eq!(layer.attribute_names().run_id(), "backtester.run_id");
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// # drop(subscriber);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn layer(&self) -> OtelLogLayer {
         log_layer(&self.provider)
     }
 
     /// The logger provider.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+    ///
+    /// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "backtester")?;
+    /// // A logger of the same provider, for records made by hand.
+    /// let logger = otlp.provider().logger("audit");
+    /// let mut record = logger.create_log_record();
+    /// record.set_body("made by hand".into());
+    /// assert!(format!("{record:?}").contains("made by hand"));
+    /// # Ok::<(), tracectx::otel::OtlpError>(())
+    /// ```
     pub fn provider(&self) -> &SdkLoggerProvider {
         &self.provider
     }
@@ -394,6 +449,25 @@ impl OtlpLogs {
     ///
     /// [`OtlpError::Shutdown`] when the provider could not shut down (the last export timed
     /// out), else [`OtlpError::LogExport`] when any batch, then or earlier, was not delivered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::otel::OtlpError;
+    ///
+    /// // Nothing listens on the discard port of loopback: the export is refused.
+    /// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:9", "backtester")?;
+    /// let subscriber = tracing_subscriber::registry().with(otlp.layer());
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("never delivered"));
+    /// match otlp.shutdown() {
+    ///     Err(OtlpError::LogExport { records, endpoint, .. }) => {
+    ///         assert_eq!((records, endpoint.as_str()), (1, "http://127.0.0.1:9/v1/logs"));
+    ///     }
+    ///     other => panic!("expected a failed export, got {other:?}"),
+    /// }
+    /// # Ok::<(), OtlpError>(())
+    /// ```
     pub fn shutdown(mut self) -> Result<(), OtlpError> {
         self.shut_down = true;
         self.provider.shutdown().map_err(OtlpError::Shutdown)?;

@@ -68,6 +68,25 @@ pub struct JsonFormat<C = SystemClock> {
 
 impl JsonFormat {
     /// The JSON format with the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, JsonFormat, SpanContextLayer};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.jsonl");
+    /// let fmt = tracing_subscriber::fmt::layer().event_format(JsonFormat::new());
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(SpanContextLayer::new())
+    ///     .with(fmt.with_writer(file_writer(&path)?));
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!(answer = 42, "hello"));
+    /// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    /// assert_eq!((line["message"].as_str(), line["answer"].as_i64()), (Some("hello"), Some(42)));
+    /// assert!(line.get("run_id").is_none()); // logged outside any run
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Self {
         Self { clock: SystemClock }
     }
@@ -75,6 +94,23 @@ impl JsonFormat {
 
 impl<C: Clock> JsonFormat<C> {
     /// The same format, reading the time from `clock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, FixedClock, JsonFormat};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.jsonl");
+    /// let format = JsonFormat::new().with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z")?);
+    /// let fmt = tracing_subscriber::fmt::layer().event_format(format);
+    /// let subscriber = tracing_subscriber::registry().with(fmt.with_writer(file_writer(&path)?));
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("tick"));
+    /// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    /// assert_eq!(line["timestamp"], "2024-01-01T10:00:00.000000Z");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock<C2: Clock>(self, clock: C2) -> JsonFormat<C2> {
         JsonFormat { clock }
     }

@@ -41,6 +41,27 @@ pub use text::TextFormat;
 ///
 /// `tracectx logs` reads lines of this layout and JSON lines; lines of another template with
 /// `--format <the template>`.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{builder, file_writer, FixedClock, DEFAULT_TEMPLATE};
+///
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("app.log");
+/// // The layout of `configure_logging`, spelled out: a start for a template of your own.
+/// let subscriber = builder()
+///     .with_format(DEFAULT_TEMPLATE.replace(" {target} -", ""))
+///     .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z")?)
+///     .with_writer(file_writer(&path)?)
+///     .build()?;
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(qty = 10, "filled"));
+/// assert_eq!(
+///     std::fs::read_to_string(&path)?,
+///     "[2024-01-01T10:00:00.000000Z] [-] [-] INFO filled qty=10\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_TEMPLATE: &str =
     "[{timestamp}] [{run_id}] [{trace_id}] {level} {target} - {message} {fields}";
 

@@ -98,6 +98,28 @@ enum Mode {
 
 impl<F> Stamped<F> {
     /// Stamps the lines of `inner`, telling JSON from text by the line's first character.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::fmt::format;
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, Stamped};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let fmt = tracing_subscriber::fmt::layer()
+    ///     .with_ansi(false)
+    ///     .event_format(Stamped::new(format().compact().without_time()));
+    /// let subscriber = tracing_subscriber::registry().with(fmt.with_writer(file_writer(&path)?));
+    /// let ctx = tracectx::TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info!(target: "engine", "filled"));
+    /// });
+    /// let line = std::fs::read_to_string(&path)?;
+    /// assert!(line.starts_with("[job_1] [a1b2c3d4] ") && line.contains("engine: filled"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(inner: F) -> Self {
         Self {
             inner,
@@ -141,16 +163,45 @@ impl<F> Stamped<F> {
     }
 
     /// The wrapped format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::fmt::format;
+    ///
+    /// let stamped = tracectx::logging::Stamped::new(format().compact().with_target(false));
+    /// assert!(format!("{:?}", stamped.inner()).contains("display_target: false"));
+    /// ```
     pub fn inner(&self) -> &F {
         &self.inner
     }
 
     /// The wrapped format, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::fmt::format;
+    ///
+    /// let mut stamped = tracectx::logging::Stamped::new(format().compact());
+    /// *stamped.inner_mut() = format().compact().with_level(false);
+    /// assert!(format!("{:?}", stamped.inner()).contains("display_level: false"));
+    /// ```
     pub fn inner_mut(&mut self) -> &mut F {
         &mut self.inner
     }
 
     /// The wrapped format, unwrapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::fmt::format;
+    ///
+    /// let stamped = tracectx::logging::Stamped::json(format().json().flatten_event(true));
+    /// let json = stamped.into_inner(); // the format as it was, without the ids
+    /// assert!(format!("{json:?}").contains("flatten_event: true"));
+    /// ```
     pub fn into_inner(self) -> F {
         self.inner
     }

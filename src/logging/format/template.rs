@@ -29,6 +29,18 @@ pub(crate) enum Segment {
 }
 
 /// The placeholders a template may use.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{TextFormat, PLACEHOLDERS};
+///
+/// for name in PLACEHOLDERS {
+///     assert!(TextFormat::from_template(&format!("{{{name}}}")).is_ok(), "{name}");
+/// }
+/// assert!(!PLACEHOLDERS.contains(&"lvl"));
+/// assert!(TextFormat::from_template("{lvl}").is_err());
+/// ```
 pub const PLACEHOLDERS: &[&str] = &[
     "timestamp",
     "run_id",

@@ -92,6 +92,30 @@ pub struct TextFormat<C = SystemClock> {
 
 impl TextFormat {
     /// The format with [`DEFAULT_TEMPLATE`](crate::logging::DEFAULT_TEMPLATE).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, FixedClock, SpanContextLayer, TextFormat};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let format = TextFormat::new().with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z")?);
+    /// let fmt = tracing_subscriber::fmt::layer().event_format(format);
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(SpanContextLayer::new())
+    ///     .with(fmt.with_writer(file_writer(&path)?));
+    /// let ctx = tracectx::TraceContext::new("backtest_abc123")?.with_trace_id("a1b2c3d4".parse()?);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| tracing::info!(target: "engine", qty = 10, "filled"));
+    /// });
+    /// assert_eq!(
+    ///     std::fs::read_to_string(&path)?,
+    ///     "[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO engine - filled qty=10\n"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Self {
         Self {
             template: Template::default_template(),
@@ -131,6 +155,25 @@ impl Default for TextFormat {
 
 impl<C: Clock> TextFormat<C> {
     /// The same format, reading the time from `clock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, TextFormat};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// // Any `Fn() -> SystemTime` is a clock.
+    /// let format = TextFormat::from_template("{timestamp} {message}")?
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_millis(86_400_250));
+    /// let fmt = tracing_subscriber::fmt::layer().event_format(format);
+    /// let subscriber = tracing_subscriber::registry().with(fmt.with_writer(file_writer(&path)?));
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("tick"));
+    /// assert_eq!(std::fs::read_to_string(&path)?, "1970-01-02T00:00:00.250000Z tick\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_clock<C2: Clock>(self, clock: C2) -> TextFormat<C2> {
         TextFormat {
             template: self.template,

@@ -81,6 +81,17 @@ pub use read::{MAX_LINE_LEN, decode, open};
 // === impl LineStamp ===
 
 /// The layout a line was read in.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{parse_line, LineFormat};
+///
+/// let text = parse_line(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO app - m");
+/// let json = parse_line(br#"{"level":"INFO","run_id":"job_1","message":"m"}"#);
+/// assert_eq!(text.map(|s| s.format), Some(LineFormat::Text));
+/// assert_eq!(json.map(|s| s.format), Some(LineFormat::Json));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LineFormat {
@@ -130,6 +141,18 @@ pub struct LineStamp<'a> {
 impl LineStamp<'_> {
     /// The timestamp in microseconds since the Unix epoch: as the template's time format
     /// reads it, else if it is RFC 3339.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::parse_line;
+    ///
+    /// let line = parse_line(b"[1970-01-01T00:00:01.500000Z] [job_1] [-] INFO app - m").unwrap();
+    /// assert_eq!(line.timestamp_micros(), Some(1_500_000));
+    /// let json = parse_line(br#"{"timestamp":"yesterday","run_id":"job_1"}"#).unwrap();
+    /// assert_eq!(json.timestamp.as_deref(), Some("yesterday"));
+    /// assert_eq!(json.timestamp_micros(), None);
+    /// ```
     pub fn timestamp_micros(&self) -> Option<i64> {
         if self.micros.is_some() {
             return self.micros;
@@ -194,6 +217,17 @@ pub enum FormatError {
 
 impl LineParser {
     /// Reads the default layout and JSON lines.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::LineParser;
+    ///
+    /// let parser = LineParser::new();
+    /// let line = parser.parse(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] ERROR app - boom");
+    /// assert_eq!(line.and_then(|l| l.level), Some(tracing::Level::ERROR));
+    /// assert!(parser.parse(b"ERROR [job_1] boom").is_none()); // another layout
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -206,6 +240,19 @@ impl LineParser {
     ///
     /// [`FormatError::Template`] when the template is not valid, [`FormatError::NoRunId`] when
     /// it has no `{run_id}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::{FormatError, LineParser};
+    ///
+    /// let parser = LineParser::with_format("{level} [{run_id}] {message}")?;
+    /// let line = parser.parse(b"WARN [job_1] disk almost full").unwrap();
+    /// assert_eq!((line.run_id.as_deref(), line.level), (Some("job_1"), Some(tracing::Level::WARN)));
+    /// let err = LineParser::with_format("{level} {message").unwrap_err();
+    /// assert!(matches!(err, FormatError::Template(_)));
+    /// # Ok::<(), FormatError>(())
+    /// ```
     pub fn with_format(template: &str) -> Result<Self, FormatError> {
         let parsed = super::format::template::Template::parse(template)?;
         if parsed == super::format::template::Template::parse(super::DEFAULT_TEMPLATE)? {
@@ -223,6 +270,20 @@ impl LineParser {
 
     /// The stamp of one line (without its newline): by the template first, then the default
     /// layout, then JSON; `None` for a line in none of them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::{LineFormat, LineParser};
+    ///
+    /// let parser = LineParser::with_format("{timestamp:%F %T} {run_id} {level} {message}")?;
+    /// let line = parser.parse(b"2024-01-01 10:00:00 job_1 INFO start\r").unwrap();
+    /// assert_eq!((line.format, line.run_id.as_deref()), (LineFormat::Template, Some("job_1")));
+    /// assert_eq!(line.timestamp_micros(), Some(1_704_103_200_000_000));
+    /// let json = parser.parse(br#"{"run_id":"job_2","level":"WARN"}"#).unwrap();
+    /// assert_eq!(json.format, LineFormat::Json);
+    /// # Ok::<(), tracectx::logging::query::FormatError>(())
+    /// ```
     pub fn parse<'a>(&self, line: &'a [u8]) -> Option<LineStamp<'a>> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(matcher) = &self.template {
@@ -241,6 +302,20 @@ fn micros_rfc3339(micros: i64) -> String {
 
 /// Reads the stamp of one line (without its newline), text or JSON; `None` for a line in
 /// neither layout.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::parse_line;
+///
+/// let json = br#"{"run_id":"job_1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","level":"warn"}"#;
+/// let line = parse_line(json).unwrap();
+/// assert_eq!(line.run_id.as_deref(), Some("job_1"));
+/// assert_eq!(line.trace_id.as_deref(), Some("0e0e4736")); // shortened as logs show it
+/// assert_eq!(line.level, Some(tracing::Level::WARN));
+/// // A run id that no context can have is not read as one.
+/// assert!(parse_line(b"[2024-01-01T10:00:00.000000Z] [two words] [-] INFO app - m").is_none());
+/// ```
 pub fn parse_line(line: &[u8]) -> Option<LineStamp<'_>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line.first()? {
@@ -394,6 +469,17 @@ impl Query {
     /// # Errors
     ///
     /// [`InvalidId`] when `run_id` is not a valid run id (no line can carry it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let query = Query::new("backtest_ab1")?;
+    /// assert!(query.matches(b"[2024-01-01T10:00:00.000000Z] [backtest_ab1] [-] INFO t - m"));
+    /// assert!(Query::new("no spaces allowed").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn new(run_id: &str) -> Result<Self, InvalidId> {
         let run_id = RunId::new(run_id)?;
         Ok(Self {
@@ -428,6 +514,21 @@ impl Query {
     }
 
     /// Reads lines with `parser`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::{LineParser, Query};
+    ///
+    /// // One parser, made once, for the queries of several runs.
+    /// let parser = LineParser::with_format("[{run_id}] {message}")?;
+    /// let log = "[job_1] start\n[job_2] start\n[job_1] end\n";
+    /// for (run, lines) in [("job_1", 2), ("job_2", 1)] {
+    ///     let query = Query::new(run)?.with_parser(parser.clone());
+    ///     assert_eq!(query.count(log.as_bytes())?, lines);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_parser(mut self, parser: LineParser) -> Self {
         self.parser = parser;
@@ -439,6 +540,19 @@ impl Query {
     /// # Errors
     ///
     /// [`InvalidId`] when `trace_id` is not a trace id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// // The full id (from a `traceparent`) finds the lines that show its last 8 hex digits.
+    /// let query = Query::new("job_1")?.trace_id("4bf92f3577b34da6a3ce929d0e0e4736")?;
+    /// assert!(query.matches(b"[2024-01-01T10:00:00.000000Z] [job_1] [0e0e4736] INFO t - m"));
+    /// assert!(!query.matches(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - m"));
+    /// assert!(Query::new("job_1")?.trace_id("not-hex").is_err());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn trace_id(mut self, trace_id: &str) -> Result<Self, InvalidId> {
         let id: TraceId = trace_id.parse()?;
         self.trace_id = Some(id.short().to_string());
@@ -446,6 +560,21 @@ impl Query {
     }
 
     /// Only lines at `level` or more severe (`WARN` keeps `WARN` and `ERROR`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = "\
+    /// [2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - fine
+    /// [2024-01-01T10:00:01.000000Z] [job_1] [-] WARN t - slow
+    /// [2024-01-01T10:00:02.000000Z] [job_1] [-] ERROR t - boom
+    /// ";
+    /// let query = Query::new("job_1")?.min_level(tracing::Level::WARN);
+    /// assert_eq!(query.count(log.as_bytes())?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn min_level(mut self, level: Level) -> Self {
         self.min_level = Some(level);
@@ -453,11 +582,32 @@ impl Query {
     }
 
     /// The run id searched for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let query = tracectx::logging::query::Query::new("backtest_ab1")?;
+    /// assert_eq!(query.run_id(), "backtest_ab1");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn run_id(&self) -> &RunId {
         &self.run_id
     }
 
     /// Whether `line` (without its newline) is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let query = Query::new("job_1")?;
+    /// assert!(query.matches(br#"{"run_id":"job_1","message":"m"}"#));
+    /// // Mentioning the run is not belonging to it.
+    /// assert!(!query.matches(b"[2024-01-01T10:00:00.000000Z] [-] [-] INFO t - [job_1] done"));
+    /// assert!(!query.matches(br#"{"fields":{"run_id":"job_1"}}"#));
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
     pub fn matches(&self, line: &[u8]) -> bool {
         let Some(stamp) = self.parser.parse(line) else {
             return false;
@@ -480,6 +630,25 @@ impl Query {
     ///
     /// An I/O error from reading `input` or writing `out`; the lines kept before it were
     /// written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("app.log");
+    /// std::fs::write(&path, "\
+    /// [2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - one
+    /// [2024-01-01T10:00:00.000001Z] [job_2] [-] INFO t - other
+    /// [2024-01-01T10:00:00.000002Z] [job_1] [-] INFO t - two")?;
+    /// let mut out = Vec::new();
+    /// let kept = Query::new("job_1")?.search(std::fs::File::open(&path)?, &mut out)?;
+    /// assert_eq!(kept, 2);
+    /// let out = String::from_utf8(out)?;
+    /// assert!(out.ends_with("INFO t - one\n[2024-01-01T10:00:00.000002Z] [job_1] [-] INFO t - two\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn search(&self, input: impl Read, out: &mut impl Write) -> io::Result<u64> {
         let mut kept = 0;
         for_each_block(input, |block| {
@@ -494,6 +663,21 @@ impl Query {
     /// # Errors
     ///
     /// An I/O error from reading `input`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = "\
+    /// [2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - one
+    /// {\"run_id\":\"job_1\",\"message\":\"two\"}
+    /// [2024-01-01T10:00:00.000002Z] [job_11] [-] INFO t - other
+    /// not a log line at all, job_1
+    /// ";
+    /// assert_eq!(Query::new("job_1")?.count(log.as_bytes())?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn count(&self, input: impl Read) -> io::Result<u64> {
         let mut kept = 0;
         for_each_block(input, |block| {
@@ -718,6 +902,17 @@ struct Kept {
 }
 
 /// What [`Query::search_with`] found in one input.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{Found, Query};
+///
+/// let log = "[2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - m\n";
+/// let found: Found = Query::new("job_1")?.search_with(log.as_bytes(), |_| Ok(()))?;
+/// assert_eq!((found.lines, found.too_long), (1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Found {
@@ -730,6 +925,20 @@ pub struct Found {
 // === impl Runs ===
 
 /// One row of `tracectx runs`: what the log holds about one run.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::Runs;
+///
+/// let mut runs = Runs::new();
+/// runs.add_line(b"[2024-01-01T10:00:00.000000Z] [job_1] [a1b2c3d4] INFO t - start");
+/// runs.add_line(b"[2024-01-01T10:00:01.000000Z] [job_1] [0badcafe] ERROR t - boom");
+/// let row = &runs.finish()[0];
+/// assert_eq!((row.run_id.as_str(), row.lines, row.error), ("job_1", 2, 1));
+/// assert_eq!(row.first.as_deref(), Some("2024-01-01T10:00:00.000000Z"));
+/// assert_eq!(row.trace_ids, ["0badcafe", "a1b2c3d4"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct RunSummary {
@@ -753,6 +962,18 @@ pub struct RunSummary {
 
 impl RunSummary {
     /// `last - first`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tracectx::logging::query::Runs;
+    ///
+    /// let mut runs = Runs::new();
+    /// runs.add_line(b"[2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - start");
+    /// runs.add_line(b"[2024-01-01T10:01:30.000250Z] [job_1] [-] INFO t - end");
+    /// assert_eq!(runs.finish()[0].duration(), Some(Duration::from_micros(90_000_250)));
+    /// ```
     pub fn duration(&self) -> Option<Duration> {
         self.duration_secs
             .map(|s| Duration::from_micros((s * 1e6).round() as u64))
@@ -801,6 +1022,14 @@ pub struct Runs {
 
 impl Runs {
     /// No runs yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let runs = tracectx::logging::query::Runs::new();
+    /// assert_eq!(runs.stamped_lines(), 0);
+    /// assert!(runs.finish().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -828,6 +1057,18 @@ impl Runs {
     }
 
     /// No runs yet, reading lines with `parser`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::{LineParser, Runs};
+    ///
+    /// let mut runs = Runs::with_parser(LineParser::with_format("{run_id} {level} {message}")?);
+    /// runs.read("job_1 INFO start\njob_1 WARN slow\n".as_bytes())?;
+    /// let rows = runs.finish();
+    /// assert_eq!((rows[0].lines, rows[0].warn), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_parser(parser: LineParser) -> Self {
         Self {
             parser,
@@ -837,17 +1078,56 @@ impl Runs {
 
     /// How many lines read so far were in a layout the reader knows (stamped), whether or not
     /// they belonged to a run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut runs = tracectx::logging::query::Runs::new();
+    /// runs.add_line(b"[2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - in a run");
+    /// runs.add_line(b"[2024-01-01T10:00:00.000000Z] [-] [-] INFO t - outside any run");
+    /// runs.add_line(b"panicked at src/main.rs:3:5");
+    /// assert_eq!(runs.stamped_lines(), 2);
+    /// assert_eq!(runs.finish().len(), 1);
+    /// ```
     pub fn stamped_lines(&self) -> u64 {
         self.stamped
     }
 
     /// How many lines read so far were skipped for being longer than [`MAX_LINE_LEN`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::{Runs, MAX_LINE_LEN};
+    ///
+    /// let mut log = b"[2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - ".to_vec();
+    /// log.resize(log.len() + MAX_LINE_LEN, b'x');
+    /// log.extend_from_slice(b"\n[2024-01-01T10:00:01.000000Z] [job_1] [-] INFO t - short\n");
+    /// let mut runs = Runs::new();
+    /// runs.read(&log[..])?;
+    /// assert_eq!(runs.too_long_lines(), 1);
+    /// assert_eq!(runs.finish()[0].lines, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn too_long_lines(&self) -> u64 {
         self.too_long
     }
 
     /// Adds one line (without its newline); lines outside any run or in no known layout are
     /// skipped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Runs;
+    ///
+    /// let mut runs = Runs::new();
+    /// runs.add_line(br#"{"run_id":"job_2","level":"WARN"}"#);
+    /// runs.add_line(br#"{"run_id":"job_2"}"#);
+    /// runs.add_line(b"garbage");
+    /// let rows = runs.finish();
+    /// assert_eq!((rows.len(), rows[0].lines, rows[0].warn), (1, 2, 1));
+    /// ```
     pub fn add_line(&mut self, line: &[u8]) {
         let Some(stamp) = self.parser.parse(line) else {
             return;
@@ -882,6 +1162,20 @@ impl Runs {
     /// # Errors
     ///
     /// An I/O error from reading `input`; the lines read before it were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Runs;
+    ///
+    /// // Every file of a directory, today's log and yesterday's, into one table.
+    /// let mut runs = Runs::new();
+    /// runs.read("[2024-01-01T23:59:59.000000Z] [job_1] [-] INFO t - start\n".as_bytes())?;
+    /// runs.read("[2024-01-02T00:00:01.000000Z] [job_1] [-] INFO t - end\n".as_bytes())?;
+    /// let rows = runs.finish();
+    /// assert_eq!((rows[0].lines, rows[0].duration_secs), (2, Some(2.0)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read(&mut self, input: impl Read) -> io::Result<()> {
         let mut too_long = 0;
         let read = for_each_block(input, |block| {
@@ -896,6 +1190,19 @@ impl Runs {
     }
 
     /// The rows, by first timestamp (runs without one last), then run id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Runs;
+    ///
+    /// let mut runs = Runs::new();
+    /// runs.add_line(br#"{"run_id":"job_0"}"#); // no timestamp
+    /// runs.add_line(b"[2024-01-01T10:00:05.000000Z] [job_1] [-] INFO t - m");
+    /// runs.add_line(b"[2024-01-01T10:00:01.000000Z] [job_2] [-] INFO t - m");
+    /// let order: Vec<String> = runs.finish().into_iter().map(|r| r.run_id).collect();
+    /// assert_eq!(order, ["job_2", "job_1", "job_0"]);
+    /// ```
     pub fn finish(self) -> Vec<RunSummary> {
         let mut rows: Vec<RunSummary> = self
             .runs

@@ -29,6 +29,20 @@ const BLOCKS: usize = 4;
 /// [`Runs::too_long_lines`](super::Runs::too_long_lines)), rather than held in memory, on every
 /// read path alike (a stream, a file read ahead, bytes in memory). A line of exactly this
 /// length is read.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{Query, MAX_LINE_LEN};
+///
+/// assert_eq!(MAX_LINE_LEN, 64 << 20);
+/// let mut log = b"[2024-01-01T10:00:00.000000Z] [job_1] [-] INFO t - ".to_vec();
+/// log.resize(log.len() + MAX_LINE_LEN, b'x');
+/// log.extend_from_slice(b"\n[2024-01-01T10:00:01.000000Z] [job_1] [-] INFO t - short\n");
+/// let found = Query::new("job_1")?.search_with(&log[..], |_| Ok(()))?;
+/// assert_eq!((found.lines, found.too_long), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_LINE_LEN: usize = 64 << 20;
 
 // === open ===

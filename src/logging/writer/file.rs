@@ -39,6 +39,22 @@ pub struct FileWriter {
 /// # Errors
 ///
 /// The I/O error from opening the file.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{builder, file_writer};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// std::fs::write(&path, "a line of an earlier run\n")?;
+/// let subscriber = builder().with_writer(file_writer(&path)?).build()?;
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("appended"));
+/// let log = std::fs::read_to_string(&path)?;
+/// assert!(log.starts_with("a line of an earlier run\n") && log.ends_with("appended\n"));
+/// assert!(file_writer(dir.path().join("no/such/dir/app.log")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn file_writer(path: impl AsRef<Path>) -> io::Result<FileWriter> {
     let file = OpenOptions::new()
         .create(true)

@@ -35,6 +35,25 @@ use super::queue::{self, Msg, Options, Queue, WorkerGuard};
 ///
 /// [`DEFAULT_BUFFERED_LINES_LIMIT`]: crate::logging::DEFAULT_BUFFERED_LINES_LIMIT
 /// [`DEFAULT_BUFFERED_BYTES_LIMIT`]: crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// let (writer, guard) = tracectx::logging::non_blocking(std::fs::File::create(&path)?)?;
+/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     for i in 0..100 {
+///         tracing::info!(i, "queued");
+///     }
+/// });
+/// let stats = guard.finish(); // every accepted line is in the file now
+/// assert_eq!((stats.written, stats.lost()), (100, 0));
+/// assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 100);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct NonBlocking {
     queue: Queue,
@@ -42,6 +61,22 @@ pub struct NonBlocking {
 
 impl NonBlocking {
     /// A [`NonBlockingBuilder`] with the defaults of [`non_blocking`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::NonBlocking;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let (writer, guard) = NonBlocking::builder().finish(std::fs::File::create(&path)?)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("through the builder"));
+    /// drop(guard);
+    /// assert!(std::fs::read_to_string(&path)?.ends_with("through the builder\n"));
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> NonBlockingBuilder {
         NonBlockingBuilder::default()
     }
@@ -87,6 +122,27 @@ impl NonBlockingBuilder {
     /// At most `lines` lines wait for the writer thread (at least 1; default
     /// [`DEFAULT_BUFFERED_LINES_LIMIT`](crate::logging::DEFAULT_BUFFERED_LINES_LIMIT),
     /// 128,000).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let file = std::fs::File::create(dir.path().join("app.log"))?;
+    /// // A queue of one line: logging waits for the writer, and nothing is lost.
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .buffered_lines_limit(1)
+    ///     .finish(file)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for i in 0..1_000 {
+    ///         tracing::info!(i, "tick");
+    ///     }
+    /// });
+    /// let stats = guard.finish();
+    /// assert_eq!((stats.written, stats.dropped), (1_000, 0));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
         self.options.lines = lines.max(1);
@@ -96,6 +152,27 @@ impl NonBlockingBuilder {
     /// At most `bytes` of lines wait for the writer thread (default
     /// [`DEFAULT_BUFFERED_BYTES_LIMIT`](crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT), 64 MiB).
     /// A line larger than the bound is accepted when nothing else waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// // 64 bytes: less than one line, so each line waits for the one before to be written.
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .buffered_bytes_limit(64)
+    ///     .finish(std::fs::File::create(&path)?)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for i in 0..10 {
+    ///         tracing::info!(i, "a line longer than the whole bound of the queue");
+    ///     }
+    /// });
+    /// assert_eq!(guard.finish().written, 10);
+    /// assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 10);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn buffered_bytes_limit(mut self, bytes: usize) -> Self {
         self.options.bytes = bytes;
@@ -105,6 +182,39 @@ impl NonBlockingBuilder {
     /// When the queue is full, drop the line (and count it in
     /// [`WriterStats::dropped`](crate::logging::WriterStats::dropped)) instead of waiting for
     /// room. Off by default: logging waits, and no line is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// /// A sink that holds its first write until told to go on.
+    /// struct Gated(mpsc::Receiver<()>);
+    /// impl std::io::Write for Gated {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         let _ = self.0.recv();
+    ///         Ok(buf.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (go, gate) = mpsc::channel();
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .buffered_bytes_limit(1) // room for one line
+    ///     .lossy(true)
+    ///     .finish(Gated(gate))?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for _ in 0..10 {
+    ///         tracing::info!("burst"); // returns at once, the sink stuck or not
+    ///     }
+    /// });
+    /// drop(go);
+    /// let stats = guard.finish();
+    /// assert_eq!((stats.written, stats.dropped), (1, 9));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn lossy(mut self, lossy: bool) -> Self {
         self.options.lossy = lossy;
@@ -116,6 +226,31 @@ impl NonBlockingBuilder {
     /// accepted line is lost; a sink that may block for good (a pipe nobody reads) blocks the
     /// drop for good then. With a limit, the lines not written in time are counted as pending
     /// and said.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// /// A sink that never returns, as a pipe nobody reads.
+    /// struct Stuck;
+    /// impl std::io::Write for Stuck {
+    ///     fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+    ///         loop { std::thread::park() }
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .shutdown_timeout(Duration::from_millis(50))
+    ///     .finish(Stuck)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("never written"));
+    /// let stats = guard.finish(); // gives up instead of waiting for good
+    /// assert_eq!((stats.written, stats.pending), (0, 1));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.options.shutdown_timeout = timeout.into();
@@ -123,6 +258,33 @@ impl NonBlockingBuilder {
     }
 
     /// The name of the writer thread (default `tracectx-log-writer`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// /// A sink that notes which thread writes to it.
+    /// struct Noting(Arc<Mutex<Option<String>>>);
+    /// impl std::io::Write for Noting {
+    ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    ///         *self.0.lock().unwrap() = std::thread::current().name().map(String::from);
+    ///         Ok(buf.len())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .thread_name("app-log-writer")
+    ///     .finish(Noting(Arc::clone(&seen)))?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// drop(guard);
+    /// assert_eq!(seen.lock().unwrap().as_deref(), Some("app-log-writer"));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.thread_name = name.into();
@@ -130,6 +292,29 @@ impl NonBlockingBuilder {
     }
 
     /// How messages on stderr name the sink: a file name, say (default `log writer`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// /// A sink whose every write fails, as a full disk does.
+    /// struct Full;
+    /// impl std::io::Write for Full {
+    ///     fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+    ///         Err(std::io::Error::other("no space left on device"))
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .sink_name("/var/log/app/audit.log")
+    ///     .finish(Full)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// // stderr says "tracectx: /var/log/app/audit.log: cannot write log lines: no space ...".
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("lost"));
+    /// assert_eq!(guard.finish().failed, 1);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn sink_name(mut self, name: impl Into<String>) -> Self {
         self.sink_name = Some(name.into());
@@ -142,6 +327,23 @@ impl NonBlockingBuilder {
     /// # Errors
     ///
     /// The I/O error when the thread cannot be started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let (writer, guard) = tracectx::logging::NonBlocking::builder()
+    ///     .thread_name("app-log")
+    ///     .finish(std::fs::File::create(&path)?)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// let ctx = tracectx::TraceContext::new("job_9")?;
+    /// tracing::subscriber::with_default(subscriber, || ctx.sync_scope(|| tracing::info!("done")));
+    /// assert_eq!(guard.finish().written, 1);
+    /// assert!(std::fs::read_to_string(&path)?.contains("] [job_9] ["));
+    /// # Ok(()) }
+    /// ```
     pub fn finish<W>(self, writer: W) -> io::Result<(NonBlocking, WorkerGuard)>
     where
         W: Write + Send + 'static,
@@ -159,6 +361,24 @@ impl NonBlockingBuilder {
     /// # Errors
     ///
     /// The I/O error when the directory or file cannot be created, or the thread not started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::{NonBlocking, Rotation};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let (writer, guard) = NonBlocking::builder()
+    ///     .buffered_lines_limit(10_000)
+    ///     .rolling_file(dir.path().join("logs"), "app.log", Rotation::NEVER)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("rolled"));
+    /// drop(guard);
+    /// // `Rotation::NEVER`: the prefix is the whole name (else `app.log.2024-01-01`, ...).
+    /// assert!(std::fs::read_to_string(dir.path().join("logs/app.log"))?.ends_with("rolled\n"));
+    /// # Ok(()) }
+    /// ```
     pub fn rolling_file(
         self,
         directory: impl AsRef<Path>,
@@ -396,6 +616,26 @@ fn panicked(panic: &(dyn Any + Send)) -> io::Error {
 // === the logging side ===
 
 /// The writer [`NonBlocking`] makes for each event.
+///
+/// Each `write` hands its bytes to the writer thread as one line, as the fmt layer writes an
+/// event.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write as _;
+/// use tracing_subscriber::fmt::MakeWriter as _;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// let (writer, guard) = tracectx::logging::non_blocking(std::fs::File::create(&path)?)?;
+/// let mut line: tracectx::logging::NonBlockingWriter<'_> = writer.make_writer();
+/// line.write_all(b"written by hand\n")?;
+/// drop(guard);
+/// assert_eq!(std::fs::read_to_string(&path)?, "written by hand\n");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct NonBlockingWriter<'a> {
     queue: &'a Queue,

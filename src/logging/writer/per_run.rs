@@ -15,10 +15,41 @@ use crate::RunId;
 /// The file that lines written outside any run go to, in the directory of
 /// [`per_run_files`]: `(none).log`. No run's file can have this name: encoded run ids never
 /// hold a parenthesis.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{per_run_files, OUTSIDE_RUNS_FILE};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, guard) = per_run_files(dir.path())?;
+/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("starting up"));
+/// drop(guard);
+/// let outside = std::fs::read_to_string(dir.path().join(OUTSIDE_RUNS_FILE))?;
+/// assert!(outside.contains("] [-] [-] INFO") && outside.ends_with("starting up\n"));
+/// # Ok(()) }
+/// ```
 pub const OUTSIDE_RUNS_FILE: &str = "(none).log";
 
 /// The default bound on files the writer thread keeps open at once; see
 /// [`PerRunFilesBuilder::max_open_files`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{PerRunFiles, DEFAULT_MAX_OPEN_FILES};
+///
+/// assert_eq!(DEFAULT_MAX_OPEN_FILES, 256);
+/// # let dir = tempfile::tempdir()?;
+/// // A service with thousands of runs at once, and the file descriptors for them:
+/// let (_writer, guard) = PerRunFiles::builder(dir.path())
+///     .max_open_files(DEFAULT_MAX_OPEN_FILES * 8)
+///     .build()?;
+/// assert_eq!(guard.finish().lost(), 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 
 /// A writer thread gathers at most this many bytes of lines before writing them out.
@@ -63,6 +94,23 @@ const RUN_BYTES: usize = 4096;
 /// start with `.`. Any other byte (run ids may also hold `: / @ +`), and a leading `.`, is
 /// written as `%` and two uppercase hex digits: `live:eu/42` is `live%3Aeu%2F42.log`. A run id
 /// never holds `%`, so the name reads back to exactly one run id ([`run_id_from_file_name`]).
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let (writer, guard) = tracectx::logging::per_run_files(dir.path())?;
+/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// let ctx = tracectx::TraceContext::new("live:eu/42")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| tracing::info!("order sent"));
+/// });
+/// drop(guard);
+/// let file = dir.path().join("live%3Aeu%2F42.log");
+/// assert!(std::fs::read_to_string(file)?.contains("[live:eu/42]"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct PerRunFiles {
     queue: Queue,
@@ -127,6 +175,21 @@ pub fn per_run_files(dir: impl AsRef<Path>) -> io::Result<(PerRunFiles, WorkerGu
 
 impl PerRunFiles {
     /// A [`PerRunFilesBuilder`] writing into `dir`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let runs = dir.path().join("runs");
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(&runs).build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// let ctx = tracectx::TraceContext::new("backtest_1")?;
+    /// tracing::subscriber::with_default(subscriber, || ctx.sync_scope(|| tracing::info!("bar")));
+    /// assert_eq!(guard.finish().written, 1);
+    /// assert!(std::fs::read_to_string(runs.join("backtest_1.log"))?.ends_with("bar\n"));
+    /// # Ok(()) }
+    /// ```
     pub fn builder(dir: impl AsRef<Path>) -> PerRunFilesBuilder {
         PerRunFilesBuilder {
             dir: dir.as_ref().to_owned(),
@@ -141,6 +204,29 @@ impl PerRunFilesBuilder {
     /// Keeps at most `max` files open at once (at least 1; default
     /// [`DEFAULT_MAX_OPEN_FILES`]). More runs than that logging at once cost a close and an
     /// open per run per batch of lines.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// // One file open at a time: three runs take turns, each file keeps its lines in order.
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .max_open_files(1)
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// let runs = ["run_a", "run_b", "run_c"].map(|r| tracectx::TraceContext::new(r).unwrap());
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for step in 0..20 {
+    ///         runs[step % 3].sync_scope(|| tracing::info!(step, "step"));
+    ///     }
+    /// });
+    /// drop(guard);
+    /// let b = std::fs::read_to_string(dir.path().join("run_b.log"))?;
+    /// let steps: Vec<&str> = b.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    /// assert_eq!(steps, ["step=1", "step=4", "step=7", "step=10", "step=13", "step=16", "step=19"]);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn max_open_files(mut self, max: usize) -> Self {
         self.max_open = max.max(1);
@@ -151,6 +237,23 @@ impl PerRunFilesBuilder {
     /// [`OUTSIDE_RUNS_FILE`]). A name that is also a run's file name would share it with that
     /// run: pick one that [`run_log_file_name`] cannot make (with a parenthesis or a space, say)
     /// or accept the sharing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .outside_runs_file("service log.txt")
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("listening"));
+    /// drop(guard);
+    /// let outside = std::fs::read_to_string(dir.path().join("service log.txt"))?;
+    /// assert!(outside.ends_with("listening\n"));
+    /// assert!(!dir.path().join("(none).log").exists());
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn outside_runs_file(mut self, name: impl Into<String>) -> Self {
         self.outside = name.into();
@@ -160,6 +263,25 @@ impl PerRunFilesBuilder {
     /// At most `lines` lines wait for the writer thread (at least 1; default
     /// [`DEFAULT_BUFFERED_LINES_LIMIT`](crate::logging::DEFAULT_BUFFERED_LINES_LIMIT)); see
     /// [`NonBlockingBuilder::buffered_lines_limit`](crate::logging::NonBlockingBuilder::buffered_lines_limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// // Logging waits for room in a queue of 16 lines; no line is lost.
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .buffered_lines_limit(16)
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| (0..500).for_each(|i| tracing::info!(i, "tick")));
+    /// });
+    /// assert_eq!(guard.finish().written, 500);
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("job_1.log"))?.lines().count(), 500);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
         self.options.lines = lines.max(1);
@@ -169,6 +291,25 @@ impl PerRunFilesBuilder {
     /// At most `bytes` of lines wait for the writer thread (default
     /// [`DEFAULT_BUFFERED_BYTES_LIMIT`](crate::logging::DEFAULT_BUFFERED_BYTES_LIMIT)); see
     /// [`NonBlockingBuilder::buffered_bytes_limit`](crate::logging::NonBlockingBuilder::buffered_bytes_limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// // At most 4 KiB of lines wait; each line still fits, whatever its size.
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .buffered_bytes_limit(4096)
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// let big = "x".repeat(10_000);
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     ctx.sync_scope(|| (0..5).for_each(|_| tracing::info!(%big, "large")));
+    /// });
+    /// assert_eq!(guard.finish().written, 5);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn buffered_bytes_limit(mut self, bytes: usize) -> Self {
         self.options.bytes = bytes;
@@ -177,6 +318,22 @@ impl PerRunFilesBuilder {
 
     /// Drop (and count) lines instead of waiting when the queue is full; see
     /// [`NonBlockingBuilder::lossy`](crate::logging::NonBlockingBuilder::lossy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .lossy(true)
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("kept"));
+    /// // Far from the 128,000 lines of the queue: nothing was dropped.
+    /// let stats = guard.finish();
+    /// assert_eq!((stats.written, stats.dropped), (1, 0));
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn lossy(mut self, lossy: bool) -> Self {
         self.options.lossy = lossy;
@@ -186,6 +343,23 @@ impl PerRunFilesBuilder {
     /// How long dropping the guard waits for the lines accepted before (default: without a
     /// limit); see
     /// [`NonBlockingBuilder::shutdown_timeout`](crate::logging::NonBlockingBuilder::shutdown_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+    ///     .shutdown_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("bye"));
+    /// // A local disk takes far less than the limit: every line is written.
+    /// assert_eq!(guard.finish().pending, 0);
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn shutdown_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.options.shutdown_timeout = timeout.into();
@@ -199,6 +373,20 @@ impl PerRunFilesBuilder {
     /// The I/O error when the directory cannot be created or the thread not started; a name
     /// for the outside file that is not a plain file name is refused as
     /// [`io::ErrorKind::InvalidInput`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::PerRunFiles;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (writer, guard) = PerRunFiles::builder(dir.path().join("a/b")).build()?;
+    /// assert!(dir.path().join("a/b").is_dir());
+    /// # drop((writer, guard));
+    /// let outside_the_dir = PerRunFiles::builder(dir.path()).outside_runs_file("../app.log");
+    /// assert_eq!(outside_the_dir.build().unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(self) -> io::Result<(PerRunFiles, WorkerGuard)> {
         let plain = Path::new(&self.outside)
             .file_name()
@@ -265,6 +453,19 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// The run id whose lines [`run_log_file_name`] puts in the file `name`, or `None` for a name
 /// it does not make.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{run_id_from_file_name, run_log_file_name, OUTSIDE_RUNS_FILE};
+///
+/// assert_eq!(run_id_from_file_name("backtest_ab12.log").as_deref(), Some("backtest_ab12"));
+/// assert_eq!(run_id_from_file_name("user%40eu.log").as_deref(), Some("user@eu"));
+/// assert_eq!(run_id_from_file_name(&run_log_file_name("a/b:c")).as_deref(), Some("a/b:c"));
+/// assert_eq!(run_id_from_file_name(OUTSIDE_RUNS_FILE), None);
+/// assert_eq!(run_id_from_file_name("job_1.txt"), None);
+/// assert_eq!(run_id_from_file_name("job%5f1.log"), None); // not a name it makes
+/// ```
 pub fn run_id_from_file_name(name: &str) -> Option<String> {
     let stem = name.strip_suffix(".log")?;
     let mut out = Vec::with_capacity(stem.len());
@@ -290,6 +491,24 @@ pub fn run_id_from_file_name(name: &str) -> Option<String> {
 /// The run id's bytes travel in front of the line, in the one allocation the line needs
 /// anyway: no reference count of the run is shared between the event's thread and the writer
 /// thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write as _;
+/// use tracing_subscriber::fmt::MakeWriter as _;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let (files, guard) = tracectx::logging::per_run_files(dir.path())?;
+/// // The run is taken where the writer is made: here, in `job_4`'s scope.
+/// let mut writer: tracectx::logging::PerRunWriter<'_> =
+///     tracectx::TraceContext::new("job_4")?.sync_scope(|| files.make_writer());
+/// writer.write_all(b"a line of job_4\n")?;
+/// drop(guard);
+/// assert_eq!(std::fs::read_to_string(dir.path().join("job_4.log"))?, "a line of job_4\n");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PerRunWriter<'a> {
     queue: &'a Queue,

@@ -11,12 +11,39 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The default bound on lines waiting for a writer thread: 128,000, tracing-appender's.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{NonBlocking, DEFAULT_BUFFERED_LINES_LIMIT};
+///
+/// assert_eq!(DEFAULT_BUFFERED_LINES_LIMIT, 128_000);
+/// // A smaller queue for a small service:
+/// let builder = NonBlocking::builder().buffered_lines_limit(DEFAULT_BUFFERED_LINES_LIMIT / 8);
+/// let (_writer, guard) = builder.finish(std::io::sink())?;
+/// assert_eq!(guard.finish().written, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_BUFFERED_LINES_LIMIT: usize = 128_000;
 
 /// The default bound on the bytes of the lines waiting for a writer thread: 64 MiB.
 ///
 /// A line larger than the whole bound is accepted when nothing else is waiting, so that it can
 /// be written at all.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::{PerRunFiles, DEFAULT_BUFFERED_BYTES_LIMIT};
+///
+/// assert_eq!(DEFAULT_BUFFERED_BYTES_LIMIT, 64 * 1024 * 1024);
+/// # let dir = tempfile::tempdir()?;
+/// let (_writer, guard) = PerRunFiles::builder(dir.path())
+///     .buffered_bytes_limit(DEFAULT_BUFFERED_BYTES_LIMIT / 16)
+///     .build()?;
+/// assert_eq!(guard.finish().written, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_BUFFERED_BYTES_LIMIT: usize = 64 << 20;
 
 /// A message to the writer thread.
@@ -113,6 +140,27 @@ pub struct WriterStats {
 
 impl WriterStats {
     /// The lines that are not (or not yet) in the sink: dropped, failed or pending.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// /// A sink whose every write fails, as a closed pipe does.
+    /// struct Closed;
+    /// impl std::io::Write for Closed {
+    ///     fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+    ///         Err(std::io::ErrorKind::BrokenPipe.into())
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (writer, guard) = tracectx::logging::non_blocking(Closed)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("nowhere to go"));
+    /// let stats = guard.finish();
+    /// assert_eq!((stats.written, stats.failed, stats.lost()), (0, 1, 1));
+    /// # Ok(()) }
+    /// ```
     pub fn lost(&self) -> u64 {
         self.dropped + self.failed + self.pending
     }
@@ -478,6 +526,23 @@ pub struct WorkerGuard {
 
 impl WorkerGuard {
     /// What became of the lines so far. Counts move on while the program logs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (writer, guard) = tracectx::logging::non_blocking(std::io::sink())?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     for _ in 0..3 {
+    ///         tracing::info!("counted");
+    ///     }
+    /// });
+    /// // Each line is written or still waiting, wherever the writer thread is.
+    /// let now = guard.stats();
+    /// assert_eq!((now.written + now.pending, now.dropped, now.failed), (3, 0, 0));
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> WriterStats {
         self.queue.shared.stats()
     }
@@ -485,6 +550,22 @@ impl WorkerGuard {
     /// Writes every line accepted before and stops the writer thread, waiting as long as the
     /// writer's shutdown timeout allows (by default without a limit); returns what became of
     /// the lines. Says nothing on stderr: the caller reports what the counts call for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let (writer, guard) = tracectx::logging::non_blocking(std::fs::File::create(&path)?)?;
+    /// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("before"));
+    /// let stats = guard.finish();
+    /// assert_eq!((stats.written, stats.lost()), (1, 0));
+    /// assert_eq!(stats.to_string(), "1 line written");
+    /// assert!(std::fs::read_to_string(&path)?.ends_with("before\n"));
+    /// # Ok(()) }
+    /// ```
     pub fn finish(mut self) -> WriterStats {
         let timeout = self.queue.shared.options.shutdown_timeout;
         self.shut_down(timeout)
