@@ -181,3 +181,38 @@ fn a_valid_file_loads_in_memory_proportional_to_its_bars() {
     // Six columns of 8 bytes a bar, grown by doubling: at most twice that, and the buffers.
     assert!(peak < 2 * 48 * 100_000 + 2 * MIB, "peak {peak} bytes");
 }
+
+/// The peak memory of a sweep of `combinations` sessions of `sma-cross` on 500 bars, keeping
+/// the 5 best, and its report.
+fn sweep_peak(combinations: usize) -> (tracectx_backtest::SweepReport, usize) {
+    use std::sync::Arc;
+    use tracectx_backtest::{BacktestEngine, BatchOptions, ParamGrid, RankBy, sma_cross};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let data = Arc::new(Bars::synthetic(500, 1));
+    let grid = ParamGrid::new()
+        .parse_axis(&format!("fast=1:{combinations}:1"))
+        .unwrap()
+        .fixed("slow", 5);
+    let options = BatchOptions::new().concurrency(2).keep_top(5);
+    let engine = BacktestEngine::default();
+    peak_of(|| rt.block_on(engine.sweep(&data, sma_cross, &grid, RankBy::default(), options)))
+}
+
+#[test]
+fn a_sweeps_memory_does_not_grow_with_its_grid() {
+    let _alone = alone();
+    let (small, small_peak) = sweep_peak(1_000);
+    let (large, large_peak) = sweep_peak(10_000);
+    assert_eq!((small.sessions, large.sessions), (1_000, 10_000));
+    assert_eq!((small.ranked.len(), large.ranked.len()), (5, 5));
+    assert_eq!(large.succeeded, 10_000);
+    // Ten times the combinations, the same memory (sessions in flight and the five kept),
+    // give or take the allocator's rounding.
+    assert!(
+        large_peak < small_peak * 2 + MIB,
+        "peak {small_peak} bytes for 1,000 combinations, {large_peak} for 10,000"
+    );
+}

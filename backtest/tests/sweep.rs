@@ -142,3 +142,135 @@ async fn a_sweep_over_the_cap_runs_no_session_and_says_why() {
         )
     );
 }
+
+fn full_sweep(grid: &ParamGrid, options: BatchOptions) -> tracectx_backtest::SweepReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let data = Arc::new(Bars::synthetic(2_000, 5));
+    rt.block_on(BacktestEngine::default().sweep(
+        &data,
+        Named::new("sma-cross", sma_cross),
+        grid,
+        RankBy::new(tracectx_backtest::Statistic::ReturnPct),
+        options,
+    ))
+}
+
+fn ranking(report: &tracectx_backtest::SweepReport) -> Vec<String> {
+    report
+        .ranked
+        .iter()
+        .map(|r| format!("{} {:?}", r.metadata.params, r.stats.return_pct.to_bits()))
+        .collect()
+}
+
+#[test]
+fn keeping_the_top_n_keeps_the_head_of_the_full_ranking() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:30:2")
+        .unwrap()
+        .parse_axis("slow=10:60:10")
+        .unwrap();
+    let all = full_sweep(&grid, BatchOptions::new());
+    let top = full_sweep(&grid, BatchOptions::new().keep_top(7));
+    assert_eq!(all.ranked.len(), 90);
+    assert_eq!((top.sessions, top.succeeded, top.ranked.len()), (90, 90, 7));
+    assert_eq!(ranking(&top), ranking(&all)[..7]);
+}
+
+#[test]
+fn a_constraint_skips_combinations_before_they_run() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let counting = move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {
+        counted.fetch_add(1, Ordering::SeqCst);
+        sma_cross(bars, params)
+    };
+    let grid = ParamGrid::new()
+        .parse_axis("fast=10:100:10")
+        .unwrap()
+        .parse_axis("slow=20:100:20")
+        .unwrap()
+        .parse_constraint("fast<slow")
+        .unwrap();
+    assert_eq!(grid.len(), 50);
+    let expected = grid.selected();
+    assert_eq!(expected, 1 + 3 + 5 + 7 + 9);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let report = rt.block_on(BacktestEngine::default().sweep(
+        &Arc::new(Bars::synthetic(1_000, 2)),
+        Named::new("counting", counting),
+        &grid,
+        RankBy::default(),
+        BatchOptions::new(),
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), expected);
+    assert_eq!(report.sessions, expected);
+    assert!(report.ranked.iter().all(|r| {
+        r.metadata.params.int("fast").unwrap() < r.metadata.params.int("slow").unwrap()
+    }));
+    // Refused by name, with the known ones.
+    let err = ParamGrid::new()
+        .parse_axis("fast=1:3:1")
+        .unwrap()
+        .parse_constraint("fsat<slow")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid constraint "fsat<slow": unknown parameter "fsat": expected one of fast"#
+    );
+    assert!(ParamGrid::new().parse_constraint("fast").is_err());
+}
+
+#[test]
+fn shards_run_every_combination_once_and_rank_as_one_sweep() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:20:2")
+        .unwrap()
+        .parse_axis("slow=25:60:5")
+        .unwrap();
+    let whole = full_sweep(&grid, BatchOptions::new());
+    let mut seen = Vec::new();
+    let mut board = tracectx_backtest::Leaderboard::new(
+        RankBy::new(tracectx_backtest::Statistic::ReturnPct),
+        usize::MAX,
+    );
+    for k in 1..=3 {
+        let shard = tracectx_backtest::Shard::new(k, 3).unwrap();
+        let part = grid.clone().shard(shard);
+        let indices = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = Arc::clone(&indices);
+        let options = BatchOptions::new().on_progress(move |p| {
+            noted.lock().unwrap().push((p.index, p.params.clone()));
+        });
+        let report = full_sweep(&part, options);
+        assert_eq!(report.shard, shard);
+        let indices = indices.lock().unwrap().clone();
+        assert_eq!(indices.len(), part.selected());
+        for (index, params) in &indices {
+            assert_eq!(index % 3, k - 1);
+            assert_eq!(grid.combinations().nth(*index).as_ref(), Some(params));
+        }
+        seen.extend(indices.into_iter().map(|(i, _)| i));
+        for r in report.ranked {
+            let index = grid
+                .combinations()
+                .position(|p| p == r.metadata.params)
+                .unwrap();
+            board.push(index, r.stats.return_pct.into(), r);
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..grid.len()).collect::<Vec<_>>());
+    let merged: Vec<String> = board
+        .into_sorted()
+        .iter()
+        .map(|r| format!("{} {:?}", r.metadata.params, r.stats.return_pct.to_bits()))
+        .collect();
+    assert_eq!(merged, ranking(&whole));
+}
