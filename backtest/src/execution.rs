@@ -602,6 +602,11 @@ pub fn simulate(
     })
 }
 
+/// Past this bound on a segment's marks (`|cash| + |units| * max close + |held|`), they are
+/// checked for overflow one by one; below it, rounding cannot take any of them past
+/// `f64::MAX`.
+const OVERFLOW_GUARD: f64 = f64::MAX / 4.0;
+
 /// How many bars of the equity curve [`simulate_into`] hands over at a time (about 128 KB).
 const PIECE_BARS: usize = 1 << 14;
 
@@ -628,6 +633,7 @@ pub(crate) fn simulate_into<'a>(
     let decisions = signals.decisions();
     let open_px = bars.open();
     let close_px = bars.close();
+    let max_close = close_px.iter().fold(0.0, |m: f64, &c| m.max(c));
     let start = signals.first_decision_bar().min(n);
     // `rest` is the curve from bar `handed` on, not handed over yet; it always keeps the last
     // bar, which closing at the end may still change.
@@ -683,21 +689,21 @@ pub(crate) fn simulate_into<'a>(
             *e = cash + (c * units - held);
         }
         stream(&open_px[s..=j], &t[s..=j]);
-        // One test per mark for both ends: ruin (zero or less) and overflow (infinite or NaN).
-        if marks
-            .iter()
-            .fold(false, |r, &e| r | !(e > 0.0 && e < f64::INFINITY))
-        {
-            let k = s + marks
-                .iter()
-                .position(|&e| !(e > 0.0 && e < f64::INFINITY))
-                .unwrap_or(0);
-            if marks[k - s].is_nan() || marks[k - s] > 0.0 {
+        // Overflow (an infinite or NaN mark) needs a value near f64::MAX: only when the
+        // bound of every mark of the segment is that large are the marks looked at for it.
+        // The ruin test (zero or less) stays one comparison a mark.
+        let bound = cash.abs() + (units.abs() * max_close + held.abs());
+        if bound.is_nan() || bound > OVERFLOW_GUARD {
+            if let Some(p) = marks.iter().position(|e| !e.is_finite()) {
+                let k = s + p;
                 return Err(SimulationError::Overflow {
                     bar: k,
                     time: Timestamp::from_micros(t[k]),
                 });
             }
+        }
+        if marks.iter().fold(false, |r, &e| r | (e <= 0.0)) {
+            let k = s + marks.iter().position(|&e| e <= 0.0).unwrap_or(0);
             acct.close_all(close_px[k], k, t[k]);
             acct.cash = 0.0;
             rest[k - handed..].fill(0.0);

@@ -138,7 +138,8 @@ pub use session::RunOptions;
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
     BUILTIN_STRATEGIES, Builtin, Decision, Named, ParamError, ParamKind, ParamSpec, ParamValue,
-    Params, SignalFn, Signals, Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
+    Params, SignalFn, Signals, Strategy, StrategyError, builtin, close_sma, crossover, sma,
+    sma_cross, warmup,
 };
 pub use sweep::{
     BacktestJob, BatchOptions, Heatmap, HeatmapAxis, Leaderboard, Progress, RankBy, SessionRecord,

@@ -11,9 +11,12 @@
 
 use std::any::type_name;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
 
@@ -807,6 +810,117 @@ pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
     (0..values.len()).map(|i| mean.step(values, i)).collect()
 }
 
+/// [`sma`] of `bars`' closing prices, computed once per sweep.
+///
+/// Inside a session of a [`sweep`](crate::BacktestEngine::sweep) on these bars, every session
+/// asking for the same window shares one computation (a sweep of `fast` and `slow` windows
+/// computes each distinct window once, not once per session), within the sweep's budget
+/// ([`BatchOptions::indicator_memory`](crate::BatchOptions::indicator_memory), 32 MiB by
+/// default: when full, the sweep forgets what it kept and starts again); elsewhere it is
+/// computed on the spot. The values are [`sma`]'s, to
+/// the bit, either way. The built-in [`sma_cross`] takes its averages from here in a sweep.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{close_sma, sma, Bars};
+/// let bars = Bars::synthetic(100, 1);
+/// assert_eq!(close_sma(&bars, 10)[9..], sma(bars.close(), 10)[9..]);
+/// ```
+pub fn close_sma(bars: &Bars, n: usize) -> Arc<[f64]> {
+    match SharedIndicators::current_for(bars) {
+        Some(shared) => shared.sma(n),
+        None => Arc::from(sma(bars.close(), n)),
+    }
+}
+
+// === impl SharedIndicators ===
+
+/// The indicators a sweep's sessions share: each distinct window's moving average of the
+/// closes, computed once, within a budget of bytes.
+pub(crate) struct SharedIndicators {
+    bars: Arc<Bars>,
+    limit: usize,
+    budget: AtomicUsize,
+    sma: Mutex<HashMap<usize, Arc<Average>>>,
+}
+
+/// One shared average, computed by the first session that asks for it.
+type Average = OnceLock<Arc<[f64]>>;
+
+thread_local! {
+    /// The shared indicators of the session running on this thread, if it is a sweep's.
+    static SHARED: RefCell<Option<Arc<SharedIndicators>>> = const { RefCell::new(None) };
+}
+
+impl SharedIndicators {
+    /// Indicators for the sessions on `bars`, keeping at most `limit` bytes of them.
+    pub(crate) fn new(bars: Arc<Bars>, limit: usize) -> Self {
+        SharedIndicators {
+            bars,
+            limit,
+            budget: AtomicUsize::new(limit),
+            sma: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` with `shared` as this thread's shared indicators, the previous ones back
+    /// afterwards (also when `f` unwinds).
+    pub(crate) fn scope<R>(shared: &Arc<SharedIndicators>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Arc<SharedIndicators>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                let _ = SHARED.try_with(|s| *s.borrow_mut() = previous);
+            }
+        }
+        let previous = SHARED.with(|s| s.borrow_mut().replace(Arc::clone(shared)));
+        let _restore = Restore(previous);
+        f()
+    }
+
+    /// This thread's shared indicators, when they are for `bars`.
+    fn current_for(bars: &Bars) -> Option<Arc<SharedIndicators>> {
+        SHARED
+            .try_with(|s| {
+                s.borrow()
+                    .as_ref()
+                    .filter(|shared| std::ptr::eq(&*shared.bars, bars))
+                    .cloned()
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// The `n`-bar average of the closes: computed once, by the first session to ask (the
+    /// others wait for it), while the budget lasts.
+    fn sma(&self, n: usize) -> Arc<[f64]> {
+        let bytes = self.bars.len() * size_of::<f64>();
+        let cell = {
+            let mut map = self.sma.lock().unwrap_or_else(PoisonError::into_inner);
+            match map.get(&n) {
+                Some(cell) => Arc::clone(cell),
+                None => {
+                    if bytes > self.limit {
+                        drop(map);
+                        return Arc::from(sma(self.bars.close(), n));
+                    }
+                    let mut left = self.budget.load(Ordering::Relaxed);
+                    if left < bytes {
+                        // Full: forget every average kept (sessions still reading one keep
+                        // it alive) and start again.
+                        map.clear();
+                        left = self.limit;
+                    }
+                    self.budget.store(left - bytes, Ordering::Relaxed);
+                    Arc::clone(map.entry(n).or_default())
+                }
+            }
+        };
+        Arc::clone(cell.get_or_init(|| Arc::from(sma(self.bars.close(), n))))
+    }
+}
+
 /// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
 struct RollingMean {
     n: usize,
@@ -1227,6 +1341,23 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     } else {
         Decision::EnterShort
     };
+    if let Some(shared) = SharedIndicators::current_for(bars) {
+        // In a sweep: the averages every session shares, the same values as below.
+        let (fast, slow) = (shared.sma(fast_n), shared.sma(slow_n));
+        let mut decisions = vec![Decision::Hold; close.len()];
+        let (mut prev_f, mut prev_s) = (f64::NAN, f64::NAN);
+        for ((d, &f), &s) in decisions.iter_mut().zip(&fast[..]).zip(&slow[..]) {
+            if prev_f < prev_s && f > s {
+                *d = Decision::EnterLong;
+            } else if prev_s < prev_f && s > f {
+                *d = down;
+            }
+            (prev_f, prev_s) = (f, s);
+        }
+        // Finite positive prices: an average is defined from its window's last bar on.
+        let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };
+        return Ok(Signals::new(decisions, first(fast_n).max(first(slow_n))));
+    }
     // Both averages in one pass, without storing them: the two compensated sums interleave,
     // and a cross only needs the previous bar's values. A cross needs both averages defined
     // on the previous bar, so no decision falls before the first decision bar.

@@ -196,7 +196,11 @@ fn sweep_peak(combinations: usize) -> (tracectx_backtest::SweepReport, usize) {
         .parse_axis(&format!("fast=1:{combinations}:1"))
         .unwrap()
         .fixed("slow", 5);
-    let options = BatchOptions::new().concurrency(2).keep_top(5);
+    // The indicators the sessions share stay within a budget of their own, 1 MiB here.
+    let options = BatchOptions::new()
+        .concurrency(2)
+        .keep_top(5)
+        .indicator_memory(MIB);
     let engine = BacktestEngine::default();
     peak_of(|| rt.block_on(engine.sweep(&data, sma_cross, &grid, RankBy::default(), options)))
 }
@@ -209,8 +213,8 @@ fn a_sweeps_memory_does_not_grow_with_its_grid() {
     assert_eq!((small.sessions, large.sessions), (1_000, 10_000));
     assert_eq!((small.ranked.len(), large.ranked.len()), (5, 5));
     assert_eq!(large.succeeded, 10_000);
-    // Ten times the combinations, the same memory (sessions in flight and the five kept),
-    // give or take the allocator's rounding.
+    // Ten times the combinations, the same memory (sessions in flight, the five kept and the
+    // shared indicators' budget), give or take the allocator's rounding.
     assert!(
         large_peak < small_peak * 2 + MIB,
         "peak {small_peak} bytes for 1,000 combinations, {large_peak} for 10,000"

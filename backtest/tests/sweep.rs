@@ -274,3 +274,40 @@ fn shards_run_every_combination_once_and_rank_as_one_sweep() {
         .collect();
     assert_eq!(merged, ranking(&whole));
 }
+
+#[test]
+fn a_sweeps_shared_indicators_give_each_session_what_it_gives_alone_to_the_bit() {
+    // Longer than a piece of the equity curve, so the shared log ratios span several leaves.
+    let data = Arc::new(Bars::synthetic(40_000, 11));
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:50:15")
+        .unwrap()
+        .parse_axis("slow=20:80:30")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let engine = BacktestEngine::new(
+        tracectx_backtest::BacktestSettings::new(10_000.0).with_commission(0.001),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let options = BatchOptions::new().concurrency(2).keep_equity(false);
+    let report = rt.block_on(engine.sweep(&data, sma_cross, &grid, RankBy::default(), options));
+    assert_eq!(report.ranked.len(), grid.len());
+    for r in &report.ranked {
+        let alone = engine.run(&data, &sma_cross, &r.metadata.params).unwrap();
+        let json = |r: &tracectx_backtest::BacktestResult| {
+            tracectx_backtest::Report::new(&r.stats, &r.trades, &r.open_trades).to_json()
+        };
+        assert_eq!(json(r), json(&alone), "{}", r.metadata.params);
+        // Also the fused averages of a session alone against the shared ones.
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let shared = tracectx_backtest::close_sma(&data, 35);
+        assert_eq!(
+            bits(&shared),
+            bits(&tracectx_backtest::sma(data.close(), 35))
+        );
+    }
+}

@@ -44,7 +44,7 @@ mod sum;
 mod trades;
 
 pub(crate) use drawdown::DrawdownPass;
-pub(crate) use pass::{EquityFigures, EquityPass};
+pub(crate) use pass::{EquityFigures, EquityPass, log_ratios};
 pub use statistic::UnknownStatistic;
 pub(crate) use trades::TradeFigures;
 

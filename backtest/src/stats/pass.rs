@@ -2,7 +2,8 @@
 //! and the daily returns' sums, leaf by leaf of numpy's pairwise summation, beside the
 //! drawdowns.
 
-use super::beta::{BetaSums, log_ratios};
+use super::beta::BetaSums;
+pub(crate) use super::beta::log_ratios;
 use super::calendar::{DayFigures, DaySums};
 use super::drawdown::{DrawdownPass, Drawdowns};
 use super::period::data_period;
@@ -30,6 +31,14 @@ pub(crate) struct EquityPass<'b> {
 }
 
 impl<'b> EquityPass<'b> {
+    /// This pass taking the closes' log ratios from `ratios` (the `n - 1` values
+    /// [`log_ratios`] gives for the whole series, as a sweep shares them) instead of
+    /// computing them leaf by leaf: the same values, to the bit.
+    pub(crate) fn with_close_log_ratios(mut self, ratios: &'b [f64]) -> Self {
+        self.sums.close_ratios = Some(ratios);
+        self
+    }
+
     /// A pass over an equity curve on `bars`.
     pub(crate) fn for_bars(bars: &'b Bars) -> Self {
         let t = bars.timestamps();
@@ -64,6 +73,7 @@ impl<'b> EquityPass<'b> {
             cursor: LeafCursor::default(),
             sums: LeafSums {
                 close,
+                close_ratios: None,
                 beta: BetaSums::default(),
                 days,
                 scratch: [[0.0; LEAF_MAX]; 2],
@@ -160,6 +170,8 @@ pub(crate) struct EquityFigures {
 /// What [`EquityPass`] sums leaf by leaf.
 struct LeafSums<'b> {
     close: &'b [f64],
+    /// The closes' log ratios of the whole series, when a sweep shares them.
+    close_ratios: Option<&'b [f64]>,
     beta: BetaSums,
     /// The daily returns' sums while every bar is a calendar day of its own and every return
     /// so far near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
@@ -179,8 +191,14 @@ impl LeafSums<'_> {
         }
         let [lx, ly] = &mut self.scratch;
         log_ratios(e, &mut lx[..len]);
-        log_ratios(&self.close[s..=s + len], &mut ly[..len]);
-        self.beta.add(&lx[..len], &ly[..len]);
+        let ly = match self.close_ratios {
+            Some(all) => &all[s..s + len],
+            None => {
+                log_ratios(&self.close[s..=s + len], &mut ly[..len]);
+                &ly[..len]
+            }
+        };
+        self.beta.add(&lx[..len], ly);
         if let Some(days) = &mut self.days {
             if !days.leaf(e, &mut self.scratch) {
                 self.days = None;

@@ -156,6 +156,7 @@ pub struct BatchOptions {
     pub(super) keep_top: usize,
     pub(super) keep_failures: usize,
     pub(super) keep_heatmap: bool,
+    pub(super) indicator_memory: usize,
     pub(super) progress: Option<ProgressFn>,
 }
 
@@ -167,6 +168,7 @@ impl Default for BatchOptions {
             keep_top: usize::MAX,
             keep_failures: usize::MAX,
             keep_heatmap: false,
+            indicator_memory: 32 << 20,
             progress: None,
         }
     }
@@ -299,6 +301,25 @@ impl BatchOptions {
         self
     }
 
+    /// The most bytes of indicators a sweep's sessions share ([`close_sma`]: each distinct
+    /// moving average computed once for the sweep); 32 MiB by default. When full, the sweep
+    /// forgets what it kept and starts again, so memory stays within it whatever the grid; 0
+    /// computes every average in its session.
+    ///
+    /// [`close_sma`]: crate::close_sma
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = tracectx_backtest::BatchOptions::new().indicator_memory(8 << 20);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn indicator_memory(mut self, bytes: usize) -> Self {
+        self.indicator_memory = bytes;
+        self
+    }
+
     /// Calls `f` each time a session completes, in the order they complete, on the task
     /// driving the batch (inside the batch's trace context). Keep it quick: the next session
     /// starts after it returns.
@@ -325,6 +346,7 @@ impl fmt::Debug for BatchOptions {
             .field("keep_top", &self.keep_top)
             .field("keep_failures", &self.keep_failures)
             .field("keep_heatmap", &self.keep_heatmap)
+            .field("indicator_memory", &self.indicator_memory)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -351,6 +373,7 @@ pub(crate) async fn batch(
     let source = Box::new(jobs.into_iter().enumerate());
     workers::drive(
         settings,
+        None,
         source,
         total,
         options,

@@ -295,6 +295,11 @@ pub(crate) fn sweep(
             .then(|| Heatmap::for_grid(&grid, rank_by))
             .flatten();
         let coordinates_of = Arc::clone(&grid);
+        // Indicators and the closes' log ratios, computed once for every session.
+        let shared = Arc::new(crate::session::Shared::new(
+            Arc::clone(&data),
+            options.indicator_memory,
+        ));
         let source = Box::new(GridJobs {
             next: shard.index() - 1,
             grid,
@@ -303,6 +308,7 @@ pub(crate) fn sweep(
         });
         let sessions = workers::drive(
             settings,
+            Some(shared),
             source,
             total,
             options,

@@ -25,8 +25,10 @@ pub(super) type Source = Box<dyn Iterator<Item = (usize, BacktestJob)> + Send>;
 /// memory holds the sessions in flight and what `sink` keeps, whatever the number of jobs.
 /// When this future is dropped, the workers stop after their current session. Returns the
 /// number of sessions that ran.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn drive(
     settings: BacktestSettings,
+    shared: Option<Arc<session::Shared>>,
     source: Source,
     total: usize,
     mut options: BatchOptions,
@@ -44,6 +46,7 @@ pub(super) async fn drive(
     for _ in 0..concurrency {
         let (queue, stop, finished) = (Arc::clone(&queue), Arc::clone(&stop.0), finished.clone());
         let (parent, keep_equity) = (parent.clone(), options.keep_equity);
+        let shared = shared.clone();
         workers.spawn_blocking(move || {
             while !stop.load(AtomicOrdering::Relaxed) {
                 // The lock is held only to take (and make) the next job.
@@ -58,6 +61,7 @@ pub(super) async fn drive(
                     parent_run_id: Some(parent.run_id().clone()),
                     keep_equity,
                     alone: false,
+                    shared: shared.clone(),
                     ..SessionSpec::new(ctx)
                 };
                 let params = job.params.clone();
