@@ -633,7 +633,7 @@ pub(crate) fn simulate_into<'a>(
     let decisions = signals.decisions();
     let open_px = bars.open();
     let close_px = bars.close();
-    let max_close = close_px.iter().fold(0.0, |m: f64, &c| m.max(c));
+    let max_close = bars.max_close();
     let start = signals.first_decision_bar().min(n);
     // `rest` is the curve from bar `handed` on, not handed over yet; it always keeps the last
     // bar, which closing at the end may still change.

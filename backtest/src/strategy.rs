@@ -903,7 +903,7 @@ impl SharedIndicators {
                 None => {
                     if bytes > self.limit {
                         drop(map);
-                        return Arc::from(sma(self.bars.close(), n));
+                        return price_sma(self.bars.close(), n);
                     }
                     let mut left = self.budget.load(Ordering::Relaxed);
                     if left < bytes {
@@ -917,8 +917,21 @@ impl SharedIndicators {
                 }
             }
         };
-        Arc::clone(cell.get_or_init(|| Arc::from(sma(self.bars.close(), n))))
+        Arc::clone(cell.get_or_init(|| price_sma(self.bars.close(), n)))
     }
+}
+
+/// [`sma`] of prices (finite and positive, as [`Bars`] holds them): once the window is full,
+/// the branch-free step, which gives the same means.
+fn price_sma(close: &[f64], n: usize) -> Arc<[f64]> {
+    let mut mean = RollingMean::new(n);
+    let full = n.min(close.len());
+    let mut out = Vec::with_capacity(close.len());
+    out.extend((0..full).map(|i| mean.step(close, i)));
+    if n > 0 {
+        out.extend((full..close.len()).map(|i| mean.step_full(close, i)));
+    }
+    Arc::from(out)
 }
 
 /// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
@@ -1345,14 +1358,16 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
         // In a sweep: the averages every session shares, the same values as below.
         let (fast, slow) = (shared.sma(fast_n), shared.sma(slow_n));
         let mut decisions = vec![Decision::Hold; close.len()];
-        let (mut prev_f, mut prev_s) = (f64::NAN, f64::NAN);
-        for ((d, &f), &s) in decisions.iter_mut().zip(&fast[..]).zip(&slow[..]) {
-            if prev_f < prev_s && f > s {
-                *d = Decision::EnterLong;
-            } else if prev_s < prev_f && s > f {
-                *d = down;
+        // Bar `i` decides on bars `i - 1` and `i`: the crossings of the two curves (rare:
+        // a store only then).
+        let n = close.len().min(fast.len()).min(slow.len());
+        let (f, s) = (&fast[..n], &slow[..n]);
+        for i in 1..n {
+            let up = (f[i - 1] < s[i - 1]) & (f[i] > s[i]);
+            let under = (s[i - 1] < f[i - 1]) & (s[i] > f[i]);
+            if up | under {
+                decisions[i] = if up { Decision::EnterLong } else { down };
             }
-            (prev_f, prev_s) = (f, s);
         }
         // Finite positive prices: an average is defined from its window's last bar on.
         let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };

@@ -438,6 +438,7 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
         volume: cols.has_volume.then_some(volume),
         fingerprint: fingerprint.finish(cols.has_volume),
         calendar: OnceLock::new(),
+        max_close: OnceLock::new(),
     })
 }
 

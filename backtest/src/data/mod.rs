@@ -296,6 +296,7 @@ impl BarsBuilder {
             volume: has_volume.then_some(self.volume),
             fingerprint: self.fingerprint.finish(has_volume),
             calendar: OnceLock::new(),
+            max_close: OnceLock::new(),
         })
     }
 }
@@ -338,6 +339,8 @@ pub struct Bars {
     fingerprint: u64,
     /// [`Bars::weekend_bars_if_daily`], worked out once: every session of a sweep asks.
     calendar: OnceLock<Option<usize>>,
+    /// [`Bars::max_close`], worked out once.
+    max_close: OnceLock<f64>,
 }
 
 impl PartialEq for Bars {
@@ -492,6 +495,7 @@ impl Bars {
             volume,
             fingerprint,
             calendar: OnceLock::new(),
+            max_close: OnceLock::new(),
         })
     }
 
@@ -738,6 +742,13 @@ impl Bars {
     /// ```
     pub fn fingerprint(&self) -> String {
         format!("{:016x}", self.fingerprint)
+    }
+
+    /// The highest close, worked out on the first question and kept.
+    pub(crate) fn max_close(&self) -> f64 {
+        *self
+            .max_close
+            .get_or_init(|| self.close.iter().fold(0.0, |m: f64, &c| m.max(c)))
     }
 
     /// The number of bars on a Saturday or Sunday when every bar is on a calendar day (UTC)

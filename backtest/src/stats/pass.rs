@@ -7,9 +7,15 @@ pub(crate) use super::beta::log_ratios;
 use super::calendar::{DayFigures, DaySums};
 use super::drawdown::{DrawdownPass, Drawdowns};
 use super::period::data_period;
-use super::sum::{LEAF_MAX, combine_leaves, pairwise_by, pairwise_leaves};
+use super::sum::{LEAF_MAX, combine_leaves, leaf_sum, pairwise_by, pairwise_leaves};
 use crate::Bars;
 use tracectx::time::MICROS_PER_DAY;
+
+thread_local! {
+    /// The daily returns a pass on this thread kept and no longer needs: the next pass
+    /// keeps its own there instead of asking for fresh memory (a sweep runs thousands).
+    static SPARE_RETURNS: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 // === impl EquityPass ===
 
@@ -67,6 +73,12 @@ impl<'b> EquityPass<'b> {
                 weekend_bars,
                 leaf_sums: Vec::with_capacity(leaves.len()),
                 variance: None,
+                returns: {
+                    let mut kept = SPARE_RETURNS.take();
+                    kept.clear();
+                    kept.reserve(n.saturating_sub(1));
+                    kept
+                },
             });
         EquityPass {
             t,
@@ -104,15 +116,27 @@ impl<'b> EquityPass<'b> {
         }
         let [sum, _] = combine_leaves(m, &mut days.leaf_sums.iter().copied());
         let avg = sum / m as f64;
-        let mut cursor = LeafCursor::default();
         let mut leaf_sums = Vec::with_capacity(self.leaves.len());
-        for piece in pieces {
-            cursor.feed(&self.leaves, piece, |_, e| {
-                leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
-                    let r = e[i + 1] / e[i] - 1.0;
-                    (avg - r) * (avg - r)
-                })]);
-            });
+        if days.returns.len() == m {
+            // The returns the first pass kept: the same values as dividing again.
+            let returns = &days.returns;
+            let [squares, _] = &mut self.sums.scratch;
+            for &(s, len) in &self.leaves {
+                for (q, &r) in squares[..len].iter_mut().zip(&returns[s..s + len]) {
+                    *q = (avg - r) * (avg - r);
+                }
+                leaf_sums.push([leaf_sum(&squares[..len])]);
+            }
+        } else {
+            let mut cursor = LeafCursor::default();
+            for piece in pieces {
+                cursor.feed(&self.leaves, piece, |_, e| {
+                    leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
+                        let r = e[i + 1] / e[i] - 1.0;
+                        (avg - r) * (avg - r)
+                    })]);
+                });
+            }
         }
         let [squares] = combine_leaves(m, &mut leaf_sums.into_iter());
         days.variance = Some(squares / (m - 1) as f64);
@@ -136,6 +160,7 @@ impl<'b> EquityPass<'b> {
         let beta = self.sums.beta.beta(m);
         let days = match self.sums.days {
             Some(days) => {
+                SPARE_RETURNS.set(days.returns);
                 let [_, losses] = combine_leaves(m, &mut days.leaf_sums.into_iter());
                 DayFigures {
                     weekend_bars: days.weekend_bars,
