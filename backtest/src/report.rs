@@ -431,12 +431,16 @@ impl SweepReport {
         page_start(out, &title)?;
         writeln!(
             out,
-            "<h1>{}</h1><p class=\"meta\">{} sessions ({} ok, {} failed) in {:.2} s; ranked by {}</p>",
+            "<h1>{}</h1><p class=\"meta\">{} sessions ({} ok, {} failed) in {}; ranked by {}</p>",
             escape(&title),
             self.sessions,
             self.succeeded,
             self.sessions - self.succeeded,
-            self.wall_time_secs,
+            if self.wall_time_secs < 1.0 {
+                format!("{:.1} ms", self.wall_time_secs * 1e3)
+            } else {
+                format!("{:.2} s", self.wall_time_secs)
+            },
             escape(&self.rank_by.to_string()),
         )?;
         figure(out, "heatmap", &svg)?;
@@ -519,22 +523,31 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
         let (plot, scale) = root.split_horizontally(WIDTH - 130);
+        // Cell `i` spans `i - 0.5..i + 0.5`: a label at a whole number is its cell's centre,
+        // and names the cell's (or block's first) value; labels between cells stay blank.
         let label = |values: &[ParamValue], b: usize, k: f64| {
-            let i = (k.floor() as usize).saturating_mul(b);
-            values.get(i).map(value_label).unwrap_or_default()
+            let i = k.round();
+            if (k - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            values
+                .get((i as usize).saturating_mul(b))
+                .map(value_label)
+                .unwrap_or_default()
         };
         let mut chart = ChartBuilder::on(&plot)
             .caption(&caption, ("sans-serif", 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..cx as f64, 0.0..cy as f64)
+            .build_cartesian_2d(-0.5..cx as f64 - 0.5, -0.5..cy as f64 - 0.5)
             .map_err(chart_error)?;
         chart
             .configure_mesh()
             .disable_mesh()
             .x_labels(cx.min(12))
             .y_labels(cy.min(12))
+            .label_style(("sans-serif", 12))
             .x_label_formatter(&|k| label(&h.x.values, bx, *k))
             .y_label_formatter(&|k| label(&h.y.values, by, *k))
             .x_desc(h.x.name.as_str())
@@ -546,8 +559,9 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
                 (0..cy)
                     .flat_map(|j| (0..cx).map(move |i| (i, j)))
                     .map(|(i, j)| {
+                        let (x, y) = (i as f64, j as f64);
                         Rectangle::new(
-                            [(i as f64, j as f64), (i as f64 + 1.0, j as f64 + 1.0)],
+                            [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
                             color(blocks[j * cx + i]).filled(),
                         )
                     }),
@@ -566,6 +580,7 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             .disable_mesh()
             .disable_x_axis()
             .y_labels(6)
+            .label_style(("sans-serif", 12))
             .y_label_formatter(&|k| format!("{:.3}", lo_v + (hi_v - lo_v) * k / 10.0))
             .draw()
             .map_err(chart_error)?;
