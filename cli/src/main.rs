@@ -1092,6 +1092,16 @@ impl SweepArgs {
     }
 }
 
+/// A wall time as people read it: milliseconds under a second (a small sweep takes a few),
+/// seconds above.
+fn wall_time(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
 fn write_ranked(
     out: &mut impl Write,
     report: &SweepReport,
@@ -1105,12 +1115,12 @@ fn write_ranked(
     };
     writeln!(
         out,
-        "sweep {}{shard}: {} sessions ({} ok, {} failed) in {:.2} s, {concurrency} at once; ranked by {}",
+        "sweep {}{shard}: {} sessions ({} ok, {} failed) in {}, {concurrency} at once; ranked by {}",
         report.sweep_id,
         report.sessions,
         report.succeeded,
         report.sessions - report.succeeded,
-        report.wall_time_secs,
+        wall_time(report.wall_time_secs),
         report.rank_by
     )?;
     report.write_table(out, top)
