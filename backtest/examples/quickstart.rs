@@ -75,10 +75,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(guard); // every line is in the file from here on
 
     println!(
-        "\nsweep {}: {} sessions in {:.2} s on {} cores, ranked by {}\n",
+        "\nsweep {}: {} sessions ({} ok) in {:.1} ms on {} cores, ranked by {}\n",
         report.sweep_id,
-        report.ranked.len() + report.failed.len(),
-        report.wall_time_secs,
+        report.sessions,
+        report.succeeded,
+        report.wall_time_secs * 1e3,
         std::thread::available_parallelism().map_or(1, usize::from),
         report.rank_by,
     );

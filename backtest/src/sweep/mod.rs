@@ -342,8 +342,8 @@ pub(crate) fn sweep(
         };
         sweep.sync_scope(|| {
             tracing::info!(
-                ok = report.ranked.len(),
-                failed = report.failed.len(),
+                ok = report.succeeded,
+                failed = report.sessions - report.succeeded,
                 rank_by = %report.rank_by.statistic(),
                 best_run_id = %report
                     .best()
