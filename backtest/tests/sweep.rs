@@ -311,3 +311,30 @@ fn a_sweeps_shared_indicators_give_each_session_what_it_gives_alone_to_the_bit()
         );
     }
 }
+
+#[test]
+fn session_records_read_back_hold_every_statistic_to_the_bit() {
+    // What a shard writes and `tracectx merge` reads: 200 sessions' statistics, many of them
+    // needing all 17 significant digits, read back as the same numbers.
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let written = Arc::clone(&lines);
+    let options = BatchOptions::new().keep_top(1).on_progress(move |p| {
+        written
+            .lock()
+            .unwrap()
+            .push(tracectx_backtest::SessionRecord::from_progress(p))
+    });
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:40:2")
+        .and_then(|g| g.parse_axis("slow=10:100:10"))
+        .unwrap();
+    full_sweep(&grid, options);
+    let records = lines.lock().unwrap();
+    assert_eq!(records.len(), 200);
+    for record in records.iter() {
+        let line = record.to_json_line();
+        let back: tracectx_backtest::SessionRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(&back, record, "{line}");
+        assert_eq!(back.to_json_line(), line);
+    }
+}

@@ -1098,6 +1098,34 @@ mod backtest_cli {
             without_run_ids(&stdout(&local))
         );
         assert_eq!(without_run_ids(&merged_text).len(), 9);
+        // And every statistic to the bit: the shards' lines read back exactly (`--json` of
+        // both, run ids apart; every session, so that values written with 17 digits occur).
+        let json = |mut args: Vec<&str>| -> Vec<String> {
+            args.extend(["--json", "--top", "100"]);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            // The numbers as printed: parsing them again could hide a digit lost.
+            let text = stdout(&out);
+            let results = &text[text.find("\"results\":[").unwrap()..];
+            results
+                .split("{\"params\":")
+                .skip(1)
+                .map(|r| {
+                    let (params, rest) = r.split_once(",\"rank\":").unwrap();
+                    let stats = &rest[rest.find("\"stats\":").unwrap()..];
+                    format!("{params} {}", &stats[..stats.find('}').unwrap()])
+                })
+                .collect()
+        };
+        let mut merge_json = vec!["merge"];
+        merge_json.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let mut local_json = vec!["sweep", "--data", data];
+        local_json.extend(grid);
+        let (merged_json, local_json) = (json(merge_json), json(local_json));
+        assert_eq!(merged_json.len(), 42);
+        for (m, l) in merged_json.iter().zip(&local_json) {
+            assert_eq!(m, l);
+        }
         // A line that is not a record is refused naming file and line.
         let bad = dir.path().join("bad.jsonl");
         std::fs::write(&bad, "{}\n").unwrap();
