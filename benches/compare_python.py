@@ -160,8 +160,9 @@ def run_tracectx_sweep(binary, csv, cores):
              "--top", "3"],
             check=True, capture_output=True, text=True,
         ).stdout
-        first = out.splitlines()[0]
-        times.append(float(first.split(" in ")[1].split(" s")[0]))
+        # "sweep ID: N sessions (...) in 159.8 ms, ..." (or "in 1.23 s" from a second on)
+        value, unit = out.splitlines()[0].split(" in ")[1].split(",")[0].split()
+        times.append(float(value) / (1e3 if unit == "ms" else 1.0))
     return statistics.median(times)
 
 
