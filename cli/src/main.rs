@@ -25,7 +25,7 @@
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -903,6 +903,9 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 /// The most failures a sweep keeps for its JSON output; each is printed as it happens.
 const KEEP_FAILURES: usize = 100;
 
+/// The longest line `tracectx merge` reads: a session record is a few kilobytes.
+const MAX_RECORD_LINE: usize = 1 << 20;
+
 impl SweepArgs {
     fn run(self) -> ExitCode {
         let guard = match init_logging(self.session.log_file.as_deref()) {
@@ -1192,6 +1195,8 @@ impl MergeArgs {
         let mut failures_kept = Vec::new();
         let mut sweeps: Vec<String> = Vec::new();
         let mut traces: Vec<String> = Vec::new();
+        // The combinations read so far, one bit each (at most 125 KB: a grid's cap).
+        let mut seen: Vec<u64> = Vec::new();
         for path in &self.files {
             let name = path.display().to_string();
             let input: Box<dyn io::BufRead + '_> = if path.as_os_str() == "-" {
@@ -1202,23 +1207,61 @@ impl MergeArgs {
                     Err(e) => return failed(format!("cannot read {name:?}: {e}")),
                 }
             };
-            for (n, line) in io::BufRead::lines(input).enumerate() {
-                let line = match line {
-                    Ok(line) => line,
+            let mut input = input;
+            let mut line = Vec::new();
+            for n in 1.. {
+                // One line at a time, never more than MAX_RECORD_LINE bytes of it in memory:
+                // a file that is not a shard's (no newline in gigabytes) is refused at once.
+                line.clear();
+                let read = (&mut input)
+                    .take(MAX_RECORD_LINE as u64 + 1)
+                    .read_until(b'\n', &mut line);
+                match read {
+                    Ok(0) => break,
+                    Ok(_) => {}
                     Err(e) => return failed(format!("cannot read {name:?}: {e}")),
-                };
-                if line.trim().is_empty() {
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                } else if line.len() > MAX_RECORD_LINE {
+                    return failed(format!(
+                        "{name:?} line {n}: not a sweep's session record: longer than \
+                         {MAX_RECORD_LINE} bytes"
+                    ));
+                }
+                if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let record: SessionRecord = match serde_json::from_str(&line) {
+                let record: SessionRecord = match serde_json::from_slice(&line) {
                     Ok(record) => record,
                     Err(e) => {
                         return failed(format!(
-                            "{name:?} line {}: not a sweep's session record: {e}",
-                            n + 1
+                            "{name:?} line {n}: not a sweep's session record: {e}"
                         ));
                     }
                 };
+                // Each combination once: a shard given twice, or shards of different
+                // sweeps, would rank a session twice.
+                if record.index >= ParamGrid::MAX_COMBINATIONS {
+                    return failed(format!(
+                        "{name:?} line {n}: not a sweep's session record: index {} is past \
+                         the largest grid ({} combinations)",
+                        record.index,
+                        ParamGrid::MAX_COMBINATIONS
+                    ));
+                }
+                let (word, bit) = (record.index / 64, 1u64 << (record.index % 64));
+                if seen.len() <= word {
+                    seen.resize(word + 1, 0);
+                }
+                if seen[word] & bit != 0 {
+                    return failed(format!(
+                        "{name:?} line {n}: combination {} ({}) was already read: the same \
+                         shard given twice, or shards of different sweeps",
+                        record.index, record.params
+                    ));
+                }
+                seen[word] |= bit;
                 sessions += 1;
                 for (seen, id) in [
                     (&mut sweeps, record.sweep_id.as_deref()),

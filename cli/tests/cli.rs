@@ -1015,6 +1015,60 @@ mod backtest_cli {
     }
 
     #[test]
+    fn merge_refuses_a_combination_twice_and_lines_no_shard_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let shard = dir.path().join("shard.jsonl");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:15:5",
+                "--output",
+                shard.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let shard = shard.to_str().unwrap();
+        // The same shard twice would rank each session twice.
+        let out = tracectx(&["merge", shard, shard], None);
+        assert_eq!(out.status.code(), Some(1));
+        // (Lines are written as sessions finish: the first may be any combination.)
+        let err = stderr(&out);
+        assert!(
+            err.contains("line 1: combination ")
+                && err.contains(") was already read: the same shard given twice"),
+            "{err}"
+        );
+        // A line with no end is refused after 1 MiB, naming it, not read whole.
+        let long = dir.path().join("long.jsonl");
+        std::fs::write(&long, vec![b'{'; 3 << 20]).unwrap();
+        let out = tracectx(&["merge", long.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out)
+                .contains("line 1: not a sweep's session record: longer than 1048576 bytes"),
+            "{}",
+            stderr(&out)
+        );
+        // An index past any grid.
+        let line = std::fs::read_to_string(shard).unwrap();
+        let first = line.lines().next().unwrap();
+        let far = first.replacen("\"index\":0", "\"index\":1000000", 1);
+        assert_ne!(far, first);
+        let out = tracectx(&["merge", "-"], Some(far.as_bytes()));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("index 1000000 is past the largest grid"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    #[test]
     fn shards_merged_rank_as_the_local_sweep_in_one_trace() {
         let dir = tempfile::tempdir().unwrap();
         let data = bars_file(dir.path(), 800);
