@@ -948,6 +948,15 @@ impl SweepArgs {
             Ok(grid) => grid,
             Err(e) => return failed(e),
         };
+        if !self.constraint.is_empty() && grid.checked_len().is_ok() {
+            let all = grid.clone().shard(Shard::ALL);
+            if all.selected() == 0 {
+                return failed(format!(
+                    "the constraints leave none of the grid's {} combinations to run",
+                    all.len()
+                ));
+            }
+        }
         let inputs = match self.session.inputs() {
             Ok(inputs) => inputs,
             Err(e) => return failed(e),
@@ -1087,6 +1096,15 @@ impl SweepArgs {
                 best.metadata.run_id.as_deref().unwrap_or("-"),
                 file.display()
             );
+        }
+        if report.sessions == 0 && report.failed.is_empty() {
+            // A shard of fewer combinations than shards: nothing to do is not a failure (the
+            // other shards of the job array hold them).
+            eprintln!(
+                "tracectx: shard {} has no combination to run: the other shards hold them all",
+                report.shard
+            );
+            return ExitCode::SUCCESS;
         }
         if report.ranked.is_empty() && report.succeeded == 0 {
             return ExitCode::from(FAILED);

@@ -1012,6 +1012,27 @@ mod backtest_cli {
             "{}",
             stderr(&out)
         );
+        // Constraints that leave nothing are refused before any session, saying so.
+        let data = data.to_str().unwrap();
+        let sweep = |extra: &[&str]| {
+            let mut args = vec!["sweep", "--data", data, "--grid", "fast=10:20:10"];
+            args.extend(extra);
+            tracectx(&args, None)
+        };
+        let out = sweep(&["--grid", "slow=5:10:5", "--constraint", "fast<slow"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out),
+            "tracectx: the constraints leave none of the grid's 4 combinations to run\n"
+        );
+        assert!(stdout(&out).is_empty());
+        // A shard left without a combination (2 combinations, 3 shards) has nothing to do:
+        // not a failure of its job, and an empty file to merge.
+        let file = std::path::Path::new(data).with_file_name("empty-shard.jsonl");
+        let out = sweep(&["--shard", "3/3", "--output", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("shard 3/3 has no combination to run"));
+        assert_eq!(std::fs::read(&file).unwrap().len(), 0);
     }
 
     #[test]
