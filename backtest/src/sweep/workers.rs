@@ -16,13 +16,20 @@ use tracectx::TraceContext;
 /// the batch, or its combination's in the grid), made when it is taken.
 pub(super) type Source = Box<dyn Iterator<Item = (usize, BacktestJob)> + Send>;
 
+/// How many outcomes per worker may wait for this task. A worker that finds the channel full
+/// sleeps until this task takes one, and each outcome then costs two thread switches (about
+/// as long as a session of a few hundred bars): room for a few dozen lets the task take them
+/// in runs, while a slow consumer still holds up the workers after that many.
+const OUTCOMES_IN_FLIGHT: usize = 32;
+
 /// Runs the jobs of `source` (`total` of them) on `options.concurrency` blocking workers,
 /// each session under a new run in `parent`'s trace, and hands each outcome, as it completes,
 /// to the progress callback and then to `sink` (on this task, inside the caller's scope).
 ///
 /// Each worker takes the next job as soon as it finishes one and sends the outcome over a
-/// channel of a few places: a worker waits for this task only when outcomes pile up, so
-/// memory holds the sessions in flight and what `sink` keeps, whatever the number of jobs.
+/// channel of [`OUTCOMES_IN_FLIGHT`] places per worker: a worker waits for this task only
+/// when outcomes pile up, so memory holds the sessions in flight, at most that many outcomes
+/// per worker and what `sink` keeps, whatever the number of jobs.
 /// When this future is dropped, the workers stop after their current session. Returns the
 /// number of sessions that ran.
 #[allow(clippy::too_many_arguments)]
@@ -41,7 +48,9 @@ pub(super) async fn drive(
     let queue = Arc::new(Mutex::new(source));
     let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     let (finished, mut outcomes_in) =
-        mpsc::channel::<(usize, Params, Result<BacktestResult, BacktestError>)>(2 * concurrency);
+        mpsc::channel::<(usize, Params, Result<BacktestResult, BacktestError>)>(
+            OUTCOMES_IN_FLIGHT * concurrency,
+        );
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
         let (queue, stop, finished) = (Arc::clone(&queue), Arc::clone(&stop.0), finished.clone());
