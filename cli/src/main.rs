@@ -903,6 +903,9 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 /// The most failures a sweep keeps for its JSON output; each is printed as it happens.
 const KEEP_FAILURES: usize = 100;
 
+/// How long a finished session's line may wait in `sweep --output`'s buffer.
+const OUTPUT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The longest line `tracectx merge` reads: a session record is a few kilobytes.
 const MAX_RECORD_LINE: usize = 1 << 20;
 
@@ -1006,6 +1009,7 @@ impl SweepArgs {
         let write_error = Arc::new(std::sync::Mutex::new(None::<io::Error>));
         {
             let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
+            let mut flushed_at = std::time::Instant::now();
             options = options.on_progress(move |p| {
                 // Each failure once, as it happens.
                 if let Err(e) = p.outcome {
@@ -1017,7 +1021,17 @@ impl SweepArgs {
                 if let Some(output) = &output {
                     let line = SessionRecord::from_progress(p).to_json_line();
                     let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = writeln!(out, "{line}") {
+                    // In the file within a fifth of a second of the session's end (a job
+                    // stopped by its scheduler keeps what it finished), without a write call
+                    // per session.
+                    let written = writeln!(out, "{line}").and_then(|()| {
+                        if flushed_at.elapsed() < OUTPUT_FLUSH_EVERY {
+                            return Ok(());
+                        }
+                        flushed_at = std::time::Instant::now();
+                        out.flush()
+                    });
+                    if let Err(e) = written {
                         write_error
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
