@@ -926,12 +926,17 @@ impl SharedIndicators {
 fn price_sma(close: &[f64], n: usize) -> Arc<[f64]> {
     let mut mean = RollingMean::new(n);
     let full = n.min(close.len());
-    let mut out = Vec::with_capacity(close.len());
-    out.extend((0..full).map(|i| mean.step(close, i)));
-    if n > 0 {
-        out.extend((full..close.len()).map(|i| mean.step_full(close, i)));
-    }
-    Arc::from(out)
+    // Collected from a map over a range (an iterator of known length), the averages are
+    // written once, in place: `Arc::from(Vec)` would copy them into fresh memory.
+    (0..close.len())
+        .map(|i| {
+            if i < full {
+                mean.step(close, i)
+            } else {
+                mean.step_full(close, i)
+            }
+        })
+        .collect()
 }
 
 /// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
