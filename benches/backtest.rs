@@ -2,9 +2,11 @@
 //! `benches/compare_python.sh`, which runs both peers and this crate's command line on the
 //! same series in one go): one 1,000,000-bar session (signals, simulation, statistics) in
 //! bars per second, CSV loading in bytes per second, and a 200-combination sweep on two
-//! cores against one, whose ratio of medians is printed after its group. Goals: 500 times
-//! backtesting.py on the session, 200 MB/s for the CSV load, 1.7 times the one-core sweep on
-//! two cores.
+//! cores against one, whose ratio of medians is printed after its group (vectorbt's own
+//! broadcast sweep of the same grid is timed by `compare_python.sh`); the HTML report of a
+//! 1,000,000-bar session, and the merge of 1,000,000 shard lines (`tracectx merge`: parse each
+//! JSON line, keep the ten best). Goals: 500 times backtesting.py on the session, 200 MB/s for
+//! the CSV load, 1.7 times the one-core sweep on two cores, the report under a second.
 //!
 //! `cargo bench --bench backtest -- --warm-up-time 1 --measurement-time 5`
 //!
@@ -23,8 +25,8 @@ use std::time::SystemTime;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tracectx_backtest::{
-    BacktestEngine, BacktestSettings, Bars, BatchOptions, ParamGrid, Params, RankBy, Stats,
-    simulate, sma_cross,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, Leaderboard, ParamGrid, Params, RankBy,
+    SessionRecord, Statistic, Stats, simulate, sma_cross,
 };
 
 const BARS: usize = 1_000_000;
@@ -224,5 +226,83 @@ fn print_sweep_ratio(since: SystemTime) {
     }
 }
 
-criterion_group!(benches, session, csv_load, sweep);
+/// The HTML page of a 1,000,000-bar session (curves thinned for display), and the merge of
+/// 1,000,000 shard lines.
+fn report_and_merge(c: &mut Criterion) {
+    let bars = tradeable_bars(BARS, 42);
+    let params = Params::new().with("fast", 10).with("slow", 20);
+    let result = BacktestEngine::default()
+        .run(&bars, &sma_cross, &params)
+        .unwrap();
+    let mut page = Vec::new();
+    result.write_html(&bars, &mut page).unwrap();
+    println!(
+        "report of {BARS} bars, {} trades: {} bytes",
+        result.trades.len(),
+        page.len()
+    );
+    let mut group = c.benchmark_group("report");
+    group.sample_size(10);
+    group.bench_function("write_html_1m_bars", |b| {
+        b.iter(|| {
+            let mut page = Vec::with_capacity(1 << 20);
+            result.write_html(black_box(&bars), &mut page).unwrap();
+            page
+        })
+    });
+    group.finish();
+
+    // A million lines as shards write them, each the same session with its own index and
+    // Sharpe ratio.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&lines);
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:6:1")
+        .unwrap()
+        .fixed("slow", 20);
+    let options = BatchOptions::new().on_progress(move |p| {
+        kept.lock().unwrap().push(SessionRecord::from_progress(p));
+    });
+    rt.block_on(BacktestEngine::default().sweep(
+        &Arc::new(Bars::synthetic(2_000, 1)),
+        sma_cross,
+        &grid,
+        RankBy::default(),
+        options,
+    ));
+    let record = lines.lock().unwrap()[0].clone();
+    let mut text = Vec::new();
+    for i in 0..1_000_000usize {
+        let mut r = record.clone();
+        r.index = i;
+        if let Some(stats) = &mut r.stats {
+            stats.sharpe = Some((i * 7_919 % 1_000_003) as f64 / 1e6);
+        }
+        text.extend_from_slice(r.to_json_line().as_bytes());
+        text.push(b'\n');
+    }
+    let mut group = c.benchmark_group("merge");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(1_000_000));
+    group.bench_function("1m_shard_lines_top_10", |b| {
+        b.iter(|| {
+            let mut board = Leaderboard::new(RankBy::default(), 10);
+            for line in black_box(&text[..]).split(|&c| c == b'\n') {
+                if line.is_empty() {
+                    continue;
+                }
+                let r: SessionRecord = serde_json::from_slice(line).unwrap();
+                let value = r.stats.as_ref().and_then(|s| s.get(Statistic::Sharpe));
+                board.push(r.index, value, r);
+            }
+            board.into_sorted()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, session, csv_load, sweep, report_and_merge);
 criterion_main!(benches);

@@ -22,6 +22,13 @@ the next open:
   `tracectx backtest --json` in a fresh process, its session time (from the result's
   metadata) and the whole process with the CSV load, the median of three runs.
 
+With `--sweep-csv`, the 200-combination sweep of `benches/backtest.rs` (sma-cross, fast 5 to
+50 by 5, slow 20 to 210 by 10, commission 0.1%, on `Bars::synthetic(50_000, 7)`) is timed too:
+vectorbt's own broadcast sweep (`vbt.MA.run` of every window at once, the crossings of the
+two broadcast frames, one `Portfolio.from_signals` over the 200 columns and its Sharpe ratios;
+timed after numba compiled), against `tracectx sweep` on one core and on two (the sweep's own
+wall time, from its first line).
+
 tracectx and backtesting.py run the same execution model on the same signals: their closed
 trade counts must be equal, and the script exits 1 (after printing everything) when they
 are not. vectorbt's fill model differs (how it sizes a reversal, what it counts as a trade),
@@ -115,6 +122,50 @@ def run_vectorbt(data):
     return time.perf_counter() - started, int(stats["Total Trades"])
 
 
+FAST = list(range(5, 51, 5))
+SLOW = list(range(20, 211, 10))
+
+
+def run_vectorbt_sweep(data):
+    import vectorbt as vbt
+
+    started = time.perf_counter()
+    close = data["Close"]
+    fast = vbt.MA.run(close, window=np.repeat(FAST, len(SLOW)), short_name="fast")
+    slow = vbt.MA.run(close, window=np.tile(SLOW, len(FAST)), short_name="slow")
+    up = fast.ma_crossed_above(slow)
+    down = fast.ma_crossed_below(slow)
+    pf = vbt.Portfolio.from_signals(
+        close,
+        entries=up.vbt.fshift(1, fill_value=False),
+        short_entries=down.vbt.fshift(1, fill_value=False),
+        price=data["Open"],
+        size=np.inf,
+        size_granularity=1,
+        init_cash=10_000,
+        fees=0.001,
+        upon_opposite_entry="reverse",
+        freq="1D",
+    )
+    sharpe = pf.sharpe_ratio()
+    return time.perf_counter() - started, len(sharpe)
+
+
+def run_tracectx_sweep(binary, csv, cores):
+    times = []
+    for _ in range(5):
+        out = subprocess.run(
+            [binary, "sweep", "--data", csv, "--grid", "fast=5:50:5", "--grid",
+             "slow=20:210:10", "--commission", "0.001", "--concurrency", str(cores),
+             "--top", "3"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        # "sweep ID: N sessions (...) in 159.8 ms, ..." (or "in 1.23 s" from a second on)
+        value, unit = out.splitlines()[0].split(" in ")[1].split(",")[0].split()
+        times.append(float(value) / (1e3 if unit == "ms" else 1.0))
+    return statistics.median(times)
+
+
 def run_sessions(binary, csv):
     out = subprocess.run([binary, csv, "10"], check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
@@ -147,7 +198,21 @@ def main():
                         help="write --csv first: this CSV (from write_bars) made tradeable")
     parser.add_argument("--tracectx", required=True, help="the tracectx command line")
     parser.add_argument("--sessions", required=True, help="the time_session example")
+    parser.add_argument("--sweep-csv", metavar="CSV",
+                        help="also time the 200-combination sweep on this series")
     args = parser.parse_args()
+
+    if args.sweep_csv:
+        sweep_data = load(args.sweep_csv)
+        one = run_tracectx_sweep(args.tracectx, args.sweep_csv, 1)
+        two = run_tracectx_sweep(args.tracectx, args.sweep_csv, 2)
+        run_vectorbt_sweep(sweep_data)  # numba compiles on the first run
+        vb_sweep, columns = run_vectorbt_sweep(sweep_data)
+        print(f"sweep of 200 combinations on {len(sweep_data):,} bars: tracectx "
+              f"{one * 1e3:.1f} ms on 1 core, {two * 1e3:.1f} ms on 2 cores (medians of 5); "
+              f"vectorbt broadcast {vb_sweep * 1e3:.1f} ms ({columns} columns)")
+        print(f"ratio vectorbt broadcast sweep / tracectx sweep: {vb_sweep / one:.1f}x on 1 core, "
+              f"{vb_sweep / two:.1f}x on 2 cores")
 
     if args.synthetic:
         make_tradeable(args.synthetic, args.csv)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The backtest session against its Python peers, on the same 1,000,000-bar series and the same
-# signals, in one run: backtesting.py 0.6.6 and vectorbt's Portfolio.from_signals (PyPI),
+# signals, in one run (and the 200-combination sweep of benches/backtest.rs against vectorbt's
+# own broadcast sweep): backtesting.py 0.6.6 and vectorbt's Portfolio.from_signals (PyPI),
 # then tracectx (release build: sessions in one process, and `tracectx backtest` in a fresh
 # one; see compare_python.py). Prints each time and the ratios, fails if tracectx and
 # backtesting.py do not close the same number of trades, then prints the peak
@@ -47,11 +48,13 @@ cargo build --quiet --release -p tracectx-backtest --example write_bars --exampl
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$builds"/release/examples/write_bars "$bars" 42 "$work/synthetic.csv"
+# The series of benches/backtest.rs's 200-combination sweep.
+"$builds"/release/examples/write_bars 50000 7 "$work/sweep.csv"
 
 # Fails (after printing every time and ratio) when the trade counts differ.
 TQDM_DISABLE=1 "$venv/bin/python" benches/compare_python.py --synthetic "$work/synthetic.csv" \
     --csv "$work/bars.csv" --tracectx "$builds"/release/tracectx \
-    --sessions "$builds"/release/examples/time_session
+    --sessions "$builds"/release/examples/time_session --sweep-csv "$work/sweep.csv"
 
 rss_kb=$(/usr/bin/time -v "$builds"/release/tracectx backtest --data "$work/bars.csv" \
     --param fast=10 --param slow=20 --cash 10000 --json 2>&1 >/dev/null \

@@ -11,7 +11,8 @@
 //! this example trades the same. 100 combinations of `sma-cross` run on every core at once;
 //! the sessions' lines interleave in the log file, yet each is stamped with its session's run
 //! id, and `tracectx logs` pulls one session's lines back out. The example's own lines also go
-//! to stdout.
+//! to stdout: those logged by `main` outside any run show `[-] [-]` where a run id and trace id
+//! would be, and the progress lines, logged inside the sweep's run, show the sweep's.
 
 use std::sync::Arc;
 
@@ -74,32 +75,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(guard); // every line is in the file from here on
 
     println!(
-        "\nsweep {}: {} sessions in {:.2} s on {} cores, ranked by {}\n",
+        "\nsweep {}: {} sessions ({} ok) in {:.1} ms on {} cores, ranked by {}\n",
         report.sweep_id,
-        report.ranked.len() + report.failed.len(),
-        report.wall_time_secs,
+        report.sessions,
+        report.succeeded,
+        report.wall_time_secs * 1e3,
         std::thread::available_parallelism().map_or(1, usize::from),
         report.rank_by,
     );
-    println!(
-        "{:>4}  {:<43}  {:<16}  {:>7}  {:>9}  {:>9}  {:>6}",
-        "rank", "run_id", "params", "sharpe", "return %", "max dd %", "trades"
-    );
-    for (i, r) in report.top(10).iter().enumerate() {
-        println!(
-            "{:>4}  {:<43}  {:<16}  {:>7.3}  {:>9.2}  {:>9.2}  {:>6}",
-            i + 1,
-            r.metadata.run_id.as_deref().unwrap_or("-"),
-            r.metadata.params.to_string(),
-            r.stats.sharpe.unwrap_or(f64::NAN),
-            r.stats.return_pct,
-            r.stats.max_drawdown_pct,
-            r.stats.trades,
-        );
-    }
+    // The table `tracectx sweep` prints, with its column names.
+    report.write_table(&mut std::io::stdout().lock(), 10)?;
     let query = "cargo run -p tracectx-cli --";
     println!(
-        "\nEvery line in {log_path} names its run. Read one session's lines back:\n  \
+        "\nThe lines above the table marked [-] [-] were logged by main, outside any run (no run\n\
+         id, no trace id); the progress lines carry the sweep's run.\n\
+         Every line in {log_path} names its run. Read one session's lines back:\n  \
          {query} logs {best_run} {log_path}\n\
          and one row per run (the sweep and each session):\n  \
          {query} runs {log_path}"

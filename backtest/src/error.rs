@@ -18,13 +18,13 @@ use crate::{DataError, GridError, SimulationError, StatsError, StrategyError};
 /// let engine = BacktestEngine::default();
 /// let ctx = TraceContext::new("backtest_demo")?;
 /// let err = ctx
-///     .sync_scope(|| engine.run(&Bars::synthetic(50, 1), &Named::new("sma-cross", sma_cross), &Params::new()))
+///     .sync_scope(|| engine.run(&Bars::synthetic(50, 1), &Named::new("sma-cross", sma_cross), &Params::new().with("fast", "ten")))
 ///     .unwrap_err();
 /// assert_eq!(err.run_id(), Some("backtest_demo"));
 /// assert!(matches!(err.kind(), BacktestErrorKind::Strategy(_)));
 /// assert_eq!(
 ///     err.to_string(),
-///     r#"backtest backtest_demo failed: strategy "sma-cross": missing parameter "fast""#
+///     r#"backtest backtest_demo failed: strategy "sma-cross": parameter "fast" must be an integer, got a string: "ten""#
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -111,7 +111,7 @@ impl BacktestError {
     /// ```
     /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Named, Params};
     /// let err = BacktestEngine::default()
-    ///     .run(&Bars::synthetic(5, 1), &Named::new("x", sma_cross), &Params::new())
+    ///     .run(&Bars::synthetic(5, 1), &Named::new("x", sma_cross), &Params::new().with("fast", 0))
     ///     .unwrap_err();
     /// assert_eq!(err.strategy(), "x");
     /// ```

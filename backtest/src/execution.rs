@@ -296,6 +296,15 @@ pub enum SimulationError {
     /// A setting is out of range.
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// The account's value went past what an `f64` holds (cash, prices and units too large
+    /// together): from that bar on no figure would mean anything.
+    #[error("the account's value overflows at bar {bar} ({time}): cash and prices too large")]
+    Overflow {
+        /// The 0-based bar where equity (or cash) stopped being a finite number.
+        bar: usize,
+        /// That bar's time.
+        time: Timestamp,
+    },
     /// The signals do not have one decision per bar.
     #[error("signals have {decisions} decisions for {bars} bars")]
     LengthMismatch {
@@ -551,7 +560,9 @@ fn stream(open: &[f64], times: &[i64]) {
 /// # Errors
 ///
 /// [`SimulationError::Settings`] when a setting is out of range,
-/// [`SimulationError::LengthMismatch`] when there is not one decision per bar.
+/// [`SimulationError::LengthMismatch`] when there is not one decision per bar,
+/// [`SimulationError::Overflow`] when cash and prices are so large that the account's value
+/// is no longer a finite number (`1e308` of cash on prices near `1e307`).
 ///
 /// # Examples
 ///
@@ -562,7 +573,7 @@ fn stream(open: &[f64], times: &[i64]) {
 /// let bars = Bars::new(
 ///     (0..5).map(|i| i * day).collect(),
 ///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // open
-///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // high
+///     vec![10.0, 11.0, 12.0, 11.0, 14.0], // high
 ///     vec![10.0, 10.0, 12.0, 11.0, 13.0], // low
 ///     vec![10.0, 11.0, 12.0, 11.0, 14.0], // close
 ///     None,
@@ -591,6 +602,11 @@ pub fn simulate(
     })
 }
 
+/// Past this bound on a segment's marks (`|cash| + |units| * max close + |held|`), they are
+/// checked for overflow one by one; below it, rounding cannot take any of them past
+/// `f64::MAX`.
+const OVERFLOW_GUARD: f64 = f64::MAX / 4.0;
+
 /// How many bars of the equity curve [`simulate_into`] hands over at a time (about 128 KB).
 const PIECE_BARS: usize = 1 << 14;
 
@@ -617,6 +633,7 @@ pub(crate) fn simulate_into<'a>(
     let decisions = signals.decisions();
     let open_px = bars.open();
     let close_px = bars.close();
+    let max_close = bars.max_close();
     let start = signals.first_decision_bar().min(n);
     // `rest` is the curve from bar `handed` on, not handed over yet; it always keeps the last
     // bar, which closing at the end may still change.
@@ -672,6 +689,19 @@ pub(crate) fn simulate_into<'a>(
             *e = cash + (c * units - held);
         }
         stream(&open_px[s..=j], &t[s..=j]);
+        // Overflow (an infinite or NaN mark) needs a value near f64::MAX: only when the
+        // bound of every mark of the segment is that large are the marks looked at for it.
+        // The ruin test (zero or less) stays one comparison a mark.
+        let bound = cash.abs() + (units.abs() * max_close + held.abs());
+        if bound.is_nan() || bound > OVERFLOW_GUARD {
+            if let Some(p) = marks.iter().position(|e| !e.is_finite()) {
+                let k = s + p;
+                return Err(SimulationError::Overflow {
+                    bar: k,
+                    time: Timestamp::from_micros(t[k]),
+                });
+            }
+        }
         if marks.iter().fold(false, |r, &e| r | (e <= 0.0)) {
             let k = s + marks.iter().position(|&e| e <= 0.0).unwrap_or(0);
             acct.close_all(close_px[k], k, t[k]);
@@ -691,6 +721,12 @@ pub(crate) fn simulate_into<'a>(
     }
     if settings.close_at_end && !bankrupt && !acct.open.is_empty() {
         acct.close_all(close_px[n - 1], n - 1, t[n - 1]);
+        if !acct.cash.is_finite() {
+            return Err(SimulationError::Overflow {
+                bar: n - 1,
+                time: Timestamp::from_micros(t[n - 1]),
+            });
+        }
         if let Some(last) = rest.last_mut() {
             *last = acct.cash;
         }

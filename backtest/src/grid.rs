@@ -44,6 +44,10 @@ enum GridReason {
     Axis(&'static str),
     /// The grid has more combinations than the cap (saturating at `u128::MAX`).
     TooLarge { combinations: u128 },
+    /// A constraint cannot be read.
+    Constraint(String),
+    /// A shard cannot be read.
+    Shard(&'static str),
 }
 
 impl GridError {
@@ -61,20 +65,23 @@ impl GridError {
     pub fn combinations(&self) -> Option<u128> {
         match self.reason {
             GridReason::TooLarge { combinations } => Some(combinations),
-            GridReason::Axis(_) => None,
+            _ => None,
         }
     }
 }
 
 impl fmt::Display for GridError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.axis {
-            Some(text) => write!(f, "invalid grid axis {text:?}: ")?,
-            None => f.write_str("invalid parameter grid: ")?,
+        match (&self.axis, &self.reason) {
+            (Some(text), GridReason::Constraint(_)) => write!(f, "invalid constraint {text:?}: ")?,
+            (Some(text), GridReason::Shard(_)) => write!(f, "invalid shard {text:?}: ")?,
+            (Some(text), _) => write!(f, "invalid grid axis {text:?}: ")?,
+            (None, _) => f.write_str("invalid parameter grid: ")?,
         }
-        match self.reason {
-            GridReason::Axis(reason) => f.write_str(reason),
-            GridReason::TooLarge { combinations } => {
+        match &self.reason {
+            GridReason::Axis(reason) | GridReason::Shard(reason) => f.write_str(reason),
+            GridReason::Constraint(reason) => f.write_str(reason),
+            &GridReason::TooLarge { combinations } => {
                 let count = if combinations == u128::MAX {
                     "more than 10^38".to_owned()
                 } else {
@@ -136,7 +143,9 @@ fn thousands(n: u128) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParamGrid {
     fixed: Params,
-    axes: Vec<(String, Vec<ParamValue>)>,
+    axes: Vec<(String, Axis)>,
+    constraints: Vec<Constraint>,
+    shard: Shard,
 }
 
 impl ParamGrid {
@@ -185,16 +194,21 @@ impl ParamGrid {
     /// ```
     #[must_use]
     pub fn axis<V: Into<ParamValue>>(
-        mut self,
+        self,
         name: impl Into<String>,
         values: impl IntoIterator<Item = V>,
     ) -> Self {
         let name = name.into();
+        let values = Axis::List(values.into_iter().map(Into::into).collect());
+        self.set_axis(name, values)
+    }
+
+    /// Sets the axis `name` to `values`, in the place of an axis of the same name.
+    fn set_axis(mut self, name: String, values: Axis) -> Self {
         self.fixed = std::mem::take(&mut self.fixed)
             .iter()
             .filter(|(k, _)| *k != name)
             .fold(Params::new(), |p, (k, v)| p.with(k, v.clone()));
-        let values = values.into_iter().map(Into::into).collect();
         match self.axes.iter_mut().find(|(k, _)| *k == name) {
             Some(axis) => axis.1 = values,
             None => self.axes.push((name, values)),
@@ -265,7 +279,7 @@ impl ParamGrid {
             .filter(|(n, v)| !n.trim().is_empty() && !v.trim().is_empty())
             .ok_or_else(|| fail("expected name=start:stop:step or name=v1,v2,..."))?;
         let (name, spec) = (name.trim(), spec.trim());
-        let values: Vec<ParamValue> = if spec.contains(':') {
+        let values: Axis = if spec.contains(':') {
             let parts: Vec<ParamValue> = spec
                 .split(':')
                 .map(|p| ParamValue::parse(p.trim()))
@@ -283,13 +297,15 @@ impl ParamGrid {
                         return Err(fail("the stop is before the start"));
                     }
                     // In i128: `b - a` of two i64 cannot overflow there.
-                    let (a, b, step) = (i128::from(*a), i128::from(*b), i128::from(*step));
-                    let last = (b - a) / step;
+                    let last = (i128::from(*b) - i128::from(*a)) / i128::from(*step);
                     check(name, last.unsigned_abs() + 1)?;
-                    // `a + k * step` lies in `a..=b`, so it fits an i64 again.
-                    (0..=last)
-                        .map(|k| ParamValue::Int((a + k * step) as i64))
-                        .collect()
+                    // Under the cap, so the count fits a usize; the values are made when
+                    // asked for, never all at once.
+                    Axis::Ints {
+                        start: *a,
+                        step: *step,
+                        len: last as usize + 1,
+                    }
                 }
                 [a, b, step] => {
                     let num = |v: &ParamValue| match v {
@@ -311,21 +327,26 @@ impl ParamGrid {
                     // and the cast to u128 saturates.
                     let last = ((b - a) / step + 1e-6).floor();
                     check(name, (last + 1.0) as u128)?;
-                    (0..=last as i64)
-                        .map(|k| ParamValue::Float(a + k as f64 * step))
-                        .collect()
+                    Axis::Floats {
+                        start: a,
+                        step,
+                        len: last as usize + 1,
+                    }
                 }
                 _ => return Err(fail("a range is start:stop:step")),
             }
         } else {
             check(name, spec.split(',').count() as u128)?;
-            spec.split(',')
-                .map(|v| ParamValue::parse(v.trim()))
-                .collect()
+            Axis::List(
+                spec.split(',')
+                    .map(|v| ParamValue::parse(v.trim()))
+                    .collect(),
+            )
         };
-        Ok(match <[ParamValue; 1]>::try_from(values) {
-            Ok([value]) => self.fixed(name, value),
-            Err(values) => self.axis(name, values),
+        Ok(if values.len() == 1 {
+            self.fixed(name, values.get(0))
+        } else {
+            self.set_axis(name.to_owned(), values)
         })
     }
 
@@ -400,8 +421,9 @@ impl ParamGrid {
         self.len() == 0
     }
 
-    /// Every combination, the last axis varying fastest, made one at a time as the iterator
-    /// is advanced.
+    /// Every combination this grid selects (in its [`shard`](Self::shard), passing its
+    /// [constraints](Self::constraint)), the last axis varying fastest, made one at a time as
+    /// the iterator is advanced.
     ///
     /// # Examples
     ///
@@ -412,14 +434,519 @@ impl ParamGrid {
     /// assert_eq!(all, ["a=1 b=3", "a=1 b=4", "a=2 b=3", "a=2 b=4"]);
     /// ```
     pub fn combinations(&self) -> impl Iterator<Item = Params> + '_ {
+        self.indexed().map(|(_, params)| params)
+    }
+
+    /// [`combinations`](Self::combinations) with each one's index among all the grid's
+    /// combinations (before the shard and the constraints): the same index on every machine,
+    /// which orders ties and names a combination across shards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, Shard};
+    /// let grid = ParamGrid::new().axis("a", [1, 2, 3, 4, 5]).shard("2/2".parse::<Shard>()?);
+    /// let indices: Vec<usize> = grid.indexed().map(|(i, _)| i).collect();
+    /// assert_eq!(indices, [1, 3]);
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    pub fn indexed(&self) -> impl Iterator<Item = (usize, Params)> + '_ {
         let total = self.len();
-        (0..total).map(move |mut k| {
-            let mut params = self.fixed.clone();
-            for (name, values) in self.axes.iter().rev() {
-                params.insert(name.clone(), values[k % values.len()].clone());
-                k /= values.len();
+        let Shard { index, count } = self.shard;
+        (index..total)
+            .step_by(count)
+            .map(|k| (k, self.params_at(k)))
+            .filter(|(_, params)| self.constraints.iter().all(|c| c.allows(params)))
+    }
+
+    /// Whether the grid's constraints allow `params`.
+    pub(crate) fn allows(&self, params: &Params) -> bool {
+        self.constraints.iter().all(|c| c.allows(params))
+    }
+
+    /// The parameters of combination `k` (`k < len()`).
+    pub(crate) fn params_at(&self, mut k: usize) -> Params {
+        let mut params = self.fixed.clone();
+        for (name, values) in self.axes.iter().rev() {
+            params.insert(name.clone(), values.get(k % values.len()));
+            k /= values.len();
+        }
+        params
+    }
+
+    /// The number of combinations this grid selects (in its shard, passing its
+    /// constraints): what a sweep runs. Counted one by one when there are constraints.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::ParamGrid;
+    /// let grid = ParamGrid::new().parse_axis("fast=10:50:10")?.parse_axis("slow=20:40:10")?;
+    /// assert_eq!(grid.len(), 15);
+    /// assert_eq!(grid.parse_constraint("fast<slow")?.selected(), 3 + 2 + 1);
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    pub fn selected(&self) -> usize {
+        let total = self.len();
+        let Shard { index, count } = self.shard;
+        let in_shard = total.saturating_sub(index).div_ceil(count);
+        if self.constraints.is_empty() {
+            in_shard
+        } else {
+            self.indexed().count()
+        }
+    }
+
+    /// The names of the grid's parameters: the fixed ones and the axes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::ParamGrid;
+    /// let grid = ParamGrid::new().axis("fast", [5, 10]).fixed("slow", 30);
+    /// assert_eq!(grid.names().collect::<Vec<_>>(), ["slow", "fast"]);
+    /// ```
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fixed
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.axes.iter().map(|(k, _)| k.as_str()))
+    }
+
+    /// The axes, in order: each varying parameter's name and number of values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::ParamGrid;
+    /// let grid = ParamGrid::new().axis("fast", [5, 10]).parse_axis("slow=20:200:10")?;
+    /// assert_eq!(grid.axes().collect::<Vec<_>>(), [("fast", 2), ("slow", 19)]);
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    pub fn axes(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.axes.iter().map(|(k, v)| (k.as_str(), v.len()))
+    }
+
+    /// Value `k` of the axis at position `axis` (as [`axes`](Self::axes) lists them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, ParamValue};
+    /// let grid = ParamGrid::new().parse_axis("slow=20:200:10")?;
+    /// assert_eq!(grid.axis_value(0, 2), Some(ParamValue::Int(40)));
+    /// assert_eq!(grid.axis_value(0, 19), None);
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    pub fn axis_value(&self, axis: usize, k: usize) -> Option<ParamValue> {
+        let (_, values) = self.axes.get(axis)?;
+        (k < values.len()).then(|| values.get(k))
+    }
+
+    /// Combination `index`'s position on each axis (as [`axes`](Self::axes) lists them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::ParamGrid;
+    /// let grid = ParamGrid::new().axis("a", [1, 2]).axis("b", [3, 4, 5]);
+    /// assert_eq!(grid.coordinates(4), [1, 1]); // a=2 b=4
+    /// ```
+    pub fn coordinates(&self, mut index: usize) -> Vec<usize> {
+        let mut at = vec![0; self.axes.len()];
+        for (slot, (_, values)) in at.iter_mut().zip(&self.axes).rev() {
+            *slot = index % values.len().max(1);
+            index /= values.len().max(1);
+        }
+        at
+    }
+
+    /// This grid keeping only the combinations `constraint` allows (backtesting.py's
+    /// `optimize(constraint=...)`); several constraints must all allow a combination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Constraint, ParamGrid};
+    /// let grid = ParamGrid::new()
+    ///     .axis("fast", [5, 10, 20])
+    ///     .axis("slow", [10, 20])
+    ///     .constraint(Constraint::new("fast < slow", |p| matches!((p.int("fast"), p.int("slow")), (Ok(f), Ok(s)) if f < s)));
+    /// assert_eq!(grid.selected(), 3);
+    /// ```
+    #[must_use]
+    pub fn constraint(mut self, constraint: Constraint) -> Self {
+        self.constraints.push(constraint);
+        self
+    }
+
+    /// This grid with a constraint written as on the command line: comparisons of parameters
+    /// and numbers with `<`, `<=`, `>`, `>=`, `==` or `!=`, joined by `,` or `&&`, each
+    /// of which must hold (`fast<slow`, `fast>=5, slow<=200`).
+    ///
+    /// # Errors
+    ///
+    /// [`GridError`] naming the text when it is not such comparisons, or names a parameter
+    /// that is neither an axis nor fixed in this grid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::ParamGrid;
+    ///
+    /// let grid = ParamGrid::new().parse_axis("fast=10:100:10")?.parse_axis("slow=50:100:50")?;
+    /// let grid = grid.parse_constraint("fast < slow")?;
+    /// assert!(grid.combinations().all(|p| matches!((p.int("fast"), p.int("slow")), (Ok(f), Ok(s)) if f < s)));
+    /// let err = grid.parse_constraint("fsat<slow").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     r#"invalid constraint "fsat<slow": unknown parameter "fsat": expected one of fast, slow"#
+    /// );
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    pub fn parse_constraint(self, text: &str) -> Result<Self, GridError> {
+        let fail = |reason: String| GridError {
+            axis: Some(text.to_owned()),
+            reason: GridReason::Constraint(reason),
+        };
+        let mut comparisons = Vec::new();
+        for part in text
+            .split([',', '&'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let comparison = Comparison::parse(part).ok_or_else(|| {
+                fail(format!(
+                    "expected comparisons such as fast<slow (<, <=, >, >=, ==, !=), got {part:?}"
+                ))
+            })?;
+            for operand in [&comparison.left, &comparison.right] {
+                if let Operand::Name(name) = operand {
+                    if !self.names().any(|n| n == name) {
+                        let known: Vec<&str> = self.names().collect();
+                        return Err(fail(format!(
+                            "unknown parameter {name:?}: expected one of {}",
+                            known.join(", ")
+                        )));
+                    }
+                }
             }
-            params
+            comparisons.push(comparison);
+        }
+        if comparisons.is_empty() {
+            return Err(fail("expected comparisons such as fast<slow".to_owned()));
+        }
+        let description = text.trim().to_owned();
+        Ok(self.constraint(Constraint::new(description, move |p| {
+            comparisons.iter().all(|c| c.holds(p))
+        })))
+    }
+
+    /// This grid's part `shard` of its combinations: combination `k` (in the order of
+    /// [`combinations`](Self::combinations), before constraints) belongs to shard
+    /// `k % count + 1` of `count`, the same on every machine. The shards of one grid, each
+    /// swept on its own machine, together run every combination once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, Shard};
+    /// let grid = ParamGrid::new().parse_axis("fast=1:10:1")?;
+    /// let parts: Vec<usize> = (1..=3)
+    ///     .map(|k| grid.clone().shard(Shard::new(k, 3).unwrap()).selected())
+    ///     .collect();
+    /// assert_eq!(parts, [4, 3, 3]);
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
+    #[must_use]
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+
+    /// The grid's shard ([`Shard::ALL`] unless [`shard`](Self::shard) set one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, Shard};
+    /// assert_eq!(ParamGrid::new().get_shard(), Shard::ALL);
+    /// ```
+    pub fn get_shard(&self) -> Shard {
+        self.shard
+    }
+}
+
+// === impl Axis ===
+
+/// The values of one axis: a list, or a range whose values are made when asked for (a range
+/// of a million values is three numbers).
+#[derive(Debug, Clone, PartialEq)]
+enum Axis {
+    List(Vec<ParamValue>),
+    Ints { start: i64, step: i64, len: usize },
+    Floats { start: f64, step: f64, len: usize },
+}
+
+impl Axis {
+    fn len(&self) -> usize {
+        match self {
+            Axis::List(values) => values.len(),
+            Axis::Ints { len, .. } | Axis::Floats { len, .. } => *len,
+        }
+    }
+
+    /// Value `k < len()`.
+    fn get(&self, k: usize) -> ParamValue {
+        match self {
+            Axis::List(values) => values[k].clone(),
+            // `start + k * step` lies between the start and the stop, so it fits an i64.
+            &Axis::Ints { start, step, .. } => {
+                ParamValue::Int((i128::from(start) + k as i128 * i128::from(step)) as i64)
+            }
+            &Axis::Floats { start, step, .. } => ParamValue::Float(start + k as f64 * step),
+        }
+    }
+}
+
+// === impl Constraint ===
+
+/// A condition on a combination's parameters: a sweep skips the combinations it refuses
+/// (backtesting.py's `constraint`, such as `fast < slow` for a crossover).
+///
+/// Made from a closure with a description ([`new`](Self::new)), or from text by
+/// [`ParamGrid::parse_constraint`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{Constraint, Params};
+/// let c = Constraint::new("fast < slow", |p| matches!((p.int("fast"), p.int("slow")), (Ok(f), Ok(s)) if f < s));
+/// assert!(c.allows(&Params::new().with("fast", 5).with("slow", 20)));
+/// assert!(!c.allows(&Params::new().with("fast", 50).with("slow", 20)));
+/// assert_eq!(c.to_string(), "fast < slow");
+/// ```
+#[derive(Clone)]
+pub struct Constraint {
+    description: String,
+    allows: std::sync::Arc<dyn Fn(&Params) -> bool + Send + Sync>,
+}
+
+impl Constraint {
+    /// A constraint that allows the combinations for which `allows` is true, shown as
+    /// `description`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Constraint;
+    /// let even = Constraint::new("fast is even", |p| p.int("fast").is_ok_and(|f| f % 2 == 0));
+    /// # let _ = even;
+    /// ```
+    pub fn new(
+        description: impl Into<String>,
+        allows: impl Fn(&Params) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Constraint {
+            description: description.into(),
+            allows: std::sync::Arc::new(allows),
+        }
+    }
+
+    /// Whether the combination `params` is allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Constraint, Params};
+    /// assert!(Constraint::new("any", |_| true).allows(&Params::new()));
+    /// ```
+    pub fn allows(&self, params: &Params) -> bool {
+        (self.allows)(params)
+    }
+}
+
+impl fmt::Debug for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Constraint")
+            .field(&self.description)
+            .finish()
+    }
+}
+
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl PartialEq for Constraint {
+    /// The same constraint: one made once and cloned.
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.allows, &other.allows)
+    }
+}
+
+/// One comparison of a constraint written as text.
+struct Comparison {
+    left: Operand,
+    op: &'static str,
+    right: Operand,
+}
+
+enum Operand {
+    Name(String),
+    Number(f64),
+}
+
+impl Comparison {
+    fn parse(text: &str) -> Option<Comparison> {
+        // Two-character operators first, so that `<=` is not read as `<`.
+        const OPS: [&str; 6] = ["<=", ">=", "==", "!=", "<", ">"];
+        let (at, op) = OPS
+            .iter()
+            .filter_map(|op| text.find(op).map(|at| (at, *op)))
+            .min_by_key(|&(at, op)| (at, std::cmp::Reverse(op.len())))?;
+        let operand = |s: &str| -> Option<Operand> {
+            let s = s.trim();
+            if s.is_empty() {
+                return None;
+            }
+            if let Ok(x) = s.parse::<f64>() {
+                return Some(Operand::Number(x));
+            }
+            s.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                .then(|| Operand::Name(s.to_owned()))
+        };
+        Some(Comparison {
+            left: operand(&text[..at])?,
+            op,
+            right: operand(&text[at + op.len()..])?,
         })
+    }
+
+    fn holds(&self, params: &Params) -> bool {
+        let value = |o: &Operand| match o {
+            Operand::Number(x) => Some(ParamValue::Float(*x)),
+            Operand::Name(n) => params.get(n).cloned(),
+        };
+        let (Some(a), Some(b)) = (value(&self.left), value(&self.right)) else {
+            return false;
+        };
+        let number = |v: &ParamValue| match v {
+            ParamValue::Int(i) => Some(*i as f64),
+            ParamValue::Float(x) => Some(*x),
+            _ => None,
+        };
+        let order = match (number(&a), number(&b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => (a == b).then_some(std::cmp::Ordering::Equal),
+        };
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match (self.op, order) {
+            ("<", Some(Less)) | ("<=", Some(Less | Equal)) | (">", Some(Greater)) => true,
+            (">=", Some(Greater | Equal)) | ("==", Some(Equal)) => true,
+            ("!=", o) => o != Some(Equal),
+            _ => false,
+        }
+    }
+}
+
+// === impl Shard ===
+
+/// A fixed part of a grid's combinations, `index` of `count` (1-based, as `--shard K/N`
+/// writes it): combination `k` belongs to shard `k % count + 1`. Every machine given the same
+/// grid and shard runs the same combinations.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::Shard;
+/// let shard: Shard = "3/8".parse()?;
+/// assert_eq!((shard.index(), shard.count()), (3, 8));
+/// assert_eq!(shard.to_string(), "3/8");
+/// assert!("0/8".parse::<Shard>().is_err());
+/// assert!("9/8".parse::<Shard>().is_err());
+/// # Ok::<(), tracectx_backtest::GridError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shard {
+    /// 0-based here.
+    index: usize,
+    count: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::ALL
+    }
+}
+
+impl Shard {
+    /// The whole grid: shard 1 of 1.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count` (1-based), or `None` unless `1 <= index <= count`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Shard;
+    /// assert_eq!(Shard::new(1, 1), Some(Shard::ALL));
+    /// assert_eq!(Shard::new(0, 4), None);
+    /// ```
+    pub fn new(index: usize, count: usize) -> Option<Shard> {
+        (1..=count).contains(&index).then(|| Shard {
+            index: index - 1,
+            count,
+        })
+    }
+
+    /// The shard's number, from 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tracectx_backtest::Shard::new(2, 4).unwrap().index(), 2);
+    /// ```
+    pub fn index(&self) -> usize {
+        self.index + 1
+    }
+
+    /// The number of shards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(tracectx_backtest::Shard::new(2, 4).unwrap().count(), 4);
+    /// ```
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = GridError;
+
+    /// `K/N`: shard `K` of `N`, from 1.
+    fn from_str(text: &str) -> Result<Shard, GridError> {
+        let fail = |reason| GridError {
+            axis: Some(text.to_owned()),
+            reason: GridReason::Shard(reason),
+        };
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| fail("expected K/N, shard K of N, from 1"))?;
+        let (Ok(k), Ok(n)) = (k.trim().parse::<usize>(), n.trim().parse::<usize>()) else {
+            return Err(fail("expected K/N with whole numbers K and N"));
+        };
+        Shard::new(k, n).ok_or_else(|| fail("K must be from 1 to N"))
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index(), self.count)
     }
 }

@@ -27,6 +27,8 @@
 //!   bounded concurrency and a progress callback ([`BatchOptions`]), and sweeps over a
 //!   [`ParamGrid`] ranked by a statistic ([`RankBy`]) into a [`SweepReport`].
 //! - [`stream`]: live and paper sessions fed bar by bar, ending with the batch result.
+//! - `report` (feature `report`): HTML pages of a session (`BacktestResult::write_html`) and
+//!   of a sweep (`SweepReport::write_html`), charts drawn with plotters' SVG backend.
 //! - [`engine`]: [`BacktestEngine`], whose methods are every way to run sessions:
 //!   [`run`](BacktestEngine::run) (one session, synchronously),
 //!   [`run_realistic`](BacktestEngine::run_realistic) (an async session under its own trace
@@ -39,8 +41,8 @@
 //! `strategy` on `data`, `trade` on `time` alone, `execution` on those three, `stats` on
 //! `data` and `trade`, `result` on `execution` and `stats`, `grid` on `strategy`, `error` on
 //! the errors of those, `panics` on nothing, `session` on all of these, `sweep` and `stream`
-//! on `session` (not on each other), and `engine`, on top, on `session`, `sweep` and
-//! `stream`, to which its methods hand their work.
+//! on `session` (not on each other), `report` on `result` and `sweep`, and `engine`, on
+//! top, on `session`, `sweep` and `stream`, to which its methods hand their work.
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
@@ -103,6 +105,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod data;
 pub mod engine;
@@ -111,6 +114,9 @@ pub mod execution;
 pub mod grid;
 pub mod kind;
 pub mod panics;
+#[cfg(feature = "report")]
+#[cfg_attr(docsrs, doc(cfg(feature = "report")))]
+pub mod report;
 pub mod result;
 pub mod session;
 pub mod stats;
@@ -125,15 +131,19 @@ pub use error::{BacktestError, BacktestErrorKind};
 pub use execution::{
     BacktestSettings, SettingsError, Simulation, SimulationError, floor_div, simulate,
 };
-pub use grid::{GridError, ParamGrid};
+pub use grid::{Constraint, GridError, ParamGrid, Shard};
 pub use panics::quiet_strategy_panics;
 pub use result::{BacktestResult, Report, RunMetadata};
 pub use session::RunOptions;
 pub use stats::{Statistic, Stats, StatsError, UnknownStatistic};
 pub use strategy::{
-    BUILTIN_STRATEGIES, Decision, Named, ParamError, ParamValue, Params, SignalFn, Signals,
-    Strategy, StrategyError, builtin, crossover, sma, sma_cross, warmup,
+    BUILTIN_STRATEGIES, Builtin, Decision, Named, ParamError, ParamKind, ParamSpec, ParamValue,
+    Params, SignalFn, Signals, Strategy, StrategyError, builtin, close_sma, crossover, sma,
+    sma_cross, warmup,
 };
-pub use sweep::{BacktestJob, BatchOptions, Progress, RankBy, SweepReport};
+pub use sweep::{
+    BacktestJob, BatchOptions, Heatmap, HeatmapAxis, Leaderboard, Progress, RankBy, SessionRecord,
+    SweepReport, write_ranked_table,
+};
 pub use tracectx::time::Timestamp;
 pub use trade::{OpenTrade, Trade};

@@ -12,7 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::execution::simulate_into;
 use crate::panics::{StrategyCall, panic_message};
-use crate::stats::{DrawdownPass, EquityPass, TradeFigures};
+use crate::stats::{DrawdownPass, EquityPass, TradeFigures, log_ratios};
+use crate::strategy::SharedIndicators;
 use crate::{
     BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bars, Params, RunMetadata,
     Stats, Strategy, Timestamp,
@@ -126,6 +127,40 @@ impl RunOptions {
     }
 }
 
+// === impl Shared ===
+
+/// What the sessions of one sweep share, all on the same bars: the indicators strategies ask
+/// for ([`close_sma`](crate::close_sma)) and the closes' log ratios the statistics read,
+/// each computed once for the sweep instead of once per session.
+pub(crate) struct Shared {
+    indicators: Arc<SharedIndicators>,
+    close_log_ratios: OnceLock<Vec<f64>>,
+}
+
+impl Shared {
+    pub(crate) fn new(bars: Arc<Bars>, indicator_memory: usize) -> Self {
+        Shared {
+            indicators: Arc::new(SharedIndicators::new(bars, indicator_memory)),
+            close_log_ratios: OnceLock::new(),
+        }
+    }
+
+    fn close_log_ratios(&self, bars: &Bars) -> &[f64] {
+        self.close_log_ratios.get_or_init(|| {
+            let close = bars.close();
+            let mut out = vec![0.0; close.len().saturating_sub(1)];
+            log_ratios(close, &mut out);
+            out
+        })
+    }
+}
+
+thread_local! {
+    /// An equity curve a session of a batch left behind (its result kept none): the next
+    /// session on this thread writes its curve there instead of asking for fresh memory.
+    static SPARE_EQUITY: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 // === impl SessionSpec ===
 
 /// How one session runs on the blocking pool: its context, its links to a batch, and whether
@@ -139,6 +174,8 @@ pub(crate) struct SessionSpec {
     /// [`BacktestEngine::run`](crate::BacktestEngine::run)); a batch's sessions run side by
     /// side instead.
     pub(crate) alone: bool,
+    /// What the sessions of a sweep share.
+    pub(crate) shared: Option<Arc<Shared>>,
 }
 
 impl SessionSpec {
@@ -149,6 +186,7 @@ impl SessionSpec {
             repro: None,
             keep_equity: true,
             alone: true,
+            shared: None,
         }
     }
 }
@@ -163,6 +201,21 @@ pub(crate) fn run<S>(
     strategy: &S,
     params: &Params,
     alone: bool,
+) -> Result<BacktestResult, BacktestError>
+where
+    S: Strategy + ?Sized,
+{
+    run_shared(settings, bars, strategy, params, alone, None)
+}
+
+/// [`run`], a session of a sweep when `shared` is given (on bars that are the sweep's).
+fn run_shared<S>(
+    settings: &BacktestSettings,
+    bars: &Bars,
+    strategy: &S,
+    params: &Params,
+    alone: bool,
+    shared: Option<&Shared>,
 ) -> Result<BacktestResult, BacktestError>
 where
     S: Strategy + ?Sized,
@@ -182,7 +235,12 @@ where
     };
     let call = || {
         let _quiet = StrategyCall::enter();
-        strategy.signals(bars, params)
+        match shared {
+            Some(shared) => {
+                SharedIndicators::scope(&shared.indicators, || strategy.signals(bars, params))
+            }
+            None => strategy.signals(bars, params),
+        }
     };
     let call = || match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(signals)) => Ok(signals),
@@ -209,9 +267,22 @@ where
             signals.map(|s| (s, equity, pass))
         })?
     } else {
-        // Zeroed by the allocator: a long curve in a fresh process gets pages that come
-        // zeroed.
-        (call()?, vec![0.0; n], EquityPass::for_bars(bars))
+        // A batch's session takes the curve its thread's last session left; else zeroed by
+        // the allocator: a long curve in a fresh process gets pages that come zeroed. The
+        // simulation writes every value.
+        let mut equity = if alone {
+            Vec::new()
+        } else {
+            SPARE_EQUITY.take()
+        };
+        equity.resize(n, 0.0);
+        equity.truncate(n);
+        let pass = EquityPass::for_bars(bars);
+        let pass = match shared {
+            Some(shared) => pass.with_close_log_ratios(shared.close_log_ratios(bars)),
+            None => pass,
+        };
+        (call()?, equity, pass)
     };
     let t = bars.timestamps();
     let mut drawdowns = DrawdownPass::default();
@@ -318,6 +389,7 @@ where
             repro,
             keep_equity,
             alone,
+            shared,
         } = spec;
         let run_id = ctx.run_id().to_string();
         let name = strategy.name().into_owned();
@@ -329,7 +401,14 @@ where
                 parent_run_id = %parent_run_id.as_deref().unwrap_or("-"),
                 "session started"
             );
-            let outcome = run(&settings, &data, &*strategy, &params, alone);
+            let outcome = run_shared(
+                &settings,
+                &data,
+                &*strategy,
+                &params,
+                alone,
+                shared.as_deref(),
+            );
             match &outcome {
                 Ok(r) => tracing::info!(
                     trades = r.stats.trades,
@@ -354,7 +433,10 @@ where
             result.metadata.parent_run_id = parent_run_id;
             result.metadata.repro = repro.map(|r| r.with_trace_context(ctx));
             if !keep_equity {
-                result.equity = Vec::new();
+                let equity = std::mem::take(&mut result.equity);
+                if !alone {
+                    SPARE_EQUITY.set(equity);
+                }
             }
             result
         })

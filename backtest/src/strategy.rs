@@ -11,9 +11,12 @@
 
 use std::any::type_name;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
 
@@ -161,7 +164,7 @@ impl Signals {
 /// assert_eq!(ParamValue::parse("true"), ParamValue::Bool(true));
 /// assert_eq!(ParamValue::parse("close"), ParamValue::Str("close".into()));
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ParamValue {
     /// `true` or `false`.
@@ -317,6 +320,16 @@ pub enum ParamError {
         /// The value given.
         found: ParamValue,
     },
+    /// A parameter the strategy does not take.
+    #[error("unknown parameter {name:?} for {strategy}: expected one of {known}")]
+    Unknown {
+        /// The parameter's name.
+        name: String,
+        /// The strategy's name.
+        strategy: String,
+        /// The parameters the strategy takes, comma-separated.
+        known: String,
+    },
     /// A `name=value` assignment without `=` or without a name.
     #[error("invalid parameter assignment {text:?}: expected name=value")]
     Malformed {
@@ -345,7 +358,7 @@ pub enum ParamError {
 /// assert_eq!(parsed, params);
 /// # Ok::<(), tracectx_backtest::ParamError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Params(BTreeMap<String, ParamValue>);
 
@@ -545,6 +558,23 @@ impl Params {
             })
     }
 
+    /// The integer `name`, at least 1, or `default` when it is not given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Params;
+    /// assert_eq!(Params::new().positive_int_or("fast", 10)?, 10);
+    /// assert_eq!(Params::new().with("fast", 5).positive_int_or("fast", 10)?, 5);
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
+    /// ```
+    pub fn positive_int_or(&self, name: &str, default: usize) -> Result<usize, ParamError> {
+        if self.get(name).is_none() {
+            return Ok(default);
+        }
+        self.positive_int(name)
+    }
+
     /// The number `name`; an integer is accepted and converted.
     ///
     /// # Examples
@@ -635,9 +665,9 @@ impl fmt::Display for Params {
 /// ```
 /// use tracectx_backtest::{sma_cross, Bars, Params, StrategyError};
 ///
-/// let err = sma_cross(&Bars::synthetic(50, 1), &Params::new().with("fast", 10)).unwrap_err();
+/// let err = sma_cross(&Bars::synthetic(50, 1), &Params::new().with("fast", 0)).unwrap_err();
 /// assert!(matches!(err, StrategyError::Param(_)));
-/// assert_eq!(err.to_string(), r#"missing parameter "slow""#);
+/// assert_eq!(err.to_string(), r#"parameter "fast" must be at least 1, got 0"#);
 ///
 /// let custom = StrategyError::other("model file not found");
 /// assert_eq!(custom.to_string(), "model file not found");
@@ -778,6 +808,135 @@ where
 pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
     let mut mean = RollingMean::new(n);
     (0..values.len()).map(|i| mean.step(values, i)).collect()
+}
+
+/// [`sma`] of `bars`' closing prices, computed once per sweep.
+///
+/// Inside a session of a [`sweep`](crate::BacktestEngine::sweep) on these bars, every session
+/// asking for the same window shares one computation (a sweep of `fast` and `slow` windows
+/// computes each distinct window once, not once per session), within the sweep's budget
+/// ([`BatchOptions::indicator_memory`](crate::BatchOptions::indicator_memory), 32 MiB by
+/// default: when full, the sweep forgets what it kept and starts again); elsewhere it is
+/// computed on the spot. The values are [`sma`]'s, to
+/// the bit, either way. The built-in [`sma_cross`] takes its averages from here in a sweep.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{close_sma, sma, Bars};
+/// let bars = Bars::synthetic(100, 1);
+/// assert_eq!(close_sma(&bars, 10)[9..], sma(bars.close(), 10)[9..]);
+/// ```
+pub fn close_sma(bars: &Bars, n: usize) -> Arc<[f64]> {
+    match SharedIndicators::current_for(bars) {
+        Some(shared) => shared.sma(n),
+        None => Arc::from(sma(bars.close(), n)),
+    }
+}
+
+// === impl SharedIndicators ===
+
+/// The indicators a sweep's sessions share: each distinct window's moving average of the
+/// closes, computed once, within a budget of bytes.
+pub(crate) struct SharedIndicators {
+    bars: Arc<Bars>,
+    limit: usize,
+    budget: AtomicUsize,
+    sma: Mutex<HashMap<usize, Arc<Average>>>,
+}
+
+/// One shared average, computed by the first session that asks for it.
+type Average = OnceLock<Arc<[f64]>>;
+
+thread_local! {
+    /// The shared indicators of the session running on this thread, if it is a sweep's.
+    static SHARED: RefCell<Option<Arc<SharedIndicators>>> = const { RefCell::new(None) };
+}
+
+impl SharedIndicators {
+    /// Indicators for the sessions on `bars`, keeping at most `limit` bytes of them.
+    pub(crate) fn new(bars: Arc<Bars>, limit: usize) -> Self {
+        SharedIndicators {
+            bars,
+            limit,
+            budget: AtomicUsize::new(limit),
+            sma: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` with `shared` as this thread's shared indicators, the previous ones back
+    /// afterwards (also when `f` unwinds).
+    pub(crate) fn scope<R>(shared: &Arc<SharedIndicators>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Arc<SharedIndicators>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                let _ = SHARED.try_with(|s| *s.borrow_mut() = previous);
+            }
+        }
+        let previous = SHARED.with(|s| s.borrow_mut().replace(Arc::clone(shared)));
+        let _restore = Restore(previous);
+        f()
+    }
+
+    /// This thread's shared indicators, when they are for `bars`.
+    fn current_for(bars: &Bars) -> Option<Arc<SharedIndicators>> {
+        SHARED
+            .try_with(|s| {
+                s.borrow()
+                    .as_ref()
+                    .filter(|shared| std::ptr::eq(&*shared.bars, bars))
+                    .cloned()
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// The `n`-bar average of the closes: computed once, by the first session to ask (the
+    /// others wait for it), while the budget lasts.
+    fn sma(&self, n: usize) -> Arc<[f64]> {
+        let bytes = self.bars.len() * size_of::<f64>();
+        let cell = {
+            let mut map = self.sma.lock().unwrap_or_else(PoisonError::into_inner);
+            match map.get(&n) {
+                Some(cell) => Arc::clone(cell),
+                None => {
+                    if bytes > self.limit {
+                        drop(map);
+                        return price_sma(self.bars.close(), n);
+                    }
+                    let mut left = self.budget.load(Ordering::Relaxed);
+                    if left < bytes {
+                        // Full: forget every average kept (sessions still reading one keep
+                        // it alive) and start again.
+                        map.clear();
+                        left = self.limit;
+                    }
+                    self.budget.store(left - bytes, Ordering::Relaxed);
+                    Arc::clone(map.entry(n).or_default())
+                }
+            }
+        };
+        Arc::clone(cell.get_or_init(|| price_sma(self.bars.close(), n)))
+    }
+}
+
+/// [`sma`] of prices (finite and positive, as [`Bars`] holds them): once the window is full,
+/// the branch-free step, which gives the same means.
+fn price_sma(close: &[f64], n: usize) -> Arc<[f64]> {
+    let mut mean = RollingMean::new(n);
+    let full = n.min(close.len());
+    // Collected from a map over a range (an iterator of known length), the averages are
+    // written once, in place: `Arc::from(Vec)` would copy them into fresh memory.
+    (0..close.len())
+        .map(|i| {
+            if i < full {
+                mean.step(close, i)
+            } else {
+                mean.step_full(close, i)
+            }
+        })
+        .collect()
 }
 
 /// The state of pandas' rolling mean over a window of `n` values; see [`sma`].
@@ -952,16 +1111,223 @@ pub const BUILTIN_STRATEGIES: &[&str] = &["sma-cross"];
 /// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub fn builtin(name: &str) -> Option<SignalFn> {
-    match name {
-        "sma-cross" => Some(sma_cross),
-        _ => None,
+    Builtin::find(name).map(|b| b.signals)
+}
+
+// === impl ParamSpec ===
+
+/// The kind of value a parameter takes.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::ParamKind;
+/// assert_eq!(ParamKind::Int.to_string(), "integer");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParamKind {
+    /// `true` or `false`.
+    Bool,
+    /// A whole number.
+    Int,
+    /// A number.
+    Float,
+    /// Text.
+    Str,
+}
+
+impl fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ParamKind::Bool => "boolean",
+            ParamKind::Int => "integer",
+            ParamKind::Float => "float",
+            ParamKind::Str => "string",
+        })
+    }
+}
+
+/// One parameter a strategy takes: its name, kind, default (when it may be left out) and
+/// what it does.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{Builtin, ParamKind, ParamValue};
+/// let fast = &Builtin::find("sma-cross").unwrap().params[0];
+/// assert_eq!((fast.name, fast.kind), ("fast", ParamKind::Int));
+/// assert_eq!(fast.default_value(), Some(ParamValue::Int(10)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParamSpec {
+    /// The parameter's name.
+    pub name: &'static str,
+    /// The kind of value it takes.
+    pub kind: ParamKind,
+    /// Its default, as a command line writes it (read by [`ParamValue::parse`]); `None`
+    /// when it must be given.
+    pub default: Option<&'static str>,
+    /// What it does, in a line.
+    pub description: &'static str,
+}
+
+impl ParamSpec {
+    /// The default as a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Builtin, ParamValue};
+    /// let long_only = &Builtin::find("sma-cross").unwrap().params[2];
+    /// assert_eq!(long_only.default_value(), Some(ParamValue::Bool(false)));
+    /// ```
+    pub fn default_value(&self) -> Option<ParamValue> {
+        self.default.map(ParamValue::parse)
+    }
+}
+
+// === impl Builtin ===
+
+/// A built-in strategy: its name, what it does, the parameters it takes and its signal
+/// function. [`Builtin::ALL`] lists them (what `tracectx strategies` prints).
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{Bars, Builtin, Params};
+///
+/// let sma_cross = Builtin::find("sma-cross").unwrap();
+/// // Defaults filled in; a name the strategy does not take is refused with the known ones.
+/// let params = sma_cross.check(&Params::new().with("slow", 30))?;
+/// assert_eq!(params.to_string(), "fast=10 long_only=false slow=30");
+/// let err = sma_cross.check(&Params::new().with("fsat", 5)).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     r#"unknown parameter "fsat" for sma-cross: expected one of fast, slow, long_only"#
+/// );
+/// assert_eq!((sma_cross.signals)(&Bars::synthetic(100, 1), &params)?.warmup(), 29);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Builtin {
+    /// The name the command line knows it by.
+    pub name: &'static str,
+    /// What it does, in a line.
+    pub summary: &'static str,
+    /// Its parameters.
+    pub params: &'static [ParamSpec],
+    /// Its signal function.
+    pub signals: SignalFn,
+}
+
+impl Builtin {
+    /// Every built-in strategy.
+    pub const ALL: &'static [Builtin] = &[Builtin {
+        name: "sma-cross",
+        summary: "moving-average crossover on closing prices: long when the fast average crosses above the slow one, short (or flat with long_only) when it crosses below",
+        params: &[
+            ParamSpec {
+                name: "fast",
+                kind: ParamKind::Int,
+                default: Some("10"),
+                description: "bars in the fast moving average (at least 1)",
+            },
+            ParamSpec {
+                name: "slow",
+                kind: ParamKind::Int,
+                default: Some("20"),
+                description: "bars in the slow moving average (at least 1)",
+            },
+            ParamSpec {
+                name: "long_only",
+                kind: ParamKind::Bool,
+                default: Some("false"),
+                description: "exit on the sell signal instead of going short",
+            },
+        ],
+        signals: sma_cross,
+    }];
+
+    /// The built-in strategy called `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Builtin;
+    /// assert_eq!(Builtin::find("sma-cross").unwrap().params.len(), 3);
+    /// assert!(Builtin::find("nope").is_none());
+    /// ```
+    pub fn find(name: &str) -> Option<&'static Builtin> {
+        Builtin::ALL.iter().find(|b| b.name == name)
+    }
+
+    /// `params` with every parameter left out set to its default, checked: a name the
+    /// strategy does not take is refused, naming the ones it does.
+    ///
+    /// # Errors
+    ///
+    /// [`ParamError::Unknown`] for a name the strategy does not take.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Builtin, Params};
+    /// let params = Builtin::find("sma-cross").unwrap().check(&Params::new())?;
+    /// assert_eq!(params.int("fast")?, 10);
+    /// # Ok::<(), tracectx_backtest::ParamError>(())
+    /// ```
+    pub fn check(&self, params: &Params) -> Result<Params, ParamError> {
+        self.check_names(params.iter().map(|(k, _)| k))?;
+        let mut checked = params.clone();
+        for spec in self.params {
+            if checked.get(spec.name).is_none() {
+                if let Some(default) = spec.default_value() {
+                    checked.insert(spec.name, default);
+                }
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Refuses a name among `names` the strategy does not take.
+    ///
+    /// # Errors
+    ///
+    /// [`ParamError::Unknown`] naming the first such name and the known ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Builtin;
+    /// let sma_cross = Builtin::find("sma-cross").unwrap();
+    /// assert!(sma_cross.check_names(["fast", "slow"]).is_ok());
+    /// assert!(sma_cross.check_names(["fsat"]).is_err());
+    /// ```
+    pub fn check_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ParamError> {
+        for name in names {
+            if !self.params.iter().any(|p| p.name == name) {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+                return Err(ParamError::Unknown {
+                    name: name.to_owned(),
+                    strategy: self.name.to_owned(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
 /// Moving-average crossover on closing prices.
 ///
-/// Parameters: `fast` and `slow` (window lengths, integers from 1) and `long_only` (boolean,
-/// default `false`). When the fast average crosses above the slow one the strategy enters
+/// Parameters: `fast` and `slow` (window lengths, integers from 1; 10 and 20 when left out,
+/// as backtesting.py's `SmaCross`) and `long_only` (boolean, default `false`). When the fast average crosses above the slow one the strategy enters
 /// long; when it crosses below it enters short, or with `long_only` it exits. The warm-up is
 /// the bar where the longer average first has a value.
 ///
@@ -984,8 +1350,8 @@ pub fn builtin(name: &str) -> Option<SignalFn> {
 /// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-    let fast_n = params.positive_int("fast")?;
-    let slow_n = params.positive_int("slow")?;
+    let fast_n = params.positive_int_or("fast", 10)?;
+    let slow_n = params.positive_int_or("slow", 20)?;
     let long_only = params.bool_or("long_only", false)?;
     let close = bars.close();
     let down = if long_only {
@@ -993,6 +1359,25 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     } else {
         Decision::EnterShort
     };
+    if let Some(shared) = SharedIndicators::current_for(bars) {
+        // In a sweep: the averages every session shares, the same values as below.
+        let (fast, slow) = (shared.sma(fast_n), shared.sma(slow_n));
+        let mut decisions = vec![Decision::Hold; close.len()];
+        // Bar `i` decides on bars `i - 1` and `i`: the crossings of the two curves (rare:
+        // a store only then).
+        let n = close.len().min(fast.len()).min(slow.len());
+        let (f, s) = (&fast[..n], &slow[..n]);
+        for i in 1..n {
+            let up = (f[i - 1] < s[i - 1]) & (f[i] > s[i]);
+            let under = (s[i - 1] < f[i - 1]) & (s[i] > f[i]);
+            if up | under {
+                decisions[i] = if up { Decision::EnterLong } else { down };
+            }
+        }
+        // Finite positive prices: an average is defined from its window's last bar on.
+        let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };
+        return Ok(Signals::new(decisions, first(fast_n).max(first(slow_n))));
+    }
     // Both averages in one pass, without storing them: the two compensated sums interleave,
     // and a cross only needs the previous bar's values. A cross needs both averages defined
     // on the previous bar, so no decision falls before the first decision bar.

@@ -575,3 +575,46 @@ fn fingerprint_is_the_same_however_the_bars_are_built() {
         Bars::synthetic(11, 3).fingerprint()
     );
 }
+
+#[test]
+fn open_and_close_outside_the_bars_range_are_refused() {
+    let e = err("date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-01-03,12,11,9,10\n");
+    assert!(
+        matches!(e.kind(), DataErrorKind::OutsideRange { price: "open", value, low, high }
+            if *value == 12.0 && *low == 9.0 && *high == 11.0)
+    );
+    assert_eq!((e.row(), e.column()), (Some(3), Some("Open")));
+    assert_eq!(
+        e.to_string(),
+        r#"invalid bar data at line 3, column "Open": open 12 outside the bar's range from low 9 to high 11"#
+    );
+    let e = err("date,open,high,low,close\n2024-01-02,10,11,9,8.5\n");
+    assert!(matches!(
+        e.kind(),
+        DataErrorKind::OutsideRange { price: "close", .. }
+    ));
+    assert_eq!((e.row(), e.column()), (Some(2), Some("close")));
+    // On the edges is inside.
+    assert!(load("date,open,high,low,close\n2024-01-02,11,11,9,9\n").is_ok());
+    // Built in memory and pushed one at a time, the same rule.
+    let e = Bars::new(vec![0], vec![1.0], vec![2.0], vec![1.5], vec![1.8], None).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        DataErrorKind::OutsideRange { price: "open", .. }
+    ));
+    assert_eq!((e.row(), e.column()), (Some(0), Some("open")));
+    let mut builder = tracectx_backtest::BarsBuilder::new();
+    let bar = tracectx_backtest::Bar::new(
+        tracectx_backtest::Timestamp::from_micros(0),
+        1.5,
+        2.0,
+        1.0,
+        2.5,
+    );
+    let e = builder.push(bar).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        DataErrorKind::OutsideRange { price: "close", .. }
+    ));
+    assert!(builder.is_empty());
+}

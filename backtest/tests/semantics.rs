@@ -835,3 +835,44 @@ fn simulation_is_deterministic_on_a_long_synthetic_series() {
     assert!(a.trades.windows(2).all(|w| w[0].exit_bar <= w[1].entry_bar));
     assert!(a.equity.iter().all(|e| e.is_finite()));
 }
+
+#[test]
+fn an_account_too_large_for_f64_is_a_typed_error_naming_the_bar() {
+    // 1e308 of cash on prices near 1e307: nine units, then a close of 1.7e308 marks the
+    // equity past f64::MAX.
+    let b = bars(
+        &[1e307, 1e307, 1e307, 1e307, 1.5e308],
+        &[1e307, 1e307, 1e307, 1e307, 1.7e308],
+    );
+    let signals = decisions(5, &[(1, EnterLong)]);
+    let err = simulate(&b, &signals, &BacktestSettings::new(1e308)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tracectx_backtest::SimulationError::Overflow { bar: 4, .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the account's value overflows at bar 4 (2024-01-05T00:00:00Z): cash and prices too large"
+    );
+    // The same through a session: an error, never a result with undefined equity.
+    let params = Params::new().with("fast", 1).with("slow", 2);
+    let e = tracectx_backtest::BacktestEngine::new(BacktestSettings::new(1e308))
+        .run(&b, &sma_cross, &params);
+    if let Ok(r) = &e {
+        assert!(r.stats.equity_final.is_finite(), "{:?}", r.stats);
+    }
+    // Closing at the end can overflow the cash alone.
+    let close_at_end = BacktestSettings::new(1e308).with_close_at_end(true);
+    let b = bars(
+        &[1e307, 1e307, 1e307, 1.7e308],
+        &[1e307, 1e307, 1e307, 1.0e307],
+    );
+    let signals = decisions(4, &[(1, EnterShort)]);
+    let run = simulate(&b, &signals, &close_at_end);
+    if let Ok(run) = run {
+        assert!(run.equity.iter().all(|e| e.is_finite()), "{:?}", run.equity);
+    }
+}

@@ -142,3 +142,199 @@ async fn a_sweep_over_the_cap_runs_no_session_and_says_why() {
         )
     );
 }
+
+fn full_sweep(grid: &ParamGrid, options: BatchOptions) -> tracectx_backtest::SweepReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let data = Arc::new(Bars::synthetic(2_000, 5));
+    rt.block_on(BacktestEngine::default().sweep(
+        &data,
+        Named::new("sma-cross", sma_cross),
+        grid,
+        RankBy::new(tracectx_backtest::Statistic::ReturnPct),
+        options,
+    ))
+}
+
+fn ranking(report: &tracectx_backtest::SweepReport) -> Vec<String> {
+    report
+        .ranked
+        .iter()
+        .map(|r| format!("{} {:?}", r.metadata.params, r.stats.return_pct.to_bits()))
+        .collect()
+}
+
+#[test]
+fn keeping_the_top_n_keeps_the_head_of_the_full_ranking() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:30:2")
+        .unwrap()
+        .parse_axis("slow=10:60:10")
+        .unwrap();
+    let all = full_sweep(&grid, BatchOptions::new());
+    let top = full_sweep(&grid, BatchOptions::new().keep_top(7));
+    assert_eq!(all.ranked.len(), 90);
+    assert_eq!((top.sessions, top.succeeded, top.ranked.len()), (90, 90, 7));
+    assert_eq!(ranking(&top), ranking(&all)[..7]);
+}
+
+#[test]
+fn a_constraint_skips_combinations_before_they_run() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let counting = move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {
+        counted.fetch_add(1, Ordering::SeqCst);
+        sma_cross(bars, params)
+    };
+    let grid = ParamGrid::new()
+        .parse_axis("fast=10:100:10")
+        .unwrap()
+        .parse_axis("slow=20:100:20")
+        .unwrap()
+        .parse_constraint("fast<slow")
+        .unwrap();
+    assert_eq!(grid.len(), 50);
+    let expected = grid.selected();
+    assert_eq!(expected, 1 + 3 + 5 + 7 + 9);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let report = rt.block_on(BacktestEngine::default().sweep(
+        &Arc::new(Bars::synthetic(1_000, 2)),
+        Named::new("counting", counting),
+        &grid,
+        RankBy::default(),
+        BatchOptions::new(),
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), expected);
+    assert_eq!(report.sessions, expected);
+    assert!(report.ranked.iter().all(|r| {
+        r.metadata.params.int("fast").unwrap() < r.metadata.params.int("slow").unwrap()
+    }));
+    // Refused by name, with the known ones.
+    let err = ParamGrid::new()
+        .parse_axis("fast=1:3:1")
+        .unwrap()
+        .parse_constraint("fsat<slow")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid constraint "fsat<slow": unknown parameter "fsat": expected one of fast"#
+    );
+    assert!(ParamGrid::new().parse_constraint("fast").is_err());
+}
+
+#[test]
+fn shards_run_every_combination_once_and_rank_as_one_sweep() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:20:2")
+        .unwrap()
+        .parse_axis("slow=25:60:5")
+        .unwrap();
+    let whole = full_sweep(&grid, BatchOptions::new());
+    let mut seen = Vec::new();
+    let mut board = tracectx_backtest::Leaderboard::new(
+        RankBy::new(tracectx_backtest::Statistic::ReturnPct),
+        usize::MAX,
+    );
+    for k in 1..=3 {
+        let shard = tracectx_backtest::Shard::new(k, 3).unwrap();
+        let part = grid.clone().shard(shard);
+        let indices = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = Arc::clone(&indices);
+        let options = BatchOptions::new().on_progress(move |p| {
+            noted.lock().unwrap().push((p.index, p.params.clone()));
+        });
+        let report = full_sweep(&part, options);
+        assert_eq!(report.shard, shard);
+        let indices = indices.lock().unwrap().clone();
+        assert_eq!(indices.len(), part.selected());
+        for (index, params) in &indices {
+            assert_eq!(index % 3, k - 1);
+            assert_eq!(grid.combinations().nth(*index).as_ref(), Some(params));
+        }
+        seen.extend(indices.into_iter().map(|(i, _)| i));
+        for r in report.ranked {
+            let index = grid
+                .combinations()
+                .position(|p| p == r.metadata.params)
+                .unwrap();
+            board.push(index, r.stats.return_pct.into(), r);
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..grid.len()).collect::<Vec<_>>());
+    let merged: Vec<String> = board
+        .into_sorted()
+        .iter()
+        .map(|r| format!("{} {:?}", r.metadata.params, r.stats.return_pct.to_bits()))
+        .collect();
+    assert_eq!(merged, ranking(&whole));
+}
+
+#[test]
+fn a_sweeps_shared_indicators_give_each_session_what_it_gives_alone_to_the_bit() {
+    // Longer than a piece of the equity curve, so the shared log ratios span several leaves.
+    let data = Arc::new(Bars::synthetic(40_000, 11));
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:50:15")
+        .unwrap()
+        .parse_axis("slow=20:80:30")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let engine = BacktestEngine::new(
+        tracectx_backtest::BacktestSettings::new(10_000.0).with_commission(0.001),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let options = BatchOptions::new().concurrency(2).keep_equity(false);
+    let report = rt.block_on(engine.sweep(&data, sma_cross, &grid, RankBy::default(), options));
+    assert_eq!(report.ranked.len(), grid.len());
+    for r in &report.ranked {
+        let alone = engine.run(&data, &sma_cross, &r.metadata.params).unwrap();
+        let json = |r: &tracectx_backtest::BacktestResult| {
+            tracectx_backtest::Report::new(&r.stats, &r.trades, &r.open_trades).to_json()
+        };
+        assert_eq!(json(r), json(&alone), "{}", r.metadata.params);
+        // Also the fused averages of a session alone against the shared ones.
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let shared = tracectx_backtest::close_sma(&data, 35);
+        assert_eq!(
+            bits(&shared),
+            bits(&tracectx_backtest::sma(data.close(), 35))
+        );
+    }
+}
+
+#[test]
+fn session_records_read_back_hold_every_statistic_to_the_bit() {
+    // What a shard writes and `tracectx merge` reads: 200 sessions' statistics, many of them
+    // needing all 17 significant digits, read back as the same numbers.
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let written = Arc::clone(&lines);
+    let options = BatchOptions::new().keep_top(1).on_progress(move |p| {
+        written
+            .lock()
+            .unwrap()
+            .push(tracectx_backtest::SessionRecord::from_progress(p))
+    });
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:40:2")
+        .and_then(|g| g.parse_axis("slow=10:100:10"))
+        .unwrap();
+    full_sweep(&grid, options);
+    let records = lines.lock().unwrap();
+    assert_eq!(records.len(), 200);
+    for record in records.iter() {
+        let line = record.to_json_line();
+        let back: tracectx_backtest::SessionRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(&back, record, "{line}");
+        assert_eq!(back.to_json_line(), line);
+    }
+}

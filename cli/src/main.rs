@@ -6,10 +6,14 @@
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
-//!     [--close-at-end] [--json] [--trades OUT.csv] [--equity OUT.csv] [--log-file F]
+//!     [--close-at-end] [--json] [--trades OUT.csv] [--equity OUT.csv] [--html OUT.html]
+//!     [--log-file F]
 //! tracectx sweep --data FILE.csv [--strategy sma-cross] --grid NAME=START:STOP:STEP...
-//!     [--param NAME=VALUE]... [--rank-by KEY] [--ascending] [--top N] [--concurrency N]
-//!     [--json] [--log-file F] (and the settings of backtest)
+//!     [--param NAME=VALUE]... [--constraint COND]... [--rank-by KEY] [--ascending] [--top N]
+//!     [--concurrency N] [--shard K/N] [--output FILE.jsonl] [--html OUT.html] [--json]
+//!     [--log-file F] (and the settings of backtest)
+//! tracectx merge FILE.jsonl... [--rank-by KEY] [--ascending] [--top N] [--json]
+//! tracectx strategies [--json]
 //! ```
 //!
 //! Each subcommand is an `Args` struct with a `run` method returning the exit code; adding one
@@ -36,18 +40,20 @@
 //! success, 1 when the data, a parameter or the session fails (the message says what and
 //! where), 2 on a usage error.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tracectx::TraceFutureExt;
 use tracectx::escape;
 use tracectx::logging::WorkerGuard;
 use tracectx::logging::query::{self, LineFormat, LineParser, Query, RunSummary, Runs};
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
-    Named, ParamGrid, Params, RankBy, SignalFn, Statistic, SweepReport, builtin,
+    Builtin, Leaderboard, Named, ParamGrid, Params, RankBy, SessionRecord, Shard, SignalFn,
+    Statistic, SweepReport, write_ranked_table,
 };
 
 #[derive(Debug, Parser)]
@@ -72,6 +78,10 @@ enum Command {
     Backtest(BacktestArgs),
     /// Run a strategy over a parameter grid, sessions in parallel, and rank the results
     Sweep(SweepArgs),
+    /// Rank the sessions of a sweep's shards (`sweep --shard K/N --output FILE`) as one sweep
+    Merge(MergeArgs),
+    /// List the strategies with their parameters, types and defaults
+    Strategies(StrategiesArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +94,8 @@ fn main() -> ExitCode {
         Command::Runs(args) => args.run(),
         Command::Backtest(args) => args.run(),
         Command::Sweep(args) => args.run(),
+        Command::Merge(args) => args.run(),
+        Command::Strategies(args) => args.run(),
     }
 }
 
@@ -603,26 +615,27 @@ struct SessionArgs {
     /// Bars as CSV: a date or time column, open, high, low, close, optionally volume
     #[arg(long, value_name = "FILE.csv")]
     data: PathBuf,
-    /// The strategy (built-in: sma-cross)
+    /// The strategy (`tracectx strategies` lists them with their parameters)
     #[arg(long, default_value = "sma-cross")]
     strategy: String,
-    /// A strategy parameter, NAME=VALUE (repeatable): --param fast=10 --param slow=20
-    #[arg(long = "param", value_name = "NAME=VALUE")]
+    /// A strategy parameter, NAME=VALUE (repeatable): --param fast=10 --param slow=20;
+    /// parameters left out take their defaults (`tracectx strategies` lists them)
+    #[arg(long = "param", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     params: Vec<String>,
     /// Long only: exit on the sell signal instead of going short (sets long_only=true)
     #[arg(long)]
     long_only: bool,
     /// Starting cash
-    #[arg(long, default_value_t = 10_000.0)]
+    #[arg(long, default_value_t = 10_000.0, allow_negative_numbers = true)]
     cash: f64,
-    /// Commission per fill, as a fraction of its value (0.002 is 0.2%)
-    #[arg(long, default_value_t = 0.0)]
+    /// Commission per fill, as a fraction of its value (0.002 is 0.2%; negative for a rebate)
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     commission: f64,
     /// Bid-ask spread as a fraction of the price, paid on entries
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     spread: f64,
     /// Slippage as a fraction of the price, on every fill
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     slippage: f64,
     /// Size entries in fractional units instead of whole units
     #[arg(long)]
@@ -640,15 +653,19 @@ struct SessionArgs {
 struct Inputs {
     data: Arc<Bars>,
     strategy: Named<SignalFn>,
+    builtin: &'static Builtin,
+    /// The parameters given (and `long_only`), their names checked.
     params: Params,
     engine: BacktestEngine,
 }
 
 impl SessionArgs {
-    fn inputs(&self) -> Result<Inputs, String> {
-        let signal_fn = builtin(&self.strategy).ok_or_else(|| {
+    /// The strategy, the parameters given (names checked) and the settings, before any data
+    /// is read.
+    fn strategy_and_params(&self) -> Result<(&'static Builtin, Params), String> {
+        let builtin = Builtin::find(&self.strategy).ok_or_else(|| {
             format!(
-                "unknown strategy {:?}: expected one of {}",
+                "unknown strategy {:?}: expected one of {} (`tracectx strategies` lists them)",
                 self.strategy,
                 BUILTIN_STRATEGIES.join(", ")
             )
@@ -657,6 +674,14 @@ impl SessionArgs {
         if self.long_only {
             params.insert("long_only", true);
         }
+        builtin
+            .check_names(params.iter().map(|(k, _)| k))
+            .map_err(|e| e.to_string())?;
+        Ok((builtin, params))
+    }
+
+    fn inputs(&self) -> Result<Inputs, String> {
+        let (builtin, params) = self.strategy_and_params()?;
         let settings = BacktestSettings::new(self.cash)
             .with_commission(self.commission)
             .with_spread(self.spread)
@@ -667,7 +692,8 @@ impl SessionArgs {
         let data = Bars::from_csv_path(&self.data).map_err(|e| e.to_string())?;
         Ok(Inputs {
             data: Arc::new(data),
-            strategy: Named::new(self.strategy.clone(), signal_fn),
+            strategy: Named::new(self.strategy.clone(), builtin.signals),
+            builtin,
             params,
             engine: BacktestEngine::new(settings),
         })
@@ -676,7 +702,8 @@ impl SessionArgs {
 
 /// Installs the stamping subscriber: INFO and above to `log_file` through a non-blocking
 /// writer (the guard, dropped before exit, writes every line), else warnings and errors on
-/// stderr (`RUST_LOG` overrides the level).
+/// stderr, the engine's own left out: a failed session's error is what the command prints,
+/// once (`RUST_LOG` overrides the level and the filter).
 fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> {
     let builder = tracectx::logging::builder();
     match log_file {
@@ -706,7 +733,7 @@ fn init_logging(log_file: Option<&Path>) -> Result<Option<WorkerGuard>, String> 
             let builder = if std::env::var_os("RUST_LOG").is_some() {
                 builder
             } else {
-                builder.with_level(tracing::Level::WARN)
+                builder.with_env_filter("warn,tracectx_backtest=off")
             };
             builder.try_init().map_err(|e| e.to_string())?;
             Ok(None)
@@ -747,34 +774,82 @@ fn failed(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(FAILED)
 }
 
-/// A statistic for a table: durations in days and hours, percentages with 2 decimals,
-/// undefined as `-`.
-fn format_stat(result: &BacktestResult, statistic: Statistic) -> String {
-    let stats = &result.stats;
-    let name = statistic.name();
-    match statistic {
-        Statistic::Start => stats.start.to_string(),
-        Statistic::End => stats.end.to_string(),
-        Statistic::Trades => stats.trades.to_string(),
-        _ => match stats.get(statistic) {
-            None => "-".to_owned(),
-            Some(v) if name.ends_with("_secs") => format_duration(v),
-            Some(v) if name.ends_with("_pct") => format!("{v:.2}"),
-            Some(v) if v.abs() >= 1e5 => format!("{v:.2}"),
-            Some(v) => format!("{v:.4}"),
-        },
+/// The trace this process was started in (`TRACEPARENT`, `BAGGAGE` in its environment, as a
+/// launcher or a job scheduler sets them), if any.
+fn launcher_trace() -> Option<tracectx::TraceContext> {
+    tracectx::propagation::extract_env()
+}
+
+// === strategies ===
+
+#[derive(Debug, Args)]
+struct StrategiesArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+impl StrategiesArgs {
+    fn run(self) -> ExitCode {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let written = if self.json {
+            let list: Vec<serde_json::Value> = Builtin::ALL
+                .iter()
+                .map(|b| {
+                    let params: Vec<serde_json::Value> = b
+                        .params
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({
+                                "name": p.name,
+                                "type": p.kind.to_string(),
+                                "default": p.default_value(),
+                                "description": p.description,
+                            })
+                        })
+                        .collect();
+                    serde_json::json!({"name": b.name, "summary": b.summary, "params": params})
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::Value::Array(list))
+        } else {
+            write_strategies(&mut out)
+        }
+        .and_then(|()| out.flush());
+        match written {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => failed(e),
+            _ => ExitCode::SUCCESS,
+        }
     }
 }
 
-fn format_duration(secs: f64) -> String {
-    let total = secs.round() as i64;
-    let (days, rest) = (total / 86_400, total % 86_400);
-    let (h, m, s) = (rest / 3_600, rest % 3_600 / 60, rest % 60);
-    match (days, rest) {
-        (_, 0) => format!("{days} days"),
-        (0, _) => format!("{h:02}:{m:02}:{s:02}"),
-        _ => format!("{days} days {h:02}:{m:02}:{s:02}"),
+fn write_strategies(out: &mut impl Write) -> io::Result<()> {
+    for (i, b) in Builtin::ALL.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}: {}", b.name, b.summary)?;
+        let mut rows = vec![vec![
+            "  PARAM".to_owned(),
+            "TYPE".to_owned(),
+            "DEFAULT".to_owned(),
+            "DESCRIPTION".to_owned(),
+        ]];
+        for p in b.params {
+            rows.push(vec![
+                format!("  {}", p.name),
+                p.kind.to_string(),
+                p.default.unwrap_or("(required)").to_owned(),
+                p.description.to_owned(),
+            ]);
+        }
+        write_columns(out, &rows, 4)?;
     }
+    writeln!(
+        out,
+        "\nSet one with --param NAME=VALUE (backtest) or sweep it with --grid NAME=START:STOP:STEP."
+    )
 }
 
 /// Writes rows as aligned columns: the first `left` columns left-aligned, the others
@@ -810,6 +885,9 @@ fn write_columns(out: &mut impl Write, rows: &[Vec<String>], left: usize) -> io:
 // === backtest ===
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "`tracectx strategies` lists each strategy's parameters, their types and defaults."
+)]
 struct BacktestArgs {
     #[command(flatten)]
     session: SessionArgs,
@@ -822,6 +900,9 @@ struct BacktestArgs {
     /// Write the equity curve (date,equity per bar) to this CSV file
     #[arg(long, value_name = "OUT.csv")]
     equity: Option<PathBuf>,
+    /// Write a self-contained HTML report (equity, drawdown, price with trades, statistics)
+    #[arg(long, value_name = "OUT.html")]
+    html: Option<PathBuf>,
 }
 
 impl BacktestArgs {
@@ -847,10 +928,21 @@ impl BacktestArgs {
         let Inputs {
             data,
             strategy,
+            builtin,
             params,
             engine,
         } = inputs;
-        let result = match rt.block_on(engine.run_realistic(&data, strategy, params)) {
+        // Every parameter, the defaults filled in: what ran is what the result says.
+        let params = match builtin.check(&params) {
+            Ok(params) => params,
+            Err(e) => return failed(e),
+        };
+        let session = engine.run_realistic(&data, strategy, params);
+        let result = match launcher_trace() {
+            Some(ctx) => rt.block_on(session.in_trace_context(ctx)),
+            None => rt.block_on(session),
+        };
+        let result = match result {
             Ok(result) => result,
             Err(e) => return failed(e),
         };
@@ -864,6 +956,17 @@ impl BacktestArgs {
         }
         if let Some(path) = &self.equity {
             if let Err(e) = write_equity(path, &data, &result) {
+                return failed(format!(
+                    "cannot write {:?}: {e}",
+                    path.display().to_string()
+                ));
+            }
+        }
+        if let Some(path) = &self.html {
+            let written = std::fs::File::create(path)
+                .map(io::BufWriter::new)
+                .and_then(|mut w| result.write_html(&data, &mut w).and_then(|()| w.flush()));
+            if let Err(e) = written {
                 return failed(format!(
                     "cannot write {:?}: {e}",
                     path.display().to_string()
@@ -900,7 +1003,7 @@ fn write_stats(out: &mut impl Write, result: &BacktestResult) -> io::Result<()> 
     )?;
     let rows: Vec<Vec<String>> = Statistic::ALL
         .iter()
-        .map(|&statistic| vec![statistic.name().to_owned(), format_stat(result, statistic)])
+        .map(|&statistic| vec![statistic.label().to_owned(), result.stats.format(statistic)])
         .collect();
     write_columns(out, &rows, 1)?;
     if !result.open_trades.is_empty() {
@@ -947,19 +1050,38 @@ fn write_equity(path: &Path, data: &Bars, result: &BacktestResult) -> io::Result
 // === sweep ===
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "`tracectx strategies` lists each strategy's parameters, their types and defaults."
+)]
 struct SweepArgs {
     #[command(flatten)]
     session: SessionArgs,
     /// A parameter axis, NAME=START:STOP:STEP (inclusive) or NAME=V1,V2,... (repeatable)
-    #[arg(long = "grid", value_name = "NAME=SPEC", required = true)]
+    #[arg(
+        long = "grid",
+        value_name = "NAME=SPEC",
+        required = true,
+        allow_hyphen_values = true
+    )]
     grid: Vec<String>,
+    /// Skip the combinations that break a condition: comparisons of parameters and numbers
+    /// joined by `,` ('fast<slow', 'fast>=5, slow<=200'); repeatable
+    #[arg(long, value_name = "COND", allow_hyphen_values = true)]
+    constraint: Vec<String>,
+    /// Run only shard K of N of the grid (the same part on every machine); merge the shards'
+    /// --output files with `tracectx merge`
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Write every session's result as one JSON line, as it finishes, to this file
+    #[arg(long, value_name = "FILE.jsonl")]
+    output: Option<PathBuf>,
     /// The statistic to rank by (a key of `backtest --json`'s stats)
     #[arg(long, default_value = "sharpe", value_parser = parse_statistic)]
     rank_by: Statistic,
     /// Rank the lowest value first
     #[arg(long)]
     ascending: bool,
-    /// How many of the best sessions to show
+    /// How many of the best sessions to show (and keep in memory)
     #[arg(long, default_value_t = 10)]
     top: usize,
     /// Sessions run at once (default: one per core)
@@ -968,6 +1090,9 @@ struct SweepArgs {
     /// Print the ranked sessions as one JSON object instead of a table
     #[arg(long)]
     json: bool,
+    /// Write a self-contained HTML page: the ranked statistic over the first two grid axes
+    #[arg(long, value_name = "OUT.html")]
+    html: Option<PathBuf>,
 }
 
 /// The one place where text becomes a [`Statistic`]; an unknown name's error lists the known
@@ -976,6 +1101,20 @@ fn parse_statistic(s: &str) -> Result<Statistic, String> {
     s.parse()
         .map_err(|e: tracectx_backtest::UnknownStatistic| e.to_string())
 }
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+        .map_err(|e: tracectx_backtest::GridError| e.to_string())
+}
+
+/// The most failures a sweep keeps for its JSON output; each is printed as it happens.
+const KEEP_FAILURES: usize = 100;
+
+/// How long a finished session's line may wait in `sweep --output`'s buffer.
+const OUTPUT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The longest line `tracectx merge` reads: a session record is a few kilobytes.
+const MAX_RECORD_LINE: usize = 1 << 20;
 
 impl SweepArgs {
     fn run(self) -> ExitCode {
@@ -987,23 +1126,45 @@ impl SweepArgs {
         finish_logging(guard, self.session.log_file.as_deref(), code)
     }
 
-    fn sweep_and_report(&self) -> ExitCode {
-        let fixed = match Params::from_assignments(&self.session.params) {
-            Ok(fixed) => fixed,
-            Err(e) => return failed(e),
-        };
+    fn grid(&self, builtin: &Builtin, fixed: &Params) -> Result<ParamGrid, String> {
         let mut grid = ParamGrid::new();
         for (name, value) in fixed.iter() {
             grid = grid.fixed(name, value.clone());
         }
         for axis in &self.grid {
-            grid = match grid.parse_axis(axis) {
-                Ok(grid) => grid,
-                Err(e) => return failed(e),
-            };
+            grid = grid.parse_axis(axis).map_err(|e| e.to_string())?;
         }
-        if self.session.long_only {
-            grid = grid.fixed("long_only", true);
+        builtin
+            .check_names(grid.names())
+            .map_err(|e| e.to_string())?;
+        for constraint in &self.constraint {
+            grid = grid
+                .parse_constraint(constraint)
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(shard) = self.shard {
+            grid = grid.shard(shard);
+        }
+        Ok(grid)
+    }
+
+    fn sweep_and_report(&self) -> ExitCode {
+        let (builtin, fixed) = match self.session.strategy_and_params() {
+            Ok(found) => found,
+            Err(e) => return failed(e),
+        };
+        let grid = match self.grid(builtin, &fixed) {
+            Ok(grid) => grid,
+            Err(e) => return failed(e),
+        };
+        if !self.constraint.is_empty() && grid.checked_len().is_ok() {
+            let all = grid.clone().shard(Shard::ALL);
+            if all.selected() == 0 {
+                return failed(format!(
+                    "the constraints leave none of the grid's {} combinations to run",
+                    all.len()
+                ));
+            }
         }
         let inputs = match self.session.inputs() {
             Ok(inputs) => inputs,
@@ -1013,19 +1174,35 @@ impl SweepArgs {
             Ok(rt) => rt,
             Err(e) => return failed(e),
         };
+        let output = match &self.output {
+            Some(path) => match std::fs::File::create(path) {
+                Ok(file) => Some(Arc::new(std::sync::Mutex::new(io::BufWriter::new(file)))),
+                Err(e) => {
+                    return failed(format!(
+                        "cannot write {:?}: {e}",
+                        path.display().to_string()
+                    ));
+                }
+            },
+            None => None,
+        };
         let rank_by = RankBy::new(self.rank_by);
         let rank_by = if self.ascending {
             rank_by.ascending()
         } else {
             rank_by
         };
-        let mut options = BatchOptions::new().keep_equity(false);
+        let mut options = BatchOptions::new()
+            .keep_equity(false)
+            .keep_top(self.top)
+            .keep_failures(KEEP_FAILURES)
+            .keep_heatmap(self.html.is_some());
         if let Some(n) = self.concurrency {
             options = options.concurrency(n);
         }
         let concurrency = options.get_concurrency();
         let bar = io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(grid.len() as u64);
+            let bar = indicatif::ProgressBar::new(grid.selected() as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{spinner} sweep [{bar:40}] {pos}/{len} sessions  {elapsed_precise}  eta {eta}",
@@ -1035,21 +1212,90 @@ impl SweepArgs {
             );
             bar
         });
-        if let Some(bar) = bar.clone() {
-            options = options.on_progress(move |p| bar.set_position(p.done as u64));
+        let write_error = Arc::new(std::sync::Mutex::new(None::<io::Error>));
+        {
+            let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
+            let mut flushed_at = std::time::Instant::now();
+            options = options.on_progress(move |p| {
+                // Each failure once, as it happens.
+                if let Err(e) = p.outcome {
+                    match &bar {
+                        Some(bar) => bar.println(format!("tracectx: {e}")),
+                        None => eprintln!("tracectx: {e}"),
+                    }
+                }
+                if let Some(output) = &output {
+                    let line = SessionRecord::from_progress(p).to_json_line();
+                    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+                    // In the file within a fifth of a second of the session's end (a job
+                    // stopped by its scheduler keeps what it finished), without a write call
+                    // per session.
+                    let written = writeln!(out, "{line}").and_then(|()| {
+                        if flushed_at.elapsed() < OUTPUT_FLUSH_EVERY {
+                            return Ok(());
+                        }
+                        flushed_at = std::time::Instant::now();
+                        out.flush()
+                    });
+                    if let Err(e) = written {
+                        write_error
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                    }
+                }
+                if let Some(bar) = &bar {
+                    bar.set_position(p.done as u64);
+                }
+            });
         }
-        let report = rt.block_on(inputs.engine.sweep(
-            &inputs.data,
-            inputs.strategy,
-            &grid,
-            rank_by,
-            options,
-        ));
+        let sweep = inputs
+            .engine
+            .sweep(&inputs.data, inputs.strategy, &grid, rank_by, options);
+        // Inside a launcher's trace (a scheduler's job array), this shard is a run of its own
+        // in that trace.
+        let report = match launcher_trace() {
+            Some(ctx) => {
+                let shard = tracectx::TraceContext::generate("sweep")
+                    .with_trace_id(ctx.trace_id())
+                    .with_parent_span_id(ctx.span_id());
+                rt.block_on(sweep.in_trace_context(shard))
+            }
+            None => rt.block_on(sweep),
+        };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        for e in &report.failed {
-            eprintln!("tracectx: {e}");
+        if let (Some(path), Some(output)) = (&self.output, output) {
+            let flushed = output.lock().unwrap_or_else(|e| e.into_inner()).flush();
+            let error = write_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map_or(flushed, Err);
+            if let Err(e) = error {
+                return failed(format!(
+                    "cannot write {:?}: {e}",
+                    path.display().to_string()
+                ));
+            }
+        }
+        if report.sessions == 0 {
+            // Refused before any session (a grid over the cap) or nothing selected.
+            for e in &report.failed {
+                eprintln!("tracectx: {e}");
+            }
+        }
+        if let Some(path) = &self.html {
+            let written = std::fs::File::create(path)
+                .map(io::BufWriter::new)
+                .and_then(|mut w| report.write_html(&mut w).and_then(|()| w.flush()));
+            if let Err(e) = written {
+                return failed(format!(
+                    "cannot write {:?}: {e}",
+                    path.display().to_string()
+                ));
+            }
         }
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -1071,10 +1317,29 @@ impl SweepArgs {
                 file.display()
             );
         }
-        if report.ranked.is_empty() {
+        if report.sessions == 0 && report.failed.is_empty() {
+            // A shard of fewer combinations than shards: nothing to do is not a failure (the
+            // other shards of the job array hold them).
+            eprintln!(
+                "tracectx: shard {} has no combination to run: the other shards hold them all",
+                report.shard
+            );
+            return ExitCode::SUCCESS;
+        }
+        if report.ranked.is_empty() && report.succeeded == 0 {
             return ExitCode::from(FAILED);
         }
         ExitCode::SUCCESS
+    }
+}
+
+/// A wall time as people read it: milliseconds under a second (a small sweep takes a few),
+/// seconds above.
+fn wall_time(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
     }
 }
 
@@ -1084,45 +1349,22 @@ fn write_ranked(
     top: usize,
     concurrency: usize,
 ) -> io::Result<()> {
-    let total = report.ranked.len() + report.failed.len();
+    let shard = if report.shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(" (shard {})", report.shard)
+    };
     writeln!(
         out,
-        "sweep {}: {total} sessions ({} ok, {} failed) in {:.2} s, {concurrency} at once; ranked by {}",
+        "sweep {}{shard}: {} sessions ({} ok, {} failed) in {}, {concurrency} at once; ranked by {}",
         report.sweep_id,
-        report.ranked.len(),
-        report.failed.len(),
-        report.wall_time_secs,
+        report.sessions,
+        report.succeeded,
+        report.sessions - report.succeeded,
+        wall_time(report.wall_time_secs),
         report.rank_by
     )?;
-    let ranked_by = report.rank_by.statistic();
-    let mut columns = vec![ranked_by];
-    for statistic in [
-        Statistic::ReturnPct,
-        Statistic::Sharpe,
-        Statistic::MaxDrawdownPct,
-        Statistic::Trades,
-        Statistic::WinRatePct,
-    ] {
-        if statistic != ranked_by {
-            columns.push(statistic);
-        }
-    }
-    let mut rows = vec![{
-        let mut header = vec!["RANK".to_owned(), "RUN_ID".to_owned(), "PARAMS".to_owned()];
-        header.extend(columns.iter().map(|s| s.name().to_uppercase()));
-        header
-    }];
-    for (i, r) in report.top(top).iter().enumerate() {
-        let mut row = vec![
-            (i + 1).to_string(),
-            r.metadata.run_id.as_deref().unwrap_or("-").to_owned(),
-            r.metadata.params.to_string(),
-        ];
-        row.extend(columns.iter().map(|&s| format_stat(r, s)));
-        rows.push(row);
-    }
-    // RANK right-aligned would split it from its header; keep the first three left-aligned.
-    write_columns(out, &rows, 3)
+    report.write_table(out, top)
 }
 
 fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> io::Result<()> {
@@ -1148,9 +1390,197 @@ fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> i
         "sweep_id": report.sweep_id,
         "rank_by": report.rank_by.statistic().name(),
         "ascending": report.rank_by.is_ascending(),
-        "sessions": report.ranked.len() + report.failed.len(),
+        "sessions": report.sessions,
+        "failures": report.sessions - report.succeeded,
         "results": results,
         "failed": failed,
     });
     writeln!(out, "{json}")
+}
+
+// === merge ===
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The shards' JSON-lines files (`sweep --output`); `-` reads standard input
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The statistic to rank by (a key of `backtest --json`'s stats)
+    #[arg(long, default_value = "sharpe", value_parser = parse_statistic)]
+    rank_by: Statistic,
+    /// Rank the lowest value first
+    #[arg(long)]
+    ascending: bool,
+    /// How many of the best sessions to show
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print the ranked sessions as one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+impl MergeArgs {
+    fn run(self) -> ExitCode {
+        let rank_by = RankBy::new(self.rank_by);
+        let rank_by = if self.ascending {
+            rank_by.ascending()
+        } else {
+            rank_by
+        };
+        let statistic = rank_by.statistic();
+        let mut board = Leaderboard::new(rank_by, self.top);
+        let (mut sessions, mut failures) = (0usize, 0usize);
+        let mut failures_kept = Vec::new();
+        let mut sweeps: Vec<String> = Vec::new();
+        let mut traces: Vec<String> = Vec::new();
+        // The combinations read so far, one bit each (at most 125 KB: a grid's cap).
+        let mut seen: Vec<u64> = Vec::new();
+        for path in &self.files {
+            let name = path.display().to_string();
+            let input: Box<dyn io::BufRead + '_> = if path.as_os_str() == "-" {
+                Box::new(io::BufReader::new(io::stdin()))
+            } else {
+                match std::fs::File::open(path) {
+                    Ok(file) => Box::new(io::BufReader::with_capacity(1 << 16, file)),
+                    Err(e) => return failed(format!("cannot read {name:?}: {e}")),
+                }
+            };
+            let mut input = input;
+            let mut line = Vec::new();
+            for n in 1.. {
+                // One line at a time, never more than MAX_RECORD_LINE bytes of it in memory:
+                // a file that is not a shard's (no newline in gigabytes) is refused at once.
+                line.clear();
+                let read = (&mut input)
+                    .take(MAX_RECORD_LINE as u64 + 1)
+                    .read_until(b'\n', &mut line);
+                match read {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return failed(format!("cannot read {name:?}: {e}")),
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                } else if line.len() > MAX_RECORD_LINE {
+                    return failed(format!(
+                        "{name:?} line {n}: not a sweep's session record: longer than \
+                         {MAX_RECORD_LINE} bytes"
+                    ));
+                }
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                let record: SessionRecord = match serde_json::from_slice(&line) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        return failed(format!(
+                            "{name:?} line {n}: not a sweep's session record: {e}"
+                        ));
+                    }
+                };
+                // Each combination once: a shard given twice, or shards of different
+                // sweeps, would rank a session twice.
+                if record.index >= ParamGrid::MAX_COMBINATIONS {
+                    return failed(format!(
+                        "{name:?} line {n}: not a sweep's session record: index {} is past \
+                         the largest grid ({} combinations)",
+                        record.index,
+                        ParamGrid::MAX_COMBINATIONS
+                    ));
+                }
+                let (word, bit) = (record.index / 64, 1u64 << (record.index % 64));
+                if seen.len() <= word {
+                    seen.resize(word + 1, 0);
+                }
+                if seen[word] & bit != 0 {
+                    return failed(format!(
+                        "{name:?} line {n}: combination {} ({}) was already read: the same \
+                         shard given twice, or shards of different sweeps",
+                        record.index, record.params
+                    ));
+                }
+                seen[word] |= bit;
+                sessions += 1;
+                for (seen, id) in [
+                    (&mut sweeps, record.sweep_id.as_deref()),
+                    (&mut traces, record.trace_id.as_deref()),
+                ] {
+                    if let Some(id) = id {
+                        if !seen.iter().any(|s| s == id) && seen.len() < 1_000 {
+                            seen.push(id.to_owned());
+                        }
+                    }
+                }
+                match &record.stats {
+                    Some(stats) => {
+                        let value = stats.get(statistic);
+                        board.push(record.index, value, record);
+                    }
+                    None => {
+                        failures += 1;
+                        if failures_kept.len() < KEEP_FAILURES {
+                            failures_kept.push(record);
+                        }
+                    }
+                }
+            }
+        }
+        let ranked = board.into_sorted();
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let written = if self.json {
+            let results: Vec<serde_json::Value> = ranked
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    serde_json::json!({
+                        "rank": i + 1,
+                        "run_id": r.run_id,
+                        "params": r.params,
+                        "stats": r.stats,
+                    })
+                })
+                .collect();
+            let failed: Vec<serde_json::Value> = failures_kept
+                .iter()
+                .map(|r| serde_json::json!({"run_id": r.run_id, "error": r.error}))
+                .collect();
+            let json = serde_json::json!({
+                "sweep_ids": sweeps,
+                "trace_ids": traces,
+                "rank_by": rank_by.statistic().name(),
+                "ascending": rank_by.is_ascending(),
+                "sessions": sessions,
+                "failures": failures,
+                "results": results,
+                "failed": failed,
+            });
+            writeln!(out, "{json}")
+        } else {
+            writeln!(
+                out,
+                "merge of {} files: {sessions} sessions ({} ok, {failures} failed) from sweeps {}; trace {}; ranked by {rank_by}",
+                self.files.len(),
+                sessions - failures,
+                sweeps.join(", "),
+                traces.join(", "),
+            )
+            .and_then(|()| {
+                let rows = ranked.iter().filter_map(|r| {
+                    Some((r.run_id.as_deref().unwrap_or("-"), &r.params, r.stats.as_ref()?))
+                });
+                write_ranked_table(&mut out, statistic, rows)
+            })
+        }
+        .and_then(|()| out.flush());
+        if let Err(e) = written {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                return failed(e);
+            }
+        }
+        if ranked.is_empty() {
+            return ExitCode::from(FAILED);
+        }
+        ExitCode::SUCCESS
+    }
 }

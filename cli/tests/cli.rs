@@ -848,7 +848,7 @@ mod backtest_cli {
         assert!(run.starts_with("backtest_"));
         assert_eq!(
             json["metadata"]["params"],
-            serde_json::json!({"fast": 10, "slow": 20})
+            serde_json::json!({"fast": 10, "long_only": false, "slow": 20})
         );
         // The same trades as the library gives on the same file.
         let bars = Bars::from_csv_path(&data).unwrap();
@@ -900,12 +900,16 @@ mod backtest_cli {
         let first = table.lines().next().unwrap();
         assert!(first.starts_with("run backtest_"), "{first}");
         assert!(first.contains("long_only=true"));
-        for key in Statistic::ALL.iter().map(|s| s.name()) {
+        for key in Statistic::ALL.iter().map(|s| s.label()) {
             assert!(
                 table.lines().any(|l| l.starts_with(&format!("{key} "))),
                 "no row {key}"
             );
         }
+        // Durations read as durations, under names without a unit.
+        let duration = table.lines().find(|l| l.starts_with("duration ")).unwrap();
+        assert!(duration.ends_with(" days"), "{duration}");
+        assert!(!table.contains("_secs"), "{table}");
         let trades = std::fs::read_to_string(trades).unwrap();
         let n_trades: usize = table
             .lines()
@@ -1108,6 +1112,404 @@ mod backtest_cli {
             None,
         );
         assert_eq!(out.status.code(), Some(2));
+    }
+
+    #[test]
+    fn strategies_lists_parameters_types_and_defaults_and_help_points_to_it() {
+        let out = tracectx(&["strategies"], None);
+        assert_eq!(out.status.code(), Some(0));
+        let text = stdout(&out);
+        assert!(text.starts_with("sma-cross: "), "{text}");
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no row {name} in {text}"))
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("fast"), ["fast", "integer", "10"]);
+        assert_eq!(row("slow"), ["slow", "integer", "20"]);
+        assert_eq!(row("long_only"), ["long_only", "boolean", "false"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&tracectx(&["strategies", "--json"], None))).unwrap();
+        assert_eq!(json[0]["params"][0]["default"], 10);
+        let help = stdout(&tracectx(&["backtest", "--help"], None));
+        assert!(help.contains("tracectx strategies"), "{help}");
+    }
+
+    #[test]
+    fn parameters_default_unknown_names_are_refused_and_negatives_are_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        // Every parameter left out: the defaults, shown in the header.
+        let out = tracectx(&["backtest", "--data", data], None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("fast=10 long_only=false slow=20"));
+        // A misspelt name is refused by name, the known ones listed, once.
+        for command in [
+            &["backtest", "--data", data, "--param", "fsat=5"][..],
+            &["sweep", "--data", data, "--grid", "fsat=2:5:1"][..],
+        ] {
+            let out = tracectx(command, None);
+            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(
+                stderr(&out),
+                "tracectx: unknown parameter \"fsat\" for sma-cross: expected one of fast, slow, long_only\n"
+            );
+        }
+        // A negative number is a value: refused by the settings' check, not read as a flag.
+        let out = tracectx(&["backtest", "--data", data, "--cash", "-5"], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out),
+            "tracectx: invalid setting cash = -5: expected a finite amount above 0\n"
+        );
+        let out = tracectx(
+            &["backtest", "--data", data, "--commission", "-0.001"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn a_failed_sessions_error_is_printed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--param",
+                "fast=0",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(r#"parameter "fast" must be at least 1, got 0"#),
+            "{err}"
+        );
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=0,5",
+                "--param",
+                "slow=20",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(stdout(&out).contains("2 sessions (1 ok, 1 failed)"));
+    }
+
+    #[test]
+    fn sweep_constraint_skips_inverted_crossovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=10:100:10",
+                "--grid",
+                "slow=20:100:20",
+                "--constraint",
+                "fast<slow",
+                "--top",
+                "100",
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["sessions"], 25);
+        for r in json["results"].as_array().unwrap() {
+            assert!(
+                r["params"]["fast"].as_i64() < r["params"]["slow"].as_i64(),
+                "{r}"
+            );
+        }
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=10:20:10",
+                "--constraint",
+                "fast<<slow",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains(r#"invalid constraint "fast<<slow""#),
+            "{}",
+            stderr(&out)
+        );
+        // Constraints that leave nothing are refused before any session, saying so.
+        let data = data.to_str().unwrap();
+        let sweep = |extra: &[&str]| {
+            let mut args = vec!["sweep", "--data", data, "--grid", "fast=10:20:10"];
+            args.extend(extra);
+            tracectx(&args, None)
+        };
+        let out = sweep(&["--grid", "slow=5:10:5", "--constraint", "fast<slow"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out),
+            "tracectx: the constraints leave none of the grid's 4 combinations to run\n"
+        );
+        assert!(stdout(&out).is_empty());
+        // A shard left without a combination (2 combinations, 3 shards) has nothing to do:
+        // not a failure of its job, and an empty file to merge.
+        let file = std::path::Path::new(data).with_file_name("empty-shard.jsonl");
+        let out = sweep(&["--shard", "3/3", "--output", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains("shard 3/3 has no combination to run"));
+        assert_eq!(std::fs::read(&file).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn merge_refuses_a_combination_twice_and_lines_no_shard_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let shard = dir.path().join("shard.jsonl");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:15:5",
+                "--output",
+                shard.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let shard = shard.to_str().unwrap();
+        // The same shard twice would rank each session twice.
+        let out = tracectx(&["merge", shard, shard], None);
+        assert_eq!(out.status.code(), Some(1));
+        // (Lines are written as sessions finish: the first may be any combination.)
+        let err = stderr(&out);
+        assert!(
+            err.contains("line 1: combination ")
+                && err.contains(") was already read: the same shard given twice"),
+            "{err}"
+        );
+        // A line with no end is refused after 1 MiB, naming it, not read whole.
+        let long = dir.path().join("long.jsonl");
+        std::fs::write(&long, vec![b'{'; 3 << 20]).unwrap();
+        let out = tracectx(&["merge", long.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out)
+                .contains("line 1: not a sweep's session record: longer than 1048576 bytes"),
+            "{}",
+            stderr(&out)
+        );
+        // An index past any grid.
+        let line = std::fs::read_to_string(shard).unwrap();
+        let first = line.lines().next().unwrap();
+        let far = first.replacen("\"index\":0", "\"index\":1000000", 1);
+        assert_ne!(far, first);
+        let out = tracectx(&["merge", "-"], Some(far.as_bytes()));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("index 1000000 is past the largest grid"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    #[test]
+    fn shards_merged_rank_as_the_local_sweep_in_one_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 800);
+        let data = data.to_str().unwrap();
+        let grid = ["--grid", "fast=2:20:3", "--grid", "slow=10:50:8"];
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut files = Vec::new();
+        for k in 1..=3 {
+            let file = dir.path().join(format!("shard-{k}.jsonl"));
+            let shard = format!("{k}/3");
+            let mut args = vec!["sweep", "--data", data, "--shard", &shard];
+            args.extend(grid);
+            args.extend(["--output", file.to_str().unwrap(), "--top", "3"]);
+            let out = bin()
+                .args(&args)
+                .env("TRACEPARENT", traceparent)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            assert!(stdout(&out).contains(&format!("(shard {k}/3)")));
+            files.push(file);
+        }
+        let lines: Vec<serde_json::Value> = files
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(lines.len(), 7 * 6);
+        let mut indices: Vec<i64> = lines.iter().map(|l| l["index"].as_i64().unwrap()).collect();
+        indices.sort_unstable();
+        assert_eq!(indices, (0..42).collect::<Vec<_>>());
+        // One trace, the launcher's, across every shard; a sweep run of its own per shard.
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["trace_id_full"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        let sweeps: std::collections::HashSet<&str> = lines
+            .iter()
+            .map(|l| l["sweep_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(sweeps.len(), 3);
+
+        let mut merge = vec!["merge"];
+        merge.extend(files.iter().map(|f| f.to_str().unwrap()));
+        merge.extend(["--rank-by", "return_pct", "--top", "8"]);
+        let merged = tracectx(&merge, None);
+        assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+        let mut local = vec!["sweep", "--data", data];
+        local.extend(grid);
+        local.extend(["--rank-by", "return_pct", "--top", "8"]);
+        let local = tracectx(&local, None);
+        assert_eq!(local.status.code(), Some(0));
+        // The same table, parameters and statistics, run ids apart.
+        let without_run_ids = |text: &str| -> Vec<String> {
+            text.lines()
+                .skip(1)
+                .map(|l| {
+                    let mut cells: Vec<&str> = l.split_whitespace().collect();
+                    cells.remove(1);
+                    cells.join(" ")
+                })
+                .collect()
+        };
+        let merged_text = stdout(&merged);
+        assert!(merged_text.starts_with("merge of 3 files: 42 sessions (42 ok, 0 failed)"));
+        assert!(
+            merged_text
+                .lines()
+                .next()
+                .unwrap()
+                .contains("trace 0e0e4736")
+        );
+        assert_eq!(
+            without_run_ids(&merged_text),
+            without_run_ids(&stdout(&local))
+        );
+        assert_eq!(without_run_ids(&merged_text).len(), 9);
+        // And every statistic to the bit: the shards' lines read back exactly (`--json` of
+        // both, run ids apart; every session, so that values written with 17 digits occur).
+        let json = |mut args: Vec<&str>| -> Vec<String> {
+            args.extend(["--json", "--top", "100"]);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            // The numbers as printed: parsing them again could hide a digit lost.
+            let text = stdout(&out);
+            let results = &text[text.find("\"results\":[").unwrap()..];
+            results
+                .split("{\"params\":")
+                .skip(1)
+                .map(|r| {
+                    let (params, rest) = r.split_once(",\"rank\":").unwrap();
+                    let stats = &rest[rest.find("\"stats\":").unwrap()..];
+                    format!("{params} {}", &stats[..stats.find('}').unwrap()])
+                })
+                .collect()
+        };
+        let mut merge_json = vec!["merge"];
+        merge_json.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let mut local_json = vec!["sweep", "--data", data];
+        local_json.extend(grid);
+        let (merged_json, local_json) = (json(merge_json), json(local_json));
+        assert_eq!(merged_json.len(), 42);
+        for (m, l) in merged_json.iter().zip(&local_json) {
+            assert_eq!(m, l);
+        }
+        // A line that is not a record is refused naming file and line.
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{}\n").unwrap();
+        let out = tracectx(&["merge", bad.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("line 1: not a sweep's session record"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    #[test]
+    fn html_reports_are_self_contained_pages_with_their_charts() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 1_500);
+        let page = dir.path().join("report.html");
+        let out = tracectx(
+            &[
+                "backtest",
+                "--data",
+                data.to_str().unwrap(),
+                "--html",
+                page.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        for class in ["equity", "drawdown", "price"] {
+            assert!(
+                html.contains(&format!("<figure class=\"chart {class}\"><svg")),
+                "{class}"
+            );
+        }
+        // Nothing to run, nothing to fetch (the one address is the SVG namespace's name).
+        for fetch in ["<script", "src=", "href=", "url(", "@import"] {
+            assert!(!html.contains(fetch), "{fetch}");
+        }
+        let heat = dir.path().join("heatmap.html");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:25:5",
+                "--grid",
+                "slow=30:90:15",
+                "--html",
+                heat.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let html = std::fs::read_to_string(&heat).unwrap();
+        assert!(html.contains("<figure class=\"chart heatmap\"><svg"));
+        assert!(html.contains("sharpe over fast and slow"));
+        // 25 cells and 10 steps of the scale.
+        assert!(html.matches("<rect").count() >= 35);
     }
 }
 

@@ -1,13 +1,13 @@
 //! The CSV form of bars: loading with every row checked, and writing what loads back.
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::sync::OnceLock;
 
 use super::error::echo;
 use super::number::{parse_number, trim};
 use super::{
-    Bars, DataError, DataErrorKind, Fingerprint, check_price, check_time, check_volume,
-    high_below_low, not_increasing,
+    Bars, DataError, DataErrorKind, Fingerprint, check_price, check_range, check_time,
+    check_volume, high_below_low, not_increasing,
 };
 use tracectx::time::{MICROS_PER_SEC, Timestamp};
 
@@ -74,23 +74,211 @@ fn parse_epoch(text: &[u8]) -> Option<i64> {
     }
 }
 
+// === reading records ===
+
+/// The most bytes one line (one record) of CSV may hold, its end of line left out: 1 MiB.
+/// A bar's line is some tens of bytes; a file with no newline at all is refused at the first
+/// mebibyte instead of being read whole into memory.
+pub(super) const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The most bytes a field the loader reads (the time, a price, the volume) may hold: 256.
+pub(super) const MAX_FIELD_BYTES: usize = 256;
+
+/// How many bytes the loader reads at a time.
+const READ_BYTES: usize = 1 << 16;
+
+/// CSV records read one at a time from a stream, each held in a buffer of at most
+/// [`MAX_LINE_BYTES`]: RFC 4180 fields (`,`-separated, optionally `"`-quoted with `""` for a
+/// quote inside, a quoted field may span lines), `\n` or `\r\n` line ends.
+struct Records<R> {
+    reader: io::BufReader<R>,
+    /// The raw bytes of the current record.
+    raw: Vec<u8>,
+    /// The current record's fields with their quotes removed, when it has quotes.
+    unquoted: Vec<u8>,
+    /// Where each field of the current record lies, in `raw` or in `unquoted`.
+    fields: Vec<(u32, u32)>,
+    quoted: bool,
+    /// The line the current record starts on, 1-based.
+    line: u64,
+    /// The line the next record starts on.
+    next_line: u64,
+}
+
+impl<R: Read> Records<R> {
+    fn new(reader: R) -> Self {
+        Records {
+            reader: io::BufReader::with_capacity(READ_BYTES, reader),
+            raw: Vec::new(),
+            unquoted: Vec::new(),
+            fields: Vec::new(),
+            quoted: false,
+            line: 0,
+            next_line: 1,
+        }
+    }
+
+    /// Appends the next line (without its `\n`) to `raw`; `false` at the end of the input
+    /// with nothing read. Refuses a record that grows past [`MAX_LINE_BYTES`] before
+    /// reading more of it.
+    fn read_line(&mut self) -> Result<bool, DataError> {
+        let mut any = false;
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DataError::new(DataErrorKind::Io(e)).at_line(self.line)),
+            };
+            if buf.is_empty() {
+                return Ok(any);
+            }
+            any = true;
+            let (take, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i, true),
+                None => (buf.len(), false),
+            };
+            if self.raw.len() + take > MAX_LINE_BYTES {
+                let kind = DataErrorKind::LineTooLong {
+                    limit: MAX_LINE_BYTES,
+                };
+                return Err(DataError::new(kind).at_line(self.line));
+            }
+            self.raw.extend_from_slice(&buf[..take]);
+            self.reader.consume(take + usize::from(done));
+            if done {
+                self.next_line += 1;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Reads the next record; `false` at the end of the input.
+    fn next(&mut self) -> Result<bool, DataError> {
+        self.raw.clear();
+        self.fields.clear();
+        self.line = self.next_line;
+        if !self.read_line()? {
+            return Ok(false);
+        }
+        if memchr::memchr(b'"', &self.raw).is_none() {
+            self.quoted = false;
+            if self.raw.last() == Some(&b'\r') {
+                self.raw.pop();
+            }
+            let mut start = 0;
+            for end in memchr::memchr_iter(b',', &self.raw) {
+                self.fields.push((start as u32, end as u32));
+                start = end + 1;
+            }
+            self.fields.push((start as u32, self.raw.len() as u32));
+            return Ok(true);
+        }
+        self.quoted = true;
+        // A quoted field may hold line ends: read on until every quote is closed, each
+        // line looked at once.
+        let (mut in_quotes, mut at_start) = quote_state(&self.raw, false, true);
+        while in_quotes {
+            self.raw.push(b'\n');
+            let from = self.raw.len();
+            if !self.read_line()? {
+                let kind = DataErrorKind::UnterminatedQuote;
+                return Err(DataError::new(kind).at_line(self.line));
+            }
+            (in_quotes, at_start) = quote_state(&self.raw[from..], true, at_start);
+        }
+        self.split_quoted();
+        Ok(true)
+    }
+
+    /// Splits `raw`, whose quotes are all closed, into unquoted fields.
+    fn split_quoted(&mut self) {
+        self.unquoted.clear();
+        self.fields.clear();
+        let raw = match self.raw.last() {
+            Some(&b'\r') => &self.raw[..self.raw.len() - 1],
+            _ => &self.raw[..],
+        };
+        let mut start = 0;
+        let mut i = 0;
+        let mut in_quotes = false;
+        let mut at_field_start = true;
+        while i < raw.len() {
+            let c = raw[i];
+            if in_quotes {
+                if c == b'"' {
+                    if raw.get(i + 1) == Some(&b'"') {
+                        self.unquoted.push(b'"');
+                        i += 1;
+                    } else {
+                        in_quotes = false;
+                    }
+                } else {
+                    self.unquoted.push(c);
+                }
+            } else if c == b',' {
+                self.fields.push((start as u32, self.unquoted.len() as u32));
+                start = self.unquoted.len();
+                at_field_start = true;
+                i += 1;
+                continue;
+            } else if c == b'"' && at_field_start {
+                in_quotes = true;
+            } else {
+                self.unquoted.push(c);
+            }
+            at_field_start = false;
+            i += 1;
+        }
+        self.fields.push((start as u32, self.unquoted.len() as u32));
+    }
+
+    /// The number of fields of the current record.
+    fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Field `i` of the current record.
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let &(start, end) = self.fields.get(i)?;
+        let text = if self.quoted {
+            &self.unquoted
+        } else {
+            &self.raw
+        };
+        Some(&text[start as usize..end as usize])
+    }
+}
+
+/// Whether `bytes`, read from a state inside quotes or not and at a field's start or not,
+/// end inside quotes, and at a field's start. A quote opens quoting only at a field's start
+/// (elsewhere it is a character of the field); inside quotes, `""` is a quote.
+fn quote_state(bytes: &[u8], mut in_quotes: bool, mut at_start: bool) -> (bool, bool) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_quotes {
+            if c == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    in_quotes = false;
+                }
+            }
+            at_start = false;
+        } else if c == b',' {
+            at_start = true;
+        } else {
+            in_quotes = c == b'"' && at_start;
+            at_start = false;
+        }
+        i += 1;
+    }
+    (in_quotes, at_start)
+}
+
 // === loading ===
 
 const TIME_NAMES: [&str; 4] = ["date", "datetime", "time", "timestamp"];
-
-fn csv_error(e: csv::Error) -> DataError {
-    let line = e.position().map(|p| p.line());
-    let kind = match e.into_kind() {
-        csv::ErrorKind::Io(e) => DataErrorKind::Io(e),
-        other => DataErrorKind::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{other:?}"),
-        )),
-    };
-    let mut err = DataError::new(kind);
-    err.row = line;
-    err
-}
 
 /// Column positions resolved from the header, with the header's spelling for messages.
 struct Columns {
@@ -99,11 +287,12 @@ struct Columns {
     has_volume: bool,
 }
 
-fn resolve_columns(header: &csv::ByteRecord) -> Result<Columns, DataError> {
+fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
     const WANTED: [&str; 5] = ["open", "high", "low", "close", "volume"];
     let mut index = [usize::MAX; 6];
     let mut names: [String; 6] = Default::default();
-    for (i, raw) in header.iter().enumerate() {
+    for i in 0..header.len() {
+        let raw = header.get(i).unwrap_or_default();
         let raw = if i == 0 {
             raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
         } else {
@@ -144,35 +333,54 @@ fn resolve_columns(header: &csv::ByteRecord) -> Result<Columns, DataError> {
     })
 }
 
-/// Loads bars from CSV text; `size_hint` is the length of the input in bytes, when known.
+/// Loads bars from CSV text, a record at a time; `size_hint` is the length of the input in
+/// bytes, when known. Memory is the bars read so far and one record of at most
+/// [`MAX_LINE_BYTES`], whatever the input.
 pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(reader);
-    let header = rdr.byte_headers().map_err(csv_error)?.clone();
-    if header.is_empty() || (header.len() == 1 && trim(&header[0]).is_empty()) {
+    let mut records = Records::new(reader);
+    if !records.next()?
+        || (records.len() == 1 && trim(records.get(0).unwrap_or_default()).is_empty())
+    {
         return Err(DataError::new(DataErrorKind::Empty));
     }
-    let cols = resolve_columns(&header)?;
-    // About 48 bytes a daily bar; capped so a huge hint cannot reserve absurd memory.
-    let cap = (size_hint / 48).min(1 << 26) as usize;
-    let mut timestamps: Vec<i64> = Vec::with_capacity(cap);
-    let mut prices: [Vec<f64>; 4] = std::array::from_fn(|_| Vec::with_capacity(cap));
-    let mut volume: Vec<f64> = Vec::with_capacity(if cols.has_volume { cap } else { 0 });
+    let header_len = records.len();
+    let cols = resolve_columns(&records)?;
+    let mut timestamps: Vec<i64> = Vec::new();
+    let mut prices: [Vec<f64>; 4] = Default::default();
+    let mut volume: Vec<f64> = Vec::new();
     let mut fingerprint = Fingerprint::default();
-    let mut record = csv::ByteRecord::new();
-    while rdr.read_byte_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |p| p.line());
+    while records.next()? {
+        let line = records.line;
         // A blank line reads as one empty field; skip it, as pandas does.
-        if record.len() == 1 && trim(&record[0]).is_empty() && header.len() > 1 {
+        if records.len() == 1
+            && trim(records.get(0).unwrap_or_default()).is_empty()
+            && header_len > 1
+        {
             continue;
         }
+        if timestamps.is_empty() {
+            // About 48 bytes a daily bar; capped so a huge hint cannot reserve absurd
+            // memory, and only once a first record has been read.
+            let cap = (size_hint / 48).min(1 << 26) as usize;
+            timestamps.reserve(cap);
+            for column in &mut prices {
+                column.reserve(cap);
+            }
+            if cols.has_volume {
+                volume.reserve(cap);
+            }
+        }
         let field = |slot: usize| -> Result<&[u8], DataError> {
-            record.get(cols.index[slot]).ok_or_else(|| {
-                DataError::new(DataErrorKind::MissingValue).at(line, &cols.names[slot])
-            })
+            let at = |kind| DataError::new(kind).at(line, &cols.names[slot]);
+            let text = records
+                .get(cols.index[slot])
+                .ok_or_else(|| at(DataErrorKind::MissingValue))?;
+            if text.len() > MAX_FIELD_BYTES {
+                return Err(at(DataErrorKind::FieldTooLong {
+                    limit: MAX_FIELD_BYTES,
+                }));
+            }
+            Ok(text)
         };
         let raw_time = field(0)?;
         let t = parse_time_bytes(raw_time).ok_or_else(|| {
@@ -199,6 +407,10 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
         if bar[1] < bar[2] {
             return Err(DataError::new(high_below_low(bar[1], bar[2])).at(line, &cols.names[2]));
         }
+        check_range(bar).map_err(|(kind, price)| {
+            let slot = if price == "open" { 1 } else { 4 };
+            DataError::new(kind).at(line, &cols.names[slot])
+        })?;
         let mut v = None;
         if cols.has_volume {
             let at = |kind| DataError::new(kind).at(line, &cols.names[5]);
@@ -226,6 +438,7 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
         volume: cols.has_volume.then_some(volume),
         fingerprint: fingerprint.finish(cols.has_volume),
         calendar: OnceLock::new(),
+        max_close: OnceLock::new(),
     })
 }
 

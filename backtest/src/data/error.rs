@@ -50,6 +50,24 @@ pub enum DataErrorKind {
     /// Two header fields name the same column.
     #[error("column {0:?} appears twice")]
     DuplicateColumn(String),
+    /// A line (a record) is longer than the loader reads, its end of line left out: the
+    /// file is not CSV of bars (a file with no newline, say). The error names the line it
+    /// starts on.
+    #[error("line longer than {limit} bytes")]
+    LineTooLong {
+        /// The most bytes a line may hold ([`Bars::MAX_CSV_LINE_BYTES`](crate::Bars::MAX_CSV_LINE_BYTES)).
+        limit: usize,
+    },
+    /// A field of a column the loader reads (the time, a price, the volume) is longer than
+    /// any such value.
+    #[error("field longer than {limit} bytes")]
+    FieldTooLong {
+        /// The most bytes such a field may hold ([`Bars::MAX_CSV_FIELD_BYTES`](crate::Bars::MAX_CSV_FIELD_BYTES)).
+        limit: usize,
+    },
+    /// A quoted field is still open at the end of the input.
+    #[error("quoted field not closed before the end of the input")]
+    UnterminatedQuote,
     /// A record has fewer fields than the header, so a column has no value.
     #[error("missing value")]
     MissingValue,
@@ -86,6 +104,18 @@ pub enum DataErrorKind {
         high: f64,
         /// The bar's low.
         low: f64,
+    },
+    /// A bar's open or close lies outside its low to high range.
+    #[error("{price} {value} outside the bar's range from low {low} to high {high}")]
+    OutsideRange {
+        /// Which price: `"open"` or `"close"`.
+        price: &'static str,
+        /// The price.
+        value: f64,
+        /// The bar's low.
+        low: f64,
+        /// The bar's high.
+        high: f64,
     },
     /// A bar's time is not after the previous bar's.
     #[error("timestamp {current} not after the previous {previous}")]
@@ -173,6 +203,12 @@ impl DataError {
             column: None,
             kind,
         }
+    }
+
+    /// This error at line `line` of a file, in no column in particular.
+    pub(super) fn at_line(mut self, line: u64) -> Self {
+        self.row = Some(line);
+        self
     }
 
     pub(super) fn at(mut self, row: u64, column: &str) -> Self {

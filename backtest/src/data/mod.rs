@@ -4,7 +4,7 @@
 //! UTC, prices and volume as `f64`), so a strategy or the simulation walks contiguous memory.
 //! Every constructor checks the data once; afterwards the engine can rely on it: at least one
 //! bar, strictly increasing times in the years 0001 to 9999 (so that no duration overflows),
-//! finite positive prices, `high >= low`. Bad data is a
+//! finite positive prices, `low <= open, close <= high`. Bad data is a
 //! [`DataError`] naming the file, the line and the column; no input makes the loader panic.
 //!
 //! The pieces, a file each: the bars and the rules they keep (here), their errors (`error`),
@@ -109,8 +109,8 @@ impl Bar {
 /// receives them.
 ///
 /// Each [`push`](Self::push) checks the bar against the same rules as [`Bars::new`] (time
-/// in the years 0001 to 9999 and after the previous bar's, finite positive prices, `high >= low`, volume on every bar or on
-/// none) and refuses it with a [`DataError`] naming the 0-based bar index and the column; a
+/// in the years 0001 to 9999 and after the previous bar's, finite positive prices,
+/// `low <= open, close <= high`, volume on every bar or on none) and refuses it with a [`DataError`] naming the 0-based bar index and the column; a
 /// refused bar is not added. Pushing is amortised O(1), so a stream of a million bars costs
 /// what loading them at once does.
 ///
@@ -246,6 +246,8 @@ impl BarsBuilder {
         if bar.high < bar.low {
             return Err(at(high_below_low(bar.high, bar.low), "high"));
         }
+        check_range([bar.open, bar.high, bar.low, bar.close])
+            .map_err(|(kind, column)| at(kind, column))?;
         match bar.volume {
             Some(v) if i == 0 || self.volume.len() == i => {
                 check_volume(v).map_err(|k| at(k, "volume"))?;
@@ -294,6 +296,7 @@ impl BarsBuilder {
             volume: has_volume.then_some(self.volume),
             fingerprint: self.fingerprint.finish(has_volume),
             calendar: OnceLock::new(),
+            max_close: OnceLock::new(),
         })
     }
 }
@@ -306,7 +309,7 @@ impl BarsBuilder {
 /// from CSV, so durations match the reference engine to the microsecond). Every `Bars` holds
 /// at least one bar, strictly increasing times from [`Timestamp::MIN`] to [`Timestamp::MAX`]
 /// (the years 0001 to 9999, UTC: no difference of two bar times can overflow), finite
-/// positive prices with `high >= low`, and, when present, finite non-negative volumes.
+/// positive prices with `low <= open, close <= high`, and, when present, finite non-negative volumes.
 ///
 /// # Examples
 ///
@@ -336,6 +339,8 @@ pub struct Bars {
     fingerprint: u64,
     /// [`Bars::weekend_bars_if_daily`], worked out once: every session of a sweep asks.
     calendar: OnceLock<Option<usize>>,
+    /// [`Bars::max_close`], worked out once.
+    max_close: OnceLock<f64>,
 }
 
 impl PartialEq for Bars {
@@ -363,6 +368,40 @@ impl Bars {
     /// assert!(Bars::SYNTHETIC_MAX_BARS as i64 * 7 / 5 * 86_400_000_000 < Timestamp::MAX.as_micros());
     /// ```
     pub const SYNTHETIC_MAX_BARS: usize = 2_087_100;
+
+    /// The most bytes a line (a record) of CSV may hold, its end of line left out: 1 MiB.
+    /// The loader reads a record at a time and refuses a longer one before reading more of
+    /// it ([`DataErrorKind::LineTooLong`], naming the line), so a file that is not CSV of
+    /// bars (one with no newline, say) costs a mebibyte of memory, not its size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Bars, DataErrorKind};
+    ///
+    /// let mut csv = b"date,open,high,low,close\n2024-01-02,".to_vec();
+    /// csv.resize(csv.len() + Bars::MAX_CSV_LINE_BYTES, b'1');
+    /// let err = Bars::from_csv_reader(&csv[..]).unwrap_err();
+    /// assert!(matches!(err.kind(), DataErrorKind::LineTooLong { .. }));
+    /// assert_eq!(err.row(), Some(2));
+    /// assert_eq!(err.to_string(), "invalid bar data at line 2: line longer than 1048576 bytes");
+    /// ```
+    pub const MAX_CSV_LINE_BYTES: usize = csv::MAX_LINE_BYTES;
+
+    /// The most bytes a CSV field the loader reads (the time, a price, the volume) may hold:
+    /// 256. Other columns are bounded by the line alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Bars, DataErrorKind};
+    ///
+    /// let csv = format!("date,open,high,low,close\n2024-01-02,1,1,1,{}\n", "1".repeat(300));
+    /// let err = Bars::from_csv_reader(csv.as_bytes()).unwrap_err();
+    /// assert!(matches!(err.kind(), DataErrorKind::FieldTooLong { limit: 256 }));
+    /// assert_eq!(err.to_string(), r#"invalid bar data at line 2, column "close": field longer than 256 bytes"#);
+    /// ```
+    pub const MAX_CSV_FIELD_BYTES: usize = csv::MAX_FIELD_BYTES;
 
     /// Builds bars from columns in memory, checking them as the CSV loader does (times in
     /// the years 0001 to 9999 and strictly increasing, prices finite and positive, ...).
@@ -439,6 +478,8 @@ impl Bars {
             if high[i] < low[i] {
                 return Err(at(high_below_low(high[i], low[i]), "high"));
             }
+            check_range([open[i], high[i], low[i], close[i]])
+                .map_err(|(kind, column)| at(kind, column))?;
             if let Some(v) = &volume {
                 check_volume(v[i]).map_err(|k| at(k, "volume"))?;
             }
@@ -454,6 +495,7 @@ impl Bars {
             volume,
             fingerprint,
             calendar: OnceLock::new(),
+            max_close: OnceLock::new(),
         })
     }
 
@@ -488,7 +530,10 @@ impl Bars {
     /// The header names the columns, matched case-insensitively and in any order: the time
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
-    /// Other columns are ignored. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
+    /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside).
+    /// The input is read a record at a time; a line longer than
+    /// [`MAX_CSV_LINE_BYTES`](Self::MAX_CSV_LINE_BYTES) or a field read longer than
+    /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
     /// integer epoch seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to
     /// 9999 (UTC; [`DataErrorKind::TimestampOutOfRange`] otherwise).
     ///
@@ -699,6 +744,13 @@ impl Bars {
         format!("{:016x}", self.fingerprint)
     }
 
+    /// The highest close, worked out on the first question and kept.
+    pub(crate) fn max_close(&self) -> f64 {
+        *self
+            .max_close
+            .get_or_init(|| self.close.iter().fold(0.0, |m: f64, &c| m.max(c)))
+    }
+
     /// The number of bars on a Saturday or Sunday when every bar is on a calendar day (UTC)
     /// of its own, else `None`: what the statistics ask of the times alone, worked out on the
     /// first question and kept.
@@ -738,6 +790,25 @@ fn check_volume(v: f64) -> Result<(), DataErrorKind> {
     } else {
         Err(DataErrorKind::InvalidVolume(v))
     }
+}
+
+/// Checks `low <= open <= high` and `low <= close <= high` of a bar whose `high >= low`;
+/// the error names the price's column.
+fn check_range([open, high, low, close]: [f64; 4]) -> Result<(), (DataErrorKind, &'static str)> {
+    for (price, value) in [("open", open), ("close", close)] {
+        if !(low <= value && value <= high) {
+            return Err((
+                DataErrorKind::OutsideRange {
+                    price,
+                    value,
+                    low,
+                    high,
+                },
+                price,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn high_below_low(high: f64, low: f64) -> DataErrorKind {

@@ -54,6 +54,7 @@ pub(super) fn bars(n: usize, seed: u64) -> Bars {
         volume: Some(volume),
         fingerprint,
         calendar: OnceLock::new(),
+        max_close: OnceLock::new(),
     }
 }
 

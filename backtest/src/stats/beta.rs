@@ -56,7 +56,7 @@ const LN_SERIES_MAX_U: f64 = 0.05;
 /// others, and NaN, zeros and infinities, `f64::ln` of the ratio. Equal values give exactly 0.
 // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
 #[inline]
-pub(super) fn log_ratios(v: &[f64], out: &mut [f64]) {
+pub(crate) fn log_ratios(v: &[f64], out: &mut [f64]) {
     let mut far = false;
     for (o, w) in out.iter_mut().zip(v.windows(2)) {
         let (a, b) = (w[0], w[1]);

@@ -168,6 +168,9 @@ pub(super) struct DaySums {
     /// The sample variance, once [`EquityPass::second_pass`](super::EquityPass::second_pass)
     /// read the curve again.
     pub(super) variance: Option<f64>,
+    /// Every return so far, in order: the second pass reads them instead of dividing the
+    /// curve's values again (the same values, so the same sums).
+    pub(super) returns: Vec<f64>,
 }
 
 impl DaySums {
@@ -192,6 +195,7 @@ impl DaySums {
         }
         self.leaf_sums
             .push([leaf_sum(&r[..len]), leaf_sum(&down[..len])]);
+        self.returns.extend_from_slice(&r[..len]);
         true
     }
 }

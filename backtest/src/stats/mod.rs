@@ -28,7 +28,7 @@
 //! pairwise summation and the means built on it (`sum`); the data's period and durations
 //! rounded to its resolution (`period`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::trade::Trade;
 use crate::{Bars, Timestamp};
@@ -44,7 +44,7 @@ mod sum;
 mod trades;
 
 pub(crate) use drawdown::DrawdownPass;
-pub(crate) use pass::{EquityFigures, EquityPass};
+pub(crate) use pass::{EquityFigures, EquityPass, log_ratios};
 pub use statistic::UnknownStatistic;
 pub(crate) use trades::TradeFigures;
 
@@ -82,7 +82,7 @@ statistics! {
     /// assert!(json["sharpe"].is_number());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[non_exhaustive]
     pub struct Stats {
         /// Time of the first bar.

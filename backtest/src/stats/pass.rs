@@ -2,13 +2,20 @@
 //! and the daily returns' sums, leaf by leaf of numpy's pairwise summation, beside the
 //! drawdowns.
 
-use super::beta::{BetaSums, log_ratios};
+use super::beta::BetaSums;
+pub(crate) use super::beta::log_ratios;
 use super::calendar::{DayFigures, DaySums};
 use super::drawdown::{DrawdownPass, Drawdowns};
 use super::period::data_period;
-use super::sum::{LEAF_MAX, combine_leaves, pairwise_by, pairwise_leaves};
+use super::sum::{LEAF_MAX, combine_leaves, leaf_sum, pairwise_by, pairwise_leaves};
 use crate::Bars;
 use tracectx::time::MICROS_PER_DAY;
+
+thread_local! {
+    /// The daily returns a pass on this thread kept and no longer needs: the next pass
+    /// keeps its own there instead of asking for fresh memory (a sweep runs thousands).
+    static SPARE_RETURNS: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 // === impl EquityPass ===
 
@@ -30,6 +37,14 @@ pub(crate) struct EquityPass<'b> {
 }
 
 impl<'b> EquityPass<'b> {
+    /// This pass taking the closes' log ratios from `ratios` (the `n - 1` values
+    /// [`log_ratios`] gives for the whole series, as a sweep shares them) instead of
+    /// computing them leaf by leaf: the same values, to the bit.
+    pub(crate) fn with_close_log_ratios(mut self, ratios: &'b [f64]) -> Self {
+        self.sums.close_ratios = Some(ratios);
+        self
+    }
+
     /// A pass over an equity curve on `bars`.
     pub(crate) fn for_bars(bars: &'b Bars) -> Self {
         let t = bars.timestamps();
@@ -58,12 +73,19 @@ impl<'b> EquityPass<'b> {
                 weekend_bars,
                 leaf_sums: Vec::with_capacity(leaves.len()),
                 variance: None,
+                returns: {
+                    let mut kept = SPARE_RETURNS.take();
+                    kept.clear();
+                    kept.reserve(n.saturating_sub(1));
+                    kept
+                },
             });
         EquityPass {
             t,
             cursor: LeafCursor::default(),
             sums: LeafSums {
                 close,
+                close_ratios: None,
                 beta: BetaSums::default(),
                 days,
                 scratch: [[0.0; LEAF_MAX]; 2],
@@ -94,15 +116,27 @@ impl<'b> EquityPass<'b> {
         }
         let [sum, _] = combine_leaves(m, &mut days.leaf_sums.iter().copied());
         let avg = sum / m as f64;
-        let mut cursor = LeafCursor::default();
         let mut leaf_sums = Vec::with_capacity(self.leaves.len());
-        for piece in pieces {
-            cursor.feed(&self.leaves, piece, |_, e| {
-                leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
-                    let r = e[i + 1] / e[i] - 1.0;
-                    (avg - r) * (avg - r)
-                })]);
-            });
+        if days.returns.len() == m {
+            // The returns the first pass kept: the same values as dividing again.
+            let returns = &days.returns;
+            let [squares, _] = &mut self.sums.scratch;
+            for &(s, len) in &self.leaves {
+                for (q, &r) in squares[..len].iter_mut().zip(&returns[s..s + len]) {
+                    *q = (avg - r) * (avg - r);
+                }
+                leaf_sums.push([leaf_sum(&squares[..len])]);
+            }
+        } else {
+            let mut cursor = LeafCursor::default();
+            for piece in pieces {
+                cursor.feed(&self.leaves, piece, |_, e| {
+                    leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
+                        let r = e[i + 1] / e[i] - 1.0;
+                        (avg - r) * (avg - r)
+                    })]);
+                });
+            }
         }
         let [squares] = combine_leaves(m, &mut leaf_sums.into_iter());
         days.variance = Some(squares / (m - 1) as f64);
@@ -126,6 +160,7 @@ impl<'b> EquityPass<'b> {
         let beta = self.sums.beta.beta(m);
         let days = match self.sums.days {
             Some(days) => {
+                SPARE_RETURNS.set(days.returns);
                 let [_, losses] = combine_leaves(m, &mut days.leaf_sums.into_iter());
                 DayFigures {
                     weekend_bars: days.weekend_bars,
@@ -160,6 +195,8 @@ pub(crate) struct EquityFigures {
 /// What [`EquityPass`] sums leaf by leaf.
 struct LeafSums<'b> {
     close: &'b [f64],
+    /// The closes' log ratios of the whole series, when a sweep shares them.
+    close_ratios: Option<&'b [f64]>,
     beta: BetaSums,
     /// The daily returns' sums while every bar is a calendar day of its own and every return
     /// so far near 0: then the daily returns are the bars' returns `E[i+1] / E[i] - 1`, summed
@@ -179,8 +216,14 @@ impl LeafSums<'_> {
         }
         let [lx, ly] = &mut self.scratch;
         log_ratios(e, &mut lx[..len]);
-        log_ratios(&self.close[s..=s + len], &mut ly[..len]);
-        self.beta.add(&lx[..len], &ly[..len]);
+        let ly = match self.close_ratios {
+            Some(all) => &all[s..s + len],
+            None => {
+                log_ratios(&self.close[s..=s + len], &mut ly[..len]);
+                &ly[..len]
+            }
+        };
+        self.beta.add(&lx[..len], ly);
         if let Some(days) = &mut self.days {
             if !days.leaf(e, &mut self.scratch) {
                 self.days = None;

@@ -99,6 +99,42 @@ macro_rules! statistics {
         }
 
         impl Stats {
+            /// The statistic as a table shows it (see [`Statistic::label`]): durations in
+            /// days and hours, percentages with two decimals, counts whole, other figures
+            /// with four decimals (two from 100,000, in scientific notation from 10^15),
+            /// undefined as `-`.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use tracectx_backtest::{Bars, Statistic, Stats};
+            /// let bars = Bars::synthetic(400, 1);
+            /// let stats = Stats::compute(&bars, &[10_000.0; 400], &[], 0)?;
+            /// assert_eq!(stats.format(Statistic::DurationSecs), "557 days");
+            /// assert_eq!(stats.format(Statistic::ReturnPct), "0.00");
+            /// assert_eq!(stats.format(Statistic::Sharpe), "-");
+            /// assert_eq!(stats.format(Statistic::Start), "2000-01-03T00:00:00Z");
+            /// # Ok::<(), tracectx_backtest::StatsError>(())
+            /// ```
+            pub fn format(&self, statistic: Statistic) -> String {
+                let name = statistic.name();
+                match statistic {
+                    Statistic::Start => self.start.to_string(),
+                    Statistic::End => self.end.to_string(),
+                    Statistic::Trades => self.trades.to_string(),
+                    _ => match self.get(statistic) {
+                        None => "-".to_owned(),
+                        Some(v) if name.ends_with("_secs") => statistic::format_duration(v),
+                        Some(v) if v.abs() >= 1e15 => format!("{v:.4e}"),
+                        Some(v) if name.ends_with("_pct") => format!("{v:.2}"),
+                        Some(v) if v.abs() >= 1e5 => format!("{v:.2}"),
+                        Some(v) => format!("{v:.4}"),
+                    },
+                }
+            }
+        }
+
+        impl Stats {
             /// The statistic as a number: `None` when it is undefined. `start` and `end` are
             /// seconds since the Unix epoch, `trades` a count.
             ///
@@ -159,6 +195,38 @@ impl Number for Timestamp {
 
 // === impl Statistic ===
 
+impl Statistic {
+    /// The statistic's name in a table: its [`name`](Self::name) without the unit of a
+    /// duration (`max_drawdown_duration`, whose value a table shows in days and hours, for
+    /// `max_drawdown_duration_secs`). [`FromStr`] reads labels too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Statistic;
+    /// assert_eq!(Statistic::AvgTradeDurationSecs.label(), "avg_trade_duration");
+    /// assert_eq!(Statistic::Sharpe.label(), "sharpe");
+    /// assert_eq!("avg_trade_duration".parse::<Statistic>()?, Statistic::AvgTradeDurationSecs);
+    /// # Ok::<(), tracectx_backtest::UnknownStatistic>(())
+    /// ```
+    pub fn label(self) -> &'static str {
+        let name = self.name();
+        name.strip_suffix("_secs").unwrap_or(name)
+    }
+}
+
+/// Seconds as `N days HH:MM:SS` (days or the time left out when zero).
+pub(super) fn format_duration(secs: f64) -> String {
+    let total = secs.round() as i64;
+    let (days, rest) = (total / 86_400, total % 86_400);
+    let (h, m, s) = (rest / 3_600, rest % 3_600 / 60, rest % 60);
+    match (days, rest) {
+        (_, 0) => format!("{days} days"),
+        (0, _) => format!("{h:02}:{m:02}:{s:02}"),
+        _ => format!("{days} days {h:02}:{m:02}:{s:02}"),
+    }
+}
+
 impl FromStr for Statistic {
     type Err = UnknownStatistic;
 
@@ -167,7 +235,7 @@ impl FromStr for Statistic {
         Statistic::ALL
             .iter()
             .copied()
-            .find(|s| s.name() == name)
+            .find(|s| s.name() == name || s.label() == name)
             .ok_or_else(|| UnknownStatistic {
                 name: name.to_owned(),
             })

@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::workers;
-use crate::{BacktestError, BacktestResult, BacktestSettings, Bars, Params, Strategy};
+use crate::{
+    BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bars, Params, Strategy,
+};
 use tracectx::{TraceContext, TraceFutureExt};
 
 // === impl BacktestJob ===
@@ -119,8 +121,13 @@ impl fmt::Debug for BacktestJob {
 pub struct Progress<'a> {
     /// Sessions completed so far, this one included.
     pub done: usize,
-    /// Sessions in the batch.
+    /// Sessions in the batch (in a sweep, the combinations it selects).
     pub total: usize,
+    /// The session's place: its job's in the batch, or its combination's in the sweep's
+    /// grid ([`ParamGrid::indexed`](crate::ParamGrid::indexed)).
+    pub index: usize,
+    /// The session's parameters.
+    pub params: &'a Params,
     /// This session's result or error.
     pub outcome: &'a Result<BacktestResult, BacktestError>,
 }
@@ -146,6 +153,10 @@ type ProgressFn = Box<dyn FnMut(&Progress<'_>) + Send>;
 pub struct BatchOptions {
     pub(super) concurrency: usize,
     pub(super) keep_equity: bool,
+    pub(super) keep_top: usize,
+    pub(super) keep_failures: usize,
+    pub(super) keep_heatmap: bool,
+    pub(super) indicator_memory: usize,
     pub(super) progress: Option<ProgressFn>,
 }
 
@@ -154,6 +165,10 @@ impl Default for BatchOptions {
         BatchOptions {
             concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             keep_equity: true,
+            keep_top: usize::MAX,
+            keep_failures: usize::MAX,
+            keep_heatmap: false,
+            indicator_memory: 32 << 20,
             progress: None,
         }
     }
@@ -213,6 +228,98 @@ impl BatchOptions {
         self
     }
 
+    /// A sweep keeps only the `n` best results in its report ([`SweepReport::ranked`]),
+    /// and every result by default. Memory is then what the `n` results hold, whatever the
+    /// size of the grid: a sweep of a million combinations ranked for a table of ten keeps
+    /// ten results. Every result still reaches the progress callback
+    /// ([`on_progress`](Self::on_progress)), which may stream it elsewhere (a file of JSON
+    /// lines, as `tracectx sweep --output` writes).
+    ///
+    /// [`SweepReport::ranked`]: crate::SweepReport::ranked
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let grid = ParamGrid::new().parse_axis("fast=2:20:1")?.parse_axis("slow=30:40:10")?;
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&Arc::new(Bars::synthetic(500, 1)), sma_cross, &grid, RankBy::default(), BatchOptions::new().keep_top(3))
+    ///     .await;
+    /// assert_eq!((report.ranked.len(), report.sessions), (3, 38));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn keep_top(mut self, n: usize) -> Self {
+        self.keep_top = n;
+        self
+    }
+
+    /// A sweep keeps at most the first `n` failures ([`SweepReport::failed`]; all by
+    /// default) and counts the others; each still reaches the progress callback.
+    ///
+    /// [`SweepReport::failed`]: crate::SweepReport::failed
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = tracectx_backtest::BatchOptions::new().keep_top(10).keep_failures(100);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn keep_failures(mut self, n: usize) -> Self {
+        self.keep_failures = n;
+        self
+    }
+
+    /// A sweep also keeps the ranked statistic over its grid's first two axes, the best
+    /// value of each cell (over the other axes), in [`SweepReport::heatmap`]: one number a
+    /// cell, for a heat map (`SweepReport::write_html` draws it). Off by default.
+    ///
+    /// [`SweepReport::heatmap`]: crate::SweepReport::heatmap
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let grid = ParamGrid::new().parse_axis("fast=5:20:5")?.parse_axis("slow=30:50:10")?;
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::default(), BatchOptions::new().keep_heatmap(true))
+    ///     .await;
+    /// let heatmap = report.heatmap.as_ref().unwrap();
+    /// assert_eq!((heatmap.x.values.len(), heatmap.y.values.len()), (4, 3));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn keep_heatmap(mut self, keep: bool) -> Self {
+        self.keep_heatmap = keep;
+        self
+    }
+
+    /// The most bytes of indicators a sweep's sessions share ([`close_sma`]: each distinct
+    /// moving average computed once for the sweep); 32 MiB by default. When full, the sweep
+    /// forgets what it kept and starts again, so memory stays within it whatever the grid; 0
+    /// computes every average in its session.
+    ///
+    /// [`close_sma`]: crate::close_sma
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = tracectx_backtest::BatchOptions::new().indicator_memory(8 << 20);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn indicator_memory(mut self, bytes: usize) -> Self {
+        self.indicator_memory = bytes;
+        self
+    }
+
     /// Calls `f` each time a session completes, in the order they complete, on the task
     /// driving the batch (inside the batch's trace context). Keep it quick: the next session
     /// starts after it returns.
@@ -236,6 +343,10 @@ impl fmt::Debug for BatchOptions {
         f.debug_struct("BatchOptions")
             .field("concurrency", &self.concurrency)
             .field("keep_equity", &self.keep_equity)
+            .field("keep_top", &self.keep_top)
+            .field("keep_failures", &self.keep_failures)
+            .field("keep_heatmap", &self.keep_heatmap)
+            .field("indicator_memory", &self.indicator_memory)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -251,7 +362,41 @@ pub(crate) async fn batch(
     options: BatchOptions,
 ) -> Vec<Result<BacktestResult, BacktestError>> {
     let batch = tracectx::current().unwrap_or_else(|| TraceContext::generate("batch"));
-    workers::drive(settings, jobs, options, "batch", batch.clone())
-        .in_trace_context(batch)
-        .await
+    let total = jobs.len();
+    // What a session that never ran is reported as (it has no run).
+    let names: Vec<String> = jobs
+        .iter()
+        .map(|j| j.strategy.name().into_owned())
+        .collect();
+    let mut outcomes: Vec<Option<Result<BacktestResult, BacktestError>>> =
+        (0..total).map(|_| None).collect();
+    let source = Box::new(jobs.into_iter().enumerate());
+    workers::drive(
+        settings,
+        None,
+        source,
+        total,
+        options,
+        "batch",
+        batch.clone(),
+        |i, o| {
+            outcomes[i] = Some(o);
+        },
+    )
+    .in_trace_context(batch)
+    .await;
+    // A session the runtime never ran (cancelling its worker) is filled in as cancelled.
+    outcomes
+        .into_iter()
+        .zip(names)
+        .map(|(outcome, strategy)| {
+            outcome.unwrap_or_else(|| {
+                Err(BacktestError::new(
+                    None,
+                    strategy,
+                    BacktestErrorKind::Aborted("cancelled".to_owned()),
+                ))
+            })
+        })
+        .collect()
 }

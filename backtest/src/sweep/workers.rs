@@ -1,5 +1,5 @@
-//! The blocking workers of a batch: each takes the next session as soon as it finishes one
-//! and hands its outcome over a channel.
+//! The blocking workers of a batch or sweep: each takes the next session from a shared source
+//! as soon as it finishes one and hands its outcome over a bounded channel.
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,42 +9,56 @@ use tokio::task::JoinSet;
 
 use super::{BacktestJob, BatchOptions, Progress};
 use crate::session::{self, SessionSpec};
-use crate::{BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings};
+use crate::{BacktestError, BacktestResult, BacktestSettings, Params};
 use tracectx::TraceContext;
 
-/// Runs the jobs on `options.concurrency` blocking workers, each session under a new run
-/// in `parent`'s trace; outcomes in the jobs' order.
+/// Where the workers take their sessions from: the next job with its index (its place in
+/// the batch, or its combination's in the grid), made when it is taken.
+pub(super) type Source = Box<dyn Iterator<Item = (usize, BacktestJob)> + Send>;
+
+/// How many outcomes per worker may wait for this task. A worker that finds the channel full
+/// sleeps until this task takes one, and each outcome then costs two thread switches (about
+/// as long as a session of a few hundred bars): room for a few dozen lets the task take them
+/// in runs, while a slow consumer still holds up the workers after that many.
+const OUTCOMES_IN_FLIGHT: usize = 32;
+
+/// Runs the jobs of `source` (`total` of them) on `options.concurrency` blocking workers,
+/// each session under a new run in `parent`'s trace, and hands each outcome, as it completes,
+/// to the progress callback and then to `sink` (on this task, inside the caller's scope).
 ///
-/// Each worker takes the next job as soon as it finishes one and hands the outcome over a
-/// channel, so a worker never waits for this task (which reports progress) between two
-/// sessions. When this future is dropped, the workers stop after their current session.
+/// Each worker takes the next job as soon as it finishes one and sends the outcome over a
+/// channel of [`OUTCOMES_IN_FLIGHT`] places per worker: a worker waits for this task only
+/// when outcomes pile up, so memory holds the sessions in flight, at most that many outcomes
+/// per worker and what `sink` keeps, whatever the number of jobs.
+/// When this future is dropped, the workers stop after their current session. Returns the
+/// number of sessions that ran.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn drive(
     settings: BacktestSettings,
-    jobs: Vec<BacktestJob>,
+    shared: Option<Arc<session::Shared>>,
+    source: Source,
+    total: usize,
     mut options: BatchOptions,
     what: &'static str,
     parent: TraceContext,
-) -> Vec<Result<BacktestResult, BacktestError>> {
-    let total = jobs.len();
+    mut sink: impl FnMut(usize, Result<BacktestResult, BacktestError>),
+) -> usize {
     let concurrency = options.concurrency.max(1).min(total.max(1));
     tracing::info!(sessions = total, concurrency, "{what} started");
-    let mut outcomes: Vec<Option<Result<BacktestResult, BacktestError>>> =
-        (0..total).map(|_| None).collect();
-    // What a session that never ran is reported as (it has no run).
-    let names: Vec<String> = jobs
-        .iter()
-        .map(|j| j.strategy.name().into_owned())
-        .collect();
-    let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate()));
+    let queue = Arc::new(Mutex::new(source));
     let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let (finished, mut outcomes_in) = mpsc::unbounded_channel();
+    let (finished, mut outcomes_in) =
+        mpsc::channel::<(usize, Params, Result<BacktestResult, BacktestError>)>(
+            OUTCOMES_IN_FLIGHT * concurrency,
+        );
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
         let (queue, stop, finished) = (Arc::clone(&queue), Arc::clone(&stop.0), finished.clone());
         let (parent, keep_equity) = (parent.clone(), options.keep_equity);
+        let shared = shared.clone();
         workers.spawn_blocking(move || {
             while !stop.load(AtomicOrdering::Relaxed) {
-                // The lock is held only to take the next job.
+                // The lock is held only to take (and make) the next job.
                 let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
                 let Some((index, job)) = next else {
                     break;
@@ -54,10 +68,12 @@ pub(super) async fn drive(
                     parent_run_id: Some(parent.run_id().clone()),
                     keep_equity,
                     alone: false,
+                    shared: shared.clone(),
                     ..SessionSpec::new(ctx)
                 };
+                let params = job.params.clone();
                 let session = session::job(settings, job.data, job.strategy, job.params, spec);
-                if finished.send((index, session())).is_err() {
+                if finished.blocking_send((index, params, session())).is_err() {
                     break;
                 }
             }
@@ -65,38 +81,29 @@ pub(super) async fn drive(
     }
     drop(finished);
     let mut done = 0;
-    while let Some((index, outcome)) = outcomes_in.recv().await {
+    let (mut ok, mut failed) = (0usize, 0usize);
+    while let Some((index, params, outcome)) = outcomes_in.recv().await {
         done += 1;
+        if outcome.is_ok() {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
         if let Some(progress) = options.progress.as_mut() {
             progress(&Progress {
                 done,
                 total,
+                index,
+                params: &params,
                 outcome: &outcome,
             });
         }
-        outcomes[index] = Some(outcome);
+        sink(index, outcome);
     }
-    // Every worker has dropped its sender: they are done (a session the runtime never
-    // ran, cancelling its worker, is filled in as cancelled below).
+    // Every worker has dropped its sender: they are done.
     while workers.join_next().await.is_some() {}
-    let failed = outcomes
-        .iter()
-        .filter(|o| !matches!(o, Some(Ok(_))))
-        .count();
-    tracing::info!(ok = total - failed, failed, "{what} finished");
-    outcomes
-        .into_iter()
-        .zip(names)
-        .map(|(outcome, strategy)| {
-            outcome.unwrap_or_else(|| {
-                Err(BacktestError::new(
-                    None,
-                    strategy,
-                    BacktestErrorKind::Aborted("cancelled".to_owned()),
-                ))
-            })
-        })
-        .collect()
+    tracing::info!(ok, failed, "{what} finished");
+    done
 }
 
 /// Tells a batch's workers to stop taking sessions when the batch's future ends, finished or

@@ -1,0 +1,630 @@
+//! HTML reports (feature `report`): one self-contained page per session or sweep, its charts
+//! inline SVG drawn with plotters' SVG backend, no script, nothing fetched.
+//!
+//! A session's page ([`BacktestResult::write_html`]) shows the equity curve, the drawdown,
+//! the closing prices with each trade's entry and exit, and the statistics table; a sweep's
+//! ([`SweepReport::write_html`]) shows the ranked statistic over the grid's first two axes and
+//! the ranked table. Curves are thinned for display, never for the figures: past
+//! [`MAX_POINTS`] points, each pixel column keeps its first, lowest, highest and last value,
+//! so the drawn envelope is the curve's; trade markers that would land on the same few pixels
+//! are drawn once. A million-bar session makes a page of a few hundred kilobytes.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::{BacktestResult, Bars, Heatmap, ParamValue, Statistic, SweepReport, Timestamp};
+
+/// The most points a curve is drawn with; longer curves are thinned to about this many.
+pub const MAX_POINTS: usize = 4_000;
+
+/// The charts' width in pixels.
+const WIDTH: u32 = 1_100;
+
+/// The most cells a heat map is drawn with on each axis; more are merged into blocks (each
+/// the best of its cells).
+const MAX_CELLS: usize = 120;
+
+const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+fn chart_error<E: std::fmt::Display>(e: E) -> io::Error {
+    io::Error::other(format!("cannot draw the chart: {e}"))
+}
+
+/// Text made safe for HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A date from days since the Unix epoch, for axis labels.
+fn date_label(days: f64) -> String {
+    let micros = (days * MICROS_PER_DAY) as i64;
+    let text = Timestamp::from_micros(micros).to_string();
+    text.get(..10).unwrap_or(&text).to_owned()
+}
+
+/// `(x, y)` points of a curve, at most about [`MAX_POINTS`]: beyond, each of `MAX_POINTS / 4`
+/// buckets of consecutive points keeps its first, lowest, highest and last, in order.
+pub(crate) fn thin(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
+    let n = x.len().min(y.len());
+    if n <= MAX_POINTS {
+        return x.iter().copied().zip(y.iter().copied()).take(n).collect();
+    }
+    let buckets = MAX_POINTS / 4;
+    let mut out = Vec::with_capacity(MAX_POINTS);
+    for b in 0..buckets {
+        let (s, e) = (b * n / buckets, (b + 1) * n / buckets);
+        if s >= e {
+            continue;
+        }
+        let (mut lo, mut hi) = (s, s);
+        for i in s..e {
+            if y[i] < y[lo] {
+                lo = i;
+            }
+            if y[i] > y[hi] {
+                hi = i;
+            }
+        }
+        let mut keep = [s, lo, hi, e - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for i in keep {
+            if i != last {
+                out.push((x[i], y[i]));
+                last = i;
+            }
+        }
+    }
+    out
+}
+
+/// The range of `values` (finite ones), widened a little, and never empty.
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.04).max(hi.abs() * 1e-9).max(1e-12);
+    (lo - pad, hi + pad)
+}
+
+/// One chart of a line over dates, as an SVG string.
+fn line_chart(
+    caption: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    fill_to_zero: bool,
+    markers: &[(f64, f64, Marker)],
+) -> io::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_error)?;
+        let (x0, x1) = range(points.iter().map(|p| p.0));
+        let (mut y0, mut y1) = range(
+            points
+                .iter()
+                .map(|p| p.1)
+                .chain(markers.iter().map(|m| m.1)),
+        );
+        if fill_to_zero {
+            y1 = y1.max(0.0);
+            y0 = y0.min(0.0);
+        }
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(chart_error)?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(6)
+            .x_label_formatter(&|x| date_label(*x))
+            .y_desc(y_desc)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(chart_error)?;
+        if fill_to_zero {
+            chart
+                .draw_series(AreaSeries::new(
+                    points.iter().copied(),
+                    0.0,
+                    color.mix(0.25),
+                ))
+                .map_err(chart_error)?;
+        }
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color))
+            .map_err(chart_error)?;
+        let style = |m: Marker| match m {
+            Marker::Long => (RGBColor(0, 150, 60), 0),
+            Marker::Short => (RGBColor(200, 30, 30), 1),
+            Marker::Exit => (RGBColor(60, 60, 60), 2),
+        };
+        chart
+            .draw_series(markers.iter().map(|&(x, y, m)| {
+                let (c, shape) = style(m);
+                match shape {
+                    0 => TriangleMarker::new((x, y), 5, c.filled()).into_dyn(),
+                    1 => Circle::new((x, y), 3, c.filled()).into_dyn(),
+                    _ => Cross::new((x, y), 3, c).into_dyn(),
+                }
+            }))
+            .map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
+    }
+    Ok(svg)
+}
+
+/// What a trade marker marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Marker {
+    /// A long entry.
+    Long,
+    /// A short entry.
+    Short,
+    /// An exit.
+    Exit,
+}
+
+/// The trades' entries and exits on the price chart, at most one marker of a kind per cell
+/// of about 2 by 2 pixels (the chart's plot is about `WIDTH` by 250).
+fn trade_markers(result: &BacktestResult, bars: &Bars, days: &[f64]) -> Vec<(f64, f64, Marker)> {
+    let close = bars.close();
+    let (x0, x1) = range(days.iter().copied());
+    let (y0, y1) = range(close.iter().copied());
+    let cell = |x: f64, y: f64, m: Marker| {
+        (
+            ((x - x0) / (x1 - x0) * f64::from(WIDTH) / 2.0) as i64,
+            ((y - y0) / (y1 - y0) * 125.0) as i64,
+            m,
+        )
+    };
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let entries = result
+        .trades
+        .iter()
+        .map(|t| (t.entry_bar, t.entry_price, t.size > 0.0))
+        .chain(
+            result
+                .open_trades
+                .iter()
+                .map(|t| (t.entry_bar, t.entry_price, t.size > 0.0)),
+        );
+    for (bar, price, long) in entries {
+        let Some(&x) = days.get(bar) else { continue };
+        let m = if long { Marker::Long } else { Marker::Short };
+        if seen.insert(cell(x, price, m)) {
+            out.push((x, price, m));
+        }
+    }
+    for t in &result.trades {
+        let Some(&x) = days.get(t.exit_bar) else {
+            continue;
+        };
+        if seen.insert(cell(x, t.exit_price, Marker::Exit)) {
+            out.push((x, t.exit_price, Marker::Exit));
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1140px}\
+h1{font-size:20px;margin:0 0 4px}p.meta{color:#555;margin:0 0 16px;font-size:13px}\
+figure{margin:0 0 16px}figure svg{display:block;max-width:100%;height:auto}\
+table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #e4e4e4}\
+td.v,th.v{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left;background:#f6f6f6}";
+
+fn page_start(out: &mut dyn Write, title: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>",
+        escape(title)
+    )
+}
+
+fn figure(out: &mut dyn Write, class: &str, svg: &str) -> io::Result<()> {
+    writeln!(out, "<figure class=\"chart {class}\">{svg}</figure>")
+}
+
+// === impl BacktestResult ===
+
+impl BacktestResult {
+    /// Writes the session as one self-contained HTML page: the equity curve, the drawdown,
+    /// the closing prices on `bars` (the bars the session ran on) with each trade's entry
+    /// (a green triangle long, a red dot short) and exit (a cross), and every statistic.
+    ///
+    /// The charts are inline SVG drawn with plotters; the page has no script and loads
+    /// nothing. Curves longer than [`MAX_POINTS`] are thinned for display (each pixel
+    /// column keeps its first, lowest, highest and last value): a million-bar session's
+    /// page is a few hundred kilobytes. The statistics are the session's, never thinned.
+    ///
+    /// # Errors
+    ///
+    /// Those of writing to `out`; [`io::ErrorKind::InvalidInput`] when the result has no
+    /// equity curve (a sweep's, kept without it) or `bars` are not the session's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, Bars, Params};
+    ///
+    /// let bars = Bars::synthetic(2_000, 3);
+    /// let params = Params::new().with("fast", 10).with("slow", 30);
+    /// let result = BacktestEngine::default().run(&bars, &sma_cross, &params)?;
+    /// let mut page = Vec::new();
+    /// result.write_html(&bars, &mut page)?;
+    /// let page = String::from_utf8(page)?;
+    /// assert!(page.starts_with("<!DOCTYPE html>"));
+    /// assert_eq!(page.matches("<svg").count(), 3);
+    /// assert!(!page.contains("<script"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "report")))]
+    pub fn write_html<W: Write + ?Sized>(&self, bars: &Bars, out: &mut W) -> io::Result<()> {
+        let n = bars.len();
+        if self.equity.len() != n || self.metadata.bars != n {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the report needs the session's bars and equity curve: {} bars given, {} equity values for a session of {} bars",
+                    n,
+                    self.equity.len(),
+                    self.metadata.bars
+                ),
+            ));
+        }
+        let days: Vec<f64> = bars
+            .timestamps()
+            .iter()
+            .map(|&t| t as f64 / MICROS_PER_DAY)
+            .collect();
+        let mut peak = f64::NEG_INFINITY;
+        let drawdown: Vec<f64> = self
+            .equity
+            .iter()
+            .map(|&e| {
+                peak = peak.max(e);
+                if peak > 0.0 {
+                    (e / peak - 1.0) * 100.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let blue = RGBColor(31, 100, 180);
+        let equity = line_chart(
+            "Equity",
+            "equity",
+            &thin(&days, &self.equity),
+            blue,
+            false,
+            &[],
+        )?;
+        let dd = line_chart(
+            "Drawdown",
+            "drawdown %",
+            &thin(&days, &drawdown),
+            RGBColor(200, 30, 30),
+            true,
+            &[],
+        )?;
+        let markers = trade_markers(self, bars, &days);
+        let price = line_chart(
+            "Price and trades (long entry: triangle, short entry: dot, exit: cross)",
+            "close",
+            &thin(&days, bars.close()),
+            RGBColor(90, 90, 90),
+            false,
+            &markers,
+        )?;
+        let m = &self.metadata;
+        let title = format!("backtest {}", m.run_id.as_deref().unwrap_or("-"));
+        let out: &mut dyn Write = &mut io::BufWriter::new(out);
+        page_start(out, &title)?;
+        writeln!(
+            out,
+            "<h1>{}</h1><p class=\"meta\">trace {} &middot; strategy {} {} &middot; {} bars \
+             &middot; data {} &middot; {} closed trades, {} open</p>",
+            escape(&title),
+            escape(m.trace_id.map(|t| t.short()).as_deref().unwrap_or("-")),
+            escape(&m.strategy),
+            escape(&m.params.to_string()),
+            m.bars,
+            escape(&m.data_fingerprint),
+            self.trades.len(),
+            self.open_trades.len(),
+        )?;
+        figure(out, "equity", &equity)?;
+        figure(out, "drawdown", &dd)?;
+        figure(out, "price", &price)?;
+        out.write_all(
+            b"<table class=\"stats\"><tr><th>statistic</th><th class=\"v\">value</th></tr>\n",
+        )?;
+        for &s in Statistic::ALL {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"v\">{}</td></tr>",
+                s.label(),
+                escape(&self.stats.format(s))
+            )?;
+        }
+        out.write_all(b"</table>\n</body></html>\n")?;
+        out.flush()
+    }
+}
+
+// === impl SweepReport ===
+
+impl SweepReport {
+    /// Writes the sweep as one self-contained HTML page: a heat map of the ranked statistic
+    /// over the grid's first two axes (the best value of each cell over the other axes;
+    /// [`BatchOptions::keep_heatmap`](crate::BatchOptions::keep_heatmap) must have kept it)
+    /// and the ranked table of the sessions kept.
+    ///
+    /// Grids of more than 120 values on an axis are drawn in blocks, each the best of its
+    /// cells. No script; nothing loaded.
+    ///
+    /// # Errors
+    ///
+    /// Those of writing to `out`; [`io::ErrorKind::InvalidInput`] when the sweep kept no heat
+    /// map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, RankBy};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let grid = ParamGrid::new().parse_axis("fast=5:25:5")?.parse_axis("slow=30:90:20")?;
+    /// let report = BacktestEngine::default()
+    ///     .sweep(&Arc::new(Bars::synthetic(1_000, 1)), sma_cross, &grid, RankBy::default(), BatchOptions::new().keep_heatmap(true))
+    ///     .await;
+    /// let mut page = Vec::new();
+    /// report.write_html(&mut page)?;
+    /// let page = String::from_utf8(page)?;
+    /// assert_eq!(page.matches("<svg").count(), 1);
+    /// assert!(page.contains("sharpe over fast and slow"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "report")))]
+    pub fn write_html<W: Write + ?Sized>(&self, out: &mut W) -> io::Result<()> {
+        let heatmap = self.heatmap.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the sweep kept no heat map (BatchOptions::keep_heatmap)",
+            )
+        })?;
+        let svg = heatmap_chart(heatmap)?;
+        let title = format!("sweep {}", self.sweep_id);
+        let out: &mut dyn Write = &mut io::BufWriter::new(out);
+        page_start(out, &title)?;
+        writeln!(
+            out,
+            "<h1>{}</h1><p class=\"meta\">{} sessions ({} ok, {} failed) in {}; ranked by {}</p>",
+            escape(&title),
+            self.sessions,
+            self.succeeded,
+            self.sessions - self.succeeded,
+            if self.wall_time_secs < 1.0 {
+                format!("{:.1} ms", self.wall_time_secs * 1e3)
+            } else {
+                format!("{:.2} s", self.wall_time_secs)
+            },
+            escape(&self.rank_by.to_string()),
+        )?;
+        figure(out, "heatmap", &svg)?;
+        let statistic = self.rank_by.statistic();
+        writeln!(
+            out,
+            "<table class=\"ranked\"><tr><th>rank</th><th>run_id</th><th>params</th><th class=\"v\">{}</th>\
+             <th class=\"v\">return_pct</th><th class=\"v\">trades</th></tr>",
+            statistic.label()
+        )?;
+        for (i, r) in self.ranked.iter().enumerate() {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"v\">{}</td><td class=\"v\">{}</td><td class=\"v\">{}</td></tr>",
+                i + 1,
+                escape(r.metadata.run_id.as_deref().unwrap_or("-")),
+                escape(&r.metadata.params.to_string()),
+                escape(&r.stats.format(statistic)),
+                escape(&r.stats.format(Statistic::ReturnPct)),
+                r.stats.trades,
+            )?;
+        }
+        out.write_all(b"</table>\n</body></html>\n")?;
+        out.flush()
+    }
+}
+
+fn value_label(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Str(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The heat map as SVG: blocks of at most [`MAX_CELLS`] per axis, coloured from the worst
+/// (light) to the best (dark) value, undefined cells grey; a scale on the right.
+fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
+    let (nx, ny) = (h.x.values.len(), h.y.values.len());
+    let (bx, by) = (nx.div_ceil(MAX_CELLS).max(1), ny.div_ceil(MAX_CELLS).max(1));
+    let (cx, cy) = (nx.div_ceil(bx), ny.div_ceil(by));
+    let mut blocks: Vec<Option<f64>> = vec![None; cx * cy];
+    for j in 0..ny {
+        for i in 0..nx {
+            let v = h.cells[j * nx + i];
+            let b = &mut blocks[(j / by) * cx + i / bx];
+            if h.rank_by.compare_values(v, *b) == std::cmp::Ordering::Less {
+                *b = v;
+            }
+        }
+    }
+    let (lo, hi) = blocks
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let best_is_high = !h.rank_by.is_ascending();
+    let color = |v: Option<f64>| match v {
+        None => RGBColor(215, 215, 215),
+        Some(v) => {
+            let mut t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+            if !best_is_high {
+                t = 1.0 - t;
+            }
+            // From pale yellow (worst) to dark blue (best).
+            let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+            RGBColor(mix(255.0, 8.0), mix(247.0, 48.0), mix(188.0, 107.0))
+        }
+    };
+    let statistic = h.rank_by.statistic().label();
+    let caption = if h.y.name.is_empty() {
+        format!("{statistic} over {}", h.x.name)
+    } else {
+        format!("{statistic} over {} and {}", h.x.name, h.y.name)
+    };
+    let mut svg = String::new();
+    {
+        let height = if h.y.name.is_empty() { 220 } else { 560 };
+        let root: DrawingArea<SVGBackend<'_>, Shift> =
+            SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_error)?;
+        let (plot, scale) = root.split_horizontally(WIDTH - 130);
+        // Cell `i` spans `i - 0.5..i + 0.5`: a label at a whole number is its cell's centre,
+        // and names the cell's (or block's first) value; labels between cells stay blank.
+        let label = |values: &[ParamValue], b: usize, k: f64| {
+            let i = k.round();
+            if (k - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            values
+                .get((i as usize).saturating_mul(b))
+                .map(value_label)
+                .unwrap_or_default()
+        };
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(&caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5..cx as f64 - 0.5, -0.5..cy as f64 - 0.5)
+            .map_err(chart_error)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(cx.min(12))
+            .y_labels(cy.min(12))
+            .label_style(("sans-serif", 12))
+            .x_label_formatter(&|k| label(&h.x.values, bx, *k))
+            .y_label_formatter(&|k| label(&h.y.values, by, *k))
+            .x_desc(h.x.name.as_str())
+            .y_desc(h.y.name.as_str())
+            .draw()
+            .map_err(chart_error)?;
+        chart
+            .draw_series(
+                (0..cy)
+                    .flat_map(|j| (0..cx).map(move |i| (i, j)))
+                    .map(|(i, j)| {
+                        let (x, y) = (i as f64, j as f64);
+                        Rectangle::new(
+                            [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                            color(blocks[j * cx + i]).filled(),
+                        )
+                    }),
+            )
+            .map_err(chart_error)?;
+        // The scale: ten steps from the worst to the best value.
+        let mut legend = ChartBuilder::on(&scale)
+            .margin(10)
+            .margin_top(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..1.0, 0.0..10.0)
+            .map_err(chart_error)?;
+        let (lo_v, hi_v) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+        legend
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(6)
+            .label_style(("sans-serif", 12))
+            .y_label_formatter(&|k| format!("{:.3}", lo_v + (hi_v - lo_v) * k / 10.0))
+            .draw()
+            .map_err(chart_error)?;
+        legend
+            .draw_series((0..10).map(|k| {
+                let v = lo_v + (hi_v - lo_v) * (f64::from(k) + 0.5) / 10.0;
+                Rectangle::new(
+                    [(0.0, f64::from(k)), (1.0, f64::from(k) + 1.0)],
+                    color(lo.is_finite().then_some(v)).filled(),
+                )
+            }))
+            .map_err(chart_error)?;
+        root.present().map_err(chart_error)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_every_extreme_and_both_ends() {
+        let n = 100_003;
+        let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let t = thin(&x, &y);
+        assert!(t.len() <= MAX_POINTS);
+        assert_eq!(t.first(), Some(&(0.0, y[0])));
+        assert_eq!(t.last(), Some(&((n - 1) as f64, y[n - 1])));
+        let max = y.iter().copied().fold(f64::MIN, f64::max);
+        let min = y.iter().copied().fold(f64::MAX, f64::min);
+        assert!(t.iter().any(|p| p.1 == max) && t.iter().any(|p| p.1 == min));
+        assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
+        // Short curves are drawn whole.
+        assert_eq!(thin(&x[..10], &y[..10]).len(), 10);
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(escape("\u{1b}[31m"), "&#27;[31m");
+    }
+}
