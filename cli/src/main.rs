@@ -1478,6 +1478,13 @@ impl MergeArgs {
                         ));
                     }
                 };
+                // What reaches the table or the JSON came from a file: ids must be ids,
+                // and no text may hold what could disguise the output on a terminal.
+                if let Err(why) = check_record(&record) {
+                    return failed(format!(
+                        "{name:?} line {n}: not a sweep's session record: {why}"
+                    ));
+                }
                 // Each combination once: a shard given twice, or shards of different
                 // sweeps, would rank a session twice.
                 if record.index >= ParamGrid::MAX_COMBINATIONS {
@@ -1583,4 +1590,60 @@ impl MergeArgs {
         }
         ExitCode::SUCCESS
     }
+}
+
+/// Checks what a session record read from a file carries before any of it is printed: run
+/// and sweep ids are run ids, trace ids hexadecimal of their length, parameter names words,
+/// and no text holds a character the crate's escaper would escape.
+fn check_record(record: &SessionRecord) -> Result<(), String> {
+    for (field, id) in [("sweep_id", &record.sweep_id), ("run_id", &record.run_id)] {
+        if let Some(id) = id {
+            tracectx::RunId::new(id).map_err(|e| format!("{field} {}: {e}", escape::text(id)))?;
+        }
+    }
+    for (field, id, len) in [
+        ("trace_id", &record.trace_id, 8),
+        ("trace_id_full", &record.trace_id_full, 32),
+    ] {
+        if let Some(id) = id {
+            if id.len() != len || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(format!(
+                    "{field} {}: expected {len} lowercase hexadecimal digits",
+                    escape::text(id)
+                ));
+            }
+        }
+    }
+    let plain = |field: &str, text: &str| {
+        if text.chars().any(escape::is_escaped) {
+            Err(format!(
+                "{field} {} holds control characters",
+                escape::text(text)
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    plain("strategy", &record.strategy)?;
+    if let Some(error) = &record.error {
+        plain("error", error)?;
+    }
+    for (name, value) in record.params.iter() {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!(
+                "parameter name {}: expected ASCII letters, digits and '_'",
+                escape::text(name)
+            ));
+        }
+        if let tracectx_backtest::ParamValue::Str(text) = value {
+            plain("parameter value", text)?;
+            if text.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "parameter value {}: holds white space",
+                    escape::text(text)
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -1323,11 +1323,16 @@ mod backtest_cli {
             "{}",
             stderr(&out)
         );
-        // An index past any grid.
-        let line = std::fs::read_to_string(shard).unwrap();
-        let first = line.lines().next().unwrap();
-        let far = first.replacen("\"index\":0", "\"index\":1000000", 1);
-        assert_ne!(far, first);
+        // An index past any grid. (Whichever combination the first line is.)
+        let lines = std::fs::read_to_string(shard).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        let with = |key: &str, value: serde_json::Value| {
+            let mut record = record.clone();
+            record[key] = value;
+            record.to_string()
+        };
+        let far = with("index", 1_000_000.into());
         let out = tracectx(&["merge", "-"], Some(far.as_bytes()));
         assert_eq!(out.status.code(), Some(1));
         assert!(
@@ -1335,6 +1340,39 @@ mod backtest_cli {
             "{}",
             stderr(&out)
         );
+        // Text that would reach the table or the terminal as it is: a forged run id with an
+        // escape sequence and a row of its own, a trace id that is not one, a parameter name
+        // that splits a column, a value with a bidirectional override. Each is refused by
+        // line and field, escaped in the message, and nothing is printed.
+        for (forged, field) in [
+            (
+                with("run_id", "run\u{1b}[2J\n| 1 | forged".into()),
+                "run_id run\\u{1b}[2J\\n",
+            ),
+            (with("sweep_id", "-".into()), "sweep_id -"),
+            (with("trace_id", "ZZZZZZZZ".into()), "trace_id ZZZZZZZZ"),
+            (
+                with("params", serde_json::json!({"fast x": 1})),
+                "parameter name fast x",
+            ),
+            (
+                with("params", serde_json::json!({"mode": "a\u{202e}b"})),
+                "parameter value a\\u{202e}b",
+            ),
+        ] {
+            let out = tracectx(&["merge", "-"], Some(forged.as_bytes()));
+            assert_eq!(out.status.code(), Some(1), "{forged}");
+            let err = stderr(&out);
+            assert!(
+                err.contains("line 1: not a sweep's session record: ") && err.contains(field),
+                "{err}"
+            );
+            assert!(
+                !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+                "{err:?}"
+            );
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
     }
 
     #[test]
