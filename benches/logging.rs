@@ -7,17 +7,24 @@
 //! one file written by the same non-blocking writer thread. Then the library's throughput at
 //! reading one run back out of a log held in memory, in the default layout and in a template.
 //!
+//! Last, `alternating ...` lines give the goals' ratios (per-run files against one file,
+//! `Stamped<Compact>` against compact) from alternating blocks, as `benches/propagation.rs`.
+//!
 //! `cargo bench --features query --bench logging -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Reading a run back out of gigabyte files against `grep -F` and `rg -F` is
 //! `benches/extract.sh`.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::io;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
+use support::alternate;
 use tracectx::TraceContext;
+use tracectx::TraceFutureExt as _;
 use tracectx::logging::{self, SpanContextLayer, TextFormat, query};
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::prelude::*;
@@ -229,44 +236,49 @@ fn stamped_formats(c: &mut Criterion) {
 /// 1,000 runs at once, each a task writing 100 lines across `.await`s; the time includes
 /// opening the writer (1,000 files for the per-run one) and every line reaching its file (the
 /// guard is dropped, which waits for the writer thread).
-fn per_run_files(c: &mut Criterion) {
-    const RUNS: usize = 1_000;
-    const LINES: usize = 100;
+/// 1,000 runs logging at once, 100 lines each, through `writer`; the guard dropped at the end,
+/// so every line is written when it returns.
+const WRITER_RUNS: usize = 1_000;
+const WRITER_LINES: usize = 100;
 
-    fn run_all<W>(rt: &tokio::runtime::Runtime, writer: W, guard: logging::WorkerGuard)
-    where
-        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-    {
-        let subscriber = logging::builder()
-            .with_writer(writer)
-            .with_level(LEVEL)
-            .build()
-            .expect("default template");
-        let dispatch = tracing::Dispatch::new(subscriber);
-        rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for i in 0..RUNS {
-                let ctx = TraceContext::new(&format!("backtest_{i:04}")).expect("run id");
-                let dispatch = dispatch.clone();
-                set.spawn(
-                    async move {
-                        for step in 0..LINES {
-                            tokio::task::yield_now().await;
-                            tracing::dispatcher::with_default(&dispatch, || {
-                                tracing::info!(target: "engine", step, qty = 10, "bar processed")
-                            });
-                        }
+fn run_all<W>(rt: &tokio::runtime::Runtime, writer: W, guard: logging::WorkerGuard)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(LEVEL)
+        .build()
+        .expect("default template");
+    let dispatch = tracing::Dispatch::new(subscriber);
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..WRITER_RUNS {
+            let ctx = TraceContext::new(&format!("backtest_{i:04}")).expect("run id");
+            let dispatch = dispatch.clone();
+            set.spawn(
+                async move {
+                    for step in 0..WRITER_LINES {
+                        tokio::task::yield_now().await;
+                        tracing::dispatcher::with_default(
+                            &dispatch,
+                            || tracing::info!(target: "engine", step, qty = 10, "bar processed"),
+                        );
                     }
-                    .in_trace_context(ctx),
-                );
-            }
-            while set.join_next().await.is_some() {}
-        });
-        drop(dispatch);
-        drop(guard);
-    }
+                }
+                .in_trace_context(ctx),
+            );
+        }
+        while set.join_next().await.is_some() {}
+    });
+    drop(dispatch);
+    drop(guard);
+}
 
-    use tracectx::TraceFutureExt as _;
+fn per_run_files(c: &mut Criterion) {
+    const RUNS: usize = WRITER_RUNS;
+    const LINES: usize = WRITER_LINES;
+
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -448,6 +460,85 @@ fn query_in_memory(c: &mut Criterion) {
     g.finish();
 }
 
+/// The ratios the goals are stated in, each side timed in alternating blocks (median of the
+/// per-round ratios), so a noisy machine's drift stays out of them.
+fn alternating() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (one, runs) = (dir.path().join("one"), dir.path().join("runs"));
+    std::fs::create_dir_all(&one).expect("dir");
+    let per_run = |max_open: usize| {
+        let (writer, guard) = logging::PerRunFiles::builder(&runs)
+            .max_open_files(max_open)
+            .build()
+            .expect("writer");
+        run_all(&rt, writer, guard);
+    };
+    let one_file = || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(one.join("all.log"))
+            .expect("log file");
+        let (writer, guard) = logging::non_blocking(file).expect("writer");
+        run_all(&rt, writer, guard);
+    };
+    alternate(
+        "writer/1000_runs per_run_files / non_blocking_one_file (time; goal <= 1.11x)",
+        15,
+        1,
+        || per_run(logging::DEFAULT_MAX_OPEN_FILES),
+        one_file,
+    );
+    alternate(
+        "writer/1000_runs per_run_files_1024_open / non_blocking_one_file (time)",
+        15,
+        1,
+        || per_run(1024),
+        one_file,
+    );
+    // As `event/stamped` builds them: the same registry, filter and span layer on both sides.
+    let plain = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(LEVEL)
+            .with(SpanContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .event_format(tracing_subscriber::fmt::format().compact())
+                    .with_writer(io::sink),
+            ),
+    );
+    let wrapped = tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(LEVEL)
+            .with(SpanContextLayer::new())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .event_format(logging::Stamped::new(
+                        tracing_subscriber::fmt::format().compact(),
+                    ))
+                    .with_writer(io::sink),
+            ),
+    );
+    let events = |dispatch: &tracing::Dispatch| {
+        tracing::dispatcher::with_default(dispatch, || (0..20_000).for_each(|_| event()))
+    };
+    ctx().sync_scope(|| {
+        alternate(
+            "event Stamped<Compact> / Compact, 20,000 events a call (goal <= 1.10x)",
+            31,
+            1,
+            || events(&wrapped),
+            || events(&plain),
+        )
+    });
+}
+
 criterion_group!(
     benches,
     no_subscriber,
@@ -457,4 +548,10 @@ criterion_group!(
     per_run_files,
     query_in_memory
 );
-criterion_main!(benches);
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if support::alternating_requested() {
+        alternating();
+    }
+}
