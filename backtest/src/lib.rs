@@ -143,7 +143,7 @@ pub use strategy::{
 };
 pub use sweep::{
     BacktestJob, BatchOptions, Heatmap, HeatmapAxis, Leaderboard, Progress, RankBy, SessionRecord,
-    SweepReport, write_ranked_table,
+    SweepReport, write_columns, write_ranked_table,
 };
 pub use tracectx::time::Timestamp;
 pub use trade::{OpenTrade, Trade};

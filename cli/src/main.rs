@@ -53,7 +53,7 @@ use tracectx::logging::query::{self, LineFormat, LineParser, Query, RunSummary, 
 use tracectx_backtest::{
     BUILTIN_STRATEGIES, BacktestEngine, BacktestResult, BacktestSettings, Bars, BatchOptions,
     Builtin, Leaderboard, Named, ParamGrid, Params, RankBy, SessionRecord, Shard, SignalFn,
-    Statistic, SweepReport, write_ranked_table,
+    Statistic, SweepReport, write_columns, write_ranked_table,
 };
 
 #[derive(Debug, Parser)]
@@ -850,36 +850,6 @@ fn write_strategies(out: &mut impl Write) -> io::Result<()> {
         out,
         "\nSet one with --param NAME=VALUE (backtest) or sweep it with --grid NAME=START:STOP:STEP."
     )
-}
-
-/// Writes rows as aligned columns: the first `left` columns left-aligned, the others
-/// right-aligned; no trailing spaces.
-fn write_columns(out: &mut impl Write, rows: &[Vec<String>], left: usize) -> io::Result<()> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in rows {
-        let mut line = String::new();
-        for (c, (cell, w)) in row.iter().zip(&widths).enumerate() {
-            if c > 0 {
-                line.push_str("  ");
-            }
-            if c < left {
-                line.push_str(&format!("{cell:<w$}"));
-            } else {
-                line.push_str(&format!("{cell:>w$}"));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
 }
 
 // === backtest ===

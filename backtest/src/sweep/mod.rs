@@ -38,7 +38,7 @@ pub(crate) use batch::batch;
 pub use batch::{BacktestJob, BatchOptions, Progress};
 pub use rank::{Leaderboard, RankBy};
 pub use record::SessionRecord;
-pub use table::write_ranked_table;
+pub use table::{write_columns, write_ranked_table};
 
 // === impl SweepReport ===
 

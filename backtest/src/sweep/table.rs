@@ -1,4 +1,5 @@
-//! The ranked table a sweep prints: the command line's, the quickstart's and a merge's.
+//! The tables the command line prints: a sweep's ranking (the command line's, the
+//! quickstart's and a merge's), and the aligned columns every table is written in.
 
 use std::io::{self, Write};
 
@@ -54,9 +55,20 @@ pub fn write_ranked_table<'a, W: Write + ?Sized>(
     write_columns(out, &table, 3)
 }
 
-/// Writes rows as aligned columns: the first `left` columns left-aligned, the others
-/// right-aligned; no trailing spaces.
-pub(crate) fn write_columns<W: Write + ?Sized>(
+/// Writes rows as aligned columns, two spaces apart: the first `left` columns left-aligned,
+/// the others right-aligned (numbers), no trailing spaces. The layout of every table the
+/// command line prints ([`write_ranked_table`]'s, a session's statistics, the strategies).
+///
+/// # Examples
+///
+/// ```
+/// let rows = [vec!["NAME".to_owned(), "VALUE".to_owned()], vec!["sharpe".to_owned(), "1.25".to_owned()]];
+/// let mut out = Vec::new();
+/// tracectx_backtest::write_columns(&mut out, &rows, 1)?;
+/// assert_eq!(String::from_utf8(out)?, "NAME    VALUE\nsharpe   1.25\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_columns<W: Write + ?Sized>(
     out: &mut W,
     rows: &[Vec<String>],
     left: usize,
