@@ -1367,12 +1367,31 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
         // a store only then).
         let n = close.len().min(fast.len()).min(slow.len());
         let (f, s) = (&fast[..n], &slow[..n]);
-        for i in 1..n {
-            let up = (f[i - 1] < s[i - 1]) & (f[i] > s[i]);
-            let under = (s[i - 1] < f[i - 1]) & (s[i] > f[i]);
-            if up | under {
-                decisions[i] = if up { Decision::EnterLong } else { down };
+        // A block of bars at a time: whether it holds a crossing is the same comparisons
+        // without a store, which the compiler vectorizes; only a block with one is walked
+        // bar by bar.
+        const CROSS_BLOCK: usize = 32;
+        let mut start = 1;
+        while start < n {
+            let end = (start + CROSS_BLOCK).min(n);
+            let (f0, s0) = (&f[start - 1..end - 1], &s[start - 1..end - 1]);
+            let (f1, s1) = (&f[start..end], &s[start..end]);
+            let any = f0.iter().zip(s0).zip(f1.iter().zip(s1)).fold(
+                false,
+                |any, ((&pf, &ps), (&cf, &cs))| {
+                    any | ((pf < ps) & (cf > cs)) | ((ps < pf) & (cs > cf))
+                },
+            );
+            if any {
+                for i in start..end {
+                    let up = (f[i - 1] < s[i - 1]) & (f[i] > s[i]);
+                    let under = (s[i - 1] < f[i - 1]) & (s[i] > f[i]);
+                    if up | under {
+                        decisions[i] = if up { Decision::EnterLong } else { down };
+                    }
+                }
             }
+            start = end;
         }
         // Finite positive prices: an average is defined from its window's last bar on.
         let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };

@@ -338,3 +338,56 @@ fn session_records_read_back_hold_every_statistic_to_the_bit() {
         assert_eq!(back.to_json_line(), line);
     }
 }
+
+#[test]
+fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
+    // Short windows cross often: crossings fall on every position within a block of bars.
+    let data = Arc::new(Bars::synthetic(6_000, 23));
+    let grid = ParamGrid::new()
+        .parse_axis("fast=1:9:1")
+        .unwrap()
+        .parse_axis("slow=2:40:3")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let (checked, differ, crossings) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (c, d, x) = (checked.clone(), differ.clone(), crossings.clone());
+    let strategy = move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {
+        // Inside the sweep, on its bars: the shared averages. On a copy of the bars, which
+        // are not the sweep's: both averages computed on the spot.
+        let shared = sma_cross(bars, params)?;
+        let alone = sma_cross(&bars.clone(), params)?;
+        c.fetch_add(1, Ordering::Relaxed);
+        if shared != alone {
+            d.fetch_add(1, Ordering::Relaxed);
+        }
+        let moves = shared
+            .decisions()
+            .iter()
+            .filter(|&&d| d != tracectx_backtest::Decision::Hold)
+            .count();
+        x.fetch_add(moves, Ordering::Relaxed);
+        Ok(shared)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let options = BatchOptions::new().concurrency(2).keep_equity(false);
+    let report = rt.block_on(BacktestEngine::default().sweep(
+        &data,
+        strategy,
+        &grid,
+        RankBy::default(),
+        options,
+    ));
+    assert_eq!(report.sessions, grid.len());
+    assert_eq!(checked.load(Ordering::Relaxed), grid.len());
+    assert_eq!(differ.load(Ordering::Relaxed), 0);
+    // Enough crossings that every offset in a block of 32 bars holds some.
+    assert!(crossings.load(Ordering::Relaxed) > 50_000);
+}
