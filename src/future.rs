@@ -39,6 +39,10 @@ use crate::scope;
 ///   where each item is an operation of its own that a trace should show apart (a request
 ///   read off a connection, a chunk an operator processes), at the cost of making one child
 ///   context (an allocation) per item.
+/// - [`in_trace_context_per_send`](TraceSinkExt::in_trace_context_per_send): the same for a
+///   sink, each item's `start_send` in a child of its own (an order sent to a gateway, a fill
+///   written to a store); readiness, flushing and closing stay in the context. (Its own name,
+///   since a stream that is also a sink would otherwise meet two methods of one name.)
 ///
 /// # Examples
 ///
@@ -480,9 +484,103 @@ pub trait TraceStreamExt: Stream + Sized {
 
 impl<S: Stream> TraceStreamExt for S {}
 
+// === TraceSinkExt ===
+
+/// Gives each item sent into a [`Sink`] its own child span: [`in_trace_context_per_send`] and
+/// [`in_current_trace_context_per_send`].
+///
+/// A sink's work per item is its [`start_send`](Sink::start_send) (encoding, buffering,
+/// routing the item): that call runs in a fresh [`child`](TraceContext::child) of the
+/// context, so what it logs is filed under that item's span; readiness, flushing and closing
+/// (which no one item owns) and the drop run in the context itself. For one context over the
+/// whole sink use [`TraceFutureExt::in_trace_context`]. The [prelude](crate::prelude)
+/// re-exports this trait.
+///
+/// [`in_trace_context_per_send`]: TraceSinkExt::in_trace_context_per_send
+/// [`in_current_trace_context_per_send`]: TraceSinkExt::in_current_trace_context_per_send
+///
+/// # Examples
+///
+/// ```
+/// use futures::SinkExt as _;
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let orders = TraceContext::new("live_2")?;
+/// let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// let seen = spans.clone();
+/// let sink = futures::sink::drain().with(move |order: u32| {
+///     seen.lock().unwrap().push(tracectx::current().expect("a child of the session"));
+///     std::future::ready(Ok::<_, std::convert::Infallible>(order))
+/// });
+/// let mut sink = std::pin::pin!(sink.in_trace_context_per_send(orders.clone()));
+/// sink.send(1).await?;
+/// sink.send(2).await?;
+/// let spans = spans.lock().unwrap();
+/// assert!(spans.iter().all(|c| c.parent_span_id() == Some(orders.span_id())));
+/// assert_ne!(spans[0].span_id(), spans[1].span_id());
+/// # Ok(()) }
+/// ```
+pub trait TraceSinkExt<Item>: Sink<Item> + Sized {
+    /// Sends each item of this sink in a fresh [`child`](TraceContext::child) of `ctx`: the
+    /// same run and trace, a span of its own whose parent is `ctx`'s span. Readiness,
+    /// flushing, closing and the drop run in `ctx`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::SinkExt as _;
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ctx = TraceContext::new("fills_1")?;
+    /// let mut sink = futures::sink::drain()
+    ///     .with(|fill: u32| {
+    ///         let span = tracectx::current().unwrap();
+    ///         std::future::ready(Ok::<_, std::convert::Infallible>((fill, span)))
+    ///     })
+    ///     .in_trace_context_per_send(ctx.clone());
+    /// sink.send(7).await?;
+    /// assert_eq!(sink.context(), Some(&ctx));
+    /// # Ok(()) }
+    /// ```
+    fn in_trace_context_per_send(self, ctx: TraceContext) -> InTraceContextPerItem<Self> {
+        InTraceContextPerItem::new(self, Some(ctx))
+    }
+
+    /// [`in_trace_context_per_send`](TraceSinkExt::in_trace_context_per_send) with the
+    /// caller's current context, captured now. Made outside any scope, the items are sent
+    /// with explicitly no context.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::SinkExt as _;
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ctx = TraceContext::new("fills_2")?;
+    /// let mut sink = ctx.sync_scope(|| {
+    ///     futures::sink::drain()
+    ///         .with(|fill: u32| {
+    ///             assert_eq!(tracectx::get_run_id().as_deref(), Some("fills_2"));
+    ///             std::future::ready(Ok::<_, std::convert::Infallible>(fill))
+    ///         })
+    ///         .in_current_trace_context_per_send()
+    /// });
+    /// sink.send(1).await?;
+    /// # Ok(()) }
+    /// ```
+    fn in_current_trace_context_per_send(self) -> InTraceContextPerItem<Self> {
+        InTraceContextPerItem::new(self, scope::current())
+    }
+}
+
+impl<S: Sink<Item>, Item> TraceSinkExt<Item> for S {}
+
 pin_project_lite::pin_project! {
-    /// A stream whose every item is produced in its own child of a [`TraceContext`]; made by
-    /// [`TraceStreamExt`].
+    /// A stream whose every item is produced in its own child of a [`TraceContext`], or a sink
+    /// whose every item is sent in one; made by [`TraceStreamExt`] and [`TraceSinkExt`].
     ///
     /// # Examples
     ///
@@ -642,6 +740,51 @@ impl<S: Stream> Stream for InTraceContextPerItem<S> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.as_ref().map_or((0, Some(0)), Stream::size_hint)
     }
+}
+
+/// As a sink, each item is sent ([`start_send`](Sink::start_send)) in a fresh child of the
+/// context, a span of its own per item; readiness, flushing and closing run in the context
+/// itself, since they belong to no one item.
+impl<S: Sink<Item>, Item> Sink<Item> for InTraceContextPerItem<S> {
+    type Error = S::Error;
+
+    #[track_caller]
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.parent, || per_item_sink(inner).poll_ready(cx))
+    }
+
+    #[track_caller]
+    fn start_send(self: Pin<&mut Self>, item: Item) -> Result<(), S::Error> {
+        let this = self.project();
+        let inner = this.inner;
+        let mut child = this.parent.as_ref().map(TraceContext::child);
+        scope::enter_slot(&mut child, || per_item_sink(inner).start_send(item))
+    }
+
+    #[track_caller]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.parent, || per_item_sink(inner).poll_flush(cx))
+    }
+
+    #[track_caller]
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.parent, || per_item_sink(inner).poll_close(cx))
+    }
+}
+
+/// The inner sink of an [`InTraceContextPerItem`]: taken only by `into_inner`, which consumes
+/// the wrapper.
+#[track_caller]
+fn per_item_sink<S>(inner: Pin<&mut Option<S>>) -> Pin<&mut S> {
+    inner
+        .as_pin_mut()
+        .expect("the sink is only taken by `into_inner`")
 }
 
 impl<S: FusedStream> FusedStream for InTraceContextPerItem<S> {

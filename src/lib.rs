@@ -40,7 +40,7 @@
 //! pointer wide. [`TraceFutureExt::in_trace_context`] puts it in place on every poll of a
 //! future, stream or sink (and while it is dropped), [`TraceContext::sync_scope`] for a
 //! synchronous closure; [`TraceStreamExt::in_trace_context_per_item`] gives each item of a
-//! stream a child span. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
+//! stream a child span, [`TraceSinkExt::in_trace_context_per_send`] each item sent into a sink. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
 //! [`JoinSetExt::spawn_traced`] and [`thread::spawn`] carry it into new tasks and threads; an
 //! [`Envelope`] and the channels of [`sync`] carry it with a message to another task. With
 //! the `rayon` feature, parallel iterators and `tracectx::rayon::{spawn, scope, join}` carry it
@@ -157,7 +157,9 @@ pub use error::{
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use executor::TracedExecutor;
-pub use future::{InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceStreamExt};
+pub use future::{
+    InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceSinkExt, TraceStreamExt,
+};
 #[cfg(feature = "repro")]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
@@ -172,7 +174,7 @@ pub use spawn::{
 pub mod prelude {
     pub use crate::context::TraceContext;
     pub use crate::error::{ExtractErrorContext as _, TracedErrorExt as _, TracedResultExt as _};
-    pub use crate::future::{TraceFutureExt as _, TraceStreamExt as _};
+    pub use crate::future::{TraceFutureExt as _, TraceSinkExt as _, TraceStreamExt as _};
     pub use crate::spawn::JoinSetExt as _;
 }
 

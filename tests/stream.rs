@@ -371,3 +371,108 @@ async fn per_item_made_outside_any_scope_runs_with_none() {
     let seen: Vec<_> = items.collect().in_trace_context(ctx("elsewhere")).await;
     assert_eq!(seen, vec![None, None, None]);
 }
+
+/// Every call of a [`SpanSink`] and its drop, with the context current during it.
+type SpanLog = Arc<Mutex<Vec<(&'static str, Option<TraceContext>)>>>;
+
+/// A sink that records, for every call and its drop, the context current during it.
+struct SpanSink {
+    log: SpanLog,
+}
+
+impl SpanSink {
+    fn note(&self, call: &'static str) {
+        self.log.lock().unwrap().push((call, tracectx::current()));
+    }
+}
+
+impl Drop for SpanSink {
+    fn drop(&mut self) {
+        self.note("drop");
+    }
+}
+
+impl futures::Sink<u32> for SpanSink {
+    type Error = String;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.note("poll_ready");
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, _: u32) -> Result<(), String> {
+        self.note("start_send");
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.note("poll_flush");
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.note("poll_close");
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// 500 sinks in 500 runs on a multi-thread runtime, each sending 20 items from a task of
+/// another run: every `start_send` runs in a span of its own, a child of its sink's context
+/// (same run and trace), and readiness, flushing, closing and the drop in the context itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_item_sent_gets_its_own_child_span_in_its_sinks_run() {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..500u32 {
+        set.spawn(
+            async move {
+                let log = SpanLog::default();
+                let parent = ctx(&format!("orders_{i}"));
+                let mut sink =
+                    SpanSink { log: log.clone() }.in_trace_context_per_send(parent.clone());
+                for item in 0..20 {
+                    sink.send(item).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                sink.close().await.unwrap();
+                assert_eq!(run_id(), Some(format!("sender_{i}")));
+                drop(sink);
+                let log = std::mem::take(&mut *log.lock().unwrap());
+                (parent, log)
+            }
+            .in_trace_context(ctx(&format!("sender_{i}"))),
+        );
+    }
+    let mut sinks = 0;
+    while let Some(joined) = set.join_next().await {
+        let (parent, log) = joined.unwrap();
+        let mut item_spans = HashSet::new();
+        for (call, seen) in &log {
+            let seen = seen.as_ref().expect("every call has a context");
+            assert_eq!(seen.run_id(), parent.run_id(), "{call}");
+            assert_eq!(seen.trace_id(), parent.trace_id(), "{call}");
+            if *call == "start_send" {
+                assert_eq!(seen.parent_span_id(), Some(parent.span_id()));
+                assert!(item_spans.insert(seen.span_id()), "a span reused");
+            } else {
+                assert_eq!(seen.span_id(), parent.span_id(), "{call}");
+            }
+        }
+        assert_eq!(item_spans.len(), 20);
+        assert_eq!(log.last().map(|(call, _)| *call), Some("drop"));
+        sinks += 1;
+    }
+    assert_eq!(sinks, 500);
+}
+
+/// A stream that is also a sink takes either per-item method without ambiguity, and the
+/// wrapper gives its writes a span each.
+#[tokio::test(flavor = "current_thread")]
+async fn a_duplex_sends_each_item_in_a_child_span() {
+    let log = Log::default();
+    let parent = ctx("duplex_items");
+    let mut duplex = Recorder::new(log.clone()).in_trace_context_per_send(parent.clone());
+    duplex.send(1).await.unwrap();
+    assert_eq!(duplex.next().await, Some(1));
+    drop(duplex);
+    assert_eq!(runs(&log), HashSet::from([Some("duplex_items".to_owned())]));
+}
