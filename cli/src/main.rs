@@ -56,6 +56,15 @@ use tracectx_backtest::{
     Statistic, SweepReport, write_columns, write_ranked_table,
 };
 
+/// `eprintln!` that cannot panic: a closed or full standard error loses the message, never
+/// the exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tracectx",
@@ -226,7 +235,7 @@ fn for_each_input(
             Ok(()) => {}
             Err(Err(stop)) => return Err(stop),
             Err(Ok(e)) => {
-                eprintln!("tracectx: {name}: {e}");
+                say!("tracectx: {name}: {e}");
                 ok = false;
             }
         }
@@ -246,7 +255,7 @@ fn finish(read: Result<bool, Stop>, written: io::Result<()>, found: bool) -> Exi
     };
     match failure {
         Some(Stop::Output(e)) => {
-            eprintln!("tracectx: cannot write the output (standard output): {e}");
+            say!("tracectx: cannot write the output (standard output): {e}");
             ExitCode::from(ERROR)
         }
         _ => ExitCode::from(if found { FOUND } else { NOT_FOUND }),
@@ -276,11 +285,11 @@ impl FormatArg {
     /// Says on stderr that `name` holds no line the reader knows.
     fn no_stamped_line(&self, name: &str) {
         match &self.format {
-            None => eprintln!(
+            None => say!(
                 "tracectx: {name}: no line in tracectx's default layout or JSON; for a log \
                  written with another template, pass it: --format '<the with_format template>'"
             ),
-            Some(template) => eprintln!(
+            Some(template) => say!(
                 "tracectx: {name}: no line in the template {template:?}, the default layout \
                  or JSON"
             ),
@@ -375,7 +384,7 @@ fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
 
 /// Says on stderr that `name` held lines too long to be log lines, which were skipped.
 fn too_long(name: &str, lines: u64) {
-    eprintln!(
+    say!(
         "tracectx: {name}: skipped {lines} line{} longer than {} MiB",
         if lines == 1 { "" } else { "s" },
         query::MAX_LINE_LEN >> 20
@@ -487,7 +496,7 @@ impl LogsArgs {
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tracectx: {e}");
+    say!("tracectx: {e}");
     ExitCode::from(ERROR)
 }
 
@@ -608,6 +617,22 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
 
 /// Exit code of a backtest or sweep that failed (bad data, parameter or session).
 const FAILED: u8 = 1;
+
+/// Creates the output file at `path` before any session runs, so that a path that cannot be
+/// written is refused at once rather than after the work; refuses the `--data` file itself,
+/// which would be overwritten.
+fn create_output(path: &Path, data: &Path) -> Result<std::fs::File, String> {
+    let shown = || path.display().to_string();
+    if let (Ok(out), Ok(input)) = (std::fs::canonicalize(path), std::fs::canonicalize(data)) {
+        if out == input {
+            return Err(format!(
+                "{:?} is the --data file: writing it would destroy the input",
+                shown()
+            ));
+        }
+    }
+    std::fs::File::create(path).map_err(|e| format!("cannot write {:?}: {e}", shown()))
+}
 
 /// The inputs `backtest` and `sweep` share: data, strategy, fixed parameters, settings, log.
 #[derive(Debug, Args)]
@@ -751,7 +776,7 @@ fn finish_logging(guard: Option<WorkerGuard>, file: Option<&Path>, code: ExitCod
     if stats.lost() == 0 {
         return code;
     }
-    eprintln!(
+    say!(
         "tracectx: log file {}: not every line was written: {stats}",
         shown(file)
     );
@@ -770,7 +795,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn failed(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tracectx: {e}");
+    say!("tracectx: {e}");
     ExitCode::from(FAILED)
 }
 
@@ -902,6 +927,17 @@ impl BacktestArgs {
             params,
             engine,
         } = inputs;
+        let mut outputs = [&self.trades, &self.equity, &self.html].map(|path| {
+            path.as_deref()
+                .map(|path| create_output(path, &self.session.data))
+        });
+        for output in &mut outputs {
+            if let Some(Err(e)) = output {
+                return failed(std::mem::take(e));
+            }
+        }
+        let [trades_file, equity_file, html_file] =
+            outputs.map(|output| output.and_then(Result::ok));
         // Every parameter, the defaults filled in: what ran is what the result says.
         let params = match builtin.check(&params) {
             Ok(params) => params,
@@ -916,26 +952,25 @@ impl BacktestArgs {
             Ok(result) => result,
             Err(e) => return failed(e),
         };
-        if let Some(path) = &self.trades {
-            if let Err(e) = write_trades(path, &result) {
+        if let (Some(path), Some(file)) = (&self.trades, trades_file) {
+            if let Err(e) = write_trades(file, &result) {
                 return failed(format!(
                     "cannot write {:?}: {e}",
                     path.display().to_string()
                 ));
             }
         }
-        if let Some(path) = &self.equity {
-            if let Err(e) = write_equity(path, &data, &result) {
+        if let (Some(path), Some(file)) = (&self.equity, equity_file) {
+            if let Err(e) = write_equity(file, &data, &result) {
                 return failed(format!(
                     "cannot write {:?}: {e}",
                     path.display().to_string()
                 ));
             }
         }
-        if let Some(path) = &self.html {
-            let written = std::fs::File::create(path)
-                .map(io::BufWriter::new)
-                .and_then(|mut w| result.write_html(&data, &mut w).and_then(|()| w.flush()));
+        if let (Some(path), Some(file)) = (&self.html, html_file) {
+            let mut w = io::BufWriter::new(file);
+            let written = result.write_html(&data, &mut w).and_then(|()| w.flush());
             if let Err(e) = written {
                 return failed(format!(
                     "cannot write {:?}: {e}",
@@ -982,8 +1017,8 @@ fn write_stats(out: &mut impl Write, result: &BacktestResult) -> io::Result<()> 
     Ok(())
 }
 
-fn write_trades(path: &Path, result: &BacktestResult) -> io::Result<()> {
-    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+fn write_trades(file: std::fs::File, result: &BacktestResult) -> io::Result<()> {
+    let mut w = io::BufWriter::new(file);
     writeln!(
         w,
         "size,entry_bar,exit_bar,entry_price,exit_price,entry_time,exit_time,pnl,return_frac,commission,duration_secs"
@@ -1008,8 +1043,8 @@ fn write_trades(path: &Path, result: &BacktestResult) -> io::Result<()> {
     w.flush()
 }
 
-fn write_equity(path: &Path, data: &Bars, result: &BacktestResult) -> io::Result<()> {
-    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+fn write_equity(file: std::fs::File, data: &Bars, result: &BacktestResult) -> io::Result<()> {
+    let mut w = io::BufWriter::new(file);
     writeln!(w, "date,equity")?;
     for (&t, e) in data.timestamps().iter().zip(&result.equity) {
         writeln!(w, "{},{e}", tracectx_backtest::Timestamp::from_micros(t))?;
@@ -1144,15 +1179,23 @@ impl SweepArgs {
             Ok(rt) => rt,
             Err(e) => return failed(e),
         };
+        if self.html.is_some() && grid.axes().next().is_none() {
+            return failed(
+                "--html draws the ranked statistic over the grid's axes: give a --grid axis \
+                 of two or more values",
+            );
+        }
         let output = match &self.output {
-            Some(path) => match std::fs::File::create(path) {
+            Some(path) => match create_output(path, &self.session.data) {
                 Ok(file) => Some(Arc::new(std::sync::Mutex::new(io::BufWriter::new(file)))),
-                Err(e) => {
-                    return failed(format!(
-                        "cannot write {:?}: {e}",
-                        path.display().to_string()
-                    ));
-                }
+                Err(e) => return failed(e),
+            },
+            None => None,
+        };
+        let html_file = match &self.html {
+            Some(path) => match create_output(path, &self.session.data) {
+                Ok(file) => Some(file),
+                Err(e) => return failed(e),
             },
             None => None,
         };
@@ -1191,7 +1234,7 @@ impl SweepArgs {
                 if let Err(e) = p.outcome {
                     match &bar {
                         Some(bar) => bar.println(format!("tracectx: {e}")),
-                        None => eprintln!("tracectx: {e}"),
+                        None => say!("tracectx: {e}"),
                     }
                 }
                 if let Some(output) = &output {
@@ -1253,20 +1296,22 @@ impl SweepArgs {
         if report.sessions == 0 {
             // Refused before any session (a grid over the cap) or nothing selected.
             for e in &report.failed {
-                eprintln!("tracectx: {e}");
+                say!("tracectx: {e}");
             }
         }
-        if let Some(path) = &self.html {
-            let written = std::fs::File::create(path)
-                .map(io::BufWriter::new)
-                .and_then(|mut w| report.write_html(&mut w).and_then(|()| w.flush()));
-            if let Err(e) = written {
-                return failed(format!(
-                    "cannot write {:?}: {e}",
-                    path.display().to_string()
-                ));
+        // The page is written before the table, which is printed whatever became of it: a
+        // page that could not be written costs the page, not the sweep's ranking.
+        let html_failed = match (&self.html, html_file) {
+            (Some(path), Some(file)) => {
+                let mut w = io::BufWriter::new(file);
+                report
+                    .write_html(&mut w)
+                    .and_then(|()| w.flush())
+                    .err()
+                    .map(|e| format!("cannot write {:?}: {e}", path.display().to_string()))
             }
-        }
+            _ => None,
+        };
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let written = if self.json {
@@ -1281,16 +1326,19 @@ impl SweepArgs {
             }
         }
         if let (Some(file), Some(best)) = (&self.session.log_file, report.best()) {
-            eprintln!(
+            say!(
                 "one session's log lines: tracectx logs {} {}",
                 best.metadata.run_id.as_deref().unwrap_or("-"),
                 file.display()
             );
         }
+        if let Some(e) = html_failed {
+            return failed(e);
+        }
         if report.sessions == 0 && report.failed.is_empty() {
             // A shard of fewer combinations than shards: nothing to do is not a failure (the
             // other shards of the job array hold them).
-            eprintln!(
+            say!(
                 "tracectx: shard {} has no combination to run: the other shards hold them all",
                 report.shard
             );
@@ -1555,7 +1603,12 @@ impl MergeArgs {
                 return failed(e);
             }
         }
-        if ranked.is_empty() {
+        if sessions == 0 {
+            say!("tracectx: no session record in the files given");
+            return ExitCode::from(FAILED);
+        }
+        // Failed only when no session succeeded: `--top 0` ranks none and is no failure.
+        if sessions == failures {
             return ExitCode::from(FAILED);
         }
         ExitCode::SUCCESS

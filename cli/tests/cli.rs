@@ -1283,6 +1283,134 @@ mod backtest_cli {
         assert_eq!(std::fs::read(&file).unwrap().len(), 0);
     }
 
+    /// Outputs are checked before any session runs: a page that cannot be written, a page
+    /// with no axis to draw, and an output that names the `--data` file are refused at once,
+    /// and the data file is left as it was.
+    #[test]
+    fn outputs_are_refused_before_the_sessions_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let before = std::fs::read(&data).unwrap();
+        let data = data.to_str().unwrap();
+        let log = dir.path().join("sweep.log");
+        let log = log.to_str().unwrap();
+        let missing = dir.path().join("no-such-dir").join("page.html");
+        for (extra, expected) in [
+            (
+                vec!["--grid", "fast=5:15:5", "--html", missing.to_str().unwrap()],
+                "cannot write",
+            ),
+            (
+                vec![
+                    "--grid",
+                    "fast=5:15:5",
+                    "--html",
+                    dir.path().to_str().unwrap(),
+                ],
+                "cannot write",
+            ),
+            (
+                vec!["--grid", "fast=5", "--html", "page.html"],
+                "--html draws the ranked statistic over the grid's axes",
+            ),
+            (
+                vec!["--grid", "fast=5:15:5", "--output", data],
+                "is the --data file",
+            ),
+        ] {
+            let mut args = vec!["sweep", "--data", data, "--log-file", log];
+            args.extend(extra);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(
+                stderr(&out).contains(expected),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty(), "{args:?}");
+            // No session ran: the log holds no session's line.
+            let logged = std::fs::read_to_string(log).unwrap_or_default();
+            assert!(!logged.contains("backtest_"), "{args:?}: {logged}");
+        }
+        let out = tracectx(&["backtest", "--data", data, "--trades", data], None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("is the --data file"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read(data).unwrap(),
+            before,
+            "the data file was overwritten"
+        );
+    }
+
+    /// A closed or full standard error costs the messages, never a panic (exit 101).
+    #[test]
+    fn a_full_standard_error_is_no_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let full = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap()
+        };
+        let status = bin()
+            .args(["merge", "/no/such/shard.jsonl"])
+            .stdout(Stdio::null())
+            .stderr(full())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+        // Every session fails (fast=0), each said on stderr.
+        let status = bin()
+            .args([
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=0:0:1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(full())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+    }
+
+    /// `merge --top 0` ranks none and succeeds, as `sweep --top 0` does; a merge of files with
+    /// no record at all says so.
+    #[test]
+    fn merge_of_nothing_says_so_and_top_0_is_no_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let shard = dir.path().join("shard.jsonl");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:15:5",
+                "--output",
+                shard.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = tracectx(&["merge", shard.to_str().unwrap(), "--top", "0"], None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = tracectx(&["merge", "-"], Some(b"\n\n"));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("no session record in the files given"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
     #[test]
     fn merge_refuses_a_combination_twice_and_lines_no_shard_writes() {
         let dir = tempfile::tempdir().unwrap();
