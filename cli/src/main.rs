@@ -1142,6 +1142,18 @@ impl SweepArgs {
         builtin
             .check_names(grid.names())
             .map_err(|e| e.to_string())?;
+        if !self.constraint.is_empty() {
+            // A constraint may name a parameter left at its default (`fast<slow` with only
+            // `fast` swept): the default is what runs, so it is fixed in the grid, and shown.
+            let named: Vec<String> = grid.names().map(str::to_owned).collect();
+            for spec in builtin.params {
+                if let Some(value) = spec.default_value() {
+                    if !named.iter().any(|n| n == spec.name) {
+                        grid = grid.fixed(spec.name, value);
+                    }
+                }
+            }
+        }
         for constraint in &self.constraint {
             grid = grid
                 .parse_constraint(constraint)

@@ -1283,6 +1283,40 @@ mod backtest_cli {
         assert_eq!(std::fs::read(&file).unwrap().len(), 0);
     }
 
+    /// A constraint may name a parameter left at its default: `fast<slow` with only `fast`
+    /// swept compares with sma-cross's `slow=20`, which then shows in the table.
+    #[test]
+    fn a_constraint_on_a_default_parameter_uses_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 400);
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:30:5",
+                "--constraint",
+                "fast<slow",
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let mut fasts: Vec<i64> = json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["params"]["slow"], 20, "{r}");
+                r["params"]["fast"].as_i64().unwrap()
+            })
+            .collect();
+        fasts.sort_unstable();
+        assert_eq!(fasts, [5, 10, 15]);
+    }
+
     /// Outputs are checked before any session runs: a page that cannot be written, a page
     /// with no axis to draw, and an output that names the `--data` file are refused at once,
     /// and the data file is left as it was.
