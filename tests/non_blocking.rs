@@ -269,3 +269,98 @@ fn the_guard_waits_a_bounded_time_on_a_pipe_nobody_reads() {
     let _ = reader.wait();
     assert!(stats.pending > 0 && stats.written + stats.pending == 20_000);
 }
+
+/// A sink slower than the loggers, which keep logging while the guard finishes: finishing
+/// refuses new lines, so the queue runs empty and the guard returns (it waited for good, the
+/// writer never seeing an empty queue).
+#[test]
+fn the_guard_finishes_while_other_threads_keep_logging() {
+    struct Slow;
+    impl Write for Slow {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let (writer, guard) = NonBlocking::builder()
+        .buffered_lines_limit(4)
+        .finish(Slow)
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loggers: Vec<_> = (0..4)
+        .map(|_| {
+            let (w, stop) = (writer.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let line = vec![b'x'; 70 * 1024];
+                while !stop.load(Ordering::Relaxed) {
+                    if w.make_writer().write_all(&line).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(guard.finish()));
+    let finished = rx.recv_timeout(Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    let stats = finished.expect("finish returned while the loggers kept logging");
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    assert!(stats.written > 0, "{stats:?}");
+    for logger in loggers {
+        logger.join().unwrap();
+    }
+}
+
+/// A logger waiting for room in front of a stuck sink is refused when the guard gives up
+/// (`finish_timeout`), not left waiting for good, nor let in later.
+#[test]
+fn a_logger_waiting_for_room_is_refused_when_the_guard_gives_up() {
+    struct Gated(std::sync::mpsc::Receiver<()>);
+    impl Write for Gated {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let (writer, guard) = NonBlocking::builder()
+        .buffered_bytes_limit(1)
+        .finish(Gated(gate))
+        .unwrap();
+    writer.make_writer().write_all(b"first\n").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let second = writer.clone();
+    std::thread::spawn(move || {
+        let refused = second.make_writer().write_all(b"second\n").is_err();
+        let _ = tx.send(refused);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = guard.finish_timeout(Duration::from_millis(50));
+    let refused = rx.recv_timeout(Duration::from_secs(10));
+    drop(go);
+    assert_eq!(
+        refused,
+        Ok(true),
+        "the waiting logger was neither woken nor refused"
+    );
+    assert_eq!(stats.written, 0, "{stats:?}");
+}
+
+/// A queue limit as large as `usize::MAX` ("no limit") is taken, not a panic.
+#[test]
+fn the_largest_line_limit_is_taken() {
+    let (writer, guard) = NonBlocking::builder()
+        .buffered_lines_limit(usize::MAX)
+        .finish(io::sink())
+        .unwrap();
+    writer.make_writer().write_all(b"one\n").unwrap();
+    assert_eq!(guard.finish().written, 1);
+}

@@ -266,3 +266,27 @@ fn lines_of_a_run_whose_file_cannot_be_opened_are_counted_as_failed() {
     let job_2 = std::fs::read_to_string(dir.path().join("job_2.log")).unwrap();
     assert_eq!(job_2.lines().count(), 3);
 }
+
+/// A lossy per-run writer with a small byte bound, fed a line a millisecond: the writer
+/// writes its batch out as soon as the queue is half full instead of lingering for more lines
+/// (which only its writing can make room for). Lingering, it dropped about a line in five.
+#[test]
+fn a_writer_short_of_room_writes_at_once_instead_of_lingering() {
+    use std::io::Write as _;
+    use tracing_subscriber::fmt::MakeWriter as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = PerRunFiles::builder(dir.path())
+        .buffered_bytes_limit(4096)
+        .lossy(true)
+        .build()
+        .unwrap();
+    let line = format!("{}\n", "x".repeat(99));
+    for _ in 0..600 {
+        writer.make_writer().write_all(line.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let stats = guard.finish();
+    assert_eq!(stats.written + stats.dropped, 600, "{stats:?}");
+    assert!(stats.dropped <= 20, "{stats:?}");
+}

@@ -119,7 +119,8 @@ impl Default for NonBlockingBuilder {
 }
 
 impl NonBlockingBuilder {
-    /// At most `lines` lines wait for the writer thread (at least 1; default
+    /// At most `lines` lines wait for the writer thread (at least 1, at most 1,048,576, whose
+    /// slots are made when the writer starts; default
     /// [`DEFAULT_BUFFERED_LINES_LIMIT`](crate::logging::DEFAULT_BUFFERED_LINES_LIMIT),
     /// 128,000).
     ///
@@ -145,7 +146,7 @@ impl NonBlockingBuilder {
     /// ```
     #[must_use]
     pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
-        self.options.lines = lines.max(1);
+        self.options.lines = lines.clamp(1, super::queue::MAX_BUFFERED_LINES);
         self
     }
 

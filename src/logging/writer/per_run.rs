@@ -284,7 +284,7 @@ impl PerRunFilesBuilder {
     /// ```
     #[must_use]
     pub fn buffered_lines_limit(mut self, lines: usize) -> Self {
-        self.options.lines = lines.max(1);
+        self.options.lines = lines.clamp(1, super::queue::MAX_BUFFERED_LINES);
         self
     }
 
@@ -756,7 +756,7 @@ fn write_runs(worker: &queue::Worker, mut files: Files) {
                 // The queue ran empty: wait for more while the batch is young, so that many
                 // runs logging at once cost a write per run per batch, not per line; not when
                 // the guard is finishing.
-                None if !worker.stopping() => {
+                None if !worker.stopping() && !worker.room_short() => {
                     let linger = if batch.bytes < batch.order.len() * RUN_BYTES {
                         MAX_LINGER
                     } else {

@@ -26,6 +26,10 @@ use std::time::{Duration, Instant};
 /// ```
 pub const DEFAULT_BUFFERED_LINES_LIMIT: usize = 128_000;
 
+/// The most lines a writer's queue holds, whatever its setting: the queue's slots are made when
+/// the writer starts.
+pub(super) const MAX_BUFFERED_LINES: usize = 1 << 20;
+
 /// The default bound on the bytes of the lines waiting for a writer thread: 64 MiB.
 ///
 /// A line larger than the whole bound is accepted when nothing else is waiting, so that it can
@@ -107,7 +111,7 @@ impl Default for Options {
 /// [`WorkerGuard::stats`] and [`WorkerGuard::finish`].
 ///
 /// Every line logged is, at any moment, in exactly one of these counts (lines logged after the
-/// guard finished are refused with an error to the logging thread, and counted nowhere).
+/// guard began finishing are refused with an error to the logging thread, and counted nowhere).
 ///
 /// # Examples
 ///
@@ -316,11 +320,12 @@ impl Queue {
         let mut lock = shared.room.lock().unwrap_or_else(PoisonError::into_inner);
         shared.waiting.fetch_add(1, Ordering::SeqCst);
         let reserved = loop {
-            if try_add() {
-                break Ok(true);
-            }
+            // Closed first: room freed after the guard began finishing takes no new line.
             if shared.closed.load(Ordering::Acquire) {
                 break Err(stopped());
+            }
+            if try_add() {
+                break Ok(true);
             }
             lock = shared
                 .room_freed
@@ -385,6 +390,15 @@ impl Worker {
         }
     }
 
+    /// Whether loggers wait for room, or soon may: half the byte bound or more is queued (or
+    /// held in a batch not written yet). A writer that gathers lines must not wait for more
+    /// then, since only its writing frees room.
+    pub(super) fn room_short(&self) -> bool {
+        let shared = &*self.shared;
+        shared.waiting.load(Ordering::SeqCst) > 0
+            || shared.queued_bytes.load(Ordering::SeqCst) >= shared.options.bytes / 2
+    }
+
     /// Whether the guard is finishing: drain what is queued and stop.
     pub(super) fn stopping(&self) -> bool {
         self.shared.stopping.load(Ordering::Acquire)
@@ -443,7 +457,7 @@ pub(super) fn start(
     what: String,
     work: impl FnOnce(&Worker) + Send + 'static,
 ) -> io::Result<(Queue, WorkerGuard)> {
-    let (sender, receiver) = mpsc::sync_channel(options.lines.max(1));
+    let (sender, receiver) = mpsc::sync_channel(options.lines.clamp(1, MAX_BUFFERED_LINES));
     let shared = Arc::new(Shared {
         options,
         queued_bytes: AtomicUsize::new(0),
@@ -494,7 +508,7 @@ pub(super) fn start(
 /// network file system) then blocks the drop for good too: give the writer a
 /// [`shutdown_timeout`](super::NonBlockingBuilder::shutdown_timeout), or call
 /// [`finish_timeout`](Self::finish_timeout), to bound the wait; what was not written in time
-/// is then counted as `pending` and said. Lines logged after the guard finished are refused
+/// is then counted as `pending` and said. Lines logged after the guard began finishing are refused
 /// (the writer returns a broken pipe error, which the fmt layer ignores).
 ///
 /// When the drop leaves lines unwritten (failed, dropped or still pending), it says how many
@@ -605,6 +619,15 @@ impl WorkerGuard {
         self.finished = true;
         let shared = &*self.queue.shared;
         shared.stopping.store(true, Ordering::Release);
+        // From now on, lines are refused: with loggers that keep logging into a sink slower
+        // than they are, the queue would never run empty and the writer never stop. Lines
+        // already being sent still arrive and are written. Loggers waiting for room are woken
+        // to be refused.
+        shared.closed.store(true, Ordering::Release);
+        {
+            let _lock = shared.room.lock().unwrap_or_else(PoisonError::into_inner);
+            shared.room_freed.notify_all();
+        }
         // Wakes the writer thread if it waits for lines; when the queue is full it is busy,
         // and sees `stopping` after the lines ahead.
         let _ = self.queue.sender.try_send(Msg::Shutdown);
@@ -628,8 +651,6 @@ impl WorkerGuard {
         }
         let ended = *done;
         drop(done);
-        // From now on, lines are refused.
-        shared.closed.store(true, Ordering::Release);
         if ended {
             if let Some(thread) = self.thread.take() {
                 // Its function returned (or unwound, which `Ended` saw): this does not wait.
