@@ -1641,12 +1641,15 @@ fn check_record(record: &SessionRecord) -> Result<(), String> {
         ("trace_id_full", &record.trace_id_full, 32),
     ] {
         if let Some(id) = id {
-            if id.len() != len || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            // The core's own trace id parser, held to the length the field is written in.
+            if id.len() != len {
                 return Err(format!(
-                    "{field} {}: expected {len} lowercase hexadecimal digits",
+                    "{field} {}: expected {len} hexadecimal digits",
                     escape::text(id)
                 ));
             }
+            id.parse::<tracectx::TraceId>()
+                .map_err(|e| format!("{field} {}: {}", escape::text(id), e.reason()))?;
         }
     }
     let plain = |field: &str, text: &str| {
