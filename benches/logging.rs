@@ -151,32 +151,35 @@ fn global(c: &mut Criterion) {
 
 // === Stamped<F>: the ids on the user's own format ===
 
+/// `format` (with fmt's default field formatting) over the registry, the level filter and the
+/// span layer, writing to `io::sink`: both sides of `Stamped<F>` against `F`.
+fn compact<E>(format: E) -> impl tracing::Subscriber + Send + Sync
+where
+    E: tracing_subscriber::fmt::FormatEvent<
+            tracing_subscriber::layer::Layered<
+                SpanContextLayer,
+                tracing_subscriber::layer::Layered<LevelFilter, tracing_subscriber::Registry>,
+            >,
+            tracing_subscriber::fmt::format::DefaultFields,
+        > + Send
+        + Sync
+        + 'static,
+{
+    tracing_subscriber::registry()
+        .with(LEVEL)
+        .with(SpanContextLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .event_format(format)
+                .with_writer(io::sink),
+        )
+}
+
 fn stamped_formats(c: &mut Criterion) {
     use tracectx::logging::Stamped;
     use tracing_subscriber::fmt::format::{self, format};
 
-    fn compact<E>(format: E) -> impl tracing::Subscriber + Send + Sync
-    where
-        E: tracing_subscriber::fmt::FormatEvent<
-                tracing_subscriber::layer::Layered<
-                    SpanContextLayer,
-                    tracing_subscriber::layer::Layered<LevelFilter, tracing_subscriber::Registry>,
-                >,
-                format::DefaultFields,
-            > + Send
-            + Sync
-            + 'static,
-    {
-        tracing_subscriber::registry()
-            .with(LEVEL)
-            .with(SpanContextLayer::new())
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .event_format(format)
-                    .with_writer(io::sink),
-            )
-    }
     fn json<E>(format: E) -> impl tracing::Subscriber + Send + Sync
     where
         E: tracing_subscriber::fmt::FormatEvent<
@@ -501,30 +504,10 @@ fn alternating() {
         one_file,
     );
     // As `event/stamped` builds them: the same registry, filter and span layer on both sides.
-    let plain = tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(LEVEL)
-            .with(SpanContextLayer::new())
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .event_format(tracing_subscriber::fmt::format().compact())
-                    .with_writer(io::sink),
-            ),
-    );
-    let wrapped = tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(LEVEL)
-            .with(SpanContextLayer::new())
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .event_format(logging::Stamped::new(
-                        tracing_subscriber::fmt::format().compact(),
-                    ))
-                    .with_writer(io::sink),
-            ),
-    );
+    let plain = tracing::Dispatch::new(compact(tracing_subscriber::fmt::format().compact()));
+    let wrapped = tracing::Dispatch::new(compact(logging::Stamped::new(
+        tracing_subscriber::fmt::format().compact(),
+    )));
     let events = |dispatch: &tracing::Dispatch| {
         tracing::dispatcher::with_default(dispatch, || (0..20_000).for_each(|_| event()))
     };
