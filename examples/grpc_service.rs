@@ -115,15 +115,7 @@ async fn call() -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match support::arg("--log-file") {
-        Some(path) => {
-            let file = tracectx::logging::file_writer(path)?;
-            tracectx::logging::builder().with_writer(file).try_init()?;
-        }
-        None => tracectx::logging::builder()
-            .with_writer(std::io::stderr)
-            .try_init()?,
-    }
+    support::init_logging()?;
     match std::env::args().nth(1).as_deref() {
         Some("serve") => serve().await,
         Some("call") => call().await,

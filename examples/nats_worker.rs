@@ -87,15 +87,7 @@ async fn publish(client: async_nats::Client) -> Result<(), Box<dyn std::error::E
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    match support::arg("--log-file") {
-        Some(path) => {
-            let file = tracectx::logging::file_writer(path)?;
-            tracectx::logging::builder().with_writer(file).try_init()?;
-        }
-        None => tracectx::logging::builder()
-            .with_writer(std::io::stderr)
-            .try_init()?,
-    }
+    support::init_logging()?;
     let server = support::arg("--server").unwrap_or_else(|| "127.0.0.1:4222".to_owned());
     let client = async_nats::connect(server).await?;
     match std::env::args().nth(1).as_deref() {

@@ -1,4 +1,5 @@
-//! What the service examples share: reading a flag, and waiting for a signal to stop.
+//! What the service examples share: reading a flag, their logging, and waiting for a signal
+//! to stop.
 #![allow(dead_code)]
 
 /// The value of `--name VALUE` or `--name=VALUE` on the command line, if given.
@@ -13,6 +14,20 @@ pub fn arg(name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Logs with tracectx's default line to the file of `--log-file FILE`, else to stderr.
+pub fn init_logging() -> Result<(), Box<dyn std::error::Error>> {
+    match arg("--log-file") {
+        Some(path) => {
+            let file = tracectx::logging::file_writer(path)?;
+            tracectx::logging::builder().with_writer(file).try_init()?;
+        }
+        None => tracectx::logging::builder()
+            .with_writer(std::io::stderr)
+            .try_init()?,
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so a server can stop accepting, finish the requests in
