@@ -10,15 +10,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 builds="${CARGO_TARGET_DIR:-target}"
 
-passed=0
-failed=0
-check() { # name, condition (0 = pass), detail
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1)); echo "ok   $1: $3"
-    else
-        failed=$((failed + 1)); echo "FAIL $1: $3"
-    fi
-}
+# shellcheck source=check.sh
+. "$root/scripts/check.sh"
 
 if ! command -v chromium >/dev/null 2>&1; then
     echo "installing Debian's chromium (apt-get install -y chromium)" >&2
