@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::io;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use support::alternate;
+use support::{alternate, alternate_after};
 use tracectx::TraceContext;
 use tracectx::TraceFutureExt as _;
 use tracectx::logging::{self, SpanContextLayer, TextFormat, query};
@@ -278,6 +278,17 @@ where
     drop(guard);
 }
 
+/// Empties every file in `dir`, so that the disk holds one block's lines at most.
+fn empty_files(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(entry.expect("entry").path())
+            .expect("open");
+        file.set_len(0).expect("truncate");
+    }
+}
+
 fn per_run_files(c: &mut Criterion) {
     const RUNS: usize = WRITER_RUNS;
     const LINES: usize = WRITER_LINES;
@@ -292,15 +303,6 @@ fn per_run_files(c: &mut Criterion) {
     // The files exist (a run's file is made once, when it starts): each iteration finds them
     // emptied, outside the timing, so the disk holds one iteration's lines at most.
     let dir = tempfile::tempdir().expect("temp dir");
-    let empty_files = |dir: &std::path::Path| {
-        for entry in std::fs::read_dir(dir).expect("read dir") {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(entry.expect("entry").path())
-                .expect("open");
-            file.set_len(0).expect("truncate");
-        }
-    };
     let one_file = dir.path().join("one");
     std::fs::create_dir_all(&one_file).expect("dir");
     g.bench_function("non_blocking_one_file", |b| {
@@ -489,17 +491,25 @@ fn alternating() {
         let (writer, guard) = logging::non_blocking(file).expect("writer");
         run_all(&rt, writer, guard);
     };
-    alternate(
+    // The lines of the last block written back to the disk before each block: one side's
+    // dirty pages are not written back in the other's block.
+    let empty = || {
+        let _ = std::process::Command::new("sync").status();
+    };
+    let rounds = 31;
+    alternate_after(
         "writer/1000_runs per_run_files / non_blocking_one_file (time; goal <= 1.11x)",
-        15,
+        rounds,
         1,
+        empty,
         || per_run(logging::DEFAULT_MAX_OPEN_FILES),
         one_file,
     );
-    alternate(
+    alternate_after(
         "writer/1000_runs per_run_files_1024_open / non_blocking_one_file (time)",
-        15,
+        rounds,
         1,
+        empty,
         || per_run(1024),
         one_file,
     );

@@ -290,3 +290,53 @@ fn a_writer_short_of_room_writes_at_once_instead_of_lingering() {
     assert_eq!(stats.written + stats.dropped, 600, "{stats:?}");
     assert!(stats.dropped <= 20, "{stats:?}");
 }
+
+/// The last batch, written on several threads when the guard drops: runs whose files cannot
+/// be opened are counted as failed, every other run's lines are in its file in order, with
+/// fewer files allowed open than runs.
+#[test]
+fn the_last_batch_of_many_runs_counts_each_failure_and_writes_the_rest() {
+    use std::io::Write as _;
+    use tracing_subscriber::fmt::MakeWriter as _;
+
+    const RUNS: usize = 200;
+    const LINES: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    // Every tenth run's file name is taken by a directory.
+    for i in (0..RUNS).step_by(10) {
+        std::fs::create_dir(dir.path().join(run_log_file_name(&format!("job_{i}")))).unwrap();
+    }
+    let (writer, guard) = PerRunFiles::builder(dir.path())
+        .max_open_files(8)
+        .build()
+        .unwrap();
+    let runs: Vec<TraceContext> = (0..RUNS)
+        .map(|i| TraceContext::new(&format!("job_{i}")).unwrap())
+        .collect();
+    // Interleaved, and all within the writer's wait for more: one batch when the guard drops.
+    for line in 0..LINES {
+        for run in &runs {
+            let mut w = run.sync_scope(|| writer.make_writer());
+            w.write_all(format!("{} line {line}\n", run.run_id()).as_bytes())
+                .unwrap();
+        }
+    }
+    let stats = guard.finish();
+    let failed = (RUNS / 10 * LINES) as u64;
+    assert_eq!(
+        (stats.written, stats.failed, stats.pending),
+        ((RUNS * LINES) as u64 - failed, failed, 0)
+    );
+    for (i, run) in runs.iter().enumerate() {
+        let path = dir.path().join(run_log_file_name(run.run_id()));
+        if i % 10 == 0 {
+            assert!(path.is_dir());
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected: String = (0..LINES)
+            .map(|line| format!("{} line {line}\n", run.run_id()))
+            .collect();
+        assert_eq!(text, expected, "{}", path.display());
+    }
+}

@@ -65,10 +65,24 @@ pub fn alternating_requested() -> bool {
 /// `rounds` times, and prints the median time per call of each and the median of the per-round
 /// ratios `a / b`. Alternating keeps a noisy machine's drift out of the ratio: both sides of
 /// one round ran under the same load.
-pub fn alternate(label: &str, rounds: usize, iters: u32, mut a: impl FnMut(), mut b: impl FnMut()) {
+pub fn alternate(label: &str, rounds: usize, iters: u32, a: impl FnMut(), b: impl FnMut()) {
+    alternate_after(label, rounds, iters, || {}, a, b);
+}
+
+/// [`alternate`], with `setup` run before each block, outside its timing (to empty the files
+/// the last block wrote, say).
+pub fn alternate_after(
+    label: &str,
+    rounds: usize,
+    iters: u32,
+    mut setup: impl FnMut(),
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) {
     use std::time::Instant;
 
-    let time = |f: &mut dyn FnMut()| {
+    let mut time = |f: &mut dyn FnMut()| {
+        setup();
         let start = Instant::now();
         for _ in 0..iters {
             f();

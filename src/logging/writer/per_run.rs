@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing::Metadata;
@@ -52,8 +54,11 @@ pub const OUTSIDE_RUNS_FILE: &str = "(none).log";
 /// ```
 pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 
-/// A writer thread gathers at most this many bytes of lines before writing them out.
+/// A writer thread gathers at most this many bytes of lines before writing them out...
 const BATCH_BYTES: usize = 8 << 20;
+
+/// ... and at most this many lines.
+const BATCH_LINES: usize = 1 << 16;
 
 /// How long a writer thread gathers lines (while any arrive) before writing them out...
 const LINGER: Duration = Duration::from_millis(5);
@@ -79,14 +84,16 @@ const RUN_BYTES: usize = 4096;
 /// and a send on a queue bounded as its queue is (128,000 lines and 64 MiB by default; when it
 /// is full logging waits, or with [`lossy`](PerRunFilesBuilder::lossy) the line is dropped and
 /// counted). A file that cannot be opened or written is said on stderr, and its lines counted
-/// as failed ([`WorkerGuard::stats`]). The writer thread gathers lines for up to 5 ms while
-/// they keep arriving (and at most 8 MiB), then appends each run's lines to its file in one
-/// write: a run's lines stay in order,
+/// as failed ([`WorkerGuard::stats`]). The writer thread gathers lines while they keep
+/// arriving, for 5 ms, or for up to 50 ms while its runs have less than 4 KiB each to write
+/// (and at most 8 MiB or 65,536 lines), then appends each run's lines to its file in one
+/// vectored write, straight from the lines as they were logged: a run's lines stay in order,
 /// a file is touched once per batch however many runs interleave, and a line is in its file
-/// about 5 ms after it was logged at the latest. It keeps at most
+/// about 50 ms after it was logged at the latest. It keeps at most
 /// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
 /// recently written one when it needs another; a file closed and reopened is appended to.
-/// Dropping the [`WorkerGuard`] writes every line accepted before the drop.
+/// Dropping the [`WorkerGuard`] writes every line accepted before the drop at once (the last
+/// batch on a thread per core, up to 4, within the same bound on open files).
 ///
 /// # File names
 ///
@@ -409,6 +416,7 @@ impl PerRunFilesBuilder {
             open: ByRun::default(),
             tick: 0,
             failed: Vec::new(),
+            closing_threads: closing_threads(self.max_open),
         };
         let (queue, guard) = queue::start(
             self.options,
@@ -631,22 +639,36 @@ struct Files {
     tick: u64,
     /// Files that could not be opened, said once each (at most a few hundred remembered).
     failed: Vec<PathBuf>,
+    /// Threads that write the last batch when the guard finishes.
+    closing_threads: usize,
+}
+
+/// Threads that write the last batch when the guard finishes: one a core, up to 4, and
+/// each leaving room for the others in `max_open` files.
+fn closing_threads(max_open: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.min(4).min(max_open / 2).max(1)
 }
 
 impl Files {
-    /// Appends `bytes`, `lines` lines of `run`, to the run's file; counts them written or
-    /// failed.
-    fn write(&mut self, worker: &queue::Worker, run: &[u8], bytes: &[u8], lines: u64) {
+    /// Appends `lines` lines of `run`, the bytes of `bufs`, to the run's file, and counts
+    /// them written or failed. A write that fails on a file kept open is tried once more on
+    /// the file opened anew (it may have been removed or replaced), from where it stopped.
+    fn write(
+        &mut self,
+        worker: &queue::Worker,
+        run: &[u8],
+        mut bufs: &mut [IoSlice<'_>],
+        lines: u64,
+    ) {
         self.tick += 1;
         let tick = self.tick;
         if let Some((file, used)) = self.open.get_mut(run) {
             *used = tick;
-            if file.write_all(bytes).is_ok() {
+            if write_all_vectored(file, &mut bufs).is_ok() {
                 worker.written(lines);
                 return;
             }
-            // Tried again below, on the file opened anew (it may have been removed or
-            // replaced).
             self.open.remove(run);
         }
         if self.open.len() >= self.max_open {
@@ -659,75 +681,241 @@ impl Files {
                 self.open.remove(&oldest);
             }
         }
+        let path = self.path(run);
+        match open_append(&path) {
+            Ok(mut file) => {
+                match write_all_vectored(&mut file, &mut bufs) {
+                    Ok(()) => worker.written(lines),
+                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", path.display())),
+                }
+                self.open.insert(run.into(), (file, tick));
+            }
+            Err(e) => self.open_failed(worker, path, &e, lines),
+        }
+    }
+
+    /// The path of `run`'s file (the outside file for the empty run).
+    fn path(&self, run: &[u8]) -> PathBuf {
         let name = match std::str::from_utf8(run) {
             Ok("") => self.outside.clone(),
             Ok(run) => run_log_file_name(run),
             // Run ids are ASCII; nothing else is ever sent.
             Err(_) => self.outside.clone(),
         };
-        let path = self.dir.join(name);
-        match OpenOptions::new().create(true).append(true).open(&path) {
-            Ok(mut file) => {
-                match file.write_all(bytes) {
-                    Ok(()) => worker.written(lines),
-                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", path.display())),
-                }
-                self.open.insert(run.into(), (file, tick));
+        self.dir.join(name)
+    }
+
+    /// `lines` lost because `path` could not be opened: counted, and said on stderr (nowhere
+    /// else to log to) once per file.
+    fn open_failed(&mut self, worker: &queue::Worker, path: PathBuf, e: &io::Error, lines: u64) {
+        if !self.failed.contains(&path) && self.failed.len() < 256 {
+            eprintln!("tracectx: cannot open log file {}: {e}", path.display());
+            self.failed.push(path.clone());
+        }
+        worker.failed(lines, &format_args!("{}: {e}", path.display()));
+    }
+
+    /// Writes each run's lines of a batch and closes every file, on `threads` threads at
+    /// once: what the guard's drop waits for when many runs logged until the end. Each run's
+    /// lines go to its file from one thread, in order; at most `max_open` files are open at
+    /// any time, as ever.
+    fn write_closing(
+        &mut self,
+        worker: &queue::Worker,
+        runs: Vec<Closing<'_, '_>>,
+        threads: usize,
+    ) {
+        // The files of other runs close now; those of the batch's runs are written to, then
+        // closed, but only as many as leave room for the threads to open one more each.
+        let mut open = std::mem::take(&mut self.open);
+        let mut room = self.max_open.saturating_sub(threads);
+        let jobs: Vec<Mutex<Closing<'_, '_>>> = runs
+            .into_iter()
+            .map(|mut job| {
+                job.file = open.remove(job.run).filter(|_| room > 0).map(|(file, _)| {
+                    room -= 1;
+                    file
+                });
+                Mutex::new(job)
+            })
+            .collect();
+        drop(open);
+        // Each thread takes the next run not taken yet; this one too, so that a thread that
+        // cannot be started only leaves more to the others.
+        let next = AtomicUsize::new(0);
+        let this = &*self;
+        let write = || {
+            while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let job = &mut *job.lock().unwrap_or_else(PoisonError::into_inner);
+                let path = this.path(job.run);
+                job.outcome = match job.file.take().map_or_else(|| open_append(&path), Ok) {
+                    Ok(mut file) => write_all_vectored(&mut file, &mut &mut job.bufs[..])
+                        .map_err(|e| (path, e, false)),
+                    Err(e) => Err((path, e, true)),
+                };
             }
-            Err(e) => {
-                // Nowhere to log to but stderr; once per file.
-                if !self.failed.contains(&path) && self.failed.len() < 256 {
-                    eprintln!("tracectx: cannot open log file {}: {e}", path.display());
-                    self.failed.push(path.clone());
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                let _ = std::thread::Builder::new()
+                    .name("tracectx-per-run-closer".into())
+                    .spawn_scoped(scope, write);
+            }
+            write();
+        });
+        for job in jobs {
+            let job = job.into_inner().unwrap_or_else(PoisonError::into_inner);
+            match job.outcome {
+                Ok(()) => worker.written(job.lines),
+                Err((path, e, true)) => self.open_failed(worker, path, &e, job.lines),
+                Err((path, e, false)) => {
+                    worker.failed(job.lines, &format_args!("{}: {e}", path.display()));
                 }
-                worker.failed(lines, &format_args!("{}: {e}", path.display()));
             }
         }
     }
 }
 
-/// A batch of lines, gathered by run, in the order each run wrote them.
+/// Opens `path` to append, creating it if need be. An existing file is opened without
+/// `O_CREAT`, which would lock the directory against every other open in it.
+fn open_append(path: &Path) -> io::Result<File> {
+    match OpenOptions::new().append(true).open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            OpenOptions::new().create(true).append(true).open(path)
+        }
+        opened => opened,
+    }
+}
+
+/// Writes every byte of `bufs`, advancing them past what was written (also when it fails
+/// part way, so that a retry goes on from there).
+fn write_all_vectored(file: &mut File, bufs: &mut &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(bufs, 0);
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A run's lines of the last batch, as [`Files::write_closing`] writes them.
+struct Closing<'r, 'b> {
+    run: &'r [u8],
+    bufs: Vec<IoSlice<'b>>,
+    lines: u64,
+    file: Option<File>,
+    /// The path and error when the file could not be opened (`true`) or written.
+    outcome: Result<(), (PathBuf, io::Error, bool)>,
+}
+
+/// A batch of lines: the messages as they arrived, and for each run the places of its lines
+/// among them, in the order the run wrote them. The lines are written from the messages
+/// themselves, a vectored write per run: no line is copied on the writer thread.
 #[derive(Default)]
 struct Batch {
-    /// Each run's lines, and how many.
-    runs: ByRun<(Vec<u8>, u64)>,
-    /// The runs in the order they first wrote in this batch.
-    order: Vec<Box<[u8]>>,
+    msgs: Vec<Msg>,
+    /// Each run's slot in `slots`.
+    runs: ByRun<usize>,
+    /// The runs in the order they first wrote in this batch; slots past `used` are kept
+    /// (their lists empty) for the next batches' runs, as many as one batch has had.
+    slots: Vec<Slot>,
+    used: usize,
     bytes: usize,
     /// Queue bytes of the messages gathered, released once they are written.
     queued: usize,
 }
 
+/// A run's lines in a [`Batch`]: their messages' places.
+#[derive(Default)]
+struct Slot {
+    run: Box<[u8]>,
+    lines: Vec<u32>,
+}
+
 impl Batch {
-    fn add(&mut self, run: &[u8], line: &[u8], queued: usize) {
+    fn add(&mut self, msg: Msg) {
+        let (run, line) = match &msg {
+            Msg::RunLine(msg) => decode(msg),
+            Msg::Line(line) => (&b""[..], &line[..]),
+            Msg::Shutdown => return,
+        };
         self.bytes += line.len();
-        self.queued += queued;
-        match self.runs.get_mut(run) {
-            Some((lines, n)) => {
-                lines.extend_from_slice(line);
-                *n += 1;
-            }
+        self.queued += msg.bytes();
+        let at = self.msgs.len() as u32;
+        let slot = match self.runs.get(run) {
+            Some(&slot) => slot,
             None => {
-                let key: Box<[u8]> = run.into();
-                self.order.push(key.clone());
-                self.runs.insert(key, (line.to_vec(), 1));
+                let slot = self.used;
+                self.used += 1;
+                if slot == self.slots.len() {
+                    self.slots.push(Slot::default());
+                }
+                self.slots[slot].run = run.into();
+                self.runs.insert(run.into(), slot);
+                slot
             }
-        }
+        };
+        self.slots[slot].lines.push(at);
+        self.msgs.push(msg);
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes >= BATCH_BYTES || self.msgs.len() >= BATCH_LINES
+    }
+
+    /// The lines of `slot`, as slices of the messages.
+    fn bufs<'a>(msgs: &'a [Msg], slot: &Slot) -> Vec<IoSlice<'a>> {
+        slot.lines
+            .iter()
+            .map(|&at| {
+                IoSlice::new(match &msgs[at as usize] {
+                    Msg::RunLine(msg) => decode(msg).1,
+                    Msg::Line(line) => line,
+                    Msg::Shutdown => &[],
+                })
+            })
+            .collect()
     }
 
     fn write_out(&mut self, files: &mut Files, worker: &queue::Worker) {
-        // The runs whose files are open first: when more runs log at once than files may be
-        // open, the ones written last stay open for the next batch instead of being closed by
-        // runs that need reopening anyway.
-        let (open, closed): (Vec<_>, Vec<_>) = self
-            .order
-            .drain(..)
-            .partition(|run| files.open.contains_key(run));
-        for run in open.into_iter().chain(closed) {
-            if let Some((lines, n)) = self.runs.remove(&run) {
-                files.write(worker, &run, &lines, n);
+        let slots = &self.slots[..self.used];
+        let threads = files.closing_threads;
+        if worker.stopping() && threads > 1 && slots.len() >= 2 * threads {
+            // The guard is finishing: the loggers are done, the cores free, and the drop
+            // waits for this batch. Its runs are written on several threads.
+            let runs = slots
+                .iter()
+                .map(|slot| Closing {
+                    run: &slot.run,
+                    bufs: Self::bufs(&self.msgs, slot),
+                    lines: slot.lines.len() as u64,
+                    file: None,
+                    outcome: Ok(()),
+                })
+                .collect();
+            files.write_closing(worker, runs, threads);
+        } else {
+            // The runs whose files are open first: when more runs log at once than files
+            // may be open, the ones written last stay open for the next batch instead of
+            // being closed by runs that need reopening anyway.
+            let (open, closed): (Vec<&Slot>, Vec<&Slot>) = slots
+                .iter()
+                .partition(|slot| files.open.contains_key(&slot.run));
+            for slot in open.into_iter().chain(closed) {
+                let mut bufs = Self::bufs(&self.msgs, slot);
+                files.write(worker, &slot.run, &mut bufs, slot.lines.len() as u64);
             }
         }
+        for slot in &mut self.slots[..self.used] {
+            slot.lines.clear();
+        }
+        self.used = 0;
+        self.runs.clear();
+        self.msgs.clear();
         self.bytes = 0;
         worker.release(std::mem::take(&mut self.queued));
     }
@@ -739,16 +927,8 @@ fn write_runs(worker: &queue::Worker, mut files: Files) {
         let started = Instant::now();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
-            let queued = msg.bytes();
-            match &msg {
-                Msg::RunLine(msg) => {
-                    let (run, line) = decode(msg);
-                    batch.add(run, line, queued);
-                }
-                Msg::Line(line) => batch.add(b"", line, queued),
-                Msg::Shutdown => {}
-            }
-            if batch.bytes >= BATCH_BYTES {
+            batch.add(msg);
+            if batch.is_full() {
                 batch.write_out(&mut files, worker);
             }
             next = match worker.try_recv() {
@@ -757,7 +937,7 @@ fn write_runs(worker: &queue::Worker, mut files: Files) {
                 // runs logging at once cost a write per run per batch, not per line; not when
                 // the guard is finishing.
                 None if !worker.stopping() && !worker.room_short() => {
-                    let linger = if batch.bytes < batch.order.len() * RUN_BYTES {
+                    let linger = if batch.bytes < batch.used * RUN_BYTES {
                         MAX_LINGER
                     } else {
                         LINGER

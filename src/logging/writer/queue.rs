@@ -378,15 +378,14 @@ impl Worker {
         }
     }
 
-    /// The next message, waiting at most until `deadline`.
+    /// The next message, waiting at most until `deadline`; `None` at once when the guard
+    /// starts finishing, so that a writer gathering lines writes them out then, not when its
+    /// wait would have ended.
     pub(super) fn recv_until(&self, deadline: Instant) -> Option<Msg> {
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            match self.receiver.recv_timeout(left) {
-                Ok(Msg::Shutdown) => continue,
-                Ok(msg) => return Some(msg),
-                Err(_) => return None,
-            }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match self.receiver.recv_timeout(left) {
+            Ok(Msg::Shutdown) | Err(_) => None,
+            Ok(msg) => Some(msg),
         }
     }
 
