@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -70,6 +70,10 @@ const MAX_LINGER: Duration = Duration::from_millis(50);
 /// See [`MAX_LINGER`].
 const RUN_BYTES: usize = 4096;
 
+/// The most bytes of the buffer a run's lines are gathered in that stay allocated between
+/// batches.
+const SCRATCH_KEPT: usize = 1 << 20;
+
 /// A [`MakeWriter`] that sends each line to the file of its run, `<dir>/<run_id>.log`, made by
 /// [`per_run_files`].
 ///
@@ -87,7 +91,7 @@ const RUN_BYTES: usize = 4096;
 /// as failed ([`WorkerGuard::stats`]). The writer thread gathers lines while they keep
 /// arriving, for 5 ms, or for up to 50 ms while its runs have less than 4 KiB each to write
 /// (and at most 8 MiB or 65,536 lines), then appends each run's lines to its file in one
-/// vectored write, straight from the lines as they were logged: a run's lines stay in order,
+/// write: a run's lines stay in order,
 /// a file is touched once per batch however many runs interleave, and a line is in its file
 /// about 50 ms after it was logged at the latest. It keeps at most
 /// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
@@ -651,21 +655,16 @@ fn closing_threads(max_open: usize) -> usize {
 }
 
 impl Files {
-    /// Appends `lines` lines of `run`, the bytes of `bufs`, to the run's file, and counts
-    /// them written or failed. A write that fails on a file kept open is tried once more on
-    /// the file opened anew (it may have been removed or replaced), from where it stopped.
-    fn write(
-        &mut self,
-        worker: &queue::Worker,
-        run: &[u8],
-        mut bufs: &mut [IoSlice<'_>],
-        lines: u64,
-    ) {
+    /// Appends `bytes`, `lines` lines of `run`, to the run's file, and counts them written or
+    /// failed. A write that fails on a file kept open is tried once more on the file opened
+    /// anew (it may have been removed or replaced), from where it stopped.
+    fn write(&mut self, worker: &queue::Worker, run: &[u8], bytes: &[u8], lines: u64) {
         self.tick += 1;
         let tick = self.tick;
+        let mut done = 0;
         if let Some((file, used)) = self.open.get_mut(run) {
             *used = tick;
-            if write_all_vectored(file, &mut bufs).is_ok() {
+            if write_all_from(file, bytes, &mut done).is_ok() {
                 worker.written(lines);
                 return;
             }
@@ -684,7 +683,7 @@ impl Files {
         let path = self.path(run);
         match open_append(&path) {
             Ok(mut file) => {
-                match write_all_vectored(&mut file, &mut bufs) {
+                match write_all_from(&mut file, bytes, &mut done) {
                     Ok(()) => worker.written(lines),
                     Err(e) => worker.failed(lines, &format_args!("{}: {e}", path.display())),
                 }
@@ -719,17 +718,12 @@ impl Files {
     /// once: what the guard's drop waits for when many runs logged until the end. Each run's
     /// lines go to its file from one thread, in order; at most `max_open` files are open at
     /// any time, as ever.
-    fn write_closing(
-        &mut self,
-        worker: &queue::Worker,
-        runs: Vec<Closing<'_, '_>>,
-        threads: usize,
-    ) {
+    fn write_closing(&mut self, worker: &queue::Worker, runs: Vec<Closing<'_>>, threads: usize) {
         // The files of other runs close now; those of the batch's runs are written to, then
         // closed, but only as many as leave room for the threads to open one more each.
         let mut open = std::mem::take(&mut self.open);
         let mut room = self.max_open.saturating_sub(threads);
-        let jobs: Vec<Mutex<Closing<'_, '_>>> = runs
+        let jobs: Vec<Mutex<Closing<'_>>> = runs
             .into_iter()
             .map(|mut job| {
                 job.file = open.remove(job.run).filter(|_| room > 0).map(|(file, _)| {
@@ -745,12 +739,15 @@ impl Files {
         let next = AtomicUsize::new(0);
         let this = &*self;
         let write = || {
+            let mut scratch = Vec::new();
             while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let job = &mut *job.lock().unwrap_or_else(PoisonError::into_inner);
                 let path = this.path(job.run);
                 job.outcome = match job.file.take().map_or_else(|| open_append(&path), Ok) {
-                    Ok(mut file) => write_all_vectored(&mut file, &mut &mut job.bufs[..])
-                        .map_err(|e| (path, e, false)),
+                    Ok(mut file) => {
+                        Batch::gather(job.msgs, job.lines, &mut scratch);
+                        write_all_from(&mut file, &scratch, &mut 0).map_err(|e| (path, e, false))
+                    }
                     Err(e) => Err((path, e, true)),
                 };
             }
@@ -765,11 +762,12 @@ impl Files {
         });
         for job in jobs {
             let job = job.into_inner().unwrap_or_else(PoisonError::into_inner);
+            let lines = job.lines.len() as u64;
             match job.outcome {
-                Ok(()) => worker.written(job.lines),
-                Err((path, e, true)) => self.open_failed(worker, path, &e, job.lines),
+                Ok(()) => worker.written(lines),
+                Err((path, e, true)) => self.open_failed(worker, path, &e, lines),
                 Err((path, e, false)) => {
-                    worker.failed(job.lines, &format_args!("{}: {e}", path.display()));
+                    worker.failed(lines, &format_args!("{}: {e}", path.display()));
                 }
             }
         }
@@ -787,14 +785,13 @@ fn open_append(path: &Path) -> io::Result<File> {
     }
 }
 
-/// Writes every byte of `bufs`, advancing them past what was written (also when it fails
-/// part way, so that a retry goes on from there).
-fn write_all_vectored(file: &mut File, bufs: &mut &mut [IoSlice<'_>]) -> io::Result<()> {
-    IoSlice::advance_slices(bufs, 0);
-    while !bufs.is_empty() {
-        match file.write_vectored(bufs) {
+/// Writes `bytes[*done..]`, counting in `done` what was written (also when it fails part
+/// way, so that a retry goes on from there).
+fn write_all_from(file: &mut File, bytes: &[u8], done: &mut usize) -> io::Result<()> {
+    while let Some(rest) = bytes.get(*done..).filter(|rest| !rest.is_empty()) {
+        match file.write(rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(bufs, n),
+            Ok(n) => *done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -803,18 +800,19 @@ fn write_all_vectored(file: &mut File, bufs: &mut &mut [IoSlice<'_>]) -> io::Res
 }
 
 /// A run's lines of the last batch, as [`Files::write_closing`] writes them.
-struct Closing<'r, 'b> {
-    run: &'r [u8],
-    bufs: Vec<IoSlice<'b>>,
-    lines: u64,
+struct Closing<'b> {
+    run: &'b [u8],
+    msgs: &'b [Msg],
+    lines: &'b [u32],
     file: Option<File>,
     /// The path and error when the file could not be opened (`true`) or written.
     outcome: Result<(), (PathBuf, io::Error, bool)>,
 }
 
 /// A batch of lines: the messages as they arrived, and for each run the places of its lines
-/// among them, in the order the run wrote them. The lines are written from the messages
-/// themselves, a vectored write per run: no line is copied on the writer thread.
+/// among them, in the order the run wrote them. At the write, a run's lines are gathered into
+/// one buffer, reused run after run: each line is copied once on the writer thread, and the
+/// kernel copies one buffer a run, still in the cache, instead of a piece a line.
 #[derive(Default)]
 struct Batch {
     msgs: Vec<Msg>,
@@ -827,6 +825,8 @@ struct Batch {
     bytes: usize,
     /// Queue bytes of the messages gathered, released once they are written.
     queued: usize,
+    /// A run's lines, gathered for its write.
+    scratch: Vec<u8>,
 }
 
 /// A run's lines in a [`Batch`]: their messages' places.
@@ -867,18 +867,16 @@ impl Batch {
         self.bytes >= BATCH_BYTES || self.msgs.len() >= BATCH_LINES
     }
 
-    /// The lines of `slot`, as slices of the messages.
-    fn bufs<'a>(msgs: &'a [Msg], slot: &Slot) -> Vec<IoSlice<'a>> {
-        slot.lines
-            .iter()
-            .map(|&at| {
-                IoSlice::new(match &msgs[at as usize] {
-                    Msg::RunLine(msg) => decode(msg).1,
-                    Msg::Line(line) => line,
-                    Msg::Shutdown => &[],
-                })
-            })
-            .collect()
+    /// The lines of `msgs` at `lines`, one after the other in `out`.
+    fn gather(msgs: &[Msg], lines: &[u32], out: &mut Vec<u8>) {
+        out.clear();
+        for &at in lines {
+            match &msgs[at as usize] {
+                Msg::RunLine(msg) => out.extend_from_slice(decode(msg).1),
+                Msg::Line(line) => out.extend_from_slice(line),
+                Msg::Shutdown => {}
+            }
+        }
     }
 
     fn write_out(&mut self, files: &mut Files, worker: &queue::Worker) {
@@ -891,8 +889,8 @@ impl Batch {
                 .iter()
                 .map(|slot| Closing {
                     run: &slot.run,
-                    bufs: Self::bufs(&self.msgs, slot),
-                    lines: slot.lines.len() as u64,
+                    msgs: &self.msgs,
+                    lines: &slot.lines,
                     file: None,
                     outcome: Ok(()),
                 })
@@ -906,8 +904,8 @@ impl Batch {
                 .iter()
                 .partition(|slot| files.open.contains_key(&slot.run));
             for slot in open.into_iter().chain(closed) {
-                let mut bufs = Self::bufs(&self.msgs, slot);
-                files.write(worker, &slot.run, &mut bufs, slot.lines.len() as u64);
+                Self::gather(&self.msgs, &slot.lines, &mut self.scratch);
+                files.write(worker, &slot.run, &self.scratch, slot.lines.len() as u64);
             }
         }
         for slot in &mut self.slots[..self.used] {
@@ -916,6 +914,10 @@ impl Batch {
         self.used = 0;
         self.runs.clear();
         self.msgs.clear();
+        if self.scratch.capacity() > SCRATCH_KEPT {
+            // One run wrote most of a batch: its buffer is not kept for every write after.
+            self.scratch = Vec::new();
+        }
         self.bytes = 0;
         worker.release(std::mem::take(&mut self.queued));
     }
