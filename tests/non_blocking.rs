@@ -354,6 +354,48 @@ fn a_logger_waiting_for_room_is_refused_when_the_guard_gives_up() {
     assert_eq!(stats.written, 0, "{stats:?}");
 }
 
+/// The same with the bound on lines: a logger waiting for a place in a queue full of lines
+/// in front of a stuck sink is refused when the guard gives up.
+#[test]
+fn a_logger_waiting_for_a_place_in_line_is_refused_when_the_guard_gives_up() {
+    struct Gated(std::sync::mpsc::Receiver<()>);
+    impl Write for Gated {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let (writer, guard) = NonBlocking::builder()
+        .buffered_lines_limit(1)
+        .finish(Gated(gate))
+        .unwrap();
+    // The writer thread takes the first line and is stuck writing it; the second fills the
+    // queue's one place.
+    writer.make_writer().write_all(b"first\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    writer.make_writer().write_all(b"second\n").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let third = writer.clone();
+    std::thread::spawn(move || {
+        let refused = third.make_writer().write_all(b"third\n").is_err();
+        let _ = tx.send(refused);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = guard.finish_timeout(Duration::from_millis(50));
+    let refused = rx.recv_timeout(Duration::from_secs(10));
+    drop(go);
+    assert_eq!(
+        refused,
+        Ok(true),
+        "the waiting logger was neither woken nor refused"
+    );
+    assert_eq!((stats.written, stats.pending), (0, 2), "{stats:?}");
+}
+
 /// A queue limit as large as `usize::MAX` ("no limit") is taken, not a panic.
 #[test]
 fn the_largest_line_limit_is_taken() {

@@ -50,6 +50,9 @@ pub(super) const MAX_BUFFERED_LINES: usize = 1 << 20;
 /// ```
 pub const DEFAULT_BUFFERED_BYTES_LIMIT: usize = 64 << 20;
 
+/// How often a logger waiting for a place in a queue full of lines looks again.
+const LINE_ROOM_POLL: Duration = Duration::from_millis(1);
+
 /// A message to the writer thread.
 pub(super) enum Msg {
     Line(Vec<u8>),
@@ -281,9 +284,9 @@ impl Queue {
                 Err(TrySendError::Disconnected(_)) => Some(stopped()),
             }
         } else {
-            match self.sender.send(msg) {
+            match self.send_waiting(msg) {
                 Ok(()) => return Ok(()),
-                Err(_) => Some(stopped()),
+                Err(e) => Some(e),
             }
         };
         shared.accepted.fetch_sub(1, Ordering::AcqRel);
@@ -293,6 +296,34 @@ impl Queue {
             None => {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
                 Ok(())
+            }
+        }
+    }
+
+    /// Sends `msg`, waiting while the queue holds as many lines as it may; refused once the
+    /// guard is finishing. Not the channel's own blocking send: a logger waiting there stayed
+    /// there for good when the guard gave up on a stuck sink, which no longer took lines.
+    fn send_waiting(&self, mut msg: Msg) -> io::Result<()> {
+        let shared = &*self.shared;
+        loop {
+            match self.sender.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+                Err(TrySendError::Full(back)) => msg = back,
+            }
+            // The writer thread frees places as it takes lines, and wakes waiting loggers
+            // as it writes them; between the two a logger looks again every millisecond.
+            let lock = shared.room.lock().unwrap_or_else(PoisonError::into_inner);
+            shared.waiting.fetch_add(1, Ordering::SeqCst);
+            if !shared.closed.load(Ordering::Acquire) {
+                let _ = shared
+                    .room_freed
+                    .wait_timeout(lock, LINE_ROOM_POLL)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            shared.waiting.fetch_sub(1, Ordering::SeqCst);
+            if shared.closed.load(Ordering::Acquire) {
+                return Err(stopped());
             }
         }
     }
