@@ -527,6 +527,15 @@ impl ParamGrid {
         self.axes.iter().map(|(k, v)| (k.as_str(), v.len()))
     }
 
+    /// What the grid selects, as text that two grids share only when they make the same
+    /// combinations (fixed parameters, each axis with its values, the constraints), whatever
+    /// their shard: what [`SessionRecord::sweep_fingerprint`](crate::SessionRecord::sweep_fingerprint)
+    /// hashes.
+    pub(crate) fn describe(&self) -> String {
+        let constraints: Vec<String> = self.constraints.iter().map(ToString::to_string).collect();
+        format!("{} {:?} {:?}", self.fixed, self.axes, constraints)
+    }
+
     /// Value `k` of the axis at position `axis` (as [`axes`](Self::axes) lists them).
     ///
     /// # Examples

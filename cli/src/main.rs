@@ -1238,6 +1238,14 @@ impl SweepArgs {
             bar
         });
         let write_error = Arc::new(std::sync::Mutex::new(None::<io::Error>));
+        // What every shard of this sweep writes on each line, so that a merge of shards of
+        // different sweeps is refused.
+        let fingerprint = SessionRecord::sweep_fingerprint(
+            &inputs.data,
+            &tracectx_backtest::Strategy::name(&inputs.strategy),
+            &grid,
+            inputs.engine.settings(),
+        );
         {
             let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
             let mut flushed_at = std::time::Instant::now();
@@ -1250,7 +1258,9 @@ impl SweepArgs {
                     }
                 }
                 if let Some(output) = &output {
-                    let line = SessionRecord::from_progress(p).to_json_line();
+                    let line = SessionRecord::from_progress(p)
+                        .with_sweep_fingerprint(fingerprint.clone())
+                        .to_json_line();
                     let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
                     // In the file within a fifth of a second of the session's end (a job
                     // stopped by its scheduler keeps what it finished), without a write call
@@ -1463,6 +1473,8 @@ impl MergeArgs {
         let mut failures_kept = Vec::new();
         let mut sweeps: Vec<String> = Vec::new();
         let mut traces: Vec<String> = Vec::new();
+        // The sweep of the first record that names one, and where it was read.
+        let mut fingerprint: Option<(String, String)> = None;
         // The combinations read so far, one bit each (at most 125 KB: a grid's cap).
         let mut seen: Vec<u64> = Vec::new();
         for path in &self.files {
@@ -1514,6 +1526,21 @@ impl MergeArgs {
                     return failed(format!(
                         "{name:?} line {n}: not a sweep's session record: {why}"
                     ));
+                }
+                // Shards of one sweep: another grid, strategy, data or settings would rank
+                // sessions that do not compare.
+                if let Some(theirs) = &record.sweep_fingerprint {
+                    match &fingerprint {
+                        None => fingerprint = Some((theirs.clone(), format!("{name:?} line {n}"))),
+                        Some((first, at)) if first != theirs => {
+                            return failed(format!(
+                                "{name:?} line {n}: a session of another sweep (sweep \
+                                 fingerprint {theirs}, while {at} is of sweep {first}): shards \
+                                 to merge must run the same data, strategy, grid and settings"
+                            ));
+                        }
+                        Some(_) => {}
+                    }
                 }
                 // Each combination once: a shard given twice, or shards of different
                 // sweeps, would rank a session twice.
@@ -1662,6 +1689,14 @@ fn check_record(record: &SessionRecord) -> Result<(), String> {
             Ok(())
         }
     };
+    if let Some(fingerprint) = &record.sweep_fingerprint {
+        if fingerprint.len() != 16 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "sweep_fingerprint {}: expected 16 hexadecimal digits",
+                escape::text(fingerprint)
+            ));
+        }
+    }
     plain("strategy", &record.strategy)?;
     if let Some(error) = &record.error {
         plain("error", error)?;

@@ -1537,6 +1537,62 @@ mod backtest_cli {
         }
     }
 
+    /// Shards of two sweeps of other settings (or grids) are refused by line, naming both
+    /// sweeps, even though their combinations do not overlap.
+    #[test]
+    fn merge_refuses_shards_of_different_sweeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let data = data.to_str().unwrap();
+        let shard = |k: usize, cash: &str| {
+            let file = dir.path().join(format!("shard-{k}-{cash}.jsonl"));
+            let shard = format!("{k}/2");
+            let args = [
+                "sweep",
+                "--data",
+                data,
+                "--grid",
+                "fast=5:30:5",
+                "--shard",
+                &shard,
+                "--cash",
+                cash,
+                "--output",
+                file.to_str().unwrap(),
+            ];
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            file.to_str().unwrap().to_owned()
+        };
+        let (one, two, other) = (shard(1, "10000"), shard(2, "10000"), shard(2, "5000"));
+        let merged = tracectx(&["merge", &one, &two], None);
+        assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+        let out = tracectx(&["merge", &one, &other], None);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "{other:?} line 1: a session of another sweep (sweep fingerprint "
+            )) && err.contains(&format!("while {one:?} line 1 is of sweep "))
+                && err.contains("must run the same data, strategy, grid and settings"),
+            "{err}"
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        // A fingerprint that is not one is refused as the other fields are.
+        let line = std::fs::read_to_string(&one).unwrap();
+        let mut record: serde_json::Value =
+            serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        assert_eq!(record["sweep_fingerprint"].as_str().map(str::len), Some(16));
+        record["sweep_fingerprint"] = "\u{1b}[2J".into();
+        let out = tracectx(&["merge", "-"], Some(record.to_string().as_bytes()));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("sweep_fingerprint \\u{1b}[2J: expected 16 hexadecimal digits"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
     #[test]
     fn shards_merged_rank_as_the_local_sweep_in_one_trace() {
         let dir = tempfile::tempdir().unwrap();

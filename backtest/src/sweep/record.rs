@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Progress;
-use crate::{Params, Stats};
+use crate::{BacktestSettings, Bars, ParamGrid, Params, Stats};
 
 // === impl SessionRecord ===
 
@@ -64,6 +64,11 @@ pub struct SessionRecord {
     pub stats: Option<Stats>,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// What the sweep ran, the same for every shard of one sweep and for no other
+    /// ([`sweep_fingerprint`](Self::sweep_fingerprint)): `tracectx merge` refuses records of
+    /// different sweeps. Absent from records written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_fingerprint: Option<String>,
 }
 
 impl SessionRecord {
@@ -93,6 +98,7 @@ impl SessionRecord {
                     params: m.params.clone(),
                     stats: Some(result.stats.clone()),
                     error: None,
+                    sweep_fingerprint: None,
                 }
             }
             Err(e) => SessionRecord {
@@ -105,8 +111,86 @@ impl SessionRecord {
                 params: progress.params.clone(),
                 stats: None,
                 error: Some(e.to_string()),
+                sweep_fingerprint: None,
             },
         }
+    }
+
+    /// The record with the fingerprint of its sweep ([`sweep_fingerprint`](Self::sweep_fingerprint)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestSettings, BatchOptions, Bars, ParamGrid, RankBy, SessionRecord};
+    ///
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (bars, settings) = (Arc::new(Bars::synthetic(300, 1)), BacktestSettings::default());
+    /// let grid = ParamGrid::new().parse_axis("fast=5:15:5")?;
+    /// let sweep = SessionRecord::sweep_fingerprint(&bars, "sma-cross", &grid, &settings);
+    /// let records = Arc::new(Mutex::new(Vec::new()));
+    /// let kept = Arc::clone(&records);
+    /// let options = BatchOptions::new().on_progress(move |p| {
+    ///     let record = SessionRecord::from_progress(p).with_sweep_fingerprint(sweep.clone());
+    ///     kept.lock().unwrap().push(record);
+    /// });
+    /// BacktestEngine::new(settings).sweep(&bars, sma_cross, &grid, RankBy::default(), options).await;
+    /// let records = records.lock().unwrap();
+    /// assert_eq!(records.len(), 3);
+    /// assert!(records.iter().all(|r| r.sweep_fingerprint == records[0].sweep_fingerprint));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_sweep_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.sweep_fingerprint = Some(fingerprint.into());
+        self
+    }
+
+    /// What a sweep runs, as 16 hexadecimal digits: a hash of the bars'
+    /// [`fingerprint`](Bars::fingerprint), the strategy's name, the combinations of the grid
+    /// (its fixed parameters, axes and constraints; not its [`Shard`](crate::Shard)) and the
+    /// settings. Every shard of one sweep computes the same; a sweep of other bars, grid,
+    /// strategy or settings another one (within the odds of a 64-bit hash).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{BacktestSettings, Bars, ParamGrid, SessionRecord, Shard};
+    ///
+    /// let bars = Bars::synthetic(300, 1);
+    /// let settings = BacktestSettings::new(10_000.0);
+    /// let grid = ParamGrid::new().parse_axis("fast=5:50:5")?;
+    /// let of = |grid: &ParamGrid, settings: &BacktestSettings| {
+    ///     SessionRecord::sweep_fingerprint(&bars, "sma-cross", grid, settings)
+    /// };
+    /// let whole = of(&grid, &settings);
+    /// assert_eq!(whole.len(), 16);
+    /// // A shard of the sweep is the same sweep; another grid or other settings are not.
+    /// assert_eq!(of(&grid.clone().shard(Shard::new(2, 3).unwrap()), &settings), whole);
+    /// assert_ne!(of(&ParamGrid::new().parse_axis("fast=5:55:5")?, &settings), whole);
+    /// assert_ne!(of(&grid, &settings.with_commission(0.001)), whole);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sweep_fingerprint(
+        bars: &Bars,
+        strategy: &str,
+        grid: &ParamGrid,
+        settings: &BacktestSettings,
+    ) -> String {
+        let settings = serde_json::to_string(settings).unwrap_or_default();
+        let text = format!(
+            "{}\n{strategy}\n{}\n{settings}",
+            bars.fingerprint(),
+            grid.describe()
+        );
+        // FNV-1a, then SplitMix64's finalizer: stable across platforms and versions.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        format!("{:016x}", h ^ (h >> 31))
     }
 
     /// The record as one line of JSON (no newline).
