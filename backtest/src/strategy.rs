@@ -1186,6 +1186,44 @@ impl ParamSpec {
     pub fn default_value(&self) -> Option<ParamValue> {
         self.default.map(ParamValue::parse)
     }
+
+    /// Refuses a value of another kind than the parameter's, as reading it in the strategy
+    /// would ([`Params::int`], [`Params::float`], ...: an integer is a float too, no other
+    /// kind converts).
+    ///
+    /// # Errors
+    ///
+    /// [`ParamError::WrongType`] naming the parameter, the kind expected and the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{Builtin, ParamValue};
+    /// let fast = &Builtin::find("sma-cross").unwrap().params[0];
+    /// assert!(fast.check_kind(&ParamValue::Int(5)).is_ok());
+    /// let err = fast.check_kind(&ParamValue::Float(1.5)).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"parameter "fast" must be an integer, got a float: 1.5"#);
+    /// ```
+    pub fn check_kind(&self, value: &ParamValue) -> Result<(), ParamError> {
+        let (fits, expected) = match self.kind {
+            ParamKind::Bool => (matches!(value, ParamValue::Bool(_)), "a boolean"),
+            ParamKind::Int => (matches!(value, ParamValue::Int(_)), "an integer"),
+            ParamKind::Float => (
+                matches!(value, ParamValue::Float(_) | ParamValue::Int(_)),
+                "a number",
+            ),
+            ParamKind::Str => (matches!(value, ParamValue::Str(_)), "a string"),
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(ParamError::WrongType {
+                name: self.name.to_owned(),
+                expected,
+                found: value.clone(),
+            })
+        }
+    }
 }
 
 // === impl Builtin ===

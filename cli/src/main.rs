@@ -1142,6 +1142,17 @@ impl SweepArgs {
         builtin
             .check_names(grid.names())
             .map_err(|e| e.to_string())?;
+        // A value of the wrong kind would fail every session it is in, one error each: the
+        // grid is refused once instead, naming the axis.
+        for (a, (name, len)) in grid.axes().enumerate() {
+            let Some(spec) = builtin.params.iter().find(|p| p.name == name) else {
+                continue;
+            };
+            for value in (0..len).filter_map(|k| grid.axis_value(a, k)) {
+                spec.check_kind(&value)
+                    .map_err(|e| format!("grid axis {name:?}: {e} (see `tracectx strategies`)"))?;
+            }
+        }
         if !self.constraint.is_empty() {
             // A constraint may name a parameter left at its default (`fast<slow` with only
             // `fast` swept): the default is what runs, so it is fixed in the grid, and shown.

@@ -1159,6 +1159,26 @@ mod backtest_cli {
                 "tracectx: unknown parameter \"fsat\" for sma-cross: expected one of fast, slow, long_only\n"
             );
         }
+        // A grid value of the wrong kind is refused once, before any session, not once a
+        // session.
+        for (axis, message) in [
+            (
+                "fast=1.5:3:0.5",
+                r#"grid axis "fast": parameter "fast" must be an integer, got a float: 1.5"#,
+            ),
+            (
+                "long_only=1,0",
+                r#"grid axis "long_only": parameter "long_only" must be a boolean, got an integer: 1"#,
+            ),
+        ] {
+            let out = tracectx(&["sweep", "--data", data, "--grid", axis], None);
+            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(
+                stderr(&out),
+                format!("tracectx: {message} (see `tracectx strategies`)\n")
+            );
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
         // A negative number is a value: refused by the settings' check, not read as a flag.
         let out = tracectx(&["backtest", "--data", data, "--cash", "-5"], None);
         assert_eq!(out.status.code(), Some(1));
