@@ -198,6 +198,11 @@ impl fmt::Display for WriterStats {
 struct Shared {
     options: Options,
     /// Bytes of the lines accepted and not yet handed to the sink.
+    ///
+    /// Every change of it and of `waiting` is `SeqCst`: a logger counts itself in `waiting`
+    /// and then reads `queued_bytes`, a release changes `queued_bytes` and then reads
+    /// `waiting`; with all four in one total order, at least one of them sees the other's
+    /// change, so a logger that found no room is always woken.
     queued_bytes: AtomicUsize,
     /// Logging threads waiting for room in bytes.
     waiting: AtomicUsize,
@@ -337,7 +342,7 @@ impl Queue {
         let try_add = || {
             shared
                 .queued_bytes
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
                     fits(q).then(|| q + bytes)
                 })
                 .is_ok()
@@ -369,7 +374,7 @@ impl Queue {
 
     /// `bytes` left the queue: room for waiting lines.
     fn release(&self, bytes: usize) {
-        self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.shared.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
         self.shared.wake_waiting();
     }
 }
@@ -436,7 +441,7 @@ impl Worker {
 
     /// `bytes` of lines left the queue (handed to the sink, or failed).
     pub(super) fn release(&self, bytes: usize) {
-        self.shared.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.shared.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
         self.shared.wake_waiting();
     }
 
