@@ -234,14 +234,25 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use tracectx::metrics::{Metrics, MetricsConfig};
 ///
 /// let config = MetricsConfig::default()
 ///     .max_run_ids(500)
 ///     .max_operations(20)
-///     .buckets([0.001, 0.01, 0.1, 1.0]);
+///     .buckets([0.001, 0.01, 0.1, 1.0])
+///     .metric_name("peak_trade_operation_duration_seconds")?
+///     .run_id_label("run")?;
 /// let metrics = Metrics::new(config);
-/// # drop(metrics);
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// ctx.sync_scope(|| metrics.record_duration("fill", Duration::from_millis(5)));
+///
+/// let text = metrics.encode();
+/// assert!(text.contains("# TYPE peak_trade_operation_duration_seconds histogram"));
+/// assert!(!text.contains("tracectx_operation_duration_seconds"));
+/// let bucket = |le, n| format!(r#"_bucket{{le="{le}",operation="fill",run="job_1"}} {n}"#);
+/// assert!(text.contains(&bucket("0.001", 0)) && text.contains(&bucket("0.01", 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct MetricsConfig {
