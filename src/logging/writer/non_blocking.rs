@@ -91,14 +91,24 @@ impl NonBlocking {
 /// use std::time::Duration;
 /// use tracectx::logging::NonBlocking;
 ///
-/// # fn main() -> std::io::Result<()> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
 /// let (writer, guard) = NonBlocking::builder()
 ///     .buffered_lines_limit(10_000)
 ///     .buffered_bytes_limit(8 << 20)
 ///     .lossy(true) // drop (and count) lines rather than wait when the queue is full
 ///     .shutdown_timeout(Duration::from_secs(5))
-///     .finish(std::io::stderr())?;
-/// # drop((writer, guard));
+///     .finish(std::fs::File::create(&path)?)?;
+/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| (0..3).for_each(|i| tracing::info!(i, "tick")));
+/// });
+/// let stats = guard.finish(); // waits (at most 5 s) for the queued lines
+/// assert_eq!((stats.written, stats.dropped, stats.lost()), (3, 0, 0));
+/// let text = std::fs::read_to_string(&path)?;
+/// assert_eq!(text.lines().filter(|l| l.contains("[job_1]")).count(), 3);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -456,9 +466,17 @@ where
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dir = tempfile::tempdir()?;
-/// let (writer, _guard) = logging::rolling_file(dir.path(), "app.log", Rotation::DAILY)?;
+/// let (writer, guard) = logging::rolling_file(dir.path(), "app.log", Rotation::DAILY)?;
 /// let subscriber = logging::builder().with_writer(writer).build()?;
-/// # drop(subscriber);
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || ctx.sync_scope(|| tracing::info!("rolled")));
+/// assert_eq!(guard.finish().written, 1);
+///
+/// // Today's file, `app.log.2024-01-01` say: the date is the rotation's.
+/// let file = std::fs::read_dir(dir.path())?.next().ok_or("no log file")??;
+/// assert!(file.file_name().to_string_lossy().starts_with("app.log.20"));
+/// let text = std::fs::read_to_string(file.path())?;
+/// assert!(text.contains("[job_1]") && text.ends_with("rolled\n"));
 /// # Ok(()) }
 /// ```
 pub fn rolling_file(

@@ -133,13 +133,22 @@ pub struct PerRunFiles {
 /// # Examples
 ///
 /// ```
-/// # fn main() -> std::io::Result<()> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dir = tempfile::tempdir()?;
-/// let (writer, _guard) = tracectx::logging::PerRunFiles::builder(dir.path())
+/// let (writer, guard) = tracectx::logging::PerRunFiles::builder(dir.path())
 ///     .max_open_files(1024)
 ///     .outside_runs_file("app.log")
 ///     .build()?;
-/// # drop(writer);
+/// let subscriber = tracectx::logging::builder().with_writer(writer).build()?;
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!("starting up");
+///     ctx.sync_scope(|| tracing::info!("order sent"));
+/// });
+/// assert_eq!(guard.finish().written, 2);
+/// let read = |name| std::fs::read_to_string(dir.path().join(name));
+/// assert!(read("app.log")?.ends_with("starting up\n")); // outside any run
+/// assert!(read("job_1.log")?.ends_with("order sent\n"));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
