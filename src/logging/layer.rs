@@ -34,20 +34,24 @@ struct Remembered(TraceContext);
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
-/// use tracectx::logging::{TextFormat, SpanContextLayer};
+/// use tracectx::logging::{file_writer, SpanContextLayer, TextFormat};
 /// use tracectx::TraceContext;
 ///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// let fmt = tracing_subscriber::fmt::layer().event_format(TextFormat::new());
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(SpanContextLayer::new())
-///     .with(tracing_subscriber::fmt::layer().event_format(TextFormat::new()));
+///     .with(fmt.with_writer(file_writer(&path)?));
+/// let ctx = TraceContext::new("backtest_ab12")?;
 /// tracing::subscriber::with_default(subscriber, || {
-///     let ctx = TraceContext::new("backtest_ab12")?;
 ///     let span = ctx.sync_scope(|| tracing::info_span!("work"));
 ///     // No scope here, yet the line says [backtest_ab12]: the span remembers.
 ///     span.in_scope(|| tracing::info!("inside the span"));
-///     Ok::<(), tracectx::InvalidId>(())
-/// })?;
-/// # Ok::<(), tracectx::InvalidId>(())
+/// });
+/// let line = std::fs::read_to_string(&path)?;
+/// assert!(line.contains(&format!("] [backtest_ab12] [{}] INFO", ctx.trace_id())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpanContextLayer {

@@ -97,9 +97,20 @@ pub fn configure_logging() {
 /// # Examples
 ///
 /// ```
-/// let subscriber = tracectx::logging::builder().json().build()?;
-/// tracing::subscriber::with_default(subscriber, || tracing::info!("a JSON line"));
-/// # Ok::<(), tracectx::logging::TemplateError>(())
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.jsonl");
+/// let subscriber = tracectx::logging::builder()
+///     .json()
+///     .with_writer(tracectx::logging::file_writer(&path)?)
+///     .build()?;
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| tracing::info!("a JSON line"));
+/// });
+/// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+/// assert_eq!(line["run_id"], "job_1");
+/// assert_eq!(line["message"], "a JSON line");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn builder() -> Builder {
     Builder::new()

@@ -48,11 +48,19 @@ impl Clock for SystemClock {
 /// # Examples
 ///
 /// ```
-/// use tracectx::logging::{builder, FixedClock};
+/// use tracectx::logging::{builder, file_writer, FixedClock};
 ///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
 /// let clock = FixedClock::rfc3339("2024-01-01T10:00:00.000000Z").unwrap();
-/// let _subscriber = builder().with_clock(clock).build()?;
-/// # Ok::<(), tracectx::logging::TemplateError>(())
+/// let subscriber = builder().with_clock(clock).with_writer(file_writer(&path)?).build()?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!("first");
+///     tracing::info!("second");
+/// });
+/// let text = std::fs::read_to_string(&path)?;
+/// assert!(text.lines().all(|line| line.starts_with("[2024-01-01T10:00:00.000000Z] ")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(SystemTime);

@@ -51,15 +51,24 @@ pub(super) const RESERVED: &[&str] = &[
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
-/// use tracectx::logging::{JsonFormat, SpanContextLayer};
+/// use tracectx::logging::{file_writer, JsonFormat, SpanContextLayer};
 ///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.jsonl");
+/// let fmt = tracing_subscriber::fmt::layer().event_format(JsonFormat::new());
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(SpanContextLayer::new())
-///     .with(tracing_subscriber::fmt::layer().event_format(JsonFormat::new()));
+///     .with(fmt.with_writer(file_writer(&path)?));
+/// let ctx = tracectx::TraceContext::new("job_1")?;
 /// tracing::subscriber::with_default(subscriber, || {
-///     tracing::info!(answer = 42, "hello");
-///     // {"timestamp":"…","level":"INFO","target":"…","message":"hello","answer":42}
+///     ctx.sync_scope(|| tracing::info!(answer = 42, "hello"));
 /// });
+/// // {"timestamp":"…","level":"INFO","run_id":"job_1","trace_id":"…",…,"answer":42}
+/// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+/// assert_eq!(line["run_id"], "job_1");
+/// assert_eq!(line["trace_id"], ctx.trace_id().to_string());
+/// assert_eq!((line["message"].as_str(), line["answer"].as_i64()), (Some("hello"), Some(42)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct JsonFormat<C = SystemClock> {

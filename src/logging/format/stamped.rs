@@ -44,25 +44,31 @@ use crate::logging::stamp::Stamp;
 /// # Examples
 ///
 /// ```
-/// use tracing_subscriber::fmt::format;
+/// use tracing_subscriber::fmt::{self, format};
 /// use tracing_subscriber::prelude::*;
-/// use tracectx::logging::{SpanContextLayer, Stamped};
+/// use tracectx::logging::{SpanContextLayer, Stamped, file_writer};
 ///
-/// // Your subscriber, your format: only the ids are added.
-/// let subscriber = tracing_subscriber::registry().with(SpanContextLayer::new()).with(
-///     tracing_subscriber::fmt::layer().event_format(Stamped::new(format().compact())),
-/// );
+/// # let dir = tempfile::tempdir()?;
+/// let (text, json) = (dir.path().join("app.log"), dir.path().join("app.jsonl"));
+/// // Your subscriber, your formats: only the ids are added.
+/// let text_fmt = fmt::layer().with_ansi(false).event_format(Stamped::new(format()));
+/// let json_fmt = fmt::layer().with_ansi(false).event_format(Stamped::new(format().json()));
+/// let subscriber = tracing_subscriber::registry()
+///     .with(SpanContextLayer::new())
+///     .with(text_fmt.with_writer(file_writer(&text)?))
+///     .with(json_fmt.with_writer(file_writer(&json)?));
+/// let ctx = tracectx::TraceContext::new("backtest_abc123")?;
 /// tracing::subscriber::with_default(subscriber, || {
-///     let ctx = tracectx::TraceContext::new("backtest_abc123")?;
-///     ctx.sync_scope(|| tracing::info!(qty = 10, "filled"));
-///     // [backtest_abc123] [1f0c4a2e] 2024-…Z  INFO rust_out: filled qty=10
-///     Ok::<(), tracectx::InvalidId>(())
-/// })?;
+///     ctx.sync_scope(|| tracing::info!(target: "engine", qty = 10, "filled"));
+/// });
 ///
-/// // JSON: the ids are top-level keys.
-/// let json = tracing_subscriber::fmt().json().event_format(Stamped::new(format().json())).finish();
-/// # drop(json);
-/// # Ok::<(), tracectx::InvalidId>(())
+/// // [backtest_abc123] [1f0c4a2e] 2024-…Z  INFO engine: filled qty=10
+/// let line = std::fs::read_to_string(&text)?;
+/// assert!(line.starts_with(&format!("[backtest_abc123] [{}] ", ctx.trace_id())));
+/// assert!(line.ends_with("INFO engine: filled qty=10\n"));
+/// let object: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+/// assert_eq!(object["run_id"], "backtest_abc123"); // a top-level key
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct Stamped<F> {
@@ -133,9 +139,24 @@ impl<F> Stamped<F> {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::logging::Stamped;
-    /// let format = Stamped::text(tracing_subscriber::fmt::format().pretty());
-    /// # drop(format);
+    /// use tracing_subscriber::fmt::format;
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, Stamped};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let fmt = tracing_subscriber::fmt::layer()
+    ///     .with_ansi(false)
+    ///     .event_format(Stamped::text(format().pretty().without_time()))
+    ///     .with_writer(file_writer(&path)?);
+    /// let ctx = tracectx::TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(fmt), || {
+    ///     ctx.sync_scope(|| tracing::info!(target: "engine", "filled"));
+    /// });
+    /// // The pretty format's lines, the ids in front of the first.
+    /// let text = std::fs::read_to_string(&path)?;
+    /// assert!(text.starts_with("[job_1] [a1b2c3d4] ") && text.contains("engine: filled"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn text(inner: F) -> Self {
         Self {
@@ -150,9 +171,25 @@ impl<F> Stamped<F> {
     /// # Examples
     ///
     /// ```
-    /// use tracectx::logging::Stamped;
-    /// let format = Stamped::json(tracing_subscriber::fmt::format().json());
-    /// # drop(format);
+    /// use tracing_subscriber::fmt::format;
+    /// use tracing_subscriber::prelude::*;
+    /// use tracectx::logging::{file_writer, Stamped};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.jsonl");
+    /// let fmt = tracing_subscriber::fmt::layer()
+    ///     .with_ansi(true) // colors on: only `json` knows these lines are JSON
+    ///     .event_format(Stamped::json(format().json()))
+    ///     .with_writer(file_writer(&path)?);
+    /// let ctx = tracectx::TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(fmt), || {
+    ///     ctx.sync_scope(|| tracing::info!(qty = 10, "filled"));
+    /// });
+    /// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    /// assert_eq!(line["run_id"], "job_1"); // top-level keys, next to the format's own
+    /// assert_eq!(line["trace_id"], "a1b2c3d4");
+    /// assert_eq!(line["fields"]["message"], "filled");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn json(inner: F) -> Self {
         Self {

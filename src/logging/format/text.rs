@@ -72,17 +72,23 @@ use crate::time::Timestamp;
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
-/// use tracectx::logging::{FixedClock, TextFormat, SpanContextLayer};
+/// use tracectx::logging::{file_writer, TextFormat, SpanContextLayer};
 ///
-/// let format = TextFormat::from_template("[{run_id}] {level} - {message} {fields}")?
-///     .with_clock(FixedClock::rfc3339("2024-01-01T10:00:00Z").unwrap());
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
+/// let format = TextFormat::from_template("[{run_id}] {level} - {message} {fields}")?;
+/// let fmt = tracing_subscriber::fmt::layer().event_format(format);
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(SpanContextLayer::new())
-///     .with(tracing_subscriber::fmt::layer().event_format(format));
+///     .with(fmt.with_writer(file_writer(&path)?));
+/// let ctx = tracectx::TraceContext::new("job_1")?;
 /// tracing::subscriber::with_default(subscriber, || {
-///     tracing::info!(answer = 42, "hello"); // prints "[-] INFO - hello answer=42"
+///     tracing::info!(answer = 42, "hello");
+///     ctx.sync_scope(|| tracing::warn!(answer = 43, "two\nlines")); // one line still
 /// });
-/// # Ok::<(), tracectx::logging::TemplateError>(())
+/// let text = std::fs::read_to_string(&path)?;
+/// assert_eq!(text, "[-] INFO - hello answer=42\n[job_1] WARN - two\\nlines answer=43\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct TextFormat<C = SystemClock> {
