@@ -242,11 +242,26 @@ fn check_prefix(prefix: &str) -> Result<(), InvalidAttributePrefix> {
 ///
 /// ```
 /// use opentelemetry::trace::TracerProvider as _;
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 /// use tracing_subscriber::prelude::*;
+/// use tracectx::otel::{RUN_ID_ATTRIBUTE, SHORT_TRACE_ID_ATTRIBUTE};
 ///
-/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
 /// let subscriber = tracing_subscriber::registry().with(tracectx::otel::layer(provider.tracer("app")));
-/// # drop(subscriber);
+///
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || {
+///     ctx.sync_scope(|| tracing::info_span!("fill").in_scope(|| {}));
+/// });
+///
+/// let span = &exporter.get_finished_spans().unwrap()[0];
+/// assert_eq!(span.span_context.trace_id().to_bytes(), ctx.trace_id().to_bytes());
+/// let attributes: Vec<_> =
+///     span.attributes.iter().map(|kv| (kv.key.as_str(), kv.value.to_string())).collect();
+/// assert!(attributes.contains(&(RUN_ID_ATTRIBUTE, "job_1".to_owned())));
+/// assert!(attributes.contains(&(SHORT_TRACE_ID_ATTRIBUTE, ctx.trace_id().to_string())));
+/// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn layer<S, T>(
     tracer: T,
@@ -347,13 +362,26 @@ impl<L> TraceContextOtelLayer<L> {
     ///
     /// ```
     /// use opentelemetry::trace::TracerProvider as _;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use tracing_subscriber::prelude::*;
     ///
-    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-    /// let otel = tracing_opentelemetry::layer::<tracing_subscriber::Registry>()
+    /// let exporter = InMemorySpanExporter::default();
+    /// let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    /// let otel = tracing_opentelemetry::layer()
     ///     .with_tracer(provider.tracer("app"))
     ///     .with_threads(false);
     /// let layer = tracectx::otel::TraceContextOtelLayer::new(otel);
-    /// # drop(layer);
+    ///
+    /// let ctx = tracectx::TraceContext::new("job_1")?;
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     ctx.sync_scope(|| tracing::info_span!("fill").in_scope(|| {}));
+    /// });
+    /// let span = &exporter.get_finished_spans().unwrap()[0];
+    /// assert_eq!(span.span_context.trace_id().to_bytes(), ctx.trace_id().to_bytes());
+    /// let keys: Vec<_> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    /// assert!(keys.contains(&"tracectx.run_id")); // the ids added
+    /// assert!(!keys.contains(&"thread.id")); // the inner layer's own settings kept
+    /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn new(inner: L) -> Self {
         Self {

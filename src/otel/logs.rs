@@ -141,9 +141,24 @@ pub struct OtelLogLayer<L = SdkLogger> {
 /// # Examples
 ///
 /// ```
-/// let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
-/// let layer = tracectx::otel::log_layer(&provider);
-/// # drop(layer);
+/// use opentelemetry::logs::AnyValue;
+/// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+/// use tracing_subscriber::prelude::*;
+///
+/// let exporter = InMemoryLogExporter::default();
+/// let provider = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
+/// let subscriber = tracing_subscriber::registry().with(tracectx::otel::log_layer(&provider));
+///
+/// let ctx = tracectx::TraceContext::new("job_1")?;
+/// tracing::subscriber::with_default(subscriber, || ctx.sync_scope(|| tracing::info!("filled")));
+///
+/// let log = &exporter.get_emitted_logs().unwrap()[0];
+/// assert_eq!(log.instrumentation.name(), "tracectx");
+/// let trace_id = log.record.trace_context().map(|t| t.trace_id.to_bytes());
+/// assert_eq!(trace_id, Some(ctx.trace_id().to_bytes()));
+/// let run_id = log.record.attributes_iter().find(|(k, _)| k.as_str() == "tracectx.run_id");
+/// assert_eq!(run_id.map(|(_, v)| v), Some(&AnyValue::from("job_1".to_owned())));
+/// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn log_layer(provider: &SdkLoggerProvider) -> OtelLogLayer {
     OtelLogLayer::new(provider.logger("tracectx"))
