@@ -83,8 +83,16 @@ impl<E> TracedExecutor<E> {
     /// # Examples
     ///
     /// ```
+    /// use hyper::rt::Executor as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let exec = tracectx::TracedExecutor::new(hyper_util::rt::TokioExecutor::new());
-    /// # let _ = exec;
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// let ctx = tracectx::TraceContext::new("conn_2")?;
+    /// // Handed over in the scope, run later by the runtime: still in conn_2.
+    /// ctx.sync_scope(|| exec.execute(async move { tx.send(tracectx::get_run_id()).ok(); }));
+    /// assert_eq!(rx.await?.as_deref(), Some("conn_2"));
+    /// # Ok(()) }
     /// ```
     pub const fn new(inner: E) -> Self {
         Self { inner }

@@ -273,12 +273,16 @@ impl<T> InTraceContext<T> {
     /// # Examples
     ///
     /// ```
+    /// use futures::StreamExt as _;
     /// use tracectx::prelude::*;
     ///
-    /// let stream = futures::stream::iter([1, 2]).in_trace_context(TraceContext::new("job_1")?);
-    /// let bare = stream.into_inner().expect("a stream is never completed");
-    /// # drop(bare);
-    /// # Ok::<(), tracectx::InvalidId>(())
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tracectx::InvalidId> {
+    /// let run_ids = futures::stream::repeat_with(tracectx::get_run_id).take(2);
+    /// let mut stream = run_ids.in_trace_context(TraceContext::new("job_1")?);
+    /// assert_eq!(stream.next().await.flatten().as_deref(), Some("job_1"));
+    /// let mut bare = stream.into_inner().expect("a stream is never completed");
+    /// assert_eq!(bare.next().await, Some(None)); // polled outside the context now
+    /// # Ok(()) }
     /// ```
     pub fn into_inner(mut self) -> Option<T> {
         self.inner.take()
@@ -671,10 +675,13 @@ impl<S> InTraceContextPerItem<S> {
     /// # Examples
     ///
     /// ```
+    /// use futures::{StreamExt as _, executor::block_on};
     /// use tracectx::prelude::*;
     ///
     /// let mut stream = futures::stream::iter([1, 2]).in_current_trace_context_per_item();
-    /// let _bare: &mut futures::stream::Iter<_> = stream.inner_mut();
+    /// let bare: &mut futures::stream::Iter<_> = stream.inner_mut();
+    /// assert_eq!(block_on(bare.next()), Some(1));
+    /// assert_eq!(block_on(stream.next()), Some(2)); // what was taken through it is gone
     /// ```
     pub fn inner_mut(&mut self) -> &mut S {
         self.inner
@@ -688,10 +695,13 @@ impl<S> InTraceContextPerItem<S> {
     ///
     /// ```
     /// use std::pin::pin;
+    ///
+    /// use futures::{StreamExt as _, executor::block_on};
     /// use tracectx::prelude::*;
     ///
-    /// let stream = pin!(futures::stream::iter([1]).in_current_trace_context_per_item());
-    /// let _bare = stream.inner_pin_mut();
+    /// let mut stream = pin!(futures::stream::iter([1, 2]).in_current_trace_context_per_item());
+    /// assert_eq!(block_on(stream.as_mut().inner_pin_mut().next()), Some(1));
+    /// assert_eq!(block_on(stream.next()), Some(2));
     /// ```
     pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
         self.project()
@@ -705,10 +715,12 @@ impl<S> InTraceContextPerItem<S> {
     /// # Examples
     ///
     /// ```
+    /// use futures::{StreamExt as _, executor::block_on};
     /// use tracectx::prelude::*;
     ///
     /// let stream = futures::stream::iter([1, 2]).in_current_trace_context_per_item();
-    /// let _bare: futures::stream::Iter<_> = stream.into_inner();
+    /// let bare: futures::stream::Iter<_> = stream.into_inner();
+    /// assert_eq!(block_on(bare.collect::<Vec<_>>()), [1, 2]);
     /// ```
     pub fn into_inner(mut self) -> S {
         self.inner
