@@ -316,35 +316,49 @@ fn the_guard_finishes_while_other_threads_keep_logging() {
     }
 }
 
+/// A sink whose every write waits until the test lets it go (drops the sender).
+struct Gated(std::sync::mpsc::Receiver<()>);
+
+impl Write for Gated {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let _ = self.0.recv();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Logs `line` from another thread, where it waits, then gives up on the guard: whether that
+/// logger was refused (an error if it was neither woken nor refused within 10 s), and the
+/// guard's counts.
+fn log_while_the_guard_gives_up(
+    writer: &NonBlocking,
+    guard: logging::WorkerGuard,
+    line: &'static [u8],
+) -> (Result<bool, std::sync::mpsc::RecvTimeoutError>, WriterStats) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiting = writer.clone();
+    std::thread::spawn(move || {
+        let refused = waiting.make_writer().write_all(line).is_err();
+        let _ = tx.send(refused);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = guard.finish_timeout(Duration::from_millis(50));
+    (rx.recv_timeout(Duration::from_secs(10)), stats)
+}
+
 /// A logger waiting for room in front of a stuck sink is refused when the guard gives up
 /// (`finish_timeout`), not left waiting for good, nor let in later.
 #[test]
 fn a_logger_waiting_for_room_is_refused_when_the_guard_gives_up() {
-    struct Gated(std::sync::mpsc::Receiver<()>);
-    impl Write for Gated {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
     let (go, gate) = std::sync::mpsc::channel::<()>();
     let (writer, guard) = NonBlocking::builder()
         .buffered_bytes_limit(1)
         .finish(Gated(gate))
         .unwrap();
     writer.make_writer().write_all(b"first\n").unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let second = writer.clone();
-    std::thread::spawn(move || {
-        let refused = second.make_writer().write_all(b"second\n").is_err();
-        let _ = tx.send(refused);
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    let stats = guard.finish_timeout(Duration::from_millis(50));
-    let refused = rx.recv_timeout(Duration::from_secs(10));
+    let (refused, stats) = log_while_the_guard_gives_up(&writer, guard, b"second\n");
     drop(go);
     assert_eq!(
         refused,
@@ -358,16 +372,6 @@ fn a_logger_waiting_for_room_is_refused_when_the_guard_gives_up() {
 /// in front of a stuck sink is refused when the guard gives up.
 #[test]
 fn a_logger_waiting_for_a_place_in_line_is_refused_when_the_guard_gives_up() {
-    struct Gated(std::sync::mpsc::Receiver<()>);
-    impl Write for Gated {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
     let (go, gate) = std::sync::mpsc::channel::<()>();
     let (writer, guard) = NonBlocking::builder()
         .buffered_lines_limit(1)
@@ -378,15 +382,7 @@ fn a_logger_waiting_for_a_place_in_line_is_refused_when_the_guard_gives_up() {
     writer.make_writer().write_all(b"first\n").unwrap();
     std::thread::sleep(Duration::from_millis(100));
     writer.make_writer().write_all(b"second\n").unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let third = writer.clone();
-    std::thread::spawn(move || {
-        let refused = third.make_writer().write_all(b"third\n").is_err();
-        let _ = tx.send(refused);
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    let stats = guard.finish_timeout(Duration::from_millis(50));
-    let refused = rx.recv_timeout(Duration::from_secs(10));
+    let (refused, stats) = log_while_the_guard_gives_up(&writer, guard, b"third\n");
     drop(go);
     assert_eq!(
         refused,
