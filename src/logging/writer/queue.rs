@@ -204,7 +204,7 @@ struct Shared {
     /// `waiting`; with all four in one total order, at least one of them sees the other's
     /// change, so a logger that found no room is always woken.
     queued_bytes: AtomicUsize,
-    /// Logging threads waiting for room in bytes.
+    /// Logging threads waiting for room: in bytes, or for a place in a queue full of lines.
     waiting: AtomicUsize,
     room: Mutex<()>,
     room_freed: Condvar,
