@@ -755,6 +755,17 @@ mod backtest_cli {
         String::from_utf8(o.stderr.clone()).unwrap()
     }
 
+    /// Runs `sweep --data DATA ARGS... --output FILE`, which must succeed, and returns FILE.
+    fn shard_file(data: &Path, args: &[&str], file: PathBuf) -> String {
+        let file = file.to_str().unwrap().to_owned();
+        let mut command = vec!["sweep", "--data", data.to_str().unwrap()];
+        command.extend(args);
+        command.extend(["--output", &file]);
+        let out = tracectx(&command, None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        file
+    }
+
     /// A log file that cannot be written (a full disk) fails the command, which said so once
     /// when it happened and counts the lines lost at the end (it exited 0, every line lost
     /// without a word).
@@ -1440,21 +1451,12 @@ mod backtest_cli {
     fn merge_of_nothing_says_so_and_top_0_is_no_failure() {
         let dir = tempfile::tempdir().unwrap();
         let data = bars_file(dir.path(), 300);
-        let shard = dir.path().join("shard.jsonl");
-        let out = tracectx(
-            &[
-                "sweep",
-                "--data",
-                data.to_str().unwrap(),
-                "--grid",
-                "fast=5:15:5",
-                "--output",
-                shard.to_str().unwrap(),
-            ],
-            None,
+        let shard = shard_file(
+            &data,
+            &["--grid", "fast=5:15:5"],
+            dir.path().join("shard.jsonl"),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let out = tracectx(&["merge", shard.to_str().unwrap(), "--top", "0"], None);
+        let out = tracectx(&["merge", &shard, "--top", "0"], None);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = tracectx(&["merge", "-"], Some(b"\n\n"));
         assert_eq!(out.status.code(), Some(1));
@@ -1469,21 +1471,12 @@ mod backtest_cli {
     fn merge_refuses_a_combination_twice_and_lines_no_shard_writes() {
         let dir = tempfile::tempdir().unwrap();
         let data = bars_file(dir.path(), 600);
-        let shard = dir.path().join("shard.jsonl");
-        let out = tracectx(
-            &[
-                "sweep",
-                "--data",
-                data.to_str().unwrap(),
-                "--grid",
-                "fast=5:15:5",
-                "--output",
-                shard.to_str().unwrap(),
-            ],
-            None,
+        let shard = shard_file(
+            &data,
+            &["--grid", "fast=5:15:5"],
+            dir.path().join("shard.jsonl"),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let shard = shard.to_str().unwrap();
+        let shard = shard.as_str();
         // The same shard twice would rank each session twice.
         let out = tracectx(&["merge", shard, shard], None);
         assert_eq!(out.status.code(), Some(1));
@@ -1563,26 +1556,11 @@ mod backtest_cli {
     fn merge_refuses_shards_of_different_sweeps() {
         let dir = tempfile::tempdir().unwrap();
         let data = bars_file(dir.path(), 600);
-        let data = data.to_str().unwrap();
         let shard = |k: usize, cash: &str| {
             let file = dir.path().join(format!("shard-{k}-{cash}.jsonl"));
             let shard = format!("{k}/2");
-            let args = [
-                "sweep",
-                "--data",
-                data,
-                "--grid",
-                "fast=5:30:5",
-                "--shard",
-                &shard,
-                "--cash",
-                cash,
-                "--output",
-                file.to_str().unwrap(),
-            ];
-            let out = tracectx(&args, None);
-            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-            file.to_str().unwrap().to_owned()
+            let args = ["--grid", "fast=5:30:5", "--shard", &shard, "--cash", cash];
+            shard_file(&data, &args, file)
         };
         let (one, two, other) = (shard(1, "10000"), shard(2, "10000"), shard(2, "5000"));
         let merged = tracectx(&["merge", &one, &two], None);
