@@ -838,10 +838,10 @@ struct Batch {
     scratch: Vec<u8>,
 }
 
-/// A run's lines in a [`Batch`]: their messages' places.
+/// A run's lines in a [`Batch`]: their messages' places (never empty while in use; the run
+/// is read from the first).
 #[derive(Default)]
 struct Slot {
-    run: Box<[u8]>,
     lines: Vec<u32>,
 }
 
@@ -863,7 +863,6 @@ impl Batch {
                 if slot == self.slots.len() {
                     self.slots.push(Slot::default());
                 }
-                self.slots[slot].run = run.into();
                 self.runs.insert(run.into(), slot);
                 slot
             }
@@ -874,6 +873,14 @@ impl Batch {
 
     fn is_full(&self) -> bool {
         self.bytes >= BATCH_BYTES || self.msgs.len() >= BATCH_LINES
+    }
+
+    /// The run of `slot`'s lines: its first message's.
+    fn run<'m>(msgs: &'m [Msg], slot: &Slot) -> &'m [u8] {
+        match slot.lines.first().map(|&at| &msgs[at as usize]) {
+            Some(Msg::RunLine(msg)) => decode(msg).0,
+            _ => b"",
+        }
     }
 
     /// The lines of `msgs` at `lines`, one after the other in `out`.
@@ -897,7 +904,7 @@ impl Batch {
             let runs = slots
                 .iter()
                 .map(|slot| Closing {
-                    run: &slot.run,
+                    run: Self::run(&self.msgs, slot),
                     msgs: &self.msgs,
                     lines: &slot.lines,
                     file: None,
@@ -911,10 +918,11 @@ impl Batch {
             // being closed by runs that need reopening anyway.
             let (open, closed): (Vec<&Slot>, Vec<&Slot>) = slots
                 .iter()
-                .partition(|slot| files.open.contains_key(&slot.run));
+                .partition(|slot| files.open.contains_key(Self::run(&self.msgs, slot)));
             for slot in open.into_iter().chain(closed) {
                 Self::gather(&self.msgs, &slot.lines, &mut self.scratch);
-                files.write(worker, &slot.run, &self.scratch, slot.lines.len() as u64);
+                let run = Self::run(&self.msgs, slot);
+                files.write(worker, run, &self.scratch, slot.lines.len() as u64);
             }
         }
         for slot in &mut self.slots[..self.used] {
