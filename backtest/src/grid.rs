@@ -552,6 +552,15 @@ impl ParamGrid {
         (k < values.len()).then(|| values.get(k))
     }
 
+    /// A value `name` takes in this grid: its fixed value, or its axis's first.
+    fn value_of(&self, name: &str) -> Option<ParamValue> {
+        if let Some(value) = self.fixed.get(name) {
+            return Some(value.clone());
+        }
+        let (_, values) = self.axes.iter().find(|(n, _)| n == name)?;
+        (values.len() > 0).then(|| values.get(0))
+    }
+
     /// Combination `index`'s position on each axis (as [`axes`](Self::axes) lists them).
     ///
     /// # Examples
@@ -624,11 +633,7 @@ impl ParamGrid {
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let comparison = Comparison::parse(part).ok_or_else(|| {
-                fail(format!(
-                    "expected comparisons such as fast<slow (<, <=, >, >=, ==, !=), got {part:?}"
-                ))
-            })?;
+            let comparison = Comparison::parse(part).map_err(fail)?;
             for operand in [&comparison.left, &comparison.right] {
                 if let Operand::Name(name) = operand {
                     if !self.names().any(|n| n == name) {
@@ -639,6 +644,28 @@ impl ParamGrid {
                         )));
                     }
                 }
+            }
+            // A boolean is equal or not to another boolean; ordered, or compared with a
+            // number, it would hold for no combination (or every one, with `!=`) unseen.
+            let boolean = |o: &Operand| match o {
+                Operand::Bool(_) => Some(true),
+                Operand::Number(_) => Some(false),
+                Operand::Name(name) => self
+                    .value_of(name)
+                    .map(|v| matches!(v, ParamValue::Bool(_))),
+            };
+            match (boolean(&comparison.left), boolean(&comparison.right)) {
+                (Some(true), Some(true)) if !matches!(comparison.op, "==" | "!=") => {
+                    return Err(fail(format!(
+                        "booleans compare with == or != only, got {part:?}"
+                    )));
+                }
+                (Some(a), Some(b)) if a != b => {
+                    return Err(fail(format!(
+                        "a boolean compared with a number or a string in {part:?}"
+                    )));
+                }
+                _ => {}
             }
             comparisons.push(comparison);
         }
@@ -806,29 +833,46 @@ struct Comparison {
 enum Operand {
     Name(String),
     Number(f64),
+    Bool(bool),
 }
 
 impl Comparison {
-    fn parse(text: &str) -> Option<Comparison> {
+    /// The comparison `text`, or why it is not one.
+    fn parse(text: &str) -> Result<Comparison, String> {
         // Two-character operators first, so that `<=` is not read as `<`.
         const OPS: [&str; 6] = ["<=", ">=", "==", "!=", "<", ">"];
+        let expected = || {
+            format!("expected comparisons such as fast<slow (<, <=, >, >=, ==, !=), got {text:?}")
+        };
         let (at, op) = OPS
             .iter()
             .filter_map(|op| text.find(op).map(|at| (at, *op)))
-            .min_by_key(|&(at, op)| (at, std::cmp::Reverse(op.len())))?;
-        let operand = |s: &str| -> Option<Operand> {
+            .min_by_key(|&(at, op)| (at, std::cmp::Reverse(op.len())))
+            .ok_or_else(expected)?;
+        let operand = |s: &str| -> Result<Operand, String> {
             let s = s.trim();
-            if s.is_empty() {
-                return None;
+            match s {
+                "true" => return Ok(Operand::Bool(true)),
+                "false" => return Ok(Operand::Bool(false)),
+                _ => {}
             }
             if let Ok(x) = s.parse::<f64>() {
-                return Some(Operand::Number(x));
+                return if x.is_finite() {
+                    Ok(Operand::Number(x))
+                } else {
+                    Err(format!("{s:?} is not a finite number, in {text:?}"))
+                };
             }
-            s.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                .then(|| Operand::Name(s.to_owned()))
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            {
+                Ok(Operand::Name(s.to_owned()))
+            } else {
+                Err(expected())
+            }
         };
-        Some(Comparison {
+        Ok(Comparison {
             left: operand(&text[..at])?,
             op,
             right: operand(&text[at + op.len()..])?,
@@ -838,6 +882,7 @@ impl Comparison {
     fn holds(&self, params: &Params) -> bool {
         let value = |o: &Operand| match o {
             Operand::Number(x) => Some(ParamValue::Float(*x)),
+            Operand::Bool(b) => Some(ParamValue::Bool(*b)),
             Operand::Name(n) => params.get(n).cloned(),
         };
         let (Some(a), Some(b)) = (value(&self.left), value(&self.right)) else {

@@ -228,6 +228,45 @@ fn a_constraint_skips_combinations_before_they_run() {
 }
 
 #[test]
+fn boolean_constraints_compare_equal_or_not_and_numbers_are_finite() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:15:5")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let kept = grid.clone().parse_constraint("long_only == true").unwrap();
+    assert_eq!(kept.selected(), 3);
+    assert_eq!(
+        kept.parse_constraint("long_only==false")
+            .unwrap()
+            .selected(),
+        0
+    );
+    let both = grid
+        .clone()
+        .parse_constraint("false!=long_only, fast<15")
+        .unwrap();
+    assert_eq!(both.selected(), 2);
+    for (constraint, reason) in [
+        ("long_only<=true", "booleans compare with == or != only"),
+        ("long_only<fast", "a boolean compared with a number"),
+        ("long_only==1", "a boolean compared with a number"),
+        ("fast==true", "a boolean compared with a number"),
+        ("true<false", "booleans compare with == or != only"),
+        ("fast<nan", r#""nan" is not a finite number"#),
+        ("fast>1e400", r#""1e400" is not a finite number"#),
+        ("fast<-inf", r#""-inf" is not a finite number"#),
+    ] {
+        let err = grid.clone().parse_constraint(constraint).unwrap_err();
+        assert!(
+            err.to_string().contains(reason),
+            "{constraint}: {err}, not {reason:?}"
+        );
+        assert!(err.to_string().contains(constraint), "{err}");
+    }
+}
+
+#[test]
 fn shards_run_every_combination_once_and_rank_as_one_sweep() {
     let grid = ParamGrid::new()
         .parse_axis("fast=2:20:2")

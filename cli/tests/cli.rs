@@ -1175,11 +1175,11 @@ mod backtest_cli {
         for (axis, message) in [
             (
                 "fast=1.5:3:0.5",
-                r#"grid axis "fast": parameter "fast" must be an integer, got a float: 1.5"#,
+                r#"grid axis "fast=1.5:3:0.5": parameter "fast" must be an integer, got a float: 1.5"#,
             ),
             (
                 "long_only=1,0",
-                r#"grid axis "long_only": parameter "long_only" must be a boolean, got an integer: 1"#,
+                r#"grid axis "long_only=1,0": parameter "long_only" must be a boolean, got an integer: 1"#,
             ),
         ] {
             let out = tracectx(&["sweep", "--data", data, "--grid", axis], None);
@@ -1409,6 +1409,233 @@ mod backtest_cli {
             before,
             "the data file was overwritten"
         );
+    }
+
+    /// An output that is the input, two outputs that are one file, or `-` for an output:
+    /// refused before anything is opened (the log file too), naming both.
+    #[test]
+    fn outputs_that_are_the_input_or_each_other_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let before = std::fs::read(&data).unwrap();
+        let data_s = data.to_str().unwrap();
+        let same = dir.path().join("same.out");
+        let same = same.to_str().unwrap();
+        let dotted = format!("{}/./{}", dir.path().display(), "bars.csv");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&data, &link).unwrap();
+        let link = link.to_str().unwrap();
+        for (args, expected) in [
+            (
+                vec!["sweep", "--grid", "fast=5,10", "--log-file", data_s],
+                "is the --data file",
+            ),
+            (
+                vec!["backtest", "--log-file", &dotted],
+                "is the --data file",
+            ),
+            (vec!["backtest", "--equity", link], "is the --data file"),
+            (
+                vec![
+                    "sweep",
+                    "--grid",
+                    "fast=5,10",
+                    "--html",
+                    same,
+                    "--output",
+                    same,
+                ],
+                "--output and --html name the same file",
+            ),
+            (
+                vec!["backtest", "--log-file", same, "--html", same],
+                "--log-file and --html name the same file",
+            ),
+            (
+                vec![
+                    "sweep",
+                    "--grid",
+                    "fast=5,10",
+                    "--log-file",
+                    same,
+                    "--output",
+                    same,
+                ],
+                "--log-file and --output name the same file",
+            ),
+            (
+                vec!["sweep", "--grid", "fast=5,10", "--output", "-"],
+                "--output -: give a file name",
+            ),
+            (
+                vec!["backtest", "--trades", "-"],
+                "--trades -: give a file name",
+            ),
+        ] {
+            let mut args = args.clone();
+            args.extend(["--data", data_s]);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(
+                stderr(&out).contains(expected),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty(), "{args:?}");
+            assert!(!Path::new(same).exists(), "{args:?} created an output");
+            assert!(!dir.path().join("-").exists(), "{args:?} created \"-\"");
+        }
+        assert_eq!(
+            std::fs::read(&data).unwrap(),
+            before,
+            "the data file was written"
+        );
+        // `--data -` reads standard input.
+        let out = tracectx(&["backtest", "--data", "-", "--json"], Some(&before));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["metadata"]["bars"], 300);
+    }
+
+    /// Options that say two things about one parameter are refused, naming it.
+    #[test]
+    fn a_parameter_set_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        for (args, expected) in [
+            (
+                vec!["backtest", "--param", "fast=5", "--param", "fast=6"],
+                "--param fast is given twice",
+            ),
+            (
+                vec!["backtest", "--param", "long_only=false", "--long-only"],
+                "--long-only and --param long_only both set long_only",
+            ),
+            (
+                vec!["sweep", "--grid", "fast=1,2", "--grid", "fast=3,4"],
+                "--grid fast is given twice",
+            ),
+            (
+                vec!["sweep", "--grid", "fast=1:3:1", "--param", "fast=2"],
+                "fast is both fixed (--param or --long-only) and swept (--grid)",
+            ),
+            (
+                vec!["sweep", "--long-only", "--grid", "long_only=true,false"],
+                "long_only is both fixed",
+            ),
+            (
+                vec!["sweep", "--grid", "slow=20:40:1", "--param", "fast=abc"],
+                r#"parameter "fast" must be an integer"#,
+            ),
+        ] {
+            let mut args = args.clone();
+            args.extend(["--data", data]);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert_eq!(
+                stderr(&out).lines().count(),
+                1,
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains(expected),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty(), "{args:?}");
+        }
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data,
+                "--grid",
+                "fast=5,10",
+                "--concurrency",
+                "0",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("expected 1 or more"),
+            "{}",
+            stderr(&out)
+        );
+    }
+
+    /// Sessions failing of one cause: the first said, the others counted in one line.
+    #[test]
+    fn a_cause_every_session_fails_of_is_said_once_with_its_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let args = [
+            "sweep",
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "slow=20:59:1",
+            "--param",
+            "fast=-5",
+        ];
+        let out = tracectx(&args, None);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(
+            lines[0].contains(
+                r#"failed: strategy "sma-cross": parameter "fast" must be at least 1, got -5"#
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            lines[1],
+            r#"tracectx: 40 sessions failed with: parameter "fast" must be at least 1, got -5"#
+        );
+    }
+
+    /// Under a launcher's `TRACEPARENT`, each backtest is a run of its own in that trace; a
+    /// `TRACEPARENT` that cannot be read is said, and the run starts its own trace.
+    #[test]
+    fn a_backtest_in_a_launchers_trace_is_a_run_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let run = |traceparent: &str, fast: &str| {
+            let out = bin()
+                .args(["backtest", "--data", data.to_str().unwrap(), "--json"])
+                .args(["--param", fast])
+                .env("TRACEPARENT", traceparent)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (json["metadata"].clone(), stderr(&out))
+        };
+        let (a, err) = run(traceparent, "fast=5");
+        assert!(err.is_empty(), "{err}");
+        let (b, _) = run(traceparent, "fast=6");
+        for m in [&a, &b] {
+            assert!(
+                m["run_id"].as_str().unwrap().starts_with("backtest_"),
+                "{m}"
+            );
+            assert_eq!(
+                m["trace_id_full"], "4bf92f3577b34da6a3ce929d0e0e4736",
+                "{m}"
+            );
+        }
+        assert_ne!(a["run_id"], b["run_id"]);
+        let (c, err) = run("garbage", "fast=5");
+        assert_eq!(
+            err,
+            "tracectx: TRACEPARENT ignored (invalid traceparent: 7 characters, expected 55): \
+             this run starts a trace of its own\n"
+        );
+        assert_ne!(c["trace_id_full"], "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 
     /// A closed or full standard error costs the messages, never a panic (exit 101).
@@ -1645,6 +1872,21 @@ mod backtest_cli {
         merge.extend(["--rank-by", "return_pct", "--top", "8"]);
         let merged = tracectx(&merge, None);
         assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+        assert!(stderr(&merged).is_empty(), "{}", stderr(&merged));
+        // A shard missing: ranked all the same, and said.
+        let two = tracectx(&["merge", merge[1], merge[2]], None);
+        assert_eq!(two.status.code(), Some(0), "{}", stderr(&two));
+        let held = lines
+            .iter()
+            .filter(|l| l["index"].as_i64().unwrap() % 3 != 2)
+            .count();
+        assert_eq!(
+            stderr(&two),
+            format!(
+                "tracectx: the files hold {held} of the sweep's 42 sessions (a shard is missing \
+                 or did not finish): the ranking is of the {held} read\n"
+            )
+        );
         let mut local = vec!["sweep", "--data", data];
         local.extend(grid);
         local.extend(["--rank-by", "return_pct", "--top", "8"]);

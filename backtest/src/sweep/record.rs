@@ -69,6 +69,11 @@ pub struct SessionRecord {
     /// different sweeps. Absent from records written without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_fingerprint: Option<String>,
+    /// How many sessions the whole sweep runs, every shard together (after constraints):
+    /// `tracectx merge` says when the shards given hold fewer. Absent from records written
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_sessions: Option<usize>,
 }
 
 impl SessionRecord {
@@ -99,6 +104,7 @@ impl SessionRecord {
                     stats: Some(result.stats.clone()),
                     error: None,
                     sweep_fingerprint: None,
+                    sweep_sessions: None,
                 }
             }
             Err(e) => SessionRecord {
@@ -112,6 +118,7 @@ impl SessionRecord {
                 stats: None,
                 error: Some(e.to_string()),
                 sweep_fingerprint: None,
+                sweep_sessions: None,
             },
         }
     }
@@ -143,6 +150,30 @@ impl SessionRecord {
     #[must_use]
     pub fn with_sweep_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
         self.sweep_fingerprint = Some(fingerprint.into());
+        self
+    }
+
+    /// The record with the number of sessions its whole sweep runs, every shard together
+    /// ([`ParamGrid::selected`](crate::ParamGrid::selected) of the grid without its shard).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, SessionRecord, Shard};
+    ///
+    /// let grid = ParamGrid::new().parse_axis("fast=5:50:5")?.shard(Shard::new(2, 3).unwrap());
+    /// let whole = grid.clone().shard(Shard::ALL).selected();
+    /// let line = r#"{"index":1,"sweep_id":null,"run_id":null,"trace_id":null,"trace_id_full":null,"strategy":"sma-cross","params":{},"stats":null,"error":"x"}"#;
+    /// let record: SessionRecord = serde_json::from_str(line)?;
+    /// assert_eq!(record.sweep_sessions, None);
+    /// let record = record.with_sweep_sessions(whole);
+    /// assert_eq!(record.sweep_sessions, Some(10));
+    /// assert!(record.to_json_line().contains(r#""sweep_sessions":10"#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_sweep_sessions(mut self, sessions: usize) -> Self {
+        self.sweep_sessions = Some(sessions);
         self
     }
 
