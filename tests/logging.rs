@@ -144,7 +144,7 @@ fn each_template_error_names_its_cause() {
     );
     assert_eq!(
         err("{level {message}"),
-        TemplateError::UnclosedBrace { at: 0 }
+        TemplateError::NestedBrace { at: 0, inner: 7 }
     );
     assert_eq!(err("{message"), TemplateError::UnclosedBrace { at: 0 });
     assert_eq!(err("{level} }"), TemplateError::UnmatchedBrace { at: 8 });

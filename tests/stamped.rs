@@ -172,6 +172,39 @@ fn colors_are_kept() {
     );
 }
 
+/// `fmt()` keeps colors on for `event_format(format().json())`: the lines are JSON all
+/// the same, the ids top-level keys, whatever `NO_COLOR` says.
+#[test]
+fn json_with_colors_on_is_still_json() {
+    for ansi in [true, false] {
+        let buf = Buffer::default();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .event_format(Stamped::new(format::format().json()))
+                .with_writer(buf.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            ctx().sync_scope(event);
+            event();
+            ctx().sync_scope(event);
+        });
+        let lines = buf.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for (i, line) in lines.iter().enumerate() {
+            let object: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("ansi {ansi}, line {i} is not JSON ({e}): {line:?}"));
+            let expected = if i == 1 {
+                serde_json::Value::Null
+            } else {
+                "backtest_abc123".into()
+            };
+            assert_eq!(object["run_id"], expected, "ansi {ansi}: {line}");
+        }
+    }
+    // Text with colors is still stamped in front, its colors kept (`colors_are_kept`).
+}
+
 /// A user's own format.
 #[derive(Clone)]
 struct Arrow;

@@ -33,10 +33,10 @@ use crate::logging::stamp::Stamp;
 /// ([`SpanContextLayer`](crate::logging::SpanContextLayer); add it to the subscriber too).
 ///
 /// [`new`](Self::new) tells JSON from text by the first character the wrapped format writes
-/// (`{`) when the writer has no colors (tracing-subscriber turns them off for JSON), once: the
-/// first line's kind is remembered, and later text lines are stamped straight away. A text
-/// format whose lines start with `{` is stamped as text with [`text`](Self::text), and a JSON
-/// format writing with colors on as JSON with [`json`](Self::json).
+/// (`{`), once, colors on or off: the first line's kind is remembered, and later text lines
+/// are stamped straight away (with colors on, that first line is formatted once more aside,
+/// without colors, to look at it). A text format whose lines start with `{` is stamped as
+/// text with [`text`](Self::text); [`json`](Self::json) skips the look.
 ///
 /// `tracectx logs RUN --format '[{run_id}] [{trace_id}] {message}'` reads text lines stamped
 /// this way; JSON lines are read as they are.
@@ -178,7 +178,7 @@ impl<F> Stamped<F> {
     /// # let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("app.jsonl");
     /// let fmt = tracing_subscriber::fmt::layer()
-    ///     .with_ansi(true) // colors on: only `json` knows these lines are JSON
+    ///     .with_ansi(true) // `fmt::layer()`'s default: the JSON format writes no colors
     ///     .event_format(Stamped::json(format().json()))
     ///     .with_writer(file_writer(&path)?);
     /// let ctx = tracectx::TraceContext::new("job_1")?.with_trace_id("a1b2c3d4".parse()?);
@@ -256,11 +256,28 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        if self.mode == Mode::Detect
+            && writer.has_ansi_escapes()
+            && self.learned.load(Ordering::Relaxed) == UNKNOWN
+        {
+            // Colors on: the lines cannot go through the splice that tells JSON from text
+            // (its writer has no colors), and colors say nothing of the kind (`fmt()` keeps
+            // them on for `event_format(format().json())`). The first line is written once
+            // aside, without colors, to learn its kind.
+            let mut probe = String::new();
+            if self
+                .inner
+                .format_event(ctx, Writer::new(&mut probe), event)
+                .is_ok()
+                && !probe.is_empty()
+            {
+                let kind = if probe.starts_with('{') { JSON } else { TEXT };
+                self.learned.store(kind, Ordering::Relaxed);
+            }
+        }
         let text_known = match self.mode {
             Mode::Text => true,
-            Mode::Detect => {
-                writer.has_ansi_escapes() || self.learned.load(Ordering::Relaxed) == TEXT
-            }
+            Mode::Detect => self.learned.load(Ordering::Relaxed) == TEXT,
             Mode::Json => false,
         };
         if text_known {
@@ -275,8 +292,12 @@ where
         }
         let stamp = Stamp::for_event(ctx, event);
         let mode = match self.mode {
-            // Colors are never on for JSON: write the ids straight away, and keep them.
-            Mode::Detect if writer.has_ansi_escapes() => Mode::Text,
+            // Text with colors whose first line wrote nothing: the ids straight away.
+            Mode::Detect
+                if writer.has_ansi_escapes() && self.learned.load(Ordering::Relaxed) == UNKNOWN =>
+            {
+                Mode::Text
+            }
             Mode::Detect => match self.learned.load(Ordering::Relaxed) {
                 TEXT => Mode::Text,
                 JSON => Mode::Json,

@@ -53,6 +53,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "fields",
 ];
 
+/// The most characters of an unknown placeholder's name an error keeps.
+const MAX_NAME_SHOWN: usize = 64;
+
 /// Why a text template was refused.
 ///
 /// # Examples
@@ -63,6 +66,13 @@ pub const PLACEHOLDERS: &[&str] = &[
 /// let err = TextFormat::from_template("[{run}] {message}").unwrap_err();
 /// assert_eq!(err, TemplateError::UnknownPlaceholder { name: "run".into(), at: 1 });
 /// assert_eq!(err.to_string(), "unknown placeholder {run} at byte 1 of the log template");
+///
+/// let err = TextFormat::from_template("{timestamp:%Y-%m-%d {H}} {message}").unwrap_err();
+/// assert_eq!(err, TemplateError::NestedBrace { at: 0, inner: 20 });
+///
+/// // A long name is cut.
+/// let err = TextFormat::from_template(&format!("{{{}}}", "x".repeat(10_000))).unwrap_err();
+/// assert!(err.to_string().len() < 200);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -80,6 +90,17 @@ pub enum TemplateError {
     UnclosedBrace {
         /// Byte offset of the `{`.
         at: usize,
+    },
+    /// A `{` inside a placeholder, before its `}` (write `{{` for a literal brace).
+    #[error(
+        "\"{{\" at byte {inner} inside the placeholder opened at byte {at} of the log template \
+         (write {{{{ for a literal brace)"
+    )]
+    NestedBrace {
+        /// Byte offset of the placeholder's `{`.
+        at: usize,
+        /// Byte offset of the `{` inside it.
+        inner: usize,
     },
     /// A `}` with no `{` before it (write `}}` for a literal brace).
     #[error("unmatched \"}}\" at byte {at} of the log template")]
@@ -198,7 +219,13 @@ impl Template {
                     let rest = &template[at + 1..];
                     let end = match rest.find(['}', '{']) {
                         Some(end) if rest.as_bytes()[end] == b'}' => end,
-                        _ => return Err(TemplateError::UnclosedBrace { at }),
+                        Some(inner) => {
+                            return Err(TemplateError::NestedBrace {
+                                at,
+                                inner: at + 1 + inner,
+                            });
+                        }
+                        None => return Err(TemplateError::UnclosedBrace { at }),
                     };
                     let inner = &rest[..end];
                     // Skip the name, its format and the closing brace.
@@ -245,10 +272,17 @@ impl Template {
                             Segment::Fields { sep: sep.into() }
                         }
                         _ => {
-                            return Err(TemplateError::UnknownPlaceholder {
-                                name: name.to_owned(),
-                                at,
-                            });
+                            // A name is short: a long one is cut, not copied whole into
+                            // the error (and every message that shows it).
+                            let cut = name
+                                .char_indices()
+                                .nth(MAX_NAME_SHOWN)
+                                .map_or(name.len(), |(i, _)| i);
+                            let mut name = name[..cut].to_owned();
+                            if cut < inner.len() {
+                                name.push('…');
+                            }
+                            return Err(TemplateError::UnknownPlaceholder { name, at });
                         }
                     };
                     if !literal.is_empty() {
