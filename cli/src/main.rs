@@ -1042,8 +1042,8 @@ impl BacktestArgs {
             params,
             engine,
         } = inputs;
-        let mut outputs = [&self.trades, &self.equity, &self.html]
-            .map(|path| path.as_deref().map(create_output));
+        let mut outputs =
+            [&self.trades, &self.equity, &self.html].map(|path| path.as_deref().map(create_output));
         for output in &mut outputs {
             if let Some(Err(e)) = output {
                 return failed(std::mem::take(e));
