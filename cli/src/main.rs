@@ -1599,34 +1599,69 @@ fn write_ranked(
 }
 
 fn write_sweep_json(out: &mut impl Write, report: &SweepReport, top: usize) -> io::Result<()> {
-    let results: Vec<serde_json::Value> = report
-        .top(top)
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            serde_json::json!({
-                "rank": i + 1,
-                "run_id": r.metadata.run_id.as_deref(),
-                "params": r.metadata.params,
-                "stats": r.stats,
-            })
+    let results = report.top(top).iter().enumerate().map(|(i, r)| {
+        serde_json::json!({
+            "rank": i + 1,
+            "run_id": r.metadata.run_id.as_deref(),
+            "params": r.metadata.params,
+            "stats": r.stats,
         })
-        .collect();
+    });
     let failed: Vec<serde_json::Value> = report
         .failed
         .iter()
         .map(|e| serde_json::json!({"run_id": e.run_id(), "error": e.to_string()}))
         .collect();
-    let json = serde_json::json!({
-        "sweep_id": report.sweep_id,
-        "rank_by": report.rank_by.statistic().name(),
-        "ascending": report.rank_by.is_ascending(),
-        "sessions": report.sessions,
-        "failures": report.sessions - report.succeeded,
-        "results": results,
-        "failed": failed,
-    });
-    writeln!(out, "{json}")
+    write_ranking_json(
+        out,
+        &[
+            ("ascending", report.rank_by.is_ascending().into()),
+            ("failed", failed.into()),
+            ("failures", (report.sessions - report.succeeded).into()),
+            ("rank_by", report.rank_by.statistic().name().into()),
+        ],
+        results,
+        &[
+            ("sessions", report.sessions.into()),
+            ("sweep_id", report.sweep_id.clone().into()),
+        ],
+    )
+}
+
+/// One JSON object on a line: the fields `before`, then `"results"`, an array written a
+/// result at a time (a large `--top` is never held as one JSON tree), then the fields
+/// `after`.
+fn write_ranking_json(
+    out: &mut impl Write,
+    before: &[(&str, serde_json::Value)],
+    results: impl Iterator<Item = serde_json::Value>,
+    after: &[(&str, serde_json::Value)],
+) -> io::Result<()> {
+    let field = |out: &mut dyn Write, name: &str| -> io::Result<()> {
+        serde_json::to_writer(&mut *out, name)?;
+        out.write_all(b":")
+    };
+    out.write_all(b"{")?;
+    for (name, value) in before {
+        field(out, name)?;
+        serde_json::to_writer(&mut *out, value)?;
+        out.write_all(b",")?;
+    }
+    field(out, "results")?;
+    out.write_all(b"[")?;
+    for (i, result) in results.enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &result)?;
+    }
+    out.write_all(b"]")?;
+    for (name, value) in after {
+        out.write_all(b",")?;
+        field(out, name)?;
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    out.write_all(b"}\n")
 }
 
 // === merge ===
@@ -1810,33 +1845,33 @@ impl MergeArgs {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let written = if self.json {
-            let results: Vec<serde_json::Value> = ranked
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    serde_json::json!({
-                        "rank": i + 1,
-                        "run_id": r.run_id,
-                        "params": r.params,
-                        "stats": r.stats,
-                    })
+            let results = ranked.iter().enumerate().map(|(i, r)| {
+                serde_json::json!({
+                    "rank": i + 1,
+                    "run_id": r.run_id,
+                    "params": r.params,
+                    "stats": r.stats,
                 })
-                .collect();
+            });
             let failed: Vec<serde_json::Value> = failures_kept
                 .iter()
                 .map(|r| serde_json::json!({"run_id": r.run_id, "error": r.error}))
                 .collect();
-            let json = serde_json::json!({
-                "sweep_ids": sweeps,
-                "trace_ids": traces,
-                "rank_by": rank_by.statistic().name(),
-                "ascending": rank_by.is_ascending(),
-                "sessions": sessions,
-                "failures": failures,
-                "results": results,
-                "failed": failed,
-            });
-            writeln!(out, "{json}")
+            write_ranking_json(
+                &mut out,
+                &[
+                    ("ascending", rank_by.is_ascending().into()),
+                    ("failed", failed.into()),
+                    ("failures", failures.into()),
+                    ("rank_by", rank_by.statistic().name().into()),
+                ],
+                results,
+                &[
+                    ("sessions", sessions.into()),
+                    ("sweep_ids", sweeps.clone().into()),
+                    ("trace_ids", traces.clone().into()),
+                ],
+            )
         } else {
             writeln!(
                 out,
