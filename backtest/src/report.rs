@@ -415,6 +415,7 @@ impl SweepReport {
     /// let page = String::from_utf8(page)?;
     /// assert_eq!(page.matches("<svg").count(), 1);
     /// assert!(page.contains("sharpe over fast and slow"));
+    /// assert!(page.contains("Grey: no value"));
     /// # Ok(()) }
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "report")))]
@@ -444,6 +445,24 @@ impl SweepReport {
             escape(&self.rank_by.to_string()),
         )?;
         figure(out, "heatmap", &svg)?;
+        // What a cell is, said under the map: the best over the axes not drawn, and grey.
+        let mut note = String::from(
+            "Grey: no value (no session of the cell ran or succeeded, or its statistic is \
+             undefined).",
+        );
+        if !heatmap.others.is_empty() {
+            let others: Vec<String> = heatmap
+                .others
+                .iter()
+                .map(|(name, len)| format!("{name} ({len} values)"))
+                .collect();
+            note = format!(
+                "Each cell is the best {} over {}. {note}",
+                self.rank_by.statistic().name(),
+                others.join(" and ")
+            );
+        }
+        writeln!(out, "<p class=\"meta\">{}</p>", escape(&note))?;
         let statistic = self.rank_by.statistic();
         writeln!(
             out,
@@ -626,5 +645,39 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(escape("\u{1b}[31m"), "&#27;[31m");
+    }
+
+    /// A third axis is not drawn: the page says each cell is the best over it.
+    #[test]
+    fn a_heat_map_names_the_axes_it_takes_the_best_over() {
+        use crate::{BacktestEngine, BatchOptions, ParamGrid, RankBy, sma_cross};
+        let grid = ParamGrid::new()
+            .parse_axis("fast=5:10:5")
+            .and_then(|g| g.parse_axis("slow=20:30:10"))
+            .and_then(|g| g.parse_axis("long_only=true,false"))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let page = |grid: &ParamGrid| {
+            let report = rt.block_on(BacktestEngine::default().sweep(
+                &std::sync::Arc::new(Bars::synthetic(500, 3)),
+                sma_cross,
+                grid,
+                RankBy::default(),
+                BatchOptions::new().keep_heatmap(true),
+            ));
+            let mut page = Vec::new();
+            report.write_html(&mut page).unwrap();
+            String::from_utf8(page).unwrap()
+        };
+        let three = page(&grid);
+        assert!(
+            three.contains("Each cell is the best sharpe over long_only (2 values). Grey:"),
+            "{three}"
+        );
+        let two = page(&grid.clone().fixed("long_only", false));
+        assert!(!two.contains("Each cell is the best"));
+        assert!(two.contains("Grey: no value"));
     }
 }

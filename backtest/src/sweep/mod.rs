@@ -110,6 +110,9 @@ pub struct Heatmap {
     pub y: HeatmapAxis,
     /// The cells, row by row (`y` outer, `x` inner): `cells[j * x.values.len() + i]`.
     pub cells: Vec<Option<f64>>,
+    /// The grid's other axes, each cell's best is taken over: their names and numbers of
+    /// values.
+    pub others: Vec<(String, usize)>,
 }
 
 /// One axis of a [`Heatmap`]: the parameter's name and its values.
@@ -143,6 +146,11 @@ impl Heatmap {
             x,
             y,
             cells,
+            others: grid
+                .axes()
+                .skip(2)
+                .map(|(name, len)| (name.to_owned(), len))
+                .collect(),
         })
     }
 
