@@ -1306,15 +1306,14 @@ impl SweepArgs {
                 })?;
             }
         }
-        if !self.constraint.is_empty() {
-            // A constraint may name a parameter left at its default (`fast<slow` with only
-            // `fast` swept): the default is what runs, so it is fixed in the grid, and shown.
-            let named: Vec<String> = grid.names().map(str::to_owned).collect();
-            for spec in builtin.params {
-                if let Some(value) = spec.default_value() {
-                    if !named.iter().any(|n| n == spec.name) {
-                        grid = grid.fixed(spec.name, value);
-                    }
+        // Every parameter left out runs at its default: fixed in the grid, so that the
+        // results show what ran (as `backtest` does) and a constraint may name it (`fast<slow`
+        // with only `fast` swept).
+        let named: Vec<String> = grid.names().map(str::to_owned).collect();
+        for spec in builtin.params {
+            if let Some(value) = spec.default_value() {
+                if !named.iter().any(|n| n == spec.name) {
+                    grid = grid.fixed(spec.name, value);
                 }
             }
         }

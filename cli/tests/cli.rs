@@ -1037,9 +1037,18 @@ mod backtest_cli {
         assert!(lines[0].contains("16 sessions (16 ok, 0 failed)"), "{text}");
         assert!(lines[1].starts_with("RANK  RUN_ID"), "{text}");
         assert_eq!(lines.len(), 2 + 5);
+        // Every parameter shows, the defaults too: what ran.
+        assert!(
+            lines[2..].iter().all(|l| l.contains(" long_only=false ")),
+            "{text}"
+        );
+        // RANK RUN_ID (PARAMS, cells with `=`) SHARPE RETURN_PCT ...
         let returns: Vec<f64> = lines[2..]
             .iter()
-            .map(|l| l.split_whitespace().nth(5).unwrap().parse().unwrap())
+            .map(|l| {
+                let mut cells = l.split_whitespace().filter(|c| !c.contains('='));
+                cells.nth(3).unwrap().parse().unwrap()
+            })
             .collect();
         assert!(returns.windows(2).all(|w| w[0] >= w[1]), "{returns:?}");
         // The hint names the best run and the log file.
