@@ -340,3 +340,134 @@ fn the_last_batch_of_many_runs_counts_each_failure_and_writes_the_rest() {
         assert_eq!(text, expected, "{}", path.display());
     }
 }
+
+/// Writes `lines` lines `<run> line <i>` (`i` from `from`) as `run`'s, through `writer`.
+fn write_lines(writer: &PerRunFiles, run: &TraceContext, from: usize, lines: usize) {
+    use std::io::Write as _;
+    use tracing_subscriber::fmt::MakeWriter as _;
+
+    for i in from..from + lines {
+        let mut w = run.sync_scope(|| writer.make_writer());
+        w.write_all(format!("{} line {i}\n", run.run_id()).as_bytes())
+            .unwrap();
+    }
+}
+
+/// The lines `<run> line <i>` for `i` in `range`, as [`write_lines`] writes them.
+fn lines_of(run: &TraceContext, range: std::ops::Range<usize>) -> String {
+    range
+        .map(|i| format!("{} line {i}\n", run.run_id()))
+        .collect()
+}
+
+/// Ids too long to escape in 255 bytes, of every kind of byte a run id may hold: names of
+/// at most 255 bytes, of the characters of escaped names, one per id (also ignoring letter
+/// case, for ids that differ in more than case), that read back to their ids.
+#[test]
+fn long_run_ids_get_names_that_fit_and_read_back() {
+    let max = tracectx::MAX_RUN_ID_LEN;
+    let mut ids: Vec<String> = Vec::new();
+    for punct in ["/", ":", "@", "+", ".", "-", "_"] {
+        ids.push(format!("a{}", punct.repeat(max - 1)));
+        ids.push(format!("{}Z", punct.repeat(max - 1)));
+    }
+    ids.push(format!(".{}", "/".repeat(max - 2)) + "9");
+    ids.push("a".repeat(max));
+    ids.push("Zz".repeat(max / 2));
+    // Around the limit: 255 bytes escaped, and one more.
+    ids.push(format!("{}{}", "a".repeat(65), "/".repeat(62)));
+    ids.push(format!("{}{}", "a".repeat(66), "/".repeat(62)));
+    ids.push(format!("{}{}", "/".repeat(62), "b".repeat(65)));
+    let mut rng = fastrand::Rng::with_seed(7);
+    // Mostly bytes that are escaped, so that about half the ids are too long to escape.
+    let alphabet: Vec<char> = "aZ9_-.:/@+:/@+:/@+".chars().collect();
+    for _ in 0..20_000 {
+        let len = rng.usize(60..=max);
+        ids.push(
+            (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect(),
+        );
+    }
+    let mut by_name = HashMap::new();
+    let mut by_folded_name = HashMap::new();
+    let mut long = 0;
+    for id in ids {
+        if tracectx::RunId::new(&id).is_err() {
+            continue; // punctuation alone is not a run id
+        }
+        let name = run_log_file_name(&id);
+        let escaped_len = id.len()
+            + 4
+            + 2 * id.bytes().filter(|b| b"/:@+".contains(b)).count()
+            + 2 * usize::from(id.starts_with('.'));
+        assert!(name.len() <= 255, "{id}: {name}");
+        assert_eq!(name.starts_with("%%"), escaped_len > 255, "{id}: {name}");
+        long += usize::from(name.starts_with("%%"));
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-%".contains(&b)),
+            "{name}"
+        );
+        assert!(name.ends_with(".log") && !name.starts_with('.'), "{name}");
+        assert_eq!(run_id_from_file_name(&name).as_deref(), Some(&*id), "{id}");
+        if let Some(other) = by_name.insert(name.clone(), id.clone()) {
+            assert_eq!(other, id, "{name}");
+        }
+        if let Some(other) = by_folded_name.insert(name.to_lowercase(), id.to_lowercase()) {
+            assert_eq!(other, id.to_lowercase(), "{name}");
+        }
+    }
+    assert!(long > 1000, "{long} long names");
+    // Not a name it makes: the long form of an id short enough to escape, a long form with
+    // a character outside base32hex or one more character.
+    let short = run_log_file_name(&format!("a{}", "/".repeat(127)));
+    assert_eq!(run_id_from_file_name(&short.to_lowercase()), None);
+    assert_eq!(run_id_from_file_name(&short.replace(".log", "0.log")), None);
+    assert_eq!(run_id_from_file_name("%%C4NM4EJ3.log"), None); // "a/b:c"
+    assert_eq!(
+        run_id_from_file_name(&format!("%%{}.log", "0".repeat(300))),
+        None
+    );
+}
+
+/// Real files for the longest ids, written and read back by their names.
+#[test]
+fn long_run_ids_have_their_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let max = tracectx::MAX_RUN_ID_LEN;
+    let runs: Vec<TraceContext> = ["/", ":", "@", "+", "./:@+-_"]
+        .iter()
+        .flat_map(|p| {
+            [
+                format!("a{}", p.repeat(max))[..max].to_owned(),
+                format!("b{}", p.repeat(max))[..max].to_owned(),
+                format!(".{}", p.repeat(max))[..max - 1].to_owned() + "A",
+            ]
+        })
+        .chain([format!("{}{}", "a".repeat(66), "/".repeat(62))])
+        .map(|id| TraceContext::new(&id).unwrap())
+        .collect();
+    for (i, run) in runs.iter().enumerate() {
+        write_lines(&writer, run, 0, i + 1);
+    }
+    let stats = guard.finish();
+    let total = runs.len() * (runs.len() + 1) / 2;
+    assert_eq!(
+        (stats.written, stats.failed),
+        (total as u64, 0),
+        "{stats:?}"
+    );
+    let files = read_dir(dir.path());
+    assert_eq!(files.len(), runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let name = run_log_file_name(run.run_id());
+        assert!(name.starts_with("%%"), "{name}");
+        assert_eq!(files[&name], lines_of(run, 0..i + 1), "{}", run.run_id());
+    }
+    for name in files.keys() {
+        let id = run_id_from_file_name(name).unwrap_or_else(|| panic!("{name}"));
+        assert!(runs.iter().any(|r| r.run_id().as_str() == id), "{id}");
+    }
+}

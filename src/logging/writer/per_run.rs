@@ -105,6 +105,8 @@ const SCRATCH_KEPT: usize = 1 << 20;
 /// start with `.`. Any other byte (run ids may also hold `: / @ +`), and a leading `.`, is
 /// written as `%` and two uppercase hex digits: `live:eu/42` is `live%3Aeu%2F42.log`. A run id
 /// never holds `%`, so the name reads back to exactly one run id ([`run_id_from_file_name`]).
+/// A name that would be longer than 255 bytes, the longest most file systems allow, is made
+/// another way (see [`run_log_file_name`]). Names keep the letter case of their run ids.
 ///
 /// # Examples
 ///
@@ -444,6 +446,19 @@ impl PerRunFilesBuilder {
 /// The file name (in the directory of [`per_run_files`]) of the lines of `run_id`:
 /// `<run_id>.log`, with bytes outside `[A-Za-z0-9._-]` (and a leading `.`) written as `%XX`.
 ///
+/// A name so made is at most 255 bytes long, the longest most file systems allow (ext4, XFS,
+/// Btrfs, APFS, NTFS): when the one above would be longer (a run id of 128 bytes, most of them
+/// escaped, makes up to 388), the name is instead `%%`, then the run id's bytes in base32hex
+/// (RFC 4648, section 7: `0-9A-V`, five bits a character, unpadded), then `.log`: at most 211
+/// bytes. The escapes above never make `%%`, so either form reads back to exactly one run id
+/// ([`run_id_from_file_name`]). Base32hex has a single letter case (unlike base64, whose
+/// names could differ by case alone), so no two such names share a file anywhere.
+///
+/// Names keep the letter case of their run ids: `Job_1` and `job_1` have two files on a
+/// case-sensitive file system (Linux's ext4, XFS, Btrfs) but share one on a case-insensitive
+/// one, such as the defaults of macOS (APFS) and Windows (NTFS), where their lines interleave
+/// in one file. Pick run ids that differ in more than case if the files may live there.
+///
 /// # Examples
 ///
 /// ```
@@ -453,12 +468,31 @@ impl PerRunFilesBuilder {
 /// assert_eq!(run_log_file_name("live:eu/42"), "live%3Aeu%2F42.log");
 /// assert_eq!(run_log_file_name(".."), "%2E..log");
 /// assert_eq!(run_id_from_file_name("live%3Aeu%2F42.log").as_deref(), Some("live:eu/42"));
+///
+/// // Too long escaped: base32hex instead, and back.
+/// let long = format!("a{}", "/".repeat(127));
+/// let name = run_log_file_name(&long);
+/// assert!(name.starts_with("%%") && name.ends_with(".log") && name.len() == 211);
+/// assert_eq!(run_id_from_file_name(&name), Some(long));
 /// ```
 pub fn run_log_file_name(run_id: &str) -> String {
-    let mut name = String::with_capacity(run_id.len() + 4);
+    let escaped = run_id
+        .bytes()
+        .enumerate()
+        .filter(|&(i, b)| !is_plain(i, b))
+        .count();
+    if run_id.len() + 2 * escaped + ".log".len() > MAX_FILE_NAME {
+        let mut name = String::with_capacity(
+            LONG_NAME_MARK.len() + (run_id.len() * 8).div_ceil(5) + ".log".len(),
+        );
+        name.push_str(LONG_NAME_MARK);
+        base32hex(run_id.as_bytes(), &mut name);
+        name.push_str(".log");
+        return name;
+    }
+    let mut name = String::with_capacity(run_id.len() + 2 * escaped + 4);
     for (i, b) in run_id.bytes().enumerate() {
-        let plain = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (b == b'.' && i > 0);
-        if plain {
+        if is_plain(i, b) {
             name.push(char::from(b));
         } else {
             name.push('%');
@@ -470,7 +504,63 @@ pub fn run_log_file_name(run_id: &str) -> String {
     name
 }
 
+/// Whether the byte `b`, at `at` in a run id, is written as it is in its file name.
+fn is_plain(at: usize, b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (b == b'.' && at > 0)
+}
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The longest file name, in bytes, of most file systems (`NAME_MAX` on Linux).
+const MAX_FILE_NAME: usize = 255;
+
+/// The start of a file name that holds its run id in base32hex: never made by `%XX` escapes.
+const LONG_NAME_MARK: &str = "%%";
+
+// The longest run id fits in a name of the long form.
+const _: () = assert!(
+    LONG_NAME_MARK.len() + (crate::MAX_RUN_ID_LEN * 8).div_ceil(5) + ".log".len() <= MAX_FILE_NAME
+);
+
+/// The base32hex alphabet (RFC 4648, section 7): its order is the order of the values, and it
+/// has a single letter case.
+const BASE32HEX: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
+
+/// Appends `bytes` in base32hex, unpadded: five bits a character, the last one's low bits 0.
+fn base32hex(bytes: &[u8], out: &mut String) {
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(BASE32HEX[(acc >> bits) as usize & 31]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(BASE32HEX[(acc << (5 - bits)) as usize & 31]));
+    }
+}
+
+/// The bytes of unpadded base32hex `text`, or `None` when it holds another character. Bits
+/// left over at the end are dropped: the caller encodes the result again to refuse a text
+/// [`base32hex`] does not make.
+fn from_base32hex(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = BASE32HEX.iter().position(|&d| d == c)?;
+        acc = (acc << 5) | value as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
 
 /// The run id whose lines [`run_log_file_name`] puts in the file `name`, or `None` for a name
 /// it does not make.
@@ -483,24 +573,35 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// assert_eq!(run_id_from_file_name("backtest_ab12.log").as_deref(), Some("backtest_ab12"));
 /// assert_eq!(run_id_from_file_name("user%40eu.log").as_deref(), Some("user@eu"));
 /// assert_eq!(run_id_from_file_name(&run_log_file_name("a/b:c")).as_deref(), Some("a/b:c"));
+/// // "a/b:c" in base32hex: not a name it makes, the escaped one being short enough.
+/// assert_eq!(run_id_from_file_name("%%C4NM4EJ3.log"), None);
 /// assert_eq!(run_id_from_file_name(OUTSIDE_RUNS_FILE), None);
 /// assert_eq!(run_id_from_file_name("job_1.txt"), None);
 /// assert_eq!(run_id_from_file_name("job%5f1.log"), None); // not a name it makes
 /// ```
 pub fn run_id_from_file_name(name: &str) -> Option<String> {
-    let stem = name.strip_suffix(".log")?;
-    let mut out = Vec::with_capacity(stem.len());
-    let mut bytes = stem.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hi = (bytes.next()? as char).to_digit(16)?;
-            let lo = (bytes.next()? as char).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
-        } else {
-            out.push(b);
-        }
+    if name.len() > MAX_FILE_NAME {
+        return None;
     }
-    let id = String::from_utf8(out).ok()?;
+    let stem = name.strip_suffix(".log")?;
+    let id = match stem.strip_prefix(LONG_NAME_MARK) {
+        Some(encoded) => from_base32hex(encoded)?,
+        None => {
+            let mut out = Vec::with_capacity(stem.len());
+            let mut bytes = stem.bytes();
+            while let Some(b) = bytes.next() {
+                if b == b'%' {
+                    let hi = (bytes.next()? as char).to_digit(16)?;
+                    let lo = (bytes.next()? as char).to_digit(16)?;
+                    out.push((hi * 16 + lo) as u8);
+                } else {
+                    out.push(b);
+                }
+            }
+            out
+        }
+    };
+    let id = String::from_utf8(id).ok()?;
     // Only the names it makes: the same id makes the same name back.
     (RunId::new(&id).is_ok() && run_log_file_name(&id) == name).then_some(id)
 }
