@@ -227,14 +227,46 @@ fn file_names_read_back_to_their_run_ids() {
     assert_eq!(run_id_from_file_name(OUTSIDE_RUNS_FILE), None);
 }
 
+/// Names that are not plain file names are refused when the writer is built, before the
+/// directory is made, and shown escaped.
 #[test]
 fn the_outside_file_must_be_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
-    let err = PerRunFiles::builder(dir.path())
-        .outside_runs_file("../escape.log")
+    let runs = dir.path().join("runs");
+    let long = "a".repeat(256);
+    for (name, problem) in [
+        ("../escape.log", "path separator"),
+        ("logs/app.log", "path separator"),
+        ("app.log/", "path separator"),
+        ("/app.log", "path separator"),
+        ("", "empty"),
+        (".", "directory"),
+        ("..", "directory"),
+        ("app\0.log", "NUL"),
+        ("\u{1b}[31m\0", "NUL"),
+        (&long, "255 bytes"),
+    ] {
+        let err = PerRunFiles::builder(&runs)
+            .outside_runs_file(name)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        let message = err.to_string();
+        assert!(message.contains(problem), "{message}");
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+    }
+    let err = PerRunFiles::builder(&runs)
+        .outside_runs_file("app\0.log")
         .build()
         .unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("\"app\\u{0}.log\""), "{err}");
+    assert!(!runs.exists());
+    // Any other name is fine, escaped or not.
+    let (_writer, guard) = PerRunFiles::builder(&runs)
+        .outside_runs_file("app\t(é).log")
+        .build()
+        .unwrap();
+    drop(guard);
 }
 
 /// A run whose file cannot be opened (its name is taken by a directory): its lines are
@@ -469,5 +501,22 @@ fn long_run_ids_have_their_own_files() {
     for name in files.keys() {
         let id = run_id_from_file_name(name).unwrap_or_else(|| panic!("{name}"));
         assert!(runs.iter().any(|r| r.run_id().as_str() == id), "{id}");
+    }
+}
+
+/// A directory path that is a file, or under one: the error keeps its kind and names the
+/// path.
+#[test]
+fn a_directory_that_cannot_be_made_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.log");
+    std::fs::write(&file, "").unwrap();
+    for path in [file.clone(), file.join("runs")] {
+        let expected = std::fs::create_dir_all(&path).unwrap_err().kind();
+        let err = logging::per_run_files(&path).unwrap_err();
+        assert_eq!(err.kind(), expected, "{err}");
+        let message = err.to_string();
+        assert!(message.contains(&*path.to_string_lossy()), "{message}");
+        assert!(message.contains("os error"), "{message}");
     }
 }

@@ -392,38 +392,58 @@ impl PerRunFilesBuilder {
     ///
     /// # Errors
     ///
-    /// The I/O error when the directory cannot be created or the thread not started; a name
-    /// for the outside file that is not a plain file name is refused as
-    /// [`io::ErrorKind::InvalidInput`].
+    /// - The name for the outside file is refused as [`io::ErrorKind::InvalidInput`] unless it
+    ///   is a plain file name: not empty, `.` or `..`, without a path separator or a NUL byte,
+    ///   at most 255 bytes.
+    /// - The directory cannot be created (a path to a file, or under one, say): the I/O error
+    ///   of its kind, its message naming the directory.
+    /// - The thread cannot be started: the I/O error.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::io::ErrorKind;
     /// use tracectx::logging::PerRunFiles;
     ///
     /// # let dir = tempfile::tempdir()?;
     /// let (writer, guard) = PerRunFiles::builder(dir.path().join("a/b")).build()?;
     /// assert!(dir.path().join("a/b").is_dir());
     /// # drop((writer, guard));
-    /// let outside_the_dir = PerRunFiles::builder(dir.path()).outside_runs_file("../app.log");
-    /// assert_eq!(outside_the_dir.build().unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// for bad in ["../app.log", "logs/app.log", "", "..", "app\0.log"] {
+    ///     let builder = PerRunFiles::builder(dir.path()).outside_runs_file(bad);
+    ///     assert_eq!(builder.build().unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// }
+    ///
+    /// std::fs::write(dir.path().join("app.log"), "")?;
+    /// let err = PerRunFiles::builder(dir.path().join("app.log/runs")).build().unwrap_err();
+    /// assert!(err.to_string().contains("app.log/runs"), "{err}");
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn build(self) -> io::Result<(PerRunFiles, WorkerGuard)> {
-        let plain = Path::new(&self.outside)
-            .file_name()
-            .is_some_and(|n| n == self.outside.as_str());
-        if !plain {
+        if let Some(problem) = outside_name_problem(&self.outside) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "the file for lines outside any run must be a file name, not {:?}",
-                    self.outside
+                    "the file for lines outside any run must be a plain file name, \
+                     not \"{}\": {problem}",
+                    crate::escape::text(&self.outside)
                 ),
             ));
         }
-        std::fs::create_dir_all(&self.dir)?;
-        let what = format!("per-run log files in {}", self.dir.display());
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            let not_dir = match e.kind() {
+                io::ErrorKind::AlreadyExists => ", and is not a directory",
+                _ => "",
+            };
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create the directory of per-run log files {}: {e}{not_dir}",
+                    shown(&self.dir)
+                ),
+            )
+        })?;
+        let what = format!("per-run log files in {}", shown(&self.dir));
         let files = Files {
             dir: self.dir,
             outside: self.outside,
@@ -440,6 +460,23 @@ impl PerRunFilesBuilder {
             move |worker| write_runs(worker, files),
         )?;
         Ok((PerRunFiles { queue }, guard))
+    }
+}
+
+/// What keeps `name` from being the name of a file in the directory, if anything.
+fn outside_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name == "." || name == ".." {
+        Some("it names a directory")
+    } else if name.contains('\0') {
+        Some("it holds a NUL byte")
+    } else if name.len() > MAX_FILE_NAME {
+        Some("it is longer than 255 bytes")
+    } else if Path::new(name).file_name().is_none_or(|n| n != name) || name.contains('/') {
+        Some("it holds a path separator")
+    } else {
+        None
     }
 }
 
@@ -795,7 +832,7 @@ impl Files {
             Ok(mut file) => {
                 match write_all_from(&mut file, bytes, &mut done) {
                     Ok(()) => worker.written(lines),
-                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", path.display())),
+                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", shown(&path))),
                 }
                 self.open.insert(run.into(), (file, tick));
             }
@@ -818,10 +855,10 @@ impl Files {
     /// else to log to) once per file.
     fn open_failed(&mut self, worker: &queue::Worker, path: PathBuf, e: &io::Error, lines: u64) {
         if !self.failed.contains(&path) && self.failed.len() < 256 {
-            eprintln!("tracectx: cannot open log file {}: {e}", path.display());
+            eprintln!("tracectx: cannot open log file {}: {e}", shown(&path));
             self.failed.push(path.clone());
         }
-        worker.failed(lines, &format_args!("{}: {e}", path.display()));
+        worker.failed(lines, &format_args!("{}: {e}", shown(&path)));
     }
 
     /// Writes each run's lines of a batch and closes every file, on `threads` threads at
@@ -877,7 +914,7 @@ impl Files {
                 Ok(()) => worker.written(lines),
                 Err((path, e, true)) => self.open_failed(worker, path, &e, lines),
                 Err((path, e, false)) => {
-                    worker.failed(lines, &format_args!("{}: {e}", path.display()));
+                    worker.failed(lines, &format_args!("{}: {e}", shown(&path)));
                 }
             }
         }
@@ -892,6 +929,20 @@ fn open_append(path: &Path) -> io::Result<File> {
             OpenOptions::new().create(true).append(true).open(path)
         }
         opened => opened,
+    }
+}
+
+/// A path as messages show it: escaped as every text from outside is ([`crate::escape`]),
+/// whatever bytes it holds, so that no control byte reaches a terminal.
+fn shown(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        crate::escape::bytes(path.as_os_str().as_bytes()).to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        crate::escape::text(&path.to_string_lossy()).to_string()
     }
 }
 
