@@ -392,6 +392,147 @@ fn lines_of(run: &TraceContext, range: std::ops::Range<usize>) -> String {
         .collect()
 }
 
+/// Waits (ten seconds at most) until the file at `path` holds `expected`: the writer thread
+/// has written a batch.
+fn wait_for(path: &Path, expected: &str) {
+    for _ in 0..2000 {
+        if std::fs::read_to_string(path).is_ok_and(|text| text == expected) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!(
+        "{} never held {expected:?}: {:?}",
+        path.display(),
+        std::fs::read_to_string(path)
+    );
+}
+
+/// Longer than the writer thread's interval between checks of a file's path.
+const PAST_CHECK: std::time::Duration = std::time::Duration::from_millis(1100);
+
+/// Run files removed while the writer keeps them open, between two batches: the lines of
+/// the batch before are in the removed file (read through a descriptor kept open), the lines
+/// after it (the last batch, written as the guard finishes, maybe on several threads) in a
+/// new file at the same path, every line counted written once.
+#[test]
+fn a_run_file_removed_while_open_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let runs: Vec<TraceContext> = (0..8)
+        .map(|i| TraceContext::new(&format!("job_{i}")).unwrap())
+        .collect();
+    let path = |run: &TraceContext| dir.path().join(run_log_file_name(run.run_id()));
+    for run in &runs {
+        write_lines(&writer, run, 0, 10);
+    }
+    let mut removed = Vec::new();
+    for run in &runs[..6] {
+        wait_for(&path(run), &lines_of(run, 0..10));
+        removed.push(std::fs::File::open(path(run)).unwrap());
+        std::fs::remove_file(path(run)).unwrap();
+    }
+    std::thread::sleep(PAST_CHECK);
+    for run in &runs {
+        write_lines(&writer, run, 10, 20);
+    }
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.failed, stats.dropped, stats.pending),
+        (240, 0, 0, 0),
+        "{stats:?}"
+    );
+    for (run, mut old) in runs.iter().zip(removed) {
+        use std::io::Read as _;
+        let mut text = String::new();
+        old.read_to_string(&mut text).unwrap();
+        assert_eq!(text, lines_of(run, 0..10), "{}", run.run_id());
+        let new = std::fs::read_to_string(path(run)).unwrap();
+        assert_eq!(new, lines_of(run, 10..30), "{}", run.run_id());
+    }
+    // The run whose file stayed has all its lines in it.
+    let kept = std::fs::read_to_string(path(&runs[7])).unwrap();
+    assert_eq!(kept, lines_of(&runs[7], 0..30));
+}
+
+/// A run file renamed away and another made at its path, as a log rotator does: the lines
+/// after the check go to the new file, after what it held; the renamed file keeps the lines
+/// written before. Also for the outside file, and once more in the last batch.
+#[test]
+fn a_run_file_replaced_while_open_is_left_for_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let run = TraceContext::new("live:eu/42").unwrap();
+    let path = dir.path().join(run_log_file_name(run.run_id()));
+    let outside = dir.path().join(OUTSIDE_RUNS_FILE);
+    let outside_line = |i: usize| {
+        use std::io::Write as _;
+        use tracing_subscriber::fmt::MakeWriter as _;
+        writer
+            .make_writer()
+            .write_all(format!("outside {i}\n").as_bytes())
+            .unwrap();
+    };
+    write_lines(&writer, &run, 0, 10);
+    outside_line(0);
+    wait_for(&path, &lines_of(&run, 0..10));
+    wait_for(&outside, "outside 0\n");
+    let rotate = |to: &str| {
+        std::fs::rename(&path, dir.path().join(to)).unwrap();
+        std::fs::write(&path, "rotated\n").unwrap();
+    };
+    rotate("rotated.1");
+    std::fs::rename(&outside, dir.path().join("outside.1")).unwrap();
+    std::thread::sleep(PAST_CHECK);
+    write_lines(&writer, &run, 10, 20);
+    outside_line(1);
+    wait_for(&path, &format!("rotated\n{}", lines_of(&run, 10..30)));
+    wait_for(&outside, "outside 1\n");
+    // Again, the new lines written as the guard finishes.
+    rotate("rotated.2");
+    std::thread::sleep(PAST_CHECK);
+    write_lines(&writer, &run, 30, 5);
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.failed, stats.dropped, stats.pending),
+        (37, 0, 0, 0),
+        "{stats:?}"
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("rotated.1"), lines_of(&run, 0..10));
+    assert_eq!(
+        read("rotated.2"),
+        format!("rotated\n{}", lines_of(&run, 10..30))
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("rotated\n{}", lines_of(&run, 30..35))
+    );
+    assert_eq!(read("outside.1"), "outside 0\n");
+}
+
+/// The directory removed with its files: it is made again, and the lines after the check are
+/// in it.
+#[test]
+fn a_removed_directory_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_dir = dir.path().join("runs");
+    let (writer, guard) = logging::per_run_files(&runs_dir).unwrap();
+    let run = TraceContext::new("job_1").unwrap();
+    let path = runs_dir.join("job_1.log");
+    write_lines(&writer, &run, 0, 3);
+    wait_for(&path, &lines_of(&run, 0..3));
+    std::fs::remove_dir_all(&runs_dir).unwrap();
+    std::thread::sleep(PAST_CHECK);
+    write_lines(&writer, &run, 3, 4);
+    let stats = guard.finish();
+    assert_eq!((stats.written, stats.failed), (7, 0), "{stats:?}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        lines_of(&run, 3..7)
+    );
+}
+
 /// Ids too long to escape in 255 bytes, of every kind of byte a run id may hold: names of
 /// at most 255 bytes, of the characters of escaped names, one per id (also ignoring letter
 /// case, for ids that differ in more than case), that read back to their ids.

@@ -70,6 +70,10 @@ const MAX_LINGER: Duration = Duration::from_millis(50);
 /// See [`MAX_LINGER`].
 const RUN_BYTES: usize = 4096;
 
+/// How often, at most, the writer thread checks that the path of a file it keeps open still
+/// names it (see [`PerRunFiles`]): two `stat`s a second per file written, not per write.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// The most bytes of the buffer a run's lines are gathered in that stay allocated between
 /// batches.
 const SCRATCH_KEPT: usize = 1 << 20;
@@ -98,6 +102,19 @@ const SCRATCH_KEPT: usize = 1 << 20;
 /// recently written one when it needs another; a file closed and reopened is appended to.
 /// Dropping the [`WorkerGuard`] writes every line accepted before the drop at once (the last
 /// batch on a thread per core, up to 4, within the same bound on open files).
+///
+/// # Files removed or replaced
+///
+/// A file may be removed, or renamed away and another made at its path (by a cleanup job or
+/// a log rotator), while the writer thread keeps it open. At most once a second per open
+/// file, before writing to it, the writer thread checks that its path still names it (on Unix
+/// the device and inode numbers of the path and of the open file; elsewhere only that the path
+/// exists); when the path is gone or names another file, the file is closed and the path
+/// opened anew, created if need be (the directory too). So the lines of a run go to the file
+/// at its path again at most a second after it was removed or replaced: the lines written
+/// before that are appended to the file removed or renamed away, and counted as written, as
+/// with any writer that keeps its files open. A write that fails on an open file is also tried
+/// once more on the path opened anew.
 ///
 /// # File names
 ///
@@ -786,12 +803,60 @@ struct Files {
     dir: PathBuf,
     outside: String,
     max_open: usize,
-    open: ByRun<(File, u64)>,
+    open: ByRun<Open>,
     tick: u64,
     /// Files that could not be opened, said once each (at most a few hundred remembered).
     failed: Vec<PathBuf>,
     /// Threads that write the last batch when the guard finishes.
     closing_threads: usize,
+}
+
+/// A file the writer thread keeps open.
+struct Open {
+    file: File,
+    /// The last write's tick: the least recently written file is closed first.
+    used: u64,
+    /// When its path was last known to name it (opened or checked).
+    checked: Instant,
+}
+
+impl Open {
+    /// Whether the file can be written to as it is: its path was checked less than
+    /// [`CHECK_EVERY`] ago, or is checked now and still names it.
+    fn current(&mut self, path: impl FnOnce() -> PathBuf, now: Instant) -> bool {
+        if !self.due(now) {
+            return true;
+        }
+        self.checked = now;
+        names(&path(), &self.file)
+    }
+
+    /// Whether its path is to be checked before it is written to at `now`.
+    fn due(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.checked) >= CHECK_EVERY
+    }
+}
+
+/// Whether `path` still names the open `file`: false when the path is gone or (on Unix) is
+/// another file, its device and inode numbers not the file's. When either cannot be read for
+/// another reason the file is kept: opening the path anew would not do better.
+fn names(path: &Path, file: &File) -> bool {
+    let at_path = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return e.kind() != io::ErrorKind::NotFound,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        file.metadata().map_or(true, |open| {
+            (open.dev(), open.ino()) == (at_path.dev(), at_path.ino())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (at_path, file);
+        true
+    }
 }
 
 /// Threads that write the last batch when the guard finishes: one a core, up to 4, and
@@ -803,15 +868,27 @@ fn closing_threads(max_open: usize) -> usize {
 
 impl Files {
     /// Appends `bytes`, `lines` lines of `run`, to the run's file, and counts them written or
-    /// failed. A write that fails on a file kept open is tried once more on the file opened
-    /// anew (it may have been removed or replaced), from where it stopped.
-    fn write(&mut self, worker: &queue::Worker, run: &[u8], bytes: &[u8], lines: u64) {
+    /// failed, `now` being about the time of the batch. A file kept open whose path was not
+    /// checked for [`CHECK_EVERY`] is checked first, and opened anew if it was removed or
+    /// replaced. A write that fails on a file kept open is tried once more on the file opened
+    /// anew, from where it stopped.
+    fn write(
+        &mut self,
+        worker: &queue::Worker,
+        run: &[u8],
+        bytes: &[u8],
+        lines: u64,
+        now: Instant,
+    ) {
         self.tick += 1;
         let tick = self.tick;
         let mut done = 0;
-        if let Some((file, used)) = self.open.get_mut(run) {
-            *used = tick;
-            if write_all_from(file, bytes, &mut done).is_ok() {
+        if let Some(open) = self.open.get_mut(run) {
+            open.used = tick;
+            let (dir, outside) = (&self.dir, &self.outside);
+            if open.current(|| run_path(dir, outside, run), now)
+                && write_all_from(&mut open.file, bytes, &mut done).is_ok()
+            {
                 worker.written(lines);
                 return;
             }
@@ -821,7 +898,7 @@ impl Files {
             let oldest = self
                 .open
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, open)| open.used)
                 .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 self.open.remove(&oldest);
@@ -834,7 +911,12 @@ impl Files {
                     Ok(()) => worker.written(lines),
                     Err(e) => worker.failed(lines, &format_args!("{}: {e}", shown(&path))),
                 }
-                self.open.insert(run.into(), (file, tick));
+                let open = Open {
+                    file,
+                    used: tick,
+                    checked: now,
+                };
+                self.open.insert(run.into(), open);
             }
             Err(e) => self.open_failed(worker, path, &e, lines),
         }
@@ -842,13 +924,7 @@ impl Files {
 
     /// The path of `run`'s file (the outside file for the empty run).
     fn path(&self, run: &[u8]) -> PathBuf {
-        let name = match std::str::from_utf8(run) {
-            Ok("") => self.outside.clone(),
-            Ok(run) => run_log_file_name(run),
-            // Run ids are ASCII; nothing else is ever sent.
-            Err(_) => self.outside.clone(),
-        };
-        self.dir.join(name)
+        run_path(&self.dir, &self.outside, run)
     }
 
     /// `lines` lost because `path` could not be opened: counted, and said on stderr (nowhere
@@ -865,7 +941,13 @@ impl Files {
     /// once: what the guard's drop waits for when many runs logged until the end. Each run's
     /// lines go to its file from one thread, in order; at most `max_open` files are open at
     /// any time, as ever.
-    fn write_closing(&mut self, worker: &queue::Worker, runs: Vec<Closing<'_>>, threads: usize) {
+    fn write_closing(
+        &mut self,
+        worker: &queue::Worker,
+        runs: Vec<Closing<'_>>,
+        threads: usize,
+        now: Instant,
+    ) {
         // The files of other runs close now; those of the batch's runs are written to, then
         // closed, but only as many as leave room for the threads to open one more each.
         let mut open = std::mem::take(&mut self.open);
@@ -873,10 +955,10 @@ impl Files {
         let jobs: Vec<Mutex<Closing<'_>>> = runs
             .into_iter()
             .map(|mut job| {
-                job.file = open.remove(job.run).filter(|_| room > 0).map(|(file, _)| {
-                    room -= 1;
-                    file
-                });
+                job.file = open
+                    .remove(job.run)
+                    .filter(|_| room > 0)
+                    .inspect(|_| room -= 1);
                 Mutex::new(job)
             })
             .collect();
@@ -890,7 +972,11 @@ impl Files {
             while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let job = &mut *job.lock().unwrap_or_else(PoisonError::into_inner);
                 let path = this.path(job.run);
-                job.outcome = match job.file.take().map_or_else(|| open_append(&path), Ok) {
+                let kept = match job.file.take() {
+                    Some(open) if !open.due(now) || names(&path, &open.file) => Some(open.file),
+                    _ => None,
+                };
+                job.outcome = match kept.map_or_else(|| open_append(&path), Ok) {
                     Ok(mut file) => {
                         Batch::gather(job.msgs, job.lines, &mut scratch);
                         write_all_from(&mut file, &scratch, &mut 0).map_err(|e| (path, e, false))
@@ -921,12 +1007,33 @@ impl Files {
     }
 }
 
-/// Opens `path` to append, creating it if need be. An existing file is opened without
-/// `O_CREAT`, which would lock the directory against every other open in it.
+/// The path of `run`'s file in `dir` (the file named `outside` for the empty run).
+fn run_path(dir: &Path, outside: &str, run: &[u8]) -> PathBuf {
+    let name = match std::str::from_utf8(run) {
+        Ok("") => outside.to_owned(),
+        Ok(run) => run_log_file_name(run),
+        // Run ids are ASCII; nothing else is ever sent.
+        Err(_) => outside.to_owned(),
+    };
+    dir.join(name)
+}
+
+/// Opens `path` to append, creating it if need be, and its directory if that was removed. An
+/// existing file is opened without `O_CREAT`, which would lock the directory against every
+/// other open in it.
 fn open_append(path: &Path) -> io::Result<File> {
     match OpenOptions::new().append(true).open(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            OpenOptions::new().create(true).append(true).open(path)
+            let create = || OpenOptions::new().create(true).append(true).open(path);
+            match create() {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    match path.parent().map(std::fs::create_dir_all) {
+                        Some(Ok(())) => create(),
+                        _ => Err(e),
+                    }
+                }
+                created => created,
+            }
         }
         opened => opened,
     }
@@ -965,7 +1072,7 @@ struct Closing<'b> {
     run: &'b [u8],
     msgs: &'b [Msg],
     lines: &'b [u32],
-    file: Option<File>,
+    file: Option<Open>,
     /// The path and error when the file could not be opened (`true`) or written.
     outcome: Result<(), (PathBuf, io::Error, bool)>,
 }
@@ -1048,6 +1155,8 @@ impl Batch {
     }
 
     fn write_out(&mut self, files: &mut Files, worker: &queue::Worker) {
+        // One clock read a batch, for the checks of files kept open.
+        let now = Instant::now();
         let slots = &self.slots[..self.used];
         let threads = files.closing_threads;
         if worker.stopping() && threads > 1 && slots.len() >= 2 * threads {
@@ -1063,7 +1172,7 @@ impl Batch {
                     outcome: Ok(()),
                 })
                 .collect();
-            files.write_closing(worker, runs, threads);
+            files.write_closing(worker, runs, threads, now);
         } else {
             // The runs whose files are open first: when more runs log at once than files
             // may be open, the ones written last stay open for the next batch instead of
@@ -1074,7 +1183,7 @@ impl Batch {
             for slot in open.into_iter().chain(closed) {
                 Self::gather(&self.msgs, &slot.lines, &mut self.scratch);
                 let run = Self::run(&self.msgs, slot);
-                files.write(worker, run, &self.scratch, slot.lines.len() as u64);
+                files.write(worker, run, &self.scratch, slot.lines.len() as u64, now);
             }
         }
         for slot in &mut self.slots[..self.used] {
