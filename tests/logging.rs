@@ -483,6 +483,21 @@ fn non_blocking_rolling_file_keeps_every_line_after_the_guard_drops() {
     assert!(text.ends_with(&format!("line i={}\n", N - 1)));
 }
 
+/// A directory that cannot be made is named in the error, escaped.
+#[test]
+fn rolling_file_names_a_directory_it_cannot_make_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let under_a_file = dir.path().join("file").join("logs\u{1b}[2J");
+    let err = logging::rolling_file(&under_a_file, "app.log", logging::Rotation::NEVER)
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(message.contains("cannot open a rolling log file in"), "{message}");
+    assert!(message.contains("logs\\u{1b}[2J"), "{message}");
+    assert!(!message.contains('\u{1b}'), "{message}");
+}
+
 // === every task, blocking thread and thread, under a global subscriber ===
 
 /// The global subscriber of this test binary: one text and one JSON layer, each to a buffer.

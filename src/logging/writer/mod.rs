@@ -17,3 +17,17 @@ pub use per_run::{
 pub use queue::{
     DEFAULT_BUFFERED_BYTES_LIMIT, DEFAULT_BUFFERED_LINES_LIMIT, WorkerGuard, WriterStats,
 };
+
+/// A path as messages show it: escaped as every text from outside is ([`crate::escape`]),
+/// whatever bytes it holds, so that no control byte reaches a terminal.
+fn shown(path: &std::path::Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        crate::escape::bytes(path.as_os_str().as_bytes()).to_string()
+    }
+    #[cfg(not(unix))]
+    {
+        crate::escape::text(&path.to_string_lossy()).to_string()
+    }
+}

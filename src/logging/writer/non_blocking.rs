@@ -10,6 +10,7 @@ use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::queue::{self, Msg, Options, Queue, WorkerGuard};
+use super::shown;
 
 /// A [`MakeWriter`] that hands lines to a dedicated writer thread, made by [`non_blocking`],
 /// [`rolling_file`] or a [`NonBlockingBuilder`].
@@ -404,14 +405,14 @@ impl NonBlockingBuilder {
             .map_err(|e| {
                 io::Error::other(format!(
                     "cannot open a rolling log file in {}: {e}",
-                    directory.display()
+                    shown(directory)
                 ))
             })?;
         let this = match self.sink_name {
             Some(_) => self,
             None => self.sink_name(format!(
                 "log file {}",
-                directory.join(file_name_prefix).display()
+                shown(&directory.join(file_name_prefix))
             )),
         };
         this.finish(appender)

@@ -12,6 +12,7 @@ use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::queue::{self, Msg, Options, Queue, WorkerGuard};
+use super::shown;
 use crate::RunId;
 
 /// The file that lines written outside any run go to, in the directory of
@@ -1036,20 +1037,6 @@ fn open_append(path: &Path) -> io::Result<File> {
             }
         }
         opened => opened,
-    }
-}
-
-/// A path as messages show it: escaped as every text from outside is ([`crate::escape`]),
-/// whatever bytes it holds, so that no control byte reaches a terminal.
-fn shown(path: &Path) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt as _;
-        crate::escape::bytes(path.as_os_str().as_bytes()).to_string()
-    }
-    #[cfg(not(unix))]
-    {
-        crate::escape::text(&path.to_string_lossy()).to_string()
     }
 }
 
