@@ -42,7 +42,10 @@
 //! Dashboards built on other names keep them: [`MetricsConfig::metric_name`],
 //! [`MetricsConfig::operation_label`], [`MetricsConfig::run_id_label`] and
 //! [`MetricsConfig::no_run_value`] set the histogram's name, its two label names and the value
-//! used outside any run; the defaults are the names above.
+//! used outside any run; the defaults are the names above. The fold counters follow the
+//! histogram's name: under another name `<name>`, they are `<name>_run_ids_folded_total` and
+//! `<name>_operations_folded_total`, so instances with different names can be registered in
+//! one registry and scraped together.
 //!
 //! ```
 //! use tracectx::metrics::{Metrics, MetricsConfig};
@@ -379,10 +382,18 @@ impl MetricsConfig {
     /// The histogram's name, instead of [`DURATION_METRIC`]: for dashboards built on another
     /// name (`peak_trade_operation_duration_seconds`).
     ///
+    /// The two fold counters take their names from it: `<name>_run_ids_folded` and
+    /// `<name>_operations_folded` (`_total` in the text). Only [`DURATION_METRIC`] keeps the
+    /// short `tracectx_run_ids_folded` and `tracectx_operations_folded`. So instances with
+    /// different metric names can share one registry: no two of their families have one name.
+    ///
     /// # Errors
     ///
     /// [`InvalidName`] when `name` is not a Prometheus metric name
-    /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `__`).
+    /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`, not starting with `__`), or when it could be the name of a
+    /// fold counter, this configuration's or another's: ending with `_run_ids_folded` or
+    /// `_operations_folded` (with or without `_total`), or `tracectx`, whose counters would
+    /// be the default configuration's.
     ///
     /// # Examples
     ///
@@ -393,12 +404,17 @@ impl MetricsConfig {
     /// let metrics = Metrics::new(config);
     /// metrics.record_duration("fill", std::time::Duration::ZERO);
     /// assert!(metrics.encode().contains("# TYPE peak_trade_operation_duration_seconds histogram"));
+    /// assert!(metrics.encode().contains(
+    ///     "# TYPE peak_trade_operation_duration_seconds_run_ids_folded counter"
+    /// ));
     /// assert!(MetricsConfig::default().metric_name("peak-trade").is_err());
+    /// assert!(MetricsConfig::default().metric_name("tracectx_run_ids_folded").is_err());
     /// # Ok::<(), tracectx::metrics::InvalidName>(())
     /// ```
     pub fn metric_name(mut self, name: impl Into<Cow<'static, str>>) -> Result<Self, InvalidName> {
         let name = name.into();
         check_name(&name, NameKind::Metric)?;
+        check_not_a_fold_counter(&name)?;
         self.metric_name = name;
         Ok(self)
     }
@@ -581,6 +597,43 @@ fn check_name(name: &str, kind: NameKind) -> Result<(), InvalidName> {
         }
     }
     Ok(())
+}
+
+/// Refuses a histogram name that could be a fold counter's (see
+/// [`MetricsConfig::metric_name`]): one family name typed both histogram and counter is a
+/// scrape Prometheus rejects.
+fn check_not_a_fold_counter(name: &str) -> Result<(), InvalidName> {
+    let base = name.strip_suffix("_total").unwrap_or(name);
+    let reason = if base.ends_with(RUN_IDS_FOLDED) || base.ends_with(OPERATIONS_FOLDED) {
+        "it could be the name of a fold counter"
+    } else if name == DEFAULT_FOLD_PREFIX {
+        "its fold counters would be those of the default metric name"
+    } else {
+        return Ok(());
+    };
+    Err(InvalidName::new(name, NameKind::Metric, reason))
+}
+
+/// What the fold counters' names end with.
+const RUN_IDS_FOLDED: &str = "_run_ids_folded";
+const OPERATIONS_FOLDED: &str = "_operations_folded";
+/// What the fold counters of [`DURATION_METRIC`] start with.
+const DEFAULT_FOLD_PREFIX: &str = "tracectx";
+
+/// The names of the two fold counters of a histogram named `metric_name` (before the
+/// `_total` the text adds): `tracectx_run_ids_folded` and `tracectx_operations_folded` for
+/// [`DURATION_METRIC`], `<metric_name>_run_ids_folded` and `<metric_name>_operations_folded`
+/// for any other.
+fn fold_counter_names(metric_name: &str) -> (String, String) {
+    let prefix = if metric_name == DURATION_METRIC {
+        DEFAULT_FOLD_PREFIX
+    } else {
+        metric_name
+    };
+    (
+        format!("{prefix}{RUN_IDS_FOLDED}"),
+        format!("{prefix}{OPERATIONS_FOLDED}"),
+    )
 }
 
 // === label sets ===
@@ -799,7 +852,8 @@ impl fmt::Debug for Metrics {
 impl Metrics {
     /// A registry holding `tracectx_operation_duration_seconds`,
     /// `tracectx_run_ids_folded_total` and `tracectx_operations_folded_total`, configured by
-    /// `config`.
+    /// `config` (under another [metric name](MetricsConfig::metric_name) `<name>`, the
+    /// counters are `<name>_run_ids_folded_total` and `<name>_operations_folded_total`).
     ///
     /// # Examples
     ///
@@ -1232,13 +1286,14 @@ fn register(
         "Duration of operations, labelled by operation and run id, with trace-id exemplars",
         durations.clone(),
     );
+    let (run_ids_folded, operations_folded_name) = fold_counter_names(metric_name);
     registry.register(
-        "tracectx_run_ids_folded",
+        run_ids_folded,
         "Observations recorded under run_id=\"(other)\" because max_run_ids was reached",
         folded.clone(),
     );
     registry.register(
-        "tracectx_operations_folded",
+        operations_folded_name,
         "Observations recorded under operation=\"(other)\" because max_operations was reached",
         operations_folded.clone(),
     );

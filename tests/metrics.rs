@@ -586,3 +586,161 @@ fn forgetting_runs_while_they_record_leaves_no_series_behind() {
     assert_eq!((metrics.run_ids(), metrics.series()), (0, 0));
     assert!(lines_with(&metrics.encode(), "_count{").is_empty());
 }
+
+/// The families of an OpenMetrics text, by name, with their type; panics, naming the line, on
+/// what a Prometheus scrape refuses: a family declared twice, a sample of no declared family,
+/// or a sample name two families could both own.
+fn families(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut families = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            let earlier = families.insert(name.to_owned(), kind.to_owned());
+            assert!(earlier.is_none(), "family {name} declared twice in\n{text}");
+        }
+    }
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let sample = line.split(['{', ' ']).next().unwrap();
+        let owners: Vec<&String> = families
+            .iter()
+            .filter(|(name, kind)| {
+                let suffixes: &[&str] = match kind.as_str() {
+                    "counter" => &["_total", "_created"],
+                    "histogram" => &["_bucket", "_count", "_sum", "_created"],
+                    _ => &[""],
+                };
+                suffixes
+                    .iter()
+                    .any(|s| sample.strip_suffix(s) == Some(name.as_str()))
+            })
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            owners.len(),
+            1,
+            "sample {line:?} owned by {owners:?} in\n{text}"
+        );
+    }
+    families
+}
+
+#[test]
+fn two_metric_names_share_a_registry_without_duplicate_families() {
+    use prometheus_client::registry::Registry;
+
+    let default = Metrics::new(MetricsConfig::default().max_run_ids(1).max_operations(1));
+    let named = Metrics::new(
+        MetricsConfig::default()
+            .metric_name("peak_trade_request_duration_seconds")
+            .unwrap()
+            .max_run_ids(1)
+            .max_operations(1),
+    );
+    let mut registry = Registry::default();
+    default.register(&mut registry);
+    named.register(&mut registry);
+
+    // Three runs and two operations each: two observations folded into each fold, in each.
+    for metrics in [&default, &named] {
+        for run in ["run_a", "run_b", "run_c"] {
+            TraceContext::new(run).unwrap().sync_scope(|| {
+                metrics.record_duration("fill", Duration::ZERO);
+            });
+        }
+        metrics.record_duration("cancel", Duration::ZERO);
+        metrics.record_duration("amend", Duration::ZERO);
+    }
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+
+    let families = families(&text);
+    let expected: Vec<(&str, &str)> = vec![
+        ("peak_trade_request_duration_seconds", "histogram"),
+        (
+            "peak_trade_request_duration_seconds_operations_folded",
+            "counter",
+        ),
+        (
+            "peak_trade_request_duration_seconds_run_ids_folded",
+            "counter",
+        ),
+        ("tracectx_operation_duration_seconds", "histogram"),
+        ("tracectx_operations_folded", "counter"),
+        ("tracectx_run_ids_folded", "counter"),
+    ];
+    let got: Vec<(&str, &str)> = families
+        .iter()
+        .map(|(n, k)| (n.as_str(), k.as_str()))
+        .collect();
+    assert_eq!(got, expected, "{text}");
+    // Each instance's counters count its own folds.
+    for (metrics, counter) in [
+        (&default, "tracectx_run_ids_folded_total "),
+        (
+            &named,
+            "peak_trade_request_duration_seconds_run_ids_folded_total ",
+        ),
+    ] {
+        let line = lines_with(&text, counter);
+        assert_eq!(line, [format!("{counter}{}", metrics.folded())], "{text}");
+        assert_eq!(metrics.folded(), 2);
+    }
+    for (metrics, counter) in [
+        (&default, "tracectx_operations_folded_total "),
+        (
+            &named,
+            "peak_trade_request_duration_seconds_operations_folded_total ",
+        ),
+    ] {
+        let line = lines_with(&text, counter);
+        assert_eq!(
+            line,
+            [format!("{counter}{}", metrics.operations_folded())],
+            "{text}"
+        );
+        assert_eq!(metrics.operations_folded(), 2);
+    }
+}
+
+#[test]
+fn a_metric_name_a_fold_counter_could_have_is_refused() {
+    let c = MetricsConfig::default;
+    for bad in [
+        "tracectx_run_ids_folded",
+        "tracectx_operations_folded",
+        "tracectx_run_ids_folded_total",
+        "peak_trade_request_duration_seconds_run_ids_folded",
+        "x_operations_folded_total",
+        "tracectx",
+    ] {
+        let err = c().metric_name(bad).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("invalid prometheus metric name {bad:?}: ")),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        c().metric_name("tracectx_run_ids_folded")
+            .unwrap_err()
+            .to_string(),
+        r#"invalid prometheus metric name "tracectx_run_ids_folded": it could be the name of a fold counter"#
+    );
+    for good in [
+        "run_ids_folded",
+        "tracectx_folded",
+        "x_run_ids_folded_count",
+    ] {
+        assert!(c().metric_name(good).is_ok(), "{good}");
+    }
+    // The default name keeps the default counters.
+    let text = Metrics::default().encode();
+    assert!(
+        text.contains("# TYPE tracectx_run_ids_folded counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE tracectx_operations_folded counter\n"),
+        "{text}"
+    );
+}
