@@ -695,6 +695,76 @@ mod logs {
         );
     }
 
+    /// Every attribute of `record` named `key`, in order.
+    fn all(record: &SdkLogRecord, key: &str) -> Vec<AnyValue> {
+        record
+            .attributes_iter()
+            .filter(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn s(v: &str) -> AnyValue {
+        AnyValue::from(v.to_owned())
+    }
+
+    /// Records of `emit`, run in the run `job_1` and then outside any, under `prefix`.
+    fn records_under(prefix: &str, emit: fn()) -> Vec<SdkLogRecord> {
+        let exporter = InMemoryLogExporter::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let layer = otel::log_layer(&provider)
+            .with_attribute_prefix(prefix)
+            .unwrap();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            TraceContext::new("job_1").unwrap().sync_scope(emit);
+            emit();
+        });
+        let logs = exporter.get_emitted_logs().unwrap();
+        logs.into_iter().map(|l| l.record).collect()
+    }
+
+    #[test]
+    fn a_field_named_like_the_run_id_attribute_is_renamed_in_and_out_of_runs() {
+        let cases: [(&str, fn()); 3] = [
+            ("tracectx.", || {
+                tracing::info!(tracectx.run_id = "spoofed", fields.tracectx.run_id = 7, "e")
+            }),
+            ("peak_trade.", || {
+                tracing::info!(
+                    peak_trade.run_id = "spoofed",
+                    fields.peak_trade.run_id = 7,
+                    "e"
+                )
+            }),
+            ("", || {
+                tracing::info!(run_id = "spoofed", fields.run_id = 7, "e")
+            }),
+        ];
+        for (prefix, emit) in cases {
+            let key = format!("{prefix}run_id");
+            let records = records_under(prefix, emit);
+            assert_eq!(records.len(), 2, "{prefix:?}");
+            for (record, run) in records.iter().zip([Some("job_1"), None]) {
+                // One run id attribute in a run, the run's; none outside any run.
+                let expected: Vec<AnyValue> = run.into_iter().map(s).collect();
+                assert_eq!(all(record, &key), expected, "{prefix:?} {run:?}");
+                // The fields are kept, one `fields.` further away each.
+                assert_eq!(all(record, &format!("fields.{key}")), [s("spoofed")]);
+                assert_eq!(
+                    all(record, &format!("fields.fields.{key}")),
+                    [AnyValue::Int(7)],
+                    "{prefix:?} {run:?}"
+                );
+                assert_eq!(record.attributes_iter().count(), 2 + expected.len());
+            }
+        }
+        // A field named like another prefix's key is the application's own.
+        let records = records_under("peak_trade.", || tracing::info!(tracectx.run_id = "x", "e"));
+        assert_eq!(all(&records[1], "tracectx.run_id"), [s("x")]);
+    }
+
     /// Exports on the event's thread and logs while it does, as a blocking HTTP client does:
     /// the pattern of opentelemetry-rust#1745.
     #[derive(Debug, Clone, Default)]

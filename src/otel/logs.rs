@@ -86,7 +86,10 @@ fn on_exporter_thread() -> bool {
 ///   [`with_attribute_prefix`](Self::with_attribute_prefix));
 /// - the message as body, the level as severity (number and text), the target, the time;
 /// - every other field as an attribute of its type (integers, floats, booleans, strings;
-///   `Debug` values as strings).
+///   `Debug` values as strings). A field named like the run id attribute
+///   (`tracectx.run_id`, or `run_id` under an empty prefix) is written as
+///   `fields.tracectx.run_id` (and `fields.tracectx.run_id` as `fields.fields.tracectx.run_id`),
+///   in a run or outside any: no event can forge the run id or give a record two.
 ///
 /// Unlike OpenTelemetry's own tracing bridge, the ids need no flag (opentelemetry-rust#1378):
 /// they are the context's, which every log line shows too.
@@ -308,6 +311,7 @@ where
         }
         let mut fields = Fields {
             record: &mut record,
+            run_id: self.names.run_id(),
         };
         event.record(&mut fields);
         /// Marks this thread as emitting until dropped, also when `emit` unwinds: a panic
@@ -327,6 +331,8 @@ where
 /// Writes the message as the body and every other field as an attribute.
 struct Fields<'r, R> {
     record: &'r mut R,
+    /// The key the layer writes the run id under.
+    run_id: &'static str,
 }
 
 impl<R: opentelemetry::logs::LogRecord> Fields<'_, R> {
@@ -334,9 +340,24 @@ impl<R: opentelemetry::logs::LogRecord> Fields<'_, R> {
         match field.name() {
             "message" => self.record.set_body(value),
             name if name.starts_with("log.") => {}
+            name if shadows(name, self.run_id) => {
+                self.record.add_attribute(format!("fields.{name}"), value);
+            }
             name => self.record.add_attribute(name, value),
         }
     }
+}
+
+/// Whether a field named `name` could pass for the run id attribute (`run_id_key`) or for
+/// the name another such field is renamed to: `tracectx.run_id`, `fields.tracectx.run_id`,
+/// ... Each gets one more `fields.` in front, as the JSON log format renames its fields, so
+/// an event can neither forge the run id nor add a second one, in a run or outside any.
+fn shadows(name: &str, run_id_key: &str) -> bool {
+    let mut base = name;
+    while let Some(rest) = base.strip_prefix("fields.") {
+        base = rest;
+    }
+    base == run_id_key
 }
 
 impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
