@@ -412,6 +412,48 @@ fn otlp_rejects_a_malformed_endpoint() {
     );
 }
 
+#[test]
+fn otlp_refuses_endpoints_that_can_never_work() {
+    let cases = [
+        ("", "empty address"),
+        ("  ", "empty address"),
+        ("127.0.0.1:4318", "no scheme"),
+        ("ftp://x", r#"scheme "ftp" is not http"#),
+        (
+            "https://collector:4318",
+            "https needs TLS, and this exporter links none",
+        ),
+        ("HTTPS://collector:4318", "https needs TLS"),
+        ("http://", "no host"),
+        ("http:///v1/logs", "no host"),
+        ("http://c:4318?a=1", "a query or fragment"),
+    ];
+    for (endpoint, reason) in cases {
+        let spans = otel::init_otlp(endpoint, "svc").map(drop);
+        let logs = otel::init_otlp_logs(endpoint, "svc").map(drop);
+        for (err, signal) in [(spans, "traces"), (logs, "logs")] {
+            let err = err.expect_err(endpoint);
+            assert!(matches!(err, otel::OtlpError::Build { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with("cannot build the otlp exporter for ")
+                    && text.contains(&format!("/v1/{signal}"))
+                    && text.contains(&format!("endpoint {endpoint:?}: {reason}")),
+                "{text}"
+            );
+        }
+    }
+    // What can work is taken, whatever the case of the scheme.
+    for endpoint in [
+        "http://127.0.0.1:4318",
+        "HTTP://localhost:4318/",
+        "http://[::1]:4318",
+    ] {
+        otel::init_otlp(endpoint, "svc").unwrap();
+        otel::init_otlp_logs(endpoint, "svc").unwrap();
+    }
+}
+
 /// A one-shot OTLP/HTTP receiver on loopback: answers every request 200 and hands back what
 /// it read (head and body).
 fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {

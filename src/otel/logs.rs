@@ -18,7 +18,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::layer::{AttributeNames, InvalidAttributePrefix};
-use super::otlp::{Failures, OtlpError, signal_url};
+use super::otlp::{Failures, OtlpError, check_endpoint, signal_url};
 use crate::context::TraceContext;
 
 /// Targets whose events are never exported: OpenTelemetry's own crates. Their events are about
@@ -539,8 +539,9 @@ impl Drop for OtlpLogs {
 ///
 /// # Errors
 ///
-/// [`OtlpError::Build`] when the address is not a valid URI or the HTTP client could not be
-/// made. An unreachable collector shows up as [`OtlpError::LogExport`] from
+/// [`OtlpError::Build`] when the address is not a valid URI, is not an `http://` address
+/// with a host (an empty address, `ftp://…`, or `https://…`: this exporter links no TLS), or
+/// the HTTP client could not be made. An unreachable collector shows up as [`OtlpError::LogExport`] from
 /// [`OtlpLogs::shutdown`], with the number of records lost.
 ///
 /// # Examples
@@ -558,6 +559,7 @@ impl Drop for OtlpLogs {
 /// ```
 pub fn init_otlp_logs(endpoint: &str, service_name: &str) -> Result<OtlpLogs, OtlpError> {
     let url = signal_url(endpoint, "logs");
+    check_endpoint(endpoint, &url)?;
     let exporter = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_endpoint(url.clone())

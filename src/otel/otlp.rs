@@ -223,6 +223,47 @@ pub(super) fn signal_url(endpoint: &str, signal: &str) -> String {
     }
 }
 
+/// Refuses a collector address that can never work with this exporter, before it is built:
+/// the exporter would take it and fail on every batch (an empty address even becomes the
+/// relative URI `/v1/traces`).
+pub(super) fn check_endpoint(endpoint: &str, url: &str) -> Result<(), OtlpError> {
+    let refuse = |reason: String| {
+        Err(OtlpError::Build {
+            endpoint: url.to_owned(),
+            source: opentelemetry_otlp::ExporterBuildError::InvalidConfiguration(format!(
+                "endpoint {endpoint:?}: {reason}"
+            )),
+        })
+    };
+    let expected = "expected http://host:port";
+    if endpoint.trim().is_empty() {
+        return refuse(format!("empty address, {expected}"));
+    }
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return refuse(format!("no scheme, {expected}"));
+    };
+    if scheme.eq_ignore_ascii_case("https") {
+        return refuse(
+            "https needs TLS, and this exporter links none: use an http:// collector, a local \
+             agent or sidecar"
+                .into(),
+        );
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return refuse(format!(
+            "scheme {scheme:?} is not http, the only one OTLP/HTTP export without TLS speaks"
+        ));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return refuse(format!("no host, {expected}"));
+    }
+    if rest.contains(['?', '#']) {
+        return refuse("a query or fragment, where the signal's path is appended".into());
+    }
+    Ok(())
+}
+
 /// A tracer provider that exports spans over OTLP/HTTP (protobuf) to the collector at
 /// `endpoint`, with `service.name` = `service_name`.
 ///
@@ -237,8 +278,9 @@ pub(super) fn signal_url(endpoint: &str, signal: &str) -> String {
 ///
 /// # Errors
 ///
-/// [`OtlpError::Build`] when the address is not a valid URI or the HTTP client could not be
-/// made. Nothing is sent until the first batch: an unreachable collector shows up as
+/// [`OtlpError::Build`] when the address is not a valid URI, is not an `http://` address
+/// with a host (an empty address, `ftp://…`, or `https://…`: this exporter links no TLS), or
+/// the HTTP client could not be made. Nothing is sent until the first batch: an unreachable collector shows up as
 /// [`OtlpError::Export`] from [`OtlpGuard::shutdown`], with the number of spans lost.
 ///
 /// # Examples
@@ -261,6 +303,7 @@ pub(super) fn signal_url(endpoint: &str, signal: &str) -> String {
 /// ```
 pub fn init_otlp(endpoint: &str, service_name: &str) -> Result<OtlpGuard, OtlpError> {
     let url = traces_url(endpoint);
+    check_endpoint(endpoint, &url)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(url.clone())
