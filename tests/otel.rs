@@ -905,3 +905,320 @@ mod logs {
         assert!(exported > 0 && exported < 100_000, "{exported}");
     }
 }
+
+// === what OTLP export loses, counted ===
+
+mod loss {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use prost::Message as _;
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::sync::{Arc, Condvar, Mutex};
+
+    /// An OTLP/HTTP collector on loopback: a thread per connection, keep-alive, every
+    /// request decoded with the OTLP messages. It holds every answer until `open`, as a
+    /// collector slower than the application does, so the batch processor's queue fills.
+    struct Collector {
+        endpoint: String,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        /// The `n` of every record body or span attribute `marker` `flood:<n>` received.
+        arrived: Arc<Mutex<Vec<u64>>>,
+    }
+
+    fn flood_id(text: &str) -> Option<u64> {
+        text.strip_prefix("flood:")?.parse().ok()
+    }
+
+    /// The flood ids of one request's body.
+    fn ids_in(path: &str, body: &[u8]) -> Vec<u64> {
+        let text = |v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>| match v
+            .as_ref()
+            .and_then(|v| v.value.as_ref())
+        {
+            Some(Value::StringValue(s)) => flood_id(s),
+            _ => None,
+        };
+        match path {
+            "/v1/logs" => ExportLogsServiceRequest::decode(body)
+                .unwrap()
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .filter_map(|r| text(&r.body))
+                .collect(),
+            "/v1/traces" => ExportTraceServiceRequest::decode(body)
+                .unwrap()
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .filter_map(|s| {
+                    s.attributes
+                        .iter()
+                        .find(|kv| kv.key == "marker")
+                        .and_then(|kv| text(&kv.value))
+                })
+                .collect(),
+            other => panic!("unexpected path {other}"),
+        }
+    }
+
+    impl Collector {
+        fn start() -> Self {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let endpoint = format!("http://{}", listener.local_addr().unwrap());
+            let gate = Arc::new((Mutex::new(false), Condvar::new()));
+            let arrived = Arc::new(Mutex::new(Vec::new()));
+            let (g, a) = (Arc::clone(&gate), Arc::clone(&arrived));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { return };
+                    let (gate, arrived) = (Arc::clone(&g), Arc::clone(&a));
+                    std::thread::spawn(move || serve(stream, &gate, &arrived));
+                }
+            });
+            Collector {
+                endpoint,
+                gate,
+                arrived,
+            }
+        }
+
+        fn open(&self) {
+            let (lock, cvar) = &*self.gate;
+            *lock.lock().unwrap() = true;
+            cvar.notify_all();
+        }
+
+        /// The ids received, each once (panics on one received twice).
+        fn arrived(&self) -> HashSet<u64> {
+            let all = self.arrived.lock().unwrap();
+            let set: HashSet<u64> = all.iter().copied().collect();
+            assert_eq!(set.len(), all.len(), "a record arrived twice");
+            set
+        }
+    }
+
+    fn serve(
+        stream: std::net::TcpStream,
+        gate: &(Mutex<bool>, Condvar),
+        arrived: &Mutex<Vec<u64>>,
+    ) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut stream = stream;
+        loop {
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => head.push(line),
+                }
+            }
+            let path = head[0].split(' ').nth(1).unwrap().to_owned();
+            let len = head
+                .iter()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let (lock, cvar) = gate;
+            drop(
+                cvar.wait_while(lock.lock().unwrap(), |open| !*open)
+                    .unwrap(),
+            );
+            arrived.lock().unwrap().extend(ids_in(&path, &body));
+            let ok = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+            if stream.write_all(ok).is_err() {
+                return;
+            }
+        }
+    }
+
+    const TASKS: u64 = 1_000;
+
+    /// Runs `per_task` in each of `TASKS` tasks of a multi-thread runtime, each in a run of
+    /// its own, under `dispatch`.
+    fn flood(dispatch: tracing::Dispatch, per_task: fn(u64)) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for t in 0..TASKS {
+                let dispatch = dispatch.clone();
+                set.spawn(
+                    async move {
+                        tokio::task::yield_now().await;
+                        tracing::dispatcher::with_default(&dispatch, || per_task(t));
+                    }
+                    .in_trace_context(TraceContext::new(&format!("flood_{t}")).unwrap()),
+                );
+            }
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+        });
+    }
+
+    const RECORDS_PER_TASK: u64 = 50;
+
+    #[test]
+    fn log_records_a_full_queue_dropped_are_counted_at_shutdown() {
+        let collector = Collector::start();
+        let otlp = otel::init_otlp_logs(&collector.endpoint, "svc").unwrap();
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(otlp.layer()));
+        // 50,000 records while the collector holds its first answer: far more than the
+        // queue (2,048) and a batch (512) hold.
+        flood(dispatch, |t| {
+            for i in 0..RECORDS_PER_TASK {
+                tracing::info!("flood:{}", t * RECORDS_PER_TASK + i);
+            }
+        });
+        let total = TASKS * RECORDS_PER_TASK;
+        assert_eq!(otlp.stats().accepted, total);
+        collector.open();
+        let err = otlp.shutdown().unwrap_err();
+        let arrived = collector.arrived();
+        assert!(arrived.iter().all(|&id| id < total));
+        let arrived = arrived.len() as u64;
+        match &err {
+            otel::OtlpError::LogsLost {
+                stats,
+                endpoint,
+                last,
+                shutdown,
+            } => {
+                assert_eq!(endpoint, &format!("{}/v1/logs", collector.endpoint));
+                assert_eq!(stats.accepted, total);
+                assert_eq!(stats.exported, arrived);
+                // What is reported lost is exactly what did not arrive, all of it dropped.
+                assert_eq!(stats.lost(), total - arrived);
+                assert_eq!(stats.dropped, total - arrived);
+                assert_eq!((stats.failed, stats.pending), (0, 0));
+                assert!(stats.dropped >= total - 2_048 - 512, "{stats:?}");
+                assert!(last.is_none() && shutdown.is_none(), "{err:?}");
+            }
+            other => panic!("expected lost records, got {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "otlp log export to \"{}/v1/logs\" lost {} of {total} records: {total} accepted, \
+                 {arrived} exported, {} dropped (queue full)",
+                collector.endpoint,
+                total - arrived,
+                total - arrived
+            )
+        );
+    }
+
+    const SPANS_PER_TASK: u64 = 10;
+
+    #[test]
+    fn spans_a_full_queue_dropped_are_counted_at_shutdown() {
+        let collector = Collector::start();
+        let otlp = otel::init_otlp(&collector.endpoint, "svc").unwrap();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(otel::layer(otlp.tracer("svc"))),
+        );
+        flood(dispatch, |t| {
+            for i in 0..SPANS_PER_TASK {
+                let marker = format!("flood:{}", t * SPANS_PER_TASK + i);
+                tracing::info_span!("flooded", marker = marker.as_str()).in_scope(|| {});
+            }
+        });
+        let total = TASKS * SPANS_PER_TASK;
+        assert_eq!(otlp.stats().accepted, total);
+        collector.open();
+        let err = otlp.shutdown().unwrap_err();
+        let arrived = collector.arrived().len() as u64;
+        match &err {
+            otel::OtlpError::SpansLost { stats, .. } => {
+                assert_eq!((stats.accepted, stats.exported), (total, arrived));
+                assert_eq!(stats.lost(), total - arrived);
+                assert_eq!(stats.dropped, total - arrived);
+                assert!(stats.dropped >= total - 2_048 - 512, "{stats:?}");
+            }
+            other => panic!("expected lost spans, got {other:?}"),
+        }
+        assert!(
+            err.to_string().contains(&format!(
+                "lost {} of {total} spans: {total} accepted, {arrived} exported, {} dropped \
+                 (queue full)",
+                total - arrived,
+                total - arrived
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nothing_lost_nothing_reported() {
+        let collector = Collector::start();
+        collector.open();
+        let otlp = otel::init_otlp_logs(&collector.endpoint, "svc").unwrap();
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(otlp.layer()));
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..100 {
+                tracing::info!("flood:{i}");
+            }
+        });
+        otlp.shutdown().unwrap();
+        assert_eq!(collector.arrived().len(), 100);
+    }
+
+    #[test]
+    fn a_collector_that_never_answers_leaves_a_count_when_shutdown_gives_up() {
+        // Connections are taken (the kernel's backlog), nothing is ever read or answered.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let otlp = otel::init_otlp_logs(&endpoint, "svc").unwrap();
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(otlp.layer()));
+        tracing::dispatcher::with_default(&dispatch, || {
+            TraceContext::new("stuck_job").unwrap().sync_scope(|| {
+                for i in 0..10 {
+                    tracing::info!(i, "never answered");
+                }
+            });
+        });
+        let err = otlp
+            .shutdown_with_timeout(Duration::from_millis(100))
+            .unwrap_err();
+        match &err {
+            otel::OtlpError::LogsLost {
+                stats, shutdown, ..
+            } => {
+                assert_eq!((stats.accepted, stats.exported), (10, 0));
+                assert_eq!(stats.lost(), 10);
+                assert_eq!(stats.failed + stats.pending, 10, "{stats:?}");
+                // The provider's shutdown gathers its processors' errors: a timeout here.
+                let shutdown = shutdown.as_ref().expect("the shutdown gave up");
+                assert!(
+                    format!("{shutdown:?}").contains("Timeout(100ms)"),
+                    "{shutdown:?}"
+                );
+            }
+            other => panic!("expected lost records, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "otlp log export to \"{endpoint}/v1/logs\" lost 10 of 10 records: 10 accepted, 0 exported"
+            )) && text.contains("; shutdown did not complete: "),
+            "{text}"
+        );
+        drop(listener);
+    }
+}

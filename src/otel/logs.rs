@@ -7,10 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger, LoggerProvider as _, Severity};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{
+    BatchLogProcessor, LogBatch, LogExporter, LogProcessor, SdkLogRecord, SdkLogger,
+    SdkLoggerProvider,
+};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent as _;
@@ -18,7 +22,10 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::layer::{AttributeNames, InvalidAttributePrefix};
-use super::otlp::{Failures, OtlpError, check_endpoint, signal_url};
+use super::otlp::{
+    DEFAULT_SHUTDOWN_TIMEOUT, ExportStats, OtlpError, Signal, Tally, check_endpoint, outcome,
+    report_on_drop, signal_url,
+};
 use crate::context::TraceContext;
 
 /// Targets whose events are never exported: OpenTelemetry's own crates. Their events are about
@@ -392,6 +399,13 @@ impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
 /// The logger provider made by [`init_otlp_logs`]; shuts it down (exporting the records still
 /// queued) when dropped.
 ///
+/// It counts every record handed to the provider and every record the exporter delivers, so
+/// no record the layer accepted is lost without a count: [`stats`](Self::stats) while it runs,
+/// [`shutdown`](Self::shutdown)'s error at the end (records dropped by the batch processor's
+/// full queue among them), and a line on stderr when it is dropped without `shutdown()` and
+/// records were lost. (The batch processor itself says so only in OpenTelemetry's own
+/// diagnostics, which the layer does not export.)
+///
 /// # Examples
 ///
 /// ```no_run
@@ -407,32 +421,61 @@ impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
 pub struct OtlpLogs {
     provider: SdkLoggerProvider,
     endpoint: String,
-    failures: Arc<Failures>,
+    tally: Arc<Tally>,
     shut_down: bool,
 }
 
-/// The OTLP log exporter, keeping count of what it could not deliver.
+/// The OTLP log exporter, counting what it delivered and what it could not.
 #[derive(Debug)]
 struct Reporting {
     inner: opentelemetry_otlp::LogExporter,
-    failures: Arc<Failures>,
+    tally: Arc<Tally>,
 }
 
 impl LogExporter for Reporting {
     fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
         let records = batch.iter().count() as u64;
-        let failures = Arc::clone(&self.failures);
+        let tally = Arc::clone(&self.tally);
         async move {
             let result = self.inner.export(batch).await;
-            if let Err(err) = &result {
-                failures.note(records, err);
-            }
+            tally.exported(records, &result);
             result
         }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// The batch processor, counting the records handed to it: those its full queue drops are
+/// the ones the exporter never sees.
+#[derive(Debug)]
+struct Counting {
+    inner: BatchLogProcessor,
+    tally: Arc<Tally>,
+}
+
+impl LogProcessor for Counting {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.tally.accept();
+        self.inner.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        self.inner.event_enabled(level, target, name)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
@@ -479,12 +522,35 @@ impl OtlpLogs {
         &self.provider
     }
 
-    /// Exports the queued records and shuts the provider down, reporting failure.
+    /// What became of the records so far. Counts move on while the program logs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "backtester")?;
+    /// let subscriber = tracing_subscriber::registry().with(otlp.layer());
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("counted"));
+    /// assert_eq!(otlp.stats().accepted, 1);
+    /// # Ok::<(), tracectx::otel::OtlpError>(())
+    /// ```
+    pub fn stats(&self) -> ExportStats {
+        self.tally.stats(false)
+    }
+
+    /// Exports the queued records and shuts the provider down, waiting up to 5 seconds for
+    /// the last export; reports every record accepted and not exported.
     ///
     /// # Errors
     ///
-    /// [`OtlpError::Shutdown`] when the provider could not shut down (the last export timed
-    /// out), else [`OtlpError::LogExport`] when any batch, then or earlier, was not delivered.
+    /// - [`OtlpError::LogExport`] when records were lost, all in batches the exporter could not
+    ///   deliver (then or earlier);
+    /// - [`OtlpError::LogsLost`] when some were dropped by the batch processor's full queue,
+    ///   or left unsent because the shutdown gave up (the last export did not end in time),
+    ///   with [`ExportStats`] saying how many of each;
+    /// - [`OtlpError::Shutdown`] when no record was lost and the provider still could not
+    ///   shut down.
     ///
     /// # Examples
     ///
@@ -504,25 +570,41 @@ impl OtlpLogs {
     /// }
     /// # Ok::<(), OtlpError>(())
     /// ```
-    pub fn shutdown(mut self) -> Result<(), OtlpError> {
+    pub fn shutdown(self) -> Result<(), OtlpError> {
+        self.shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT)
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting up to `timeout` for the last export.
+    ///
+    /// # Errors
+    ///
+    /// As [`shutdown`](Self::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let otlp = tracectx::otel::init_otlp_logs("http://127.0.0.1:4318", "backtester")?;
+    /// otlp.shutdown_with_timeout(Duration::from_secs(1))?; // nothing to send
+    /// # Ok::<(), tracectx::otel::OtlpError>(())
+    /// ```
+    pub fn shutdown_with_timeout(mut self, timeout: Duration) -> Result<(), OtlpError> {
         self.shut_down = true;
-        self.provider.shutdown().map_err(OtlpError::Shutdown)?;
-        match self.failures.report() {
-            None => Ok(()),
-            Some((records, last)) => Err(OtlpError::LogExport {
-                endpoint: self.endpoint.clone(),
-                records,
-                last,
-            }),
-        }
+        let result = self.provider.shutdown_with_timeout(timeout);
+        outcome(Signal::Logs, &self.endpoint, &self.tally, result)
     }
 }
 
 impl Drop for OtlpLogs {
+    /// Shuts the provider down as [`shutdown`](OtlpLogs::shutdown) does, and says on stderr
+    /// what that reports: nothing is lost without a word.
     fn drop(&mut self) {
         if !self.shut_down {
-            // Nothing to report to from a destructor; `shutdown()` returns the error.
-            let _ = self.provider.shutdown();
+            let result = self
+                .provider
+                .shutdown_with_timeout(DEFAULT_SHUTDOWN_TIMEOUT);
+            report_on_drop(outcome(Signal::Logs, &self.endpoint, &self.tally, result));
         }
     }
 }
@@ -532,17 +614,19 @@ impl Drop for OtlpLogs {
 /// [`OtlpLogs::layer`] to the subscriber.
 ///
 /// Records are batched by OpenTelemetry's batch processor: the event's thread only queues
-/// them (a full queue, 2,048 records by default, drops them rather than wait), and a thread of
-/// the processor exports them with opentelemetry-otlp's blocking HTTP client, so any runtime
-/// (or none) works and the application never waits on the collector. No TLS: use an `http://`
-/// collector, a local agent or sidecar.
+/// them (a full queue, 2,048 records by default, drops them rather than wait, and
+/// [`OtlpLogs::shutdown`] counts them), and a thread of the processor exports them with
+/// opentelemetry-otlp's blocking HTTP client, so any runtime (or none) works and the
+/// application never waits on the collector. No TLS: use an `http://` collector, a local
+/// agent or sidecar.
 ///
 /// # Errors
 ///
 /// [`OtlpError::Build`] when the address is not a valid URI, is not an `http://` address
 /// with a host (an empty address, `ftp://…`, or `https://…`: this exporter links no TLS), or
-/// the HTTP client could not be made. An unreachable collector shows up as [`OtlpError::LogExport`] from
-/// [`OtlpLogs::shutdown`], with the number of records lost.
+/// the HTTP client could not be made. An unreachable collector shows up as
+/// [`OtlpError::LogExport`] (or [`OtlpError::LogsLost`], when the shutdown gave up waiting
+/// for it) from [`OtlpLogs::shutdown`], with the number of records lost.
 ///
 /// # Examples
 ///
@@ -568,22 +652,26 @@ pub fn init_otlp_logs(endpoint: &str, service_name: &str) -> Result<OtlpLogs, Ot
             endpoint: url.clone(),
             source,
         })?;
-    let failures = Arc::new(Failures::default());
+    let tally = Arc::new(Tally::default());
     let exporter = Reporting {
         inner: exporter,
-        failures: Arc::clone(&failures),
+        tally: Arc::clone(&tally),
+    };
+    let processor = Counting {
+        inner: BatchLogProcessor::builder(exporter).build(),
+        tally: Arc::clone(&tally),
     };
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(Cow::Owned(service_name.to_owned()))
         .build();
     let provider = SdkLoggerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_log_processor(processor)
         .with_resource(resource)
         .build();
     Ok(OtlpLogs {
         provider,
         endpoint: url,
-        failures,
+        tally,
         shut_down: false,
     })
 }

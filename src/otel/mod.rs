@@ -58,4 +58,4 @@ pub use layer::{
     SHORT_TRACE_ID_ATTRIBUTE, TraceContextOtelLayer, layer,
 };
 pub use logs::{OtelLogLayer, OtlpLogs, init_otlp_logs, log_layer};
-pub use otlp::{OtlpError, OtlpGuard, init_otlp};
+pub use otlp::{ExportStats, OtlpError, OtlpGuard, init_otlp};
