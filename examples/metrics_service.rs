@@ -3,7 +3,9 @@
 //!
 //! A background session (one run, `--run-id`, default `metrics_service_<suffix>`) times two
 //! operations every `--interval-ms` (default 200); `GET /work` runs one request in a run of
-//! its own; `GET /metrics` serves the OpenMetrics text.
+//! its own; `GET /metrics` serves the OpenMetrics text of one registry holding two
+//! [`Metrics`]: the operations' (default names) and the HTTP handlers'
+//! (`metrics_service_http_duration_seconds`, whose fold counters take their names from it).
 //!
 //! ```sh
 //! cargo run --example metrics_service --features prometheus -- --port 9898 --run-id demo_run
@@ -16,29 +18,40 @@
 mod support;
 
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::{Router, extract::State, routing::get};
+use prometheus_client::registry::Registry;
 use tracectx::metrics::{Metrics, MetricsConfig};
 use tracectx::prelude::*;
 
-async fn metrics(
-    State(metrics): State<Metrics>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    (
-        [(CONTENT_TYPE, tracectx::metrics::CONTENT_TYPE)],
-        metrics.encode(),
-    )
+#[derive(Clone)]
+struct App {
+    /// The operations' durations.
+    metrics: Metrics,
+    /// The HTTP handlers' durations.
+    http: Metrics,
+    /// Both, served together.
+    registry: Arc<Registry>,
+}
+
+async fn metrics(State(app): State<App>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let mut text = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &app.registry);
+    ([(CONTENT_TYPE, tracectx::metrics::CONTENT_TYPE)], text)
 }
 
 /// One request, one run: its duration lands under its own run id until the cap is reached,
 /// then under `(other)`.
-async fn work(State(metrics): State<Metrics>) -> String {
+async fn work(State(app): State<App>) -> String {
     let ctx = TraceContext::generate("request");
     let run_id = ctx.run_id().to_string();
     async {
-        let _timer = metrics.timer("request");
+        let _handler = app.http.timer("/work");
+        let _timer = app.metrics.timer("request");
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     .in_trace_context(ctx)
@@ -78,6 +91,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // names, new ones are recorded under `(other)`, counted by `tracectx_run_ids_folded_total`
     // and `tracectx_operations_folded_total`.
     let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100).max_operations(10));
+    // A second instance under its own name, in the same registry: its fold counters are
+    // `metrics_service_http_duration_seconds_run_ids_folded_total` and so on, so no family is
+    // registered twice.
+    let http = Metrics::new(
+        MetricsConfig::default()
+            .metric_name("metrics_service_http_duration_seconds")?
+            .max_run_ids(100)
+            .max_operations(10),
+    );
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    http.register(&mut registry);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "listening={} run_id={} trace_id={:x}",
@@ -92,7 +117,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/metrics", get(self::metrics))
         .route("/work", get(work))
-        .with_state(metrics);
+        .with_state(App {
+            metrics,
+            http,
+            registry: Arc::new(registry),
+        });
     axum::serve(listener, app)
         .with_graceful_shutdown(support::shutdown())
         .await?;

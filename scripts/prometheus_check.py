@@ -190,6 +190,29 @@ def main():
         folds,
     )
 
+    # The handlers' instance shares the registry under its own name: its histogram and its
+    # own fold counters are scraped (a family registered twice would fail the scrape).
+    http = api(
+        prom_port, "query", query='metrics_service_http_duration_seconds_count{operation="/work"}'
+    )["result"]
+    check(
+        "a second instance under another name is scraped from the same registry",
+        len(http) == len(set(request_runs)) and all(float(r["value"][1]) == 1 for r in http),
+        http,
+    )
+    http_folds = {
+        name: api(prom_port, "query", query=f'{name}{{job="tracectx"}}')["result"]
+        for name in (
+            "metrics_service_http_duration_seconds_run_ids_folded_total",
+            "metrics_service_http_duration_seconds_operations_folded_total",
+        )
+    }
+    check(
+        "its fold counters carry its name, at 0",
+        all(len(r) == 1 and float(r[0]["value"][1]) == 0 for r in http_folds.values()),
+        http_folds,
+    )
+
     per_request = api(
         prom_port, "query", query='count(tracectx_operation_duration_seconds_count{operation="request"})'
     )["result"]
