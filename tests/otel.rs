@@ -1179,6 +1179,58 @@ mod loss {
         assert_eq!(collector.arrived().len(), 100);
     }
 
+    /// Set in the child process of the test below.
+    const DROP_CHILD: &str = "TRACECTX_TEST_OTLP_DROP_CHILD";
+
+    #[test]
+    fn guards_dropped_without_shutdown_say_what_they_lost_on_stderr() {
+        if std::env::var_os(DROP_CHILD).is_some() {
+            // Nothing listens on the discard port of loopback: every export is refused.
+            let logs = otel::init_otlp_logs("http://127.0.0.1:9", "svc").unwrap();
+            let spans = otel::init_otlp("http://127.0.0.1:9", "svc").unwrap();
+            let subscriber = tracing_subscriber::registry()
+                .with(logs.layer())
+                .with(otel::layer(spans.tracer("svc")));
+            tracing::subscriber::with_default(subscriber, || {
+                TraceContext::new("dropped_job").unwrap().sync_scope(|| {
+                    for _ in 0..3 {
+                        tracing::info_span!("lost").in_scope(|| tracing::info!("lost"));
+                    }
+                });
+            });
+            drop(logs);
+            drop(spans);
+            return;
+        }
+        let test = "loss::guards_dropped_without_shutdown_say_what_they_lost_on_stderr";
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(DROP_CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("tracectx: "))
+            .collect();
+        assert_eq!(lines.len(), 2, "{stderr}");
+        assert!(
+            lines[0].starts_with(
+                "tracectx: otlp log export to \"http://127.0.0.1:9/v1/logs\" failed: 3 records \
+                 not delivered, last error: "
+            ),
+            "{stderr}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "tracectx: otlp export to \"http://127.0.0.1:9/v1/traces\" failed: 3 spans not \
+                 delivered, last error: "
+            ),
+            "{stderr}"
+        );
+    }
+
     #[test]
     fn a_collector_that_never_answers_leaves_a_count_when_shutdown_gives_up() {
         // Connections are taken (the kernel's backlog), nothing is ever read or answered.
