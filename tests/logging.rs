@@ -493,7 +493,10 @@ fn rolling_file_names_a_directory_it_cannot_make_escaped() {
         .err()
         .unwrap();
     let message = err.to_string();
-    assert!(message.contains("cannot open a rolling log file in"), "{message}");
+    assert!(
+        message.contains("cannot open a rolling log file in"),
+        "{message}"
+    );
     assert!(message.contains("logs\\u{1b}[2J"), "{message}");
     assert!(!message.contains('\u{1b}'), "{message}");
 }
