@@ -454,10 +454,35 @@ fn otlp_refuses_endpoints_that_can_never_work() {
     }
 }
 
+/// One HTTP/1.1 request read off `reader`: its head (request line and headers, each line
+/// with its CRLF) and its body (`content-length` bytes); `None` when the peer closed first.
+fn read_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => head.push_str(&line),
+        }
+    }
+    let len = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
 /// A one-shot OTLP/HTTP receiver on loopback: answers every request 200 and hands back what
 /// it read (head and body).
 fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::{BufReader, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
@@ -465,24 +490,9 @@ fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
         for stream in listener.incoming().take(8) {
             let Ok(stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
+            let Some((head, body)) = read_request(&mut reader) else {
+                continue;
+            };
             let mut stream = stream;
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
@@ -914,7 +924,7 @@ mod loss {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     use prost::Message as _;
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::{BufReader, Write as _};
     use std::sync::{Arc, Condvar, Mutex};
 
     /// An OTLP/HTTP collector on loopback: a thread per connection, keep-alive, every
@@ -1010,28 +1020,10 @@ mod loss {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut stream = stream;
         loop {
-            let mut head = Vec::new();
-            loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) if line == "\r\n" => break,
-                    Ok(_) => head.push(line),
-                }
-            }
-            let path = head[0].split(' ').nth(1).unwrap().to_owned();
-            let len = head
-                .iter()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
+            let Some((head, body)) = super::read_request(&mut reader) else {
                 return;
-            }
+            };
+            let path = head.split(' ').nth(1).unwrap().to_owned();
             let (lock, cvar) = gate;
             drop(
                 cvar.wait_while(lock.lock().unwrap(), |open| !*open)
