@@ -222,7 +222,7 @@ impl Tally {
             Err(err) => {
                 let mut seen = self.failures.lock().unwrap_or_else(|e| e.into_inner());
                 seen.0 += items;
-                seen.1 = Some(err.to_string());
+                seen.1 = Some(shown_error(err));
             }
         }
     }
@@ -252,6 +252,24 @@ impl Tally {
             .1
             .clone()
     }
+}
+
+/// The most characters of an exporter's error kept for the crate's messages.
+const MAX_ERROR_SHOWN: usize = 1024;
+
+/// An exporter's error as the crate's messages show it: escaped, since it may carry the
+/// collector's answer (a response body), and cut to [`MAX_ERROR_SHOWN`] characters.
+fn shown_error(err: &OTelSdkError) -> String {
+    let text = err.to_string();
+    let cut = text
+        .char_indices()
+        .nth(MAX_ERROR_SHOWN)
+        .map_or(text.len(), |(i, _)| i);
+    let mut shown = crate::escape::text(&text[..cut]).to_string();
+    if cut < text.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// Which pipeline a report is about.
