@@ -89,7 +89,15 @@ fn baggage_percent_encoded_values_are_decoded() {
 #[test]
 fn baggage_malformed_members_are_skipped_and_the_rest_kept() {
     let b = Baggage::parse(["bad key=1,run_id=ok,x=%ZZ,y=\"q\",z=%FF,noequals"]);
-    assert_eq!(b.iter().collect::<Vec<_>>(), vec![("run_id", "ok")]);
+    // Octets that are not UTF-8 become U+FFFD (W3C Baggage), the member kept.
+    assert_eq!(
+        b.iter().collect::<Vec<_>>(),
+        vec![("run_id", "ok"), ("z", "\u{FFFD}")]
+    );
+    assert_eq!(
+        Baggage::parse(["k=a%ffb%C3"]).get("k"),
+        Some("a\u{FFFD}b\u{FFFD}")
+    );
 }
 
 #[test]
@@ -99,29 +107,39 @@ fn baggage_later_member_replaces_an_earlier_one() {
 }
 
 #[test]
-fn baggage_over_8192_bytes_is_ignored_whole() {
+fn baggage_past_8192_bytes_is_dropped_by_whole_members() {
     let at_limit = format!("run_id=a,pad={}", "x".repeat(8192 - 13));
     assert_eq!(at_limit.len(), 8192);
-    assert_eq!(Baggage::parse([at_limit.as_str()]).get("run_id"), Some("a"));
+    assert_eq!(Baggage::parse([at_limit.as_str()]).iter().count(), 2);
     let over = format!("{at_limit}x");
-    assert!(Baggage::parse([over.as_str()]).is_empty());
+    let kept = Baggage::parse([over.as_str()]);
+    assert_eq!(kept.iter().collect::<Vec<_>>(), vec![("run_id", "a")]);
+    // The run id sent first survives a third party's oversized member after it.
+    assert_eq!(extract_with_baggage(&over).run_id(), "a");
+    let first = format!("pad={},run_id=a", "x".repeat(8192));
+    assert!(Baggage::parse([first.as_str()]).is_empty());
     assert_eq!(
-        extract_with_baggage(&over).run_id(),
+        extract_with_baggage(&first).run_id(),
         DERIVED_RUN,
         "extract applies the same limit"
     );
 }
 
 #[test]
-fn baggage_over_180_members_is_ignored_whole() {
+fn baggage_past_180_members_is_dropped() {
     let many: Vec<String> = (0..180).map(|i| format!("k{i}=v")).collect();
     assert_eq!(
         Baggage::parse([many.join(",").as_str()]).iter().count(),
         180
     );
     let over = format!("run_id=job_1,{}", many.join(","));
-    assert!(Baggage::parse([over.as_str()]).is_empty());
-    assert_eq!(extract_with_baggage(&over).run_id(), DERIVED_RUN);
+    let kept = Baggage::parse([over.as_str()]);
+    assert_eq!(kept.iter().count(), 180);
+    assert_eq!(kept.get("k178"), Some("v"));
+    assert_eq!(kept.get("k179"), None);
+    assert_eq!(extract_with_baggage(&over).run_id(), "job_1");
+    let last = format!("{},run_id=job_1", many.join(","));
+    assert_eq!(extract_with_baggage(&last).run_id(), DERIVED_RUN);
 }
 
 #[test]
@@ -513,7 +531,7 @@ fn thousand_tracestate_headers_are_dropped_and_the_trace_kept() {
 }
 
 #[test]
-fn thousand_baggage_headers_are_ignored_and_the_run_derived() {
+fn thousand_baggage_headers_are_read_up_to_the_limit() {
     let mut map = headers(&[("traceparent", VALID.as_bytes())]);
     for _ in 0..1_000 {
         map.append(
@@ -523,7 +541,17 @@ fn thousand_baggage_headers_are_ignored_and_the_run_derived() {
     }
     assert_eq!(map.get_all("baggage").iter().count(), 1_000);
     let ctx = propagation::extract(&map).unwrap();
-    assert_eq!(ctx.run_id(), DERIVED_RUN, "over 180 members: ignored whole");
+    // The first 180 members are read, the others dropped unread.
+    assert_eq!(ctx.run_id(), "backtest_ab12cd34");
+    let mut map = headers(&[("traceparent", VALID.as_bytes())]);
+    for i in 0..1_000 {
+        let member = format!("run_id=backtest_{i:04}");
+        map.append("baggage", http::HeaderValue::from_str(&member).unwrap());
+    }
+    assert_eq!(
+        propagation::extract(&map).unwrap().run_id(),
+        "backtest_0179"
+    );
 }
 
 #[cfg(feature = "logging")]

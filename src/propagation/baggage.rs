@@ -21,9 +21,10 @@ use super::{BAGGAGE, Injector, trim_ows_str};
 /// ```
 pub const RUN_ID_KEY: &str = "run_id";
 
-/// The largest `baggage` value read, in bytes (the W3C minimum every system must accept).
+/// The most bytes of `baggage` list read (the W3C minimum every system must accept).
 ///
-/// A larger value is ignored whole.
+/// The members past it are dropped, whole; those before are kept (a `run_id` sent first
+/// survives a third party's oversized baggage after it).
 ///
 /// # Examples
 ///
@@ -31,12 +32,14 @@ pub const RUN_ID_KEY: &str = "run_id";
 /// use tracectx::propagation::{Baggage, MAX_BAGGAGE_BYTES};
 ///
 /// let huge = format!("run_id=job_1,pad={}", "x".repeat(MAX_BAGGAGE_BYTES));
-/// assert!(Baggage::parse([huge.as_str()]).is_empty());
+/// let kept = Baggage::parse([huge.as_str()]);
+/// assert_eq!(kept.get("run_id"), Some("job_1"));
+/// assert_eq!(kept.get("pad"), None);
 /// ```
 pub const MAX_BYTES: usize = 8192;
 
 /// The most list members read (the W3C minimum every system must accept is 64; OpenTelemetry
-/// accepts 180). A value with more is ignored whole.
+/// accepts 180). The members after them are dropped.
 ///
 /// # Examples
 ///
@@ -46,16 +49,18 @@ pub const MAX_BYTES: usize = 8192;
 /// let members: Vec<String> = (0..=MAX_BAGGAGE_MEMBERS).map(|i| format!("k{i}=v")).collect();
 /// let most = Baggage::parse([members[..MAX_BAGGAGE_MEMBERS].join(",").as_str()]);
 /// assert_eq!(most.iter().count(), MAX_BAGGAGE_MEMBERS);
-/// assert!(Baggage::parse([members.join(",").as_str()]).is_empty());
+/// let over = Baggage::parse([members.join(",").as_str()]);
+/// assert_eq!(over.iter().count(), MAX_BAGGAGE_MEMBERS);
+/// assert_eq!(over.get(&format!("k{MAX_BAGGAGE_MEMBERS}")), None); // the one past the limit
 /// ```
 pub const MAX_MEMBERS: usize = 180;
 
 /// W3C Baggage: key/value pairs with percent-encoded values.
 ///
 /// Parsing is forgiving where the specification allows it and strict where safety needs it:
-/// a malformed member, or one whose value does not decode to UTF-8, is skipped (the others are
-/// kept); a value longer than [`MAX_BYTES`] or with more than [`MAX_MEMBERS`] members is
-/// ignored whole. Properties (`;k=v`) are read past and not kept. Values are decoded, so a
+/// a malformed member is skipped (the others are kept); percent-encoded octets that are not
+/// UTF-8 become U+FFFD, as the specification says; the members past [`MAX_MEMBERS`] or
+/// [`MAX_BYTES`] are dropped, whole, those before kept. Properties (`;k=v`) are read past and not kept. Values are decoded, so a
 /// percent-encoded newline comes back as a newline: code that prints a value must validate it
 /// (the run id is checked as a [`RunId`](crate::RunId) before use).
 ///
@@ -134,17 +139,13 @@ impl Baggage {
     /// ```
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let mut members: Vec<Member> = Vec::new();
-        let within_limits = for_each_member(values, |key, value| {
+        for_each_member(values, |key, value| {
             if let Some(value) = decode(value) {
                 members.retain(|m| m.key() != key);
                 members.push(Member::new(key, &value));
             }
         });
-        if within_limits {
-            Self { members }
-        } else {
-            Self::new()
-        }
+        Self { members }
     }
 
     /// The decoded value of `key`, if present.
@@ -341,44 +342,41 @@ impl<const N: usize> fmt::Write for StackText<N> {
 /// value is percent-encoded.
 pub(crate) fn find<'a>(values: impl Iterator<Item = &'a str>, key: &str) -> Option<Cow<'a, str>> {
     let mut found = None;
-    let within_limits = for_each_member(values, |k, v| {
+    for_each_member(values, |k, v| {
         if k == key {
             if let Some(v) = decode(v) {
                 found = Some(v);
             }
         }
     });
-    found.filter(|_| within_limits)
+    found
 }
 
 /// Calls `each` with the key and raw value of every valid member of the `baggage` header
-/// `values`, in order, checking W3C's limits as it goes. Returns `false`, calling `each` no
-/// more, once the headers are over [`MAX_BYTES`] or [`MAX_MEMBERS`]: then the whole baggage
-/// is refused. A value past the byte limit is refused before its members are read.
+/// `values`, in order, within W3C's limits: the members past [`MAX_MEMBERS`], or past
+/// [`MAX_BYTES`] of list (counting each member and its separator), are dropped, whole (the
+/// specification lets a system drop members, never part of one). Reading stops there.
 fn for_each_member<'a>(
     values: impl IntoIterator<Item = &'a str>,
     mut each: impl FnMut(&'a str, &'a str),
-) -> bool {
+) {
     let (mut bytes, mut count) = (0, 0);
     for value in values {
-        bytes += value.len() + 1;
-        if bytes > MAX_BYTES + 1 {
-            return false;
-        }
         for member in value.split(',') {
+            // Every byte counts, blank members' too: the work stays within the limit.
+            bytes += member.len() + usize::from(bytes > 0);
             if is_blank(member) {
                 continue;
             }
             count += 1;
-            if count > MAX_MEMBERS {
-                return false;
+            if count > MAX_MEMBERS || bytes > MAX_BYTES {
+                return;
             }
             if let Some((key, value)) = split_member(member) {
                 each(key, value);
             }
         }
     }
-    true
 }
 
 /// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.
@@ -424,7 +422,11 @@ fn percent_decode(v: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    // W3C Baggage: octets that are not UTF-8 are replaced with U+FFFD.
+    Some(match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// RFC 7230 `tchar`.
