@@ -153,6 +153,36 @@ fn baggage_encoding_round_trips() {
 // === extract: run id ===
 
 #[test]
+fn inject_keeps_the_applications_baggage_and_puts_the_run_first() {
+    let ctx = TraceContext::new("job_1").unwrap();
+    let mut map = http::HeaderMap::new();
+    map.insert(
+        "baggage",
+        http::HeaderValue::from_static("tenant=acme;ttl=5, run_id=stale,not a member"),
+    );
+    map.append("baggage", http::HeaderValue::from_static("flag=on"));
+    propagation::inject(&ctx, &mut map);
+    let sent: Vec<&str> = map
+        .get_all("baggage")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(sent, ["run_id=job_1,tenant=acme;ttl=5,flag=on"]);
+    let back = Baggage::parse(sent.iter().copied());
+    assert_eq!(back.get("run_id"), Some("job_1"));
+    assert_eq!(back.get("tenant"), Some("acme"));
+    // A header that is not UTF-8 leaves nothing behind but the run id.
+    let mut map = http::HeaderMap::new();
+    map.insert("baggage", http::HeaderValue::from_bytes(b"k=\xff").unwrap());
+    propagation::inject(&ctx, &mut map);
+    assert_eq!(map["baggage"], "run_id=job_1");
+    // With no baggage before, the run id alone, as ever.
+    let mut map = http::HeaderMap::new();
+    propagation::inject(&ctx, &mut map);
+    assert_eq!(map["baggage"], "run_id=job_1");
+}
+
+#[test]
 fn inject_extract_round_trip_over_header_map() {
     let ctx = TraceContext::new("backtest_ab12cd34").unwrap();
     let mut map = http::HeaderMap::new();

@@ -379,6 +379,20 @@ fn for_each_member<'a>(
     }
 }
 
+/// The run id's `member`, then the valid members of the `existing` baggage list but its
+/// `run_id`, each as written (properties kept).
+pub(super) fn with_run_member(member: &str, existing: &str) -> String {
+    let mut out = String::with_capacity(member.len() + 1 + existing.len());
+    out.push_str(member);
+    for other in existing.split(',') {
+        if split_member(other).is_some_and(|(key, _)| key != RUN_ID_KEY) {
+            out.push(',');
+            out.push_str(trim_ows_str(other));
+        }
+    }
+    out
+}
+
 /// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.
 fn split_member(member: &str) -> Option<(&str, &str)> {
     let bytes = member.as_bytes();

@@ -184,6 +184,10 @@ impl Injector for Environment {
     fn set(&mut self, name: &'static str, value: &str) {
         self.put(var_name(name), value);
     }
+
+    fn existing(&self, name: &'static str) -> Option<String> {
+        super::existing_values(self, name)
+    }
 }
 
 /// Reads the context a parent process passed in this process's environment (`TRACEPARENT`,

@@ -81,6 +81,10 @@ impl Injector for MetadataMap {
             self.insert(key, value);
         }
     }
+
+    fn existing(&self, name: &'static str) -> Option<String> {
+        super::existing_values(self, name)
+    }
 }
 
 // === impl InjectTraceContextInterceptor ===

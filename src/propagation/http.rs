@@ -69,6 +69,10 @@ impl Injector for HeaderMap {
             self.insert(name, value);
         }
     }
+
+    fn existing(&self, name: &'static str) -> Option<String> {
+        super::existing_values(self, name)
+    }
 }
 
 // === impl ExtractTraceContextLayer ===
@@ -474,6 +478,11 @@ pub trait RequestBuilderExt {
     /// Adds the headers of a call made from the current context: `traceparent` naming a new
     /// span (a child of the current one, so every request has a parent id of its own),
     /// `tracestate` and `baggage` with the run id; outside any scope the request is unchanged.
+    ///
+    /// A builder does not show the headers set on it, so a `baggage` header set before this
+    /// call is replaced: add the application's own baggage after it (a second `baggage`
+    /// header, which receivers read with this one). [`InjectTraceContextLayer`], which sees
+    /// the request, keeps it either way.
     ///
     /// # Examples
     ///

@@ -348,6 +348,36 @@ pub trait Injector {
     /// assert_eq!(headers["baggage"], "run_id=b"); // replaced, not appended
     /// ```
     fn set(&mut self, name: &'static str, value: &str);
+
+    /// The values the header `name` already has in the carrier, joined by `,`; `None` when it
+    /// has none. [`inject`] reads `baggage` through it to keep the members the application
+    /// set itself (a tenant, a feature flag) beside the run id's. The default, `None`, makes
+    /// `inject` replace the header, as it did before a carrier implemented this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::propagation::{self, Injector};
+    ///
+    /// let mut headers: HashMap<String, String> = HashMap::new();
+    /// headers.set("baggage", "tenant=acme");
+    /// assert_eq!(headers.existing("baggage").as_deref(), Some("tenant=acme"));
+    /// propagation::inject(&tracectx::TraceContext::new("job_1")?, &mut headers);
+    /// assert_eq!(headers["baggage"], "run_id=job_1,tenant=acme");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    fn existing(&self, name: &'static str) -> Option<String> {
+        let _ = name;
+        None
+    }
+}
+
+/// [`Injector::existing`] for a carrier that is also an [`Extractor`]: its values of `name`,
+/// joined by `,`.
+pub(crate) fn existing_values(carrier: &impl Extractor, name: &str) -> Option<String> {
+    let values: Vec<&str> = carrier.get_all(name).collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
@@ -365,6 +395,10 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
         self.retain(|k, _| !k.eq_ignore_ascii_case(name));
         self.insert(name.to_owned(), value.to_owned());
     }
+
+    fn existing(&self, name: &'static str) -> Option<String> {
+        existing_values(self, name)
+    }
 }
 
 /// Writes `ctx` into `carrier`: `traceparent` (`ctx`'s span id as the parent id),
@@ -372,8 +406,10 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 ///
 /// `ctx` is written as it is. For an outgoing call, write a span of the call's own,
 /// `ctx.child()`, as [`inject_current`] and the client helpers do: two calls that sent the same
-/// span id would look like one to the receivers' tracers. The `baggage` header is replaced,
-/// not merged.
+/// span id would look like one to the receivers' tracers. The run id's member goes first in
+/// `baggage` (a receiver that keeps the members within W3C's limits keeps it); the members the
+/// carrier already had there ([`Injector::existing`]) follow, an earlier `run_id` left out
+/// and malformed members dropped.
 ///
 /// # Examples
 ///
@@ -399,7 +435,13 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     let mut member =
         baggage::StackText::<{ RUN_ID_KEY.len() + 1 + 3 * crate::MAX_RUN_ID_LEN }>::new();
     if baggage::encode_member(&mut member, RUN_ID_KEY, ctx.run_id()).is_ok() {
-        carrier.set(BAGGAGE, member.as_str());
+        match carrier.existing(BAGGAGE) {
+            Some(existing) => {
+                let merged = baggage::with_run_member(member.as_str(), &existing);
+                carrier.set(BAGGAGE, &merged);
+            }
+            None => carrier.set(BAGGAGE, member.as_str()),
+        }
     }
 }
 

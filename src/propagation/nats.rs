@@ -86,6 +86,10 @@ impl Injector for HeaderMap {
         }
         self.insert(header, value);
     }
+
+    fn existing(&self, name: &'static str) -> Option<String> {
+        super::existing_values(self, name)
+    }
 }
 
 /// The context to handle `message` in, by `policy`: the one its headers carry, or a fresh
