@@ -825,16 +825,11 @@ impl Open {
     /// Whether the file can be written to as it is: its path was checked less than
     /// [`CHECK_EVERY`] ago, or is checked now and still names it.
     fn current(&mut self, path: impl FnOnce() -> PathBuf, now: Instant) -> bool {
-        if !self.due(now) {
+        if now.saturating_duration_since(self.checked) < CHECK_EVERY {
             return true;
         }
         self.checked = now;
         names(&path(), &self.file)
-    }
-
-    /// Whether its path is to be checked before it is written to at `now`.
-    fn due(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.checked) >= CHECK_EVERY
     }
 }
 
@@ -973,10 +968,10 @@ impl Files {
             while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let job = &mut *job.lock().unwrap_or_else(PoisonError::into_inner);
                 let path = this.path(job.run);
-                let kept = match job.file.take() {
-                    Some(open) if !open.due(now) || names(&path, &open.file) => Some(open.file),
-                    _ => None,
-                };
+                let kept = job
+                    .file
+                    .take()
+                    .and_then(|mut open| open.current(|| path.clone(), now).then_some(open.file));
                 job.outcome = match kept.map_or_else(|| open_append(&path), Ok) {
                     Ok(mut file) => {
                         Batch::gather(job.msgs, job.lines, &mut scratch);
