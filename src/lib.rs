@@ -81,9 +81,9 @@
 //! message, so it names its run after it has left it (returned through a `JoinHandle`, logged
 //! later); [`Traced<E>`] does the same for any error type ([`TracedErrorExt::in_current_trace`]),
 //! and [`enrich_error_with_trace`] adds the ids to an error made outside any scope. See
-//! [`error`]. A [`ReproContext`] records a run's seed, configuration and environment, gives
-//! it a generator whose sequence never changes for a seed, and saves it as JSON; see
-//! [`repro`].
+//! [`error`]. With the `repro` feature, `repro::ReproContext` records a run's seed,
+//! configuration and environment, gives it a generator whose sequence never changes for a
+//! seed, and saves it as JSON; see the `repro` module.
 //!
 //! # Logs
 //!

@@ -87,8 +87,8 @@ fn on_exporter_thread() -> bool {
 /// Each record has:
 ///
 /// - the trace id (all 128 bits) and span id of the context: the task-local slot's, else the one
-///   a span remembered ([`SpanContextLayer`](crate::logging::SpanContextLayer), with the
-///   `logging` feature), with the sampled flag. No trace context outside any run;
+///   a span remembered (`logging::SpanContextLayer`, with the `logging` feature), with the
+///   sampled flag. No trace context outside any run;
 /// - the attribute `tracectx.run_id` (the prefix is settable:
 ///   [`with_attribute_prefix`](Self::with_attribute_prefix));
 /// - the message as body, the level as severity (number and text), the target, the time;
