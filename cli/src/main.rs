@@ -1214,11 +1214,20 @@ struct SweepArgs {
     html: Option<PathBuf>,
 }
 
-/// The one place where text becomes a [`Statistic`]; an unknown name's error lists the known
-/// ones.
+/// The one place where text becomes the [`Statistic`] to rank by; an unknown name's error
+/// lists the known ones. The data's start, end and duration are refused: every session of a
+/// sweep has the same, so a ranking by them would be the grid's order under another name.
 fn parse_statistic(s: &str) -> Result<Statistic, String> {
-    s.parse()
-        .map_err(|e: tracectx_backtest::UnknownStatistic| e.to_string())
+    let statistic: Statistic = s
+        .parse()
+        .map_err(|e: tracectx_backtest::UnknownStatistic| e.to_string())?;
+    match statistic {
+        Statistic::Start | Statistic::End | Statistic::DurationSecs => Err(format!(
+            "every session of a sweep has the same {statistic} (the data's): rank by a \
+             statistic of the results, such as sharpe or return_pct"
+        )),
+        _ => Ok(statistic),
+    }
 }
 
 fn parse_at_least_one(s: &str) -> Result<usize, String> {

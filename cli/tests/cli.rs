@@ -1132,6 +1132,28 @@ mod backtest_cli {
             None,
         );
         assert_eq!(out.status.code(), Some(2));
+        // The data's start, end and duration are the same for every session: refused by
+        // sweep and merge alike, with the reason.
+        for (command, key) in [
+            ("sweep", "start"),
+            ("sweep", "duration_secs"),
+            ("merge", "end"),
+        ] {
+            let mut args = vec![command];
+            if command == "sweep" {
+                args.extend(["--data", data.to_str().unwrap(), "--grid", "fast=3,6"]);
+            } else {
+                args.push(data.to_str().unwrap());
+            }
+            args.extend(["--rank-by", key]);
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(2), "{command} --rank-by {key}");
+            assert!(
+                stderr(&out).contains(&format!("every session of a sweep has the same {key}")),
+                "{}",
+                stderr(&out)
+            );
+        }
     }
 
     #[test]
