@@ -88,6 +88,34 @@ fn accepts_pandas_index_column_bom_quotes_and_crlf() {
     );
 }
 
+/// A price written with a thousands separator and no quotes (`1,200`) splits into two
+/// fields: every later column would shift by one, so a record with more fields than the
+/// header is refused, not read with its tail dropped.
+#[test]
+fn a_record_with_more_fields_than_the_header_is_refused() {
+    let e = err("Date,Open,High,Low,Close,Volume\n\
+                 2024-01-02,100,101,99,100.5,1200\n\
+                 2024-01-03,100.5,103,100,102,1,200\n");
+    assert!(matches!(
+        e.kind(),
+        DataErrorKind::TooManyFields {
+            expected: 6,
+            found: 7
+        }
+    ));
+    assert_eq!((e.row(), e.column()), (Some(3), None));
+    assert_eq!(
+        e.to_string(),
+        "invalid bar data at line 3: 7 fields, the header has 6"
+    );
+    // A quoted separator is a character of its field, and fewer fields than the header
+    // are fine when the columns read are there.
+    let bars =
+        load("date,open,high,low,close,note\n2024-01-02,1,2,1,2,\"a,b\"\n2024-01-03,1,2,1,2\n")
+            .unwrap();
+    assert_eq!(bars.len(), 2);
+}
+
 #[test]
 fn loads_from_a_path() {
     let path = temp("good.csv", GOOD);

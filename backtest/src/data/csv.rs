@@ -358,6 +358,13 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
         {
             continue;
         }
+        if records.len() > header_len {
+            let kind = DataErrorKind::TooManyFields {
+                expected: header_len,
+                found: records.len(),
+            };
+            return Err(DataError::new(kind).at_line(line));
+        }
         if timestamps.is_empty() {
             // About 48 bytes a daily bar; capped so a huge hint cannot reserve absurd
             // memory, and only once a first record has been read.

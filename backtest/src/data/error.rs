@@ -68,6 +68,16 @@ pub enum DataErrorKind {
     /// A quoted field is still open at the end of the input.
     #[error("quoted field not closed before the end of the input")]
     UnterminatedQuote,
+    /// A record has more fields than the header: a separator inside an unquoted value
+    /// (`1,200`) would shift every later column, so the record is refused rather than read
+    /// with its tail dropped.
+    #[error("{found} fields, the header has {expected}")]
+    TooManyFields {
+        /// The number of fields of the header.
+        expected: usize,
+        /// The number of fields of the record.
+        found: usize,
+    },
     /// A record has fewer fields than the header, so a column has no value.
     #[error("missing value")]
     MissingValue,

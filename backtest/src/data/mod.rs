@@ -530,7 +530,9 @@ impl Bars {
     /// The header names the columns, matched case-insensitively and in any order: the time
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
-    /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside).
+    /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside);
+    /// a record may have fewer fields than the header but not more
+    /// ([`DataErrorKind::TooManyFields`]: an unquoted `1,200` would shift the columns).
     /// The input is read a record at a time; a line longer than
     /// [`MAX_CSV_LINE_BYTES`](Self::MAX_CSV_LINE_BYTES) or a field read longer than
     /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, or
