@@ -116,6 +116,22 @@ fn a_record_with_more_fields_than_the_header_is_refused() {
     assert_eq!(bars.len(), 2);
 }
 
+/// R's `write.csv(..., fileEncoding = "UTF-8-BOM")` and spreadsheets saving "CSV UTF-8"
+/// put a byte-order mark before a quoted header: the mark is not part of the first name.
+#[test]
+fn a_byte_order_mark_before_a_quoted_header_is_skipped() {
+    let bars =
+        load("\u{feff}\"\",\"Open\",\"High\",\"Low\",\"Close\"\r\n\"2024-01-02\",1,2,1,2\r\n")
+            .unwrap();
+    assert_eq!(bars.timestamps(), &[ts("2024-01-02")]);
+    let bars =
+        load("\u{feff}\"Date\",\"Open\",\"High\",\"Low\",\"Close\"\n2024-01-02,1,2,1,2\n").unwrap();
+    assert_eq!(bars.close(), &[2.0]);
+    // Only at the start of the input: a mark on a later line is a character of its field.
+    let e = err("date,open,high,low,close\n\u{feff}2024-01-02,1,2,1,2\n");
+    assert!(matches!(e.kind(), DataErrorKind::UnparsableDate(_)));
+}
+
 #[test]
 fn loads_from_a_path() {
     let path = temp("good.csv", GOOD);

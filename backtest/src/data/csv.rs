@@ -84,6 +84,9 @@ pub(super) const MAX_LINE_BYTES: usize = 1 << 20;
 /// The most bytes a field the loader reads (the time, a price, the volume) may hold: 256.
 pub(super) const MAX_FIELD_BYTES: usize = 256;
 
+/// The UTF-8 byte-order mark some programs write at the start of a file.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// How many bytes the loader reads at a time.
 const READ_BYTES: usize = 1 << 16;
 
@@ -159,6 +162,11 @@ impl<R: Read> Records<R> {
         self.line = self.next_line;
         if !self.read_line()? {
             return Ok(false);
+        }
+        // A byte-order mark opens the input, not the first field: strip it before a quote
+        // after it is looked at.
+        if self.line == 1 && self.raw.starts_with(UTF8_BOM) {
+            self.raw.drain(..UTF8_BOM.len());
         }
         if memchr::memchr(b'"', &self.raw).is_none() {
             self.quoted = false;
@@ -293,11 +301,6 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
     let mut names: [String; 6] = Default::default();
     for i in 0..header.len() {
         let raw = header.get(i).unwrap_or_default();
-        let raw = if i == 0 {
-            raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
-        } else {
-            raw
-        };
         let name = trim(raw).to_ascii_lowercase();
         let slot = if (i == 0 && name.is_empty()) || TIME_NAMES.iter().any(|t| t.as_bytes() == name)
         {
