@@ -143,11 +143,19 @@ impl fmt::Display for BacktestError {
             Some(id) => write!(f, "backtest {id} failed: ")?,
             None => f.write_str("backtest failed: ")?,
         }
-        match &inner.kind {
-            BacktestErrorKind::Strategy(_) | BacktestErrorKind::StrategyPanicked(_) => {
-                write!(f, "strategy {:?}: {}", inner.strategy, inner.kind)
-            }
-            _ => write!(f, "{}", inner.kind),
+        // What the strategy did or returned names it: its error, its panic, and signals that
+        // do not fit the bars.
+        let by_strategy = matches!(
+            &inner.kind,
+            BacktestErrorKind::Strategy(_)
+                | BacktestErrorKind::StrategyPanicked(_)
+                | BacktestErrorKind::Simulation(SimulationError::LengthMismatch { .. })
+                | BacktestErrorKind::Stats(StatsError::WarmupOutOfRange { .. })
+        );
+        if by_strategy {
+            write!(f, "strategy {:?}: {}", inner.strategy, inner.kind)
+        } else {
+            write!(f, "{}", inner.kind)
         }
     }
 }

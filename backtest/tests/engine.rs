@@ -1,10 +1,12 @@
 //! The synchronous engine: one session's result stamped with its run, and failures of a
 //! strategy confined to that session with the run id attached.
 
+use std::sync::Arc;
+
 use tracectx::TraceContext;
 use tracectx_backtest::{
-    BacktestEngine, BacktestErrorKind, BacktestSettings, Bars, Named, Params, Signals,
-    StrategyError, sma_cross,
+    BacktestEngine, BacktestErrorKind, BacktestSettings, Bars, Decision, Named, Params, RunOptions,
+    Signals, StrategyError, sma_cross,
 };
 
 fn params() -> Params {
@@ -103,8 +105,68 @@ fn signals_of_the_wrong_length_are_an_error() {
     assert!(matches!(err.kind(), BacktestErrorKind::Simulation(_)));
     assert_eq!(
         err.to_string(),
-        "backtest failed: signals have 0 decisions for 10 bars"
+        format!(
+            "backtest failed: strategy {:?}: signals have 0 decisions for 10 bars",
+            err.strategy()
+        )
     );
+}
+
+fn short_signals(bars: &Bars, _: &Params) -> Result<Signals, StrategyError> {
+    Ok(Signals::new(vec![Decision::Hold; bars.len() - 1], 0))
+}
+
+fn late_warmup(bars: &Bars, _: &Params) -> Result<Signals, StrategyError> {
+    Ok(Signals::new(vec![Decision::Hold; bars.len()], bars.len()))
+}
+
+/// Signals that do not fit the bars are the strategy's doing: the error names the run and
+/// the strategy, as a strategy's own error does, on either runtime.
+async fn signals_that_do_not_fit_name_the_run_and_the_strategy() {
+    let engine = BacktestEngine::default();
+    let data = Arc::new(Bars::synthetic(10, 1));
+    let ctx = TraceContext::new("backtest_fit").unwrap();
+    let err = engine
+        .run_realistic_with(
+            &data,
+            Named::new("short", short_signals),
+            Params::new(),
+            RunOptions::new().context(ctx.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.run_id(), err.strategy()),
+        (Some("backtest_fit"), "short")
+    );
+    assert_eq!(
+        err.to_string(),
+        "backtest backtest_fit failed: strategy \"short\": signals have 9 decisions for 10 bars"
+    );
+    let err = engine
+        .run_realistic_with(
+            &data,
+            Named::new("late", late_warmup),
+            Params::new(),
+            RunOptions::new().context(ctx),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::Stats(_)));
+    assert_eq!(
+        err.to_string(),
+        "backtest backtest_fit failed: strategy \"late\": warm-up bar 10 is past the last bar 9"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn signals_that_do_not_fit_name_the_strategy_current_thread() {
+    signals_that_do_not_fit_name_the_run_and_the_strategy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_that_do_not_fit_name_the_strategy_multi_thread() {
+    signals_that_do_not_fit_name_the_run_and_the_strategy().await;
 }
 
 #[test]
