@@ -50,10 +50,11 @@ pub enum BacktestErrorKind {
     /// The strategy returned an error.
     #[error(transparent)]
     Strategy(StrategyError),
-    /// The strategy panicked; the panic's message. Rust's panic hook still prints the panic
-    /// on standard error unless the application called
+    /// The strategy panicked; the panic's message (its first 1,024 characters, then `…`;
+    /// escaped onto one line when the error is displayed). Rust's panic hook still prints the
+    /// panic on standard error unless the application called
     /// [`quiet_strategy_panics`](crate::quiet_strategy_panics).
-    #[error("panicked: {0}")]
+    #[error("panicked: {}", tracectx::escape::text(.0))]
     StrategyPanicked(String),
     /// The signals or settings did not fit the simulation.
     #[error(transparent)]
@@ -66,7 +67,7 @@ pub enum BacktestErrorKind {
     Data(DataError),
     /// The session's task ended without a result: a panic outside the strategy, or the
     /// runtime shutting down.
-    #[error("session did not finish: {0}")]
+    #[error("session did not finish: {}", tracectx::escape::text(.0))]
     Aborted(String),
     /// A sweep's parameter grid was refused (over [`ParamGrid::MAX_COMBINATIONS`]): no
     /// session ran.

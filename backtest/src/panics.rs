@@ -85,11 +85,20 @@ pub fn quiet_strategy_panics() {
     });
 }
 
-/// The panic's message, for an error.
+/// The most characters of a panic's message that a session's error and log line keep:
+/// enough for an assertion's two sides, not for whatever data the strategy printed.
+const MAX_MESSAGE_CHARS: usize = 1_024;
+
+/// The panic's message, for an error: its first [`MAX_MESSAGE_CHARS`] characters, then `…`
+/// when there are more.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
+    let message = payload
         .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned())
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string panic payload");
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_owned(),
+    }
 }

@@ -95,6 +95,36 @@ fn strategy_panic_fails_the_session_only() {
     assert!(engine.run(&bars, &sma_cross, &params()).is_ok());
 }
 
+/// A panic's message may carry whatever the strategy was looking at: the error keeps its
+/// first 1,024 characters and shows them on one line, escaped.
+#[test]
+fn a_long_panic_message_is_cut_and_escaped() {
+    let panics = |_: &Bars, _: &Params| -> Result<Signals, StrategyError> {
+        panic!("bad row\n\u{202e}{}", "x".repeat(100_000))
+    };
+    let ctx = TraceContext::new("backtest_long_panic").unwrap();
+    let err = ctx
+        .sync_scope(|| {
+            BacktestEngine::default().run(
+                &Bars::synthetic(10, 1),
+                &Named::new("loud", panics),
+                &Params::new(),
+            )
+        })
+        .unwrap_err();
+    let BacktestErrorKind::StrategyPanicked(message) = err.kind() else {
+        panic!("not a panic: {err}");
+    };
+    assert_eq!(message.chars().count(), 1_024 + 1);
+    assert!(message.starts_with("bad row\n\u{202e}xxx") && message.ends_with("x…"));
+    let shown = err.to_string();
+    assert!(shown.starts_with(
+        r#"backtest backtest_long_panic failed: strategy "loud": panicked: bad row\n\u{202e}xxx"#
+    ));
+    assert_eq!(shown.lines().count(), 1);
+    assert!(shown.len() < 1_200, "{} bytes", shown.len());
+}
+
 #[test]
 fn signals_of_the_wrong_length_are_an_error() {
     let short =
