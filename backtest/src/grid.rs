@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::quote::Quoted;
 use crate::{ParamValue, Params};
 
 // === impl GridError ===
@@ -73,9 +74,11 @@ impl GridError {
 impl fmt::Display for GridError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.axis, &self.reason) {
-            (Some(text), GridReason::Constraint(_)) => write!(f, "invalid constraint {text:?}: ")?,
-            (Some(text), GridReason::Shard(_)) => write!(f, "invalid shard {text:?}: ")?,
-            (Some(text), _) => write!(f, "invalid grid axis {text:?}: ")?,
+            (Some(text), GridReason::Constraint(_)) => {
+                write!(f, "invalid constraint {}: ", Quoted(text))?;
+            }
+            (Some(text), GridReason::Shard(_)) => write!(f, "invalid shard {}: ", Quoted(text))?,
+            (Some(text), _) => write!(f, "invalid grid axis {}: ", Quoted(text))?,
             (None, _) => f.write_str("invalid parameter grid: ")?,
         }
         match &self.reason {
@@ -639,7 +642,8 @@ impl ParamGrid {
                     if !self.names().any(|n| n == name) {
                         let known: Vec<&str> = self.names().collect();
                         return Err(fail(format!(
-                            "unknown parameter {name:?}: expected one of {}",
+                            "unknown parameter {}: expected one of {}",
+                            Quoted(name),
                             known.join(", ")
                         )));
                     }
@@ -657,12 +661,14 @@ impl ParamGrid {
             match (boolean(&comparison.left), boolean(&comparison.right)) {
                 (Some(true), Some(true)) if !matches!(comparison.op, "==" | "!=") => {
                     return Err(fail(format!(
-                        "booleans compare with == or != only, got {part:?}"
+                        "booleans compare with == or != only, got {}",
+                        Quoted(part)
                     )));
                 }
                 (Some(a), Some(b)) if a != b => {
                     return Err(fail(format!(
-                        "a boolean compared with a number or a string in {part:?}"
+                        "a boolean compared with a number or a string in {}",
+                        Quoted(part)
                     )));
                 }
                 _ => {}
@@ -842,7 +848,10 @@ impl Comparison {
         // Two-character operators first, so that `<=` is not read as `<`.
         const OPS: [&str; 6] = ["<=", ">=", "==", "!=", "<", ">"];
         let expected = || {
-            format!("expected comparisons such as fast<slow (<, <=, >, >=, ==, !=), got {text:?}")
+            format!(
+                "expected comparisons such as fast<slow (<, <=, >, >=, ==, !=), got {}",
+                Quoted(text)
+            )
         };
         let (at, op) = OPS
             .iter()
@@ -860,7 +869,11 @@ impl Comparison {
                 return if x.is_finite() {
                     Ok(Operand::Number(x))
                 } else {
-                    Err(format!("{s:?} is not a finite number, in {text:?}"))
+                    Err(format!(
+                        "{} is not a finite number, in {}",
+                        Quoted(s),
+                        Quoted(text)
+                    ))
                 };
             }
             if !s.is_empty()

@@ -37,7 +37,7 @@
 //!   [`run_stream`](BacktestEngine::run_stream) and [`run_channel`](BacktestEngine::run_channel).
 //!
 //! Dependencies run one way, down this list: a module uses only modules listed before it
-//! (and the private `time`, which any may use). `data` depends on nothing else of the crate,
+//! (and the private `time` and `quote`, which any may use). `data` depends on nothing else of the crate,
 //! `strategy` on `data`, `trade` on `time` alone, `execution` on those three, `stats` on
 //! `data` and `trade`, `result` on `execution` and `stats`, `grid` on `strategy`, `error` on
 //! the errors of those, `panics` on nothing, `session` on all of these, `sweep` and `stream`
@@ -114,6 +114,7 @@ pub mod execution;
 pub mod grid;
 pub mod kind;
 pub mod panics;
+mod quote;
 #[cfg(feature = "report")]
 #[cfg_attr(docsrs, doc(cfg(feature = "report")))]
 pub mod report;

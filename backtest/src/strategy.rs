@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
+use crate::quote::Quoted;
 
 // === impl Decision ===
 
@@ -301,7 +302,7 @@ pub enum ParamError {
         name: String,
     },
     /// The parameter has a value of another type.
-    #[error("parameter {name:?} must be {expected}, got {}: {found}", found.kind())]
+    #[error("parameter {name:?} must be {expected}, got {}: {}", found.kind(), Shown(found))]
     WrongType {
         /// The parameter's name.
         name: String,
@@ -311,7 +312,7 @@ pub enum ParamError {
         found: ParamValue,
     },
     /// The parameter's value is outside what the strategy accepts.
-    #[error("parameter {name:?} must be {expected}, got {found}")]
+    #[error("parameter {name:?} must be {expected}, got {}", Shown(found))]
     OutOfRange {
         /// The parameter's name.
         name: String,
@@ -321,7 +322,10 @@ pub enum ParamError {
         found: ParamValue,
     },
     /// A parameter the strategy does not take.
-    #[error("unknown parameter {name:?} for {strategy}: expected one of {known}")]
+    #[error(
+        "unknown parameter {} for {strategy}: expected one of {known}",
+        Quoted(name)
+    )]
     Unknown {
         /// The parameter's name.
         name: String,
@@ -331,11 +335,24 @@ pub enum ParamError {
         known: String,
     },
     /// A `name=value` assignment without `=` or without a name.
-    #[error("invalid parameter assignment {text:?}: expected name=value")]
+    #[error("invalid parameter assignment {}: expected name=value", Quoted(text))]
     Malformed {
         /// The text given.
         text: String,
     },
+}
+
+/// A parameter's value as an error shows it: a string quoted and cut as other outside text
+/// is ([`Quoted`]), anything else as [`ParamValue`] displays it.
+struct Shown<'a>(&'a ParamValue);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ParamValue::Str(s) => Quoted(s).fmt(f),
+            other => other.fmt(f),
+        }
+    }
 }
 
 // === impl Params ===

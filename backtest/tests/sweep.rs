@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracectx_backtest::{
-    BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Named, ParamGrid, ParamValue, Params,
-    RankBy, Signals, StrategyError, sma_cross,
+    BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Builtin, Named, ParamGrid, ParamValue,
+    Params, RankBy, Signals, Statistic, StrategyError, sma_cross,
 };
 
 const CAP: u128 = ParamGrid::MAX_COMBINATIONS as u128;
@@ -52,6 +52,67 @@ fn float_ranges_wider_than_any_count_are_refused() {
     );
     let err = ParamGrid::new().parse_axis("k=0:1:1e-300").unwrap_err();
     assert!(err.combinations().unwrap() > CAP);
+}
+
+/// What the command line passes in (an axis, a constraint, a parameter, a statistic's
+/// name) reaches an error quoted, escaped and cut to 128 characters, however long it is.
+#[test]
+fn outside_text_in_errors_is_escaped_and_cut() {
+    let long = format!("fast\u{202e}\n{}", "9".repeat(100_000));
+    let cut = |shown: String, starts: &str| {
+        assert!(shown.starts_with(starts), "{shown}");
+        assert_eq!(shown.lines().count(), 1);
+        // At most 128 characters of each quote of the input (a constraint's error quotes
+        // it twice), whatever its length.
+        assert!(shown.matches('9').count() <= 2 * 128, "{shown}");
+        assert!(
+            shown.len() < 1_000,
+            "{} bytes: {}",
+            shown.len(),
+            &shown[..200]
+        );
+        assert!(shown.contains("…"), "{shown}");
+    };
+    let axis = ParamGrid::new()
+        .parse_axis(&format!("{long}=1:2:0"))
+        .unwrap_err();
+    cut(axis.to_string(), r#"invalid grid axis "fast\u{202e}\n999"#);
+    let grid = ParamGrid::new().parse_axis("fast=1:3:1").unwrap();
+    let constraint = grid
+        .clone()
+        .parse_constraint(&format!("{long}<1"))
+        .unwrap_err();
+    cut(
+        constraint.to_string(),
+        r#"invalid constraint "fast\u{202e}\n999"#,
+    );
+    let mut params = Params::new();
+    let assignment = params.insert_assignment(&long).unwrap_err();
+    cut(
+        assignment.to_string(),
+        r#"invalid parameter assignment "fast\u{202e}\n999"#,
+    );
+    let unknown = Builtin::find("sma-cross")
+        .unwrap()
+        .check_names([long.as_str()])
+        .unwrap_err();
+    cut(
+        unknown.to_string(),
+        r#"unknown parameter "fast\u{202e}\n999"#,
+    );
+    let wrong = Params::new()
+        .with("fast", long.as_str())
+        .int("fast")
+        .unwrap_err();
+    cut(
+        wrong.to_string(),
+        r#"parameter "fast" must be an integer, got a string: "fast\u{202e}\n999"#,
+    );
+    let statistic = long.parse::<Statistic>().unwrap_err();
+    cut(
+        statistic.to_string(),
+        r#"unknown statistic "fast\u{202e}\n999"#,
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use super::{Statistic, secs};
 use crate::Timestamp;
+use crate::quote::Quoted;
 
 // === the table ===
 
@@ -262,7 +263,11 @@ impl fmt::Display for Statistic {
 /// assert!(err.to_string().ends_with(", sqn, kelly"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown statistic {name:?}: expected one of {}", known_names())]
+#[error(
+    "unknown statistic {}: expected one of {}",
+    Quoted(name),
+    known_names()
+)]
 pub struct UnknownStatistic {
     name: String,
 }
