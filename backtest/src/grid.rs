@@ -49,6 +49,9 @@ enum GridReason {
     Constraint(String),
     /// A shard cannot be read.
     Shard(&'static str),
+    /// A float range's step is below the precision of its values: values `index` and
+    /// `index + 1` are equal (both `value`).
+    Precision { index: usize, value: String },
 }
 
 impl GridError {
@@ -84,6 +87,12 @@ impl fmt::Display for GridError {
         match &self.reason {
             GridReason::Axis(reason) | GridReason::Shard(reason) => f.write_str(reason),
             GridReason::Constraint(reason) => f.write_str(reason),
+            GridReason::Precision { index, value } => write!(
+                f,
+                "the step is below the precision of the values (values {index} and {} are \
+                 both {value})",
+                index + 1
+            ),
             &GridReason::TooLarge { combinations } => {
                 let count = if combinations == u128::MAX {
                     "more than 10^38".to_owned()
@@ -244,7 +253,8 @@ impl ParamGrid {
     /// # Errors
     ///
     /// [`GridError`] naming the text: no `=`, a range with a part that is not a number, a
-    /// step of 0 or less, a stop before the start, or an axis that would take the grid over
+    /// step of 0 or less, a stop before the start, a float step below the precision of the
+    /// values (`1e16:1.000000000000001e16:0.5`, whose values would repeat), or an axis that would take the grid over
     /// [`MAX_COMBINATIONS`](Self::MAX_COMBINATIONS) (checked before any value is made, and
     /// without overflow whatever the numbers).
     ///
@@ -330,11 +340,25 @@ impl ParamGrid {
                     // and the cast to u128 saturates.
                     let last = ((b - a) / step + 1e-6).floor();
                     check(name, (last + 1.0) as u128)?;
-                    Axis::Floats {
+                    let axis = Axis::Floats {
                         start: a,
                         step,
                         len: last as usize + 1,
+                    };
+                    // A step below the values' precision (0.5 on 1e16) makes neighbours
+                    // equal, and a sweep would run one combination twice. Under the cap, so
+                    // at most a million values, each made once.
+                    // Rounding keeps the values in order, so only neighbours can be equal.
+                    if let Some(k) = (1..axis.len()).find(|&k| axis.get(k) == axis.get(k - 1)) {
+                        return Err(GridError {
+                            axis: Some(text.to_owned()),
+                            reason: GridReason::Precision {
+                                index: k - 1,
+                                value: axis.get(k).to_string(),
+                            },
+                        });
                     }
+                    axis
                 }
                 _ => return Err(fail("a range is start:stop:step")),
             }

@@ -54,6 +54,28 @@ fn float_ranges_wider_than_any_count_are_refused() {
     assert!(err.combinations().unwrap() > CAP);
 }
 
+/// A step below the precision of the values would make some of them equal, and a sweep
+/// would run the same combination twice under two indices.
+#[test]
+fn a_float_step_finer_than_the_values_is_refused() {
+    let err = ParamGrid::new()
+        .parse_axis("k=1e16:1.000000000000001e16:0.5")
+        .unwrap_err();
+    assert_eq!(err.combinations(), None);
+    assert_eq!(
+        err.to_string(),
+        "invalid grid axis \"k=1e16:1.000000000000001e16:0.5\": the step is below the \
+         precision of the values (values 0 and 1 are both 10000000000000000)"
+    );
+    // Steps that floating point cannot hit exactly still give distinct values.
+    let grid = ParamGrid::new().parse_axis("k=0.1:0.3:0.1").unwrap();
+    assert_eq!(grid.len(), 3);
+    let grid = ParamGrid::new().parse_axis("k=-1:1:0.000004").unwrap();
+    let values: Vec<f64> = grid.combinations().map(|p| p.float("k").unwrap()).collect();
+    assert_eq!(values.len(), 500_001);
+    assert!(values.windows(2).all(|w| w[0] < w[1]));
+}
+
 /// What the command line passes in (an axis, a constraint, a parameter, a statistic's
 /// name) reaches an error quoted, escaped and cut to 128 characters, however long it is.
 #[test]
