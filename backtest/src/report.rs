@@ -397,7 +397,8 @@ impl SweepReport {
     /// # Errors
     ///
     /// Those of writing to `out`; [`io::ErrorKind::InvalidInput`] when the sweep kept no heat
-    /// map.
+    /// map: [`BatchOptions::keep_heatmap`](crate::BatchOptions::keep_heatmap) was off, or the
+    /// grid had no axis (only fixed parameters) or was refused.
     ///
     /// # Examples
     ///
@@ -423,7 +424,8 @@ impl SweepReport {
         let heatmap = self.heatmap.as_ref().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "the sweep kept no heat map (BatchOptions::keep_heatmap)",
+                "the sweep kept no heat map: BatchOptions::keep_heatmap was off, or the grid \
+                 had no axis to draw or was refused",
             )
         })?;
         let svg = heatmap_chart(heatmap)?;

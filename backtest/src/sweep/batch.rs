@@ -276,7 +276,8 @@ impl BatchOptions {
 
     /// A sweep also keeps the ranked statistic over its grid's first two axes, the best
     /// value of each cell (over the other axes), in [`SweepReport::heatmap`]: one number a
-    /// cell, for a heat map (`SweepReport::write_html` draws it). Off by default.
+    /// cell, for a heat map (`SweepReport::write_html` draws it). Off by default. A grid
+    /// without axes (only fixed parameters) or one refused has none.
     ///
     /// [`SweepReport::heatmap`]: crate::SweepReport::heatmap
     ///

@@ -1,0 +1,113 @@
+//! HTML pages (feature `report`) on the edges: one bar, no trades, constant prices, a heat map
+//! whose every cell is undefined, and a sweep with nothing to draw.
+#![cfg(feature = "report")]
+
+use std::io;
+use std::sync::Arc;
+
+use tracectx_backtest::{
+    BacktestEngine, Bars, BatchOptions, Named, ParamGrid, Params, RankBy, Statistic, sma_cross,
+};
+
+const DAY: i64 = 86_400_000_000;
+
+fn constant(n: usize) -> Bars {
+    let times = (0..n as i64).map(|i| i * DAY).collect();
+    Bars::new(
+        times,
+        vec![10.0; n],
+        vec![10.0; n],
+        vec![10.0; n],
+        vec![10.0; n],
+        None,
+    )
+    .unwrap()
+}
+
+fn page(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::new();
+    f(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_session_page_on_one_bar_or_flat_prices_has_no_undefined_number() {
+    let engine = BacktestEngine::default();
+    let params = Params::new().with("fast", 2).with("slow", 3);
+    for bars in [
+        constant(1),
+        constant(2),
+        constant(50),
+        Bars::synthetic(1, 7),
+    ] {
+        let result = engine
+            .run(&bars, &Named::new("sma-cross", sma_cross), &params)
+            .unwrap();
+        assert_eq!(result.stats.trades, 0);
+        let html = page(|out| result.write_html(&bars, out));
+        assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..40]);
+        assert!(html.contains("<svg"));
+        for undefined in ["NaN", "inf\"", "Infinity"] {
+            assert!(
+                !html.contains(undefined),
+                "{undefined} on {} bars",
+                bars.len()
+            );
+        }
+    }
+}
+
+/// On one bar no session has a Sharpe ratio: every cell is grey, and the page still says
+/// so rather than drawing a scale from infinity to minus infinity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heat_map_of_undefined_statistics_is_all_grey() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:4:1")
+        .unwrap()
+        .parse_axis("slow=5:6:1")
+        .unwrap();
+    let report = BacktestEngine::default()
+        .sweep(
+            &Arc::new(constant(1)),
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::new(Statistic::Sharpe),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    assert_eq!(report.succeeded, 6);
+    let heatmap = report.heatmap.as_ref().unwrap();
+    assert!(heatmap.cells.iter().all(Option::is_none));
+    let html = page(|out| report.write_html(out));
+    assert!(html.contains("Grey: no value"));
+    for undefined in ["NaN", "inf", "Infinity"] {
+        assert!(!html.contains(undefined), "{undefined}");
+    }
+}
+
+/// A grid without axes has no heat map even when one is asked for: the error says every
+/// reason a sweep can lack one, not only the option.
+#[tokio::test(flavor = "current_thread")]
+async fn a_sweep_without_axes_says_why_it_has_no_page() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2")
+        .unwrap()
+        .fixed("slow", 5);
+    let report = BacktestEngine::default()
+        .sweep(
+            &Arc::new(Bars::synthetic(50, 1)),
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    assert_eq!(report.succeeded, 1);
+    let err = report.write_html(&mut Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        err.to_string(),
+        "the sweep kept no heat map: BatchOptions::keep_heatmap was off, or the grid had no \
+         axis to draw or was refused"
+    );
+}
