@@ -74,6 +74,21 @@ fn accepts_every_date_form() {
     }
 }
 
+/// `YYYYMMDD`, as many data vendors write dates, is a date (pandas reads it so), not a
+/// number of seconds in 1970: read as epoch seconds, `20240102` and `20240103` made bars one
+/// second apart in August 1970, with no error.
+#[test]
+fn compact_dates_are_dates_not_epoch_seconds() {
+    let bars = load("date,open,high,low,close\n20240102,1,1,1,1\n20240103,1,1,1,1\n").unwrap();
+    assert_eq!(bars.timestamps(), &[ts("2024-01-02"), ts("2024-01-03")]);
+    assert_eq!(parse_bar_time("19991231"), parse_bar_time("1999-12-31"));
+    // Eight digits that are not a date stay seconds; other lengths are untouched.
+    assert_eq!(ts("20241301"), 20_241_301_000_000);
+    assert_eq!(ts("09991231"), 9_991_231_000_000);
+    assert_eq!(ts("1704153600"), ts("2024-01-02"));
+    assert_eq!(ts("+20240102"), 20_240_102_000_000);
+}
+
 #[test]
 fn accepts_pandas_index_column_bom_quotes_and_crlf() {
     let bars = load(

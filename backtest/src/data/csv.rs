@@ -15,8 +15,9 @@ use tracectx::time::{MICROS_PER_SEC, Timestamp};
 
 /// Parses one of the date forms the CSV loader accepts: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`
 /// (or with a `T`, an optional fraction, and an optional `Z` or `±HH:MM` offset, which covers
-/// RFC 3339; see [`Timestamp::parse_date_time`]), or an integer number of seconds or, from
-/// 10^11 in magnitude, milliseconds since the epoch. Leading and trailing spaces are ignored;
+/// RFC 3339; see [`Timestamp::parse_date_time`]), `YYYYMMDD` (eight digits naming a day of
+/// the years 1000 to 9999, as pandas reads them; other eight-digit numbers are seconds), or an
+/// integer number of seconds or, from 10^11 in magnitude, milliseconds since the epoch. Leading and trailing spaces are ignored;
 /// dates without an offset are UTC; fractions finer than a microsecond are truncated.
 ///
 /// Returns `None` when the text is none of these or names a time outside the `i64`
@@ -33,6 +34,7 @@ use tracectx::time::{MICROS_PER_SEC, Timestamp};
 /// assert_eq!(parse_bar_time("2024-03-01T02:00:00+02:00"), Some(day));
 /// assert_eq!(parse_bar_time("1709251200"), Some(day));
 /// assert_eq!(parse_bar_time("1709251200000"), Some(day));
+/// assert_eq!(parse_bar_time("20240301"), Some(day));
 /// assert_eq!(parse_bar_time("2024-02-30"), None);
 /// // Epoch milliseconds that parse but name the year 287,000-odd:
 /// assert!(!parse_bar_time("9000000000000000").unwrap().is_in_range());
@@ -49,7 +51,26 @@ pub(crate) fn parse_time_bytes(text: &[u8]) -> Option<i64> {
             .ok()
             .map(Timestamp::as_micros);
     }
-    parse_epoch(text)
+    parse_compact_date(text).or_else(|| parse_epoch(text))
+}
+
+/// `YYYYMMDD` with a year from 1000, as data vendors write dates (and pandas reads them):
+/// eight digits that name a calendar day. Others are left to [`parse_epoch`].
+fn parse_compact_date(text: &[u8]) -> Option<i64> {
+    let [y @ b'1'..=b'9', rest @ ..] = text else {
+        return None;
+    };
+    if rest.len() != 7 || !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits
+            .iter()
+            .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'))
+    };
+    let year = i64::from(number(&[*y, rest[0], rest[1], rest[2]]));
+    let date = Timestamp::from_date(year, number(&rest[3..5]), number(&rest[5..7]))?;
+    Some(date.as_micros())
 }
 
 /// Epoch seconds, or milliseconds from 10^11 in magnitude.
