@@ -300,3 +300,135 @@ fn a_long_session_on_two_threads_gives_the_one_thread_result() {
         .unwrap_err();
     assert!(matches!(err.kind(), BacktestErrorKind::StrategyPanicked(m) if m == "boom"));
 }
+
+// === tiny and flat data ===
+
+const DAY: i64 = 86_400_000_000;
+
+fn flat(n: usize) -> Bars {
+    let times = (0..n as i64).map(|i| i * DAY).collect();
+    Bars::new(
+        times,
+        vec![10.0; n],
+        vec![10.0; n],
+        vec![10.0; n],
+        vec![10.0; n],
+        None,
+    )
+    .unwrap()
+}
+
+/// Every statistic is a finite number or `None` (`null` in JSON), never NaN or infinite.
+fn assert_defined_or_none(result: &tracectx_backtest::BacktestResult, what: &str) {
+    for &statistic in tracectx_backtest::Statistic::ALL {
+        if let Some(v) = result.stats.get(statistic) {
+            assert!(v.is_finite(), "{what}: {statistic:?} = {v}");
+        }
+    }
+    let json: serde_json::Value = serde_json::from_str(&result.to_json()).unwrap();
+    for (name, value) in json["stats"].as_object().unwrap() {
+        assert!(
+            value.is_null() || value.is_number() || value.is_string(),
+            "{what}: {name} = {value}"
+        );
+    }
+}
+
+fn tiny_and_flat() -> Vec<(String, Bars)> {
+    let mut data = Vec::new();
+    for n in [1, 2, 3] {
+        data.push((format!("{n} flat bars"), flat(n)));
+        data.push((format!("{n} moving bars"), Bars::synthetic(n, 5)));
+    }
+    data.push(("60 flat bars".to_owned(), flat(60)));
+    data
+}
+
+/// A strategy always in the market, so that flat and tiny data have trades to measure.
+fn always_long(bars: &Bars, _: &Params) -> Result<Signals, StrategyError> {
+    Ok(Signals::new(vec![Decision::EnterLong; bars.len()], 0))
+}
+
+#[test]
+fn one_two_or_flat_bars_leave_undefined_statistics_none() {
+    let engine = BacktestEngine::default();
+    for (what, bars) in tiny_and_flat() {
+        let result = engine.run(&bars, &sma_cross, &params()).unwrap();
+        assert_defined_or_none(&result, &what);
+        let result = engine.run(&bars, &always_long, &params()).unwrap();
+        assert_defined_or_none(&result, &what);
+        if bars.len() == 1 {
+            assert_eq!(result.stats.sharpe, None, "{what}");
+            assert_eq!(result.stats.trades, 0, "{what}");
+        }
+    }
+}
+
+async fn tiny_and_flat_data_on_every_async_entry_point() {
+    let engine = BacktestEngine::default();
+    for (what, bars) in tiny_and_flat() {
+        let data = Arc::new(bars);
+        let result = engine
+            .run_realistic(&data, Named::new("long", always_long), params())
+            .await
+            .unwrap();
+        assert_defined_or_none(&result, &what);
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let feed = {
+            let data = Arc::clone(&data);
+            tokio::spawn(async move {
+                for i in 0..data.len() {
+                    tx.send(data.get(i).unwrap()).await.unwrap();
+                }
+            })
+        };
+        let streamed = engine
+            .run_channel(rx, Named::new("long", always_long), params())
+            .await
+            .unwrap();
+        feed.await.unwrap();
+        assert_defined_or_none(&streamed, &what);
+        assert_eq!(streamed.stats.trades, result.stats.trades, "{what}");
+        let grid = tracectx_backtest::ParamGrid::new()
+            .parse_axis("fast=2:3:1")
+            .unwrap()
+            .parse_axis("slow=4:5:1")
+            .unwrap();
+        let report = engine
+            .sweep(
+                &data,
+                Named::new("sma-cross", sma_cross),
+                &grid,
+                tracectx_backtest::RankBy::default(),
+                tracectx_backtest::BatchOptions::new().keep_heatmap(true),
+            )
+            .await;
+        assert_eq!((report.sessions, report.succeeded), (4, 4), "{what}");
+        for result in &report.ranked {
+            assert_defined_or_none(result, &what);
+        }
+        let heatmap = report.heatmap.as_ref().unwrap();
+        assert!(
+            heatmap.cells.iter().flatten().all(|v| v.is_finite()),
+            "{what}"
+        );
+    }
+    // No bars at all: a typed error, not a session on nothing.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    drop(tx);
+    let err = engine
+        .run_channel(rx, Named::new("long", always_long), params())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), BacktestErrorKind::Data(_)), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tiny_and_flat_data_on_a_current_thread_runtime() {
+    tiny_and_flat_data_on_every_async_entry_point().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_and_flat_data_on_a_multi_thread_runtime() {
+    tiny_and_flat_data_on_every_async_entry_point().await;
+}
