@@ -89,6 +89,30 @@ fn compact_dates_are_dates_not_epoch_seconds() {
     assert_eq!(ts("+20240102"), 20_240_102_000_000);
 }
 
+/// Windows PowerShell's `>` and spreadsheets' "Unicode text" write UTF-16 with a
+/// byte-order mark: the error says so, rather than that the header has no date column.
+#[test]
+fn utf16_text_is_refused_as_such() {
+    let text = "date,open,high,low,close\r\n2024-01-02,1,2,1,2\r\n";
+    let le: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let be: Vec<u8> = [0xfe, 0xff]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    for bytes in [le, be] {
+        let e = Bars::from_csv_reader(&bytes[..]).unwrap_err();
+        assert!(matches!(e.kind(), DataErrorKind::Utf16), "{e}");
+        assert_eq!(e.row(), Some(1));
+        assert_eq!(
+            e.to_string(),
+            "invalid bar data at line 1: UTF-16 text (byte-order mark), expected UTF-8"
+        );
+    }
+}
+
 #[test]
 fn accepts_pandas_index_column_bom_quotes_and_crlf() {
     let bars = load(

@@ -105,7 +105,8 @@ pub(super) const MAX_LINE_BYTES: usize = 1 << 20;
 /// The most bytes a field the loader reads (the time, a price, the volume) may hold: 256.
 pub(super) const MAX_FIELD_BYTES: usize = 256;
 
-/// The UTF-8 byte-order mark some programs write at the start of a file.
+/// The UTF-8 byte-order mark some programs write at the start of a file. (A UTF-16 one,
+/// `FF FE` or `FE FF`, is refused: those bytes start no UTF-8 text.)
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// How many bytes the loader reads at a time.
@@ -188,6 +189,11 @@ impl<R: Read> Records<R> {
         // after it is looked at.
         if self.line == 1 && self.raw.starts_with(UTF8_BOM) {
             self.raw.drain(..UTF8_BOM.len());
+        }
+        if self.line == 1
+            && (self.raw.starts_with(b"\xff\xfe") || self.raw.starts_with(b"\xfe\xff"))
+        {
+            return Err(DataError::new(DataErrorKind::Utf16).at_line(1));
         }
         if memchr::memchr(b'"', &self.raw).is_none() {
             self.quoted = false;

@@ -44,6 +44,10 @@ pub enum DataErrorKind {
     /// There were no bars: an empty file, or a header and nothing else.
     #[error("no bars")]
     Empty,
+    /// The input starts with a UTF-16 byte-order mark (as Windows PowerShell's `>` and
+    /// spreadsheets' "Unicode text" write): the loader reads UTF-8 (or ASCII) text.
+    #[error("UTF-16 text (byte-order mark), expected UTF-8")]
+    Utf16,
     /// A required column is absent from the header.
     #[error("missing column {0:?}")]
     MissingColumn(&'static str),

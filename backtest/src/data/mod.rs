@@ -530,7 +530,8 @@ impl Bars {
     /// The header names the columns, matched case-insensitively and in any order: the time
     /// (`date`, `datetime`, `time` or `timestamp`; also an unnamed first column, as pandas'
     /// `to_csv` writes an index), `open`, `high`, `low`, `close`, and optionally `volume`.
-    /// A UTF-8 byte-order mark at the start of the input is skipped.
+    /// A UTF-8 byte-order mark at the start of the input is skipped; a UTF-16 one is refused
+    /// ([`DataErrorKind::Utf16`]).
     /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside);
     /// a record may have fewer fields than the header but not more
     /// ([`DataErrorKind::TooManyFields`]: an unquoted `1,200` would shift the columns).
