@@ -37,12 +37,13 @@
 //!   [`run_stream`](BacktestEngine::run_stream) and [`run_channel`](BacktestEngine::run_channel).
 //!
 //! Dependencies run one way, down this list: a module uses only modules listed before it
-//! (and the private `time` and `quote`, which any may use). `data` depends on nothing else of the crate,
-//! `strategy` on `data`, `trade` on `time` alone, `execution` on those three, `stats` on
-//! `data` and `trade`, `result` on `execution` and `stats`, `grid` on `strategy`, `error` on
-//! the errors of those, `panics` on nothing, `session` on all of these, `sweep` and `stream`
-//! on `session` (not on each other), `report` on `result` and `sweep`, and `engine`, on
-//! top, on `session`, `sweep` and `stream`, to which its methods hand their work.
+//! (and `tracectx::time` and the private `quote`, which any may use). `data` depends on
+//! nothing else of the crate, `strategy` on `data`, `trade` on `tracectx::time` alone,
+//! `execution` on those three, `stats` on `data` and `trade`, `result` on `execution` and
+//! `stats`, `grid` on `strategy`, `error` on the errors of those, `panics` on nothing,
+//! `session` on all of these, `sweep` and `stream` on `session` (not on each other), `report`
+//! on `result` and `sweep`, and `engine`, on top, on `session`, `sweep` and `stream`, to
+//! which its methods hand their work.
 //!
 //! With default settings the model and the statistics are those of backtesting.py 0.6.6 run
 //! as `Backtest(data, strategy, cash=C, commission=c, exclusive_orders=True)`: the same trade
