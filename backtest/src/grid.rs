@@ -52,6 +52,12 @@ enum GridReason {
     /// A float range's step is below the precision of its values: values `index` and
     /// `index + 1` are equal (both `value`).
     Precision { index: usize, value: String },
+    /// A list names one value twice: values `first` and `again` are both `value`.
+    Repeated {
+        first: usize,
+        again: usize,
+        value: String,
+    },
 }
 
 impl GridError {
@@ -92,6 +98,16 @@ impl fmt::Display for GridError {
                 "the step is below the precision of the values (values {index} and {} are \
                  both {value})",
                 index + 1
+            ),
+            GridReason::Repeated {
+                first,
+                again,
+                value,
+            } => write!(
+                f,
+                "values {first} and {again} are both {}: a sweep would run its combinations \
+                 twice",
+                Quoted(value)
             ),
             &GridReason::TooLarge { combinations } => {
                 let count = if combinations == u128::MAX {
@@ -364,11 +380,38 @@ impl ParamGrid {
             }
         } else {
             check(name, spec.split(',').count() as u128)?;
-            Axis::List(
-                spec.split(',')
-                    .map(|v| ParamValue::parse(v.trim()))
-                    .collect(),
-            )
+            if spec.split(',').any(|v| v.trim().is_empty()) {
+                return Err(fail("a value of the list is empty"));
+            }
+            let values: Vec<ParamValue> = spec
+                .split(',')
+                .map(|v| ParamValue::parse(v.trim()))
+                .collect();
+            // A value listed twice would run its combinations twice (and `merge` refuses
+            // such shards). Under the cap, so at most a million keys.
+            let mut seen = std::collections::HashMap::with_capacity(values.len());
+            for (k, v) in values.iter().enumerate() {
+                let key = match v {
+                    // `-0.0 == 0.0`: one key for both.
+                    ParamValue::Float(x) if *x == 0.0 => "f0".to_owned(),
+                    ParamValue::Float(x) => format!("f{}", x.to_bits()),
+                    other => format!("{other:?}"),
+                };
+                if let Some(first) = seen.insert(key, k) {
+                    return Err(GridError {
+                        axis: Some(text.to_owned()),
+                        reason: GridReason::Repeated {
+                            first,
+                            again: k,
+                            value: match v {
+                                ParamValue::Str(text) => text.clone(),
+                                other => other.to_string(),
+                            },
+                        },
+                    });
+                }
+            }
+            Axis::List(values)
         };
         Ok(if values.len() == 1 {
             self.fixed(name, values.get(0))

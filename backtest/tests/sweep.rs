@@ -76,6 +76,26 @@ fn a_float_step_finer_than_the_values_is_refused() {
     assert!(values.windows(2).all(|w| w[0] < w[1]));
 }
 
+/// A list naming a value twice would run its combinations twice (and `merge` refuses the
+/// shards of such a sweep); an empty value (`1,,2`) was read as the string "". Both are
+/// refused, naming the values.
+#[test]
+fn a_list_with_a_repeated_or_empty_value_is_refused() {
+    for (axis, says) in [
+        ("fast=5,10,5", "values 0 and 2 are both \"5\""),
+        ("fast=5, 5.0, 5", "values 0 and 2 are both \"5\""),
+        ("k=0.0,-0.0", "values 0 and 1 are both \"-0\""),
+        ("mode=a,b,b", "values 1 and 2 are both \"b\""),
+        ("fast=1,2,,3", "a value of the list is empty"),
+        ("fast=1,2,", "a value of the list is empty"),
+    ] {
+        let err = ParamGrid::new().parse_axis(axis).unwrap_err();
+        assert!(err.to_string().contains(says), "{axis}: {err}");
+    }
+    // An integer and a float of the same value are different values of different kinds.
+    assert_eq!(ParamGrid::new().parse_axis("k=5,5.0").unwrap().len(), 2);
+}
+
 /// What the command line passes in (an axis, a constraint, a parameter, a statistic's
 /// name) reaches an error quoted, escaped and cut to 128 characters, however long it is.
 #[test]
