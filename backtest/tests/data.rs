@@ -127,6 +127,32 @@ fn accepts_pandas_index_column_bom_quotes_and_crlf() {
     );
 }
 
+/// Bare `\r` line ends (Excel's "CSV (Macintosh)", which pandas reads) load as `\n` ones
+/// do, on a small input and on one past the reader's buffer and the 1 MiB line limit; they
+/// gave `missing column "close"`, or a line too long.
+#[test]
+fn bare_carriage_return_line_ends_are_line_ends() {
+    let lf = Bars::synthetic(40_000, 3);
+    let mut text = Vec::new();
+    lf.write_csv(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.len() > 1 << 20);
+    let cr = text.replace('\n', "\r");
+    let bars = load(&cr).unwrap();
+    assert_eq!(bars.timestamps(), lf.timestamps());
+    assert_eq!(bars.close(), lf.close());
+    // Quotes, a byte-order mark and an error's line number in the same file.
+    let bars = load("\u{feff}\"Date\",Open,High,Low,Close\r2024-01-02,1,2,1,2\r").unwrap();
+    assert_eq!(bars.len(), 1);
+    let e = err("Date,Open,High,Low,Close\r2024-01-02,1,2,1,2\r2024-01-03,1,2,1,x\r");
+    assert_eq!((e.row(), e.column()), (Some(3), Some("Close")));
+    // `\r\n` files are not taken for bare `\r` ones.
+    assert_eq!(
+        load(&text.replace('\n', "\r\n")).unwrap().close(),
+        lf.close()
+    );
+}
+
 /// A price written with a thousands separator and no quotes (`1,200`) splits into two
 /// fields: every later column would shift by one, so a record with more fields than the
 /// header is refused, not read with its tail dropped.

@@ -112,11 +112,24 @@ const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 /// How many bytes the loader reads at a time.
 const READ_BYTES: usize = 1 << 16;
 
+/// The byte the lines of a text starting with `head` end with: `\r` when its first line end
+/// is a `\r` not followed by `\n`, else `\n`.
+fn line_end(head: &[u8]) -> u8 {
+    match memchr::memchr2(b'\r', b'\n', head) {
+        Some(i) if head[i] == b'\r' && head.get(i + 1).is_some_and(|&c| c != b'\n') => b'\r',
+        _ => b'\n',
+    }
+}
+
 /// CSV records read one at a time from a stream, each held in a buffer of at most
 /// [`MAX_LINE_BYTES`]: RFC 4180 fields (`,`-separated, optionally `"`-quoted with `""` for a
-/// quote inside, a quoted field may span lines), `\n` or `\r\n` line ends.
+/// quote inside, a quoted field may span lines), `\n` or `\r\n` line ends, or bare `\r` ones
+/// (as Excel's "CSV (Macintosh)" writes, and pandas reads), told by the first line.
 struct Records<R> {
     reader: io::BufReader<R>,
+    /// The byte lines end with: `\n` (also for `\r\n`), or `\r` when the first line ends
+    /// with a bare one. Settled when the first line is read.
+    eol: Option<u8>,
     /// The raw bytes of the current record.
     raw: Vec<u8>,
     /// The current record's fields with their quotes removed, when it has quotes.
@@ -134,6 +147,7 @@ impl<R: Read> Records<R> {
     fn new(reader: R) -> Self {
         Records {
             reader: io::BufReader::with_capacity(READ_BYTES, reader),
+            eol: None,
             raw: Vec::new(),
             unquoted: Vec::new(),
             fields: Vec::new(),
@@ -158,7 +172,8 @@ impl<R: Read> Records<R> {
                 return Ok(any);
             }
             any = true;
-            let (take, done) = match memchr::memchr(b'\n', buf) {
+            let eol = *self.eol.get_or_insert_with(|| line_end(buf));
+            let (take, done) = match memchr::memchr(eol, buf) {
                 Some(i) => (i, true),
                 None => (buf.len(), false),
             };

@@ -535,11 +535,14 @@ impl Bars {
     /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside);
     /// a record may have fewer fields than the header but not more
     /// ([`DataErrorKind::TooManyFields`]: an unquoted `1,200` would shift the columns).
+    /// Lines end with `\n`, `\r\n`, or a bare `\r` (as Excel's "CSV (Macintosh)" writes)
+    /// when the first line does.
     /// The input is read a record at a time; a line longer than
     /// [`MAX_CSV_LINE_BYTES`](Self::MAX_CSV_LINE_BYTES) or a field read longer than
-    /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, `YYYYMMDD`, or
-    /// integer epoch seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to
-    /// 9999 (UTC; [`DataErrorKind::TimestampOutOfRange`] otherwise).
+    /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times
+    /// are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, `YYYYMMDD`, or integer epoch
+    /// seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to 9999 (UTC;
+    /// [`DataErrorKind::TimestampOutOfRange`] otherwise).
     ///
     /// # Examples
     ///
