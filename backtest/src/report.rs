@@ -489,10 +489,24 @@ impl SweepReport {
     }
 }
 
+/// The most characters of a parameter's name or value a chart's label shows.
+const MAX_LABEL_CHARS: usize = 24;
+
+/// Outside text (a parameter's name or text value) as a chart shows it: on one line, with
+/// what could disguise it escaped ([`tracectx::escape::text`]), its first
+/// [`MAX_LABEL_CHARS`] characters then `…`.
+fn label_text(text: &str) -> String {
+    let shown = tracectx::escape::text(text).to_string();
+    match shown.char_indices().nth(MAX_LABEL_CHARS) {
+        Some((end, _)) => format!("{}…", &shown[..end]),
+        None => shown,
+    }
+}
+
 fn value_label(v: &ParamValue) -> String {
     match v {
-        ParamValue::Str(s) => s.clone(),
-        other => other.to_string(),
+        ParamValue::Str(s) => label_text(s),
+        other => label_text(&other.to_string()),
     }
 }
 
@@ -532,10 +546,11 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
         }
     };
     let statistic = h.rank_by.statistic().label();
+    let (x_name, y_name) = (label_text(&h.x.name), label_text(&h.y.name));
     let caption = if h.y.name.is_empty() {
-        format!("{statistic} over {}", h.x.name)
+        format!("{statistic} over {x_name}")
     } else {
-        format!("{statistic} over {} and {}", h.x.name, h.y.name)
+        format!("{statistic} over {x_name} and {y_name}")
     };
     let mut svg = String::new();
     {
@@ -571,8 +586,8 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             .label_style(("sans-serif", 12))
             .x_label_formatter(&|k| label(&h.x.values, bx, *k))
             .y_label_formatter(&|k| label(&h.y.values, by, *k))
-            .x_desc(h.x.name.as_str())
-            .y_desc(h.y.name.as_str())
+            .x_desc(x_name.as_str())
+            .y_desc(y_name.as_str())
             .draw()
             .map_err(chart_error)?;
         chart

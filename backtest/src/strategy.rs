@@ -229,7 +229,9 @@ impl fmt::Display for ParamValue {
             ParamValue::Bool(b) => write!(f, "{b}"),
             ParamValue::Int(i) => write!(f, "{i}"),
             ParamValue::Float(x) => write!(f, "{x}"),
-            ParamValue::Str(s) => write!(f, "{s:?}"),
+            // Quoted as `{:?}` writes it, and what that leaves that could disguise a line
+            // (a bidirectional override) escaped too.
+            ParamValue::Str(s) => write!(f, "{}", tracectx::escape::text(&format!("{s:?}"))),
         }
     }
 }
@@ -661,13 +663,14 @@ impl Params {
 }
 
 impl fmt::Display for Params {
-    /// `fast=10 slow=20`.
+    /// `fast=10 slow=20`; a name with what could disguise a line is shown escaped
+    /// ([`tracectx::escape::text`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (k, v)) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            write!(f, "{k}={v}")?;
+            write!(f, "{}={v}", tracectx::escape::text(k))?;
         }
         Ok(())
     }

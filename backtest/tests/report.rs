@@ -111,3 +111,45 @@ async fn a_sweep_without_axes_says_why_it_has_no_page() {
          axis to draw or was refused"
     );
 }
+
+/// A text value or a name of the grid reaches the heat map's labels on one line, with what
+/// could disguise it escaped (a right-to-left override, a line end) and cut to 24
+/// characters: a value of 10,000 characters does not become a label of 10,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heat_map_labels_escape_and_cut_outside_text() {
+    let long = format!("b{}", "z".repeat(10_000));
+    let grid = ParamGrid::new()
+        .axis("mo\u{202e}de", ["a\u{202e}\nx".to_owned(), long])
+        .parse_axis("fast=2,3")
+        .unwrap()
+        .fixed("slow", 5);
+    let report = BacktestEngine::default()
+        .sweep(
+            &Arc::new(Bars::synthetic(60, 3)),
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    assert_eq!(report.succeeded, 4);
+    let html = page(|out| report.write_html(out));
+    if let Some(at) = html.find('\u{202e}') {
+        let from = html[..at]
+            .char_indices()
+            .rev()
+            .nth(80)
+            .map_or(0, |(i, _)| i);
+        panic!("a raw override reached the page: {:?}", &html[from..at + 3]);
+    }
+    assert!(
+        html.contains("a\\u{202e}\\nx"),
+        "the value is shown escaped"
+    );
+    assert!(html.contains("mo\\u{202e}de"), "the name is shown escaped");
+    // The chart's labels are cut; the table below it keeps the parameters whole.
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert!(svg.contains(&format!("b{}…", "z".repeat(23))));
+    assert!(!svg.contains(&"z".repeat(100)));
+    assert!(html.contains(&"z".repeat(10_000)));
+}
