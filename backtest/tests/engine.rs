@@ -9,6 +9,9 @@ use tracectx_backtest::{
     Signals, StrategyError, sma_cross,
 };
 
+mod common;
+use common::flat;
+
 fn params() -> Params {
     Params::new().with("fast", 10).with("slow", 20)
 }
@@ -302,21 +305,6 @@ fn a_long_session_on_two_threads_gives_the_one_thread_result() {
 }
 
 // === tiny and flat data ===
-
-const DAY: i64 = 86_400_000_000;
-
-fn flat(n: usize) -> Bars {
-    let times = (0..n as i64).map(|i| i * DAY).collect();
-    Bars::new(
-        times,
-        vec![10.0; n],
-        vec![10.0; n],
-        vec![10.0; n],
-        vec![10.0; n],
-        None,
-    )
-    .unwrap()
-}
 
 /// Every statistic is a finite number or `None` (`null` in JSON), never NaN or infinite.
 fn assert_defined_or_none(result: &tracectx_backtest::BacktestResult, what: &str) {

@@ -9,20 +9,8 @@ use tracectx_backtest::{
     BacktestEngine, Bars, BatchOptions, Named, ParamGrid, Params, RankBy, Statistic, sma_cross,
 };
 
-const DAY: i64 = 86_400_000_000;
-
-fn constant(n: usize) -> Bars {
-    let times = (0..n as i64).map(|i| i * DAY).collect();
-    Bars::new(
-        times,
-        vec![10.0; n],
-        vec![10.0; n],
-        vec![10.0; n],
-        vec![10.0; n],
-        None,
-    )
-    .unwrap()
-}
+mod common;
+use common::flat;
 
 fn page(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
     let mut out = Vec::new();
@@ -34,12 +22,7 @@ fn page(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
 fn a_session_page_on_one_bar_or_flat_prices_has_no_undefined_number() {
     let engine = BacktestEngine::default();
     let params = Params::new().with("fast", 2).with("slow", 3);
-    for bars in [
-        constant(1),
-        constant(2),
-        constant(50),
-        Bars::synthetic(1, 7),
-    ] {
+    for bars in [flat(1), flat(2), flat(50), Bars::synthetic(1, 7)] {
         let result = engine
             .run(&bars, &Named::new("sma-cross", sma_cross), &params)
             .unwrap();
@@ -68,7 +51,7 @@ async fn a_heat_map_of_undefined_statistics_is_all_grey() {
         .unwrap();
     let report = BacktestEngine::default()
         .sweep(
-            &Arc::new(constant(1)),
+            &Arc::new(flat(1)),
             Named::new("sma-cross", sma_cross),
             &grid,
             RankBy::new(Statistic::Sharpe),
