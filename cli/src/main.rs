@@ -183,8 +183,13 @@ fn shown(path: &Path) -> String {
 /// Writes a kept log line, and its newline, as a terminal can show it safely: unchanged when
 /// it holds nothing to escape (every line tracectx's formats write), else escaped
 /// ([`tracectx::escape`]): a JSON line with `\u` escapes inside its strings (the same JSON
-/// value), any other line with `\u{..}` and `\x..` escapes.
+/// value), any other line with `\u{..}` and `\x..` escapes. A CRLF line end is printed as it
+/// is: a carriage return right before the newline cannot hide anything the line showed.
 fn write_line(out: &mut impl Write, line: &[u8], parser: &LineParser) -> io::Result<()> {
+    let (line, end): (_, &[u8]) = match line.strip_suffix(b"\r") {
+        Some(line) => (line, b"\r\n"),
+        None => (line, b"\n"),
+    };
     if line.iter().all(|&b| (0x20..0x7f).contains(&b)) {
         out.write_all(line)?;
     } else {
@@ -194,7 +199,7 @@ fn write_line(out: &mut impl Write, line: &[u8], parser: &LineParser) -> io::Res
             _ => write!(out, "{}", escape::bytes(line))?,
         }
     }
-    out.write_all(b"\n")
+    out.write_all(end)
 }
 
 /// One input named on the command line.

@@ -2276,3 +2276,22 @@ fn per_run_files_of_a_sweep_are_what_logs_prints_from_the_combined_log() {
         );
     }
 }
+
+// === inputs of every kind ===
+
+#[test]
+fn logs_prints_crlf_lines_byte_for_byte() {
+    // A log written on Windows, or through a tool that ends lines with CRLF: the carriage
+    // return before the newline is the line's end, printed as it is, not as `\r` text.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crlf.log");
+    let text = format!("{A1}\r\n{A12}\r\n{A1_WARN}\r\n{A1_JSON}\r\n");
+    std::fs::write(&path, &text).unwrap();
+    let out = tracectx(&["logs", "backtest_ab1", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("{A1}\r\n{A1_WARN}\r\n{A1_JSON}\r\n"));
+    // A carriage return anywhere else could overwrite what the line showed: still escaped.
+    let forged = format!("{A1} ok\rERROR forged\r\n");
+    let out = tracectx(&["logs", "backtest_ab1"], Some(forged.as_bytes()));
+    assert_eq!(stdout(&out), format!("{A1} ok\\rERROR forged\r\n"));
+}
