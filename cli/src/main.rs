@@ -217,6 +217,16 @@ impl Source<'_> {
             Source::File(path) => query::open(path),
         }
     }
+
+    /// Whether the input can be read once only: standard input, or a path that is not a
+    /// regular file (a FIFO, `/dev/stdin`, `<(zcat app.log.gz)`); opened again, a pipe is
+    /// empty, or waits for a writer that never comes.
+    fn read_once(&self) -> bool {
+        match self {
+            Source::Stdin => true,
+            Source::File(path) => std::fs::metadata(path).is_ok_and(|m| !m.is_file()),
+        }
+    }
 }
 
 /// Hands each input in turn (`-` or none: stdin) to `each`. An input that cannot be read is
@@ -369,11 +379,8 @@ impl<R: Read> Read for Watch<'_, R> {
 }
 
 /// Whether a line of the file `source` is stamped (in a layout `parser` reads); reads up to
-/// the first one. Standard input, already read, is not read again.
+/// the first one. Not for an input read once only ([`Source::read_once`]).
 fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
-    if let Source::Stdin = source {
-        return Ok(false);
-    }
     let mut watch = Watch::new(source.open()?, parser);
     let mut buf = vec![0u8; 64 * 1024];
     while !watch.stamped {
@@ -465,14 +472,16 @@ impl LogsArgs {
                     write_line(&mut out, line, &parser)
                 }
             };
-            // Standard input can be read once only: watched for stamped lines as it goes by.
+            // A pipe (standard input, a FIFO, `<(zcat ..)`) can be read once only: watched
+            // for stamped lines as it goes by.
+            let once = source.read_once();
             let (found, stamped) = match source {
-                Source::Stdin => {
+                Source::File(path) if !once => (query.search_path(path, &mut keep), false),
+                _ => {
                     let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
                     let found = query.search_with(&mut watch, &mut keep);
                     (found, watch.saw_stamped())
                 }
-                Source::File(path) => (query.search_path(path, &mut keep), false),
             };
             let found = match found {
                 Ok(found) => found,
@@ -482,7 +491,10 @@ impl LogsArgs {
                 too_long(name, found.too_long);
             }
             // Only when nothing was found: a log is looked through once more.
-            if found.lines == 0 && !stamped && !any_stamped(&source, &parser).map_err(Ok)? {
+            if found.lines == 0
+                && !stamped
+                && (once || !any_stamped(&source, &parser).map_err(Ok)?)
+            {
                 self.format.no_stamped_line(name);
             }
             Ok(())

@@ -2295,3 +2295,29 @@ fn logs_prints_crlf_lines_byte_for_byte() {
     let out = tracectx(&["logs", "backtest_ab1"], Some(forged.as_bytes()));
     assert_eq!(stdout(&out), format!("{A1} ok\\rERROR forged\r\n"));
 }
+
+#[cfg(unix)]
+#[test]
+fn logs_reads_a_pipe_named_as_a_file_once() {
+    // `tracectx logs RUN /dev/stdin` (or `<(zcat app.log.gz)`, or a FIFO): a pipe named by
+    // path can be read once only. A log of stamped lines that holds no line of the run is
+    // not "a log in no layout tracectx knows", and the pipe is not opened a second time
+    // (a FIFO opened again waits for a writer that never comes).
+    let log = format!("{A1}\n{A12}\n{A1_JSON}\n");
+    let out = tracectx(&["logs", "nobody", "/dev/stdin"], Some(log.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+    let out = tracectx(
+        &["logs", "backtest_ab1", "/dev/stdin"],
+        Some(log.as_bytes()),
+    );
+    assert_eq!(stdout(&out), format!("{A1}\n{A1_JSON}\n"));
+    // A pipe in no layout tracectx knows is still named, once.
+    let out = tracectx(&["logs", "nobody", "/dev/stdin"], Some(b"plain text\n"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("tracectx: /dev/stdin: no line") && err.lines().count() == 1,
+        "{err}"
+    );
+}
