@@ -313,3 +313,54 @@ fn install_on_a_pool_with_bind_keeps_the_context() {
     assert!(bound.iter().all(|r| r.as_deref() == Some("installed")));
     assert_eq!(plain, None);
 }
+
+#[test]
+fn a_panic_on_the_pool_reaches_the_caller_and_leaves_every_thread_clean() {
+    let _serial = serial();
+    let message = |payload: Box<dyn std::any::Any + Send>| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    };
+    let outer = ctx("outer");
+    outer.sync_scope(|| {
+        let iter = std::panic::catch_unwind(|| {
+            ctx("par_panic").sync_scope(|| {
+                (0..10_000u64)
+                    .into_par_iter()
+                    .in_current_trace_context()
+                    .map(|i| {
+                        assert_eq!(run_id().as_deref(), Some("par_panic"));
+                        if i == 7_777 {
+                            panic!("item {i}");
+                        }
+                        work(i)
+                    })
+                    .max()
+            })
+        });
+        assert_eq!(message(iter.unwrap_err()), "item 7777");
+        assert_eq!(run_id().as_deref(), Some("outer"));
+
+        let joined = std::panic::catch_unwind(|| {
+            ctx("join_panic").sync_scope(|| {
+                tracectx::rayon::join(|| work(1), || -> u64 { panic!("right side") })
+            })
+        });
+        assert_eq!(message(joined.unwrap_err()), "right side");
+        assert_eq!(run_id().as_deref(), Some("outer"));
+
+        let scoped = std::panic::catch_unwind(|| {
+            ctx("scope_panic").sync_scope(|| {
+                tracectx::rayon::scope(|s| {
+                    s.spawn(|_| panic!("scoped"));
+                })
+            })
+        });
+        assert_eq!(message(scoped.unwrap_err()), "scoped");
+        assert_eq!(run_id().as_deref(), Some("outer"));
+    });
+    pool_is_clean();
+}

@@ -363,3 +363,105 @@ fn a_blocking_task_cancelled_before_it_ran_drops_in_its_run() {
     assert!(joined.unwrap_err().is_cancelled(), "the task ran");
     assert_eq!(rx.recv().unwrap().as_deref(), Some("queued_run"));
 }
+
+/// The message of a panic payload, as `panic!` with a literal or a format makes it.
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_panic_in_a_blocking_task_reaches_its_handle_and_the_thread_is_clean_after() {
+    // One blocking thread: the task after the panic runs on the thread it unwound.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let job = ctx("blocking_panic");
+        let (thread, err) = async {
+            let panicked = tracectx::spawn_blocking_traced(|| -> () {
+                assert_eq!(seen().map(|s| s.0).as_deref(), Some("blocking_panic"));
+                panic!("job {} failed", 7)
+            });
+            let err = panicked.await.unwrap_err();
+            (tracectx::current(), err)
+        }
+        .in_trace_context(job.clone())
+        .await;
+        // The caller's context is untouched, and the panic is tokio's, payload and all.
+        assert_eq!(thread.as_ref(), Some(&job));
+        assert!(err.is_panic());
+        assert_eq!(message(&*err.into_panic()), "job 7 failed");
+        for _ in 0..64 {
+            let after = tokio::task::spawn_blocking(seen).await.unwrap();
+            assert_eq!(after, None);
+        }
+    });
+}
+
+#[test]
+fn a_panic_in_a_traced_thread_reaches_join_with_its_payload() {
+    let run = ctx("thread_panic");
+    let want = expected(&run);
+    let handle = run.sync_scope(|| {
+        tracectx::thread::spawn(move || -> () {
+            assert_eq!(seen(), want);
+            std::panic::panic_any(42_u32)
+        })
+    });
+    let payload = handle.join().unwrap_err();
+    assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    assert_eq!(seen(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_panicking_and_plain_tasks_never_leave_a_run_behind() {
+    // Traced tasks, some of which panic after a yield, and plain tasks spawned among them
+    // (outside any scope) on the same workers: a plain task never sees a run, a traced one
+    // only its own, whatever unwound on its worker before.
+    let mut set = JoinSet::new();
+    for i in 0..4_000 {
+        if i % 2 == 0 {
+            let run = format!("task_{i}");
+            let task = {
+                let run = run.clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    let seen = tracectx::get_run_id().map(|r| r.to_string());
+                    assert_eq!(seen.as_deref(), Some(run.as_str()));
+                    if i % 40 == 0 {
+                        panic!("task {i}");
+                    }
+                    seen
+                }
+            };
+            ctx(&run).sync_scope(|| set.spawn_traced(task));
+        } else {
+            set.spawn(async {
+                tokio::task::yield_now().await;
+                tracectx::get_run_id().map(|r| r.to_string())
+            });
+        }
+    }
+    let (mut panics, mut plain, mut traced) = (0, 0, 0);
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Err(e) => {
+                assert!(message(&*e.into_panic()).starts_with("task "));
+                panics += 1;
+            }
+            Ok(None) => plain += 1,
+            Ok(Some(run)) => {
+                assert!(run.starts_with("task_"));
+                traced += 1;
+            }
+        }
+    }
+    assert_eq!((panics, plain, traced), (100, 2_000, 1_900));
+    assert_eq!(seen(), None);
+}

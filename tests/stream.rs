@@ -476,3 +476,76 @@ async fn a_duplex_sends_each_item_in_a_child_span() {
     drop(duplex);
     assert_eq!(runs(&log), HashSet::from([Some("duplex_items".to_owned())]));
 }
+
+#[test]
+fn a_panic_in_a_stream_or_sink_restores_the_pollers_run_and_drops_in_its_own() {
+    // Polled inside a task of run "poller": the wrapper's run while it runs, the poller's
+    // again once the panic has unwound out of it, and the wrapper's for its drop.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for per_item in [false, true] {
+        let (tx, dropped) = oneshot::channel();
+        let probe = DropProbe(Some(tx));
+        let items = futures::stream::iter(0..3).map(move |i| {
+            let _keep = &probe;
+            assert_eq!(run_id().as_deref(), Some("streamed"));
+            assert!(i < 2, "item {i}");
+            i
+        });
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(
+                async {
+                    let mut got = Vec::new();
+                    let mut stream: Pin<Box<dyn Stream<Item = i32> + Send>> = if per_item {
+                        Box::pin(items.in_trace_context_per_item(ctx("streamed")))
+                    } else {
+                        Box::pin(items.in_trace_context(ctx("streamed")))
+                    };
+                    loop {
+                        let next = std::panic::AssertUnwindSafe(stream.next());
+                        match futures::FutureExt::catch_unwind(next).await {
+                            Ok(Some(i)) => got.push(i),
+                            Ok(None) => unreachable!("the third item panics"),
+                            Err(_) => break,
+                        }
+                    }
+                    assert_eq!(run_id().as_deref(), Some("poller"));
+                    drop(stream);
+                    assert_eq!(run_id().as_deref(), Some("poller"));
+                    got
+                }
+                .in_trace_context(ctx("poller")),
+            )
+        }));
+        assert_eq!(caught.unwrap(), [0, 1], "per item: {per_item}");
+        assert_eq!(
+            dropped.blocking_recv().unwrap().as_deref(),
+            Some("streamed")
+        );
+        assert_eq!(run_id(), None);
+    }
+
+    // A sink that panics in `start_send`: the panic reaches the sender as it would unwrapped.
+    let sink = futures::sink::unfold((), |(), item: u32| async move {
+        assert_eq!(run_id().as_deref(), Some("sunk"));
+        assert!(item != 1, "sent {item}");
+        Ok::<_, std::convert::Infallible>(())
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(
+            async {
+                let mut sink = Box::pin(sink.in_trace_context(ctx("sunk")));
+                sink.send(0).await.unwrap();
+                let sent =
+                    futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(sink.send(1)))
+                        .await;
+                assert!(sent.is_err());
+                run_id()
+            }
+            .in_trace_context(ctx("sender")),
+        )
+    }));
+    assert_eq!(caught.unwrap().as_deref(), Some("sender"));
+    assert_eq!(run_id(), None);
+}
