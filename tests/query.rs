@@ -319,3 +319,58 @@ fn a_file_truncated_under_a_stream_search_ends_it_with_an_error() {
         assert_eq!(*l, line(i));
     }
 }
+
+/// JSON may spell any character as a `\uXXXX` escape (System.Text.Json writes `+` as
+/// `\u002B`): a run id spelled so is the same run id, found by every way of searching, as
+/// `Runs` and `Query::matches` read it.
+#[test]
+fn a_run_id_spelled_with_json_escapes_is_found_by_every_search() {
+    let run = "sweep+1";
+    let lines = [
+        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"sweep\u002B1","n":0}"#.into(),
+        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"\u0073weep+1","n":1}"#.into(),
+        format!(r#"{{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"{run}","n":2}}"#),
+        // Escapes elsewhere, or of another run: not this run's.
+        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"sweep\u002B12","n":3}"#.into(),
+        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"other","m":"\u0073weep+1"}"#.into(),
+        format!("[2024-01-01T10:00:00.000000Z] [{run}] [a1b2c3d4] INFO t - \\u{{1b}} n=5"),
+    ];
+    // Enough lines to read a file in parallel blocks, the escaped ones among them.
+    let mut log = String::new();
+    for i in 0..60_000 {
+        log.push_str(&lines[i % lines.len()]);
+        log.push('\n');
+    }
+    let q = Query::new(run).unwrap();
+    let want: Vec<&str> = log.lines().filter(|l| q.matches(l.as_bytes())).collect();
+    assert_eq!(want.len(), 4 * 10_000);
+
+    let mut runs = Runs::new();
+    runs.read(log.as_bytes()).unwrap();
+    let rows = runs.finish();
+    assert_eq!(rows.iter().find(|r| r.run_id == run).unwrap().lines, 40_000);
+
+    let text = |out: Vec<u8>| String::from_utf8(out).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(q.search(log.as_bytes(), &mut out).unwrap(), 40_000);
+    assert_eq!(text(out).lines().collect::<Vec<_>>(), want);
+    let mut out = Vec::new();
+    assert_eq!(q.search_slice(log.as_bytes(), &mut out).unwrap(), 40_000);
+    assert_eq!(text(out).lines().collect::<Vec<_>>(), want);
+    assert_eq!(q.count(log.as_bytes()).unwrap(), 40_000);
+    assert_eq!(q.count_slice(log.as_bytes()), 40_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    std::fs::write(&path, &log).unwrap();
+    assert!(log.len() > 2 << 20, "read in parallel blocks");
+    let mut found = Vec::new();
+    let n = q
+        .search_path(&path, |l| {
+            found.push(String::from_utf8(l.to_vec()).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n.lines, 40_000);
+    assert_eq!(found, want);
+}

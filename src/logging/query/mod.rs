@@ -28,10 +28,12 @@
 //! The input is read in blocks of 1 MiB. In each block the run id's bytes are searched with
 //! `memchr`'s SIMD substring search; only the lines that contain them are parsed (the text
 //! prefix by hand, a JSON line with `serde_json`). Most lines of a large log belong to other
-//! runs and are never looked at one by one, as with `grep -F`. [`Query::search_with`] reads
-//! the next blocks on a second thread while this one searches, so that copying a file out of
-//! the page cache (or decompressing it) and searching it overlap: a gigabyte of log is
-//! searched about as fast as ripgrep searches it mapped in memory, without mapping it.
+//! runs and are never looked at one by one, as with `grep -F`. Lines holding a `\u` escape
+//! are parsed too: JSON may spell any character of a run id so (`sweep\u002B1` is
+//! `sweep+1`). [`Query::search_with`] reads the next blocks on a second thread while this one
+//! searches, so that copying a file out of the page cache (or decompressing it) and searching
+//! it overlap: a gigabyte of log is searched about as fast as ripgrep searches it mapped in
+//! memory, without mapping it.
 //!
 //! # What cannot be read
 //!
@@ -459,6 +461,9 @@ pub struct Query {
     min_level: Option<Level>,
     parser: LineParser,
     finder: memmem::Finder<'static>,
+    /// `\u`: a JSON writer may write any character of a run id as a `\uXXXX` escape
+    /// (System.Text.Json escapes `+`), so a line holding one is looked at too.
+    escape: memmem::Finder<'static>,
     /// A JSON writer may escape `/` as `\/`: then the raw bytes cannot be searched for.
     prefilter: bool,
 }
@@ -484,6 +489,7 @@ impl Query {
         let run_id = RunId::new(run_id)?;
         Ok(Self {
             finder: memmem::Finder::new(run_id.as_bytes()).into_owned(),
+            escape: memmem::Finder::new(b"\\u"),
             prefilter: !run_id.contains('/'),
             run_id,
             trace_id: None,
@@ -876,12 +882,17 @@ impl Query {
                 Ok(())
             });
         }
+        // Lines holding the run id's bytes, or a `\u` escape that may spell it.
+        let (mut run, mut escape) = (Next::new(&self.finder), Next::new(&self.escape));
         let mut pos = 0;
         while pos < block.len() {
-            let Some(hit) = self.finder.find(&block[pos..]) else {
-                break;
+            let hit = match (run.from(block, pos), escape.from(block, pos)) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(hit) => hit,
+                    None => break,
+                },
             };
-            let hit = pos + hit;
             let start = memrchr(b'\n', &block[pos..hit]).map_or(pos, |i| pos + i + 1);
             let end = memchr(b'\n', &block[hit..]).map_or(block.len(), |i| hit + i);
             let line = &block[start..end];
@@ -891,6 +902,32 @@ impl Query {
             pos = end + 1;
         }
         Ok(())
+    }
+}
+
+/// Where a needle is next found in a block at or after a position: searched for again only
+/// once the search has passed it, so two needles cost one pass over the block each.
+struct Next<'f> {
+    finder: &'f memmem::Finder<'static>,
+    /// `None` before the first search; `Some(None)` when the needle is not in the rest.
+    at: Option<Option<usize>>,
+}
+
+impl<'f> Next<'f> {
+    fn new(finder: &'f memmem::Finder<'static>) -> Self {
+        Self { finder, at: None }
+    }
+
+    fn from(&mut self, block: &[u8], pos: usize) -> Option<usize> {
+        match self.at {
+            Some(Some(at)) if at >= pos => Some(at),
+            Some(None) => None,
+            _ => {
+                let at = self.finder.find(&block[pos..]).map(|i| pos + i);
+                self.at = Some(at);
+                at
+            }
+        }
     }
 }
 
