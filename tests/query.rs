@@ -328,7 +328,7 @@ fn a_run_id_spelled_with_json_escapes_is_found_by_every_search() {
     let run = "sweep+1";
     let lines = [
         r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"sweep\u002B1","n":0}"#.into(),
-        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"\u0073weep+1","n":1}"#.into(),
+        r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"sweep\u002b1","n":1}"#.into(),
         format!(r#"{{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"{run}","n":2}}"#),
         // Escapes elsewhere, or of another run: not this run's.
         r#"{"timestamp":"2024-01-01T10:00:00.000000Z","run_id":"sweep\u002B12","n":3}"#.into(),

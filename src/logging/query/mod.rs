@@ -28,9 +28,12 @@
 //! The input is read in blocks of 1 MiB. In each block the run id's bytes are searched with
 //! `memchr`'s SIMD substring search; only the lines that contain them are parsed (the text
 //! prefix by hand, a JSON line with `serde_json`). Most lines of a large log belong to other
-//! runs and are never looked at one by one, as with `grep -F`. Lines holding a `\u` escape
-//! are parsed too: JSON may spell any character of a run id so (`sweep\u002B1` is
-//! `sweep+1`). [`Query::search_with`] reads the next blocks on a second thread while this one
+//! runs and are never looked at one by one, as with `grep -F`. A JSON writer may escape some
+//! characters a run id can hold (`/` as `\/`, `+` as `\u002B` in System.Text.Json): what is
+//! searched for is the longest stretch of the id without them (its letters, digits, `_`, `-`
+//! and `.`, which writers leave as they are), and the lines holding it are parsed. A writer
+//! escaping letters or digits (legal JSON, written by none in use) is read by
+//! [`Query::matches`] and [`Runs`], not searched. [`Query::search_with`] reads the next blocks on a second thread while this one
 //! searches, so that copying a file out of the page cache (or decompressing it) and searching
 //! it overlap: a gigabyte of log is searched about as fast as ripgrep searches it mapped in
 //! memory, without mapping it.
@@ -460,12 +463,8 @@ pub struct Query {
     trace_id: Option<String>,
     min_level: Option<Level>,
     parser: LineParser,
+    /// The longest stretch of the run id that JSON writers leave as it is ([`needle`]).
     finder: memmem::Finder<'static>,
-    /// `\u`: a JSON writer may write any character of a run id as a `\uXXXX` escape
-    /// (System.Text.Json escapes `+`), so a line holding one is looked at too.
-    escape: memmem::Finder<'static>,
-    /// A JSON writer may escape `/` as `\/`: then the raw bytes cannot be searched for.
-    prefilter: bool,
 }
 
 impl Query {
@@ -488,9 +487,7 @@ impl Query {
     pub fn new(run_id: &str) -> Result<Self, InvalidId> {
         let run_id = RunId::new(run_id)?;
         Ok(Self {
-            finder: memmem::Finder::new(run_id.as_bytes()).into_owned(),
-            escape: memmem::Finder::new(b"\\u"),
-            prefilter: !run_id.contains('/'),
+            finder: memmem::Finder::new(needle(&run_id)).into_owned(),
             run_id,
             trace_id: None,
             min_level: None,
@@ -874,25 +871,13 @@ impl Query {
         block: &[u8],
         mut keep: impl FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<()> {
-        if !self.prefilter {
-            return for_each_line(block, |line| {
-                if line.len() <= MAX_LINE_LEN && self.matches(line) {
-                    keep(line)?;
-                }
-                Ok(())
-            });
-        }
-        // Lines holding the run id's bytes, or a `\u` escape that may spell it.
-        let (mut run, mut escape) = (Next::new(&self.finder), Next::new(&self.escape));
+        // Lines holding the stretch of the run id every writer spells as it is.
         let mut pos = 0;
         while pos < block.len() {
-            let hit = match (run.from(block, pos), escape.from(block, pos)) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(hit) => hit,
-                    None => break,
-                },
+            let Some(hit) = self.finder.find(&block[pos..]) else {
+                break;
             };
+            let hit = pos + hit;
             let start = memrchr(b'\n', &block[pos..hit]).map_or(pos, |i| pos + i + 1);
             let end = memchr(b'\n', &block[hit..]).map_or(block.len(), |i| hit + i);
             let line = &block[start..end];
@@ -905,30 +890,16 @@ impl Query {
     }
 }
 
-/// Where a needle is next found in a block at or after a position: searched for again only
-/// once the search has passed it, so two needles cost one pass over the block each.
-struct Next<'f> {
-    finder: &'f memmem::Finder<'static>,
-    /// `None` before the first search; `Some(None)` when the needle is not in the rest.
-    at: Option<Option<usize>>,
-}
-
-impl<'f> Next<'f> {
-    fn new(finder: &'f memmem::Finder<'static>) -> Self {
-        Self { finder, at: None }
-    }
-
-    fn from(&mut self, block: &[u8], pos: usize) -> Option<usize> {
-        match self.at {
-            Some(Some(at)) if at >= pos => Some(at),
-            Some(None) => None,
-            _ => {
-                let at = self.finder.find(&block[pos..]).map(|i| pos + i);
-                self.at = Some(at);
-                at
-            }
-        }
-    }
+/// The longest stretch of `run_id` made of the bytes JSON writers leave as they are (ASCII
+/// letters, digits, `_`, `-`, `.`), the first of equal ones: a line of the run holds it
+/// whichever of the id's other bytes (`/`, `:`, `@`, `+`) its writer escaped. A run id has a
+/// letter or digit, so the stretch is never empty.
+fn needle(run_id: &str) -> &[u8] {
+    let kept = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    run_id.as_bytes().split(|b| !kept(b)).fold(
+        &[][..],
+        |best, s| if s.len() > best.len() { s } else { best },
+    )
 }
 
 /// The kept lines of one block, gathered where the block was searched.
@@ -1268,6 +1239,20 @@ mod tests {
     use super::*;
 
     const TEXT: &str = "[2024-01-01T10:00:00.000000Z] [backtest_ab1] [a1b2c3d4] INFO engine - m";
+
+    /// What a search looks for: the whole id when no writer escapes any of it, else its
+    /// longest stretch that none does.
+    #[test]
+    fn the_needle_is_the_longest_stretch_writers_keep() {
+        for (id, needle_) in [
+            ("backtest_ab12-x.y", "backtest_ab12-x.y"),
+            ("sweep+1", "sweep"),
+            ("team/nightly:run@3", "nightly"),
+            ("a+b", "a"),
+        ] {
+            assert_eq!(needle(id), needle_.as_bytes(), "{id}");
+        }
+    }
 
     #[test]
     fn text_prefix_is_read_at_its_place() {
