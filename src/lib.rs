@@ -161,6 +161,7 @@ pub use future::{
     InTraceContext, InTraceContextPerItem, TraceFutureExt, TraceSinkExt, TraceStreamExt,
 };
 #[cfg(feature = "repro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "repro")))]
 pub use repro::ReproContext;
 pub use scope::{current, get_run_id, get_trace_id, with_current};
 pub use spawn::{
