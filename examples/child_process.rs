@@ -12,10 +12,13 @@
 //! cargo run --example child_process -- --outside -- env
 //! ```
 //!
-//! Every process prints `key=value` lines on stdout: `run_id`, `trace_id` (32 hex), `span_id`,
-//! `parent_span_id` (`-` when none) and, for a parent, `sent_traceparent`, then what its child
-//! printed, each line prefixed with `child.`. Any program can be the child: an OpenTelemetry
-//! SDK reads the same variables.
+//! Every process prints `key=value` lines on stdout: `run_id`, `trace_id` (32 hex), `span_id`
+//! and `parent_span_id`, each `-` when there is none (no context in the environment, no parent
+//! span); a parent then prints `sent_traceparent` (`-` when launched `--outside`), whose span id
+//! is the launch's own span, a child of the parent's and the child's `parent_span_id`; then
+//! what its child printed, each line prefixed with `child.`. Log lines go to stderr; one logged
+//! outside any run shows `[-] [-]` where the run id and trace id would be. Any program can be
+//! the child: an OpenTelemetry SDK reads the same variables.
 
 mod support;
 

@@ -13,7 +13,11 @@
 //! the run, trace and spans the server's handler ran in. The client prints its own context
 //! (`run_id`, `trace_id`, `span_id`), then each reply as `reply.N.<field>`; with
 //! `--interceptor` it writes the context with `InjectTraceContextInterceptor` instead of the
-//! tower layer.
+//! tower layer. Each call is a span of its own: a reply's `parent_span_id` is that call's span,
+//! a child of the client's. `caller_run_id` is the run id a caller sent that a server started
+//! with `--own-run` did not take (`-` when none). The server's lines logged outside any call
+//! (`listening`, `stopped`) show `[-] [-]` where a run id and trace id would be; Ctrl-C or
+//! SIGTERM stops it.
 
 #[path = "support/echo.rs"]
 mod echo;

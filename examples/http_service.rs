@@ -22,6 +22,8 @@
 //! ```
 //!
 //! The port comes from `--port` or `$PORT` (default 8080); logs go to `--log-file` or stdout.
+//! The lines logged outside any request (`listening`, `stopped`) show `[-] [-]` where a run id
+//! and trace id would be. Ctrl-C or SIGTERM stops the service after the requests in flight.
 
 mod support;
 

@@ -3,7 +3,7 @@
 //!
 //! A background session (one run, `--run-id`, default `metrics_service_<suffix>`) times two
 //! operations every `--interval-ms` (default 200); `GET /work` runs one request in a run of
-//! its own; `GET /metrics` serves the OpenMetrics text of one registry holding two
+//! its own and answers with its run id; `GET /metrics` serves the OpenMetrics text of one registry holding two
 //! [`Metrics`]: the operations' (default names) and the HTTP handlers'
 //! (`metrics_service_http_duration_seconds`, whose fold counters take their names from it).
 //!
@@ -13,7 +13,8 @@
 //! ```
 //!
 //! On start it prints one line, `listening=<addr> run_id=<run id> trace_id=<32 hex>`, so a
-//! script can find what to look for.
+//! script can find what to look for. The port comes from `--port` or `$PORT` (default 9898);
+//! Ctrl-C or SIGTERM stops it.
 
 mod support;
 

@@ -14,7 +14,10 @@
 //! then `sent.N=<traceparent>` per message. The subscriber: `ready` once subscribed, then per
 //! message `message.N.<field>` (`run_id`, `trace_id`, `span_id`, `parent_span_id`, `payload`).
 //! `--server URL` (default `127.0.0.1:4222`); the subscriber trusts the publishers' run ids
-//! unless started with `--own-run` (for subjects outsiders can publish to).
+//! unless started with `--own-run` (for subjects outsiders can publish to). A message's
+//! `parent_span_id` is the span it was sent from (the span id in `sent.N`). The NATS client's
+//! own lines (`connected`) are logged outside any run and show `[-] [-]` where a run id and
+//! trace id would be.
 
 mod support;
 

@@ -15,7 +15,8 @@
 //! `session` > `load_bars`, `simulate` > `fill` × 3, and its events `session started` (INFO),
 //! `filled` × 3 (INFO, field `qty`) and `session finished` (WARN). One event, `exporting`,
 //! is logged outside any run. No level filter is set: the HTTP client's own debug and trace
-//! events happen too, and are not exported.
+//! events happen too, and are not exported. At the end every span and record is sent; when
+//! the collector did not take them all, it says how many on stderr and exits 1.
 
 mod support;
 
