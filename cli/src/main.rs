@@ -36,9 +36,9 @@
 //! from logs, file names) goes through the crate's one escaper, `tracectx::escape`: control
 //! characters, line separators and bidirectional controls never reach the terminal as they
 //! are. A log line that holds none (every line tracectx's formats write) is printed unchanged;
-//! `logs --raw` prints every line byte for byte. `backtest` and `sweep` exit 0 on
-//! success, 1 when the data, a parameter or the session fails (the message says what and
-//! where), 2 on a usage error.
+//! `logs --raw` prints every line byte for byte. `backtest`, `sweep` and `merge` exit 0
+//! when they ran, 1 when the data, a parameter or every session fails (the message says what
+//! and where), 2 on a usage error. Each command's `--help` ends with its exit status.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the lines of one run, unchanged (text and JSON lines alike)
+    /// Print the lines of one run (text and JSON lines alike)
     Logs(LogsArgs),
     /// One row per run: lines, first and last timestamp, duration, trace ids, warnings, errors
     Runs(RunsArgs),
@@ -107,6 +107,30 @@ fn main() -> ExitCode {
         Command::Strategies(args) => args.run(),
     }
 }
+
+/// The exit status of `logs`, as `--help` states it.
+const LOGS_EXIT: &str = "Exit status: 0 when a line was found, 1 when none was, 2 on an error \
+    (a bad argument, an input that could not be read, an output that could not be written), as grep.";
+
+/// The exit status of `runs`, as `--help` states it.
+const RUNS_EXIT: &str = "Exit status: 0 when a run was found, 1 when none was, 2 on an error \
+    (a bad argument, an input that could not be read, an output that could not be written), as grep.";
+
+/// The exit status of `backtest`, `sweep` and `merge`, as `--help` states it (a macro, for
+/// `concat!`).
+macro_rules! ran_exit {
+    () => {
+        "Exit status: 0 when it ran, 1 when it could not (bad data, a parameter or grid \
+         refused, every session failed; the reason on stderr), 2 when the command line does not \
+         parse."
+    };
+}
+
+/// Said after the options of `backtest` and `sweep`.
+const SESSION_AFTER_HELP: &str = concat!(
+    "`tracectx strategies` lists each strategy's parameters, their types and defaults.\n\n",
+    ran_exit!()
+);
 
 /// Exit codes, as grep's.
 const FOUND: u8 = 0;
@@ -404,6 +428,7 @@ fn too_long(name: &str, lines: u64) {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = LOGS_EXIT)]
 struct LogsArgs {
     /// The run id to print (matched exactly)
     run_id: String,
@@ -528,6 +553,7 @@ fn exit(all_read: bool, found: bool) -> ExitCode {
 // === runs ===
 
 #[derive(Debug, Args)]
+#[command(after_help = RUNS_EXIT)]
 struct RunsArgs {
     /// Log files (text or JSON lines, `.gz` too); none or `-` reads standard input
     files: Vec<PathBuf>,
@@ -1003,9 +1029,7 @@ fn write_strategies(out: &mut impl Write) -> io::Result<()> {
 // === backtest ===
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "`tracectx strategies` lists each strategy's parameters, their types and defaults."
-)]
+#[command(after_help = SESSION_AFTER_HELP)]
 struct BacktestArgs {
     #[command(flatten)]
     session: SessionArgs,
@@ -1186,9 +1210,7 @@ fn write_equity(file: std::fs::File, data: &Bars, result: &BacktestResult) -> io
 // === sweep ===
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "`tracectx strategies` lists each strategy's parameters, their types and defaults."
-)]
+#[command(after_help = SESSION_AFTER_HELP)]
 struct SweepArgs {
     #[command(flatten)]
     session: SessionArgs,
@@ -1692,6 +1714,7 @@ fn write_ranking_json(
 // === merge ===
 
 #[derive(Debug, Args)]
+#[command(after_help = ran_exit!())]
 struct MergeArgs {
     /// The shards' JSON-lines files (`sweep --output`); `-` reads standard input
     #[arg(required = true)]

@@ -2321,3 +2321,83 @@ fn logs_reads_a_pipe_named_as_a_file_once() {
         "{err}"
     );
 }
+
+// === exit status, as --help states it ===
+
+/// Each command's `--help` states its exit status, and each code it states is the one the
+/// command returns.
+#[test]
+fn help_states_the_exit_status_each_command_returns() {
+    let grep_like = ["Exit status: 0 when a", "1 when none was, 2 on an error"];
+    let ran = [
+        "Exit status: 0 when it ran, 1 when it could not",
+        "2 when the command line does not parse",
+    ];
+    for (command, said) in [
+        ("logs", grep_like),
+        ("runs", grep_like),
+        ("backtest", ran),
+        ("sweep", ran),
+        ("merge", ran),
+    ] {
+        let help = tracectx(&[command, "--help"], None);
+        assert_eq!(help.status.code(), Some(0), "{command} --help");
+        let text = stdout(&help);
+        for part in said {
+            assert!(text.contains(part), "{command} --help:\n{text}");
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = mixed(dir.path());
+    let log = log.to_str().unwrap();
+    let missing = dir.path().join("missing.log");
+    let missing = missing.to_str().unwrap();
+    let code = |args: &[&str]| tracectx(args, None).status.code();
+
+    // logs and runs: found, nothing found, an input that cannot be read.
+    assert_eq!(code(&["logs", "backtest_ab1", log]), Some(0));
+    assert_eq!(code(&["logs", "backtest_zz9", log]), Some(1));
+    assert_eq!(code(&["logs", "backtest_ab1", missing]), Some(2));
+    assert_eq!(code(&["runs", log]), Some(0));
+    assert_eq!(code(&["runs", missing]), Some(2));
+    let plain = write_log(dir.path(), "plain.log", &["no stamp here"]);
+    assert_eq!(code(&["runs", plain.to_str().unwrap()]), Some(1));
+
+    // backtest, sweep, merge: ran, could not, did not parse.
+    let bars = dir.path().join("bars.csv");
+    tracectx_backtest::Bars::synthetic(300, 5)
+        .write_csv(std::fs::File::create(&bars).unwrap())
+        .unwrap();
+    let bars = bars.to_str().unwrap();
+    let shard = dir.path().join("shard.jsonl");
+    let shard = shard.to_str().unwrap();
+    assert_eq!(code(&["backtest", "--data", bars]), Some(0));
+    assert_eq!(
+        code(&["backtest", "--data", bars, "--param", "speed=3"]),
+        Some(1)
+    );
+    assert_eq!(code(&["backtest", "--data", missing]), Some(1));
+    assert_eq!(
+        code(&["backtest", "--data", bars, "--no-such-option"]),
+        Some(2)
+    );
+    let sweep = [
+        "sweep",
+        "--data",
+        bars,
+        "--grid",
+        "fast=5:10:5",
+        "--output",
+        shard,
+    ];
+    assert_eq!(code(&sweep), Some(0));
+    assert_eq!(
+        code(&["sweep", "--data", bars, "--grid", "fast=10:5:5"]),
+        Some(1)
+    );
+    assert_eq!(code(&["sweep", "--data", bars]), Some(2));
+    assert_eq!(code(&["merge", shard]), Some(0));
+    assert_eq!(code(&["merge", missing]), Some(1));
+    assert_eq!(code(&["merge"]), Some(2));
+}
