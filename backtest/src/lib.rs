@@ -18,6 +18,8 @@
 //!   fingerprint, timing), and the JSON [`Report`] of the figures.
 //! - [`grid`]: [`ParamGrid`], every combination of some parameters' values, capped.
 //! - [`error`]: [`BacktestError`], a failed session with its run id.
+//! - [`kind`]: the trading kinds of a [`tracectx::Error`] (`strategy`, `backtest`,
+//!   `execution`, `risk`) for code built on the engine.
 //! - [`panics`]: a strategy that panics fails its session only; [`quiet_strategy_panics`]
 //!   (called at the start of `main`) also keeps that panic off standard error and logs it
 //!   under the session's run instead.
@@ -40,7 +42,7 @@
 //! (and `tracectx::time` and the private `quote`, which any may use). `data` depends on
 //! nothing else of the crate, `strategy` on `data`, `trade` on `tracectx::time` alone,
 //! `execution` on those three, `stats` on `data` and `trade`, `result` on `execution` and
-//! `stats`, `grid` on `strategy`, `error` on the errors of those, `panics` on nothing,
+//! `stats`, `grid` on `strategy`, `error` on the errors of those, `kind` and `panics` on nothing,
 //! `session` on all of these, `sweep` and `stream` on `session` (not on each other), `report`
 //! on `result` and `sweep`, and `engine`, on top, on `session`, `sweep` and `stream`, to
 //! which its methods hand their work.
