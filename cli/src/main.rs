@@ -1607,6 +1607,11 @@ impl SweepArgs {
     }
 }
 
+/// The plural ending of a count's noun in the summary lines: "1 session", "2 sessions".
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// A wall time as people read it: milliseconds under a second (a small sweep takes a few),
 /// seconds above.
 fn wall_time(secs: f64) -> String {
@@ -1630,9 +1635,10 @@ fn write_ranked(
     };
     writeln!(
         out,
-        "sweep {}{shard}: {} sessions ({} ok, {} failed) in {}, {concurrency} at once; ranked by {}",
+        "sweep {}{shard}: {} session{} ({} ok, {} failed) in {}, {concurrency} at once; ranked by {}",
         report.sweep_id,
         report.sessions,
+        plural(report.sessions),
         report.succeeded,
         report.sessions - report.succeeded,
         wall_time(report.wall_time_secs),
@@ -1923,9 +1929,12 @@ impl MergeArgs {
         } else {
             writeln!(
                 out,
-                "merge of {} files: {sessions} sessions ({} ok, {failures} failed) from sweeps {}; trace {}; ranked by {rank_by}",
+                "merge of {} file{}: {sessions} session{} ({} ok, {failures} failed) from sweep{} {}; trace {}; ranked by {rank_by}",
                 self.files.len(),
+                plural(self.files.len()),
+                plural(sessions),
                 sessions - failures,
+                plural(sweeps.len()),
                 sweeps.join(", "),
                 traces.join(", "),
             )

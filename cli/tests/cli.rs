@@ -2392,12 +2392,22 @@ fn help_states_the_exit_status_each_command_returns() {
         shard,
     ];
     assert_eq!(code(&sweep), Some(0));
+    let one = tracectx(&["sweep", "--data", bars, "--grid", "fast=5"], None);
+    assert_eq!(one.status.code(), Some(0));
+    let one = stdout(&one);
+    assert!(one.contains(": 1 session (1 ok, 0 failed) in "), "{one}");
     assert_eq!(
         code(&["sweep", "--data", bars, "--grid", "fast=10:5:5"]),
         Some(1)
     );
     assert_eq!(code(&["sweep", "--data", bars]), Some(2));
-    assert_eq!(code(&["merge", shard]), Some(0));
+    let merged = tracectx(&["merge", shard], None);
+    assert_eq!(merged.status.code(), Some(0));
+    let merged = stdout(&merged);
+    assert!(
+        merged.starts_with("merge of 1 file: 2 sessions (2 ok, 0 failed) from sweep sweep_"),
+        "{merged}"
+    );
     assert_eq!(code(&["merge", missing]), Some(1));
     assert_eq!(code(&["merge"]), Some(2));
 }
