@@ -42,7 +42,7 @@ fn print_context(ctx: Option<&TraceContext>) {
     );
 }
 
-fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn main() -> Result<ExitCode, support::Failure> {
     tracectx::logging::builder()
         .with_writer(std::io::stderr)
         .try_init()?;

@@ -118,11 +118,11 @@ async fn call() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), support::Failure> {
     support::init_logging()?;
     match std::env::args().nth(1).as_deref() {
-        Some("serve") => serve().await,
-        Some("call") => call().await,
+        Some("serve") => Ok(serve().await?),
+        Some("call") => Ok(call().await?),
         _ => Err("usage: grpc_service serve [--port P] [--own-run] [--log-file F] | call [--addr URL] [--run RUN] [--calls N] [--interceptor]".into()),
     }
 }

@@ -57,7 +57,7 @@ async fn test(Json(calls): Json<Vec<Call>>) -> StatusCode {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), support::Failure> {
     let port: u16 = support::arg("--port")
         .or_else(|| std::env::var("PORT").ok())
         .map_or(Ok(8080), |p| p.parse())?;

@@ -77,7 +77,7 @@ async fn session(metrics: Metrics, interval: Duration) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), support::Failure> {
     let port: u16 = support::arg("--port")
         .or_else(|| std::env::var("PORT").ok())
         .map_or(Ok(9898), |p| p.parse())?;

@@ -89,13 +89,13 @@ async fn publish(client: async_nats::Client) -> Result<(), Box<dyn std::error::E
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), support::Failure> {
     support::init_logging()?;
     let server = support::arg("--server").unwrap_or_else(|| "127.0.0.1:4222".to_owned());
     let client = async_nats::connect(server).await?;
     match std::env::args().nth(1).as_deref() {
-        Some("subscribe") => subscribe(client).await,
-        Some("publish") => publish(client).await,
+        Some("subscribe") => Ok(subscribe(client).await?),
+        Some("publish") => Ok(publish(client).await?),
         _ => Err("usage: nats_worker subscribe|publish [--server URL] [--subject S] [--count N] [--run RUN] [--own-run] [--log-file F]".into()),
     }
 }

@@ -51,7 +51,7 @@ async fn session() {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), support::Failure> {
     let endpoint = support::arg("--endpoint")
         .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok())
         .unwrap_or_else(|| "http://127.0.0.1:4318".to_owned());

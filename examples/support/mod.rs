@@ -1,5 +1,5 @@
-//! What the service examples share: reading a flag, their logging, and waiting for a signal
-//! to stop.
+//! What the service examples share: reading a flag, their logging, waiting for a signal to
+//! stop, and how `main` reports an error.
 #![allow(dead_code)]
 
 /// The value of `--name VALUE` or `--name=VALUE` on the command line, if given.
@@ -51,5 +51,27 @@ pub async fn shutdown() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What `main` returns on failure: printed as `Error: <message>: <cause>...`, not as the
+/// `Debug` form of the error (`Os { code: 98, kind: AddrInUse, .. }`) a boxed error prints.
+pub struct Failure(Box<dyn std::error::Error>);
+
+impl<E: Into<Box<dyn std::error::Error>>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
