@@ -40,7 +40,8 @@
 //! pointer wide. [`TraceFutureExt::in_trace_context`] puts it in place on every poll of a
 //! future, stream or sink (and while it is dropped), [`TraceContext::sync_scope`] for a
 //! synchronous closure; [`TraceStreamExt::in_trace_context_per_item`] gives each item of a
-//! stream a child span, [`TraceSinkExt::in_trace_context_per_send`] each item sent into a sink. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
+//! stream a child span, [`TraceSinkExt::in_trace_context_per_send`] each item sent into a
+//! sink. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
 //! [`JoinSetExt::spawn_traced`] and [`thread::spawn`] carry it into new tasks and threads; an
 //! [`Envelope`] and the channels of [`sync`] carry it with a message to another task. With
 //! the `rayon` feature, parallel iterators and `tracectx::rayon::{spawn, scope, join}` carry it
@@ -90,8 +91,8 @@
 //! With the `logging` feature (on by default), `logging::configure_logging()` stamps every
 //! `tracing` event with its run:
 //! `[2024-01-01T10:00:00.000000Z] [backtest_abc123] [a1b2c3d4] INFO target - message k=v`, and
-//! `tracectx logs <run_id> app.log` (the `tracectx-cli` package) reads one run's lines back. See the
-//! `logging` module.
+//! `tracectx logs <run_id> app.log` (the `tracectx-cli` package) reads one run's lines back.
+//! See the `logging` module.
 //!
 //! # Across processes
 //!
