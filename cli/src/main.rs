@@ -769,8 +769,8 @@ struct SessionArgs {
     /// Close trades still open at the last close
     #[arg(long)]
     close_at_end: bool,
-    /// Append stamped log lines (INFO and above) to this file; read one run back with
-    /// `tracectx logs RUN_ID FILE`
+    /// Append stamped log lines (INFO and above, or what RUST_LOG selects) to this file; read
+    /// one run back with `tracectx logs RUN_ID FILE`
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
 }

@@ -2411,3 +2411,29 @@ fn help_states_the_exit_status_each_command_returns() {
     assert_eq!(code(&["merge", missing]), Some(1));
     assert_eq!(code(&["merge"]), Some(2));
 }
+
+/// `--log-file` takes INFO and above, or what `RUST_LOG` selects, as `--help` says.
+#[test]
+fn log_file_level_is_info_unless_rust_log_selects_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let bars = dir.path().join("bars.csv");
+    tracectx_backtest::Bars::synthetic(300, 5)
+        .write_csv(std::fs::File::create(&bars).unwrap())
+        .unwrap();
+    let run = |log: &Path, rust_log: Option<&str>| {
+        let mut cmd = bin();
+        cmd.args(["backtest", "--data", bars.to_str().unwrap(), "--log-file"])
+            .arg(log)
+            .stdout(Stdio::null());
+        if let Some(filter) = rust_log {
+            cmd.env("RUST_LOG", filter);
+        }
+        assert!(cmd.status().unwrap().success());
+        std::fs::read_to_string(log).unwrap()
+    };
+    let info = run(&dir.path().join("info.log"), None);
+    assert!(info.lines().count() >= 2, "{info}");
+    assert!(info.lines().all(|l| l.contains("] INFO ")), "{info}");
+    let warn = run(&dir.path().join("warn.log"), Some("warn"));
+    assert_eq!(warn, "");
+}
