@@ -1,6 +1,6 @@
 //! Carrying a [`TraceContext`] across `.await` and along streams and sinks: the
-//! [`TraceFutureExt`] and [`TraceStreamExt`] traits and the [`InTraceContext`] and
-//! [`InTraceContextPerItem`] wrappers they return.
+//! [`TraceFutureExt`], [`TraceStreamExt`] and [`TraceSinkExt`] traits and the
+//! [`InTraceContext`] and [`InTraceContextPerItem`] wrappers they return.
 
 use std::future::Future;
 use std::pin::Pin;
