@@ -434,9 +434,14 @@ impl SweepReport {
         page_start(out, &title)?;
         writeln!(
             out,
-            "<h1>{}</h1><p class=\"meta\">{} sessions ({} ok, {} failed) in {}; ranked by {}</p>",
+            "<h1>{}</h1><p class=\"meta\">{} {} ({} ok, {} failed) in {}; ranked by {}</p>",
             escape(&title),
             self.sessions,
+            if self.sessions == 1 {
+                "session"
+            } else {
+                "sessions"
+            },
             self.succeeded,
             self.sessions - self.succeeded,
             if self.wall_time_secs < 1.0 {

@@ -136,3 +136,26 @@ async fn heat_map_labels_escape_and_cut_outside_text() {
     assert!(!svg.contains(&"z".repeat(100)));
     assert!(html.contains(&"z".repeat(10_000)));
 }
+
+/// A sweep of one session (a constraint left one of the grid's two) says "1 session".
+#[tokio::test(flavor = "current_thread")]
+async fn a_sweep_of_one_session_says_so_in_the_singular() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2,9")
+        .unwrap()
+        .fixed("slow", 5)
+        .parse_constraint("fast<slow")
+        .unwrap();
+    let report = BacktestEngine::default()
+        .sweep(
+            &Arc::new(Bars::synthetic(60, 3)),
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    assert_eq!(report.sessions, 1);
+    let html = page(|out| report.write_html(out));
+    assert!(html.contains(">1 session (1 ok, 0 failed)"), "{html:.600}");
+}
