@@ -946,6 +946,8 @@ struct Inner {
     flags: TraceFlags,
     /// A validated W3C `tracestate` received from upstream, passed on unchanged.
     trace_state: Option<Arc<str>>,
+    /// The W3C `baggage` members received from upstream but the run id's, passed on.
+    baggage: Option<Arc<crate::propagation::Baggage>>,
 }
 
 impl TraceContext {
@@ -1040,6 +1042,7 @@ impl TraceContext {
                 parent_span_id,
                 flags: TraceFlags::SAMPLED,
                 trace_state: None,
+                baggage: None,
             }),
         }
     }
@@ -1137,8 +1140,8 @@ impl TraceContext {
         self.inner.trace_state.as_deref()
     }
 
-    /// A nested context: same run and trace (and flags and `tracestate`), a new span id, and
-    /// this context's span id as its parent.
+    /// A nested context: same run and trace (and flags, `tracestate` and baggage), a new span
+    /// id, and this context's span id as its parent.
     ///
     /// # Examples
     ///
@@ -1159,12 +1162,13 @@ impl TraceContext {
                 parent_span_id: Some(self.inner.span_id),
                 flags: self.inner.flags,
                 trace_state: self.inner.trace_state.clone(),
+                baggage: self.inner.baggage.clone(),
             }),
         }
     }
 
-    /// A new run nested in this one: the run id `run_id`, the same trace (and flags and
-    /// `tracestate`), a new span id, and this context's span id as its parent.
+    /// A new run nested in this one: the run id `run_id`, the same trace (and flags,
+    /// `tracestate` and baggage), a new span id, and this context's span id as its parent.
     ///
     /// This is the nested operation of a run that is a run of its own (a session of a sweep,
     /// a job of a batch): its lines are pulled out alone by its run id, and the whole trace by
@@ -1213,6 +1217,7 @@ impl TraceContext {
                 parent_span_id: Some(self.inner.span_id),
                 flags: self.inner.flags,
                 trace_state: self.inner.trace_state.clone(),
+                baggage: self.inner.baggage.clone(),
             }),
         }
     }
@@ -1304,6 +1309,17 @@ impl TraceContext {
         self.map(|inner| inner.trace_state = state)
     }
 
+    pub(crate) fn with_baggage_raw(
+        self,
+        baggage: Option<Arc<crate::propagation::Baggage>>,
+    ) -> Self {
+        self.map(|inner| inner.baggage = baggage)
+    }
+
+    pub(crate) fn baggage_raw(&self) -> Option<&crate::propagation::Baggage> {
+        self.inner.baggage.as_deref()
+    }
+
     fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
         f(Arc::make_mut(&mut self.inner));
         self
@@ -1328,8 +1344,8 @@ impl TraceContext {
     }
 }
 
-/// Two contexts are equal when their ids (run, trace, span, parent span) are; the W3C flags
-/// and `tracestate` they carry for transport are not compared.
+/// Two contexts are equal when their ids (run, trace, span, parent span) are; the W3C flags,
+/// `tracestate` and baggage they carry for transport are not compared.
 impl PartialEq for TraceContext {
     fn eq(&self, other: &Self) -> bool {
         Self::ptr_eq(self, other)
@@ -1351,6 +1367,7 @@ impl fmt::Debug for TraceContext {
             .field("parent_span_id", &self.inner.parent_span_id)
             .field("flags", &self.inner.flags)
             .field("trace_state", &self.inner.trace_state)
+            .field("baggage", &self.inner.baggage)
             .finish()
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use tracectx::TraceContext;
-use tracectx::propagation::{self, Baggage, RunPolicy, TraceParent, UNREADABLE};
+use tracectx::propagation::{
+    self, Baggage, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, RunPolicy, TraceParent, UNREADABLE,
+};
 
 mod support;
 
@@ -180,6 +182,81 @@ fn inject_keeps_the_applications_baggage_and_puts_the_run_first() {
     let mut map = http::HeaderMap::new();
     propagation::inject(&ctx, &mut map);
     assert_eq!(map["baggage"], "run_id=job_1");
+}
+
+/// A service in the middle of a call chain passes on the baggage it received (W3C Baggage
+/// asks it of a system that receives baggage): every call of the run and of its nested runs
+/// sends the members beside the run id; malformed ones and properties are left out.
+#[test]
+fn received_baggage_is_passed_on_by_the_runs_calls() {
+    let ctx = extract_with_baggage("run_id=job_1, tenant=acme;p=1, bad member, user=alice%20b,=x");
+    let kept = ctx.baggage().expect("members besides the run id");
+    assert_eq!(kept.to_string(), "tenant=acme,user=alice%20b");
+    assert_eq!(kept.get("run_id"), None);
+
+    let mut out = http::HeaderMap::new();
+    let call = ctx
+        .sync_scope(|| propagation::inject_current(&mut out))
+        .unwrap();
+    assert_eq!(out["baggage"], "run_id=job_1,tenant=acme,user=alice%20b");
+    // The call's context, a child, and a nested run of it carry the members on.
+    for (nested, run) in [
+        (call.child(), "job_1"),
+        (ctx.child_run("session_2").unwrap(), "session_2"),
+    ] {
+        let mut out = http::HeaderMap::new();
+        propagation::inject(&nested, &mut out);
+        assert_eq!(
+            out["baggage"],
+            format!("run_id={run},tenant=acme,user=alice%20b")
+        );
+    }
+    // A context made here has none; an empty or run-only baggage is none.
+    assert!(TraceContext::new("job_1").unwrap().baggage().is_none());
+    assert!(extract_with_baggage("run_id=job_1").baggage().is_none());
+    let only_run = Baggage::parse(["run_id=x"]);
+    assert!(ctx.clone().with_baggage(Some(only_run)).baggage().is_none());
+}
+
+/// The carrier's own members (the application's, for this call) win over the ones passed on
+/// from upstream under the same key, and the list sent stays within W3C's limits however
+/// much was received and added.
+#[test]
+fn the_callers_members_win_and_the_list_stays_within_the_limits() {
+    let ctx = extract_with_baggage("run_id=job_1,tenant=acme,user=alice");
+    let mut out = http::HeaderMap::new();
+    out.insert(
+        "baggage",
+        http::HeaderValue::from_static("tenant=globex, flag=on"),
+    );
+    propagation::inject(&ctx, &mut out);
+    assert_eq!(
+        out["baggage"],
+        "run_id=job_1,tenant=globex,flag=on,user=alice"
+    );
+
+    // 179 members received, 5 of the application's: 180 sent, the run id first.
+    let many: Vec<String> = (0..179).map(|i| format!("k{i}=v")).collect();
+    let ctx = extract_with_baggage(&format!("run_id=job_1,{}", many.join(",")));
+    assert_eq!(ctx.baggage().unwrap().iter().count(), 179);
+    let mut out = http::HeaderMap::new();
+    out.insert(
+        "baggage",
+        http::HeaderValue::from_static("a=1,b=2,c=3,d=4,e=5"),
+    );
+    propagation::inject(&ctx, &mut out);
+    let sent = out["baggage"].to_str().unwrap();
+    assert_eq!(sent.split(',').count(), MAX_BAGGAGE_MEMBERS);
+    assert!(sent.starts_with("run_id=job_1,a=1,b=2,c=3,d=4,e=5,k0=v,"));
+    // Members of 3,000 bytes: those that would pass 8,192 bytes are left out, whole.
+    let big = "x".repeat(3_000);
+    let ctx = extract_with_baggage(&format!("run_id=job_1,p={big},q={big},r={big}"));
+    let mut out = http::HeaderMap::new();
+    propagation::inject(&ctx, &mut out);
+    let sent = out["baggage"].to_str().unwrap();
+    assert!(sent.len() <= MAX_BAGGAGE_BYTES, "{}", sent.len());
+    assert_eq!(sent, format!("run_id=job_1,p={big},q={big}"));
+    assert_eq!(extract_with_baggage(sent).run_id(), "job_1");
 }
 
 #[test]
@@ -969,6 +1046,72 @@ mod loopback {
         assert_ne!(sent.parent_id(), ctx.span_id(), "the call's own span");
         assert_eq!(got["tracestate"], "rojo=00f067aa0ba902b7");
         assert_eq!(got["baggage"], "run_id=backtest_ab12cd34");
+    }
+
+    /// A service that calls the recorder at `next` for every request it gets, through the
+    /// client layer, behind the server layer with `policy`.
+    async fn serve_middle(policy: RunPolicy, next: SocketAddr) -> SocketAddr {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let client = ServiceBuilder::new()
+            .layer(InjectTraceContextLayer::new())
+            .service(client);
+        let svc = ServiceBuilder::new()
+            .layer(ExtractTraceContextLayer::new(policy))
+            .service_fn(move |_req: http::Request<Incoming>| {
+                let mut client = client.clone();
+                async move {
+                    let call = http::Request::get(format!("http://{next}/"))
+                        .body(Empty::new())
+                        .unwrap();
+                    client.ready().await.unwrap().call(call).await.unwrap();
+                    Ok::<_, Infallible>(http::Response::new(Empty::<Bytes>::new()))
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let svc = TowerToHyperService::new(svc.clone());
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// Three services on loopback: a caller sends its run and a tenant in `baggage`; a
+    /// trusting service in the middle calls the last one, which receives both, in the same
+    /// trace. A public edge in the middle passes neither on: its own run, no tenant.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_service_in_the_middle_passes_the_callers_baggage_on() {
+        for policy in [RunPolicy::TrustCaller, RunPolicy::OwnRun] {
+            let (last, mut received) = serve_recorder().await;
+            let middle = serve_middle(policy, last).await;
+            let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+            let req = http::Request::get(format!("http://{middle}/"))
+                .header("traceparent", VALID)
+                .header("baggage", "run_id=backtest_ab12cd34, tenant=acme;p=1")
+                .body(Empty::new())
+                .unwrap();
+            assert!(client.request(req).await.unwrap().status().is_success());
+            let got = received.recv().await.unwrap();
+            let sent = TraceParent::parse(got["traceparent"].to_str().unwrap()).unwrap();
+            assert_eq!(format!("{:x}", sent.trace_id()), TRACE, "{policy:?}");
+            let baggage = got["baggage"].to_str().unwrap();
+            match policy {
+                RunPolicy::TrustCaller => {
+                    assert_eq!(baggage, "run_id=backtest_ab12cd34,tenant=acme");
+                }
+                _ => {
+                    assert!(baggage.starts_with("run_id=request_"), "{baggage}");
+                    assert!(!baggage.contains("tenant"), "{baggage}");
+                }
+            }
+        }
     }
 
     #[cfg(feature = "reqwest")]

@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use super::{BAGGAGE, Injector, trim_ows_str};
+use crate::context::TraceContext;
 
 /// The baggage key that carries the run id: `run_id`.
 ///
@@ -185,6 +187,24 @@ impl Baggage {
         self.members.push(Member::new(key, value));
     }
 
+    /// Removes `key`'s member; returns its value, if it had one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::propagation::Baggage;
+    ///
+    /// let mut baggage = Baggage::parse(["run_id=job_1,user=alice"]);
+    /// assert_eq!(baggage.remove("run_id").as_deref(), Some("job_1"));
+    /// assert_eq!(baggage.to_string(), "user=alice");
+    /// assert_eq!(baggage.remove("run_id"), None);
+    /// ```
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let at = self.members.iter().position(|m| m.key() == key)?;
+        let member = self.members.remove(at);
+        Some(member.value().to_owned())
+    }
+
     /// The members as `(key, decoded value)` pairs, in order.
     ///
     /// # Examples
@@ -226,6 +246,106 @@ impl fmt::Display for Baggage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.encode(f)
     }
+}
+
+// === impl TraceContext ===
+
+impl TraceContext {
+    /// The W3C baggage received from upstream, but for the run id's member: what
+    /// [`extract`](super::extract) read beside the run id (a tenant, a feature flag), passed
+    /// on by [`inject`](super::inject) to the calls this context and its children make, as
+    /// W3C Baggage asks of a system that receives baggage. `None` for a context made here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::propagation;
+    ///
+    /// let received = HashMap::from([
+    ///     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    ///     ("baggage".to_owned(), "run_id=job_1,tenant=acme".to_owned()),
+    /// ]);
+    /// let ctx = propagation::extract(&received).unwrap();
+    /// assert_eq!(ctx.baggage().unwrap().to_string(), "tenant=acme");
+    ///
+    /// // A call made in this context (or a child of it) passes the members on.
+    /// let mut outgoing = HashMap::new();
+    /// propagation::inject(&ctx.child(), &mut outgoing);
+    /// assert_eq!(outgoing["baggage"], "run_id=job_1,tenant=acme");
+    /// assert!(tracectx::TraceContext::new("job_2")?.baggage().is_none());
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    pub fn baggage(&self) -> Option<&Baggage> {
+        self.baggage_raw()
+    }
+
+    /// The same context passing on `baggage` (or none) downstream, beside the run id: a
+    /// `run_id` member in it is left out (the run id sent is always the context's own), and an
+    /// empty baggage is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tracectx::{propagation::{self, Baggage}, TraceContext};
+    ///
+    /// let mut baggage = Baggage::new();
+    /// baggage.insert("run_id", "not_this_one");
+    /// baggage.insert("tenant", "acme");
+    /// let ctx = TraceContext::new("job_1")?.with_baggage(Some(baggage));
+    /// let mut headers = HashMap::new();
+    /// propagation::inject(&ctx, &mut headers);
+    /// assert_eq!(headers["baggage"], "run_id=job_1,tenant=acme");
+    /// # Ok::<(), tracectx::InvalidId>(())
+    /// ```
+    #[must_use]
+    pub fn with_baggage(self, baggage: Option<Baggage>) -> Self {
+        let baggage = baggage.and_then(|mut b| {
+            b.remove(RUN_ID_KEY);
+            (!b.is_empty()).then(|| Arc::new(b))
+        });
+        self.with_baggage_raw(baggage)
+    }
+}
+
+/// The `baggage` header an outgoing call sends: the run id's `member` first, then the valid
+/// members the carrier already had (`existing`, each as written, but a `run_id`), then the
+/// members the context passes on (`inherited`) whose keys the carrier's do not set, within
+/// W3C's limits ([`MAX_MEMBERS`], [`MAX_BYTES`]): the members that would pass them are left
+/// out, whole.
+pub(super) fn outgoing(
+    member: &str,
+    existing: Option<&str>,
+    inherited: Option<&Baggage>,
+) -> String {
+    let mut out = String::with_capacity(member.len() + existing.map_or(0, str::len));
+    out.push_str(member);
+    let mut count = 1;
+    let mut keys: Vec<&str> = Vec::new();
+    let mut push = |out: &mut String, text: &str| {
+        if count < MAX_MEMBERS && out.len() + 1 + text.len() <= MAX_BYTES {
+            out.push(',');
+            out.push_str(text);
+            count += 1;
+        }
+    };
+    for other in existing.unwrap_or_default().split(',') {
+        if let Some((key, _)) = split_member(other).filter(|(key, _)| *key != RUN_ID_KEY) {
+            keys.push(key);
+            push(&mut out, trim_ows_str(other));
+        }
+    }
+    let mut text = String::new();
+    for (key, value) in inherited.into_iter().flat_map(Baggage::iter) {
+        if key != RUN_ID_KEY && !keys.contains(&key) {
+            text.clear();
+            if encode_member(&mut text, key, value).is_ok() {
+                push(&mut out, &text);
+            }
+        }
+    }
+    out
 }
 
 // === encoding ===
@@ -377,20 +497,6 @@ fn for_each_member<'a>(
             }
         }
     }
-}
-
-/// The run id's `member`, then the valid members of the `existing` baggage list but its
-/// `run_id`, each as written (properties kept).
-pub(super) fn with_run_member(member: &str, existing: &str) -> String {
-    let mut out = String::with_capacity(member.len() + 1 + existing.len());
-    out.push_str(member);
-    for other in existing.split(',') {
-        if split_member(other).is_some_and(|(key, _)| key != RUN_ID_KEY) {
-            out.push(',');
-            out.push_str(trim_ows_str(other));
-        }
-    }
-    out
 }
 
 /// `key OWS "=" OWS value *( OWS ";" OWS property )`: the key and the raw value, if valid.

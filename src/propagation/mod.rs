@@ -409,7 +409,9 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 /// span id would look like one to the receivers' tracers. The run id's member goes first in
 /// `baggage` (a receiver that keeps the members within W3C's limits keeps it); the members the
 /// carrier already had there ([`Injector::existing`]) follow, an earlier `run_id` left out
-/// and malformed members dropped.
+/// and malformed members dropped; then the members the context passes on from upstream
+/// ([`TraceContext::baggage`]) whose keys the carrier's do not set, as long as the list stays
+/// within W3C's limits.
 ///
 /// # Examples
 ///
@@ -435,12 +437,13 @@ pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     let mut member =
         baggage::StackText::<{ RUN_ID_KEY.len() + 1 + 3 * crate::MAX_RUN_ID_LEN }>::new();
     if baggage::encode_member(&mut member, RUN_ID_KEY, ctx.run_id()).is_ok() {
-        match carrier.existing(BAGGAGE) {
-            Some(existing) => {
-                let merged = baggage::with_run_member(member.as_str(), &existing);
-                carrier.set(BAGGAGE, &merged);
+        let existing = carrier.existing(BAGGAGE);
+        match (existing.as_deref(), ctx.baggage()) {
+            (None, None) => carrier.set(BAGGAGE, member.as_str()),
+            (existing, inherited) => {
+                let outgoing = baggage::outgoing(member.as_str(), existing, inherited);
+                carrier.set(BAGGAGE, &outgoing);
             }
-            None => carrier.set(BAGGAGE, member.as_str()),
         }
     }
 }
@@ -481,7 +484,8 @@ pub fn inject_current(carrier: &mut impl Injector) -> Option<TraceContext> {
 /// `None` unless exactly one valid `traceparent` is present. The run id comes from the
 /// baggage member [`RUN_ID_KEY`] when it is a valid [`RunId`]; otherwise it is
 /// `trace_<32 hex trace id>`, derived from the trace so that every receiver agrees on it. An
-/// invalid `tracestate` is dropped; a valid one is passed on.
+/// invalid `tracestate` is dropped; a valid one is passed on, and so are the other valid
+/// `baggage` members ([`TraceContext::baggage`]).
 ///
 /// # Examples
 ///
@@ -509,7 +513,9 @@ pub fn extract(carrier: &impl Extractor) -> Option<TraceContext> {
     }
     let parent = TraceParent::parse(first).ok()?;
     let state = TraceState::parse(carrier.get_all(TRACESTATE)).ok();
-    let run_id = baggage::find(carrier.get_all(BAGGAGE), RUN_ID_KEY)
+    let mut received = Baggage::parse(carrier.get_all(BAGGAGE));
+    let run_id = received
+        .remove(RUN_ID_KEY)
         .and_then(|r| RunId::new(&r).ok())
         .or_else(|| RunId::new(&format!("{DERIVED_RUN_ID_PREFIX}_{:x}", parent.trace_id())).ok())?;
     let flags = TraceFlags::from_u8(parent.flags().to_u8() & 0x03);
@@ -521,6 +527,7 @@ pub fn extract(carrier: &impl Extractor) -> Option<TraceContext> {
             Some(parent.parent_id()),
         )
         .with_trace_flags(flags)
-        .with_trace_state(state),
+        .with_trace_state(state)
+        .with_baggage(Some(received)),
     )
 }

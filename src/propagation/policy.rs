@@ -23,7 +23,10 @@ const MAX_CLAIM_CHARS: usize = crate::MAX_RUN_ID_LEN;
 ///
 /// Both continue the caller's W3C trace (trace id, parent id, flags, `tracestate`), as the
 /// specification asks of every participant: a trace id groups spans for a tracer; it does not
-/// choose which run's log a line is filed in.
+/// choose which run's log a line is filed in. The caller's other baggage members (a tenant,
+/// a flag) are passed on downstream ([`TraceContext::baggage`]) by a trusting side only: at a
+/// public edge they are anyone's text, and the services behind it would take them as the
+/// edge's.
 ///
 /// # Examples
 ///
@@ -44,6 +47,13 @@ const MAX_CLAIM_CHARS: usize = crate::MAX_RUN_ID_LEN;
 /// assert_eq!(edge.claimed_run_id().map(|c| c.as_str()), Some("backtest_victim"));
 /// // The trace goes on either way.
 /// assert_eq!(edge.context().trace_id(), inside.context().trace_id());
+///
+/// // Other baggage is passed on behind the edge, not at it.
+/// let mut headers = headers;
+/// headers.insert("baggage".to_owned(), "run_id=job_1,tenant=acme".to_owned());
+/// let inside = RunPolicy::TrustCaller.receive(&headers, "request");
+/// assert_eq!(inside.context().baggage().and_then(|b| b.get("tenant")), Some("acme"));
+/// assert!(RunPolicy::OwnRun.receive(&headers, "request").context().baggage().is_none());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
