@@ -1,6 +1,7 @@
 """W3C Trace Context interop: the OpenTelemetry Python SDK's propagators talk to
 examples/http_service.rs, as a public edge (a run of its own per request, the caller's run id
-recorded) and as a service behind it (the caller's run trusted), alone and as a chain.
+recorded) and as a service behind it (the caller's run trusted), alone and as a chain; the
+trusting service passes the caller's other baggage on to the calls it makes, the edge does not.
 
 Usage: interop.py BINARY WORKDIR
 Prints "N passed, N failed" and exits non-zero on any failure.
@@ -204,6 +205,30 @@ def body():
         "the OTel SDK reads every call's traceparent",
         all(c.is_valid and format(c.trace_id, "032x") == trace_id for c in extracted),
     )
+
+    # 6. Baggage passed on: the OTel client sends its run id and a tenant; the trusting
+    # service's call to the recorder carries both (read back by the OTel SDK's baggage
+    # propagator), the edge's call neither the client's run id nor the tenant.
+    for label, port in [("trusting service", port_inner), ("edge", port_edge)]:
+        server, received = recorder()
+        try:
+            with tracer.start_as_current_span("client-baggage"):
+                ctx = baggage.set_baggage("run_id", "interop_bag_6")
+                ctx = baggage.set_baggage("tenant", "acme corp", context=ctx)
+                headers = {}
+                propagate.inject(headers, context=ctx)
+                url = f"http://127.0.0.1:{server.server_address[1]}/"
+                post(port, [{"url": url, "arguments": []}], headers)
+        finally:
+            server.shutdown()
+        sent = [dict(h.items()) for h in received]
+        got = baggage.get_all(propagate.extract(sent[0])) if len(sent) == 1 else None
+        if port == port_inner:
+            want = {"run_id": "interop_bag_6", "tenant": "acme corp"}
+            check(f"the {label} passes the caller's baggage on", got == want, (got, sent))
+        else:
+            ok = got is not None and "tenant" not in got and got.get("run_id", "").startswith("req")
+            check(f"the {label} passes on its own run only", ok, (got, sent))
 
     # 5. Hostile headers: an invalid traceparent starts a new trace; a claimed run id with an
     # encoded newline is recorded escaped, on one line.
