@@ -825,6 +825,23 @@ mod loopback {
                     &current,
                 )))))
             });
+        serve_tower(svc).await
+    }
+
+    /// Serves the tower service `svc` on a loopback port, connection by connection with
+    /// hyper's HTTP/1 server.
+    async fn serve_tower<S, B>(svc: S) -> SocketAddr
+    where
+        S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -1067,20 +1084,7 @@ mod loopback {
                     Ok::<_, Infallible>(http::Response::new(Empty::<Bytes>::new()))
                 }
             });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let svc = TowerToHyperService::new(svc.clone());
-                tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        addr
+        serve_tower(svc).await
     }
 
     /// Three services on loopback: a caller sends its run and a tenant in `baggage`; a
