@@ -6,11 +6,25 @@ use std::io;
 use std::sync::Arc;
 
 use tracectx_backtest::{
-    BacktestEngine, Bars, BatchOptions, Named, ParamGrid, Params, RankBy, Statistic, sma_cross,
+    BacktestEngine, Bars, BatchOptions, Named, ParamGrid, Params, RankBy, Statistic, SweepReport,
+    sma_cross,
 };
 
 mod common;
 use common::flat;
+
+/// A sweep of `sma-cross` over `grid` on `bars` that keeps its heat map.
+async fn heat_map_sweep(bars: Bars, grid: &ParamGrid, rank_by: RankBy) -> SweepReport {
+    BacktestEngine::default()
+        .sweep(
+            &Arc::new(bars),
+            Named::new("sma-cross", sma_cross),
+            grid,
+            rank_by,
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await
+}
 
 fn page(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
     let mut out = Vec::new();
@@ -49,15 +63,7 @@ async fn a_heat_map_of_undefined_statistics_is_all_grey() {
         .unwrap()
         .parse_axis("slow=5:6:1")
         .unwrap();
-    let report = BacktestEngine::default()
-        .sweep(
-            &Arc::new(flat(1)),
-            Named::new("sma-cross", sma_cross),
-            &grid,
-            RankBy::new(Statistic::Sharpe),
-            BatchOptions::new().keep_heatmap(true),
-        )
-        .await;
+    let report = heat_map_sweep(flat(1), &grid, RankBy::new(Statistic::Sharpe)).await;
     assert_eq!(report.succeeded, 6);
     let heatmap = report.heatmap.as_ref().unwrap();
     assert!(heatmap.cells.iter().all(Option::is_none));
@@ -76,15 +82,7 @@ async fn a_sweep_without_axes_says_why_it_has_no_page() {
         .parse_axis("fast=2")
         .unwrap()
         .fixed("slow", 5);
-    let report = BacktestEngine::default()
-        .sweep(
-            &Arc::new(Bars::synthetic(50, 1)),
-            Named::new("sma-cross", sma_cross),
-            &grid,
-            RankBy::default(),
-            BatchOptions::new().keep_heatmap(true),
-        )
-        .await;
+    let report = heat_map_sweep(Bars::synthetic(50, 1), &grid, RankBy::default()).await;
     assert_eq!(report.succeeded, 1);
     let err = report.write_html(&mut Vec::new()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
@@ -106,15 +104,7 @@ async fn heat_map_labels_escape_and_cut_outside_text() {
         .parse_axis("fast=2,3")
         .unwrap()
         .fixed("slow", 5);
-    let report = BacktestEngine::default()
-        .sweep(
-            &Arc::new(Bars::synthetic(60, 3)),
-            Named::new("sma-cross", sma_cross),
-            &grid,
-            RankBy::default(),
-            BatchOptions::new().keep_heatmap(true),
-        )
-        .await;
+    let report = heat_map_sweep(Bars::synthetic(60, 3), &grid, RankBy::default()).await;
     assert_eq!(report.succeeded, 4);
     let html = page(|out| report.write_html(out));
     if let Some(at) = html.find('\u{202e}') {
@@ -146,15 +136,7 @@ async fn a_sweep_of_one_session_says_so_in_the_singular() {
         .fixed("slow", 5)
         .parse_constraint("fast<slow")
         .unwrap();
-    let report = BacktestEngine::default()
-        .sweep(
-            &Arc::new(Bars::synthetic(60, 3)),
-            Named::new("sma-cross", sma_cross),
-            &grid,
-            RankBy::default(),
-            BatchOptions::new().keep_heatmap(true),
-        )
-        .await;
+    let report = heat_map_sweep(Bars::synthetic(60, 3), &grid, RankBy::default()).await;
     assert_eq!(report.sessions, 1);
     let html = page(|out| report.write_html(out));
     assert!(html.contains(">1 session (1 ok, 0 failed)"), "{html:.600}");
