@@ -374,3 +374,53 @@ fn a_run_id_spelled_with_json_escapes_is_found_by_every_search() {
     assert_eq!(n.lines, 40_000);
     assert_eq!(found, want);
 }
+
+/// Every line of a trace, whatever its run: the sessions of a sweep (runs of their own in the
+/// sweep's trace) written by real subscribers as text and as JSON lines, other traces and
+/// lines outside any run left out, on every read path.
+#[test]
+fn a_trace_query_keeps_the_lines_of_every_run_of_the_trace() {
+    let sweep = TraceContext::new("sweep_1").unwrap();
+    let sessions: Vec<TraceContext> = (0..3)
+        .map(|i| sweep.child_run(&format!("backtest_{i}")).unwrap())
+        .collect();
+    let other = TraceContext::new("backtest_9").unwrap();
+    let mut log = String::new();
+    for json in [false, true] {
+        let buf = Buffer::default();
+        let builder = logging::builder()
+            .with_writer(buf.clone())
+            .with_clock(FixedClock::rfc3339(AT).unwrap());
+        let builder = if json { builder.json() } else { builder };
+        let subscriber = builder.build().unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("outside any run");
+            for ctx in sessions.iter().chain([&sweep, &other]) {
+                ctx.sync_scope(|| tracing::info!(n = 1, "step"));
+            }
+        });
+        log.push_str(&buf.text());
+    }
+    let full = format!("{:x}", sweep.trace_id());
+    for id in [full.as_str(), &full[24..]] {
+        let q = Query::for_trace(id).unwrap();
+        let kept: Vec<&str> = log.lines().filter(|l| q.matches(l.as_bytes())).collect();
+        // Four runs of the trace (the sweep and its three sessions), twice (text and JSON).
+        assert_eq!(kept.len(), 8, "{kept:#?}");
+        assert!(kept.iter().all(|l| !l.contains("backtest_9")));
+        assert!(kept.iter().all(|l| !l.contains("outside any run")));
+        assert_eq!(q.count(log.as_bytes()).unwrap(), 8);
+        assert_eq!(q.count_slice(log.as_bytes()), 8);
+        let mut out = Vec::new();
+        assert_eq!(q.search(log.as_bytes(), &mut out).unwrap(), 8);
+        assert_eq!(
+            String::from_utf8(out).unwrap().lines().collect::<Vec<_>>(),
+            kept
+        );
+        // A run and a trace together: that run's lines of the trace.
+        let one = Query::new("backtest_1").unwrap().trace_id(id).unwrap();
+        assert_eq!(one.count(log.as_bytes()).unwrap(), 2);
+    }
+    assert!(Query::for_trace("0e0e473g").is_err());
+    assert!(Query::for_trace("").is_err());
+}

@@ -81,6 +81,8 @@ struct Cli {
 enum Command {
     /// Print the lines of one run (text and JSON lines alike)
     Logs(LogsArgs),
+    /// Print the lines of every run of one trace: a sweep's shards, a call chain's services
+    Trace(TraceArgs),
     /// One row per run: lines, first and last timestamp, duration, trace ids, warnings, errors
     Runs(RunsArgs),
     /// Run one backtest session on a CSV file and print its statistics
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Logs(args) => args.run(),
+        Command::Trace(args) => args.run(),
         Command::Runs(args) => args.run(),
         Command::Backtest(args) => args.run(),
         Command::Sweep(args) => args.run(),
@@ -432,13 +435,29 @@ fn too_long(name: &str, lines: u64) {
 struct LogsArgs {
     /// The run id to print (matched exactly)
     run_id: String,
+    #[command(flatten)]
+    lines: LineArgs,
+    /// Only lines of this trace id (8 hex, or the full 32)
+    #[arg(long, value_name = "ID")]
+    trace_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = LOGS_EXIT)]
+struct TraceArgs {
+    /// The trace id to print (8 hex as a line shows it, or the full 32 of a traceparent)
+    trace_id: String,
+    #[command(flatten)]
+    lines: LineArgs,
+}
+
+/// What `logs` and `trace` read and how they print it.
+#[derive(Debug, Args)]
+struct LineArgs {
     /// Log files (text or JSON lines, `.gz` too); none or `-` reads standard input
     files: Vec<PathBuf>,
     #[command(flatten)]
     format: FormatArg,
-    /// Only lines of this trace id (8 hex, or the full 32)
-    #[arg(long, value_name = "ID")]
-    trace_id: Option<String>,
     /// Only lines at this level or more severe (trace, debug, info, warn, error)
     #[arg(long, value_name = "LEVEL")]
     level: Option<String>,
@@ -472,6 +491,22 @@ impl LogsArgs {
                 Err(e) => return usage_error(e),
             };
         }
+        self.lines.print(query)
+    }
+}
+
+impl TraceArgs {
+    fn run(self) -> ExitCode {
+        match Query::for_trace(&self.trace_id) {
+            Ok(query) => self.lines.print(query),
+            Err(e) => usage_error(e),
+        }
+    }
+}
+
+impl LineArgs {
+    /// Prints (or counts) the lines `query` keeps of every input, as grep would.
+    fn print(self, mut query: Query) -> ExitCode {
         if let Some(level) = &self.level {
             query = match parse_level(level) {
                 Ok(level) => query.min_level(level),

@@ -1860,9 +1860,11 @@ mod backtest_cli {
         for k in 1..=3 {
             let file = dir.path().join(format!("shard-{k}.jsonl"));
             let shard = format!("{k}/3");
+            let log = dir.path().join(format!("shard-{k}.log"));
             let mut args = vec!["sweep", "--data", data, "--shard", &shard];
             args.extend(grid);
             args.extend(["--output", file.to_str().unwrap(), "--top", "3"]);
+            args.extend(["--log-file", log.to_str().unwrap()]);
             let out = bin()
                 .args(&args)
                 .env("TRACEPARENT", traceparent)
@@ -1897,6 +1899,37 @@ mod backtest_cli {
             .map(|l| l["sweep_id"].as_str().unwrap())
             .collect();
         assert_eq!(sweeps.len(), 3);
+        // `tracectx trace` pulls the whole sweep back from the shards' logs: every line of
+        // the three sweep runs and of the 42 sessions, in the launcher's trace.
+        let logs: Vec<String> = (1..=3)
+            .map(|k| {
+                dir.path()
+                    .join(format!("shard-{k}.log"))
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let mut trace = vec!["trace", "4bf92f3577b34da6a3ce929d0e0e4736"];
+        trace.extend(logs.iter().map(String::as_str));
+        let out = tracectx(&trace, None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let printed = stdout(&out);
+        let runs: std::collections::HashSet<&str> = printed
+            .lines()
+            .map(|l| {
+                assert!(l.contains("] [0e0e4736] "), "{l}");
+                l.split("] [").nth(1).unwrap()
+            })
+            .collect();
+        let mut want: std::collections::HashSet<&str> = lines
+            .iter()
+            .map(|l| l["run_id"].as_str().unwrap())
+            .collect();
+        want.extend(sweeps.iter().copied());
+        assert_eq!(runs, want);
+        let mut other = vec!["trace", "a1b2c3d4"];
+        other.extend(logs.iter().map(String::as_str));
+        assert_eq!(tracectx(&other, None).status.code(), Some(1));
 
         let mut merge = vec!["merge"];
         merge.extend(files.iter().map(|f| f.to_str().unwrap()));

@@ -459,11 +459,13 @@ fn parse_level(s: &str) -> Option<Level> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Query {
-    run_id: RunId,
+    /// The run whose lines are kept; `None` for every run of a trace ([`Query::for_trace`]).
+    run_id: Option<RunId>,
     trace_id: Option<String>,
     min_level: Option<Level>,
     parser: LineParser,
-    /// The longest stretch of the run id that JSON writers leave as it is ([`needle`]).
+    /// The longest stretch of the run id that JSON writers leave as it is ([`needle`]), or
+    /// the trace's 8 hex digits.
     finder: memmem::Finder<'static>,
 }
 
@@ -488,8 +490,45 @@ impl Query {
         let run_id = RunId::new(run_id)?;
         Ok(Self {
             finder: memmem::Finder::new(needle(&run_id)).into_owned(),
-            run_id,
+            run_id: Some(run_id),
             trace_id: None,
+            min_level: None,
+            parser: LineParser::new(),
+        })
+    }
+
+    /// Lines of every run of the trace `trace_id` (8 hex characters as logs show it, or the
+    /// full 32): the sessions of a sweep sharded over many machines, the services of one
+    /// call chain, each a run of its own in one trace. Lines with no trace id (`-`) are not
+    /// kept; a template ([`with_format`](Self::with_format)) must have a `{trace_id}` for its
+    /// lines to be.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidId`] when `trace_id` is not a trace id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::logging::query::Query;
+    ///
+    /// let log = "\
+    /// [2024-01-01T10:00:00.000000Z] [shard_1] [0e0e4736] INFO t - one
+    /// [2024-01-01T10:00:00.000001Z] [other] [a1b2c3d4] INFO t - not this trace
+    /// {\"run_id\":\"shard_2\",\"trace_id\":\"0e0e4736\",\"message\":\"two\"}
+    /// ";
+    /// let query = Query::for_trace("4bf92f3577b34da6a3ce929d0e0e4736")?;
+    /// assert_eq!(query.count(log.as_bytes())?, 2);
+    /// assert!(query.run_id().is_none());
+    /// assert!(Query::for_trace("xyz").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_trace(trace_id: &str) -> Result<Self, InvalidId> {
+        let short = trace_id.parse::<TraceId>()?.short().to_string();
+        Ok(Self {
+            finder: memmem::Finder::new(short.as_bytes()).into_owned(),
+            run_id: None,
+            trace_id: Some(short),
             min_level: None,
             parser: LineParser::new(),
         })
@@ -584,17 +623,17 @@ impl Query {
         self
     }
 
-    /// The run id searched for.
+    /// The run id searched for; `None` for every run of a trace ([`for_trace`](Self::for_trace)).
     ///
     /// # Examples
     ///
     /// ```
     /// let query = tracectx::logging::query::Query::new("backtest_ab1")?;
-    /// assert_eq!(query.run_id(), "backtest_ab1");
+    /// assert_eq!(query.run_id().map(|r| r.as_str()), Some("backtest_ab1"));
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
-    pub fn run_id(&self) -> &RunId {
-        &self.run_id
+    pub fn run_id(&self) -> Option<&RunId> {
+        self.run_id.as_ref()
     }
 
     /// Whether `line` (without its newline) is kept.
@@ -615,7 +654,9 @@ impl Query {
         let Some(stamp) = self.parser.parse(line) else {
             return false;
         };
-        stamp.run_id.as_deref() == Some(&*self.run_id)
+        self.run_id
+            .as_deref()
+            .is_none_or(|run| stamp.run_id.as_deref() == Some(run))
             && self
                 .trace_id
                 .as_deref()
