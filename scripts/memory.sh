@@ -21,7 +21,7 @@ if [ ! -x /usr/bin/time ]; then
     exit 1
 fi
 
-cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --example write_bars || {
+cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --bins --example write_bars || {
     echo "0 passed, 1 failed"; exit 1; }
 bin="$builds/release/tracectx"
 work="$(mktemp -d)"

@@ -25,7 +25,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --example write_bars || {
+cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --bins --example write_bars || {
     echo "0 passed, 1 failed"; exit 1; }
 bin="$builds/release/tracectx"
 work="$(mktemp -d)"

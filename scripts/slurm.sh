@@ -4,7 +4,8 @@
 # bounded): each array task runs `tracectx sweep --shard K/N --output shard-K.jsonl` under the
 # TRACEPARENT this launcher sets, `tracectx merge` ranks the shards, and the ranking must be the
 # local sweep's (parameters and statistics, run ids apart) with one trace id across every
-# shard. Prints `N passed, N failed` last.
+# shard, and `tracectx trace` must read every shard's runs back from their logs. Prints
+# `N passed, N failed` last.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -29,7 +30,7 @@ if ! command -v slurmctld >/dev/null 2>&1; then
     finish
 fi
 
-cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --example write_bars || {
+cargo build --quiet --release -p tracectx-cli -p tracectx-backtest --bins --example write_bars || {
     check "build" 1 "cargo build failed"; finish; }
 bin="$builds/release/tracectx"
 
@@ -126,7 +127,7 @@ cat >"$work/shard.sh" <<JOB
 #!/usr/bin/env bash
 k=\$((SLURM_ARRAY_TASK_ID))
 exec "$bin" sweep --data "$work/bars.csv" ${grid[*]@Q} --shard "\$k/$shards" \
-    --output "$work/shard-\$k.jsonl" --rank-by return_pct --top 3
+    --output "$work/shard-\$k.jsonl" --rank-by return_pct --top 3 --log-file "$work/shard-\$k.log"
 JOB
 chmod 755 "$work/shard.sh"
 job=$(sbatch --parsable --array=1-$shards --output="$work/out-%a.txt" --chdir="$work" \
@@ -153,5 +154,17 @@ check "merged ranking is the local sweep's" $? "$(head -4 "$work/diff.txt")"
 traces=$(cat "${files[@]}" | python3 -c 'import json, sys; print(" ".join(sorted({json.loads(l)["trace_id_full"] for l in sys.stdin})))')
 check "one trace id across all shards" $([ "$traces" = "$trace" ] && echo 0 || echo 1) \
     "shards' trace ids: $traces, launcher's: $trace"
+# The whole sweep back from the shards' logs by its trace: the lines of every session run
+# (the run ids of the shards' result lines) and of every shard's sweep run, nothing else.
+"$bin" trace "$trace" "$work"/shard-*.log >"$work/trace.txt" 2>"$work/trace.err"
+want=$(cat "${files[@]}" | python3 -c 'import json, sys
+runs = set()
+for l in sys.stdin:
+    r = json.loads(l)
+    runs.update([r["run_id"], r["sweep_id"]])
+print(" ".join(sorted(runs)))')
+got=$(python3 -c 'import sys; print(" ".join(sorted({l.split("] [")[1] for l in open(sys.argv[1])})))' "$work/trace.txt")
+check "tracectx trace reads every shard's runs back" $([ -n "$want" ] && [ "$got" = "$want" ] && echo 0 || echo 1) \
+    "$(wc -l <"$work/trace.txt") lines, runs: $(echo "$got" | wc -w) of $(echo "$want" | wc -w); $(head -c 300 "$work/trace.err")"
 
 finish
