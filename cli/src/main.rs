@@ -497,6 +497,15 @@ impl LogsArgs {
 
 impl TraceArgs {
     fn run(self) -> ExitCode {
+        // A template's lines are found by their trace only when they show it.
+        if let Some(template) = &self.lines.format.format {
+            if !template.contains("{trace_id}") {
+                return usage_error(
+                    "the --format template has no {trace_id}: its lines cannot be found by \
+                     their trace (read them by run with `tracectx logs`)",
+                );
+            }
+        }
         match Query::for_trace(&self.trace_id) {
             Ok(query) => self.lines.print(query),
             Err(e) => usage_error(e),

@@ -1930,6 +1930,20 @@ mod backtest_cli {
         let mut other = vec!["trace", "a1b2c3d4"];
         other.extend(logs.iter().map(String::as_str));
         assert_eq!(tracectx(&other, None).status.code(), Some(1));
+        // A template without the trace cannot be searched by it; a bad id is a usage error.
+        for args in [
+            ["trace", "a1b2c3d4", "--format", "[{run_id}] {message}"],
+            [
+                "trace",
+                "not-hex",
+                "--format",
+                "[{run_id}] [{trace_id}] {message}",
+            ],
+        ] {
+            let out = tracectx(&args, None);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            assert!(stderr(&out).starts_with("tracectx: "), "{}", stderr(&out));
+        }
 
         let mut merge = vec!["merge"];
         merge.extend(files.iter().map(|f| f.to_str().unwrap()));
