@@ -218,6 +218,41 @@ fn received_baggage_is_passed_on_by_the_runs_calls() {
     assert!(ctx.clone().with_baggage(Some(only_run)).baggage().is_none());
 }
 
+/// A member whose key a downstream reader would decode to `run_id` (the OpenTelemetry
+/// Python SDK percent-decodes keys, `+` as a space, and trims them) is never passed on: the
+/// run id sent is the context's own, whatever was received or set on the carrier.
+#[test]
+fn a_key_that_reads_as_run_id_is_never_passed_on() {
+    let ctx =
+        extract_with_baggage("run_id=sweep_1,run%5Fid=victim,run_id+=victim,%20run_id=victim,k=v");
+    assert_eq!(ctx.baggage().unwrap().to_string(), "k=v");
+    let session = ctx.child_run("session_2").unwrap();
+    let mut out: HashMap<String, String> = HashMap::new();
+    out.insert("baggage".into(), "run%5fid=victim2, tenant=acme".into());
+    propagation::inject(&session, &mut out);
+    assert_eq!(out["baggage"], "run_id=session_2,tenant=acme,k=v");
+    let mut set = Baggage::new();
+    set.insert("run%5Fid", "victim");
+    set.insert("t", "1");
+    let ctx = TraceContext::new("job_1").unwrap().with_baggage(Some(set));
+    assert_eq!(ctx.baggage().unwrap().to_string(), "t=1");
+}
+
+/// A member of the carrier whose properties hold a byte no header may hold (a raw `é`) would
+/// make the header unsendable, the run id with it: it goes without its properties.
+#[test]
+fn a_carrier_member_with_unsendable_properties_goes_without_them() {
+    let ctx = TraceContext::new("job_1").unwrap();
+    let mut out: HashMap<String, String> = HashMap::new();
+    out.insert(
+        "baggage".into(),
+        "tenant=acme;note=caf\u{e9}, flag=on;p=1".into(),
+    );
+    propagation::inject(&ctx, &mut out);
+    assert_eq!(out["baggage"], "run_id=job_1,tenant=acme,flag=on;p=1");
+    assert!(http::HeaderValue::from_str(&out["baggage"]).is_ok());
+}
+
 /// The carrier's own members (the application's, for this call) win over the ones passed on
 /// from upstream under the same key, and the list sent stays within W3C's limits however
 /// much was received and added.

@@ -302,7 +302,7 @@ impl TraceContext {
     #[must_use]
     pub fn with_baggage(self, baggage: Option<Baggage>) -> Self {
         let baggage = baggage.and_then(|mut b| {
-            b.remove(RUN_ID_KEY);
+            b.members.retain(|m| !names_run_id(m.key()));
             (!b.is_empty()).then(|| Arc::new(b))
         });
         self.with_baggage_raw(baggage)
@@ -330,15 +330,31 @@ pub(super) fn outgoing(
             count += 1;
         }
     };
+    let mut text = String::new();
     for other in existing.unwrap_or_default().split(',') {
-        if let Some((key, _)) = split_member(other).filter(|(key, _)| *key != RUN_ID_KEY) {
-            keys.push(key);
-            push(&mut out, trim_ows_str(other));
+        let Some((key, value)) = split_member(other).filter(|(key, _)| !names_run_id(key)) else {
+            continue;
+        };
+        keys.push(key);
+        let other = trim_ows_str(other);
+        if other
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            // As written, properties and all.
+            push(&mut out, other);
+        } else {
+            // A property with a byte no header may hold would make the whole header
+            // unsendable, the run id's member with it: the member without its properties.
+            text.clear();
+            text.push_str(key);
+            text.push('=');
+            text.push_str(value);
+            push(&mut out, &text);
         }
     }
-    let mut text = String::new();
     for (key, value) in inherited.into_iter().flat_map(Baggage::iter) {
-        if key != RUN_ID_KEY && !keys.contains(&key) {
+        if !names_run_id(key) && !keys.contains(&key) {
             text.clear();
             if encode_member(&mut text, key, value).is_ok() {
                 push(&mut out, &text);
@@ -346,6 +362,21 @@ pub(super) fn outgoing(
         }
     }
     out
+}
+
+/// Whether a member's `key` names the run id: `run_id` itself, or spelled so that a reader
+/// decoding keys (the OpenTelemetry Python SDK percent-decodes them, `+` as a space, and trims
+/// them) takes it for `run_id` (`run%5Fid`, `run_id+`). Such a member is never passed on:
+/// the run id sent is always the context's own.
+fn names_run_id(key: &str) -> bool {
+    if key == RUN_ID_KEY {
+        return true;
+    }
+    if !key.bytes().any(|b| b == b'%' || b == b'+') {
+        return false;
+    }
+    let plus = key.replace('+', " ");
+    percent_decode(&plus).is_some_and(|k| k.trim() == RUN_ID_KEY)
 }
 
 // === encoding ===

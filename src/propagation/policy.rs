@@ -26,7 +26,8 @@ const MAX_CLAIM_CHARS: usize = crate::MAX_RUN_ID_LEN;
 /// choose which run's log a line is filed in. The caller's other baggage members (a tenant,
 /// a flag) are passed on downstream ([`TraceContext::baggage`]) by a trusting side only: at a
 /// public edge they are anyone's text, and the services behind it would take them as the
-/// edge's.
+/// edge's. (A handler that copies the incoming request's headers onto its own calls, as a
+/// proxy does, passes them on itself: `inject` keeps the members a carrier already has.)
 ///
 /// # Examples
 ///
