@@ -423,4 +423,18 @@ fn a_trace_query_keeps_the_lines_of_every_run_of_the_trace() {
     }
     assert!(Query::for_trace("0e0e473g").is_err());
     assert!(Query::for_trace("").is_err());
+    // Another trace given after: that one is searched for, not the first.
+    let q = Query::for_trace(&format!("{:x}", other.trace_id()))
+        .unwrap()
+        .trace_id(&full)
+        .unwrap();
+    assert_eq!(q.count(log.as_bytes()).unwrap(), 8);
+    assert_eq!(q.count_slice(log.as_bytes()), 8);
+    // A JSON writer's full trace id in uppercase hex is the same trace.
+    let upper = format!(
+        r#"{{"run_id":"backtest_1","trace_id":"{}","message":"m"}}"#,
+        full.to_uppercase()
+    );
+    let one = Query::new("backtest_1").unwrap().trace_id(&full).unwrap();
+    assert!(one.matches(upper.as_bytes()));
 }

@@ -418,8 +418,10 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
 fn short_trace(id: Cow<'_, str>) -> Cow<'_, str> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         match id {
-            Cow::Borrowed(s) => Cow::Borrowed(&s[24..]),
-            Cow::Owned(s) => Cow::Owned(s[24..].to_ascii_lowercase()),
+            Cow::Borrowed(s) if !s[24..].bytes().any(|b| b.is_ascii_uppercase()) => {
+                Cow::Borrowed(&s[24..])
+            }
+            s => Cow::Owned(s[24..].to_ascii_lowercase()),
         }
     } else {
         id
@@ -501,7 +503,9 @@ impl Query {
     /// full 32): the sessions of a sweep sharded over many machines, the services of one
     /// call chain, each a run of its own in one trace. Lines with no trace id (`-`) are not
     /// kept; a template ([`with_format`](Self::with_format)) must have a `{trace_id}` for its
-    /// lines to be.
+    /// lines to be. The search looks for the trace's digits in lowercase, as every writer of
+    /// W3C ids writes them: a JSON line whose `trace_id` is in uppercase hex is read by
+    /// [`matches`](Self::matches), not searched.
     ///
     /// # Errors
     ///
@@ -596,8 +600,12 @@ impl Query {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn trace_id(mut self, trace_id: &str) -> Result<Self, InvalidId> {
-        let id: TraceId = trace_id.parse()?;
-        self.trace_id = Some(id.short().to_string());
+        let short = trace_id.parse::<TraceId>()?.short().to_string();
+        if self.run_id.is_none() {
+            // A query of a trace searches for its digits: the new ones.
+            self.finder = memmem::Finder::new(short.as_bytes()).into_owned();
+        }
+        self.trace_id = Some(short);
         Ok(self)
     }
 
