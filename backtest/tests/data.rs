@@ -146,11 +146,40 @@ fn bare_carriage_return_line_ends_are_line_ends() {
     assert_eq!(bars.len(), 1);
     let e = err("Date,Open,High,Low,Close\r2024-01-02,1,2,1,2\r2024-01-03,1,2,1,x\r");
     assert_eq!((e.row(), e.column()), (Some(3), Some("Close")));
-    // `\r\n` files are not taken for bare `\r` ones.
+    // `\r\n` files are not taken for bare `\r` ones; one file may mix the three.
     assert_eq!(
         load(&text.replace('\n', "\r\n")).unwrap().close(),
         lf.close()
     );
+    let mixed: String = text
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, l)| match i % 3 {
+            0 => l.to_owned(),
+            1 => l.replace('\n', "\r\n"),
+            _ => l.replace('\n', "\r"),
+        })
+        .collect();
+    assert_eq!(load(&mixed).unwrap().close(), lf.close());
+    // Read a few bytes at a time (a pipe fed line by line): a `\r\n` cut between two reads
+    // is one line end, a bare `\r` at the end of a read is one too.
+    for (ends, step) in [("\r", 1), ("\r", 7), ("\r\n", 1), ("\r\n", 5), ("\n", 3)] {
+        let bytes = text.replace('\n', ends).into_bytes();
+        let bars = Bars::from_csv_reader(Trickle(&bytes, step)).unwrap();
+        assert_eq!(bars.close(), lf.close(), "{ends:?} {step} at a time");
+    }
+}
+
+/// A reader that hands out `.1` bytes per read.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.1.min(buf.len()).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
 }
 
 /// A price written with a thousands separator and no quotes (`1,200`) splits into two

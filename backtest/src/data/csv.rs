@@ -112,24 +112,15 @@ const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 /// How many bytes the loader reads at a time.
 const READ_BYTES: usize = 1 << 16;
 
-/// The byte the lines of a text starting with `head` end with: `\r` when its first line end
-/// is a `\r` not followed by `\n`, else `\n`.
-fn line_end(head: &[u8]) -> u8 {
-    match memchr::memchr2(b'\r', b'\n', head) {
-        Some(i) if head[i] == b'\r' && head.get(i + 1).is_some_and(|&c| c != b'\n') => b'\r',
-        _ => b'\n',
-    }
-}
-
 /// CSV records read one at a time from a stream, each held in a buffer of at most
 /// [`MAX_LINE_BYTES`]: RFC 4180 fields (`,`-separated, optionally `"`-quoted with `""` for a
-/// quote inside, a quoted field may span lines), `\n` or `\r\n` line ends, or bare `\r` ones
-/// (as Excel's "CSV (Macintosh)" writes, and pandas reads), told by the first line.
+/// quote inside, a quoted field may span lines); a line ends with `\n`, `\r\n` or a bare `\r`
+/// (as Excel's "CSV (Macintosh)" writes, and pandas reads), each line whichever.
 struct Records<R> {
     reader: io::BufReader<R>,
-    /// The byte lines end with: `\n` (also for `\r\n`), or `\r` when the first line ends
-    /// with a bare one. Settled when the first line is read.
-    eol: Option<u8>,
+    /// The last line ended with a `\r` that was the last byte read: a `\n` first in the next
+    /// read is the rest of its `\r\n`.
+    after_cr: bool,
     /// The raw bytes of the current record.
     raw: Vec<u8>,
     /// The current record's fields with their quotes removed, when it has quotes.
@@ -147,7 +138,7 @@ impl<R: Read> Records<R> {
     fn new(reader: R) -> Self {
         Records {
             reader: io::BufReader::with_capacity(READ_BYTES, reader),
-            eol: None,
+            after_cr: false,
             raw: Vec::new(),
             unquoted: Vec::new(),
             fields: Vec::new(),
@@ -157,7 +148,7 @@ impl<R: Read> Records<R> {
         }
     }
 
-    /// Appends the next line (without its `\n`) to `raw`; `false` at the end of the input
+    /// Appends the next line (without its line end) to `raw`; `false` at the end of the input
     /// with nothing read. Refuses a record that grows past [`MAX_LINE_BYTES`] before
     /// reading more of it.
     fn read_line(&mut self) -> Result<bool, DataError> {
@@ -171,11 +162,14 @@ impl<R: Read> Records<R> {
             if buf.is_empty() {
                 return Ok(any);
             }
+            if std::mem::take(&mut self.after_cr) && buf[0] == b'\n' {
+                self.reader.consume(1);
+                continue;
+            }
             any = true;
-            let eol = *self.eol.get_or_insert_with(|| line_end(buf));
-            let (take, done) = match memchr::memchr(eol, buf) {
-                Some(i) => (i, true),
-                None => (buf.len(), false),
+            let (take, end) = match memchr::memchr2(b'\n', b'\r', buf) {
+                Some(i) => (i, Some(buf[i])),
+                None => (buf.len(), None),
             };
             if self.raw.len() + take > MAX_LINE_BYTES {
                 let kind = DataErrorKind::LineTooLong {
@@ -184,11 +178,21 @@ impl<R: Read> Records<R> {
                 return Err(DataError::new(kind).at_line(self.line));
             }
             self.raw.extend_from_slice(&buf[..take]);
-            self.reader.consume(take + usize::from(done));
-            if done {
-                self.next_line += 1;
-                return Ok(true);
-            }
+            let ends = match (end, buf.get(take + 1)) {
+                (None, _) => {
+                    self.reader.consume(take);
+                    continue;
+                }
+                (Some(b'\r'), Some(b'\n')) => 2,
+                (Some(b'\r'), None) => {
+                    self.after_cr = true;
+                    1
+                }
+                _ => 1,
+            };
+            self.reader.consume(take + ends);
+            self.next_line += 1;
+            return Ok(true);
         }
     }
 
@@ -212,9 +216,6 @@ impl<R: Read> Records<R> {
         }
         if memchr::memchr(b'"', &self.raw).is_none() {
             self.quoted = false;
-            if self.raw.last() == Some(&b'\r') {
-                self.raw.pop();
-            }
             let mut start = 0;
             for end in memchr::memchr_iter(b',', &self.raw) {
                 self.fields.push((start as u32, end as u32));
@@ -244,10 +245,7 @@ impl<R: Read> Records<R> {
     fn split_quoted(&mut self) {
         self.unquoted.clear();
         self.fields.clear();
-        let raw = match self.raw.last() {
-            Some(&b'\r') => &self.raw[..self.raw.len() - 1],
-            _ => &self.raw[..],
-        };
+        let raw = &self.raw[..];
         let mut start = 0;
         let mut i = 0;
         let mut in_quotes = false;

@@ -535,8 +535,7 @@ impl Bars {
     /// Other columns are ignored. Fields may be quoted (`"..."`, `""` for a quote inside);
     /// a record may have fewer fields than the header but not more
     /// ([`DataErrorKind::TooManyFields`]: an unquoted `1,200` would shift the columns).
-    /// Lines end with `\n`, `\r\n`, or a bare `\r` (as Excel's "CSV (Macintosh)" writes)
-    /// when the first line does.
+    /// A line ends with `\n`, `\r\n` or a bare `\r` (as Excel's "CSV (Macintosh)" writes).
     /// The input is read a record at a time; a line longer than
     /// [`MAX_CSV_LINE_BYTES`](Self::MAX_CSV_LINE_BYTES) or a field read longer than
     /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times
