@@ -391,10 +391,14 @@ impl ParamGrid {
             // such shards). Under the cap, so at most a million keys.
             let mut seen = std::collections::HashMap::with_capacity(values.len());
             for (k, v) in values.iter().enumerate() {
+                // A number is one value whatever its kind: a float parameter reads `1` as
+                // `1.0` (and `-0.0 == 0.0`).
+                let number = |x: f64| if x == 0.0 { 0 } else { x.to_bits() };
                 let key = match v {
-                    // `-0.0 == 0.0`: one key for both.
-                    ParamValue::Float(x) if *x == 0.0 => "f0".to_owned(),
-                    ParamValue::Float(x) => format!("f{}", x.to_bits()),
+                    ParamValue::Float(x) => format!("n{}", number(*x)),
+                    &ParamValue::Int(i) if (i as f64) as i64 == i && i != i64::MAX => {
+                        format!("n{}", number(i as f64))
+                    }
                     other => format!("{other:?}"),
                 };
                 if let Some(first) = seen.insert(key, k) {

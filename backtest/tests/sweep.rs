@@ -83,7 +83,7 @@ fn a_float_step_finer_than_the_values_is_refused() {
 fn a_list_with_a_repeated_or_empty_value_is_refused() {
     for (axis, says) in [
         ("fast=5,10,5", "values 0 and 2 are both \"5\""),
-        ("fast=5, 5.0, 5", "values 0 and 2 are both \"5\""),
+        ("fast=5, 6, 5", "values 0 and 2 are both \"5\""),
         ("k=0.0,-0.0", "values 0 and 1 are both \"-0\""),
         ("mode=a,b,b", "values 1 and 2 are both \"b\""),
         ("fast=1,2,,3", "a value of the list is empty"),
@@ -92,8 +92,15 @@ fn a_list_with_a_repeated_or_empty_value_is_refused() {
         let err = ParamGrid::new().parse_axis(axis).unwrap_err();
         assert!(err.to_string().contains(says), "{axis}: {err}");
     }
-    // An integer and a float of the same value are different values of different kinds.
-    assert_eq!(ParamGrid::new().parse_axis("k=5,5.0").unwrap().len(), 2);
+    // A number is one value whatever its kind: a float parameter reads 5 as 5.0.
+    for axis in ["k=5,5.0", "k=1e0,1", "k=0,-0.0"] {
+        let err = ParamGrid::new().parse_axis(axis).unwrap_err();
+        assert!(
+            err.to_string().contains("values 0 and 1 are both"),
+            "{axis}: {err}"
+        );
+    }
+    assert_eq!(ParamGrid::new().parse_axis("k=5,5.5,6").unwrap().len(), 3);
 }
 
 /// What the command line passes in (an axis, a constraint, a parameter, a statistic's
