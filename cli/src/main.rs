@@ -499,7 +499,9 @@ impl TraceArgs {
     fn run(self) -> ExitCode {
         // A template's lines are found by their trace only when they show it.
         if let Some(template) = &self.lines.format.format {
-            if !template.contains("{trace_id}") {
+            // `{{` and `}}` are literal braces, not placeholders.
+            let placeholders = template.replace("{{", "").replace("}}", "");
+            if !placeholders.contains("{trace_id}") {
                 return usage_error(
                     "the --format template has no {trace_id}: its lines cannot be found by \
                      their trace (read them by run with `tracectx logs`)",

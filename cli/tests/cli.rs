@@ -1935,6 +1935,12 @@ mod backtest_cli {
             ["trace", "a1b2c3d4", "--format", "[{run_id}] {message}"],
             [
                 "trace",
+                "a1b2c3d4",
+                "--format",
+                "[{run_id}] {{trace_id}} {message}",
+            ],
+            [
+                "trace",
                 "not-hex",
                 "--format",
                 "[{run_id}] [{trace_id}] {message}",
