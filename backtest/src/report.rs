@@ -508,10 +508,21 @@ fn label_text(text: &str) -> String {
     }
 }
 
+/// A grid value as a chart's label: text as [`label_text`] shows it; a float whose decimal
+/// form is longer than a label (`1e-300`) in scientific notation, never cut, so that two
+/// values never share a label.
 fn value_label(v: &ParamValue) -> String {
     match v {
         ParamValue::Str(s) => label_text(s),
-        other => label_text(&other.to_string()),
+        ParamValue::Float(x) => {
+            let shown = x.to_string();
+            if shown.len() > MAX_LABEL_CHARS {
+                format!("{x:e}")
+            } else {
+                shown
+            }
+        }
+        other => other.to_string(),
     }
 }
 

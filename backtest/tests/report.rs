@@ -141,3 +141,20 @@ async fn a_sweep_of_one_session_says_so_in_the_singular() {
     let html = page(|out| report.write_html(out));
     assert!(html.contains(">1 session (1 ok, 0 failed)"), "{html:.600}");
 }
+
+/// Float values whose decimal form is longer than a label are drawn in scientific notation,
+/// whole: `1e-300` and `2e-300` do not share a label of zeros.
+#[tokio::test(flavor = "current_thread")]
+async fn tiny_float_values_keep_labels_of_their_own() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2,3")
+        .unwrap()
+        .parse_axis("k=1e-300,2e-300")
+        .unwrap()
+        .fixed("slow", 5);
+    let report = heat_map_sweep(Bars::synthetic(60, 3), &grid, RankBy::default()).await;
+    let html = page(|out| report.write_html(out));
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert!(svg.contains("\n1e-300\n") && svg.contains("\n2e-300\n"));
+    assert!(!svg.contains("0.000000000000000000000"));
+}
