@@ -3,6 +3,7 @@
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
 //!     [--raw]
+//! tracectx trace TRACE_ID [FILE...] [--format TEMPLATE] [--level LEVEL] [--count] [--raw]
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]
@@ -17,7 +18,7 @@
 //! ```
 //!
 //! Each subcommand is an `Args` struct with a `run` method returning the exit code; adding one
-//! is a variant of [`Command`] and an arm in `main`. `logs` and `runs` exit as grep does: 0
+//! is a variant of [`Command`] and an arm in `main`. `logs`, `trace` and `runs` exit as grep does: 0
 //! something was found, 1 nothing was, 2 an error: usage; an input that could not be read (the
 //! message names it; the other inputs are still read; a compressed input found corrupt or cut
 //! short part-way is read up to the damage, and a file truncated while it is read, as by
