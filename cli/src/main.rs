@@ -18,12 +18,13 @@
 //! ```
 //!
 //! Each subcommand is an `Args` struct with a `run` method returning the exit code; adding one
-//! is a variant of [`Command`] and an arm in `main`. `logs`, `trace` and `runs` exit as grep does: 0
-//! something was found, 1 nothing was, 2 an error: usage; an input that could not be read (the
-//! message names it; the other inputs are still read; a compressed input found corrupt or cut
-//! short part-way is read up to the damage, and a file truncated while it is read, as by
-//! copytruncate log rotation, up to the truncation: its whole lines before are printed); or standard
-//! output that could not be written (the message says so; nothing more is read). A closed
+//! is a variant of [`Command`] and an arm in `main`. `logs`, `trace` and `runs` exit as grep
+//! does: 0 something was found, 1 nothing was, 2 an error: usage; an input that could not be
+//! read (the message names it; the other inputs are still read; a compressed input found
+//! corrupt or cut short part-way is read up to the damage, and a file truncated while it is
+//! read, as by copytruncate log rotation, up to the truncation: its whole lines before are
+//! printed); or standard output that could not be written (the message says so; nothing more
+//! is read). A closed
 //! pipe (`| head`) is not an error: the output just ends, quietly. An input in which no line at
 //! all is in a layout the reader knows (the default line, JSON, or the `--format` template) is
 //! named on stderr, with the hint to pass its template, and counts as one where nothing was
