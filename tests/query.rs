@@ -438,3 +438,53 @@ fn a_trace_query_keeps_the_lines_of_every_run_of_the_trace() {
     let one = Query::new("backtest_1").unwrap().trace_id(&full).unwrap();
     assert!(one.matches(upper.as_bytes()));
 }
+
+/// Lines show a trace by its last 8 hex digits, so another trace ending in the same 8 is
+/// found by them; a JSON line carrying a full 32-digit id says which trace it is, and a query
+/// given the full id keeps it only when it is that id, whatever its case.
+#[test]
+fn a_full_trace_id_does_not_match_another_full_id_with_the_same_tail() {
+    let mine = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let log = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        r#"{"run_id":"svc_a","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","message":"mine"}"#,
+        r#"{"run_id":"svc_b","trace_id":"ffff2f3577b34da6a3ce929d0e0e4736","message":"other"}"#,
+        r#"{"run_id":"svc_c","trace_id":"0e0e4736","message":"short"}"#,
+        "[2024-01-01T10:00:00.000000Z] [svc_d] [0e0e4736] INFO t - short",
+        r#"{"run_id":"svc_e","trace_id":"4BF92F3577B34DA6A3CE929D0E0E4736","message":"upper"}"#,
+    );
+    let runs_of = |q: &Query| -> Vec<String> {
+        log.lines()
+            .filter(|l| q.matches(l.as_bytes()))
+            .map(|l| {
+                query::parse_line(l.as_bytes())
+                    .unwrap()
+                    .run_id
+                    .unwrap()
+                    .into_owned()
+            })
+            .collect()
+    };
+    let full = Query::for_trace(mine).unwrap();
+    assert_eq!(runs_of(&full), ["svc_a", "svc_c", "svc_d", "svc_e"]);
+    assert_eq!(
+        full.count(log.as_bytes()).unwrap(),
+        3,
+        "uppercase is not searched"
+    );
+    assert_eq!(full.count_slice(log.as_bytes()), 3);
+    // Given the same way to a run's query.
+    let b = Query::new("svc_b").unwrap().trace_id(mine).unwrap();
+    assert_eq!(b.count(log.as_bytes()).unwrap(), 0);
+    let a = Query::new("svc_a")
+        .unwrap()
+        .trace_id(&mine.to_uppercase())
+        .unwrap();
+    assert_eq!(a.count(log.as_bytes()).unwrap(), 1);
+    // The short form is all a text line shows: every trace ending in it.
+    let short = Query::for_trace(&mine[24..]).unwrap();
+    assert_eq!(
+        runs_of(&short),
+        ["svc_a", "svc_b", "svc_c", "svc_d", "svc_e"]
+    );
+}

@@ -2490,3 +2490,36 @@ fn log_file_level_is_info_unless_rust_log_selects_another() {
     let warn = run(&dir.path().join("warn.log"), Some("warn"));
     assert_eq!(warn, "");
 }
+
+// === trace ===
+
+/// A JSON line carrying a full trace id is of that trace: `trace FULL` leaves out another
+/// trace ending in the same 8 digits; `trace SHORT`, the form lines show, keeps every trace
+/// ending in them. `logs RUN --trace-id FULL` agrees.
+#[test]
+fn trace_full_id_leaves_out_another_trace_with_the_same_last_8_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine =
+        r#"{"run_id":"svc_a","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","message":"mine"}"#;
+    let other =
+        r#"{"run_id":"svc_b","trace_id":"ffff2f3577b34da6a3ce929d0e0e4736","message":"other"}"#;
+    let short = "[2024-01-01T10:00:00.000000Z] [svc_c] [0e0e4736] INFO t - short";
+    let path = write_log(dir.path(), "full.jsonl", &[mine, other, short]);
+    let file = path.to_str().unwrap();
+    let full = tracectx(&["trace", "4bf92f3577b34da6a3ce929d0e0e4736", file], None);
+    assert_eq!(full.status.code(), Some(0));
+    assert_eq!(stdout(&full), format!("{mine}\n{short}\n"));
+    let tail = tracectx(&["trace", "0e0e4736", file], None);
+    assert_eq!(stdout(&tail), format!("{mine}\n{other}\n{short}\n"));
+    let b = tracectx(
+        &[
+            "logs",
+            "svc_b",
+            "--trace-id",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            file,
+        ],
+        None,
+    );
+    assert_eq!((b.status.code(), stdout(&b).as_str()), (Some(1), ""));
+}

@@ -141,6 +141,9 @@ pub struct LineStamp<'a> {
     pub level: Option<Level>,
     /// The timestamp as read by a template's time format.
     micros: Option<i64>,
+    /// The full trace id, when the line carries all 32 hex digits of it (a JSON line of
+    /// another writer).
+    full_trace: Option<u128>,
 }
 
 impl LineStamp<'_> {
@@ -383,6 +386,7 @@ fn parse_text(line: &[u8]) -> Option<LineStamp<'_>> {
         trace_id: (trace != "-").then_some(Cow::Borrowed(trace)),
         level,
         micros: None,
+        full_trace: None,
     })
 }
 
@@ -403,6 +407,7 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
     // the values it ignores).
     let line = std::str::from_utf8(line).ok()?;
     let stamp: JsonStamp<'_> = serde_json::from_str(line).ok()?;
+    let full_trace = stamp.trace_id.as_deref().and_then(full_trace);
     Some(LineStamp {
         format: LineFormat::Json,
         level: stamp.level.as_deref().and_then(parse_level),
@@ -410,6 +415,7 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
         run_id: stamp.run_id.filter(|r| r != "-"),
         trace_id: stamp.trace_id.filter(|t| t != "-").map(short_trace),
         micros: None,
+        full_trace,
     })
 }
 
@@ -425,6 +431,15 @@ fn short_trace(id: Cow<'_, str>) -> Cow<'_, str> {
         }
     } else {
         id
+    }
+}
+
+/// The value of a full 32-hex trace id; `None` for any other text (the short form among them).
+fn full_trace(id: &str) -> Option<u128> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        u128::from_str_radix(id, 16).ok()
+    } else {
+        None
     }
 }
 
@@ -464,6 +479,9 @@ pub struct Query {
     /// The run whose lines are kept; `None` for every run of a trace ([`Query::for_trace`]).
     run_id: Option<RunId>,
     trace_id: Option<String>,
+    /// The full trace id, when it was given: a line carrying another full id that ends in
+    /// the same 8 digits is another trace.
+    full_trace: Option<u128>,
     min_level: Option<Level>,
     parser: LineParser,
     /// The longest stretch of the run id that JSON writers leave as it is ([`needle`]), or
@@ -494,6 +512,7 @@ impl Query {
             finder: memmem::Finder::new(needle(&run_id)).into_owned(),
             run_id: Some(run_id),
             trace_id: None,
+            full_trace: None,
             min_level: None,
             parser: LineParser::new(),
         })
@@ -503,7 +522,9 @@ impl Query {
     /// full 32): the sessions of a sweep sharded over many machines, the services of one
     /// call chain, each a run of its own in one trace. Lines with no trace id (`-`) are not
     /// kept; a template ([`with_format`](Self::with_format)) must have a `{trace_id}` for its
-    /// lines to be. The search looks for the trace's digits in lowercase, as every writer of
+    /// lines to be. Lines show a trace by its last 8 hex digits, so they find every trace
+    /// ending in them; a line that carries a full 32-digit id (a JSON line of another writer)
+    /// is kept, when the full id was given, only if it is that id. The search looks for the trace's digits in lowercase, as every writer of
     /// W3C ids writes them: a JSON line whose `trace_id` is in uppercase hex is read by
     /// [`matches`](Self::matches), not searched.
     ///
@@ -524,15 +545,18 @@ impl Query {
     /// let query = Query::for_trace("4bf92f3577b34da6a3ce929d0e0e4736")?;
     /// assert_eq!(query.count(log.as_bytes())?, 2);
     /// assert!(query.run_id().is_none());
+    /// // Another trace, ending in the same 8 digits.
+    /// assert!(!query.matches(br#"{"run_id":"x","trace_id":"ffff2f3577b34da6a3ce929d0e0e4736"}"#));
     /// assert!(Query::for_trace("xyz").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn for_trace(trace_id: &str) -> Result<Self, InvalidId> {
-        let short = trace_id.parse::<TraceId>()?.short().to_string();
+        let (short, full_trace) = trace_ids(trace_id)?;
         Ok(Self {
             finder: memmem::Finder::new(short.as_bytes()).into_owned(),
             run_id: None,
             trace_id: Some(short),
+            full_trace,
             min_level: None,
             parser: LineParser::new(),
         })
@@ -581,7 +605,8 @@ impl Query {
         self
     }
 
-    /// Only lines of this trace: 8 hex characters as logs show it, or the full 32.
+    /// Only lines of this trace: 8 hex characters as logs show it, or the full 32 (which a
+    /// line carrying another full id does not match, as [`for_trace`](Self::for_trace)).
     ///
     /// # Errors
     ///
@@ -600,12 +625,13 @@ impl Query {
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn trace_id(mut self, trace_id: &str) -> Result<Self, InvalidId> {
-        let short = trace_id.parse::<TraceId>()?.short().to_string();
+        let (short, full_trace) = trace_ids(trace_id)?;
         if self.run_id.is_none() {
             // A query of a trace searches for its digits: the new ones.
             self.finder = memmem::Finder::new(short.as_bytes()).into_owned();
         }
         self.trace_id = Some(short);
+        self.full_trace = full_trace;
         Ok(self)
     }
 
@@ -669,6 +695,11 @@ impl Query {
                 .trace_id
                 .as_deref()
                 .is_none_or(|t| stamp.trace_id.as_deref() == Some(t))
+            // A line that carries a full id is of that trace only.
+            && self
+                .full_trace
+                .zip(stamp.full_trace)
+                .is_none_or(|(want, line)| want == line)
             && self
                 .min_level
                 .is_none_or(|min| stamp.level.is_some_and(|l| l <= min))
@@ -937,6 +968,14 @@ impl Query {
         }
         Ok(())
     }
+}
+
+/// The short form of a trace id given to a query, and its full value when all 32 digits were
+/// given (the short form stands for every trace ending in it).
+fn trace_ids(trace_id: &str) -> Result<(String, Option<u128>), InvalidId> {
+    let id = trace_id.parse::<TraceId>()?;
+    let full = (trace_id.len() == 32).then(|| id.to_u128());
+    Ok((id.short().to_string(), full))
 }
 
 /// The longest stretch of `run_id` made of the bytes JSON writers leave as they are (ASCII

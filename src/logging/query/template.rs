@@ -125,6 +125,7 @@ impl Matcher {
             trace_id: trace.map(Cow::Borrowed),
             level: found.level,
             micros,
+            full_trace: None,
         })
     }
 
