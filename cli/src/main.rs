@@ -499,7 +499,11 @@ impl LogsArgs {
 
 impl TraceArgs {
     fn run(self) -> ExitCode {
-        // A template's lines are found by their trace only when they show it.
+        // A template's lines are found by their trace only when they show it; one the
+        // writer refuses is refused first, for its own reason.
+        if let Err(e) = self.lines.format.parser() {
+            return usage_error(e);
+        }
         if let Some(template) = &self.lines.format.format {
             // `{{` and `}}` are literal braces, not placeholders.
             let placeholders = template.replace("{{", "").replace("}}", "");

@@ -2523,3 +2523,32 @@ fn trace_full_id_leaves_out_another_trace_with_the_same_last_8_digits() {
     );
     assert_eq!((b.status.code(), stdout(&b).as_str()), (Some(1), ""));
 }
+
+/// A `--format` template `trace` cannot use is refused for what is wrong with it: one the
+/// writer would refuse, with the writer's reason (not as a template showing no trace id).
+#[test]
+fn trace_refuses_an_invalid_template_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), "app.log", &[A1]);
+    let file = path.to_str().unwrap();
+    for (template, says) in [
+        (
+            "[{run_id}] [{trace_id:x}] {message}",
+            "placeholder {trace_id} at byte 12 of the log template takes no format",
+        ),
+        (
+            "[{run_id}] {message}",
+            "the --format template has no {trace_id}",
+        ),
+        ("[{trace_id}] {message}", "the log template has no {run_id}"),
+    ] {
+        let out = tracectx(&["trace", "a1b2c3d4", file, "--format", template], None);
+        assert_eq!(out.status.code(), Some(2), "{template}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with(&format!("tracectx: {says}")),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(&out), "");
+    }
+}
