@@ -488,3 +488,41 @@ fn a_full_trace_id_does_not_match_another_full_id_with_the_same_tail() {
         ["svc_a", "svc_b", "svc_c", "svc_d", "svc_e"]
     );
 }
+
+/// Other JSON writers give some of the stamp's keys values that are not strings: pino and
+/// bunyan a numeric `level`, many an epoch number as `timestamp`, some `null` or an object
+/// for a trace. Such a value is not read, and the rest of the line still is: the line keeps
+/// its run and its trace.
+#[test]
+fn a_json_line_with_a_key_that_is_not_a_string_keeps_its_run_and_trace() {
+    let lines = [
+        r#"{"level":30,"run_id":"svc_a","trace_id":"0e0e4736","msg":"pino"}"#,
+        r#"{"timestamp":1704103200.5,"run_id":"svc_a","trace_id":"0e0e4736","msg":"epoch"}"#,
+        r#"{"level":null,"run_id":"svc_a","trace_id":"0e0e4736","msg":"null"}"#,
+        r#"{"level":[1,{"a":"b"}],"run_id":"svc_a","trace_id":"0e0e4736","msg":"array"}"#,
+        r#"{"run_id":"svc_a","trace_id":{"id":"0e0e4736"},"msg":"object trace"}"#,
+        r#"{"run_id":true,"trace_id":"0e0e4736","msg":"no run"}"#,
+    ];
+    let log = lines.join("\n");
+    for line in &lines[..4] {
+        let stamp = query::parse_line(line.as_bytes()).expect(line);
+        assert_eq!(stamp.run_id.as_deref(), Some("svc_a"), "{line}");
+        assert_eq!(stamp.trace_id.as_deref(), Some("0e0e4736"), "{line}");
+        assert_eq!((stamp.level, stamp.timestamp), (None, None), "{line}");
+    }
+    let object = query::parse_line(lines[4].as_bytes()).unwrap();
+    assert_eq!(
+        (object.run_id.as_deref(), object.trace_id),
+        (Some("svc_a"), None)
+    );
+    assert_eq!(query::parse_line(lines[5].as_bytes()).unwrap().run_id, None);
+    assert_eq!(
+        Query::new("svc_a").unwrap().count(log.as_bytes()).unwrap(),
+        5
+    );
+    let trace = Query::for_trace("0e0e4736").unwrap();
+    assert_eq!(trace.count(log.as_bytes()).unwrap(), 5);
+    // Still not a stamped line: a value that does not parse, or an array.
+    assert!(query::parse_line(br#"{"run_id":"svc_a","level":}"#).is_none());
+    assert!(query::parse_line(br#"[{"run_id":"svc_a"}]"#).is_none());
+}

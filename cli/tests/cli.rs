@@ -2552,3 +2552,18 @@ fn trace_refuses_an_invalid_template_with_its_reason() {
         assert_eq!(stdout(&out), "");
     }
 }
+
+/// A JSON line of another writer, with a numeric `level` and `time` (pino's), is printed by
+/// `trace` and by `logs` alike.
+#[test]
+fn trace_and_logs_print_a_json_line_with_a_numeric_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let pino = r#"{"level":30,"timestamp":1704103200000,"run_id":"svc_a","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","msg":"pino"}"#;
+    let path = write_log(dir.path(), "pino.log", &[pino]);
+    let file = path.to_str().unwrap();
+    for args in [["trace", "0e0e4736", file], ["logs", "svc_a", file]] {
+        let out = tracectx(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(stdout(&out), format!("{pino}\n"), "{args:?}");
+    }
+}
