@@ -2,13 +2,11 @@
 # Cross-checks the backtest engine against backtesting.py 0.6.6 (PyPI `backtesting`).
 #
 # Installs the reference into a virtual environment under target/ (once), exports its shipped
-# GOOG and EURUSD data to CSV in a temporary directory, runs SmaCross(10, 20) long-short and
-# long-only in backtesting.py and through `tracectx backtest --json` (the release binary of
-# the tracectx-cli package), and fails unless the trade lists are identical and every statistic
+# GOOG (daily), EURUSD (hourly) and BTCUSD (monthly) data to CSV in a temporary directory, runs
+# SmaCross(10, 20) long-short and long-only on each (and long-short with a spread on EURUSD,
+# and without commission on GOOG) in backtesting.py and through `tracectx backtest --json` (the release binary of the
+# tracectx-cli package), and fails unless the trade lists are identical and every statistic
 # agrees to 1e-9 relative. Prints `N passed, N failed` on its last line.
-#
-#   scripts/crosscheck.sh            # the four cases
-#   scripts/crosscheck.sh --extra    # and BTCUSD monthly data
 #
 # Environment: PYTHON (default python3) makes the venv; CROSSCHECK_VENV overrides its place.
 set -euo pipefail
