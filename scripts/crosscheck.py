@@ -10,6 +10,10 @@ CSV, and requires:
 - every statistic within 1e-9 relative (undefined values, NaN or infinite in Python, must
   be `null` on our side and the other way round).
 
+A last case runs a grid of SmaCross windows through `Backtest.optimize` (constraint n1 < n2,
+maximizing the Sharpe ratio, its heat map returned) and `tracectx sweep --json`: the same
+combinations, each Sharpe ratio within 1e-9, the same best.
+
 It prints one line per case, the details of any mismatch, and ends with
 `N passed, N failed` alone on a line; the exit code is 1 if any case failed. Whatever goes
 wrong in a case (the command failing, output that is not JSON, a missing key, data that
@@ -281,6 +285,46 @@ def run_cases(check, args):
         else:
             check(f"{label}: {len(got['trades'])} identical trades, "
                   f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})", True)
+
+    # A sweep: backtesting.py's own grid optimization (every combination of the grid that
+    # the constraint keeps, its Sharpe ratio in the returned heat map) against `tracectx
+    # sweep` ranked by Sharpe: the same combinations, each Sharpe within 1e-9, the same best.
+    label = "GOOG sweep fast=5:20:5 slow=20:40:10 fast<slow"
+    try:
+        path = os.path.join(args.work, "GOOG.csv")
+        if "GOOG" not in exported:
+            GOOG.to_csv(path, index_label="Date")
+        bt = Backtest(GOOG, SmaCross, cash=10_000, commission=0.002, exclusive_orders=True)
+        best, heatmap = bt.optimize(n1=range(5, 21, 5), n2=range(20, 41, 10),
+                                    constraint=lambda p: p.n1 < p.n2,
+                                    maximize="Sharpe Ratio", return_heatmap=True)
+        want = {(int(n1), int(n2)): float(v) for (n1, n2), v in heatmap.items()}
+        cmd = [args.tracectx, "sweep", "--json", "--data", path, "--strategy", "sma-cross",
+               "--grid", "fast=5:20:5", "--grid", "slow=20:40:10", "--constraint", "fast<slow",
+               "--cash", "10000", "--commission", "0.002", "--rank-by", "sharpe", "--top", "100"]
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        got = {(r["params"]["fast"], r["params"]["slow"]): r["stats"]["sharpe"]
+               for r in out["results"]}
+        problems = []
+        if set(got) != set(want):
+            problems.append(f"combinations: ours {sorted(got)}, reference {sorted(want)}")
+        worst = 0.0
+        for key in sorted(set(got) & set(want)):
+            diff = rel_diff(got[key], want[key])
+            worst = max(worst, diff)
+            if not diff <= REL_TOL:
+                problems.append(f"{key}: sharpe {got[key]!r} vs {want[key]!r}")
+        first = out["results"][0]["params"] if out["results"] else {}
+        if (first.get("fast"), first.get("slow")) != (best._strategy.n1, best._strategy.n2):
+            problems.append(f"best: ours {first}, reference n1={best._strategy.n1} "
+                            f"n2={best._strategy.n2}")
+    except Exception as e:  # a failure fails this case only
+        problems = failure(e)
+    if problems:
+        check(label, False, "".join(f"\n     {p}" for p in problems))
+    else:
+        check(f"{label}: {len(got)} combinations, the same Sharpe ratios (largest relative "
+              f"difference {worst:.2g}) and the same best", True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 # SmaCross(10, 20) long-short and long-only on each (and long-short with a spread on EURUSD,
 # and without commission on GOOG) in backtesting.py and through `tracectx backtest --json` (the release binary of the
 # tracectx-cli package), and fails unless the trade lists are identical and every statistic
-# agrees to 1e-9 relative. Prints `N passed, N failed` on its last line.
+# agrees to 1e-9 relative; then a grid through `Backtest.optimize` and `tracectx sweep`: the
+# same combinations, Sharpe ratios and best. Prints `N passed, N failed` on its last line.
 #
 # Environment: PYTHON (default python3) makes the venv; CROSSCHECK_VENV overrides its place.
 set -euo pipefail
