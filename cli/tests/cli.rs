@@ -755,6 +755,13 @@ mod backtest_cli {
         String::from_utf8(o.stderr.clone()).unwrap()
     }
 
+    /// The command exited with `code` and its standard error says `says`.
+    fn exits_saying(out: &Output, code: i32, says: &str) {
+        let err = stderr(out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+
     /// Runs `sweep --data DATA ARGS... --output FILE`, which must succeed, and returns FILE.
     fn shard_file(data: &Path, args: &[&str], file: PathBuf) -> String {
         let file = file.to_str().unwrap().to_owned();
@@ -953,12 +960,7 @@ mod backtest_cli {
         )
         .unwrap();
         let out = tracectx(&["backtest", "--data", bad.to_str().unwrap()], None);
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains(r#"at line 3, column "low": unparsable number "x""#),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, r#"at line 3, column "low": unparsable number "x""#);
 
         let data = bars_file(dir.path(), 100);
         let out = tracectx(
@@ -973,8 +975,7 @@ mod backtest_cli {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains(r#"parameter "fast" must be at least 1, got 0"#));
+        exits_saying(&out, 1, r#"parameter "fast" must be at least 1, got 0"#);
         let out = tracectx(
             &[
                 "backtest",
@@ -985,8 +986,7 @@ mod backtest_cli {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains(r#"unknown strategy "nope""#));
+        exits_saying(&out, 1, r#"unknown strategy "nope""#);
         let out = tracectx(
             &[
                 "backtest",
@@ -997,8 +997,7 @@ mod backtest_cli {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("invalid setting commission = 0.5"));
+        exits_saying(&out, 1, "invalid setting commission = 0.5");
     }
 
     #[test]
@@ -1316,12 +1315,7 @@ mod backtest_cli {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains(r#"invalid constraint "fast<<slow""#),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, r#"invalid constraint "fast<<slow""#);
         // Constraints that leave nothing are refused before any session, saying so.
         let data = data.to_str().unwrap();
         let sweep = |extra: &[&str]| {
@@ -1429,12 +1423,7 @@ mod backtest_cli {
             assert!(!logged.contains("backtest_"), "{args:?}: {logged}");
         }
         let out = tracectx(&["backtest", "--data", data, "--trades", data], None);
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("is the --data file"),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, "is the --data file");
         assert_eq!(
             std::fs::read(data).unwrap(),
             before,
@@ -1589,12 +1578,7 @@ mod backtest_cli {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("expected 1 or more"),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 2, "expected 1 or more");
     }
 
     /// Sessions failing of one cause: the first said, the others counted in one line.
@@ -1717,12 +1701,7 @@ mod backtest_cli {
         let out = tracectx(&["merge", &shard, "--top", "0"], None);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = tracectx(&["merge", "-"], Some(b"\n\n"));
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("no session record in the files given"),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, "no session record in the files given");
     }
 
     #[test]
@@ -1767,12 +1746,7 @@ mod backtest_cli {
         };
         let far = with("index", 1_000_000.into());
         let out = tracectx(&["merge", "-"], Some(far.as_bytes()));
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("index 1000000 is past the largest grid"),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, "index 1000000 is past the largest grid");
         // Text that would reach the table or the terminal as it is: a forged run id with an
         // escape sequence and a row of its own, a trace id that is not one, a parameter name
         // that splits a column, a value with a bidirectional override. Each is refused by
@@ -1841,11 +1815,10 @@ mod backtest_cli {
         assert_eq!(record["sweep_fingerprint"].as_str().map(str::len), Some(16));
         record["sweep_fingerprint"] = "\u{1b}[2J".into();
         let out = tracectx(&["merge", "-"], Some(record.to_string().as_bytes()));
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("sweep_fingerprint \\u{1b}[2J: expected 16 hexadecimal digits"),
-            "{}",
-            stderr(&out)
+        exits_saying(
+            &out,
+            1,
+            "sweep_fingerprint \\u{1b}[2J: expected 16 hexadecimal digits",
         );
     }
 
@@ -2033,12 +2006,7 @@ mod backtest_cli {
         let bad = dir.path().join("bad.jsonl");
         std::fs::write(&bad, "{}\n").unwrap();
         let out = tracectx(&["merge", bad.to_str().unwrap()], None);
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains("line 1: not a sweep's session record"),
-            "{}",
-            stderr(&out)
-        );
+        exits_saying(&out, 1, "line 1: not a sweep's session record");
     }
 
     #[test]
