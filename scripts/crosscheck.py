@@ -262,9 +262,24 @@ def run_cases(check, args):
     cases += [("EURUSD", False, 0.0002, 0.002), ("GOOG", False, 0.0, 0.0)]
 
     exported = set()
+
+    def export(name):
+        """The dataset `name` as CSV, written once; returns its path."""
+        path = os.path.join(args.work, f"{name}.csv")
+        if name not in exported:
+            datasets[name][0].to_csv(path, index_label="Date")
+            exported.add(name)
+        return path
+
+    def report(label, problems, passed):
+        """One check: the problems found, or `passed()` saying what held."""
+        if problems:
+            check(label, False, "".join(f"\n     {p}" for p in problems))
+        else:
+            check(f"{label}: {passed()}", True)
+
     for name, long_only, spread, commission in cases:
         data, cash = datasets[name]
-        path = os.path.join(args.work, f"{name}.csv")
         label = f"{name} {'long-only' if long_only else 'long-short'} cash={cash}"
         if spread:
             label += f" spread={spread}"
@@ -272,28 +287,21 @@ def run_cases(check, args):
             label += f" commission={commission}"
         got = None
         try:
-            if name not in exported:
-                data.to_csv(path, index_label="Date")
-                exported.add(name)
+            path = export(name)
             ref = reference(data, cash, long_only, spread, commission)
             got = ours(args.tracectx, path, cash, long_only, spread, commission)
             problems, worst = compare(ref, got)
         except Exception as e:  # any failure fails this case only
             problems = failure(e)
-        if problems:
-            check(label, False, "".join(f"\n     {p}" for p in problems))
-        else:
-            check(f"{label}: {len(got['trades'])} identical trades, "
-                  f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})", True)
+        report(label, problems, lambda: f"{len(got['trades'])} identical trades, "
+               f"{len(STAT_KEYS)} statistics (largest relative difference {worst:.2g})")
 
     # A sweep: backtesting.py's own grid optimization (every combination of the grid that
     # the constraint keeps, its Sharpe ratio in the returned heat map) against `tracectx
     # sweep` ranked by Sharpe: the same combinations, each Sharpe within 1e-9, the same best.
     label = "GOOG sweep fast=5:20:5 slow=20:40:10 fast<slow"
     try:
-        path = os.path.join(args.work, "GOOG.csv")
-        if "GOOG" not in exported:
-            GOOG.to_csv(path, index_label="Date")
+        path = export("GOOG")
         bt = Backtest(GOOG, SmaCross, cash=10_000, commission=0.002, exclusive_orders=True)
         best, heatmap = bt.optimize(n1=range(5, 21, 5), n2=range(20, 41, 10),
                                     constraint=lambda p: p.n1 < p.n2,
@@ -320,11 +328,8 @@ def run_cases(check, args):
                             f"n2={best._strategy.n2}")
     except Exception as e:  # a failure fails this case only
         problems = failure(e)
-    if problems:
-        check(label, False, "".join(f"\n     {p}" for p in problems))
-    else:
-        check(f"{label}: {len(got)} combinations, the same Sharpe ratios (largest relative "
-              f"difference {worst:.2g}) and the same best", True)
+    report(label, problems, lambda: f"{len(got)} combinations, the same Sharpe ratios "
+           f"(largest relative difference {worst:.2g}) and the same best")
 
 
 if __name__ == "__main__":
