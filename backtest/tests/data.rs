@@ -89,6 +89,112 @@ fn compact_dates_are_dates_not_epoch_seconds() {
     assert_eq!(ts("+20240102"), 20_240_102_000_000);
 }
 
+/// Intraday data from vendors and trading platforms often comes as a day and a time of day
+/// in two columns (`Date,Time,Open,...`), as pandas joins with `parse_dates`. The first
+/// column alone made every bar of a day the same time: refused as not increasing.
+#[test]
+fn a_date_and_a_time_column_are_joined() {
+    let bars = load(
+        "Date,Time,Open,High,Low,Close\n\
+         2024-01-02,09:30,1,1,1,1\n\
+         2024-01-02,9:31:15,1,1,1,1\n\
+         20240102,16:00:00.25,1,1,1,1\n\
+         2024-01-03,00:00:00.0000019,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        bars.timestamps(),
+        &[
+            ts("2024-01-02 09:30:00"),
+            ts("2024-01-02 09:31:15"),
+            ts("2024-01-02T16:00:00.25Z"),
+            ts("2024-01-03T00:00:00.000001Z"),
+        ]
+    );
+    // In either order, quoted, with the other columns anywhere.
+    let swapped = load(
+        "close,\"TIME\",open,low,high,\"date\"\n\
+         1,\"09:30\",1,1,1,\"2024-01-02\"\n\
+         1,09:31:15,1,1,1,2024-01-02\n",
+    )
+    .unwrap();
+    assert_eq!(swapped.timestamps(), &bars.timestamps()[..2]);
+}
+
+/// Whether the two columns are joined is told by the first record: a `Date` holding whole
+/// times (or a `Time` holding no time of day) is read alone, as before, and the other
+/// column is ignored like any other.
+#[test]
+fn a_date_column_with_whole_times_is_read_alone() {
+    let bars = load(
+        "Date,Time,Open,High,Low,Close\n\
+         2024-01-02 09:30:00,x,1,1,1,1\n\
+         2024-01-02 09:31:00,,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(bars.timestamps()[1], ts("2024-01-02 09:31:00"));
+    let bars = load(
+        "Date,Time,Open,High,Low,Close\n\
+         2024-01-02,1704189600,1,1,1,1\n\
+         2024-01-03,1704276000,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(bars.timestamps(), &[ts("2024-01-02"), ts("2024-01-03")]);
+}
+
+/// Once joined, every record must hold a day and a time of day: the error names the line,
+/// the column and the text.
+#[test]
+fn joined_date_and_time_errors_name_the_column() {
+    let head = "Date,Time,Open,High,Low,Close\n2024-01-02,09:30,1,1,1,1\n";
+    for (row, column, expected) in [
+        (
+            "2024-01-02,24:00,1,1,1,1",
+            "Time",
+            DataErrorKind::UnparsableTimeOfDay("24:00".into()),
+        ),
+        (
+            "2024-01-02,09:60,1,1,1,1",
+            "Time",
+            DataErrorKind::UnparsableTimeOfDay("09:60".into()),
+        ),
+        (
+            "2024-01-02,9:5,1,1,1,1",
+            "Time",
+            DataErrorKind::UnparsableTimeOfDay("9:5".into()),
+        ),
+        (
+            "2024-01-02,09:31:00.,1,1,1,1",
+            "Time",
+            DataErrorKind::UnparsableTimeOfDay("09:31:00.".into()),
+        ),
+        ("2024-01-02,,1,1,1,1", "Time", DataErrorKind::EmptyValue),
+        ("2024-01-02", "Time", DataErrorKind::MissingValue),
+        (
+            "2024-01-02 09:31:00,09:31,1,1,1,1",
+            "Date",
+            DataErrorKind::UnparsableDate("2024-01-02 09:31:00".into()),
+        ),
+        (
+            "2024-02-30,09:31,1,1,1,1",
+            "Date",
+            DataErrorKind::UnparsableDate("2024-02-30".into()),
+        ),
+    ] {
+        let e = err(&format!("{head}{row}\n"));
+        assert_eq!(
+            (e.kind().to_string(), e.row(), e.column()),
+            (expected.to_string(), Some(3), Some(column)),
+            "{row}"
+        );
+    }
+    let e = err(&format!("{head}2024-01-02,09:29,1,1,1,1\n"));
+    assert!(
+        matches!(e.kind(), DataErrorKind::NotIncreasing { .. }),
+        "{e}"
+    );
+}
+
 /// Windows PowerShell's `>` and spreadsheets' "Unicode text" write UTF-16 with a
 /// byte-order mark: the error says so, rather than that the header has no date column.
 #[test]

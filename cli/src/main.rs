@@ -789,8 +789,8 @@ impl FileId {
 /// The inputs `backtest` and `sweep` share: data, strategy, fixed parameters, settings, log.
 #[derive(Debug, Args)]
 struct SessionArgs {
-    /// Bars as CSV: a date or time column, open, high, low, close, optionally volume (`-`
-    /// reads standard input)
+    /// Bars as CSV: a date or time column (or a date and a time-of-day column), open, high,
+    /// low, close, optionally volume (`-` reads standard input)
     #[arg(long, value_name = "FILE.csv")]
     data: PathBuf,
     /// The strategy (`tracectx strategies` lists them with their parameters)

@@ -324,6 +324,109 @@ fn quote_state(bytes: &[u8], mut in_quotes: bool, mut at_start: bool) -> (bool, 
     (in_quotes, at_start)
 }
 
+/// A time of day, `H:MM`, `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff` (any number of fraction
+/// digits, those finer than a microsecond truncated), in microseconds from midnight.
+fn parse_time_of_day(text: &[u8]) -> Option<i64> {
+    let text = trim(text);
+    let colon = text.iter().position(|&c| c == b':')?;
+    let (hours, rest) = (&text[..colon], &text[colon + 1..]);
+    let two = |d: &[u8]| -> Option<i64> {
+        (matches!(d.len(), 1 | 2) && d.iter().all(u8::is_ascii_digit))
+            .then(|| d.iter().fold(0, |n, &c| n * 10 + i64::from(c - b'0')))
+    };
+    let h = two(hours)?;
+    let (m, rest) = rest.split_at_checked(2)?;
+    let m = two(m).filter(|_| m.len() == 2)?;
+    let (s, fraction) = match rest {
+        [] => (0, 0),
+        [b':', s0, s1, tail @ ..] => {
+            let s = two(&[*s0, *s1])?;
+            let fraction = match tail {
+                [] => 0,
+                [b'.', digits @ ..]
+                    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) =>
+                {
+                    let mut micros = 0;
+                    for k in 0..6 {
+                        micros = micros * 10 + digits.get(k).map_or(0, |&c| i64::from(c - b'0'));
+                    }
+                    micros
+                }
+                _ => return None,
+            };
+            (s, fraction)
+        }
+        _ => return None,
+    };
+    (h < 24 && m < 60 && s < 60).then_some(((h * 60 + m) * 60 + s) * MICROS_PER_SEC + fraction)
+}
+
+/// The start of the day a `YYYY-MM-DD` or `YYYYMMDD` field names, in microseconds; `None` for
+/// any other text (a time with the day included).
+fn parse_day(text: &[u8]) -> Option<i64> {
+    let text = trim(text);
+    let day = (text.len() == 10 && text[4] == b'-' && text[7] == b'-')
+        || (text.len() == 8 && text.iter().all(u8::is_ascii_digit));
+    day.then(|| parse_time_bytes(text)).flatten()
+}
+
+/// Whether the record's `date` and `time` columns (`pair`) hold a day and a time of day.
+fn holds_day_and_time<R: Read>(records: &Records<R>, pair: &[(usize, String); 2]) -> bool {
+    let [(date, _), (time, _)] = pair;
+    records.get(*date).and_then(parse_day).is_some()
+        && records.get(*time).and_then(parse_time_of_day).is_some()
+}
+
+/// The bar time of a record whose `date` and `time` columns hold a day and a time of day,
+/// or the error naming the column that does not.
+fn joined<R: Read>(
+    records: &Records<R>,
+    pair: &[(usize, String); 2],
+    line: u64,
+) -> Result<i64, DataError> {
+    let part = |(column, name): &(usize, String),
+                parse: fn(&[u8]) -> Option<i64>,
+                bad: fn(String) -> DataErrorKind| {
+        let text = field(records, *column, name, line)?;
+        parse(text).ok_or_else(|| {
+            let kind = if trim(text).is_empty() {
+                DataErrorKind::EmptyValue
+            } else {
+                bad(echo(text))
+            };
+            DataError::new(kind).at(line, name)
+        })
+    };
+    let day = part(&pair[0], parse_day, DataErrorKind::UnparsableDate)?;
+    let time = part(
+        &pair[1],
+        parse_time_of_day,
+        DataErrorKind::UnparsableTimeOfDay,
+    )?;
+    // Days are whole multiples of a day within the years bars accept, so no overflow.
+    Ok(day.saturating_add(time))
+}
+
+/// The field of the record's `column` (called `name`, on `line`), at most
+/// [`MAX_FIELD_BYTES`] long.
+fn field<'r, R: Read>(
+    records: &'r Records<R>,
+    column: usize,
+    name: &str,
+    line: u64,
+) -> Result<&'r [u8], DataError> {
+    let at = |kind| DataError::new(kind).at(line, name);
+    let text = records
+        .get(column)
+        .ok_or_else(|| at(DataErrorKind::MissingValue))?;
+    if text.len() > MAX_FIELD_BYTES {
+        return Err(at(DataErrorKind::FieldTooLong {
+            limit: MAX_FIELD_BYTES,
+        }));
+    }
+    Ok(text)
+}
+
 // === loading ===
 
 const TIME_NAMES: [&str; 4] = ["date", "datetime", "time", "timestamp"];
@@ -333,15 +436,23 @@ struct Columns {
     index: [usize; 6],
     names: [String; 6],
     has_volume: bool,
+    /// A `date` column and a `time` column both present: where each is, with its spelling.
+    date_and_time: Option<[(usize, String); 2]>,
 }
 
 fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
     const WANTED: [&str; 5] = ["open", "high", "low", "close", "volume"];
     let mut index = [usize::MAX; 6];
     let mut names: [String; 6] = Default::default();
+    let (mut date, mut time) = (None, None);
     for i in 0..header.len() {
         let raw = header.get(i).unwrap_or_default();
         let name = trim(raw).to_ascii_lowercase();
+        match &name[..] {
+            b"date" if date.is_none() => date = Some((i, echo(trim(raw)))),
+            b"time" if time.is_none() => time = Some((i, echo(trim(raw)))),
+            _ => {}
+        }
         let slot = if (i == 0 && name.is_empty()) || TIME_NAMES.iter().any(|t| t.as_bytes() == name)
         {
             Some(0)
@@ -354,7 +465,8 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
         if let Some(slot) = slot {
             if index[slot] != usize::MAX {
                 if slot == 0 {
-                    // `Date` and `Time` both present: keep the first time column.
+                    // `Date` and `Time` both present: the first time column, unless the
+                    // records hold a day and a time of day (`date_and_time`).
                     continue;
                 }
                 return Err(DataError::new(DataErrorKind::DuplicateColumn(echo(raw))));
@@ -373,6 +485,7 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
         index,
         names,
         has_volume,
+        date_and_time: date.zip(time).map(|(d, t)| [d, t]),
     })
 }
 
@@ -392,6 +505,9 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
     let mut prices: [Vec<f64>; 4] = Default::default();
     let mut volume: Vec<f64> = Vec::new();
     let mut fingerprint = Fingerprint::default();
+    // With a `date` and a `time` column: whether a bar's time is the two joined, as the
+    // first record tells (a day alone beside a time of day), or the first column alone.
+    let mut join = None;
     while records.next()? {
         let line = records.line;
         // A blank line reads as one empty field; skip it, as pandas does.
@@ -420,27 +536,23 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
                 volume.reserve(cap);
             }
         }
-        let field = |slot: usize| -> Result<&[u8], DataError> {
-            let at = |kind| DataError::new(kind).at(line, &cols.names[slot]);
-            let text = records
-                .get(cols.index[slot])
-                .ok_or_else(|| at(DataErrorKind::MissingValue))?;
-            if text.len() > MAX_FIELD_BYTES {
-                return Err(at(DataErrorKind::FieldTooLong {
-                    limit: MAX_FIELD_BYTES,
-                }));
+        let field = |slot: usize| field(&records, cols.index[slot], &cols.names[slot], line);
+        let t = match &cols.date_and_time {
+            Some(pair) if *join.get_or_insert_with(|| holds_day_and_time(&records, pair)) => {
+                joined(&records, pair, line)?
             }
-            Ok(text)
+            _ => {
+                let raw_time = field(0)?;
+                parse_time_bytes(raw_time).ok_or_else(|| {
+                    let kind = if trim(raw_time).is_empty() {
+                        DataErrorKind::EmptyValue
+                    } else {
+                        DataErrorKind::UnparsableDate(echo(raw_time))
+                    };
+                    DataError::new(kind).at(line, &cols.names[0])
+                })?
+            }
         };
-        let raw_time = field(0)?;
-        let t = parse_time_bytes(raw_time).ok_or_else(|| {
-            let kind = if trim(raw_time).is_empty() {
-                DataErrorKind::EmptyValue
-            } else {
-                DataErrorKind::UnparsableDate(echo(raw_time))
-            };
-            DataError::new(kind).at(line, &cols.names[0])
-        })?;
         check_time(t).map_err(|k| DataError::new(k).at(line, &cols.names[0]))?;
         if let Some(&prev) = timestamps.last() {
             if t <= prev {

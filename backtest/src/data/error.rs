@@ -91,9 +91,15 @@ pub enum DataErrorKind {
     /// A field is not a number.
     #[error("unparsable number {0:?}")]
     UnparsableNumber(String),
-    /// A field is not a date in an accepted form (see [`parse_bar_time`](crate::parse_bar_time)).
+    /// A field is not a date in an accepted form (see [`parse_bar_time`](crate::parse_bar_time)),
+    /// or, where a `Date` and a `Time` column are joined, not a day alone (`YYYY-MM-DD` or
+    /// `YYYYMMDD`).
     #[error("unparsable date {0:?}")]
     UnparsableDate(String),
+    /// Where a `Date` and a `Time` column are joined, a `Time` field is not a time of day
+    /// (`HH:MM`, `HH:MM:SS`, `HH:MM:SS.fff`).
+    #[error("unparsable time of day {0:?}")]
+    UnparsableTimeOfDay(String),
     /// A time before the year 1 or after the year 9999 (UTC), outside
     /// [`Timestamp::MIN`]`..=`[`Timestamp::MAX`]: durations between such times could
     /// overflow, so bars refuse them.

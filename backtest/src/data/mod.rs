@@ -541,7 +541,11 @@ impl Bars {
     /// [`MAX_CSV_FIELD_BYTES`](Self::MAX_CSV_FIELD_BYTES) is an error naming its line. Times
     /// are `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, RFC 3339, `YYYYMMDD`, or integer epoch
     /// seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to 9999 (UTC;
-    /// [`DataErrorKind::TimestampOutOfRange`] otherwise).
+    /// [`DataErrorKind::TimestampOutOfRange`] otherwise). A `date` column of days
+    /// (`YYYY-MM-DD`, `YYYYMMDD`) beside a `time` column of times of day (`HH:MM`,
+    /// `HH:MM:SS`, `HH:MM:SS.fff`), as intraday data often comes, is joined into one time,
+    /// as the first record tells; then every record must hold both
+    /// ([`DataErrorKind::UnparsableTimeOfDay`] otherwise).
     ///
     /// # Examples
     ///
@@ -552,6 +556,10 @@ impl Bars {
     /// let bars = Bars::from_csv_reader(csv.as_bytes())?;
     /// assert_eq!(bars.get(0).unwrap().timestamp.to_string(), "2017-04-19T09:00:00Z");
     /// assert!(bars.volume().is_none());
+    ///
+    /// let csv = "Date,Time,Open,High,Low,Close\n2024-01-02,09:30,1,1,1,1\n2024-01-02,09:31,1,1,1,1\n";
+    /// let bars = Bars::from_csv_reader(csv.as_bytes())?;
+    /// assert_eq!(bars.get(1).unwrap().timestamp.to_string(), "2024-01-02T09:31:00Z");
     /// # Ok::<(), tracectx_backtest::DataError>(())
     /// ```
     pub fn from_csv_reader<R: Read>(reader: R) -> Result<Bars, DataError> {
