@@ -471,6 +471,10 @@ struct LineArgs {
     /// is printed escaped)
     #[arg(long)]
     raw: bool,
+    /// Interleave the lines of all the files by their timestamps, as one log (a run's or a
+    /// trace's lines from the logs of several processes); each file's lines keep their order
+    #[arg(long)]
+    merge: bool,
     /// Accepted for compatibility: files are always read, never mapped in memory
     #[arg(long, hide = true)]
     no_mmap: bool,
@@ -537,45 +541,11 @@ impl LineArgs {
         query = query.with_parser(parser.clone());
         let mut out = Output::stdout();
         let mut matched = 0u64;
-        let read = for_each_input(&self.files, |source, name| {
-            let mut keep = |line: &[u8]| {
-                matched += 1;
-                if self.count {
-                    Ok(())
-                } else if self.raw {
-                    out.write_all(line)?;
-                    out.write_all(b"\n")
-                } else {
-                    write_line(&mut out, line, &parser)
-                }
-            };
-            // A pipe (standard input, a FIFO, `<(zcat ..)`) can be read once only: watched
-            // for stamped lines as it goes by.
-            let once = source.read_once();
-            let (found, stamped) = match source {
-                Source::File(path) if !once => (query.search_path(path, &mut keep), false),
-                _ => {
-                    let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
-                    let found = query.search_with(&mut watch, &mut keep);
-                    (found, watch.saw_stamped())
-                }
-            };
-            let found = match found {
-                Ok(found) => found,
-                Err(e) => return Err(blame(&out, e)),
-            };
-            if found.too_long > 0 {
-                too_long(name, found.too_long);
-            }
-            // Only when nothing was found: a log is looked through once more.
-            if found.lines == 0
-                && !stamped
-                && (once || !any_stamped(&source, &parser).map_err(Ok)?)
-            {
-                self.format.no_stamped_line(name);
-            }
-            Ok(())
-        });
+        let read = if self.merge && !self.count && self.files.len() > 1 {
+            self.merged(&query, &parser, &mut out, &mut matched)
+        } else {
+            self.one_by_one(&query, &parser, &mut out, &mut matched)
+        };
         // Lines are written only when they match: a search cut short by a failed write had
         // found some (its count is lost with the error).
         let found = matched > 0 || out.get_ref().failed;
@@ -587,7 +557,167 @@ impl LineArgs {
         };
         finish(read, written, found)
     }
+
+    /// Prints (or counts) the kept lines of each input in turn, as grep does.
+    fn one_by_one(
+        &self,
+        query: &Query,
+        parser: &LineParser,
+        out: &mut io::BufWriter<Output>,
+        matched: &mut u64,
+    ) -> Result<bool, Stop> {
+        for_each_input(&self.files, |source, name| {
+            let mut keep = |line: &[u8]| {
+                *matched += 1;
+                if self.count {
+                    Ok(())
+                } else {
+                    self.write(out, line, parser)
+                }
+            };
+            // A pipe (standard input, a FIFO, `<(zcat ..)`) can be read once only: watched
+            // for stamped lines as it goes by.
+            let once = source.read_once();
+            let (found, stamped) = match source {
+                Source::File(path) if !once => (query.search_path(path, &mut keep), false),
+                _ => {
+                    let mut watch = Watch::new(source.open().map_err(Ok)?, parser);
+                    let found = query.search_with(&mut watch, &mut keep);
+                    (found, watch.saw_stamped())
+                }
+            };
+            let found = match found {
+                Ok(found) => found,
+                Err(e) => return Err(blame(out, e)),
+            };
+            self.notices(&source, name, &found, stamped, parser)
+                .map_err(Ok)
+        })
+    }
+
+    /// Writes a kept line: escaped (see [`write_line`]), or byte for byte with `--raw`.
+    fn write(&self, out: &mut impl Write, line: &[u8], parser: &LineParser) -> io::Result<()> {
+        if self.raw {
+            out.write_all(line)?;
+            out.write_all(b"\n")
+        } else {
+            write_line(out, line, parser)
+        }
+    }
+
+    /// What a search of one input says beside its lines: lines too long to be log lines, and,
+    /// when nothing was found, a log with no stamped line (looked through once more).
+    fn notices(
+        &self,
+        source: &Source<'_>,
+        name: &str,
+        found: &query::Found,
+        stamped: bool,
+        parser: &LineParser,
+    ) -> io::Result<()> {
+        if found.too_long > 0 {
+            too_long(name, found.too_long);
+        }
+        if found.lines == 0 && !stamped && (source.read_once() || !any_stamped(source, parser)?) {
+            self.format.no_stamped_line(name);
+        }
+        Ok(())
+    }
+
+    /// `--merge`: the kept lines of all inputs interleaved by their timestamps (the earliest
+    /// first; on a tie, the input named first), each input's lines in their order. Each input
+    /// is searched on a thread of its own, at most [`MERGE_AHEAD`] kept lines ahead of the
+    /// output, so memory stays bounded however long the logs. A line whose layout shows no
+    /// timestamp goes with the line before it in its input.
+    fn merged(
+        &self,
+        query: &Query,
+        parser: &LineParser,
+        out: &mut io::BufWriter<Output>,
+        matched: &mut u64,
+    ) -> Result<bool, Stop> {
+        std::thread::scope(|scope| {
+            let mut names = Vec::new();
+            let mut lines = Vec::new();
+            let mut searches = Vec::new();
+            for path in &self.files {
+                let (source, name) = if path.as_os_str() == "-" {
+                    (Source::Stdin, "(standard input)".to_owned())
+                } else {
+                    (Source::File(path), shown(path))
+                };
+                let (kept, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(MERGE_AHEAD);
+                searches.push(scope.spawn(move || {
+                    let mut watch = Watch::new(source.open()?, parser);
+                    let found = query.search_with(&mut watch, |line| {
+                        // The merge stopped (its output failed): so does the search.
+                        kept.send(line.to_vec())
+                            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+                    })?;
+                    Ok::<_, io::Error>((source, found, watch.saw_stamped()))
+                }));
+                names.push(name);
+                lines.push(receive);
+            }
+            // Each input's next line, keyed by its time (the time of the line before it in
+            // that input when it shows none) and the input's place.
+            let mut last = vec![i64::MIN; lines.len()];
+            let mut next = vec![Vec::new(); lines.len()];
+            let mut heads = std::collections::BinaryHeap::new();
+            let mut pull = |k: usize| {
+                let line = lines[k].recv().ok()?;
+                if let Some(t) = parser.parse(&line).and_then(|s| s.timestamp_micros()) {
+                    last[k] = t;
+                }
+                Some((std::cmp::Reverse((last[k], k)), line))
+            };
+            for (k, next) in next.iter_mut().enumerate() {
+                if let Some((key, line)) = pull(k) {
+                    *next = line;
+                    heads.push(key);
+                }
+            }
+            let mut stopped = None;
+            while let Some(std::cmp::Reverse((_, k))) = heads.pop() {
+                *matched += 1;
+                let line = std::mem::take(&mut next[k]);
+                if let Err(e) = self.write(out, &line, parser) {
+                    stopped = Some(e);
+                    break;
+                }
+                if let Some((key, line)) = pull(k) {
+                    next[k] = line;
+                    heads.push(key);
+                }
+            }
+            // No more lines are taken: searches still under way end at their next line.
+            drop(lines);
+            let mut all_read = true;
+            for (search, name) in searches.into_iter().zip(&names) {
+                let outcome = search
+                    .join()
+                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+                if stopped.is_some() {
+                    continue;
+                }
+                let reported = outcome.and_then(|(source, found, stamped)| {
+                    self.notices(&source, name, &found, stamped, parser)
+                });
+                if let Err(e) = reported {
+                    say!("tracectx: {name}: {e}");
+                    all_read = false;
+                }
+            }
+            match stopped {
+                Some(e) => blame(out, e).map_or_else(Err, |e| Err(Stop::Output(e))),
+                None => Ok(all_read),
+            }
+        })
+    }
 }
+
+/// How many kept lines the search of one input of `--merge` may run ahead of the output.
+const MERGE_AHEAD: usize = 256;
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
     say!("tracectx: {e}");

@@ -16,6 +16,17 @@ const MENTION: &str =
     "[2024-01-01T10:00:03.000000Z] [-] [-] INFO engine - retrying backtest_ab1 [backtest_ab1]";
 const JSON_MENTION: &str = r#"{"timestamp":"2024-01-01T10:00:04.000000Z","level":"INFO","run_id":"backtest_ab12","message":"\"run_id\":\"backtest_ab1\""}"#;
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// The command exited with `code` and its standard error says `says`.
+fn exits_saying(out: &Output, code: i32, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(says), "{err}");
+}
+
 /// The binary, run as if `RUST_LOG` were not set (`backtest` and `sweep` read it).
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracectx"));
@@ -493,6 +504,110 @@ fn a_closed_pipe_ends_the_output_quietly() {
     );
 }
 
+/// A run that crosses processes leaves its lines in each process's log. Read file after file,
+/// the story came back out of order; `--merge` interleaves the files by time, each file's
+/// lines in their order, a tie going to the file named first.
+#[test]
+fn merge_interleaves_the_files_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |s: u32, run: &str, trace: &str, m: &str| {
+        format!("[2024-01-01T10:00:0{s}.000000Z] [{run}] [{trace}] INFO svc - {m}")
+    };
+    let json = |s: u32, m: &str| {
+        format!(
+            r#"{{"timestamp":"2024-01-01T10:00:0{s}.000000Z","level":"INFO","run_id":"backtest_ab1","trace_id":"a1b2c3d4","message":"{m}"}}"#
+        )
+    };
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    std::fs::write(
+        &a,
+        [
+            text(1, "backtest_ab1", "a1b2c3d4", "a1"),
+            text(2, "backtest_ab12", "0badcafe", "other"),
+            text(3, "backtest_ab1", "a1b2c3d4", "a3"),
+            text(5, "backtest_ab1", "a1b2c3d4", "a5"),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    std::fs::write(&b, [json(0, "b0"), json(3, "b3"), json(4, "b4")].join("\n")).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let messages = |out: &Output| -> Vec<String> {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        String::from_utf8(out.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let m = l.rsplit_once(" - ").map_or_else(
+                    || serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].to_string(),
+                    |(_, m)| m.to_owned(),
+                );
+                m.trim_matches('"').to_owned()
+            })
+            .collect()
+    };
+    let merged = ["b0", "a1", "a3", "b3", "b4", "a5"];
+    let out = tracectx(&["logs", "backtest_ab1", "--merge", a, b], None);
+    assert_eq!(messages(&out), merged);
+    let out = tracectx(&["trace", "a1b2c3d4", a, b, "--merge"], None);
+    assert_eq!(messages(&out), merged);
+    // Without it, file after file, as grep prints them.
+    let out = tracectx(&["logs", "backtest_ab1", a, b], None);
+    assert_eq!(messages(&out), ["a1", "a3", "a5", "b0", "b3", "b4"]);
+    let out = tracectx(&["logs", "backtest_ab1", "--merge", "--count", a, b], None);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "6\n");
+    // An input that cannot be read is named; the others are merged; exit 2, as grep's.
+    let missing = dir.path().join("missing.log");
+    let out = tracectx(
+        &[
+            "logs",
+            "backtest_ab1",
+            "--merge",
+            a,
+            missing.to_str().unwrap(),
+            b,
+        ],
+        None,
+    );
+    exits_saying(&out, 2, "missing.log");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 6);
+}
+
+/// `--merge` reads every file at once, each a bounded number of lines ahead of the output:
+/// a reader that stops after a line (`| head -1`) ends it quietly, with every search.
+#[test]
+fn merge_stops_quietly_when_the_pipe_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = numbered_lines(100_000);
+    let mut paths = Vec::new();
+    for name in ["one.log", "two.log", "three.log"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        paths.push(path.to_str().unwrap().to_owned());
+    }
+    let mut child = bin()
+        .args(["logs", "backtest_ab1", "--merge"])
+        .args(&paths)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    let mut first = vec![0u8; lines[0].len() + 1];
+    std::io::Read::read_exact(&mut pipe, &mut first).unwrap();
+    // All three files' lines share one time: the first named comes first.
+    assert_eq!(first, format!("{}\n", lines[0]).as_bytes());
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8(out.stderr).unwrap()),
+        (Some(0), String::new())
+    );
+}
+
 /// copytruncate log rotation under a running search: a large log whose every line matches,
 /// its output read slowly, emptied in place part-way. Mapped in memory, the reader died of
 /// SIGBUS (exit 135, no message); read, it prints the whole lines it read before, says what
@@ -749,17 +864,6 @@ mod backtest_cli {
             .write_csv(std::fs::File::create(&path).unwrap())
             .unwrap();
         path
-    }
-
-    fn stderr(o: &Output) -> String {
-        String::from_utf8(o.stderr.clone()).unwrap()
-    }
-
-    /// The command exited with `code` and its standard error says `says`.
-    fn exits_saying(out: &Output, code: i32, says: &str) {
-        let err = stderr(out);
-        assert_eq!(out.status.code(), Some(code), "{err}");
-        assert!(err.contains(says), "{err}");
     }
 
     /// Runs `sweep --data DATA ARGS... --output FILE`, which must succeed, and returns FILE.
