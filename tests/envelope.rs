@@ -119,3 +119,60 @@ fn debug_shows_the_value_and_the_context() {
     );
     assert!(shown.contains("debugged"), "{shown}");
 }
+
+/// A value that counts its drops and says in which run each happened.
+struct Counted(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>, bool);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let run = tracectx::get_run_id().map(|r| r.to_string());
+        self.0.lock().unwrap().push(run);
+        if self.1 {
+            panic!("a destructor that panics");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_value_is_dropped_once_whether_taken_handled_or_left_in_its_envelope() {
+    let drops = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sender = ctx("sender");
+    let env = || sender.sync_scope(|| Envelope::capture(Counted(drops.clone(), false)));
+    let dropper = ctx("dropper");
+    dropper.sync_scope(|| {
+        drop(env().into_inner());
+        drop(env().into_parts());
+        drop(env().map(|v| v));
+        env().sync_scope(drop);
+        drop(env());
+    });
+    env().scope(|v| async move { drop(v) }).await;
+    let seen = drops.lock().unwrap().clone();
+    let runs = |r: &str| Some(r.to_owned());
+    // Taken out: dropped where the taker dropped it; handled: in the handler's child of the
+    // sender; left in the envelope: in the sender's run. Once each, never twice.
+    assert_eq!(
+        seen,
+        [
+            runs("dropper"),
+            runs("dropper"),
+            runs("sender"),
+            runs("sender"),
+            runs("sender"),
+            runs("sender"),
+        ]
+    );
+}
+
+#[test]
+fn a_value_whose_destructor_panics_is_dropped_once_and_the_run_is_back() {
+    let drops = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let env = ctx("sender").sync_scope(|| Envelope::capture(Counted(drops.clone(), true)));
+    ctx("dropper").sync_scope(|| {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(env)));
+        assert!(unwound.is_err());
+        assert_eq!(tracectx::get_run_id().as_deref(), Some("dropper"));
+    });
+    assert_eq!(tracectx::current(), None);
+    assert_eq!(*drops.lock().unwrap(), [Some("sender".to_owned())]);
+}

@@ -288,3 +288,100 @@ async fn oneshot_mirrors_tokios_closing_and_errors() {
     let env = rx.try_recv().unwrap();
     assert_eq!(env.context().unwrap().run_id(), "replier");
 }
+
+/// A message whose destructor reports the run it was dropped in, as an actor's request that
+/// answers "cancelled" or logs when it is dropped unhandled.
+struct Request {
+    sender: usize,
+    dropped: std::sync::mpsc::Sender<(usize, Option<String>)>,
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        let run = tracectx::get_run_id().map(|r| r.to_string());
+        let _ = self.dropped.send((self.sender, run));
+    }
+}
+
+/// Every report of `dropped`, checked against the run each sender ran in.
+fn each_dropped_in_its_senders_run(
+    dropped: std::sync::mpsc::Receiver<(usize, Option<String>)>,
+    contexts: &[Option<TraceContext>],
+) {
+    let mut seen = vec![false; contexts.len()];
+    for (i, run) in dropped.try_iter() {
+        let sent = contexts[i].as_ref().map(|c| c.run_id().to_string());
+        assert_eq!(
+            run, sent,
+            "the message of sender {i} was dropped in another run"
+        );
+        assert!(
+            !std::mem::replace(&mut seen[i], true),
+            "sender {i} dropped twice"
+        );
+    }
+    assert!(seen.iter().all(|&s| s), "a message was never dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_a_dropped_receiver_never_took_drop_in_their_senders_runs() {
+    let contexts: Vec<Option<TraceContext>> = (0..SENDERS).map(sender_context).collect();
+    let (dropped_tx, dropped) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel::<Request>(SENDERS);
+    let (utx, urx) = mpsc::unbounded_channel::<Request>();
+    let mut senders = tokio::task::JoinSet::new();
+    for (i, context) in contexts.iter().enumerate() {
+        let (tx, utx, dropped) = (tx.clone(), utx.clone(), dropped_tx.clone());
+        let work = async move {
+            tokio::task::yield_now().await;
+            let request = Request { sender: i, dropped };
+            if i % 2 == 0 {
+                tx.send(request).await.map_err(drop).unwrap();
+            } else {
+                utx.send(request).map_err(drop).unwrap();
+            }
+        };
+        match context {
+            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
+            None => senders.spawn(work.in_current_trace_context()),
+        };
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    drop(dropped_tx);
+    // The actor stops, in a run of its own, with every request still queued.
+    ctx("receiver").sync_scope(|| drop((rx, urx)));
+    each_dropped_in_its_senders_run(dropped, &contexts);
+    assert_eq!(tracectx::current(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_oneshot_value_never_received_drops_in_its_senders_run() {
+    let contexts: Vec<Option<TraceContext>> = (0..SENDERS).map(sender_context).collect();
+    let (dropped_tx, dropped) = std::sync::mpsc::channel();
+    let mut receivers = Vec::new();
+    let mut senders = tokio::task::JoinSet::new();
+    for (i, context) in contexts.iter().enumerate() {
+        let (tx, rx) = oneshot::channel::<Request>();
+        receivers.push(rx);
+        let dropped = dropped_tx.clone();
+        let work = async move {
+            tokio::task::yield_now().await;
+            tx.send(Request { sender: i, dropped })
+                .map_err(drop)
+                .unwrap();
+        };
+        match context {
+            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
+            None => senders.spawn(work.in_current_trace_context()),
+        };
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    drop(dropped_tx);
+    // Each caller gave up on its reply, in the run of whoever holds the receivers.
+    ctx("receiver").sync_scope(|| drop(receivers));
+    each_dropped_in_its_senders_run(dropped, &contexts);
+}

@@ -690,8 +690,8 @@ where
         self.inner.on_id_change(old, new, ctx);
     }
 
-    // The one `unsafe` in the crate, as in every tracing-subscriber layer that wraps another
-    // (`Filtered`, `reload::Layer`): the inner layer must stay reachable by downcasting, or
+    // `unsafe`, as in every tracing-subscriber layer that wraps another (`Filtered`,
+    // `reload::Layer`): the inner layer must stay reachable by downcasting, or
     // `OpenTelemetrySpanExt::set_parent` and `context()` cannot find it.
     #[allow(unsafe_code)]
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {

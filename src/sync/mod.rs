@@ -6,7 +6,9 @@
 //! receiving end gets the envelope back (`recv().await` is `Option<Envelope<T>>`). The
 //! receiving task stays in its own context; it handles each value in its sender's with
 //! [`Envelope::sync_scope`](crate::Envelope::sync_scope) or
-//! [`Envelope::scope`](crate::Envelope::scope).
+//! [`Envelope::scope`](crate::Envelope::scope). A value never received (still queued when
+//! the receiver is dropped, a reply no one awaited, a `send` cancelled while it waited) is
+//! dropped in its sender's context, wherever the channel is dropped.
 //!
 //! Capturing costs an atomic increment per value (the context is a shared handle); nothing is
 //! allocated beyond what tokio's channel allocates.
