@@ -1020,9 +1020,11 @@ impl Metrics {
         // admitted above is admitted again here (or folded) rather than left with a series
         // no `forget_run` would find.
         let mut series = self.inner.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut folded = false;
         if let RunLabel::Run(run) = &labels.run_id {
             if !self.inner.runs.admit(run) {
                 labels.run_id = RunLabel::Folded;
+                folded = true;
             }
         }
         if self.inner.durations.get(&labels).is_none() {
@@ -1032,6 +1034,12 @@ impl Metrics {
             .durations
             .get_or_create(&labels)
             .observe(value, exemplar, None);
+        drop(series);
+        // Counted as any other fold, outside the lock: the first one logs, and a subscriber
+        // may record metrics of its own.
+        if folded {
+            self.note_fold();
+        }
     }
 
     fn note_fold(&self) {

@@ -750,3 +750,41 @@ fn a_metric_name_a_fold_counter_could_have_is_refused() {
         "{text}"
     );
 }
+
+/// The count of `_count` samples under `run_id="(other)"` in `text`, summed over operations.
+fn folded_observations(text: &str) -> u64 {
+    lines_with(text, &format!(r#"run_id="{FOLDED_RUN_ID}"}}"#))
+        .iter()
+        .filter(|l| l.contains("_count{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn every_observation_folded_while_runs_are_forgotten_is_counted() {
+    // Two places for eight runs that record and forget each other all the time: many
+    // observations find the cap full, some right after their run was admitted and forgotten.
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(2));
+    let runs: Vec<TraceContext> = (0..8)
+        .map(|i| TraceContext::new(&format!("run_{i}")).unwrap())
+        .collect();
+    let (metrics, runs) = (&metrics, &runs);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                for i in 0..20_000 {
+                    let ctx = &runs[(i + t) % runs.len()];
+                    ctx.sync_scope(|| metrics.record_duration("step", Duration::ZERO));
+                    metrics.forget_run(runs[(i * 3 + t + 1) % runs.len()].run_id());
+                }
+            });
+        }
+    });
+    let text = metrics.encode();
+    assert!(metrics.folded() > 0, "{text}");
+    assert_eq!(metrics.folded(), folded_observations(&text));
+    assert!(text.contains(&format!(
+        "tracectx_run_ids_folded_total {}\n",
+        metrics.folded()
+    )));
+}
