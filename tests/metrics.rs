@@ -2,7 +2,6 @@
 //! text, the timer guard, and the caps on distinct run ids and operations.
 #![cfg(feature = "prometheus")]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tracectx::metrics::{
@@ -14,13 +13,20 @@ fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.contains(needle)).collect()
 }
 
-/// Runs `f` with a subscriber that counts the `WARN` events of `tracectx::metrics`, and
-/// returns their messages.
+/// Runs `f` and returns the messages of the `WARN` events of `tracectx::metrics` it logged on
+/// this thread.
+///
+/// One global subscriber collects them for whichever thread asked: a subscriber scoped to one
+/// test would leave the call sites' interest to a race, since a warning's call site first
+/// reached on a thread of another test, with no subscriber, could be switched off for all.
 fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
-    use std::sync::Mutex;
+    use std::cell::RefCell;
     use tracing::field::{Field, Visit};
     use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
+    thread_local! {
+        static WARNINGS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
     struct Message(String);
     impl Visit for Message {
         fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -29,7 +35,7 @@ fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
             }
         }
     }
-    struct Warnings(Arc<Mutex<Vec<String>>>);
+    struct Warnings;
     impl<S: tracing::Subscriber> Layer<S> for Warnings {
         fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
             if *event.metadata().level() == tracing::Level::WARN
@@ -37,20 +43,19 @@ fn metrics_warnings(f: impl FnOnce()) -> Vec<String> {
             {
                 let mut message = Message(String::new());
                 event.record(&mut message);
-                self.0.lock().unwrap().push(message.0);
+                WARNINGS.with(|w| w.borrow_mut().as_mut().map(|w| w.push(message.0)));
             }
         }
     }
 
-    let warnings = Arc::new(Mutex::new(Vec::new()));
-    let subscriber = tracing_subscriber::registry().with(Warnings(warnings.clone()));
-    tracing::subscriber::with_default(subscriber, || {
-        // Other tests of this binary hit the same call sites on threads with no subscriber; a
-        // call site registered there at the wrong moment would stay off for this one.
-        tracing::callsite::rebuild_interest_cache();
-        f()
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Warnings))
+            .expect("no other global subscriber in this test binary");
     });
-    warnings.lock().unwrap().clone()
+    WARNINGS.with(|w| *w.borrow_mut() = Some(Vec::new()));
+    f();
+    WARNINGS.with(|w| w.borrow_mut().take().expect("set above"))
 }
 
 #[test]
@@ -641,8 +646,6 @@ fn two_metric_names_share_a_registry_without_duplicate_families() {
     named.register(&mut registry);
 
     // Three runs and two operations each: two observations folded into each fold, in each.
-    // Under a subscriber, as every test here that folds: a warning's call site first reached
-    // on a thread without one could stay off for the tests that count warnings.
     let warnings = metrics_warnings(|| {
         for metrics in [&default, &named] {
             for run in ["run_a", "run_b", "run_c"] {
