@@ -2,10 +2,12 @@
 //! text, the timer guard, and the caps on distinct run ids and operations.
 #![cfg(feature = "prometheus")]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracectx::metrics::{
-    DEFAULT_MAX_OPERATIONS, FOLDED_OPERATION, FOLDED_RUN_ID, Metrics, MetricsConfig, NO_RUN_ID,
+    DEFAULT_MAX_OPERATIONS, DURATION_METRIC, FOLDED_OPERATION, FOLDED_RUN_ID, Metrics,
+    MetricsConfig, NO_RUN_ID,
 };
 use tracectx::prelude::*;
 
@@ -790,4 +792,193 @@ fn every_observation_folded_while_runs_are_forgotten_is_counted() {
         "tracectx_run_ids_folded_total {}\n",
         metrics.folded()
     )));
+}
+
+/// One sample line of OpenMetrics text, read as strictly as the format's ABNF reads it: the
+/// name, the labels with their values unescaped (`\\`, `\"` and `\n` are the only escapes; a
+/// raw `"`, `\` or line feed cannot appear) and the value. Panics, naming the line, on anything
+/// else.
+fn sample(line: &str) -> (String, Vec<(String, String)>, f64) {
+    let fail = |why: &str| -> ! { panic!("{why} in sample line {line:?}") };
+    let name_end = line.find(['{', ' ']).unwrap_or_else(|| fail("no value"));
+    let name = &line[..name_end];
+    let mut rest = line[name_end..].chars();
+    let mut labels = Vec::new();
+    if rest.clone().next() == Some('{') {
+        rest.next();
+        loop {
+            let key: String = rest.by_ref().take_while(|&c| c != '=').collect();
+            if key.is_empty() || rest.next() != Some('"') {
+                fail("not a label=\"value\" pair");
+            }
+            let mut value = String::new();
+            loop {
+                match rest
+                    .next()
+                    .unwrap_or_else(|| fail("unterminated label value"))
+                {
+                    '"' => break,
+                    '\\' => match rest.next() {
+                        Some('n') => value.push('\n'),
+                        Some(c @ ('"' | '\\')) => value.push(c),
+                        _ => fail("unknown escape"),
+                    },
+                    '\n' => fail("raw line feed"),
+                    c => value.push(c),
+                }
+            }
+            labels.push((key, value));
+            match rest.next() {
+                Some(',') => {}
+                Some('}') => break,
+                _ => fail("no ',' or '}' after a label value"),
+            }
+        }
+    }
+    let rest = rest.as_str();
+    let value = rest
+        .strip_prefix(' ')
+        .unwrap_or_else(|| fail("no space before the value"));
+    let value = value.split(" # ").next().unwrap();
+    let value = value
+        .parse()
+        .unwrap_or_else(|_| fail("value is not a number"));
+    (name.to_owned(), labels, value)
+}
+
+/// The value of label `key` of a parsed sample.
+fn label<'a>(labels: &'a [(String, String)], key: &str) -> &'a str {
+    &labels
+        .iter()
+        .find(|(k, _)| k == key)
+        .expect("the label is there")
+        .1
+}
+
+#[test]
+fn label_values_with_quotes_backslashes_and_line_feeds_are_escaped() {
+    let operations = [
+        "say \"hi\"",
+        r"C:\bars\new",
+        "two\nlines",
+        "ends with a backslash \\",
+        "carriage\rreturn, tab\t, nul\0",
+        "} 1\nforged_total 99",
+    ];
+    let metrics = Metrics::new(MetricsConfig::default().no_run_value("no \"run\"\n"));
+    let ctx = TraceContext::new("run_1").unwrap();
+    for op in operations {
+        metrics.record_duration(op, Duration::from_millis(2));
+        ctx.sync_scope(|| metrics.record_duration(op, Duration::from_millis(2)));
+    }
+    let text = metrics.encode();
+    assert!(text.contains(r#"operation="say \"hi\"""#), "{text}");
+    assert!(text.contains(r#"operation="two\nlines""#), "{text}");
+    assert!(text.contains(r#"run_id="no \"run\"\n""#), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("forged_total")),
+        "{text}"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (name, labels, _) = sample(line);
+        if name.ends_with("_count") {
+            seen.insert((
+                label(&labels, "operation").to_owned(),
+                label(&labels, "run_id").to_owned(),
+            ));
+        }
+    }
+    let expected: std::collections::BTreeSet<_> = operations
+        .iter()
+        .flat_map(|op| {
+            [
+                (op.to_string(), "no \"run\"\n".to_owned()),
+                (op.to_string(), "run_1".to_owned()),
+            ]
+        })
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scrapes_while_thousands_of_tasks_record_are_each_consistent() {
+    const TASKS: usize = 2_000;
+    const EACH: u64 = 20;
+    let metrics = Metrics::new(MetricsConfig::default().max_run_ids(100));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Scrapes on a thread of their own, as Prometheus's would arrive, while the tasks record.
+    let scraper = {
+        let (metrics, done) = (metrics.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut last = std::collections::HashMap::<String, f64>::new();
+            let mut scrapes = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) || scrapes == 0 {
+                let text = metrics.encode();
+                assert!(text.ends_with("# EOF\n"));
+                // Per series: the `+Inf` bucket is the count, buckets only grow with `le`, and
+                // no count ever goes down between scrapes (no run is forgotten here).
+                let mut inf = std::collections::HashMap::new();
+                let mut counts = std::collections::HashMap::new();
+                let mut previous_bucket = std::collections::HashMap::<String, f64>::new();
+                for line in text.lines().filter(|l| l.starts_with(DURATION_METRIC)) {
+                    let (name, labels, value) = sample(line);
+                    let series = format!(
+                        "{}/{}",
+                        label(&labels, "operation"),
+                        label(&labels, "run_id")
+                    );
+                    if name.ends_with("_bucket") {
+                        let below = previous_bucket.insert(series.clone(), value).unwrap_or(0.0);
+                        assert!(value >= below, "{line}");
+                        if label(&labels, "le") == "+Inf" {
+                            inf.insert(series, value);
+                        }
+                    } else if name.ends_with("_count") {
+                        counts.insert(series, value);
+                    }
+                }
+                assert_eq!(inf, counts);
+                for (series, count) in counts {
+                    let before = last.insert(series.clone(), count).unwrap_or(0.0);
+                    assert!(count >= before, "{series} went from {before} to {count}");
+                }
+                scrapes += 1;
+            }
+            last
+        })
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..TASKS {
+        let m = metrics.clone();
+        // 150 runs for 100 places: some fold, and outside any scope every tenth task.
+        let work = async move {
+            for j in 0..EACH {
+                m.record_duration("step", Duration::from_micros(j * 700));
+                tokio::task::yield_now().await;
+            }
+        };
+        if i % 10 == 0 {
+            set.spawn(work);
+        } else {
+            set.spawn(
+                work.in_trace_context(TraceContext::new(&format!("run_{}", i % 150)).unwrap()),
+            );
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let last = scraper.join().expect("every scrape was consistent");
+    let text = metrics.encode();
+    let total: f64 = text
+        .lines()
+        .filter(|l| l.contains("_count{"))
+        .map(|l| sample(l).2)
+        .sum();
+    assert_eq!(total, (TASKS as u64 * EACH) as f64);
+    assert_eq!(metrics.folded(), folded_observations(&text));
+    assert_eq!(metrics.run_ids(), 100);
+    assert!(!last.is_empty());
 }
