@@ -343,3 +343,78 @@ async fn in_current_trace_context_captures_when_made() {
     let seen = bare.in_trace_context(ctx("elsewhere")).await;
     assert_eq!(seen, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn block_in_place_keeps_the_run_before_inside_and_after() {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..1_000 {
+        let run = format!("run_{i}");
+        set.spawn(
+            async move {
+                tokio::task::yield_now().await;
+                // The worker hands its core to another thread; this task goes on here.
+                let inside = tokio::task::block_in_place(|| {
+                    std::thread::yield_now();
+                    run_id()
+                });
+                tokio::time::sleep(Duration::from_micros(i % 50)).await;
+                (run, inside, run_id())
+            }
+            .in_trace_context(ctx(&format!("run_{i}"))),
+        );
+    }
+    while let Some(done) = set.join_next().await {
+        let (run, inside, after) = done.unwrap();
+        assert_eq!(
+            (inside.as_deref(), after.as_deref()),
+            (Some(&*run), Some(&*run))
+        );
+    }
+    assert_eq!(run_id(), None);
+}
+
+#[test]
+fn a_future_made_on_one_runtime_keeps_its_run_when_another_polls_it() {
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Made and half-run on the first runtime, in runs of their own.
+    let futures: Vec<_> = (0..100)
+        .map(|i| {
+            let (tx, rx) = oneshot::channel::<()>();
+            let fut = async move {
+                let before = run_id();
+                let _ = rx.await;
+                tokio::time::sleep(Duration::from_micros(10)).await;
+                (i, before, run_id())
+            }
+            .in_trace_context(ctx(&format!("run_{i}")));
+            (tx, fut)
+        })
+        .collect();
+    let (senders, futures): (Vec<_>, Vec<_>) = futures.into_iter().unzip();
+    let futures = first.block_on(async move {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        for fut in &mut futures {
+            assert!(futures::poll!(fut.as_mut()).is_pending());
+        }
+        futures
+    });
+    drop(senders);
+    // Finished on a current-thread runtime of another thread, inside another run's scope.
+    let seen = std::thread::spawn(move || {
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        ctx("driver").sync_scope(|| second.block_on(futures::future::join_all(futures)))
+    })
+    .join()
+    .unwrap();
+    for (i, before, after) in seen {
+        let run = Some(format!("run_{i}"));
+        assert_eq!((before, after), (run.clone(), run));
+    }
+}

@@ -465,3 +465,87 @@ async fn thousands_of_panicking_and_plain_tasks_never_leave_a_run_behind() {
     assert_eq!((panics, plain, traced), (100, 2_000, 1_900));
     assert_eq!(seen(), None);
 }
+
+/// A guard whose destructor reports the run it was dropped in, for task `i`.
+struct Reports(usize, std::sync::mpsc::Sender<(usize, Option<String>)>);
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        let _ = self
+            .1
+            .send((self.0, tracectx::get_run_id().map(|r| r.to_string())));
+    }
+}
+
+/// The run task `i` was spawned in: none for every fifth, spawned outside any scope.
+fn spawned_in(i: usize) -> Option<String> {
+    (i % 5 != 0).then(|| format!("run_{i}"))
+}
+
+/// Spawns, with `spawn`, a task per `i` in `0..n` that holds a [`Reports`] and never ends.
+fn spawn_pending(
+    n: usize,
+    tx: &std::sync::mpsc::Sender<(usize, Option<String>)>,
+    mut spawn: impl FnMut(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>),
+) {
+    for i in 0..n {
+        let guard = Reports(i, tx.clone());
+        let task = Box::pin(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+        match spawned_in(i) {
+            Some(run) => ctx(&run).sync_scope(|| spawn(task)),
+            None => spawn(task),
+        }
+    }
+}
+
+fn each_dropped_in_its_run(rx: std::sync::mpsc::Receiver<(usize, Option<String>)>, n: usize) {
+    let mut dropped = 0;
+    for (i, run) in rx.try_iter() {
+        assert_eq!(run, spawned_in(i), "task {i}");
+        dropped += 1;
+    }
+    assert_eq!(dropped, n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_set_shutdown_in_another_run_drops_each_task_in_its_own() {
+    const TASKS: usize = 2_000;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut set = JoinSet::new();
+    spawn_pending(TASKS, &tx, |task| {
+        set.spawn_traced(task);
+    });
+    drop(tx);
+    tokio::task::yield_now().await;
+    async { set.shutdown().await }
+        .in_trace_context(ctx("shutdown"))
+        .await;
+    each_dropped_in_its_run(rx, TASKS);
+}
+
+#[test]
+fn a_runtime_shut_down_in_another_run_drops_each_task_in_its_own() {
+    const TASKS: usize = 2_000;
+    let current_thread = tokio::runtime::Builder::new_current_thread().build();
+    let multi_thread = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build();
+    for rt in [current_thread, multi_thread] {
+        let rt = rt.unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.block_on(async {
+            spawn_pending(TASKS, &tx, |task| {
+                tracectx::spawn_traced(task);
+            });
+            tokio::task::yield_now().await;
+        });
+        drop(tx);
+        // A current-thread runtime drops its tasks right here, inside this run's scope; a
+        // multi-thread one on its workers.
+        ctx("shutdown").sync_scope(|| drop(rt));
+        each_dropped_in_its_run(rx, TASKS);
+    }
+}
