@@ -28,7 +28,9 @@ use error::{SendError, TryRecvError, TrySendError};
 ///
 /// # Panics
 ///
-/// When `buffer` is 0, as tokio's.
+/// When `buffer` is 0 or more than [`Semaphore::MAX_PERMITS`], as tokio's.
+///
+/// [`Semaphore::MAX_PERMITS`]: tokio::sync::Semaphore::MAX_PERMITS
 ///
 /// # Examples
 ///
