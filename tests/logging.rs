@@ -436,6 +436,81 @@ fn spans_created_outside_a_scope_remember_nothing() {
     assert_eq!(lines, ["[-] x"]);
 }
 
+// === a field that panics ===
+
+/// A value whose `Debug` writes half of itself, then panics: a bug in user code.
+struct PanicsHalfWay;
+
+impl std::fmt::Debug for PanicsHalfWay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("half_written")?;
+        panic!("a Debug that panics half way");
+    }
+}
+
+/// Set in the environment of this test binary run again as a child, whose stderr is read.
+const PANIC_CHILD: &str = "TRACECTX_TEST_PANIC_CHILD";
+
+/// Two tasks on the one thread of a current-thread runtime, each with its run and its file: a
+/// field of `run_a` panics while its line is formatted, then `run_b` logs. The fmt layer
+/// formats a thread's events in one buffer, cleared only when the format returns: the half
+/// line of `run_a`, its run id first, was written in front of `run_b`'s line, to `run_b`'s
+/// file, and the panic went through the `info!` into the task. Run in a child process, whose
+/// stderr must say which event was not logged.
+#[test]
+fn a_field_that_panics_leaves_nothing_for_the_next_run_on_its_thread() {
+    let Some(json) = std::env::var_os(PANIC_CHILD) else {
+        for json in ["text", "json"] {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "a_field_that_panics_leaves_nothing_for_the_next_run_on_its_thread",
+                    "--nocapture",
+                ])
+                .env(PANIC_CHILD, json)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{json}: {stderr}");
+            let said = "tracectx: an event of logging at tests/logging.rs:";
+            assert!(stderr.contains(said), "{json}: {stderr}");
+            assert!(
+                stderr.contains("was not logged: formatting it panicked"),
+                "{json}: {stderr}"
+            );
+        }
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
+    let builder = logging::builder().with_writer(writer).with_clock(clock());
+    let builder = if json == "json" {
+        builder.json()
+    } else {
+        builder
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let logged = tracing::subscriber::with_default(builder.build().unwrap(), || {
+        rt.block_on(async {
+            let a = TraceContext::new("run_a").unwrap();
+            let b = TraceContext::new("run_b").unwrap();
+            let a = tokio::spawn(
+                async { tracing::info!(value = ?PanicsHalfWay, "in a") }.in_trace_context(a),
+            );
+            let b = tokio::spawn(async { tracing::info!("in b") }.in_trace_context(b));
+            (a.await.is_ok(), b.await.is_ok())
+        })
+    });
+    assert_eq!(guard.finish().lost(), 0);
+    let b = std::fs::read_to_string(dir.path().join("run_b.log")).unwrap();
+    assert_eq!(b.lines().count(), 1, "{b}");
+    assert!(b.contains("in b") && !b.contains("run_a"), "{b}");
+    assert!(!dir.path().join("run_a.log").exists());
+    assert_eq!(logged, (true, true));
+}
+
 // === writers ===
 
 #[test]

@@ -47,6 +47,10 @@ pub(super) const RESERVED: &[&str] = &[
 /// Fields sit at the top level, not under `"fields"` as in tracing-subscriber's JSON, because
 /// the ids are what log stores index and a flat line is what they index best.
 ///
+/// An event with a field whose `Debug` or `Display` panics (a bug in the value's code) makes
+/// no line, nor half of one: the panic is caught, and said on stderr with the event's place.
+/// The code that logged goes on.
+///
 /// # Examples
 ///
 /// ```
@@ -188,33 +192,36 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let stamp = Stamp::for_event(ctx, event);
-        let mut write = |buf: &mut Vec<u8>| {
-            buf.clear();
-            self.write_json(buf, stamp.as_ref(), event)
-                .map_err(|_| fmt::Error)?;
-            // serde_json writes UTF-8 only.
-            let line = std::str::from_utf8(buf).map_err(|_| fmt::Error)?;
-            if crate::escape::json_may_need(buf) {
-                writer.write_str(&crate::escape::json(line))?;
-            } else {
-                writer.write_str(line)?;
-            }
-            writer.write_char('\n')
-        };
-        // A `Debug` impl that logs re-enters here while the buffer is borrowed: give it its own.
-        JSON_BUF
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => {
-                    let r = write(&mut buf);
-                    if buf.capacity() > 64 * 1024 {
-                        *buf = Vec::new();
-                    }
-                    r
+        super::panic_as_error(event, || {
+            let stamp = Stamp::for_event(ctx, event);
+            let mut write = |buf: &mut Vec<u8>| {
+                buf.clear();
+                self.write_json(buf, stamp.as_ref(), event)
+                    .map_err(|_| fmt::Error)?;
+                // serde_json writes UTF-8 only.
+                let line = std::str::from_utf8(buf).map_err(|_| fmt::Error)?;
+                if crate::escape::json_may_need(buf) {
+                    writer.write_str(&crate::escape::json(line))?;
+                } else {
+                    writer.write_str(line)?;
                 }
-                Err(_) => write(&mut Vec::new()),
-            })
-            .unwrap_or_else(|_| write(&mut Vec::new()))
+                writer.write_char('\n')
+            };
+            // A `Debug` impl that logs re-enters here while the buffer is borrowed: give it
+            // its own.
+            JSON_BUF
+                .try_with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut buf) => {
+                        let r = write(&mut buf);
+                        if buf.capacity() > 64 * 1024 {
+                            *buf = Vec::new();
+                        }
+                        r
+                    }
+                    Err(_) => write(&mut Vec::new()),
+                })
+                .unwrap_or_else(|_| write(&mut Vec::new()))
+        })
     }
 }
 

@@ -84,6 +84,27 @@ fn is_user_field(name: &str) -> bool {
     name != "message" && !name.starts_with("log.")
 }
 
+/// Runs `format` for `event`, a panic in it (a field whose `Debug` or `Display` panics) made
+/// `fmt::Error` and said on stderr.
+///
+/// The fmt layer formats every event of a thread into one buffer, and clears it only when the
+/// format returns: a panic used to leave the event's half-written line there, its run id with
+/// it, to be written in front of the thread's next event (another run's, in that run's
+/// file). With `fmt::Error` the layer clears the buffer and writes no half line; the code
+/// that logged goes on.
+fn panic_as_error(event: &Event<'_>, format: impl FnOnce() -> fmt::Result) -> fmt::Result {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(format)).unwrap_or_else(|_| {
+        let meta = event.metadata();
+        eprintln!(
+            "tracectx: an event of {} at {}:{} was not logged: formatting it panicked",
+            crate::escape::text(meta.target()),
+            crate::escape::text(meta.file().unwrap_or("?")),
+            meta.line().unwrap_or(0),
+        );
+        Err(fmt::Error)
+    })
+}
+
 /// The format the builder installs: text or JSON, chosen at run time.
 #[derive(Debug, Clone)]
 pub(crate) enum LogFormat {

@@ -32,6 +32,9 @@ use crate::logging::stamp::Stamp;
 /// it: the task-local slot, else the context a span remembered
 /// ([`SpanContextLayer`](crate::logging::SpanContextLayer); add it to the subscriber too).
 ///
+/// A panic of the wrapped format, or of a field it formats, makes no line nor half of one: it
+/// is caught, and said on stderr.
+///
 /// [`new`](Self::new) tells JSON from text by the first character the wrapped format writes
 /// (`{`), once, colors on or off: the first line's kind is remembered, and later text lines
 /// are stamped straight away (with colors on, that first line is formatted once more aside,
@@ -253,9 +256,27 @@ where
     fn format_event(
         &self,
         ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
+        writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        super::panic_as_error(event, || self.stamp(ctx, writer, event))
+    }
+}
+
+impl<F> Stamped<F> {
+    /// [`FormatEvent::format_event`], a panic of the wrapped format (or of a field it formats)
+    /// left to the caller.
+    fn stamp<S, N>(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+        F: FormatEvent<S, N>,
+    {
         if self.mode == Mode::Detect
             && writer.has_ansi_escapes()
             && self.learned.load(Ordering::Relaxed) == UNKNOWN

@@ -65,6 +65,10 @@ use crate::time::Timestamp;
 /// separators and the bidirectional overrides as `\u{..}`. Event fields are visited by the format itself, not by the fmt
 /// layer's `FormatFields`, because that is where the escaping happens.
 ///
+/// An event with a field whose `Debug` or `Display` panics (a bug in the value's code) makes
+/// no line, nor half of one: the panic is caught, and said on stderr with the event's place.
+/// The code that logged goes on.
+///
 /// # Examples
 ///
 /// With your own subscriber: add [`SpanContextLayer`](crate::logging::SpanContextLayer) too, so
@@ -267,9 +271,11 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let stamp = Stamp::for_event(ctx, event);
-        self.write_line(&mut writer, stamp.as_ref(), event)?;
-        writer.write_char('\n')
+        super::panic_as_error(event, || {
+            let stamp = Stamp::for_event(ctx, event);
+            self.write_line(&mut writer, stamp.as_ref(), event)?;
+            writer.write_char('\n')
+        })
     }
 }
 
