@@ -661,3 +661,97 @@ fn a_directory_that_cannot_be_made_is_named_in_the_error() {
         assert!(message.contains("os error"), "{message}");
     }
 }
+
+/// Set in the environment of this test binary run again, as a child with few file descriptors.
+const FEW_FDS_CHILD: &str = "TRACECTX_TEST_FEW_FDS_CHILD";
+
+/// A thousand runs logging at once in a process whose limit is 64 file descriptors, the
+/// writer keeping up to 256 files open (its default): it used to lose the lines of every run
+/// whose file it opened past the limit (`Too many open files`, thousands of lines counted
+/// failed); it now closes files it keeps open and writes every line. The runs log in 5
+/// rounds, each written out before the next, so that files are opened while others are open.
+#[cfg(unix)]
+#[test]
+fn a_thousand_runs_under_a_low_file_descriptor_limit_lose_no_line() {
+    const TEST: &str = "a_thousand_runs_under_a_low_file_descriptor_limit_lose_no_line";
+    const RUNS: usize = 1_000;
+    const ROUNDS: usize = 5;
+    let Some(dir) = std::env::var_os(FEW_FDS_CHILD) else {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -n 64 && exec \"$0\" --exact \"$1\" --nocapture",
+            ])
+            .arg(std::env::current_exe().unwrap())
+            .arg(TEST)
+            .env(FEW_FDS_CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("cannot"), "{stderr}");
+        let files = read_dir(dir.path());
+        assert_eq!(files.len(), RUNS);
+        for (name, text) in &files {
+            let run = run_id_from_file_name(name).unwrap_or_else(|| panic!("{name}"));
+            let rounds: Vec<String> = (0..ROUNDS).map(|r| format!("round={r}")).collect();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), ROUNDS, "{name}");
+            for (line, round) in lines.iter().zip(&rounds) {
+                assert!(line.contains(&format!("] [{run}] [")), "{name}: {line}");
+                assert!(line.ends_with(round.as_str()), "{name}: {line}");
+            }
+        }
+        return;
+    };
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) {
+        assert!(line.contains(" 64 "), "{line}");
+    }
+    let (writer, guard) = logging::per_run_files(&dir).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runs: Vec<TraceContext> = (0..RUNS)
+        .map(|i| TraceContext::new(&format!("run_{i}")).unwrap())
+        .collect();
+    for round in 0..ROUNDS {
+        rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for run in &runs {
+                let dispatch = dispatch.clone();
+                set.spawn(
+                    async move {
+                        tokio::task::yield_now().await;
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            tracing::info!(round, "step")
+                        });
+                    }
+                    .in_trace_context(run.clone()),
+                );
+            }
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+        });
+        // Written out (or failed) before the next round: not all in the guard's last batch.
+        while guard.stats().pending > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let stats = guard.finish();
+    assert_eq!(
+        (stats.written, stats.lost()),
+        ((RUNS * ROUNDS) as u64, 0),
+        "{stats}"
+    );
+}

@@ -101,6 +101,9 @@ const SCRATCH_KEPT: usize = 1 << 20;
 /// about 50 ms after it was logged at the latest. It keeps at most
 /// [`max_open_files`](PerRunFilesBuilder::max_open_files) files open, closing the least
 /// recently written one when it needs another; a file closed and reopened is appended to.
+/// When the process runs out of file descriptors (`ulimit -n` below that bound), it closes
+/// half of the files it keeps open, as often as need be, and keeps that many fewer open from
+/// then on: a line is lost for want of a descriptor only when no file at all can be opened.
 /// Dropping the [`WorkerGuard`] writes every line accepted before the drop at once (the last
 /// batch on a thread per core, up to 4, within the same bound on open files).
 ///
@@ -243,7 +246,8 @@ impl PerRunFiles {
 impl PerRunFilesBuilder {
     /// Keeps at most `max` files open at once (at least 1; default
     /// [`DEFAULT_MAX_OPEN_FILES`]). More runs than that logging at once cost a close and an
-    /// open per run per batch of lines.
+    /// open per run per batch of lines. Fewer are kept open once the process runs out of file
+    /// descriptors (see [`PerRunFiles`]).
     ///
     /// # Examples
     ///
@@ -891,17 +895,23 @@ impl Files {
             self.open.remove(run);
         }
         if self.open.len() >= self.max_open {
-            let oldest = self
-                .open
-                .iter()
-                .min_by_key(|(_, open)| open.used)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.open.remove(&oldest);
-            }
+            self.close_oldest(self.open.len() + 1 - self.max_open);
         }
         let path = self.path(run);
-        match open_append(&path) {
+        let opened = loop {
+            match open_append(&path) {
+                // The process is out of file descriptors (its limit is below `max_open`, or
+                // the program holds many): the files kept open give theirs back, half at a
+                // time, and that many fewer are kept open from now on.
+                Err(e) if out_of_descriptors(&e) && !self.open.is_empty() => {
+                    let keep = self.open.len() / 2;
+                    self.close_oldest(self.open.len() - keep);
+                    self.max_open = self.max_open.min(keep + 1);
+                }
+                opened => break opened,
+            }
+        };
+        match opened {
             Ok(mut file) => {
                 match write_all_from(&mut file, bytes, &mut done) {
                     Ok(()) => worker.written(lines),
@@ -915,6 +925,30 @@ impl Files {
                 self.open.insert(run.into(), open);
             }
             Err(e) => self.open_failed(worker, path, &e, lines),
+        }
+    }
+
+    /// Closes the `n` files least recently written.
+    fn close_oldest(&mut self, n: usize) {
+        if n == 1 {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, open)| open.used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.open.remove(&oldest);
+            }
+            return;
+        }
+        let mut by_use: Vec<(u64, Box<[u8]>)> = self
+            .open
+            .iter()
+            .map(|(run, open)| (open.used, run.clone()))
+            .collect();
+        by_use.sort_unstable();
+        for (_, run) in by_use.into_iter().take(n) {
+            self.open.remove(&run);
         }
     }
 
@@ -1033,6 +1067,21 @@ fn open_append(path: &Path) -> io::Result<File> {
         }
         opened => opened,
     }
+}
+
+/// Whether opening a file failed for want of a file descriptor: the process's limit
+/// (`EMFILE`) or the system's (`ENFILE`).
+fn out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE is 24 and ENFILE 23 on Linux, macOS and the BSDs; Windows has
+    // ERROR_TOO_MANY_OPEN_FILES, 4.
+    let codes: &[i32] = if cfg!(unix) {
+        &[23, 24]
+    } else if cfg!(windows) {
+        &[4]
+    } else {
+        &[]
+    };
+    e.raw_os_error().is_some_and(|code| codes.contains(&code))
 }
 
 /// Writes `bytes[*done..]`, counting in `done` what was written (also when it fails part
