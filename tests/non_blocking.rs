@@ -402,3 +402,66 @@ fn the_largest_line_limit_is_taken() {
     writer.make_writer().write_all(b"one\n").unwrap();
     assert_eq!(guard.finish().written, 1);
 }
+
+/// Set in the environment of this test binary run again as a child, whose stderr is read.
+const LATE_CHILD: &str = "TRACECTX_TEST_LATE_LINE_CHILD";
+
+/// The program's global subscriber writes through a non-blocking writer; `main` drops the
+/// guard, then the runtime is shut down and a task's destructor logs, as happens at exit.
+/// The line cannot be written any more, and the fmt layer drops the writer's error without a
+/// word: it used to vanish unsaid. The first such line is now said on stderr, once.
+#[test]
+fn a_line_logged_after_the_guard_dropped_is_said_on_stderr() {
+    const TEST: &str = "a_line_logged_after_the_guard_dropped_is_said_on_stderr";
+    let Some(path) = std::env::var_os(LATE_CHILD) else {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture"])
+            .env(LATE_CHILD, &path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let said = "tracectx: log file app.log: a log line came after the writer stopped";
+        assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            log.contains("[job_1]") && log.ends_with("before the guard\n"),
+            "{log}"
+        );
+        return;
+    };
+    use tracectx::prelude::*;
+    struct LogsOnDrop;
+    impl Drop for LogsOnDrop {
+        fn drop(&mut self) {
+            tracing::info!("from a destructor at shutdown");
+        }
+    }
+    let (writer, guard) = NonBlocking::builder()
+        .sink_name("log file app.log")
+        .finish(std::fs::File::create(path).unwrap())
+        .unwrap();
+    logging::builder().with_writer(writer).init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ctx = tracectx::TraceContext::new("job_1").unwrap();
+    rt.block_on(
+        async {
+            tracing::info!("before the guard");
+            for _ in 0..3 {
+                tracectx::spawn_traced(async {
+                    let _drops = LogsOnDrop;
+                    std::future::pending::<()>().await;
+                });
+            }
+        }
+        .in_trace_context(ctx),
+    );
+    assert_eq!(guard.finish().written, 1);
+    drop(rt);
+}

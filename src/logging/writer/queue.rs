@@ -114,7 +114,8 @@ impl Default for Options {
 /// [`WorkerGuard::stats`] and [`WorkerGuard::finish`].
 ///
 /// Every line logged is, at any moment, in exactly one of these counts (lines logged after the
-/// guard began finishing are refused with an error to the logging thread, and counted nowhere).
+/// guard began finishing are refused with an error to the logging thread, counted nowhere, and
+/// said on stderr the first time).
 ///
 /// # Examples
 ///
@@ -218,6 +219,8 @@ struct Shared {
     failed: AtomicU64,
     /// The first failure was said on stderr.
     said: AtomicBool,
+    /// The first line refused because the writer had stopped was said on stderr.
+    refusal_said: AtomicBool,
     /// The writer thread has ended.
     done: Mutex<bool>,
     ended: Condvar,
@@ -269,8 +272,22 @@ fn stopped() -> io::Error {
 }
 
 impl Queue {
-    /// Queues `msg`, waiting for room (or, lossy, dropping it when there is none).
+    /// Queues `msg`, waiting for room (or, lossy, dropping it when there is none); refused
+    /// once the writer has stopped, which is said on stderr the first time: the fmt layer
+    /// drops the error without a word, and the line would be gone unsaid.
     pub(super) fn send(&self, msg: Msg) -> io::Result<()> {
+        let sent = self.queue(msg);
+        if sent.is_err() && !self.shared.refusal_said.swap(true, Ordering::AcqRel) {
+            eprintln!(
+                "tracectx: {}: a log line came after the writer stopped (its guard was dropped \
+                 or finished) and was not written; nor will any later one be",
+                self.shared.what
+            );
+        }
+        sent
+    }
+
+    fn queue(&self, msg: Msg) -> io::Result<()> {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Acquire) {
             return Err(stopped());
@@ -506,6 +523,7 @@ pub(super) fn start(
         dropped: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         said: AtomicBool::new(false),
+        refusal_said: AtomicBool::new(false),
         done: Mutex::new(false),
         ended: Condvar::new(),
         what,
@@ -544,7 +562,8 @@ pub(super) fn start(
 /// [`shutdown_timeout`](super::NonBlockingBuilder::shutdown_timeout), or call
 /// [`finish_timeout`](Self::finish_timeout), to bound the wait; what was not written in time
 /// is then counted as `pending` and said. Lines logged after the guard began finishing are refused
-/// (the writer returns a broken pipe error, which the fmt layer ignores).
+/// (the writer returns a broken pipe error, which the fmt layer ignores), and the first one is
+/// said on stderr.
 ///
 /// When the drop leaves lines unwritten (failed, dropped or still pending), it says how many
 /// on stderr: nothing is lost without a word. [`finish`](Self::finish) returns the counts
