@@ -6,6 +6,7 @@
 //! environment, and reads the child's standard output.
 #![cfg(feature = "logging")]
 
+use std::ffi::OsStr;
 use std::process::Command;
 
 use tracectx::TraceContext;
@@ -41,6 +42,12 @@ fn child() {
 /// Runs the child with `RUST_LOG` set to `rust_log` (or unset), returns its `cfg` lines with
 /// the timestamp checked and cut off.
 fn lines_of_child(rust_log: Option<&str>) -> Vec<String> {
+    child_output(rust_log.map(OsStr::new)).0
+}
+
+/// Runs the child with `RUST_LOG` set to `rust_log` (or unset), returns its `cfg` lines with
+/// the timestamp checked and cut off, and its stderr.
+fn child_output(rust_log: Option<&OsStr>) -> (Vec<String>, String) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -61,7 +68,7 @@ fn lines_of_child(rust_log: Option<&str>) -> Vec<String> {
         "child with RUST_LOG={rust_log:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    stdout
+    let lines = stdout
         .lines()
         .filter(|l| l.contains(" cfg - "))
         .map(|line| {
@@ -77,7 +84,8 @@ fn lines_of_child(rust_log: Option<&str>) -> Vec<String> {
                 .unwrap_or_else(|| panic!("no timestamp first: {line:?}"))
                 .to_owned()
         })
-        .collect()
+        .collect();
+    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -101,4 +109,32 @@ fn configure_logging_writes_default_lines_at_info_unless_rust_log_says() {
         lines_of_child(Some("warn")),
         ["[backtest_cfg1] [89abcdef] WARN cfg - warn line"]
     );
+}
+
+/// `RUST_LOG` from outside, garbage in part: the valid directives still apply, and each one
+/// left out is said on stderr, escaped (tracing-subscriber printed it as it was, a terminal
+/// sequence reaching the terminal). A value that is not UTF-8 is said too, not taken for an
+/// empty one without a word.
+#[test]
+fn garbage_in_rust_log_is_left_out_and_said_escaped() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let (lines, stderr) = child_output(Some(OsStr::new("warn,\u{1b}[2Jcfg=loud,=,cfg[{x=")));
+    assert_eq!(lines, ["[backtest_cfg1] [89abcdef] WARN cfg - warn line"]);
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    for left_out in ["\\u{1b}[2Jcfg=loud", "=", "cfg[{x="] {
+        let said = format!("tracectx: ignoring the RUST_LOG directive \"{left_out}\": ");
+        assert!(stderr.contains(&said), "{said}: {stderr}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let (lines, stderr) = child_output(Some(OsStr::from_bytes(b"debug\xff")));
+        assert_eq!(lines.len(), 3, "INFO and above: {lines:?}");
+        assert!(
+            stderr.contains("tracectx: ignoring RUST_LOG, which is not UTF-8: \"debug"),
+            "{stderr}"
+        );
+    }
 }

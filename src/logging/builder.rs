@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use tracing::Subscriber;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Layer, SubscriberExt as _};
 use tracing_subscriber::registry::{LookupSpan, Registry};
@@ -290,11 +290,7 @@ where
         // A bare level is a `LevelFilter`, not an `EnvFilter` with one directive: the same
         // decisions, without the directive matching on every new call site and span.
         let filter: Box<dyn Layer<Registry> + Send + Sync> = match self.filter {
-            Filter::FromEnv => Box::new(
-                EnvFilter::builder()
-                    .with_default_directive(LevelFilter::INFO.into())
-                    .from_env_lossy(),
-            ),
+            Filter::FromEnv => Box::new(env_filter()),
             Filter::Level(level) => Box::new(level),
             Filter::Env(filter) => filter,
         };
@@ -381,6 +377,45 @@ where
             );
         }
     }
+}
+
+/// The filter `RUST_LOG` sets, INFO when it is unset or empty; its invalid directives are left
+/// out and said on stderr, escaped.
+///
+/// Not tracing-subscriber's `from_env_lossy`, which prints what it leaves out as it is (an
+/// escape sequence in the variable reached the terminal) and takes a value that is not UTF-8
+/// for an empty one without a word.
+fn env_filter() -> EnvFilter {
+    let builder = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into());
+    let Some(var) = std::env::var_os(EnvFilter::DEFAULT_ENV) else {
+        return builder.parse_lossy("");
+    };
+    let Some(value) = var.to_str() else {
+        eprintln!(
+            "tracectx: ignoring {}, which is not UTF-8: \"{}\"",
+            EnvFilter::DEFAULT_ENV,
+            crate::escape::text(&var.to_string_lossy())
+        );
+        return builder.parse_lossy("");
+    };
+    // Split as tracing-subscriber splits: the directives kept mean what they meant.
+    let valid: Vec<&str> = value
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .filter(|d| match d.parse::<Directive>() {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!(
+                    "tracectx: ignoring the {} directive \"{}\": {}",
+                    EnvFilter::DEFAULT_ENV,
+                    crate::escape::text(d),
+                    crate::escape::text(&e.to_string())
+                );
+                false
+            }
+        })
+        .collect();
+    builder.parse_lossy(valid.join(","))
 }
 
 impl<W> fmt::Debug for Builder<W> {

@@ -68,7 +68,8 @@ pub use writer::{
 };
 
 /// Installs the global subscriber that stamps every event with its run: text lines on
-/// stdout, the level from `RUST_LOG` when set, else INFO.
+/// stdout, the level from `RUST_LOG` when set, else INFO. A directive of `RUST_LOG` that is not
+/// valid is left out, and said on stderr, escaped.
 ///
 /// The same as `builder().init()`; use [`builder`] for anything else.
 ///
