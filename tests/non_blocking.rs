@@ -232,6 +232,66 @@ fn a_sink_that_fails_or_panics_after_10_lines_loses_the_other_90_with_a_count() 
     }
 }
 
+/// Takes `room` bytes, then fails once (a disk filling up part-way through a line), then
+/// takes everything.
+struct FillsOnce {
+    room: usize,
+    failed: bool,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for FillsOnce {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let take = match (self.room, self.failed) {
+            (0, false) => {
+                self.failed = true;
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            (0, true) => buf.len(),
+            (room, _) => {
+                let take = buf.len().min(room);
+                self.room -= take;
+                take
+            }
+        };
+        self.out.lock().unwrap().extend_from_slice(&buf[..take]);
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A write cut short part-way through a line (a full disk, then room again) left the start of
+/// that line in the file, and the next line was glued to it: read back, it was the cut line's,
+/// another run's id and all. The cut line is ended first.
+#[test]
+fn a_line_cut_short_by_a_failed_write_is_ended_before_the_next() {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = FillsOnce {
+        room: 100,
+        failed: false,
+        out: out.clone(),
+    };
+    let (writer, guard) = logging::non_blocking(sink).unwrap();
+    // A line larger than a batch is written as it is, in a call of its own: cut at byte 100.
+    let mut big = b"[2024-01-01T10:00:00.000000Z] [run_a] [a1b2c3d4] INFO t - ".to_vec();
+    big.resize(100_000, b'a');
+    big.push(b'\n');
+    writer.make_writer().write_all(&big).unwrap();
+    let small = b"[2024-01-01T10:00:01.000000Z] [run_b] [0badcafe] INFO t - mine\n";
+    writer.make_writer().write_all(small).unwrap();
+    let stats = guard.finish();
+    assert_eq!((stats.written, stats.failed), (1, 1));
+    let out = out.lock().unwrap().clone();
+    let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+    assert_eq!(lines.len(), 3, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(lines[0], &big[..100]);
+    assert_eq!(lines[1], &small[..small.len() - 1]);
+    assert!(lines[2].is_empty());
+}
+
 /// A pipe nobody reads blocks the sink for good: a bounded wait returns, and says how many
 /// lines it left unwritten.
 #[cfg(unix)]

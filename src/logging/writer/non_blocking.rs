@@ -528,6 +528,10 @@ struct Sink<W> {
     queued: usize,
     /// Lines written to `inner` since its last flush.
     unflushed: u64,
+    /// A write failed part-way through a line (a disk filling up): the sink ends with the
+    /// start of a line, which the next line must not be glued to (it would read as the cut
+    /// line's, run id and all).
+    cut: bool,
 }
 
 impl<W: Write> Sink<W> {
@@ -538,6 +542,22 @@ impl<W: Write> Sink<W> {
             ends: Vec::new(),
             queued: 0,
             unflushed: 0,
+            cut: false,
+        }
+    }
+
+    /// Ends the line a failed write cut short, before anything else is written; the error
+    /// when even that fails (the lines to be written then fail with it).
+    fn end_cut_line(&mut self) -> Option<io::Error> {
+        if !self.cut {
+            return None;
+        }
+        match write_counted(&mut self.inner, b"\n") {
+            (1, None) => {
+                self.cut = false;
+                None
+            }
+            (_, error) => Some(error.unwrap_or_else(|| io::ErrorKind::WriteZero.into())),
         }
     }
 
@@ -545,7 +565,10 @@ impl<W: Write> Sink<W> {
         if line.len() >= BATCH {
             // Written as it is, not copied.
             self.write_out(worker);
-            let (written, error) = write_counted(&mut self.inner, line);
+            let (written, error) = match self.end_cut_line() {
+                Some(e) => (0, Some(e)),
+                None => write_counted(&mut self.inner, line),
+            };
             self.count(worker, &[line.len()], written, error);
             worker.release(queued);
             return;
@@ -563,7 +586,10 @@ impl<W: Write> Sink<W> {
         if self.buf.is_empty() {
             return;
         }
-        let (written, error) = write_counted(&mut self.inner, &self.buf);
+        let (written, error) = match self.end_cut_line() {
+            Some(e) => (0, Some(e)),
+            None => write_counted(&mut self.inner, &self.buf),
+        };
         let ends = std::mem::take(&mut self.ends);
         self.count(worker, &ends, written, error);
         self.ends = ends;
@@ -583,6 +609,8 @@ impl<W: Write> Sink<W> {
     ) {
         let whole = ends.iter().take_while(|&&end| end <= written).count();
         self.unflushed += whole as u64;
+        // Part of a line went in: the sink holds a line with no end.
+        self.cut |= written > 0 && !ends.contains(&written);
         if let Some(e) = error {
             worker.failed((ends.len() - whole) as u64, &e);
         }
