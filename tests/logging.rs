@@ -438,16 +438,6 @@ fn spans_created_outside_a_scope_remember_nothing() {
 
 // === a field that panics ===
 
-/// A value whose `Debug` writes half of itself, then panics: a bug in user code.
-struct PanicsHalfWay;
-
-impl std::fmt::Debug for PanicsHalfWay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("half_written")?;
-        panic!("a Debug that panics half way");
-    }
-}
-
 /// Set in the environment of this test binary run again as a child, whose stderr is read.
 const PANIC_CHILD: &str = "TRACECTX_TEST_PANIC_CHILD";
 
@@ -472,7 +462,7 @@ fn a_field_that_panics_leaves_nothing_for_the_next_run_on_its_thread() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{json}: {stderr}");
-            let said = "tracectx: an event of logging at tests/logging.rs:";
+            let said = "tracectx: an event of logging::support at tests/support/mod.rs:";
             assert!(stderr.contains(said), "{json}: {stderr}");
             assert!(
                 stderr.contains("was not logged: formatting it panicked"),
@@ -489,20 +479,7 @@ fn a_field_that_panics_leaves_nothing_for_the_next_run_on_its_thread() {
     } else {
         builder
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let logged = tracing::subscriber::with_default(builder.build().unwrap(), || {
-        rt.block_on(async {
-            let a = TraceContext::new("run_a").unwrap();
-            let b = TraceContext::new("run_b").unwrap();
-            let a = tokio::spawn(
-                async { tracing::info!(value = ?PanicsHalfWay, "in a") }.in_trace_context(a),
-            );
-            let b = tokio::spawn(async { tracing::info!("in b") }.in_trace_context(b));
-            (a.await.is_ok(), b.await.is_ok())
-        })
-    });
+    let logged = support::run_a_panics_then_run_b_logs(builder.build().unwrap());
     assert_eq!(guard.finish().lost(), 0);
     let b = std::fs::read_to_string(dir.path().join("run_b.log")).unwrap();
     assert_eq!(b.lines().count(), 1, "{b}");

@@ -380,16 +380,6 @@ fn a_flattened_field_named_run_id_never_makes_a_second_key() {
     }
 }
 
-/// A value whose `Debug` writes half of itself, then panics: a bug in user code.
-struct PanicsHalfWay;
-
-impl fmt::Debug for PanicsHalfWay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("half_written")?;
-        panic!("a Debug that panics half way");
-    }
-}
-
 /// A field that panics in `run_a`'s task, then a line of `run_b`'s task on the same thread
 /// (a current-thread runtime): the fmt layer formats a thread's events in one buffer, and the
 /// half line, `run_a`'s ids in front, used to be written in front of `run_b`'s. With colors on
@@ -411,20 +401,7 @@ fn a_field_that_panics_leaves_nothing_for_the_next_run_on_its_thread() {
                 .boxed()
         };
         let subscriber = tracing_subscriber::registry().with(layer);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let logged = tracing::subscriber::with_default(subscriber, || {
-            rt.block_on(async {
-                let a = TraceContext::new("run_a").unwrap();
-                let b = TraceContext::new("run_b").unwrap();
-                let a = tokio::spawn(
-                    async { tracing::info!(value = ?PanicsHalfWay, "in a") }.in_trace_context(a),
-                );
-                let b = tokio::spawn(async { tracing::info!("in b") }.in_trace_context(b));
-                (a.await.is_ok(), b.await.is_ok())
-            })
-        });
+        let logged = support::run_a_panics_then_run_b_logs(subscriber);
         let case = format!("ansi: {ansi}, json: {json}");
         let text = buf.text();
         let b: Vec<&str> = text.lines().filter(|l| l.contains("in b")).collect();

@@ -19,6 +19,18 @@ const SENDERS: usize = 1_000;
 const PER_SENDER: usize = 5;
 
 /// The context sender `i` runs in: none for every seventh, a run of its own for the others.
+/// Spawns `work` on `set` in `context`; `None`: explicitly in none (spawned outside any scope).
+fn spawn_in(
+    set: &mut tokio::task::JoinSet<()>,
+    context: &Option<TraceContext>,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    match context {
+        Some(c) => set.spawn(work.in_trace_context(c.clone())),
+        None => set.spawn(work.in_current_trace_context()),
+    };
+}
+
 fn sender_context(i: usize) -> Option<TraceContext> {
     (i % 7 != 0).then(|| ctx(&format!("sender_{i}")))
 }
@@ -90,11 +102,7 @@ async fn a_thousand_senders_in_different_runs_into_one_channel() {
                 }
             }
         };
-        match context {
-            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
-            // Spawned outside any scope: explicitly none.
-            None => senders.spawn(work.in_current_trace_context()),
-        };
+        spawn_in(&mut senders, context, work);
     }
     drop(tx);
     while let Some(done) = senders.join_next().await {
@@ -136,10 +144,7 @@ async fn a_thousand_senders_into_one_unbounded_channel() {
                 tokio::task::yield_now().await;
             }
         };
-        match context {
-            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
-            None => senders.spawn(work.in_current_trace_context()),
-        };
+        spawn_in(&mut senders, context, work);
     }
     drop(tx);
     while let Some(done) = senders.join_next().await {
@@ -341,10 +346,7 @@ async fn messages_a_dropped_receiver_never_took_drop_in_their_senders_runs() {
                 utx.send(request).map_err(drop).unwrap();
             }
         };
-        match context {
-            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
-            None => senders.spawn(work.in_current_trace_context()),
-        };
+        spawn_in(&mut senders, context, work);
     }
     while let Some(done) = senders.join_next().await {
         done.unwrap();
@@ -372,10 +374,7 @@ async fn a_oneshot_value_never_received_drops_in_its_senders_run() {
                 .map_err(drop)
                 .unwrap();
         };
-        match context {
-            Some(c) => senders.spawn(work.in_trace_context(c.clone())),
-            None => senders.spawn(work.in_current_trace_context()),
-        };
+        spawn_in(&mut senders, context, work);
     }
     while let Some(done) = senders.join_next().await {
         done.unwrap();

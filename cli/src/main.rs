@@ -238,7 +238,17 @@ enum Source<'a> {
     File(&'a Path),
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    /// The input a path on the command line names (`-`: standard input), and its name in
+    /// messages.
+    fn named(path: &'a Path) -> (Self, String) {
+        if path.as_os_str() == "-" {
+            (Source::Stdin, "(standard input)".to_owned())
+        } else {
+            (Source::File(path), shown(path))
+        }
+    }
+
     /// The input as a stream (gzip decoded).
     fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         match self {
@@ -270,11 +280,7 @@ fn for_each_input(
     let files = if files.is_empty() { &stdin[..] } else { files };
     let mut ok = true;
     for path in files {
-        let (source, name) = if path.as_os_str() == "-" {
-            (Source::Stdin, "(standard input)".to_owned())
-        } else {
-            (Source::File(path), shown(path))
-        };
+        let (source, name) = Source::named(path);
         match each(source, &name) {
             Ok(()) => {}
             Err(Err(stop)) => return Err(stop),
@@ -641,11 +647,7 @@ impl LineArgs {
             let mut lines = Vec::new();
             let mut searches = Vec::new();
             for path in &self.files {
-                let (source, name) = if path.as_os_str() == "-" {
-                    (Source::Stdin, "(standard input)".to_owned())
-                } else {
-                    (Source::File(path), shown(path))
-                };
+                let (source, name) = Source::named(path);
                 let (kept, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(MERGE_AHEAD);
                 searches.push(scope.spawn(move || {
                     let mut watch = Watch::new(source.open()?, parser);

@@ -484,18 +484,23 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let lines = numbered_lines(100_000);
     let path = dir.path().join("big.log");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    head_1_ends_quietly(&["logs", "backtest_ab1", path.to_str().unwrap()], &lines[0]);
+}
+
+/// Runs the command, reads its first line (`| head -1`), which must be `first`, then closes
+/// the pipe with more to come: the command must exit 0 and say nothing.
+fn head_1_ends_quietly(args: &[&str], first: &str) {
     let mut child = bin()
-        .args(["logs", "backtest_ab1", path.to_str().unwrap()])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read the first line (`| head -1`), then close the pipe with megabytes still to come.
     let mut pipe = child.stdout.take().unwrap();
-    let mut first = vec![0u8; lines[0].len() + 1];
-    std::io::Read::read_exact(&mut pipe, &mut first).unwrap();
-    assert_eq!(first, format!("{}\n", lines[0]).as_bytes());
+    let mut read = vec![0u8; first.len() + 1];
+    std::io::Read::read_exact(&mut pipe, &mut read).unwrap();
+    assert_eq!(read, format!("{first}\n").as_bytes());
     drop(pipe);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
@@ -587,25 +592,10 @@ fn merge_stops_quietly_when_the_pipe_closes() {
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         paths.push(path.to_str().unwrap().to_owned());
     }
-    let mut child = bin()
-        .args(["logs", "backtest_ab1", "--merge"])
-        .args(&paths)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdout.take().unwrap();
-    let mut first = vec![0u8; lines[0].len() + 1];
-    std::io::Read::read_exact(&mut pipe, &mut first).unwrap();
+    let mut args = vec!["logs", "backtest_ab1", "--merge"];
+    args.extend(paths.iter().map(String::as_str));
     // All three files' lines share one time: the first named comes first.
-    assert_eq!(first, format!("{}\n", lines[0]).as_bytes());
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        (out.status.code(), String::from_utf8(out.stderr).unwrap()),
-        (Some(0), String::new())
-    );
+    head_1_ends_quietly(&args, &lines[0]);
 }
 
 /// copytruncate log rotation under a running search: a large log whose every line matches,

@@ -46,3 +46,36 @@ impl<'a> MakeWriter<'a> for Buffer {
         BufferWriter(self.0.clone())
     }
 }
+
+/// A value whose `Debug` writes half of itself, then panics: a bug in user code.
+pub struct PanicsHalfWay;
+
+impl std::fmt::Debug for PanicsHalfWay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("half_written")?;
+        panic!("a Debug that panics half way");
+    }
+}
+
+/// Under `subscriber`, on the one thread of a current-thread runtime: a task of `run_a` logs
+/// a field that panics ([`PanicsHalfWay`]), then a task of `run_b` logs `in b`. Whether each
+/// task completed.
+pub fn run_a_panics_then_run_b_logs(
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+) -> (bool, bool) {
+    use tracectx::{TraceContext, TraceFutureExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let a = TraceContext::new("run_a").unwrap();
+            let b = TraceContext::new("run_b").unwrap();
+            let a = tokio::spawn(
+                async { tracing::info!(value = ?PanicsHalfWay, "in a") }.in_trace_context(a),
+            );
+            let b = tokio::spawn(async { tracing::info!("in b") }.in_trace_context(b));
+            (a.await.is_ok(), b.await.is_ok())
+        })
+    })
+}
