@@ -502,3 +502,68 @@ async fn hostile_requests_in_turn_on_one_http1_connection_never_inherit_a_run() 
         }
     }
 }
+
+/// A proxy copies the request's headers onto its own call, and the client layer writes the
+/// call's context over them. A `tracestate` belongs to the `traceparent` beside it: when the
+/// context has none (the incoming one was refused, or its trace was not continued), the one
+/// copied from the request must not go out beside the new `traceparent`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proxy_never_sends_a_tracestate_its_context_does_not_carry() {
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let downstream = serve_echo("tracestate").await;
+    let svc = ServiceBuilder::new()
+        .layer(ExtractTraceContextLayer::new(RunPolicy::TrustCaller))
+        .service_fn(move |req: http::Request<Incoming>| async move {
+            let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+            let mut client = ServiceBuilder::new()
+                .layer(InjectTraceContextLayer::new())
+                .service(client);
+            let mut call = http::Request::get(format!("http://{downstream}/"))
+                .body(Empty::new())
+                .unwrap();
+            *call.headers_mut() = req.headers().clone();
+            let resp = client.ready().await.unwrap().call(call).await.unwrap();
+            let sent = resp.into_body().collect().await.unwrap().to_bytes();
+            let own = tracectx::current().unwrap();
+            let body = format!(
+                "{}|{}",
+                own.trace_state().unwrap_or(""),
+                String::from_utf8_lossy(&sent)
+            );
+            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(body))))
+        });
+    let addr = serve_tower(false, svc).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        // Continued with a valid state: it goes on.
+        (&[("traceparent", TP), ("tracestate", "rojo=1")], "rojo=1"),
+        // A state that cannot be parsed is dropped, not sent on raw.
+        (&[("traceparent", TP), ("tracestate", "Bad Key=1")], ""),
+        (&[("traceparent", TP), ("tracestate", "rojo=1,@x=1")], ""),
+        // No valid traceparent: a new trace, which has no state yet.
+        (&[("tracestate", "rojo=1")], ""),
+        (&[("traceparent", "garbage"), ("tracestate", "rojo=1")], ""),
+        (
+            &[
+                ("traceparent", TP),
+                ("traceparent", TP),
+                ("tracestate", "rojo=1"),
+            ],
+            "",
+        ),
+    ];
+    for (headers, expected) in cases {
+        let mut req = http::Request::get(format!("http://{addr}/"));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = bounded("the proxy", client.request(req.body(Empty::new()).unwrap()))
+            .await
+            .unwrap();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        // The handler's state, and what its call sent: the same.
+        assert_eq!(body, format!("{expected}|{expected}"), "{headers:?}");
+    }
+}

@@ -301,3 +301,14 @@ fn metadata_map_skips_what_metadata_cannot_hold() {
     // A binary key is no text carrier's.
     assert_eq!(propagation::Extractor::get_all(&md, "trace-bin").count(), 0);
 }
+
+#[test]
+fn injecting_a_context_without_state_empties_a_copied_tracestate() {
+    // Metadata copied from another call, sent on from a run with no tracestate.
+    let mut md = MetadataMap::new();
+    md.insert("tracestate", "rojo=00f067aa0ba902b7".parse().unwrap());
+    propagation::inject(&TraceContext::new("job_1").unwrap(), &mut md);
+    let states: Vec<&str> = propagation::Extractor::get_all(&md, "tracestate").collect();
+    assert_eq!(states, [""]);
+    assert_eq!(propagation::extract(&md).unwrap().trace_state(), None);
+}

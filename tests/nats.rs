@@ -235,3 +235,14 @@ fn injecting_replaces_a_header_spelled_in_another_case() {
     assert_eq!(back.run_id(), "new_run");
     assert_eq!(headers.get("x-other").map(|v| v.as_str()), Some("kept"));
 }
+
+#[test]
+fn injecting_a_context_without_state_empties_a_copied_tracestate() {
+    // Headers copied from another message, re-published from a run with no tracestate.
+    let mut headers = HeaderMap::new();
+    headers.insert("tracestate", "rojo=00f067aa0ba902b7");
+    propagation::inject(&TraceContext::new("live_eu").unwrap(), &mut headers);
+    let states: Vec<&str> = propagation::Extractor::get_all(&headers, "tracestate").collect();
+    assert_eq!(states, [""]);
+    assert_eq!(propagation::extract(&headers).unwrap().trace_state(), None);
+}

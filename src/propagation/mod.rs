@@ -351,8 +351,10 @@ pub trait Injector {
 
     /// The values the header `name` already has in the carrier, joined by `,`; `None` when it
     /// has none. [`inject`] reads `baggage` through it to keep the members the application
-    /// set itself (a tenant, a feature flag) beside the run id's. The default, `None`, makes
-    /// `inject` replace the header, as it did before a carrier implemented this.
+    /// set itself (a tenant, a feature flag) beside the run id's, and `tracestate` to empty
+    /// one that the context does not carry. The default, `None`, makes `inject` replace
+    /// `baggage` and leave a `tracestate` as it is, as it did before a carrier implemented
+    /// this.
     ///
     /// # Examples
     ///
@@ -402,7 +404,8 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 }
 
 /// Writes `ctx` into `carrier`: `traceparent` (`ctx`'s span id as the parent id),
-/// `tracestate` when the context carries one, and `baggage` with the run id.
+/// `tracestate` when the context carries one (a `tracestate` the carrier already had is
+/// emptied when it does not: it is no part of this trace), and `baggage` with the run id.
 ///
 /// `ctx` is written as it is. For an outgoing call, write a span of the call's own,
 /// `ctx.child()`, as [`inject_current`] and the client helpers do: two calls that sent the same
@@ -424,13 +427,24 @@ impl<S: std::hash::BuildHasher> Injector for HashMap<String, String, S> {
 /// propagation::inject(&ctx, &mut headers);
 /// assert!(headers["traceparent"].ends_with("-00f067aa0ba902b7-03")); // this side's span
 /// assert_eq!(headers["baggage"], "run_id=job_1");
+///
+/// // A `tracestate` copied from another request does not go out beside this trace.
+/// headers.insert("tracestate".to_owned(), "rojo=00f067aa0ba902b7".to_owned());
+/// propagation::inject(&ctx, &mut headers);
+/// assert_eq!(headers["tracestate"], "");
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub fn inject(ctx: &TraceContext, carrier: &mut impl Injector) {
     let parent = TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags());
     carrier.set(TRACEPARENT, parent.encode(&mut [0; 55]));
-    if let Some(state) = ctx.trace_state() {
-        carrier.set(TRACESTATE, state);
+    match ctx.trace_state() {
+        Some(state) => carrier.set(TRACESTATE, state),
+        // A `tracestate` the carrier already holds (headers copied from an incoming request, as
+        // a proxy does) belongs to another trace, or was refused: it must not go out beside
+        // this `traceparent`. It is emptied, as OpenTelemetry's propagator sends it when there
+        // is no state ("no state" to a receiver).
+        None if carrier.existing(TRACESTATE).is_some() => carrier.set(TRACESTATE, ""),
+        None => {}
     }
     // The run id's member, encoded on the stack: a run id has at most `MAX_RUN_ID_LEN` bytes,
     // each at most 3 encoded, so it always fits (and a valid one needs no encoding).
