@@ -7,7 +7,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Empty, Full};
@@ -22,7 +21,7 @@ use tracectx::prelude::*;
 use tracectx::propagation::{ExtractTraceContextLayer, InjectTraceContextLayer, RunPolicy};
 
 mod support;
-use support::Buffer;
+use support::log;
 
 /// Every wait of these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -31,20 +30,6 @@ async fn bounded<F: std::future::Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(LIMIT, fut)
         .await
         .unwrap_or_else(|_| panic!("{what}: no answer within {LIMIT:?}"))
-}
-
-/// Every line of the process, written by the crate's log layer as `[run_id] message`.
-fn log() -> &'static Buffer {
-    static LOG: OnceLock<Buffer> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf = Buffer::default();
-        tracectx::logging::builder()
-            .with_writer(buf.clone())
-            .with_format("[{run_id}] {message}")
-            .try_init()
-            .expect("the only subscriber of this test binary");
-        buf
-    })
 }
 
 /// A server that answers every request with the values of its header `name`, joined by `,`.

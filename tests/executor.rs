@@ -7,7 +7,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use http_body_util::{BodyExt as _, Empty};
@@ -23,21 +22,7 @@ use tracectx::TracedExecutor;
 use tracectx::prelude::*;
 
 mod support;
-use support::Buffer;
-
-/// Every line of the process, written by the crate's log layer as `[run_id] message`.
-fn log() -> &'static Buffer {
-    static LOG: OnceLock<Buffer> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buf = Buffer::default();
-        tracectx::logging::builder()
-            .with_writer(buf.clone())
-            .with_format("[{run_id}] {message}")
-            .try_init()
-            .expect("the only subscriber of this test binary");
-        buf
-    })
-}
+use support::log;
 
 /// `(run, message)` of every line that mentions `tag`.
 fn stamped(tag: &str) -> Vec<(String, String)> {

@@ -79,3 +79,18 @@ pub fn run_a_panics_then_run_b_logs(
         })
     })
 }
+
+/// Every line of the process, written by the crate's log layer as `[run_id] message`: the
+/// test binary's one global subscriber, installed on first use.
+pub fn log() -> &'static Buffer {
+    static LOG: std::sync::OnceLock<Buffer> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf = Buffer::default();
+        tracectx::logging::builder()
+            .with_writer(buf.clone())
+            .with_format("[{run_id}] {message}")
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        buf
+    })
+}
