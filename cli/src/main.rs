@@ -662,35 +662,25 @@ impl LineArgs {
                 lines.push(receive);
             }
             // Each input's next line, keyed by its time (the time of the line before it in
-            // that input when it shows none) and the input's place.
+            // that input when it shows none) and the input's place: the earliest pops first.
             let mut last = vec![i64::MIN; lines.len()];
-            let mut next = vec![Vec::new(); lines.len()];
-            let mut heads = std::collections::BinaryHeap::new();
             let mut pull = |k: usize| {
                 let line = lines[k].recv().ok()?;
                 if let Some(t) = parser.parse(&line).and_then(|s| s.timestamp_micros()) {
                     last[k] = t;
                 }
-                Some((std::cmp::Reverse((last[k], k)), line))
+                Some(std::cmp::Reverse((last[k], k, line)))
             };
-            for (k, next) in next.iter_mut().enumerate() {
-                if let Some((key, line)) = pull(k) {
-                    *next = line;
-                    heads.push(key);
-                }
-            }
+            let mut heads: std::collections::BinaryHeap<_> =
+                (0..names.len()).filter_map(&mut pull).collect();
             let mut stopped = None;
-            while let Some(std::cmp::Reverse((_, k))) = heads.pop() {
+            while let Some(std::cmp::Reverse((_, k, line))) = heads.pop() {
                 *matched += 1;
-                let line = std::mem::take(&mut next[k]);
                 if let Err(e) = self.write(out, &line, parser) {
                     stopped = Some(e);
                     break;
                 }
-                if let Some((key, line)) = pull(k) {
-                    next[k] = line;
-                    heads.push(key);
-                }
+                heads.extend(pull(k));
             }
             // No more lines are taken: searches still under way end at their next line.
             drop(lines);

@@ -609,9 +609,10 @@ impl<W: Write> Sink<W> {
     ) {
         let whole = ends.iter().take_while(|&&end| end <= written).count();
         self.unflushed += whole as u64;
-        // Part of a line went in: the sink holds a line with no end.
-        self.cut |= written > 0 && !ends.contains(&written);
         if let Some(e) = error {
+            // Part of a line went in before the error: the sink holds a line with no end.
+            let last_end = whole.checked_sub(1).map_or(0, |i| ends[i]);
+            self.cut |= written != last_end;
             worker.failed((ends.len() - whole) as u64, &e);
         }
     }
