@@ -755,3 +755,89 @@ fn a_thousand_runs_under_a_low_file_descriptor_limit_lose_no_line() {
         "{stats}"
     );
 }
+
+/// Set in the environment of this test binary run again, as a child whose files may not
+/// grow past a few kilobytes.
+const SMALL_FILES_CHILD: &str = "TRACECTX_TEST_SMALL_FILES_CHILD";
+
+/// Sets the soft limit on the size of the files this process writes (`None`: as high as the
+/// hard limit), with the signal a write past it raises ignored, so the write fails instead.
+#[cfg(unix)]
+#[allow(unsafe_code)] // the C calls: std has no way to set a resource limit
+fn limit_file_size(bytes: Option<u64>) {
+    // SAFETY: plain calls with a valid pointer to a local `rlimit`; ignoring SIGXFSZ
+    // touches no handler of this program.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |b| b as libc::rlim_t);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
+}
+
+/// A disk that fills up in the middle of a run's line, then has room again: the write cut
+/// the line short (the part written stays in the file, the line counted failed), and the
+/// run's next line used to be glued to it, reading back as one line that was neither. It
+/// now starts a line of its own, after the cut one is ended: for a line written while the
+/// program runs (`run_a`) and for one in the last batch, written as the guard finishes
+/// (`run_b`). The first write and the retry on the file opened anew both fail, as they do
+/// on a full disk.
+#[cfg(unix)]
+#[test]
+fn a_line_cut_short_by_a_full_disk_is_ended_before_the_runs_next_line() {
+    const TEST: &str = "a_line_cut_short_by_a_full_disk_is_ended_before_the_runs_next_line";
+    let Some(dir) = std::env::var_os(SMALL_FILES_CHILD) else {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture"])
+            .env(SMALL_FILES_CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("cannot write log lines"), "{stderr}");
+        let files = read_dir(dir.path());
+        for run in ["run_a", "run_b"] {
+            let text = &files[&run_log_file_name(run)];
+            let lines: Vec<&str> = text.split('\n').collect();
+            let stamp = format!("] [{run}] [");
+            assert_eq!(lines.len(), 3, "{run}: {text:.300}");
+            assert_eq!(lines[0].len(), 4_096);
+            assert!(lines[0].contains(&stamp), "{:.100}", lines[0]);
+            assert!(lines[1].contains(&stamp) && lines[1].ends_with("after"));
+            assert!(lines[1].starts_with('['), "glued: {:.100}", lines[1]);
+            assert!(lines[2].is_empty());
+        }
+        return;
+    };
+    let (writer, guard) = logging::per_run_files(&dir).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let log = |run: &str, message: &str| {
+        TraceContext::new(run).unwrap().sync_scope(|| {
+            tracing::dispatcher::with_default(&dispatch, || tracing::info!("{message}"))
+        });
+    };
+    let written_out = || {
+        while guard.stats().pending > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    limit_file_size(Some(4_096));
+    log("run_a", &"x".repeat(10_000));
+    log("run_b", &"x".repeat(10_000));
+    written_out();
+    let stats = guard.stats();
+    assert_eq!((stats.written, stats.failed), (0, 2), "{stats}");
+    limit_file_size(None);
+    log("run_a", "after");
+    written_out();
+    log("run_b", "after");
+    let stats = guard.finish();
+    assert_eq!((stats.written, stats.failed), (2, 2), "{stats}");
+}

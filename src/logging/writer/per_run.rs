@@ -473,6 +473,7 @@ impl PerRunFilesBuilder {
             open: ByRun::default(),
             tick: 0,
             failed: Vec::new(),
+            cut: ByRun::default(),
             closing_threads: closing_threads(self.max_open),
         };
         let (queue, guard) = queue::start(
@@ -812,6 +813,9 @@ struct Files {
     tick: u64,
     /// Files that could not be opened, said once each (at most a few hundred remembered).
     failed: Vec<PathBuf>,
+    /// The runs whose file ends in a line a failed write cut short (a disk filling up): the
+    /// run's next line must not be glued to it. At most [`CUT_KEPT`] remembered.
+    cut: ByRun<()>,
     /// Threads that write the last batch when the guard finishes.
     closing_threads: usize,
 }
@@ -883,10 +887,13 @@ impl Files {
         self.tick += 1;
         let tick = self.tick;
         let mut done = 0;
+        // Whether the run's file ends in a line cut short, until it is ended.
+        let mut cut = self.cut.remove(run).is_some();
         if let Some(open) = self.open.get_mut(run) {
             open.used = tick;
             let (dir, outside) = (&self.dir, &self.outside);
             if open.current(|| run_path(dir, outside, run), now)
+                && end_cut_line(&mut open.file, &mut cut).is_ok()
                 && write_all_from(&mut open.file, bytes, &mut done).is_ok()
             {
                 worker.written(lines);
@@ -913,9 +920,22 @@ impl Files {
         };
         match opened {
             Ok(mut file) => {
-                match write_all_from(&mut file, bytes, &mut done) {
+                // Before the first byte of the batch only: past it, the write goes on from
+                // where it stopped.
+                let ended = if done == 0 {
+                    end_cut_line(&mut file, &mut cut)
+                } else {
+                    Ok(())
+                };
+                match ended.and_then(|()| write_all_from(&mut file, bytes, &mut done)) {
                     Ok(()) => worker.written(lines),
-                    Err(e) => worker.failed(lines, &format_args!("{}: {e}", shown(&path))),
+                    Err(e) => {
+                        // A line cut short is ended before the run's next line.
+                        if cut || done > 0 && bytes[done - 1] != b'\n' {
+                            self.cut_short(run);
+                        }
+                        worker.failed(lines, &format_args!("{}: {e}", shown(&path)));
+                    }
                 }
                 let open = Open {
                     file,
@@ -924,7 +944,20 @@ impl Files {
                 };
                 self.open.insert(run.into(), open);
             }
-            Err(e) => self.open_failed(worker, path, &e, lines),
+            Err(e) => {
+                if cut {
+                    self.cut_short(run);
+                }
+                self.open_failed(worker, path, &e, lines);
+            }
+        }
+    }
+
+    /// Remembers that `run`'s file ends in a line cut short, while fewer than [`CUT_KEPT`]
+    /// are (past that, a run's next line may be glued to its cut one).
+    fn cut_short(&mut self, run: &[u8]) {
+        if self.cut.len() < CUT_KEPT {
+            self.cut.insert(run.into(), ());
         }
     }
 
@@ -1009,7 +1042,10 @@ impl Files {
                 job.outcome = match kept.map_or_else(|| open_append(&path), Ok) {
                     Ok(mut file) => {
                         Batch::gather(job.msgs, job.lines, &mut scratch);
-                        write_all_from(&mut file, &scratch, &mut 0).map_err(|e| (path, e, false))
+                        let mut cut = this.cut.contains_key(job.run);
+                        end_cut_line(&mut file, &mut cut)
+                            .and_then(|()| write_all_from(&mut file, &scratch, &mut 0))
+                            .map_err(|e| (path, e, false))
                     }
                     Err(e) => Err((path, e, true)),
                 };
@@ -1082,6 +1118,20 @@ fn out_of_descriptors(e: &io::Error) -> bool {
         &[]
     };
     e.raw_os_error().is_some_and(|code| codes.contains(&code))
+}
+
+/// How many runs whose file ends in a line cut short [`Files`] remembers.
+const CUT_KEPT: usize = 1_024;
+
+/// Ends the line a failed write left cut short at the end of `file`, when `cut` says there
+/// is one and the file still holds it (a file emptied or replaced since does not); `cut` is
+/// cleared once it is.
+fn end_cut_line(file: &mut File, cut: &mut bool) -> io::Result<()> {
+    if *cut && file.metadata().map_or(true, |meta| meta.len() > 0) {
+        write_all_from(file, b"\n", &mut 0)?;
+    }
+    *cut = false;
+    Ok(())
 }
 
 /// Writes `bytes[*done..]`, counting in `done` what was written (also when it fails part
