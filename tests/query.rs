@@ -526,3 +526,38 @@ fn a_json_line_with_a_key_that_is_not_a_string_keeps_its_run_and_trace() {
     assert!(query::parse_line(br#"{"run_id":"svc_a","level":}"#).is_none());
     assert!(query::parse_line(br#"[{"run_id":"svc_a"}]"#).is_none());
 }
+
+/// A run whose lines name thousands of traces (a long-lived run, each request its own trace)
+/// keeps the [`query::MAX_TRACE_IDS`] smallest, the same whatever the order of the lines and
+/// files, and says there were more; a run with exactly that many keeps them all.
+#[test]
+fn a_run_of_many_traces_keeps_the_smallest_trace_ids() {
+    let line = |run: &str, trace: u32| {
+        format!("[2024-01-01T10:00:00.000000Z] [{run}] [{trace:08x}] INFO t - m\n")
+    };
+    // 10,000 distinct ids in a scrambled order (an odd multiplier is a bijection mod 2^32),
+    // split over two inputs.
+    let ids: Vec<u32> = (0..10_000u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    let (first, second) = ids.split_at(4_321);
+    let text = |part: &[u32], run: &str| part.iter().map(|&t| line(run, t)).collect::<String>();
+    let mut runs = Runs::new();
+    runs.read(text(second, "job_many").as_bytes()).unwrap();
+    runs.read(text(first, "job_many").as_bytes()).unwrap();
+    runs.read(text(&sorted[..query::MAX_TRACE_IDS], "job_all").as_bytes())
+        .unwrap();
+    let rows = runs.finish();
+    let row = |run: &str| rows.iter().find(|r| r.run_id == run).unwrap();
+    let smallest: Vec<String> = sorted[..query::MAX_TRACE_IDS]
+        .iter()
+        .map(|t| format!("{t:08x}"))
+        .collect();
+    assert_eq!(row("job_many").lines, 10_000);
+    assert_eq!(row("job_many").trace_ids, smallest);
+    assert!(row("job_many").more_trace_ids);
+    assert_eq!(row("job_all").trace_ids, smallest);
+    assert!(!row("job_all").more_trace_ids);
+}

@@ -783,6 +783,8 @@ fn write_table(out: &mut impl Write, rows: &[RunSummary]) -> io::Result<()> {
                     .map_or_else(|| "-".into(), |s| format!("{s:.6}s")),
                 if r.trace_ids.is_empty() {
                     "-".into()
+                } else if r.more_trace_ids {
+                    format!("{},…", escape::text(&r.trace_ids.join(",")))
                 } else {
                     escape::text(&r.trace_ids.join(",")).to_string()
                 },

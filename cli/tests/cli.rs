@@ -814,6 +814,26 @@ fn forged_line_is_not_returned_for_the_forged_run() {
     assert_eq!(stdout(&real), text);
 }
 
+/// A run whose lines name more traces than a summary keeps: the table ends its list with
+/// `…`, the JSON says `more_trace_ids`, and neither grows with the log.
+#[test]
+fn runs_of_many_traces_say_there_were_more() {
+    let log: String = (0..1_000u32)
+        .map(|t| format!("[2024-01-01T10:00:00.000000Z] [live_1] [{t:08x}] INFO t - m\n"))
+        .collect();
+    let out = tracectx(&["runs"], Some(log.as_bytes()));
+    assert_eq!(out.status.code(), Some(0));
+    let table = stdout(&out);
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.contains("00000000,00000001,"), "{row}");
+    assert!(row.contains("0000003f,…"), "{row}");
+    assert!(!row.contains("00000040"), "{row}");
+    let json = tracectx(&["runs", "--json"], Some(log.as_bytes()));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[0]["trace_ids"].as_array().unwrap().len(), 64);
+    assert_eq!(v[0]["more_trace_ids"], true);
+}
+
 #[test]
 fn runs_summarizes_each_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -1119,8 +1119,11 @@ pub struct RunSummary {
     pub last: Option<String>,
     /// `last - first`, in seconds (microsecond precision).
     pub duration_secs: Option<f64>,
-    /// Every short trace id seen, sorted.
+    /// The short trace ids seen, sorted: every one, or the [`MAX_TRACE_IDS`] smallest when
+    /// the run had more ([`more_trace_ids`](Self::more_trace_ids)).
     pub trace_ids: Vec<String>,
+    /// Whether the run had more trace ids than [`trace_ids`](Self::trace_ids) holds.
+    pub more_trace_ids: bool,
     /// Lines at WARN.
     pub warn: u64,
     /// Lines at ERROR.
@@ -1153,9 +1156,28 @@ struct RunAcc {
     first: Option<i64>,
     last: Option<i64>,
     trace_ids: BTreeSet<String>,
+    more_trace_ids: bool,
     warn: u64,
     error: u64,
 }
+
+/// How many trace ids a [`RunSummary`] keeps: a run's lines may carry any number of them (a
+/// long-lived run whose lines each name another trace), and a summary stays the same size.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::logging::query::{Runs, MAX_TRACE_IDS};
+///
+/// let mut runs = Runs::new();
+/// for i in (0..1_000u32).rev() {
+///     runs.add_line(format!("[2024-01-01T10:00:00.000000Z] [job_1] [{i:08x}] INFO t - m").as_bytes());
+/// }
+/// let row = &runs.finish()[0];
+/// assert_eq!(row.trace_ids.len(), MAX_TRACE_IDS);
+/// assert_eq!((row.trace_ids[0].as_str(), row.more_trace_ids), ("00000000", true));
+/// ```
+pub const MAX_TRACE_IDS: usize = 64;
 
 /// Gathers [`RunSummary`]s from any number of inputs.
 ///
@@ -1313,8 +1335,21 @@ impl Runs {
             acc.last = Some(acc.last.map_or(t, |l| l.max(t)));
         }
         if let Some(trace) = stamp.trace_id.as_deref() {
+            // The smallest ones are kept: the same, whatever the order of the lines.
             if !acc.trace_ids.contains(trace) {
-                acc.trace_ids.insert(trace.to_owned());
+                if acc.trace_ids.len() < MAX_TRACE_IDS {
+                    acc.trace_ids.insert(trace.to_owned());
+                } else {
+                    acc.more_trace_ids = true;
+                    if acc
+                        .trace_ids
+                        .last()
+                        .is_some_and(|last| trace < last.as_str())
+                    {
+                        acc.trace_ids.pop_last();
+                        acc.trace_ids.insert(trace.to_owned());
+                    }
+                }
             }
         }
         match stamp.level {
@@ -1381,6 +1416,7 @@ impl Runs {
                 last: acc.last.map(micros_rfc3339),
                 duration_secs: acc.first.zip(acc.last).map(|(f, l)| (l - f) as f64 / 1e6),
                 trace_ids: acc.trace_ids.into_iter().collect(),
+                more_trace_ids: acc.more_trace_ids,
                 warn: acc.warn,
                 error: acc.error,
             })
