@@ -289,7 +289,7 @@ pub(crate) fn is_run_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/' | b'@' | b'+')
 }
 
-fn validate_run_id(id: &str) -> Result<(), InvalidId> {
+pub(crate) fn validate_run_id(id: &str) -> Result<(), InvalidId> {
     let refuse = |reason| Err(InvalidId::new("run id", id, reason));
     if id.is_empty() {
         return refuse(InvalidIdReason::Empty);

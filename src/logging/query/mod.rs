@@ -483,26 +483,31 @@ fn parse_json(line: &[u8]) -> Option<LineStamp<'_>> {
         format: LineFormat::Json,
         level: stamp.level.as_deref().and_then(parse_level),
         timestamp: stamp.timestamp,
-        run_id: stamp.run_id.filter(|r| r != "-"),
-        trace_id: stamp.trace_id.filter(|t| t != "-").map(short_trace),
+        // What the text layout reads, no more: a run id tracectx accepts, a trace id of 8 or
+        // 32 hex digits. Anything else (another program's ids, a forged value) is no id.
+        run_id: stamp
+            .run_id
+            .filter(|r| r != "-" && crate::context::validate_run_id(r).is_ok()),
+        trace_id: stamp.trace_id.and_then(short_trace),
         micros: None,
         full_trace,
     })
 }
 
-/// A full 32-hex trace id (as other JSON writers may log it) becomes its short form, the
-/// right-most 8 characters, as tracectx shows it everywhere.
-fn short_trace(id: Cow<'_, str>) -> Cow<'_, str> {
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        match id {
-            Cow::Borrowed(s) if !s[24..].bytes().any(|b| b.is_ascii_uppercase()) => {
-                Cow::Borrowed(&s[24..])
-            }
-            s => Cow::Owned(s[24..].to_ascii_lowercase()),
+/// The short form of a trace id of 8 or 32 hex digits (a full one, as other JSON writers may
+/// log it, by its right-most 8 characters, as tracectx shows it everywhere), in lowercase;
+/// `None` for anything else (`-` among them).
+fn short_trace(id: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    let short = match id.len() {
+        8 | 32 if id.bytes().all(|b| b.is_ascii_hexdigit()) => id.len() - 8,
+        _ => return None,
+    };
+    Some(match id {
+        Cow::Borrowed(s) if !s[short..].bytes().any(|b| b.is_ascii_uppercase()) => {
+            Cow::Borrowed(&s[short..])
         }
-    } else {
-        id
-    }
+        s => Cow::Owned(s[short..].to_ascii_lowercase()),
+    })
 }
 
 /// The value of a full 32-hex trace id; `None` for any other text (the short form among them).
@@ -1465,6 +1470,36 @@ mod tests {
         assert!(!q12.matches(TEXT.as_bytes()));
         let longer = TEXT.replace("backtest_ab1", "backtest_ab12");
         assert!(!q.matches(longer.as_bytes()));
+    }
+
+    #[test]
+    fn json_ids_are_read_as_the_text_layout_reads_them() {
+        let ids = |line: &str| {
+            let s = parse_line(line.as_bytes()).unwrap();
+            (
+                s.run_id.map(|r| r.into_owned()),
+                s.trace_id.map(|t| t.into_owned()),
+            )
+        };
+        let some = |r: &str, t: &str| (Some(r.to_owned()), Some(t.to_owned()));
+        assert_eq!(
+            ids(r#"{"run_id":"job_1","trace_id":"A1B2C3D4"}"#),
+            some("job_1", "a1b2c3d4")
+        );
+        assert_eq!(
+            ids(r#"{"run_id":"job_1","trace_id":"4BF92F3577B34DA6A3CE929D0E0E4736"}"#),
+            some("job_1", "0e0e4736")
+        );
+        // Stamped lines (JSON with the keys), but no ids: not what tracectx writes.
+        let long = "r".repeat(crate::MAX_RUN_ID_LEN + 1);
+        for line in [
+            r#"{"run_id":"a run","trace_id":"a1b2c3d4x"}"#.to_owned(),
+            r#"{"run_id":"evil\u001b[2J","trace_id":"\u001b[31mdeadbeef"}"#.to_owned(),
+            format!(r#"{{"run_id":"{long}","trace_id":"a1b2c3d"}}"#),
+            r#"{"run_id":"-","trace_id":"-"}"#.to_owned(),
+        ] {
+            assert_eq!(ids(&line), (None, None), "{line}");
+        }
     }
 
     #[test]
