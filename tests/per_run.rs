@@ -269,19 +269,25 @@ fn the_outside_file_must_be_a_file_name() {
     drop(guard);
 }
 
+/// Per-run files in `dir`, and the crate's subscriber at INFO writing to them.
+fn per_run_dispatch(dir: impl AsRef<Path>) -> (tracing::Dispatch, logging::WorkerGuard) {
+    let (writer, guard) = logging::per_run_files(dir).unwrap();
+    let subscriber = logging::builder()
+        .with_writer(writer)
+        .with_level(tracing::Level::INFO)
+        .build()
+        .unwrap();
+    (tracing::Dispatch::new(subscriber), guard)
+}
+
 /// A run whose file cannot be opened (its name is taken by a directory): its lines are
 /// counted as failed, the other runs' written, as the non-blocking writer counts them.
 #[test]
 fn lines_of_a_run_whose_file_cannot_be_opened_are_counted_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(run_log_file_name("job_1"))).unwrap();
-    let (writer, guard) = logging::per_run_files(dir.path()).unwrap();
-    let subscriber = logging::builder()
-        .with_writer(writer)
-        .with_level(tracing::Level::INFO)
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
+    let (dispatch, guard) = per_run_dispatch(dir.path());
+    tracing::dispatcher::with_default(&dispatch, || {
         for (run, n) in [("job_1", 5), ("job_2", 3)] {
             TraceContext::new(run).unwrap().sync_scope(|| {
                 for i in 0..n {
@@ -709,13 +715,7 @@ fn a_thousand_runs_under_a_low_file_descriptor_limit_lose_no_line() {
     if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) {
         assert!(line.contains(" 64 "), "{line}");
     }
-    let (writer, guard) = logging::per_run_files(&dir).unwrap();
-    let subscriber = logging::builder()
-        .with_writer(writer)
-        .with_level(tracing::Level::INFO)
-        .build()
-        .unwrap();
-    let dispatch = tracing::Dispatch::new(subscriber);
+    let (dispatch, guard) = per_run_dispatch(&dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -811,13 +811,7 @@ fn a_line_cut_short_by_a_full_disk_is_ended_before_the_runs_next_line() {
         }
         return;
     };
-    let (writer, guard) = logging::per_run_files(&dir).unwrap();
-    let subscriber = logging::builder()
-        .with_writer(writer)
-        .with_level(tracing::Level::INFO)
-        .build()
-        .unwrap();
-    let dispatch = tracing::Dispatch::new(subscriber);
+    let (dispatch, guard) = per_run_dispatch(&dir);
     let log = |run: &str, message: &str| {
         TraceContext::new(run).unwrap().sync_scope(|| {
             tracing::dispatcher::with_default(&dispatch, || tracing::info!("{message}"))
