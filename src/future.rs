@@ -378,6 +378,66 @@ impl<S: Sink<Item>, Item> Sink<Item> for InTraceContext<S> {
     }
 }
 
+/// An HTTP body (feature `http`) whose every `poll_frame`, and its drop, run in the context:
+/// the frames of a streamed response (a gRPC server-streaming reply, a chunked download) are
+/// made in the request's run, though the server's connection polls them after the handler
+/// has returned. [`ExtractTraceContextLayer`](crate::propagation::ExtractTraceContextLayer)
+/// wraps every response body so.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::Poll;
+/// use http_body::{Body as _, Frame};
+/// use http_body_util::{BodyExt as _, StreamBody};
+/// use tracectx::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Each frame is made when the body is polled: here, in the run's context.
+/// let mut left = 2;
+/// let frames = futures::stream::poll_fn(move |_| {
+///     let run = tracectx::get_run_id().map_or("-".to_owned(), |r| r.to_string());
+///     left -= 1;
+///     let frame = Frame::data(std::io::Cursor::new(run + ";"));
+///     Poll::Ready((left >= 0).then_some(Ok::<_, std::convert::Infallible>(frame)))
+/// });
+/// let body = StreamBody::new(frames).in_trace_context(TraceContext::new("job_1")?);
+/// assert!(!body.is_end_stream());
+/// assert_eq!(body.collect().await?.to_bytes(), "job_1;job_1;");
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl<B: http_body::Body> http_body::Body for InTraceContext<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let inner = this.inner;
+        scope::enter_slot(this.ctx, || match inner.as_pin_mut() {
+            Some(body) => body.poll_frame(cx),
+            None => Poll::Ready(None),
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.as_ref().map_or_else(
+            || http_body::SizeHint::with_exact(0),
+            http_body::Body::size_hint,
+        )
+    }
+}
+
 /// The inner sink. It is gone only when the same value was also a future and completed as one.
 #[track_caller]
 fn sink<S>(inner: Pin<&mut Option<S>>) -> Pin<&mut S> {

@@ -88,16 +88,14 @@ fn run() -> String {
 
 /// Serves `svc` on a loopback port, each connection with hyper's HTTP/2 server when `http2`,
 /// else its HTTP/1 server (keep-alive).
-async fn serve_tower<S>(http2: bool, svc: S) -> SocketAddr
+async fn serve_tower<S, B>(http2: bool, svc: S) -> SocketAddr
 where
-    S: tower::Service<
-            http::Request<Incoming>,
-            Response = http::Response<Full<Bytes>>,
-            Error = Infallible,
-        > + Clone
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -312,3 +312,157 @@ fn injecting_a_context_without_state_empties_a_copied_tracestate() {
     assert_eq!(states, [""]);
     assert_eq!(propagation::extract(&md).unwrap().trace_state(), None);
 }
+
+// === server streaming ===
+
+/// `Watch`: a server-streaming method whose every reply says the context current while the
+/// response stream is polled (by the server's connection, after the handler returned).
+#[derive(Clone, Debug)]
+struct WatchServer;
+
+const WATCH: &str = "/tracectx.echo.Watch/Watch";
+
+type ReplyStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<WhoamiReply, tonic::Status>> + Send>>;
+
+async fn watch(
+    req: tonic::Request<WhoamiRequest>,
+) -> Result<tonic::Response<ReplyStream>, tonic::Status> {
+    let note = req.into_inner().note;
+    let replies = futures::StreamExt::then(futures::stream::iter(0..3), move |i| {
+        let note = format!("{note} {i}");
+        async move {
+            tokio::task::yield_now().await;
+            Ok(tracectx::with_current(|ctx| {
+                WhoamiReply::from_context(ctx, None, note)
+            }))
+        }
+    });
+    Ok(tonic::Response::new(Box::pin(replies) as ReplyStream))
+}
+
+impl<B> tower::Service<http::Request<B>> for WatchServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            Ok(grpc.server_streaming(tower::service_fn(watch), req).await)
+        })
+    }
+}
+
+impl tonic::server::NamedService for WatchServer {
+    const NAME: &'static str = "tracectx.echo.Watch";
+}
+
+/// A tonic server of `Watch` behind the server layer with `policy`, on a free loopback port.
+async fn serve_watch(policy: RunPolicy) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = futures::stream::unfold(listener, |listener| async move {
+        Some((listener.accept().await.map(|(s, _)| s), listener))
+    });
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(ExtractTraceContextLayer::new(policy))
+            .add_service(WatchServer)
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    addr
+}
+
+/// Every reply of one `Watch` call over `channel`.
+async fn watch_call<T>(channel: T, note: &str) -> Vec<WhoamiReply>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(Into::into).unwrap();
+    let mut replies = grpc
+        .server_streaming(
+            request(note),
+            http::uri::PathAndQuery::from_static(WATCH),
+            tonic_prost::ProstCodec::<WhoamiRequest, WhoamiReply>::default(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let mut all = Vec::new();
+    while let Some(reply) = replies.message().await.unwrap() {
+        all.push(reply);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_streaming_replies_are_made_in_the_calls_context() {
+    let addr = serve_watch(RunPolicy::TrustCaller).await;
+    let ctx = TraceContext::new("backtest_stream").unwrap();
+    let channel = ServiceBuilder::new()
+        .layer(InjectTraceContextLayer::new())
+        .service(channel(addr).await);
+    let replies = watch_call(channel, "x").in_trace_context(ctx.clone()).await;
+    assert_eq!(replies.len(), 3);
+    for reply in &replies {
+        assert_eq!(reply.run_id, "backtest_stream", "{reply:?}");
+        assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()), "{reply:?}");
+    }
+    // One call, one server span: every reply names the same one.
+    assert!(replies.iter().all(|r| r.span_id == replies[0].span_id));
+}
+
+/// Two thousand streaming calls at once over one channel, each from a run of its own, on a
+/// multi-thread runtime: every reply of every stream is made in its own caller's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_streams_each_reply_in_their_callers_run() {
+    let addr = serve_watch(RunPolicy::TrustCaller).await;
+    let channel = ServiceBuilder::new()
+        .layer(InjectTraceContextLayer::new())
+        .service(channel(addr).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2_000 {
+        let channel = channel.clone();
+        let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+        tasks.spawn(
+            async move {
+                let replies = watch_call(channel, &i.to_string()).await;
+                (tracectx::current().unwrap(), i, replies)
+            }
+            .in_trace_context(ctx),
+        );
+    }
+    let mut server_spans = std::collections::HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (ctx, i, replies) = joined.unwrap();
+        assert_eq!(replies.len(), 3);
+        for (n, reply) in replies.iter().enumerate() {
+            assert_eq!(reply.note, format!("{i} {n}"));
+            assert_eq!(reply.run_id, ctx.run_id().as_str(), "{reply:?}");
+            assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()), "{reply:?}");
+            assert_eq!(reply.span_id, replies[0].span_id);
+        }
+        assert!(server_spans.insert(replies[0].span_id.clone()));
+    }
+    assert_eq!(server_spans.len(), 2_000);
+}

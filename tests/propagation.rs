@@ -58,7 +58,7 @@ async fn handler_context_with(
         },
     ));
     let resp = svc.oneshot(req).await.unwrap();
-    let (ctx, claimed) = resp.into_body();
+    let (ctx, claimed) = resp.into_body().into_inner().unwrap();
     (
         ctx.expect("the layer runs the handler in a context"),
         claimed,

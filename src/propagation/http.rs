@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Extractor, Injector, RunPolicy, TRACEPARENT};
+use crate::context::TraceContext;
 use crate::future::{InTraceContext, TraceFutureExt};
 
 static TRACEPARENT_NAME: HeaderName = HeaderName::from_static(super::TRACEPARENT);
@@ -87,6 +88,12 @@ impl Injector for HeaderMap {
 /// malformed one) starts a new trace in a fresh `request_<id>` run; a request is never
 /// refused for its trace headers.
 ///
+/// The response body is polled and dropped in the context too (it is an
+/// [`InTraceContext`] around the handler's body): what a streamed response makes after the
+/// handler returned, such as the replies of a gRPC server-streaming method, is made in the
+/// request's run, and so are its log lines; [`InTraceContext::into_inner`] gives the handler's
+/// body back.
+///
 /// The context is also put in the request's extensions (and the claimed run id, if any), for
 /// handlers that want it as a value. Works with any `tower::Service<http::Request<B>>`: axum
 /// routers, hyper services, tonic servers (feature `grpc`; gRPC metadata are HTTP/2 headers).
@@ -109,7 +116,7 @@ impl Injector for HeaderMap {
 ///     .header("baggage", "run_id=backtest_ab12cd34")
 ///     .body(())?;
 /// let resp = svc.oneshot(req).await?;
-/// assert_eq!(resp.body().as_deref(), Some("backtest_ab12cd34"));
+/// assert_eq!(resp.body().inner().unwrap().as_deref(), Some("backtest_ab12cd34"));
 /// assert!(resp.headers()["traceparent"].to_str()?.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
 /// # Ok(()) }
 /// ```
@@ -141,7 +148,7 @@ impl ExtractTraceContextLayer {
     ///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
     ///     .header("baggage", "run_id=backtest_victim")
     ///     .body(())?;
-    /// let (run, claimed) = svc.oneshot(req).await?.into_body();
+    /// let (run, claimed) = svc.oneshot(req).await?.into_body().into_inner().unwrap();
     /// assert!(run.is_some_and(|run| run.starts_with("request_")));
     /// assert_eq!(claimed.as_deref(), Some("backtest_victim"));
     /// # Ok(()) }
@@ -196,7 +203,7 @@ impl<S> Layer<S> for ExtractTraceContextLayer {
 ///     },
 /// ));
 /// let req = http::Request::builder().header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").body(())?;
-/// let ctx = svc.oneshot(req).await?.into_body().expect("put there by the layer");
+/// let ctx = svc.oneshot(req).await?.into_body().into_inner().flatten().expect("put there by the layer");
 /// assert_eq!(ctx.parent_span_id().map(|id| id.to_string()).as_deref(), Some("00f067aa0ba902b7"));
 /// assert!(ctx.run_id().starts_with("trace_")); // no run id in the baggage: derived
 /// # Ok(()) }
@@ -211,7 +218,7 @@ impl<S, B, RB> Service<http::Request<B>> for ExtractTraceContext<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>>,
 {
-    type Response = http::Response<RB>;
+    type Response = http::Response<InTraceContext<RB>>;
     type Error = S::Error;
     type Future = ExtractTraceContextFuture<S::Future>;
 
@@ -230,6 +237,7 @@ where
         ExtractTraceContextFuture {
             traceparent: super::TraceParent::new(ctx.trace_id(), ctx.span_id(), ctx.trace_flags())
                 .to_string(),
+            body_context: Some(ctx.clone()),
             inner: fut.in_trace_context(ctx),
         }
     }
@@ -237,7 +245,8 @@ where
 
 pin_project_lite::pin_project! {
     /// The response future of [`ExtractTraceContext`]: runs the handler in the request's
-    /// context, then adds a `traceparent` naming this side's span to the response.
+    /// context, then adds a `traceparent` naming this side's span to the response and wraps
+    /// its body so that the body, too, is polled (and dropped) in the context.
     ///
     /// # Examples
     ///
@@ -260,6 +269,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: InTraceContext<F>,
         traceparent: String,
+        body_context: Option<TraceContext>,
     }
 }
 
@@ -275,7 +285,7 @@ impl<F, RB, E> Future for ExtractTraceContextFuture<F>
 where
     F: Future<Output = Result<http::Response<RB>, E>>,
 {
-    type Output = Result<http::Response<RB>, E>;
+    type Output = Result<http::Response<InTraceContext<RB>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -284,7 +294,11 @@ where
             resp.headers_mut()
                 .insert(HeaderName::from_static(TRACEPARENT), value);
         }
-        Poll::Ready(Ok(resp))
+        // The body is polled by the server's connection after the handler returned (a stream
+        // of gRPC replies, a chunked response): in the request's context too, as tower-http's
+        // `TraceLayer` enters its span around the body.
+        let ctx = this.body_context.take();
+        Poll::Ready(Ok(resp.map(|body| InTraceContext::new(body, ctx))))
     }
 }
 
