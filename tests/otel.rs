@@ -1266,3 +1266,81 @@ mod loss {
         drop(listener);
     }
 }
+
+// === explicit parents ===
+
+/// The attributes say the run and short trace id of the trace the span is exported in: a
+/// span with an explicit parent takes them from that parent, never from the scope it happens
+/// to be made in.
+#[test]
+fn span_with_an_explicit_parent_of_another_run_carries_that_runs_ids() {
+    let (exporter, _provider, dispatch) = setup();
+    let a = TraceContext::new("run_a").unwrap();
+    let b = TraceContext::new("run_b").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let in_a = a.sync_scope(|| tracing::info_span!("made_in_a"));
+        b.sync_scope(|| {
+            tracing::info_span!(parent: &in_a, "child_of_a").in_scope(|| {
+                tracing::info_span!("grandchild").in_scope(|| {});
+            });
+        });
+    });
+    let spans: HashMap<_, _> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name.to_string(), s))
+        .collect();
+    let child = &spans["child_of_a"];
+    assert_eq!(trace_of(child), a.trace_id().to_bytes());
+    assert_eq!(
+        child.parent_span_id,
+        spans["made_in_a"].span_context.span_id()
+    );
+    assert_eq!(attribute(child, RUN_ID_ATTRIBUTE).as_deref(), Some("run_a"));
+    assert_eq!(
+        attribute(child, SHORT_TRACE_ID_ATTRIBUTE),
+        Some(a.trace_id().short().to_string())
+    );
+    // A span made under it in b's scope is b's again, in b's trace.
+    let grandchild = &spans["grandchild"];
+    assert_eq!(trace_of(grandchild), b.trace_id().to_bytes());
+    assert_eq!(
+        attribute(grandchild, RUN_ID_ATTRIBUTE).as_deref(),
+        Some("run_b")
+    );
+}
+
+/// Every exported span whose attributes name a short trace id is in a trace that ends with
+/// it: an explicit root (`parent: None`), which starts a trace of its own, and a span under an
+/// explicit parent made outside any scope carry no run's ids.
+#[test]
+fn spans_outside_the_scopes_trace_carry_no_run_attributes() {
+    let (exporter, _provider, dispatch) = setup();
+    let a = TraceContext::new("run_a").unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let outside = tracing::info_span!("outside");
+        a.sync_scope(|| {
+            tracing::info_span!(parent: None, "explicit_root").in_scope(|| {});
+            tracing::info_span!(parent: &outside, "under_outside").in_scope(|| {});
+            tracing::info_span!("contextual").in_scope(|| {});
+        });
+    });
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 4);
+    for span in &spans {
+        let trace = span.span_context.trace_id().to_string();
+        match attribute(span, SHORT_TRACE_ID_ATTRIBUTE) {
+            Some(short) => assert!(trace.ends_with(&short), "{}: {short} in {trace}", span.name),
+            None => assert_eq!(attribute(span, RUN_ID_ATTRIBUTE), None, "{}", span.name),
+        }
+        let in_a = trace_of(span) == a.trace_id().to_bytes();
+        assert_eq!(in_a, span.name == "contextual", "{}", span.name);
+        assert_eq!(
+            attribute(span, RUN_ID_ATTRIBUTE).is_some(),
+            in_a,
+            "{}",
+            span.name
+        );
+    }
+}

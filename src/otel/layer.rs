@@ -294,6 +294,12 @@ where
 /// Outside any context the inner layer works as it would alone. Everything else (events, span
 /// ends, `OpenTelemetrySpanExt::set_parent` and `context()`) goes to the inner layer unchanged.
 ///
+/// A span with an explicit parent (`parent: &span` in the span macros) is exported in that
+/// parent's trace, so it belongs to the context its parent was created in, whatever scope it
+/// is made in: it carries that context's run id and short trace id, or none when the parent
+/// was made outside every context. An explicit root (`parent: None`) starts a trace of its
+/// own and carries no run's ids. The attributes so always name the trace the span is in.
+///
 /// # A span belongs where it is created
 ///
 /// Spans are placed when they are made, not when they are entered. In
@@ -618,7 +624,16 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(scope) = crate::scope::current().or_else(|| Self::inherited(attrs, &ctx)) else {
+        // A span with an explicit parent is exported in that parent's trace: it takes the
+        // context the parent is in (none for an explicit root, which starts a trace of its
+        // own, or a parent outside every context), never the one it happens to be made in,
+        // or its attributes would name a run and trace it is not part of.
+        let scope = if attrs.is_contextual() {
+            crate::scope::current().or_else(|| Self::inherited(attrs, &ctx))
+        } else {
+            Self::inherited(attrs, &ctx)
+        };
+        let Some(scope) = scope else {
             self.inner.on_new_span(attrs, id, ctx);
             return;
         };
