@@ -233,6 +233,34 @@ fn child_launched_from_a_run_without_tracestate_does_not_inherit_one() {
     assert_ne!(grandchild.get("trace"), "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(grandchild.get("TRACESTATE"), "-");
     assert_eq!(grandchild.get("state"), "-");
+    // Nor the baggage of the environment it was itself launched with.
+    assert_eq!(grandchild.get("BAGGAGE"), "run_id=child_run");
+}
+
+#[test]
+fn baggage_set_on_the_command_is_kept_beside_the_run_id() {
+    if child_part() {
+        return;
+    }
+    let ctx = TraceContext::new("sweep_7").unwrap();
+    for set_after in [false, true] {
+        let mut cmd = this_test_as_child("report");
+        if !set_after {
+            cmd.env("BAGGAGE", "tenant=acme,run_id=someone_else");
+        }
+        ctx.sync_scope(|| cmd.with_current_trace_context());
+        if set_after {
+            // Set after: the application's own value wins, as `env` always does.
+            cmd.env("BAGGAGE", "tenant=acme");
+        }
+        let child = Report::find(&stdout(&cmd.output().unwrap()), "child");
+        if set_after {
+            assert_eq!(child.get("BAGGAGE"), "tenant=acme");
+        } else {
+            assert_eq!(child.get("BAGGAGE"), "run_id=sweep_7,tenant=acme");
+            assert_eq!(child.get("run"), "sweep_7");
+        }
+    }
 }
 
 #[test]
@@ -304,6 +332,26 @@ async fn tokio_children_of_many_runs_each_continue_their_own_run() {
         assert!(parents.insert(child.get("parent").to_owned()));
     }
     assert_eq!(parents.len(), 12);
+}
+
+#[cfg(feature = "tokio-process")]
+#[tokio::test(flavor = "current_thread")]
+async fn tokio_command_keeps_the_baggage_set_on_it() {
+    let ctx = TraceContext::new("sweep_7").unwrap();
+    let mut cmd = tokio::process::Command::new("worker");
+    cmd.env("BAGGAGE", "tenant=acme");
+    async { cmd.with_current_trace_context() }
+        .in_trace_context(ctx)
+        .await;
+    let baggage = cmd
+        .as_std()
+        .get_envs()
+        .find(|(k, _)| *k == "BAGGAGE")
+        .and_then(|(_, v)| v.map(|v| v.to_owned()));
+    assert_eq!(
+        baggage.as_deref(),
+        Some(std::ffi::OsStr::new("run_id=sweep_7,tenant=acme"))
+    );
 }
 
 #[cfg(feature = "tokio-process")]

@@ -251,6 +251,11 @@ pub trait CommandExt {
     /// context carries none) for a launch from `ctx`: a new span, child of `ctx`, is the
     /// child process's parent.
     ///
+    /// A `BAGGAGE` already set on the command (`cmd.env("BAGGAGE", "tenant=acme")`) keeps its
+    /// members after the run id's, as [`inject`](super::inject) keeps a carrier's (its own
+    /// `run_id` left out); the one this process inherited is not the command's and is
+    /// replaced. A `BAGGAGE` set after this call replaces the run id's, as `env` always does.
+    ///
     /// # Examples
     ///
     /// ```
@@ -291,16 +296,26 @@ pub trait CommandExt {
     fn with_current_trace_context(&mut self) -> &mut Self;
 }
 
-/// The two things a command needs: set and remove a variable.
+/// The three things a command needs: read, set and remove a variable.
 trait EnvTarget {
+    /// The value set on the command itself (not one it would inherit); `None` when it is not
+    /// set or removed.
+    fn explicit_var(&self, name: &str) -> Option<String>;
     fn set_var(&mut self, name: &str, value: &str);
     fn remove_var(&mut self, name: &str);
 }
 
 /// Sets the three variables for a launch from `ctx`, or removes them when there is none.
+///
+/// A `BAGGAGE` the application set on the command keeps its members beside the run id, as
+/// [`inject`] keeps a carrier's; one the command would only inherit from this process's
+/// environment belongs to the launch of this process, not to the context, and is replaced.
 fn write_env(target: &mut impl EnvTarget, ctx: Option<&TraceContext>) {
     let mut env = Environment::new();
     if let Some(ctx) = ctx {
+        if let Some(baggage) = target.explicit_var("BAGGAGE") {
+            env.put(Cow::Borrowed("BAGGAGE"), &baggage);
+        }
         inject(&ctx.child(), &mut env);
     }
     for (_, var) in VARS {
@@ -313,9 +328,14 @@ fn write_env(target: &mut impl EnvTarget, ctx: Option<&TraceContext>) {
 
 /// Both `Command`s: the variables through `env`/`env_remove`, and the extension.
 macro_rules! command_ext {
-    ($(#[$attr:meta])* $command:ty) => {
+    ($(#[$attr:meta])* $command:ty, $as_std:expr) => {
         $(#[$attr])*
         impl EnvTarget for $command {
+            fn explicit_var(&self, name: &str) -> Option<String> {
+                let value = $as_std(self).get_envs().find(|(k, _)| *k == name)?.1?;
+                Some(value.to_str().unwrap_or(UNREADABLE).to_owned())
+            }
+
             fn set_var(&mut self, name: &str, value: &str) {
                 self.env(name, value);
             }
@@ -341,7 +361,7 @@ macro_rules! command_ext {
     };
 }
 
-command_ext!(std::process::Command);
+command_ext!(std::process::Command, std::convert::identity);
 
 command_ext!(
     /// With the feature `tokio-process`.
@@ -368,5 +388,6 @@ command_ext!(
     /// ```
     #[cfg(feature = "tokio-process")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio-process")))]
-    tokio::process::Command
+    tokio::process::Command,
+    tokio::process::Command::as_std
 );
