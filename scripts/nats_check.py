@@ -203,5 +203,35 @@ def body():
     recorded = [l for l in stamped(log, got["message.0.run_id"], trace_id) if "caller_run_id=backtest_victim" in l]
     check("the claimed run id is recorded in the subscriber's own run", len(recorded) == 1, recorded)
 
+    # 6. Many runs at once: 40 runs publishing 25 messages each over one connection, the
+    # subscriber handling each message in a task of its own on a multi-thread runtime. Every
+    # message is handled, and logged, in the run that sent it, none in another's.
+    subj = subject()
+    runs, each = 40, 25
+    sub, log = start_subscriber(subj, runs * each, "--spawn")
+    out = run_bounded(
+        [BINARY, "publish", "--server", SERVER, "--subject", subj, "--run", "live_many",
+         "--runs", str(runs), "--count", str(each)],
+        timeout=60,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"publisher failed: {out.stdout}\n{out.stderr}")
+    pub = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    traces = {pub[f"run_id.{k}"]: pub[f"trace_id.{k}"] for k in range(runs)}
+    got = finish_subscriber(sub)
+    msgs = [{k.split(".", 2)[2]: v for k, v in got.items() if k.startswith(f"message.{i}.")} for i in range(runs * each)]
+    check("every message of every run is handled", all("payload" in m for m in msgs), len(got))
+    wrong = [m for m in msgs if "payload" in m and (m["payload"].split()[-1] != m["run_id"] or traces.get(m["run_id"]) != m["trace_id"])]
+    check("each in the run and trace that sent it", not wrong, wrong[:3])
+    check("each from a span of its own", len({m.get("parent_span_id") for m in msgs}) == runs * each)
+    with open(log, encoding="utf-8", errors="replace") as f:
+        handled = [l for l in f if "message handled" in l]
+    misfiled = [
+        l for l in handled
+        if not (m := STAMP.match(l)) or m.group(1) not in traces or not l.rstrip("\n").endswith(f" {m.group(1)}")
+        or traces[m.group(1)][-8:] != m.group(2)
+    ]
+    check("each log line stamped with its message's run and trace", len(handled) == runs * each and not misfiled, misfiled[:3])
+
 
 run_checks(check, body, cleanup=lambda: stop(procs), deadline=300)
