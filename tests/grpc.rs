@@ -466,3 +466,69 @@ async fn concurrent_streams_each_reply_in_their_callers_run() {
     }
     assert_eq!(server_spans.len(), 2_000);
 }
+
+/// Metadata a hostile or foreign client may send beside (or instead of) a valid context:
+/// uppercase hex, a binary `-bin` key of the same name, baggage split over several values,
+/// a run id past W3C's baggage limits. The call always succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_metadata_is_read_as_w3c_says() {
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let call_bin = |pairs: Vec<(&'static str, Vec<u8>)>, bin: Option<&'static [u8]>| async move {
+        let mut client = EchoClient::new(channel(addr).await);
+        let mut req = request("x");
+        for (k, v) in &pairs {
+            req.metadata_mut()
+                .append(*k, AsciiMetadataValue::try_from(v.as_slice()).unwrap());
+        }
+        if let Some(bytes) = bin {
+            req.metadata_mut().append_bin(
+                "traceparent-bin",
+                tonic::metadata::BinaryMetadataValue::from_bytes(bytes),
+            );
+        }
+        client
+            .whoami(req)
+            .await
+            .expect("never fails the call")
+            .into_inner()
+    };
+
+    // Uppercase hex is no valid traceparent: a new trace.
+    let reply = call_bin(
+        vec![("traceparent", VALID.to_uppercase().into_bytes())],
+        None,
+    )
+    .await;
+    assert!(reply.run_id.starts_with("request_"), "{reply:?}");
+    assert_ne!(reply.trace_id, TRACE);
+
+    // A binary key of the same name is another key: alone it starts a new trace ...
+    let reply = call_bin(vec![], Some(VALID.as_bytes())).await;
+    assert!(reply.run_id.starts_with("request_"), "{reply:?}");
+    // ... and beside a valid traceparent it is no second one.
+    let pairs = vec![("traceparent", VALID.as_bytes().to_vec())];
+    let reply = call_bin(pairs, Some(b"\x00\xff garbage")).await;
+    assert_eq!(reply.trace_id, TRACE);
+    assert_eq!(reply.parent_span_id, "00f067aa0ba902b7");
+
+    // Baggage over several values is one list.
+    let pairs = vec![
+        ("traceparent", VALID.as_bytes().to_vec()),
+        ("baggage", b"tenant=acme".to_vec()),
+        ("baggage", b"run_id=backtest_ab12cd34".to_vec()),
+    ];
+    assert_eq!(call_bin(pairs, None).await.run_id, "backtest_ab12cd34");
+
+    // A run id after `MAX_BAGGAGE_MEMBERS` others is past the limits: dropped, the run derived.
+    let members: Vec<String> = (0..propagation::MAX_BAGGAGE_MEMBERS)
+        .map(|i| format!("k{i}=v"))
+        .collect();
+    let baggage = format!("{},run_id=backtest_late", members.join(","));
+    let pairs = vec![
+        ("traceparent", VALID.as_bytes().to_vec()),
+        ("baggage", baggage.into_bytes()),
+    ];
+    let reply = call_bin(pairs, None).await;
+    assert_eq!(reply.run_id, format!("trace_{TRACE}"));
+    assert_eq!(reply.trace_id, TRACE);
+}
