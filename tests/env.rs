@@ -294,6 +294,46 @@ fn child_with_invalid_variables_starts_no_trace() {
     assert_eq!(child.get("run"), "trace_4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
+#[cfg(unix)]
+#[test]
+fn child_with_huge_or_unreadable_variables_reads_what_the_limits_allow() {
+    if child_part() {
+        return;
+    }
+    use std::os::unix::ffi::OsStrExt as _;
+    // Close to Linux's 128 KiB limit on one variable.
+    let filler: Vec<String> = (0..12_000).map(|i| format!("k{i}=v")).collect();
+    let filler = filler.join(",");
+    let child = |vars: &[(&str, &std::ffi::OsStr)]| {
+        let mut cmd = this_test_as_child("report");
+        cmd.envs(vars.iter().copied());
+        Report::find(&stdout(&cmd.output().unwrap()), "child")
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+
+    // The run id first: kept, whatever follows.
+    let first = os(&format!("run_id=sweep_7,{filler}"));
+    let got = child(&[("TRACEPARENT", VALID.as_ref()), ("BAGGAGE", &first)]);
+    assert_eq!(got.get("run"), "sweep_7");
+    // The run id past the limits: dropped, the run derived from the trace.
+    let last = os(&format!("{filler},run_id=sweep_7"));
+    let got = child(&[("TRACEPARENT", VALID.as_ref()), ("BAGGAGE", &last)]);
+    assert_eq!(got.get("run"), "trace_4bf92f3577b34da6a3ce929d0e0e4736");
+    // A tracestate past its limits is dropped; the trace goes on.
+    let state = os(&filler);
+    let got = child(&[("TRACEPARENT", VALID.as_ref()), ("TRACESTATE", &state)]);
+    assert_eq!(got.get("trace"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(got.get("state"), "-");
+    // A TRACEPARENT that is not UTF-8: no context, no panic.
+    let mut bytes = VALID.as_bytes().to_vec();
+    bytes[3] = 0xff;
+    let got = child(&[
+        ("TRACEPARENT", std::ffi::OsStr::from_bytes(&bytes)),
+        ("BAGGAGE", "run_id=sweep_7".as_ref()),
+    ]);
+    assert_eq!(got.get("run"), "-");
+}
+
 // === tokio::process::Command ===
 
 #[cfg(feature = "tokio-process")]
