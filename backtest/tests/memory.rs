@@ -107,7 +107,8 @@ impl Read for Generated {
 fn the_probe_sees_an_allocation() {
     let _alone = alone();
     let (_, peak) = peak_of(|| drop(std::hint::black_box(vec![1u8; 4 * MIB])));
-    assert!(peak >= 4 * MIB, "{peak}");
+    // Less by what the test harness's own threads freed meanwhile (53 bytes once, under load).
+    assert!(peak >= 4 * MIB - 64 * 1024, "{peak}");
 }
 
 #[test]
