@@ -862,3 +862,62 @@ fn open_and_close_outside_the_bars_range_are_refused() {
     ));
     assert!(builder.is_empty());
 }
+
+/// A time column that changes form part way is refused at the first record of another form,
+/// naming its line and column: a time without a UTC offset after one with it (UTC or local?),
+/// epoch seconds after dates, or milliseconds after seconds. pandas (2.0 and later) likewise
+/// reads a whole column in the form of its first date. Read as they came, these files gave
+/// bars with no error: naive times taken as UTC beside offset ones, and seconds beside
+/// milliseconds thousands of years apart.
+#[test]
+fn a_time_column_that_changes_form_is_refused_at_the_line() {
+    for (first, later) in [
+        ("2024-01-02T00:00:00Z", "2024-01-03T00:00:00"),
+        ("2024-01-02 10:00:00", "2024-01-03T10:00:00+01:00"),
+        ("2024-01-02", "2024-01-03T00:00:00z"),
+        ("2024-01-02T10:00:00-05:00", "2024-01-03 10:00:00"),
+        ("2024-01-02", "1704240000"),
+        ("20240102", "1704240000000"),
+        ("1704153600", "1704240000000"),
+        ("1704153600000", "1704240000"),
+    ] {
+        let e = err(&format!(
+            "Time,Open,High,Low,Close\n{first},1,1,1,1\n{later},1,1,1,1\n"
+        ));
+        assert!(
+            matches!(e.kind(), DataErrorKind::MixedTimeForms { .. }),
+            "{first} then {later}: {e}"
+        );
+        assert_eq!((e.row(), e.column()), (Some(3), Some("Time")), "{e}");
+    }
+    // One form throughout, whatever its offsets (a change of daylight saving time), and days
+    // beside whole times without an offset, are read.
+    let bars = load(
+        "date,open,high,low,close\n\
+         2024-03-31T00:00:00+01:00,1,1,1,1\n\
+         2024-03-31T12:00:00+02:00,1,1,1,1\n\
+         2024-04-01T00:00:00Z,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(bars.len(), 3);
+    let bars = load(
+        "date,open,high,low,close\n2024-01-02,1,1,1,1\n20240103,1,1,1,1\n2024-01-04 10:00:00,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(bars.len(), 3);
+}
+
+/// A `Date` column of whole times beside a `Time` column is read alone (the first record
+/// tells); a later record holding a day alone beside a time of day then lost its time of day
+/// without a word (bars at midnight). Refused, naming the line and the `Date` column.
+#[test]
+fn a_date_and_time_pair_split_differently_later_is_refused() {
+    let e = err("Date,Time,Open,High,Low,Close\n\
+                 2024-01-02 10:00:00,10:00,1,1,1,1\n\
+                 2024-01-03,11:00,1,1,1,1\n");
+    assert!(
+        matches!(e.kind(), DataErrorKind::MixedTimeForms { .. }),
+        "{e}"
+    );
+    assert_eq!((e.row(), e.column()), (Some(3), Some("Date")), "{e}");
+}

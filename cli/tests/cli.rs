@@ -1072,6 +1072,20 @@ mod backtest_cli {
         .unwrap();
         let out = tracectx(&["backtest", "--data", bad.to_str().unwrap()], None);
         exits_saying(&out, 1, r#"at line 3, column "low": unparsable number "x""#);
+        // A time without an offset after one with it: refused at its line, once.
+        std::fs::write(
+            &bad,
+            "date,open,high,low,close\n2024-01-02T00:00:00Z,1,2,1,1\n2024-01-03T00:00:00,1,2,1,1\n",
+        )
+        .unwrap();
+        let out = tracectx(&["backtest", "--data", bad.to_str().unwrap()], None);
+        exits_saying(
+            &out,
+            1,
+            "at line 3, column \"date\": a date without a UTC offset after a date with a UTC \
+             offset on the first bar: write every time in one form",
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 
         let data = bars_file(dir.path(), 100);
         let out = tracectx(

@@ -95,6 +95,62 @@ fn parse_epoch(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// The form a bar's time is written in: every record of a file keeps the first one's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeForm {
+    /// A date, or a date and time, without a UTC offset (`YYYY-MM-DD`, `YYYYMMDD`,
+    /// `YYYY-MM-DD HH:MM:SS`).
+    Naive,
+    /// A date and time with a UTC offset (`Z`, `+01:00`).
+    Offset,
+    EpochSeconds,
+    EpochMillis,
+    /// A day in the `Date` column beside a time of day in the `Time` column.
+    DayAndTime,
+}
+
+impl TimeForm {
+    /// The form of `text`, a time [`parse_time_bytes`] read.
+    fn of(text: &[u8]) -> TimeForm {
+        let text = trim(text);
+        if text.len() >= 10 && text[4] == b'-' && text[7] == b'-' {
+            // After the date, only an offset holds a sign or a `Z`.
+            return if text[10..]
+                .iter()
+                .any(|c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
+            {
+                TimeForm::Offset
+            } else {
+                TimeForm::Naive
+            };
+        }
+        if parse_compact_date(text).is_some() {
+            return TimeForm::Naive;
+        }
+        let digits = text
+            .strip_prefix(b"-")
+            .or(text.strip_prefix(b"+"))
+            .unwrap_or(text);
+        let digits = &digits[digits.iter().take_while(|&&c| c == b'0').count()..];
+        // From 10^11 in magnitude, as `parse_epoch` reads them.
+        if digits.len() >= 12 {
+            TimeForm::EpochMillis
+        } else {
+            TimeForm::EpochSeconds
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            TimeForm::Naive => "a date without a UTC offset",
+            TimeForm::Offset => "a date with a UTC offset",
+            TimeForm::EpochSeconds => "epoch seconds",
+            TimeForm::EpochMillis => "epoch milliseconds",
+            TimeForm::DayAndTime => "a day and a time of day in two columns",
+        }
+    }
+}
+
 // === reading records ===
 
 /// The most bytes one line (one record) of CSV may hold, its end of line left out: 1 MiB.
@@ -508,6 +564,8 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
     // With a `date` and a `time` column: whether a bar's time is the two joined, as the
     // first record tells (a day alone beside a time of day), or the first column alone.
     let mut join = None;
+    // The form of the first record's time, which every record keeps.
+    let mut form = None;
     while records.next()? {
         let line = records.line;
         // A blank line reads as one empty field; skip it, as pandas does.
@@ -537,23 +595,42 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
             }
         }
         let field = |slot: usize| field(&records, cols.index[slot], &cols.names[slot], line);
-        let t = match &cols.date_and_time {
+        // The time, and its form where the first record's must be kept (joined columns
+        // hold one form by construction).
+        let (t, this) = match &cols.date_and_time {
             Some(pair) if *join.get_or_insert_with(|| holds_day_and_time(&records, pair)) => {
-                joined(&records, pair, line)?
+                (joined(&records, pair, line)?, None)
             }
-            _ => {
+            pair => {
                 let raw_time = field(0)?;
-                parse_time_bytes(raw_time).ok_or_else(|| {
+                let t = parse_time_bytes(raw_time).ok_or_else(|| {
                     let kind = if trim(raw_time).is_empty() {
                         DataErrorKind::EmptyValue
                     } else {
                         DataErrorKind::UnparsableDate(echo(raw_time))
                     };
                     DataError::new(kind).at(line, &cols.names[0])
-                })?
+                })?;
+                // A day beside a time of day, when the first record's `Date` held whole
+                // times, would lose its time of day: another form.
+                let this = match pair {
+                    Some(pair) if holds_day_and_time(&records, pair) => TimeForm::DayAndTime,
+                    _ => TimeForm::of(raw_time),
+                };
+                (t, Some(this))
             }
         };
         check_time(t).map_err(|k| DataError::new(k).at(line, &cols.names[0]))?;
+        if let Some(this) = this {
+            let first = *form.get_or_insert(this);
+            if this != first {
+                let kind = DataErrorKind::MixedTimeForms {
+                    first: first.words(),
+                    found: this.words(),
+                };
+                return Err(DataError::new(kind).at(line, &cols.names[0]));
+            }
+        }
         if let Some(&prev) = timestamps.last() {
             if t <= prev {
                 return Err(DataError::new(not_increasing(prev, t)).at(line, &cols.names[0]));

@@ -145,6 +145,19 @@ pub enum DataErrorKind {
         /// This bar's time.
         current: Timestamp,
     },
+    /// A record's time is written in another form than the first record's: without a UTC
+    /// offset after one with it (or the other way round), epoch seconds or milliseconds after
+    /// dates or after each other, or a day beside a time of day in a `Date` and a `Time`
+    /// column after whole times. Each form alone is read, but a column that mixes them is
+    /// ambiguous (is a time without an offset UTC, or local?), so, as pandas reads a column in
+    /// the form of its first date, the loader refuses the first record of another form.
+    #[error("{found} after {first} on the first bar: write every time in one form")]
+    MixedTimeForms {
+        /// The form of the first record's time, in words.
+        first: &'static str,
+        /// The form of this record's time, in words.
+        found: &'static str,
+    },
     /// Some bars have a volume and others do not (bars pushed one at a time; see
     /// [`BarsBuilder`](super::BarsBuilder)).
     #[error("volume given on some bars and not on others")]

@@ -545,7 +545,9 @@ impl Bars {
     /// (`YYYY-MM-DD`, `YYYYMMDD`) beside a `time` column of times of day (`HH:MM`,
     /// `HH:MM:SS`, `HH:MM:SS.fff`), as intraday data often comes, is joined into one time,
     /// as the first record tells; then every record must hold both
-    /// ([`DataErrorKind::UnparsableTimeOfDay`] otherwise).
+    /// ([`DataErrorKind::UnparsableTimeOfDay`] otherwise). Every record's time keeps the
+    /// form of the first one's (with or without a UTC offset, epoch seconds or milliseconds,
+    /// a day beside a time of day; [`DataErrorKind::MixedTimeForms`] otherwise).
     ///
     /// # Examples
     ///
