@@ -2034,6 +2034,14 @@ impl MergeArgs {
                     ));
                 }
                 seen[word] |= bit;
+                // Shards of one sweep hold each of its sessions once: one more is forged, or
+                // of another sweep.
+                if let Some(total) = record.sweep_sessions.filter(|&total| sessions >= total) {
+                    return failed(format!(
+                        "{name:?} line {n}: more sessions than the sweep's {total}: the line \
+                         is of no shard of it"
+                    ));
+                }
                 sessions += 1;
                 for (seen, id) in [
                     (&mut sweeps, record.sweep_id.as_deref()),

@@ -1872,6 +1872,31 @@ mod backtest_cli {
         let far = with("index", 1_000_000.into());
         let out = tracectx(&["merge", "-"], Some(far.as_bytes()));
         exits_saying(&out, 1, "index 1000000 is past the largest grid");
+        // More sessions than the sweep they say they are of (ranked as a sweep of fewer,
+        // with no word): refused at the first session too many.
+        let fewer: String = lines
+            .lines()
+            .map(|line| {
+                let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(record["sweep_sessions"], 3);
+                record["sweep_sessions"] = 2.into();
+                format!("{record}\n")
+            })
+            .collect();
+        let out = tracectx(&["merge", "-"], Some(fewer.as_bytes()));
+        exits_saying(
+            &out,
+            1,
+            r#""-" line 3: more sessions than the sweep's 2: the line is of no shard of it"#,
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        let none = with("sweep_sessions", 0.into());
+        let out = tracectx(&["merge", "-"], Some(none.as_bytes()));
+        exits_saying(
+            &out,
+            1,
+            r#""-" line 1: more sessions than the sweep's 0: the line is of no shard of it"#,
+        );
         // Text that would reach the table or the terminal as it is: a forged run id with an
         // escape sequence and a row of its own, a trace id that is not one, a parameter name
         // that splits a column, a value with a bidirectional override. Each is refused by
