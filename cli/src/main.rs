@@ -1283,30 +1283,25 @@ impl BacktestArgs {
             Ok(result) => result,
             Err(e) => return failed(e),
         };
-        if let (Some(path), Some(file)) = (&self.trades, trades_file) {
-            if let Err(e) = write_trades(file, &result) {
-                return failed(format!(
-                    "cannot write {:?}: {e}",
-                    path.display().to_string()
-                ));
-            }
-        }
-        if let (Some(path), Some(file)) = (&self.equity, equity_file) {
-            if let Err(e) = write_equity(file, &data, &result) {
-                return failed(format!(
-                    "cannot write {:?}: {e}",
-                    path.display().to_string()
-                ));
-            }
-        }
-        if let (Some(path), Some(file)) = (&self.html, html_file) {
+        // Each file is written before the statistics, which are printed whatever became of
+        // it: a file that could not be written costs that file, not the session's figures.
+        let html = |file| {
             let mut w = io::BufWriter::new(file);
-            let written = result.write_html(&data, &mut w).and_then(|()| w.flush());
-            if let Err(e) = written {
-                return failed(format!(
-                    "cannot write {:?}: {e}",
-                    path.display().to_string()
-                ));
+            result.write_html(&data, &mut w).and_then(|()| w.flush())
+        };
+        let written = [
+            (&self.trades, trades_file.map(|f| write_trades(f, &result))),
+            (
+                &self.equity,
+                equity_file.map(|f| write_equity(f, &data, &result)),
+            ),
+            (&self.html, html_file.map(html)),
+        ];
+        let mut file_failed = None;
+        for (path, written) in written {
+            if let (Some(path), Some(Err(e))) = (path, written) {
+                say!("tracectx: cannot write {:?}: {e}", shown(path));
+                file_failed = Some(ExitCode::from(FAILED));
             }
         }
         let stdout = io::stdout();
@@ -1318,8 +1313,10 @@ impl BacktestArgs {
         }
         .and_then(|()| out.flush());
         match written {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Ok(()) => file_failed.unwrap_or(ExitCode::SUCCESS),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                file_failed.unwrap_or(ExitCode::SUCCESS)
+            }
             Err(e) => failed(e),
         }
     }

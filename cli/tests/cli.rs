@@ -2209,6 +2209,30 @@ mod backtest_cli {
         // 25 cells and 10 steps of the scale.
         assert!(html.matches("<rect").count() >= 35);
     }
+
+    /// An output that cannot be written after the session ran (a full disk) costs that output,
+    /// not the session's statistics: the table is printed, the failure said once, exit 1, as
+    /// `sweep` does with its page. The statistics were lost with the file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_backtest_output_that_cannot_be_written_still_prints_the_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        for output in ["--html", "--trades", "--equity"] {
+            let out = tracectx(&["backtest", "--data", data, output, "/dev/full"], None);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{output}: {err}");
+            assert_eq!(
+                err,
+                "tracectx: cannot write \"/dev/full\": No space left on device (os error 28)\n",
+                "{output}"
+            );
+            let table = stdout(&out);
+            assert!(table.starts_with("run backtest_"), "{output}: {table}");
+            assert!(table.lines().any(|l| l.starts_with("sharpe ")), "{table}");
+        }
+    }
 }
 
 // === logs of other templates ===
