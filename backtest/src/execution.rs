@@ -20,6 +20,7 @@
 
 use super::trade::{OpenTrade, Trade};
 use super::{Bars, Decision, Signals, Timestamp};
+use crate::quote::Number;
 
 /// The order fraction the reference engine uses for "all available cash": `1 - 2^-52`.
 const FULL_EQUITY: f64 = 1.0 - f64::EPSILON;
@@ -241,7 +242,7 @@ impl BacktestSettings {
 /// assert_eq!(err.name(), "cash");
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid setting {name} = {value}: expected {expected}")]
+#[error("invalid setting {name} = {}: expected {expected}", Number(*.value))]
 pub struct SettingsError {
     name: &'static str,
     value: f64,

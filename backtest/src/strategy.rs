@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
-use crate::quote::Quoted;
+use crate::quote::{Number, Quoted};
 
 // === impl Decision ===
 
@@ -228,7 +228,7 @@ impl fmt::Display for ParamValue {
         match self {
             ParamValue::Bool(b) => write!(f, "{b}"),
             ParamValue::Int(i) => write!(f, "{i}"),
-            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Float(x) => write!(f, "{}", Number(*x)),
             // Quoted as `{:?}` writes it, and what that leaves that could disguise a line
             // (a bidirectional override) escaped too.
             ParamValue::Str(s) => write!(f, "{}", tracectx::escape::text(&format!("{s:?}"))),
@@ -1227,7 +1227,14 @@ impl ParamSpec {
     pub fn check_kind(&self, value: &ParamValue) -> Result<(), ParamError> {
         let (fits, expected) = match self.kind {
             ParamKind::Bool => (matches!(value, ParamValue::Bool(_)), "a boolean"),
-            ParamKind::Int => (matches!(value, ParamValue::Int(_)), "an integer"),
+            // A whole number past the integers was read as a float: its range is the reason.
+            ParamKind::Int => match value {
+                ParamValue::Float(x) if x.abs() >= 9_223_372_036_854_775_808.0 => (
+                    false,
+                    "an integer from -9223372036854775808 to 9223372036854775807",
+                ),
+                _ => (matches!(value, ParamValue::Int(_)), "an integer"),
+            },
             ParamKind::Float => (
                 matches!(value, ParamValue::Float(_) | ParamValue::Int(_)),
                 "a number",

@@ -2210,6 +2210,55 @@ mod backtest_cli {
         assert!(html.matches("<rect").count() >= 35);
     }
 
+    /// Numbers far from 1 in messages read as numbers (`1e300`), not as 300 digits or zeros:
+    /// a price, a volume, a setting, a parameter. And an integer parameter past the integers
+    /// says so rather than calling the number typed a float.
+    #[test]
+    fn huge_and_tiny_numbers_in_messages_are_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.csv");
+        let head = "date,open,high,low,close,volume\n";
+        for (row, says) in [
+            ("2024-01-02,-1e300,2,1,1,1", "non-positive price -1e300"),
+            ("2024-01-02,1,2,1,1,-1e300", "invalid volume -1e300"),
+            (
+                "2024-01-02,1e-300,1e-300,2e-300,1e-300,1",
+                "high 1e-300 below low 2e-300",
+            ),
+            (
+                "2024-01-02,3e-300,2e-300,1e-300,1e-300,1",
+                "open 3e-300 outside the bar's range from low 1e-300 to high 2e-300",
+            ),
+        ] {
+            std::fs::write(&bad, format!("{head}{row}\n")).unwrap();
+            let out = tracectx(&["backtest", "--data", bad.to_str().unwrap()], None);
+            exits_saying(&out, 1, says);
+            assert!(stderr(&out).len() < 200, "{}", stderr(&out));
+        }
+        let data = bars_file(dir.path(), 100);
+        let data = data.to_str().unwrap();
+        for (args, says) in [
+            (
+                &["--slippage", "1e308"][..],
+                "invalid setting slippage = 1e308: expected",
+            ),
+            (&["--cash", "-1e300"][..], "invalid setting cash = -1e300:"),
+            (
+                &["--param", "fast=99999999999999999999"][..],
+                "parameter \"fast\" must be an integer from -9223372036854775808 to \
+                 9223372036854775807, got a float: 1e20",
+            ),
+            (
+                &["--param", "fast=5.0"][..],
+                "parameter \"fast\" must be an integer, got a float: 5 ",
+            ),
+        ] {
+            let out = tracectx(&[&["backtest", "--data", data][..], args].concat(), None);
+            exits_saying(&out, 1, says);
+            assert!(stderr(&out).len() < 200, "{}", stderr(&out));
+        }
+    }
+
     /// An output that cannot be written after the session ran (a full disk) costs that output,
     /// not the session's statistics: the table is printed, the failure said once, exit 1, as
     /// `sweep` does with its page. The statistics were lost with the file.

@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::Timestamp;
+use crate::quote::Number;
 
 // === impl DataError ===
 
@@ -112,13 +113,13 @@ pub enum DataErrorKind {
     #[error("price is infinite")]
     InfinitePrice,
     /// A price is zero or negative.
-    #[error("non-positive price {0}")]
+    #[error("non-positive price {}", Number(*.0))]
     NonPositivePrice(f64),
     /// A volume is NaN, infinite or negative.
-    #[error("invalid volume {0}")]
+    #[error("invalid volume {}", Number(*.0))]
     InvalidVolume(f64),
     /// A bar's high is below its low.
-    #[error("high {high} below low {low}")]
+    #[error("high {} below low {}", Number(*.high), Number(*.low))]
     HighBelowLow {
         /// The bar's high.
         high: f64,
@@ -126,7 +127,12 @@ pub enum DataErrorKind {
         low: f64,
     },
     /// A bar's open or close lies outside its low to high range.
-    #[error("{price} {value} outside the bar's range from low {low} to high {high}")]
+    #[error(
+        "{price} {} outside the bar's range from low {} to high {}",
+        Number(*.value),
+        Number(*.low),
+        Number(*.high)
+    )]
     OutsideRange {
         /// Which price: `"open"` or `"close"`.
         price: &'static str,
