@@ -53,11 +53,37 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A date from days since the Unix epoch, for axis labels.
-fn date_label(days: f64) -> String {
-    let micros = (days * MICROS_PER_DAY) as i64;
+/// The shortest time axis drawn, in days: an hour (one bar alone is drawn in the middle of
+/// it).
+const LEAST_DAYS: f64 = 1.0 / 24.0;
+
+/// A time from days since the Unix epoch, for the labels of an axis `span` days long: the
+/// day over a week or more, else the day and the time of day (an intraday session's ticks
+/// all fell on one or two days).
+fn date_label(days: f64, span: f64) -> String {
+    let micros = (days * MICROS_PER_DAY).round() as i64;
     let text = Timestamp::from_micros(micros).to_string();
-    text.get(..10).unwrap_or(&text).to_owned()
+    let len = if span >= 8.0 { 10 } else { 16 };
+    text.get(..len).unwrap_or(&text).replace('T', " ")
+}
+
+/// A value for the labels of an axis `span` long (six ticks or so): as many decimals as
+/// tell its ticks apart, scientific notation for the very large, and never `-0`.
+fn number_label(v: f64, span: f64) -> String {
+    if v.abs() >= 1e12 {
+        return format!("{v:.4e}");
+    }
+    let step = span / 6.0;
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10().floor()).clamp(0.0, 12.0) as usize
+    } else {
+        2
+    };
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_owned(),
+        _ => text,
+    }
 }
 
 /// `(x, y)` points of a curve, at most about [`MAX_POINTS`]: beyond, each of `MAX_POINTS / 4`
@@ -96,8 +122,10 @@ pub(crate) fn thin(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
-/// The range of `values` (finite ones), widened a little, and never empty.
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// The range of `values` (finite ones), widened by 4% on each side and to at least
+/// `least(middle)` (all values equal, say, as a session's equity without a trade): an axis
+/// never has ticks that all read the same. `(0, 1)` when no value is finite.
+fn range(values: impl Iterator<Item = f64>, least: fn(f64) -> f64) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -106,8 +134,29 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.04).max(hi.abs() * 1e-9).max(1e-12);
-    (lo - pad, hi + pad)
+    let pad = (hi - lo) * 0.04;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let middle = lo / 2.0 + hi / 2.0;
+    let least = least(middle);
+    if hi - lo >= least {
+        (lo, hi)
+    } else {
+        (middle - least / 2.0, middle + least / 2.0)
+    }
+}
+
+/// The least range of a time axis: [`LEAST_DAYS`].
+fn least_days(_: f64) -> f64 {
+    LEAST_DAYS
+}
+
+/// The least range of a value axis: 2% of its middle, or 1 around 0.
+fn least_values(middle: f64) -> f64 {
+    if middle == 0.0 {
+        1.0
+    } else {
+        (middle.abs() * 0.02).min(f64::MAX / 4.0)
+    }
 }
 
 /// One chart of a line over dates, as an SVG string.
@@ -123,12 +172,13 @@ fn line_chart(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 300)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
-        let (x0, x1) = range(points.iter().map(|p| p.0));
+        let (x0, x1) = range(points.iter().map(|p| p.0), least_days);
         let (mut y0, mut y1) = range(
             points
                 .iter()
                 .map(|p| p.1)
                 .chain(markers.iter().map(|m| m.1)),
+            least_values,
         );
         if fill_to_zero {
             y1 = y1.max(0.0);
@@ -145,7 +195,8 @@ fn line_chart(
             .configure_mesh()
             .x_labels(8)
             .y_labels(6)
-            .x_label_formatter(&|x| date_label(*x))
+            .x_label_formatter(&|x| date_label(*x, x1 - x0))
+            .y_label_formatter(&|y| number_label(*y, y1 - y0))
             .y_desc(y_desc)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
@@ -197,8 +248,8 @@ enum Marker {
 /// of about 2 by 2 pixels (the chart's plot is about `WIDTH` by 250).
 fn trade_markers(result: &BacktestResult, bars: &Bars, days: &[f64]) -> Vec<(f64, f64, Marker)> {
     let close = bars.close();
-    let (x0, x1) = range(days.iter().copied());
-    let (y0, y1) = range(close.iter().copied());
+    let (x0, x1) = range(days.iter().copied(), least_days);
+    let (y0, y1) = range(close.iter().copied(), least_values);
     let cell = |x: f64, y: f64, m: Marker| {
         (
             ((x - x0) / (x1 - x0) * f64::from(WIDTH) / 2.0) as i64,

@@ -54,6 +54,84 @@ fn a_session_page_on_one_bar_or_flat_prices_has_no_undefined_number() {
     }
 }
 
+/// The tick labels of each chart of a session page: the texts of its SVG that are numbers
+/// or times (captions and axis names left out).
+fn tick_labels(html: &str) -> Vec<(String, Vec<String>)> {
+    html.split("<figure class=\"chart ")
+        .skip(1)
+        .map(|figure| {
+            let class = figure.split('"').next().unwrap().to_owned();
+            let svg = &figure[..figure.find("</figure>").unwrap()];
+            let labels = svg
+                .split("<text")
+                .skip(1)
+                .map(|t| {
+                    let t = &t[t.find('>').unwrap() + 1..];
+                    t[..t.find("</text>").unwrap()].trim().to_owned()
+                })
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+                .collect();
+            (class, labels)
+        })
+        .collect()
+}
+
+/// A session with nothing to draw across (one bar, no trade: a flat equity and no
+/// drawdown) or shorter than a few days (intraday bars) gets axes whose labels say
+/// something: no two ticks of an axis share a label (they read `10000.0` four times and the
+/// same day eight times), and no `-0.0`.
+#[test]
+fn axis_labels_of_flat_and_intraday_sessions_are_distinct() {
+    let engine = BacktestEngine::default();
+    let hourly: String = std::iter::once("date,open,high,low,close\n".to_owned())
+        .chain((0..40).map(|h| {
+            let p = 100.0 + f64::from(h % 7) - f64::from(h % 3);
+            format!(
+                "2024-01-02T{:02}:{:02}:00Z,{p},{},{},{p}\n",
+                h / 4,
+                (h % 4) * 15,
+                p + 1.0,
+                p - 1.0
+            )
+        }))
+        .collect();
+    let hourly = Bars::from_csv_reader(hourly.as_bytes()).unwrap();
+    for (bars, fast, slow) in [
+        (flat(1), 2, 3),
+        (flat(2), 2, 3),
+        (Bars::synthetic(300, 7), 400, 500),
+        (hourly, 2, 5),
+    ] {
+        let params = Params::new().with("fast", fast).with("slow", slow);
+        let result = engine
+            .run(&bars, &Named::new("sma-cross", sma_cross), &params)
+            .unwrap();
+        let html = page(|out| result.write_html(&bars, out));
+        for (chart, labels) in tick_labels(&html) {
+            assert!(
+                labels.len() >= 4,
+                "{chart} on {} bars: {labels:?}",
+                bars.len()
+            );
+            let mut distinct = labels.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(
+                distinct.len(),
+                labels.len(),
+                "{chart} on {} bars: {labels:?}",
+                bars.len()
+            );
+            assert!(
+                !labels.iter().any(
+                    |l| l.starts_with("-0") && l.trim_start_matches(['-', '0', '.']).is_empty()
+                ),
+                "{chart}: {labels:?}"
+            );
+        }
+    }
+}
+
 /// On one bar no session has a Sharpe ratio: every cell is grey, and the page still says
 /// so rather than drawing a scale from infinity to minus infinity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
