@@ -1401,7 +1401,12 @@ struct SweepArgs {
     constraint: Vec<String>,
     /// Run only shard K of N of the grid (the same part on every machine); merge the shards'
     /// --output files with `tracectx merge`
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    #[arg(
+        long,
+        value_name = "K/N",
+        value_parser = parse_shard,
+        allow_hyphen_values = true
+    )]
     shard: Option<Shard>,
     /// Write every session's result as one JSON line, as it finishes, to this file
     #[arg(long, value_name = "FILE.jsonl")]
@@ -1413,10 +1418,15 @@ struct SweepArgs {
     #[arg(long)]
     ascending: bool,
     /// How many of the best sessions to show (and keep in memory)
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     top: usize,
     /// Sessions run at once (default: one per core)
-    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_at_least_one,
+        allow_negative_numbers = true
+    )]
     concurrency: Option<usize>,
     /// Print the ranked sessions as one JSON object instead of a table
     #[arg(long)]
@@ -1905,7 +1915,7 @@ struct MergeArgs {
     #[arg(long)]
     ascending: bool,
     /// How many of the best sessions to show
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     top: usize,
     /// Print the ranked sessions as one JSON object instead of a table
     #[arg(long)]

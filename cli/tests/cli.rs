@@ -1357,6 +1357,25 @@ mod backtest_cli {
             None,
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        // So is a negative count or shard: refused by its option, by value (it was an
+        // "unexpected argument '-1'", as if the option had no value).
+        let sweep = ["sweep", "--data", data, "--grid", "fast=5:7:1"];
+        for (args, says) in [
+            (&["--top", "-1"][..], "invalid value '-1' for '--top <TOP>'"),
+            (
+                &["--concurrency", "-2"][..],
+                "invalid value '-2' for '--concurrency <N>'",
+            ),
+            (
+                &["--shard", "-1/3"][..],
+                "invalid value '-1/3' for '--shard <K/N>': invalid shard \"-1/3\"",
+            ),
+        ] {
+            let out = tracectx(&[&sweep[..], args].concat(), None);
+            exits_saying(&out, 2, says);
+        }
+        let out = tracectx(&["merge", "x.jsonl", "--top", "-1"], None);
+        exits_saying(&out, 2, "invalid value '-1' for '--top <TOP>'");
     }
 
     #[test]
