@@ -678,13 +678,21 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             .build_cartesian_2d(0.0..1.0, 0.0..10.0)
             .map_err(chart_error)?;
         let (lo_v, hi_v) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+        // Labels name values the map holds: none when no cell has one, the one value at the
+        // foot when every cell has it.
+        let scale_label = |k: f64| {
+            if !lo.is_finite() || (hi_v <= lo_v && k.abs() > 1e-9) {
+                return String::new();
+            }
+            number_label(lo_v + (hi_v - lo_v) * k / 10.0, hi_v - lo_v)
+        };
         legend
             .configure_mesh()
             .disable_mesh()
             .disable_x_axis()
             .y_labels(6)
             .label_style(("sans-serif", 12))
-            .y_label_formatter(&|k| format!("{:.3}", lo_v + (hi_v - lo_v) * k / 10.0))
+            .y_label_formatter(&|k| scale_label(*k))
             .draw()
             .map_err(chart_error)?;
         legend

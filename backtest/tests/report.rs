@@ -6,8 +6,8 @@ use std::io;
 use std::sync::Arc;
 
 use tracectx_backtest::{
-    BacktestEngine, Bars, BatchOptions, Named, ParamGrid, Params, RankBy, Statistic, SweepReport,
-    sma_cross,
+    BacktestEngine, BacktestSettings, Bars, BatchOptions, Named, ParamGrid, Params, RankBy,
+    Statistic, SweepReport, sma_cross,
 };
 
 mod common;
@@ -150,6 +150,60 @@ async fn a_heat_map_of_undefined_statistics_is_all_grey() {
     for undefined in ["NaN", "inf", "Infinity"] {
         assert!(!html.contains(undefined), "{undefined}");
     }
+}
+
+/// The texts of the heat map's scale: those drawn right of the map, in its last 130 pixels.
+fn scale_labels(html: &str) -> Vec<String> {
+    html.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let x = t
+                .split("x=\"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .parse::<f64>()
+                .ok()?;
+            let text = &t[t.find('>')? + 1..];
+            let text = text[..text.find("</text>")?].trim();
+            (x >= 970.0 && !text.is_empty()).then(|| text.to_owned())
+        })
+        .collect()
+}
+
+/// The scale names values the map holds: none when no cell has one (it read `0.000` six
+/// times), one when every cell has the same, and numbers of any size in a few characters
+/// (a final equity near 1e300 gave labels of 300 digits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heat_map_scale_names_only_values_it_holds() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:4:1")
+        .unwrap()
+        .parse_axis("slow=5:6:1")
+        .unwrap();
+    let report = heat_map_sweep(flat(1), &grid, RankBy::new(Statistic::Sharpe)).await;
+    let html = page(|out| report.write_html(out));
+    let labels = scale_labels(&html);
+    assert!(!labels.iter().any(|l| l == "0.000"), "{labels:?}");
+    let report = heat_map_sweep(flat(30), &grid, RankBy::new(Statistic::ReturnPct)).await;
+    let html = page(|out| report.write_html(out));
+    let labels = scale_labels(&html);
+    let numbers: Vec<&String> = labels.iter().filter(|l| l.parse::<f64>().is_ok()).collect();
+    assert_eq!(numbers.len(), 1, "{labels:?}");
+    let engine = BacktestEngine::new(BacktestSettings::new(1e300));
+    let report = engine
+        .sweep(
+            &Arc::new(Bars::synthetic(300, 5)),
+            Named::new("sma-cross", sma_cross),
+            &grid,
+            RankBy::new(Statistic::EquityFinal),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    let html = page(|out| report.write_html(out));
+    let labels = scale_labels(&html);
+    assert!(labels.len() >= 2, "{labels:?}");
+    assert!(labels.iter().all(|l| l.len() <= 12), "{labels:?}");
 }
 
 /// A grid without axes has no heat map even when one is asked for: the error says every
