@@ -1768,7 +1768,7 @@ impl SweepArgs {
             say!(
                 "one session's log lines: tracectx logs {} {}",
                 best.metadata.run_id.as_deref().unwrap_or("-"),
-                file.display()
+                shown(file)
             );
         }
         if let Some(e) = html_failed {

@@ -2229,6 +2229,40 @@ mod backtest_cli {
         assert!(html.matches("<rect").count() >= 35);
     }
 
+    /// A log file's name reaches standard error escaped in the hint `sweep` prints after its
+    /// table, as in every other message: an escape sequence or a right-to-left override in
+    /// the name reached the terminal as it was.
+    #[cfg(unix)]
+    #[test]
+    fn the_log_hint_escapes_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let log = dir.path().join("l\u{1b}[31m\u{202e}.log");
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=5:7:1",
+                "--log-file",
+                log.to_str().unwrap(),
+            ],
+            None,
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            err.starts_with("one session's log lines: tracectx logs backtest_"),
+            "{err}"
+        );
+        assert!(err.contains("l\\u{1b}[31m\\u{202e}.log"), "{err:?}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+            "{err:?}"
+        );
+    }
+
     /// Numbers far from 1 in messages read as numbers (`1e300`), not as 300 digits or zeros:
     /// a price, a volume, a setting, a parameter. And an integer parameter past the integers
     /// says so rather than calling the number typed a float.
