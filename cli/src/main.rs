@@ -1168,7 +1168,9 @@ impl StrategiesArgs {
         }
         .and_then(|()| out.flush());
         match written {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => failed(e),
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                failed(format!("cannot write standard output: {e}"))
+            }
             _ => ExitCode::SUCCESS,
         }
     }
@@ -1317,7 +1319,7 @@ impl BacktestArgs {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 file_failed.unwrap_or(ExitCode::SUCCESS)
             }
-            Err(e) => failed(e),
+            Err(e) => failed(format!("cannot write standard output: {e}")),
         }
     }
 }
@@ -1761,7 +1763,7 @@ impl SweepArgs {
         .and_then(|()| out.flush());
         if let Err(e) = written {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                return failed(e);
+                return failed(format!("cannot write standard output: {e}"));
             }
         }
         if let (Some(file), Some(best)) = (&self.session.log_file, report.best()) {
@@ -2139,7 +2141,7 @@ impl MergeArgs {
         .and_then(|()| out.flush());
         if let Err(e) = written {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                return failed(e);
+                return failed(format!("cannot write standard output: {e}"));
             }
         }
         // Failed only when no session succeeded: `--top 0` ranks none and is no failure.

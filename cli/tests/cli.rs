@@ -2229,6 +2229,40 @@ mod backtest_cli {
         assert!(html.matches("<rect").count() >= 35);
     }
 
+    /// Standard output that cannot be written (a full disk) is named as what failed: the
+    /// message was the system's error alone ("No space left on device").
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_standard_output_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        let shard = shard_file(
+            Path::new(data),
+            &["--grid", "fast=5:7:1"],
+            dir.path().join("shard.jsonl"),
+        );
+        for args in [
+            &["backtest", "--data", data][..],
+            &["backtest", "--data", data, "--json"],
+            &["sweep", "--data", data, "--grid", "fast=5:7:1"],
+            &["merge", &shard],
+            &["strategies"],
+        ] {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let out = tracectx_to(args, full);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert_eq!(
+                stderr(&out),
+                "tracectx: cannot write standard output: No space left on device (os error 28)\n",
+                "{args:?}"
+            );
+        }
+    }
+
     /// A log file's name reaches standard error escaped in the hint `sweep` prints after its
     /// table, as in every other message: an escape sequence or a right-to-left override in
     /// the name reached the terminal as it was.
