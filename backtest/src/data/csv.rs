@@ -45,13 +45,32 @@ pub fn parse_bar_time(text: &str) -> Option<Timestamp> {
 
 /// [`parse_bar_time`] of a CSV field's bytes, in microseconds since the epoch.
 pub(crate) fn parse_time_bytes(text: &[u8]) -> Option<i64> {
+    parse_time_form(text).map(|(t, _)| t)
+}
+
+/// [`parse_time_bytes`], and the form the time is written in.
+fn parse_time_form(text: &[u8]) -> Option<(i64, TimeForm)> {
     let text = trim(text);
     if text.len() >= 10 && text[4] == b'-' && text[7] == b'-' {
-        return Timestamp::parse_date_time(text)
-            .ok()
-            .map(Timestamp::as_micros);
+        let t = Timestamp::parse_date_time(text).ok()?.as_micros();
+        // What parsed ends in `Z` or `±HH:MM` when it has an offset; a date alone is ten
+        // bytes, and a time of day holds no sign.
+        let offset = match text {
+            [.., b'Z' | b'z'] => true,
+            [.., sign, _, _, b':', _, _] => text.len() > 10 && matches!(sign, b'+' | b'-'),
+            _ => false,
+        };
+        let form = if offset {
+            TimeForm::Offset
+        } else {
+            TimeForm::Naive
+        };
+        return Some((t, form));
     }
-    parse_compact_date(text).or_else(|| parse_epoch(text))
+    if let Some(t) = parse_compact_date(text) {
+        return Some((t, TimeForm::Naive));
+    }
+    parse_epoch(text)
 }
 
 /// `YYYYMMDD` with a year from 1000, as data vendors write dates (and pandas reads them):
@@ -74,7 +93,7 @@ fn parse_compact_date(text: &[u8]) -> Option<i64> {
 }
 
 /// Epoch seconds, or milliseconds from 10^11 in magnitude.
-fn parse_epoch(text: &[u8]) -> Option<i64> {
+fn parse_epoch(text: &[u8]) -> Option<(i64, TimeForm)> {
     let (neg, body) = match text.first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -89,9 +108,9 @@ fn parse_epoch(text: &[u8]) -> Option<i64> {
     }
     let v = if neg { -v } else { v };
     if v.unsigned_abs() >= 100_000_000_000 {
-        v.checked_mul(1_000)
+        Some((v.checked_mul(1_000)?, TimeForm::EpochMillis))
     } else {
-        v.checked_mul(MICROS_PER_SEC)
+        Some((v.checked_mul(MICROS_PER_SEC)?, TimeForm::EpochSeconds))
     }
 }
 
@@ -110,36 +129,6 @@ enum TimeForm {
 }
 
 impl TimeForm {
-    /// The form of `text`, a time [`parse_time_bytes`] read.
-    fn of(text: &[u8]) -> TimeForm {
-        let text = trim(text);
-        if text.len() >= 10 && text[4] == b'-' && text[7] == b'-' {
-            // After the date, only an offset holds a sign or a `Z`.
-            return if text[10..]
-                .iter()
-                .any(|c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
-            {
-                TimeForm::Offset
-            } else {
-                TimeForm::Naive
-            };
-        }
-        if parse_compact_date(text).is_some() {
-            return TimeForm::Naive;
-        }
-        let digits = text
-            .strip_prefix(b"-")
-            .or(text.strip_prefix(b"+"))
-            .unwrap_or(text);
-        let digits = &digits[digits.iter().take_while(|&&c| c == b'0').count()..];
-        // From 10^11 in magnitude, as `parse_epoch` reads them.
-        if digits.len() >= 12 {
-            TimeForm::EpochMillis
-        } else {
-            TimeForm::EpochSeconds
-        }
-    }
-
     fn words(self) -> &'static str {
         match self {
             TimeForm::Naive => "a date without a UTC offset",
@@ -603,7 +592,7 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
             }
             pair => {
                 let raw_time = field(0)?;
-                let t = parse_time_bytes(raw_time).ok_or_else(|| {
+                let (t, form_of_text) = parse_time_form(raw_time).ok_or_else(|| {
                     let kind = if trim(raw_time).is_empty() {
                         DataErrorKind::EmptyValue
                     } else {
@@ -615,7 +604,7 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
                 // times, would lose its time of day: another form.
                 let this = match pair {
                     Some(pair) if holds_day_and_time(&records, pair) => TimeForm::DayAndTime,
-                    _ => TimeForm::of(raw_time),
+                    _ => form_of_text,
                 };
                 (t, Some(this))
             }
