@@ -1410,7 +1410,8 @@ struct SweepArgs {
         allow_hyphen_values = true
     )]
     shard: Option<Shard>,
-    /// Write every session's result as one JSON line, as it finishes, to this file
+    /// Write every session's result as one JSON line, as it finishes, to this file (a write
+    /// that fails stops the sweep)
     #[arg(long, value_name = "FILE.jsonl")]
     output: Option<PathBuf>,
     /// The statistic to rank by (a key of `backtest --json`'s stats)
@@ -1634,6 +1635,10 @@ impl SweepArgs {
             bar
         });
         let write_error = Arc::new(std::sync::Mutex::new(None::<io::Error>));
+        // Told when the output fails: the sessions after it would be written nowhere, so the
+        // sweep stops. And how many sessions had finished by then.
+        let output_failed = Arc::new(tokio::sync::Notify::new());
+        let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // The causes of failed sessions said so far, and how many sessions failed of each.
         let causes = Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
         // What every shard of this sweep writes on each line, so that a merge of shards of
@@ -1648,6 +1653,7 @@ impl SweepArgs {
         );
         {
             let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
+            let (output_failed, finished) = (output_failed.clone(), finished.clone());
             let causes = causes.clone();
             let mut flushed_at = std::time::Instant::now();
             options = options.on_progress(move |p| {
@@ -1692,10 +1698,12 @@ impl SweepArgs {
                         out.flush()
                     });
                     if let Err(e) = written {
-                        write_error
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(e);
+                        let mut first = write_error.lock().unwrap_or_else(|e| e.into_inner());
+                        if first.is_none() {
+                            *first = Some(e);
+                            finished.store(p.done, std::sync::atomic::Ordering::Relaxed);
+                            output_failed.notify_one();
+                        }
                     }
                 }
                 if let Some(bar) = &bar {
@@ -1709,12 +1717,23 @@ impl SweepArgs {
         // Inside a launcher's trace (a scheduler's job array), this shard is a run of its own
         // in that trace.
         let report = match launcher_run("sweep") {
-            Some(shard) => rt.block_on(sweep.in_trace_context(shard)),
-            None => rt.block_on(sweep),
+            Some(shard) => rt.block_on(until(sweep.in_trace_context(shard), &output_failed)),
+            None => rt.block_on(until(sweep, &output_failed)),
         };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        let Some(report) = report else {
+            // Dropped: the workers stop after the session each is running.
+            let e = write_error.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let path = self.output.as_deref().map(shown).unwrap_or_default();
+            return failed(format!(
+                "cannot write {path:?}: {}: the sweep stopped after {} of {} sessions",
+                e.map_or_else(|| "failed".to_owned(), |e| e.to_string()),
+                finished.load(std::sync::atomic::Ordering::Relaxed),
+                grid.selected()
+            ));
+        };
         for (cause, n) in causes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             if *n > 1 {
                 say!("tracectx: {n} sessions failed with: {cause}");
@@ -1790,6 +1809,18 @@ impl SweepArgs {
         }
         ExitCode::SUCCESS
     }
+}
+
+/// `work`'s output, or `None` when `stop` is told first (`work` is then dropped).
+async fn until<T>(work: impl Future<Output = T>, stop: &tokio::sync::Notify) -> Option<T> {
+    let (mut work, mut stopped) = (std::pin::pin!(work), std::pin::pin!(stop.notified()));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = work.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(out));
+        }
+        stopped.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// The plural ending of a count's noun in the summary lines: "1 session", "2 sessions".

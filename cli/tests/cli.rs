@@ -2263,6 +2263,45 @@ mod backtest_cli {
         }
     }
 
+    /// A shard's output that fails part way (a full disk) stops the sweep: the sessions
+    /// after it would be written nowhere. It ran every session of the grid first, then said
+    /// the file could not be written.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sweep_stops_when_its_output_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 60);
+        let out = tracectx(
+            &[
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=1:200:1",
+                "--grid",
+                "slow=1:100:1",
+                "--output",
+                "/dev/full",
+                "--concurrency",
+                "2",
+            ],
+            None,
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let rest = err
+            .strip_prefix(
+                "tracectx: cannot write \"/dev/full\": No space left on device (os error 28): \
+                 the sweep stopped after ",
+            )
+            .unwrap_or_else(|| panic!("{err}"));
+        let (done, rest) = rest.split_once(" of ").unwrap();
+        assert_eq!(rest, "20000 sessions\n");
+        assert!(done.parse::<usize>().unwrap() < 20_000, "{err}");
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+
     /// A log file's name reaches standard error escaped in the hint `sweep` prints after its
     /// table, as in every other message: an escape sequence or a right-to-left override in
     /// the name reached the terminal as it was.
