@@ -40,42 +40,31 @@ pub(crate) enum ScopeError {
 impl ScopeError {
     #[cold]
     #[track_caller]
-    pub(crate) fn panic(self) -> ! {
-        match self {
-            Self::Borrowed => panic!(
-                "cannot enter a trace context scope while the context is being read; \
-                 this is a bug in tracectx, please report it"
-            ),
-            Self::Destroyed => panic!(
-                "cannot enter a trace context scope while the thread's locals are being \
-                 destroyed; poll futures and run scopes before the thread exits"
-            ),
-        }
+    fn panic(self) -> ! {
+        panic!(
+            "cannot enter a trace context scope while the context is being read ({self:?}): \
+             this is a bug in tracectx, please report it"
+        )
     }
 }
 
-/// Runs `f` with the context in `slot` (`None`: explicitly none) as the current one.
-///
-/// The slot's value is moved into the thread's slot and the previous one into `slot`, then
-/// back when `f` returns or unwinds: what a `task_local!` scope does, without a clone.
-#[inline]
-pub(crate) fn try_enter<R>(
-    slot: &mut Option<TraceContext>,
-    f: impl FnOnce() -> R,
-) -> Result<R, ScopeError> {
-    /// Puts the outer context back, also while unwinding.
-    struct Restore<'a>(&'a mut Option<TraceContext>);
+/// Puts the outer context back when dropped, also while unwinding: made by [`swap_in`].
+struct Restore<'a>(&'a mut Option<TraceContext>);
 
-    impl Drop for Restore<'_> {
-        #[inline]
-        fn drop(&mut self) {
-            // Neither call can fail: the slot was reachable and free when the scope was
-            // entered, the thread's locals cannot have been destroyed since, and no borrow made
-            // by `with_current` inside `f` outlives `f`.
-            CURRENT.with(|current| mem::swap(self.0, &mut *current.borrow_mut()));
-        }
+impl Drop for Restore<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Neither call can fail: the slot was reachable and free when the scope was entered,
+        // the thread's locals cannot have been destroyed since, and no borrow made by `read`
+        // outlives its (crate-internal) closure.
+        CURRENT.with(|current| mem::swap(self.0, &mut *current.borrow_mut()));
     }
+}
 
+/// Moves `slot`'s context into the thread's slot and the previous one into `slot`; the
+/// [`Restore`] swaps them back.
+#[inline]
+fn swap_in(slot: &mut Option<TraceContext>) -> Result<Restore<'_>, ScopeError> {
     CURRENT
         .try_with(|current| {
             current
@@ -84,19 +73,43 @@ pub(crate) fn try_enter<R>(
                 .map_err(|_| ScopeError::Borrowed)
         })
         .map_err(|_| ScopeError::Destroyed)??;
-    let restore = Restore(slot);
+    Ok(Restore(slot))
+}
+
+/// Runs `f` with the context in `slot` (`None`: explicitly none) as the current one; where no
+/// scope can be entered, returns the error without calling `f`.
+///
+/// The slot's value is moved into the thread's slot and the previous one into `slot`, then
+/// back when `f` returns or unwinds: what a `task_local!` scope does, without a clone.
+#[inline]
+pub(crate) fn try_enter<R>(
+    slot: &mut Option<TraceContext>,
+    f: impl FnOnce() -> R,
+) -> Result<R, ScopeError> {
+    let restore = swap_in(slot)?;
     let r = f();
     drop(restore);
     Ok(r)
 }
 
-/// [`try_enter`], panicking where it fails (see [`ScopeError::panic`]).
+/// [`try_enter`], or `f` without a scope where the thread's slot is already destroyed.
+///
+/// Once the slot is destroyed (a thread-local destroyed after it, at thread exit, runs traced
+/// work: a queue of [`bind`](crate::bind) closures flushed, a future polled), nothing on this
+/// thread can read a context any more: `f` runs with none, as every accessor then says, never
+/// with a wrong one. Panicking instead would abort the process, a panic in a thread-local's
+/// destructor being fatal.
 #[inline]
 #[track_caller]
 pub(crate) fn enter_slot<R>(slot: &mut Option<TraceContext>, f: impl FnOnce() -> R) -> R {
-    match try_enter(slot, f) {
-        Ok(r) => r,
-        Err(e) => e.panic(),
+    match swap_in(slot) {
+        Ok(restore) => {
+            let r = f();
+            drop(restore);
+            r
+        }
+        Err(ScopeError::Destroyed) => f(),
+        Err(e @ ScopeError::Borrowed) => e.panic(),
     }
 }
 
@@ -224,10 +237,9 @@ impl TraceContext {
     /// [`in_trace_context`](crate::TraceFutureExt::in_trace_context): a context set here is not
     /// seen by futures spawned or polled elsewhere later.
     ///
-    /// # Panics
-    ///
-    /// When called inside a [`with_current`] closure (see there), or while the thread's locals
-    /// are being destroyed.
+    /// Where the thread's locals are already destroyed (work run by another thread-local's
+    /// destructor at thread exit), no context can be read on the thread any more, and `f` runs
+    /// with none.
     ///
     /// # Examples
     ///

@@ -3,6 +3,7 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use tracectx::TraceContext;
+use tracectx::TraceFutureExt as _;
 
 fn ctx(run: &str) -> TraceContext {
     TraceContext::new(run).unwrap()
@@ -132,4 +133,67 @@ fn entering_a_scope_inside_with_current_works_and_the_outer_run_is_back() {
         assert_eq!(tracectx::get_run_id().as_deref(), Some("lender"));
     });
     assert_no_context();
+}
+
+/// A thread-local whose destructor runs the jobs queued on it, as a per-thread batch or
+/// callback registry flushes at thread exit.
+struct AtExit(Vec<Box<dyn FnOnce()>>);
+
+impl Drop for AtExit {
+    fn drop(&mut self) {
+        for job in self.0.drain(..) {
+            job();
+        }
+    }
+}
+
+thread_local! {
+    static AT_EXIT: std::cell::RefCell<AtExit> = const { std::cell::RefCell::new(AtExit(Vec::new())) };
+}
+
+type Outcome<T> = Result<T, String>;
+
+fn outcome<T>(f: impl FnOnce() -> T) -> Outcome<T> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    })
+}
+
+/// Once the thread's slot is destroyed (a thread-local destroyed later, at thread exit, runs
+/// traced work), no context can be read on that thread any more: scopes run their work with
+/// none instead of panicking (a panic in a thread-local's destructor aborts the process).
+#[test]
+fn scopes_entered_after_the_slot_is_destroyed_run_with_none_instead_of_panicking() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Registered before the slot, so destroyed after it.
+        AT_EXIT.with(|_| {});
+        let job = ctx("at_exit_bound").sync_scope(|| tracectx::bind(tracectx::get_run_id));
+        let mut fut =
+            Box::pin(async { tracectx::get_run_id() }.in_trace_context(ctx("at_exit_polled")));
+        let scoped = ctx("at_exit_scoped");
+        AT_EXIT.with(|jobs| {
+            jobs.borrow_mut().0.push(Box::new(move || {
+                let called = outcome(job);
+                let polled = outcome(|| {
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    std::future::Future::poll(fut.as_mut(), &mut cx)
+                });
+                let in_scope = outcome(|| scoped.sync_scope(tracectx::get_run_id));
+                tx.send((called, polled, in_scope, tracectx::current().is_none()))
+                    .unwrap();
+            }))
+        });
+    })
+    .join()
+    .unwrap();
+    let (called, polled, in_scope, none_after) = rx.recv().unwrap();
+    assert_eq!(called, Ok(None));
+    assert_eq!(polled, Ok(std::task::Poll::Ready(None)));
+    assert_eq!(in_scope, Ok(None));
+    assert!(none_after);
 }
