@@ -418,3 +418,102 @@ fn a_future_made_on_one_runtime_keeps_its_run_when_another_polls_it() {
         assert_eq!((before, after), (run.clone(), run));
     }
 }
+
+/// Panics in a destructor, after reporting the run it was dropped in.
+struct PanicsOnDrop(std::sync::mpsc::Sender<Option<String>>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(run_id());
+        panic!("destructor of a wrapped future");
+    }
+}
+
+/// What a hostile task does inside its run, checking its run after each step: a nested scope
+/// unwound and caught, a wrapped future whose destructor panics dropped mid-way and caught, a
+/// pending wrapper leaked with `mem::forget`, a completed wrapper polled again and caught, and
+/// a `block_on` of another run's future inside a `sync_scope`.
+async fn hostile_steps(i: usize) -> Result<(), String> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    let own = format!("task_{i}");
+    let check = |step: &str| match run_id() {
+        Some(run) if run == own => Ok(()),
+        other => Err(format!("task {i} after {step}: {other:?}")),
+    };
+
+    let unwound = catch_unwind(|| ctx(&format!("nested_{i}")).sync_scope(|| panic!("nested")));
+    assert!(unwound.is_err());
+    check("a nested scope unwound")?;
+    tokio::task::yield_now().await;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let guard = PanicsOnDrop(tx);
+    let mut doomed = Box::pin(
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
+        .in_trace_context(ctx(&format!("doomed_{i}"))),
+    );
+    assert!(poll_once(doomed.as_mut()).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(doomed))).is_err());
+    let dropped_in = rx.recv().unwrap();
+    if dropped_in != Some(format!("doomed_{i}")) {
+        return Err(format!("task {i}: destructor ran in {dropped_in:?}"));
+    }
+    check("a panicking destructor")?;
+    tokio::task::yield_now().await;
+
+    let mut leaked =
+        Box::pin(std::future::pending::<()>().in_trace_context(ctx(&format!("leaked_{i}"))));
+    assert!(poll_once(leaked.as_mut()).is_pending());
+    std::mem::forget(leaked);
+    check("a forgotten wrapper")?;
+    tokio::task::yield_now().await;
+
+    let mut done = Box::pin(async { run_id() }.in_trace_context(ctx(&format!("done_{i}"))));
+    assert_eq!(
+        poll_once(done.as_mut()),
+        Poll::Ready(Some(format!("done_{i}")))
+    );
+    assert!(catch_unwind(AssertUnwindSafe(|| poll_once(done.as_mut()))).is_err());
+    check("a poll after completion")?;
+    tokio::task::yield_now().await;
+
+    let other = async { run_id() }.in_trace_context(ctx(&format!("other_{i}")));
+    let (inside, polled) =
+        ctx(&format!("blocking_{i}")).sync_scope(|| (run_id(), futures::executor::block_on(other)));
+    if (inside, polled) != (Some(format!("blocking_{i}")), Some(format!("other_{i}"))) {
+        return Err(format!("task {i}: block_on inside a scope mixed runs"));
+    }
+    check("a block_on inside a scope")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_of_hostile_tasks_each_keep_their_run_and_leave_none_behind() {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..3_000 {
+        set.spawn(hostile_steps(i).in_trace_context(ctx(&format!("task_{i}"))));
+        // Plain tasks on the same workers: they must never see what a hostile one left.
+        set.spawn(async move {
+            tokio::task::yield_now().await;
+            match run_id() {
+                None => Ok(()),
+                Some(run) => Err(format!("a plain task saw {run}")),
+            }
+        });
+    }
+    let mut n = 0;
+    while let Some(joined) = set.join_next().await {
+        joined.unwrap().unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 6_000);
+    assert_eq!(run_id(), None);
+}
