@@ -494,7 +494,8 @@ pub trait TraceStreamExt: Stream + Sized {
     /// takes several polls is one span. The items themselves are unchanged. Closures of
     /// adapters *inside* the wrapped stream run in the item's span, so put the handling there
     /// (`.then(handle).in_trace_context_per_item(ctx)`) for the handling to be part of the
-    /// item's span. The stream is dropped with `ctx` current.
+    /// item's span. The stream is dropped in the span of the item in progress, if any (the
+    /// work cancelled is that item's), else with `ctx` current.
     ///
     /// # Examples
     ///

@@ -549,3 +549,98 @@ fn a_panic_in_a_stream_or_sink_restores_the_pollers_run_and_drops_in_its_own() {
     assert_eq!(caught.unwrap().as_deref(), Some("sender"));
     assert_eq!(run_id(), None);
 }
+
+/// Sends the span current in its destructor.
+struct SpanProbe(
+    std::sync::mpsc::Sender<(&'static str, Option<SpanId>)>,
+    &'static str,
+);
+
+impl Drop for SpanProbe {
+    fn drop(&mut self) {
+        let span = tracectx::current().map(|c| c.span_id());
+        let _ = self.0.send((self.1, span));
+    }
+}
+
+/// Per item, a stream dropped while an item is in progress is dropped in that item's own span
+/// (the one its polls ran in), and one dropped between items in the parent's span; on the
+/// workers of a multi-thread runtime, in 500 streams of 500 runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn per_item_stream_dropped_mid_item_drops_the_item_in_its_own_span() {
+    let mut set = tokio::task::JoinSet::new();
+    for s in 0..500 {
+        set.spawn(async move {
+            let parent = ctx(&format!("feed_{s}"));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let held = SpanProbe(tx.clone(), "held between items");
+            let mut stream = Box::pin(
+                futures::stream::iter(0..3)
+                    .then(move |i| {
+                        let tx = tx.clone();
+                        async move {
+                            let started = tracectx::current().map(|c| c.span_id());
+                            let _in_progress = SpanProbe(tx.clone(), "in progress");
+                            tokio::task::yield_now().await;
+                            if i == 1 {
+                                tx.send(("started", started)).unwrap();
+                                std::future::pending::<()>().await;
+                            }
+                            i
+                        }
+                    })
+                    .map(move |i| {
+                        let _keep = &held;
+                        i
+                    })
+                    .in_trace_context_per_item(parent.clone()),
+            );
+            assert_eq!(stream.next().await, Some(0));
+            // Item 1 starts, then stays pending: the stream is dropped with it in progress.
+            let mut next = stream.next();
+            for _ in 0..2 {
+                assert!(futures::poll!(&mut next).is_pending(), "item 1 never ends");
+            }
+            drop(next);
+            drop(stream);
+            let seen: Vec<_> = rx.try_iter().collect();
+
+            let (tx, between) = std::sync::mpsc::channel();
+            let held = SpanProbe(tx, "held between items");
+            let mut stream = futures::stream::iter(0..3)
+                .map(move |i| {
+                    let _keep = &held;
+                    i
+                })
+                .in_trace_context_per_item(parent.clone());
+            assert_eq!(stream.next().await, Some(0));
+            drop(stream);
+            let between = between.try_iter().collect::<Vec<_>>();
+            (parent, seen, between)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (parent, seen, between) = joined.unwrap();
+        let span_of = |what: &str| -> Vec<Option<SpanId>> {
+            seen.iter()
+                .filter(|(w, _)| *w == what)
+                .map(|(_, span)| *span)
+                .collect()
+        };
+        let started = span_of("started");
+        let in_progress = span_of("in progress");
+        // Item 0's probe dropped as it completed, item 1's when the stream was dropped.
+        assert_eq!(in_progress.len(), 2, "{seen:?}");
+        assert_eq!(started.len(), 1, "{seen:?}");
+        assert_eq!(in_progress[1], started[0], "item 1 dropped in its own span");
+        assert_ne!(in_progress[0], in_progress[1], "two items, two spans");
+        assert!(
+            in_progress
+                .iter()
+                .all(|span| span.is_some() && *span != Some(parent.span_id()))
+        );
+        // The whole stream went with item 1, in its span.
+        assert_eq!(span_of("held between items"), started);
+        assert_eq!(between, [("held between items", Some(parent.span_id()))]);
+    }
+}
