@@ -364,3 +364,65 @@ fn a_panic_on_the_pool_reaches_the_caller_and_leaves_every_thread_clean() {
     });
     pool_is_clean();
 }
+
+/// Work stolen across threads at three levels at once: a `join` inside a `scope` inside every
+/// item of a parallel iterator, in four runs sharing the pool, with one run's items panicking
+/// half-way. Every closure sees its own run; the panic reaches only its caller; no pool thread
+/// keeps a run afterwards.
+#[test]
+fn join_in_scope_in_par_iter_in_four_runs_with_a_panicking_one_never_mix() {
+    let _serial = serial();
+    let results = in_runs_at_once(4, |r| {
+        let expected = format!("run_{r}");
+        let expected = expected.as_str();
+        let check = |at: &str| {
+            let seen = run_id();
+            assert_eq!(seen.as_deref(), Some(expected), "{at}");
+        };
+        let per_item = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (0..2_000u64)
+                .into_par_iter()
+                .in_current_trace_context()
+                .map(|i| {
+                    check("item");
+                    if r == 3 && i == 1_234 {
+                        panic!("item {i} of run 3");
+                    }
+                    let sum = std::sync::atomic::AtomicU64::new(0);
+                    tracectx::rayon::scope(|s| {
+                        check("scope");
+                        for k in 0..2 {
+                            let sum = &sum;
+                            s.spawn(move |_| {
+                                check("scope spawn");
+                                let (a, b) = tracectx::rayon::join(
+                                    || {
+                                        check("join left");
+                                        work(i + k)
+                                    },
+                                    || {
+                                        check("join right");
+                                        work(i + k + 1)
+                                    },
+                                );
+                                sum.fetch_add(a ^ b, std::sync::atomic::Ordering::Relaxed);
+                            });
+                        }
+                    });
+                    check("after scope");
+                    sum.into_inner()
+                })
+                .count()
+        }));
+        check("after par_iter");
+        per_item.map_err(|_| ())
+    });
+    for (r, counted) in results.into_iter().enumerate() {
+        if r == 3 {
+            assert_eq!(counted, Err(()), "run 3's panic reached its caller");
+        } else {
+            assert_eq!(counted, Ok(2_000), "run {r}");
+        }
+    }
+    pool_is_clean();
+}
