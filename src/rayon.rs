@@ -19,12 +19,16 @@
 //! # Where to put it
 //!
 //! Right after the source, `items.par_iter().in_current_trace_context()`, so that everything
-//! after it runs in the context. The exception is the indexed adapters that rebuild the
-//! iterator of each piece themselves (`enumerate`, `zip`, `rev`, `step_by`, `chunks`,
-//! `interleave`): where one of them comes later in the chain, the items up to
-//! `in_current_trace_context()` are still made in the context, but the closures after it run
-//! outside. Put `in_current_trace_context()` after the last of those adapters
-//! (`items.par_iter().enumerate().in_current_trace_context().map(..)`).
+//! after it runs in the context. Closures of adapters placed *before* it are not carried:
+//! rayon runs them in folders of its own, outside this adapter's reach, so a `filter`,
+//! `filter_map` or `flat_map` ahead of it judges its items on a pool thread with no context
+//! (or, on a thread waiting inside another traced closure, with that closure's).
+//!
+//! The exception is the indexed adapters that rebuild the iterator of each piece themselves
+//! (`enumerate`, `zip`, `rev`, `step_by`, `chunks`, `interleave`): where one of them comes
+//! later in the chain, the items up to `in_current_trace_context()` are still made in the
+//! context, but the closures after it run outside. Put `in_current_trace_context()` after the
+//! last of those adapters (`items.par_iter().enumerate().in_current_trace_context().map(..)`).
 //!
 //! [`ThreadPool::install`](::rayon::ThreadPool::install) runs its closure on a pool thread,
 //! where there is no context to capture: give it one with [`bind`](crate::bind),
