@@ -12,6 +12,14 @@
 //! cost one atomic increment instead of an allocation.
 //!
 //! **Outside any scope, explicitly none**: see the crate docs' section on it.
+//!
+//! **What a task returns leaves its scope.** Awaited through its `JoinHandle`, a task's output
+//! is the awaiting code's. A detached task's (its handle dropped) is dropped by the runtime
+//! right after the task's last poll, outside the task's scope, in whatever context the polling
+//! thread has: none on a multi-thread runtime's workers and on the blocking pool, but the
+//! driver's run on a current-thread runtime driven by `ctx.sync_scope(|| rt.block_on(..))` or
+//! in a `LocalSet` whose `run_until` is awaited inside a scope. A detached task whose result
+//! logs or reports when dropped (a connection, a guard) should drop it itself and return `()`.
 
 use std::future::Future;
 
