@@ -197,3 +197,58 @@ fn scopes_entered_after_the_slot_is_destroyed_run_with_none_instead_of_panicking
     assert_eq!(in_scope, Ok(None));
     assert!(none_after);
 }
+
+/// Enters a scope of its own from its destructor and reports what it saw there and around it.
+struct ScopesInDrop(std::sync::mpsc::Sender<[Option<String>; 3]>);
+
+impl Drop for ScopesInDrop {
+    fn drop(&mut self) {
+        let run = || tracectx::get_run_id().map(|r| r.to_string());
+        let before = run();
+        let inside = ctx("from_drop").sync_scope(run);
+        let _ = self.0.send([before, inside, run()]);
+    }
+}
+
+/// A destructor that enters a scope of its own, run inside another scope, as a scoped future's
+/// inner value being dropped, and while a panicking scope unwinds: the drop's scope is current
+/// inside it, and the run around it is back after, each time.
+#[test]
+fn a_scope_entered_from_a_destructor_nests_and_restores() {
+    use tracectx::TraceFutureExt as _;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let want = |around: &str| {
+        [
+            Some(around.to_owned()),
+            Some("from_drop".to_owned()),
+            Some(around.to_owned()),
+        ]
+    };
+
+    let guard = ScopesInDrop(tx.clone());
+    ctx("dropper").sync_scope(|| drop(guard));
+    assert_eq!(rx.recv().unwrap(), want("dropper"));
+
+    let guard = ScopesInDrop(tx.clone());
+    let fut = async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    }
+    .in_trace_context(ctx("wrapped"));
+    ctx("dropper").sync_scope(|| drop(fut));
+    assert_eq!(rx.recv().unwrap(), want("wrapped"));
+
+    let guard = ScopesInDrop(tx);
+    let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
+        ctx("outer").sync_scope(|| {
+            ctx("unwinding").sync_scope(|| {
+                let _guard = guard;
+                panic!("boom")
+            })
+        })
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(rx.recv().unwrap(), want("unwinding"));
+    assert_no_context();
+}
