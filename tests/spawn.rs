@@ -549,3 +549,60 @@ fn a_runtime_shut_down_in_another_run_drops_each_task_in_its_own() {
         each_dropped_in_its_run(rx, TASKS);
     }
 }
+
+/// Blocking jobs outlive their runtime: shut down (in another run) while some run and more
+/// wait for a thread, the running ones finish in their own runs after the runtime is gone, and
+/// the waiting ones, dropped unrun, drop what they hold in theirs.
+#[test]
+fn blocking_jobs_outliving_their_runtime_keep_their_runs() {
+    const RUNNING: usize = 4;
+    const QUEUED: usize = 1_000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(RUNNING)
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let release = std::sync::Arc::new(std::sync::Barrier::new(RUNNING + 1));
+    rt.block_on(async {
+        for i in 0..RUNNING {
+            let (tx, started_tx, release) = (tx.clone(), started_tx.clone(), release.clone());
+            ctx(&format!("running_{i}")).sync_scope(|| {
+                tracectx::spawn_blocking_traced(move || {
+                    started_tx.send(()).unwrap();
+                    release.wait();
+                    // The runtime is gone by now.
+                    let _ = tx.send((i, tracectx::get_run_id().map(|r| r.to_string())));
+                })
+            });
+        }
+        for _ in 0..RUNNING {
+            started_rx.recv().unwrap();
+        }
+        for i in RUNNING..RUNNING + QUEUED {
+            let report = Reports(i, tx.clone());
+            ctx(&format!("queued_{i}"))
+                .sync_scope(|| tracectx::spawn_blocking_traced(move || drop(report)));
+        }
+    });
+    drop(tx);
+    ctx("shutdown").sync_scope(|| rt.shutdown_background());
+    release.wait();
+    let mut reported = 0;
+    while let Ok((i, run)) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        let want = if i < RUNNING {
+            format!("running_{i}")
+        } else {
+            format!("queued_{i}")
+        };
+        assert_eq!(run.as_deref(), Some(want.as_str()), "job {i}");
+        reported += 1;
+    }
+    assert_eq!(
+        reported,
+        RUNNING + QUEUED,
+        "every job reported, run or dropped"
+    );
+    assert_eq!(seen(), None);
+}
