@@ -644,3 +644,65 @@ async fn per_item_stream_dropped_mid_item_drops_the_item_in_its_own_span() {
         assert_eq!(between, [("held between items", Some(parent.span_id()))]);
     }
 }
+
+/// Yields an item, an error, the end, and then (as a stream that is not fused may) more
+/// errors, each carrying the run it was made in.
+struct PastTheEnd(u32);
+
+impl Stream for PastTheEnd {
+    type Item = Result<Option<String>, Option<String>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0 += 1;
+        Poll::Ready(match self.0 {
+            1 => Some(Ok(run_id())),
+            3 => None,
+            _ => Some(Err(run_id())),
+        })
+    }
+}
+
+/// A stream polled past an error and past its end, and a sink sent to past its close, behave
+/// as the bare ones (the wrappers neither fuse nor swallow), and every call still runs in the
+/// wrapper's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_past_their_end_and_sinks_past_their_close_keep_their_run() {
+    let run = || Some("past".to_owned());
+    for per_item in [false, true] {
+        let mut stream: Pin<Box<dyn Stream<Item = _> + Send>> = if per_item {
+            Box::pin(PastTheEnd(0).in_trace_context_per_item(ctx("past")))
+        } else {
+            Box::pin(PastTheEnd(0).in_trace_context(ctx("past")))
+        };
+        assert_eq!(stream.next().await, Some(Ok(run())));
+        assert_eq!(stream.next().await, Some(Err(run())));
+        assert_eq!(stream.next().await, None);
+        assert_eq!(
+            stream.next().await,
+            Some(Err(run())),
+            "per item: {per_item}"
+        );
+        assert_eq!(
+            stream.next().await,
+            Some(Err(run())),
+            "per item: {per_item}"
+        );
+    }
+
+    let (tx, mut rx) = futures::channel::mpsc::unbounded::<Option<String>>();
+    let mut sink = Box::pin(
+        tx.with(|()| std::future::ready(Ok::<_, futures::channel::mpsc::SendError>(run_id())))
+            .in_trace_context(ctx("past")),
+    );
+    sink.send(()).await.unwrap();
+    sink.close().await.unwrap();
+    assert!(sink.send(()).await.unwrap_err().is_disconnected());
+    assert!(
+        sink.close().await.is_ok(),
+        "closing twice is the bare sink's answer"
+    );
+    drop(sink);
+    assert_eq!(rx.next().await, Some(run()));
+    assert_eq!(rx.next().await, None);
+    assert_eq!(run_id(), None);
+}
