@@ -4,8 +4,9 @@
 //! A [`ReproContext`] is made once at the start of a run ([`ReproContext::create`]) and
 //! records what is needed to run it again and get the same result:
 //!
-//! - the run's identity: run id and trace id ([`trace_context`](ReproContext::trace_context)),
-//!   so its logs and errors can be found again;
+//! - the run's identity: run id, trace id, span id and, for a run nested in another, its
+//!   parent span ([`trace_context`](ReproContext::trace_context)), so its logs and errors can be
+//!   found again and a replay sits where the original ran in the trace;
 //! - the seed, and a generator made from it ([`rng`](ReproContext::rng)) whose sequence is the
 //!   same on every platform and every release of this crate's 0.x line;
 //! - the configuration (parameters), and a hash of it that does not depend on the order the
@@ -185,7 +186,7 @@ impl ReproContext {
         }
     }
 
-    /// The same record for the run `ctx` (its run id, trace id and span id).
+    /// The same record for the run `ctx` (its run id, trace id, span id and parent span id).
     ///
     /// # Examples
     ///
@@ -702,6 +703,13 @@ impl ReproContext {
         let span_id = span_id
             .parse::<SpanId>()
             .map_err(|e| fields.invalid("span_id", e.to_string()))?;
+        // Absent from records written before it was kept: those load as a root, as they did.
+        let parent_span_id = fields
+            .take_optional::<Option<String>>("parent_span_id")?
+            .flatten()
+            .map(|id| id.parse::<SpanId>())
+            .transpose()
+            .map_err(|e| fields.invalid("parent_span_id", e.to_string()))?;
         let seed: u64 = fields.take("seed")?;
         let created_at: String = fields.take("created_at")?;
         let created_at = Timestamp::parse_rfc3339(&created_at)
@@ -715,7 +723,7 @@ impl ReproContext {
         let config_hash: String = fields.take("config_hash")?;
 
         let repro = Self {
-            trace: TraceContext::from_parts(run_id, trace_id, span_id, None),
+            trace: TraceContext::from_parts(run_id, trace_id, span_id, parent_span_id),
             seed,
             created_at,
             crate_version,
@@ -746,6 +754,7 @@ impl Serialize for ReproContext {
             run_id: &'a str,
             trace_id: String,
             span_id: String,
+            parent_span_id: Option<String>,
             seed: u64,
             created_at: String,
             crate_version: &'a str,
@@ -763,6 +772,7 @@ impl Serialize for ReproContext {
             run_id: self.trace.run_id(),
             trace_id: format!("{:x}", self.trace.trace_id()),
             span_id: self.trace.span_id().to_string(),
+            parent_span_id: self.trace.parent_span_id().map(|id| id.to_string()),
             seed: self.seed,
             created_at: self.created_at.rfc3339_micros().to_string(),
             crate_version: &self.crate_version,
@@ -793,6 +803,18 @@ impl Fields<'_> {
                 field,
             })?;
         serde_json::from_value(value).map_err(|e| self.invalid(field, e.to_string()))
+    }
+
+    /// [`take`](Self::take) for a field that records written before it existed lack.
+    fn take_optional<T: DeserializeOwned>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<T>, ReproError> {
+        if self.map.contains_key(field) {
+            self.take(field).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     fn invalid(&self, field: &'static str, message: String) -> ReproError {

@@ -249,6 +249,41 @@ fn save_and_load_round_trip() {
     assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 1);
 }
 
+/// A run nested in another (a session of a sweep, a request continuing a caller's trace)
+/// comes back from its record under the same parent span, so a replay sits where the original
+/// ran in the trace; a record without the field (written before it existed, or of a root run)
+/// loads as a root.
+#[test]
+fn a_nested_run_round_trips_with_its_parent_span() {
+    let dir = TempDir::new("nested");
+    let path = dir.file("session.repro.json");
+    let sweep = TraceContext::new("sweep_1").unwrap();
+    let session = sweep.child_run("session_7").unwrap();
+    let repro = sample().with_trace_context(session.clone());
+    repro.save(&path).unwrap();
+
+    let loaded = ReproContext::load(&path).unwrap();
+    assert_eq!(loaded.trace_context(), session);
+    assert_eq!(
+        loaded.trace_context().parent_span_id(),
+        Some(sweep.span_id())
+    );
+    assert_eq!(loaded, repro);
+
+    let root = sample();
+    let (_, loaded) = load_edited(&dir, &root, |map| {
+        assert_eq!(map.remove("parent_span_id"), Some(json!(null)));
+    });
+    let loaded = loaded.unwrap();
+    assert_eq!(loaded, root);
+    assert_eq!(loaded.trace_context().parent_span_id(), None);
+
+    let (edited, refused) = load_edited(&dir, &repro, |map| {
+        map.insert("parent_span_id".into(), json!("not a span id"));
+    });
+    assert_names(&refused.unwrap_err(), &edited, Some("parent_span_id"));
+}
+
 #[test]
 fn compare_lists_what_differs() {
     let dir = TempDir::new("compare");
