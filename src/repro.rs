@@ -4,9 +4,9 @@
 //! A [`ReproContext`] is made once at the start of a run ([`ReproContext::create`]) and
 //! records what is needed to run it again and get the same result:
 //!
-//! - the run's identity: run id, trace id, span id and, for a run nested in another, its
-//!   parent span ([`trace_context`](ReproContext::trace_context)), so its logs and errors can be
-//!   found again and a replay sits where the original ran in the trace;
+//! - the run's identity: run id, trace id, span id, W3C flags and, for a run nested in another,
+//!   its parent span ([`trace_context`](ReproContext::trace_context)), so its logs and errors
+//!   can be found again and a replay sits where the original ran in the trace;
 //! - the seed, and a generator made from it ([`rng`](ReproContext::rng)) whose sequence is the
 //!   same on every platform and every release of this crate's 0.x line;
 //! - the configuration (parameters), and a hash of it that does not depend on the order the
@@ -71,7 +71,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::context::{RunId, SpanId, TraceContext, TraceId};
+use crate::context::{RunId, SpanId, TraceContext, TraceFlags, TraceId};
 use crate::time::Timestamp;
 
 /// The version of the JSON record written by [`ReproContext::save`]; a file with another
@@ -186,7 +186,8 @@ impl ReproContext {
         }
     }
 
-    /// The same record for the run `ctx` (its run id, trace id, span id and parent span id).
+    /// The same record for the run `ctx` (its run id, trace id, span id, parent span id and
+    /// W3C flags).
     ///
     /// # Examples
     ///
@@ -710,6 +711,17 @@ impl ReproContext {
             .map(|id| id.parse::<SpanId>())
             .transpose()
             .map_err(|e| fields.invalid("parent_span_id", e.to_string()))?;
+        // Absent from records written before it was kept: those load as sampled, as they did.
+        let trace_flags = fields
+            .take_optional::<String>("trace_flags")?
+            .map(|flags| parse_flags(&flags).ok_or(flags))
+            .transpose()
+            .map_err(|flags| {
+                fields.invalid(
+                    "trace_flags",
+                    format!("expected 2 lowercase hex characters, got {flags:?}"),
+                )
+            })?;
         let seed: u64 = fields.take("seed")?;
         let created_at: String = fields.take("created_at")?;
         let created_at = Timestamp::parse_rfc3339(&created_at)
@@ -722,8 +734,12 @@ impl ReproContext {
         let config: Map<String, Value> = fields.take("config")?;
         let config_hash: String = fields.take("config_hash")?;
 
+        let trace = TraceContext::from_parts(run_id, trace_id, span_id, parent_span_id);
         let repro = Self {
-            trace: TraceContext::from_parts(run_id, trace_id, span_id, parent_span_id),
+            trace: match trace_flags {
+                Some(flags) => trace.with_trace_flags(flags),
+                None => trace,
+            },
             seed,
             created_at,
             crate_version,
@@ -755,6 +771,7 @@ impl Serialize for ReproContext {
             trace_id: String,
             span_id: String,
             parent_span_id: Option<String>,
+            trace_flags: String,
             seed: u64,
             created_at: String,
             crate_version: &'a str,
@@ -773,6 +790,7 @@ impl Serialize for ReproContext {
             trace_id: format!("{:x}", self.trace.trace_id()),
             span_id: self.trace.span_id().to_string(),
             parent_span_id: self.trace.parent_span_id().map(|id| id.to_string()),
+            trace_flags: self.trace.trace_flags().to_string(),
             seed: self.seed,
             created_at: self.created_at.rfc3339_micros().to_string(),
             crate_version: &self.crate_version,
@@ -785,6 +803,15 @@ impl Serialize for ReproContext {
         }
         .serialize(serializer)
     }
+}
+
+/// W3C trace flags as `traceparent` writes them: two lowercase hex characters.
+fn parse_flags(s: &str) -> Option<TraceFlags> {
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    (s.len() == 2 && s.bytes().all(lower_hex))
+        .then(|| u8::from_str_radix(s, 16).ok())
+        .flatten()
+        .map(TraceFlags::from_u8)
 }
 
 /// The fields of a record being loaded, taken one at a time so each error names its field.

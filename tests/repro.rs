@@ -284,6 +284,44 @@ fn a_nested_run_round_trips_with_its_parent_span() {
     assert_names(&refused.unwrap_err(), &edited, Some("parent_span_id"));
 }
 
+/// The W3C flags come back too: a run that was not sampled upstream is not sampled in its
+/// replay, and the "random" flag of a generated trace id stays; a record without the field
+/// loads as sampled, as before.
+#[test]
+fn a_runs_trace_flags_round_trip() {
+    use tracectx::TraceFlags;
+
+    let dir = TempDir::new("flags");
+    let path = dir.file("run.repro.json");
+    for flags in [
+        TraceFlags::NONE,
+        TraceFlags::SAMPLED,
+        TraceFlags::SAMPLED.with(TraceFlags::RANDOM),
+    ] {
+        let ctx = TraceContext::generate("flagged").with_trace_flags(flags);
+        let repro = sample().with_trace_context(ctx);
+        repro.save(&path).unwrap();
+        let loaded = ReproContext::load(&path).unwrap();
+        assert_eq!(loaded.trace_context().trace_flags(), flags);
+    }
+    let generated = sample().trace_context().trace_flags();
+    assert!(generated.is_random(), "{generated:?}");
+
+    let (_, loaded) = load_edited(&dir, &sample(), |map| {
+        assert!(map.remove("trace_flags").is_some());
+    });
+    assert_eq!(
+        loaded.unwrap().trace_context().trace_flags(),
+        TraceFlags::SAMPLED
+    );
+    for bad in [json!("3"), json!("zz"), json!("0x1"), json!(1)] {
+        let (edited, refused) = load_edited(&dir, &sample(), |map| {
+            map.insert("trace_flags".into(), bad.clone());
+        });
+        assert_names(&refused.unwrap_err(), &edited, Some("trace_flags"));
+    }
+}
+
 #[test]
 fn compare_lists_what_differs() {
     let dir = TempDir::new("compare");
