@@ -606,3 +606,30 @@ fn blocking_jobs_outliving_their_runtime_keep_their_runs() {
     );
     assert_eq!(seen(), None);
 }
+
+/// A `LocalSet` dropped inside another run (with 2,000 of its tasks pending, spawned in
+/// runs of their own or outside any) drops each task in its own run, or with none.
+#[test]
+fn a_local_set_dropped_in_another_run_drops_each_task_in_its_own() {
+    const TASKS: usize = 2_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let local = LocalSet::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let _in_local_set = local.enter();
+        spawn_pending(TASKS, &tx, |task| {
+            tracectx::spawn_local_traced(task);
+        });
+    }
+    drop(tx);
+    // Driven a little inside a driver's run (some tasks polled, none finished), then dropped.
+    rt.block_on(
+        local
+            .run_until(tokio::task::yield_now())
+            .in_trace_context(ctx("driver")),
+    );
+    ctx("dropper").sync_scope(|| drop(local));
+    each_dropped_in_its_run(rx, TASKS);
+}
