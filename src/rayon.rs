@@ -368,6 +368,28 @@ where
     ::rayon::spawn(crate::bind(f));
 }
 
+/// Runs `f` on rayon's global pool with the caller's trace context, as rayon's
+/// [`spawn_fifo`](::rayon::spawn_fifo): first in, first out among the calling thread's
+/// spawns.
+///
+/// Outside any scope `f` runs with explicitly no context.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let ctx = tracectx::TraceContext::new("job_f")?;
+/// ctx.sync_scope(|| tracectx::rayon::spawn_fifo(move || tx.send(tracectx::get_run_id()).unwrap()));
+/// assert_eq!(rx.recv().unwrap().as_deref(), Some("job_f"));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn spawn_fifo<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    ::rayon::spawn_fifo(crate::bind(f));
+}
+
 /// Runs `a` and `b`, potentially in parallel, both with the caller's trace context, as
 /// rayon's [`join`](::rayon::join).
 ///
@@ -439,7 +461,34 @@ where
     ::rayon::scope(move |inner| scope::enter(ctx, || op(&Scope { inner })))
 }
 
-/// The scope of [`scope`]: [`spawn`](Scope::spawn) carries the current trace context into
+/// [`scope`], with `op` run on the calling thread rather than on the pool, as rayon's
+/// [`in_place_scope`](::rayon::in_place_scope): its spawned closures run with the trace
+/// context current where each was spawned.
+///
+/// # Examples
+///
+/// ```
+/// let ctx = tracectx::TraceContext::new("job_i")?;
+/// let mut seen = [None, None];
+/// ctx.sync_scope(|| {
+///     let (left, right) = seen.split_at_mut(1);
+///     tracectx::rayon::in_place_scope(|s| {
+///         s.spawn(|_| left[0] = tracectx::get_run_id());
+///         s.spawn(|_| right[0] = tracectx::get_run_id());
+///     });
+/// });
+/// assert!(seen.iter().all(|run| run.as_deref() == Some("job_i")));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+pub fn in_place_scope<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'_, 'scope>) -> R,
+{
+    // `op` runs here, in the caller's context already.
+    ::rayon::in_place_scope(|inner| op(&Scope { inner }))
+}
+
+/// The scope of [`scope`] and [`in_place_scope`]: [`spawn`](Scope::spawn) carries the current trace context into
 /// each spawned closure.
 ///
 /// # Examples

@@ -125,7 +125,9 @@ where
     tokio::task::spawn_local(InTraceContext::new(future, scope::current()))
 }
 
-/// Adds [`spawn_traced`](JoinSetExt::spawn_traced) to tokio's [`JoinSet`].
+/// Adds [`spawn_traced`](JoinSetExt::spawn_traced),
+/// [`spawn_blocking_traced`](JoinSetExt::spawn_blocking_traced) and
+/// [`spawn_local_traced`](JoinSetExt::spawn_local_traced) to tokio's [`JoinSet`].
 ///
 /// # Examples
 ///
@@ -170,6 +172,66 @@ pub trait JoinSetExt<T> {
     where
         F: Future<Output = T> + Send + 'static,
         T: Send;
+
+    /// Runs `f` on tokio's blocking pool with the caller's trace context and adds it to the
+    /// set, as [`JoinSet::spawn_blocking`].
+    ///
+    /// # Panics
+    ///
+    /// As [`JoinSet::spawn_blocking`], when called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut set = tokio::task::JoinSet::new();
+    /// TraceContext::new("sweep_3")?.sync_scope(|| set.spawn_blocking_traced(tracectx::get_run_id));
+    /// let run = set.join_next().await.expect("one job")?;
+    /// assert_eq!(run.as_deref(), Some("sweep_3"));
+    /// # Ok(()) }
+    /// ```
+    fn spawn_blocking_traced<F>(&mut self, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send;
+
+    /// Spawns a `!Send` `future` into the set, on the current
+    /// [`LocalSet`](tokio::task::LocalSet), with the caller's trace context, as
+    /// [`JoinSet::spawn_local`].
+    ///
+    /// # Panics
+    ///
+    /// As [`JoinSet::spawn_local`], when called outside a `LocalSet`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ctx = TraceContext::new("sweep_4")?;
+    /// let local = tokio::task::LocalSet::new();
+    /// let run = local
+    ///     .run_until(async move {
+    ///         let mut set = tokio::task::JoinSet::new();
+    ///         let rc = std::rc::Rc::new(()); // !Send is fine here
+    ///         ctx.sync_scope(|| {
+    ///             set.spawn_local_traced(async move {
+    ///                 let _rc = rc;
+    ///                 tracectx::get_run_id()
+    ///             })
+    ///         });
+    ///         set.join_next().await.expect("one task")
+    ///     })
+    ///     .await?;
+    /// assert_eq!(run.as_deref(), Some("sweep_4"));
+    /// # Ok(()) }
+    /// ```
+    fn spawn_local_traced<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static;
 }
 
 impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
@@ -180,6 +242,23 @@ impl<T: 'static> JoinSetExt<T> for JoinSet<T> {
         T: Send,
     {
         self.spawn(InTraceContext::new(future, scope::current()))
+    }
+
+    #[track_caller]
+    fn spawn_blocking_traced<F>(&mut self, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send,
+    {
+        self.spawn_blocking(bind(f))
+    }
+
+    #[track_caller]
+    fn spawn_local_traced<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.spawn_local(InTraceContext::new(future, scope::current()))
     }
 }
 

@@ -259,6 +259,60 @@ fn spawn_carries_the_context_and_outside_any_scope_none() {
     assert_eq!(n, 101);
 }
 
+/// `spawn_fifo` as `spawn`: 1,000 jobs from 1,000 runs on the pool, each in its own run, and
+/// one spawned outside any scope in none; `in_place_scope`'s spawns in four runs at once,
+/// each in the run it was spawned in.
+#[test]
+fn spawn_fifo_and_in_place_scope_carry_the_context() {
+    let _serial = serial();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for r in 0..1_000 {
+        let tx = tx.clone();
+        ctx(&format!("fifo_{r}")).sync_scope(|| {
+            tracectx::rayon::spawn_fifo(move || tx.send((Some(r), run_id())).unwrap())
+        });
+    }
+    let outside = tx.clone();
+    tracectx::rayon::spawn_fifo(move || outside.send((None, run_id())).unwrap());
+    drop(tx);
+    let seen: Vec<_> = rx.into_iter().collect();
+    assert_eq!(seen.len(), 1_001);
+    for (r, run) in seen {
+        assert_eq!(run, r.map(|r| format!("fifo_{r}")));
+    }
+
+    let runs = in_runs_at_once(4, |r| {
+        let seen = std::sync::Mutex::new(Vec::new());
+        tracectx::rayon::in_place_scope(|s| {
+            for i in 0..500u64 {
+                let seen = &seen;
+                s.spawn(move |s| {
+                    std::hint::black_box(work(i));
+                    seen.lock().unwrap().push(run_id());
+                    // Nested, and spawned under another run: that run.
+                    ctx("inner")
+                        .sync_scope(|| s.spawn(move |_| seen.lock().unwrap().push(run_id())));
+                });
+            }
+        });
+        let seen = seen.into_inner().unwrap();
+        let mine = seen
+            .iter()
+            .filter(|run| **run == Some(format!("run_{r}")))
+            .count();
+        let inner = seen
+            .iter()
+            .filter(|run| run.as_deref() == Some("inner"))
+            .count();
+        (mine, inner, seen.len())
+    });
+    assert!(
+        runs.iter().all(|&counts| counts == (500, 500, 1_000)),
+        "{runs:?}"
+    );
+    pool_is_clean();
+}
+
 #[test]
 fn scope_spawns_carry_the_context_of_where_they_were_spawned() {
     let _serial = serial();

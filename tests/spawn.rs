@@ -90,6 +90,61 @@ async fn join_set_spawn_traced_sees_the_callers_ids() {
     assert_eq!((traced, plain), (100, 1));
 }
 
+/// A `JoinSet`'s blocking jobs and local tasks: 2,000 of each, in 2,000 runs, on four workers
+/// and the blocking pool, each sees its own run; plain ones beside them see none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_set_blocking_and_local_spawns_keep_their_own_runs() {
+    const RUNS: usize = 2_000;
+    let mut blocking = JoinSet::new();
+    for r in 0..RUNS {
+        let run = format!("blocking_{r}");
+        ctx(&run).sync_scope(|| {
+            blocking.spawn_blocking_traced(move || {
+                std::thread::yield_now();
+                (Some(run), tracectx::get_run_id().map(|r| r.to_string()))
+            })
+        });
+        blocking.spawn_blocking(|| (None, tracectx::get_run_id().map(|r| r.to_string())));
+    }
+    let mut n = 0;
+    while let Some(done) = blocking.join_next().await {
+        let (want, got) = done.unwrap();
+        assert_eq!(got, want);
+        n += 1;
+    }
+    assert_eq!(n, 2 * RUNS);
+
+    let local = LocalSet::new();
+    let seen = local
+        .run_until(async {
+            let mut set = JoinSet::new();
+            for r in 0..RUNS {
+                let run = format!("local_{r}");
+                let rc = std::rc::Rc::new(run.clone()); // !Send
+                ctx(&run).sync_scope(|| {
+                    set.spawn_local_traced(async move {
+                        tokio::task::yield_now().await;
+                        (
+                            Some(rc.to_string()),
+                            tracectx::get_run_id().map(|r| r.to_string()),
+                        )
+                    })
+                });
+                set.spawn_local(async { (None, tracectx::get_run_id().map(|r| r.to_string())) });
+            }
+            let mut seen = Vec::new();
+            while let Some(done) = set.join_next().await {
+                seen.push(done.unwrap());
+            }
+            seen
+        })
+        .await;
+    assert_eq!(seen.len(), 2 * RUNS);
+    for (want, got) in seen {
+        assert_eq!(got, want);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spawn_local_traced_sees_the_callers_ids() {
     let parent = ctx("local");
