@@ -362,6 +362,22 @@ fn missing_column() {
 fn duplicate_column() {
     let e = err("date,open,high,low,close,Close\n2024-01-02,1,1,1,1,1\n");
     assert!(matches!(e.kind(), DataErrorKind::DuplicateColumn(c) if c == "Close"));
+    // Two time columns of one name: neither is more the bars' time than the other (the
+    // first was taken, the second's times unread).
+    let e = err("date,open,high,low,close,Date\n2024-01-02,1,1,1,1,2024-01-03\n");
+    assert!(
+        matches!(e.kind(), DataErrorKind::DuplicateColumn(c) if c == "Date"),
+        "{e}"
+    );
+    let e = err("Timestamp,open,high,low,close,timestamp\n2024-01-02,1,1,1,1,2024-01-03\n");
+    assert!(matches!(e.kind(), DataErrorKind::DuplicateColumn(c) if c == "timestamp"));
+    // Of different names, the first, as before (or `Date` and `Time` joined).
+    let bars = Bars::from_csv_reader(
+        "Datetime,open,high,low,close,date\n2024-01-02,1,1,1,1,2023-01-01\n".as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(bars.len(), 1);
+    assert_eq!(bars.timestamps()[0], 1_704_153_600_000_000);
 }
 
 #[test]

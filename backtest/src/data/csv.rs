@@ -490,6 +490,8 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
     let mut index = [usize::MAX; 6];
     let mut names: [String; 6] = Default::default();
     let (mut date, mut time) = (None, None);
+    // The time columns' names, in lowercase.
+    let mut times: Vec<Vec<u8>> = Vec::new();
     for i in 0..header.len() {
         let raw = header.get(i).unwrap_or_default();
         let name = trim(raw).to_ascii_lowercase();
@@ -509,15 +511,20 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
         };
         if let Some(slot) = slot {
             if index[slot] != usize::MAX {
-                if slot == 0 {
-                    // `Date` and `Time` both present: the first time column, unless the
-                    // records hold a day and a time of day (`date_and_time`).
+                // Two time columns of different names (`Date` and `Time`): the first, unless
+                // the records hold a day and a time of day (`date_and_time`). Of one name
+                // (`date` and `Date`), neither is more the time than the other.
+                if slot == 0 && !times.contains(&name) {
+                    times.push(name);
                     continue;
                 }
                 return Err(DataError::new(DataErrorKind::DuplicateColumn(echo(raw))));
             }
             index[slot] = i;
             names[slot] = echo(trim(raw));
+            if slot == 0 {
+                times.push(name);
+            }
         }
     }
     for (slot, name) in ["date", "open", "high", "low", "close"].iter().enumerate() {
