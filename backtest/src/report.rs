@@ -86,6 +86,16 @@ fn number_label(v: f64, span: f64) -> String {
     }
 }
 
+/// Seconds `v` as a scale's label, in the largest unit the scale's `span` of seconds covers
+/// (days, hours, minutes, seconds), with the decimals its steps need: `12.5 days`.
+fn duration_label(v: f64, span: f64) -> String {
+    let (unit, name) = [(86_400.0, "days"), (3_600.0, "h"), (60.0, "min")]
+        .into_iter()
+        .find(|&(unit, _)| v.abs().max(span) >= unit)
+        .unwrap_or((1.0, "s"));
+    format!("{} {name}", number_label(v / unit, span / unit))
+}
+
 /// `(x, y)` points of a curve, at most about [`MAX_POINTS`]: beyond, each of `MAX_POINTS / 4`
 /// buckets of consecutive points keeps its first, lowest, highest and last, in order.
 pub(crate) fn thin(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
@@ -613,6 +623,8 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
         }
     };
     let statistic = h.rank_by.statistic().label();
+    // A duration's values are seconds; its label (`max_drawdown_duration`) has no unit.
+    let duration = h.rank_by.statistic().name().ends_with("_secs");
     let (x_name, y_name) = (label_text(&h.x.name), label_text(&h.y.name));
     let caption = if h.y.name.is_empty() {
         format!("{statistic} over {x_name}")
@@ -684,7 +696,12 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             if !lo.is_finite() || (hi_v <= lo_v && k.abs() > 1e-9) {
                 return String::new();
             }
-            number_label(lo_v + (hi_v - lo_v) * k / 10.0, hi_v - lo_v)
+            let v = lo_v + (hi_v - lo_v) * k / 10.0;
+            if duration {
+                duration_label(v, hi_v - lo_v)
+            } else {
+                number_label(v, hi_v - lo_v)
+            }
         };
         legend
             .configure_mesh()

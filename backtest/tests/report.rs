@@ -290,3 +290,30 @@ async fn tiny_float_values_keep_labels_of_their_own() {
     assert!(svg.contains("\n1e-300\n") && svg.contains("\n2e-300\n"));
     assert!(!svg.contains("0.000000000000000000000"));
 }
+
+/// A duration's scale reads as durations (its caption's label has no unit): days here, not
+/// the seconds the statistic holds (`3456000` read as a count of something).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heat_map_of_durations_labels_its_scale_in_days() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:15:5")
+        .unwrap()
+        .parse_axis("slow=20:40:10")
+        .unwrap();
+    let report = heat_map_sweep(
+        Bars::synthetic(2_000, 3),
+        &grid,
+        RankBy::new(Statistic::MaxDrawdownDurationSecs),
+    )
+    .await;
+    assert_eq!(report.succeeded, 9);
+    let html = page(|out| report.write_html(out));
+    let labels = scale_labels(&html);
+    assert!(labels.len() >= 2, "{labels:?}");
+    for label in &labels {
+        let days = label
+            .strip_suffix(" days")
+            .unwrap_or_else(|| panic!("{labels:?}"));
+        assert!(days.parse::<f64>().is_ok_and(|d| d > 1.0), "{labels:?}");
+    }
+}
