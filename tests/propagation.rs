@@ -294,6 +294,55 @@ fn the_callers_members_win_and_the_list_stays_within_the_limits() {
     assert_eq!(extract_with_baggage(sent).run_id(), "job_1");
 }
 
+/// A proxy that copies a huge `baggage` onto its calls (100,000 members, 10 MB): the list
+/// sent is the first that fit, the members received upstream never replace the carrier's
+/// own, even those past what fits, and none of them is sent once the list is full.
+#[test]
+fn a_carrier_of_a_hundred_thousand_members_is_cut_and_still_wins() {
+    let mut received: Vec<String> = (0..150).map(|i| format!("up{i}=v")).collect();
+    // Keys the carrier also sets, past the first members that fit.
+    received.extend((0..20).map(|i| format!("c{}=upstream", 99_000 + i)));
+    let ctx = extract_with_baggage(&format!("run_id=job_1,{}", received.join(",")));
+    assert_eq!(ctx.baggage().unwrap().iter().count(), 170);
+    let members = |n: usize, pad: usize| -> String {
+        (0..n)
+            .map(|i| format!("c{i}={}", "y".repeat(pad)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // Members of 100 bytes: about 80 fit the 8,192 bytes; the rest, the 20 keys received
+    // too among them, are cut; of the received members, only short ones still fit.
+    let mut out: HashMap<String, String> = HashMap::new();
+    out.insert("baggage".into(), members(100_000, 94));
+    propagation::inject(&ctx, &mut out);
+    let sent = &out["baggage"];
+    assert!(sent.len() <= MAX_BAGGAGE_BYTES, "{}", sent.len());
+    let keys: Vec<&str> = sent
+        .split(',')
+        .map(|m| m.split('=').next().unwrap())
+        .collect();
+    assert_eq!(keys[0], "run_id");
+    let carrier = keys.iter().filter(|k| k.starts_with('c')).count();
+    assert!((75..=85).contains(&carrier), "{carrier}");
+    assert!(
+        keys[1..=carrier]
+            .iter()
+            .enumerate()
+            .all(|(i, k)| *k == format!("c{i}"))
+    );
+    assert!(
+        keys[carrier + 1..].iter().all(|k| k.starts_with("up")),
+        "{keys:?}"
+    );
+    assert!(!sent.contains("upstream"));
+    // Short members: the list fills at 180 with the carrier's alone.
+    out.insert("baggage".into(), members(100_000, 1));
+    propagation::inject(&ctx, &mut out);
+    let sent = &out["baggage"];
+    assert_eq!(sent.split(',').count(), MAX_BAGGAGE_MEMBERS);
+    assert!(sent.ends_with(",c178=y"), "{sent:.100}");
+}
+
 #[test]
 fn inject_extract_round_trip_over_header_map() {
     let ctx = TraceContext::new("backtest_ab12cd34").unwrap();

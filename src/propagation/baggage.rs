@@ -319,19 +319,25 @@ pub(super) fn outgoing(
     existing: Option<&str>,
     inherited: Option<&Baggage>,
 ) -> String {
-    let mut out = String::with_capacity(member.len() + existing.map_or(0, str::len));
+    // At most W3C's limit is sent, however long the carrier's list.
+    let mut out =
+        String::with_capacity((member.len() + existing.map_or(0, str::len)).min(MAX_BYTES));
     out.push_str(member);
     let mut count = 1;
     let mut keys: Vec<&str> = Vec::new();
-    let mut push = |out: &mut String, text: &str| {
-        if count < MAX_MEMBERS && out.len() + 1 + text.len() <= MAX_BYTES {
+    let push = |out: &mut String, count: &mut usize, text: &str| {
+        if *count < MAX_MEMBERS && out.len() + 1 + text.len() <= MAX_BYTES {
             out.push(',');
             out.push_str(text);
-            count += 1;
+            *count += 1;
         }
     };
     let mut text = String::new();
     for other in existing.unwrap_or_default().split(',') {
+        if count == MAX_MEMBERS || out.len() + ",k=".len() > MAX_BYTES {
+            // Full: no member of the carrier's or the context's can be added any more.
+            return out;
+        }
         let Some((key, value)) = split_member(other).filter(|(key, _)| !names_run_id(key)) else {
             continue;
         };
@@ -342,7 +348,7 @@ pub(super) fn outgoing(
             .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
         {
             // As written, properties and all.
-            push(&mut out, other);
+            push(&mut out, &mut count, other);
         } else {
             // A property with a byte no header may hold would make the whole header
             // unsendable, the run id's member with it: the member without its properties.
@@ -350,14 +356,17 @@ pub(super) fn outgoing(
             text.push_str(key);
             text.push('=');
             text.push_str(value);
-            push(&mut out, &text);
+            push(&mut out, &mut count, &text);
         }
     }
+    // Looked up once per inherited member: sorted, so that a carrier of many members (a
+    // proxy copying 100,000 of them) costs a search, not a scan, each.
+    keys.sort_unstable();
     for (key, value) in inherited.into_iter().flat_map(Baggage::iter) {
-        if !names_run_id(key) && !keys.contains(&key) {
+        if !names_run_id(key) && keys.binary_search(&key).is_err() {
             text.clear();
             if encode_member(&mut text, key, value).is_ok() {
-                push(&mut out, &text);
+                push(&mut out, &mut count, &text);
             }
         }
     }
