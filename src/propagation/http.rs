@@ -496,7 +496,10 @@ pub trait RequestBuilderExt {
     /// A builder does not show the headers set on it, so a `baggage` header set before this
     /// call is replaced: add the application's own baggage after it (a second `baggage`
     /// header, which receivers read with this one). [`InjectTraceContextLayer`], which sees
-    /// the request, keeps it either way.
+    /// the request, keeps it either way. For the same reason a `tracestate` is always set,
+    /// empty when the context carries no state (as OpenTelemetry's propagator sends it): one
+    /// set before, copied from a request of another trace, never goes out beside this
+    /// call's `traceparent`.
     ///
     /// # Examples
     ///
@@ -509,6 +512,15 @@ pub trait RequestBuilderExt {
     /// let ctx = TraceContext::new("job_1")?;
     /// let req = ctx.sync_scope(|| client.get("http://localhost/").with_current_trace_context().build())?;
     /// assert_eq!(req.headers()["baggage"], "run_id=job_1");
+    /// // A `tracestate` copied from another trace's request does not go out with this one.
+    /// let req = ctx.sync_scope(|| {
+    ///     client
+    ///         .get("http://localhost/")
+    ///         .header("tracestate", "rojo=00f067aa0ba902b7")
+    ///         .with_current_trace_context()
+    ///         .build()
+    /// })?;
+    /// assert_eq!(req.headers()["tracestate"], "");
     /// // Outside any scope the request is unchanged.
     /// let req = client.get("http://localhost/").with_current_trace_context().build()?;
     /// assert!(req.headers().get("traceparent").is_none());
@@ -523,7 +535,12 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
     fn with_current_trace_context(self) -> Self {
         let mut headers = HeaderMap::new();
         match super::inject_current(&mut headers) {
-            Some(_) => self.headers(headers),
+            Some(_) => {
+                headers
+                    .entry(super::TRACESTATE)
+                    .or_insert(http::HeaderValue::from_static(""));
+                self.headers(headers)
+            }
             None => self,
         }
     }
