@@ -79,11 +79,15 @@ fn each_text_format_keeps_its_line_behind_the_ids() {
             inside[0],
             format!("[backtest_abc123] [89abcdef] {}", bare[0])
         );
-        assert_eq!(
-            inside[1..],
-            bare[1..],
-            "the rest of a multi-line format is untouched"
-        );
+        // A multi-line format's other lines are stamped too (a blank one stays blank): each
+        // names its run, and `tracectx logs` finds it.
+        for (inside, bare) in inside[1..].iter().zip(&bare[1..]) {
+            if bare.is_empty() {
+                assert!(inside.is_empty(), "{inside}");
+            } else {
+                assert_eq!(*inside, format!("[backtest_abc123] [89abcdef] {bare}"));
+            }
+        }
         // Outside any context nothing is added.
         assert_eq!(lines(stamped, event), bare);
     }
@@ -93,6 +97,38 @@ fn each_text_format_keeps_its_line_behind_the_ids() {
     check(compact.clone(), Stamped::new(compact));
     let pretty = format::format().pretty().without_time();
     check(pretty.clone(), Stamped::new(pretty));
+}
+
+/// A message with a line end, over a format that writes it as it is (tracing-subscriber's):
+/// the line after it used to start with whatever the message wrote there, another run's ids
+/// included, and read back as that run's line. Each line is stamped with the event's own
+/// ids, on the first line ever (told from JSON) and on the ones after.
+#[test]
+fn a_message_cannot_forge_a_line_of_another_run() {
+    let forged =
+        || tracing::info!("filled\n[victim_run] [0badcafe] 2024-01-01T00:00:00Z  INFO x: forged");
+    for stamped in [
+        Stamped::new(format::format().without_time()),
+        Stamped::text(format::format().without_time()),
+    ] {
+        let inside = lines(stamped, || {
+            ctx().sync_scope(forged);
+            ctx().sync_scope(forged);
+        });
+        assert_eq!(inside.len(), 4, "{inside:?}");
+        let parser = LineParser::with_format("[{run_id}] [{trace_id}] {message}").unwrap();
+        for line in &inside {
+            let stamp = parser.parse(line.as_bytes()).unwrap();
+            assert_eq!(stamp.run_id.as_deref(), Some("backtest_abc123"), "{line}");
+            assert!(
+                !Query::new("victim_run")
+                    .unwrap()
+                    .with_parser(parser.clone())
+                    .matches(line.as_bytes())
+            );
+        }
+        assert!(inside[1].starts_with("[backtest_abc123] [89abcdef] [victim_run]"));
+    }
 }
 
 #[test]

@@ -16,8 +16,11 @@ use crate::logging::stamp::Stamp;
 ///
 /// - **Text** formats get the ids in front, in the brackets of the default line:
 ///   `[backtest_abc123] [a1b2c3d4] 2024-01-01T10:00:00.000000Z  INFO engine: filled qty=10`.
-///   With colors on, the wrapped format still writes them: the ids are written straight to
-///   the writer, never through a buffer.
+///   Every other line of an event (a message or field holding a line end, a multi-line format
+///   such as `pretty()`) gets them too, blank lines aside: none passes for a line of another
+///   run or of none, and `tracectx logs` finds them all. With colors on (a terminal), the
+///   wrapped format still writes them: the ids are written straight to the writer, never
+///   through a buffer, and only the first line of an event gets them.
 /// - **JSON** lines (an object per line, as `format().json()` writes them) get `run_id`,
 ///   `trace_id` (8 hex), `span_id` and `parent_span_id` as their first top-level keys, the
 ///   keys [`JsonFormat`](crate::logging::JsonFormat) writes, spliced in as the object is
@@ -302,13 +305,12 @@ impl<F> Stamped<F> {
             Mode::Json => false,
         };
         if text_known {
-            // The common case, made cheap: the prefix is written from the context in place
-            // (no user code runs while the slot is borrowed), with no copy of the ids.
-            if let Some(written) = crate::scope::read(|c| {
-                write_prefix(&mut writer, c.run_id(), c.trace_id().short().as_str())
-            }) {
-                written?;
-                return self.inner.format_event(ctx, writer, event);
+            // The common case, made cheap: the prefix is laid out from the context in place
+            // (no user code runs while the slot is borrowed), on the stack.
+            if let Some(prefix) =
+                crate::scope::read(|c| Prefix::new(c.run_id(), c.trace_id().short().as_str()))
+            {
+                return self.text_line(ctx, writer, event, prefix.as_str());
             }
         }
         let stamp = Stamp::for_event(ctx, event);
@@ -327,10 +329,13 @@ impl<F> Stamped<F> {
             mode => mode,
         };
         if mode == Mode::Text {
-            if let Some(stamp) = &stamp {
-                write_text_prefix(&mut writer, stamp)?;
-            }
-            return self.inner.format_event(ctx, writer, event);
+            return match &stamp {
+                Some(stamp) => {
+                    let prefix = Prefix::new(stamp.run_id(), stamp.trace_id.short().as_str());
+                    self.text_line(ctx, writer, event, prefix.as_str())
+                }
+                None => self.inner.format_event(ctx, writer, event),
+            };
         }
         // JSON, or not known yet: even without a stamp, the keys of the line are looked at.
         let mut splice = Splice {
@@ -343,6 +348,7 @@ impl<F> Stamped<F> {
             },
             found: UNKNOWN,
             json: Object::default(),
+            text: None,
         };
         // The wrapped format wrote nothing, or not an object: what it wrote is left so.
         let result = self
@@ -356,22 +362,107 @@ impl<F> Stamped<F> {
     }
 }
 
-/// `[run_id] [trace_id] `
-fn write_text_prefix(w: &mut impl fmt::Write, stamp: &Stamp) -> fmt::Result {
-    write_prefix(w, stamp.run_id(), stamp.trace_id.short().as_str())
+impl<F> Stamped<F> {
+    /// A text line: `prefix`, then the wrapped format's line, each line of it after the first
+    /// (a message or field with a line end, a multi-line format) stamped with `prefix` too,
+    /// so that none passes for a line of another run or of none. With colors on the
+    /// continuation lines go unstamped: tracing-subscriber's writer with colors cannot be made
+    /// outside it, and the wrapped format would lose them.
+    fn text_line<S, N>(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+        prefix: &str,
+    ) -> fmt::Result
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+        F: FormatEvent<S, N>,
+    {
+        writer.write_str(prefix)?;
+        if writer.has_ansi_escapes() {
+            return self.inner.format_event(ctx, writer, event);
+        }
+        // Formatted aside, then looked through for line ends once: most lines have none but
+        // the last, and go on in one piece.
+        let mut write = |buf: &mut String| {
+            buf.clear();
+            self.inner.format_event(ctx, Writer::new(buf), event)?;
+            let body = buf.as_bytes();
+            if !body[..body.len().saturating_sub(1)].contains(&b'\n') {
+                return writer.write_str(buf);
+            }
+            let mut lines = Restamp {
+                out: &mut writer,
+                prefix,
+                line_start: false,
+            };
+            fmt::Write::write_str(&mut lines, buf)
+        };
+        match TEXT_BUF.try_with(|cell| cell.try_borrow_mut().ok().map(|mut buf| write(&mut buf))) {
+            Ok(Some(written)) => written,
+            _ => write(&mut String::new()),
+        }
+    }
 }
 
-/// `[run_id] [short_trace_id] `, laid out on the stack and written at once.
-fn write_prefix(w: &mut impl fmt::Write, run: &str, short: &str) -> fmt::Result {
-    let run = &run.as_bytes()[..run.len().min(crate::MAX_RUN_ID_LEN)];
-    let mut buf = [0u8; crate::MAX_RUN_ID_LEN + 14];
-    let mut len = 0;
-    for piece in [&b"["[..], run, b"] [", short.as_bytes(), b"] "] {
-        buf[len..len + piece.len()].copy_from_slice(piece);
-        len += piece.len();
+thread_local! {
+    /// A per-thread buffer for a text line of the wrapped format, so that stamping its other
+    /// lines does not allocate.
+    static TEXT_BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// `[run_id] [short_trace_id] `, laid out on the stack.
+struct Prefix {
+    buf: [u8; crate::MAX_RUN_ID_LEN + 14],
+    len: usize,
+}
+
+impl Prefix {
+    fn new(run: &str, short: &str) -> Self {
+        let run = &run.as_bytes()[..run.len().min(crate::MAX_RUN_ID_LEN)];
+        let short = &short.as_bytes()[..short.len().min(8)];
+        let mut prefix = Prefix {
+            buf: [0; crate::MAX_RUN_ID_LEN + 14],
+            len: 0,
+        };
+        for piece in [&b"["[..], run, b"] [", short, b"] "] {
+            prefix.buf[prefix.len..prefix.len + piece.len()].copy_from_slice(piece);
+            prefix.len += piece.len();
+        }
+        prefix
     }
-    // Run ids and hex digits are ASCII.
-    w.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+
+    fn as_str(&self) -> &str {
+        // Run ids and hex digits are ASCII.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// Passes a text line on, with `prefix` written at the start of every line after the first
+/// that is not blank.
+struct Restamp<'a, W> {
+    out: &'a mut W,
+    prefix: &'a str,
+    /// The last character passed on ended a line.
+    line_start: bool,
+}
+
+impl<W: fmt::Write> fmt::Write for Restamp<'_, W> {
+    fn write_str(&mut self, mut s: &str) -> fmt::Result {
+        while !s.is_empty() {
+            // A blank line (a multi-line format's separator) stays blank.
+            if self.line_start && !s.starts_with('\n') {
+                self.out.write_str(self.prefix)?;
+            }
+            let end = s.find('\n').map_or(s.len(), |i| i + 1);
+            self.out.write_str(&s[..end])?;
+            self.line_start = s.as_bytes()[end - 1] == b'\n';
+            s = &s[end..];
+        }
+        Ok(())
+    }
 }
 
 /// `"run_id":"…","trace_id":"…","span_id":"…"[,"parent_span_id":"…"]`. Run ids and hex ids
@@ -399,6 +490,9 @@ enum State {
     Object,
     /// The rest passes through.
     Through,
+    /// A text line with a stamp: the rest passes through, each line after the first stamped
+    /// (`Splice::text`).
+    Text,
 }
 
 /// Keys longer than this are not buffered: no key the splice renames is that long.
@@ -428,6 +522,9 @@ struct Splice<'a, 'w> {
     /// What the first chunk showed the line to be.
     found: u8,
     json: Object,
+    /// In a text line with a stamp: its prefix, and whether the last character passed on
+    /// ended a line.
+    text: Option<(Prefix, bool)>,
 }
 
 /// Whether a top-level key of the wrapped format could pass for one of the keys the splice
@@ -597,6 +694,19 @@ impl fmt::Write for Splice<'_, '_> {
         }
         match self.state {
             State::Through => self.out.write_str(s),
+            State::Text => match &mut self.text {
+                Some((prefix, line_start)) => {
+                    let mut lines = Restamp {
+                        out: &mut *self.out,
+                        prefix: prefix.as_str(),
+                        line_start: *line_start,
+                    };
+                    let written = lines.write_str(s);
+                    *line_start = lines.line_start;
+                    written
+                }
+                None => self.out.write_str(s),
+            },
             State::Object => self.object(s),
             State::Detect | State::Json => {
                 let json_start = s.strip_prefix('{');
@@ -618,11 +728,15 @@ impl fmt::Write for Splice<'_, '_> {
                     }
                     (None, State::Detect) => {
                         self.found = TEXT;
-                        self.state = State::Through;
-                        if let Some(stamp) = self.stamp {
-                            write_text_prefix(self.out, stamp)?;
-                        }
-                        self.out.write_str(s)
+                        let Some(stamp) = self.stamp else {
+                            self.state = State::Through;
+                            return self.out.write_str(s);
+                        };
+                        let prefix = Prefix::new(stamp.run_id(), stamp.trace_id.short().as_str());
+                        self.out.write_str(prefix.as_str())?;
+                        self.text = Some((prefix, false));
+                        self.state = State::Text;
+                        self.write_str(s)
                     }
                     // Not an object after all: written as it is.
                     _ => {
@@ -649,6 +763,7 @@ mod tests {
             state: State::Json,
             found: UNKNOWN,
             json: Object::default(),
+            text: None,
         };
         let mut start = 0;
         for &cut in cuts.iter().chain([&line.len()]) {
