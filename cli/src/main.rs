@@ -325,11 +325,22 @@ struct FormatArg {
 }
 
 impl FormatArg {
-    fn parser(&self) -> Result<LineParser, query::FormatError> {
-        match &self.format {
-            Some(template) => LineParser::with_format(template),
-            None => Ok(LineParser::new()),
+    /// The reader of the lines: the default layout and JSON, and the `--format` template. A
+    /// `--format` with no placeholder at all (`json`, `text`: a format's name, as other tools
+    /// take one) is refused saying what the option takes.
+    fn parser(&self) -> Result<LineParser, String> {
+        let Some(template) = &self.format else {
+            return Ok(LineParser::new());
+        };
+        // `{{` and `}}` are literal braces, not placeholders.
+        if !template.replace("{{", "").replace("}}", "").contains('{') {
+            return Err(format!(
+                "--format {template:?} is not a log template: give the template the log was written \
+                 with, such as \"[{{timestamp}}] [{{run_id}}] [{{trace_id}}] {{level}} - \
+                 {{message}}\"; JSON lines and the default layout are read without --format"
+            ));
         }
+        LineParser::with_format(template).map_err(|e| e.to_string())
     }
 
     /// Says on stderr that `name` holds no line the reader knows.

@@ -2553,6 +2553,33 @@ fn a_log_with_no_stamped_line_is_named_on_stderr() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[test]
+fn a_format_that_is_no_template_says_what_format_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = mixed(dir.path());
+    let p = log.to_str().unwrap();
+    // `--format json` as other tools take it: JSON lines need no --format at all.
+    for args in [
+        vec!["logs", "backtest_ab1", p, "--format", "json"],
+        vec!["trace", "a1b2c3d4", p, "--format", "text"],
+        vec!["runs", p, "--format", "json"],
+    ] {
+        let out = tracectx(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("is not a log template")
+                && err.contains("{run_id}")
+                && err.contains("read without --format"),
+            "{args:?}: {err}"
+        );
+    }
+    // Literal braces are not placeholders either.
+    let out = tracectx(&["runs", p, "--format", "{{json}}"], None);
+    exits_saying(&out, 2, "is not a log template");
+}
+
 // === a file per run ===
 
 #[test]
