@@ -121,20 +121,28 @@ const LOGS_EXIT: &str = "Exit status: 0 when a line was found, 1 when none was, 
 const RUNS_EXIT: &str = "Exit status: 0 when a run was found, 1 when none was, 2 on an error \
     (a bad argument, an input that could not be read, an output that could not be written), as grep.";
 
-/// The exit status of `backtest`, `sweep` and `merge`, as `--help` states it (a macro, for
-/// `concat!`).
+/// The exit status of `backtest`, `sweep` and `merge`, as `--help` states it, given what
+/// makes the command fail (a macro, for `concat!`).
 macro_rules! ran_exit {
-    () => {
-        "Exit status: 0 when it ran, 1 when it could not (bad data, a parameter or grid \
-         refused, every session failed; the reason on stderr), 2 when the command line does not \
-         parse."
+    ($why:literal) => {
+        concat!(
+            "Exit status: 0 when it ran, 1 when it could not (",
+            $why,
+            "; the reason on stderr), 2 when the command line does not parse."
+        )
     };
 }
 
 /// Said after the options of `backtest` and `sweep`.
 const SESSION_AFTER_HELP: &str = concat!(
     "`tracectx strategies` lists each strategy's parameters, their types and defaults.\n\n",
-    ran_exit!()
+    ran_exit!("bad data, a parameter or grid refused, every session failed")
+);
+
+/// Said after the options of `merge`.
+const MERGE_AFTER_HELP: &str = ran_exit!(
+    "a file unreadable or not a shard's, shards of different sweeps, a combination read \
+     twice, every session failed"
 );
 
 /// Exit codes, as grep's.
@@ -1947,7 +1955,7 @@ fn write_ranking_json(
 // === merge ===
 
 #[derive(Debug, Args)]
-#[command(after_help = ran_exit!())]
+#[command(after_help = MERGE_AFTER_HELP)]
 struct MergeArgs {
     /// The shards' JSON-lines files (`sweep --output`); `-` reads standard input
     #[arg(required = true)]
