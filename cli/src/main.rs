@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! tracectx logs RUN_ID [FILE...] [--format TEMPLATE] [--trace-id ID] [--level LEVEL] [--count]
-//!     [--raw]
+//!     [--raw] [--merge]
 //! tracectx trace TRACE_ID [FILE...] [--format TEMPLATE] [--level LEVEL] [--count] [--raw]
+//!     [--merge]
 //! tracectx runs [FILE...] [--format TEMPLATE] [--json]
 //! tracectx backtest --data FILE.csv [--strategy sma-cross] [--param NAME=VALUE]... [--long-only]
 //!     [--cash C] [--commission F] [--spread F] [--slippage F] [--fractional-units]

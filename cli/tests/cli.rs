@@ -2732,6 +2732,7 @@ fn help_states_the_exit_status_each_command_returns() {
     ];
     for (command, said) in [
         ("logs", grep_like),
+        ("trace", grep_like),
         ("runs", grep_like),
         ("backtest", ran),
         ("sweep", ran),
