@@ -356,6 +356,14 @@ fn missing_column() {
     assert_eq!(e.to_string(), r#"invalid bar data: missing column "low""#);
     let e = err("open,high,low,close\n1,1,1,1\n");
     assert!(matches!(e.kind(), DataErrorKind::MissingColumn("date")));
+    // The time column goes by several names: the message says which, not only "date".
+    let e = err("day,open,high,low,close\n2024-01-02,1,1,1,1\n");
+    assert!(matches!(e.kind(), DataErrorKind::MissingColumn("date")));
+    assert_eq!(
+        e.to_string(),
+        "invalid bar data: missing time column: expected one named date, datetime, time or \
+         timestamp (or a first column with no name)"
+    );
 }
 
 #[test]

@@ -49,8 +49,9 @@ pub enum DataErrorKind {
     /// spreadsheets' "Unicode text" write): the loader reads UTF-8 (or ASCII) text.
     #[error("UTF-16 text (byte-order mark), expected UTF-8")]
     Utf16,
-    /// A required column is absent from the header.
-    #[error("missing column {0:?}")]
+    /// A required column is absent from the header: `open`, `high`, `low`, `close`, or
+    /// `date` for the time column, whichever of its names the header would give it.
+    #[error("{}", missing_column(.0))]
     MissingColumn(&'static str),
     /// Two header fields name the same column.
     #[error("column {0:?} appears twice")]
@@ -176,6 +177,18 @@ pub enum DataErrorKind {
         /// The number of values in this column.
         found: usize,
     },
+}
+
+/// What [`DataErrorKind::MissingColumn`] says: the time column by every name the loader
+/// takes for it, so that a header naming it otherwise (`day`) is put right at once.
+fn missing_column(name: &str) -> String {
+    if name == "date" {
+        "missing time column: expected one named date, datetime, time or timestamp (or a first \
+         column with no name)"
+            .to_owned()
+    } else {
+        format!("missing column {name:?}")
+    }
 }
 
 impl DataError {
