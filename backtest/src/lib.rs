@@ -54,7 +54,7 @@
 //!
 //! # Examples
 //!
-//! A sweep: every combination a session of its own, on both cores, ranked; every log line
+//! A sweep: every combination a session of its own, on every core, ranked; every log line
 //! of a session stamped with its run id:
 //!
 //! ```
