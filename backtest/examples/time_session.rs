@@ -1,8 +1,9 @@
 //! Times whole backtest sessions in one process, for `benches/compare_python.sh`: loads a
 //! CSV file once, then runs `sma-cross` 10/20 (long-short, 10,000 cash, no commission) on it
 //! `RUNS` times with [`BacktestEngine::run`], as a program that backtests many times would,
-//! and prints one JSON object: each session's wall time (the first one pays for the fresh
-//! memory of its results), the closed trades and the final equity.
+//! and prints one JSON object: the number of bars, each session's wall time (the first one
+//! pays for the fresh memory of its results), the number of closed trades and the final
+//! equity.
 //!
 //! ```text
 //! cargo run --release --example time_session -- FILE.csv [RUNS]
