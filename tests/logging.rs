@@ -154,7 +154,8 @@ fn each_template_error_names_its_cause() {
     );
     assert_eq!(
         err("[{run}] {message}").to_string(),
-        "unknown placeholder {run} at byte 1 of the log template"
+        "unknown placeholder {run} at byte 1 of the log template: expected one of timestamp, \
+         run_id, trace_id, span_id, parent_span_id, level, target, message, fields"
     );
     assert!(matches!(
         logging::builder().with_format("{nope}").try_init(),

@@ -65,20 +65,27 @@ const MAX_NAME_SHOWN: usize = 64;
 ///
 /// let err = TextFormat::from_template("[{run}] {message}").unwrap_err();
 /// assert_eq!(err, TemplateError::UnknownPlaceholder { name: "run".into(), at: 1 });
-/// assert_eq!(err.to_string(), "unknown placeholder {run} at byte 1 of the log template");
+/// assert_eq!(
+///     err.to_string(),
+///     "unknown placeholder {run} at byte 1 of the log template: expected one of timestamp, \
+///      run_id, trace_id, span_id, parent_span_id, level, target, message, fields",
+/// );
 ///
 /// let err = TextFormat::from_template("{timestamp:%Y-%m-%d {H}} {message}").unwrap_err();
 /// assert_eq!(err, TemplateError::NestedBrace { at: 0, inner: 20 });
 ///
 /// // A long name is cut.
 /// let err = TextFormat::from_template(&format!("{{{}}}", "x".repeat(10_000))).unwrap_err();
-/// assert!(err.to_string().len() < 200);
+/// assert!(err.to_string().len() < 300);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TemplateError {
     /// A `{name}` that is not one of the known placeholders.
-    #[error("unknown placeholder {{{name}}} at byte {at} of the log template")]
+    #[error(
+        "unknown placeholder {{{name}}} at byte {at} of the log template: expected one of {}",
+        PLACEHOLDERS.join(", ")
+    )]
     UnknownPlaceholder {
         /// The name between the braces.
         name: String,
