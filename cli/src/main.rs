@@ -1560,6 +1560,22 @@ impl SweepArgs {
                 })?;
             }
         }
+        // An axis of one value (`fast=7`, or a range mistyped `fast=5-50`) is fixed in the
+        // grid, not an axis: checked the same way, in any combination.
+        let swept: Vec<&str> = grid.axes().map(|(name, _)| name).collect();
+        if let Some(any) = grid.combinations().next() {
+            for axis in &self.grid {
+                let name = axis.split_once('=').map_or("", |(name, _)| name.trim());
+                let spec = builtin.params.iter().find(|p| p.name == name);
+                if let (false, Some(spec), Some(value)) =
+                    (swept.contains(&name), spec, any.get(name))
+                {
+                    spec.check_kind(value).map_err(|e| {
+                        format!("grid axis {axis:?}: {e} (see `tracectx strategies`)")
+                    })?;
+                }
+            }
+        }
         // Every parameter left out runs at its default: fixed in the grid, so that the
         // results show what ran (as `backtest` does) and a constraint may name it (`fast<slow`
         // with only `fast` swept).

@@ -1336,6 +1336,15 @@ mod backtest_cli {
                 "long_only=1,0",
                 r#"grid axis "long_only=1,0": parameter "long_only" must be a boolean, got an integer: 1"#,
             ),
+            // An axis of one value (a range written `5-50`) too.
+            (
+                "fast=5-50",
+                r#"grid axis "fast=5-50": parameter "fast" must be an integer, got a string: "5-50""#,
+            ),
+            (
+                "slow=7.5:7.5:1",
+                r#"grid axis "slow=7.5:7.5:1": parameter "slow" must be an integer, got a float: 7.5"#,
+            ),
         ] {
             let out = tracectx(&["sweep", "--data", data, "--grid", axis], None);
             assert_eq!(out.status.code(), Some(1));
