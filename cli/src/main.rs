@@ -28,12 +28,12 @@
 //! is read). A closed
 //! pipe (`| head`) is not an error: the output just ends, quietly. An input in which no line at
 //! all is in a layout the reader knows (the default line, JSON, or the `--format` template) is
-//! named on stderr, with the hint to pass its template, and counts as one where nothing was
-//! found. A line longer than 64 MiB is not a log line: it is skipped, and the count of such
-//! lines is said on stderr. Files are read, never mapped in memory (a mapped file truncated by
-//! another process kills the reader with SIGBUS): a plain file in blocks by two threads, each
-//! searching the blocks it read; standard input and gzip read ahead on one thread and searched
-//! on the other.
+//! named on stderr, with the hint to pass its template (an empty one, as empty), and counts as
+//! one where nothing was found. A line longer than 64 MiB is not a log line: it is skipped,
+//! and the count of such lines is said on stderr. Files are read, never mapped in memory (a
+//! mapped file truncated by another process kills the reader with SIGBUS): a plain file in
+//! blocks by two threads, each searching the blocks it read; standard input and gzip read
+//! ahead on one thread and searched on the other.
 //!
 //! Whatever tracectx prints that it did not write itself (log lines, run and trace ids read
 //! from logs, file names) goes through the crate's one escaper, `tracectx::escape`: control
@@ -352,8 +352,13 @@ impl FormatArg {
         LineParser::with_format(template).map_err(|e| e.to_string())
     }
 
-    /// Says on stderr that `name` holds no line the reader knows.
-    fn no_stamped_line(&self, name: &str) {
+    /// Says on stderr that `name` holds no line the reader knows: none at all, or none in a
+    /// layout it reads.
+    fn no_stamped_line(&self, name: &str, layout: Layout) {
+        if layout == Layout::Empty {
+            say!("tracectx: {name}: empty, no line to read");
+            return;
+        }
         match &self.format {
             None => say!(
                 "tracectx: {name}: no line in tracectx's default layout or JSON; for a log \
@@ -376,6 +381,19 @@ struct Watch<'p, R> {
     /// The line being gathered is longer than any stamped line is read: skip to its end.
     skipping: bool,
     stamped: bool,
+    /// A byte other than white space went by.
+    nonblank: bool,
+}
+
+/// What an input's lines were, as far as what is said of it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// At least one line in a layout the reader knows.
+    Stamped,
+    /// Lines, none in a layout the reader knows.
+    Unknown,
+    /// No line at all, or blank ones only.
+    Empty,
 }
 
 /// Lines longer than this are not looked at by [`Watch`].
@@ -389,6 +407,7 @@ impl<'p, R: Read> Watch<'p, R> {
             line: Vec::new(),
             skipping: false,
             stamped: false,
+            nonblank: false,
         }
     }
 
@@ -421,11 +440,25 @@ impl<'p, R: Read> Watch<'p, R> {
     fn saw_stamped(&self) -> bool {
         self.stamped || (!self.skipping && self.parser.parse(&self.line).is_some())
     }
+
+    /// What the lines that went by were.
+    fn layout(&self) -> Layout {
+        if self.saw_stamped() {
+            Layout::Stamped
+        } else if self.nonblank {
+            Layout::Unknown
+        } else {
+            Layout::Empty
+        }
+    }
 }
 
 impl<R: Read> Read for Watch<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if !self.nonblank {
+            self.nonblank = buf[..n].iter().any(|b| !b.is_ascii_whitespace());
+        }
         if !self.stamped {
             self.look(&buf[..n]);
         }
@@ -433,9 +466,10 @@ impl<R: Read> Read for Watch<'_, R> {
     }
 }
 
-/// Whether a line of the file `source` is stamped (in a layout `parser` reads); reads up to
-/// the first one. Not for an input read once only ([`Source::read_once`]).
-fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
+/// What the lines of the file `source` are: whether one is stamped (in a layout `parser`
+/// reads); reads up to the first one. Not for an input read once only
+/// ([`Source::read_once`]).
+fn layout_of(source: &Source<'_>, parser: &LineParser) -> io::Result<Layout> {
     let mut watch = Watch::new(source.open()?, parser);
     let mut buf = vec![0u8; 64 * 1024];
     while !watch.stamped {
@@ -446,7 +480,7 @@ fn any_stamped(source: &Source<'_>, parser: &LineParser) -> io::Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    Ok(watch.saw_stamped())
+    Ok(watch.layout())
 }
 
 /// Says on stderr that `name` held lines too long to be log lines, which were skipped.
@@ -604,19 +638,19 @@ impl LineArgs {
             // A pipe (standard input, a FIFO, `<(zcat ..)`) can be read once only: watched
             // for stamped lines as it goes by.
             let once = source.read_once();
-            let (found, stamped) = match source {
-                Source::File(path) if !once => (query.search_path(path, &mut keep), false),
+            let (found, watched) = match source {
+                Source::File(path) if !once => (query.search_path(path, &mut keep), None),
                 _ => {
                     let mut watch = Watch::new(source.open().map_err(Ok)?, parser);
                     let found = query.search_with(&mut watch, &mut keep);
-                    (found, watch.saw_stamped())
+                    (found, Some(watch.layout()))
                 }
             };
             let found = match found {
                 Ok(found) => found,
                 Err(e) => return Err(blame(out, e)),
             };
-            self.notices(&source, name, &found, stamped, parser)
+            self.notices(&source, name, &found, watched, parser)
                 .map_err(Ok)
         })
     }
@@ -632,20 +666,30 @@ impl LineArgs {
     }
 
     /// What a search of one input says beside its lines: lines too long to be log lines, and,
-    /// when nothing was found, a log with no stamped line (looked through once more).
+    /// when nothing was found, an empty log or one with no stamped line. `watched` is what
+    /// the search saw of the lines, if it watched them; else the file is looked through once
+    /// more.
     fn notices(
         &self,
         source: &Source<'_>,
         name: &str,
         found: &query::Found,
-        stamped: bool,
+        watched: Option<Layout>,
         parser: &LineParser,
     ) -> io::Result<()> {
         if found.too_long > 0 {
             too_long(name, found.too_long);
         }
-        if found.lines == 0 && !stamped && (source.read_once() || !any_stamped(source, parser)?) {
-            self.format.no_stamped_line(name);
+        if found.lines == 0 {
+            let layout = match watched {
+                Some(layout) => layout,
+                // A pipe cannot be read again; it was watched.
+                None if source.read_once() => Layout::Unknown,
+                None => layout_of(source, parser)?,
+            };
+            if layout != Layout::Stamped {
+                self.format.no_stamped_line(name, layout);
+            }
         }
         Ok(())
     }
@@ -676,7 +720,7 @@ impl LineArgs {
                         kept.send(line.to_vec())
                             .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
                     })?;
-                    Ok::<_, io::Error>((source, found, watch.saw_stamped()))
+                    Ok::<_, io::Error>((source, found, watch.layout()))
                 }));
                 names.push(name);
                 lines.push(receive);
@@ -712,8 +756,8 @@ impl LineArgs {
                 if stopped.is_some() {
                     continue;
                 }
-                let reported = outcome.and_then(|(source, found, stamped)| {
-                    self.notices(&source, name, &found, stamped, parser)
+                let reported = outcome.and_then(|(source, found, layout)| {
+                    self.notices(&source, name, &found, Some(layout), parser)
                 });
                 if let Err(e) = reported {
                     say!("tracectx: {name}: {e}");
@@ -760,18 +804,25 @@ struct RunsArgs {
 
 impl RunsArgs {
     fn run(self) -> ExitCode {
-        let mut runs = match self.format.parser() {
-            Ok(parser) => Runs::with_parser(parser),
+        let parser = match self.format.parser() {
+            Ok(parser) => parser,
             Err(e) => return usage_error(e),
         };
+        let mut runs = Runs::with_parser(parser.clone());
         let read = for_each_input(&self.files, |source, name| {
             let (before, skipped) = (runs.stamped_lines(), runs.too_long_lines());
-            runs.read(source.open().map_err(Ok)?).map_err(Ok)?;
+            let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
+            runs.read(&mut watch).map_err(Ok)?;
             if runs.too_long_lines() > skipped {
                 too_long(name, runs.too_long_lines() - skipped);
             }
             if runs.stamped_lines() == before {
-                self.format.no_stamped_line(name);
+                let layout = match watch.layout() {
+                    // A stamped line too long to be read is no stamped line of the log.
+                    Layout::Stamped => Layout::Unknown,
+                    layout => layout,
+                };
+                self.format.no_stamped_line(name, layout);
             }
             Ok(())
         });

@@ -2589,6 +2589,60 @@ fn a_format_that_is_no_template_says_what_format_takes() {
     exits_saying(&out, 2, "is not a log template");
 }
 
+#[test]
+fn an_empty_log_is_said_to_be_empty_not_of_another_layout() {
+    // A log nothing was written to yet (or the wrong file named): "pass its template" would
+    // send the reader looking for a layout problem that is not there.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let blank = dir.path().join("blank.log");
+    std::fs::write(&blank, "\n\n").unwrap();
+    let gz = dir.path().join("empty.log.gz");
+    gzip(&gz, "");
+    let log = mixed(dir.path());
+    let (e, b, g, l) = (
+        empty.to_str().unwrap(),
+        blank.to_str().unwrap(),
+        gz.to_str().unwrap(),
+        log.to_str().unwrap(),
+    );
+    for (args, named) in [
+        (vec!["logs", "backtest_ab1", e], e),
+        (vec!["logs", "-c", "backtest_ab1", b], b),
+        (vec!["logs", "backtest_ab1", g], g),
+        (vec!["trace", "a1b2c3d4", e], e),
+        (vec!["runs", e], e),
+        (vec!["runs", g], g),
+    ] {
+        let out = tracectx(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("tracectx: {named}: empty, no line to read\n"),
+            "{args:?}"
+        );
+    }
+    // Read from standard input, and beside a log that holds the run (with --merge too).
+    let out = tracectx(&["logs", "backtest_ab1"], Some(b""));
+    assert_eq!(
+        stderr(&out),
+        "tracectx: (standard input): empty, no line to read\n"
+    );
+    for merge in [&[][..], &["--merge"]] {
+        let out = tracectx(&[&["logs", "backtest_ab1", e, l][..], merge].concat(), None);
+        assert_eq!(out.status.code(), Some(0), "{merge:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("tracectx: {e}: empty, no line to read\n"),
+            "{merge:?}"
+        );
+    }
+    // A log with lines, none stamped, still gets the hint to pass its template.
+    let out = tracectx(&["logs", "backtest_ab1"], Some(b"plain text\n"));
+    assert!(stderr(&out).contains("--format"), "{}", stderr(&out));
+}
+
 // === a file per run ===
 
 #[test]
