@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "\nThe lines above the table marked [-] [-] were logged by main, outside any run (no run\n\
          id, no trace id); the progress lines carry the sweep's run.\n\
-         Every line in {log_path} names its run. Read one session's lines back:\n  \
+         Every line logged inside a run names it in {log_path}. Read one session's lines back:\n  \
          {query} logs {best_run} {log_path}\n\
          and one row per run (the sweep and each session):\n  \
          {query} runs {log_path}"
