@@ -545,16 +545,20 @@ fn parse_level(s: &str) -> Result<tracing::Level, String> {
         .map_err(|_| format!("unknown level {s:?}: expected trace, debug, info, warn or error"))
 }
 
+/// Said after an id refused: where the ids of a log are found (typed from an example, a
+/// placeholder such as `backtest_0193…` is not one).
+const IDS_HINT: &str = "`tracectx runs FILE...` lists the run and trace ids a log holds";
+
 impl LogsArgs {
     fn run(self) -> ExitCode {
         let mut query = match Query::new(&self.run_id) {
             Ok(q) => q,
-            Err(e) => return usage_error(e),
+            Err(e) => return usage_error(format_args!("{e} ({IDS_HINT})")),
         };
         if let Some(trace_id) = &self.trace_id {
             query = match query.trace_id(trace_id) {
                 Ok(q) => q,
-                Err(e) => return usage_error(e),
+                Err(e) => return usage_error(format_args!("{e} ({IDS_HINT})")),
             };
         }
         self.lines.print(query)
@@ -580,7 +584,7 @@ impl TraceArgs {
         }
         match Query::for_trace(&self.trace_id) {
             Ok(query) => self.lines.print(query),
-            Err(e) => usage_error(e),
+            Err(e) => usage_error(format_args!("{e} ({IDS_HINT})")),
         }
     }
 }

@@ -2643,6 +2643,39 @@ fn an_empty_log_is_said_to_be_empty_not_of_another_layout() {
     assert!(stderr(&out).contains("--format"), "{}", stderr(&out));
 }
 
+#[test]
+fn an_invalid_run_or_trace_id_points_to_the_ids_a_log_holds() {
+    // The README's placeholders typed as they are, or a partial id: say where the ids are.
+    let dir = tempfile::tempdir().unwrap();
+    let log = mixed(dir.path());
+    let l = log.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["logs", "backtest_0193…", l],
+            "invalid run id \"backtest_0193…\": a non-ASCII character at byte 13",
+        ),
+        (
+            vec!["logs", "<run_id>", l],
+            "invalid run id \"<run_id>\": a bracket at byte 0",
+        ),
+        (
+            vec!["logs", "backtest_ab1", l, "--trace-id", "a1b2c3"],
+            "invalid trace id \"a1b2c3\"",
+        ),
+        (vec!["trace", "0e0e473", l], "invalid trace id \"0e0e473\""),
+    ] {
+        let out = tracectx(&args, None);
+        exits_saying(&out, 2, says);
+        let err = stderr(&out);
+        assert!(
+            err.contains("`tracectx runs FILE...` lists"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
 // === a file per run ===
 
 #[test]
