@@ -367,6 +367,35 @@ fn missing_column() {
 }
 
 #[test]
+fn fields_separated_otherwise_than_by_commas() {
+    // A spreadsheet's export in some locales (`;`), or tab-separated values: the header
+    // reads as one column, and "missing time column" would not say why.
+    for (sep, text) in [
+        (';', "date;open;high;low;close\n2024-01-02;1;1;1;1\n"),
+        (
+            '\t',
+            "date\topen\thigh\tlow\tclose\n2024-01-02\t1\t1\t1\t1\n",
+        ),
+    ] {
+        let e = err(text);
+        assert!(
+            matches!(e.kind(), DataErrorKind::NotCommaSeparated(c) if *c == sep),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "invalid bar data: the header is one column holding {sep:?}: separate the \
+                 fields with commas"
+            )
+        );
+    }
+    // One column and no separator in it: a missing column, as before.
+    let e = err("close\n1\n");
+    assert!(matches!(e.kind(), DataErrorKind::MissingColumn("date")));
+}
+
+#[test]
 fn duplicate_column() {
     let e = err("date,open,high,low,close,Close\n2024-01-02,1,1,1,1,1\n");
     assert!(matches!(e.kind(), DataErrorKind::DuplicateColumn(c) if c == "Close"));

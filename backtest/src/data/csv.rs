@@ -529,6 +529,15 @@ fn resolve_columns<R: Read>(header: &Records<R>) -> Result<Columns, DataError> {
     }
     for (slot, name) in ["date", "open", "high", "low", "close"].iter().enumerate() {
         if index[slot] == usize::MAX {
+            // One field holding another separator: the file is not comma-separated.
+            let only = (header.len() == 1).then(|| header.get(0).unwrap_or_default());
+            if let Some(sep) =
+                only.and_then(|f| [b';', b'\t', b'|'].into_iter().find(|s| f.contains(s)))
+            {
+                return Err(DataError::new(DataErrorKind::NotCommaSeparated(
+                    char::from(sep),
+                )));
+            }
             return Err(DataError::new(DataErrorKind::MissingColumn(name)));
         }
     }

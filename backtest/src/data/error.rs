@@ -53,6 +53,11 @@ pub enum DataErrorKind {
     /// `date` for the time column, whichever of its names the header would give it.
     #[error("{}", missing_column(.0))]
     MissingColumn(&'static str),
+    /// The header is one field holding a semicolon, a tab or a bar: the file separates its
+    /// fields with that character (as spreadsheets set to some locales export CSV), while the
+    /// loader reads comma-separated values.
+    #[error("the header is one column holding {0:?}: separate the fields with commas")]
+    NotCommaSeparated(char),
     /// Two header fields name the same column.
     #[error("column {0:?} appears twice")]
     DuplicateColumn(String),
