@@ -44,8 +44,9 @@
 //! sink. [`spawn_traced`], [`spawn_blocking_traced`], [`spawn_local_traced`],
 //! [`JoinSetExt::spawn_traced`] and [`thread::spawn`] carry it into new tasks and threads; an
 //! [`Envelope`] and the channels of [`sync`] carry it with a message to another task. With
-//! the `rayon` feature, parallel iterators and `tracectx::rayon::{spawn, scope, join}` carry it
-//! onto rayon's pool; with the `hyper` feature, `TracedExecutor` into the tasks hyper spawns.
+//! the `rayon` feature, parallel iterators and
+//! `tracectx::rayon::{spawn, spawn_fifo, scope, in_place_scope, join}` carry it onto rayon's
+//! pool; with the `hyper` feature, `TracedExecutor` into the tasks hyper spawns.
 //! Outside any scope the accessors ([`current`], [`with_current`], [`get_run_id`],
 //! [`get_trace_id`]) return `None`; nothing panics.
 //!
