@@ -568,6 +568,39 @@ impl ErrorContext {
         self.pairs.is_empty()
     }
 
+    /// Takes the ids of `found` (the context of an error this one wraps), with the context
+    /// they were captured from when there is one.
+    fn inherit(&mut self, found: &ErrorContext) {
+        let (run_id, trace_id) = (found.run_id(), found.trace_id());
+        match found.trace_context() {
+            Some(ctx) if run_id.is_some() && trace_id.is_some() => {
+                self.enrich_with(ctx);
+            }
+            _ => {
+                if let Some(run_id) = run_id {
+                    self.insert(RUN_ID_KEY, run_id.to_owned());
+                }
+                if let Some(trace_id) = trace_id {
+                    self.insert(TRACE_ID_KEY, trace_id.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The context of a wrapper of `error`: the ids of the nearest error in its chain that
+    /// carries some (it was raised in that run), else what `fresh` adds.
+    fn wrapping(
+        error: &(dyn StdError + 'static),
+        fresh: impl FnOnce(&mut ErrorContext) -> bool,
+    ) -> Self {
+        let mut context = Self::new();
+        match find_context(error) {
+            Some(found) => context.inherit(found),
+            None => drop(fresh(&mut context)),
+        }
+        context
+    }
+
     /// Writes the pairs for which `keep` holds, space-separated; returns whether any was
     /// written.
     fn write_pairs(
@@ -816,20 +849,7 @@ impl Error {
         let source = source.into();
         if !self.inner.context.has_trace_ids() {
             if let Some(found) = find_context(&*source) {
-                let (run_id, trace_id) = (found.run_id(), found.trace_id());
-                match found.trace_context() {
-                    Some(ctx) if run_id.is_some() && trace_id.is_some() => {
-                        self.inner.context.enrich_with(ctx);
-                    }
-                    _ => {
-                        if let Some(run_id) = run_id {
-                            self.inner.context.insert(RUN_ID_KEY, run_id.to_owned());
-                        }
-                        if let Some(trace_id) = trace_id {
-                            self.inner.context.insert(TRACE_ID_KEY, trace_id.to_owned());
-                        }
-                    }
-                }
+                self.inner.context.inherit(found);
             }
         }
         self.inner.source = Some(source);
@@ -1022,6 +1042,11 @@ pub fn enrich_error_with_trace(err: &mut Error) {
 
 /// Any error, with a snapshot of the trace context it was raised in.
 ///
+/// An error that already names its run (a crate [`Error`] or a `Traced` raised in a run,
+/// anywhere in its `source()` chain) keeps that run when it is wrapped again, in another run's
+/// handler or with another context: the wrapper takes the ids from the chain, as enrichment
+/// never replaces them. Only an error with no ids takes the context in force (or given).
+///
 /// Made by [`TracedErrorExt::in_current_trace`], [`TracedResultExt::in_current_trace`], by `?`
 /// into a `Result<_, Traced<E>>` (the `From<E>` impl), or by [`Traced::new_dyn`] for
 /// `anyhow::Error`, `eyre::Report` and boxed errors. Like tracing-error's `TracedError`, it
@@ -1068,7 +1093,8 @@ impl<E> Traced<E>
 where
     E: StdError + Send + Sync + 'static,
 {
-    /// Wraps `error` with the current context (no ids outside any scope).
+    /// Wraps `error` with the current context (no ids outside any scope), or with the ids
+    /// its chain already carries (see [`Traced`]).
     ///
     /// # Examples
     ///
@@ -1084,10 +1110,12 @@ where
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn new(error: E) -> Self {
-        Self::build(error, ErrorContext::current(), |e| e)
+        let context = ErrorContext::wrapping(&error, ErrorContext::enrich_with_trace);
+        Self::build(error, context, |e| e)
     }
 
-    /// Wraps `error` with `ctx`'s ids, wherever it is called.
+    /// Wraps `error` with `ctx`'s ids, wherever it is called, unless its chain already carries
+    /// ids (see [`Traced`]).
     ///
     /// # Examples
     ///
@@ -1102,8 +1130,7 @@ where
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn with_trace_context(error: E, ctx: &TraceContext) -> Self {
-        let mut context = ErrorContext::new();
-        context.enrich_with(ctx);
+        let context = ErrorContext::wrapping(&error, |c| c.enrich_with(ctx));
         Self::build(error, context, |e| e)
     }
 }
@@ -1117,7 +1144,8 @@ where
     ///
     /// These types are not `std::error::Error` themselves (they convert *from* every error),
     /// so the extension traits do not apply to them; this constructor does. `source()` then
-    /// returns the error the dynamic one holds.
+    /// returns the error the dynamic one holds. Ids already in its chain are kept, as in
+    /// [`Traced::new`].
     ///
     /// # Examples
     ///
@@ -1132,7 +1160,8 @@ where
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     pub fn new_dyn(error: E) -> Self {
-        Self::build(error, ErrorContext::current(), |e| e.as_ref())
+        let context = ErrorContext::wrapping(error.as_ref(), ErrorContext::enrich_with_trace);
+        Self::build(error, context, |e| e.as_ref())
     }
 }
 
@@ -1387,7 +1416,8 @@ where
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
 pub trait TracedErrorExt: StdError + Send + Sync + Sized + 'static {
-    /// Wraps the error with the current context (no ids outside any scope).
+    /// Wraps the error with the current context (no ids outside any scope), unless its chain
+    /// already carries ids (see [`Traced`]).
     ///
     /// # Examples
     ///
@@ -1397,13 +1427,18 @@ pub trait TracedErrorExt: StdError + Send + Sync + Sized + 'static {
     /// let ctx = TraceContext::new("job_1")?;
     /// let err = ctx.sync_scope(|| std::io::Error::other("disk full").in_current_trace());
     /// assert_eq!(err.run_id(), Some("job_1"));
+    ///
+    /// // Handled in another run, it still names the run it was raised in.
+    /// let again = TraceContext::new("job_2")?.sync_scope(|| err.in_current_trace());
+    /// assert_eq!(again.run_id(), Some("job_1"));
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
     fn in_current_trace(self) -> Traced<Self> {
         Traced::new(self)
     }
 
-    /// Wraps the error with `ctx`'s ids.
+    /// Wraps the error with `ctx`'s ids, unless its chain already carries ids (see
+    /// [`Traced`]).
     ///
     /// # Examples
     ///

@@ -500,3 +500,85 @@ async fn logged_error_through_the_crates_format_names_its_run() {
          error=data error: fill outside the bar [run_id=backtest_logged trace_id=a1b2c3d4]\n"
     );
 }
+
+// === an error wrapped in another run ===
+
+#[test]
+fn wrapping_in_another_run_keeps_the_run_the_error_was_raised_in() {
+    let (raised, handler) = (ctx("raised_in", "aaaaaaaa"), ctx("handled_in", "bbbbbbbb"));
+    let err = raised.sync_scope(|| Error::data("bar out of order"));
+    // `?` into a `Result<_, Traced<Error>>`, in the handler's run.
+    let traced: Traced<Error> = handler.sync_scope(|| err.into());
+    assert_eq!(traced.run_id(), Some("raised_in"));
+    assert_eq!(traced.trace_id(), Some("aaaaaaaa"));
+    assert_eq!(traced.trace_context(), Some(&raised));
+    assert_eq!(
+        traced.to_string(),
+        "data error: bar out of order [run_id=raised_in trace_id=aaaaaaaa]"
+    );
+    assert_eq!(
+        find_context(&traced).and_then(|c| c.run_id()),
+        Some("raised_in")
+    );
+
+    // A traced foreign error that went through anyhow, wrapped again elsewhere.
+    let io = raised.sync_scope(|| std::io::Error::other("disk full").in_current_trace());
+    let again = handler.sync_scope(|| Traced::new_dyn(anyhow::Error::from(io)));
+    assert_eq!(again.run_id(), Some("raised_in"));
+    assert_eq!(
+        again.to_string(),
+        "disk full [run_id=raised_in trace_id=aaaaaaaa]"
+    );
+
+    // Named explicitly, the handler's context does not replace the ids either.
+    let err = raised.sync_scope(|| Error::data("bar out of order"));
+    assert_eq!(err.in_trace(&handler).run_id(), Some("raised_in"));
+    // Ids set by hand below are kept as they are.
+    let by_hand = Error::data("bar out of order").with(RUN_ID_KEY, "by_hand");
+    let traced = handler.sync_scope(|| by_hand.in_current_trace());
+    assert_eq!(
+        (traced.run_id(), traced.trace_id()),
+        (Some("by_hand"), None)
+    );
+    assert_eq!(traced.trace_context(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_of_a_thousand_runs_wrapped_by_one_supervisor_keep_their_runs() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..1_000 {
+        let tx = tx.clone();
+        let run = TraceContext::new(&format!("worker_{i}")).unwrap();
+        tokio::spawn(
+            async move {
+                tokio::task::yield_now().await;
+                let err = std::io::Error::other("broker timed out").in_current_trace();
+                tx.send((i, err)).unwrap();
+            }
+            .in_trace_context(run),
+        );
+    }
+    drop(tx);
+    let supervisor = TraceContext::new("supervisor").unwrap();
+    let seen = async move {
+        let mut seen = 0;
+        while let Some((i, err)) = rx.recv().await {
+            let expected = format!("worker_{i}");
+            // Wrapped again, through `?` and anyhow, in the supervisor's run.
+            let twice: Traced<Traced<std::io::Error>> = err.into();
+            assert_eq!(twice.run_id(), Some(expected.as_str()));
+            let report = Traced::new_dyn(anyhow::Error::from(twice).context("supervising"));
+            assert_eq!(report.run_id(), Some(expected.as_str()));
+            assert_eq!(
+                find_context(&report).and_then(|c| c.run_id()),
+                Some(expected.as_str())
+            );
+            assert!(!report.to_string().contains("supervisor"), "{report}");
+            seen += 1;
+        }
+        seen
+    }
+    .in_trace_context(supervisor)
+    .await;
+    assert_eq!(seen, 1_000);
+}
