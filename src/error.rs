@@ -100,11 +100,11 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::error::Error as StdError;
-use std::fmt::{self, Debug, Display};
+use std::fmt::{self, Debug, Display, Write as _};
 use std::sync::{PoisonError, RwLock};
 
 use crate::context::TraceContext;
-use crate::escape::{Text, Value};
+use crate::escape::{Escaper, Text, Value};
 use crate::scope;
 
 /// A `Result` whose error defaults to the crate's [`Error`].
@@ -1055,6 +1055,8 @@ pub fn enrich_error_with_trace(err: &mut Error) {
 ///
 /// - `Display`: the inner error's message, then the ids: `<message> [run_id=… trace_id=…]`
 ///   (nothing added outside any scope; pairs the inner error already shows are not repeated).
+///   The message is escaped as the crate's own are (see [`escape`](crate::escape)), so an
+///   inner error's newlines or terminal sequences cannot break or forge a line.
 /// - [`source()`](StdError::source): the inner error, so a chain walk reaches the original
 ///   and `downcast_ref` finds it.
 /// - `Traced<E>` is `Error + Send + Sync + 'static` when `E` is, so it passes through `?`,
@@ -1354,7 +1356,14 @@ impl<E> Traced<E> {
 
 impl<E: Display> Display for Traced<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Display::fmt(&self.inner, f)?;
+        // The inner error's text is foreign: escaped as the crate's own messages are, so it
+        // cannot end the line or forge another one (with anyhow's `{:#}` chain kept).
+        let mut text = Escaper::new(&mut *f);
+        if text.inner().alternate() {
+            write!(text, "{:#}", self.inner)?;
+        } else {
+            write!(text, "{}", self.inner)?;
+        }
         // Pairs the inner error already prints (a crate `Error` raised in the same scope)
         // are not printed twice.
         let shown = context_of((self.as_error)(&self.inner));

@@ -101,7 +101,6 @@ impl<'a, W: fmt::Write + ?Sized> Escaper<'a, W> {
     }
 
     /// The writer underneath, to write what needs no escaping (a separator).
-    #[cfg_attr(not(feature = "logging"), allow(dead_code))]
     pub(crate) fn inner(&mut self) -> &mut W {
         self.inner
     }

@@ -582,3 +582,39 @@ async fn errors_of_a_thousand_runs_wrapped_by_one_supervisor_keep_their_runs() {
     .await;
     assert_eq!(seen, 1_000);
 }
+
+// === foreign messages in a traced error ===
+
+#[test]
+fn traced_foreign_messages_cannot_break_the_line() {
+    let forged = "disk full\n[2024-01-01T10:00:00Z] [other_run] INFO \u{1b}[2Kok\u{202e}";
+    let err = std::io::Error::other(forged).in_trace(&ctx("job_1", "a1b2c3d4"));
+    assert_eq!(
+        err.to_string(),
+        r"disk full\n[2024-01-01T10:00:00Z] [other_run] INFO \u{1b}[2Kok\u{202e} [run_id=job_1 trace_id=a1b2c3d4]"
+    );
+    // anyhow's alternate form, the whole chain on one line, is kept.
+    let chain = Traced::new_dyn(anyhow::anyhow!("root\ncause").context("loading"));
+    assert_eq!(format!("{chain:#}"), r"loading: root\ncause");
+    assert_eq!(chain.to_string(), "loading");
+}
+
+/// tracing-subscriber's own format writes a `%` field as it is: one error, one line.
+#[test]
+fn traced_error_logged_through_tracing_subscribers_format_stays_one_line() {
+    let lines = support::Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(lines.clone())
+        .without_time()
+        .with_ansi(false)
+        .finish();
+    let err = std::io::Error::other("refused\nERROR [run_id=victim] forged")
+        .in_trace(&ctx("job_2", "b1b2c3d4"));
+    tracing::subscriber::with_default(subscriber, || tracing::error!(error = %err, "failed"));
+    assert_eq!(lines.lines().len(), 1, "{}", lines.text());
+    assert!(
+        lines
+            .text()
+            .ends_with(" [run_id=job_2 trace_id=b1b2c3d4]\n")
+    );
+}
