@@ -993,13 +993,66 @@ impl Error {
 }
 
 impl Debug for Error {
+    /// The kind, message and context, then `sources`: the chain below, each of the crate's
+    /// errors in it shown without its own sources (so a chain of any length is written
+    /// without recursion), up to the first other error, shown with its own `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// One link: the error without its sources.
+        struct Link<'a>(&'a ErrorImpl);
+        impl Debug for Link<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Error")
+                    .field("kind", &self.0.kind)
+                    .field("message", &self.0.message)
+                    .field("context", &self.0.context)
+                    .finish_non_exhaustive()
+            }
+        }
+        struct Sources<'a>(&'a ErrorImpl);
+        impl Debug for Sources<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut list = f.debug_list();
+                let mut next = self.0.source.as_deref();
+                while let Some(source) = next {
+                    match source.downcast_ref::<Error>() {
+                        Some(err) => {
+                            list.entry(&Link(&err.inner));
+                            next = err.inner.source.as_deref();
+                        }
+                        None => {
+                            list.entry(&source);
+                            break;
+                        }
+                    }
+                }
+                list.finish()
+            }
+        }
         f.debug_struct("Error")
             .field("kind", &self.inner.kind)
             .field("message", &self.inner.message)
             .field("context", &self.inner.context)
-            .field("source", &self.inner.source)
+            .field("sources", &Sources(&self.inner))
             .finish()
+    }
+}
+
+impl Drop for Error {
+    /// Drops the chain below one link at a time: a chain as long as a retry loop's attempts
+    /// would overflow the stack if each error dropped its source recursively. Links of the
+    /// crate's errors and of I/O errors (`?` makes one of each other) are taken apart here;
+    /// any other error drops what it holds itself.
+    fn drop(&mut self) {
+        let mut next = self.inner.source.take();
+        while let Some(source) = next {
+            next = match source.downcast::<Error>() {
+                Ok(mut err) => err.inner.source.take(),
+                Err(other) => match other.downcast::<std::io::Error>() {
+                    Ok(io) => io.into_inner(),
+                    Err(_) => None,
+                },
+            };
+        }
     }
 }
 

@@ -618,3 +618,46 @@ fn traced_error_logged_through_tracing_subscribers_format_stays_one_line() {
             .ends_with(" [run_id=job_2 trace_id=b1b2c3d4]\n")
     );
 }
+
+// === very long chains ===
+
+/// A retry loop that keeps each attempt's error as the cause of the next builds a chain as
+/// long as the number of attempts.
+#[test]
+fn a_chain_of_100_000_errors_is_shown_and_dropped_without_overflowing_the_stack() {
+    let run = ctx("retrying", "abababab");
+    let mut err = run.sync_scope(|| Error::network("broker timed out").with("attempt", 0));
+    for attempt in 1..100_000 {
+        err = Error::network("broker timed out")
+            .with("attempt", attempt)
+            .with_source(err);
+    }
+    assert_eq!(err.run_id(), Some("retrying"));
+    assert_eq!(
+        err.to_string(),
+        "network error: broker timed out [run_id=retrying trace_id=abababab attempt=99999]"
+    );
+    let debug = format!("{err:?}");
+    assert_eq!(debug.matches("broker timed out").count(), 100_000);
+    assert!(
+        debug.contains("\"attempt\": \"0\""),
+        "{}",
+        &debug[debug.len() - 300..]
+    );
+    let mut depth = 0;
+    let mut node: Option<&(dyn StdError + 'static)> = Some(&err);
+    while let Some(e) = node {
+        depth += 1;
+        node = e.source();
+    }
+    assert_eq!(depth, 100_000);
+    drop(err);
+
+    // Through `?`: each cause an I/O error that holds the one before.
+    let mut err = Error::data("first");
+    for _ in 0..50_000 {
+        err = Error::from(std::io::Error::other(err));
+    }
+    assert_eq!(err.to_string(), "i/o error: other error");
+    drop(err);
+}
