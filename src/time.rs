@@ -772,7 +772,9 @@ impl TimeFormat {
     ///
     /// Fields the format leaves out take the values of `1970-01-01T00:00:00Z` (a format with
     /// no date reads as a time on that day); a day that does not exist in its month is not a
-    /// timestamp. `%z` reads any `±HHMM` offset and applies it.
+    /// timestamp. `%z` reads any `±HHMM` offset and applies it. `%s` takes the digits up to
+    /// those of the directives written right after it, so epoch milliseconds (`%s%3f`) and
+    /// microseconds (`%s%f`) read back.
     ///
     /// # Examples
     ///
@@ -803,7 +805,7 @@ impl TimeFormat {
                     .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')),
             )
         };
-        for item in &self.items {
+        for (i, item) in self.items.iter().enumerate() {
             match item {
                 TimeItem::Literal(lit) => {
                     if !text.get(at..)?.starts_with(lit.as_bytes()) {
@@ -822,11 +824,14 @@ impl TimeFormat {
                 TimeItem::UnixSeconds => {
                     let negative = text.get(at) == Some(&b'-');
                     let start = at + usize::from(negative);
-                    let len = text
+                    let run = text
                         .get(start..)?
                         .iter()
                         .take_while(|b| b.is_ascii_digit())
                         .count();
+                    // The seconds have no fixed width: the digits written right after them
+                    // (`%s%3f`, epoch milliseconds) are left to the items that wrote them.
+                    let len = run.checked_sub(digits_after(&self.items[i + 1..]))?;
                     if len == 0 || len > 12 {
                         return None;
                     }
@@ -872,6 +877,29 @@ impl TimeFormat {
         };
         Some((Timestamp(micros - offset), at))
     }
+}
+
+/// How many digits `items` write before anything else: what `%s` in front of them must leave.
+fn digits_after(items: &[TimeItem]) -> usize {
+    let mut n = 0;
+    for item in items {
+        n += match item {
+            TimeItem::Year => 4,
+            TimeItem::Month | TimeItem::Day => 2,
+            TimeItem::Hour | TimeItem::Minute | TimeItem::Second => 2,
+            TimeItem::Micros => 6,
+            TimeItem::Millis => 3,
+            TimeItem::Literal(lit) => {
+                let lead = lit.bytes().take_while(u8::is_ascii_digit).count();
+                if lead < lit.len() {
+                    return n + lead;
+                }
+                lead
+            }
+            TimeItem::UnixSeconds | TimeItem::Offset | TimeItem::Zone => return n,
+        };
+    }
+    n
 }
 
 impl FromStr for TimeFormat {

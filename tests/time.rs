@@ -366,3 +366,40 @@ fn time_formats_write_what_they_read_back_whatever_the_year() {
         "9999-12-31 23:59:59.999999"
     );
 }
+
+/// `%s` then digits, with nothing between: epoch milliseconds (`%s%3f`) and microseconds
+/// (`%s%f`), as many log shippers write them.
+#[test]
+fn epoch_seconds_followed_by_digits_read_back() {
+    let mut rng = fastrand::Rng::with_seed(7);
+    for spec in ["%s%3f", "%s%f", "%s%3f %z", "%s%H%M"] {
+        let format = TimeFormat::parse(spec).unwrap();
+        let mut cases = vec![0, 1_000, 999_000, -1_000, -1_500_000, 1_704_103_200_123_000];
+        cases.extend((0..2_000).map(|_| random_micros(&mut rng) / 1_000 * 1_000));
+        cases.extend([
+            Timestamp::MAX.as_micros() / 1_000 * 1_000,
+            Timestamp::MIN.as_micros(),
+        ]);
+        for micros in cases {
+            let t = Timestamp::from_micros(micros);
+            let written = format.display(t).to_string();
+            let line = format!("{written} INFO started");
+            let (read, len) = format
+                .read_prefix(line.as_bytes())
+                .unwrap_or_else(|| panic!("{spec}: {written:?} not read back"));
+            assert_eq!(len, written.len(), "{spec}: {written:?}");
+            if spec == "%s%H%M" {
+                // The hour and minute repeat what `%s` says.
+                assert_eq!(
+                    read.as_micros(),
+                    micros.div_euclid(1_000_000) * 1_000_000,
+                    "{spec}: {written:?}"
+                );
+            } else {
+                assert_eq!(read, t, "{spec}: {written:?}");
+            }
+        }
+        // Too few digits for the fraction after the seconds: not a timestamp.
+        assert_eq!(format.read_prefix(b"12 INFO"), None, "{spec}");
+    }
+}
