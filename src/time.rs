@@ -537,7 +537,12 @@ impl fmt::Display for TimeFormatReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::LonePercent => f.write_str("a lone \"%\" (write %% for a percent sign)"),
-            Self::Unknown(c) => write!(f, "unknown time format directive \"%{c}\""),
+            Self::Unknown(c) => {
+                // A format may come from a configuration or the command line: shown escaped.
+                let mut buf = [0; 4];
+                let c = crate::escape::text(c.encode_utf8(&mut buf));
+                write!(f, "unknown time format directive \"%{c}\"")
+            }
             Self::NoDirective => f.write_str("a time format with no directive (such as %F %T)"),
         }
     }

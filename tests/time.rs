@@ -403,3 +403,23 @@ fn epoch_seconds_followed_by_digits_read_back() {
         assert_eq!(format.read_prefix(b"12 INFO"), None, "{spec}");
     }
 }
+
+#[test]
+fn refused_time_format_directives_are_shown_escaped() {
+    let err = TimeFormat::parse("%F %\u{1b}[2J").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"unknown time format directive "%\u{1b}" at byte 3"#
+    );
+    for c in ['\n', '\r', '\u{9b}', '\u{202e}'] {
+        let shown = TimeFormat::parse(&format!("%Y %{c}"))
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains(c), "{shown:?}");
+    }
+    let err = TimeFormat::parse("%Y %é").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"unknown time format directive "%é" at byte 3"#
+    );
+}
