@@ -262,7 +262,9 @@ impl Timestamp {
     /// hours run to 23, minutes and seconds to 59 (a leap second `:60` is refused, as Unix
     /// time has none), and the offset is `Z`, `z` or `±HH:MM` with hours to 23. `T` may also
     /// be `t` or a space (RFC 3339, section 5.6). A fraction of any length is truncated to
-    /// the microsecond.
+    /// the microsecond. The instant must lie in the years `0000` to `9999` in UTC too (an
+    /// offset can move `9999-12-31T23:59:59-01:00` past them), so that what `Display` writes
+    /// of any parsed timestamp parses back.
     ///
     /// # Errors
     ///
@@ -288,8 +290,10 @@ impl Timestamp {
     /// followed by `[T ]HH:MM:SS[.fraction]`, optionally followed by `Z` or `±HH:MM`; without
     /// an offset the time is UTC. The forms of tabular data (CSV files, pandas' output).
     ///
-    /// The same rules as [`parse_rfc3339`](Self::parse_rfc3339) otherwise; it takes bytes,
-    /// which is what a CSV reader hands over.
+    /// The same rules as [`parse_rfc3339`](Self::parse_rfc3339) otherwise, but an instant that
+    /// an offset moves out of the years `0000` to `9999` in UTC is returned, for the caller
+    /// to refuse as out of its range ([`is_in_range`](Self::is_in_range)) with the instant in
+    /// hand. It takes bytes, which is what a CSV reader hands over.
     ///
     /// # Errors
     ///
@@ -1116,8 +1120,14 @@ enum Reason {
     Expected(Part),
     ExpectedSeparator(Separator),
     Month(u8),
-    Day { year: u16, month: u8, day: u8 },
+    Day {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
     OutOfRange(Part, u8),
+    /// The offset moves the instant outside the years `0000` to `9999` in UTC.
+    BeyondYears,
     TrailingInput,
 }
 
@@ -1131,6 +1141,9 @@ impl fmt::Display for Reason {
                 write!(f, "day {day} does not exist in {year:04}-{month:02}")
             }
             Self::OutOfRange(part, value) => write!(f, "{} {value} out of range", part.name()),
+            Self::BeyondYears => {
+                f.write_str("the instant falls outside the years 0000 to 9999 in UTC")
+            }
             Self::TrailingInput => f.write_str("unexpected text after the timestamp"),
         }
     }
@@ -1143,16 +1156,20 @@ struct Rules {
     time: bool,
     /// An offset must follow the time.
     offset: bool,
+    /// The instant, in UTC, must lie in the years `0000` to `9999`.
+    utc_years: bool,
 }
 
 impl Rules {
     const RFC3339: Self = Self {
         time: true,
         offset: true,
+        utc_years: true,
     };
     const DATE_TIME: Self = Self {
         time: false,
         offset: false,
+        utc_years: false,
     };
 }
 
@@ -1264,11 +1281,18 @@ fn parse(b: &[u8], rules: Rules) -> Result<Timestamp, ParseTimestampError> {
                 return fail(Reason::TrailingInput, i + 6);
             }
             let offset = i64::from(hours * 3600 + minutes * 60) * MICROS_PER_SEC;
-            Ok(Timestamp(if sign == b'+' {
+            let utc = if sign == b'+' {
                 micros - offset
             } else {
                 micros + offset
-            }))
+            };
+            // Only an offset can take a date of four digits out of them; what Display writes
+            // of such an instant would not parse back.
+            let years = days_from_civil(0, 1, 1) * MICROS_PER_DAY..=Timestamp::MAX.0;
+            if rules.utc_years && !years.contains(&utc) {
+                return fail(Reason::BeyondYears, i);
+            }
+            Ok(Timestamp(utc))
         }
         Some(b'Z' | b'z') => fail(Reason::TrailingInput, i + 1),
         _ if rules.offset => fail(Reason::Expected(Part::Offset), i),

@@ -207,8 +207,11 @@ fn rfc3339_parse_refuses_what_time_refuses() {
                 // and time, where RFC 3339 allows `T`, `t` or a space.
                 let leap = text.get(17..19) == Some("60");
                 let separator = !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' '));
+                // And an instant an offset moves out of the years 0000 to 9999 in UTC.
+                let first = days_from_civil(0, 1, 1) * 86_400_000_000;
+                let beyond = theirs.is_some_and(|t| t < first || t > Timestamp::MAX.as_micros());
                 assert!(
-                    theirs.is_none() || leap || separator,
+                    theirs.is_none() || leap || separator || beyond,
                     "{text:?} refused ({e}), time took it"
                 );
             }
@@ -422,4 +425,40 @@ fn refused_time_format_directives_are_shown_escaped() {
         err.to_string(),
         r#"unknown time format directive "%é" at byte 3"#
     );
+}
+
+/// Display writes the years `0000` to `9999` only in four digits: an offset that moves an
+/// instant out of them in UTC would give text that does not parse back (`10000-01-01...`).
+#[test]
+fn instants_an_offset_moves_past_the_four_digit_years_are_refused() {
+    for (text, at) in [
+        ("9999-12-31T23:59:59-00:01", 19),
+        ("0000-01-01T00:00:00+00:01", 19),
+        ("9999-12-31t23:30:00.5-01:00", 21),
+        ("0000-01-01 00:59:59.999999+01:00", 26),
+    ] {
+        let err = Timestamp::parse_rfc3339(text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid timestamp: the instant falls outside the years 0000 to 9999 in UTC \
+                 at byte {at}"
+            ),
+            "{text}"
+        );
+        assert_eq!(err.position(), at, "{text}");
+        // Tabular data gets the instant, to say which is out of its range.
+        let t = Timestamp::parse_date_time(text.as_bytes()).unwrap();
+        assert!(!t.is_in_range(), "{text}");
+    }
+    for text in [
+        "9999-12-31T23:59:59.999999Z",
+        "9999-12-31T23:59:59.999999-00:00",
+        "9999-12-31T22:59:59-01:00",
+        "0000-01-01T00:00:00Z",
+        "0000-01-01T01:00:00+01:00",
+    ] {
+        let t = Timestamp::parse_rfc3339(text).unwrap();
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t), "{text}");
+    }
 }
