@@ -661,3 +661,35 @@ fn a_chain_of_100_000_errors_is_shown_and_dropped_without_overflowing_the_stack(
     assert_eq!(err.to_string(), "i/o error: other error");
     drop(err);
 }
+
+/// A foreign error whose `source()` leads back to itself.
+#[derive(Debug)]
+struct Cycle;
+
+impl std::fmt::Display for Cycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cycle")
+    }
+}
+
+impl StdError for Cycle {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self)
+    }
+}
+
+#[test]
+fn a_source_chain_that_loops_is_searched_a_bounded_way() {
+    assert!(find_context(&Cycle).is_none());
+    let run = ctx("looping", "c0c0c0c0");
+    let err = Error::data("feed failed").with_source(Cycle);
+    assert_eq!(err.run_id(), None);
+    assert!(format!("{err:?}").contains("Cycle"));
+    let traced = run.sync_scope(|| Cycle.in_current_trace());
+    assert_eq!(
+        traced.to_string(),
+        "cycle [run_id=looping trace_id=c0c0c0c0]"
+    );
+    let outer = Error::data("feed failed").with_source(traced);
+    assert_eq!(outer.run_id(), Some("looping"));
+}

@@ -462,3 +462,70 @@ fn instants_an_offset_moves_past_the_four_digit_years_are_refused() {
         assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t), "{text}");
     }
 }
+
+/// Every directive, in formats that name the instant to their precision, reads back what it
+/// wrote, over the whole range of four-digit years.
+#[test]
+fn every_directive_reads_back_what_it_wrote() {
+    let mut rng = fastrand::Rng::with_seed(12);
+    for (spec, precision) in [
+        ("%Y-%m-%dT%H:%M:%S.%fZ", 1),
+        ("%Y%m%d%H%M%S%f", 1),
+        ("%F %T,%3f %z", 1_000),
+        ("%d/%m/%Y %H:%M:%S %Z", 1_000_000),
+        ("%%%F%%%T%%%6f%%", 1),
+        ("%s", 1_000_000),
+        ("%s.%6f", 1),
+        ("[%H:%M:%S] %Y-%m-%d", 1_000_000),
+    ] {
+        let format = TimeFormat::parse(spec).unwrap();
+        for _ in 0..2_000 {
+            let micros = random_micros(&mut rng);
+            let t = Timestamp::from_micros(micros.div_euclid(precision) * precision);
+            let written = format.display(t).to_string();
+            let line = format!("{written}INFO");
+            assert_eq!(
+                format.read_prefix(line.as_bytes()),
+                Some((t, written.len())),
+                "{spec}: {written}"
+            );
+        }
+    }
+}
+
+#[test]
+fn time_formats_read_no_garbage() {
+    let format = TimeFormat::parse("%F %T %z").unwrap();
+    for bad in [
+        "２０２４-01-01 10:00:00 +0000",
+        "2024-01-01 10:00:00 +2400",
+        "2024-01-01 10:00:00 +0060",
+        "2024-01-01 10:00:60 +0000",
+        "2024-01-01 10:00:00 0000",
+        "2024-01-01 10:00:00 +00",
+        " 2024-01-01 10:00:00 +0000",
+        "2024-1-01 10:00:00 +0000",
+        "",
+    ] {
+        assert_eq!(format.read_prefix(bad.as_bytes()), None, "{bad:?}");
+    }
+    let unix = TimeFormat::parse("%s").unwrap();
+    for bad in ["", "-", "+1", "9999999999999", "-9999999999999", "x1"] {
+        assert_eq!(unix.read_prefix(bad.as_bytes()), None, "{bad:?}");
+    }
+    // The widest offsets are applied.
+    assert_eq!(
+        format
+            .read_prefix(b"2024-01-01 00:00:00 +2359")
+            .map(|(t, _)| t),
+        Timestamp::parse_rfc3339("2023-12-31T00:01:00Z").ok()
+    );
+    // A template of a megabyte is read in one pass.
+    let long = format!("%F{}", " ".repeat(1 << 20));
+    let format = TimeFormat::parse(&long).unwrap();
+    let text = format!("2024-01-01{}", " ".repeat(1 << 20));
+    assert_eq!(
+        format.read_prefix(text.as_bytes()).map(|(_, n)| n),
+        Some(text.len())
+    );
+}
