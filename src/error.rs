@@ -1059,8 +1059,20 @@ impl Drop for Error {
 impl From<std::io::Error> for Error {
     /// An [`ErrorKind::Io`] error whose message is the I/O error's kind (`entity not found`)
     /// and whose source is the I/O error itself.
+    ///
+    /// It takes the current run and trace ids, unless the I/O error holds an error that
+    /// carries some (a reader that failed in another run): a conversion keeps the run the
+    /// error was raised in, as [`Traced`] does.
     fn from(err: std::io::Error) -> Self {
-        Self::io(err.kind().to_string()).with_source(err)
+        let context = ErrorContext::wrapping(&err, ErrorContext::enrich_with_trace);
+        Self {
+            inner: Box::new(ErrorImpl {
+                kind: ErrorKind::Io,
+                message: err.kind().to_string().into(),
+                context,
+                source: Some(Box::new(err)),
+            }),
+        }
     }
 }
 
@@ -1419,7 +1431,12 @@ impl<E: Display> Display for Traced<E> {
         }
         // Pairs the inner error already prints (a crate `Error` raised in the same scope)
         // are not printed twice.
-        let shown = context_of((self.as_error)(&self.inner));
+        let inner = (self.as_error)(&self.inner);
+        // An I/O error displays the error it holds.
+        let shown = context_of(inner).or_else(|| {
+            let held = inner.downcast_ref::<std::io::Error>()?.get_ref()?;
+            context_of(held)
+        });
         let repeated = |k: &str, v: &str| shown.is_some_and(|s| s.get(k) == Some(v));
         if self.context.write_pairs(f, " [", |k, v| !repeated(k, v))? {
             f.write_str("]")?;
@@ -1596,6 +1613,8 @@ where
 ///
 /// Finds the crate's [`Error`] and every [`Traced<E>`], whatever `E`, wherever they sit in the
 /// chain: inside `anyhow` or `eyre`, behind a `Box<dyn Error>`, under another library's error.
+/// An `std::io::Error` made around one of them (`io::Error::other(err)`) is looked into too,
+/// though its own `source()` skips the error it holds.
 /// For a log layer or an error reporter that has only a `&dyn Error`.
 ///
 /// # Examples
@@ -1618,7 +1637,12 @@ pub fn find_context<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a Error
         if let Some(found) = context_of(error).filter(|c| c.has_trace_ids()) {
             return Some(found);
         }
-        node = error.source();
+        // An I/O error's `source()` skips the error it holds (its Display shows that one's
+        // message), so that error is looked at next.
+        node = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => error.source(),
+        };
     }
     None
 }

@@ -693,3 +693,47 @@ fn a_source_chain_that_loops_is_searched_a_bounded_way() {
     let outer = Error::data("feed failed").with_source(traced);
     assert_eq!(outer.run_id(), Some("looping"));
 }
+
+/// `?` converts an I/O error that carries another run's error (a reader that failed in that
+/// run) without taking the converting run's ids in its place.
+#[test]
+fn question_mark_keeps_the_run_of_an_error_inside_an_io_error() {
+    let (raised, handler) = (ctx("reader_run", "12121212"), ctx("caller_run", "34343434"));
+    let inner = raised.sync_scope(|| Error::data("bar out of order"));
+    let io = std::io::Error::new(std::io::ErrorKind::InvalidData, inner);
+    // std's `source()` of an I/O error skips the error it holds; the search does not.
+    assert!(io.source().is_none());
+    assert_eq!(
+        find_context(&io).and_then(|c| c.run_id()),
+        Some("reader_run")
+    );
+    let chain = anyhow::Error::from(std::io::Error::other(
+        Error::data("x").with(RUN_ID_KEY, "r"),
+    ))
+    .context("loading");
+    assert_eq!(
+        find_context(chain.as_ref()).and_then(|c| c.run_id()),
+        Some("r")
+    );
+    fn convert(io: std::io::Error) -> tracectx::error::Result<()> {
+        Err(io)?
+    }
+    let err = handler.sync_scope(|| convert(io)).unwrap_err();
+    assert_eq!(
+        (err.run_id(), err.trace_id()),
+        (Some("reader_run"), Some("12121212"))
+    );
+    assert_eq!(
+        err.to_string(),
+        "i/o error: invalid data [run_id=reader_run trace_id=12121212]"
+    );
+    // Wrapped as it is, the I/O error shows the ids once.
+    let io = std::io::Error::other(raised.sync_scope(|| Error::data("bar out of order")));
+    assert_eq!(
+        handler.sync_scope(|| io.in_current_trace()).to_string(),
+        "data error: bar out of order [run_id=reader_run trace_id=12121212]"
+    );
+    // A plain I/O error takes the run it is converted in.
+    let plain = handler.sync_scope(|| convert(std::io::Error::other("disk full")));
+    assert_eq!(plain.unwrap_err().run_id(), Some("caller_run"));
+}
