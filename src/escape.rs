@@ -352,6 +352,33 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_hide_a_line_breaker_are_escaped() {
+        let show = |b: &[u8]| bytes(b).to_string();
+        // An overlong `\n`, a surrogate encoded as UTF-8 (CESU-8), a cut sequence at the end.
+        assert_eq!(show(b"a\xc0\x8ab"), "a\\xc0\\x8ab");
+        assert_eq!(show(b"\xed\xa0\x80x"), "\\xed\\xa0\\x80x");
+        assert_eq!(show(b"run\xe2\x80"), "run\\xe2\\x80");
+        // Valid UTF-8 of a C1 CSI, a bidi override and a line separator.
+        assert_eq!(
+            show("\u{9b}2J\u{202e}\u{2028}".as_bytes()),
+            "\\u{9b}2J\\u{202e}\\u{2028}"
+        );
+    }
+
+    #[test]
+    fn json_strings_get_json_escapes_and_keep_their_value() {
+        // A raw C1, a line separator and an ESC after an escaped quote, inside strings; a
+        // lone surrogate already written as a JSON escape stays as it is (it is plain text).
+        let line = "{\"m\":\"a\\\"\u{1b}[2K\u{9b}\u{2028}\",\"s\":\"\\ud800\"}";
+        assert_eq!(
+            json(line),
+            "{\"m\":\"a\\\"\\u001b[2K\\u009b\\u2028\",\"s\":\"\\ud800\"}"
+        );
+        // Between tokens: the JSON white space `\t` and `\r` become spaces, `\n` stays.
+        assert_eq!(json("{\r\n\t\"a\":1}"), "{ \n \"a\":1}");
+    }
+
+    #[test]
     fn values_are_bare_or_quoted() {
         let show = |s: &str| Value(s).to_string();
         assert_eq!(show("naïve"), "naïve");
