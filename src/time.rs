@@ -781,7 +781,8 @@ impl TimeFormat {
     ///
     /// Fields the format leaves out take the values of `1970-01-01T00:00:00Z` (a format with
     /// no date reads as a time on that day); a day that does not exist in its month is not a
-    /// timestamp. `%z` reads any `±HHMM` offset and applies it. `%s` takes the digits up to
+    /// timestamp. `%z` reads any `±HHMM` offset and applies it to the date and time of day
+    /// (not to `%s`, the same in every zone). `%s` takes the digits up to
     /// those of the directives written right after it, so epoch milliseconds (`%s%3f`) and
     /// microseconds (`%s%f`) read back.
     ///
@@ -880,11 +881,13 @@ impl TimeFormat {
             None => Timestamp::from_date(year, month, day)?.as_micros(),
         };
         let micros = if unix.is_some() {
+            // Seconds since the epoch are the same in every zone: no offset applies to them.
             base + i64::from(frac)
         } else {
-            base + i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SEC + i64::from(frac)
+            let local = i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SEC;
+            base + local + i64::from(frac) - offset
         };
-        Some((Timestamp(micros - offset), at))
+        Some((Timestamp(micros), at))
     }
 }
 

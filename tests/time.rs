@@ -529,3 +529,29 @@ fn time_formats_read_no_garbage() {
         Some(text.len())
     );
 }
+
+/// Seconds since the epoch name one instant whatever the zone: an offset beside them (a
+/// foreign log's `%s %z`) does not move it.
+#[test]
+fn epoch_seconds_are_not_moved_by_an_offset_beside_them() {
+    let format = TimeFormat::parse("%s.%3f %z").unwrap();
+    for text in [
+        "1704103200.250 +0200",
+        "1704103200.250 -0530",
+        "1704103200.250 +0000",
+    ] {
+        assert_eq!(
+            format.read_prefix(text.as_bytes()),
+            Some((Timestamp::from_micros(1_704_103_200_250_000), text.len())),
+            "{text}"
+        );
+    }
+    // Civil fields are local to the offset, as before.
+    let civil = TimeFormat::parse("%F %T %z").unwrap();
+    assert_eq!(
+        civil
+            .read_prefix(b"2024-01-01 12:00:00 +0200")
+            .map(|(t, _)| t),
+        Timestamp::parse_rfc3339("2024-01-01T10:00:00Z").ok()
+    );
+}
