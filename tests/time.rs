@@ -555,3 +555,26 @@ fn epoch_seconds_are_not_moved_by_an_offset_beside_them() {
         Timestamp::parse_rfc3339("2024-01-01T10:00:00Z").ok()
     );
 }
+
+#[test]
+fn the_ends_of_i64_are_shown_and_converted_without_panicking() {
+    for micros in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+        let t = Timestamp::from_micros(micros);
+        let shown = t.to_string();
+        assert!(shown.ends_with('Z'), "{shown}");
+        assert_eq!(t.rfc3339_micros().as_str().len(), 27);
+        assert_eq!(
+            Timestamp::from_system_time(t.to_system_time()),
+            t,
+            "{shown}"
+        );
+        // What is not a four-digit year is not read back as one.
+        if !(0..=Timestamp::MAX.as_micros()).contains(&micros) && micros != -1 {
+            assert!(Timestamp::parse_rfc3339(&shown).is_err(), "{shown}");
+        }
+    }
+    assert_eq!(
+        Timestamp::from_micros(i64::MAX).to_string(),
+        "294247-01-10T04:00:54.775807Z"
+    );
+}
