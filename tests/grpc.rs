@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use echo::{EchoClient, EchoServer, WhoamiReply, WhoamiRequest};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::service::Routes;
 use tonic::transport::Channel;
 use tower::ServiceBuilder;
 use tracectx::prelude::*;
@@ -36,8 +37,13 @@ async fn whoami(
     Ok(tonic::Response::new(reply))
 }
 
-/// A tonic server behind the server layer with `policy`, on a free loopback port.
+/// A tonic server of `Echo` behind the server layer with `policy`, on a free loopback port.
 async fn serve(policy: RunPolicy) -> SocketAddr {
+    serve_routes(policy, Routes::new(EchoServer::new(whoami))).await
+}
+
+/// A tonic server of `routes` behind the server layer with `policy`, on a free loopback port.
+async fn serve_routes(policy: RunPolicy, routes: Routes) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = futures::stream::unfold(listener, |listener| async move {
@@ -46,7 +52,7 @@ async fn serve(policy: RunPolicy) -> SocketAddr {
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .layer(ExtractTraceContextLayer::new(policy))
-            .add_service(EchoServer::new(whoami))
+            .add_routes(routes)
             .serve_with_incoming(incoming)
             .await
             .unwrap();
@@ -373,20 +379,7 @@ impl tonic::server::NamedService for WatchServer {
 
 /// A tonic server of `Watch` behind the server layer with `policy`, on a free loopback port.
 async fn serve_watch(policy: RunPolicy) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = futures::stream::unfold(listener, |listener| async move {
-        Some((listener.accept().await.map(|(s, _)| s), listener))
-    });
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .layer(ExtractTraceContextLayer::new(policy))
-            .add_service(WatchServer)
-            .serve_with_incoming(incoming)
-            .await
-            .unwrap();
-    });
-    addr
+    serve_routes(policy, Routes::new(WatchServer)).await
 }
 
 /// Every reply of one `Watch` call over `channel`.

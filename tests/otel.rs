@@ -15,6 +15,16 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::prelude::*;
 
+/// The spans `exporter` received, by name.
+fn spans_by_name(exporter: &InMemorySpanExporter) -> HashMap<String, SpanData> {
+    exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.name.to_string(), s))
+        .collect()
+}
+
 fn setup() -> (InMemorySpanExporter, SdkTracerProvider, tracing::Dispatch) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
@@ -222,12 +232,7 @@ fn nested_spans_keep_their_parents() {
             })
         });
     });
-    let spans: HashMap<_, _> = exporter
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .map(|s| (s.name.to_string(), s))
-        .collect();
+    let spans = spans_by_name(&exporter);
     assert_eq!(spans["c"].parent_span_id, spans["b"].span_context.span_id());
     assert_eq!(spans["b"].parent_span_id, spans["a"].span_context.span_id());
     assert_eq!(
@@ -261,12 +266,7 @@ fn span_in_scope_under_a_span_of_another_trace_joins_the_scope() {
             ctx.sync_scope(|| tracing::info_span!("mine").in_scope(|| {}));
         });
     });
-    let spans: HashMap<_, _> = exporter
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .map(|s| (s.name.to_string(), s))
-        .collect();
+    let spans = spans_by_name(&exporter);
     assert_eq!(trace_of(&spans["mine"]), ctx.trace_id().to_bytes());
     assert_ne!(trace_of(&spans["foreign"]), ctx.trace_id().to_bytes());
 }
@@ -1285,12 +1285,7 @@ fn span_with_an_explicit_parent_of_another_run_carries_that_runs_ids() {
             });
         });
     });
-    let spans: HashMap<_, _> = exporter
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .map(|s| (s.name.to_string(), s))
-        .collect();
+    let spans = spans_by_name(&exporter);
     let child = &spans["child_of_a"];
     assert_eq!(trace_of(child), a.trace_id().to_bytes());
     assert_eq!(

@@ -26,6 +26,14 @@ async fn heat_map_sweep(bars: Bars, grid: &ParamGrid, rank_by: RankBy) -> SweepR
         .await
 }
 
+/// `fast` 2 to 4 by `slow` 5 and 6: six sessions.
+fn small_grid() -> ParamGrid {
+    ParamGrid::new()
+        .parse_axis("fast=2:4:1")
+        .and_then(|g| g.parse_axis("slow=5:6:1"))
+        .unwrap()
+}
+
 fn page(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
     let mut out = Vec::new();
     f(&mut out).unwrap();
@@ -136,11 +144,7 @@ fn axis_labels_of_flat_and_intraday_sessions_are_distinct() {
 /// so rather than drawing a scale from infinity to minus infinity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heat_map_of_undefined_statistics_is_all_grey() {
-    let grid = ParamGrid::new()
-        .parse_axis("fast=2:4:1")
-        .unwrap()
-        .parse_axis("slow=5:6:1")
-        .unwrap();
+    let grid = small_grid();
     let report = heat_map_sweep(flat(1), &grid, RankBy::new(Statistic::Sharpe)).await;
     assert_eq!(report.succeeded, 6);
     let heatmap = report.heatmap.as_ref().unwrap();
@@ -176,11 +180,7 @@ fn scale_labels(html: &str) -> Vec<String> {
 /// (a final equity near 1e300 gave labels of 300 digits).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heat_map_scale_names_only_values_it_holds() {
-    let grid = ParamGrid::new()
-        .parse_axis("fast=2:4:1")
-        .unwrap()
-        .parse_axis("slow=5:6:1")
-        .unwrap();
+    let grid = small_grid();
     let report = heat_map_sweep(flat(1), &grid, RankBy::new(Statistic::Sharpe)).await;
     let html = page(|out| report.write_html(out));
     let labels = scale_labels(&html);
