@@ -400,7 +400,17 @@ impl<F> Stamped<F> {
             };
             fmt::Write::write_str(&mut lines, buf)
         };
-        match TEXT_BUF.try_with(|cell| cell.try_borrow_mut().ok().map(|mut buf| write(&mut buf))) {
+        let kept = TEXT_BUF.try_with(|cell| {
+            cell.try_borrow_mut().ok().map(|mut buf| {
+                let written = write(&mut buf);
+                // One huge event does not keep its room on the thread for good.
+                if buf.capacity() > 64 * 1024 {
+                    *buf = String::new();
+                }
+                written
+            })
+        });
+        match kept {
             Ok(Some(written)) => written,
             _ => write(&mut String::new()),
         }
