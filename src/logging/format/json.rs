@@ -194,7 +194,7 @@ where
     ) -> fmt::Result {
         super::panic_as_error(event, || {
             let stamp = Stamp::for_event(ctx, event);
-            let mut write = |buf: &mut Vec<u8>| {
+            let write = |buf: &mut Vec<u8>| {
                 buf.clear();
                 self.write_json(buf, stamp.as_ref(), event)
                     .map_err(|_| fmt::Error)?;
@@ -207,20 +207,7 @@ where
                 }
                 writer.write_char('\n')
             };
-            // A `Debug` impl that logs re-enters here while the buffer is borrowed: give it
-            // its own.
-            JSON_BUF
-                .try_with(|cell| match cell.try_borrow_mut() {
-                    Ok(mut buf) => {
-                        let r = write(&mut buf);
-                        if buf.capacity() > 64 * 1024 {
-                            *buf = Vec::new();
-                        }
-                        r
-                    }
-                    Err(_) => write(&mut Vec::new()),
-                })
-                .unwrap_or_else(|_| write(&mut Vec::new()))
+            super::with_line_buf(&JSON_BUF, write)
         })
     }
 }

@@ -105,6 +105,48 @@ fn panic_as_error(event: &Event<'_>, format: impl FnOnce() -> fmt::Result) -> fm
     })
 }
 
+/// The most room a per-thread line buffer keeps once a line is written: one huge event does
+/// not keep its room on the thread for good.
+const LINE_BUF_KEPT: usize = 64 * 1024;
+
+/// A per-thread buffer a format writes a line into before handing it on.
+trait LineBuf: Default {
+    fn room(&self) -> usize;
+}
+
+impl LineBuf for Vec<u8> {
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+}
+
+impl LineBuf for String {
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+}
+
+/// Runs `write` with this thread's buffer `buf` (emptied by `write`), which is given back
+/// past [`LINE_BUF_KEPT`]; with a fresh one while it is in use (a `Debug` impl that logs
+/// re-enters the format) or once the thread's locals are gone.
+fn with_line_buf<B: LineBuf, R>(
+    buf: &'static std::thread::LocalKey<std::cell::RefCell<B>>,
+    mut write: impl FnMut(&mut B) -> R,
+) -> R {
+    let kept = buf.try_with(|cell| {
+        let mut buf = cell.try_borrow_mut().ok()?;
+        let written = write(&mut buf);
+        if buf.room() > LINE_BUF_KEPT {
+            *buf = B::default();
+        }
+        Some(written)
+    });
+    match kept {
+        Ok(Some(written)) => written,
+        _ => write(&mut B::default()),
+    }
+}
+
 /// The format the builder installs: text or JSON, chosen at run time.
 #[derive(Debug, Clone)]
 pub(crate) enum LogFormat {

@@ -386,7 +386,7 @@ impl<F> Stamped<F> {
         }
         // Formatted aside, then looked through for line ends once: most lines have none but
         // the last, and go on in one piece.
-        let mut write = |buf: &mut String| {
+        let write = |buf: &mut String| {
             buf.clear();
             self.inner.format_event(ctx, Writer::new(buf), event)?;
             let body = buf.as_bytes();
@@ -400,20 +400,7 @@ impl<F> Stamped<F> {
             };
             fmt::Write::write_str(&mut lines, buf)
         };
-        let kept = TEXT_BUF.try_with(|cell| {
-            cell.try_borrow_mut().ok().map(|mut buf| {
-                let written = write(&mut buf);
-                // One huge event does not keep its room on the thread for good.
-                if buf.capacity() > 64 * 1024 {
-                    *buf = String::new();
-                }
-                written
-            })
-        });
-        match kept {
-            Ok(Some(written)) => written,
-            _ => write(&mut String::new()),
-        }
+        super::with_line_buf(&TEXT_BUF, write)
     }
 }
 
