@@ -411,6 +411,13 @@ impl<'p, R: Read> Watch<'p, R> {
         }
     }
 
+    /// This watch without looking at the lines: only whether a byte other than white space
+    /// went by ([`nonblank`](Self::nonblank)), for a reader that parses every line itself.
+    fn blank_only(mut self) -> Self {
+        self.stamped = true;
+        self
+    }
+
     fn look(&mut self, mut bytes: &[u8]) {
         while !self.stamped && !bytes.is_empty() {
             let (piece, ends_line) = match bytes.iter().position(|&b| b == b'\n') {
@@ -779,6 +786,11 @@ impl LineArgs {
 /// How many kept lines the search of one input of `--merge` may run ahead of the output.
 const MERGE_AHEAD: usize = 256;
 
+/// Said when standard output could not be written (a closed pipe aside): exit 1.
+fn stdout_failed(e: io::Error) -> ExitCode {
+    failed(format!("cannot write standard output: {e}"))
+}
+
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
     say!("tracectx: {e}");
     ExitCode::from(ERROR)
@@ -815,16 +827,17 @@ impl RunsArgs {
         let mut runs = Runs::with_parser(parser.clone());
         let read = for_each_input(&self.files, |source, name| {
             let (before, skipped) = (runs.stamped_lines(), runs.too_long_lines());
-            let mut watch = Watch::new(source.open().map_err(Ok)?, &parser);
+            // `runs` reads every line itself: only whether any was not blank is watched.
+            let mut watch = Watch::new(source.open().map_err(Ok)?, &parser).blank_only();
             runs.read(&mut watch).map_err(Ok)?;
             if runs.too_long_lines() > skipped {
                 too_long(name, runs.too_long_lines() - skipped);
             }
             if runs.stamped_lines() == before {
-                let layout = match watch.layout() {
-                    // A stamped line too long to be read is no stamped line of the log.
-                    Layout::Stamped => Layout::Unknown,
-                    layout => layout,
+                let layout = if watch.nonblank {
+                    Layout::Unknown
+                } else {
+                    Layout::Empty
                 };
                 self.format.no_stamped_line(name, layout);
             }
@@ -1243,9 +1256,7 @@ impl StrategiesArgs {
         }
         .and_then(|()| out.flush());
         match written {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                failed(format!("cannot write standard output: {e}"))
-            }
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => stdout_failed(e),
             _ => ExitCode::SUCCESS,
         }
     }
@@ -1394,7 +1405,7 @@ impl BacktestArgs {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                 file_failed.unwrap_or(ExitCode::SUCCESS)
             }
-            Err(e) => failed(format!("cannot write standard output: {e}")),
+            Err(e) => stdout_failed(e),
         }
     }
 }
@@ -1873,7 +1884,7 @@ impl SweepArgs {
         .and_then(|()| out.flush());
         if let Err(e) = written {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                return failed(format!("cannot write standard output: {e}"));
+                return stdout_failed(e);
             }
         }
         if let (Some(file), Some(best)) = (&self.session.log_file, report.best()) {
@@ -2263,7 +2274,7 @@ impl MergeArgs {
         .and_then(|()| out.flush());
         if let Err(e) = written {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                return failed(format!("cannot write standard output: {e}"));
+                return stdout_failed(e);
             }
         }
         // Failed only when no session succeeded: `--top 0` ranks none and is no failure.
