@@ -1062,6 +1062,19 @@ impl Shard {
     pub fn count(&self) -> usize {
         self.count
     }
+
+    /// Whether combination `k` of a grid ([`ParamGrid::indexed`]) belongs to this shard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Shard;
+    /// let shard = Shard::new(2, 3).unwrap();
+    /// assert_eq!((0..7).filter(|&k| shard.holds(k)).collect::<Vec<_>>(), [1, 4]);
+    /// ```
+    pub fn holds(&self, k: usize) -> bool {
+        k % self.count == self.index
+    }
 }
 
 impl std::str::FromStr for Shard {
@@ -1086,5 +1099,29 @@ impl std::str::FromStr for Shard {
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index(), self.count)
+    }
+}
+
+/// As `K/N`, the way `--shard` takes it.
+impl serde::Serialize for Shard {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// From `K/N`; anything else is refused with [`Shard`]'s own parse error.
+impl<'de> serde::Deserialize<'de> for Shard {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Shard;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a shard as K/N")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Shard, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visit)
     }
 }

@@ -142,8 +142,8 @@ const SESSION_AFTER_HELP: &str = concat!(
 
 /// Said after the options of `merge`.
 const MERGE_AFTER_HELP: &str = ran_exit!(
-    "a file unreadable or not a shard's, shards of different sweeps, a combination read \
-     twice, every session failed"
+    "a file unreadable or not a shard's, shards of different sweeps or splits of the grid, a \
+     combination read twice, every session failed"
 );
 
 /// Exit codes, as grep's.
@@ -1746,7 +1746,10 @@ impl SweepArgs {
         // What every shard of this sweep writes on each line, so that a merge of shards of
         // different sweeps is refused.
         // And how many sessions the whole sweep runs, so that a merge missing a shard says so.
+        // And the shard and its size, so that it names a shard missing or unfinished.
         let sweep_sessions = grid.clone().shard(Shard::ALL).selected();
+        let shard = grid.get_shard();
+        let shard_sessions = output.as_ref().map(|_| grid.selected());
         let fingerprint = SessionRecord::sweep_fingerprint(
             &inputs.data,
             &tracectx_backtest::Strategy::name(&inputs.strategy),
@@ -1783,10 +1786,11 @@ impl SweepArgs {
                         }
                     }
                 }
-                if let Some(output) = &output {
+                if let (Some(output), Some(shard_sessions)) = (&output, shard_sessions) {
                     let line = SessionRecord::from_progress(p)
                         .with_sweep_fingerprint(fingerprint.clone())
                         .with_sweep_sessions(sweep_sessions)
+                        .with_shard(shard, shard_sessions)
                         .to_json_line();
                     let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
                     // In the file within a fifth of a second of the session's end (a job
@@ -1833,7 +1837,7 @@ impl SweepArgs {
                 "cannot write {path:?}: {}: the sweep stopped after {} of {} sessions",
                 e.map_or_else(|| "failed".to_owned(), |e| e.to_string()),
                 finished.load(std::sync::atomic::Ordering::Relaxed),
-                grid.selected()
+                shard_sessions.unwrap_or_else(|| grid.selected())
             ));
         };
         for (cause, n) in causes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -2074,6 +2078,13 @@ impl MergeArgs {
         // The sweep of the first record that names one, and where it was read.
         let mut fingerprint: Option<(String, String)> = None;
         let mut sweep_sessions: Option<usize> = None;
+        // Whether the first record named its sweep, and where it was read.
+        let mut named: Option<(bool, String)> = None;
+        // The number of shards the first record of a shard split the grid in, and where it
+        // was read; and for each shard read (from 1), its lines and the sessions it runs.
+        let mut split: Option<(usize, String)> = None;
+        let mut shards: std::collections::BTreeMap<usize, (usize, Option<usize>)> =
+            Default::default();
         // The combinations read so far, one bit each (at most 125 KB: a grid's cap).
         let mut seen: Vec<u64> = Vec::new();
         for path in &self.files {
@@ -2128,6 +2139,23 @@ impl MergeArgs {
                 }
                 // Shards of one sweep: another grid, strategy, data or settings would rank
                 // sessions that do not compare.
+                let here = || format!("{name:?} line {n}");
+                match &named {
+                    None => named = Some((record.sweep_fingerprint.is_some(), here())),
+                    Some((first, at)) if *first != record.sweep_fingerprint.is_some() => {
+                        let (with, without) = if *first {
+                            (at.clone(), here())
+                        } else {
+                            (here(), at.clone())
+                        };
+                        return failed(format!(
+                            "{without}: a session record without a sweep fingerprint, while \
+                             {with} has one: shards to merge must be written the same way \
+                             (`tracectx sweep --output`)"
+                        ));
+                    }
+                    Some(_) => {}
+                }
                 if let Some(theirs) = &record.sweep_fingerprint {
                     match &fingerprint {
                         None => fingerprint = Some((theirs.clone(), format!("{name:?} line {n}"))),
@@ -2176,6 +2204,9 @@ impl MergeArgs {
                     ));
                 }
                 seen[word] |= bit;
+                if let Err(why) = check_shard(&record, &mut split, &mut shards, here) {
+                    return failed(format!("{name:?} line {n}: {why}"));
+                }
                 // Shards of one sweep hold each of its sessions once: one more is forged, or
                 // of another sweep.
                 if let Some(total) = record.sweep_sessions.filter(|&total| sessions >= total) {
@@ -2216,9 +2247,13 @@ impl MergeArgs {
         if let Some(total) = sweep_sessions.filter(|&total| sessions < total) {
             // A shard missing (a job of the array that failed or still runs): the ranking
             // is of what was read, and says so.
+            let which = match &split {
+                Some((count, _)) => missing_shards(*count, &shards),
+                None => "a shard is missing or did not finish".to_owned(),
+            };
             say!(
-                "tracectx: the files hold {sessions} of the sweep's {total} sessions (a shard \
-                 is missing or did not finish): the ranking is of the {sessions} read"
+                "tracectx: the files hold {sessions} of the sweep's {total} sessions ({which}): \
+                 the ranking is of the {sessions} read"
             );
         }
         let ranked = board.into_sorted();
@@ -2283,6 +2318,107 @@ impl MergeArgs {
         }
         ExitCode::SUCCESS
     }
+}
+
+/// Holds `record` to the shard split of the records before it (`split`: the number of shards
+/// and where it was first read) and counts it in its shard's entry of `shards` (lines read,
+/// sessions the shard runs): a record of another split, a combination outside its shard, or
+/// a shard's size said two ways is refused, with why.
+fn check_shard(
+    record: &SessionRecord,
+    split: &mut Option<(usize, String)>,
+    shards: &mut std::collections::BTreeMap<usize, (usize, Option<usize>)>,
+    here: impl Fn() -> String,
+) -> Result<(), String> {
+    let Some(shard) = record.shard else {
+        return Ok(());
+    };
+    match split {
+        None => *split = Some((shard.count(), here())),
+        Some((count, at)) if *count != shard.count() => {
+            return Err(format!(
+                "a session of shard {shard}, while {at} is of one of {count} shards: shards \
+                 to merge must split the grid the same way"
+            ));
+        }
+        Some(_) => {}
+    }
+    if !shard.holds(record.index) {
+        return Err(format!(
+            "not a sweep's session record: combination {} is not of shard {shard} (it is of \
+             shard {}/{})",
+            record.index,
+            record.index % shard.count() + 1,
+            shard.count()
+        ));
+    }
+    let (lines, of) = shards
+        .entry(shard.index())
+        .or_insert((0, record.shard_sessions));
+    if let Some(runs) = record.shard_sessions {
+        match *of {
+            None => *of = Some(runs),
+            Some(said) if said != runs => {
+                return Err(format!(
+                    "a session of shard {shard} said to run {runs} sessions, while the lines \
+                     before say {said}: shards to merge must run the same grid"
+                ));
+            }
+            Some(_) => {}
+        }
+        if *lines >= runs {
+            return Err(format!(
+                "more sessions than shard {shard}'s {runs}: the line is of no run of it"
+            ));
+        }
+    }
+    *lines += 1;
+    Ok(())
+}
+
+/// Which of `count` shards the records read lack (none read, or fewer lines than the shard
+/// runs), for the warning of a merge that holds fewer sessions than its sweep: at most eight
+/// named, then how many more.
+fn missing_shards(
+    count: usize,
+    shards: &std::collections::BTreeMap<usize, (usize, Option<usize>)>,
+) -> String {
+    const NAMED: usize = 8;
+    let mut said: Vec<String> = Vec::new();
+    let mut more = 0usize;
+    // The shards with no line, walked a run at a time between the ones read (the count of
+    // shards may be large), then the ones read short.
+    let mut next = 1;
+    let read = shards.iter().map(|(&k, &entry)| (k, entry));
+    for (k, (lines, runs)) in read.chain([(count + 1, (0, None))]) {
+        let absent = next..k.min(count + 1);
+        let named = absent.len().min(NAMED.saturating_sub(said.len()));
+        said.extend(
+            absent
+                .clone()
+                .take(named)
+                .map(|a| format!("shard {a}/{count} is missing")),
+        );
+        more += absent.len() - named;
+        if let Some(runs) = runs.filter(|&runs| k <= count && lines < runs) {
+            if said.len() < NAMED {
+                said.push(format!(
+                    "shard {k}/{count} holds {lines} of its {runs} sessions"
+                ));
+            } else {
+                more += 1;
+            }
+        }
+        next = k + 1;
+    }
+    if said.is_empty() {
+        return "a shard is missing or did not finish".to_owned();
+    }
+    let mut text = said.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Checks what a session record read from a file carries before any of it is printed: run

@@ -2000,6 +2000,113 @@ mod backtest_cli {
         );
     }
 
+    /// Each line names its shard: shards of two splits of the grid (1/2 beside 2/4, whose
+    /// sessions do not overlap) are refused, a combination outside its shard too, and a merge
+    /// short of sessions names the shards missing or unfinished, so that only those run again.
+    #[test]
+    fn merge_names_its_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let shard = |shard: &str| {
+            let file = dir
+                .path()
+                .join(format!("shard-{}.jsonl", shard.replace('/', "-")));
+            shard_file(&data, &["--grid", "fast=5:40:5", "--shard", shard], file)
+        };
+        let (half, quarter) = (shard("1/2"), shard("2/4"));
+        let records = |file: &str| -> Vec<serde_json::Value> {
+            let text = std::fs::read_to_string(file).unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let lines = |records: &[serde_json::Value]| -> String {
+            records.iter().map(|r| format!("{r}\n")).collect()
+        };
+        let first = records(&half);
+        assert_eq!(first.len(), 4);
+        assert!(
+            first
+                .iter()
+                .all(|r| r["shard"] == "1/2" && r["shard_sessions"] == 4)
+        );
+        let out = tracectx(&["merge", &half, &quarter], None);
+        exits_saying(
+            &out,
+            1,
+            &format!(
+                "{quarter:?} line 1: a session of shard 2/4, while {half:?} line 1 is of one of \
+                 2 shards: shards to merge must split the grid the same way"
+            ),
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        // A combination of shard 2/2 in a line of shard 1/2.
+        let mut moved = first.clone();
+        let index = moved[0]["index"].as_u64().unwrap();
+        moved[0]["index"] = (index + 1).into();
+        let out = tracectx(&["merge", "-"], Some(lines(&moved).as_bytes()));
+        exits_saying(
+            &out,
+            1,
+            &format!(
+                "line 1: not a sweep's session record: combination {} is not of shard 1/2 (it \
+                 is of shard 2/2)",
+                index + 1
+            ),
+        );
+        // A shard said to run fewer sessions than it has lines.
+        let mut fewer = first.clone();
+        for r in &mut fewer {
+            r["shard_sessions"] = 3.into();
+        }
+        let out = tracectx(&["merge", "-"], Some(lines(&fewer).as_bytes()));
+        exits_saying(
+            &out,
+            1,
+            "line 4: more sessions than shard 1/2's 3: the line is of no run of it",
+        );
+        // Shard 1/2 cut short (its job stopped), shard 2/2 not run: both named.
+        let out = tracectx(&["merge", "-"], Some(lines(&first[..3]).as_bytes()));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "tracectx: the files hold 3 of the sweep's 8 sessions (shard 1/2 holds 3 of its 4 \
+             sessions, shard 2/2 is missing): the ranking is of the 3 read\n"
+        );
+        // Of many shards, eight are named and the rest counted.
+        let mut many = first[0].clone();
+        many["index"] = 12.into();
+        many["shard"] = "13/40".into();
+        many["shard_sessions"] = 1.into();
+        many["sweep_sessions"] = 40.into();
+        let out = tracectx(&["merge", "-"], Some(lines(&[many]).as_bytes()));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(
+                "(shard 1/40 is missing, shard 2/40 is missing, shard 3/40 is missing, shard \
+                 4/40 is missing, shard 5/40 is missing, shard 6/40 is missing, shard 7/40 is \
+                 missing, shard 8/40 is missing and 31 more)"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        // A record without a sweep fingerprint beside one with: written some other way.
+        let mut unnamed = first[1].clone();
+        unnamed.as_object_mut().unwrap().remove("sweep_fingerprint");
+        let mixed = lines(&[first[0].clone(), unnamed]);
+        let out = tracectx(&["merge", "-"], Some(mixed.as_bytes()));
+        exits_saying(
+            &out,
+            1,
+            r#""-" line 2: a session record without a sweep fingerprint, while "-" line 1 has one"#,
+        );
+        // A shard that is not one.
+        let mut bad = first[0].clone();
+        bad["shard"] = "5/4".into();
+        let out = tracectx(&["merge", "-"], Some(lines(&[bad]).as_bytes()));
+        exits_saying(&out, 1, "invalid shard \"5/4\": K must be from 1 to N");
+    }
+
     #[test]
     fn shards_merged_rank_as_the_local_sweep_in_one_trace() {
         let dir = tempfile::tempdir().unwrap();
@@ -2118,8 +2225,8 @@ mod backtest_cli {
         assert_eq!(
             stderr(&two),
             format!(
-                "tracectx: the files hold {held} of the sweep's 42 sessions (a shard is missing \
-                 or did not finish): the ranking is of the {held} read\n"
+                "tracectx: the files hold {held} of the sweep's 42 sessions (shard 3/3 is \
+                 missing): the ranking is of the {held} read\n"
             )
         );
         let mut local = vec!["sweep", "--data", data];

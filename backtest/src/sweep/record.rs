@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Progress;
-use crate::{BacktestSettings, Bars, ParamGrid, Params, Stats};
+use crate::{BacktestSettings, Bars, ParamGrid, Params, Shard, Stats};
 
 // === impl SessionRecord ===
 
@@ -74,6 +74,15 @@ pub struct SessionRecord {
     /// without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_sessions: Option<usize>,
+    /// The shard that ran the session (`K/N`, as `--shard` takes it): `tracectx merge`
+    /// refuses shards that split the grid differently and names a shard missing. Absent
+    /// from records written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// How many sessions the session's shard runs (after constraints): `tracectx merge`
+    /// names a shard that did not finish. Absent from records written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_sessions: Option<usize>,
 }
 
 impl SessionRecord {
@@ -105,6 +114,8 @@ impl SessionRecord {
                     error: None,
                     sweep_fingerprint: None,
                     sweep_sessions: None,
+                    shard: None,
+                    shard_sessions: None,
                 }
             }
             Err(e) => SessionRecord {
@@ -119,6 +130,8 @@ impl SessionRecord {
                 error: Some(e.to_string()),
                 sweep_fingerprint: None,
                 sweep_sessions: None,
+                shard: None,
+                shard_sessions: None,
             },
         }
     }
@@ -174,6 +187,31 @@ impl SessionRecord {
     #[must_use]
     pub fn with_sweep_sessions(mut self, sessions: usize) -> Self {
         self.sweep_sessions = Some(sessions);
+        self
+    }
+
+    /// The record with the shard that ran it and the number of sessions that shard runs
+    /// ([`ParamGrid::selected`](crate::ParamGrid::selected) of the shard's grid).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, SessionRecord, Shard};
+    ///
+    /// let shard = Shard::new(2, 3).unwrap();
+    /// let grid = ParamGrid::new().parse_axis("fast=5:50:5")?.shard(shard);
+    /// let line = r#"{"index":1,"sweep_id":null,"run_id":null,"trace_id":null,"trace_id_full":null,"strategy":"sma-cross","params":{},"stats":null,"error":"x"}"#;
+    /// let record: SessionRecord = serde_json::from_str(line)?;
+    /// let record = record.with_shard(shard, grid.selected());
+    /// let line = record.to_json_line();
+    /// assert!(line.contains(r#""shard":"2/3","shard_sessions":3"#));
+    /// assert_eq!(serde_json::from_str::<SessionRecord>(&line)?.shard, Some(shard));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_shard(mut self, shard: Shard, sessions: usize) -> Self {
+        self.shard = Some(shard);
+        self.shard_sessions = Some(sessions);
         self
     }
 
