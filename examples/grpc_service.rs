@@ -28,8 +28,8 @@ use tower::ServiceBuilder;
 use tracectx::TraceContext;
 use tracectx::prelude::*;
 use tracectx::propagation::{
-    ClaimedRunId, ExtractTraceContextLayer, InjectTraceContextInterceptor, InjectTraceContextLayer,
-    RunPolicy,
+    ClaimedRunId, ExtractTraceContextLayer, InjectGrpcTraceContextLayer,
+    InjectTraceContextInterceptor, RunPolicy,
 };
 
 /// The handler: logs one line in the call's context and answers with it.
@@ -99,7 +99,7 @@ async fn call() -> Result<(), Box<dyn std::error::Error>> {
                     .await?
             } else {
                 let layered = ServiceBuilder::new()
-                    .layer(InjectTraceContextLayer::new())
+                    .layer(InjectGrpcTraceContextLayer::new())
                     .service(channel.clone());
                 EchoClient::new(layered).whoami(request).await?
             }

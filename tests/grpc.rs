@@ -1,6 +1,7 @@
 //! gRPC with tonic: a real tonic server behind `ExtractTraceContextLayer` and real channels
-//! behind `InjectTraceContextLayer` (or `InjectTraceContextInterceptor`), on loopback; the
-//! `MetadataMap` carrier; bad metadata never failing a call.
+//! behind `InjectTraceContextLayer`, `InjectGrpcTraceContextLayer` (client streams too) or
+//! `InjectTraceContextInterceptor`, on loopback; the `MetadataMap` carrier; bad metadata never
+//! failing a call.
 #![cfg(all(feature = "grpc", feature = "logging"))]
 
 #[path = "../examples/support/echo.rs"]
@@ -15,8 +16,8 @@ use tonic::transport::Channel;
 use tower::ServiceBuilder;
 use tracectx::prelude::*;
 use tracectx::propagation::{
-    self, ClaimedRunId, ExtractTraceContextLayer, InjectTraceContextInterceptor,
-    InjectTraceContextLayer, RunPolicy, TraceParent, UNREADABLE,
+    self, ClaimedRunId, ExtractTraceContextLayer, InjectGrpcTraceContextLayer,
+    InjectTraceContextInterceptor, InjectTraceContextLayer, RunPolicy, TraceParent, UNREADABLE,
 };
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -458,6 +459,164 @@ async fn concurrent_streams_each_reply_in_their_callers_run() {
         assert!(server_spans.insert(replies[0].span_id.clone()));
     }
     assert_eq!(server_spans.len(), 2_000);
+}
+
+// === client streaming ===
+
+/// A client-streaming method, `Upload`: takes the caller's messages and answers with one
+/// reply whose note is theirs joined by `,`. The caller's stream is read by the client's
+/// connection, a task of its own.
+#[derive(Clone, Debug)]
+struct UploadServer;
+
+const UPLOAD: &str = "/tracectx.echo.Upload/Upload";
+
+async fn upload(
+    req: tonic::Request<tonic::Streaming<WhoamiRequest>>,
+) -> Result<tonic::Response<WhoamiReply>, tonic::Status> {
+    let mut notes = Vec::new();
+    let mut messages = req.into_inner();
+    while let Some(message) = messages.message().await? {
+        notes.push(message.note);
+    }
+    let reply = tracectx::with_current(|ctx| WhoamiReply::from_context(ctx, None, notes.join(",")));
+    Ok(tonic::Response::new(reply))
+}
+
+impl<B> tower::Service<http::Request<B>> for UploadServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+            Ok(grpc.client_streaming(tower::service_fn(upload), req).await)
+        })
+    }
+}
+
+impl tonic::server::NamedService for UploadServer {
+    const NAME: &'static str = "tracectx.echo.Upload";
+}
+
+/// One `Upload` call over `channel` of `n` messages, each made when the connection polls the
+/// stream for it: its note is the run current then (`-` for none) and its number.
+async fn upload_call<T>(channel: T, n: usize) -> WhoamiReply
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let messages = futures::StreamExt::then(futures::stream::iter(0..n), |i| async move {
+        tokio::task::yield_now().await;
+        let run = tracectx::get_run_id().map_or("-".to_owned(), |r| r.to_string());
+        WhoamiRequest {
+            note: format!("{run}:{i}"),
+        }
+    });
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(Into::into).unwrap();
+    grpc.client_streaming(
+        tonic::Request::new(messages),
+        http::uri::PathAndQuery::from_static(UPLOAD),
+        tonic_prost::ProstCodec::<WhoamiRequest, WhoamiReply>::default(),
+    )
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+/// The caller's messages of a client-streaming call are made in its context behind
+/// `InjectGrpcTraceContextLayer` (the connection reads the stream after `call` returned,
+/// outside the caller's task: behind `InjectTraceContextLayer` they are made in none).
+#[tokio::test(flavor = "multi_thread")]
+async fn client_streaming_messages_are_made_in_the_callers_context() {
+    let addr = serve_routes(RunPolicy::TrustCaller, Routes::new(UploadServer)).await;
+    let ctx = TraceContext::new("backtest_upload").unwrap();
+    let grpc = ServiceBuilder::new()
+        .layer(InjectGrpcTraceContextLayer::new())
+        .service(channel(addr).await);
+    let reply = upload_call(grpc, 3).in_trace_context(ctx.clone()).await;
+    assert_eq!(
+        reply.note,
+        "backtest_upload:0,backtest_upload:1,backtest_upload:2"
+    );
+    assert_eq!(reply.run_id, "backtest_upload");
+    assert_eq!(reply.trace_id, format!("{:x}", ctx.trace_id()));
+    // The layer for plain HTTP clients carries the metadata but not the messages.
+    let http = ServiceBuilder::new()
+        .layer(InjectTraceContextLayer::new())
+        .service(channel(addr).await);
+    let reply = upload_call(http, 3).in_trace_context(ctx.clone()).await;
+    assert_eq!(reply.run_id, "backtest_upload");
+    assert!(
+        reply.note.split(',').any(|n| n.starts_with("-:")),
+        "{}",
+        reply.note
+    );
+    // A unary call goes through the layer as through the other.
+    let addr = serve(RunPolicy::TrustCaller).await;
+    let mut client = EchoClient::new(
+        ServiceBuilder::new()
+            .layer(InjectGrpcTraceContextLayer::new())
+            .service(channel(addr).await),
+    );
+    let reply = client
+        .whoami(request("unary"))
+        .in_trace_context(ctx.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (reply.run_id.as_str(), reply.note.as_str()),
+        ("backtest_upload", "unary")
+    );
+}
+
+/// Two thousand client-streaming calls over one channel, each from a run of its own, 200 at
+/// a time, on a multi-thread runtime: every message of every call is made in its caller's
+/// run, though one connection reads them all. (Thousands of client streams at once on one
+/// HTTP/2 connection make hyper's client fail some with "broken pipe", with or without the
+/// layer.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uploads_each_message_in_their_callers_run() {
+    let addr = serve_routes(RunPolicy::TrustCaller, Routes::new(UploadServer)).await;
+    let grpc = ServiceBuilder::new()
+        .layer(InjectGrpcTraceContextLayer::new())
+        .service(channel(addr).await);
+    let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2_000 {
+        let (grpc, at_once) = (grpc.clone(), at_once.clone());
+        let ctx = TraceContext::new(&format!("run_{i}")).unwrap();
+        tasks.spawn(
+            async move {
+                let _turn = at_once.acquire().await.unwrap();
+                (i, upload_call(grpc, 3).await)
+            }
+            .in_trace_context(ctx),
+        );
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (i, reply) = joined.unwrap();
+        assert_eq!(reply.note, format!("run_{i}:0,run_{i}:1,run_{i}:2"));
+        assert_eq!(reply.run_id, format!("run_{i}"));
+    }
 }
 
 /// Metadata a hostile or foreign client may send beside (or instead of) a valid context:

@@ -6,15 +6,25 @@
 //!
 //! - server: `tonic::transport::Server::builder().layer(ExtractTraceContextLayer::new(policy))`
 //!   runs every handler in the call's context (it is also in `tonic::Request::extensions()`);
-//! - client: `InjectTraceContextLayer` around a `Channel` makes every call a span of its own,
-//!   written into the call's metadata, or, for a client built `with_interceptor`,
-//!   [`InjectTraceContextInterceptor`] does the writing (it cannot run the call in the span);
+//! - client: [`InjectGrpcTraceContextLayer`] around a `Channel` makes every call a span of its
+//!   own, written into the call's metadata, and polls the request's messages in it (a
+//!   client-streaming call's stream is read by the connection, outside the caller's task);
+//!   `InjectTraceContextLayer` does the same but for the messages; for a client built
+//!   `with_interceptor`, [`InjectTraceContextInterceptor`] does the writing (it cannot run the
+//!   call in the span);
 //! - anywhere: [`extract`](super::extract) / [`inject`](super::inject) on a `MetadataMap`.
 //!
 //! Bad metadata (a malformed or repeated `traceparent`, hostile `tracestate` or `baggage`)
 //! starts a new trace or is ignored, as over HTTP: it never fails a call.
 
+use std::task::{Context, Poll};
+
+use http_body::Body as _;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::future::{InTraceContext, TraceFutureExt as _};
 
 use super::{BAGGAGE, Extractor, Injector, TRACEPARENT, TRACESTATE, UNREADABLE};
 
@@ -94,8 +104,8 @@ impl Injector for MetadataMap {
 /// out unchanged. It never fails a call.
 ///
 /// An interceptor sees the request, not the call's future, so the call does not run in the
-/// new span; wrap the channel in [`InjectTraceContextLayer`](super::InjectTraceContextLayer)
-/// for that. The interceptor runs when the call is made: make it inside the scope.
+/// new span, nor are a client stream's messages made in it; wrap the channel in
+/// [`InjectGrpcTraceContextLayer`] for that. The interceptor runs when the call is made: make it inside the scope.
 ///
 /// # Examples
 ///
@@ -142,5 +152,132 @@ impl tonic::service::Interceptor for InjectTraceContextInterceptor {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         super::inject_current(req.metadata_mut());
         Ok(req)
+    }
+}
+
+// === impl InjectGrpcTraceContextLayer ===
+
+/// A tower layer for tonic clients (around a `Channel`): each call a span of its own, written
+/// into the call's metadata as [`InjectTraceContextLayer`](super::InjectTraceContextLayer)
+/// writes it, and the request's messages made in that span.
+///
+/// The messages of a client-streaming or bidirectional call are read from the caller's
+/// stream by the connection, a task of its own, after `call` returned: without this layer the
+/// stream's code (and every line it logs) runs in no context. This layer wraps the request
+/// body so that each poll of it runs in the call's context, as the caller's task would.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{Service as _, ServiceBuilder, ServiceExt as _};
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::InjectGrpcTraceContextLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A `tonic::transport::Channel` in a real client: `EchoClient::new(layered)`.
+/// let mut layered = ServiceBuilder::new()
+///     .layer(InjectGrpcTraceContextLayer::new())
+///     .service_fn(|req: http::Request<tonic::body::Body>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("traceparent"))
+///     });
+/// let ctx = TraceContext::new("job_1")?;
+/// let req = http::Request::new(tonic::body::Body::empty());
+/// let sent = async { layered.ready().await?.call(req).await }.in_trace_context(ctx).await?;
+/// assert!(sent);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InjectGrpcTraceContextLayer {
+    _private: (),
+}
+
+impl InjectGrpcTraceContextLayer {
+    /// Makes the layer; it has no settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tower::{Layer as _, ServiceExt as _};
+    /// use tracectx::propagation::InjectGrpcTraceContextLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = InjectGrpcTraceContextLayer::new().layer(tower::service_fn(
+    ///     |req: http::Request<tonic::body::Body>| async move {
+    ///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("traceparent"))
+    ///     },
+    /// ));
+    /// // Outside any scope the call goes out unchanged.
+    /// assert!(!client.oneshot(http::Request::new(tonic::body::Body::empty())).await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for InjectGrpcTraceContextLayer {
+    type Service = InjectGrpcTraceContext<S>;
+
+    fn layer(&self, inner: S) -> InjectGrpcTraceContext<S> {
+        InjectGrpcTraceContext { inner }
+    }
+}
+
+/// The service made by [`InjectGrpcTraceContextLayer`]: writes a child of the current context
+/// into each call's metadata when [`Service::call`] runs, and runs the call, and each poll of
+/// its request body, in it.
+///
+/// # Examples
+///
+/// ```
+/// use tower::{Layer as _, Service as _, ServiceExt as _};
+/// use tracectx::prelude::*;
+/// use tracectx::propagation::{InjectGrpcTraceContext, InjectGrpcTraceContextLayer};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut client: InjectGrpcTraceContext<_> = InjectGrpcTraceContextLayer::new().layer(
+///     tower::service_fn(|req: http::Request<tonic::body::Body>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().contains_key("baggage"))
+///     }),
+/// );
+/// let ctx = TraceContext::new("job_1")?;
+/// let req = http::Request::new(tonic::body::Body::empty());
+/// let sent = async { client.ready().await?.call(req).await }.in_trace_context(ctx).await?;
+/// assert!(sent);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct InjectGrpcTraceContext<S> {
+    inner: S,
+}
+
+impl<S> Service<http::Request<tonic::body::Body>> for InjectGrpcTraceContext<S>
+where
+    S: Service<http::Request<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = InTraceContext<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        match super::inject_current(req.headers_mut()) {
+            Some(call) => call.sync_scope(|| {
+                // An empty body is never polled: left as it is, unboxed.
+                let req = req.map(|body| {
+                    if body.is_end_stream() {
+                        body
+                    } else {
+                        tonic::body::Body::new(body.in_current_trace_context())
+                    }
+                });
+                self.inner.call(req).in_current_trace_context()
+            }),
+            // Outside any scope: explicitly none, even if polled inside one later.
+            None => self.inner.call(req).in_current_trace_context(),
+        }
     }
 }

@@ -26,7 +26,7 @@
 //! | `HashMap<String, String>` | | |
 //! | a child process's environment (`TRACEPARENT`, `TRACESTATE`, `BAGGAGE`): [`Environment`], `std::process::Command` | (`tokio-process` for `tokio::process::Command`) | [`CommandExt`], [`extract_env`] |
 //! | `http::HeaderMap` | `http` | `ExtractTraceContextLayer`, `InjectTraceContextLayer`, `RequestBuilderExt` (`reqwest`) |
-//! | `tonic::metadata::MetadataMap` (gRPC) | `grpc` | the same tower layers on tonic servers and channels, `InjectTraceContextInterceptor` |
+//! | `tonic::metadata::MetadataMap` (gRPC) | `grpc` | `ExtractTraceContextLayer` on tonic servers, `InjectGrpcTraceContextLayer` on channels, `InjectTraceContextInterceptor` |
 //! | `async_nats::HeaderMap` (NATS) | `nats` | `message_context`, `for_each_message` |
 //!
 //! ## Other transports: Kafka, AMQP, Redis streams
@@ -169,7 +169,9 @@ pub use baggage::{
 pub use env::{CommandExt, Environment, extract_env};
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-pub use grpc::InjectTraceContextInterceptor;
+pub use grpc::{
+    InjectGrpcTraceContext, InjectGrpcTraceContextLayer, InjectTraceContextInterceptor,
+};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use http::RequestBuilderExt;
