@@ -1023,6 +1023,16 @@ impl Default for Shard {
 
 impl Shard {
     /// The whole grid: shard 1 of 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{ParamGrid, Shard};
+    /// assert_eq!(Shard::ALL.to_string(), "1/1");
+    /// let grid = ParamGrid::new().parse_axis("fast=5:50:5")?;
+    /// assert_eq!(grid.clone().shard(Shard::ALL).selected(), grid.len());
+    /// # Ok::<(), tracectx_backtest::GridError>(())
+    /// ```
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
     /// Shard `index` of `count` (1-based), or `None` unless `1 <= index <= count`.

@@ -18,7 +18,15 @@ use plotters::prelude::*;
 
 use crate::{BacktestResult, Bars, Heatmap, ParamValue, Statistic, SweepReport, Timestamp};
 
-/// The most points a curve is drawn with; longer curves are thinned to about this many.
+/// The most points a curve is drawn with; longer curves are thinned to about this many
+/// (for display only: the statistics are of every bar).
+///
+/// # Examples
+///
+/// ```
+/// // A curve of a million bars is drawn with a few thousand points.
+/// assert!(tracectx_backtest::report::MAX_POINTS < 1_000_000 / 100);
+/// ```
 pub const MAX_POINTS: usize = 4_000;
 
 /// The charts' width in pixels.

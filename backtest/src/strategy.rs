@@ -1112,9 +1112,27 @@ pub fn warmup(indicators: &[&[f64]]) -> usize {
 ///
 /// Any closure `Fn(&Bars, &Params) -> Result<Signals, StrategyError>` is a strategy; this is
 /// the type of the plain functions [`builtin`] returns.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{sma_cross, Bars, Params, SignalFn};
+///
+/// let f: SignalFn = sma_cross;
+/// let signals = f(&Bars::synthetic(100, 1), &Params::new().with("fast", 5).with("slow", 20))?;
+/// assert_eq!(signals.len(), 100);
+/// # Ok::<(), tracectx_backtest::StrategyError>(())
+/// ```
 pub type SignalFn = fn(&Bars, &Params) -> Result<Signals, StrategyError>;
 
 /// The names of the built-in strategies, for [`builtin`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{builtin, BUILTIN_STRATEGIES};
+/// assert!(BUILTIN_STRATEGIES.iter().all(|name| builtin(name).is_some()));
+/// ```
 pub const BUILTIN_STRATEGIES: &[&str] = &["sma-cross"];
 
 /// The built-in strategy called `name`, if there is one.
@@ -1290,6 +1308,14 @@ pub struct Builtin {
 
 impl Builtin {
     /// Every built-in strategy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::Builtin;
+    /// let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name).collect();
+    /// assert_eq!(names, tracectx_backtest::BUILTIN_STRATEGIES);
+    /// ```
     pub const ALL: &'static [Builtin] = &[Builtin {
         name: "sma-cross",
         summary: "moving-average crossover on closing prices: long when the fast average crosses above the slow one, short (or flat with long_only) when it crosses below",

@@ -116,6 +116,22 @@ pub struct Heatmap {
 }
 
 /// One axis of a [`Heatmap`]: the parameter's name and its values.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BatchOptions, Bars, ParamGrid, ParamValue, RankBy};
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let grid = ParamGrid::new().parse_axis("fast=5:15:5")?.parse_axis("slow=30:40:10")?;
+/// let report = BacktestEngine::default()
+///     .sweep(&Arc::new(Bars::synthetic(500, 1)), sma_cross, &grid, RankBy::default(), BatchOptions::new().keep_heatmap(true))
+///     .await;
+/// let y = &report.heatmap.as_ref().unwrap().y;
+/// assert_eq!((y.name.as_str(), y.values.as_slice()), ("slow", &[ParamValue::Int(30), ParamValue::Int(40)][..]));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HeatmapAxis {
