@@ -38,20 +38,70 @@ const MAX_ECHO: usize = 64;
 thread_local! {
     /// Each thread's generator of trace and span ids: wyrand (fastrand), seeded once per thread
     /// from the operating system's random source (through uuid's v4 generation, which reads
-    /// it). Ids need to be unpredictable across processes and cheap to make, not secret.
-    static IDS: std::cell::Cell<Option<fastrand::Rng>> = const { std::cell::Cell::new(None) };
+    /// it), with the number of forks it was seeded after. Ids need to be unpredictable across
+    /// processes and cheap to make, not secret.
+    static IDS: std::cell::Cell<Option<(u32, fastrand::Rng)>> = const { std::cell::Cell::new(None) };
 }
 
 /// 128 random bits from this thread's id generator.
 fn random_u128() -> u128 {
     IDS.with(|cell| {
-        let mut rng = cell
-            .take()
-            .unwrap_or_else(|| fastrand::Rng::with_seed(uuid::Uuid::new_v4().as_u64_pair().0));
+        let forks = fork::count();
+        let mut rng = match cell.take() {
+            Some((seeded_after, rng)) if seeded_after == forks => rng,
+            // A new thread, or the child of a fork holding a copy of its parent's generator,
+            // which would make the parent's next ids.
+            _ => {
+                fork::watch();
+                fastrand::Rng::with_seed(uuid::Uuid::new_v4().as_u64_pair().0)
+            }
+        };
         let v = rng.u128(..);
-        cell.set(Some(rng));
+        cell.set(Some((forks, rng)));
         v
     })
+}
+
+/// Forks of the process (without exec): each child counts one more, so that a thread's id
+/// generator, copied from the parent, is seeded again there (as rand's thread generator
+/// does).
+#[cfg(unix)]
+mod fork {
+    use std::sync::Once;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static FORKS: AtomicU32 = AtomicU32::new(0);
+
+    /// Forks into the process this one is, so far.
+    pub(super) fn count() -> u32 {
+        FORKS.load(Ordering::Relaxed)
+    }
+
+    /// Counts the forks from now on (once per process; a child inherits the handler).
+    pub(super) fn watch() {
+        static WATCH: Once = Once::new();
+        extern "C" fn forked() {
+            // Async-signal-safe: a child of a multi-threaded parent may do little more.
+            FORKS.fetch_add(1, Ordering::Relaxed);
+        }
+        WATCH.call_once(|| {
+            #[allow(unsafe_code)]
+            // SAFETY: registers a handler that only increments an atomic; failure (ENOMEM)
+            // leaves forks uncounted, as before.
+            unsafe {
+                libc::pthread_atfork(None, None, Some(forked))
+            };
+        });
+    }
+}
+
+#[cfg(not(unix))]
+mod fork {
+    pub(super) fn count() -> u32 {
+        0
+    }
+
+    pub(super) fn watch() {}
 }
 
 // === impl InvalidId ===
