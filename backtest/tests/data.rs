@@ -974,3 +974,63 @@ fn a_date_and_time_pair_split_differently_later_is_refused() {
     );
     assert_eq!((e.row(), e.column()), (Some(3), Some("Date")), "{e}");
 }
+
+/// A `Time` column with a UTC offset (`09:30:00-05:00`, `14:30Z`, `+0100`), as exchanges'
+/// exports write it, is joined with the `Date` as UTC; before, the first record read as
+/// no time of day and the `Date` column was read alone, then the day's second bar refused
+/// as not after the first. A file keeps one form: with an offset or without.
+#[test]
+fn a_time_column_with_a_utc_offset_is_joined() {
+    let bars = load(
+        "Date,Time,Open,High,Low,Close\n\
+         2024-03-08,09:30:00-05:00,1,1,1,1\n\
+         2024-03-08,09:31-05:00,1,1,1,1\n\
+         2024-03-11,09:30:00.5-0400,1,1,1,1\n\
+         2024-03-11,14:00Z,1,1,1,1\n\
+         2024-03-11,23:30+01,1,1,1,1\n\
+         2024-03-12,00:30:00+01:00,1,1,1,1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        bars.timestamps(),
+        &[
+            ts("2024-03-08T14:30:00Z"),
+            ts("2024-03-08T14:31:00Z"),
+            ts("2024-03-11T13:30:00.5Z"),
+            ts("2024-03-11T14:00:00Z"),
+            ts("2024-03-11T22:30:00Z"),
+            ts("2024-03-11T23:30:00Z"),
+        ]
+    );
+    let head = "Date,Time,Open,High,Low,Close\n2024-01-02,09:30+01:00,1,1,1,1\n";
+    for (row, expected) in [
+        ("2024-01-02,09:31+24:00", "09:31+24:00"),
+        ("2024-01-02,09:31+01:60", "09:31+01:60"),
+        ("2024-01-02,09:31+1", "09:31+1"),
+        ("2024-01-02,09:31+01:00:00", "09:31+01:00:00"),
+        ("2024-01-02,09:31ZZ", "09:31ZZ"),
+        ("2024-01-02,+01:00", "+01:00"),
+    ] {
+        let e = err(&format!("{head}{row},1,1,1,1\n"));
+        assert_eq!(
+            (e.kind().to_string(), e.row(), e.column()),
+            (
+                DataErrorKind::UnparsableTimeOfDay(expected.into()).to_string(),
+                Some(3),
+                Some("Time")
+            ),
+            "{row}"
+        );
+    }
+    // An offset on some lines only: refused at the first that differs, in the `Time` column.
+    for (first, then) in [("09:30", "09:31+01:00"), ("09:30Z", "09:31")] {
+        let e = err(&format!(
+            "Date,Time,Open,High,Low,Close\n2024-01-02,{first},1,1,1,1\n2024-01-02,{then},1,1,1,1\n"
+        ));
+        assert!(
+            matches!(e.kind(), DataErrorKind::MixedTimeForms { .. }),
+            "{e}"
+        );
+        assert_eq!((e.row(), e.column()), (Some(3), Some("Time")), "{e}");
+    }
+}

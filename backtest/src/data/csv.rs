@@ -126,6 +126,9 @@ enum TimeForm {
     EpochMillis,
     /// A day in the `Date` column beside a time of day in the `Time` column.
     DayAndTime,
+    /// A day in the `Date` column beside a time of day with a UTC offset in the `Time`
+    /// column (`09:30:00-05:00`).
+    DayAndTimeOffset,
 }
 
 impl TimeForm {
@@ -136,6 +139,9 @@ impl TimeForm {
             TimeForm::EpochSeconds => "epoch seconds",
             TimeForm::EpochMillis => "epoch milliseconds",
             TimeForm::DayAndTime => "a day and a time of day in two columns",
+            TimeForm::DayAndTimeOffset => {
+                "a day and a time of day with a UTC offset in two columns"
+            }
         }
     }
 }
@@ -369,10 +375,51 @@ fn quote_state(bytes: &[u8], mut in_quotes: bool, mut at_start: bool) -> (bool, 
     (in_quotes, at_start)
 }
 
+/// A time of day, [`parse_local_time_of_day`]'s forms, with or without a UTC offset after it
+/// (`Z`, `+HH:MM`, `-HHMM`, `+HH`): microseconds from midnight UTC of the day (below 0 or
+/// past a day when the offset moves it), and whether it had an offset.
+fn parse_time_of_day(text: &[u8]) -> Option<(i64, TimeForm)> {
+    let text = trim(text);
+    // A time of day holds no sign and no letter: an offset starts at the first one.
+    let Some(at) = text
+        .iter()
+        .position(|c| matches!(c, b'Z' | b'z' | b'+' | b'-'))
+    else {
+        return Some((parse_local_time_of_day(text)?, TimeForm::DayAndTime));
+    };
+    let (local, offset) = text.split_at(at);
+    let local = parse_local_time_of_day(local)?;
+    let digits = |d: &[u8]| -> Option<i64> {
+        (d.len() == 2 && d.iter().all(u8::is_ascii_digit))
+            .then(|| i64::from(d[0] - b'0') * 10 + i64::from(d[1] - b'0'))
+    };
+    let east = match offset {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), rest @ ..] => {
+            let (h, m) = match rest {
+                [h0, h1] => (digits(&[*h0, *h1])?, 0),
+                [h0, h1, b':', m0, m1] | [h0, h1, m0, m1] => {
+                    (digits(&[*h0, *h1])?, digits(&[*m0, *m1])?)
+                }
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let minutes = h * 60 + m;
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return None,
+    };
+    Some((
+        local - east * 60 * MICROS_PER_SEC,
+        TimeForm::DayAndTimeOffset,
+    ))
+}
+
 /// A time of day, `H:MM`, `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff` (any number of fraction
 /// digits, those finer than a microsecond truncated), in microseconds from midnight.
-fn parse_time_of_day(text: &[u8]) -> Option<i64> {
-    let text = trim(text);
+fn parse_local_time_of_day(text: &[u8]) -> Option<i64> {
     let colon = text.iter().position(|&c| c == b':')?;
     let (hours, rest) = (&text[..colon], &text[colon + 1..]);
     let two = |d: &[u8]| -> Option<i64> {
@@ -417,21 +464,37 @@ fn parse_day(text: &[u8]) -> Option<i64> {
 
 /// Whether the record's `date` and `time` columns (`pair`) hold a day and a time of day.
 fn holds_day_and_time<R: Read>(records: &Records<R>, pair: &[(usize, String); 2]) -> bool {
+    day_and_time_form(records, pair).is_some()
+}
+
+/// The form of the record's `date` and `time` columns (`pair`) when they hold a day and a
+/// time of day.
+fn day_and_time_form<R: Read>(
+    records: &Records<R>,
+    pair: &[(usize, String); 2],
+) -> Option<TimeForm> {
     let [(date, _), (time, _)] = pair;
-    records.get(*date).and_then(parse_day).is_some()
-        && records.get(*time).and_then(parse_time_of_day).is_some()
+    records.get(*date).and_then(parse_day)?;
+    records
+        .get(*time)
+        .and_then(parse_time_of_day)
+        .map(|(_, form)| form)
 }
 
 /// The bar time of a record whose `date` and `time` columns hold a day and a time of day,
-/// or the error naming the column that does not.
+/// and its form, or the error naming the column that does not.
 fn joined<R: Read>(
     records: &Records<R>,
     pair: &[(usize, String); 2],
     line: u64,
-) -> Result<i64, DataError> {
-    let part = |(column, name): &(usize, String),
-                parse: fn(&[u8]) -> Option<i64>,
-                bad: fn(String) -> DataErrorKind| {
+) -> Result<(i64, TimeForm), DataError> {
+    fn part<R: Read, T>(
+        records: &Records<R>,
+        (column, name): &(usize, String),
+        line: u64,
+        parse: fn(&[u8]) -> Option<T>,
+        bad: fn(String) -> DataErrorKind,
+    ) -> Result<T, DataError> {
         let text = field(records, *column, name, line)?;
         parse(text).ok_or_else(|| {
             let kind = if trim(text).is_empty() {
@@ -441,15 +504,23 @@ fn joined<R: Read>(
             };
             DataError::new(kind).at(line, name)
         })
-    };
-    let day = part(&pair[0], parse_day, DataErrorKind::UnparsableDate)?;
-    let time = part(
+    }
+    let day = part(
+        records,
+        &pair[0],
+        line,
+        parse_day,
+        DataErrorKind::UnparsableDate,
+    )?;
+    let (time, form) = part(
+        records,
         &pair[1],
+        line,
         parse_time_of_day,
         DataErrorKind::UnparsableTimeOfDay,
     )?;
     // Days are whole multiples of a day within the years bars accept, so no overflow.
-    Ok(day.saturating_add(time))
+    Ok((day.saturating_add(time), form))
 }
 
 /// The field of the record's `column` (called `name`, on `line`), at most
@@ -600,11 +671,10 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
             }
         }
         let field = |slot: usize| field(&records, cols.index[slot], &cols.names[slot], line);
-        // The time, and its form where the first record's must be kept (joined columns
-        // hold one form by construction).
+        // The time, and its form, which must be the first record's.
         let (t, this) = match &cols.date_and_time {
             Some(pair) if *join.get_or_insert_with(|| holds_day_and_time(&records, pair)) => {
-                (joined(&records, pair, line)?, None)
+                joined(&records, pair, line)?
             }
             pair => {
                 let raw_time = field(0)?;
@@ -618,23 +688,28 @@ pub(super) fn load<R: Read>(reader: R, size_hint: u64) -> Result<Bars, DataError
                 })?;
                 // A day beside a time of day, when the first record's `Date` held whole
                 // times, would lose its time of day: another form.
-                let this = match pair {
-                    Some(pair) if holds_day_and_time(&records, pair) => TimeForm::DayAndTime,
-                    _ => form_of_text,
+                let this = match pair
+                    .as_ref()
+                    .and_then(|pair| day_and_time_form(&records, pair))
+                {
+                    Some(form) => form,
+                    None => form_of_text,
                 };
-                (t, Some(this))
+                (t, this)
             }
         };
         check_time(t).map_err(|k| DataError::new(k).at(line, &cols.names[0]))?;
-        if let Some(this) = this {
-            let first = *form.get_or_insert(this);
-            if this != first {
-                let kind = DataErrorKind::MixedTimeForms {
-                    first: first.words(),
-                    found: this.words(),
-                };
-                return Err(DataError::new(kind).at(line, &cols.names[0]));
-            }
+        let first = *form.get_or_insert(this);
+        if this != first {
+            let kind = DataErrorKind::MixedTimeForms {
+                first: first.words(),
+                found: this.words(),
+            };
+            let column = match (&cols.date_and_time, join) {
+                (Some([_, (_, time)]), Some(true)) => time,
+                _ => &cols.names[0],
+            };
+            return Err(DataError::new(kind).at(line, column));
         }
         if let Some(&prev) = timestamps.last() {
             if t <= prev {

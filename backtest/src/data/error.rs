@@ -104,7 +104,8 @@ pub enum DataErrorKind {
     #[error("unparsable date {0:?}")]
     UnparsableDate(String),
     /// Where a `Date` and a `Time` column are joined, a `Time` field is not a time of day
-    /// (`HH:MM`, `HH:MM:SS`, `HH:MM:SS.fff`).
+    /// (`HH:MM`, `HH:MM:SS`, `HH:MM:SS.fff`, each with or without a UTC offset: `Z`,
+    /// `+HH:MM`, `-HHMM`, `+HH`).
     #[error("unparsable time of day {0:?}")]
     UnparsableTimeOfDay(String),
     /// A time before the year 1 or after the year 9999 (UTC), outside

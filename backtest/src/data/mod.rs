@@ -543,11 +543,13 @@ impl Bars {
     /// seconds or milliseconds (see [`parse_bar_time`]), in the years 0001 to 9999 (UTC;
     /// [`DataErrorKind::TimestampOutOfRange`] otherwise). A `date` column of days
     /// (`YYYY-MM-DD`, `YYYYMMDD`) beside a `time` column of times of day (`HH:MM`,
-    /// `HH:MM:SS`, `HH:MM:SS.fff`), as intraday data often comes, is joined into one time,
-    /// as the first record tells; then every record must hold both
+    /// `HH:MM:SS`, `HH:MM:SS.fff`, with or without a UTC offset after it: `Z`, `-05:00`,
+    /// `+0100`, `+01`), as intraday data often comes, is joined into one time, as the first
+    /// record tells; then every record must hold both
     /// ([`DataErrorKind::UnparsableTimeOfDay`] otherwise). Every record's time keeps the
     /// form of the first one's (with or without a UTC offset, epoch seconds or milliseconds,
-    /// a day beside a time of day; [`DataErrorKind::MixedTimeForms`] otherwise).
+    /// a day beside a time of day with or without an offset;
+    /// [`DataErrorKind::MixedTimeForms`] otherwise).
     ///
     /// # Examples
     ///
