@@ -167,6 +167,27 @@ fn a_run_id_followed_by_one_of_its_own_characters_is_found() {
 }
 
 #[test]
+fn a_template_reads_no_run_id_that_no_context_can_have() {
+    // Made of a run id's characters, but with no letter or digit: as the default layout and
+    // JSON lines, a template's reader takes it for no run id.
+    let parser = LineParser::with_format("{run_id}").unwrap();
+    for line in ["/", "..", "_-.:/@+"] {
+        assert_eq!(parser.parse(line.as_bytes()), None, "{line:?}");
+    }
+    assert_eq!(
+        parser.parse(b"job_1").and_then(|s| s.run_id).as_deref(),
+        Some("job_1")
+    );
+    let mut runs = Runs::with_format("{run_id} {message}").unwrap();
+    runs.read(&b"/ started\n.. done\njob_1 started\n"[..])
+        .unwrap();
+    assert_eq!(runs.stamped_lines(), 1);
+    let rows = runs.finish();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].run_id, "job_1");
+}
+
+#[test]
 fn stamps_between_free_texts_are_read_when_messages_are_plain() {
     round_trip(
         "{target} {message} <{run_id}|{level}|{trace_id}> {fields}",

@@ -172,7 +172,11 @@ impl Matcher {
                     .count();
                 // Longest first: a run id may hold what the template writes after it (`.`).
                 for len in (1..=longest).rev() {
-                    if !self.next_fits(i, pos + len, line) {
+                    // Only a run id some context can have (`/` or `..` is none: no letter or
+                    // digit), as the default layout and JSON lines read it.
+                    if !self.next_fits(i, pos + len, line)
+                        || !rest[..len].iter().any(u8::is_ascii_alphanumeric)
+                    {
                         continue;
                     }
                     found.run = Some((pos, len));
