@@ -146,8 +146,8 @@ pub use strategy::{
     sma_cross, warmup,
 };
 pub use sweep::{
-    BacktestJob, BatchOptions, Heatmap, HeatmapAxis, Leaderboard, Progress, RankBy, SessionRecord,
-    SweepReport, write_columns, write_ranked_table,
+    BacktestJob, BatchOptions, Heatmap, HeatmapAxis, Leaderboard, Progress, RankBy, RecordError,
+    SessionRecord, SweepReport, write_columns, write_ranked_table,
 };
 pub use tracectx::time::Timestamp;
 pub use trade::{OpenTrade, Trade};

@@ -1565,7 +1565,7 @@ const SAID_CAUSES: usize = 100;
 const OUTPUT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The longest line `tracectx merge` reads: a session record is a few kilobytes.
-const MAX_RECORD_LINE: usize = 1 << 20;
+const MAX_RECORD_LINE: usize = SessionRecord::MAX_JSON_LINE;
 
 impl SweepArgs {
     fn run(self) -> ExitCode {
@@ -2122,21 +2122,12 @@ impl MergeArgs {
                 if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let record: SessionRecord = match serde_json::from_slice(&line) {
-                    Ok(record) => record,
-                    Err(e) => {
-                        return failed(format!(
-                            "{name:?} line {n}: not a sweep's session record: {e}"
-                        ));
-                    }
-                };
                 // What reaches the table or the JSON came from a file: ids must be ids,
                 // and no text may hold what could disguise the output on a terminal.
-                if let Err(why) = check_record(&record) {
-                    return failed(format!(
-                        "{name:?} line {n}: not a sweep's session record: {why}"
-                    ));
-                }
+                let record = match SessionRecord::from_json_line(&line) {
+                    Ok(record) => record,
+                    Err(e) => return failed(format!("{name:?} line {n}: {e}")),
+                };
                 // Shards of one sweep: another grid, strategy, data or settings would rank
                 // sessions that do not compare.
                 let here = || format!("{name:?} line {n}");
@@ -2183,15 +2174,7 @@ impl MergeArgs {
                     }
                 }
                 // Each combination once: a shard given twice, or shards of different
-                // sweeps, would rank a session twice.
-                if record.index >= ParamGrid::MAX_COMBINATIONS {
-                    return failed(format!(
-                        "{name:?} line {n}: not a sweep's session record: index {} is past \
-                         the largest grid ({} combinations)",
-                        record.index,
-                        ParamGrid::MAX_COMBINATIONS
-                    ));
-                }
+                // sweeps, would rank a session twice (the index is within the largest grid).
                 let (word, bit) = (record.index / 64, 1u64 << (record.index % 64));
                 if seen.len() <= word {
                     seen.resize(word + 1, 0);
@@ -2419,71 +2402,4 @@ fn missing_shards(
         text.push_str(&format!(" and {more} more"));
     }
     text
-}
-
-/// Checks what a session record read from a file carries before any of it is printed: run
-/// and sweep ids are run ids, trace ids hexadecimal of their length, parameter names words,
-/// and no text holds a character the crate's escaper would escape.
-fn check_record(record: &SessionRecord) -> Result<(), String> {
-    for (field, id) in [("sweep_id", &record.sweep_id), ("run_id", &record.run_id)] {
-        if let Some(id) = id {
-            tracectx::RunId::new(id).map_err(|e| format!("{field} {}: {e}", escape::text(id)))?;
-        }
-    }
-    for (field, id, len) in [
-        ("trace_id", &record.trace_id, 8),
-        ("trace_id_full", &record.trace_id_full, 32),
-    ] {
-        if let Some(id) = id {
-            // The core's own trace id parser, held to the length the field is written in.
-            if id.len() != len {
-                return Err(format!(
-                    "{field} {}: expected {len} hexadecimal digits",
-                    escape::text(id)
-                ));
-            }
-            id.parse::<tracectx::TraceId>()
-                .map_err(|e| format!("{field} {}: {}", escape::text(id), e.reason()))?;
-        }
-    }
-    let plain = |field: &str, text: &str| {
-        if text.chars().any(escape::is_escaped) {
-            Err(format!(
-                "{field} {} holds control characters",
-                escape::text(text)
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    if let Some(fingerprint) = &record.sweep_fingerprint {
-        if fingerprint.len() != 16 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "sweep_fingerprint {}: expected 16 hexadecimal digits",
-                escape::text(fingerprint)
-            ));
-        }
-    }
-    plain("strategy", &record.strategy)?;
-    if let Some(error) = &record.error {
-        plain("error", error)?;
-    }
-    for (name, value) in record.params.iter() {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(format!(
-                "parameter name {}: expected ASCII letters, digits and '_'",
-                escape::text(name)
-            ));
-        }
-        if let tracectx_backtest::ParamValue::Str(text) = value {
-            plain("parameter value", text)?;
-            if text.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "parameter value {}: holds white space",
-                    escape::text(text)
-                ));
-            }
-        }
-    }
-    Ok(())
 }

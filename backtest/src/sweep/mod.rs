@@ -37,7 +37,7 @@ mod workers;
 pub(crate) use batch::batch;
 pub use batch::{BacktestJob, BatchOptions, Progress};
 pub use rank::{Leaderboard, RankBy};
-pub use record::SessionRecord;
+pub use record::{RecordError, SessionRecord};
 pub use table::{write_columns, write_ranked_table};
 
 // === impl SweepReport ===

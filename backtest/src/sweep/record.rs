@@ -2,9 +2,10 @@
 //! writes and what merging the shards reads back.
 
 use serde::{Deserialize, Serialize};
+use tracectx::escape;
 
 use super::Progress;
-use crate::{BacktestSettings, Bars, ParamGrid, Params, Shard, Stats};
+use crate::{BacktestSettings, Bars, ParamGrid, ParamValue, Params, Shard, Stats};
 
 // === impl SessionRecord ===
 
@@ -271,4 +272,144 @@ impl SessionRecord {
         // Serializing these types cannot fail: string keys only.
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The longest line [`from_json_line`](Self::from_json_line) reads: 1 MiB (a record is a
+    /// few kilobytes). A reader of a file of records (`tracectx merge`) holds at most this
+    /// much of a line, so a file that is not one (gigabytes without a newline) is refused at
+    /// once.
+    pub const MAX_JSON_LINE: usize = 1 << 20;
+
+    /// Reads back a line written by [`to_json_line`](Self::to_json_line) (its newline left
+    /// out), as `tracectx merge` reads a shard's file: a line from outside, checked before any
+    /// of it is shown. Run and sweep ids must be run ids, trace ids hexadecimal of their
+    /// length, the sweep fingerprint 16 hexadecimal digits, parameter names ASCII words,
+    /// parameter values that are text free of white space, the index within
+    /// [`ParamGrid::MAX_COMBINATIONS`], and no text may hold a character the crate's escaper
+    /// would escape ([`tracectx::escape`]), so that nothing read can disguise a terminal's
+    /// output.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError`] saying what is wrong: a line over [`MAX_JSON_LINE`](Self::MAX_JSON_LINE)
+    /// bytes, JSON that is not a record, or the field that fails its check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::SessionRecord;
+    ///
+    /// let line = r#"{"index":3,"sweep_id":"sweep_1","run_id":"backtest_1","trace_id":null,"trace_id_full":null,"strategy":"sma-cross","params":{"fast":5},"stats":null,"error":"boom"}"#;
+    /// let record = SessionRecord::from_json_line(line.as_bytes())?;
+    /// assert_eq!((record.index, record.run_id.as_deref()), (3, Some("backtest_1")));
+    /// assert_eq!(SessionRecord::from_json_line(record.to_json_line().as_bytes())?, record);
+    ///
+    /// // A terminal's escape sequence in a run id, as a forged file may hold: refused, shown
+    /// // escaped.
+    /// let forged = line.replace("backtest_1", r"x\u001b[2J");
+    /// let err = SessionRecord::from_json_line(forged.as_bytes()).unwrap_err();
+    /// assert!(err.to_string().starts_with(r"not a sweep's session record: run_id x\u{1b}[2J: "));
+    /// # Ok::<(), tracectx_backtest::RecordError>(())
+    /// ```
+    pub fn from_json_line(line: &[u8]) -> Result<SessionRecord, RecordError> {
+        let fail = |reason: String| RecordError { reason };
+        if line.len() > Self::MAX_JSON_LINE {
+            return Err(fail(format!("longer than {} bytes", Self::MAX_JSON_LINE)));
+        }
+        let record: SessionRecord = serde_json::from_slice(line)
+            .map_err(|e| fail(escape::text(&e.to_string()).to_string()))?;
+        record.check().map_err(fail)?;
+        if record.index >= ParamGrid::MAX_COMBINATIONS {
+            return Err(fail(format!(
+                "index {} is past the largest grid ({} combinations)",
+                record.index,
+                ParamGrid::MAX_COMBINATIONS
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Checks what a record read from outside carries before any of it is printable; see
+    /// [`from_json_line`](Self::from_json_line).
+    fn check(&self) -> Result<(), String> {
+        for (field, id) in [("sweep_id", &self.sweep_id), ("run_id", &self.run_id)] {
+            if let Some(id) = id {
+                tracectx::RunId::new(id)
+                    .map_err(|e| format!("{field} {}: {e}", escape::text(id)))?;
+            }
+        }
+        for (field, id, len) in [
+            ("trace_id", &self.trace_id, 8),
+            ("trace_id_full", &self.trace_id_full, 32),
+        ] {
+            if let Some(id) = id {
+                // The core's own trace id parser, held to the length the field is written in.
+                if id.len() != len {
+                    return Err(format!(
+                        "{field} {}: expected {len} hexadecimal digits",
+                        escape::text(id)
+                    ));
+                }
+                id.parse::<tracectx::TraceId>()
+                    .map_err(|e| format!("{field} {}: {}", escape::text(id), e.reason()))?;
+            }
+        }
+        let plain = |field: &str, text: &str| {
+            if text.chars().any(escape::is_escaped) {
+                Err(format!(
+                    "{field} {} holds control characters",
+                    escape::text(text)
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(fingerprint) = &self.sweep_fingerprint {
+            if fingerprint.len() != 16 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "sweep_fingerprint {}: expected 16 hexadecimal digits",
+                    escape::text(fingerprint)
+                ));
+            }
+        }
+        plain("strategy", &self.strategy)?;
+        if let Some(error) = &self.error {
+            plain("error", error)?;
+        }
+        for (name, value) in self.params.iter() {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!(
+                    "parameter name {}: expected ASCII letters, digits and '_'",
+                    escape::text(name)
+                ));
+            }
+            if let ParamValue::Str(text) = value {
+                plain("parameter value", text)?;
+                if text.chars().any(char::is_whitespace) {
+                    return Err(format!(
+                        "parameter value {}: holds white space",
+                        escape::text(text)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// === impl RecordError ===
+
+/// A line that is not a sweep's session record; see [`SessionRecord::from_json_line`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::SessionRecord;
+///
+/// let err = SessionRecord::from_json_line(b"date,open,high,low,close").unwrap_err();
+/// assert_eq!(err.to_string(), "not a sweep's session record: expected value at line 1 column 1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a sweep's session record: {reason}")]
+pub struct RecordError {
+    reason: String,
 }
