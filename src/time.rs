@@ -780,8 +780,10 @@ impl TimeFormat {
     /// many bytes it took, or `None` when `text` does not start with one.
     ///
     /// Fields the format leaves out take the values of `1970-01-01T00:00:00Z` (a format with
-    /// no date reads as a time on that day); a day that does not exist in its month is not a
-    /// timestamp. `%z` reads any `±HHMM` offset and applies it to the date and time of day
+    /// no date reads as a time on that day), but for the year of a format that has a month or
+    /// a day and no year (`%m-%d %T`, as syslog-like lines show the time): 1972, the first
+    /// leap year after 1970, so that a line of February 29 is read. A day that does not exist
+    /// in its month is not a timestamp. `%z` reads any `±HHMM` offset and applies it to the date and time of day
     /// (not to `%s`, the same in every zone). `%s` takes the digits up to
     /// those of the directives written right after it, so epoch milliseconds (`%s%3f`) and
     /// microseconds (`%s%f`) read back.
@@ -799,7 +801,7 @@ impl TimeFormat {
     /// # Ok::<(), tracectx::time::TimeFormatError>(())
     /// ```
     pub fn read_prefix(&self, text: &[u8]) -> Option<(Timestamp, usize)> {
-        let (mut year, mut month, mut day) = (1970i64, 1u32, 1u32);
+        let (mut year, mut month, mut day) = (self.default_year(), 1u32, 1u32);
         let (mut hour, mut minute, mut second, mut frac) = (0u32, 0u32, 0u32, 0u32);
         let mut unix: Option<i64> = None;
         let mut offset = 0i64;
@@ -888,6 +890,21 @@ impl TimeFormat {
             base + local + i64::from(frac) - offset
         };
         Some((Timestamp(micros), at))
+    }
+}
+
+impl TimeFormat {
+    /// The year a date read without one falls in: 1970, or 1972 for a format with a month or
+    /// a day and no year (a leap year, so that every day it can show exists).
+    fn default_year(&self) -> i64 {
+        let has = |f: fn(&TimeItem) -> bool| self.items.iter().any(f);
+        if !has(|i| matches!(i, TimeItem::Year))
+            && has(|i| matches!(i, TimeItem::Month | TimeItem::Day))
+        {
+            1972
+        } else {
+            1970
+        }
     }
 }
 

@@ -167,6 +167,29 @@ fn a_run_id_followed_by_one_of_its_own_characters_is_found() {
 }
 
 #[test]
+fn a_template_without_a_year_reads_lines_of_february_29() {
+    // Syslog-like: month and day, no year. `AT` is 2024-02-29, which 1970 (the year fields
+    // left out would take) does not have; the reader takes a leap year.
+    let template = "{timestamp:%m-%d %T} [{run_id}] {level} {message}";
+    let (lines, logged) = write(template, &["plain"]);
+    let parser = LineParser::with_format(template).unwrap();
+    let leap_day = Timestamp::parse_rfc3339("1972-02-29T23:05:09Z").unwrap();
+    for (line, (ctx, _)) in lines.iter().zip(&logged) {
+        assert!(line.starts_with("02-29 23:05:09 ["), "{line}");
+        let stamp = parser
+            .parse(line.as_bytes())
+            .unwrap_or_else(|| panic!("not read: {line}"));
+        let run = ctx.as_ref().map(|c| c.run_id().to_string());
+        assert_eq!(stamp.run_id.as_deref(), run.as_deref(), "{line}");
+        assert_eq!(
+            stamp.timestamp_micros(),
+            Some(leap_day.as_micros()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn a_template_reads_no_run_id_that_no_context_can_have() {
     // Made of a run id's characters, but with no letter or digit: as the default layout and
     // JSON lines, a template's reader takes it for no run id.

@@ -370,6 +370,50 @@ fn time_formats_write_what_they_read_back_whatever_the_year() {
     );
 }
 
+/// A format with a month and a day but no year (syslog-like `%m-%d %T`) reads every day it can
+/// show, February 29 among them, in order: in 1972, a leap year.
+#[test]
+fn a_format_without_a_year_reads_february_29() {
+    let format = TimeFormat::parse("%m-%d %T").unwrap();
+    let leap_day = Timestamp::parse_rfc3339("2024-02-29T23:05:09Z").unwrap();
+    let written = format.display(leap_day).to_string();
+    assert_eq!(written, "02-29 23:05:09");
+    let read = |text: &str| {
+        format
+            .read_prefix(text.as_bytes())
+            .map(|(t, _)| t.to_string())
+    };
+    assert_eq!(read(&written).as_deref(), Some("1972-02-29T23:05:09Z"));
+    assert_eq!(
+        read("02-28 23:00:00").as_deref(),
+        Some("1972-02-28T23:00:00Z")
+    );
+    assert_eq!(
+        read("03-01 00:00:00").as_deref(),
+        Some("1972-03-01T00:00:00Z")
+    );
+    assert_eq!(read("02-30 00:00:00"), None);
+    let day_only = TimeFormat::parse("%d %T").unwrap();
+    assert_eq!(
+        day_only
+            .read_prefix(b"31 10:00:00")
+            .map(|(t, _)| t.to_string())
+            .as_deref(),
+        Some("1972-01-31T10:00:00Z")
+    );
+    // With no date at all, a time is on 1970-01-01; with a year, the year is the line's.
+    let time_only = TimeFormat::parse("%T").unwrap();
+    assert_eq!(
+        time_only
+            .read_prefix(b"10:00:00")
+            .map(|(t, _)| t.to_string())
+            .as_deref(),
+        Some("1970-01-01T10:00:00Z")
+    );
+    let dated = TimeFormat::parse("%F").unwrap();
+    assert_eq!(dated.read_prefix(b"2023-02-29"), None);
+}
+
 /// `%s` then digits, with nothing between: epoch milliseconds (`%s%3f`) and microseconds
 /// (`%s%f`), as many log shippers write them.
 #[test]
