@@ -512,8 +512,9 @@ enum TimeItem {
     Zone,
 }
 
-/// A time format that was refused: a `%` directive outside the subset, a lone `%`, or a format
-/// with no directive at all (which would read any text as the epoch).
+/// A time format that was refused: a `%` directive outside the subset, a lone `%`, a format
+/// with no directive at all (which would read any text as the epoch), or a `%s` written right
+/// after the digits of another (`%s%s`, `%s%H%s`: the two numbers could not be told apart).
 ///
 /// # Examples
 ///
@@ -535,6 +536,7 @@ enum TimeFormatReason {
     LonePercent,
     Unknown(char),
     NoDirective,
+    EpochAfterDigits,
 }
 
 impl fmt::Display for TimeFormatReason {
@@ -548,6 +550,10 @@ impl fmt::Display for TimeFormatReason {
                 write!(f, "unknown time format directive \"%{c}\"")
             }
             Self::NoDirective => f.write_str("a time format with no directive (such as %F %T)"),
+            Self::EpochAfterDigits => f.write_str(
+                "\"%s\" right after the digits of another \"%s\" (put a separator between \
+                 them: the two numbers could not be told apart when read)",
+            ),
         }
     }
 }
@@ -601,8 +607,12 @@ impl TimeFormat {
         let mut items = Vec::new();
         let mut literal = String::new();
         let mut chars = spec.char_indices().peekable();
+        // Whether only digits have been written since a `%s`: a second one here would run
+        // its digits into the first's, and `read_prefix` could not tell where either ends.
+        let mut after_epoch = false;
         while let Some((at, c)) = chars.next() {
             if c != '%' {
+                after_epoch &= c.is_ascii_digit();
                 literal.push(c);
                 continue;
             }
@@ -612,8 +622,15 @@ impl TimeFormat {
                     at,
                 });
             };
+            if d == 's' && after_epoch {
+                return Err(TimeFormatError {
+                    reason: TimeFormatReason::EpochAfterDigits,
+                    at,
+                });
+            }
             let item = match d {
                 '%' => {
+                    after_epoch = false;
                     literal.push('%');
                     continue;
                 }
@@ -659,6 +676,21 @@ impl TimeFormat {
             if !literal.is_empty() {
                 items.push(TimeItem::Literal(std::mem::take(&mut literal).into()));
             }
+            // Items that write digits only keep a `%s` before them running on.
+            after_epoch = match item[..] {
+                [TimeItem::UnixSeconds] => true,
+                [
+                    TimeItem::Year
+                    | TimeItem::Month
+                    | TimeItem::Day
+                    | TimeItem::Hour
+                    | TimeItem::Minute
+                    | TimeItem::Second
+                    | TimeItem::Micros
+                    | TimeItem::Millis,
+                ] => after_epoch,
+                _ => false,
+            };
             items.extend(item);
         }
         if !literal.is_empty() {

@@ -451,6 +451,39 @@ fn epoch_seconds_followed_by_digits_read_back() {
     }
 }
 
+/// Two `%s` with only digits between them write one run of digits that no reader can split:
+/// such a format is refused when it is parsed, at the second `%s`, rather than writing lines
+/// that never read back. With a separator, both read back.
+#[test]
+fn a_second_epoch_right_after_the_digits_of_the_first_is_refused() {
+    for (spec, at) in [
+        ("%s%s", 2),
+        ("%H%s%H%s", 6),
+        ("%s1%3f%s", 6),
+        ("x%s%Y%m%d%s", 9),
+    ] {
+        let err = TimeFormat::parse(spec).unwrap_err();
+        assert_eq!(err.position(), at, "{spec}");
+        assert_eq!(&spec[at..at + 2], "%s");
+        assert!(
+            err.to_string()
+                .starts_with("\"%s\" right after the digits of another \"%s\"")
+        );
+    }
+    for spec in ["%s %s", "%s-%s", "%s%z%s", "%s%%%s", "%s%F%s", "%s%Z%s"] {
+        let format = TimeFormat::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        let t = Timestamp::parse_rfc3339("2024-02-29T23:05:09Z").unwrap();
+        let written = format.display(t).to_string();
+        assert_eq!(
+            format.read_prefix(written.as_bytes()),
+            Some((t, written.len())),
+            "{spec}: {written}"
+        );
+    }
+    #[cfg(feature = "logging")]
+    assert!(tracectx::logging::TextFormat::from_template("{timestamp:%s%s} {message}").is_err());
+}
+
 #[test]
 fn refused_time_format_directives_are_shown_escaped() {
     let err = TimeFormat::parse("%F %\u{1b}[2J").unwrap_err();
