@@ -753,7 +753,7 @@ impl ReproContext {
         if !config_hash.eq_ignore_ascii_case(&computed) {
             return Err(fields.invalid(
                 "config_hash",
-                format!("{config_hash} does not match the config, whose hash is {computed}"),
+                format!("{config_hash:?} does not match the config, whose hash is {computed}"),
             ));
         }
         Ok(repro)
@@ -940,7 +940,8 @@ impl RngCore for ReproRng {
 
 /// One field in which two runs' records differ; made by [`ReproContext::compare`].
 ///
-/// `Display` gives `field: this != other`, with `(none)` for an absent value.
+/// `Display` gives `field: this != other`, with `(none)` for an absent value, on one line:
+/// what could break or disguise it is escaped ([`escape`](crate::escape)).
 ///
 /// # Examples
 ///
@@ -1013,14 +1014,17 @@ impl Difference {
 }
 
 impl fmt::Display for Difference {
+    /// `field: this != other`, escaped ([`escape::text`](crate::escape::text)): the values
+    /// come from records that may have been loaded from files, and a hostname or a parameter
+    /// holding a newline or a terminal's escape sequence must not forge or hide a line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
+        use crate::escape::text;
         write!(
             f,
             "{}: {} != {}",
-            self.field,
-            show(&self.this),
-            show(&self.other)
+            text(&self.field),
+            text(self.this.as_deref().unwrap_or("(none)")),
+            text(self.other.as_deref().unwrap_or("(none)"))
         )
     }
 }

@@ -368,6 +368,41 @@ fn compare_lists_what_differs() {
     );
 }
 
+#[test]
+fn what_compare_shows_of_a_loaded_record_is_one_escaped_line() {
+    let dir = TempDir::new("compare-escaped");
+    let repro = sample();
+    let (_, other) = load_edited(&dir, &repro, |map| {
+        map.insert("hostname".into(), json!("box\nconfig.fast: 10 != 10"));
+        map.insert("os".into(), json!("linux\u{1b}[2J\u{202e}"));
+    });
+    let other = other.unwrap();
+    let odd = ReproContext::create(42).with_param("k\u{85}ey", "v\r\u{2028}");
+    for difference in repro.compare(&other).iter().chain(&repro.compare(&odd)) {
+        let shown = difference.to_string();
+        assert!(
+            !shown.chars().any(tracectx::escape::is_escaped),
+            "{shown:?}"
+        );
+    }
+    let shown: Vec<String> = repro
+        .compare(&other)
+        .iter()
+        .filter(|d| matches!(d.field(), "os" | "hostname"))
+        .map(ToString::to_string)
+        .collect();
+    let (os, host) = (std::env::consts::OS, repro.hostname().unwrap_or("(none)"));
+    assert_eq!(
+        shown,
+        [
+            format!(r"os: {os} != linux\u{{1b}}[2J\u{{202e}}"),
+            format!(r"hostname: {host} != box\nconfig.fast: 10 != 10"),
+        ]
+    );
+    // The values themselves are as recorded.
+    assert_eq!(other.os(), "linux\u{1b}[2J\u{202e}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_record_drives_a_traced_run() {
     async fn session(repro: ReproContext) -> (Option<String>, u64) {
@@ -528,6 +563,28 @@ fn edited_config_fails_the_hash_check() {
         "{err:?}"
     );
     assert_names(&err, &path, Some("config_hash"));
+}
+
+#[test]
+fn a_forged_config_hash_is_shown_escaped() {
+    let dir = TempDir::new("hash-escaped");
+    let (path, loaded) = load_edited(&dir, &sample(), |map| {
+        map.insert(
+            "config_hash".into(),
+            json!("00\n[2024-01-01] forged\u{1b}[2K"),
+        );
+    });
+    let err = loaded.unwrap_err();
+    assert_names(&err, &path, Some("config_hash"));
+    let shown = err.to_string();
+    assert!(
+        !shown.chars().any(tracectx::escape::is_escaped),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(r#""00\n[2024-01-01] forged\u{1b}[2K" does not match"#),
+        "{shown}"
+    );
 }
 
 #[test]
