@@ -56,7 +56,7 @@
 
 use std::fmt;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -98,6 +98,25 @@ use crate::time::Timestamp;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub const FORMAT_VERSION: u64 = 1;
+
+/// The most bytes [`ReproContext::load`] reads of a file: 16 MiB. A record is a few kilobytes
+/// (a large configuration some hundreds); a longer file is not one, and is refused
+/// ([`ReproError::TooLarge`]) before it is parsed, so loading the wrong path never holds more
+/// than this much of it in memory.
+///
+/// # Examples
+///
+/// ```
+/// use tracectx::repro::{ReproContext, ReproError, MAX_FILE_BYTES};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("prices.csv");
+/// std::fs::write(&path, "x".repeat(MAX_FILE_BYTES as usize + 1))?;
+/// let err = ReproContext::load(&path).unwrap_err();
+/// assert!(matches!(err, ReproError::TooLarge { limit: MAX_FILE_BYTES, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// The environment variable that, when set, gives the git commit recorded in a
 /// [`ReproContext`] (for builds deployed without a `.git` directory).
@@ -640,7 +659,8 @@ impl ReproContext {
     /// # Errors
     ///
     /// A [`ReproError`] naming `path`: [`Read`](ReproError::Read) when the file cannot be
-    /// read, [`Truncated`](ReproError::Truncated) or [`Corrupt`](ReproError::Corrupt) (with
+    /// read, [`TooLarge`](ReproError::TooLarge) when it is longer than [`MAX_FILE_BYTES`],
+    /// [`Truncated`](ReproError::Truncated) or [`Corrupt`](ReproError::Corrupt) (with
     /// line and column) when it is not complete JSON,
     /// [`UnsupportedVersion`](ReproError::UnsupportedVersion) for another `format_version`,
     /// and [`MissingField`](ReproError::MissingField) or
@@ -662,10 +682,22 @@ impl ReproContext {
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ReproError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| ReproError::Read {
+        let read_error = |source| ReproError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        // At most one byte past the limit is read: a wrong path (a data file of gigabytes, a
+        // device that never ends) costs no more memory than a record may take.
+        let mut bytes = Vec::new();
+        fs::File::open(path)
+            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(ReproError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_FILE_BYTES,
+            });
+        }
         Self::from_json_bytes(&bytes, path)
     }
 
@@ -1126,6 +1158,14 @@ pub enum ReproError {
         /// What is wrong with it (`invalid type: string "x", expected u64`).
         message: String,
     },
+    /// The file is longer than any record ([`MAX_FILE_BYTES`]): not a repro file.
+    #[error("repro file {path:?} is longer than {limit} bytes: not a repro record")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most bytes a record file may hold ([`MAX_FILE_BYTES`]).
+        limit: u64,
+    },
     /// The configuration given to [`ReproContext::with_config`] cannot be recorded.
     #[error("cannot record the run's config: {message}")]
     Config {
@@ -1159,7 +1199,8 @@ impl ReproError {
             | Self::Corrupt { path, .. }
             | Self::UnsupportedVersion { path, .. }
             | Self::MissingField { path, .. }
-            | Self::InvalidField { path, .. } => Some(path),
+            | Self::InvalidField { path, .. }
+            | Self::TooLarge { path, .. } => Some(path),
             Self::Config { .. } => None,
         }
     }

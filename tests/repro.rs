@@ -588,6 +588,45 @@ fn a_forged_config_hash_is_shown_escaped() {
 }
 
 #[test]
+fn a_file_longer_than_any_record_is_refused_before_it_is_read_whole() {
+    use tracectx::repro::MAX_FILE_BYTES;
+    let dir = TempDir::new("too-large");
+    // A valid record padded past the limit: refused for its length, not parsed.
+    let path = dir.file("padded.json");
+    let repro = sample();
+    repro.save(&path).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.resize(MAX_FILE_BYTES as usize + 1, b' ');
+    std::fs::write(&path, &bytes).unwrap();
+    let err = ReproContext::load(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReproError::TooLarge {
+                limit: MAX_FILE_BYTES,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, &path, None);
+    assert_eq!(
+        err.to_string(),
+        format!("repro file {path:?} is longer than {MAX_FILE_BYTES} bytes: not a repro record")
+    );
+    // At the limit, it is read.
+    bytes.truncate(MAX_FILE_BYTES as usize);
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(ReproContext::load(&path).unwrap(), repro);
+
+    // A device that never ends is refused the same way, with no more than the limit read.
+    if Path::new("/dev/zero").exists() {
+        let err = ReproContext::load("/dev/zero").unwrap_err();
+        assert!(matches!(err, ReproError::TooLarge { .. }), "{err:?}");
+    }
+}
+
+#[test]
 fn unknown_fields_are_ignored() {
     let dir = TempDir::new("unknown");
     let repro = sample();
