@@ -712,10 +712,11 @@ impl ParamGrid {
                 if let Operand::Name(name) = operand {
                     if !self.names().any(|n| n == name) {
                         let known: Vec<&str> = self.names().collect();
+                        // The grid's names came from outside too (`--grid`, `--param`).
                         return Err(fail(format!(
                             "unknown parameter {}: expected one of {}",
                             Quoted(name),
-                            known.join(", ")
+                            tracectx::escape::text(&known.join(", "))
                         )));
                     }
                 }

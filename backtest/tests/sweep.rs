@@ -157,6 +157,14 @@ fn outside_text_in_errors_is_escaped_and_cut() {
         wrong.to_string(),
         r#"parameter "fast" must be an integer, got a string: "fast\u{202e}\n999"#,
     );
+    // The grid's own names, listed in a constraint's error, came from outside too.
+    let odd = ParamGrid::new().parse_axis("fast\u{1b}[2J=1,2").unwrap();
+    let known = odd.parse_constraint("slow<1").unwrap_err().to_string();
+    assert!(
+        !known.chars().any(tracectx::escape::is_escaped),
+        "{known:?}"
+    );
+    assert!(known.ends_with(r"expected one of fast\u{1b}[2J"), "{known}");
     let statistic = long.parse::<Statistic>().unwrap_err();
     cut(
         statistic.to_string(),
