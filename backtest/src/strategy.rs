@@ -153,7 +153,11 @@ impl Signals {
 
 /// One strategy parameter: a boolean, an integer, a float or a string.
 ///
-/// Serializes as the bare JSON value.
+/// Serializes as the bare JSON value. JSON has no number for an infinite or NaN float
+/// (serde_json would write `null`, which reads back as no parameter at all): those are written
+/// as the strings `"inf"`, `"-inf"` and `"NaN"`, the text [`ParamValue::parse`] reads as
+/// them, and these three strings read back as the floats, so a session record (`tracectx
+/// merge`) or a result's metadata reads back what was written.
 ///
 /// # Examples
 ///
@@ -165,8 +169,7 @@ impl Signals {
 /// assert_eq!(ParamValue::parse("true"), ParamValue::Bool(true));
 /// assert_eq!(ParamValue::parse("close"), ParamValue::Str("close".into()));
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
     /// `true` or `false`.
     Bool(bool),
@@ -220,6 +223,46 @@ impl ParamValue {
             ParamValue::Float(_) => "a float",
             ParamValue::Str(_) => "a string",
         }
+    }
+}
+
+impl serde::Serialize for ParamValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ParamValue::Bool(b) => serializer.serialize_bool(*b),
+            ParamValue::Int(i) => serializer.serialize_i64(*i),
+            ParamValue::Float(x) if x.is_finite() => serializer.serialize_f64(*x),
+            ParamValue::Float(x) if x.is_nan() => serializer.serialize_str("NaN"),
+            ParamValue::Float(x) if *x > 0.0 => serializer.serialize_str("inf"),
+            ParamValue::Float(_) => serializer.serialize_str("-inf"),
+            ParamValue::Str(s) => serializer.serialize_str(s),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ParamValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The JSON value as it is: the first variant it fits. Named as the type it reads,
+        /// for serde's message about a value that fits none.
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum ParamValue {
+            Bool(bool),
+            Int(i64),
+            Float(f64),
+            Str(String),
+        }
+        Ok(match ParamValue::deserialize(deserializer)? {
+            ParamValue::Bool(b) => Self::Bool(b),
+            ParamValue::Int(i) => Self::Int(i),
+            ParamValue::Float(x) => Self::Float(x),
+            ParamValue::Str(s) => match s.as_str() {
+                "inf" => Self::Float(f64::INFINITY),
+                "-inf" => Self::Float(f64::NEG_INFINITY),
+                "NaN" => Self::Float(f64::NAN),
+                _ => Self::Str(s),
+            },
+        })
     }
 }
 

@@ -496,6 +496,48 @@ fn session_records_read_back_hold_every_statistic_to_the_bit() {
     }
 }
 
+/// JSON has no number for an infinite or NaN parameter (serde_json writes `null`, which reads
+/// back as no value): a sweep over `stop=inf,-inf,nan` writes records that `tracectx merge`
+/// reads back with the same parameters.
+#[test]
+fn non_finite_parameters_read_back_from_session_records() {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let written = Arc::clone(&lines);
+    let options = BatchOptions::new().keep_top(1).on_progress(move |p| {
+        let line = tracectx_backtest::SessionRecord::from_progress(p).to_json_line();
+        written.lock().unwrap().push(line);
+    });
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5")
+        .and_then(|g| g.parse_axis("slow=20"))
+        .and_then(|g| g.parse_axis("stop=inf,-inf,nan,1.5"))
+        .unwrap();
+    assert_eq!(full_sweep(&grid, options).ranked.len(), 1);
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 4);
+    let mut stops = Vec::new();
+    for line in lines.iter() {
+        let record = tracectx_backtest::SessionRecord::from_json_line(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(record.to_json_line(), *line);
+        stops.push(record.params.float("stop").unwrap().to_string());
+    }
+    stops.sort();
+    assert_eq!(stops, ["-inf", "1.5", "NaN", "inf"]);
+    assert!(
+        lines.iter().any(|l| l.contains(r#""stop":"inf""#)),
+        "{lines:?}"
+    );
+
+    let params = Params::from_assignments(["k=nan", "n=1", "x=1.0", "s=text"]).unwrap();
+    let json = serde_json::to_string(&params).unwrap();
+    assert_eq!(json, r#"{"k":"NaN","n":1,"s":"text","x":1.0}"#);
+    let back: Params = serde_json::from_str(&json).unwrap();
+    assert!(back.float("k").unwrap().is_nan());
+    assert_eq!(back.get("x"), Some(&ParamValue::Float(1.0)));
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+}
+
 #[test]
 fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
     // Short windows cross often: crossings fall on every position within a block of bars.
