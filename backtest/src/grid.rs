@@ -910,7 +910,8 @@ struct Comparison {
 
 enum Operand {
     Name(String),
-    Number(f64),
+    /// An integer or a finite float, read as [`ParamValue::parse`] reads a number.
+    Number(ParamValue),
     Bool(bool),
 }
 
@@ -937,9 +938,12 @@ impl Comparison {
                 "false" => return Ok(Operand::Bool(false)),
                 _ => {}
             }
+            if let Ok(i) = s.parse::<i64>() {
+                return Ok(Operand::Number(ParamValue::Int(i)));
+            }
             if let Ok(x) = s.parse::<f64>() {
                 return if x.is_finite() {
-                    Ok(Operand::Number(x))
+                    Ok(Operand::Number(ParamValue::Float(x)))
                 } else {
                     Err(format!(
                         "{} is not a finite number, in {}",
@@ -966,29 +970,55 @@ impl Comparison {
 
     fn holds(&self, params: &Params) -> bool {
         let value = |o: &Operand| match o {
-            Operand::Number(x) => Some(ParamValue::Float(*x)),
+            Operand::Number(x) => Some(x.clone()),
             Operand::Bool(b) => Some(ParamValue::Bool(*b)),
             Operand::Name(n) => params.get(n).cloned(),
         };
         let (Some(a), Some(b)) = (value(&self.left), value(&self.right)) else {
             return false;
         };
-        let number = |v: &ParamValue| match v {
-            ParamValue::Int(i) => Some(*i as f64),
-            ParamValue::Float(x) => Some(*x),
-            _ => None,
-        };
-        let order = match (number(&a), number(&b)) {
-            (Some(x), Some(y)) => x.partial_cmp(&y),
-            _ => (a == b).then_some(std::cmp::Ordering::Equal),
-        };
         use std::cmp::Ordering::{Equal, Greater, Less};
+        let order = match (&a, &b) {
+            // Exactly: as floats, integers past 2^53 would compare equal to their neighbours.
+            (ParamValue::Int(x), ParamValue::Int(y)) => Some(x.cmp(y)),
+            (&ParamValue::Int(i), &ParamValue::Float(x)) => int_to_float(i, x),
+            (&ParamValue::Float(x), &ParamValue::Int(i)) => int_to_float(i, x).map(|o| o.reverse()),
+            (ParamValue::Float(x), ParamValue::Float(y)) => x.partial_cmp(y),
+            _ => (a == b).then_some(Equal),
+        };
         match (self.op, order) {
             ("<", Some(Less)) | ("<=", Some(Less | Equal)) | (">", Some(Greater)) => true,
             (">=", Some(Greater | Equal)) | ("==", Some(Equal)) => true,
             ("!=", o) => o != Some(Equal),
             _ => false,
         }
+    }
+}
+
+/// How the integer `i` compares with the float `x`, exactly; `None` when `x` is NaN.
+fn int_to_float(i: i64, x: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::{Greater, Less};
+    // 2^63: every i64 is below it and at or above its negative.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() {
+        None
+    } else if x >= TWO_63 {
+        Some(Less)
+    } else if x < -TWO_63 {
+        Some(Greater)
+    } else {
+        // In range, the whole part of `x` is an i64, exactly.
+        let whole = x.trunc();
+        Some(i.cmp(&(whole as i64)).then_with(|| {
+            // Equal whole parts: `x`'s fraction decides.
+            if x > whole {
+                Less
+            } else if x < whole {
+                Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        }))
     }
 }
 

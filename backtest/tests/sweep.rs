@@ -345,6 +345,55 @@ fn a_constraint_skips_combinations_before_they_run() {
     assert!(ParamGrid::new().parse_constraint("fast").is_err());
 }
 
+/// Integers compare as integers, not as floats: past 2^53 a float cannot tell neighbours
+/// apart, and `a>b` held for neither order of 2^53 + 1 and 2^53.
+#[test]
+fn constraints_compare_large_integers_exactly() {
+    let selected = |axes: &[&str], constraint: &str| -> Vec<String> {
+        let mut grid = ParamGrid::new();
+        for axis in axes {
+            grid = grid.parse_axis(axis).unwrap();
+        }
+        let grid = grid.parse_constraint(constraint).unwrap();
+        grid.combinations().map(|p| p.to_string()).collect()
+    };
+    let big = ["a=9007199254740993,1", "b=9007199254740992,2"];
+    assert_eq!(
+        selected(&big, "a>b"),
+        [
+            "a=9007199254740993 b=9007199254740992",
+            "a=9007199254740993 b=2"
+        ]
+    );
+    assert_eq!(selected(&big, "a==b"), Vec::<String>::new());
+    assert_eq!(selected(&big, "b<a"), selected(&big, "a>b"));
+    // A number in the constraint is read as an integer when it is one.
+    assert_eq!(
+        selected(&big, "a>9007199254740992"),
+        [
+            "a=9007199254740993 b=9007199254740992",
+            "a=9007199254740993 b=2"
+        ]
+    );
+    assert_eq!(
+        selected(&["a=9223372036854775807,1"], "a<9223372036854775807"),
+        ["a=1"]
+    );
+    // Against floats, exactly too.
+    assert_eq!(
+        selected(&["a=9007199254740993,1", "k=9007199254740992.0,0.5"], "a>k").len(),
+        3
+    );
+    assert_eq!(
+        selected(&["a=-3,3", "k=-2.5,2.5"], "a<k"),
+        ["a=-3 k=-2.5", "a=-3 k=2.5"]
+    );
+    assert_eq!(
+        selected(&["a=9223372036854775807,1"], "a<1e19"),
+        ["a=9223372036854775807", "a=1"]
+    );
+}
+
 #[test]
 fn boolean_constraints_compare_equal_or_not_and_numbers_are_finite() {
     let grid = ParamGrid::new()
