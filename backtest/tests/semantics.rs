@@ -521,6 +521,46 @@ fn annualisation_of_monthly_bars_uses_calendar_months() {
     expect_periods_per_year(annualised(&monthly, r), r, 12.0);
 }
 
+/// Bars on three calendar days less than two days apart (late on the first, early on the
+/// last) give two daily returns, not one: the days are counted on the calendar, not by the
+/// time elapsed.
+#[test]
+fn daily_returns_count_calendar_days_not_elapsed_time() {
+    let monday = 1_704_067_200_000_000; // 2024-01-01
+    // Monday 22:00 and 23:00, Tuesday 12:00, Wednesday 06:00: 32 hours, three days.
+    let t = [
+        monday + 22 * HOUR,
+        monday + 23 * HOUR,
+        monday + DAY + 12 * HOUR,
+        monday + 2 * DAY + 6 * HOUR,
+    ];
+    let four_bars = bars_at(&t, &[10.0; 4], &[10.0; 4]);
+    let e = [100.0, 100.0, 110.0, 99.0];
+    let st = Stats::compute(&four_bars, &e, &[], 0).unwrap();
+    let daily = [110.0 / 100.0 - 1.0, 99.0 / 110.0 - 1.0];
+    let g = plain_geomean(&daily);
+    let var_d = plain_var(&daily);
+    let periods = 252.0_f64; // weekdays
+    let vol = ((var_d + (1.0 + g).powi(2)).powf(periods) - (1.0 + g).powf(2.0 * periods)).sqrt();
+    let ann = (1.0 + g).powf(periods) - 1.0;
+    let downside = (daily[1].powi(2) / 2.0).sqrt();
+    assert_rel("return_ann_pct", st.return_ann_pct, ann * 100.0);
+    assert_rel("volatility_ann_pct", st.volatility_ann_pct, vol * 100.0);
+    assert_rel("sortino", st.sortino, ann / (downside * periods.sqrt()));
+
+    // Monday 22:00 to Tuesday 00:00: two hours, two days, one return (0): the annualised
+    // return is 0 and the volatility of a single return undefined.
+    let t = [monday + 22 * HOUR, monday + 23 * HOUR, monday + DAY];
+    let b = bars_at(&t, &[10.0; 3], &[10.0; 3]);
+    let st = Stats::compute(&b, &[100.0; 3], &[], 0).unwrap();
+    assert_eq!(st.return_ann_pct, Some(0.0));
+    assert_eq!(st.volatility_ann_pct, None);
+
+    // The first three days again with a flat equity: two returns of 0, a volatility of 0.
+    let st = Stats::compute(&four_bars, &[100.0; 4], &[], 0).unwrap();
+    assert_eq!(st.volatility_ann_pct, Some(0.0));
+}
+
 #[test]
 fn undefined_values_are_null() {
     let b = bars(&[10.0; 30], &[10.0; 30]);

@@ -59,8 +59,7 @@ pub(super) fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
         return calendar_days(t, equity);
     }
     let n = t.len();
-    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
-    let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned as usize));
+    let mut last_of_period: Vec<f64> = Vec::with_capacity(n.min(days_spanned(t)));
     let mut weekend_bars = 0usize;
     let mut days = DayCursor::new(t[0]);
     let mut key = None;
@@ -107,15 +106,27 @@ pub(super) fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
     }
 }
 
+/// The number of calendar days (UTC) from the first bar's to the last bar's, both counted:
+/// a bound on the days that have bars. Counted on the calendar, not from the time elapsed:
+/// Monday 22:00 to Wednesday 06:00 is three days, though 32 hours.
+fn days_spanned(t: &[i64]) -> usize {
+    match (t.first(), t.last()) {
+        (Some(first), Some(last)) => {
+            usize::try_from(last.div_euclid(MICROS_PER_DAY) - first.div_euclid(MICROS_PER_DAY))
+                .map_or(0, |d| d.saturating_add(1))
+        }
+        _ => 0,
+    }
+}
+
 /// [`calendar`] for daily bins, the common case, in one pass that computes each return as
 /// soon as its day closes (no array of the days' last values).
 fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
     let n = t.len();
-    let days_spanned = (t[n - 1] - t[0]) / MICROS_PER_DAY + 1;
     // Every return is written at its index in a buffer long enough for all (a bound, not a
     // count: days without bars have no return), and a NaN is overwritten by the next one:
     // no capacity check or branch per day.
-    let mut returns = vec![0.0; n.min(days_spanned as usize).saturating_sub(1)];
+    let mut returns = vec![0.0; n.min(days_spanned(t)).saturating_sub(1)];
     let mut k = 0;
     let mut days = DayCursor::new(t[0]);
     let mut weekend_bars = usize::from(days.is_weekend());
