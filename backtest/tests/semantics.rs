@@ -561,6 +561,42 @@ fn daily_returns_count_calendar_days_not_elapsed_time() {
     assert_eq!(st.volatility_ann_pct, Some(0.0));
 }
 
+/// Beta's log returns are logarithms of the rounded ratios, `ln(E[i+1] / E[i])` as floats
+/// compute it. With prices of many digits moving a tick (a cent on 65,432.12: `1.5e-7`),
+/// half an ulp of the ratio is `7e-10` of its logarithm, and the logarithm of the exact
+/// ratio is that far from the reference's.
+#[test]
+fn beta_takes_logarithms_of_the_rounded_ratios() {
+    let close = [
+        65_432.12, 65_432.13, 65_432.11, 65_432.14, 65_432.12, 65_432.15, 65_432.13, 65_432.16,
+    ];
+    let e = [
+        1_000_000.0,
+        1_000_000.15,
+        999_999.85,
+        1_000_000.31,
+        1_000_000.02,
+        1_000_000.47,
+        1_000_000.16,
+        1_000_000.61,
+    ];
+    let t: Vec<i64> = (0..8)
+        .map(|i| 1_704_067_200_000_000 + i * 60_000_000)
+        .collect();
+    let b = bars_at(&t, &close, &close);
+    let st = Stats::compute(&b, &e, &[], 0).unwrap();
+    let x: Vec<f64> = e.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    let y: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    let (mx, my) = (plain_mean(&x), plain_mean(&y));
+    let cov = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>()
+        / (x.len() - 1) as f64;
+    assert_rel("beta", st.beta, cov / plain_var(&y));
+}
+
 #[test]
 fn undefined_values_are_null() {
     let b = bars(&[10.0; 30], &[10.0; 30]);
