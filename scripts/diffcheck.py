@@ -20,8 +20,9 @@ What varies, case by case:
   overnight gaps), minutes, seconds and milliseconds in a session, irregular gaps, weekly,
   monthly (month ends and month starts), yearly;
 - prices: levels from 1e-6 to 1e9 (moving within two orders of magnitude of the first),
-  a few or many decimals (so that closes tie and averages tie), flat stretches, gaps up and
-  down through the opening, spikes that ruin a short (equity to zero or below);
+  a few or many decimals (so that closes tie and averages tie), flat stretches, quiet markets
+  (one price, a tick away now and then: a mean daily return near 0), gaps up and down
+  through the opening, spikes that ruin a short (equity to zero or below);
 - the strategy: windows from 1 to 60 with fast > slow and fast == slow among them,
   long-short and long-only;
 - the account: commission 0, small, large and negative (a rebate), a spread, cash below one
@@ -45,6 +46,9 @@ what both promise and counts the difference as known (the summary says how many)
   drawdown "durations" are the drawdown fractions themselves (floats, not durations); ours
   are undefined (`null`). Its mean drawdown (of the non-zero drawdowns) is compared as usual.
 - Beta (and alpha) when the covariance cancels to about zero: see `beta_near_zero`.
+- The annualised figures when the geometric mean daily return is within a few ulps of 1 of
+  zero, where numpy's `exp` and `log` (AVX-512 code on such CPUs) decide the last bits:
+  see `annualised_near_zero`; the same for the mean trade (`trade_mean_near_zero`).
 
 Every case prints one line; a failing one prints its differences, keeps its CSV file and
 the case as JSON under `--keep`, and says how to run it alone (`--case N`, or `--replay
@@ -189,12 +193,26 @@ def bar_prices(n, rng, features):
     tick = 10.0 ** -decimals
     vol = rng.choice((0.002, 0.01, 0.02, 0.05))
     drift = rng.uniform(-0.3, 0.3) * vol
+    quiet_decimals = rng.choice((5, 6, 7, 8)) - math.floor(math.log10(level))
+    quiet_tick = 10.0 ** -quiet_decimals
     o, h, lo, c = [], [], [], []
     price = level
     flat_left = 0
     for i in range(n):
         if "flat" in features and flat_left == 0 and rng.random() < 0.03:
             flat_left = rng.randint(3, 40)
+        if "quiet" in features:
+            # Prices of many digits moving a few ticks a bar (a cent on 65,432.12): trades
+            # that gain or lose next to nothing, moves where a ratio's rounding is a large
+            # part of its logarithm, a mean daily return near 0.
+            prev = c[-1] if c else round_to(level, quiet_decimals, quiet_tick)
+            step = rng.choice((0, 0, -3, -2, -1, 1, 2, 3)) * quiet_tick
+            close = round_to(prev + step, quiet_decimals, quiet_tick)
+            open_ = prev if rng.random() < 0.7 else round_to(prev + quiet_tick, quiet_decimals,
+                                                             quiet_tick)
+            o.append(open_), h.append(max(open_, close)), lo.append(min(open_, close))
+            c.append(close)
+            continue
         if flat_left:
             flat_left -= 1
             p = c[-1] if c else round_to(price, decimals, tick)
@@ -252,10 +270,15 @@ def make_case(index, seed):
     if calendar == "yearly":
         n = min(n, 150)
     features = {f for f in ("flat", "gaps", "spike") if rng.random() < 0.3}
+    if rng.random() < 0.08:
+        features = {"quiet"}
     times = bar_times(calendar, n, rng)
     o, h, lo, c = bar_prices(n, rng, features)
     commission = rng.choice((0.0, 0.0, 0.0001, 0.001, 0.002, 0.01, 0.05, 0.099, -0.001))
     spread = rng.choice((0.0, 0.0, 0.0, 0.0002, 0.001, 0.01))
+    if "quiet" in features:
+        # Costs that do not swamp the quiet market's moves.
+        commission, spread = rng.choice((0.0, 0.0, 1e-5)), rng.choice((0.0, 0.0, 1e-5))
     money = rng.random()
     if money < 0.1:
         # Less than one unit costs.
@@ -429,6 +452,9 @@ def coverage(case, ref, cancelled, tally):
     saw("an order cancelled for want of cash", cancelled)
     saw("ruined (equity to zero)", float(ref["Equity Final [$]"]) == 0.0)
     saw("trades left open at the end", len(ref["_strategy"].trades))
+    if case["n"] > 1:
+        g = daily_returns(ref)[2]
+        saw("a mean daily return below 1e-6, not 0", 0 < abs(g) < 1e-6)
     trades = ref["_trades"]
     sizes = trades["Size"].to_numpy(dtype=float)
     saw("sizes beyond 2^53 units", np.any(np.abs(sizes) > 2.0**53))
@@ -491,6 +517,105 @@ def beta_near_zero(ref, stats, problems, notes):
         return problems, False
     notes.append("beta within rounding of zero")
     return [p for p in problems if p.split(":")[0] not in keys], True
+
+
+def daily_returns(ref):
+    """The reference's daily (or weekly, monthly, yearly) returns, periods a year and
+    geometric mean return, as `compute_stats` finds them."""
+    from backtesting._stats import geometric_mean
+    from backtesting._util import _data_period
+
+    equity = ref["_equity_curve"]["Equity"]
+    index = equity.index
+    freq_days = _data_period(index).days
+    have_weekends = index.dayofweek.to_series().between(5, 6).mean() > 2 / 7 * .6
+    annual = {7: 52, 31: 12, 365: 1}.get(freq_days, 365 if have_weekends else 252)
+    freq = {7: "W", 31: "ME", 365: "YE"}.get(freq_days, "D")
+    returns = equity.resample(freq).last().dropna().pct_change().dropna()
+    return returns, annual, geometric_mean(returns)
+
+
+ANNUALISED = {
+    "return_ann_pct": "Return (Ann.) [%]",
+    "volatility_ann_pct": "Volatility (Ann.) [%]",
+    "sharpe": "Sharpe Ratio",
+    "sortino": "Sortino Ratio",
+    "calmar": "Calmar Ratio",
+}
+
+
+def annualised_near_zero(ref, stats, problems, notes):
+    """`problems` less the annualised figures' when the geometric mean daily return `g` is
+    so near 0 that an ulp of 1 is more than 1e-10 of it. `g = exp(mean ln(1 + r)) - 1` then
+    keeps only the last bits of `exp`, and the reference's `exp` and `log` are numpy's,
+    which on a CPU with AVX-512 differ from the C library's by an ulp for some inputs (a few
+    in a hundred near 1; without AVX-512 numpy calls the C library, as ours does): the same
+    run gives annualised figures 1e-9 apart on two machines. So these figures are compared
+    with the reference's own formulas evaluated at `g` moved by up to four ulps of 1: some
+    one `g` must give all five within 1e-9. Returns the problems left and whether that
+    was needed."""
+    np, pd = crosscheck.np, crosscheck.pd
+    if not any(p.split(":")[0] in ANNUALISED for p in problems):
+        return problems, False
+    day_returns, annual, g_ref = daily_returns(ref)
+    equity = ref["_equity_curve"]["Equity"].values
+    if not 0 < abs(g_ref) < 1e-6:
+        return problems, False
+    variance = day_returns.var(ddof=1)
+    downside = np.sqrt(np.mean(day_returns.clip(-np.inf, 0) ** 2)) * np.sqrt(annual)
+    dd = 1 - equity / np.maximum.accumulate(equity)
+    max_dd = -np.nan_to_num(dd.max())
+
+    def figures(g):
+        """The five figures at `g`, as `compute_stats` computes them."""
+        annualized = (1 + g) ** annual - 1
+        vol = np.sqrt((variance + (1 + g) ** 2) ** annual - (1 + g) ** (2 * annual)) * 100
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {
+                "return_ann_pct": annualized * 100,
+                "volatility_ann_pct": vol,
+                "sharpe": annualized * 100 / (vol or np.nan),
+                "sortino": annualized / downside,
+                "calmar": annualized / (-max_dd or np.nan),
+            }
+
+    def agrees(want, got):
+        want = crosscheck.plain(want)
+        if want is None or got is None:
+            return want is got
+        return crosscheck.rel_diff(want, got) <= crosscheck.REL_TOL
+
+    # The formulas give the reference's own figures at its own `g`, or this proves nothing.
+    if not all(agrees(v, crosscheck.plain(ref[ANNUALISED[k]]))
+               for k, v in figures(g_ref).items()):
+        return problems, False
+    ulp = 2.0 ** -53
+    if not any(all(agrees(v, stats[k]) for k, v in figures(g_ref + j * ulp).items())
+               for j in range(-4, 5)):
+        return problems, False
+    notes.append("annualised figures within an ulp of a zero return")
+    return [p for p in problems if p.split(":")[0] not in ANNUALISED], True
+
+
+def trade_mean_near_zero(ref, stats, problems, notes):
+    """`problems` less the mean trade's when the trades' geometric mean return is so near 0
+    that an ulp of 1 is more than 1e-10 of it: the same `exp(mean ln(1 + r)) - 1` as in
+    `annualised_near_zero`, on the trades' returns. Compared at the reference's mean moved
+    by up to four ulps of 1. Returns the problems left and whether that was needed."""
+    if not any(p.split(":")[0] == "avg_trade_pct" for p in problems):
+        return problems, False
+    from backtesting._stats import geometric_mean
+
+    g_ref = geometric_mean(ref["_trades"]["ReturnPct"])
+    ours = stats["avg_trade_pct"]
+    if not 0 < abs(g_ref) < 1e-6 or ours is None:
+        return problems, False
+    ulp = 2.0 ** -53
+    if not any(crosscheck.rel_diff((g_ref + j * ulp) * 100, ours) <= crosscheck.REL_TOL
+               for j in range(-4, 5)):
+        return problems, False
+    notes.append("mean trade within an ulp of a zero return")
+    return [p for p in problems if p.split(":")[0] != "avg_trade_pct"], True
 
 
 def closed_at_end(case, ref, got):
@@ -565,6 +690,10 @@ def sweep_case(case, path, args, tally, notes):
         ref, quirk = drawdown_fractions_as_durations(ref)
         found, worst, worst_key = crosscheck.compare_stats(ref, got[key])
         found, rounded = beta_near_zero(ref, got[key], found, notes)
+        found, near = annualised_near_zero(ref, got[key], found, notes)
+        rounded |= near
+        found, near = trade_mean_near_zero(ref, got[key], found, notes)
+        rounded |= near
         if quirk:
             notes.append("drawdown fractions as durations")
         if found:
@@ -608,6 +737,10 @@ def run_case(check, case, args, tally):
         else:
             problems, worst, worst_key = crosscheck.compare_stats(ref, got["stats"])
             problems, rounded = beta_near_zero(ref, got["stats"], problems, notes)
+            problems, near = annualised_near_zero(ref, got["stats"], problems, notes)
+            rounded |= near
+            problems, near = trade_mean_near_zero(ref, got["stats"], problems, notes)
+            rounded |= near
             problems += crosscheck.compare_trades(ref["_trades"], got["trades"])
             if not problems and not rounded:
                 record_worst(tally, worst, worst_key, case)
