@@ -597,6 +597,38 @@ fn beta_takes_logarithms_of_the_rounded_ratios() {
     assert_rel("beta", st.beta, cov / plain_var(&y));
 }
 
+/// The geometric mean daily return is `exp(mean ln(1 + r)) - 1` over the rounded returns, not
+/// the `k`-th root of the last equity over the first: the two differ by an ulp of 1 now and
+/// then, and the `- 1` keeps it, as does the volatility's `(var + (1 + g)^2)^N -
+/// (1 + g)^2N` when the returns barely vary. Here the equity ends where it started, so the
+/// root is exactly 1 (an annualised return of 0) while the returns' logarithms sum to just
+/// below 0, as backtesting.py computes it.
+#[test]
+fn geometric_mean_daily_return_sums_the_returns_logarithms() {
+    let monday = 1_704_067_200_000_000; // 2024-01-01
+    let e = [10_000.0, 9_997.21, 9_999.67, 10_002.42, 10_002.48, 10_000.0];
+    let daily: Vec<f64> = e.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let g = plain_geomean(&daily);
+    assert!(g < 0.0, "the logarithms' sum is below 0: {g:e}");
+    let ann = ((1.0 + g).powf(252.0) - 1.0) * 100.0;
+    // One bar a day (weekdays), and two bars a day, where the last of each day counts.
+    let days: Vec<i64> = [0, 1, 2, 3, 4, 7]
+        .iter()
+        .map(|d| monday + d * DAY)
+        .collect();
+    let twice: Vec<i64> = days
+        .iter()
+        .flat_map(|&d| [d + 9 * HOUR, d + 17 * HOUR])
+        .collect();
+    let twice_e: Vec<f64> = e.iter().flat_map(|&v| [v, v]).collect();
+    for (t, e) in [(&days, &e[..]), (&twice, &twice_e[..])] {
+        let b = bars_at(t, &vec![10.0; t.len()], &vec![10.0; t.len()]);
+        let st = Stats::compute(&b, e, &[], 0).unwrap();
+        assert_rel("return_ann_pct", st.return_ann_pct, ann);
+        assert_rel("sharpe", st.sharpe, ann / st.volatility_ann_pct.unwrap());
+    }
+}
+
 #[test]
 fn undefined_values_are_null() {
     let b = bars(&[10.0; 30], &[10.0; 30]);

@@ -1,7 +1,7 @@
 //! The returns of calendar periods (UTC days, or weeks, months, years): summed bar by bar
 //! when every bar is a day of its own, else gathered period by period.
 
-use super::sum::{LEAF_MAX, geometric_mean_chained, leaf_sum, pairwise_by, variance};
+use super::sum::{LEAF_MAX, geometric_mean, leaf_sum, pairwise_by, variance};
 use crate::data::DayCursor;
 use tracectx::time::{MICROS_PER_DAY, civil_from_days};
 
@@ -25,12 +25,11 @@ impl DayFigures {
         let Calendar {
             weekend_bars,
             returns,
-            ends,
         } = calendar(t, equity, freq_days);
         let n = returns.len();
         DayFigures {
             weekend_bars,
-            g: geometric_mean_chained(&returns, ends),
+            g: geometric_mean(&returns),
             variance: variance(&returns),
             downside: pairwise_by(0, n, &|i| returns[i].min(0.0).powi(2)) / n as f64,
         }
@@ -43,9 +42,6 @@ pub(super) struct Calendar {
     pub(super) weekend_bars: usize,
     /// The returns between consecutive periods.
     pub(super) returns: Vec<f64>,
-    /// The last equity of the first and of the last period, when no return was dropped:
-    /// then the product of every `1 + r` is their ratio (up to rounding).
-    pub(super) ends: Option<(f64, f64)>,
 }
 
 /// One pass over the bars' calendar days (UTC): the number of bars on a Saturday or Sunday,
@@ -85,24 +81,14 @@ pub(super) fn calendar(t: &[i64], equity: &[f64], freq_days: i64) -> Calendar {
             *last = e;
         }
     }
-    let mut returns = Vec::with_capacity(last_of_period.len().saturating_sub(1));
-    let mut chained = true;
-    for w in last_of_period.windows(2) {
-        let r = w[1] / w[0] - 1.0;
-        if !r.is_nan() {
-            returns.push(r);
-        } else {
-            chained = false;
-        }
-    }
-    let ends = match (last_of_period.first(), last_of_period.last()) {
-        (Some(&first), Some(&last)) if chained => Some((first, last)),
-        _ => None,
-    };
+    let returns = last_of_period
+        .windows(2)
+        .map(|w| w[1] / w[0] - 1.0)
+        .filter(|r| !r.is_nan())
+        .collect();
     Calendar {
         weekend_bars,
         returns,
-        ends,
     }
 }
 
@@ -134,21 +120,16 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
     let mut closed = f64::NAN;
     let mut last = equity[0];
     let mut first_day = true;
-    let mut first = f64::NAN;
-    let mut chained = true;
     // Writes one day's return at `k`; a NaN (0/0 after a ruin) is dropped.
     let mut close_day = |k: &mut usize, r: f64| {
         if let Some(slot) = returns.get_mut(*k) {
             *slot = r;
         }
         *k += usize::from(!r.is_nan());
-        chained &= !r.is_nan();
     };
     for (&ts, &e) in t[1..].iter().zip(&equity[1..]) {
         if days.advance(ts) {
-            if first_day {
-                first = last;
-            } else {
+            if !first_day {
                 close_day(&mut k, last / closed - 1.0);
             }
             first_day = false;
@@ -164,7 +145,6 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
     Calendar {
         weekend_bars,
         returns,
-        ends: chained.then_some((first, last)),
     }
 }
 
@@ -174,8 +154,9 @@ fn calendar_days(t: &[i64], equity: &[f64]) -> Calendar {
 /// of its own.
 pub(super) struct DaySums {
     pub(super) weekend_bars: usize,
-    /// Each leaf's sum of the returns and of their squared losses.
-    pub(super) leaf_sums: Vec<[f64; 2]>,
+    /// Each leaf's sum of the returns, of their squared losses and of the logarithms of
+    /// `1 + r` (the geometric mean's).
+    pub(super) leaf_sums: Vec<[f64; 3]>,
     /// The sample variance, once [`EquityPass::second_pass`](super::EquityPass::second_pass)
     /// read the curve again.
     pub(super) variance: Option<f64>,
@@ -185,11 +166,18 @@ pub(super) struct DaySums {
 }
 
 impl DaySums {
-    /// Checks the leaf's returns (from the equity `e`) for nearness and adds their sums; false
-    /// when one is not near 0 after all.
+    /// Checks the leaf's returns (from the equity `e`) for nearness and adds their sums, with
+    /// `log_sum`, the sum of the logarithms of the equity's ratios (of `1 + r`, which is the
+    /// ratio: `r = b / a - 1` is exact for ratios in [0.5, 2]); false when a return is not
+    /// near 0 after all.
     // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
     #[inline]
-    pub(super) fn leaf(&mut self, e: &[f64], scratch: &mut [[f64; LEAF_MAX]; 2]) -> bool {
+    pub(super) fn leaf(
+        &mut self,
+        e: &[f64],
+        log_sum: f64,
+        scratch: &mut [[f64; LEAF_MAX]; 2],
+    ) -> bool {
         let len = e.len() - 1;
         let mut near = true;
         let [r, down] = scratch;
@@ -205,7 +193,7 @@ impl DaySums {
             return false;
         }
         self.leaf_sums
-            .push([leaf_sum(&r[..len]), leaf_sum(&down[..len])]);
+            .push([leaf_sum(&r[..len]), leaf_sum(&down[..len]), log_sum]);
         self.returns.extend_from_slice(&r[..len]);
         true
     }

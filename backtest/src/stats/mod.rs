@@ -3,9 +3,10 @@
 //! [`Stats::compute`] takes the bars, the equity curve, the closed trades and the strategy's
 //! warm-up bar and returns every figure of the reference's summary. Sums and means of returns
 //! use numpy's pairwise summation and variances pandas' two-pass formula; the geometric mean
-//! of daily returns comes from the ratio of the first and last equity whenever every return
-//! chains (the same as the sum of logarithms far below what `exp` of their mean resolves).
-//! So on the reference's own data every figure but beta (and alpha, which uses it) agrees
+//! of daily returns sums the logarithms of every `1 + r`, as the reference does (not the
+//! logarithm of the last equity over the first: the two differ by an ulp of 1 now and then,
+//! which `exp(mean) - 1` keeps, and the volatility's formula magnifies when the returns
+//! barely vary). So on the reference's own data every figure but beta (and alpha, which uses it) agrees
 //! with backtesting.py's to the last bits. Beta takes the logarithms of the rounded ratios,
 //! as the reference does, from a series (numpy's logarithm is not the C library's to the
 //! ulp, and numpy's covariance goes through BLAS): it agrees within about `1e-14` relative
@@ -16,8 +17,9 @@
 //! returns' sums) is one pass that goes by the leaves of numpy's pairwise
 //! summation and can be fed the curve in pieces as the simulation writes it; only the
 //! variance of the daily returns reads it a second time, as the two-pass formula must. That
-//! costs about ten milliseconds for a million bars, with a logarithm for neither every bar
-//! nor every day.
+//! costs about ten milliseconds for a million bars: when every bar is a day of its own, the
+//! geometric mean's logarithms are beta's (the same ratios), from a series the compiler
+//! vectorizes; otherwise there is a logarithm per day.
 //!
 //! Calendar-based figures (annualisation, daily returns) use UTC calendar days of the bar
 //! times; durations are rounded up to the resolution of the data's period (whole days for

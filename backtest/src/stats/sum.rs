@@ -120,23 +120,6 @@ pub(super) fn geometric_mean_of(n: usize, r: &impl Fn(usize) -> f64) -> f64 {
     (logs / n as f64).exp() - 1.0
 }
 
-/// [`geometric_mean`] of the returns between consecutive values `D_0, ..., D_k` whose
-/// first and last are `ends`, without a logarithm per return when every return is in
-/// `[-0.5, 1]`: then `r_j = D_j / D_{j-1} - 1` is exact (Sterbenz), `1 + r_j` is exactly the
-/// rounded ratio `D_j / D_{j-1}`, and the sum of their logarithms is `ln(D_k / D_0)` up to
-/// the ratios' own roundings (half an ulp each, so about `1e-16 * sqrt(k)` absolute: far
-/// inside the `1e-12` relative the semantics allow sums).
-pub(super) fn geometric_mean_chained(returns: &[f64], ends: Option<(f64, f64)>) -> f64 {
-    match ends {
-        Some((first, last))
-            if !returns.is_empty() && returns.iter().all(|r| (-0.5..=1.0).contains(r)) =>
-        {
-            ((last / first).ln() / returns.len() as f64).exp() - 1.0
-        }
-        _ => geometric_mean(returns),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,29 +131,6 @@ mod tests {
         assert_eq!(pairwise_sum(&a), 499_500.0);
         assert_eq!(pairwise_sum(&a[..13]), 78.0);
         assert_eq!(pairwise_sum(&[]), 0.0);
-    }
-
-    #[test]
-    fn chained_geometric_mean_matches_the_logarithm_per_return() {
-        for (n, scale) in [(2, 0.01), (300, 0.02), (100_000, 0.002), (20_000, 0.5)] {
-            let d = walk(n, scale);
-            let returns: Vec<f64> = d.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-            let exact = geometric_mean(&returns);
-            let chained = geometric_mean_chained(&returns, Some((d[0], d[n - 1])));
-            let rel = ((chained - exact) / exact).abs();
-            assert!(rel < 1e-12, "n {n}: {chained} vs {exact} ({rel:e})");
-        }
-        // A return outside [-0.5, 1], or a dropped one, takes the logarithm per return.
-        let returns = [0.01, -0.6, 0.02];
-        assert_eq!(
-            geometric_mean_chained(&returns, Some((1.0, 1.0))),
-            geometric_mean(&returns)
-        );
-        assert_eq!(
-            geometric_mean_chained(&returns, None),
-            geometric_mean(&returns)
-        );
-        assert!(geometric_mean_chained(&[], Some((1.0, 1.0))).is_nan());
     }
 
     #[test]
