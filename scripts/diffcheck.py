@@ -4,9 +4,10 @@ Run by scripts/diffcheck.sh inside the virtual environment crosscheck.sh makes (
 backtesting==0.6.6). Where crosscheck.py runs one strategy on the reference's own three data
 sets, this generates many cases from a fixed seed, each a CSV file of bars a user could have
 and one set of settings, runs SmaCross in backtesting.py (`Backtest(..., exclusive_orders=True)`)
-and `tracectx backtest --json` on the same bars, and compares them with crosscheck.py's
-`compare_stats` and `compare_trades`: identical trade lists, every statistic within 1e-9
-relative, undefined (NaN or infinite) in Python exactly where ours is `null`. Every tenth
+and `tracectx backtest --json --equity` on the same bars, and compares them with
+crosscheck.py's `compare_stats` and `compare_trades`: identical trade lists, every statistic
+within 1e-9 relative, undefined (NaN or infinite) in Python exactly where ours is `null`;
+and the equity curve mark by mark, exactly. Every tenth
 case also runs `tracectx sweep` over a few windows around its own (fast >= slow among them)
 and compares every session's statistics with the reference's run of those windows.
 
@@ -46,9 +47,14 @@ what both promise and counts the difference as known (the summary says how many)
   drawdown "durations" are the drawdown fractions themselves (floats, not durations); ours
   are undefined (`null`). Its mean drawdown (of the non-zero drawdowns) is compared as usual.
 - Beta (and alpha) when the covariance cancels to about zero: see `beta_near_zero`.
-- The annualised figures when the geometric mean daily return is within a few ulps of 1 of
-  zero, where numpy's `exp` and `log` (AVX-512 code on such CPUs) decide the last bits:
-  see `annualised_near_zero`; the same for the mean trade (`trade_mean_near_zero`).
+- numpy's `exp` and `log` for CPUs with AVX-512 are switched off (see `NUMPY_SIMD`), so that
+  the reference computes as on a CPU without it. With them on (DIFFCHECK_NUMPY_SIMD=1) the
+  annualised figures, when the geometric mean daily return is near zero or the daily
+  returns barely vary, and the mean trade, when near zero, are compared allowing an ulp of
+  1 in that mean: see `annualised_near_zero` and `trade_mean_near_zero`.
+- An account whose value goes past what a float holds (a strategy compounding over 90,000
+  bars): ours refuses the run with an error, the reference goes on with NaN figures or
+  fails sizing an order.
 
 Every case prints one line; a failing one prints its differences, keeps its CSV file and
 the case as JSON under `--keep`, and says how to run it alone (`--case N`, or `--replay
@@ -75,6 +81,16 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crosscheck  # noqa: E402  (the comparison, the reference strategy, failure reports)
 from checklib import Checks, run_checks  # noqa: E402
+
+# numpy's own `exp` and `log` for CPUs with AVX-512 differ from the C library's by an ulp on
+# a few inputs in a hundred near 1, so the reference's last bits depend on the CPU. Unless
+# DIFFCHECK_NUMPY_SIMD=1, that code is switched off before numpy is imported (numpy 1.x and
+# 2.x names): the reference then computes as on any CPU without AVX-512, with the C
+# library's functions, as ours does, and the comparison needs no allowance for them.
+NUMPY_SIMD = os.environ.get("DIFFCHECK_NUMPY_SIMD") == "1"
+if not NUMPY_SIMD:
+    os.environ["NPY_DISABLE_CPU_FEATURES"] = (
+        "X86_V4 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR")
 
 CALENDARS = (
     "daily-weekdays",
@@ -282,7 +298,7 @@ def make_case(index, seed):
     money = rng.random()
     if money < 0.1:
         # Less than one unit costs.
-        cash = round(c[0] * rng.uniform(0.2, 1.5), 2) or 1.0
+        cash = float(f"{c[0] * rng.uniform(0.2, 1.5):.4g}")
     elif money < 0.3:
         # A whole number of some bar's open, with its costs: sizing on a knife's edge.
         p = o[rng.randrange(n)]
@@ -292,6 +308,7 @@ def make_case(index, seed):
     if cash <= 0 or not math.isfinite(cash):
         cash = 10_000.0
     case = {
+        "seed": seed,
         "index": index,
         "n": n,
         "calendar": calendar,
@@ -545,22 +562,22 @@ ANNUALISED = {
 
 
 def annualised_near_zero(ref, stats, problems, notes):
-    """`problems` less the annualised figures' when the geometric mean daily return `g` is
-    so near 0 that an ulp of 1 is more than 1e-10 of it. `g = exp(mean ln(1 + r)) - 1` then
-    keeps only the last bits of `exp`, and the reference's `exp` and `log` are numpy's,
-    which on a CPU with AVX-512 differ from the C library's by an ulp for some inputs (a few
-    in a hundred near 1; without AVX-512 numpy calls the C library, as ours does): the same
-    run gives annualised figures 1e-9 apart on two machines. So these figures are compared
-    with the reference's own formulas evaluated at `g` moved by up to four ulps of 1: some
-    one `g` must give all five within 1e-9. Returns the problems left and whether that
-    was needed."""
-    np, pd = crosscheck.np, crosscheck.pd
-    if not any(p.split(":")[0] in ANNUALISED for p in problems):
+    """With numpy's AVX-512 code on (DIFFCHECK_NUMPY_SIMD=1), `problems` less the annualised
+    figures' when an ulp of 1 in the geometric mean daily return
+    `g = exp(mean ln(1 + r)) - 1` explains them. The reference's `exp` and `log` are
+    numpy's, which on a CPU with AVX-512 differ from the C library's by an ulp for some
+    inputs (a few in a hundred near 1; without AVX-512 numpy calls the C library, as ours
+    does), so its `g` may be an ulp of 1 off ours. That is more than 1e-9 of the annualised
+    return when `g` is below 1e-7, and of the volatility when the daily returns' variance is
+    tiny (`(var + (1 + g)^2)^N - (1 + g)^2N` cancels): the same run gives figures 1e-9
+    apart on two machines. So these figures are compared with the reference's own formulas
+    evaluated at its `g` moved by up to four ulps of 1: some one `g` must give all five
+    within 1e-9. Returns the problems left and whether that was needed."""
+    np = crosscheck.np
+    if not NUMPY_SIMD or not any(p.split(":")[0] in ANNUALISED for p in problems):
         return problems, False
     day_returns, annual, g_ref = daily_returns(ref)
     equity = ref["_equity_curve"]["Equity"].values
-    if not 0 < abs(g_ref) < 1e-6:
-        return problems, False
     variance = day_returns.var(ddof=1)
     downside = np.sqrt(np.mean(day_returns.clip(-np.inf, 0) ** 2)) * np.sqrt(annual)
     dd = 1 - equity / np.maximum.accumulate(equity)
@@ -593,16 +610,16 @@ def annualised_near_zero(ref, stats, problems, notes):
     if not any(all(agrees(v, stats[k]) for k, v in figures(g_ref + j * ulp).items())
                for j in range(-4, 5)):
         return problems, False
-    notes.append("annualised figures within an ulp of a zero return")
+    notes.append("annualised figures an ulp of 1 off in the mean daily return")
     return [p for p in problems if p.split(":")[0] not in ANNUALISED], True
 
 
 def trade_mean_near_zero(ref, stats, problems, notes):
-    """`problems` less the mean trade's when the trades' geometric mean return is so near 0
-    that an ulp of 1 is more than 1e-10 of it: the same `exp(mean ln(1 + r)) - 1` as in
-    `annualised_near_zero`, on the trades' returns. Compared at the reference's mean moved
+    """With numpy's AVX-512 code on, `problems` less the mean trade's when the trades'
+    geometric mean return is so near 0 that an ulp of 1 is more than 1e-10 of it: the same
+    `exp(mean ln(1 + r)) - 1` as in `annualised_near_zero`, on the trades' returns. Compared at the reference's mean moved
     by up to four ulps of 1. Returns the problems left and whether that was needed."""
-    if not any(p.split(":")[0] == "avg_trade_pct" for p in problems):
+    if not NUMPY_SIMD or not any(p.split(":")[0] == "avg_trade_pct" for p in problems):
         return problems, False
     from backtesting._stats import geometric_mean
 
@@ -670,7 +687,7 @@ def sweep_case(case, path, args, tally, notes):
     """`tracectx sweep` over a few windows around the case's (every combination, fast >= slow
     too) against one reference run per combination: each session's statistics as
     `compare_stats` requires. Returns the problems."""
-    rng = random.Random(f"{args.seed}:{case['index']}:sweep")
+    rng = random.Random(f"{case.get('seed', args.seed)}:{case['index']}:sweep")
     fasts = sorted({case["fast"], rng.randint(1, 30)})
     slows = sorted({case["slow"], rng.randint(2, 60), rng.randint(2, 60)})
     cmd = command(args.tracectx, case, path, grid=(fasts, slows))
@@ -705,10 +722,67 @@ def sweep_case(case, path, args, tally, notes):
     return problems
 
 
+def overflowed(ref, ref_error, returncode, stderr):
+    """Whether the account's value went past what a float holds: ours refuses the run (exit
+    status 1, "overflows"); the reference goes on with arbitrary-precision sizes and NaN or
+    infinite figures, or fails sizing an order (`int(nan)`)."""
+    np = crosscheck.np
+    if returncode != 1 or "overflows" not in stderr:
+        return False
+    if ref_error is not None:
+        return "NaN" in str(ref_error) or "infinity" in str(ref_error)
+    equity = ref["_equity_curve"]["Equity"].values
+    pnl = ref["_trades"]["PnL"].to_numpy(dtype=float)
+    return not (np.isfinite(equity).all() and np.isfinite(pnl).all())
+
+
+def compare_case(case, ref, cancelled, got, equity_path, tally, notes):
+    """The comparison of one case's run: returns the problems."""
+    coverage(case, ref, cancelled, tally)
+    problems = compare_equity(case, ref, equity_path)
+    ref, quirk = drawdown_fractions_as_durations(ref)
+    if quirk:
+        notes.append("drawdown fractions as durations")
+    if case["close_at_end"] and len(ref["_strategy"].trades):
+        notes.append("closed at the end")
+        problems += closed_at_end(case, ref, got)
+    else:
+        found, worst, worst_key = crosscheck.compare_stats(ref, got["stats"])
+        found, rounded = beta_near_zero(ref, got["stats"], found, notes)
+        found, near = annualised_near_zero(ref, got["stats"], found, notes)
+        rounded |= near
+        found, near = trade_mean_near_zero(ref, got["stats"], found, notes)
+        rounded |= near
+        found += crosscheck.compare_trades(ref["_trades"], got["trades"])
+        if not found and not problems and not rounded:
+            record_worst(tally, worst, worst_key, case)
+        problems += found
+    tally["trades"] += len(got["trades"])
+    tally["marks"] += case["n"]
+    return problems
+
+
+def compare_equity(case, ref, equity_path):
+    """Our equity curve (`--equity`) against the reference's, mark by mark, exactly (but the
+    last mark with `--close-at-end`, which closes trades the reference leaves open)."""
+    with open(equity_path) as f:
+        lines = f.read().splitlines()[1:]
+    ours = [float(line.rsplit(",", 1)[1]) for line in lines]
+    want = [float(v) for v in ref["_equity_curve"]["Equity"].values]
+    if len(ours) != len(want):
+        return [f"equity curve: {len(ours)} marks, the reference {len(want)}"]
+    last = len(want) - 1 if case["close_at_end"] else len(want)
+    for i in range(last):
+        if ours[i] != want[i]:
+            return [f"equity at bar {i}: reference {want[i]!r}, ours {ours[i]!r}"]
+    return []
+
+
 def run_case(check, case, args, tally):
     path = os.path.join(args.work, f"case-{case['index']}.csv")
+    equity_path = os.path.join(args.work, f"case-{case['index']}-equity.csv")
     write_csv(case, path)
-    cmd = command(args.tracectx, case, path)
+    cmd = command(args.tracectx, case, path) + ["--equity", equity_path]
     problems = []
     got = None
     notes = []
@@ -716,7 +790,11 @@ def run_case(check, case, args, tally):
         # Ours runs while the reference computes.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         t0 = time.perf_counter()
-        ref, cancelled = reference(case)
+        try:
+            ref, cancelled = reference(case)
+            ref_error = None
+        except (ValueError, OverflowError) as e:
+            ref, ref_error = None, e
         tally["reference_secs"] += time.perf_counter() - t0
         try:
             out, err = proc.communicate(timeout=120)
@@ -724,29 +802,18 @@ def run_case(check, case, args, tally):
             proc.kill()
             proc.communicate(timeout=10)
             raise
-        if proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd, out, err)
-        got = json.loads(out)
-        coverage(case, ref, cancelled, tally)
-        ref, quirk = drawdown_fractions_as_durations(ref)
-        if quirk:
-            notes.append("drawdown fractions as durations")
-        if case["close_at_end"] and len(ref["_strategy"].trades):
-            notes.append("closed at the end")
-            problems = closed_at_end(case, ref, got)
+        if overflowed(ref, ref_error, proc.returncode, err):
+            notes.append("overflow: ours refuses, the reference goes on with NaN or fails")
         else:
-            problems, worst, worst_key = crosscheck.compare_stats(ref, got["stats"])
-            problems, rounded = beta_near_zero(ref, got["stats"], problems, notes)
-            problems, near = annualised_near_zero(ref, got["stats"], problems, notes)
-            rounded |= near
-            problems, near = trade_mean_near_zero(ref, got["stats"], problems, notes)
-            rounded |= near
-            problems += crosscheck.compare_trades(ref["_trades"], got["trades"])
-            if not problems and not rounded:
-                record_worst(tally, worst, worst_key, case)
-        tally["trades"] += len(got["trades"])
-        if args.sweep_every and case["index"] % args.sweep_every == 0 and not case["close_at_end"]:
-            problems += sweep_case(case, path, args, tally, notes)
+            if ref_error is not None:
+                raise ref_error
+            if proc.returncode != 0:
+                raise subprocess.CalledProcessError(proc.returncode, cmd, out, err)
+            got = json.loads(out)
+            problems = compare_case(case, ref, cancelled, got, equity_path, tally, notes)
+            if (args.sweep_every and case["index"] % args.sweep_every == 0
+                    and not case["close_at_end"]):
+                problems += sweep_case(case, path, args, tally, notes)
     except Exception as e:  # any failure fails this case only
         problems = crosscheck.failure(e)
     name = label(case)
@@ -762,14 +829,15 @@ def run_case(check, case, args, tally):
             replay = os.path.splitext(kept_path)[0] + ".json"
             with open(replay, "w") as f:
                 json.dump(dict(case, times=[t.isoformat() for t in case["times"]]), f)
-            kept = (f"\n     rerun alone: scripts/diffcheck.sh --seed {args.seed} --case "
+            kept = (f"\n     rerun alone: scripts/diffcheck.sh --seed {case['seed']} --case "
                     f"{case['index']} (or --replay {replay}, whatever the generator)"
                     f"\n     ours: {' '.join(command('tracectx', case, kept_path)[1:])}")
         check(name, False, "".join(f"\n     {p}" for p in problems[:12]) + kept)
     else:
         known = sorted({n for n in notes if not n.startswith("sweep")})
         swept = [n for n in notes if n.startswith("sweep")]
-        check(f"{name}: {len(got['trades'])} trades" + "".join(f", {n}" for n in swept)
+        trades = f"{len(got['trades'])} trades" if got else "no result"
+        check(f"{name}: {trades}" + "".join(f", {n}" for n in swept)
               + (f" (known difference: {', '.join(known)})" if known else ""), True)
 
 
@@ -805,8 +873,8 @@ def main():
 
 def run_cases(check, args):
     crosscheck.import_reference()
-    tally = {"worst": (0.0, "none"), "trades": 0, "reference_secs": 0.0, "known": {}, "seen": {},
-             "swept": 0}
+    tally = {"worst": (0.0, "none"), "trades": 0, "marks": 0, "reference_secs": 0.0,
+             "known": {}, "seen": {}, "swept": 0}
     t0 = time.perf_counter()
     if args.replay:
         cases = [load_case(path) for path in args.replay]
@@ -817,7 +885,10 @@ def run_cases(check, args):
         indices.append(case["index"])
         run_case(check, case, args, tally)
     origin = "replayed" if args.replay else f"seed {args.seed}"
-    print(f"{origin}: {len(indices)} cases, {tally['trades']} trades compared, "
+    print("numpy: " + ("its AVX-512 exp and log where the CPU has them" if NUMPY_SIMD
+                       else "the C library's exp and log (AVX-512 code off)"))
+    print(f"{origin}: {len(indices)} cases, {tally['trades']} trades and {tally['marks']} "
+          f"equity marks compared, "
           f"{tally['swept']} sweep sessions, "
           f"largest relative difference of a statistic in a passing case "
           f"{tally['worst'][0]:.2g} ({tally['worst'][1]}), "

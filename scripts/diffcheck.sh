@@ -5,6 +5,8 @@
 # every statistic within 1e-9 relative). Prints `N passed, N failed` on its last line.
 #
 # Environment: DIFFCHECK_CASES (default 500) and DIFFCHECK_SEED (default 2024) pick the cases;
+# DIFFCHECK_NUMPY_SIMD=1 keeps numpy's AVX-512 exp and log, whose last bits differ from the C
+# library's (off by default, so the reference computes as on a CPU without AVX-512);
 # PYTHON and CROSSCHECK_VENV as for crosscheck.sh (the same venv, installed once). Arguments go
 # to diffcheck.py: `--case N` runs one case alone, `--cases N`, `--seed S`, `--replay FILE.json`
 # runs a case a failure kept (under $CARGO_TARGET_DIR/diffcheck-failures, or target/).
