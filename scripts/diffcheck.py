@@ -7,9 +7,9 @@ and one set of settings, runs SmaCross in backtesting.py (`Backtest(..., exclusi
 and `tracectx backtest --json --equity` on the same bars, and compares them with
 crosscheck.py's `compare_stats` and `compare_trades`: identical trade lists, every statistic
 within 1e-9 relative, undefined (NaN or infinite) in Python exactly where ours is `null`;
-and the equity curve mark by mark, exactly. Every tenth
-case also runs `tracectx sweep` over a few windows around its own (fast >= slow among them)
-and compares every session's statistics with the reference's run of those windows.
+and the equity curve mark by mark, exactly. Every tenth case also runs `tracectx sweep` over
+a few windows around its own (fast >= slow among them) and compares every session's
+statistics with the reference's run of those windows.
 
 What varies, case by case:
 
@@ -22,8 +22,9 @@ What varies, case by case:
   monthly (month ends and month starts), yearly;
 - prices: levels from 1e-6 to 1e9 (moving within two orders of magnitude of the first),
   a few or many decimals (so that closes tie and averages tie), flat stretches, quiet markets
-  (one price, a tick away now and then: a mean daily return near 0), gaps up and down
-  through the opening, spikes that ruin a short (equity to zero or below);
+  (5 to 8 significant digits moving a few ticks a bar, low costs: a ratio's rounding is a
+  large part of its logarithm, the mean daily return is near 0), gaps up and down through
+  the opening, spikes that ruin a short (equity to zero or below);
 - the strategy: windows from 1 to 60 with fast > slow and fast == slow among them,
   long-short and long-only;
 - the account: commission 0, small, large and negative (a rebate), a spread, cash below one
@@ -61,7 +62,7 @@ the case as JSON under `--keep`, and says how to run it alone (`--case N`, or `-
 FILE.json` whatever the generator has become). The summary gives the cases run, the trades
 and sweep sessions compared, the largest relative difference of a statistic in a passing
 case, the known differences and what the cases exercised (ruin, cancelled orders, tied
-averages ...); the last line is `N passed, N failed`.
+averages, a mean daily return near 0 ...); the last line is `N passed, N failed`.
 """
 
 from __future__ import annotations
