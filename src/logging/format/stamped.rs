@@ -380,25 +380,27 @@ impl<F> Stamped<F> {
         N: for<'a> FormatFields<'a> + 'static,
         F: FormatEvent<S, N>,
     {
-        writer.write_str(prefix)?;
         if writer.has_ansi_escapes() {
+            writer.write_str(prefix)?;
             return self.inner.format_event(ctx, writer, event);
         }
-        // Formatted aside, then looked through for line ends once: most lines have none but
-        // the last, and go on in one piece.
+        // Formatted aside after the prefix, then looked through for line ends once: most
+        // lines have none but the last, and go on in one piece.
         let write = |buf: &mut String| {
             buf.clear();
+            buf.push_str(prefix);
             self.inner.format_event(ctx, Writer::new(buf), event)?;
-            let body = buf.as_bytes();
-            if !body[..body.len().saturating_sub(1)].contains(&b'\n') {
+            let body = &buf.as_bytes()[prefix.len()..];
+            if memchr::memchr(b'\n', &body[..body.len().saturating_sub(1)]).is_none() {
                 return writer.write_str(buf);
             }
+            writer.write_str(prefix)?;
             let mut lines = Restamp {
                 out: &mut writer,
                 prefix,
                 line_start: false,
             };
-            fmt::Write::write_str(&mut lines, buf)
+            fmt::Write::write_str(&mut lines, &buf[prefix.len()..])
         };
         super::with_line_buf(&TEXT_BUF, write)
     }
