@@ -11,26 +11,10 @@
 #
 # Environment: PYTHON (default python3) makes the venv; CROSSCHECK_VENV overrides its place.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-# Where cargo writes its builds: CARGO_TARGET_DIR when set.
-builds="${CARGO_TARGET_DIR:-target}"
-
-python="${PYTHON:-python3}"
-venv="${CROSSCHECK_VENV:-$root/target/crosscheck-venv}"
-
-if ! "$venv/bin/python" -c 'import backtesting, sys; sys.exit(backtesting.__version__ != "0.6.6")' \
-    >/dev/null 2>&1; then
-    echo "installing backtesting==0.6.6 into $venv" >&2
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check backtesting==0.6.6
-fi
+source "$(dirname "$0")/reference_venv.sh"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-
-# Build first so that compiler output does not interleave with the report.
-cargo build --quiet --release -p tracectx-cli
 
 "$venv/bin/python" "$root/scripts/crosscheck.py" --work "$work" \
     --tracectx "$builds/release/tracectx" "$@"

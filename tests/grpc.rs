@@ -322,10 +322,48 @@ fn injecting_a_context_without_state_empties_a_copied_tracestate() {
 
 // === server streaming ===
 
-/// `Watch`: a server-streaming method whose every reply says the context current while the
-/// response stream is polled (by the server's connection, after the handler returned).
-#[derive(Clone, Debug)]
-struct WatchServer;
+/// A tonic service of one streaming method written by hand (the test proto has only unary
+/// ones): `$name` serves `$handler` through `tonic::server::Grpc::$kind` as `$service`.
+macro_rules! hand_written_service {
+    ($name:ident, $service:literal, $kind:ident, $handler:ident) => {
+        #[derive(Clone, Debug)]
+        struct $name;
+
+        impl<B> tower::Service<http::Request<B>> for $name
+        where
+            B: tonic::codegen::Body + Send + 'static,
+            B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+        {
+            type Response = http::Response<tonic::body::Body>;
+            type Error = std::convert::Infallible;
+            type Future = std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+            >;
+
+            fn poll_ready(
+                &mut self,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Self::Error>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, req: http::Request<B>) -> Self::Future {
+                Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                    Ok(grpc.$kind(tower::service_fn($handler), req).await)
+                })
+            }
+        }
+
+        impl tonic::server::NamedService for $name {
+            const NAME: &'static str = $service;
+        }
+    };
+}
+
+// `Watch`: a server-streaming method whose every reply says the context current while the
+// response stream is polled (by the server's connection, after the handler returned).
+hand_written_service!(WatchServer, "tracectx.echo.Watch", server_streaming, watch);
 
 const WATCH: &str = "/tracectx.echo.Watch/Watch";
 
@@ -346,36 +384,6 @@ async fn watch(
         }
     });
     Ok(tonic::Response::new(Box::pin(replies) as ReplyStream))
-}
-
-impl<B> tower::Service<http::Request<B>> for WatchServer
-where
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.server_streaming(tower::service_fn(watch), req).await)
-        })
-    }
-}
-
-impl tonic::server::NamedService for WatchServer {
-    const NAME: &'static str = "tracectx.echo.Watch";
 }
 
 /// A tonic server of `Watch` behind the server layer with `policy`, on a free loopback port.
@@ -463,11 +471,15 @@ async fn concurrent_streams_each_reply_in_their_callers_run() {
 
 // === client streaming ===
 
-/// A client-streaming method, `Upload`: takes the caller's messages and answers with one
-/// reply whose note is theirs joined by `,`. The caller's stream is read by the client's
-/// connection, a task of its own.
-#[derive(Clone, Debug)]
-struct UploadServer;
+// A client-streaming method, `Upload`: takes the caller's messages and answers with one
+// reply whose note is theirs joined by `,`. The caller's stream is read by the client's
+// connection, a task of its own.
+hand_written_service!(
+    UploadServer,
+    "tracectx.echo.Upload",
+    client_streaming,
+    upload
+);
 
 const UPLOAD: &str = "/tracectx.echo.Upload/Upload";
 
@@ -481,36 +493,6 @@ async fn upload(
     }
     let reply = tracectx::with_current(|ctx| WhoamiReply::from_context(ctx, None, notes.join(",")));
     Ok(tonic::Response::new(reply))
-}
-
-impl<B> tower::Service<http::Request<B>> for UploadServer
-where
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.client_streaming(tower::service_fn(upload), req).await)
-        })
-    }
-}
-
-impl tonic::server::NamedService for UploadServer {
-    const NAME: &'static str = "tracectx.echo.Upload";
 }
 
 /// One `Upload` call over `channel` of `n` messages, each made when the connection polls the

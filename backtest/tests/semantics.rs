@@ -585,16 +585,7 @@ fn beta_takes_logarithms_of_the_rounded_ratios() {
         .collect();
     let b = bars_at(&t, &close, &close);
     let st = Stats::compute(&b, &e, &[], 0).unwrap();
-    let x: Vec<f64> = e.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let y: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let (mx, my) = (plain_mean(&x), plain_mean(&y));
-    let cov = x
-        .iter()
-        .zip(&y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / (x.len() - 1) as f64;
-    assert_rel("beta", st.beta, cov / plain_var(&y));
+    assert_rel("beta", st.beta, plain_beta(&e, &close));
 }
 
 /// The geometric mean daily return is `exp(mean ln(1 + r)) - 1` over the rounded returns, not
@@ -712,6 +703,22 @@ fn plain_var(x: &[f64]) -> f64 {
     x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64
 }
 
+/// The semantics' beta: the sample covariance of the equity's and the closes' log returns
+/// (logarithms of the rounded ratios) over the closes' sample variance, plainly.
+fn plain_beta(equity: &[f64], close: &[f64]) -> f64 {
+    let log_returns =
+        |v: &[f64]| -> Vec<f64> { v.windows(2).map(|w| (w[1] / w[0]).ln()).collect() };
+    let (x, y) = (log_returns(equity), log_returns(close));
+    let (mx, my) = (plain_mean(&x), plain_mean(&y));
+    let cov = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - mx) * (b - my))
+        .sum::<f64>()
+        / (x.len() - 1) as f64;
+    cov / plain_var(&y)
+}
+
 /// The semantics' geometric mean: 0 if any `1 + r <= 0`, else `exp(mean ln(1 + r)) - 1`.
 fn plain_geomean(r: &[f64]) -> f64 {
     if r.iter().any(|&v| 1.0 + v <= 0.0) {
@@ -775,16 +782,7 @@ fn equity_statistics_follow_the_formulas_of_the_semantics() {
     let years = days / 365.25;
     let return_pct = (e[n - 1] - e[0]) / e[0] * 100.0;
     let buy_hold = (c[n - 1] - c[0]) / c[0] * 100.0;
-    let x: Vec<f64> = e.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let y: Vec<f64> = c.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let (mx, my) = (plain_mean(&x), plain_mean(&y));
-    let cov = x
-        .iter()
-        .zip(&y)
-        .map(|(a, b)| (a - mx) * (b - my))
-        .sum::<f64>()
-        / (x.len() - 1) as f64;
-    let beta = cov / plain_var(&y);
+    let beta = plain_beta(e, c);
 
     assert!(
         mdd > 0.0 && vol > 0.0 && downside > 0.0,
