@@ -305,12 +305,14 @@ impl<F> Stamped<F> {
             Mode::Json => false,
         };
         if text_known {
-            // The common case, made cheap: the prefix is laid out from the context in place
-            // (no user code runs while the slot is borrowed), on the stack.
-            if let Some(prefix) =
-                crate::scope::read(|c| Prefix::new(c.run_id(), c.trace_id().short().as_str()))
-            {
-                return self.text_line(ctx, writer, event, prefix.as_str());
+            // The common case, made cheap: the ids are laid straight from the context into
+            // the buffer the line is formatted in (no user code runs while the slot is
+            // borrowed).
+            let laid = |buf: &mut String| {
+                crate::scope::read(|c| push_prefix(buf, c.run_id(), c.trace_id())).is_some()
+            };
+            if let Some(written) = self.text_line(ctx, &mut writer, event, laid) {
+                return written;
             }
         }
         let stamp = Stamp::for_event(ctx, event);
@@ -331,8 +333,12 @@ impl<F> Stamped<F> {
         if mode == Mode::Text {
             return match &stamp {
                 Some(stamp) => {
-                    let prefix = Prefix::new(stamp.run_id(), stamp.trace_id.short().as_str());
-                    self.text_line(ctx, writer, event, prefix.as_str())
+                    let laid = |buf: &mut String| {
+                        push_prefix(buf, stamp.run_id(), stamp.trace_id);
+                        true
+                    };
+                    self.text_line(ctx, &mut writer, event, laid)
+                        .unwrap_or(Err(fmt::Error))
                 }
                 None => self.inner.format_event(ctx, writer, event),
             };
@@ -363,44 +369,55 @@ impl<F> Stamped<F> {
 }
 
 impl<F> Stamped<F> {
-    /// A text line: `prefix`, then the wrapped format's line, each line of it after the first
-    /// (a message or field with a line end, a multi-line format) stamped with `prefix` too,
-    /// so that none passes for a line of another run or of none. With colors on the
-    /// continuation lines go unstamped: tracing-subscriber's writer with colors cannot be made
-    /// outside it, and the wrapped format would lose them.
+    /// A text line: the ids `lay` pushes onto an empty buffer (`false`: no ids, and `None`
+    /// is returned with nothing written), then the wrapped format's line, each line of it
+    /// after the first (a message or field with a line end, a multi-line format) stamped
+    /// with the ids too, so that none passes for a line of another run or of none. With
+    /// colors on the continuation lines go unstamped: tracing-subscriber's writer with colors
+    /// cannot be made outside it, and the wrapped format would lose them.
     fn text_line<S, N>(
         &self,
         ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
+        writer: &mut Writer<'_>,
         event: &Event<'_>,
-        prefix: &str,
-    ) -> fmt::Result
+        lay: impl Fn(&mut String) -> bool,
+    ) -> Option<fmt::Result>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
         F: FormatEvent<S, N>,
     {
-        if writer.has_ansi_escapes() {
-            writer.write_str(prefix)?;
-            return self.inner.format_event(ctx, writer, event);
-        }
-        // Formatted aside after the prefix, then looked through for line ends once: most
-        // lines have none but the last, and go on in one piece.
+        // Formatted aside after the ids, then looked through for line ends once: most lines
+        // have none but the last, and go on in one piece.
         let write = |buf: &mut String| {
             buf.clear();
-            buf.push_str(prefix);
-            self.inner.format_event(ctx, Writer::new(buf), event)?;
-            let body = &buf.as_bytes()[prefix.len()..];
-            if memchr::memchr(b'\n', &body[..body.len().saturating_sub(1)]).is_none() {
-                return writer.write_str(buf);
+            if !lay(buf) {
+                return None;
             }
-            writer.write_str(prefix)?;
-            let mut lines = Restamp {
-                out: &mut writer,
-                prefix,
-                line_start: false,
-            };
-            fmt::Write::write_str(&mut lines, &buf[prefix.len()..])
+            let ids = buf.len();
+            if writer.has_ansi_escapes() {
+                let written = writer.write_str(buf);
+                return Some(
+                    written.and_then(|()| self.inner.format_event(ctx, writer.by_ref(), event)),
+                );
+            }
+            if let Err(e) = self.inner.format_event(ctx, Writer::new(buf), event) {
+                return Some(Err(e));
+            }
+            let body = &buf.as_bytes()[ids..];
+            if memchr::memchr(b'\n', &body[..body.len().saturating_sub(1)]).is_none() {
+                return Some(writer.write_str(buf));
+            }
+            let (prefix, body) = buf.split_at(ids);
+            let written = writer.write_str(prefix).and_then(|()| {
+                let mut lines = Restamp {
+                    out: &mut *writer,
+                    prefix,
+                    line_start: false,
+                };
+                fmt::Write::write_str(&mut lines, body)
+            });
+            Some(written)
         };
         super::with_line_buf(&TEXT_BUF, write)
     }
@@ -412,31 +429,13 @@ thread_local! {
     static TEXT_BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// `[run_id] [short_trace_id] `, laid out on the stack.
-struct Prefix {
-    buf: [u8; crate::MAX_RUN_ID_LEN + 14],
-    len: usize,
-}
-
-impl Prefix {
-    fn new(run: &str, short: &str) -> Self {
-        let run = &run.as_bytes()[..run.len().min(crate::MAX_RUN_ID_LEN)];
-        let short = &short.as_bytes()[..short.len().min(8)];
-        let mut prefix = Prefix {
-            buf: [0; crate::MAX_RUN_ID_LEN + 14],
-            len: 0,
-        };
-        for piece in [&b"["[..], run, b"] [", short, b"] "] {
-            prefix.buf[prefix.len..prefix.len + piece.len()].copy_from_slice(piece);
-            prefix.len += piece.len();
-        }
-        prefix
-    }
-
-    fn as_str(&self) -> &str {
-        // Run ids and hex digits are ASCII.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
+/// Pushes `[run_id] [short_trace_id] ` onto `buf`.
+fn push_prefix(buf: &mut String, run: &str, trace: crate::TraceId) {
+    buf.push('[');
+    buf.push_str(run);
+    buf.push_str("] [");
+    buf.extend(trace.short().ascii().map(char::from));
+    buf.push_str("] ");
 }
 
 /// Passes a text line on, with `prefix` written at the start of every line after the first
@@ -523,7 +522,7 @@ struct Splice<'a, 'w> {
     json: Object,
     /// In a text line with a stamp: its prefix, and whether the last character passed on
     /// ended a line.
-    text: Option<(Prefix, bool)>,
+    text: Option<(String, bool)>,
 }
 
 /// Whether a top-level key of the wrapped format could pass for one of the keys the splice
@@ -697,7 +696,7 @@ impl fmt::Write for Splice<'_, '_> {
                 Some((prefix, line_start)) => {
                     let mut lines = Restamp {
                         out: &mut *self.out,
-                        prefix: prefix.as_str(),
+                        prefix,
                         line_start: *line_start,
                     };
                     let written = lines.write_str(s);
@@ -731,8 +730,9 @@ impl fmt::Write for Splice<'_, '_> {
                             self.state = State::Through;
                             return self.out.write_str(s);
                         };
-                        let prefix = Prefix::new(stamp.run_id(), stamp.trace_id.short().as_str());
-                        self.out.write_str(prefix.as_str())?;
+                        let mut prefix = String::new();
+                        push_prefix(&mut prefix, stamp.run_id(), stamp.trace_id);
+                        self.out.write_str(&prefix)?;
                         self.text = Some((prefix, false));
                         self.state = State::Text;
                         self.write_str(s)
