@@ -216,15 +216,18 @@ impl Statistic {
     }
 }
 
-/// Seconds as `N days HH:MM:SS` (days or the time left out when zero).
+/// Seconds as `N days HH:MM:SS` (days or the time left out when zero), a negative duration
+/// (a forged record's) with one `-` in front.
 pub(super) fn format_duration(secs: f64) -> String {
     let total = secs.round() as i64;
+    let sign = if total < 0 { "-" } else { "" };
+    let total = total.unsigned_abs();
     let (days, rest) = (total / 86_400, total % 86_400);
     let (h, m, s) = (rest / 3_600, rest % 3_600 / 60, rest % 60);
     match (days, rest) {
-        (_, 0) => format!("{days} days"),
-        (0, _) => format!("{h:02}:{m:02}:{s:02}"),
-        _ => format!("{days} days {h:02}:{m:02}:{s:02}"),
+        (_, 0) => format!("{sign}{days} days"),
+        (0, _) => format!("{sign}{h:02}:{m:02}:{s:02}"),
+        _ => format!("{sign}{days} days {h:02}:{m:02}:{s:02}"),
     }
 }
 
@@ -276,4 +279,26 @@ pub struct UnknownStatistic {
 fn known_names() -> String {
     let names: Vec<&str> = Statistic::ALL.iter().map(|s| s.name()).collect();
     names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_as_days_and_times_either_side_of_zero() {
+        for (secs, shown) in [
+            (0.0, "0 days"),
+            (90.0, "00:01:30"),
+            (-90.0, "-00:01:30"),
+            (86_400.0 * 3.0, "3 days"),
+            (-86_400.0 * 3.0, "-3 days"),
+            (86_400.0 + 3_661.4, "1 days 01:01:01"),
+            (-(86_400.0 + 3_661.6), "-1 days 01:01:02"),
+            (f64::MAX, "106751991167300 days 15:30:07"),
+            (f64::MIN, "-106751991167300 days 15:30:08"),
+        ] {
+            assert_eq!(format_duration(secs), shown, "{secs}");
+        }
+    }
 }
