@@ -10,7 +10,6 @@
 //! are drawn once. A million-bar session makes a page of a few hundred kilobytes.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use plotters::coord::Shift;
@@ -42,19 +41,21 @@ fn chart_error<E: std::fmt::Display>(e: E) -> io::Error {
     io::Error::other(format!("cannot draw the chart: {e}"))
 }
 
-/// Text made safe for HTML.
+/// Text made safe for HTML: what could disguise it (a control character, a bidirectional
+/// override, a line separator) shown as an escape ([`tracectx::escape::text`]), as every
+/// other output of the crate shows it, then the markup characters as references. A control
+/// character is never written as a character reference: the page would still hold it, and a
+/// browser reads `&#150;` as `–` (the C1 controls are taken for Windows-1252).
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let shown = tracectx::escape::text(text).to_string();
+    let mut out = String::with_capacity(shown.len());
+    for c in shown.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
             c => out.push(c),
         }
     }
@@ -761,7 +762,15 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        assert_eq!(escape("\u{1b}[31m"), "&#27;[31m");
+        // Controls, C1 controls (which a browser would take for Windows-1252), bidirectional
+        // overrides and line separators reach the page as escapes, never as characters.
+        assert_eq!(
+            escape("a\u{1b}[31m\u{85}\u{96}\u{202e}\u{2028}\u{feff}\nb"),
+            "a\\u{1b}[31m\\u{85}\\u{96}\\u{202e}\\u{2028}\\u{feff}\\nb"
+        );
+        assert!(!escape("\u{0}\u{9f}").contains("&#"));
+        // Text already shown escaped (a parameter list) is not escaped twice.
+        assert_eq!(escape("x\\u{202e}"), "x\\u{202e}");
     }
 
     /// A third axis is not drawn: the page says each cell is the best over it.

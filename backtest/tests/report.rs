@@ -317,3 +317,80 @@ async fn a_heat_map_of_durations_labels_its_scale_in_days() {
         assert!(days.parse::<f64>().is_ok_and(|d| d > 1.0), "{labels:?}");
     }
 }
+
+/// The characters of `html` that could disguise what it shows, each with the text before it:
+/// control characters (but the page's own line ends), bidirectional controls, line and
+/// paragraph separators, and character references to control characters (a browser reads
+/// `&#150;` as `–`).
+fn disguised(html: &str) -> Vec<String> {
+    let before = |i: usize| {
+        let from = html[..i].char_indices().rev().nth(40).map_or(0, |(k, _)| k);
+        &html[from..i]
+    };
+    let mut found: Vec<String> = html
+        .char_indices()
+        .filter(|&(_, c)| c != '\n' && tracectx::escape::is_escaped(c))
+        .map(|(i, c)| format!("{c:?} after {:?}", before(i)))
+        .collect();
+    for (i, _) in html.match_indices("&#") {
+        let digits: String = html[i + 2..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(code) = digits.parse::<u32>() {
+            if char::from_u32(code).is_none_or(tracectx::escape::is_escaped) {
+                found.push(format!("&#{digits}; after {:?}", before(i)));
+            }
+        }
+    }
+    found
+}
+
+/// Outside text that reaches a page (a strategy's name, a parameter's name and value, the
+/// name of an axis the heat map takes the best over) closes no tag, opens no script, and
+/// puts no control or bidirectional character on the page: each is shown as an escape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_text_reaches_a_page_inert_and_visible() {
+    let evil = "e</title><script>alert(1)</script><svg onload=x>\u{202e}x\u{1b}[31m\u{85}\u{96}\u{2028}\u{0}\"'&";
+    let bars = Bars::synthetic(300, 3);
+    let params = Params::new()
+        .with("fast", 5)
+        .with("slow", 20)
+        .with(evil, evil);
+    let result = BacktestEngine::default()
+        .run(&bars, &Named::new(evil, sma_cross), &params)
+        .unwrap();
+    let session = page(|out| result.write_html(&bars, out));
+    let grid = ParamGrid::new()
+        .axis(evil, [2, 3])
+        .axis(format!("{evil}2"), [evil, "b"])
+        .axis(format!("{evil}3"), [evil, "c"])
+        .fixed("fast", 5)
+        .fixed("slow", 20);
+    let report = BacktestEngine::default()
+        .sweep(
+            &Arc::new(bars),
+            Named::new(evil, sma_cross),
+            &grid,
+            RankBy::default(),
+            BatchOptions::new().keep_heatmap(true),
+        )
+        .await;
+    assert_eq!(report.succeeded, 8);
+    let sweep = page(|out| report.write_html(out));
+    for html in [&session, &sweep] {
+        assert!(!html.contains("<script") && !html.contains("<svg onload"));
+        assert_eq!(html.matches("</title>").count(), 1);
+        assert!(html.contains("e&lt;/title&gt;&lt;script&gt;"));
+        assert_eq!(disguised(html), Vec::<String>::new());
+        // What was escaped is shown, not dropped.
+        assert!(html.contains("\\u{202e}x\\u{1b}[31m\\u{85}\\u{96}\\u{2028}\\u{0}"));
+    }
+    // The session page names the strategy; the heat map's note names the axis not drawn.
+    assert!(session.contains("strategy e&lt;/title&gt;"));
+    let note = &sweep[sweep.find("Each cell").unwrap()..];
+    assert!(
+        note.contains("\\u{0}&quot;&#39;&amp;3 (2 values)"),
+        "{note:.400}"
+    );
+}
