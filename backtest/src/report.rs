@@ -341,7 +341,8 @@ impl BacktestResult {
     /// # Errors
     ///
     /// Those of writing to `out`; [`io::ErrorKind::InvalidInput`] when the result has no
-    /// equity curve (a sweep's, kept without it) or `bars` are not the session's.
+    /// equity curve (a sweep's, kept without it) or `bars` are not the session's (another
+    /// length, or other data: [`Bars::fingerprint`] differs from the metadata's).
     ///
     /// # Examples
     ///
@@ -370,6 +371,18 @@ impl BacktestResult {
                     n,
                     self.equity.len(),
                     self.metadata.bars
+                ),
+            ));
+        }
+        // Bars of the same length but other prices would be drawn under this session's
+        // trades and taken for its market.
+        let fingerprint = bars.fingerprint();
+        if fingerprint != self.metadata.data_fingerprint {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the report needs the session's bars: the bars given are data {fingerprint}, the session ran on data {}",
+                    tracectx::escape::text(&self.metadata.data_fingerprint)
                 ),
             ));
         }

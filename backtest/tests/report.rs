@@ -394,3 +394,36 @@ async fn outside_text_reaches_a_page_inert_and_visible() {
         "{note:.400}"
     );
 }
+
+/// A session's page is drawn on its own bars only: bars of the same length but other prices
+/// would put its trades on a market it never saw.
+#[test]
+fn a_session_page_refuses_bars_that_are_not_the_sessions() {
+    let bars = Bars::synthetic(300, 3);
+    let params = Params::new().with("fast", 5).with("slow", 20);
+    let result = BacktestEngine::default()
+        .run(&bars, &Named::new("sma-cross", sma_cross), &params)
+        .unwrap();
+    assert!(result.stats.trades > 0);
+    let other = Bars::synthetic(300, 4);
+    let err = result.write_html(&other, &mut Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the report needs the session's bars: the bars given are data {}, the session ran on data {}",
+            other.fingerprint(),
+            bars.fingerprint()
+        )
+    );
+    // The session's own bars, or an equal copy of them, are drawn.
+    let copy = Bars::from_csv_reader(
+        &{
+            let mut csv = Vec::new();
+            bars.write_csv(&mut csv).unwrap();
+            csv
+        }[..],
+    )
+    .unwrap();
+    assert!(page(|out| result.write_html(&copy, out)).contains("<svg"));
+}
