@@ -7,7 +7,8 @@
 //! the ranked table. Curves are thinned for display, never for the figures: past
 //! [`MAX_POINTS`] points, each pixel column keeps its first, lowest, highest and last value,
 //! so the drawn envelope is the curve's; trade markers that would land on the same few pixels
-//! are drawn once. A million-bar session makes a page of a few hundred kilobytes.
+//! are drawn once, and a few thousand at most (in coarser cells past that). A million-bar
+//! session makes a page of a few hundred kilobytes, whatever its number of trades.
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -263,19 +264,50 @@ enum Marker {
     Exit,
 }
 
+/// The most trade markers a price chart draws: a session of hundreds of thousands of trades
+/// (a million noisy bars) would otherwise put a marker on every few pixels and make a page of
+/// megabytes that shows no more than this.
+const MAX_MARKERS: usize = 5_000;
+
 /// The trades' entries and exits on the price chart, at most one marker of a kind per cell
-/// of about 2 by 2 pixels (the chart's plot is about `WIDTH` by 250).
-fn trade_markers(result: &BacktestResult, bars: &Bars, days: &[f64]) -> Vec<(f64, f64, Marker)> {
+/// of 2 by 2 pixels (the chart's plot is about `WIDTH` by 250), or of 4 by 4, 8 by 8 ... when
+/// that would draw more than [`MAX_MARKERS`]: every cell that holds an entry or exit keeps
+/// one, so where the trades are stays true. Returns the markers and the cell's side in
+/// pixels.
+fn trade_markers(
+    result: &BacktestResult,
+    bars: &Bars,
+    days: &[f64],
+) -> (Vec<(f64, f64, Marker)>, u32) {
+    let mut side = 2;
+    loop {
+        if let Some(markers) = markers_in_cells(result, bars, days, side) {
+            return (markers, side);
+        }
+        side *= 2;
+    }
+}
+
+/// The markers of [`trade_markers`] in cells of `side` pixels; `None` when they are more
+/// than [`MAX_MARKERS`] (never once a cell is the whole chart).
+fn markers_in_cells(
+    result: &BacktestResult,
+    bars: &Bars,
+    days: &[f64],
+    side: u32,
+) -> Option<Vec<(f64, f64, Marker)>> {
     let close = bars.close();
     let (x0, x1) = range(days.iter().copied(), least_days);
     let (y0, y1) = range(close.iter().copied(), least_values);
+    let (columns, rows) = (f64::from(WIDTH / side), f64::from(250 / side));
     let cell = |x: f64, y: f64, m: Marker| {
         (
-            ((x - x0) / (x1 - x0) * f64::from(WIDTH) / 2.0) as i64,
-            ((y - y0) / (y1 - y0) * 125.0) as i64,
+            ((x - x0) / (x1 - x0) * columns) as i64,
+            ((y - y0) / (y1 - y0) * rows) as i64,
             m,
         )
     };
+    let whole_chart = side >= WIDTH;
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let entries = result
@@ -287,23 +319,25 @@ fn trade_markers(result: &BacktestResult, bars: &Bars, days: &[f64]) -> Vec<(f64
                 .open_trades
                 .iter()
                 .map(|t| (t.entry_bar, t.entry_price, t.size > 0.0)),
-        );
-    for (bar, price, long) in entries {
+        )
+        .map(|(bar, price, long)| {
+            let m = if long { Marker::Long } else { Marker::Short };
+            (bar, price, m)
+        });
+    let exits = result
+        .trades
+        .iter()
+        .map(|t| (t.exit_bar, t.exit_price, Marker::Exit));
+    for (bar, price, m) in entries.chain(exits) {
         let Some(&x) = days.get(bar) else { continue };
-        let m = if long { Marker::Long } else { Marker::Short };
         if seen.insert(cell(x, price, m)) {
             out.push((x, price, m));
+            if out.len() > MAX_MARKERS && !whole_chart {
+                return None;
+            }
         }
     }
-    for t in &result.trades {
-        let Some(&x) = days.get(t.exit_bar) else {
-            continue;
-        };
-        if seen.insert(cell(x, t.exit_price, Marker::Exit)) {
-            out.push((x, t.exit_price, Marker::Exit));
-        }
-    }
-    out
+    Some(out)
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1140px}\
@@ -421,7 +455,7 @@ impl BacktestResult {
             true,
             &[],
         )?;
-        let markers = trade_markers(self, bars, &days);
+        let (markers, _) = trade_markers(self, bars, &days);
         let price = line_chart(
             "Price and trades (long entry: triangle, short entry: dot, exit: cross)",
             "close",
@@ -767,6 +801,90 @@ mod tests {
         assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
         // Short curves are drawn whole.
         assert_eq!(thin(&x[..10], &y[..10]).len(), 10);
+    }
+
+    /// `n` bars of a noisy walk (no two closes alike): a one-bar-against-two-bars crossover
+    /// trades on about every other bar.
+    fn noisy(n: usize) -> Bars {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut price = 100.0;
+        let close: Vec<f64> = (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                price *= 1.0 + u * 0.01 + (100.0 - price) * 1e-4;
+                price
+            })
+            .collect();
+        let times = (0..n as i64).map(|i| i * 60_000_000).collect();
+        Bars::new(
+            times,
+            close.clone(),
+            close.clone(),
+            close.clone(),
+            close,
+            None,
+        )
+        .unwrap()
+    }
+
+    /// However many trades, the price chart draws at most `MAX_MARKERS` markers, and every
+    /// entry and exit still has a marker of its kind in its cell; a session of a few trades
+    /// keeps cells of 2 pixels.
+    #[test]
+    fn trade_markers_are_bounded_and_keep_every_cell_that_has_a_trade() {
+        use crate::{BacktestEngine, Params, sma_cross};
+        let bars = noisy(100_000);
+        let params = Params::new().with("fast", 1).with("slow", 2);
+        let result = BacktestEngine::default()
+            .run(&bars, &sma_cross, &params)
+            .unwrap();
+        assert!(result.trades.len() > 20_000, "{}", result.trades.len());
+        let days: Vec<f64> = bars
+            .timestamps()
+            .iter()
+            .map(|&t| t as f64 / MICROS_PER_DAY)
+            .collect();
+        let (markers, side) = trade_markers(&result, &bars, &days);
+        assert!(markers.len() <= MAX_MARKERS, "{} markers", markers.len());
+        assert!(side > 2);
+        let (x0, x1) = range(days.iter().copied(), least_days);
+        let (y0, y1) = range(bars.close().iter().copied(), least_values);
+        let (columns, rows) = (f64::from(WIDTH / side), f64::from(250 / side));
+        let cell = |x: f64, y: f64, m: Marker| {
+            (
+                ((x - x0) / (x1 - x0) * columns) as i64,
+                ((y - y0) / (y1 - y0) * rows) as i64,
+                m,
+            )
+        };
+        let drawn: HashSet<_> = markers.iter().map(|&(x, y, m)| cell(x, y, m)).collect();
+        assert_eq!(drawn.len(), markers.len(), "one marker of a kind per cell");
+        for t in &result.trades {
+            let m = if t.size > 0.0 {
+                Marker::Long
+            } else {
+                Marker::Short
+            };
+            assert!(drawn.contains(&cell(days[t.entry_bar], t.entry_price, m)));
+            assert!(drawn.contains(&cell(days[t.exit_bar], t.exit_price, Marker::Exit)));
+        }
+        // A session of a few trades draws each where it is, as before.
+        let bars = Bars::synthetic(3_000, 42);
+        let params = Params::new().with("fast", 10).with("slow", 30);
+        let result = BacktestEngine::default()
+            .run(&bars, &sma_cross, &params)
+            .unwrap();
+        let days: Vec<f64> = bars
+            .timestamps()
+            .iter()
+            .map(|&t| t as f64 / MICROS_PER_DAY)
+            .collect();
+        let (markers, side) = trade_markers(&result, &bars, &days);
+        assert_eq!(side, 2);
+        assert!(markers.len() > result.trades.len());
     }
 
     #[test]

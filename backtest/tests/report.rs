@@ -11,7 +11,7 @@ use tracectx_backtest::{
 };
 
 mod common;
-use common::flat;
+use common::{flat, noisy};
 
 /// A sweep of `sma-cross` over `grid` on `bars` that keeps its heat map.
 async fn heat_map_sweep(bars: Bars, grid: &ParamGrid, rank_by: RankBy) -> SweepReport {
@@ -426,4 +426,25 @@ fn a_session_page_refuses_bars_that_are_not_the_sessions() {
     )
     .unwrap();
     assert!(page(|out| result.write_html(&copy, out)).contains("<svg"));
+}
+
+/// A session of tens of thousands of trades on noisy bars draws a few thousand markers at
+/// most (it drew one on every 2 by 2 pixels the trades touched: a 1,000,000-bar session of
+/// 500,000 trades made a page of 8.9 MB), and its page stays small.
+#[test]
+fn a_session_of_many_trades_makes_a_small_page() {
+    let bars = noisy(100_000);
+    let params = Params::new().with("fast", 1).with("slow", 2);
+    let result = BacktestEngine::default()
+        .run(&bars, &Named::new("sma-cross", sma_cross), &params)
+        .unwrap();
+    assert!(result.stats.trades > 20_000, "{}", result.stats.trades);
+    let html = page(|out| result.write_html(&bars, out));
+    let price = &html[html.find("<figure class=\"chart price\"").unwrap()..];
+    let price = &price[..price.find("</figure>").unwrap()];
+    let markers = price.matches("<circle").count()
+        + price.matches("<polygon").count()
+        + price.matches("<line").count() / 2;
+    assert!(markers > 100 && markers <= 5_000, "{markers} markers");
+    assert!(html.len() < 1_500_000, "{} bytes", html.len());
 }
