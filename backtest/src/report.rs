@@ -73,8 +73,14 @@ const LEAST_DAYS: f64 = 1.0 / 24.0;
 fn date_label(days: f64, span: f64) -> String {
     let micros = (days * MICROS_PER_DAY).round() as i64;
     let text = Timestamp::from_micros(micros).to_string();
-    let len = if span >= 8.0 { 10 } else { 16 };
-    text.get(..len).unwrap_or(&text).replace('T', " ")
+    // Cut at the parts, not at fixed places: a padded axis past 9999-12-31 reaches the year
+    // 10000, whose label was cut to `10000-01-01 00:1`.
+    let (date, time) = text.split_once('T').unwrap_or((text.as_str(), ""));
+    if span >= 8.0 {
+        date.to_owned()
+    } else {
+        format!("{date} {}", time.get(..5).unwrap_or(time))
+    }
 }
 
 /// A value for the labels of an axis `span` long (six ticks or so): as many decimals as

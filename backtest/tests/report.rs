@@ -448,3 +448,40 @@ fn a_session_of_many_trades_makes_a_small_page() {
     assert!(markers > 100 && markers <= 5_000, "{markers} markers");
     assert!(html.len() < 1_500_000, "{} bytes", html.len());
 }
+
+/// Times are labelled by their parts whatever the year: a session on the last second bars
+/// accept (9999-12-31T23:59:59) has an axis padded into the year 10000, whose labels read
+/// `10000-01-01 00:1` (the minutes cut short).
+#[test]
+fn time_labels_at_the_ends_of_the_calendar_are_whole() {
+    let engine = BacktestEngine::default();
+    let params = Params::new().with("fast", 2).with("slow", 3);
+    for csv in [
+        "date,open,high,low,close\n9999-12-31T23:59:59Z,1,1,1,1\n",
+        "date,open,high,low,close\n0001-01-01T00:00:00Z,1,1,1,1\n",
+        "date,open,high,low,close\n9999-12-30T00:00:00Z,1,1,1,1\n9999-12-31T23:59:59Z,2,2,2,2\n",
+    ] {
+        let bars = Bars::from_csv_reader(csv.as_bytes()).unwrap();
+        let result = engine
+            .run(&bars, &Named::new("sma-cross", sma_cross), &params)
+            .unwrap();
+        let html = page(|out| result.write_html(&bars, out));
+        for (chart, labels) in tick_labels(&html) {
+            let times: Vec<&String> = labels.iter().filter(|l| l.contains(' ')).collect();
+            assert!(times.len() >= 3, "{chart}: {labels:?}");
+            for label in times {
+                let (date, time) = label.split_once(' ').unwrap();
+                let parts: Vec<&str> = date.split('-').collect();
+                assert!(
+                    parts.len() == 3
+                        && parts[0].len() >= 4
+                        && parts[1].len() == 2
+                        && parts[2].len() == 2
+                        && time.len() == 5
+                        && time.as_bytes()[2] == b':',
+                    "{chart}: {label:?} in {labels:?}"
+                );
+            }
+        }
+    }
+}
