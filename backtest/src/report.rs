@@ -759,10 +759,14 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
                 return String::new();
             }
             let v = lo_v + (hi_v - lo_v) * k / 10.0;
+            // The scale's values are not round (a tenth of the way from the worst to the
+            // best): one decimal more than its steps need, so that no label is off by a
+            // third of a step (`-0.3` for -0.26 between `-0.4` and `-0.1`).
+            let span = (hi_v - lo_v) / 10.0;
             if duration {
-                duration_label(v, hi_v - lo_v)
+                duration_label(v, span)
             } else {
-                number_label(v, hi_v - lo_v)
+                number_label(v, span)
             }
         };
         legend

@@ -485,3 +485,51 @@ fn time_labels_at_the_ends_of_the_calendar_are_whole() {
         }
     }
 }
+
+/// The scale's labels name the values at their places closely: each is within a tenth of a
+/// scale step (a tenth of the way from the worst value to the best) of one of the values
+/// the scale's steps stand for. Rounded to the steps' decade, they read `-0.6, -0.4, -0.3,
+/// -0.1, 0.0, 0.1` for -0.55, -0.41, -0.26, -0.12, 0.03, 0.17.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heat_map_scale_labels_are_close_to_their_values() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:30:5")
+        .unwrap()
+        .parse_axis("slow=20:80:20")
+        .unwrap();
+    for (seed, rank_by) in [
+        (42, Statistic::Sharpe),
+        (7, Statistic::Sharpe),
+        (42, Statistic::ReturnPct),
+        (3, Statistic::MaxDrawdownPct),
+    ] {
+        let report =
+            heat_map_sweep(Bars::synthetic(3_000, seed), &grid, RankBy::new(rank_by)).await;
+        let cells: Vec<f64> = report
+            .heatmap
+            .as_ref()
+            .unwrap()
+            .cells
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
+        let lo = cells.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = cells.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(hi > lo);
+        let step = (hi - lo) / 10.0;
+        let html = page(|out| report.write_html(out));
+        let labels = scale_labels(&html);
+        assert!(labels.len() >= 4, "{labels:?}");
+        for label in &labels {
+            let value: f64 = label.parse().unwrap();
+            let off = (0..=10)
+                .map(|k| (value - (lo + step * f64::from(k))).abs())
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                off <= step / 10.0,
+                "{rank_by}: {label} is {off} off its value, steps of {step}: {labels:?}"
+            );
+        }
+    }
+}
