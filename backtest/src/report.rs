@@ -572,7 +572,16 @@ impl SweepReport {
             } else {
                 format!("{:.2} s", self.wall_time_secs)
             },
-            escape(&self.rank_by.to_string()),
+            // The statistic as the caption and the table name it (a duration without `_secs`).
+            format_args!(
+                "{} ({} first)",
+                self.rank_by.statistic().label(),
+                if self.rank_by.is_ascending() {
+                    "lowest"
+                } else {
+                    "highest"
+                }
+            ),
         )?;
         figure(out, "heatmap", &svg)?;
         // What a cell is, said under the map: the best over the axes not drawn, and grey.
@@ -588,7 +597,7 @@ impl SweepReport {
                 .collect();
             note = format!(
                 "Each cell is the best {} over {}. {note}",
-                self.rank_by.statistic().name(),
+                self.rank_by.statistic().label(),
                 others.join(" and ")
             );
         }

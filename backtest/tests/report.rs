@@ -533,3 +533,27 @@ async fn heat_map_scale_labels_are_close_to_their_values() {
         }
     }
 }
+
+/// A duration is named as the caption and the table name it, with no `_secs`, in every
+/// sentence of the page: the line that says what the sweep is ranked by and the note on
+/// the axes the cells take the best over (they read `max_drawdown_duration_secs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heat_map_of_durations_never_names_seconds() {
+    let grid = ParamGrid::new()
+        .parse_axis("fast=5:15:5")
+        .unwrap()
+        .parse_axis("slow=20:40:10")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let report = heat_map_sweep(
+        Bars::synthetic(1_000, 3),
+        &grid,
+        RankBy::new(Statistic::MaxDrawdownDurationSecs).ascending(),
+    )
+    .await;
+    let html = page(|out| report.write_html(out));
+    assert!(!html.contains("_secs"), "{html:.2000}");
+    assert!(html.contains("ranked by max_drawdown_duration (lowest first)</p>"));
+    assert!(html.contains("Each cell is the best max_drawdown_duration over long_only"));
+}
