@@ -204,8 +204,10 @@ fn blame(out: &io::BufWriter<Output>, e: io::Error) -> Result<io::Error, Stop> {
     }
 }
 
-/// A path as messages show it: escaped as every text the program did not write itself is
-/// ([`tracectx::escape`]), whatever bytes it holds.
+/// A path as messages show it, unquoted: escaped as every text the program did not write
+/// itself is ([`tracectx::escape`]), whatever bytes it holds. A message that quotes a path
+/// writes the path's `{:?}` (which escapes the same, and quotes and backslashes too), never
+/// this one's: its escapes would show with their backslashes doubled.
 fn shown(path: &Path) -> String {
     #[cfg(unix)]
     {
@@ -929,7 +931,7 @@ const FAILED: u8 = 1;
 /// written is refused at once rather than after the work (see [`check_outputs`] for the
 /// paths refused before).
 fn create_output(path: &Path) -> Result<std::fs::File, String> {
-    std::fs::File::create(path).map_err(|e| format!("cannot write {:?}: {e}", shown(path)))
+    std::fs::File::create(path).map_err(|e| format!("cannot write {path:?}: {e}"))
 }
 
 /// Refuses, before anything is opened, outputs that would destroy the input or each other:
@@ -949,14 +951,12 @@ fn check_outputs(data: &Path, outputs: &[(&str, Option<&Path>)]) -> Result<(), S
         let Some(id) = FileId::of(path) else { continue };
         if input.as_ref() == Some(&id) {
             return Err(format!(
-                "{:?} is the --data file: writing it would destroy the input",
-                shown(path)
+                "{path:?} is the --data file: writing it would destroy the input"
             ));
         }
         if let Some((other, _)) = seen.iter().find(|(_, seen)| *seen == id) {
             return Err(format!(
-                "{other} and {option} name the same file {:?}: one would overwrite the other",
-                shown(path)
+                "{other} and {option} name the same file {path:?}: one would overwrite the other"
             ));
         }
         seen.push((option, id));
@@ -1388,7 +1388,7 @@ impl BacktestArgs {
         let mut file_failed = None;
         for (path, written) in written {
             if let (Some(path), Some(Err(e))) = (path, written) {
-                say!("tracectx: cannot write {:?}: {e}", shown(path));
+                say!("tracectx: cannot write {path:?}: {e}");
                 file_failed = Some(ExitCode::from(FAILED));
             }
         }
@@ -1832,7 +1832,7 @@ impl SweepArgs {
         let Some(report) = report else {
             // Dropped: the workers stop after the session each is running.
             let e = write_error.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let path = self.output.as_deref().map(shown).unwrap_or_default();
+            let path = self.output.as_deref().unwrap_or(Path::new(""));
             return failed(format!(
                 "cannot write {path:?}: {}: the sweep stopped after {} of {} sessions",
                 e.map_or_else(|| "failed".to_owned(), |e| e.to_string()),
@@ -1853,10 +1853,7 @@ impl SweepArgs {
                 .take()
                 .map_or(flushed, Err);
             if let Err(e) = error {
-                return failed(format!(
-                    "cannot write {:?}: {e}",
-                    path.display().to_string()
-                ));
+                return failed(format!("cannot write {path:?}: {e}"));
             }
         }
         if report.sessions == 0 {
@@ -1874,7 +1871,7 @@ impl SweepArgs {
                     .write_html(&mut w)
                     .and_then(|()| w.flush())
                     .err()
-                    .map(|e| format!("cannot write {:?}: {e}", path.display().to_string()))
+                    .map(|e| format!("cannot write {path:?}: {e}"))
             }
             _ => None,
         };

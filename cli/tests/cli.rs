@@ -2501,6 +2501,68 @@ mod backtest_cli {
         }
     }
 
+    /// An output whose name holds a control character, a right-to-left override, a quote and
+    /// a byte that is not UTF-8 is named once escaped in the message that it cannot be
+    /// written, by `backtest` and `sweep` alike, whether it could not be created or could not
+    /// be written: `\u{1b}`, never `\\u{1b}` (escaped twice) nor the raw characters.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_output_that_cannot_be_written_is_named_escaped_once() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 300);
+        let data = data.to_str().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"a\x1bb\xe2\x80\xaec\"d\xffe.out");
+        let missing = dir.path().join("no-such-dir").join(name);
+        let full = dir.path().join(name);
+        std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+        let shown = |path: &Path| {
+            format!(
+                "{}/a\\u{{1b}}b\\u{{202e}}c\\\"d\\xFFe.out",
+                path.parent().unwrap().display()
+            )
+        };
+        let grid = ["--grid", "fast=5,10", "--grid", "slow=20,30"];
+        for (path, runs) in [
+            (&missing, &["--html", "--trades", "--equity"][..]),
+            (&full, &["--html", "--trades", "--equity"][..]),
+        ] {
+            for &option in runs {
+                let mut cmd = bin();
+                cmd.args(["backtest", "--data", data]).arg(option).arg(path);
+                let out = cmd.output().unwrap();
+                let err = stderr(&out);
+                assert_eq!(out.status.code(), Some(1), "{option}: {err}");
+                assert!(
+                    err.starts_with(&format!("tracectx: cannot write \"{}\": ", shown(path))),
+                    "backtest {option}: {err}"
+                );
+                assert!(
+                    !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+                    "{err}"
+                );
+            }
+            for option in ["--html", "--output"] {
+                let mut cmd = bin();
+                cmd.args(["sweep", "--data", data])
+                    .args(grid)
+                    .arg(option)
+                    .arg(path);
+                let out = cmd.output().unwrap();
+                let err = stderr(&out);
+                assert_eq!(out.status.code(), Some(1), "{option}: {err}");
+                assert!(
+                    err.contains(&format!("tracectx: cannot write \"{}\": ", shown(path))),
+                    "sweep {option}: {err}"
+                );
+                assert!(
+                    !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+                    "{err}"
+                );
+            }
+        }
+    }
+
     /// An output that cannot be written after the session ran (a full disk) costs that output,
     /// not the session's statistics: the table is printed, the failure said once, exit 1, as
     /// `sweep` does with its page. The statistics were lost with the file.
