@@ -83,10 +83,12 @@ fn date_label(days: f64, span: f64) -> String {
     }
 }
 
-/// A value for the labels of an axis `span` long (six ticks or so): as many decimals as
-/// tell its ticks apart, scientific notation for the very large, and never `-0`.
-fn number_label(v: f64, span: f64) -> String {
-    if v.abs() >= 1e12 {
+/// A value for the labels of an axis `span` long (six ticks or so) whose values reach `top`
+/// in magnitude: as many decimals as tell its ticks apart, scientific notation when the axis
+/// reaches the very large (every label of it, not only its largest: `800000000000` under
+/// `1.0000e12` read as two scales), and never `-0`.
+fn number_label(v: f64, span: f64, top: f64) -> String {
+    if top >= 1e12 {
         return format!("{v:.4e}");
     }
     let step = span / 6.0;
@@ -102,14 +104,15 @@ fn number_label(v: f64, span: f64) -> String {
     }
 }
 
-/// Seconds `v` as a scale's label, in the largest unit the scale's `span` of seconds covers
-/// (days, hours, minutes, seconds), with the decimals its steps need: `12.5 days`.
-fn duration_label(v: f64, span: f64) -> String {
+/// Seconds `v` as a scale's label, in the largest unit (days, hours, minutes, seconds) the
+/// scale's values reach (`top` in magnitude, `span` long), the same for every label of the
+/// scale, with the decimals its steps need: `12.5 days`.
+fn duration_label(v: f64, span: f64, top: f64) -> String {
     let (unit, name) = [(86_400.0, "days"), (3_600.0, "h"), (60.0, "min")]
         .into_iter()
-        .find(|&(unit, _)| v.abs().max(span) >= unit)
+        .find(|&(unit, _)| top.max(span) >= unit)
         .unwrap_or((1.0, "s"));
-    format!("{} {name}", number_label(v / unit, span / unit))
+    format!("{} {name}", number_label(v / unit, span / unit, top / unit))
 }
 
 /// `(x, y)` points of a curve, at most about [`MAX_POINTS`]: beyond, each of `MAX_POINTS / 4`
@@ -222,7 +225,7 @@ fn line_chart(
             .x_labels(8)
             .y_labels(6)
             .x_label_formatter(&|x| date_label(*x, x1 - x0))
-            .y_label_formatter(&|y| number_label(*y, y1 - y0))
+            .y_label_formatter(&|y| number_label(*y, y1 - y0, y0.abs().max(y1.abs())))
             .y_desc(y_desc)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
@@ -771,11 +774,11 @@ fn heatmap_chart(h: &Heatmap) -> io::Result<String> {
             // The scale's values are not round (a tenth of the way from the worst to the
             // best): one decimal more than its steps need, so that no label is off by a
             // third of a step (`-0.3` for -0.26 between `-0.4` and `-0.1`).
-            let span = (hi_v - lo_v) / 10.0;
+            let (span, top) = ((hi_v - lo_v) / 10.0, lo_v.abs().max(hi_v.abs()));
             if duration {
-                duration_label(v, span)
+                duration_label(v, span, top)
             } else {
-                number_label(v, span)
+                number_label(v, span, top)
             }
         };
         legend
@@ -904,6 +907,26 @@ mod tests {
         let (markers, side) = trade_markers(&result, &bars, &days);
         assert_eq!(side, 2);
         assert!(markers.len() > result.trades.len());
+    }
+
+    /// Every label of an axis is in one notation and one unit: a price axis reaching 1e12
+    /// read `800000000000` under `1.0000e12`; a duration scale from 20 to 30 hours read
+    /// `20.0 h` under `1.08 days`.
+    #[test]
+    fn an_axis_speaks_one_notation_and_one_unit() {
+        let (lo, hi) = (7.5e11, 1.25e12);
+        let labels: Vec<String> = (0..=5)
+            .map(|k| number_label(lo + (hi - lo) * f64::from(k) / 5.0, hi - lo, hi))
+            .collect();
+        assert!(labels.iter().all(|l| l.contains('e')), "{labels:?}");
+        let (lo, hi) = (20.0 * 3_600.0, 30.0 * 3_600.0);
+        let labels: Vec<String> = (0..=5)
+            .map(|k| duration_label(lo + (hi - lo) * f64::from(k) / 5.0, (hi - lo) / 10.0, hi))
+            .collect();
+        let units: HashSet<&str> = labels.iter().filter_map(|l| l.split(' ').nth(1)).collect();
+        assert_eq!(units.len(), 1, "{labels:?}");
+        // Below the very large, numbers are written out.
+        assert_eq!(number_label(5e11, 1e11, 9e11), "500000000000");
     }
 
     #[test]

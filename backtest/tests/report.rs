@@ -557,3 +557,32 @@ async fn a_heat_map_of_durations_never_names_seconds() {
     assert!(html.contains("ranked by max_drawdown_duration (lowest first)</p>"));
     assert!(html.contains("Each cell is the best max_drawdown_duration over long_only"));
 }
+
+/// An axis that reaches 1e12 writes every label in scientific notation: it read
+/// `800000000000` under `1.0000e12`, two notations on one scale.
+#[test]
+fn a_price_axis_reaching_a_trillion_speaks_one_notation() {
+    let csv: String = std::iter::once("date,open,high,low,close\n".to_owned())
+        .chain((0..60).map(|i| {
+            let p = 1e12 * (1.0 + 0.2 * (f64::from(i) / 5.0).sin());
+            format!("2024-01-{:02},{p},{p},{p},{p}\n", 1 + i % 28)
+                .replace("2024-01-", &format!("2024-{:02}-", 1 + i / 28))
+        }))
+        .collect();
+    let bars = Bars::from_csv_reader(csv.as_bytes()).unwrap();
+    let result = BacktestEngine::default()
+        .run(
+            &bars,
+            &Named::new("sma-cross", sma_cross),
+            &Params::new().with("fast", 2).with("slow", 5),
+        )
+        .unwrap();
+    let html = page(|out| result.write_html(&bars, out));
+    let (_, labels) = tick_labels(&html)
+        .into_iter()
+        .find(|(chart, _)| chart == "price")
+        .unwrap();
+    let values: Vec<&String> = labels.iter().filter(|l| !l.contains('-')).collect();
+    assert!(values.len() >= 3, "{labels:?}");
+    assert!(values.iter().all(|l| l.contains('e')), "{labels:?}");
+}
