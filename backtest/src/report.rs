@@ -116,39 +116,47 @@ fn duration_label(v: f64, span: f64, top: f64) -> String {
 }
 
 /// `(x, y)` points of a curve, at most about [`MAX_POINTS`]: beyond, each of `MAX_POINTS / 4`
-/// buckets of consecutive points keeps its first, lowest, highest and last, in order.
-pub(crate) fn thin(x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
-    let n = x.len().min(y.len());
+/// buckets of consecutive points keeps its first, lowest, highest and last, in order. The
+/// points are read once, as they come: a curve made on the way (the drawdown) is never held
+/// whole.
+pub(crate) fn thin(points: impl ExactSizeIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let n = points.len();
     if n <= MAX_POINTS {
-        return x.iter().copied().zip(y.iter().copied()).take(n).collect();
+        return points.collect();
     }
     let buckets = MAX_POINTS / 4;
     let mut out = Vec::with_capacity(MAX_POINTS);
+    let mut points = points.enumerate();
     for b in 0..buckets {
-        let (s, e) = (b * n / buckets, (b + 1) * n / buckets);
-        if s >= e {
-            continue;
-        }
-        let (mut lo, mut hi) = (s, s);
-        for i in s..e {
-            if y[i] < y[lo] {
-                lo = i;
+        let end = (b + 1) * n / buckets;
+        let Some(first) = points.next() else { break };
+        let (mut lo, mut hi, mut last) = (first, first, first);
+        while last.0 + 1 < end {
+            let Some(point) = points.next() else { break };
+            if point.1.1 < lo.1.1 {
+                lo = point;
             }
-            if y[i] > y[hi] {
-                hi = i;
+            if point.1.1 > hi.1.1 {
+                hi = point;
             }
+            last = point;
         }
-        let mut keep = [s, lo, hi, e - 1];
-        keep.sort_unstable();
-        let mut last = usize::MAX;
-        for i in keep {
-            if i != last {
-                out.push((x[i], y[i]));
-                last = i;
+        let mut keep = [first, lo, hi, last];
+        keep.sort_unstable_by_key(|k| k.0);
+        let mut previous = usize::MAX;
+        for (i, point) in keep {
+            if i != previous {
+                out.push(point);
+                previous = i;
             }
         }
     }
     out
+}
+
+/// A time in days since the Unix epoch, as the time axis counts it.
+fn day(micros: i64) -> f64 {
+    micros as f64 / MICROS_PER_DAY
 }
 
 /// The range of `values` (finite ones), widened by 4% on each side and to at least
@@ -283,14 +291,10 @@ const MAX_MARKERS: usize = 5_000;
 /// that would draw more than [`MAX_MARKERS`]: every cell that holds an entry or exit keeps
 /// one, so where the trades are stays true. Returns the markers and the cell's side in
 /// pixels.
-fn trade_markers(
-    result: &BacktestResult,
-    bars: &Bars,
-    days: &[f64],
-) -> (Vec<(f64, f64, Marker)>, u32) {
+fn trade_markers(result: &BacktestResult, bars: &Bars) -> (Vec<(f64, f64, Marker)>, u32) {
     let mut side = 2;
     loop {
-        if let Some(markers) = markers_in_cells(result, bars, days, side) {
+        if let Some(markers) = markers_in_cells(result, bars, side) {
             return (markers, side);
         }
         side *= 2;
@@ -302,11 +306,10 @@ fn trade_markers(
 fn markers_in_cells(
     result: &BacktestResult,
     bars: &Bars,
-    days: &[f64],
     side: u32,
 ) -> Option<Vec<(f64, f64, Marker)>> {
-    let close = bars.close();
-    let (x0, x1) = range(days.iter().copied(), least_days);
+    let (close, times) = (bars.close(), bars.timestamps());
+    let (x0, x1) = range(times.iter().map(|&t| day(t)), least_days);
     let (y0, y1) = range(close.iter().copied(), least_values);
     let (columns, rows) = (f64::from(WIDTH / side), f64::from(250 / side));
     let cell = |x: f64, y: f64, m: Marker| {
@@ -338,7 +341,9 @@ fn markers_in_cells(
         .iter()
         .map(|t| (t.exit_bar, t.exit_price, Marker::Exit));
     for (bar, price, m) in entries.chain(exits) {
-        let Some(&x) = days.get(bar) else { continue };
+        let Some(x) = times.get(bar).map(|&t| day(t)) else {
+            continue;
+        };
         if seen.insert(cell(x, price, m)) {
             out.push((x, price, m));
             if out.len() > MAX_MARKERS && !whole_chart {
@@ -429,29 +434,23 @@ impl BacktestResult {
                 ),
             ));
         }
-        let days: Vec<f64> = bars
-            .timestamps()
-            .iter()
-            .map(|&t| t as f64 / MICROS_PER_DAY)
-            .collect();
+        // Each curve is thinned as it is made: none of them, nor the times, is held whole
+        // beside the session's own (a 10,000,000-bar page took 150 MB more than the session).
+        let days = || bars.timestamps().iter().map(|&t| day(t));
         let mut peak = f64::NEG_INFINITY;
-        let drawdown: Vec<f64> = self
-            .equity
-            .iter()
-            .map(|&e| {
-                peak = peak.max(e);
-                if peak > 0.0 {
-                    (e / peak - 1.0) * 100.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let drawdown = self.equity.iter().map(|&e| {
+            peak = peak.max(e);
+            if peak > 0.0 {
+                (e / peak - 1.0) * 100.0
+            } else {
+                0.0
+            }
+        });
         let blue = RGBColor(31, 100, 180);
         let equity = line_chart(
             "Equity",
             "equity",
-            &thin(&days, &self.equity),
+            &thin(days().zip(self.equity.iter().copied())),
             blue,
             false,
             &[],
@@ -459,16 +458,16 @@ impl BacktestResult {
         let dd = line_chart(
             "Drawdown",
             "drawdown %",
-            &thin(&days, &drawdown),
+            &thin(days().zip(drawdown)),
             RGBColor(200, 30, 30),
             true,
             &[],
         )?;
-        let (markers, _) = trade_markers(self, bars, &days);
+        let (markers, _) = trade_markers(self, bars);
         let price = line_chart(
             "Price and trades (long entry: triangle, short entry: dot, exit: cross)",
             "close",
-            &thin(&days, bars.close()),
+            &thin(days().zip(bars.close().iter().copied())),
             RGBColor(90, 90, 90),
             false,
             &markers,
@@ -813,7 +812,7 @@ mod tests {
         let n = 100_003;
         let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
         let y: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64).collect();
-        let t = thin(&x, &y);
+        let t = thin(x.iter().copied().zip(y.iter().copied()));
         assert!(t.len() <= MAX_POINTS);
         assert_eq!(t.first(), Some(&(0.0, y[0])));
         assert_eq!(t.last(), Some(&((n - 1) as f64, y[n - 1])));
@@ -822,7 +821,10 @@ mod tests {
         assert!(t.iter().any(|p| p.1 == max) && t.iter().any(|p| p.1 == min));
         assert!(t.windows(2).all(|w| w[0].0 < w[1].0));
         // Short curves are drawn whole.
-        assert_eq!(thin(&x[..10], &y[..10]).len(), 10);
+        assert_eq!(
+            thin(x[..10].iter().copied().zip(y[..10].iter().copied())).len(),
+            10
+        );
     }
 
     /// `n` bars of a noisy walk (no two closes alike): a one-bar-against-two-bars crossover
@@ -869,7 +871,7 @@ mod tests {
             .iter()
             .map(|&t| t as f64 / MICROS_PER_DAY)
             .collect();
-        let (markers, side) = trade_markers(&result, &bars, &days);
+        let (markers, side) = trade_markers(&result, &bars);
         assert!(markers.len() <= MAX_MARKERS, "{} markers", markers.len());
         assert!(side > 2);
         let (x0, x1) = range(days.iter().copied(), least_days);
@@ -899,12 +901,7 @@ mod tests {
         let result = BacktestEngine::default()
             .run(&bars, &sma_cross, &params)
             .unwrap();
-        let days: Vec<f64> = bars
-            .timestamps()
-            .iter()
-            .map(|&t| t as f64 / MICROS_PER_DAY)
-            .collect();
-        let (markers, side) = trade_markers(&result, &bars, &days);
+        let (markers, side) = trade_markers(&result, &bars);
         assert_eq!(side, 2);
         assert!(markers.len() > result.trades.len());
     }
