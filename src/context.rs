@@ -633,6 +633,7 @@ impl ShortTraceId {
     }
 
     /// The 8 ASCII hex digits, for a caller that lays them out byte by byte (no UTF-8 check).
+    #[cfg(feature = "logging")]
     pub(crate) fn ascii(self) -> [u8; 8] {
         self.0
     }
