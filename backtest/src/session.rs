@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::execution::simulate_into;
 use crate::panics::{StrategyCall, panic_message};
-use crate::stats::{DrawdownPass, EquityPass, TradeFigures, log_ratios};
+use crate::stats::{DrawdownPass, EquityPass, TradeFigures, log_ratios, take_spare_returns};
 use crate::strategy::SharedIndicators;
 use crate::{
     BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bars, Params, RunMetadata,
@@ -258,8 +258,12 @@ where
         // fresh process about as much as the simulation itself) and prepares the pass of
         // the statistics (what the bar times alone tell).
         let cash = settings.cash;
+        // The daily returns' buffer of this thread's last session goes along: the layout
+        // thread ends with the session, and its own would be fresh memory every time.
+        let spare = take_spare_returns();
         std::thread::scope(|scope| {
-            let layout = scope.spawn(move || (vec![cash; n], EquityPass::for_bars(bars)));
+            let layout =
+                scope.spawn(move || (vec![cash; n], EquityPass::for_bars_laid_out(bars, spare)));
             let signals = call();
             let (equity, pass) = layout
                 .join()

@@ -47,7 +47,7 @@ mod sum;
 mod trades;
 
 pub(crate) use drawdown::DrawdownPass;
-pub(crate) use pass::{EquityFigures, EquityPass, log_ratios};
+pub(crate) use pass::{EquityFigures, EquityPass, log_ratios, take_spare_returns};
 pub use statistic::UnknownStatistic;
 pub(crate) use trades::TradeFigures;
 

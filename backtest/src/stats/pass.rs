@@ -17,6 +17,12 @@ thread_local! {
     static SPARE_RETURNS: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+/// The daily returns' buffer the last pass on this thread left (empty if none), for a pass
+/// made on another thread ([`EquityPass::for_bars_laid_out`]).
+pub(crate) fn take_spare_returns() -> Vec<f64> {
+    SPARE_RETURNS.take()
+}
+
 // === impl EquityPass ===
 
 /// The figures of the equity curve (with the bars' times and closes) that come from one pass
@@ -50,6 +56,24 @@ impl<'b> EquityPass<'b> {
         let t = bars.timestamps();
         let freq_days = data_period(t).map_or(1, |p| p.div_euclid(MICROS_PER_DAY));
         EquityPass::new(t, bars.close(), freq_days, || bars.weekend_bars_if_daily())
+    }
+
+    /// [`for_bars`](Self::for_bars) made on a thread of its own while the session's strategy
+    /// runs: the daily returns go into `spare` (the buffer a pass on the session's thread
+    /// left, from [`take_spare_returns`]), and the pages it has to grow into are touched here,
+    /// so the pass does not fault them in while the simulation hands it the curve.
+    pub(crate) fn for_bars_laid_out(bars: &'b Bars, spare: Vec<f64>) -> Self {
+        let had = spare.capacity();
+        SPARE_RETURNS.set(spare);
+        let mut pass = EquityPass::for_bars(bars);
+        if let Some(days) = &mut pass.sums.days {
+            let returns = &mut days.returns;
+            if returns.capacity() > had {
+                returns.resize(returns.capacity(), 0.0);
+                returns.clear();
+            }
+        }
+        pass
     }
 
     /// A pass over an equity curve of `t.len()` values; `freq_days` is the data period in
