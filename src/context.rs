@@ -631,12 +631,6 @@ impl ShortTraceId {
         // if it ever did.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
-
-    /// The 8 ASCII hex digits, for a caller that lays them out byte by byte (no UTF-8 check).
-    #[cfg(feature = "logging")]
-    pub(crate) fn ascii(self) -> [u8; 8] {
-        self.0
-    }
 }
 
 impl Deref for ShortTraceId {

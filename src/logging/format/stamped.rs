@@ -434,7 +434,7 @@ fn push_prefix(buf: &mut String, run: &str, trace: crate::TraceId) {
     buf.push('[');
     buf.push_str(run);
     buf.push_str("] [");
-    buf.extend(trace.short().ascii().map(char::from));
+    buf.push_str(trace.short().as_str());
     buf.push_str("] ");
 }
 
