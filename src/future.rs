@@ -661,7 +661,7 @@ pin_project_lite::pin_project! {
     /// assert_eq!(stream.collect::<Vec<_>>().await, [Some(ctx.span_id()); 2]);
     /// # Ok(()) }
     /// ```
-    #[must_use = "streams do nothing unless polled"]
+    #[must_use = "streams and sinks do nothing unless polled"]
     pub struct InTraceContextPerItem<S> {
         parent: Option<TraceContext>,
         // The child of the item in progress; `None` between items (and with no parent).

@@ -346,6 +346,7 @@ pub mod thread {
 /// assert_eq!(task().as_deref(), Some("job_c")); // called outside the scope
 /// # Ok::<(), tracectx::InvalidId>(())
 /// ```
+#[must_use = "the bound closure does nothing unless called"]
 pub fn bind<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,

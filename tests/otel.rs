@@ -449,8 +449,8 @@ fn otlp_refuses_endpoints_that_can_never_work() {
         "HTTP://localhost:4318/",
         "http://[::1]:4318",
     ] {
-        otel::init_otlp(endpoint, "svc").unwrap();
-        otel::init_otlp_logs(endpoint, "svc").unwrap();
+        drop(otel::init_otlp(endpoint, "svc").unwrap());
+        drop(otel::init_otlp_logs(endpoint, "svc").unwrap());
     }
 }
 

@@ -101,6 +101,7 @@ where
     /// assert!(log.contains("WARN") && log.contains("kept") && !log.contains("left out"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn with_level(mut self, level: impl Into<LevelFilter>) -> Self {
         self.filter = Filter::Level(level.into());
         self
@@ -127,6 +128,7 @@ where
     /// assert!(log.contains("order book rebuilt") && !log.contains("request parsed"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn with_env_filter(mut self, filter: impl Into<EnvFilter>) -> Self {
         self.filter = Filter::Env(Box::new(filter.into()));
         self
@@ -155,6 +157,7 @@ where
     /// assert_eq!(std::fs::read_to_string(&path)?, "INFO [job_7] filled qty=10\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn with_format(mut self, template: impl Into<String>) -> Self {
         self.format = Format::Text(Some(template.into()));
         self
@@ -179,6 +182,7 @@ where
     /// assert_eq!(line["message"], "filled");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn json(mut self) -> Self {
         self.format = Format::Json;
         self
@@ -203,6 +207,7 @@ where
     /// assert_eq!(std::fs::read_to_string(&path)?, "2024-01-01T10:00:00.000000Z tick\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -234,6 +239,7 @@ where
     /// assert!(String::from_utf8(lines.0.lock().unwrap().clone())?.ends_with("in memory\n"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use]
     pub fn with_writer<W2>(self, writer: W2) -> Builder<W2>
     where
         W2: for<'w> MakeWriter<'w> + Send + Sync + 'static,

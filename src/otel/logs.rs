@@ -418,6 +418,7 @@ impl<R: opentelemetry::logs::LogRecord> Visit for Fields<'_, R> {
 /// # Ok::<(), tracectx::otel::OtlpError>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "dropping it shuts the exporter down; keep it alive while events are logged"]
 pub struct OtlpLogs {
     provider: SdkLoggerProvider,
     endpoint: String,

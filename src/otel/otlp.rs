@@ -355,6 +355,7 @@ pub(super) fn report_on_drop(result: Result<(), OtlpError>) {
 /// # Ok::<(), tracectx::otel::OtlpError>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "dropping the guard shuts the exporter down; keep it alive while spans are made"]
 pub struct OtlpGuard {
     provider: SdkTracerProvider,
     endpoint: String,
