@@ -1,7 +1,7 @@
 //! The shape of the public API, checked at compile time. The auto traits, as tokio's
 //! `tests/async_send_sync.rs` checks them: every error is `Send + Sync + 'static`, every
 //! wrapper is `Send`, `Sync` and `Unpin` exactly when what it wraps is, and nothing is `Send`
-//! by accident.
+//! by accident. And the constructors that can be `const` are, so statics can hold them.
 //!
 //! A failed check is a build error of this file, named for the type and the trait.
 
@@ -268,4 +268,58 @@ fn metrics_parts_are_send_sync() {
     both::<Metrics>();
     both::<MetricsConfig>();
     both::<Timer>();
+}
+
+#[test]
+fn constructors_are_const() {
+    const TRACE_ID: Option<tracectx::TraceId> = tracectx::TraceId::from_u128(1);
+    const SPAN_ID: Option<tracectx::SpanId> = tracectx::SpanId::from_u64(1);
+    const FLAGS: tracectx::TraceFlags = tracectx::TraceFlags::from_u8(1);
+    const AT: tracectx::time::Timestamp = tracectx::time::Timestamp::from_micros(0);
+    assert_eq!(TRACE_ID.map(tracectx::TraceId::to_u128), Some(1));
+    assert_eq!(SPAN_ID.map(tracectx::SpanId::to_u64), Some(1));
+    assert!(FLAGS.is_sampled());
+    assert_eq!(AT.as_micros(), 0);
+}
+
+#[cfg(feature = "logging")]
+#[test]
+fn logging_constructors_are_const() {
+    use tracectx::logging::{FixedClock, JsonFormat, SpanContextLayer};
+    static LAYER: SpanContextLayer = SpanContextLayer::new();
+    static FORMAT: JsonFormat = JsonFormat::new();
+    const EPOCH: FixedClock = FixedClock::new(std::time::SystemTime::UNIX_EPOCH);
+    let line = format!("{LAYER:?} {FORMAT:?} {EPOCH:?}");
+    assert!(
+        line.contains("SpanContextLayer") && line.contains("JsonFormat"),
+        "{line}"
+    );
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn http_constructors_are_const() {
+    use tracectx::propagation::{ExtractTraceContextLayer, InjectTraceContextLayer, RunPolicy};
+    static EXTRACT: ExtractTraceContextLayer = ExtractTraceContextLayer::new(RunPolicy::OwnRun);
+    static INJECT: InjectTraceContextLayer = InjectTraceContextLayer::new();
+    let line = format!("{EXTRACT:?} {INJECT:?}");
+    assert!(line.contains("OwnRun"), "{line}");
+}
+
+#[cfg(feature = "grpc")]
+#[test]
+fn grpc_constructors_are_const() {
+    use tracectx::propagation::{InjectGrpcTraceContextLayer, InjectTraceContextInterceptor};
+    static LAYER: InjectGrpcTraceContextLayer = InjectGrpcTraceContextLayer::new();
+    static INTERCEPTOR: InjectTraceContextInterceptor = InjectTraceContextInterceptor::new();
+    let line = format!("{LAYER:?} {INTERCEPTOR:?}");
+    assert!(line.contains("InjectGrpcTraceContextLayer"), "{line}");
+}
+
+#[cfg(feature = "opentelemetry")]
+#[test]
+fn otel_layer_constructor_is_const() {
+    use tracectx::otel::TraceContextOtelLayer;
+    const LAYER: TraceContextOtelLayer<()> = TraceContextOtelLayer::new(());
+    assert!(format!("{LAYER:?}").contains("TraceContextOtelLayer"));
 }

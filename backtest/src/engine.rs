@@ -63,7 +63,7 @@ impl BacktestEngine {
     /// let engine = BacktestEngine::new(BacktestSettings::new(5_000.0));
     /// assert_eq!(engine.settings().cash, 5_000.0);
     /// ```
-    pub fn new(settings: BacktestSettings) -> Self {
+    pub const fn new(settings: BacktestSettings) -> Self {
         BacktestEngine { settings }
     }
 

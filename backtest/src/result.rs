@@ -198,7 +198,7 @@ impl<'a> Report<'a> {
     /// assert!(Report::new(&stats, &[], &[]).to_json().starts_with(r#"{"stats":{"start":"#));
     /// # Ok::<(), tracectx_backtest::StatsError>(())
     /// ```
-    pub fn new(stats: &'a Stats, trades: &'a [Trade], open_trades: &'a [OpenTrade]) -> Self {
+    pub const fn new(stats: &'a Stats, trades: &'a [Trade], open_trades: &'a [OpenTrade]) -> Self {
         Report {
             stats,
             trades,

@@ -84,7 +84,7 @@ impl Signals {
     /// let s = Signals::new(vec![Decision::Hold; 3], 0);
     /// assert_eq!(s.len(), 3);
     /// ```
-    pub fn new(decisions: Vec<Decision>, warmup: usize) -> Self {
+    pub const fn new(decisions: Vec<Decision>, warmup: usize) -> Self {
         Signals { decisions, warmup }
     }
 

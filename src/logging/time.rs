@@ -90,7 +90,7 @@ impl FixedClock {
     /// assert_eq!(log, "2024-01-01 10:00:00 first\n2024-01-01 10:00:00 second\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(at: SystemTime) -> Self {
+    pub const fn new(at: SystemTime) -> Self {
         Self(at)
     }
 

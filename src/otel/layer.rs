@@ -389,7 +389,7 @@ impl<L> TraceContextOtelLayer<L> {
     /// assert!(!keys.contains(&"thread.id")); // the inner layer's own settings kept
     /// # Ok::<(), tracectx::InvalidId>(())
     /// ```
-    pub fn new(inner: L) -> Self {
+    pub const fn new(inner: L) -> Self {
         Self {
             inner,
             names: &DEFAULT_NAMES,

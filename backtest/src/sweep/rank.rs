@@ -54,7 +54,7 @@ impl RankBy {
     /// use tracectx_backtest::{RankBy, Statistic};
     /// assert_eq!(RankBy::new(Statistic::ReturnPct).statistic(), Statistic::ReturnPct);
     /// ```
-    pub fn new(statistic: Statistic) -> Self {
+    pub const fn new(statistic: Statistic) -> Self {
         RankBy {
             statistic,
             ascending: false,

@@ -100,7 +100,7 @@ impl JsonFormat {
     /// assert!(line.get("run_id").is_none()); // logged outside any run
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Self { clock: SystemClock }
     }
 }
