@@ -177,6 +177,7 @@ impl BacktestResult {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct Report<'a> {
     /// The run's statistics.
     pub stats: &'a Stats,
