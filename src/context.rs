@@ -13,7 +13,9 @@
 //! increment, and moving it into tokio's task-local slot on every poll costs what moving a raw
 //! `Arc` costs.
 
+use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -382,6 +384,25 @@ impl Deref for RunId {
 
 impl AsRef<str> for RunId {
     fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A run id hashes and compares as its text, so maps keyed by run look one up by `&str`.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracectx::RunId;
+///
+/// let mut lines: HashMap<RunId, usize> = HashMap::new();
+/// *lines.entry(RunId::new("backtest_1")?).or_default() += 1;
+/// assert_eq!(lines.get("backtest_1"), Some(&1));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+impl Borrow<str> for RunId {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -1407,6 +1428,30 @@ impl PartialEq for TraceContext {
 }
 
 impl Eq for TraceContext {}
+
+/// Hashes the ids that [`PartialEq`] compares (run, trace, span, parent span), so a context
+/// can key a map or fill a set.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashSet;
+/// use tracectx::TraceContext;
+///
+/// let ctx = TraceContext::new("sweep_1")?;
+/// let seen: HashSet<TraceContext> = [ctx.clone(), ctx.clone(), ctx.child()].into_iter().collect();
+/// assert_eq!(seen.len(), 2);
+/// assert!(seen.contains(&ctx));
+/// # Ok::<(), tracectx::InvalidId>(())
+/// ```
+impl Hash for TraceContext {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.run_id.hash(state);
+        self.inner.trace_id.hash(state);
+        self.inner.span_id.hash(state);
+        self.inner.parent_span_id.hash(state);
+    }
+}
 
 impl fmt::Debug for TraceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -270,3 +270,30 @@ fn with_parent_span_id_alone_does_not_join_the_parents_trace() {
     assert_eq!(nested.trace_id(), parent.trace_id());
     assert_eq!(nested.parent_span_id(), Some(parent.span_id()));
 }
+
+#[test]
+fn context_hashes_as_it_compares() {
+    let ctx = TraceContext::new("sweep_1").unwrap();
+    // Equal contexts that are not the same allocation hash alike; flags do not count.
+    let same_ids = TraceContext::from_run_id(ctx.run_id().clone())
+        .with_trace_id(ctx.trace_id())
+        .with_span_id(ctx.span_id())
+        .with_trace_flags(tracectx::TraceFlags::from_u8(0));
+    assert!(ctx == same_ids && !TraceContext::ptr_eq(&ctx, &same_ids));
+    let set: HashSet<TraceContext> = [ctx.clone(), same_ids, ctx.child(), ctx.child()]
+        .into_iter()
+        .collect();
+    assert_eq!(set.len(), 3);
+    assert!(set.contains(&ctx));
+}
+
+#[test]
+fn run_id_keys_are_found_by_str() {
+    use std::collections::{BTreeMap, HashMap};
+    let id = RunId::new("backtest_7").unwrap();
+    let hashed: HashMap<_, _> = [(id.clone(), 1)].into();
+    let ordered: BTreeMap<_, _> = [(id, 2)].into();
+    assert_eq!(hashed.get("backtest_7"), Some(&1));
+    assert_eq!(ordered.get("backtest_7"), Some(&2));
+    assert_eq!(hashed.get("backtest_8"), None);
+}
