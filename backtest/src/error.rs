@@ -44,6 +44,16 @@ struct ErrorInner {
 }
 
 /// What failed in a session; see [`BacktestError::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{sma_cross, BacktestEngine, BacktestErrorKind, Bars, Params};
+///
+/// let params = Params::new().with("fast", 0).with("slow", 20);
+/// let err = BacktestEngine::default().run(&Bars::synthetic(50, 1), &sma_cross, &params).unwrap_err();
+/// assert!(matches!(err.kind(), BacktestErrorKind::Strategy(_)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BacktestErrorKind {

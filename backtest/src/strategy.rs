@@ -782,9 +782,42 @@ impl StrategyError {
 /// ```
 pub trait Strategy {
     /// The name recorded in the result's metadata.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracectx_backtest::{sma_cross, Named, Strategy};
+    /// assert_eq!(Named::new("sma-cross", sma_cross).name(), "sma-cross");
+    /// assert_eq!(sma_cross.name(), "tracectx_backtest::strategy::sma_cross");
+    /// ```
     fn name(&self) -> Cow<'_, str>;
 
     /// The decisions for `bars` with `params`.
+    ///
+    /// # Examples
+    ///
+    /// A strategy of a type of its own:
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use tracectx_backtest::{Bars, Decision, Params, Signals, Strategy, StrategyError};
+    ///
+    /// struct AlwaysLong;
+    ///
+    /// impl Strategy for AlwaysLong {
+    ///     fn name(&self) -> Cow<'_, str> {
+    ///         "always-long".into()
+    ///     }
+    ///
+    ///     fn signals(&self, bars: &Bars, _: &Params) -> Result<Signals, StrategyError> {
+    ///         Ok(Signals::new(vec![Decision::EnterLong; bars.len()], 0))
+    ///     }
+    /// }
+    ///
+    /// let signals = AlwaysLong.signals(&Bars::synthetic(3, 1), &Params::new())?;
+    /// assert_eq!(signals.decisions(), [Decision::EnterLong; 3]);
+    /// # Ok::<(), StrategyError>(())
+    /// ```
     fn signals(&self, bars: &Bars, params: &Params) -> Result<Signals, StrategyError>;
 }
 

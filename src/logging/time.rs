@@ -23,6 +23,25 @@ use crate::time::{ParseTimestampError, Timestamp};
 /// ```
 pub trait Clock: Send + Sync + 'static {
     /// The current time, as this clock tells it.
+    ///
+    /// # Examples
+    ///
+    /// A clock of its own type, one second after the epoch whenever it is read:
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use tracectx::logging::Clock;
+    ///
+    /// struct OneSecond;
+    ///
+    /// impl Clock for OneSecond {
+    ///     fn now(&self) -> SystemTime {
+    ///         UNIX_EPOCH + Duration::from_secs(1)
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(OneSecond.now(), UNIX_EPOCH + Duration::from_secs(1));
+    /// ```
     fn now(&self) -> SystemTime;
 }
 

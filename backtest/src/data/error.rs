@@ -36,6 +36,16 @@ pub struct DataError {
 }
 
 /// What was wrong with bar data; see [`DataError::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use tracectx_backtest::{Bars, DataErrorKind};
+///
+/// let err = Bars::from_csv_reader("Date,Open,High,Low,Close\n".as_bytes()).unwrap_err();
+/// assert!(matches!(err.kind(), DataErrorKind::Empty));
+/// assert_eq!(err.kind().to_string(), "no bars");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataErrorKind {
