@@ -513,11 +513,19 @@ fn a_line_logged_after_the_guard_dropped_is_said_on_stderr() {
     rt.block_on(
         async {
             tracing::info!("before the guard");
+            // Each task says it holds its `LogsOnDrop` (a task never polled before the
+            // runtime drops it has none to drop).
+            let (started, mut all_started) = tokio::sync::mpsc::channel::<()>(3);
             for _ in 0..3 {
-                tracectx::spawn_traced(async {
+                let started = started.clone();
+                tracectx::spawn_traced(async move {
                     let _drops = LogsOnDrop;
+                    let _ = started.send(()).await;
                     std::future::pending::<()>().await;
                 });
+            }
+            for _ in 0..3 {
+                all_started.recv().await;
             }
         }
         .in_trace_context(ctx),
