@@ -827,31 +827,13 @@ mod tests {
         );
     }
 
-    /// `n` bars of a noisy walk (no two closes alike): a one-bar-against-two-bars crossover
-    /// trades on about every other bar.
+    /// `n` minute bars of the tests' noisy walk (no two closes alike): a one-bar-against-two-bars
+    /// crossover trades on about every other bar.
     fn noisy(n: usize) -> Bars {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut price = 100.0;
-        let close: Vec<f64> = (0..n)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                price *= 1.0 + u * 0.01 + (100.0 - price) * 1e-4;
-                price
-            })
-            .collect();
+        let close = crate::stats::walk(n, 0.01);
         let times = (0..n as i64).map(|i| i * 60_000_000).collect();
-        Bars::new(
-            times,
-            close.clone(),
-            close.clone(),
-            close.clone(),
-            close,
-            None,
-        )
-        .unwrap()
+        let column = || close.clone();
+        Bars::new(times, column(), column(), column(), close.clone(), None).unwrap()
     }
 
     /// However many trades, the price chart draws at most `MAX_MARKERS` markers, and every

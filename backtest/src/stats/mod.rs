@@ -381,7 +381,7 @@ impl Stats {
 
 /// A deterministic walk of `n` values around 100, moves of about `scale`: the tests' data.
 #[cfg(test)]
-fn walk(n: usize, scale: f64) -> Vec<f64> {
+pub(crate) fn walk(n: usize, scale: f64) -> Vec<f64> {
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut v = 100.0;
     (0..n)
