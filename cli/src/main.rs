@@ -41,7 +41,10 @@
 //! are. A log line that holds none (every line tracectx's formats write) is printed unchanged;
 //! `logs --raw` prints every line byte for byte. `backtest`, `sweep` and `merge` exit 0
 //! when they ran, 1 when the data, a parameter or every session fails (the message says what
-//! and where), 2 on a usage error. Each command's `--help` ends with its exit status.
+//! and where), 2 on a usage error; a sweep stopped by SIGTERM or SIGINT exits 143 or 130, its
+//! `--output` holding whole lines only, their count said. `merge` ranks the whole lines of a
+//! shard whose last line was cut short (the shard stopped while writing it), names the cut
+//! line and the shards short of sessions. Each command's `--help` ends with its exit status.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -138,6 +141,17 @@ macro_rules! ran_exit {
 const SESSION_AFTER_HELP: &str = concat!(
     "`tracectx strategies` lists each strategy's parameters, their types and defaults.\n\n",
     ran_exit!("bad data, a parameter or grid refused, every session failed")
+);
+
+/// Said after the options of `sweep`.
+const SWEEP_AFTER_HELP: &str = concat!(
+    "`tracectx strategies` lists each strategy's parameters, their types and defaults.\n\n",
+    ran_exit!(
+        "bad data, a parameter or grid refused, every session failed, the --output \
+        could not be written or was removed"
+    ),
+    "\nStopped by SIGTERM (a scheduler's time limit) or SIGINT (Ctrl-C): 143 or 130, the \
+     --output's lines written whole and counted on stderr."
 );
 
 /// Said after the options of `merge`.
@@ -1180,8 +1194,10 @@ fn finish_logging(guard: Option<WorkerGuard>, file: Option<&Path>, code: ExitCod
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    // Sessions run on the blocking pool; one thread drives them.
+    // Sessions run on the blocking pool; one thread drives them. The IO driver receives the
+    // signals that stop a sweep.
     tokio::runtime::Builder::new_current_thread()
+        .enable_io()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
@@ -1471,7 +1487,7 @@ fn write_equity(file: std::fs::File, data: &Bars, result: &BacktestResult) -> io
 // === sweep ===
 
 #[derive(Debug, Args)]
-#[command(after_help = SESSION_AFTER_HELP)]
+#[command(after_help = SWEEP_AFTER_HELP)]
 struct SweepArgs {
     #[command(flatten)]
     session: SessionArgs,
@@ -1741,6 +1757,10 @@ impl SweepArgs {
         // sweep stops. And how many sessions had finished by then.
         let output_failed = Arc::new(tokio::sync::Notify::new());
         let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Set when the sweep stops early (a signal): no line is written after, so that the
+        // file holds whole lines only and as many as said.
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // The causes of failed sessions said so far, and how many sessions failed of each.
         let causes = Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
         // What every shard of this sweep writes on each line, so that a merge of shards of
@@ -1759,6 +1779,7 @@ impl SweepArgs {
         {
             let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
             let (output_failed, finished) = (output_failed.clone(), finished.clone());
+            let (closed, written) = (closed.clone(), written.clone());
             let causes = causes.clone();
             let mut flushed_at = std::time::Instant::now();
             options = options.on_progress(move |p| {
@@ -1786,29 +1807,39 @@ impl SweepArgs {
                         }
                     }
                 }
+                finished.fetch_max(p.done, std::sync::atomic::Ordering::Relaxed);
                 if let (Some(output), Some(shard_sessions)) = (&output, shard_sessions) {
-                    let line = SessionRecord::from_progress(p)
+                    let mut line = SessionRecord::from_progress(p)
                         .with_sweep_fingerprint(fingerprint.clone())
                         .with_sweep_sessions(sweep_sessions)
                         .with_shard(shard, shard_sessions)
                         .to_json_line();
+                    line.push('\n');
                     let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+                    if closed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
                     // In the file within a fifth of a second of the session's end (a job
                     // stopped by its scheduler keeps what it finished), without a write call
-                    // per session.
-                    let written = writeln!(out, "{line}").and_then(|()| {
+                    // per session; the line and its newline in one write, so that the
+                    // buffer never leaves a record without its end in the file.
+                    let result = out.write_all(line.as_bytes()).and_then(|()| {
                         if flushed_at.elapsed() < OUTPUT_FLUSH_EVERY {
                             return Ok(());
                         }
                         flushed_at = std::time::Instant::now();
                         out.flush()
                     });
-                    if let Err(e) = written {
-                        let mut first = write_error.lock().unwrap_or_else(|e| e.into_inner());
-                        if first.is_none() {
-                            *first = Some(e);
-                            finished.store(p.done, std::sync::atomic::Ordering::Relaxed);
-                            output_failed.notify_one();
+                    match result {
+                        Ok(()) => {
+                            written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            let mut first = write_error.lock().unwrap_or_else(|e| e.into_inner());
+                            if first.is_none() {
+                                *first = Some(e);
+                                output_failed.notify_one();
+                            }
                         }
                     }
                 }
@@ -1822,13 +1853,54 @@ impl SweepArgs {
             .sweep(&inputs.data, inputs.strategy, &grid, rank_by, options);
         // Inside a launcher's trace (a scheduler's job array), this shard is a run of its own
         // in that trace.
+        // Stopped by its scheduler (SIGTERM: a time limit, `scancel`) or by Ctrl-C, the
+        // sweep ends as when its output fails: the lines written are whole and said.
+        let signals = {
+            let _rt = rt.enter();
+            StopSignals::new()
+        };
         let report = match launcher_run("sweep") {
-            Some(shard) => rt.block_on(until(sweep.in_trace_context(shard), &output_failed)),
-            None => rt.block_on(until(sweep, &output_failed)),
+            Some(shard) => rt.block_on(until(
+                sweep.in_trace_context(shard),
+                &output_failed,
+                signals,
+            )),
+            None => rt.block_on(until(sweep, &output_failed, signals)),
         };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        let report = match report {
+            Ok(report) => Some(report),
+            Err(Stopped::Output) => None,
+            Err(Stopped::Signal(name, code)) => {
+                let flushed = output.as_ref().map(|output| {
+                    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+                    closed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    out.flush()
+                });
+                let done = finished.load(std::sync::atomic::Ordering::Relaxed);
+                let total = shard_sessions.unwrap_or_else(|| grid.selected());
+                let again = if shard == Shard::ALL {
+                    "run the sweep again".to_owned()
+                } else {
+                    format!("run shard {shard} again")
+                };
+                match (&self.output, flushed) {
+                    (Some(path), Some(Ok(()))) => say!(
+                        "tracectx: stopped by {name} after {done} of {total} sessions: {path:?} \
+                         holds the {} written, whole lines only; {again} to have them all",
+                        written.load(std::sync::atomic::Ordering::Relaxed)
+                    ),
+                    (Some(path), Some(Err(e))) => say!(
+                        "tracectx: stopped by {name} after {done} of {total} sessions, and \
+                         cannot write {path:?}: {e}"
+                    ),
+                    _ => say!("tracectx: stopped by {name} after {done} of {total} sessions"),
+                }
+                return ExitCode::from(code);
+            }
+        };
         let Some(report) = report else {
             // Dropped: the workers stop after the session each is running.
             let e = write_error.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -1854,6 +1926,18 @@ impl SweepArgs {
                 .map_or(flushed, Err);
             if let Err(e) = error {
                 return failed(format!("cannot write {path:?}: {e}"));
+            }
+            // A file removed (its directory too) or replaced while written: its lines went
+            // to a file no name reaches.
+            if let Err(e) = still_named(
+                path,
+                output.lock().unwrap_or_else(|e| e.into_inner()).get_ref(),
+            ) {
+                return failed(format!(
+                    "{path:?} {e} while the sweep wrote it: its {} session lines are lost; \
+                     run the sweep again",
+                    written.load(std::sync::atomic::Ordering::Relaxed)
+                ));
             }
         }
         if report.sessions == 0 {
@@ -1914,16 +1998,97 @@ impl SweepArgs {
     }
 }
 
-/// `work`'s output, or `None` when `stop` is told first (`work` is then dropped).
-async fn until<T>(work: impl Future<Output = T>, stop: &tokio::sync::Notify) -> Option<T> {
+/// Why a sweep stopped before its end.
+enum Stopped {
+    /// Its output failed (the error is kept by the caller).
+    Output,
+    /// A signal, by name, and the exit code it ends the command with (128 + its number).
+    Signal(&'static str, u8),
+}
+
+/// The signals that stop a sweep: SIGTERM (a scheduler's time limit or `scancel`) and SIGINT
+/// (Ctrl-C). Created inside the runtime; from then on, and to the end of the process, they
+/// no longer kill it. SIGXFSZ (a file over `ulimit -f`) no longer kills it either: the write
+/// fails instead, and is said as any output that cannot be written.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: Vec<(tokio::signal::unix::Signal, &'static str, u8)>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // SIGXFSZ's number on Linux but for MIPS (31) and SPARC (25 too).
+            #[cfg(all(
+                target_os = "linux",
+                not(any(target_arch = "mips", target_arch = "mips64"))
+            ))]
+            let _ = signal(SignalKind::from_raw(25));
+            let signals = [
+                (SignalKind::terminate(), "SIGTERM", 143),
+                (SignalKind::interrupt(), "SIGINT", 130),
+            ]
+            .into_iter()
+            .filter_map(|(kind, name, code)| Some((signal(kind).ok()?, name, code)))
+            .collect();
+            StopSignals { signals }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Stopped> {
+        #[cfg(unix)]
+        for (signal, name, code) in &mut self.signals {
+            if signal.poll_recv(cx).is_ready() {
+                return std::task::Poll::Ready(Stopped::Signal(name, *code));
+            }
+        }
+        let _ = cx;
+        std::task::Poll::Pending
+    }
+}
+
+/// `work`'s output, or why it stopped first: `stop` told (its output failed) or a signal
+/// received (`work` is then dropped).
+async fn until<T>(
+    work: impl Future<Output = T>,
+    stop: &tokio::sync::Notify,
+    mut signals: StopSignals,
+) -> Result<T, Stopped> {
     let (mut work, mut stopped) = (std::pin::pin!(work), std::pin::pin!(stop.notified()));
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(out) = work.as_mut().poll(cx) {
-            return std::task::Poll::Ready(Some(out));
+            return std::task::Poll::Ready(Ok(out));
         }
-        stopped.as_mut().poll(cx).map(|()| None)
+        if stopped.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(Stopped::Output));
+        }
+        signals.poll(cx).map(Err)
     })
     .await
+}
+
+/// Whether `path` still names `file` (opened from it): `Err` says what became of it.
+fn still_named(path: &Path, file: &std::fs::File) -> Result<(), &'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(named) = std::fs::metadata(path) else {
+            return Err("was removed");
+        };
+        let Ok(open) = file.metadata() else {
+            return Ok(());
+        };
+        // A character device (`/dev/null`) may be opened as another inode: only files count.
+        if open.is_file() && (named.dev(), named.ino()) != (open.dev(), open.ino()) {
+            return Err("was replaced");
+        }
+    }
+    let _ = (path, file);
+    Ok(())
 }
 
 /// The plural ending of a count's noun in the summary lines: "1 session", "2 sessions".
@@ -2084,6 +2249,8 @@ impl MergeArgs {
             Default::default();
         // The combinations read so far, one bit each (at most 125 KB: a grid's cap).
         let mut seen: Vec<u64> = Vec::new();
+        // The last lines cut short (a shard stopped while writing), where each was read.
+        let mut cut: Vec<String> = Vec::new();
         for path in &self.files {
             let name = path.display().to_string();
             let input: Box<dyn io::BufRead + '_> = if path.as_os_str() == "-" {
@@ -2108,7 +2275,8 @@ impl MergeArgs {
                     Ok(_) => {}
                     Err(e) => return failed(format!("cannot read {name:?}: {e}")),
                 }
-                if line.last() == Some(&b'\n') {
+                let whole = line.last() == Some(&b'\n');
+                if whole {
                     line.pop();
                 } else if line.len() > MAX_RECORD_LINE {
                     return failed(format!(
@@ -2123,6 +2291,13 @@ impl MergeArgs {
                 // and no text may hold what could disguise the output on a terminal.
                 let record = match SessionRecord::from_json_line(&line) {
                     Ok(record) => record,
+                    // The last line of a file, cut short with no newline: a shard stopped
+                    // while writing it (killed, its disk full). The lines before are whole;
+                    // the session is left out, counted, and its shard named below as short.
+                    Err(_) if !whole && cut_short(&line) => {
+                        cut.push(format!("{name:?} line {n} ({} bytes)", line.len()));
+                        break;
+                    }
                     Err(e) => return failed(format!("{name:?} line {n}: {e}")),
                 };
                 // Shards of one sweep: another grid, strategy, data or settings would rank
@@ -2220,6 +2395,12 @@ impl MergeArgs {
                 }
             }
         }
+        for at in &cut {
+            say!(
+                "tracectx: {at} is cut short (no newline, no whole record: its shard stopped \
+                 while writing it): the session is left out"
+            );
+        }
         if sessions == 0 {
             say!("tracectx: no session record in the files given");
             return ExitCode::from(FAILED);
@@ -2233,7 +2414,8 @@ impl MergeArgs {
             };
             say!(
                 "tracectx: the files hold {sessions} of the sweep's {total} sessions ({which}): \
-                 the ranking is of the {sessions} read"
+                 the ranking is of the {sessions} read; run the shards named again (each to \
+                 its own --output) to rank them all"
             );
         }
         let ranked = board.into_sorted();
@@ -2298,6 +2480,14 @@ impl MergeArgs {
         }
         ExitCode::SUCCESS
     }
+}
+
+/// Whether `line`, the last of a file with no newline after it, is the start of a session
+/// record cut short: JSON that ends early (serde's "EOF while parsing"), not text of another
+/// kind, which is refused as any line that is not a record.
+fn cut_short(line: &[u8]) -> bool {
+    line.starts_with(b"{")
+        && serde_json::from_slice::<serde_json::Value>(line).is_err_and(|e| e.is_eof())
 }
 
 /// Holds `record` to the shard split of the records before it (`split`: the number of shards

@@ -863,7 +863,9 @@ backtest_ab12      2  2024-01-01T10:00:00.500000Z  2024-01-01T10:00:04.000000Z  
 
 mod backtest_cli {
     use super::*;
-    use tracectx_backtest::{BacktestEngine, BacktestSettings, Bars, Params, Statistic, sma_cross};
+    use tracectx_backtest::{
+        BacktestEngine, BacktestSettings, Bars, Params, SessionRecord, Statistic, sma_cross,
+    };
 
     fn bars_file(dir: &Path, n: usize) -> PathBuf {
         let path = dir.join("bars.csv");
@@ -1962,6 +1964,199 @@ mod backtest_cli {
 
     /// Shards of two sweeps of other settings (or grids) are refused by line, naming both
     /// sweeps, even though their combinations do not overlap.
+    /// A shard killed while writing its last line (its file ends inside a record, with no
+    /// newline) leaves the lines before whole: merge ranks them, names the cut line and the
+    /// shard short of sessions, and exits 0 (it refused the whole merge, every whole line
+    /// with it, for one cut line). A last line that is no record's start is still refused.
+    #[test]
+    fn merge_ranks_the_whole_lines_of_a_shard_cut_inside_a_line_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = bars_file(dir.path(), 600);
+        let grid = ["--grid", "fast=5:20:5", "--grid", "slow=30:60:10"];
+        let mut args = grid.to_vec();
+        args.extend(["--shard", "1/2"]);
+        let one = shard_file(&data, &args, dir.path().join("one.jsonl"));
+        let last = args.len() - 1;
+        args[last] = "2/2";
+        let two = shard_file(&data, &args, dir.path().join("two.jsonl"));
+        let text = std::fs::read_to_string(&one).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 8);
+        // Five whole lines, then half of the sixth: as a writer killed inside it leaves it.
+        let whole: String = lines[..5].iter().map(|l| format!("{l}\n")).collect();
+        let cut = dir.path().join("cut.jsonl");
+        let half = &lines[5][..lines[5].len() / 2];
+        std::fs::write(&cut, format!("{whole}{half}")).unwrap();
+        let kept = dir.path().join("kept.jsonl");
+        std::fs::write(&kept, &whole).unwrap();
+        let cut = cut.to_str().unwrap();
+        let out = tracectx(&["merge", cut, &two, "--json"], None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "tracectx: {cut:?} line 6 ({} bytes) is cut short (no newline, no whole \
+                 record: its shard stopped while writing it): the session is left out\n\
+                 tracectx: the files hold 13 of the sweep's 16 sessions (shard 1/2 holds 5 of \
+                 its 8 sessions): the ranking is of the 13 read; run the shards named again \
+                 (each to its own --output) to rank them all\n",
+                half.len()
+            )
+        );
+        let expected = tracectx(&["merge", kept.to_str().unwrap(), &two, "--json"], None);
+        assert_eq!(stdout(&out), stdout(&expected));
+        // Cut after the record's last byte, before its newline: the record is whole.
+        let no_newline = dir.path().join("no-newline.jsonl");
+        std::fs::write(&no_newline, text.trim_end()).unwrap();
+        let out = tracectx(&["merge", no_newline.to_str().unwrap(), &two], None);
+        assert_eq!((out.status.code(), stderr(&out)), (Some(0), String::new()));
+        // A last line that is not the start of a record is refused, as any other line.
+        let foreign = dir.path().join("foreign.jsonl");
+        std::fs::write(&foreign, format!("{whole}date,open,high")).unwrap();
+        let out = tracectx(&["merge", foreign.to_str().unwrap(), &two], None);
+        exits_saying(
+            &out,
+            1,
+            "line 6: not a sweep's session record: expected value",
+        );
+    }
+
+    /// Shard 1/2 of a sweep of `fast` by 39 `slow` windows on `data` (long enough to be
+    /// stopped part-way), its output at `file`, once the first of its lines is in the file
+    /// (bounded wait).
+    #[cfg(unix)]
+    fn shard_under_way(data: &Path, fast: &str, file: &Path) -> std::process::Child {
+        let mut child = bin()
+            .args(["sweep", "--data", data.to_str().unwrap(), "--grid", fast])
+            .args([
+                "--grid",
+                "slow=10:200:5",
+                "--shard",
+                "1/2",
+                "--concurrency",
+                "1",
+            ])
+            .arg("--output")
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        for _ in 0..3000 {
+            if std::fs::read(file).is_ok_and(|b| b.contains(&b'\n')) {
+                return child;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!("no line written to {file:?} in 30 s: {}", stderr(&out));
+    }
+
+    #[cfg(unix)]
+    fn signal(child: &std::process::Child, name: &str) {
+        let sent = Command::new("kill")
+            .args([name, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// SIGTERM (a scheduler's time limit, `scancel`) or SIGINT stops a shard with its output
+    /// whole: every line written is a record, as many as said, and the exit code is 128 +
+    /// the signal's (it died at once, saying nothing, its last fifth of a second of
+    /// sessions never written).
+    #[cfg(unix)]
+    #[test]
+    fn a_signal_stops_a_shard_with_whole_lines_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("bars.csv");
+        Bars::synthetic(300_000, 17)
+            .write_csv(std::fs::File::create(&data).unwrap())
+            .unwrap();
+        for (name, code) in [("-TERM", 143), ("-INT", 130)] {
+            let file = dir.path().join(format!("shard{name}.jsonl"));
+            let child = shard_under_way(&data, "fast=2:60:1", &file);
+            signal(&child, name);
+            let out = child.wait_with_output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{err}");
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(text.ends_with('\n'));
+            let lines = text.lines().count();
+            for line in text.lines() {
+                SessionRecord::from_json_line(line.as_bytes()).unwrap();
+            }
+            let said = format!(
+                "tracectx: stopped by SIG{} after {lines} of 1151 sessions: {file:?} holds the \
+                 {lines} written, whole lines only; run shard 1/2 again to have them all\n",
+                &name[1..]
+            );
+            assert_eq!(err, said);
+        }
+    }
+
+    /// An --output over the file size limit (`ulimit -f`) fails the shard saying so (SIGXFSZ
+    /// killed it, exit 153, no word); an --output whose directory is removed while the shard
+    /// writes fails it saying its lines are lost (it exited 0, every line gone).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_output_over_its_size_limit_or_removed_fails_the_shard_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("bars.csv");
+        Bars::synthetic(300_000, 17)
+            .write_csv(std::fs::File::create(&data).unwrap())
+            .unwrap();
+        let file = dir.path().join("limited.jsonl");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 20; exec \"$@\"")
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_tracectx"))
+            .args([
+                "sweep",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                "fast=2:60:1",
+            ])
+            .args(["--grid", "slow=10:20:5", "--output", file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        exits_saying(
+            &out,
+            1,
+            &format!(
+                "tracectx: cannot write {file:?}: File too large (os error 27): the sweep stopped after"
+            ),
+        );
+        // What the limit let through ends inside a record: merge ranks the whole lines.
+        let merged = tracectx(&["merge", file.to_str().unwrap()], None);
+        assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+        assert!(
+            stderr(&merged).contains("is cut short"),
+            "{}",
+            stderr(&merged)
+        );
+
+        let gone = dir.path().join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        let file = gone.join("shard.jsonl");
+        let child = shard_under_way(&data, "fast=2:5:1", &file);
+        signal(&child, "-STOP");
+        std::fs::remove_dir_all(&gone).unwrap();
+        signal(&child, "-CONT");
+        let out = child.wait_with_output().unwrap();
+        exits_saying(
+            &out,
+            1,
+            &format!(
+                "tracectx: {file:?} was removed while the sweep wrote it: its 78 session lines are lost; run the sweep again"
+            ),
+        );
+    }
+
     #[test]
     fn merge_refuses_shards_of_different_sweeps() {
         let dir = tempfile::tempdir().unwrap();
@@ -2071,7 +2266,8 @@ mod backtest_cli {
         assert_eq!(
             stderr(&out),
             "tracectx: the files hold 3 of the sweep's 8 sessions (shard 1/2 holds 3 of its 4 \
-             sessions, shard 2/2 is missing): the ranking is of the 3 read\n"
+             sessions, shard 2/2 is missing): the ranking is of the 3 read; run the shards \
+             named again (each to its own --output) to rank them all\n"
         );
         // Of many shards, eight are named and the rest counted.
         let mut many = first[0].clone();
@@ -2226,7 +2422,8 @@ mod backtest_cli {
             stderr(&two),
             format!(
                 "tracectx: the files hold {held} of the sweep's 42 sessions (shard 3/3 is \
-                 missing): the ranking is of the {held} read\n"
+                 missing): the ranking is of the {held} read; run the shards named again (each \
+                 to its own --output) to rank them all\n"
             )
         );
         let mut local = vec!["sweep", "--data", data];
@@ -3002,6 +3199,7 @@ fn help_states_the_exit_status_each_command_returns() {
         ("backtest", ran),
         ("sweep", ran),
         ("merge", ran),
+        ("sweep", ["Stopped by SIGTERM", "143 or 130"]),
     ] {
         let help = tracectx(&[command, "--help"], None);
         assert_eq!(help.status.code(), Some(0), "{command} --help");
