@@ -2251,6 +2251,8 @@ impl MergeArgs {
         let mut seen: Vec<u64> = Vec::new();
         // The last lines cut short (a shard stopped while writing), where each was read.
         let mut cut: Vec<String> = Vec::new();
+        // The files that held no record (a shard that wrote none, a file given by mistake).
+        let mut empty: Vec<String> = Vec::new();
         for path in &self.files {
             let name = path.display().to_string();
             let input: Box<dyn io::BufRead + '_> = if path.as_os_str() == "-" {
@@ -2263,6 +2265,7 @@ impl MergeArgs {
             };
             let mut input = input;
             let mut line = Vec::new();
+            let (before, cut_before) = (sessions, cut.len());
             for n in 1.. {
                 // One line at a time, never more than MAX_RECORD_LINE bytes of it in memory:
                 // a file that is not a shard's (no newline in gigabytes) is refused at once.
@@ -2394,6 +2397,13 @@ impl MergeArgs {
                     }
                 }
             }
+            // A file cut short in its first line is said as such, not as empty.
+            if sessions == before && cut_before == cut.len() && empty.len() < KEEP_FAILURES {
+                empty.push(format!("{name:?}"));
+            }
+        }
+        for at in &empty {
+            say!("tracectx: {at} holds no session record");
         }
         for at in &cut {
             say!(

@@ -1857,6 +1857,16 @@ mod backtest_cli {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let out = tracectx(&["merge", "-"], Some(b"\n\n"));
         exits_saying(&out, 1, "no session record in the files given");
+        // A file with no record among shards (given by mistake, or a shard that wrote none)
+        // is named, not passed over in silence.
+        let empty = dir.path().join("empty.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        let out = tracectx(&["merge", empty.to_str().unwrap(), &shard], None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("tracectx: {empty:?} holds no session record\n")
+        );
     }
 
     #[test]
