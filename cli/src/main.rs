@@ -2020,12 +2020,10 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            // SIGXFSZ's number on Linux but for MIPS (31) and SPARC (25 too).
-            #[cfg(all(
-                target_os = "linux",
-                not(any(target_arch = "mips", target_arch = "mips64"))
-            ))]
-            let _ = signal(SignalKind::from_raw(25));
+            // With a handler for SIGXFSZ (a write past `ulimit -f`), that write fails with
+            // EFBIG and is said as any output that cannot be written; by default the signal
+            // kills the process without a word. The handler stays when the stream drops.
+            let _ = signal(SignalKind::from_raw(libc::SIGXFSZ));
             let signals = [
                 (SignalKind::terminate(), "SIGTERM", 143),
                 (SignalKind::interrupt(), "SIGINT", 130),
