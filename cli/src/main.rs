@@ -1757,9 +1757,6 @@ impl SweepArgs {
         // sweep stops. And how many sessions had finished by then.
         let output_failed = Arc::new(tokio::sync::Notify::new());
         let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        // Set when the sweep stops early (a signal): no line is written after, so that the
-        // file holds whole lines only and as many as said.
-        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // The causes of failed sessions said so far, and how many sessions failed of each.
         let causes = Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
@@ -1779,7 +1776,7 @@ impl SweepArgs {
         {
             let (bar, output, write_error) = (bar.clone(), output.clone(), write_error.clone());
             let (output_failed, finished) = (output_failed.clone(), finished.clone());
-            let (closed, written) = (closed.clone(), written.clone());
+            let written = written.clone();
             let causes = causes.clone();
             let mut flushed_at = std::time::Instant::now();
             options = options.on_progress(move |p| {
@@ -1816,9 +1813,6 @@ impl SweepArgs {
                         .to_json_line();
                     line.push('\n');
                     let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-                    if closed.load(std::sync::atomic::Ordering::Relaxed) {
-                        return;
-                    }
                     // In the file within a fifth of a second of the session's end (a job
                     // stopped by its scheduler keeps what it finished), without a write call
                     // per session; the line and its newline in one write, so that the
@@ -1874,11 +1868,11 @@ impl SweepArgs {
             Ok(report) => Some(report),
             Err(Stopped::Output) => None,
             Err(Stopped::Signal(name, code)) => {
-                let flushed = output.as_ref().map(|output| {
-                    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-                    closed.store(true, std::sync::atomic::Ordering::Relaxed);
-                    out.flush()
-                });
+                // The sweep, and its progress callback with it, was dropped by `until`: no
+                // line comes after this flush.
+                let flushed = output
+                    .as_ref()
+                    .map(|output| output.lock().unwrap_or_else(|e| e.into_inner()).flush());
                 let done = finished.load(std::sync::atomic::Ordering::Relaxed);
                 let total = shard_sessions.unwrap_or_else(|| grid.selected());
                 let again = if shard == Shard::ALL {
