@@ -15,8 +15,8 @@ use crate::panics::{StrategyCall, panic_message};
 use crate::stats::{DrawdownPass, EquityPass, TradeFigures, log_ratios, take_spare_returns};
 use crate::strategy::SharedIndicators;
 use crate::{
-    BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bars, Params, RunMetadata,
-    Stats, Strategy, Timestamp,
+    BacktestError, BacktestErrorKind, BacktestResult, BacktestSettings, Bars, ParamGrid, Params,
+    RunMetadata, Stats, Strategy, Timestamp,
 };
 use tracectx::{ReproContext, RunId, TraceContext};
 
@@ -138,9 +138,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(bars: Arc<Bars>, indicator_memory: usize) -> Self {
+    /// What the sessions of a sweep of `grid` on `bars` share, the indicators within
+    /// `indicator_memory` bytes.
+    pub(crate) fn new(bars: Arc<Bars>, indicator_memory: usize, grid: Arc<ParamGrid>) -> Self {
         Shared {
-            indicators: Arc::new(SharedIndicators::new(bars, indicator_memory)),
+            indicators: Arc::new(SharedIndicators::new(bars, indicator_memory).for_grid(grid)),
             close_log_ratios: OnceLock::new(),
         }
     }

@@ -19,7 +19,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
+use crate::ParamGrid;
 use crate::quote::{Number, Quoted};
+
+mod crossings;
+use crossings::Crossings;
 
 // === impl Decision ===
 
@@ -939,6 +943,11 @@ pub(crate) struct SharedIndicators {
     limit: usize,
     budget: AtomicUsize,
     sma: Mutex<HashMap<usize, Arc<Average>>>,
+    /// The sweep's grid, whose [`sma_cross`] pairs [`crossings`](Self::crossings) finds.
+    grid: Option<Arc<ParamGrid>>,
+    /// The crossings of every [`sma_cross`] pair of the grid, found by the first session
+    /// to ask (`None` inside when they would not fit the budget).
+    crossings: OnceLock<Option<Crossings>>,
 }
 
 /// One shared average, computed by the first session that asks for it.
@@ -957,7 +966,39 @@ impl SharedIndicators {
             limit,
             budget: AtomicUsize::new(limit),
             sma: Mutex::new(HashMap::new()),
+            grid: None,
+            crossings: OnceLock::new(),
         }
+    }
+
+    /// These indicators for the sessions of a sweep of `grid`: [`sma_cross`]'s sessions
+    /// take their crossings from one pass for the whole grid.
+    pub(crate) fn for_grid(mut self, grid: Arc<ParamGrid>) -> Self {
+        self.grid = Some(grid);
+        self
+    }
+
+    /// Where the averages of the `fast` and `slow` windows cross, when the grid's pass found
+    /// them: the first session to ask makes the pass (the others wait for it) over every
+    /// `(fast, slow)` pair of the grid's combinations, as [`sma_cross`] reads them, within
+    /// the budget (the averages get what it leaves).
+    fn crossings(&self, fast: usize, slow: usize) -> Option<crossings::PairCrossings<'_>> {
+        let found = self.crossings.get_or_init(|| {
+            let grid = self.grid.as_ref()?;
+            let pairs = || {
+                grid.combinations()
+                    .filter_map(|params| sma_cross_windows(&params).ok())
+            };
+            Crossings::find(self.bars.close(), pairs, self.limit / 2)
+        });
+        found.as_ref()?.pair(fast, slow)
+    }
+
+    /// The bytes the averages may take: the budget less the crossings'.
+    fn sma_limit(&self) -> usize {
+        let crossings = self.crossings.get().and_then(Option::as_ref);
+        self.limit
+            .saturating_sub(crossings.map_or(0, Crossings::bytes))
     }
 
     /// Runs `f` with `shared` as this thread's shared indicators, the previous ones back
@@ -992,21 +1033,22 @@ impl SharedIndicators {
     /// others wait for it), while the budget lasts.
     fn sma(&self, n: usize) -> Arc<[f64]> {
         let bytes = self.bars.len() * size_of::<f64>();
+        let limit = self.sma_limit();
         let cell = {
             let mut map = self.sma.lock().unwrap_or_else(PoisonError::into_inner);
             match map.get(&n) {
                 Some(cell) => Arc::clone(cell),
                 None => {
-                    if bytes > self.limit {
+                    if bytes > limit {
                         drop(map);
                         return price_sma(self.bars.close(), n);
                     }
-                    let mut left = self.budget.load(Ordering::Relaxed);
+                    let mut left = self.budget.load(Ordering::Relaxed).min(limit);
                     if left < bytes {
                         // Full: forget every average kept (sessions still reading one keep
                         // it alive) and start again.
                         map.clear();
-                        left = self.limit;
+                        left = limit;
                     }
                     self.budget.store(left - bytes, Ordering::Relaxed);
                     Arc::clone(map.entry(n).or_default())
@@ -1517,8 +1559,7 @@ impl Builtin {
 /// # Ok::<(), tracectx_backtest::StrategyError>(())
 /// ```
 pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError> {
-    let fast_n = params.positive_int_or("fast", 10)?;
-    let slow_n = params.positive_int_or("slow", 20)?;
+    let (fast_n, slow_n) = sma_cross_windows(params)?;
     let long_only = params.bool_or("long_only", false)?;
     let close = bars.close();
     let down = if long_only {
@@ -1526,7 +1567,18 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     } else {
         Decision::EnterShort
     };
+    // Finite positive prices: an average is defined from its window's last bar on.
+    let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };
     if let Some(shared) = SharedIndicators::current_for(bars) {
+        let warmup = first(fast_n).max(first(slow_n));
+        if let Some(crossings) = shared.crossings(fast_n, slow_n) {
+            // In a sweep: the crossings the grid's pass found, the same as below.
+            let mut decisions = vec![Decision::Hold; close.len()];
+            for (i, up) in crossings.iter() {
+                decisions[i] = if up { Decision::EnterLong } else { down };
+            }
+            return Ok(Signals::new(decisions, warmup));
+        }
         // In a sweep: the averages every session shares, the same values as below.
         let (fast, slow) = (shared.sma(fast_n), shared.sma(slow_n));
         let mut decisions = vec![Decision::Hold; close.len()];
@@ -1560,9 +1612,7 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
             }
             start = end;
         }
-        // Finite positive prices: an average is defined from its window's last bar on.
-        let first = |n: usize| if n <= close.len() { n - 1 } else { 0 };
-        return Ok(Signals::new(decisions, first(fast_n).max(first(slow_n))));
+        return Ok(Signals::new(decisions, warmup));
     }
     // Both averages in one pass, without storing them: the two compensated sums interleave,
     // and a cross only needs the previous bar's values. A cross needs both averages defined
@@ -1610,4 +1660,12 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
     // The reference's warm-up: the later first value, an average with none counting as 0.
     let w = first_fast.unwrap_or(0).max(first_slow.unwrap_or(0));
     Ok(Signals::new(decisions, w))
+}
+
+/// The `fast` and `slow` windows of [`sma_cross`]'s parameters (10 and 20 when left out).
+fn sma_cross_windows(params: &Params) -> Result<(usize, usize), ParamError> {
+    Ok((
+        params.positive_int_or("fast", 10)?,
+        params.positive_int_or("slow", 20)?,
+    ))
 }

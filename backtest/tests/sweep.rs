@@ -587,17 +587,11 @@ fn non_finite_parameters_read_back_from_session_records() {
     assert_eq!(serde_json::to_string(&back).unwrap(), json);
 }
 
-#[test]
-fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
-    // Short windows cross often: crossings fall on every position within a block of bars.
-    let data = Arc::new(Bars::synthetic(6_000, 23));
-    let grid = ParamGrid::new()
-        .parse_axis("fast=1:9:1")
-        .unwrap()
-        .parse_axis("slow=2:40:3")
-        .unwrap()
-        .parse_axis("long_only=true,false")
-        .unwrap();
+/// Runs a sweep of `sma_cross` over `grid` on `data`, each session checking its decisions
+/// (from what the sweep shares) against `sma_cross` on a copy of the bars (computed on the
+/// spot); the number of sessions that decided differently and of decisions taken.
+fn shared_against_alone(data: Bars, grid: &ParamGrid, options: BatchOptions) -> (usize, usize) {
+    let data = Arc::new(data);
     let (checked, differ, crossings) = (
         Arc::new(AtomicUsize::new(0)),
         Arc::new(AtomicUsize::new(0)),
@@ -605,7 +599,7 @@ fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
     );
     let (c, d, x) = (checked.clone(), differ.clone(), crossings.clone());
     let strategy = move |bars: &Bars, params: &Params| -> Result<Signals, StrategyError> {
-        // Inside the sweep, on its bars: the shared averages. On a copy of the bars, which
+        // Inside the sweep, on its bars: what the sweep shares. On a copy of the bars, which
         // are not the sweep's: both averages computed on the spot.
         let shared = sma_cross(bars, params)?;
         let alone = sma_cross(&bars.clone(), params)?;
@@ -625,17 +619,103 @@ fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let options = BatchOptions::new().concurrency(2).keep_equity(false);
+    let options = options.concurrency(2).keep_equity(false);
     let report = rt.block_on(BacktestEngine::default().sweep(
         &data,
         strategy,
-        &grid,
+        grid,
         RankBy::default(),
         options,
     ));
-    assert_eq!(report.sessions, grid.len());
-    assert_eq!(checked.load(Ordering::Relaxed), grid.len());
-    assert_eq!(differ.load(Ordering::Relaxed), 0);
+    assert_eq!(report.sessions, grid.selected());
+    assert_eq!(report.succeeded, grid.selected(), "{:?}", report.failed);
+    assert_eq!(checked.load(Ordering::Relaxed), grid.selected());
+    (
+        differ.load(Ordering::Relaxed),
+        crossings.load(Ordering::Relaxed),
+    )
+}
+
+#[test]
+fn sma_cross_on_shared_averages_decides_as_it_does_alone_on_every_bar() {
+    // Short windows cross often: crossings fall on every position within a block of bars.
+    let grid = ParamGrid::new()
+        .parse_axis("fast=1:9:1")
+        .unwrap()
+        .parse_axis("slow=2:40:3")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    let (differ, crossings) =
+        shared_against_alone(Bars::synthetic(6_000, 23), &grid, BatchOptions::new());
+    assert_eq!(differ, 0);
     // Enough crossings that every offset in a block of 32 bars holds some.
-    assert!(crossings.load(Ordering::Relaxed) > 50_000);
+    assert!(crossings > 50_000, "{crossings}");
+}
+
+/// Closes on a coarse tick that often stand still: averages of different windows are
+/// often exactly equal (ties, runs of one price), where only a strict crossing counts.
+fn tick_bars(n: usize, seed: u64) -> Bars {
+    let mut state = seed;
+    let mut p = 20.0_f64;
+    let close: Vec<f64> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            if (state >> 40) & 3 != 0 {
+                p = (p + ((state >> 61) as f64 - 3.5).round() * 0.25).max(0.25);
+            }
+            p
+        })
+        .collect();
+    let day = 86_400_000_000_i64;
+    Bars::new(
+        (0..n as i64)
+            .map(|i| 946_857_600_000_000 + i * day)
+            .collect(),
+        close.clone(),
+        close.clone(),
+        close.clone(),
+        close,
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_sweeps_crossings_hold_on_ties_inverted_pairs_and_windows_past_the_end() {
+    // Windows past the series (never a value), a window with itself, fast above slow, the
+    // default windows (no `fast` in some combinations), a constraint and a shard.
+    let grid = ParamGrid::new()
+        .parse_axis("fast=1,2,3,5,8,13,21,34,2999,3000,3001")
+        .unwrap()
+        .parse_axis("slow=1,4,8,20,3000,5000")
+        .unwrap()
+        .parse_axis("long_only=true,false")
+        .unwrap();
+    for data in [tick_bars(3_000, 1), tick_bars(3_000, 9)] {
+        let (differ, crossings) = shared_against_alone(data.clone(), &grid, BatchOptions::new());
+        assert_eq!(differ, 0);
+        assert!(crossings > 20_000, "{crossings}");
+        // A constraint and a shard: the pass takes the pairs of the combinations selected.
+        let part = grid
+            .clone()
+            .parse_constraint("fast<slow")
+            .unwrap()
+            .shard("2/3".parse().unwrap());
+        assert_eq!(
+            shared_against_alone(data.clone(), &part, BatchOptions::new()).0,
+            0
+        );
+        // No memory for shared indicators: every session computes its own.
+        let none = BatchOptions::new().indicator_memory(0);
+        assert_eq!(shared_against_alone(data, &grid, none).0, 0);
+    }
+    // Some combinations without windows: the defaults, 10 and 20.
+    let defaults = ParamGrid::new().parse_axis("fast=5,10,15").unwrap();
+    assert_eq!(
+        shared_against_alone(tick_bars(2_000, 4), &defaults, BatchOptions::new()).0,
+        0
+    );
 }

@@ -323,6 +323,7 @@ pub(crate) fn sweep(
         let shared = Arc::new(crate::session::Shared::new(
             Arc::clone(&data),
             options.indicator_memory,
+            Arc::clone(&grid),
         ));
         let source = Box::new(GridJobs {
             next: shard.index() - 1,

@@ -1,0 +1,357 @@
+//! The crossings of a sweep's moving averages, found for every pair of windows in one pass.
+//!
+//! A sweep of [`sma_cross`](super::sma_cross) asks, session after session, where one average
+//! of the closes crosses another: compared pair by pair, that is a few comparisons a bar for
+//! every session. Kept in order instead, the averages of all the sweep's windows change places
+//! exactly where two of them cross, so one pass over the bars that keeps them sorted (by
+//! insertion: from one bar to the next the order barely moves) finds the crossings of every
+//! pair at once, for a comparison a bar per window and one per crossing.
+
+use super::RollingMean;
+
+/// The bars where the averages of pairs of windows cross, for the pairs a sweep asked for.
+///
+/// A crossing at bar `i` of `a` above `b` is the strict one [`sma_cross`](super::sma_cross)
+/// acts on: `a[i - 1] < b[i - 1]` and `a[i] > b[i]`.
+#[derive(Debug)]
+pub(crate) struct Crossings {
+    /// The distinct windows, ascending.
+    windows: Vec<usize>,
+    /// For windows `a < b` (as indices into `windows`), `slot[a * windows.len() + b]` is the
+    /// pair's place in `events`, when the pair was asked for.
+    slot: Vec<u32>,
+    /// Each pair's crossings in bar order, as `bar << 1 | above`, `above` when the shorter
+    /// window's average crossed above the longer's.
+    events: Vec<Vec<u32>>,
+}
+
+/// No pair in this slot.
+const NONE: u32 = u32::MAX;
+
+/// The most distinct windows one pass keeps in order: the slot table holds the square of it.
+const MAX_WINDOWS: usize = 1_024;
+
+/// One pair's crossings: where the `fast` window's average crossed the `slow` one's.
+pub(crate) struct PairCrossings<'a> {
+    events: &'a [u32],
+    /// Whether `fast` is the shorter window (the events say where it crossed above).
+    fast_first: bool,
+}
+
+impl PairCrossings<'_> {
+    /// Each crossing's bar, and whether `fast` crossed above `slow` there (else below).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.events
+            .iter()
+            .map(move |&e| ((e >> 1) as usize, (e & 1 == 1) == self.fast_first))
+    }
+}
+
+impl Crossings {
+    /// The crossings of the averages of `close` for every pair `pairs()` yields (windows of
+    /// at least 1; a window with itself has none), in one pass over the bars. `pairs` is
+    /// called twice (the windows, then the pairs). `None` when there are more than
+    /// [`MAX_WINDOWS`] distinct windows or `2^31` bars, or the pairs and their crossings would
+    /// take more than `budget` bytes.
+    pub(crate) fn find<I>(close: &[f64], pairs: impl Fn() -> I, budget: usize) -> Option<Self>
+    where
+        I: Iterator<Item = (usize, usize)>,
+    {
+        let n = close.len();
+        if u32::try_from(n).map_or(true, |n| n > u32::MAX >> 1) {
+            return None;
+        }
+        let mut windows = std::collections::BTreeSet::new();
+        for (a, b) in pairs() {
+            windows.extend([a, b]);
+            if windows.len() > MAX_WINDOWS {
+                return None;
+            }
+        }
+        let windows: Vec<usize> = windows.into_iter().collect();
+        let k = windows.len();
+        if windows.first().is_some_and(|&w| w == 0) {
+            return None;
+        }
+        let mut left = budget.checked_sub(size_of::<u32>() * k * k)?;
+        let mut slot = vec![NONE; k * k];
+        let mut events: Vec<Vec<u32>> = Vec::new();
+        for (a, b) in pairs() {
+            let (a, b) = (a.min(b), a.max(b));
+            if a == b {
+                continue;
+            }
+            let (ia, ib) = (index_of(&windows, a), index_of(&windows, b));
+            let s = &mut slot[ia * k + ib];
+            if *s == NONE {
+                left = left.checked_sub(size_of::<Vec<u32>>())?;
+                *s = u32::try_from(events.len()).ok()?;
+                events.push(Vec::new());
+            }
+        }
+        // Each crossing kept takes its 4 bytes (twice that at worst, as its list grows).
+        let mut left = left / (2 * size_of::<u32>());
+        // A window longer than the series never has a value, so never crosses.
+        let live = windows.partition_point(|&w| w <= n);
+        let longest = windows[..live].last().copied().unwrap_or(0);
+        let mut means: Vec<RollingMean> = windows[..live]
+            .iter()
+            .map(|&w| RollingMean::new(w))
+            .collect();
+        let mut full: Option<FullMeans> = None;
+        let mut cur = vec![f64::NAN; live];
+        let mut prev = vec![f64::NAN; live];
+        // The windows defined so far, ascending by their last values (ties in any order),
+        // and those values in the same order.
+        let mut order: Vec<usize> = Vec::with_capacity(live);
+        let mut sorted: Vec<f64> = Vec::with_capacity(live);
+        // Windows are defined from their window's last bar on, shortest first.
+        let mut defined = 0;
+        for i in 0..n {
+            if i < longest {
+                // Some window is not full yet: each takes the step `price_sma` does.
+                for ((mean, v), &w) in means.iter_mut().zip(&mut cur).zip(&windows) {
+                    *v = if i < w {
+                        mean.step(close, i)
+                    } else {
+                        mean.step_full(close, i)
+                    };
+                }
+            } else {
+                full.get_or_insert_with(|| FullMeans::new(&means))
+                    .step(close, i, &mut cur);
+            }
+            // Back into order by this bar's values: a stable insertion sort moves each value
+            // past exactly those before it that are now greater, once each. Those are the
+            // pairs whose order changed; a strict crossing also needs the previous values
+            // strictly the other way (the order kept ties as they came).
+            for (v, &x) in sorted.iter_mut().zip(&order) {
+                *v = cur[x];
+            }
+            for p in 1..order.len() {
+                let (y, vy) = (order[p], sorted[p]);
+                let mut q = p;
+                while q > 0 && sorted[q - 1] > vy {
+                    let x = order[q - 1];
+                    if prev[x] < prev[y] {
+                        // `x` crossed above `y`.
+                        let (lo, hi, above) = if x < y { (x, y, 1) } else { (y, x, 0) };
+                        let s = slot[lo * k + hi];
+                        if s != NONE {
+                            left = left.checked_sub(1)?;
+                            events[s as usize].push((i as u32) << 1 | above);
+                        }
+                    }
+                    order[q] = x;
+                    sorted[q] = sorted[q - 1];
+                    q -= 1;
+                }
+                order[q] = y;
+                sorted[q] = vy;
+            }
+            while defined < live && windows[defined] - 1 == i {
+                let v = cur[defined];
+                let at = sorted.partition_point(|&x| x <= v);
+                order.insert(at, defined);
+                sorted.insert(at, v);
+                defined += 1;
+            }
+            std::mem::swap(&mut cur, &mut prev);
+        }
+        Some(Crossings {
+            windows,
+            slot,
+            events,
+        })
+    }
+
+    /// The bytes this holds.
+    pub(crate) fn bytes(&self) -> usize {
+        size_of::<u32>() * self.slot.len()
+            + self
+                .events
+                .iter()
+                .map(|e| size_of::<Vec<u32>>() + size_of::<u32>() * e.capacity())
+                .sum::<usize>()
+    }
+
+    /// The crossings of the `fast` and `slow` windows' averages, if the pass found them
+    /// (none for a window with itself).
+    pub(crate) fn pair(&self, fast: usize, slow: usize) -> Option<PairCrossings<'_>> {
+        let (a, b) = (fast.min(slow), fast.max(slow));
+        let k = self.windows.len();
+        let ia = self.windows.binary_search(&a).ok()?;
+        let ib = self.windows.binary_search(&b).ok()?;
+        let events = if a == b {
+            &[][..]
+        } else {
+            match self.slot[ia * k + ib] {
+                NONE => return None,
+                s => &self.events[s as usize][..],
+            }
+        };
+        Some(PairCrossings {
+            events,
+            fast_first: fast < slow,
+        })
+    }
+}
+
+/// The averages of every window once all are full, side by side: [`RollingMean::step_full`]
+/// for each, with what they all share (the run of equal closes) counted once a bar.
+struct FullMeans {
+    lanes: Vec<Lane>,
+    same: usize,
+    prev: f64,
+}
+
+/// One window's compensated sum, as [`RollingMean`] keeps it.
+struct Lane {
+    n: usize,
+    count: f64,
+    sum: f64,
+    comp_add: f64,
+    comp_rem: f64,
+}
+
+impl FullMeans {
+    /// Takes over `means`, every one full (each has seen the same closes, so the same run).
+    fn new(means: &[RollingMean]) -> Self {
+        FullMeans {
+            lanes: means
+                .iter()
+                .map(|m| Lane {
+                    n: m.n,
+                    count: m.nobs as f64,
+                    sum: m.sum,
+                    comp_add: m.comp_add,
+                    comp_rem: m.comp_rem,
+                })
+                .collect(),
+            same: means.first().map_or(0, |m| m.same),
+            prev: means.first().map_or(f64::NAN, |m| m.prev),
+        }
+    }
+
+    /// Every window's mean at bar `i` into `out`: the operations of
+    /// [`RollingMean::step_full`], in its order.
+    #[inline]
+    fn step(&mut self, close: &[f64], i: usize, out: &mut [f64]) {
+        let v = close[i];
+        self.same = if v == self.prev { self.same + 1 } else { 1 };
+        self.prev = v;
+        let same = self.same;
+        for (lane, o) in self.lanes.iter_mut().zip(out) {
+            let old = close[i - lane.n];
+            let y = -old - lane.comp_rem;
+            let t = lane.sum + y;
+            lane.comp_rem = (t - lane.sum) - y;
+            lane.sum = t;
+            let y = v - lane.comp_add;
+            let t = lane.sum + y;
+            lane.comp_add = (t - lane.sum) - y;
+            lane.sum = t;
+            let m = lane.sum / lane.count;
+            *o = if same >= lane.n {
+                v
+            } else if m < 0.0 {
+                0.0
+            } else {
+                m
+            };
+        }
+    }
+}
+
+fn index_of(windows: &[usize], w: usize) -> usize {
+    windows.partition_point(|&x| x < w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::{crossover, sma};
+
+    /// Prices on a coarse tick that often stand still: equal averages (ties, runs of one
+    /// price) happen all the time.
+    fn ticks(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        let mut p = 100.0_f64;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let step = (state >> 61) as f64 - 3.5; // -3.5 ..= 3.5, halves
+                if (state >> 40) & 3 != 0 {
+                    p = (p + step.round() * 0.25).max(0.25);
+                }
+                p
+            })
+            .collect()
+    }
+
+    /// Pair by pair, from the averages: where `fast` crossed above (true) or below `slow`.
+    fn pairwise(close: &[f64], fast: usize, slow: usize) -> Vec<(usize, bool)> {
+        let (f, s) = (sma(close, fast), sma(close, slow));
+        (1..close.len())
+            .filter_map(|i| {
+                if crossover(&f, &s, i) {
+                    Some((i, true))
+                } else if crossover(&s, &f, i) {
+                    Some((i, false))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pair_crosses_where_its_averages_do() {
+        let walk = crate::stats::walk(3_000, 0.02);
+        for close in [ticks(3_000, 1), ticks(3_000, 7), walk] {
+            let windows = [
+                1, 2, 3, 4, 5, 7, 10, 11, 20, 35, 50, 200, 2_999, 3_000, 3_001, 9_000,
+            ];
+            let pairs: Vec<(usize, usize)> = windows
+                .iter()
+                .flat_map(|&a| windows.iter().map(move |&b| (a, b)))
+                .collect();
+            let found = Crossings::find(&close, || pairs.iter().copied(), 1 << 20).unwrap();
+            let mut seen = 0;
+            for &(fast, slow) in &pairs {
+                let got: Vec<(usize, bool)> = found.pair(fast, slow).unwrap().iter().collect();
+                assert_eq!(got, pairwise(&close, fast, slow), "fast={fast} slow={slow}");
+                seen += got.len();
+            }
+            assert!(
+                seen > 10_000,
+                "only {seen} crossings: the series is too tame"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_pairs_asked_for_are_kept() {
+        let close = ticks(500, 3);
+        let found =
+            Crossings::find(&close, || [(5, 20), (20, 5), (7, 7)].into_iter(), 1 << 20).unwrap();
+        assert!(found.pair(5, 20).is_some() && found.pair(20, 5).is_some());
+        assert_eq!(found.pair(7, 7).map(|p| p.iter().count()), Some(0));
+        assert!(found.pair(5, 7).is_none() && found.pair(6, 20).is_none());
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_kept() {
+        let close = ticks(20_000, 5);
+        let pairs = || (1..40).flat_map(|a| (1..40).map(move |b| (a, b)));
+        let all = Crossings::find(&close, pairs, 64 << 20).unwrap();
+        assert!(all.bytes() > 100_000, "{} bytes", all.bytes());
+        assert!(Crossings::find(&close, pairs, all.bytes() / 4).is_none());
+        // The table alone over the budget, or too many windows.
+        assert!(Crossings::find(&close, pairs, 100).is_none());
+        let wide = || (1..=MAX_WINDOWS + 1).map(|w| (w, 1));
+        assert!(Crossings::find(&close, wide, usize::MAX).is_none());
+    }
+}
