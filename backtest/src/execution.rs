@@ -544,6 +544,57 @@ impl Account<'_> {
     }
 }
 
+/// Decisions looked at together by [`next_decision`] and [`entries`]: one comparison of a
+/// block of bytes, which the compiler vectorizes.
+const SCAN_BLOCK: usize = 32;
+
+/// The first bar from `from` on whose decision is not [`Decision::Hold`]. Decisions are
+/// rare (a strategy trading every few dozen bars): the blocks without one are passed over
+/// whole.
+#[inline]
+fn next_decision(decisions: &[Decision], from: usize) -> Option<usize> {
+    let rest = decisions.get(from..)?;
+    let mut blocks = rest.chunks_exact(SCAN_BLOCK);
+    let mut at = from;
+    for block in &mut blocks {
+        let any = block
+            .iter()
+            .fold(false, |any, &d| any | (d != Decision::Hold));
+        if any {
+            return block
+                .iter()
+                .position(|&d| d != Decision::Hold)
+                .map(|p| at + p);
+        }
+        at += SCAN_BLOCK;
+    }
+    let tail = blocks.remainder();
+    tail.iter()
+        .position(|&d| d != Decision::Hold)
+        .map(|p| at + p)
+}
+
+/// The number of entries (long or short) among `decisions`, counted a block at a time in
+/// bytes.
+fn entries(decisions: &[Decision]) -> usize {
+    let is_entry = |d: &Decision| u8::from(matches!(d, Decision::EnterLong | Decision::EnterShort));
+    let mut blocks = decisions.chunks_exact(4 * SCAN_BLOCK);
+    let whole: usize = (&mut blocks)
+        .map(|b| usize::from(b.iter().map(is_entry).fold(0_u8, u8::wrapping_add)))
+        .sum();
+    whole
+        + blocks
+            .remainder()
+            .iter()
+            .map(is_entry)
+            .map(usize::from)
+            .sum::<usize>()
+}
+
+/// The fewest bars whose opens and times [`stream`] reads ahead: 2 MiB of them, more than a
+/// core's cache keeps beside the rest of a session.
+const STREAM_MIN_BARS: usize = 1 << 17;
+
 /// Reads one value per cache line of `open` and `times`, so that the hardware prefetcher
 /// streams the columns the fills read at scattered bars.
 #[inline]
@@ -647,12 +698,7 @@ pub(crate) fn simulate_into<'a>(
         open: Vec::with_capacity(1),
         // Every closed trade was opened by an entry decision: room for all of them up front
         // saves the copies of a growing list (about 5 MB for 55,000 trades).
-        trades: Vec::with_capacity(
-            decisions[start..]
-                .iter()
-                .filter(|d| matches!(d, Decision::EnterLong | Decision::EnterShort))
-                .count(),
-        ),
+        trades: Vec::with_capacity(entries(&decisions[start..])),
     };
     done(warmup);
     let mut handed = start;
@@ -660,6 +706,9 @@ pub(crate) fn simulate_into<'a>(
     let mut pending = Decision::Hold;
     let mut bankrupt = false;
     let mut s = start;
+    // A short series stays in the core's cache from one session to the next: nothing to
+    // stream.
+    let streamed = n >= STREAM_MIN_BARS;
     let (mut fill_open, mut fill_time) = match (open_px.get(s), t.get(s)) {
         (Some(&p), Some(&ts)) => (p, ts),
         _ => (f64::NAN, 0),
@@ -676,10 +725,7 @@ pub(crate) fn simulate_into<'a>(
                 acct.enter(pending == Decision::EnterLong, fill_open, s, fill_time);
             }
         }
-        let j = decisions[s..]
-            .iter()
-            .position(|&d| d != Decision::Hold)
-            .map_or(n - 1, |p| s + p);
+        let j = next_decision(decisions, s).unwrap_or(n - 1);
         if let (Some(&p), Some(&ts)) = (open_px.get(j + 1), t.get(j + 1)) {
             (fill_open, fill_time) = (p, ts);
         }
@@ -689,7 +735,9 @@ pub(crate) fn simulate_into<'a>(
         for (e, &c) in marks.iter_mut().zip(&close_px[s..=j]) {
             *e = cash + (c * units - held);
         }
-        stream(&open_px[s..=j], &t[s..=j]);
+        if streamed {
+            stream(&open_px[s..=j], &t[s..=j]);
+        }
         // Overflow (an infinite or NaN mark) needs a value near f64::MAX: only when the
         // bound of every mark of the segment is that large are the marks looked at for it.
         // The ruin test (zero or less) stays one comparison a mark.
@@ -757,6 +805,45 @@ mod tests {
             general.to_bits(),
             "floor_div({a:e}, {b:e}): {fast:e}, step by step {general:e}"
         );
+    }
+
+    #[test]
+    fn block_scans_find_what_a_walk_finds() {
+        let kinds = [
+            Decision::Hold,
+            Decision::EnterLong,
+            Decision::EnterShort,
+            Decision::Exit,
+        ];
+        let mut state = 7;
+        for len in [0, 1, 31, 32, 33, 127, 128, 129, 300, 1_000] {
+            for density in [0, 1, 5, 60] {
+                let decisions: Vec<Decision> = (0..len)
+                    .map(|_| match next(&mut state) % 64 {
+                        r if r < density => kinds[(r % 3 + 1) as usize],
+                        _ => Decision::Hold,
+                    })
+                    .collect();
+                let walked = decisions
+                    .iter()
+                    .filter(|d| matches!(d, Decision::EnterLong | Decision::EnterShort))
+                    .count();
+                assert_eq!(entries(&decisions), walked, "{len} decisions");
+                for from in 0..=len + 1 {
+                    let walked = decisions
+                        .get(from..)
+                        .and_then(|rest| rest.iter().position(|&d| d != Decision::Hold))
+                        .map(|p| from + p);
+                    assert_eq!(
+                        next_decision(&decisions, from),
+                        walked,
+                        "from {from} of {len}"
+                    );
+                }
+            }
+        }
+        // Every one an entry: more than a byte's count in a block.
+        assert_eq!(entries(&[Decision::EnterShort; 1_000]), 1_000);
     }
 
     /// The execution model one bar at a time, as the module docs state it.
