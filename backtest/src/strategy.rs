@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
@@ -948,6 +948,8 @@ pub(crate) struct SharedIndicators {
     /// The crossings of every [`sma_cross`] pair of the grid, found by the first session
     /// to ask (`None` inside when they would not fit the budget).
     crossings: OnceLock<Option<Crossings>>,
+    /// Whether a session began the pass of [`crossings`](Self::crossings).
+    crossings_begun: AtomicBool,
 }
 
 /// One shared average, computed by the first session that asks for it.
@@ -968,6 +970,7 @@ impl SharedIndicators {
             sma: Mutex::new(HashMap::new()),
             grid: None,
             crossings: OnceLock::new(),
+            crossings_begun: AtomicBool::new(false),
         }
     }
 
@@ -979,10 +982,17 @@ impl SharedIndicators {
     }
 
     /// Where the averages of the `fast` and `slow` windows cross, when the grid's pass found
-    /// them: the first session to ask makes the pass (the others wait for it) over every
-    /// `(fast, slow)` pair of the grid's combinations, as [`sma_cross`] reads them, within
-    /// the budget (the averages get what it leaves).
+    /// them: the first session to ask makes the pass over every `(fast, slow)` pair of the
+    /// grid's combinations, as [`sma_cross`] reads them, within the budget (the averages get
+    /// what it leaves). Sessions asking while it runs are not made to wait: they get `None`
+    /// and take the shared averages, so the other cores keep working.
     fn crossings(&self, fast: usize, slow: usize) -> Option<crossings::PairCrossings<'_>> {
+        if let Some(found) = self.crossings.get() {
+            return found.as_ref()?.pair(fast, slow);
+        }
+        if self.crossings_begun.swap(true, Ordering::AcqRel) {
+            return None;
+        }
         let found = self.crossings.get_or_init(|| {
             let grid = self.grid.as_ref()?;
             let pairs = || {
