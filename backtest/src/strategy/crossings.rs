@@ -128,26 +128,23 @@ impl Crossings {
             for (v, &x) in sorted.iter_mut().zip(&order) {
                 *v = cur[x];
             }
-            for p in 1..order.len() {
-                let (y, vy) = (order[p], sorted[p]);
-                let mut q = p;
-                while q > 0 && sorted[q - 1] > vy {
-                    let x = order[q - 1];
-                    if prev[x] < prev[y] {
-                        // `x` crossed above `y`.
-                        let (lo, hi, above) = if x < y { (x, y, 1) } else { (y, x, 0) };
-                        let s = slot[lo * k + hi];
-                        if s != NONE {
-                            left = left.checked_sub(1)?;
-                            events[s as usize].push((i as u32) << 1 | above);
+            let mut full = false;
+            insertion_sort(&mut order, &mut sorted, |x, y| {
+                if prev[x] < prev[y] {
+                    // `x` crossed above `y`.
+                    let (lo, hi, above) = if x < y { (x, y, 1) } else { (y, x, 0) };
+                    let s = slot[lo * k + hi];
+                    if s != NONE {
+                        match left.checked_sub(1) {
+                            Some(l) => left = l,
+                            None => full = true,
                         }
+                        events[s as usize].push((i as u32) << 1 | above);
                     }
-                    order[q] = x;
-                    sorted[q] = sorted[q - 1];
-                    q -= 1;
                 }
-                order[q] = y;
-                sorted[q] = vy;
+            });
+            if full {
+                return None;
             }
             while defined < live && windows[defined] - 1 == i {
                 let v = cur[defined];
@@ -260,6 +257,30 @@ impl FullMeans {
                 m
             };
         }
+    }
+}
+
+/// Sorts `values` ascending by insertion, stably, `order` alongside, calling `swapped(x, y)`
+/// (items of `order`) each time `x` moves after `y`: once for every pair now strictly out of
+/// order, and for no other.
+#[inline(never)]
+fn insertion_sort(order: &mut [usize], values: &mut [f64], mut swapped: impl FnMut(usize, usize)) {
+    debug_assert_eq!(order.len(), values.len());
+    for p in 1..values.len().min(order.len()) {
+        let v = values[p];
+        if values[p - 1] <= v {
+            continue;
+        }
+        let y = order[p];
+        let mut q = p;
+        while q > 0 && values[q - 1] > v {
+            swapped(order[q - 1], y);
+            order[q] = order[q - 1];
+            values[q] = values[q - 1];
+            q -= 1;
+        }
+        order[q] = y;
+        values[q] = v;
     }
 }
 
