@@ -171,24 +171,26 @@ impl PositiveScan {
         let (mut high, mut low, mut last_zero) = (self.high, self.low, self.last_zero);
         let mut k = usize::from(base == 0);
         while k < piece.len() {
-            // Runs of 8 bars below the high, the common case, without a branch per bar.
-            while let Some(run) = piece.get(k..k + 8) {
-                let mut below = true;
-                let mut least = [low; 2];
-                for pair in run.chunks_exact(2) {
-                    for (l, &e) in least.iter_mut().zip(pair) {
-                        below &= e > 0.0 && e < high;
-                        *l = if e < *l { e } else { *l };
-                    }
-                }
+            // Runs of 8 bars below the high, the common case, without a branch per bar: the
+            // run's lowest value as a tree of its own, so that one comparison a run (not one
+            // a bar) waits on the one before.
+            while let Some(run) = piece
+                .get(k..k + 8)
+                .and_then(|r| <&[f64; 8]>::try_from(r).ok())
+            {
+                let below = run
+                    .iter()
+                    .fold(true, |below, &e| below & (e > 0.0) & (e < high));
                 if !below {
                     break;
                 }
-                low = if least[1] < least[0] {
-                    least[1]
-                } else {
-                    least[0]
-                };
+                // No NaN here (every value compared above 0).
+                let lower = |a: f64, b: f64| if b < a { b } else { a };
+                let least = lower(
+                    lower(lower(run[0], run[1]), lower(run[2], run[3])),
+                    lower(lower(run[4], run[5]), lower(run[6], run[7])),
+                );
+                low = lower(low, least);
                 k += 8;
             }
             let Some(&e) = piece.get(k) else {
