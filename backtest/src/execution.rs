@@ -732,15 +732,20 @@ pub(crate) fn simulate_into<'a>(
         let (units, held) = acct.position();
         let cash = acct.cash;
         let marks = &mut rest[s - handed..=j - handed];
-        for (e, &c) in marks.iter_mut().zip(&close_px[s..=j]) {
-            *e = cash + (c * units - held);
-        }
+        // Each mark, and whether any is zero or less (ruin), in one loop.
+        let ruined = marks
+            .iter_mut()
+            .zip(&close_px[s..=j])
+            .fold(false, |ruined, (e, &c)| {
+                *e = cash + (c * units - held);
+                ruined | (*e <= 0.0)
+            });
         if streamed {
             stream(&open_px[s..=j], &t[s..=j]);
         }
         // Overflow (an infinite or NaN mark) needs a value near f64::MAX: only when the
         // bound of every mark of the segment is that large are the marks looked at for it.
-        // The ruin test (zero or less) stays one comparison a mark.
+        // The ruin test (zero or less) is one comparison a mark, above.
         let bound = cash.abs() + (units.abs() * max_close + held.abs());
         if bound.is_nan() || bound > OVERFLOW_GUARD {
             if let Some(p) = marks.iter().position(|e| !e.is_finite()) {
@@ -751,7 +756,7 @@ pub(crate) fn simulate_into<'a>(
                 });
             }
         }
-        if marks.iter().fold(false, |r, &e| r | (e <= 0.0)) {
+        if ruined {
             let k = s + marks.iter().position(|&e| e <= 0.0).unwrap_or(0);
             acct.close_all(close_px[k], k, t[k]);
             acct.cash = 0.0;
