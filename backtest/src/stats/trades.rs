@@ -74,12 +74,18 @@ impl TradeFigures {
         };
         let pnl = |i: usize| trades[i].pnl;
         let returns = |i: usize| trades[i].return_frac;
-        // The sums of selections of the values, in one list reused for each.
-        let mut picked = Vec::with_capacity(m);
+        // The sums of selections of the values, in one list reused for each. Every value is
+        // written and the length moves on only past those kept: no branch a trade, whose
+        // sign is anyone's guess.
+        let mut picked = vec![0.0; m];
         let mut sum_of = |value: fn(&Trade) -> f64, keep: fn(f64) -> bool| {
-            picked.clear();
-            picked.extend(trades.iter().map(value).filter(|&v| keep(v)));
-            (pairwise_sum(&picked), picked.len())
+            let mut k = 0;
+            for t in trades {
+                let v = value(t);
+                picked[k] = v;
+                k += usize::from(keep(v));
+            }
+            (pairwise_sum(&picked[..k]), k)
         };
         let (gains, _) = sum_of(|t| t.return_frac, |r| r > 0.0);
         let (losses, _) = sum_of(|t| t.return_frac, |r| r < 0.0);
