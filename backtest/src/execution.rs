@@ -544,6 +544,31 @@ impl Account<'_> {
     }
 }
 
+/// How the simulation finds the next decision.
+enum Next<'s> {
+    /// Looking through the decisions.
+    Scan,
+    /// Down the list of the bars with one ([`Signals::moves`]), from `at`.
+    Listed { moves: &'s [u32], at: usize },
+}
+
+impl Next<'_> {
+    /// The first bar from `from` on whose decision is not [`Decision::Hold`]; `from` never
+    /// goes back from one call to the next.
+    #[inline]
+    fn from(&mut self, decisions: &[Decision], from: usize) -> Option<usize> {
+        match self {
+            Next::Scan => next_decision(decisions, from),
+            Next::Listed { moves, at } => {
+                while moves.get(*at).is_some_and(|&b| (b as usize) < from) {
+                    *at += 1;
+                }
+                moves.get(*at).map(|&b| b as usize)
+            }
+        }
+    }
+}
+
 /// Decisions looked at together by [`next_decision`] and [`entries`]: one comparison of a
 /// block of bytes, which the compiler vectorizes.
 const SCAN_BLOCK: usize = 32;
@@ -687,6 +712,10 @@ pub(crate) fn simulate_into<'a>(
     let close_px = bars.close();
     let max_close = bars.max_close();
     let start = signals.first_decision_bar().min(n);
+    let mut next = match signals.moves() {
+        Some(moves) => Next::Listed { moves, at: 0 },
+        None => Next::Scan,
+    };
     // `rest` is the curve from bar `handed` on, not handed over yet; it always keeps the last
     // bar, which closing at the end may still change.
     let (warmup, mut rest) = equity.split_at_mut(start);
@@ -698,7 +727,19 @@ pub(crate) fn simulate_into<'a>(
         open: Vec::with_capacity(1),
         // Every closed trade was opened by an entry decision: room for all of them up front
         // saves the copies of a growing list (about 5 MB for 55,000 trades).
-        trades: Vec::with_capacity(entries(&decisions[start..])),
+        trades: Vec::with_capacity(match &mut next {
+            Next::Listed { moves, .. } => moves
+                .iter()
+                .filter(|&&b| {
+                    b as usize >= start
+                        && matches!(
+                            decisions[b as usize],
+                            Decision::EnterLong | Decision::EnterShort
+                        )
+                })
+                .count(),
+            Next::Scan => entries(&decisions[start..]),
+        }),
     };
     done(warmup);
     let mut handed = start;
@@ -725,7 +766,7 @@ pub(crate) fn simulate_into<'a>(
                 acct.enter(pending == Decision::EnterLong, fill_open, s, fill_time);
             }
         }
-        let j = next_decision(decisions, s).unwrap_or(n - 1);
+        let j = next.from(decisions, s).unwrap_or(n - 1);
         if let (Some(&p), Some(&ts)) = (open_px.get(j + 1), t.get(j + 1)) {
             (fill_open, fill_time) = (p, ts);
         }
@@ -956,6 +997,21 @@ mod tests {
                 .with_close_at_end(pick / 96 % 2 == 1);
             let fast = simulate(&bars, &signals, &settings).unwrap();
             let slow = bar_by_bar(&bars, &signals, &settings);
+            // The same decisions with the list of their bars: the same run.
+            let moves = signals
+                .decisions()
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| **d != Decision::Hold)
+                .map(|(i, &d)| (i, d))
+                .collect::<Vec<_>>();
+            let listed = Signals::from_moves(n, signals.warmup(), moves.into_iter());
+            assert!(listed.moves().is_some() && listed == signals);
+            assert_eq!(
+                simulate(&bars, &listed, &settings).unwrap(),
+                fast,
+                "case {case}: listed"
+            );
             // Handed over in pieces, the curve is the same, in order, with nothing missing.
             let mut equity = vec![f64::NAN; n];
             let mut pieces = Vec::new();

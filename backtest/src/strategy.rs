@@ -72,11 +72,33 @@ pub enum Decision {
 /// assert_eq!(signals.first_decision_bar(), 2);
 /// assert_eq!(signals.decisions()[2], Decision::EnterLong);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Signals {
     decisions: Vec<Decision>,
     warmup: usize,
+    /// The bars whose decision is not [`Decision::Hold`], ascending, when the strategy knew
+    /// them (a sweep's crossings): the simulation goes from one to the next instead of
+    /// looking for them.
+    moves: Option<Vec<u32>>,
 }
+
+impl fmt::Debug for Signals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signals")
+            .field("decisions", &self.decisions)
+            .field("warmup", &self.warmup)
+            .finish()
+    }
+}
+
+/// Signals are equal when their decisions and warm-up are.
+impl PartialEq for Signals {
+    fn eq(&self, other: &Self) -> bool {
+        self.decisions == other.decisions && self.warmup == other.warmup
+    }
+}
+
+impl Eq for Signals {}
 
 impl Signals {
     /// Signals from one decision per bar and the warm-up bar.
@@ -89,7 +111,44 @@ impl Signals {
     /// assert_eq!(s.len(), 3);
     /// ```
     pub const fn new(decisions: Vec<Decision>, warmup: usize) -> Self {
-        Signals { decisions, warmup }
+        Signals {
+            decisions,
+            warmup,
+            moves: None,
+        }
+    }
+
+    /// Signals of `len` bars, all [`Decision::Hold`] but those `moves` gives, in ascending
+    /// order of bars (each below `len`), which are kept for the simulation.
+    pub(crate) fn from_moves(
+        len: usize,
+        warmup: usize,
+        moves: impl ExactSizeIterator<Item = (usize, Decision)>,
+    ) -> Self {
+        let mut decisions = vec![Decision::Hold; len];
+        let mut bars = Vec::with_capacity(moves.len());
+        for (bar, decision) in moves {
+            decisions[bar] = decision;
+            bars.push(bar);
+        }
+        debug_assert!(bars.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(bars.iter().all(|&b| decisions[b] != Decision::Hold));
+        // Bars past `u32::MAX` (not a series a sweep shares) keep no list.
+        let moves = bars
+            .into_iter()
+            .map(u32::try_from)
+            .collect::<Result<_, _>>()
+            .ok();
+        Signals {
+            decisions,
+            warmup,
+            moves,
+        }
+    }
+
+    /// The bars whose decision is not [`Decision::Hold`], ascending, if known.
+    pub(crate) fn moves(&self) -> Option<&[u32]> {
+        self.moves.as_deref()
     }
 
     /// One decision per bar.
@@ -1583,11 +1642,11 @@ pub fn sma_cross(bars: &Bars, params: &Params) -> Result<Signals, StrategyError>
         let warmup = first(fast_n).max(first(slow_n));
         if let Some(crossings) = shared.crossings(fast_n, slow_n) {
             // In a sweep: the crossings the grid's pass found, the same as below.
-            let mut decisions = vec![Decision::Hold; close.len()];
-            for (i, up) in crossings.iter() {
-                decisions[i] = if up { Decision::EnterLong } else { down };
-            }
-            return Ok(Signals::new(decisions, warmup));
+            let moves = crossings.iter().map(|(i, up)| {
+                let decision = if up { Decision::EnterLong } else { down };
+                (i, decision)
+            });
+            return Ok(Signals::from_moves(close.len(), warmup, moves));
         }
         // In a sweep: the averages every session shares, the same values as below.
         let (fast, slow) = (shared.sma(fast_n), shared.sma(slow_n));

@@ -40,7 +40,7 @@ pub(crate) struct PairCrossings<'a> {
 
 impl PairCrossings<'_> {
     /// Each crossing's bar, and whether `fast` crossed above `slow` there (else below).
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (usize, bool)> + '_ {
         self.events
             .iter()
             .map(move |&e| ((e >> 1) as usize, (e & 1 == 1) == self.fast_first))
