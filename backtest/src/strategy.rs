@@ -977,7 +977,8 @@ pub fn sma(values: &[f64], n: usize) -> Vec<f64> {
 /// ([`BatchOptions::indicator_memory`](crate::BatchOptions::indicator_memory), 32 MiB by
 /// default: when full, the sweep forgets what it kept and starts again); elsewhere it is
 /// computed on the spot. The values are [`sma`]'s, to
-/// the bit, either way. The built-in [`sma_cross`] takes its averages from here in a sweep.
+/// the bit, either way. The built-in [`sma_cross`] takes its averages from here in a sweep
+/// when the grid's crossings are not at hand.
 ///
 /// # Examples
 ///
@@ -1608,6 +1609,11 @@ impl Builtin {
 /// as backtesting.py's `SmaCross`) and `long_only` (boolean, default `false`). When the fast average crosses above the slow one the strategy enters
 /// long; when it crosses below it enters short, or with `long_only` it exits. The warm-up is
 /// the bar where the longer average first has a value.
+///
+/// In a [`sweep`](crate::BacktestEngine::sweep), the crossings of every `(fast, slow)` pair
+/// of the grid are found in one pass over the bars (within
+/// [`BatchOptions::indicator_memory`](crate::BatchOptions::indicator_memory)), or the
+/// averages are shared ([`close_sma`]): the same decisions as alone, to the bit.
 ///
 /// # Examples
 ///

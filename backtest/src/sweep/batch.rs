@@ -303,11 +303,15 @@ impl BatchOptions {
     }
 
     /// The most bytes of indicators a sweep's sessions share ([`close_sma`]: each distinct
-    /// moving average computed once for the sweep); 32 MiB by default. When full, the sweep
-    /// forgets what it kept and starts again, so memory stays within it whatever the grid; 0
-    /// computes every average in its session.
+    /// moving average computed once for the sweep; for [`sma_cross`], the crossings of every
+    /// `(fast, slow)` pair of the grid, found in one pass and given at most half of it); 32 MiB
+    /// by default. When full, the sweep forgets the averages it kept and starts again, and
+    /// crossings that would not fit are not kept (the sessions compare the averages
+    /// instead), so memory stays within it whatever the grid; 0 computes every average in
+    /// its session.
     ///
     /// [`close_sma`]: crate::close_sma
+    /// [`sma_cross`]: crate::sma_cross
     ///
     /// # Examples
     ///
