@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 use tracectx_backtest::{
     BacktestEngine, BacktestErrorKind, Bars, BatchOptions, Builtin, Named, ParamGrid, ParamValue,
     Params, RankBy, Signals, Statistic, StrategyError, sma_cross,
@@ -669,18 +671,7 @@ fn tick_bars(n: usize, seed: u64) -> Bars {
             p
         })
         .collect();
-    let day = 86_400_000_000_i64;
-    Bars::new(
-        (0..n as i64)
-            .map(|i| 946_857_600_000_000 + i * day)
-            .collect(),
-        close.clone(),
-        close.clone(),
-        close.clone(),
-        close,
-        None,
-    )
-    .unwrap()
+    common::closes(close, common::DAY)
 }
 
 #[test]

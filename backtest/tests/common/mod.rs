@@ -6,6 +6,7 @@ use tracectx_backtest::Bars;
 pub const DAY: i64 = 86_400_000_000;
 
 /// `n` daily bars whose every price is 10.
+#[allow(dead_code)]
 pub fn flat(n: usize) -> Bars {
     let times = (0..n as i64).map(|i| i * DAY).collect();
     Bars::new(
@@ -35,7 +36,14 @@ pub fn noisy(n: usize) -> Bars {
             price
         })
         .collect();
-    let times = (0..n as i64).map(|i| i * 60_000_000).collect();
+    closes(close, 60_000_000)
+}
+
+/// Bars of the closes `close`, one every `step` microseconds from the epoch, each opening,
+/// peaking and bottoming at its close.
+#[allow(dead_code)]
+pub fn closes(close: Vec<f64>, step: i64) -> Bars {
+    let times = (0..close.len() as i64).map(|i| i * step).collect();
     Bars::new(
         times,
         close.clone(),
