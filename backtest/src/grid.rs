@@ -533,6 +533,15 @@ impl ParamGrid {
             .filter(|(_, params)| self.constraints.iter().all(|c| c.allows(params)))
     }
 
+    /// The combinations of this grid's shard, constraints left out: what the crate itself
+    /// may look at without running the caller's code.
+    pub(crate) fn unconstrained(&self) -> impl Iterator<Item = Params> + '_ {
+        let Shard { index, count } = self.shard;
+        (index..self.len())
+            .step_by(count)
+            .map(|k| self.params_at(k))
+    }
+
     /// Whether the grid's constraints allow `params`.
     pub(crate) fn allows(&self, params: &Params) -> bool {
         self.constraints.iter().all(|c| c.allows(params))

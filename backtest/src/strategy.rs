@@ -1043,9 +1043,14 @@ impl SharedIndicators {
 
     /// Where the averages of the `fast` and `slow` windows cross, when the grid's pass found
     /// them: the first session to ask makes the pass over every `(fast, slow)` pair of the
-    /// grid's combinations, as [`sma_cross`] reads them, within the budget (the averages get
-    /// what it leaves). Sessions asking while it runs are not made to wait: they get `None`
-    /// and take the shared averages, so the other cores keep working.
+    /// combinations of the grid's shard, as [`sma_cross`] reads them, within the budget (the
+    /// averages get what it leaves). Sessions asking while it runs are not made to wait: they
+    /// get `None` and take the shared averages, so the other cores keep working.
+    ///
+    /// The grid's constraints are left out: they are the caller's code, which runs where the
+    /// sweep's jobs are made, not inside a session (its panics, time and log lines would be
+    /// this session's). Pairs they would leave out cost a little memory, no result: a
+    /// constraint such as `fast<slow` keeps one of each pair and its swap, the same pair here.
     fn crossings(&self, fast: usize, slow: usize) -> Option<crossings::PairCrossings<'_>> {
         if let Some(found) = self.crossings.get() {
             return found.as_ref()?.pair(fast, slow);
@@ -1056,7 +1061,7 @@ impl SharedIndicators {
         let found = self.crossings.get_or_init(|| {
             let grid = self.grid.as_ref()?;
             let pairs = || {
-                grid.combinations()
+                grid.unconstrained()
                     .filter_map(|params| sma_cross_windows(&params).ok())
             };
             Crossings::find(self.bars.close(), pairs, self.limit / 2)

@@ -347,6 +347,53 @@ fn a_constraint_skips_combinations_before_they_run() {
     assert!(ParamGrid::new().parse_constraint("fast").is_err());
 }
 
+#[test]
+fn a_constraint_runs_where_the_jobs_are_made_never_inside_a_session() {
+    // What a constraint sees of the trace context: its runs are the sweep's, never one of
+    // its sessions' (a log line it writes must not name a session it was not part of).
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (s, c) = (Arc::clone(&seen), Arc::clone(&calls));
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:20:2")
+        .unwrap()
+        .parse_axis("slow=5:40:5")
+        .unwrap()
+        .constraint(tracectx_backtest::Constraint::new("fast<slow", move |p| {
+            c.fetch_add(1, Ordering::SeqCst);
+            s.lock()
+                .unwrap()
+                .push(tracectx::current().map(|ctx| ctx.run_id().to_string()));
+            p.int("fast").unwrap() < p.int("slow").unwrap()
+        }));
+    let sessions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ids = Arc::clone(&sessions);
+    let options = BatchOptions::new().concurrency(2).on_progress(move |p| {
+        let id = p.outcome.as_ref().unwrap().metadata.run_id.clone();
+        ids.lock().unwrap().push(id.unwrap().to_string());
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let report = rt.block_on(BacktestEngine::default().sweep(
+        &Arc::new(Bars::synthetic(2_000, 8)),
+        sma_cross,
+        &grid,
+        RankBy::default(),
+        options,
+    ));
+    // Once for each combination to count them, once as the sweep's jobs are made.
+    assert_eq!(calls.load(Ordering::SeqCst), 2 * grid.len());
+    assert_eq!(report.succeeded, grid.selected());
+    let sessions = sessions.lock().unwrap();
+    assert_eq!(sessions.len(), report.sessions);
+    let seen = seen.lock().unwrap();
+    for id in seen.iter().flatten() {
+        assert!(!sessions.contains(id), "a constraint ran in session {id}");
+    }
+}
+
 /// Integers compare as integers, not as floats: past 2^53 a float cannot tell neighbours
 /// apart, and `a>b` held for neither order of 2^53 + 1 and 2^53.
 #[test]
