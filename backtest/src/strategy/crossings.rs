@@ -73,9 +73,11 @@ impl Crossings {
         if windows.first().is_some_and(|&w| w == 0) {
             return None;
         }
-        let mut left = budget.checked_sub(size_of::<u32>() * k * k)?;
+        // What is kept is charged to the budget before it is allocated: the windows, the slot
+        // table, a list for each pair and the room for its crossings, as it grows.
+        let mut left = budget.checked_sub(size_of::<usize>() * k + size_of::<u32>() * k * k)?;
         let mut slot = vec![NONE; k * k];
-        let mut events: Vec<Vec<u32>> = Vec::new();
+        let mut asked = 0;
         for (a, b) in pairs() {
             let (a, b) = (a.min(b), a.max(b));
             if a == b {
@@ -85,12 +87,12 @@ impl Crossings {
             let s = &mut slot[ia * k + ib];
             if *s == NONE {
                 left = left.checked_sub(size_of::<Vec<u32>>())?;
-                *s = u32::try_from(events.len()).ok()?;
-                events.push(Vec::new());
+                // At most `MAX_WINDOWS` squared pairs.
+                *s = asked;
+                asked += 1;
             }
         }
-        // Each crossing kept takes its 4 bytes (twice that at worst, as its list grows).
-        let mut left = left / (2 * size_of::<u32>());
+        let mut events: Vec<Vec<u32>> = vec![Vec::new(); asked as usize];
         // A window longer than the series never has a value, so never crosses.
         let live = windows.partition_point(|&w| w <= n);
         let longest = windows[..live].last().copied().unwrap_or(0);
@@ -135,11 +137,21 @@ impl Crossings {
                     let (lo, hi, above) = if x < y { (x, y, 1) } else { (y, x, 0) };
                     let s = slot[lo * k + hi];
                     if s != NONE {
-                        match left.checked_sub(1) {
-                            Some(l) => left = l,
-                            None => full = true,
+                        let list = &mut events[s as usize];
+                        if list.len() == list.capacity() {
+                            // Grown by hand (doubled, as a push would), so that the room is
+                            // charged before it is taken.
+                            let more = list.capacity().max(4);
+                            match left.checked_sub(size_of::<u32>() * more) {
+                                Some(l) => left = l,
+                                None => {
+                                    full = true;
+                                    return;
+                                }
+                            }
+                            list.reserve_exact(more);
                         }
-                        events[s as usize].push((i as u32) << 1 | above);
+                        list.push((i as u32) << 1 | above);
                     }
                 }
             });
@@ -164,7 +176,8 @@ impl Crossings {
 
     /// The bytes this holds.
     pub(crate) fn bytes(&self) -> usize {
-        size_of::<u32>() * self.slot.len()
+        size_of::<usize>() * self.windows.len()
+            + size_of::<u32>() * self.slot.len()
             + self
                 .events
                 .iter()
@@ -374,5 +387,25 @@ mod tests {
         assert!(Crossings::find(&close, pairs, 100).is_none());
         let wide = || (1..=MAX_WINDOWS + 1).map(|w| (w, 1));
         assert!(Crossings::find(&close, wide, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn what_is_kept_stays_within_any_budget() {
+        // Down, then up: every pair crosses once, so most of what is kept is short lists.
+        let close: Vec<f64> = (0..400).map(|i| 1.0 + (i as f64 - 150.0).abs()).collect();
+        let pairs = || (1..60).flat_map(|a| (a + 1..60).map(move |b| (a, b)));
+        let all = Crossings::find(&close, pairs, usize::MAX).unwrap();
+        assert_eq!(all.pair(3, 40).unwrap().iter().count(), 1);
+        let (mut kept, mut refused) = (0, 0);
+        for budget in (0..2 * all.bytes()).step_by(97) {
+            match Crossings::find(&close, pairs, budget) {
+                Some(found) => {
+                    assert!(found.bytes() <= budget, "{} > {budget}", found.bytes());
+                    kept += 1;
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(kept > 10 && refused > 10, "{kept} kept, {refused} refused");
     }
 }
