@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Bars;
@@ -1001,8 +1001,7 @@ pub fn close_sma(bars: &Bars, n: usize) -> Arc<[f64]> {
 pub(crate) struct SharedIndicators {
     bars: Arc<Bars>,
     limit: usize,
-    budget: AtomicUsize,
-    sma: Mutex<HashMap<usize, Arc<Average>>>,
+    kept: Mutex<Kept>,
     /// The sweep's grid, whose [`sma_cross`] pairs [`crossings`](Self::crossings) finds.
     grid: Option<Arc<ParamGrid>>,
     /// The crossings of every [`sma_cross`] pair of the grid, found by the first session
@@ -1015,6 +1014,24 @@ pub(crate) struct SharedIndicators {
 /// One shared average, computed by the first session that asks for it.
 type Average = OnceLock<Arc<[f64]>>;
 
+/// The shared averages kept, by window, and the bytes they take.
+#[derive(Default)]
+struct Kept {
+    averages: HashMap<usize, Arc<Average>>,
+    bytes: usize,
+}
+
+impl Kept {
+    /// Forgets every average kept when they take more than `limit` bytes (sessions still
+    /// reading one keep it alive).
+    fn trim(&mut self, limit: usize) {
+        if self.bytes > limit {
+            self.averages.clear();
+            self.bytes = 0;
+        }
+    }
+}
+
 thread_local! {
     /// The shared indicators of the session running on this thread, if it is a sweep's.
     static SHARED: RefCell<Option<Arc<SharedIndicators>>> = const { RefCell::new(None) };
@@ -1026,8 +1043,7 @@ impl SharedIndicators {
         SharedIndicators {
             bars,
             limit,
-            budget: AtomicUsize::new(limit),
-            sma: Mutex::new(HashMap::new()),
+            kept: Mutex::default(),
             grid: None,
             crossings: OnceLock::new(),
             crossings_begun: AtomicBool::new(false),
@@ -1052,28 +1068,44 @@ impl SharedIndicators {
     /// this session's). Pairs they would leave out cost a little memory, no result: a
     /// constraint such as `fast<slow` keeps one of each pair and its swap, the same pair here.
     fn crossings(&self, fast: usize, slow: usize) -> Option<crossings::PairCrossings<'_>> {
+        let grid = self.grid.as_ref()?;
         if let Some(found) = self.crossings.get() {
             return found.as_ref()?.pair(fast, slow);
         }
         if self.crossings_begun.swap(true, Ordering::AcqRel) {
             return None;
         }
+        // From now on the pass may take its share: the averages kept make room for it.
+        self.kept().trim(self.sma_limit());
         let found = self.crossings.get_or_init(|| {
-            let grid = self.grid.as_ref()?;
             let pairs = || {
                 grid.unconstrained()
                     .filter_map(|params| sma_cross_windows(&params).ok())
             };
-            Crossings::find(self.bars.close(), pairs, self.limit / 2)
+            Crossings::find(self.bars.close(), pairs, self.crossings_budget())
         });
         found.as_ref()?.pair(fast, slow)
     }
 
-    /// The bytes the averages may take: the budget less the crossings'.
+    /// The bytes the pass of [`crossings`](Self::crossings) may take: half the budget.
+    fn crossings_budget(&self) -> usize {
+        self.limit / 2
+    }
+
+    /// The bytes the averages may take: the budget less what the crossings take, or may
+    /// take while their pass runs.
     fn sma_limit(&self) -> usize {
-        let crossings = self.crossings.get().and_then(Option::as_ref);
-        self.limit
-            .saturating_sub(crossings.map_or(0, Crossings::bytes))
+        let crossings = match self.crossings.get() {
+            Some(found) => found.as_ref().map_or(0, Crossings::bytes),
+            None if self.crossings_begun.load(Ordering::Acquire) => self.crossings_budget(),
+            None => 0,
+        };
+        self.limit.saturating_sub(crossings)
+    }
+
+    /// The averages kept.
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` with `shared` as this thread's shared indicators, the previous ones back
@@ -1108,25 +1140,23 @@ impl SharedIndicators {
     /// others wait for it), while the budget lasts.
     fn sma(&self, n: usize) -> Arc<[f64]> {
         let bytes = self.bars.len() * size_of::<f64>();
-        let limit = self.sma_limit();
         let cell = {
-            let mut map = self.sma.lock().unwrap_or_else(PoisonError::into_inner);
-            match map.get(&n) {
+            let mut kept = self.kept();
+            match kept.averages.get(&n) {
                 Some(cell) => Arc::clone(cell),
                 None => {
+                    // Read under the lock: the session that begins the pass of the crossings
+                    // says so, then trims the averages under it, so that from then on each
+                    // one added leaves the pass its share.
+                    let limit = self.sma_limit();
                     if bytes > limit {
-                        drop(map);
+                        drop(kept);
                         return price_sma(self.bars.close(), n);
                     }
-                    let mut left = self.budget.load(Ordering::Relaxed).min(limit);
-                    if left < bytes {
-                        // Full: forget every average kept (sessions still reading one keep
-                        // it alive) and start again.
-                        map.clear();
-                        left = limit;
-                    }
-                    self.budget.store(left - bytes, Ordering::Relaxed);
-                    Arc::clone(map.entry(n).or_default())
+                    // Full: forget every average kept and start again.
+                    kept.trim(limit - bytes);
+                    kept.bytes += bytes;
+                    Arc::clone(kept.averages.entry(n).or_default())
                 }
             }
         };
@@ -1748,4 +1778,61 @@ fn sma_cross_windows(params: &Params) -> Result<(usize, usize), ParamError> {
         params.positive_int_or("fast", 10)?,
         params.positive_int_or("slow", 20)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes the shared averages and crossings hold, counted from what is there.
+    fn held(shared: &SharedIndicators) -> usize {
+        let averages: usize = shared
+            .kept()
+            .averages
+            .values()
+            .filter_map(|cell| cell.get())
+            .map(|a| size_of_val(&**a))
+            .sum();
+        let crossings = shared.crossings.get().and_then(Option::as_ref);
+        averages + crossings.map_or(0, Crossings::bytes)
+    }
+
+    #[test]
+    fn averages_and_crossings_together_stay_within_the_budget() {
+        let bars = Arc::new(Bars::synthetic(1_000, 3));
+        let average = 1_000 * size_of::<f64>();
+        let limit = 6 * average;
+        let grid = ParamGrid::new()
+            .parse_axis("fast=2,3,5")
+            .unwrap()
+            .parse_axis("slow=20,30")
+            .unwrap();
+        let new =
+            || SharedIndicators::new(Arc::clone(&bars), limit).for_grid(Arc::new(grid.clone()));
+
+        // Averages first (a strategy reading `close_sma`), then the pass.
+        let shared = new();
+        for n in 50..56 {
+            shared.sma(n);
+            assert!(held(&shared) <= limit);
+        }
+        assert_eq!(held(&shared), limit);
+        let found = shared.crossings(2, 20).map(|p| p.iter().count());
+        assert!(found.is_some_and(|c| c > 0), "{found:?}");
+        assert!(held(&shared) <= limit, "{} > {limit}", held(&shared));
+        for n in 60..80 {
+            shared.sma(n);
+            assert!(held(&shared) <= limit, "{} > {limit}", held(&shared));
+        }
+
+        // While the pass runs (begun by another session), it may take its share.
+        let shared = new();
+        shared.crossings_begun.store(true, Ordering::Release);
+        for n in 50..60 {
+            let bits = |a: Arc<[f64]>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert!(bits(shared.sma(n)) == bits(price_sma(bars.close(), n)));
+            let room = limit - shared.crossings_budget();
+            assert!(held(&shared) <= room, "{} > {room}", held(&shared));
+        }
+    }
 }
