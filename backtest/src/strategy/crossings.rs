@@ -51,8 +51,8 @@ impl Crossings {
     /// The crossings of the averages of `close` for every pair `pairs()` yields (windows of
     /// at least 1; a window with itself has none), in one pass over the bars. `pairs` is
     /// called twice (the windows, then the pairs). `None` when there are more than
-    /// [`MAX_WINDOWS`] distinct windows or `2^31` bars, or the pairs and their crossings would
-    /// take more than `budget` bytes.
+    /// [`MAX_WINDOWS`] distinct windows or `2^31` bars, when a window's sum could overflow,
+    /// or when the pairs and their crossings would take more than `budget` bytes.
     pub(crate) fn find<I>(close: &[f64], pairs: impl Fn() -> I, budget: usize) -> Option<Self>
     where
         I: Iterator<Item = (usize, usize)>,
@@ -71,6 +71,15 @@ impl Crossings {
         let windows: Vec<usize> = windows.into_iter().collect();
         let k = windows.len();
         if windows.first().is_some_and(|&w| w == 0) {
+            return None;
+        }
+        // A window longer than the series never has a value, so never crosses.
+        let live = windows.partition_point(|&w| w <= n);
+        let longest = windows[..live].last().copied().unwrap_or(0);
+        // Prices whose sums could overflow (near `f64::MAX`) make averages NaN, which have
+        // no place in an order: such series are left to the averages, pair by pair.
+        let top = close.iter().fold(0.0, |top: f64, &c| top.max(c));
+        if top * longest as f64 > f64::MAX / 4.0 {
             return None;
         }
         // What is kept is charged to the budget before it is allocated: the windows, the slot
@@ -93,9 +102,6 @@ impl Crossings {
             }
         }
         let mut events: Vec<Vec<u32>> = vec![Vec::new(); asked as usize];
-        // A window longer than the series never has a value, so never crosses.
-        let live = windows.partition_point(|&w| w <= n);
-        let longest = windows[..live].last().copied().unwrap_or(0);
         let mut means: Vec<RollingMean> = windows[..live]
             .iter()
             .map(|&w| RollingMean::new(w))
@@ -276,6 +282,8 @@ impl FullMeans {
 /// Sorts `values` ascending by insertion, stably, `order` alongside, calling `swapped(x, y)`
 /// (items of `order`) each time `x` moves after `y`: once for every pair now strictly out of
 /// order, and for no other.
+// Not inlined: inside the pass's loop, among its many locals, the sort's own were kept on the
+// stack; on its own it keeps them in registers.
 #[inline(never)]
 fn insertion_sort(order: &mut [usize], values: &mut [f64], mut swapped: impl FnMut(usize, usize)) {
     debug_assert_eq!(order.len(), values.len());
@@ -387,6 +395,21 @@ mod tests {
         assert!(Crossings::find(&close, pairs, 100).is_none());
         let wide = || (1..=MAX_WINDOWS + 1).map(|w| (w, 1));
         assert!(Crossings::find(&close, wide, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn sums_that_could_overflow_are_left_to_the_averages() {
+        let close: Vec<f64> = ticks(300, 2).iter().map(|p| p * 1e304).collect();
+        let pairs = |slow: usize| move || [(1, 2), (3, slow)].into_iter();
+        // Four windows of the dearest price are still far from `f64::MAX`.
+        let found = Crossings::find(&close, pairs(4), 1 << 20).unwrap();
+        let got: Vec<(usize, bool)> = found.pair(3, 4).unwrap().iter().collect();
+        assert!(!got.is_empty());
+        assert_eq!(got, pairwise(&close, 3, 4));
+        // Fifty may overflow: NaN averages, which no order holds.
+        assert!(Crossings::find(&close, pairs(50), 1 << 20).is_none());
+        // A window past the end has no sum.
+        assert!(Crossings::find(&close, pairs(1_000), 1 << 20).is_some());
     }
 
     #[test]
