@@ -315,9 +315,9 @@ impl Stats {
             _ if have_weekends => 365.0,
             _ => 252.0,
         };
-        let annualized = (1.0 + g).powf(annual) - 1.0;
+        let annualized = pow(1.0 + g, annual) - 1.0;
         let volatility =
-            ((var_d + (1.0 + g).powf(2.0)).powf(annual) - (1.0 + g).powf(2.0 * annual)).sqrt();
+            (pow(var_d + pow(1.0 + g, 2.0), annual) - pow(1.0 + g, 2.0 * annual)).sqrt();
         let return_ann_pct = annualized * 100.0;
         let volatility_ann_pct = volatility * 100.0;
         let duration = t[n - 1] - t[0];
@@ -325,7 +325,7 @@ impl Stats {
             + (duration.rem_euclid(MICROS_PER_DAY) / MICROS_PER_SEC) as f64 / 86_400.0)
             / 365.25;
         let cagr = if years != 0.0 {
-            ((e_last / e0).powf(1.0 / years) - 1.0) * 100.0
+            (pow(e_last / e0, 1.0 / years) - 1.0) * 100.0
         } else {
             f64::NAN
         };
@@ -379,6 +379,15 @@ impl Stats {
     }
 }
 
+/// `x` to the power `y` by libm's `pow`, as the reference's `**` on numpy's floats takes it.
+///
+/// The exponent goes through `black_box`: an optimized build otherwise rewrites `x.powf(2.0)`
+/// as `x * x`, which differs from `pow` in the last bit for about one `x` near 1 in a thousand
+/// (a debug build calls `pow`), so that a figure would depend on the build.
+fn pow(x: f64, y: f64) -> f64 {
+    x.powf(std::hint::black_box(y))
+}
+
 /// A deterministic walk of `n` values around 100, moves of about `scale`: the tests' data.
 #[cfg(test)]
 pub(crate) fn walk(n: usize, scale: f64) -> Vec<f64> {
@@ -394,4 +403,23 @@ pub(crate) fn walk(n: usize, scale: f64) -> Vec<f64> {
             v
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(1 + g) ** 2` as numpy's floats give it in the reference (its `pow`), where `x * x`
+    /// differs: an optimized build of `x.powf(2.0)` gave the second value of each pair.
+    #[test]
+    fn squares_are_the_references_in_every_build() {
+        for (x, numpy, product) in [
+            (0.9978661655909816, 0.9957368844312484, 0.9957368844312483),
+            (1.0028882348325703, 1.0057848115655885, 1.0057848115655887),
+            (0.9989758651950682, 0.9979527792422351, 0.997952779242235),
+        ] {
+            assert_eq!(x * x, product);
+            assert_eq!(pow(x, 2.0), numpy, "{x}");
+        }
+    }
 }
