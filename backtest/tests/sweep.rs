@@ -348,6 +348,56 @@ fn a_constraint_skips_combinations_before_they_run() {
 }
 
 #[test]
+fn a_constraint_that_panics_as_jobs_are_made_panics_the_sweep() {
+    // Counting the combinations calls the constraint once each; making the jobs, again: this
+    // one panics at its 71st call, on the 21st job, which ended that worker and left
+    // combinations out of the ranking without a word.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let grid = ParamGrid::new()
+        .parse_axis("fast=2:20:2")
+        .unwrap()
+        .parse_axis("slow=5:25:5")
+        .unwrap()
+        .constraint(tracectx_backtest::Constraint::new("flaky", move |_| {
+            assert!(
+                c.fetch_add(1, Ordering::SeqCst) != 70,
+                "the constraint broke"
+            );
+            true
+        }));
+    assert_eq!(grid.len(), 50);
+    for concurrency in [1, 2] {
+        calls.store(0, Ordering::SeqCst);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let grid = grid.clone();
+        let outcome = rt.block_on(async move {
+            let sweep = BacktestEngine::default().sweep(
+                &Arc::new(Bars::synthetic(500, 8)),
+                sma_cross,
+                &grid,
+                RankBy::default(),
+                BatchOptions::new().concurrency(concurrency),
+            );
+            tokio::spawn(sweep).await
+        });
+        let Err(ended) = outcome else {
+            panic!("{concurrency} workers: the sweep ended as if nothing happened");
+        };
+        let payload = ended.into_panic();
+        let message = payload.downcast_ref::<&str>().copied();
+        assert_eq!(
+            message,
+            Some("the constraint broke"),
+            "{concurrency} workers"
+        );
+    }
+}
+
+#[test]
 fn a_constraint_runs_where_the_jobs_are_made_never_inside_a_session() {
     // What a constraint sees of the trace context: its runs are the sweep's, never one of
     // its sessions' (a log line it writes must not name a session it was not part of).

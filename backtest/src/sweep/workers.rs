@@ -32,6 +32,11 @@ const OUTCOMES_IN_FLIGHT: usize = 32;
 /// per worker and what `sink` keeps, whatever the number of jobs.
 /// When this future is dropped, the workers stop after their current session. Returns the
 /// number of sessions that ran.
+///
+/// # Panics
+///
+/// When a worker panicked outside a session (taking a job from `source`), with its payload,
+/// once the other workers are done.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn drive(
     settings: BacktestSettings,
@@ -100,8 +105,17 @@ pub(super) async fn drive(
         }
         sink(index, outcome);
     }
-    // Every worker has dropped its sender: they are done.
-    while workers.join_next().await.is_some() {}
+    // Every worker has dropped its sender: they are done. A worker ends early only by a panic
+    // (a session's own panics are caught as its error): from the caller's code that makes the
+    // jobs (a grid's constraint), passed on to the caller as a scope passes on its threads'
+    // panics, rather than sessions left out without a word.
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
     tracing::info!(ok, failed, "{what} finished");
     done
 }
