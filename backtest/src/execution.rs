@@ -556,7 +556,7 @@ impl Next<'_> {
     /// The first bar from `from` on whose decision is not [`Decision::Hold`]; `from` never
     /// goes back from one call to the next.
     #[inline]
-    fn from(&mut self, decisions: &[Decision], from: usize) -> Option<usize> {
+    fn find(&mut self, decisions: &[Decision], from: usize) -> Option<usize> {
         match self {
             Next::Scan => next_decision(decisions, from),
             Next::Listed { moves, at } => {
@@ -727,7 +727,7 @@ pub(crate) fn simulate_into<'a>(
         open: Vec::with_capacity(1),
         // Every closed trade was opened by an entry decision: room for all of them up front
         // saves the copies of a growing list (about 5 MB for 55,000 trades).
-        trades: Vec::with_capacity(match &mut next {
+        trades: Vec::with_capacity(match &next {
             Next::Listed { moves, .. } => moves
                 .iter()
                 .filter(|&&b| {
@@ -766,7 +766,7 @@ pub(crate) fn simulate_into<'a>(
                 acct.enter(pending == Decision::EnterLong, fill_open, s, fill_time);
             }
         }
-        let j = next.from(decisions, s).unwrap_or(n - 1);
+        let j = next.find(decisions, s).unwrap_or(n - 1);
         if let (Some(&p), Some(&ts)) = (open_px.get(j + 1), t.get(j + 1)) {
             (fill_open, fill_time) = (p, ts);
         }

@@ -136,7 +136,7 @@ impl Crossings {
             for (v, &x) in sorted.iter_mut().zip(&order) {
                 *v = cur[x];
             }
-            let mut full = false;
+            let mut over_budget = false;
             insertion_sort(&mut order, &mut sorted, |x, y| {
                 if prev[x] < prev[y] {
                     // `x` crossed above `y`.
@@ -151,7 +151,7 @@ impl Crossings {
                             match left.checked_sub(size_of::<u32>() * more) {
                                 Some(l) => left = l,
                                 None => {
-                                    full = true;
+                                    over_budget = true;
                                     return;
                                 }
                             }
@@ -161,7 +161,7 @@ impl Crossings {
                     }
                 }
             });
-            if full {
+            if over_budget {
                 return None;
             }
             while defined < live && windows[defined] - 1 == i {
