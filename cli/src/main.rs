@@ -1302,7 +1302,8 @@ fn write_strategies(out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "\nSet one with --param NAME=VALUE (backtest) or sweep it with --grid NAME=START:STOP:STEP."
+        "\nSet one with --param NAME=VALUE, or sweep it with --grid NAME=START:STOP:STEP (numbers)\n\
+         or --grid NAME=V1,V2,... (any type)."
     )
 }
 

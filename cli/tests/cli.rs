@@ -1299,6 +1299,15 @@ mod backtest_cli {
         assert_eq!(row("fast"), ["fast", "integer", "10"]);
         assert_eq!(row("slow"), ["slow", "integer", "20"]);
         assert_eq!(row("long_only"), ["long_only", "boolean", "false"]);
+        // A boolean has no START:STOP:STEP: the way to sweep it is named too, and `--param`
+        // serves `sweep` as well as `backtest`.
+        assert!(
+            text.ends_with(
+                "\nSet one with --param NAME=VALUE, or sweep it with --grid NAME=START:STOP:STEP \
+                 (numbers)\nor --grid NAME=V1,V2,... (any type).\n"
+            ),
+            "{text}"
+        );
         let json: serde_json::Value =
             serde_json::from_str(&stdout(&tracectx(&["strategies", "--json"], None))).unwrap();
         assert_eq!(json[0]["params"][0]["default"], 10);
