@@ -2089,10 +2089,7 @@ mod backtest_cli {
     #[test]
     fn a_signal_stops_a_shard_with_whole_lines_said() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("bars.csv");
-        Bars::synthetic(300_000, 17)
-            .write_csv(std::fs::File::create(&data).unwrap())
-            .unwrap();
+        let data = bars_file(dir.path(), 300_000);
         for (name, code) in [("-TERM", 143), ("-INT", 130)] {
             let file = dir.path().join(format!("shard{name}.jsonl"));
             let child = shard_under_way(&data, "fast=2:60:1", &file);
@@ -2122,10 +2119,7 @@ mod backtest_cli {
     #[test]
     fn an_output_over_its_size_limit_or_removed_fails_the_shard_saying_so() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("bars.csv");
-        Bars::synthetic(300_000, 17)
-            .write_csv(std::fs::File::create(&data).unwrap())
-            .unwrap();
+        let data = bars_file(dir.path(), 300_000);
         let file = dir.path().join("limited.jsonl");
         let out = Command::new("sh")
             .arg("-c")
