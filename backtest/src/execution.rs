@@ -698,6 +698,21 @@ pub(crate) fn simulate_into<'a>(
     equity: &'a mut [f64],
     done: &mut dyn FnMut(&'a [f64]),
 ) -> Result<(Vec<Trade>, Vec<OpenTrade>), SimulationError> {
+    crate::wide::run(
+        #[inline(always)]
+        || simulate_here(bars, signals, settings, equity, done),
+    )
+}
+
+/// [`simulate_into`] as built for whatever calls it.
+#[inline(always)]
+fn simulate_here<'a>(
+    bars: &Bars,
+    signals: &Signals,
+    settings: &BacktestSettings,
+    equity: &'a mut [f64],
+    done: &mut dyn FnMut(&'a [f64]),
+) -> Result<(Vec<Trade>, Vec<OpenTrade>), SimulationError> {
     settings.validate()?;
     let n = bars.len();
     if signals.len() != n {
@@ -1022,10 +1037,16 @@ mod tests {
             assert_eq!(pieces, slow.equity, "case {case}: pieces");
             assert_eq!(equity, slow.equity, "case {case}: curve");
             assert_eq!(trades, slow.trades, "case {case}: trades");
+            // The build for the target's baseline (`simulate_into` may be AVX2's): the same.
+            let mut baseline = vec![f64::NAN; n];
+            let (baseline_trades, _) =
+                simulate_here(&bars, &signals, &settings, &mut baseline, &mut |_| {}).unwrap();
+            assert_eq!(baseline_trades, trades, "case {case}: baseline trades");
             ruined += usize::from(fast.equity.last() == Some(&0.0));
             assert_eq!(fast, slow, "case {case}: {n} bars, {settings:?}");
             let bits = |e: &[f64]| e.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast.equity), bits(&slow.equity), "case {case}");
+            assert_eq!(bits(&baseline), bits(&equity), "case {case}: baseline");
         }
         // The cases include ruined accounts (equity 0 to the end).
         assert!(ruined > 0, "no case ran out of money");

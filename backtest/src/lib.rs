@@ -128,6 +128,7 @@ pub mod strategy;
 pub mod stream;
 pub mod sweep;
 pub mod trade;
+mod wide;
 
 pub use data::{Bar, Bars, BarsBuilder, DataError, DataErrorKind, parse_bar_time};
 pub use engine::BacktestEngine;

@@ -14,8 +14,9 @@ pub(super) struct BetaSums {
 }
 
 impl BetaSums {
-    // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
-    #[inline]
+    // Inline always: called leaf by leaf from the pass, in another module, and built into its
+    // AVX2 build (`crate::wide`).
+    #[inline(always)]
     pub(super) fn add(&mut self, lx: &[f64], ly: &[f64]) {
         let (kx, ky) = *self.shift.get_or_insert((lx[0], ly[0]));
         let mut sums = [0.0_f64; 4];
@@ -56,8 +57,9 @@ const LN_SERIES_MAX_U: f64 = 0.05;
 /// `u = (q - 1) / (q + 1)` (`q - 1` exact), one division and a few products in a loop the
 /// compiler vectorizes; the others, and NaN, zeros and infinities, `f64::ln` of the ratio.
 /// Equal values give exactly 0.
-// Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
-#[inline]
+// Inline always: called leaf by leaf from the pass, in another module, and built into its
+// AVX2 build (`crate::wide`).
+#[inline(always)]
 pub(crate) fn log_ratios(v: &[f64], out: &mut [f64]) {
     let mut far = false;
     for (o, w) in out.iter_mut().zip(v.windows(2)) {

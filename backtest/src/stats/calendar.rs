@@ -170,8 +170,9 @@ impl DaySums {
     /// `log_sum`, the sum of the logarithms of the equity's ratios (of `1 + r`, which is the
     /// ratio: `r = b / a - 1` is exact for ratios in [0.5, 2]); false when a return is not
     /// near 0 after all.
-    // Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
-    #[inline]
+    // Inline always: called leaf by leaf from the pass, in another module, and built into its
+    // AVX2 build (`crate::wide`).
+    #[inline(always)]
     pub(super) fn leaf(
         &mut self,
         e: &[f64],

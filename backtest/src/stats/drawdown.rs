@@ -104,6 +104,15 @@ pub(crate) struct DrawdownPass {
 impl DrawdownPass {
     /// The next values of the curve, on bars whose times start `t`.
     pub(crate) fn feed(&mut self, piece: &[f64], t: &[i64]) {
+        crate::wide::run(
+            #[inline(always)]
+            || self.feed_here(piece, t),
+        );
+    }
+
+    /// [`feed`](Self::feed) as built for whatever calls it.
+    #[inline(always)]
+    pub(super) fn feed_here(&mut self, piece: &[f64], t: &[i64]) {
         let base = self.fed;
         self.fed += piece.len();
         if self.failed {
@@ -167,6 +176,7 @@ impl PositiveScan {
 
     /// The equity of bars `base..base + piece.len()` (bar 0's value is [`new`](Self::new)'s);
     /// false at a value that is not finite and positive.
+    #[inline(always)]
     fn feed(&mut self, piece: &[f64], base: usize, t: &[i64]) -> bool {
         let (mut high, mut low, mut last_zero) = (self.high, self.low, self.last_zero);
         let mut k = usize::from(base == 0);

@@ -121,15 +121,37 @@ impl<'b> EquityPass<'b> {
 
     /// The next values of the equity curve, in order.
     pub(crate) fn feed(&mut self, piece: &[f64]) {
+        crate::wide::run(
+            #[inline(always)]
+            || self.feed_here(piece),
+        );
+    }
+
+    /// [`feed`](Self::feed) as built for whatever calls it.
+    #[inline(always)]
+    fn feed_here(&mut self, piece: &[f64]) {
         let sums = &mut self.sums;
-        self.cursor
-            .feed(&self.leaves, piece, |s, e| sums.leaf(s, e));
+        self.cursor.feed(
+            &self.leaves,
+            piece,
+            #[inline(always)]
+            |s, e| sums.leaf(s, e),
+        );
     }
 
     /// The second pass of the daily returns' two-pass variance, over the whole curve again in
     /// pieces (cut anyhow), once it was all fed; nothing when the returns are not summed bar
     /// by bar. [`finish`](Self::finish) makes it when it was not made.
     pub(crate) fn second_pass<'e>(&mut self, pieces: impl IntoIterator<Item = &'e [f64]>) {
+        crate::wide::run(
+            #[inline(always)]
+            || self.second_pass_here(pieces),
+        );
+    }
+
+    /// [`second_pass`](Self::second_pass) as built for whatever calls it.
+    #[inline(always)]
+    fn second_pass_here<'e>(&mut self, pieces: impl IntoIterator<Item = &'e [f64]>) {
         let m = self.t.len().saturating_sub(1);
         let Some(days) = &mut self.sums.days else {
             return;
@@ -154,12 +176,17 @@ impl<'b> EquityPass<'b> {
         } else {
             let mut cursor = LeafCursor::default();
             for piece in pieces {
-                cursor.feed(&self.leaves, piece, |_, e| {
-                    leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
-                        let r = e[i + 1] / e[i] - 1.0;
-                        (avg - r) * (avg - r)
-                    })]);
-                });
+                cursor.feed(
+                    &self.leaves,
+                    piece,
+                    #[inline(always)]
+                    |_, e| {
+                        leaf_sums.push([pairwise_by(0, e.len() - 1, &|i| {
+                            let r = e[i + 1] / e[i] - 1.0;
+                            (avg - r) * (avg - r)
+                        })]);
+                    },
+                );
             }
         }
         let [squares] = combine_leaves(m, &mut leaf_sums.into_iter());
@@ -234,6 +261,7 @@ struct LeafSums<'b> {
 
 impl LeafSums<'_> {
     /// One leaf: the returns `s..s + len` from the equity `e = E[s..=s + len]`.
+    #[inline(always)]
     fn leaf(&mut self, s: usize, e: &[f64]) {
         let len = e.len() - 1;
         if len == 0 {
@@ -274,6 +302,7 @@ impl LeafCursor {
     /// Takes the next piece of the curve and calls `leaf(s, e)` for every leaf `(s, len)` of
     /// `leaves` it completes, `e` being the equity `s..=s + len` (from the piece itself, or
     /// copied when the leaf began in an earlier piece).
+    #[inline(always)]
     fn feed(
         &mut self,
         leaves: &[(usize, usize)],
@@ -322,19 +351,52 @@ mod tests {
         freq_days: i64,
         piece: usize,
     ) -> (EquityFigures, bool) {
+        pass_built(t, close, equity, freq_days, piece, false)
+    }
+
+    /// [`pass_in_pieces`], in the build for this processor (AVX2 where it has it) or, with
+    /// `baseline`, in the build for the target's baseline.
+    fn pass_built(
+        t: &[i64],
+        close: &[f64],
+        equity: &[f64],
+        freq_days: i64,
+        piece: usize,
+        baseline: bool,
+    ) -> (EquityFigures, bool) {
         let mut pass = EquityPass::new(t, close, freq_days, || one_bar_a_day(t));
         let mut drawdowns = DrawdownPass::default();
         for chunk in equity.chunks(piece) {
-            pass.feed(chunk);
-            drawdowns.feed(chunk, t);
+            if baseline {
+                pass.feed_here(chunk);
+                drawdowns.feed_here(chunk, t);
+            } else {
+                pass.feed(chunk);
+                drawdowns.feed(chunk, t);
+            }
         }
         let per_bar = pass.sums.days.is_some();
         // The variance's second pass over the same pieces (as a session's second thread
         // makes it); `finish` makes it over the whole curve when it was not made.
         if piece < equity.len() {
-            pass.second_pass(equity.chunks(piece));
+            if baseline {
+                pass.second_pass_here(equity.chunks(piece));
+            } else {
+                pass.second_pass(equity.chunks(piece));
+            }
         }
         (pass.finish(equity, drawdowns), per_bar)
+    }
+
+    /// Every figure of the pass, as bits.
+    fn figure_bits(f: &EquityFigures) -> Vec<u64> {
+        let d = &f.drawdowns;
+        let mut v = vec![f.peak, f.beta, d.max, d.nonzero_sum];
+        v.extend(&d.peaks);
+        v.extend(d.durations.iter().map(|&x| x as f64));
+        v.extend([f.days.g, f.days.variance, f.days.downside]);
+        v.push(f.days.weekend_bars as f64);
+        v.into_iter().map(f64::to_bits).collect()
     }
 
     #[test]
@@ -379,19 +441,35 @@ mod tests {
         ruined[4_000..].iter_mut().for_each(|e| *e = 0.0);
         for e in [walk(n, 0.01), walk(n, 0.0003), ruined] {
             for t in [&days, &hours] {
-                let bits = |f: &EquityFigures| {
-                    let d = &f.drawdowns;
-                    let mut v = vec![f.peak, f.beta, d.max, d.nonzero_sum];
-                    v.extend(&d.peaks);
-                    v.extend(d.durations.iter().map(|&x| x as f64));
-                    v.extend([f.days.g, f.days.variance, f.days.downside]);
-                    v.push(f.days.weekend_bars as f64);
-                    v.into_iter().map(f64::to_bits).collect::<Vec<_>>()
-                };
                 let (whole, _) = pass_in_pieces(t, &close, &e, 1, n);
                 for piece in [1, 3, 8, 127, 128, 129, 1_000, 4_999] {
                     let (cut, _) = pass_in_pieces(t, &close, &e, 1, piece);
-                    assert_eq!(bits(&cut), bits(&whole), "pieces of {piece}");
+                    assert_eq!(figure_bits(&cut), figure_bits(&whole), "pieces of {piece}");
+                }
+            }
+        }
+    }
+
+    /// The build of the pass for this processor (AVX2 where it has it: four values an
+    /// instruction) gives the figures of the baseline build, to the bit: the same operations
+    /// in the same order, whatever the width.
+    #[test]
+    fn the_processors_build_gives_the_baselines_bits() {
+        let n = 5_000;
+        let close = walk(n, 0.02);
+        let days: Vec<i64> = (0..n as i64).map(|i| i * MICROS_PER_DAY).collect();
+        let hours: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000).collect();
+        let mut ruined = walk(n, 0.03);
+        ruined[4_000..].iter_mut().for_each(|e| *e = 0.0);
+        let mut wild = walk(n, 0.01);
+        wild[100] *= 1.2; // a logarithm off the series
+        wild[2_000] = f64::NAN;
+        for e in [walk(n, 0.01), walk(n, 0.0003), ruined, wild] {
+            for t in [&days, &hours] {
+                for piece in [1, 7, 129, n] {
+                    let (built, per_bar) = pass_built(t, &close, &e, 1, piece, false);
+                    let (baseline, _) = pass_built(t, &close, &e, 1, piece, true);
+                    assert_eq!(figure_bits(&built), figure_bits(&baseline), "{per_bar}");
                 }
             }
         }

@@ -23,8 +23,9 @@ pub(super) fn pairwise_leaves(start: usize, n: usize, out: &mut Vec<(usize, usiz
 /// The sum of one leaf (at most [`LEAF_MAX`] values), as numpy sums it: [`pairwise_by`]'s
 /// leaf over a slice, in whole blocks of eight (no index to check, so the eight running
 /// sums are added as vectors).
-// Inline: called leaf by leaf from the pass, in another module (so another codegen unit).
-#[inline]
+// Inline always: called leaf by leaf from the pass, in another module, and built into its
+// AVX2 build (`crate::wide`).
+#[inline(always)]
 pub(super) fn leaf_sum(v: &[f64]) -> f64 {
     debug_assert!(v.len() <= LEAF_MAX);
     let Some((head, rest)) = v.split_first_chunk::<8>() else {

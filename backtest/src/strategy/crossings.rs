@@ -57,6 +57,18 @@ impl Crossings {
     where
         I: Iterator<Item = (usize, usize)>,
     {
+        crate::wide::run(
+            #[inline(always)]
+            || Self::find_here(close, pairs, budget),
+        )
+    }
+
+    /// [`find`](Self::find) as built for whatever calls it.
+    #[inline(always)]
+    fn find_here<I>(close: &[f64], pairs: impl Fn() -> I, budget: usize) -> Option<Self>
+    where
+        I: Iterator<Item = (usize, usize)>,
+    {
         let n = close.len();
         if u32::try_from(n).map_or(true, |n| n > u32::MAX >> 1) {
             return None;
@@ -214,36 +226,34 @@ impl Crossings {
 }
 
 /// The averages of every window once all are full, side by side: [`RollingMean::step_full`]
-/// for each, with what they all share (the run of equal closes) counted once a bar.
+/// for each, with what they all share (the run of equal closes) counted once a bar. Kept as
+/// one list per quantity, so that a bar's step is one loop over the windows the compiler
+/// vectorizes.
 struct FullMeans {
-    lanes: Vec<Lane>,
+    /// Each window's length.
+    n: Vec<usize>,
+    /// Each window's length as the divisor of its mean.
+    count: Vec<f64>,
+    /// Each window's compensated sum, as [`RollingMean`] keeps it.
+    sum: Vec<f64>,
+    comp_add: Vec<f64>,
+    comp_rem: Vec<f64>,
+    /// The close leaving each window this bar.
+    old: Vec<f64>,
     same: usize,
     prev: f64,
-}
-
-/// One window's compensated sum, as [`RollingMean`] keeps it.
-struct Lane {
-    n: usize,
-    count: f64,
-    sum: f64,
-    comp_add: f64,
-    comp_rem: f64,
 }
 
 impl FullMeans {
     /// Takes over `means`, every one full (each has seen the same closes, so the same run).
     fn new(means: &[RollingMean]) -> Self {
         FullMeans {
-            lanes: means
-                .iter()
-                .map(|m| Lane {
-                    n: m.n,
-                    count: m.nobs as f64,
-                    sum: m.sum,
-                    comp_add: m.comp_add,
-                    comp_rem: m.comp_rem,
-                })
-                .collect(),
+            n: means.iter().map(|m| m.n).collect(),
+            count: means.iter().map(|m| m.nobs as f64).collect(),
+            sum: means.iter().map(|m| m.sum).collect(),
+            comp_add: means.iter().map(|m| m.comp_add).collect(),
+            comp_rem: means.iter().map(|m| m.comp_rem).collect(),
+            old: vec![0.0; means.len()],
             same: means.first().map_or(0, |m| m.same),
             prev: means.first().map_or(f64::NAN, |m| m.prev),
         }
@@ -251,24 +261,34 @@ impl FullMeans {
 
     /// Every window's mean at bar `i` into `out`: the operations of
     /// [`RollingMean::step_full`], in its order.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, close: &[f64], i: usize, out: &mut [f64]) {
         let v = close[i];
         self.same = if v == self.prev { self.same + 1 } else { 1 };
         self.prev = v;
         let same = self.same;
-        for (lane, o) in self.lanes.iter_mut().zip(out) {
-            let old = close[i - lane.n];
-            let y = -old - lane.comp_rem;
-            let t = lane.sum + y;
-            lane.comp_rem = (t - lane.sum) - y;
-            lane.sum = t;
-            let y = v - lane.comp_add;
-            let t = lane.sum + y;
-            lane.comp_add = (t - lane.sum) - y;
-            lane.sum = t;
-            let m = lane.sum / lane.count;
-            *o = if same >= lane.n {
+        for (old, &n) in self.old.iter_mut().zip(&self.n) {
+            *old = close[i - n];
+        }
+        let k = self.n.len();
+        let (n, count, old) = (&self.n[..k], &self.count[..k], &self.old[..k]);
+        let (sum, comp_add, comp_rem) = (
+            &mut self.sum[..k],
+            &mut self.comp_add[..k],
+            &mut self.comp_rem[..k],
+        );
+        let out = &mut out[..k];
+        for j in 0..k {
+            let y = -old[j] - comp_rem[j];
+            let t = sum[j] + y;
+            comp_rem[j] = (t - sum[j]) - y;
+            sum[j] = t;
+            let y = v - comp_add[j];
+            let t = sum[j] + y;
+            comp_add[j] = (t - sum[j]) - y;
+            sum[j] = t;
+            let m = sum[j] / count[j];
+            out[j] = if same >= n[j] {
                 v
             } else if m < 0.0 {
                 0.0
