@@ -1,11 +1,10 @@
 //! The crossings of a sweep's moving averages, found for every pair of windows in one pass.
 //!
 //! A sweep of [`sma_cross`](super::sma_cross) asks, session after session, where one average
-//! of the closes crosses another: compared pair by pair, that is a few comparisons a bar for
-//! every session. Kept in order instead, the averages of all the sweep's windows change places
-//! exactly where two of them cross, so one pass over the bars that keeps them sorted (by
-//! insertion: from one bar to the next the order barely moves) finds the crossings of every
-//! pair at once, for a comparison a bar per window and one per crossing.
+//! of the closes crosses another. One pass answers for every pair of the grid: it steps the
+//! averages of all the sweep's windows side by side, a block of bars at a time, and compares
+//! each pair over the block as bits, 64 bars at a time (two comparisons a bar, in loops the
+//! compiler vectorizes), with a branch only where the pair crosses.
 
 use super::RollingMean;
 
@@ -59,13 +58,19 @@ impl Crossings {
     {
         crate::wide::run(
             #[inline(always)]
-            || Self::find_here(close, pairs, budget),
+            || Self::find_here(close, pairs, budget, MAX_BLOCK_BARS),
         )
     }
 
-    /// [`find`](Self::find) as built for whatever calls it.
+    /// [`find`](Self::find) as built for whatever calls it, with blocks of at most
+    /// `max_block` bars.
     #[inline(always)]
-    fn find_here<I>(close: &[f64], pairs: impl Fn() -> I, budget: usize) -> Option<Self>
+    fn find_here<I>(
+        close: &[f64],
+        pairs: impl Fn() -> I,
+        budget: usize,
+        max_block: usize,
+    ) -> Option<Self>
     where
         I: Iterator<Item = (usize, usize)>,
     {
@@ -88,8 +93,8 @@ impl Crossings {
         // A window longer than the series never has a value, so never crosses.
         let live = windows.partition_point(|&w| w <= n);
         let longest = windows[..live].last().copied().unwrap_or(0);
-        // Prices whose sums could overflow (near `f64::MAX`) make averages NaN, which have
-        // no place in an order: such series are left to the averages, pair by pair.
+        // Prices whose sums could overflow (near `f64::MAX`) make averages infinite or NaN:
+        // such series are left to the averages, pair by pair, which take them as they come.
         let top = close.iter().fold(0.0, |top: f64, &c| top.max(c));
         if top * longest as f64 > f64::MAX / 4.0 {
             return None;
@@ -113,6 +118,23 @@ impl Crossings {
                 asked += 1;
             }
         }
+        // The pairs asked for, as indices into `windows`, in the order of their slots.
+        left = left.checked_sub(size_of::<(u32, u32)>() * asked as usize)?;
+        let mut asked_pairs = vec![(0, 0); asked as usize];
+        for ia in 0..k {
+            for ib in ia + 1..k {
+                if let Some(&s) = slot.get(ia * k + ib).filter(|&&s| s != NONE) {
+                    asked_pairs[s as usize] = (ia, ib);
+                }
+            }
+        }
+        // A block of bars' averages, window after window, and each window's average on the
+        // bar before the block.
+        left = left.checked_sub(size_of::<f64>() * 3 * live)?;
+        let block = block_bars(live, left / 2, max_block)?;
+        left -= size_of::<f64>() * live * block;
+        let mut averages = vec![f64::NAN; live * block];
+        let mut before = vec![f64::NAN; live];
         let mut events: Vec<Vec<u32>> = vec![Vec::new(); asked as usize];
         let mut means: Vec<RollingMean> = windows[..live]
             .iter()
@@ -120,70 +142,50 @@ impl Crossings {
             .collect();
         let mut full: Option<FullMeans> = None;
         let mut cur = vec![f64::NAN; live];
-        let mut prev = vec![f64::NAN; live];
-        // The windows defined so far, ascending by their last values (ties in any order),
-        // and those values in the same order.
-        let mut order: Vec<usize> = Vec::with_capacity(live);
-        let mut sorted: Vec<f64> = Vec::with_capacity(live);
-        // Windows are defined from their window's last bar on, shortest first.
-        let mut defined = 0;
-        for i in 0..n {
-            if i < longest {
-                // Some window is not full yet: each takes the step `price_sma` does.
-                for ((mean, v), &w) in means.iter_mut().zip(&mut cur).zip(&windows) {
-                    *v = if i < w {
-                        mean.step(close, i)
-                    } else {
-                        mean.step_full(close, i)
-                    };
-                }
-            } else {
-                full.get_or_insert_with(|| FullMeans::new(&means))
-                    .step(close, i, &mut cur);
-            }
-            // Back into order by this bar's values: a stable insertion sort moves each value
-            // past exactly those before it that are now greater, once each. Those are the
-            // pairs whose order changed; a strict crossing also needs the previous values
-            // strictly the other way (the order kept ties as they came).
-            for (v, &x) in sorted.iter_mut().zip(&order) {
-                *v = cur[x];
-            }
-            let mut over_budget = false;
-            insertion_sort(&mut order, &mut sorted, |x, y| {
-                if prev[x] < prev[y] {
-                    // `x` crossed above `y`.
-                    let (lo, hi, above) = if x < y { (x, y, 1) } else { (y, x, 0) };
-                    let s = slot[lo * k + hi];
-                    if s != NONE {
-                        let list = &mut events[s as usize];
-                        if list.len() == list.capacity() {
-                            // Grown by hand (doubled, as a push would), so that the room is
-                            // charged before it is taken.
-                            let more = list.capacity().max(4);
-                            match left.checked_sub(size_of::<u32>() * more) {
-                                Some(l) => left = l,
-                                None => {
-                                    over_budget = true;
-                                    return;
-                                }
-                            }
-                            list.reserve_exact(more);
-                        }
-                        list.push((i as u32) << 1 | above);
+        for first in (0..n).step_by(block) {
+            let len = block.min(n - first);
+            for b in 0..len {
+                let i = first + b;
+                if i < longest {
+                    // Some window is not full yet: each takes the step `price_sma` does.
+                    for ((mean, v), &w) in means.iter_mut().zip(&mut cur).zip(&windows) {
+                        *v = if i < w {
+                            mean.step(close, i)
+                        } else {
+                            mean.step_full(close, i)
+                        };
                     }
+                } else {
+                    full.get_or_insert_with(|| FullMeans::new(&means))
+                        .step(close, i, &mut cur);
                 }
-            });
-            if over_budget {
-                return None;
+                for (w, &v) in cur.iter().enumerate() {
+                    averages[w * block + b] = v;
+                }
             }
-            while defined < live && windows[defined] - 1 == i {
-                let v = cur[defined];
-                let at = sorted.partition_point(|&x| x <= v);
-                order.insert(at, defined);
-                sorted.insert(at, v);
-                defined += 1;
+            for (&(ia, ib), list) in asked_pairs.iter().zip(&mut events) {
+                if ib >= live {
+                    // A window longer than the series.
+                    continue;
+                }
+                let a = &averages[ia * block..][..len];
+                let b = &averages[ib * block..][..len];
+                let fine = scan_pair(a, b, (before[ia], before[ib]), |at, above| {
+                    if list.len() == list.capacity() {
+                        // Grown by hand (doubled, as a push would), so that the room is
+                        // charged before it is taken.
+                        let more = list.capacity().max(4);
+                        left = left.checked_sub(size_of::<u32>() * more)?;
+                        list.reserve_exact(more);
+                    }
+                    list.push(((first + at) as u32) << 1 | u32::from(above));
+                    Some(())
+                });
+                fine?;
             }
-            std::mem::swap(&mut cur, &mut prev);
+            for (w, v) in before.iter_mut().enumerate() {
+                *v = averages[w * block + len - 1];
+            }
         }
         Some(Crossings {
             windows,
@@ -299,30 +301,72 @@ impl FullMeans {
     }
 }
 
-/// Sorts `values` ascending by insertion, stably, `order` alongside, calling `swapped(x, y)`
-/// (items of `order`) each time `x` moves after `y`: once for every pair now strictly out of
-/// order, and for no other.
-// Not inlined: inside the pass's loop, among its many locals, the sort's own were kept on the
-// stack; on its own it keeps them in registers.
-#[inline(never)]
-fn insertion_sort(order: &mut [usize], values: &mut [f64], mut swapped: impl FnMut(usize, usize)) {
-    debug_assert_eq!(order.len(), values.len());
-    for p in 1..values.len().min(order.len()) {
-        let v = values[p];
-        if values[p - 1] <= v {
-            continue;
-        }
-        let y = order[p];
-        let mut q = p;
-        while q > 0 && values[q - 1] > v {
-            swapped(order[q - 1], y);
-            order[q] = order[q - 1];
-            values[q] = values[q - 1];
-            q -= 1;
-        }
-        order[q] = y;
-        values[q] = v;
+/// The most bars of a block of averages the pass keeps.
+const MAX_BLOCK_BARS: usize = 4_096;
+
+/// The bars of a block the pass keeps the averages of, for `live` windows: about 256 KiB of
+/// them at most, and at most `max` bars, in whole runs of 64 bars when there is room for
+/// them, within `room` bytes; `None` when not one bar fits.
+fn block_bars(live: usize, room: usize, max: usize) -> Option<usize> {
+    let bars = (room / (size_of::<f64>() * live.max(1)))
+        .min((1 << 15) / live.max(1))
+        .min(max);
+    match bars {
+        0 => None,
+        1..64 => Some(bars),
+        _ => Some(bars & !63),
     }
+}
+
+/// The strict crossings of `a` and `b` (two windows' averages over the same bars, `prev`
+/// their values on the bar before): `event(i, true)` where `a` crossed above `b` at `i`
+/// (`a[i - 1] < b[i - 1]` and `a[i] > b[i]`), `event(i, false)` where it crossed below, in bar
+/// order; what `sma_cross` acts on. NaN (a window not full yet) compares neither way, so
+/// never crosses. Stops at the first `None` from `event`.
+#[inline(always)]
+fn scan_pair(
+    a: &[f64],
+    b: &[f64],
+    prev: (f64, f64),
+    mut event: impl FnMut(usize, bool) -> Option<()>,
+) -> Option<()> {
+    // Whether `a < b` and whether `a > b` on the bar before.
+    let (mut lt, mut gt) = (prev.0 < prev.1, prev.0 > prev.1);
+    let mut runs_a = a.chunks_exact(64);
+    let mut runs_b = b.chunks_exact(64);
+    // Runs of 64 bars: both comparisons of every bar as bits (loops the compiler
+    // vectorizes), the crossings from them, and a branch only where there is one.
+    for (run, (ra, rb)) in (&mut runs_a).zip(&mut runs_b).enumerate() {
+        let (mut below, mut above) = (0_u64, 0_u64);
+        for (j, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+            below |= u64::from(x < y) << j;
+            above |= u64::from(x > y) << j;
+        }
+        let up = (below << 1 | u64::from(lt)) & above;
+        let down = (above << 1 | u64::from(gt)) & below;
+        let mut crossings = up | down;
+        while crossings != 0 {
+            let j = crossings.trailing_zeros() as usize;
+            event(run * 64 + j, up >> j & 1 == 1)?;
+            crossings &= crossings - 1;
+        }
+        (lt, gt) = (below >> 63 == 1, above >> 63 == 1);
+    }
+    let base = a.len() - runs_a.remainder().len();
+    for (j, (&x, &y)) in runs_a
+        .remainder()
+        .iter()
+        .zip(runs_b.remainder())
+        .enumerate()
+    {
+        if lt && x > y {
+            event(base + j, true)?;
+        } else if gt && x < y {
+            event(base + j, false)?;
+        }
+        (lt, gt) = (x < y, x > y);
+    }
+    Some(())
 }
 
 fn index_of(windows: &[usize], w: usize) -> usize {
@@ -426,10 +470,31 @@ mod tests {
         let got: Vec<(usize, bool)> = found.pair(3, 4).unwrap().iter().collect();
         assert!(!got.is_empty());
         assert_eq!(got, pairwise(&close, 3, 4));
-        // Fifty may overflow: NaN averages, which no order holds.
+        // Fifty may overflow: infinite or NaN averages.
         assert!(Crossings::find(&close, pairs(50), 1 << 20).is_none());
         // A window past the end has no sum.
         assert!(Crossings::find(&close, pairs(1_000), 1 << 20).is_some());
+    }
+
+    /// Blocks of any size (cut in runs of 64 bars or not) carry each pair from one to the
+    /// next: the same crossings.
+    #[test]
+    fn blocks_of_any_size_find_the_same_crossings() {
+        let close = ticks(3_000, 5);
+        let pairs = || {
+            [1, 2, 3, 5, 8, 20, 64, 65, 200]
+                .into_iter()
+                .flat_map(|a| [4, 9, 21, 50, 63, 128, 2_999, 3_000].map(move |b| (a, b)))
+        };
+        let whole = Crossings::find(&close, pairs, usize::MAX).unwrap();
+        assert!(whole.events.iter().map(Vec::len).sum::<usize>() > 1_000);
+        for max_block in [1, 2, 5, 63, 64, 65, 127, 130, 3_000] {
+            let cut = Crossings::find_here(&close, pairs, usize::MAX, max_block).unwrap();
+            assert_eq!(
+                cut.events, whole.events,
+                "blocks of {max_block} bars at most"
+            );
+        }
     }
 
     #[test]
@@ -440,7 +505,7 @@ mod tests {
         let all = Crossings::find(&close, pairs, usize::MAX).unwrap();
         assert_eq!(all.pair(3, 40).unwrap().iter().count(), 1);
         let (mut kept, mut refused) = (0, 0);
-        for budget in (0..2 * all.bytes()).step_by(97) {
+        for budget in (0..2 * all.bytes()).step_by(all.bytes() / 60) {
             match Crossings::find(&close, pairs, budget) {
                 Some(found) => {
                     assert!(found.bytes() <= budget, "{} > {budget}", found.bytes());
