@@ -4,8 +4,9 @@
 //! add on its own), so the same results to the bit.
 
 /// Runs `f`, built for AVX2 when this processor has it, else as built for the target. The
-/// AVX2 build covers `f` and what is inlined into it, so the loops it reaches are marked
-/// `#[inline(always)]`.
+/// AVX2 build covers what is inlined into the call, so `f` is a closure marked
+/// `#[inline(always)]` (else it is built once, for the target, and called) and so are the
+/// functions holding the loops it reaches.
 #[inline]
 pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]

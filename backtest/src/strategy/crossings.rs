@@ -119,8 +119,8 @@ impl Crossings {
             }
         }
         // The pairs asked for, as indices into `windows`, in the order of their slots.
-        left = left.checked_sub(size_of::<(u32, u32)>() * asked as usize)?;
-        let mut asked_pairs = vec![(0, 0); asked as usize];
+        left = left.checked_sub(size_of::<(usize, usize)>() * asked as usize)?;
+        let mut asked_pairs: Vec<(usize, usize)> = vec![(0, 0); asked as usize];
         for ia in 0..k {
             for ib in ia + 1..k {
                 if let Some(&s) = slot.get(ia * k + ib).filter(|&&s| s != NONE) {
@@ -128,9 +128,11 @@ impl Crossings {
                 }
             }
         }
-        // A block of bars' averages, window after window, and each window's average on the
-        // bar before the block.
-        left = left.checked_sub(size_of::<f64>() * 3 * live)?;
+        // Each window's running sums (as `RollingMean` keeps them, then as `FullMeans` does:
+        // six numbers), its average on this bar and on the bar before the block; then a block
+        // of bars' averages, window after window.
+        let per_window = size_of::<RollingMean>() + 8 * size_of::<f64>();
+        left = left.checked_sub(per_window * live)?;
         let block = block_bars(live, left / 2, max_block)?;
         left -= size_of::<f64>() * live * block;
         let mut averages = vec![f64::NAN; live * block];
