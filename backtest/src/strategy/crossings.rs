@@ -307,11 +307,11 @@ impl FullMeans {
 const MAX_BLOCK_BARS: usize = 4_096;
 
 /// The bars of a block the pass keeps the averages of, for `live` windows: about 256 KiB of
-/// them at most, and at most `max` bars, in whole runs of 64 bars when there is room for
-/// them, within `room` bytes; `None` when not one bar fits.
+/// them (but at least one run of 64 bars), at most `max` bars, in whole runs of 64 bars when
+/// there is room for them within `room` bytes; `None` when not one bar fits.
 fn block_bars(live: usize, room: usize, max: usize) -> Option<usize> {
     let bars = (room / (size_of::<f64>() * live.max(1)))
-        .min((1 << 15) / live.max(1))
+        .min(((1 << 15) / live.max(1)).max(64))
         .min(max);
     match bars {
         0 => None,
@@ -497,6 +497,21 @@ mod tests {
                 "blocks of {max_block} bars at most"
             );
         }
+    }
+
+    /// Blocks hold whole runs of 64 bars whenever the room allows, however many windows.
+    #[test]
+    fn blocks_hold_whole_runs_of_bars() {
+        assert_eq!(block_bars(26, usize::MAX, MAX_BLOCK_BARS), Some(1_216));
+        assert_eq!(
+            block_bars(1, usize::MAX, MAX_BLOCK_BARS),
+            Some(MAX_BLOCK_BARS)
+        );
+        assert_eq!(block_bars(1_024, usize::MAX, MAX_BLOCK_BARS), Some(64));
+        assert_eq!(block_bars(1_024, 1_024 * 8 * 100, MAX_BLOCK_BARS), Some(64));
+        assert_eq!(block_bars(1_024, 1_024 * 8 * 63, MAX_BLOCK_BARS), Some(63));
+        assert_eq!(block_bars(1_024, 1_024 * 8 - 1, MAX_BLOCK_BARS), None);
+        assert_eq!(block_bars(3, usize::MAX, 5), Some(5));
     }
 
     #[test]
