@@ -388,6 +388,17 @@ mod tests {
         (pass.finish(equity, drawdowns), per_bar)
     }
 
+    /// Closes of `n` bars, their times a day and an hour apart, and equity curves on them:
+    /// calm, very calm, and ruined four fifths of the way.
+    fn series(n: usize) -> (Vec<f64>, [Vec<i64>; 2], Vec<Vec<f64>>) {
+        let days = (0..n as i64).map(|i| i * MICROS_PER_DAY).collect();
+        let hours = (0..n as i64).map(|i| i * 3_600_000_000).collect();
+        let mut ruined = walk(n, 0.03);
+        ruined[n * 4 / 5..].iter_mut().for_each(|e| *e = 0.0);
+        let curves = vec![walk(n, 0.01), walk(n, 0.0003), ruined];
+        (walk(n, 0.02), [days, hours], curves)
+    }
+
     /// Every figure of the pass, as bits.
     fn figure_bits(f: &EquityFigures) -> Vec<u64> {
         let d = &f.drawdowns;
@@ -434,12 +445,8 @@ mod tests {
     #[test]
     fn equity_pass_does_not_depend_on_the_pieces() {
         let n = 5_000;
-        let close = walk(n, 0.02);
-        let days: Vec<i64> = (0..n as i64).map(|i| i * MICROS_PER_DAY).collect();
-        let hours: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000).collect();
-        let mut ruined = walk(n, 0.03);
-        ruined[4_000..].iter_mut().for_each(|e| *e = 0.0);
-        for e in [walk(n, 0.01), walk(n, 0.0003), ruined] {
+        let (close, [days, hours], curves) = series(n);
+        for e in curves {
             for t in [&days, &hours] {
                 let (whole, _) = pass_in_pieces(t, &close, &e, 1, n);
                 for piece in [1, 3, 8, 127, 128, 129, 1_000, 4_999] {
@@ -456,15 +463,12 @@ mod tests {
     #[test]
     fn the_processors_build_gives_the_baselines_bits() {
         let n = 5_000;
-        let close = walk(n, 0.02);
-        let days: Vec<i64> = (0..n as i64).map(|i| i * MICROS_PER_DAY).collect();
-        let hours: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000).collect();
-        let mut ruined = walk(n, 0.03);
-        ruined[4_000..].iter_mut().for_each(|e| *e = 0.0);
+        let (close, [days, hours], mut curves) = series(n);
         let mut wild = walk(n, 0.01);
         wild[100] *= 1.2; // a logarithm off the series
         wild[2_000] = f64::NAN;
-        for e in [walk(n, 0.01), walk(n, 0.0003), ruined, wild] {
+        curves.push(wild);
+        for e in curves {
             for t in [&days, &hours] {
                 for piece in [1, 7, 129, n] {
                     let (built, per_bar) = pass_built(t, &close, &e, 1, piece, false);
