@@ -51,7 +51,8 @@ impl Crossings {
     /// at least 1; a window with itself has none), in one pass over the bars. `pairs` is
     /// called twice (the windows, then the pairs). `None` when there are more than
     /// [`MAX_WINDOWS`] distinct windows or `2^31` bars, when a window's sum could overflow,
-    /// or when the pairs and their crossings would take more than `budget` bytes.
+    /// or when what the pass holds (the pairs and their crossings, the windows' running sums
+    /// and a block of their averages) would take more than `budget` bytes.
     pub(crate) fn find<I>(close: &[f64], pairs: impl Fn() -> I, budget: usize) -> Option<Self>
     where
         I: Iterator<Item = (usize, usize)>,
