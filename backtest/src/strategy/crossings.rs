@@ -27,7 +27,8 @@ pub(crate) struct Crossings {
 /// No pair in this slot.
 const NONE: u32 = u32::MAX;
 
-/// The most distinct windows one pass keeps in order: the slot table holds the square of it.
+/// The most distinct windows one pass steps side by side: the slot table holds the square of
+/// it.
 const MAX_WINDOWS: usize = 1_024;
 
 /// One pair's crossings: where the `fast` window's average crossed the `slow` one's.
@@ -104,7 +105,9 @@ impl Crossings {
         // table, a list for each pair and the room for its crossings, as it grows.
         let mut left = budget.checked_sub(size_of::<usize>() * k + size_of::<u32>() * k * k)?;
         let mut slot = vec![NONE; k * k];
-        let mut asked = 0;
+        // The pairs asked for, as indices into `windows`, in the order of their slots, each
+        // charged with its list of crossings.
+        let mut asked: Vec<(usize, usize)> = Vec::new();
         for (a, b) in pairs() {
             let (a, b) = (a.min(b), a.max(b));
             if a == b {
@@ -114,19 +117,15 @@ impl Crossings {
             let s = &mut slot[ia * k + ib];
             if *s == NONE {
                 left = left.checked_sub(size_of::<Vec<u32>>())?;
-                // At most `MAX_WINDOWS` squared pairs.
-                *s = asked;
-                asked += 1;
-            }
-        }
-        // The pairs asked for, as indices into `windows`, in the order of their slots.
-        left = left.checked_sub(size_of::<(usize, usize)>() * asked as usize)?;
-        let mut asked_pairs: Vec<(usize, usize)> = vec![(0, 0); asked as usize];
-        for ia in 0..k {
-            for ib in ia + 1..k {
-                if let Some(&s) = slot.get(ia * k + ib).filter(|&&s| s != NONE) {
-                    asked_pairs[s as usize] = (ia, ib);
+                if asked.len() == asked.capacity() {
+                    // Grown by hand, its room charged before it is taken.
+                    let more = asked.capacity().max(4);
+                    left = left.checked_sub(size_of::<(usize, usize)>() * more)?;
+                    asked.reserve_exact(more);
                 }
+                // At most `MAX_WINDOWS` squared pairs.
+                *s = asked.len() as u32;
+                asked.push((ia, ib));
             }
         }
         // Each window's running sums (as `RollingMean` keeps them, then as `FullMeans` does:
@@ -138,7 +137,7 @@ impl Crossings {
         left -= size_of::<f64>() * live * block;
         let mut averages = vec![f64::NAN; live * block];
         let mut before = vec![f64::NAN; live];
-        let mut events: Vec<Vec<u32>> = vec![Vec::new(); asked as usize];
+        let mut events: Vec<Vec<u32>> = vec![Vec::new(); asked.len()];
         let mut means: Vec<RollingMean> = windows[..live]
             .iter()
             .map(|&w| RollingMean::new(w))
@@ -166,7 +165,7 @@ impl Crossings {
                     averages[w * block + b] = v;
                 }
             }
-            for (&(ia, ib), list) in asked_pairs.iter().zip(&mut events) {
+            for (&(ia, ib), list) in asked.iter().zip(&mut events) {
                 if ib >= live {
                     // A window longer than the series.
                     continue;
